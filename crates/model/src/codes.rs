@@ -1,0 +1,27 @@
+//! Discord's JSON error codes, as numbers clients switch on.
+
+pub const GENERAL: u32 = 0;
+pub const UNKNOWN_APPLICATION: u32 = 10002;
+pub const UNKNOWN_CHANNEL: u32 = 10003;
+pub const UNKNOWN_GUILD: u32 = 10004;
+pub const UNKNOWN_INVITE: u32 = 10006;
+pub const UNKNOWN_MEMBER: u32 = 10007;
+pub const UNKNOWN_MESSAGE: u32 = 10008;
+pub const UNKNOWN_OVERWRITE: u32 = 10009;
+pub const UNKNOWN_ROLE: u32 = 10011;
+pub const UNKNOWN_USER: u32 = 10013;
+pub const BOTS_NOT_ALLOWED: u32 = 20001;
+pub const MAX_GUILDS: u32 = 30001;
+pub const MAX_ROLES: u32 = 30005;
+pub const MAX_CHANNELS: u32 = 30013;
+pub const MISSING_ACCESS: u32 = 50001;
+pub const CANNOT_EDIT_OTHERS_MESSAGE: u32 = 50005;
+pub const EMPTY_MESSAGE: u32 = 50006;
+pub const NON_TEXT_CHANNEL: u32 = 50008;
+pub const MISSING_PERMISSIONS: u32 = 50013;
+pub const BULK_DELETE_COUNT: u32 = 50016;
+pub const SYSTEM_MESSAGE: u32 = 50021;
+pub const BULK_DELETE_TOO_OLD: u32 = 50034;
+pub const INVALID_FORM_BODY: u32 = 50035;
+pub const INVALID_JSON: u32 = 50109;
+pub const BANNED: u32 = 40007;

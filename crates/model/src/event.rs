@@ -1,0 +1,103 @@
+//! Events a write publishes on the bus, and who may receive them.
+//!
+//! The payload is the wire JSON of the dispatch, built once by the service;
+//! the gateway only decides who gets it and serializes it once per variant.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Permissions, Snowflake};
+
+/// Gateway dispatch names this server emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    GuildCreate,
+    GuildUpdate,
+    GuildDelete,
+    ChannelCreate,
+    ChannelUpdate,
+    ChannelDelete,
+    GuildMemberAdd,
+    GuildMemberUpdate,
+    GuildMemberRemove,
+    GuildRoleCreate,
+    GuildRoleUpdate,
+    GuildRoleDelete,
+    MessageCreate,
+    MessageUpdate,
+    MessageDelete,
+    MessageDeleteBulk,
+    InviteCreate,
+    InviteDelete,
+    UserUpdate,
+}
+
+impl EventKind {
+    /// The dispatch name, as in the `t` field of a gateway payload.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::GuildCreate => "GUILD_CREATE",
+            EventKind::GuildUpdate => "GUILD_UPDATE",
+            EventKind::GuildDelete => "GUILD_DELETE",
+            EventKind::ChannelCreate => "CHANNEL_CREATE",
+            EventKind::ChannelUpdate => "CHANNEL_UPDATE",
+            EventKind::ChannelDelete => "CHANNEL_DELETE",
+            EventKind::GuildMemberAdd => "GUILD_MEMBER_ADD",
+            EventKind::GuildMemberUpdate => "GUILD_MEMBER_UPDATE",
+            EventKind::GuildMemberRemove => "GUILD_MEMBER_REMOVE",
+            EventKind::GuildRoleCreate => "GUILD_ROLE_CREATE",
+            EventKind::GuildRoleUpdate => "GUILD_ROLE_UPDATE",
+            EventKind::GuildRoleDelete => "GUILD_ROLE_DELETE",
+            EventKind::MessageCreate => "MESSAGE_CREATE",
+            EventKind::MessageUpdate => "MESSAGE_UPDATE",
+            EventKind::MessageDelete => "MESSAGE_DELETE",
+            EventKind::MessageDeleteBulk => "MESSAGE_DELETE_BULK",
+            EventKind::InviteCreate => "INVITE_CREATE",
+            EventKind::InviteDelete => "INVITE_DELETE",
+            EventKind::UserUpdate => "USER_UPDATE",
+        }
+    }
+}
+
+/// Who may receive an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Audience {
+    /// Members of a guild; with a channel, only those who can view it; with
+    /// `required`, only those holding those permissions there.
+    Guild {
+        guild_id: Snowflake,
+        channel_id: Option<Snowflake>,
+        required: Permissions,
+    },
+    /// These users, wherever they are connected.
+    Users(Vec<Snowflake>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub audience: Audience,
+    pub data: Value,
+}
+
+impl Event {
+    pub fn guild_id(&self) -> Option<Snowflake> {
+        match &self.audience {
+            Audience::Guild { guild_id, .. } => Some(*guild_id),
+            Audience::Users(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde() {
+        for kind in [EventKind::MessageDeleteBulk, EventKind::GuildRoleCreate, EventKind::UserUpdate] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Discord's documented limits that Concord enforces.
+
+/// Longest message content, in characters.
+pub const MESSAGE_CONTENT_MAX: usize = 2000;
+/// Longest `nonce` string.
+pub const NONCE_MAX: usize = 25;
+/// Page size bounds for message history.
+pub const HISTORY_LIMIT_MAX: u32 = 100;
+pub const HISTORY_LIMIT_DEFAULT: u32 = 50;
+/// Bulk delete takes between 2 and 100 ids, none older than 14 days.
+pub const BULK_DELETE_MIN: usize = 2;
+pub const BULK_DELETE_MAX: usize = 100;
+pub const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 60 * 60 * 1000;
+/// Guild and channel name lengths.
+pub const GUILD_NAME: (usize, usize) = (2, 100);
+pub const CHANNEL_NAME: (usize, usize) = (1, 100);
+pub const ROLE_NAME_MAX: usize = 100;
+pub const USERNAME: (usize, usize) = (2, 32);
+pub const PASSWORD: (usize, usize) = (8, 72);
+/// Guild-wide caps.
+pub const CHANNELS_PER_GUILD: usize = 500;
+pub const ROLES_PER_GUILD: usize = 250;
+/// Invite bounds.
+pub const INVITE_MAX_AGE: u32 = 604_800;
+pub const INVITE_MAX_USES: u32 = 100;
+pub const INVITE_DEFAULT_MAX_AGE: u32 = 86_400;
+/// Member list page size.
+pub const MEMBERS_LIMIT_MAX: u32 = 1000;
+/// Largest request body the HTTP API reads.
+pub const BODY_MAX_BYTES: usize = 1024 * 1024;

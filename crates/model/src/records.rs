@@ -1,0 +1,315 @@
+//! What the store keeps. Optional fields are skipped when empty, so a record
+//! holds only the columns that have values.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Permissions, Snowflake};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Snowflake,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bot: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// argon2id PHC string; bots have none and cannot log in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// Bumped to revoke every token issued before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub token_generation: u64,
+}
+
+/// A bot application. Its id is its bot user's id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: Snowflake,
+    pub name: String,
+    pub owner_id: Snowflake,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub bot_public: bool,
+    /// Privileged gateway intents the owner allowed.
+    #[serde(default)]
+    pub allow_presences: bool,
+    #[serde(default)]
+    pub allow_members: bool,
+    #[serde(default)]
+    pub allow_message_content: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guild {
+    pub id: Snowflake,
+    pub name: String,
+    pub owner_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_channel_id: Option<Snowflake>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afk_channel_id: Option<Snowflake>,
+    #[serde(default)]
+    pub afk_timeout: u32,
+    #[serde(default)]
+    pub verification_level: u8,
+    #[serde(default)]
+    pub default_message_notifications: u8,
+    #[serde(default)]
+    pub explicit_content_filter: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: Snowflake,
+    pub guild_id: Snowflake,
+    pub name: String,
+    pub permissions: Permissions,
+    #[serde(default)]
+    pub position: i32,
+    #[serde(default)]
+    pub color: u32,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hoist: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mentionable: bool,
+}
+
+/// Channel types Concord creates.
+pub mod channel_type {
+    pub const GUILD_TEXT: u8 = 0;
+    pub const DM: u8 = 1;
+    pub const GUILD_VOICE: u8 = 2;
+    pub const GROUP_DM: u8 = 3;
+    pub const GUILD_CATEGORY: u8 = 4;
+    pub const GUILD_ANNOUNCEMENT: u8 = 5;
+
+    /// Types whose messages can be read and written.
+    pub fn is_text(t: u8) -> bool {
+        matches!(t, GUILD_TEXT | DM | GROUP_DM | GUILD_ANNOUNCEMENT | GUILD_VOICE)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overwrite {
+    pub id: Snowflake,
+    /// 0 = role, 1 = member.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub allow: Permissions,
+    pub deny: Permissions,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub position: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Snowflake>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nsfw: bool,
+    #[serde(default)]
+    pub rate_limit_per_user: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permission_overwrites: Vec<Overwrite>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub guild_id: Snowflake,
+    pub user_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Snowflake>,
+    pub joined_at_ms: u64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deaf: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mute: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communication_disabled_until_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReference {
+    pub message_id: Snowflake,
+    pub channel_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+}
+
+/// Message types Concord writes.
+pub mod message_type {
+    pub const DEFAULT: u8 = 0;
+    pub const USER_JOIN: u8 = 7;
+    pub const REPLY: u8 = 19;
+
+    /// Types an author may edit.
+    pub fn is_editable(t: u8) -> bool {
+        matches!(t, 0 | 19 | 20 | 23)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Snowflake,
+    pub channel_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    pub author_id: Snowflake,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content: String,
+    #[serde(rename = "type", default)]
+    pub kind: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tts: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mention_everyone: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Snowflake>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mention_roles: Vec<Snowflake>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Value>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flags: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_reference: Option<MessageReference>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pinned: bool,
+}
+
+/// The columns an edit may change; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessagePatch {
+    pub content: Option<String>,
+    pub embeds: Option<Vec<Value>>,
+    pub flags: Option<u64>,
+    pub mentions: Option<Vec<Snowflake>>,
+    pub mention_roles: Option<Vec<Snowflake>>,
+    pub mention_everyone: Option<bool>,
+    pub edited_ms: Option<u64>,
+    pub pinned: Option<bool>,
+}
+
+impl MessagePatch {
+    /// Applies the changed columns to `message`.
+    pub fn apply(&self, message: &mut Message) {
+        if let Some(v) = &self.content {
+            message.content.clone_from(v);
+        }
+        if let Some(v) = &self.embeds {
+            message.embeds.clone_from(v);
+        }
+        if let Some(v) = self.flags {
+            message.flags = v;
+        }
+        if let Some(v) = &self.mentions {
+            message.mentions.clone_from(v);
+        }
+        if let Some(v) = &self.mention_roles {
+            message.mention_roles.clone_from(v);
+        }
+        if let Some(v) = self.mention_everyone {
+            message.mention_everyone = v;
+        }
+        if let Some(v) = self.edited_ms {
+            message.edited_ms = Some(v);
+        }
+        if let Some(v) = self.pinned {
+            message.pinned = v;
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: String,
+    pub guild_id: Snowflake,
+    pub channel_id: Snowflake,
+    pub inviter_id: Snowflake,
+    pub created_ms: u64,
+    /// Seconds until expiry; 0 never expires.
+    pub max_age: u32,
+    /// 0 is unlimited.
+    pub max_uses: u32,
+    pub uses: u32,
+    #[serde(default)]
+    pub temporary: bool,
+}
+
+impl Invite {
+    pub fn expires_ms(&self) -> Option<u64> {
+        (self.max_age > 0).then(|| self.created_ms + u64::from(self.max_age) * 1000)
+    }
+
+    /// Whether the invite can no longer be used at `now_ms`.
+    pub fn is_spent(&self, now_ms: u64) -> bool {
+        self.expires_ms().is_some_and(|e| now_ms >= e)
+            || (self.max_uses > 0 && self.uses >= self.max_uses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_columns_are_not_written() {
+        let m = Message {
+            id: Snowflake(1),
+            channel_id: Snowflake(2),
+            guild_id: None,
+            author_id: Snowflake(3),
+            content: "hi".into(),
+            kind: 0,
+            edited_ms: None,
+            tts: false,
+            mention_everyone: false,
+            mentions: vec![],
+            mention_roles: vec![],
+            nonce: None,
+            embeds: vec![],
+            flags: 0,
+            message_reference: None,
+            pinned: false,
+        };
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"id":"1","channel_id":"2","author_id":"3","content":"hi","type":0}"#);
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
+    }
+}

@@ -1,0 +1,638 @@
+//! The JSON shapes clients read, built from records. Every field a client
+//! library requires is always present (null when empty, `[]` for lists):
+//! discord.py and discord.js crash on a missing key or a `null` list.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::records::{self, channel_type};
+use crate::timestamp::iso8601;
+use crate::{Permissions, Snowflake};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: Snowflake,
+    pub username: String,
+    pub discriminator: &'static str,
+    pub global_name: Option<String>,
+    pub avatar: Option<String>,
+    pub bot: bool,
+    pub system: bool,
+    pub public_flags: u64,
+    pub flags: u64,
+    pub banner: Option<String>,
+    pub accent_color: Option<u32>,
+    pub avatar_decoration_data: Option<Value>,
+    pub primary_guild: Option<Value>,
+}
+
+impl From<&records::User> for User {
+    fn from(u: &records::User) -> Self {
+        User {
+            id: u.id,
+            username: u.username.clone(),
+            discriminator: "0",
+            global_name: u.global_name.clone(),
+            avatar: u.avatar.clone(),
+            bot: u.bot,
+            system: false,
+            public_flags: 0,
+            flags: 0,
+            banner: None,
+            accent_color: None,
+            avatar_decoration_data: None,
+            primary_guild: None,
+        }
+    }
+}
+
+/// The user a token belongs to, with the private fields only it may see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurrentUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub mfa_enabled: bool,
+    pub verified: bool,
+    pub email: Option<String>,
+    pub locale: &'static str,
+    pub premium_type: u8,
+}
+
+impl From<&records::User> for CurrentUser {
+    fn from(u: &records::User) -> Self {
+        CurrentUser {
+            user: User::from(u),
+            mfa_enabled: false,
+            verified: true,
+            email: if u.bot { None } else { u.email.clone() },
+            locale: "en-US",
+            premium_type: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Role {
+    pub id: Snowflake,
+    pub name: String,
+    pub color: u32,
+    pub colors: RoleColors,
+    pub hoist: bool,
+    pub icon: Option<String>,
+    pub unicode_emoji: Option<String>,
+    pub position: i32,
+    pub permissions: Permissions,
+    pub managed: bool,
+    pub mentionable: bool,
+    pub flags: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleColors {
+    pub primary_color: u32,
+    pub secondary_color: Option<u32>,
+    pub tertiary_color: Option<u32>,
+}
+
+impl From<&records::Role> for Role {
+    fn from(r: &records::Role) -> Self {
+        Role {
+            id: r.id,
+            name: r.name.clone(),
+            color: r.color,
+            colors: RoleColors {
+                primary_color: r.color,
+                secondary_color: None,
+                tertiary_color: None,
+            },
+            hoist: r.hoist,
+            icon: None,
+            unicode_emoji: None,
+            position: r.position,
+            permissions: r.permissions,
+            managed: false,
+            mentionable: r.mentionable,
+            flags: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Guild {
+    pub id: Snowflake,
+    pub name: String,
+    pub icon: Option<String>,
+    pub icon_hash: Option<String>,
+    pub splash: Option<String>,
+    pub discovery_splash: Option<String>,
+    pub banner: Option<String>,
+    pub description: Option<String>,
+    pub owner_id: Snowflake,
+    pub application_id: Option<Snowflake>,
+    pub region: &'static str,
+    pub afk_channel_id: Option<Snowflake>,
+    pub afk_timeout: u32,
+    pub widget_enabled: bool,
+    pub widget_channel_id: Option<Snowflake>,
+    pub verification_level: u8,
+    pub default_message_notifications: u8,
+    pub explicit_content_filter: u8,
+    pub mfa_level: u8,
+    pub nsfw_level: u8,
+    pub nsfw: bool,
+    pub premium_tier: u8,
+    pub premium_subscription_count: u32,
+    pub premium_progress_bar_enabled: bool,
+    pub preferred_locale: &'static str,
+    pub vanity_url_code: Option<String>,
+    pub max_members: u32,
+    pub max_presences: Option<u32>,
+    pub max_video_channel_users: u32,
+    pub max_stage_video_channel_users: u32,
+    pub system_channel_id: Option<Snowflake>,
+    pub system_channel_flags: u64,
+    pub rules_channel_id: Option<Snowflake>,
+    pub public_updates_channel_id: Option<Snowflake>,
+    pub safety_alerts_channel_id: Option<Snowflake>,
+    pub features: Vec<String>,
+    pub roles: Vec<Role>,
+    pub emojis: Vec<Value>,
+    pub stickers: Vec<Value>,
+    pub incidents_data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_member_count: Option<u64>,
+}
+
+impl Guild {
+    pub fn new(g: &records::Guild, roles: &[records::Role]) -> Self {
+        Guild {
+            id: g.id,
+            name: g.name.clone(),
+            icon: g.icon.clone(),
+            icon_hash: g.icon.clone(),
+            splash: None,
+            discovery_splash: None,
+            banner: None,
+            description: g.description.clone(),
+            owner_id: g.owner_id,
+            application_id: None,
+            region: "deprecated",
+            afk_channel_id: g.afk_channel_id,
+            afk_timeout: g.afk_timeout,
+            widget_enabled: false,
+            widget_channel_id: None,
+            verification_level: g.verification_level,
+            default_message_notifications: g.default_message_notifications,
+            explicit_content_filter: g.explicit_content_filter,
+            mfa_level: 0,
+            nsfw_level: 0,
+            nsfw: false,
+            premium_tier: 0,
+            premium_subscription_count: 0,
+            premium_progress_bar_enabled: false,
+            preferred_locale: "en-US",
+            vanity_url_code: None,
+            max_members: 500_000,
+            max_presences: None,
+            max_video_channel_users: 25,
+            max_stage_video_channel_users: 50,
+            system_channel_id: g.system_channel_id,
+            system_channel_flags: 0,
+            rules_channel_id: None,
+            public_updates_channel_id: None,
+            safety_alerts_channel_id: None,
+            features: Vec::new(),
+            roles: roles.iter().map(Role::from).collect(),
+            emojis: Vec::new(),
+            stickers: Vec::new(),
+            incidents_data: None,
+            approximate_member_count: None,
+        }
+    }
+}
+
+/// An entry of `GET /users/@me/guilds`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartialGuild {
+    pub id: Snowflake,
+    pub name: String,
+    pub icon: Option<String>,
+    pub banner: Option<String>,
+    pub owner: bool,
+    pub permissions: Permissions,
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Channel {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub flags: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    pub name: String,
+    pub position: i32,
+    pub permission_overwrites: Vec<records::Overwrite>,
+    pub parent_id: Option<Snowflake>,
+    pub nsfw: bool,
+    #[serde(flatten)]
+    pub extra: ChannelExtra,
+}
+
+/// Fields that only some channel types carry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ChannelExtra {
+    Text {
+        topic: Option<String>,
+        last_message_id: Option<Snowflake>,
+        rate_limit_per_user: u32,
+        last_pin_timestamp: Option<String>,
+        default_auto_archive_duration: u32,
+    },
+    Voice {
+        bitrate: u32,
+        user_limit: u32,
+        rtc_region: Option<String>,
+        rate_limit_per_user: u32,
+        last_message_id: Option<Snowflake>,
+    },
+    None {},
+}
+
+impl Channel {
+    pub fn new(c: &records::Channel, last_message_id: Option<Snowflake>) -> Self {
+        let extra = match c.kind {
+            channel_type::GUILD_VOICE => ChannelExtra::Voice {
+                bitrate: c.bitrate.unwrap_or(64_000),
+                user_limit: c.user_limit.unwrap_or(0),
+                rtc_region: None,
+                rate_limit_per_user: c.rate_limit_per_user,
+                last_message_id,
+            },
+            channel_type::GUILD_CATEGORY => ChannelExtra::None {},
+            _ => ChannelExtra::Text {
+                topic: c.topic.clone(),
+                last_message_id,
+                rate_limit_per_user: c.rate_limit_per_user,
+                last_pin_timestamp: None,
+                default_auto_archive_duration: 1440,
+            },
+        };
+        Channel {
+            id: c.id,
+            kind: c.kind,
+            flags: 0,
+            guild_id: c.guild_id,
+            name: c.name.clone(),
+            position: c.position,
+            permission_overwrites: c.permission_overwrites.clone(),
+            parent_id: c.parent_id,
+            nsfw: c.nsfw,
+            extra,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    pub nick: Option<String>,
+    pub avatar: Option<String>,
+    pub banner: Option<String>,
+    pub roles: Vec<Snowflake>,
+    pub joined_at: String,
+    pub premium_since: Option<String>,
+    pub deaf: bool,
+    pub mute: bool,
+    pub flags: u64,
+    pub pending: bool,
+    pub communication_disabled_until: Option<String>,
+}
+
+impl Member {
+    /// `user` is `None` only inside MESSAGE_* payloads, as on Discord.
+    pub fn new(m: &records::Member, user: Option<User>) -> Self {
+        Member {
+            user,
+            nick: m.nick.clone(),
+            avatar: None,
+            banner: None,
+            roles: m.roles.clone(),
+            joined_at: iso8601(m.joined_at_ms),
+            premium_since: None,
+            deaf: m.deaf,
+            mute: m.mute,
+            flags: 0,
+            pending: false,
+            communication_disabled_until: m.communication_disabled_until_ms.map(iso8601),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageReference {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub message_id: Snowflake,
+    pub channel_id: Snowflake,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: Snowflake,
+    pub channel_id: Snowflake,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    pub author: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<Member>,
+    pub content: String,
+    pub timestamp: String,
+    pub edited_timestamp: Option<String>,
+    pub tts: bool,
+    pub mention_everyone: bool,
+    pub mentions: Vec<User>,
+    pub mention_roles: Vec<Snowflake>,
+    pub attachments: Vec<Value>,
+    pub embeds: Vec<Value>,
+    pub pinned: bool,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub flags: u64,
+    pub components: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_reference: Option<MessageReference>,
+    /// Present on replies: the message replied to, or `null` if deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referenced_message: Option<Option<Box<Message>>>,
+}
+
+impl Message {
+    /// `author` and `mentions` are the users the record names, looked up by the caller.
+    pub fn new(m: &records::Message, author: User, mentions: Vec<User>) -> Self {
+        Message {
+            id: m.id,
+            channel_id: m.channel_id,
+            guild_id: m.guild_id,
+            author,
+            member: None,
+            content: m.content.clone(),
+            timestamp: iso8601(m.id.timestamp_ms()),
+            edited_timestamp: m.edited_ms.map(iso8601),
+            tts: m.tts,
+            mention_everyone: m.mention_everyone,
+            mentions,
+            mention_roles: m.mention_roles.clone(),
+            attachments: Vec::new(),
+            embeds: m.embeds.clone(),
+            pinned: m.pinned,
+            kind: m.kind,
+            flags: m.flags,
+            components: Vec::new(),
+            nonce: m.nonce.clone(),
+            message_reference: m.message_reference.map(|r| MessageReference {
+                kind: 0,
+                message_id: r.message_id,
+                channel_id: r.channel_id,
+                guild_id: r.guild_id,
+            }),
+            referenced_message: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InviteGuild {
+    pub id: Snowflake,
+    pub name: String,
+    pub icon: Option<String>,
+    pub splash: Option<String>,
+    pub banner: Option<String>,
+    pub description: Option<String>,
+    pub features: Vec<String>,
+    pub verification_level: u8,
+    pub vanity_url_code: Option<String>,
+    pub nsfw_level: u8,
+    pub nsfw: bool,
+    pub premium_subscription_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InviteChannel {
+    pub id: Snowflake,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invite {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub code: String,
+    pub guild_id: Snowflake,
+    pub guild: InviteGuild,
+    pub channel: InviteChannel,
+    pub inviter: Option<User>,
+    pub expires_at: Option<String>,
+    pub uses: u32,
+    pub max_uses: u32,
+    pub max_age: u32,
+    pub temporary: bool,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_member_count: Option<u64>,
+}
+
+impl Invite {
+    pub fn new(
+        i: &records::Invite,
+        guild: &records::Guild,
+        channel: &records::Channel,
+        inviter: Option<User>,
+    ) -> Self {
+        Invite {
+            kind: 0,
+            code: i.code.clone(),
+            guild_id: i.guild_id,
+            guild: InviteGuild {
+                id: guild.id,
+                name: guild.name.clone(),
+                icon: guild.icon.clone(),
+                splash: None,
+                banner: None,
+                description: guild.description.clone(),
+                features: Vec::new(),
+                verification_level: guild.verification_level,
+                vanity_url_code: None,
+                nsfw_level: 0,
+                nsfw: false,
+                premium_subscription_count: 0,
+            },
+            channel: InviteChannel {
+                id: channel.id,
+                name: channel.name.clone(),
+                kind: channel.kind,
+            },
+            inviter,
+            expires_at: i.expires_ms().map(iso8601),
+            uses: i.uses,
+            max_uses: i.max_uses,
+            max_age: i.max_age,
+            temporary: i.temporary,
+            created_at: iso8601(i.created_ms),
+            approximate_member_count: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Application {
+    pub id: Snowflake,
+    pub name: String,
+    pub icon: Option<String>,
+    pub description: String,
+    pub summary: &'static str,
+    pub bot_public: bool,
+    pub bot_require_code_grant: bool,
+    pub owner: User,
+    pub verify_key: String,
+    pub team: Option<Value>,
+    pub flags: u64,
+    pub redirect_uris: Vec<String>,
+    pub interactions_endpoint_url: Option<String>,
+    pub bot: User,
+}
+
+/// Application flags advertising which privileged intents are allowed.
+pub mod application_flags {
+    pub const GATEWAY_PRESENCE_LIMITED: u64 = 1 << 13;
+    pub const GATEWAY_GUILD_MEMBERS_LIMITED: u64 = 1 << 15;
+    pub const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
+}
+
+impl Application {
+    pub fn new(a: &records::Application, owner: User, bot: User) -> Self {
+        use application_flags::*;
+        let flags = [
+            (a.allow_presences, GATEWAY_PRESENCE_LIMITED),
+            (a.allow_members, GATEWAY_GUILD_MEMBERS_LIMITED),
+            (a.allow_message_content, GATEWAY_MESSAGE_CONTENT_LIMITED),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |acc, (_, bit)| acc | bit);
+        Application {
+            id: a.id,
+            name: a.name.clone(),
+            icon: None,
+            description: a.description.clone(),
+            summary: "",
+            bot_public: a.bot_public,
+            bot_require_code_grant: false,
+            owner,
+            verify_key: format!("{:064x}", a.id.get()),
+            team: None,
+            flags,
+            redirect_uris: Vec::new(),
+            interactions_endpoint_url: None,
+            bot,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> records::User {
+        records::User {
+            id: Snowflake(5),
+            username: "ada".into(),
+            global_name: None,
+            avatar: None,
+            bot: false,
+            email: Some("ada@example.com".into()),
+            password_hash: Some("secret".into()),
+            token_generation: 0,
+        }
+    }
+
+    #[test]
+    fn user_golden() {
+        let v = serde_json::to_value(User::from(&user())).unwrap();
+        assert_eq!(
+            v,
+            json!({"id":"5","username":"ada","discriminator":"0","global_name":null,"avatar":null,
+                "bot":false,"system":false,"public_flags":0,"flags":0,"banner":null,"accent_color":null,
+                "avatar_decoration_data":null,"primary_guild":null})
+        );
+        let current = serde_json::to_value(CurrentUser::from(&user())).unwrap();
+        assert_eq!(current["email"], "ada@example.com");
+        assert_eq!(current["mfa_enabled"], false);
+        assert!(current.get("password_hash").is_none());
+    }
+
+    #[test]
+    fn message_lists_are_never_null_and_optionals_absent() {
+        let m = records::Message {
+            id: Snowflake(175_928_847_299_117_063),
+            channel_id: Snowflake(2),
+            guild_id: Some(Snowflake(3)),
+            author_id: Snowflake(5),
+            content: "hello".into(),
+            kind: 0,
+            edited_ms: None,
+            tts: false,
+            mention_everyone: false,
+            mentions: vec![],
+            mention_roles: vec![],
+            nonce: None,
+            embeds: vec![],
+            flags: 0,
+            message_reference: None,
+            pinned: false,
+        };
+        let v = serde_json::to_value(Message::new(&m, User::from(&user()), vec![])).unwrap();
+        for list in ["mentions", "mention_roles", "attachments", "embeds", "components"] {
+            assert_eq!(v[list], json!([]), "{list}");
+        }
+        for absent in ["nonce", "message_reference", "referenced_message", "member", "thread"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+        assert_eq!(v["timestamp"], "2016-04-30T11:18:25.796000+00:00");
+        assert_eq!(v["edited_timestamp"], Value::Null);
+        assert_eq!(v["guild_id"], "3");
+    }
+
+    #[test]
+    fn voice_channels_carry_bitrate_and_user_limit() {
+        let c = records::Channel {
+            id: Snowflake(9),
+            kind: channel_type::GUILD_VOICE,
+            guild_id: Some(Snowflake(3)),
+            name: "Voice".into(),
+            position: 0,
+            topic: None,
+            parent_id: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            permission_overwrites: vec![],
+            bitrate: None,
+            user_limit: None,
+        };
+        let v = serde_json::to_value(Channel::new(&c, None)).unwrap();
+        assert_eq!(v["bitrate"], 64_000);
+        assert_eq!(v["user_limit"], 0);
+        assert_eq!(v["type"], 2);
+        assert!(v.get("topic").is_none());
+    }
+}
