@@ -1,1 +1,221 @@
+//! The storage seam. One trait per aggregate, gathered into [`Store`], so
+//! the service is written once against the trait and backends swap freely:
+//! [`memory::MemoryStore`] is the reference, `concord-store-fjall` the
+//! embedded default. Every backend runs the same [`conformance`] suite.
+//!
+//! Every write method returns only once the write is durable (for backends
+//! that persist), so an acknowledged write survives a crash.
+//!
+//! Messages are kept KKV: partition `(channel_id, bucket)`, clustered by id
+//! descending, with a per-channel record of the buckets that hold live
+//! messages so that reads never walk empty buckets.
 
+use async_trait::async_trait;
+use concord_model::Snowflake;
+use concord_model::records::{
+    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+};
+
+pub mod conformance;
+pub mod keys;
+pub mod memory;
+
+/// Discord's message bucket: ten days of milliseconds.
+pub const DEFAULT_BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique field (named) is already taken.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("stored record could not be decoded: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `Conflict` if the username or email is taken (case-insensitively).
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user(&self, id: Snowflake) -> StoreResult<Option<User>>;
+    /// Looks a user up by username or email, case-insensitively.
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Creates the application and its bot user together.
+    async fn create_application(&self, app: &Application, bot: &User) -> StoreResult<()>;
+    async fn application(&self, id: Snowflake) -> StoreResult<Option<Application>>;
+    async fn update_application(&self, app: &Application) -> StoreResult<()>;
+}
+
+/// Everything a new guild starts with, written atomically.
+#[derive(Debug, Clone)]
+pub struct NewGuild {
+    pub guild: Guild,
+    pub roles: Vec<Role>,
+    pub channels: Vec<Channel>,
+    pub owner: Member,
+}
+
+#[async_trait]
+pub trait GuildStore: Send + Sync {
+    async fn create_guild(&self, new: &NewGuild) -> StoreResult<()>;
+    async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>>;
+    async fn update_guild(&self, guild: &Guild) -> StoreResult<()>;
+    /// Removes the guild with its roles, channels, messages, members and invites.
+    async fn delete_guild(&self, id: Snowflake) -> StoreResult<()>;
+    async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>>;
+    async fn put_role(&self, role: &Role) -> StoreResult<()>;
+    async fn delete_role(&self, guild_id: Snowflake, role_id: Snowflake) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>>;
+    /// The guild's channels, by id.
+    async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>>;
+    /// Creates or replaces a channel.
+    async fn put_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Removes the channel and every message in it.
+    async fn delete_channel(&self, id: Snowflake) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>>;
+    /// Members by user id ascending, starting after `after`.
+    async fn members(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>>;
+    /// Creates or replaces a member.
+    async fn put_member(&self, member: &Member) -> StoreResult<()>;
+    async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
+    /// The ids of the guilds a user belongs to, ascending.
+    async fn user_guild_ids(&self, user_id: Snowflake) -> StoreResult<Vec<Snowflake>>;
+    async fn member_count(&self, guild_id: Snowflake) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait InviteStore: Send + Sync {
+    async fn invite(&self, code: &str) -> StoreResult<Option<Invite>>;
+    /// Creates or replaces an invite.
+    async fn put_invite(&self, invite: &Invite) -> StoreResult<()>;
+    async fn delete_invite(&self, code: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn create_message(&self, message: &Message) -> StoreResult<()>;
+    async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>>;
+    /// Changes only the patched columns; `None` if the message does not exist.
+    async fn update_message(
+        &self,
+        channel_id: Snowflake,
+        id: Snowflake,
+        patch: &MessagePatch,
+    ) -> StoreResult<Option<Message>>;
+    /// Removes the messages that exist among `ids` and returns them.
+    async fn delete_messages(
+        &self,
+        channel_id: Snowflake,
+        ids: &[Snowflake],
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages with ids below `before` (all if `None`), newest first.
+    async fn messages_before(
+        &self,
+        channel_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages with ids above `after`, oldest first.
+    async fn messages_after(
+        &self,
+        channel_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
+    /// How many (channel, bucket) partitions message reads have opened so
+    /// far: the measure that proves empty buckets are skipped.
+    fn buckets_visited(&self) -> u64;
+}
+
+/// Small server-wide values, such as the token signing secret.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()>;
+}
+
+/// The whole storage seam.
+pub trait Store:
+    UserStore + ApplicationStore + GuildStore + ChannelStore + MemberStore + InviteStore + MessageStore + MetaStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + ApplicationStore
+        + GuildStore
+        + ChannelStore
+        + MemberStore
+        + InviteStore
+        + MessageStore
+        + MetaStore
+{
+}
+
+/// Where a history page starts, with Discord's semantics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryAnchor {
+    Latest,
+    Before(Snowflake),
+    After(Snowflake),
+    Around(Snowflake),
+}
+
+/// One page of history, newest first, whatever the anchor: discord.py pages
+/// `after` by taking the first element as the next cursor.
+pub async fn history(
+    store: &dyn MessageStore,
+    channel_id: Snowflake,
+    anchor: HistoryAnchor,
+    limit: usize,
+) -> StoreResult<Vec<Message>> {
+    Ok(match anchor {
+        HistoryAnchor::Latest => store.messages_before(channel_id, None, limit).await?,
+        HistoryAnchor::Before(id) => store.messages_before(channel_id, Some(id), limit).await?,
+        HistoryAnchor::After(id) => {
+            let mut page = store.messages_after(channel_id, id, limit).await?;
+            page.reverse();
+            page
+        }
+        HistoryAnchor::Around(id) => {
+            let older = limit.div_ceil(2);
+            let newer = limit / 2;
+            let mut page = store.messages_after(channel_id, id, newer).await?;
+            page.reverse();
+            let inclusive = Snowflake(id.get().saturating_add(1));
+            page.extend(store.messages_before(channel_id, Some(inclusive), older).await?);
+            page
+        }
+    })
+}
+
+/// The bucket a message id falls in.
+pub fn bucket_of(id: Snowflake, bucket_ms: u64) -> u64 {
+    id.timestamp_ms() / bucket_ms.max(1)
+}
+
+/// Lowercased login key for the username/email index.
+pub fn login_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}

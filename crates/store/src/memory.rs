@@ -1,0 +1,444 @@
+//! The reference backend: plain maps behind one lock. Obviously correct,
+//! not durable; the conformance suite holds every other backend to it.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use concord_model::Snowflake;
+use concord_model::records::{
+    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+};
+
+use crate::{
+    ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
+    NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key,
+};
+
+type Partition = BTreeMap<Reverse<u64>, Message>;
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<Snowflake, User>,
+    logins: HashMap<String, Snowflake>,
+    applications: HashMap<Snowflake, Application>,
+    guilds: HashMap<Snowflake, Guild>,
+    roles: BTreeMap<(Snowflake, Snowflake), Role>,
+    channels: HashMap<Snowflake, Channel>,
+    guild_channels: BTreeSet<(Snowflake, Snowflake)>,
+    members: BTreeMap<(Snowflake, Snowflake), Member>,
+    user_guilds: BTreeSet<(Snowflake, Snowflake)>,
+    invites: HashMap<String, Invite>,
+    /// Only non-empty partitions are kept, so empty buckets cannot be visited.
+    messages: BTreeMap<(Snowflake, u64), Partition>,
+    meta: HashMap<String, Vec<u8>>,
+}
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    bucket_ms: u64,
+    visits: AtomicU64,
+}
+
+impl MemoryStore {
+    pub fn new(bucket_ms: u64) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            bucket_ms,
+            visits: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn login_keys(user: &User) -> Vec<String> {
+        if user.bot {
+            return Vec::new();
+        }
+        let mut keys = vec![login_key(&user.username)];
+        keys.extend(user.email.as_deref().map(login_key));
+        keys
+    }
+
+    fn claim_logins(&mut self, user: &User) -> StoreResult<()> {
+        let keys = Self::login_keys(user);
+        for (key, what) in keys.iter().zip(["username", "email"]) {
+            if self.logins.get(key).is_some_and(|id| *id != user.id) {
+                return Err(StoreError::Conflict(what));
+            }
+        }
+        if let Some(old) = self.users.get(&user.id) {
+            for key in Self::login_keys(old) {
+                self.logins.remove(&key);
+            }
+        }
+        for key in keys {
+            self.logins.insert(key, user.id);
+        }
+        Ok(())
+    }
+
+    fn remove_channel_messages(&mut self, channel_id: Snowflake) {
+        self.messages.retain(|(c, _), _| *c != channel_id);
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.claim_logins(user)?;
+        inner.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        let inner = self.lock();
+        let id = inner.logins.get(&login_key(login));
+        Ok(id.and_then(|id| inner.users.get(id)).cloned())
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        self.create_user(user).await
+    }
+}
+
+#[async_trait]
+impl ApplicationStore for MemoryStore {
+    async fn create_application(&self, app: &Application, bot: &User) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.users.insert(bot.id, bot.clone());
+        inner.applications.insert(app.id, app.clone());
+        Ok(())
+    }
+
+    async fn application(&self, id: Snowflake) -> StoreResult<Option<Application>> {
+        Ok(self.lock().applications.get(&id).cloned())
+    }
+
+    async fn update_application(&self, app: &Application) -> StoreResult<()> {
+        self.lock().applications.insert(app.id, app.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GuildStore for MemoryStore {
+    async fn create_guild(&self, new: &NewGuild) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let g = new.guild.id;
+        inner.guilds.insert(g, new.guild.clone());
+        for role in &new.roles {
+            inner.roles.insert((g, role.id), role.clone());
+        }
+        for channel in &new.channels {
+            inner.guild_channels.insert((g, channel.id));
+            inner.channels.insert(channel.id, channel.clone());
+        }
+        inner.user_guilds.insert((new.owner.user_id, g));
+        inner.members.insert((g, new.owner.user_id), new.owner.clone());
+        Ok(())
+    }
+
+    async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
+        Ok(self.lock().guilds.get(&id).cloned())
+    }
+
+    async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
+        self.lock().guilds.insert(guild.id, guild.clone());
+        Ok(())
+    }
+
+    async fn delete_guild(&self, id: Snowflake) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.guilds.remove(&id);
+        inner.roles.retain(|(g, _), _| *g != id);
+        let channels: Vec<Snowflake> = inner
+            .guild_channels
+            .iter()
+            .filter(|(g, _)| *g == id)
+            .map(|(_, c)| *c)
+            .collect();
+        for c in channels {
+            inner.channels.remove(&c);
+            inner.guild_channels.remove(&(id, c));
+            inner.remove_channel_messages(c);
+        }
+        let members: Vec<Snowflake> = inner
+            .members
+            .keys()
+            .filter(|(g, _)| *g == id)
+            .map(|(_, u)| *u)
+            .collect();
+        for u in members {
+            inner.members.remove(&(id, u));
+            inner.user_guilds.remove(&(u, id));
+        }
+        inner.invites.retain(|_, i| i.guild_id != id);
+        Ok(())
+    }
+
+    async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {
+        let inner = self.lock();
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner.roles.range(range).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn put_role(&self, role: &Role) -> StoreResult<()> {
+        self.lock().roles.insert((role.guild_id, role.id), role.clone());
+        Ok(())
+    }
+
+    async fn delete_role(&self, guild_id: Snowflake, role_id: Snowflake) -> StoreResult<()> {
+        self.lock().roles.remove(&(guild_id, role_id));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChannelStore for MemoryStore {
+    async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>> {
+        Ok(self.lock().channels.get(&id).cloned())
+    }
+
+    async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        let inner = self.lock();
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner
+            .guild_channels
+            .range(range)
+            .filter_map(|(_, c)| inner.channels.get(c).cloned())
+            .collect())
+    }
+
+    async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if let Some(g) = channel.guild_id {
+            inner.guild_channels.insert((g, channel.id));
+        }
+        inner.channels.insert(channel.id, channel.clone());
+        Ok(())
+    }
+
+    async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if let Some(c) = inner.channels.remove(&id) {
+            if let Some(g) = c.guild_id {
+                inner.guild_channels.remove(&(g, id));
+            }
+        }
+        inner.remove_channel_messages(id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MemberStore for MemoryStore {
+    async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>> {
+        Ok(self.lock().members.get(&(guild_id, user_id)).cloned())
+    }
+
+    async fn members(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>> {
+        let inner = self.lock();
+        let start = Snowflake(after.get().saturating_add(1));
+        let range = (guild_id, start)..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner
+            .members
+            .range(range)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    async fn put_member(&self, member: &Member) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.user_guilds.insert((member.user_id, member.guild_id));
+        inner
+            .members
+            .insert((member.guild_id, member.user_id), member.clone());
+        Ok(())
+    }
+
+    async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.members.remove(&(guild_id, user_id));
+        inner.user_guilds.remove(&(user_id, guild_id));
+        Ok(())
+    }
+
+    async fn user_guild_ids(&self, user_id: Snowflake) -> StoreResult<Vec<Snowflake>> {
+        let inner = self.lock();
+        let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
+        Ok(inner.user_guilds.range(range).map(|(_, g)| *g).collect())
+    }
+
+    async fn member_count(&self, guild_id: Snowflake) -> StoreResult<u64> {
+        let inner = self.lock();
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner.members.range(range).count() as u64)
+    }
+}
+
+#[async_trait]
+impl InviteStore for MemoryStore {
+    async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
+        Ok(self.lock().invites.get(code).cloned())
+    }
+
+    async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
+        self.lock().invites.insert(invite.code.clone(), invite.clone());
+        Ok(())
+    }
+
+    async fn delete_invite(&self, code: &str) -> StoreResult<()> {
+        self.lock().invites.remove(code);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn create_message(&self, message: &Message) -> StoreResult<()> {
+        let bucket = bucket_of(message.id, self.bucket_ms);
+        self.lock()
+            .messages
+            .entry((message.channel_id, bucket))
+            .or_default()
+            .insert(Reverse(message.id.get()), message.clone());
+        Ok(())
+    }
+
+    async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>> {
+        let bucket = bucket_of(id, self.bucket_ms);
+        let inner = self.lock();
+        let partition = inner.messages.get(&(channel_id, bucket));
+        Ok(partition.and_then(|p| p.get(&Reverse(id.get()))).cloned())
+    }
+
+    async fn update_message(
+        &self,
+        channel_id: Snowflake,
+        id: Snowflake,
+        patch: &MessagePatch,
+    ) -> StoreResult<Option<Message>> {
+        let bucket = bucket_of(id, self.bucket_ms);
+        let mut inner = self.lock();
+        let partition = inner.messages.get_mut(&(channel_id, bucket));
+        Ok(partition
+            .and_then(|p| p.get_mut(&Reverse(id.get())))
+            .map(|m| {
+                patch.apply(m);
+                m.clone()
+            }))
+    }
+
+    async fn delete_messages(
+        &self,
+        channel_id: Snowflake,
+        ids: &[Snowflake],
+    ) -> StoreResult<Vec<Message>> {
+        let mut inner = self.lock();
+        let mut deleted = Vec::new();
+        for id in ids {
+            let key = (channel_id, bucket_of(*id, self.bucket_ms));
+            let Some(partition) = inner.messages.get_mut(&key) else {
+                continue;
+            };
+            deleted.extend(partition.remove(&Reverse(id.get())));
+            if partition.is_empty() {
+                inner.messages.remove(&key);
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn messages_before(
+        &self,
+        channel_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let inner = self.lock();
+        let last = before.map_or(u64::MAX, |b| bucket_of(b, self.bucket_ms));
+        let bound = before.map_or(u64::MAX, |b| b.get());
+        let mut page = Vec::new();
+        for (_, partition) in inner.messages.range((channel_id, 0)..=(channel_id, last)).rev() {
+            if page.len() >= limit {
+                break;
+            }
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            let newer_than_bound = Reverse(bound.saturating_sub(1));
+            let rest = limit - page.len();
+            page.extend(partition.range(newer_than_bound..).take(rest).map(|(_, m)| m.clone()));
+        }
+        Ok(page)
+    }
+
+    async fn messages_after(
+        &self,
+        channel_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let inner = self.lock();
+        let first = bucket_of(after, self.bucket_ms);
+        let mut page = Vec::new();
+        for (_, partition) in inner.messages.range((channel_id, first)..=(channel_id, u64::MAX)) {
+            if page.len() >= limit {
+                break;
+            }
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            let rest = limit - page.len();
+            let older = partition
+                .range(..Reverse(after.get()))
+                .rev()
+                .take(rest)
+                .map(|(_, m)| m.clone());
+            page.extend(older);
+        }
+        Ok(page)
+    }
+
+    fn buckets_visited(&self) -> u64 {
+        self.visits.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl MetaStore for MemoryStore {
+    async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.lock().meta.get(key).cloned())
+    }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.lock().meta.insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
+    }
+
+    crate::store_conformance!(open);
+}
