@@ -1,1 +1,36 @@
+//! The embedded default backend, on fjall (an LSM-tree key-value store).
+//!
+//! One keyspace per table, named `key_value` after its layout (see
+//! [`TABLES`]). Messages live in `channel_bucket_message` under
+//! `channel | bucket | !id`, and `channel_bucket` counts the live messages
+//! of each partition so reads skip empty buckets without touching them.
+//!
+//! Durability: each write commits a batch to the journal, then waits for a
+//! shared fsync ([`group_commit`]), so concurrent writers pay for one sync.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod codec;
+mod group_commit;
+mod store;
+
+pub use store::{FjallOptions, FjallStore};
+
+/// Every keyspace, with what its keys and values are.
+pub const TABLES: &[(&str, &str)] = &[
+    ("user", "user id -> User"),
+    ("login_user", "lowercased username or email -> user id"),
+    ("application", "application id -> Application"),
+    ("guild", "guild id -> Guild"),
+    ("guild_role", "guild id | role id -> Role"),
+    ("channel", "channel id -> Channel"),
+    ("guild_channel", "guild id | channel id -> ()"),
+    ("guild_member", "guild id | user id -> Member"),
+    ("user_guild", "user id | guild id -> ()"),
+    ("guild_member_count", "guild id -> u64"),
+    ("invite", "code -> Invite"),
+    ("guild_invite", "guild id | code -> ()"),
+    ("channel_bucket_message", "channel id | bucket | !message id -> Message"),
+    ("channel_bucket", "channel id | bucket -> live message count (u64)"),
+    ("meta", "name -> bytes"),
+];

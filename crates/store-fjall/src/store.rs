@@ -1,0 +1,659 @@
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use concord_model::Snowflake;
+use concord_model::records::{
+    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+};
+use concord_store::{
+    ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
+    NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
+};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
+use serde::de::DeserializeOwned;
+
+use crate::codec::{backend, decode, encode, u64_value};
+use crate::group_commit::GroupCommit;
+
+#[derive(Debug, Clone)]
+pub struct FjallOptions {
+    /// Width of a message partition in milliseconds.
+    pub bucket_ms: u64,
+    /// Wait for fsync before acknowledging a write. Off only for tests and
+    /// benchmarks that do not need crash safety.
+    pub sync: bool,
+}
+
+struct Tables {
+    user: Keyspace,
+    login_user: Keyspace,
+    application: Keyspace,
+    guild: Keyspace,
+    guild_role: Keyspace,
+    channel: Keyspace,
+    guild_channel: Keyspace,
+    guild_member: Keyspace,
+    user_guild: Keyspace,
+    guild_member_count: Keyspace,
+    invite: Keyspace,
+    guild_invite: Keyspace,
+    channel_bucket_message: Keyspace,
+    channel_bucket: Keyspace,
+    meta: Keyspace,
+}
+
+pub struct FjallStore {
+    db: Database,
+    t: Tables,
+    bucket_ms: u64,
+    group_commit: Option<GroupCommit>,
+    /// Serializes read-modify-write sequences (indexes, counters).
+    write_lock: Mutex<()>,
+    visits: AtomicU64,
+}
+
+impl FjallStore {
+    pub fn open(dir: &Path, options: FjallOptions) -> StoreResult<Self> {
+        let db = Database::builder(dir)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(backend)?;
+        let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(backend);
+        let t = Tables {
+            user: open("user")?,
+            login_user: open("login_user")?,
+            application: open("application")?,
+            guild: open("guild")?,
+            guild_role: open("guild_role")?,
+            channel: open("channel")?,
+            guild_channel: open("guild_channel")?,
+            guild_member: open("guild_member")?,
+            user_guild: open("user_guild")?,
+            guild_member_count: open("guild_member_count")?,
+            invite: open("invite")?,
+            guild_invite: open("guild_invite")?,
+            channel_bucket_message: open("channel_bucket_message")?,
+            channel_bucket: open("channel_bucket")?,
+            meta: open("meta")?,
+        };
+        let group_commit = if options.sync {
+            Some(GroupCommit::start(db.clone()).map_err(backend)?)
+        } else {
+            None
+        };
+        Ok(FjallStore {
+            db,
+            t,
+            bucket_ms: options.bucket_ms,
+            group_commit,
+            write_lock: Mutex::new(()),
+            visits: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stages a batch under the write lock (so index checks and counters see
+    /// no concurrent writer), commits it, then waits until it is durable.
+    async fn write(&self, stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>) -> StoreResult<()> {
+        {
+            let _guard = self.lock();
+            let mut batch = self.db.batch();
+            stage(&mut batch)?;
+            batch.commit().map_err(backend)?;
+        }
+        self.durable().await
+    }
+
+    async fn durable(&self) -> StoreResult<()> {
+        match &self.group_commit {
+            Some(gc) => gc.sync().await,
+            None => Ok(()),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(ks: &Keyspace, key: impl AsRef<[u8]>) -> StoreResult<Option<T>> {
+        ks.get(key).map_err(backend)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Decoded values of every key under `prefix`, in key order.
+    fn scan<T: DeserializeOwned>(ks: &Keyspace, prefix: impl AsRef<[u8]>) -> StoreResult<Vec<T>> {
+        ks.prefix(prefix)
+            .map(|g| decode(&g.value().map_err(backend)?))
+            .collect()
+    }
+
+    /// Keys under `prefix`, in order.
+    fn scan_keys(ks: &Keyspace, prefix: impl AsRef<[u8]>) -> StoreResult<Vec<Vec<u8>>> {
+        ks.prefix(prefix)
+            .map(|g| g.key().map(|k| k.to_vec()).map_err(backend))
+            .collect()
+    }
+
+    fn login_keys(user: &User) -> Vec<(String, &'static str)> {
+        if user.bot {
+            return Vec::new();
+        }
+        let mut keys = vec![(login_key(&user.username), "username")];
+        keys.extend(user.email.as_deref().map(|e| (login_key(e), "email")));
+        keys
+    }
+
+    /// Writes a user and moves its login index entries, refusing taken names.
+    fn stage_user(&self, batch: &mut WriteBatch, user: &User) -> StoreResult<()> {
+        let keys = Self::login_keys(user);
+        for (key, what) in &keys {
+            let owner = self.t.login_user.get(key).map_err(backend)?;
+            if owner.is_some_and(|id| u64_value(&id) != user.id.get()) {
+                return Err(StoreError::Conflict(what));
+            }
+        }
+        if let Some(old) = Self::get::<User>(&self.t.user, keys::id(user.id))? {
+            for (key, _) in Self::login_keys(&old) {
+                batch.remove(&self.t.login_user, key);
+            }
+        }
+        for (key, _) in keys {
+            batch.insert(&self.t.login_user, key, keys::id(user.id));
+        }
+        batch.insert(&self.t.user, keys::id(user.id), encode(user)?);
+        Ok(())
+    }
+
+    fn stage_member(&self, batch: &mut WriteBatch, member: &Member) -> StoreResult<()> {
+        let key = keys::pair(member.guild_id.get(), member.user_id.get());
+        let exists = self.t.guild_member.contains_key(key).map_err(backend)?;
+        if !exists {
+            self.stage_member_count(batch, member.guild_id, 1)?;
+        }
+        batch.insert(&self.t.guild_member, key, encode(member)?);
+        let index = keys::pair(member.user_id.get(), member.guild_id.get());
+        batch.insert(&self.t.user_guild, index, []);
+        Ok(())
+    }
+
+    fn stage_member_count(&self, batch: &mut WriteBatch, guild: Snowflake, delta: i64) -> StoreResult<()> {
+        let key = keys::id(guild);
+        let count = self.t.guild_member_count.get(key).map_err(backend)?;
+        let count = count.map_or(0, |c| u64_value(&c)).saturating_add_signed(delta);
+        batch.insert(&self.t.guild_member_count, key, count.to_be_bytes());
+        Ok(())
+    }
+
+    /// Removes every message of a channel and its bucket counts.
+    fn stage_channel_messages_removal(&self, batch: &mut WriteBatch, channel: Snowflake) -> StoreResult<()> {
+        for key in Self::scan_keys(&self.t.channel_bucket_message, keys::id(channel))? {
+            batch.remove(&self.t.channel_bucket_message, key);
+        }
+        for key in Self::scan_keys(&self.t.channel_bucket, keys::id(channel))? {
+            batch.remove(&self.t.channel_bucket, key);
+        }
+        Ok(())
+    }
+
+    fn stage_channel_removal(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
+        batch.remove(&self.t.channel, keys::id(channel.id));
+        if let Some(g) = channel.guild_id {
+            batch.remove(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()));
+        }
+        self.stage_channel_messages_removal(batch, channel.id)
+    }
+
+    /// Adds `delta` to a partition's live count, dropping the entry at zero.
+    fn stage_bucket_count(
+        &self,
+        batch: &mut WriteBatch,
+        channel: Snowflake,
+        bucket: u64,
+        delta: i64,
+    ) -> StoreResult<()> {
+        let key = keys::partition(channel, bucket);
+        let current = self.t.channel_bucket.get(key).map_err(backend)?;
+        let count = current.map_or(0, |c| u64_value(&c)).saturating_add_signed(delta);
+        if count == 0 {
+            batch.remove(&self.t.channel_bucket, key);
+        } else {
+            batch.insert(&self.t.channel_bucket, key, count.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    fn message_key(&self, channel: Snowflake, id: Snowflake) -> [u8; 24] {
+        keys::message(channel, bucket_of(id, self.bucket_ms), id)
+    }
+
+    fn bucket_from_key(key: &[u8]) -> StoreResult<u64> {
+        keys::pair_second(key).ok_or_else(|| StoreError::Corrupt("short bucket key".into()))
+    }
+}
+
+#[async_trait]
+impl UserStore for FjallStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        self.write(|b| self.stage_user(b, user)).await
+    }
+
+    async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
+        Self::get(&self.t.user, keys::id(id))
+    }
+
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        let Some(id) = self.t.login_user.get(login_key(login)).map_err(backend)? else {
+            return Ok(None);
+        };
+        Self::get(&self.t.user, id)
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        self.create_user(user).await
+    }
+}
+
+#[async_trait]
+impl ApplicationStore for FjallStore {
+    async fn create_application(&self, app: &Application, bot: &User) -> StoreResult<()> {
+        self.write(|b| {
+            self.stage_user(b, bot)?;
+            b.insert(&self.t.application, keys::id(app.id), encode(app)?);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn application(&self, id: Snowflake) -> StoreResult<Option<Application>> {
+        Self::get(&self.t.application, keys::id(id))
+    }
+
+    async fn update_application(&self, app: &Application) -> StoreResult<()> {
+        let value = encode(app)?;
+        self.write(|b| {
+            b.insert(&self.t.application, keys::id(app.id), value);
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl GuildStore for FjallStore {
+    async fn create_guild(&self, new: &NewGuild) -> StoreResult<()> {
+        self.write(|b| {
+            let g = new.guild.id;
+            b.insert(&self.t.guild, keys::id(g), encode(&new.guild)?);
+            for role in &new.roles {
+                b.insert(&self.t.guild_role, keys::pair(g.get(), role.id.get()), encode(role)?);
+            }
+            for channel in &new.channels {
+                b.insert(&self.t.channel, keys::id(channel.id), encode(channel)?);
+                b.insert(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()), []);
+            }
+            self.stage_member(b, &new.owner)
+        })
+        .await
+    }
+
+    async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
+        Self::get(&self.t.guild, keys::id(id))
+    }
+
+    async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
+        let value = encode(guild)?;
+        self.write(|b| {
+            b.insert(&self.t.guild, keys::id(guild.id), value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_guild(&self, id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            let g = keys::id(id);
+            b.remove(&self.t.guild, g);
+            b.remove(&self.t.guild_member_count, g);
+            for key in Self::scan_keys(&self.t.guild_role, g)? {
+                b.remove(&self.t.guild_role, key);
+            }
+            for channel in self.guild_channels_now(id)? {
+                self.stage_channel_removal(b, &channel)?;
+            }
+            for key in Self::scan_keys(&self.t.guild_member, g)? {
+                if let Some(user) = keys::pair_second(&key) {
+                    b.remove(&self.t.user_guild, keys::pair(user, id.get()));
+                }
+                b.remove(&self.t.guild_member, key);
+            }
+            for key in Self::scan_keys(&self.t.guild_invite, g)? {
+                if let Some(code) = key.get(8..) {
+                    b.remove(&self.t.invite, code.to_vec());
+                }
+                b.remove(&self.t.guild_invite, key);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {
+        Self::scan(&self.t.guild_role, keys::id(guild_id))
+    }
+
+    async fn put_role(&self, role: &Role) -> StoreResult<()> {
+        let value = encode(role)?;
+        self.write(|b| {
+            b.insert(&self.t.guild_role, keys::pair(role.guild_id.get(), role.id.get()), value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_role(&self, guild_id: Snowflake, role_id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            b.remove(&self.t.guild_role, keys::pair(guild_id.get(), role_id.get()));
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl FjallStore {
+    fn guild_channels_now(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        let mut channels = Vec::new();
+        for key in Self::scan_keys(&self.t.guild_channel, keys::id(guild_id))? {
+            let Some(id) = keys::pair_second(&key) else { continue };
+            channels.extend(Self::get::<Channel>(&self.t.channel, id.to_be_bytes())?);
+        }
+        Ok(channels)
+    }
+}
+
+#[async_trait]
+impl ChannelStore for FjallStore {
+    async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>> {
+        Self::get(&self.t.channel, keys::id(id))
+    }
+
+    async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        self.guild_channels_now(guild_id)
+    }
+
+    async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let value = encode(channel)?;
+        self.write(|b| {
+            b.insert(&self.t.channel, keys::id(channel.id), value);
+            if let Some(g) = channel.guild_id {
+                b.insert(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()), []);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
+        self.write(|b| match Self::get::<Channel>(&self.t.channel, keys::id(id))? {
+            Some(channel) => self.stage_channel_removal(b, &channel),
+            None => self.stage_channel_messages_removal(b, id),
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MemberStore for FjallStore {
+    async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>> {
+        Self::get(&self.t.guild_member, keys::pair(guild_id.get(), user_id.get()))
+    }
+
+    async fn members(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>> {
+        let g = guild_id.get();
+        let start = keys::pair(g, after.get().saturating_add(1));
+        let end = keys::pair(g, u64::MAX);
+        self.t
+            .guild_member
+            .range(start..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
+    async fn put_member(&self, member: &Member) -> StoreResult<()> {
+        self.write(|b| self.stage_member(b, member)).await
+    }
+
+    async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            let key = keys::pair(guild_id.get(), user_id.get());
+            if self.t.guild_member.contains_key(key).map_err(backend)? {
+                self.stage_member_count(b, guild_id, -1)?;
+                b.remove(&self.t.guild_member, key);
+                b.remove(&self.t.user_guild, keys::pair(user_id.get(), guild_id.get()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_guild_ids(&self, user_id: Snowflake) -> StoreResult<Vec<Snowflake>> {
+        Ok(Self::scan_keys(&self.t.user_guild, keys::id(user_id))?
+            .iter()
+            .filter_map(|k| keys::pair_second(k).map(Snowflake))
+            .collect())
+    }
+
+    async fn member_count(&self, guild_id: Snowflake) -> StoreResult<u64> {
+        let count = self.t.guild_member_count.get(keys::id(guild_id)).map_err(backend)?;
+        Ok(count.map_or(0, |c| u64_value(&c)))
+    }
+}
+
+fn guild_invite_key(guild_id: Snowflake, code: &str) -> Vec<u8> {
+    let mut key = keys::id(guild_id).to_vec();
+    key.extend_from_slice(code.as_bytes());
+    key
+}
+
+#[async_trait]
+impl InviteStore for FjallStore {
+    async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
+        Self::get(&self.t.invite, code)
+    }
+
+    async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
+        let value = encode(invite)?;
+        self.write(|b| {
+            b.insert(&self.t.invite, invite.code.as_bytes(), value);
+            b.insert(&self.t.guild_invite, guild_invite_key(invite.guild_id, &invite.code), []);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_invite(&self, code: &str) -> StoreResult<()> {
+        self.write(|b| {
+            if let Some(invite) = Self::get::<Invite>(&self.t.invite, code)? {
+                b.remove(&self.t.guild_invite, guild_invite_key(invite.guild_id, code));
+                b.remove(&self.t.invite, code.as_bytes());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MessageStore for FjallStore {
+    async fn create_message(&self, message: &Message) -> StoreResult<()> {
+        let value = encode(message)?;
+        self.write(|b| {
+            let key = self.message_key(message.channel_id, message.id);
+            if !self.t.channel_bucket_message.contains_key(key).map_err(backend)? {
+                let bucket = bucket_of(message.id, self.bucket_ms);
+                self.stage_bucket_count(b, message.channel_id, bucket, 1)?;
+            }
+            b.insert(&self.t.channel_bucket_message, key, value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>> {
+        Self::get(&self.t.channel_bucket_message, self.message_key(channel_id, id))
+    }
+
+    async fn update_message(
+        &self,
+        channel_id: Snowflake,
+        id: Snowflake,
+        patch: &MessagePatch,
+    ) -> StoreResult<Option<Message>> {
+        let mut updated = None;
+        self.write(|b| {
+            let key = self.message_key(channel_id, id);
+            if let Some(mut message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? {
+                patch.apply(&mut message);
+                b.insert(&self.t.channel_bucket_message, key, encode(&message)?);
+                updated = Some(message);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
+    }
+
+    async fn delete_messages(
+        &self,
+        channel_id: Snowflake,
+        ids: &[Snowflake],
+    ) -> StoreResult<Vec<Message>> {
+        let mut deleted: Vec<Message> = Vec::new();
+        self.write(|b| {
+            let mut per_bucket: std::collections::BTreeMap<u64, i64> = Default::default();
+            for id in ids {
+                let key = self.message_key(channel_id, *id);
+                if deleted.iter().any(|m| m.id == *id) {
+                    continue;
+                }
+                if let Some(message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? {
+                    b.remove(&self.t.channel_bucket_message, key);
+                    *per_bucket.entry(bucket_of(*id, self.bucket_ms)).or_default() -= 1;
+                    deleted.push(message);
+                }
+            }
+            for (bucket, delta) in per_bucket {
+                self.stage_bucket_count(b, channel_id, bucket, delta)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(deleted)
+    }
+
+    async fn messages_before(
+        &self,
+        channel_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let c = channel_id.get();
+        let last = before.map_or(u64::MAX, |b| bucket_of(b, self.bucket_ms));
+        let buckets = self.t.channel_bucket.range(keys::pair(c, 0)..=keys::pair(c, last));
+        let mut page = Vec::new();
+        for bucket in buckets.rev() {
+            if page.len() >= limit {
+                break;
+            }
+            let bucket = Self::bucket_from_key(&bucket.key().map_err(backend)?)?;
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            // Keys hold !id, so ids below `before` start at the key of before - 1.
+            let start = match before {
+                Some(b) => keys::message(channel_id, bucket, Snowflake(b.get().saturating_sub(1))),
+                None => keys::message(channel_id, bucket, Snowflake(u64::MAX)),
+            };
+            let end = keys::partition(channel_id, bucket.saturating_add(1));
+            for guard in self.t.channel_bucket_message.range(&start[..]..&end[..]).take(limit - page.len()) {
+                page.push(decode(&guard.value().map_err(backend)?)?);
+            }
+        }
+        Ok(page)
+    }
+
+    async fn messages_after(
+        &self,
+        channel_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let c = channel_id.get();
+        let first = bucket_of(after, self.bucket_ms);
+        let buckets = self.t.channel_bucket.range(keys::pair(c, first)..=keys::pair(c, u64::MAX));
+        let mut page = Vec::new();
+        for bucket in buckets {
+            if page.len() >= limit {
+                break;
+            }
+            let bucket = Self::bucket_from_key(&bucket.key().map_err(backend)?)?;
+            self.visits.fetch_add(1, Ordering::Relaxed);
+            let start = keys::partition(channel_id, bucket);
+            let end = keys::message(channel_id, bucket, after);
+            let newer = self.t.channel_bucket_message.range(&start[..]..&end[..]).rev();
+            for guard in newer.take(limit - page.len()) {
+                page.push(decode(&guard.value().map_err(backend)?)?);
+            }
+        }
+        Ok(page)
+    }
+
+    fn buckets_visited(&self) -> u64 {
+        self.visits.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl MetaStore for FjallStore {
+    async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.t.meta.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.write(|b| {
+            b.insert(&self.t.meta, key, value.to_vec());
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn concord_store::Store>, Box<dyn std::any::Any + Send>) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FjallOptions { bucket_ms, sync: false };
+        let store = FjallStore::open(dir.path(), options).unwrap();
+        (Arc::new(store), Box::new(dir))
+    }
+
+    concord_store::store_conformance!(open);
+
+    #[tokio::test]
+    async fn data_survives_reopen_with_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FjallOptions { bucket_ms: 1_000, sync: true };
+        {
+            let store = FjallStore::open(dir.path(), options.clone()).unwrap();
+            store.put_meta("k", b"v").await.unwrap();
+        }
+        let store = FjallStore::open(dir.path(), options).unwrap();
+        assert_eq!(store.meta("k").await.unwrap(), Some(b"v".to_vec()));
+    }
+}
