@@ -1,1 +1,260 @@
+//! Configuration: raw [`Settings`] from flags, `CONCORD_*` environment
+//! variables and a TOML file, merged in that precedence over the defaults,
+//! then checked into a [`Config`] that the rest of the server is given.
+//!
+//! One struct serves clap and serde, so a flag, its variable and its file
+//! key can never drift apart; `concord.example.toml` is tested against it.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Switch::On
+    }
+}
+
+/// Every option, each optional so that sources can be layered.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "CONCORD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory for all persistent data [default: ./data]
+    #[arg(long, env = "CONCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Public base URL of the gateway, e.g. ws://chat.example.org [default: derived from --listen]
+    #[arg(long, env = "CONCORD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log filter, in tracing's EnvFilter syntax [default: info]
+    #[arg(long, env = "CONCORD_LOG")]
+    pub log: Option<String>,
+
+    /// Enforce HTTP rate limits [default: on]
+    #[arg(long, env = "CONCORD_RATE_LIMITS")]
+    pub rate_limits: Option<Switch>,
+
+    /// Requests per second allowed per token (or per address without one) [default: 50]
+    #[arg(long, env = "CONCORD_GLOBAL_RATE_LIMIT")]
+    pub global_rate_limit: Option<u32>,
+
+    /// Requests per window allowed per route bucket [default: 50]
+    #[arg(long, env = "CONCORD_ROUTE_RATE_LIMIT")]
+    pub route_rate_limit: Option<u32>,
+
+    /// Length of a route bucket's window in milliseconds [default: 1000]
+    #[arg(long, env = "CONCORD_ROUTE_RATE_WINDOW_MS")]
+    pub route_rate_window_ms: Option<u64>,
+
+    /// Messages a user may send per channel per window [default: 5]
+    #[arg(long, env = "CONCORD_MESSAGE_RATE_LIMIT")]
+    pub message_rate_limit: Option<u32>,
+
+    /// Length of the message-send window in milliseconds [default: 5000]
+    #[arg(long, env = "CONCORD_MESSAGE_RATE_WINDOW_MS")]
+    pub message_rate_window_ms: Option<u64>,
+
+    /// Wait for the journal to reach the disk before acknowledging a write [default: on]
+    #[arg(long, env = "CONCORD_FSYNC")]
+    pub fsync: Option<Switch>,
+
+    /// Width of a message storage bucket in milliseconds; fixed once data exists [default: 864000000]
+    #[arg(long, env = "CONCORD_MESSAGE_BUCKET_MS")]
+    pub message_bucket_ms: Option<u64>,
+
+    /// Snowflake worker id, 0-31 [default: 0]
+    #[arg(long, env = "CONCORD_WORKER_ID")]
+    pub worker_id: Option<u8>,
+
+    /// Snowflake process id, 0-31 [default: 0]
+    #[arg(long, env = "CONCORD_PROCESS_ID")]
+    pub process_id: Option<u8>,
+}
+
+macro_rules! layer {
+    ($top:expr, $bottom:expr, $($field:ident),*) => {
+        Settings { $($field: $top.$field.or($bottom.$field),)* }
+    };
+}
+
+impl Settings {
+    /// The defaults, every field set.
+    pub fn defaults() -> Settings {
+        Settings {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: Some(PathBuf::from("./data")),
+            public_url: None,
+            log: Some("info".into()),
+            rate_limits: Some(Switch::On),
+            global_rate_limit: Some(50),
+            route_rate_limit: Some(50),
+            route_rate_window_ms: Some(1_000),
+            message_rate_limit: Some(5),
+            message_rate_window_ms: Some(5_000),
+            fsync: Some(Switch::On),
+            message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
+            worker_id: Some(0),
+            process_id: Some(0),
+        }
+    }
+
+    /// `self` where set, else `below`.
+    pub fn over(self, below: Settings) -> Settings {
+        layer!(self, below, listen, data_dir, public_url, log, rate_limits, global_rate_limit,
+            route_rate_limit, route_rate_window_ms, message_rate_limit, message_rate_window_ms,
+            fsync, message_bucket_ms, worker_id, process_id)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File(format!("{}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file: {0}")]
+    File(String),
+    #[error("invalid setting {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// A fixed-window rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    pub window_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub global_per_second: u32,
+    pub route: Limit,
+    pub message: Limit,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub log: String,
+    pub rate_limits: RateLimits,
+    pub fsync: bool,
+    pub message_bucket_ms: u64,
+    pub worker_id: u8,
+    pub process_id: u8,
+}
+
+impl Config {
+    /// Fills unset options with defaults and checks every value.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let s = s.over(Settings::defaults());
+        let nonzero = |name: &'static str, v: Option<u64>| match v {
+            Some(v) if v > 0 => Ok(v),
+            _ => Err(ConfigError::Invalid(name, "must be greater than 0".into())),
+        };
+        let five_bits = |name: &'static str, v: Option<u8>| match v {
+            Some(v) if v < 32 => Ok(v),
+            _ => Err(ConfigError::Invalid(name, "must be between 0 and 31".into())),
+        };
+        if let Some(url) = &s.public_url {
+            let ok = (url.starts_with("ws://") || url.starts_with("wss://"))
+                && !url.contains('?')
+                && !url.ends_with('/');
+            if !ok {
+                return Err(ConfigError::Invalid(
+                    "public_url",
+                    "must start with ws:// or wss:// and have no query or trailing slash".into(),
+                ));
+            }
+        }
+        let limit = |count: Option<u32>, window: Option<u64>, name| {
+            Ok::<_, ConfigError>(Limit {
+                count: nonzero(name, count.map(u64::from))? as u32,
+                window_ms: nonzero(name, window)?,
+            })
+        };
+        Ok(Config {
+            listen: s.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
+            data_dir: s.data_dir.unwrap_or_else(|| "./data".into()),
+            public_url: s.public_url,
+            log: s.log.unwrap_or_else(|| "info".into()),
+            rate_limits: RateLimits {
+                enabled: s.rate_limits.is_some_and(Switch::is_on),
+                global_per_second: nonzero("global_rate_limit", s.global_rate_limit.map(u64::from))?
+                    as u32,
+                route: limit(s.route_rate_limit, s.route_rate_window_ms, "route_rate_limit")?,
+                message: limit(s.message_rate_limit, s.message_rate_window_ms, "message_rate_limit")?,
+            },
+            fsync: s.fsync.is_some_and(Switch::is_on),
+            message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
+            worker_id: five_bits("worker_id", s.worker_id)?,
+            process_id: five_bits("process_id", s.process_id)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let flags = Settings { listen: Some("127.0.0.1:9000".parse().unwrap()), ..Default::default() };
+        let file = Settings::from_toml("listen = \"127.0.0.1:7000\"\ndata_dir = \"/srv/concord\"\n").unwrap();
+        let config = Config::from_settings(flags.over(file)).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/concord"));
+        assert!(config.rate_limits.enabled);
+        assert_eq!(config.rate_limits.message, Limit { count: 5, window_ms: 5_000 });
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let s = Settings { worker_id: Some(40), ..Default::default() };
+        let err = Config::from_settings(s).unwrap_err().to_string();
+        assert!(err.contains("worker_id"), "{err}");
+        let s = Settings { public_url: Some("ws://host/".into()), ..Default::default() };
+        assert!(Config::from_settings(s).is_err());
+        assert!(Settings::from_toml("no_such_option = 1").is_err());
+        assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn example_file_lists_every_option_with_its_default() {
+        let text = include_str!("../../../concord.example.toml");
+        let uncommented: String = text
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let example = Settings::from_toml(&uncommented).unwrap();
+        let mut defaults = Settings::defaults();
+        defaults.public_url = example.public_url.clone();
+        assert_eq!(example, defaults);
+        assert!(example.public_url.is_some(), "public_url is shown too");
+    }
+}
