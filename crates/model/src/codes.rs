@@ -25,3 +25,36 @@ pub const BULK_DELETE_TOO_OLD: u32 = 50034;
 pub const INVALID_FORM_BODY: u32 = 50035;
 pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
+pub const INVALID_GUILD: u32 = 50055;
+
+/// The `message` Discord sends with each code.
+pub fn message(code: u32) -> &'static str {
+    match code {
+        UNKNOWN_APPLICATION => "Unknown Application",
+        UNKNOWN_CHANNEL => "Unknown Channel",
+        UNKNOWN_GUILD => "Unknown Guild",
+        UNKNOWN_INVITE => "Unknown Invite",
+        UNKNOWN_MEMBER => "Unknown Member",
+        UNKNOWN_MESSAGE => "Unknown Message",
+        UNKNOWN_OVERWRITE => "Unknown Overwrite",
+        UNKNOWN_ROLE => "Unknown Role",
+        UNKNOWN_USER => "Unknown User",
+        BOTS_NOT_ALLOWED => "Bots cannot use this endpoint",
+        MAX_GUILDS => "Maximum number of guilds reached",
+        MAX_ROLES => "Maximum number of server roles reached (250)",
+        MAX_CHANNELS => "Maximum number of guild channels reached (500)",
+        MISSING_ACCESS => "Missing Access",
+        CANNOT_EDIT_OTHERS_MESSAGE => "Cannot edit a message authored by another user",
+        EMPTY_MESSAGE => "Cannot send an empty message",
+        NON_TEXT_CHANNEL => "Cannot send messages in a non-text channel",
+        MISSING_PERMISSIONS => "Missing Permissions",
+        BULK_DELETE_COUNT => "You can only bulk delete messages between 2 and 100",
+        SYSTEM_MESSAGE => "Cannot execute action on a system message",
+        BULK_DELETE_TOO_OLD => "You can only bulk delete messages that are under 14 days old.",
+        INVALID_FORM_BODY => "Invalid Form Body",
+        INVALID_JSON => "The request body contains invalid JSON.",
+        BANNED => "You are banned from this guild.",
+        INVALID_GUILD => "Invalid Guild",
+        _ => "Unknown error",
+    }
+}

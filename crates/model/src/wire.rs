@@ -636,3 +636,22 @@ mod tests {
         assert!(v.get("topic").is_none());
     }
 }
+
+/// A guild as GUILD_CREATE carries it: the guild plus its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuildCreate {
+    #[serde(flatten)]
+    pub guild: Guild,
+    pub joined_at: String,
+    pub large: bool,
+    pub unavailable: bool,
+    pub member_count: u64,
+    pub members: Vec<Member>,
+    pub channels: Vec<Channel>,
+    pub threads: Vec<Value>,
+    pub presences: Vec<Value>,
+    pub voice_states: Vec<Value>,
+    pub stage_instances: Vec<Value>,
+    pub guild_scheduled_events: Vec<Value>,
+    pub soundboard_sounds: Vec<Value>,
+}

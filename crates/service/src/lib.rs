@@ -1,1 +1,223 @@
+//! The rules of Concord: who may do what, what a valid request is, and what
+//! a write changes. Every write goes through here, persists to the store,
+//! then publishes its event on the bus, so no write can forget its event.
+//!
+//! Methods take a [`Caller`] (an authenticated user) and return wire shapes,
+//! which the HTTP API serializes and the gateway reuses.
 
+use std::sync::Arc;
+
+use concord_bus::EventBus;
+use concord_config::RateLimits;
+use concord_model::event::{Audience, Event, EventKind};
+use concord_model::records::{Channel, Guild, Member, Role};
+use concord_model::snowflake::now_ms;
+use concord_model::{Permissions, Snowflake, SnowflakeGenerator, codes};
+use concord_store::Store;
+use serde::Serialize;
+
+pub mod applications;
+pub mod auth;
+pub mod cache;
+pub mod channels;
+pub mod error;
+pub mod guilds;
+pub mod input;
+pub mod invites;
+pub mod messages;
+pub mod permissions;
+pub mod ratelimit;
+mod render;
+pub mod users;
+
+pub use error::{FormErrors, ServiceError, ServiceResult};
+
+use auth::TokenSigner;
+use cache::RecentMessages;
+use permissions::MemberContext;
+use ratelimit::RateLimiter;
+
+/// The authenticated user behind a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub id: Snowflake,
+    pub bot: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub worker_id: u8,
+    pub process_id: u8,
+    pub rate_limits: RateLimits,
+}
+
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
+    ids: SnowflakeGenerator,
+    tokens: TokenSigner,
+    cache: RecentMessages,
+    pub limiter: RateLimiter,
+    pub config: ServiceConfig,
+    /// Serializes invite use so `max_uses` is never exceeded.
+    invite_lock: tokio::sync::Mutex<()>,
+}
+
+const SECRET_KEY: &str = "token_secret";
+
+impl Service {
+    /// Loads (or creates, on first start) the token secret.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        config: ServiceConfig,
+    ) -> ServiceResult<Service> {
+        let secret = match store.meta(SECRET_KEY).await? {
+            Some(secret) => secret,
+            None => {
+                let secret = rand::random::<[u8; 32]>().to_vec();
+                store.put_meta(SECRET_KEY, &secret).await?;
+                secret
+            }
+        };
+        Ok(Service {
+            store,
+            bus,
+            ids: SnowflakeGenerator::new(config.worker_id, config.process_id),
+            tokens: TokenSigner::new(secret),
+            cache: RecentMessages::new(),
+            limiter: RateLimiter::new(),
+            config,
+            invite_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
+    pub(crate) fn next_id(&self) -> Snowflake {
+        self.ids.next()
+    }
+
+    pub(crate) fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
+        match serde_json::to_value(data) {
+            Ok(data) => {
+                metrics::counter!("concord_events_published_total").increment(1);
+                self.bus.publish(Event { kind, audience, data });
+            }
+            Err(e) => tracing::error!(error = %e, kind = kind.name(), "event not serializable"),
+        }
+    }
+
+    /// The guild, its roles and the caller's membership: 10004 if the guild
+    /// does not exist, 50001 if the caller is not in it.
+    pub async fn guild_view(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<GuildView> {
+        let guild = self
+            .store
+            .guild(guild_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_GUILD))?;
+        let member = self
+            .store
+            .member(guild_id, caller.id)
+            .await?
+            .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
+        let roles = self.store.roles(guild_id).await?;
+        Ok(GuildView { guild, roles, member })
+    }
+
+    /// A guild channel the caller can see, with the caller's permissions
+    /// there: 10003 if it does not exist, 50001 if it cannot be seen.
+    pub async fn channel_view(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<ChannelView> {
+        let channel = self
+            .store
+            .channel(channel_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        let guild_id = channel
+            .guild_id
+            .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
+        let guild = match self.guild_view(caller, guild_id).await {
+            Err(ServiceError::NotFound(_)) => return Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL)),
+            other => other?,
+        };
+        let permissions = guild.in_channel(&channel);
+        if !permissions.contains(Permissions::VIEW_CHANNEL) {
+            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+        }
+        Ok(ChannelView { channel, guild, permissions })
+    }
+}
+
+/// A guild as one member sees it.
+#[derive(Debug, Clone)]
+pub struct GuildView {
+    pub guild: Guild,
+    pub roles: Vec<Role>,
+    pub member: Member,
+}
+
+impl GuildView {
+    fn context(&self) -> MemberContext<'_> {
+        MemberContext { guild: &self.guild, roles: &self.roles, member: &self.member, now_ms: now_ms() }
+    }
+
+    pub fn base(&self) -> Permissions {
+        self.context().base()
+    }
+
+    pub fn in_channel(&self, channel: &Channel) -> Permissions {
+        self.context().in_channel(channel)
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.guild.owner_id == self.member.user_id
+    }
+
+    /// 50013 unless the member holds `needed` guild-wide.
+    pub fn require(&self, needed: Permissions) -> ServiceResult<()> {
+        require(self.base(), needed)
+    }
+
+    /// The highest role position, or `i32::MAX` for the owner.
+    pub fn rank(&self) -> i32 {
+        if self.is_owner() { i32::MAX } else { self.context().top_position() }
+    }
+}
+
+/// A channel as one member sees it.
+#[derive(Debug, Clone)]
+pub struct ChannelView {
+    pub channel: Channel,
+    pub guild: GuildView,
+    pub permissions: Permissions,
+}
+
+impl ChannelView {
+    pub fn require(&self, needed: Permissions) -> ServiceResult<()> {
+        require(self.permissions, needed)
+    }
+
+    pub fn guild_id(&self) -> Snowflake {
+        self.guild.guild.id
+    }
+}
+
+pub(crate) fn require(held: Permissions, needed: Permissions) -> ServiceResult<()> {
+    if held.contains(needed) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS))
+    }
+}
+
+/// An event for every member of a guild.
+pub(crate) fn to_guild(guild_id: Snowflake) -> Audience {
+    Audience::Guild { guild_id, channel_id: None, required: Permissions::NONE }
+}
+
+/// An event for the members who can see a channel.
+pub(crate) fn to_channel(guild_id: Snowflake, channel_id: Snowflake) -> Audience {
+    Audience::Guild { guild_id, channel_id: Some(channel_id), required: Permissions::NONE }
+}

@@ -1,0 +1,215 @@
+//! Guild channels and their permission overwrites.
+
+use concord_model::event::EventKind;
+use concord_model::records::{Channel, Overwrite, channel_type};
+use concord_model::{Permissions, Snowflake, codes, limits, wire};
+
+use crate::error::check_length;
+use crate::input::{ChannelInput, PutOverwrite};
+use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
+
+const CREATABLE: [u8; 4] = [
+    channel_type::GUILD_TEXT,
+    channel_type::GUILD_VOICE,
+    channel_type::GUILD_CATEGORY,
+    channel_type::GUILD_ANNOUNCEMENT,
+];
+
+/// Text channel names are lowercase with dashes, as Discord makes them.
+fn normalize_name(kind: u8, name: &str) -> String {
+    let name = name.trim();
+    if matches!(kind, channel_type::GUILD_TEXT | channel_type::GUILD_ANNOUNCEMENT) {
+        name.split_whitespace().collect::<Vec<_>>().join("-").to_lowercase()
+    } else {
+        name.to_owned()
+    }
+}
+
+impl Service {
+    pub async fn guild_channels(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<Vec<wire::Channel>> {
+        let view = self.guild_view(caller, guild_id).await?;
+        let mut out = Vec::new();
+        for c in self.store.guild_channels(guild_id).await? {
+            if view.in_channel(&c).contains(Permissions::VIEW_CHANNEL) {
+                out.push(self.channel_wire(&c).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks and applies channel fields; shared by create and edit.
+    async fn apply_channel_input(&self, view: &GuildView, channel: &mut Channel, input: ChannelInput, errors: &mut FormErrors) -> ServiceResult<()> {
+        if let Some(name) = input.name {
+            let (min, max) = limits::CHANNEL_NAME;
+            check_length(errors, "name", name.trim(), min, max);
+            channel.name = normalize_name(channel.kind, &name);
+        }
+        if let Some(topic) = input.topic {
+            if topic.as_ref().is_some_and(|t| t.chars().count() > 1024) {
+                errors.add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
+            }
+            channel.topic = topic;
+        }
+        if let Some(position) = input.position {
+            channel.position = position;
+        }
+        if let Some(nsfw) = input.nsfw {
+            channel.nsfw = nsfw;
+        }
+        if let Some(slowmode) = input.rate_limit_per_user {
+            if slowmode > 21_600 {
+                errors.add("rate_limit_per_user", "NUMBER_TYPE_MAX", "int value should be less than or equal to 21600.");
+            }
+            channel.rate_limit_per_user = slowmode;
+        }
+        if channel.kind == channel_type::GUILD_VOICE {
+            if let Some(bitrate) = input.bitrate {
+                if !(8_000..=384_000).contains(&bitrate) {
+                    errors.add("bitrate", "NUMBER_TYPE_MIN", "Bitrate must be between 8000 and 384000.");
+                }
+                channel.bitrate = Some(bitrate);
+            }
+            if let Some(limit) = input.user_limit {
+                if limit > 99 {
+                    errors.add("user_limit", "NUMBER_TYPE_MAX", "int value should be less than or equal to 99.");
+                }
+                channel.user_limit = Some(limit);
+            }
+        }
+        if let Some(parent) = input.parent_id {
+            if let Some(parent_id) = parent {
+                let parent = self.store.channel(parent_id).await?;
+                let is_category = parent.is_some_and(|p| p.kind == channel_type::GUILD_CATEGORY && p.guild_id == Some(view.guild.id));
+                if !is_category || channel.kind == channel_type::GUILD_CATEGORY {
+                    errors.add("parent_id", "CHANNEL_PARENT_INVALID", "Invalid parent channel.");
+                }
+            }
+            channel.parent_id = parent;
+        }
+        if let Some(overwrites) = input.permission_overwrites {
+            view.require(Permissions::MANAGE_ROLES)?;
+            for (i, o) in overwrites.iter().enumerate() {
+                if o.kind > 1 {
+                    errors.add(&format!("permission_overwrites.{i}.type"), "BASE_TYPE_CHOICES", "Value must be one of (0, 1).");
+                }
+            }
+            channel.permission_overwrites = overwrites.iter().map(|o| o.record()).collect();
+        }
+        Ok(())
+    }
+
+    pub async fn create_channel(&self, caller: Caller, guild_id: Snowflake, input: ChannelInput) -> ServiceResult<wire::Channel> {
+        let view = self.guild_view(caller, guild_id).await?;
+        view.require(Permissions::MANAGE_CHANNELS)?;
+        let kind = input.kind.unwrap_or(channel_type::GUILD_TEXT);
+        let mut errors = FormErrors::new();
+        if !CREATABLE.contains(&kind) {
+            errors.add("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 2, 4, 5).");
+        }
+        if input.name.is_none() {
+            errors.add("name", "BASE_TYPE_REQUIRED", "This field is required");
+        }
+        if self.store.guild_channels(guild_id).await?.len() >= limits::CHANNELS_PER_GUILD {
+            return Err(ServiceError::LimitReached(codes::MAX_CHANNELS));
+        }
+        let mut channel = Channel {
+            id: self.next_id(),
+            kind,
+            guild_id: Some(guild_id),
+            name: String::new(),
+            position: 0,
+            topic: None,
+            parent_id: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            permission_overwrites: vec![],
+            bitrate: None,
+            user_limit: None,
+        };
+        self.apply_channel_input(&view, &mut channel, input, &mut errors).await?;
+        errors.into_result()?;
+        self.store.put_channel(&channel).await?;
+        let out = wire::Channel::new(&channel, None);
+        self.publish(EventKind::ChannelCreate, to_guild(guild_id), &out);
+        Ok(out)
+    }
+
+    pub async fn channel(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<wire::Channel> {
+        let view = self.channel_view(caller, channel_id).await?;
+        self.channel_wire(&view.channel).await
+    }
+
+    pub async fn patch_channel(&self, caller: Caller, channel_id: Snowflake, input: ChannelInput) -> ServiceResult<wire::Channel> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::MANAGE_CHANNELS)?;
+        let mut channel = view.channel.clone();
+        let mut errors = FormErrors::new();
+        if input.kind.is_some_and(|k| k != channel.kind) {
+            errors.add("type", "CHANNEL_TYPE_INVALID", "Channel type cannot be changed.");
+        }
+        self.apply_channel_input(&view.guild, &mut channel, input, &mut errors).await?;
+        errors.into_result()?;
+        self.save_channel(&view, &channel).await
+    }
+
+    async fn save_channel(&self, view: &ChannelView, channel: &Channel) -> ServiceResult<wire::Channel> {
+        self.store.put_channel(channel).await?;
+        let out = self.channel_wire(channel).await?;
+        self.publish(EventKind::ChannelUpdate, to_guild(view.guild_id()), &out);
+        Ok(out)
+    }
+
+    /// Deletes a channel and its messages; its children lose their parent.
+    pub async fn delete_channel(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<wire::Channel> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::MANAGE_CHANNELS)?;
+        let guild_id = view.guild_id();
+        let out = self.channel_wire(&view.channel).await?;
+        for mut child in self.store.guild_channels(guild_id).await? {
+            if child.parent_id == Some(channel_id) {
+                child.parent_id = None;
+                self.store.put_channel(&child).await?;
+                self.publish(EventKind::ChannelUpdate, to_guild(guild_id), wire::Channel::new(&child, None));
+            }
+        }
+        self.store.delete_channel(channel_id).await?;
+        self.cache.forget(channel_id);
+        self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out);
+        Ok(out)
+    }
+
+    /// Sets one overwrite: MANAGE_ROLES, granting or denying only bits the caller holds.
+    pub async fn put_overwrite(&self, caller: Caller, channel_id: Snowflake, target: Snowflake, input: PutOverwrite) -> ServiceResult<()> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::MANAGE_ROLES)?;
+        if input.kind > 1 {
+            return FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).").into_result();
+        }
+        let overwrite = Overwrite {
+            id: target,
+            kind: input.kind,
+            allow: input.allow.unwrap_or_default(),
+            deny: input.deny.unwrap_or_default(),
+        };
+        let admin = view.guild.base().contains(Permissions::ADMINISTRATOR);
+        if !admin && !view.permissions.contains(overwrite.allow | overwrite.deny) {
+            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+        }
+        let mut channel = view.channel.clone();
+        channel.permission_overwrites.retain(|o| o.id != target);
+        channel.permission_overwrites.push(overwrite);
+        self.save_channel(&view, &channel).await.map(drop)
+    }
+
+    pub async fn delete_overwrite(&self, caller: Caller, channel_id: Snowflake, target: Snowflake) -> ServiceResult<()> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::MANAGE_ROLES)?;
+        let mut channel = view.channel.clone();
+        let before = channel.permission_overwrites.len();
+        channel.permission_overwrites.retain(|o| o.id != target);
+        if channel.permission_overwrites.len() == before {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_OVERWRITE));
+        }
+        self.save_channel(&view, &channel).await.map(drop)
+    }
+}

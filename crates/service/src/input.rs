@@ -1,0 +1,202 @@
+//! Request bodies, as clients send them. Unknown fields are ignored, as
+//! Discord does; types are strict, so a wrong type is a 50035 naming the field.
+
+use concord_model::records::Overwrite;
+use concord_model::{Permissions, Snowflake};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Register {
+    pub username: Option<String>,
+    pub global_name: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PatchMe {
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub global_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub avatar: Option<Option<String>>,
+    pub password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateApplication {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PatchApplication {
+    pub description: Option<String>,
+    /// Privileged intents the bot may ask for, as Discord's flag bits
+    /// (`GATEWAY_PRESENCE_LIMITED` etc.).
+    pub flags: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Authorize {
+    pub guild_id: Snowflake,
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    #[serde(default = "yes")]
+    pub authorize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateGuild {
+    pub name: String,
+    #[serde(default)]
+    pub icon: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PatchGuild {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub icon: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub system_channel_id: Option<Option<Snowflake>>,
+    pub verification_level: Option<u8>,
+    pub default_message_notifications: Option<u8>,
+    pub explicit_content_filter: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OverwriteInput {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub allow: Option<Permissions>,
+    #[serde(default)]
+    pub deny: Option<Permissions>,
+}
+
+impl OverwriteInput {
+    pub fn record(&self) -> Overwrite {
+        Overwrite {
+            id: self.id,
+            kind: self.kind,
+            allow: self.allow.unwrap_or_default(),
+            deny: self.deny.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ChannelInput {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<u8>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub topic: Option<Option<String>>,
+    pub position: Option<i32>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub parent_id: Option<Option<Snowflake>>,
+    pub nsfw: Option<bool>,
+    pub rate_limit_per_user: Option<u32>,
+    pub bitrate: Option<u32>,
+    pub user_limit: Option<u32>,
+    pub permission_overwrites: Option<Vec<OverwriteInput>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PutOverwrite {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub allow: Option<Permissions>,
+    #[serde(default)]
+    pub deny: Option<Permissions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RoleInput {
+    pub name: Option<String>,
+    pub permissions: Option<Permissions>,
+    pub color: Option<u32>,
+    pub hoist: Option<bool>,
+    pub mentionable: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AllowedMentions {
+    pub parse: Option<Vec<String>>,
+    pub users: Option<Vec<Snowflake>>,
+    pub roles: Option<Vec<Snowflake>>,
+    #[serde(default)]
+    pub replied_user: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReferenceInput {
+    pub message_id: Snowflake,
+    pub channel_id: Option<Snowflake>,
+    pub guild_id: Option<Snowflake>,
+    pub fail_if_not_exists: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateMessage {
+    pub content: Option<String>,
+    pub nonce: Option<Value>,
+    #[serde(default)]
+    pub tts: bool,
+    pub embeds: Option<Vec<Value>>,
+    pub embed: Option<Value>,
+    pub allowed_mentions: Option<AllowedMentions>,
+    pub message_reference: Option<ReferenceInput>,
+    pub flags: Option<u64>,
+    #[serde(default)]
+    pub enforce_nonce: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EditMessage {
+    #[serde(default, deserialize_with = "nullable")]
+    pub content: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub embeds: Option<Option<Vec<Value>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub flags: Option<Option<u64>>,
+    pub allowed_mentions: Option<AllowedMentions>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BulkDelete {
+    pub messages: Vec<Snowflake>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateInvite {
+    pub max_age: Option<u32>,
+    pub max_uses: Option<u32>,
+    #[serde(default)]
+    pub temporary: bool,
+    #[serde(default)]
+    pub unique: bool,
+}

@@ -1,0 +1,134 @@
+//! Invites: create, look up, join through, revoke.
+
+use concord_model::event::EventKind;
+use concord_model::records::{Invite, Member, channel_type};
+use concord_model::snowflake::now_ms;
+use concord_model::{Permissions, Snowflake, codes, limits, wire};
+use concord_model::event::Audience;
+use rand::Rng;
+
+use crate::input::CreateInvite;
+use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
+
+const CODE_LEN: usize = 8;
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn new_code() -> String {
+    let mut rng = rand::rng();
+    (0..CODE_LEN)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// INVITE_* events go only to those who manage the channel.
+fn to_managers(invite: &Invite) -> Audience {
+    Audience::Guild {
+        guild_id: invite.guild_id,
+        channel_id: Some(invite.channel_id),
+        required: Permissions::MANAGE_CHANNELS,
+    }
+}
+
+impl Service {
+    /// A live invite: 10006 if missing, expired or used up.
+    async fn live_invite(&self, code: &str) -> ServiceResult<Invite> {
+        match self.store.invite(code).await? {
+            Some(invite) if !invite.is_spent(now_ms()) => Ok(invite),
+            _ => Err(ServiceError::NotFound(codes::UNKNOWN_INVITE)),
+        }
+    }
+
+    async fn invite_wire(&self, invite: &Invite, with_counts: bool) -> ServiceResult<wire::Invite> {
+        let guild = self.store.guild(invite.guild_id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let channel = self.store.channel(invite.channel_id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let inviter = self.user_wire(invite.inviter_id).await?;
+        let mut out = wire::Invite::new(invite, &guild, &channel, Some(inviter));
+        if with_counts {
+            out.approximate_member_count = Some(self.store.member_count(invite.guild_id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn create_invite(&self, caller: Caller, channel_id: Snowflake, input: CreateInvite) -> ServiceResult<wire::Invite> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::CREATE_INSTANT_INVITE)?;
+        let max_age = input.max_age.unwrap_or(limits::INVITE_DEFAULT_MAX_AGE);
+        let max_uses = input.max_uses.unwrap_or(0);
+        let mut errors = FormErrors::new();
+        if max_age > limits::INVITE_MAX_AGE {
+            errors.add("max_age", "NUMBER_TYPE_MAX", "int value should be less than or equal to 604800.");
+        }
+        if max_uses > limits::INVITE_MAX_USES {
+            errors.add("max_uses", "NUMBER_TYPE_MAX", "int value should be less than or equal to 100.");
+        }
+        if view.channel.kind == channel_type::GUILD_CATEGORY {
+            errors.add("channel_id", "CHANNEL_TYPE_INVALID", "Cannot invite to a category.");
+        }
+        errors.into_result()?;
+        let invite = Invite {
+            code: new_code(),
+            guild_id: view.guild_id(),
+            channel_id,
+            inviter_id: caller.id,
+            created_ms: now_ms(),
+            max_age,
+            max_uses,
+            uses: 0,
+            temporary: input.temporary,
+        };
+        self.store.put_invite(&invite).await?;
+        let out = self.invite_wire(&invite, false).await?;
+        self.publish(EventKind::InviteCreate, to_managers(&invite), serde_json::json!({
+            "channel_id": channel_id, "code": &invite.code, "created_at": &out.created_at,
+            "guild_id": invite.guild_id, "inviter": &out.inviter, "max_age": max_age,
+            "max_uses": max_uses, "temporary": invite.temporary, "uses": 0, "expires_at": &out.expires_at,
+        }));
+        Ok(out)
+    }
+
+    pub async fn invite(&self, code: &str, with_counts: bool) -> ServiceResult<wire::Invite> {
+        let invite = self.live_invite(code).await?;
+        self.invite_wire(&invite, with_counts).await
+    }
+
+    /// Joins the guild; bots cannot, members join nothing twice.
+    pub async fn accept_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
+        if caller.bot {
+            return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
+        }
+        let _serial = self.invite_lock.lock().await;
+        let mut invite = self.live_invite(code).await?;
+        if self.store.member(invite.guild_id, caller.id).await?.is_none() {
+            invite.uses += 1;
+            self.store.put_invite(&invite).await?;
+            let member = Member {
+                guild_id: invite.guild_id,
+                user_id: caller.id,
+                nick: None,
+                roles: vec![],
+                joined_at_ms: now_ms(),
+                deaf: false,
+                mute: false,
+                communication_disabled_until_ms: None,
+            };
+            self.add_member(&member).await?;
+        }
+        self.invite_wire(&invite, false).await
+    }
+
+    /// MANAGE_CHANNELS on its channel or MANAGE_GUILD revokes an invite.
+    pub async fn delete_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
+        let invite = self.store.invite(code).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let view = self.channel_view(caller, invite.channel_id).await?;
+        let allowed = view.permissions.contains(Permissions::MANAGE_CHANNELS) || view.guild.base().contains(Permissions::MANAGE_GUILD);
+        if !allowed {
+            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+        }
+        let out = self.invite_wire(&invite, false).await?;
+        self.store.delete_invite(code).await?;
+        self.publish(EventKind::InviteDelete, to_managers(&invite), serde_json::json!({
+            "channel_id": invite.channel_id, "guild_id": invite.guild_id, "code": code,
+        }));
+        Ok(out)
+    }
+}

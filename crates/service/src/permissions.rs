@@ -1,0 +1,250 @@
+//! Discord's permission algorithm: base permissions from `@everyone` and
+//! the member's roles, then channel overwrites in Discord's order, then the
+//! implicit denials.
+
+use concord_model::Permissions;
+use concord_model::Snowflake;
+use concord_model::records::{Channel, Guild, Member, Role};
+
+/// What the computation needs about one member of one guild.
+pub struct MemberContext<'a> {
+    pub guild: &'a Guild,
+    pub roles: &'a [Role],
+    pub member: &'a Member,
+    pub now_ms: u64,
+}
+
+impl MemberContext<'_> {
+    fn everyone(&self) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == self.guild.id)
+    }
+
+    /// Guild-wide permissions.
+    pub fn base(&self) -> Permissions {
+        if self.member.user_id == self.guild.owner_id {
+            return Permissions::ALL;
+        }
+        let mut p = self.everyone().map_or(Permissions::NONE, |r| r.permissions);
+        for role in self.roles.iter().filter(|r| self.member.roles.contains(&r.id)) {
+            p |= role.permissions;
+        }
+        if p.contains(Permissions::ADMINISTRATOR) {
+            return Permissions::ALL;
+        }
+        self.timed_out(p)
+    }
+
+    /// A timed-out member keeps only what reading needs.
+    fn timed_out(&self, p: Permissions) -> Permissions {
+        let until = self.member.communication_disabled_until_ms.unwrap_or(0);
+        if until > self.now_ms {
+            p & (Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY)
+        } else {
+            p
+        }
+    }
+
+    /// Permissions in one channel of the guild.
+    pub fn in_channel(&self, channel: &Channel) -> Permissions {
+        let base = self.base();
+        if base.contains(Permissions::ADMINISTRATOR) {
+            return Permissions::ALL;
+        }
+        let overwrites = &channel.permission_overwrites;
+        let apply = |p: Permissions, allow: Permissions, deny: Permissions| (p & !deny) | allow;
+        let mut p = base;
+        if let Some(o) = overwrites.iter().find(|o| o.kind == 0 && o.id == self.guild.id) {
+            p = apply(p, o.allow, o.deny);
+        }
+        let (mut allow, mut deny) = (Permissions::NONE, Permissions::NONE);
+        for o in overwrites.iter().filter(|o| o.kind == 0 && self.member.roles.contains(&o.id)) {
+            allow |= o.allow;
+            deny |= o.deny;
+        }
+        p = apply(p, allow, deny);
+        if let Some(o) = overwrites.iter().find(|o| o.kind == 1 && o.id == self.member.user_id) {
+            p = apply(p, o.allow, o.deny);
+        }
+        implicit(self.timed_out(p))
+    }
+
+    /// The highest position among the member's roles (0 for none).
+    pub fn top_position(&self) -> i32 {
+        highest_position(self.roles, &self.member.roles)
+    }
+}
+
+pub fn highest_position(roles: &[Role], member_roles: &[Snowflake]) -> i32 {
+    roles
+        .iter()
+        .filter(|r| member_roles.contains(&r.id))
+        .map(|r| r.position)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Without VIEW_CHANNEL nothing is allowed; without SEND_MESSAGES none of
+/// what sending carries.
+fn implicit(p: Permissions) -> Permissions {
+    if !p.contains(Permissions::VIEW_CHANNEL) {
+        return Permissions::NONE;
+    }
+    if !p.contains(Permissions::SEND_MESSAGES) {
+        return p.remove(
+            Permissions::MENTION_EVERYONE
+                | Permissions::SEND_TTS_MESSAGES
+                | Permissions::ATTACH_FILES
+                | Permissions::EMBED_LINKS,
+        );
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_model::records::Overwrite;
+
+    const G: Snowflake = Snowflake(1);
+    const MOD: Snowflake = Snowflake(2);
+    const MUTED: Snowflake = Snowflake(3);
+    const USER: Snowflake = Snowflake(10);
+
+    fn guild() -> Guild {
+        Guild {
+            id: G,
+            name: "g".into(),
+            owner_id: Snowflake(99),
+            icon: None,
+            description: None,
+            system_channel_id: None,
+            afk_channel_id: None,
+            afk_timeout: 300,
+            verification_level: 0,
+            default_message_notifications: 0,
+            explicit_content_filter: 0,
+        }
+    }
+
+    fn role(id: Snowflake, p: Permissions, position: i32) -> Role {
+        Role {
+            id,
+            guild_id: G,
+            name: "r".into(),
+            permissions: p,
+            position,
+            color: 0,
+            hoist: false,
+            mentionable: false,
+        }
+    }
+
+    fn roles() -> Vec<Role> {
+        vec![
+            role(G, Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS, 0),
+            role(MOD, Permissions::MANAGE_MESSAGES, 2),
+            role(MUTED, Permissions::NONE, 1),
+        ]
+    }
+
+    fn member(roles: &[Snowflake]) -> Member {
+        Member {
+            guild_id: G,
+            user_id: USER,
+            nick: None,
+            roles: roles.to_vec(),
+            joined_at_ms: 0,
+            deaf: false,
+            mute: false,
+            communication_disabled_until_ms: None,
+        }
+    }
+
+    fn channel(overwrites: Vec<Overwrite>) -> Channel {
+        Channel {
+            id: Snowflake(50),
+            kind: 0,
+            guild_id: Some(G),
+            name: "c".into(),
+            position: 0,
+            topic: None,
+            parent_id: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            permission_overwrites: overwrites,
+            bitrate: None,
+            user_limit: None,
+        }
+    }
+
+    fn ow(id: Snowflake, kind: u8, allow: Permissions, deny: Permissions) -> Overwrite {
+        Overwrite { id, kind, allow, deny }
+    }
+
+    fn perms(member_roles: &[Snowflake], overwrites: Vec<Overwrite>) -> Permissions {
+        let (g, r, m) = (guild(), roles(), member(member_roles));
+        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 1_000 };
+        ctx.in_channel(&channel(overwrites))
+    }
+
+    #[test]
+    fn base_is_everyone_plus_roles_and_owner_gets_all() {
+        let (g, r) = (guild(), roles());
+        let m = member(&[MOD]);
+        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 0 };
+        assert!(ctx.base().contains(Permissions::MANAGE_MESSAGES | Permissions::SEND_MESSAGES));
+        assert!(!ctx.base().contains(Permissions::KICK_MEMBERS));
+        let mut owner = member(&[]);
+        owner.user_id = Snowflake(99);
+        let ctx = MemberContext { guild: &g, roles: &r, member: &owner, now_ms: 0 };
+        assert_eq!(ctx.base(), Permissions::ALL);
+    }
+
+    #[test]
+    fn administrator_ignores_overwrites() {
+        let mut r = roles();
+        r[1].permissions = Permissions::ADMINISTRATOR;
+        let (g, m) = (guild(), member(&[MOD]));
+        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 0 };
+        let deny_all = channel(vec![ow(G, 0, Permissions::NONE, Permissions::ALL)]);
+        assert_eq!(ctx.in_channel(&deny_all), Permissions::ALL);
+    }
+
+    #[test]
+    fn overwrite_order_everyone_then_roles_then_member() {
+        let deny_send = ow(G, 0, Permissions::NONE, Permissions::SEND_MESSAGES);
+        assert!(!perms(&[], vec![deny_send]).contains(Permissions::SEND_MESSAGES));
+        // A role allow beats the @everyone deny.
+        let mod_allow = ow(MOD, 0, Permissions::SEND_MESSAGES, Permissions::NONE);
+        assert!(perms(&[MOD], vec![deny_send, mod_allow]).contains(Permissions::SEND_MESSAGES));
+        // Among roles, an allow on one beats a deny on another.
+        let muted_deny = ow(MUTED, 0, Permissions::NONE, Permissions::SEND_MESSAGES);
+        let p = perms(&[MOD, MUTED], vec![deny_send, mod_allow, muted_deny]);
+        assert!(p.contains(Permissions::SEND_MESSAGES));
+        assert!(!perms(&[MUTED], vec![muted_deny]).contains(Permissions::SEND_MESSAGES));
+        // The member overwrite has the last word.
+        let member_deny = ow(USER, 1, Permissions::NONE, Permissions::SEND_MESSAGES);
+        assert!(!perms(&[MOD], vec![mod_allow, member_deny]).contains(Permissions::SEND_MESSAGES));
+    }
+
+    #[test]
+    fn implicit_denials() {
+        let hide = ow(G, 0, Permissions::NONE, Permissions::VIEW_CHANNEL);
+        assert_eq!(perms(&[MOD], vec![hide]), Permissions::NONE);
+        let mute = ow(G, 0, Permissions::NONE, Permissions::SEND_MESSAGES);
+        let p = perms(&[], vec![mute]);
+        assert!(p.contains(Permissions::VIEW_CHANNEL));
+        assert!(!p.contains(Permissions::EMBED_LINKS), "no send, no embeds");
+    }
+
+    #[test]
+    fn timed_out_members_can_only_read() {
+        let (g, r) = (guild(), roles());
+        let mut m = member(&[MOD]);
+        m.communication_disabled_until_ms = Some(5_000);
+        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 1_000 };
+        assert_eq!(ctx.in_channel(&channel(vec![])), Permissions::VIEW_CHANNEL);
+        let later = MemberContext { now_ms: 6_000, ..ctx };
+        assert!(later.in_channel(&channel(vec![])).contains(Permissions::SEND_MESSAGES));
+    }
+}

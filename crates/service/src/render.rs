@@ -1,0 +1,119 @@
+//! Building wire shapes that need more than one record (users behind ids).
+
+use std::collections::HashMap;
+
+use concord_model::records::{self, Member};
+use concord_model::{Snowflake, wire};
+
+use crate::{Service, ServiceResult};
+
+impl Service {
+    /// The public user behind an id; a placeholder if the user is gone.
+    pub(crate) async fn user_wire(&self, id: Snowflake) -> ServiceResult<wire::User> {
+        Ok(match self.store.user(id).await? {
+            Some(u) => wire::User::from(&u),
+            None => wire::User::from(&records::User {
+                id,
+                username: "Deleted User".into(),
+                global_name: None,
+                avatar: None,
+                bot: false,
+                email: None,
+                password_hash: None,
+                token_generation: 0,
+            }),
+        })
+    }
+
+    pub(crate) async fn member_wire(&self, member: &Member) -> ServiceResult<wire::Member> {
+        let user = self.user_wire(member.user_id).await?;
+        Ok(wire::Member::new(member, Some(user)))
+    }
+
+    /// Messages with their authors, mentions and replied-to messages.
+    pub(crate) async fn render_messages(&self, messages: &[records::Message]) -> ServiceResult<Vec<wire::Message>> {
+        let mut users: HashMap<Snowflake, wire::User> = HashMap::new();
+        let mut referenced: HashMap<Snowflake, Option<records::Message>> = HashMap::new();
+        for m in messages {
+            if let Some(r) = m.message_reference {
+                if m.kind == records::message_type::REPLY && !referenced.contains_key(&r.message_id) {
+                    let target = self.store.message(r.channel_id, r.message_id).await?;
+                    referenced.insert(r.message_id, target);
+                }
+            }
+        }
+        let all = messages.iter().chain(referenced.values().flatten());
+        for id in all.flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied())) {
+            if !users.contains_key(&id) {
+                users.insert(id, self.user_wire(id).await?);
+            }
+        }
+        let one = |m: &records::Message| {
+            let author = users[&m.author_id].clone();
+            let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
+            wire::Message::new(m, author, mentions)
+        };
+        Ok(messages
+            .iter()
+            .map(|m| {
+                let mut out = one(m);
+                if let Some(r) = m.message_reference.filter(|_| m.kind == records::message_type::REPLY) {
+                    let target = referenced.get(&r.message_id).and_then(|t| t.as_ref());
+                    out.referenced_message = Some(target.map(|t| Box::new(one(t))));
+                }
+                out
+            })
+            .collect())
+    }
+
+    pub(crate) async fn render_message(&self, message: &records::Message) -> ServiceResult<wire::Message> {
+        let mut rendered = self.render_messages(std::slice::from_ref(message)).await?;
+        Ok(rendered.remove(0))
+    }
+
+    /// The GUILD_CREATE payload of a guild for one of its members.
+    pub async fn guild_create(&self, guild_id: Snowflake, user_id: Snowflake, large_threshold: u64) -> ServiceResult<Option<wire::GuildCreate>> {
+        let Some(guild) = self.store.guild(guild_id).await? else { return Ok(None) };
+        let Some(me) = self.store.member(guild_id, user_id).await? else { return Ok(None) };
+        let roles = self.store.roles(guild_id).await?;
+        let member_count = self.store.member_count(guild_id).await?;
+        let large = member_count > large_threshold;
+        let mut members = vec![self.member_wire(&me).await?];
+        if !large {
+            for m in self.store.members(guild_id, Snowflake(0), large_threshold as usize).await? {
+                if m.user_id != user_id {
+                    members.push(self.member_wire(&m).await?);
+                }
+            }
+        }
+        let mut channels = Vec::new();
+        for c in self.store.guild_channels(guild_id).await? {
+            channels.push(self.channel_wire(&c).await?);
+        }
+        Ok(Some(wire::GuildCreate {
+            guild: wire::Guild::new(&guild, &roles),
+            joined_at: concord_model::timestamp::iso8601(me.joined_at_ms),
+            large,
+            unavailable: false,
+            member_count,
+            members,
+            channels,
+            threads: vec![],
+            presences: vec![],
+            voice_states: vec![],
+            stage_instances: vec![],
+            guild_scheduled_events: vec![],
+            soundboard_sounds: vec![],
+        }))
+    }
+
+    /// A channel with its newest message id.
+    pub(crate) async fn channel_wire(&self, c: &records::Channel) -> ServiceResult<wire::Channel> {
+        let last = if records::channel_type::is_text(c.kind) {
+            self.latest_messages(c.id, 1).await?.first().map(|m| m.id)
+        } else {
+            None
+        };
+        Ok(wire::Channel::new(c, last))
+    }
+}

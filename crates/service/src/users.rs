@@ -1,0 +1,231 @@
+//! Accounts: registration, login, tokens, the current user.
+
+use concord_model::event::{Audience, EventKind};
+use concord_model::records::User;
+use concord_model::snowflake::now_ms;
+use concord_model::{Snowflake, codes, limits, wire};
+use serde::Serialize;
+
+use crate::auth::{self, TokenSigner, TokenState};
+use crate::error::check_length;
+use crate::input::{Login, PatchMe, Register};
+use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub user_id: Snowflake,
+    pub token: String,
+    pub user_settings: serde_json::Value,
+}
+
+/// Where `Authorization` says the token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `Bot <token>`
+    Bot,
+    /// A bare token: a user account.
+    User,
+}
+
+/// Splits an `Authorization` header into its kind and token.
+pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
+    let header = header.trim();
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => Some((TokenKind::Bot, token.trim())),
+        Some(_) => None,
+        None => Some((TokenKind::User, header)),
+    }
+}
+
+fn state_of(user: &User) -> TokenState {
+    TokenState { generation: user.token_generation, bot: user.bot }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+impl Service {
+    /// Checks a token; the user's state is read from the store only the
+    /// first time the user is seen.
+    pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
+        let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
+        let state = match self.tokens.known(parsed.user_id) {
+            Some(state) => state,
+            None => {
+                let user = self.store.user(parsed.user_id).await?.ok_or(ServiceError::Unauthorized)?;
+                let state = state_of(&user);
+                self.tokens.remember(user.id, state);
+                state
+            }
+        };
+        if !self.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
+            return Err(ServiceError::Unauthorized);
+        }
+        Ok(Caller { id: parsed.user_id, bot: state.bot })
+    }
+
+    pub(crate) fn issue_token(&self, user: &User) -> String {
+        self.tokens.issue(user.id, state_of(user), now_ms())
+    }
+
+    pub async fn register(&self, input: Register) -> ServiceResult<TokenResponse> {
+        let mut errors = FormErrors::new();
+        let username = input.username.clone().unwrap_or_default();
+        let (min, max) = limits::USERNAME;
+        check_length(&mut errors, "username", &username, min, max);
+        if username.chars().any(|c| c.is_whitespace() || c == '@' || c == '#' || c == ':') {
+            errors.add("username", "USERNAME_INVALID_CHARACTERS", "Username contains invalid characters.");
+        }
+        let (min, max) = limits::PASSWORD;
+        check_length(&mut errors, "password", &input.password, min, max);
+        if let Some(email) = &input.email {
+            if !email.contains('@') || email.len() > 254 {
+                errors.add("email", "EMAIL_TYPE_INVALID_EMAIL", "Not a well formed email address.");
+            }
+        }
+        errors.into_result()?;
+        let password = input.password.clone();
+        let hash = blocking(move || auth::hash_password(&password)).await??;
+        let user = User {
+            id: self.next_id(),
+            username,
+            global_name: input.global_name.filter(|n| !n.trim().is_empty()),
+            avatar: None,
+            bot: false,
+            email: input.email,
+            password_hash: Some(hash),
+            token_generation: 0,
+        };
+        self.store.create_user(&user).await.map_err(taken)?;
+        metrics::counter!("concord_users_registered_total").increment(1);
+        Ok(TokenResponse { token: self.issue_token(&user) })
+    }
+
+    pub async fn login(&self, input: Login) -> ServiceResult<LoginResponse> {
+        let invalid = || {
+            let mut e = FormErrors::new();
+            e.add("login", "INVALID_LOGIN", "Login or password is invalid.");
+            e.add("password", "INVALID_LOGIN", "Login or password is invalid.");
+            ServiceError::InvalidForm(e)
+        };
+        let user = self.store.user_by_login(&input.login).await?.ok_or_else(invalid)?;
+        let hash = user.password_hash.clone().ok_or_else(invalid)?;
+        let password = input.password;
+        if !blocking(move || auth::verify_password(&password, &hash)).await? {
+            return Err(invalid());
+        }
+        Ok(LoginResponse {
+            user_id: user.id,
+            token: self.issue_token(&user),
+            user_settings: serde_json::json!({ "locale": "en-US", "theme": "dark" }),
+        })
+    }
+
+    pub(crate) async fn user_record(&self, id: Snowflake) -> ServiceResult<User> {
+        self.store.user(id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_USER))
+    }
+
+    pub async fn me(&self, caller: Caller) -> ServiceResult<wire::CurrentUser> {
+        Ok(wire::CurrentUser::from(&self.user_record(caller.id).await?))
+    }
+
+    pub async fn user(&self, id: Snowflake) -> ServiceResult<wire::User> {
+        Ok(wire::User::from(&self.user_record(id).await?))
+    }
+
+    /// Edits the current user. A password change revokes every other token
+    /// and returns a fresh one in `token`.
+    pub async fn patch_me(&self, caller: Caller, input: PatchMe) -> ServiceResult<serde_json::Value> {
+        let mut user = self.user_record(caller.id).await?;
+        let mut errors = FormErrors::new();
+        if let Some(name) = input.username {
+            let (min, max) = limits::USERNAME;
+            check_length(&mut errors, "username", &name, min, max);
+            user.username = name;
+        }
+        if let Some(global_name) = input.global_name {
+            user.global_name = global_name.filter(|n| !n.trim().is_empty());
+        }
+        if let Some(avatar) = input.avatar {
+            user.avatar = avatar;
+        }
+        let password_change = input.new_password.is_some();
+        if let Some(new_password) = input.new_password {
+            let (min, max) = limits::PASSWORD;
+            check_length(&mut errors, "new_password", &new_password, min, max);
+            let current = input.password.unwrap_or_default();
+            let hash = user.password_hash.clone().unwrap_or_default();
+            if !blocking(move || auth::verify_password(&current, &hash)).await? {
+                errors.add("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match.");
+            }
+            if !errors.is_empty() {
+                return Err(ServiceError::InvalidForm(errors));
+            }
+            user.password_hash = Some(blocking(move || auth::hash_password(&new_password)).await??);
+            user.token_generation += 1;
+        }
+        errors.into_result()?;
+        self.store.update_user(&user).await.map_err(taken)?;
+        self.tokens.remember(user.id, state_of(&user));
+        let current = wire::CurrentUser::from(&user);
+        self.publish(EventKind::UserUpdate, Audience::Users(vec![user.id]), &current);
+        let mut body = serde_json::to_value(&current).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if password_change {
+            body["token"] = self.issue_token(&user).into();
+        }
+        Ok(body)
+    }
+
+    /// Leaves a guild; the owner cannot.
+    pub async fn leave_guild(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<()> {
+        let view = match self.guild_view(caller, guild_id).await {
+            Err(ServiceError::Forbidden(_)) => return Err(ServiceError::NotFound(codes::UNKNOWN_GUILD)),
+            other => other?,
+        };
+        if view.is_owner() {
+            return Err(ServiceError::BadRequest(codes::INVALID_GUILD));
+        }
+        self.remove_member(guild_id, caller.id).await
+    }
+
+    /// Removes a member and tells the guild and the member.
+    pub(crate) async fn remove_member(&self, guild_id: Snowflake, user_id: Snowflake) -> ServiceResult<()> {
+        self.store.delete_member(guild_id, user_id).await?;
+        let user = self.user_wire(user_id).await?;
+        let removed = serde_json::json!({ "guild_id": guild_id, "user": user });
+        self.publish(EventKind::GuildMemberRemove, to_guild(guild_id), removed);
+        let gone = serde_json::json!({ "id": guild_id });
+        self.publish(EventKind::GuildDelete, Audience::Users(vec![user_id]), gone);
+        Ok(())
+    }
+}
+
+/// A unique-field conflict as Discord's form error.
+fn taken(e: concord_store::StoreError) -> ServiceError {
+    match e {
+        concord_store::StoreError::Conflict(field) => {
+            let code = if field == "email" { "EMAIL_ALREADY_REGISTERED" } else { "USERNAME_ALREADY_TAKEN" };
+            ServiceError::InvalidForm(FormErrors::single(field, code, format!("This {field} is already taken.")))
+        }
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_header_forms() {
+        assert_eq!(parse_authorization("Bot abc.def.ghi"), Some((TokenKind::Bot, "abc.def.ghi")));
+        assert_eq!(parse_authorization("bot abc"), Some((TokenKind::Bot, "abc")));
+        assert_eq!(parse_authorization("abc.def.ghi"), Some((TokenKind::User, "abc.def.ghi")));
+        assert_eq!(parse_authorization("Bearer abc"), None);
+    }
+}
