@@ -1,1 +1,51 @@
+//! The Discord HTTP API v10, on axum. Handlers are thin: parse the request
+//! into the service's input types, call the service, serialize the answer.
+//! All error bodies come from one mapping ([`error::ApiError`]) and all
+//! bodies are read through one extractor ([`extract::Body`]), so even bad
+//! input gets Discord's error shape.
 
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use concord_model::limits;
+use concord_service::Service;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+pub mod error;
+pub mod extract;
+mod observe;
+mod ratelimit;
+mod routes;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+pub type State = axum::extract::State<Arc<AppState>>;
+
+/// The whole HTTP surface: `/api/v10` (with `/api/v9` and `/api` as
+/// aliases), `/healthz` and `/metrics`. `extra` is merged at the root
+/// (the gateway's WebSocket upgrade lives there).
+pub fn router(state: Arc<AppState>, extra: Router) -> Router {
+    let api = routes::api()
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), ratelimit::limit))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(Arc::clone(&state));
+    Router::new()
+        .nest("/api/v10", api.clone())
+        .nest("/api/v9", api.clone())
+        .nest("/api", api)
+        .route("/healthz", get(observe::healthz))
+        .route("/metrics", get(observe::metrics))
+        .with_state(state)
+        .merge(extra)
+        .fallback(error::not_found)
+        .layer(middleware::from_fn(observe::track))
+        .layer(DefaultBodyLimit::max(limits::BODY_MAX_BYTES))
+}

@@ -1,0 +1,139 @@
+//! Extractors that turn every kind of bad input into Discord's errors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use concord_model::Snowflake;
+use concord_service::users::parse_authorization;
+use concord_service::{Caller, FormErrors, ServiceError};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller; 401 without a valid token.
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_authorization)
+            .ok_or(ServiceError::Unauthorized)?;
+        let (kind, token) = header;
+        Ok(Auth(state.service.authenticate(kind, token).await?))
+    }
+}
+
+/// A JSON body: 50109 if it is not JSON, 50035 naming the field if a value
+/// has the wrong type. Missing and empty bodies read as `{}`.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return parse(b"{}").map(Body);
+        }
+        if content_type.as_deref().is_some_and(|t| t != "application/json") {
+            let errors = FormErrors::single("", "CONTENT_TYPE_INVALID", "Expected \"Content-Type\" header to be one of {'application/json'}.");
+            return Err(errors.into());
+        }
+        parse(&bytes).map(Body)
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return Err(ApiError::InvalidJson);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        let errors = match missing_field(&message) {
+            Some(field) if path.is_empty() => FormErrors::single(field, "BASE_TYPE_REQUIRED", "This field is required"),
+            Some(field) => FormErrors::single(&format!("{path}.{field}"), "BASE_TYPE_REQUIRED", "This field is required"),
+            None => FormErrors::single(&path, "BASE_TYPE_INVALID", format!("Invalid value: {}", strip_position(&message))),
+        };
+        errors.into()
+    })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+fn strip_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+/// A snowflake from a path segment: 50035 if it is not one.
+pub fn id(value: &str, name: &str) -> Result<Snowflake, ApiError> {
+    value.parse().map_err(|_| {
+        FormErrors::single(name, "NUMBER_TYPE_COERCE", format!("Value \"{value}\" is not snowflake.")).into()
+    })
+}
+
+/// Query parameters, tolerant of empty pairs.
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+                Some((decode(k), decode(v)))
+            })
+            .collect();
+        Ok(QueryMap(pairs))
+    }
+}
+
+impl QueryMap {
+    /// An integer within `[min, max]`, or `default` when absent.
+    pub fn int(&self, name: &str, min: u64, max: u64, default: u64) -> Result<u64, ApiError> {
+        let Some(raw) = self.0.get(name) else { return Ok(default) };
+        match raw.parse::<u64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(v),
+            _ => {
+                let message = format!("Must be between {min} and {max}.");
+                Err(FormErrors::single(name, "NUMBER_TYPE_MAX", message).into())
+            }
+        }
+    }
+
+    pub fn id(&self, name: &str) -> Result<Option<Snowflake>, ApiError> {
+        self.0.get(name).map(|v| id(v, name)).transpose()
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}

@@ -1,0 +1,110 @@
+//! Discord's rate limits: a global limit per token (or per address without
+//! one) and a limit per route bucket and major parameter, with the headers
+//! every client library reads. See PROTOCOL.md §2 for which library needs
+//! which header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use concord_model::snowflake::now_ms;
+use concord_service::ratelimit::{Decision, Limit};
+
+use crate::AppState;
+use crate::error::json_response;
+
+/// The parameter that splits a route into separate buckets, as Discord's.
+fn major_parameter(path: &str) -> &str {
+    let mut parts = path.split('/').skip_while(|p| !matches!(*p, "channels" | "guilds" | "webhooks"));
+    parts.nth(1).unwrap_or("")
+}
+
+/// A short stable name for a route, sent as `X-RateLimit-Bucket`.
+fn bucket_name(method: &Method, route: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in method.as_str().bytes().chain(route.bytes()) {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(name, v);
+    }
+}
+
+fn describe(headers: &mut HeaderMap, d: &Decision, bucket: &str, scope: &str) {
+    set(headers, "x-ratelimit-limit", d.limit.min(65_535).to_string());
+    set(headers, "x-ratelimit-remaining", d.remaining.min(65_535).to_string());
+    set(headers, "x-ratelimit-reset", format!("{:.3}", d.reset_at_ms as f64 / 1000.0));
+    set(headers, "x-ratelimit-reset-after", format!("{:.3}", d.reset_after_ms as f64 / 1000.0));
+    set(headers, "x-ratelimit-bucket", bucket.to_owned());
+    set(headers, "x-ratelimit-scope", scope.to_owned());
+}
+
+fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
+    let retry_after = d.reset_after_ms as f64 / 1000.0;
+    let body = serde_json::json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": global });
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, body);
+    let headers = response.headers_mut();
+    let scope = if global { "global" } else { "user" };
+    describe(headers, d, bucket, scope);
+    set(headers, "retry-after", d.reset_after_ms.div_ceil(1000).max(1).to_string());
+    headers.insert(header::VIA, HeaderValue::from_static("1.1 concord"));
+    if global {
+        headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+    }
+    metrics::counter!("concord_rate_limited_total", "scope" => scope).increment(1);
+    response
+}
+
+pub(crate) async fn limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let limits = &state.service.config.rate_limits;
+    if !limits.enabled {
+        return next.run(request).await;
+    }
+    let who = match request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(token) => token.to_owned(),
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(String::new, |c| c.0.ip().to_string()),
+    };
+    let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str()).to_owned();
+    let method = request.method().clone();
+    let bucket = bucket_name(&method, &route);
+    let now = now_ms();
+    let limiter = &state.service.limiter;
+
+    let global_limit = Limit { count: limits.global_per_second, window_ms: 1_000 };
+    let global = limiter.check(&format!("g:{who}"), global_limit, now);
+    if !global.allowed {
+        return too_many(&global, &bucket, true);
+    }
+    let is_message_send = method == Method::POST && route.ends_with("/channels/{channel_id}/messages");
+    let route_limit = if is_message_send { limits.message } else { limits.route };
+    let major = major_parameter(request.uri().path()).to_owned();
+    let decision = limiter.check(&format!("r:{who}:{bucket}:{major}"), route_limit, now);
+    if !decision.allowed {
+        return too_many(&decision, &bucket, false);
+    }
+    let mut response = next.run(request).await;
+    describe(response.headers_mut(), &decision, &bucket, "user");
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn major_parameters() {
+        assert_eq!(major_parameter("/api/v10/channels/123/messages/9"), "123");
+        assert_eq!(major_parameter("/api/v10/guilds/55/members"), "55");
+        assert_eq!(major_parameter("/api/v10/users/@me"), "");
+    }
+}

@@ -1,0 +1,46 @@
+//! Route table, grouped by Discord resource.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::error::json_response;
+
+mod accounts;
+mod channels;
+mod guilds;
+mod invites;
+mod messages;
+
+pub(crate) fn api() -> Router<Arc<AppState>> {
+    Router::new()
+        .merge(accounts::routes())
+        .merge(guilds::routes())
+        .merge(channels::routes())
+        .merge(messages::routes())
+        .merge(invites::routes())
+}
+
+/// 200 with a JSON body.
+pub(crate) fn ok<T: Serialize>(value: T) -> Response {
+    with_status(StatusCode::OK, value)
+}
+
+pub(crate) fn created<T: Serialize>(value: T) -> Response {
+    with_status(StatusCode::CREATED, value)
+}
+
+fn with_status<T: Serialize>(status: StatusCode, value: T) -> Response {
+    match serde_json::to_value(value) {
+        Ok(body) => json_response(status, body),
+        Err(e) => crate::error::ApiError::from(concord_service::ServiceError::Internal(e.to_string())).into_response(),
+    }
+}
+
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
