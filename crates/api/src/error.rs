@@ -1,8 +1,8 @@
 //! The one mapping from failures to Discord's status codes and bodies.
 
+use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use concord_model::codes;
 use concord_service::{FormErrors, ServiceError};
 use serde_json::json;
@@ -35,9 +35,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// whole header).
 pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     let mut response = (status, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -48,29 +49,47 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({ "code": codes::INVALID_JSON, "message": codes::message(codes::INVALID_JSON) }),
             ),
-            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, json!({ "message": "404: Not Found", "code": 0 })),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, json!({ "message": "405: Method Not Allowed", "code": 0 }))
-            }
-            ApiError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request entity too large", "code": 40005 }))
-            }
+            ApiError::RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                json!({ "message": "404: Not Found", "code": 0 }),
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "message": "405: Method Not Allowed", "code": 0 }),
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({ "message": "Request entity too large", "code": 40005 }),
+            ),
             ApiError::Service(e) => {
                 let message = e.message();
                 match e {
-                    ServiceError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({ "message": message, "code": 0 })),
-                    ServiceError::NotFound(code) => (StatusCode::NOT_FOUND, json!({ "message": message, "code": code })),
-                    ServiceError::Forbidden(code) => (StatusCode::FORBIDDEN, json!({ "message": message, "code": code })),
-                    ServiceError::BadRequest(code) | ServiceError::LimitReached(code) => {
-                        (StatusCode::BAD_REQUEST, json!({ "message": message, "code": code }))
-                    }
+                    ServiceError::Unauthorized => (
+                        StatusCode::UNAUTHORIZED,
+                        json!({ "message": message, "code": 0 }),
+                    ),
+                    ServiceError::NotFound(code) => (
+                        StatusCode::NOT_FOUND,
+                        json!({ "message": message, "code": code }),
+                    ),
+                    ServiceError::Forbidden(code) => (
+                        StatusCode::FORBIDDEN,
+                        json!({ "message": message, "code": code }),
+                    ),
+                    ServiceError::BadRequest(code) | ServiceError::LimitReached(code) => (
+                        StatusCode::BAD_REQUEST,
+                        json!({ "message": message, "code": code }),
+                    ),
                     ServiceError::InvalidForm(errors) => (
                         StatusCode::BAD_REQUEST,
                         json!({ "message": message, "code": codes::INVALID_FORM_BODY, "errors": errors.to_json() }),
                     ),
                     ServiceError::Store(_) | ServiceError::Internal(_) => {
                         tracing::error!(error = %e, "request failed");
-                        (StatusCode::INTERNAL_SERVER_ERROR, json!({ "message": message, "code": 0 }))
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            json!({ "message": message, "code": 0 }),
+                        )
                     }
                 }
             }

@@ -21,7 +21,10 @@ pub struct Auth(pub Caller);
 impl FromRequestParts<Arc<AppState>> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -45,13 +48,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge)?;
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return parse(b"{}").map(Body);
         }
-        if content_type.as_deref().is_some_and(|t| t != "application/json") {
-            let errors = FormErrors::single("", "CONTENT_TYPE_INVALID", "Expected \"Content-Type\" header to be one of {'application/json'}.");
+        if content_type
+            .as_deref()
+            .is_some_and(|t| t != "application/json")
+        {
+            let errors = FormErrors::single(
+                "",
+                "CONTENT_TYPE_INVALID",
+                "Expected \"Content-Type\" header to be one of {'application/json'}.",
+            );
             return Err(errors.into());
         }
         parse(&bytes).map(Body)
@@ -68,9 +86,19 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = if path == "." { String::new() } else { path };
         let message = e.into_inner().to_string();
         let errors = match missing_field(&message) {
-            Some(field) if path.is_empty() => FormErrors::single(field, "BASE_TYPE_REQUIRED", "This field is required"),
-            Some(field) => FormErrors::single(&format!("{path}.{field}"), "BASE_TYPE_REQUIRED", "This field is required"),
-            None => FormErrors::single(&path, "BASE_TYPE_INVALID", format!("Invalid value: {}", strip_position(&message))),
+            Some(field) if path.is_empty() => {
+                FormErrors::single(field, "BASE_TYPE_REQUIRED", "This field is required")
+            }
+            Some(field) => FormErrors::single(
+                &format!("{path}.{field}"),
+                "BASE_TYPE_REQUIRED",
+                "This field is required",
+            ),
+            None => FormErrors::single(
+                &path,
+                "BASE_TYPE_INVALID",
+                format!("Invalid value: {}", strip_position(&message)),
+            ),
         };
         errors.into()
     })
@@ -87,7 +115,12 @@ fn strip_position(message: &str) -> &str {
 /// A snowflake from a path segment: 50035 if it is not one.
 pub fn id(value: &str, name: &str) -> Result<Snowflake, ApiError> {
     value.parse().map_err(|_| {
-        FormErrors::single(name, "NUMBER_TYPE_COERCE", format!("Value \"{value}\" is not snowflake.")).into()
+        FormErrors::single(
+            name,
+            "NUMBER_TYPE_COERCE",
+            format!("Value \"{value}\" is not snowflake."),
+        )
+        .into()
     })
 }
 
@@ -104,7 +137,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
             .filter(|p| !p.is_empty())
             .filter_map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
                 Some((decode(k), decode(v)))
             })
             .collect();
@@ -115,7 +152,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 impl QueryMap {
     /// An integer within `[min, max]`, or `default` when absent.
     pub fn int(&self, name: &str, min: u64, max: u64, default: u64) -> Result<u64, ApiError> {
-        let Some(raw) = self.0.get(name) else { return Ok(default) };
+        let Some(raw) = self.0.get(name) else {
+            return Ok(default);
+        };
         match raw.parse::<u64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(v),
             _ => {
@@ -130,7 +169,9 @@ impl QueryMap {
     }
 
     pub fn flag(&self, name: &str) -> bool {
-        self.0.get(name).is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"))
+        self.0
+            .get(name)
+            .is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

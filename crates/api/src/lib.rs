@@ -33,7 +33,10 @@ pub type State = axum::extract::State<Arc<AppState>>;
 /// (the gateway's WebSocket upgrade lives there).
 pub fn router(state: Arc<AppState>, extra: Router) -> Router {
     let api = routes::api()
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), ratelimit::limit))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            ratelimit::limit,
+        ))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(Arc::clone(&state));

@@ -15,13 +15,20 @@ pub(crate) async fn healthz(state: State) -> Response {
         Ok(_) => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            json_response(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "store unavailable" }))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "store unavailable" }),
+            )
         }
     }
 }
 
 pub(crate) async fn metrics(state: State) -> Response {
-    let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

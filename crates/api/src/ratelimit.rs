@@ -18,7 +18,9 @@ use crate::error::json_response;
 
 /// The parameter that splits a route into separate buckets, as Discord's.
 fn major_parameter(path: &str) -> &str {
-    let mut parts = path.split('/').skip_while(|p| !matches!(*p, "channels" | "guilds" | "webhooks"));
+    let mut parts = path
+        .split('/')
+        .skip_while(|p| !matches!(*p, "channels" | "guilds" | "webhooks"));
     parts.nth(1).unwrap_or("")
 }
 
@@ -38,10 +40,26 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
 }
 
 fn describe(headers: &mut HeaderMap, d: &Decision, bucket: &str, scope: &str) {
-    set(headers, "x-ratelimit-limit", d.limit.min(65_535).to_string());
-    set(headers, "x-ratelimit-remaining", d.remaining.min(65_535).to_string());
-    set(headers, "x-ratelimit-reset", format!("{:.3}", d.reset_at_ms as f64 / 1000.0));
-    set(headers, "x-ratelimit-reset-after", format!("{:.3}", d.reset_after_ms as f64 / 1000.0));
+    set(
+        headers,
+        "x-ratelimit-limit",
+        d.limit.min(65_535).to_string(),
+    );
+    set(
+        headers,
+        "x-ratelimit-remaining",
+        d.remaining.min(65_535).to_string(),
+    );
+    set(
+        headers,
+        "x-ratelimit-reset",
+        format!("{:.3}", d.reset_at_ms as f64 / 1000.0),
+    );
+    set(
+        headers,
+        "x-ratelimit-reset-after",
+        format!("{:.3}", d.reset_after_ms as f64 / 1000.0),
+    );
     set(headers, "x-ratelimit-bucket", bucket.to_owned());
     set(headers, "x-ratelimit-scope", scope.to_owned());
 }
@@ -53,7 +71,11 @@ fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
     let headers = response.headers_mut();
     let scope = if global { "global" } else { "user" };
     describe(headers, d, bucket, scope);
-    set(headers, "retry-after", d.reset_after_ms.div_ceil(1000).max(1).to_string());
+    set(
+        headers,
+        "retry-after",
+        d.reset_after_ms.div_ceil(1000).max(1).to_string(),
+    );
     headers.insert(header::VIA, HeaderValue::from_static("1.1 concord"));
     if global {
         headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
@@ -62,31 +84,51 @@ fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
     response
 }
 
-pub(crate) async fn limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(crate) async fn limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let limits = &state.service.config.rate_limits;
     if !limits.enabled {
         return next.run(request).await;
     }
-    let who = match request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let who = match request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(token) => token.to_owned(),
         None => request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(String::new, |c| c.0.ip().to_string()),
     };
-    let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str()).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", |p| p.as_str())
+        .to_owned();
     let method = request.method().clone();
     let bucket = bucket_name(&method, &route);
     let now = now_ms();
     let limiter = &state.service.limiter;
 
-    let global_limit = Limit { count: limits.global_per_second, window_ms: 1_000 };
+    let global_limit = Limit {
+        count: limits.global_per_second,
+        window_ms: 1_000,
+    };
     let global = limiter.check(&format!("g:{who}"), global_limit, now);
     if !global.allowed {
         return too_many(&global, &bucket, true);
     }
-    let is_message_send = method == Method::POST && route.ends_with("/channels/{channel_id}/messages");
-    let route_limit = if is_message_send { limits.message } else { limits.route };
+    let is_message_send =
+        method == Method::POST && route.ends_with("/channels/{channel_id}/messages");
+    let route_limit = if is_message_send {
+        limits.message
+    } else {
+        limits.route
+    };
     let major = major_parameter(request.uri().path()).to_owned();
     let decision = limiter.check(&format!("r:{who}:{bucket}:{major}"), route_limit, now);
     if !decision.allowed {

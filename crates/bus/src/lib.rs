@@ -47,8 +47,8 @@ impl EventBus for LocalBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_model::event::{Audience, EventKind};
     use concord_model::Snowflake;
+    use concord_model::event::{Audience, EventKind};
 
     fn event(n: u64) -> Event {
         Event {
@@ -81,7 +81,10 @@ mod tests {
         for n in 1..=4 {
             bus.publish(event(n));
         }
-        assert!(matches!(sub.recv().await, Err(broadcast::error::RecvError::Lagged(2))));
+        assert!(matches!(
+            sub.recv().await,
+            Err(broadcast::error::RecvError::Lagged(2))
+        ));
         assert_eq!(sub.recv().await.unwrap().data["n"], 3);
     }
 }

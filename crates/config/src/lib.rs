@@ -114,9 +114,24 @@ impl Settings {
 
     /// `self` where set, else `below`.
     pub fn over(self, below: Settings) -> Settings {
-        layer!(self, below, listen, data_dir, public_url, log, rate_limits, global_rate_limit,
-            route_rate_limit, route_rate_window_ms, message_rate_limit, message_rate_window_ms,
-            fsync, message_bucket_ms, worker_id, process_id)
+        layer!(
+            self,
+            below,
+            listen,
+            data_dir,
+            public_url,
+            log,
+            rate_limits,
+            global_rate_limit,
+            route_rate_limit,
+            route_rate_window_ms,
+            message_rate_limit,
+            message_rate_window_ms,
+            fsync,
+            message_bucket_ms,
+            worker_id,
+            process_id
+        )
     }
 
     pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
@@ -177,7 +192,10 @@ impl Config {
         };
         let five_bits = |name: &'static str, v: Option<u8>| match v {
             Some(v) if v < 32 => Ok(v),
-            _ => Err(ConfigError::Invalid(name, "must be between 0 and 31".into())),
+            _ => Err(ConfigError::Invalid(
+                name,
+                "must be between 0 and 31".into(),
+            )),
         };
         if let Some(url) = &s.public_url {
             let ok = (url.starts_with("ws://") || url.starts_with("wss://"))
@@ -205,8 +223,16 @@ impl Config {
                 enabled: s.rate_limits.is_some_and(Switch::is_on),
                 global_per_second: nonzero("global_rate_limit", s.global_rate_limit.map(u64::from))?
                     as u32,
-                route: limit(s.route_rate_limit, s.route_rate_window_ms, "route_rate_limit")?,
-                message: limit(s.message_rate_limit, s.message_rate_window_ms, "message_rate_limit")?,
+                route: limit(
+                    s.route_rate_limit,
+                    s.route_rate_window_ms,
+                    "route_rate_limit",
+                )?,
+                message: limit(
+                    s.message_rate_limit,
+                    s.message_rate_window_ms,
+                    "message_rate_limit",
+                )?,
             },
             fsync: s.fsync.is_some_and(Switch::is_on),
             message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
@@ -222,21 +248,38 @@ mod tests {
 
     #[test]
     fn flags_beat_file_beats_defaults() {
-        let flags = Settings { listen: Some("127.0.0.1:9000".parse().unwrap()), ..Default::default() };
-        let file = Settings::from_toml("listen = \"127.0.0.1:7000\"\ndata_dir = \"/srv/concord\"\n").unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+            ..Default::default()
+        };
+        let file =
+            Settings::from_toml("listen = \"127.0.0.1:7000\"\ndata_dir = \"/srv/concord\"\n")
+                .unwrap();
         let config = Config::from_settings(flags.over(file)).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.data_dir, PathBuf::from("/srv/concord"));
         assert!(config.rate_limits.enabled);
-        assert_eq!(config.rate_limits.message, Limit { count: 5, window_ms: 5_000 });
+        assert_eq!(
+            config.rate_limits.message,
+            Limit {
+                count: 5,
+                window_ms: 5_000
+            }
+        );
     }
 
     #[test]
     fn bad_values_are_named() {
-        let s = Settings { worker_id: Some(40), ..Default::default() };
+        let s = Settings {
+            worker_id: Some(40),
+            ..Default::default()
+        };
         let err = Config::from_settings(s).unwrap_err().to_string();
         assert!(err.contains("worker_id"), "{err}");
-        let s = Settings { public_url: Some("ws://host/".into()), ..Default::default() };
+        let s = Settings {
+            public_url: Some("ws://host/".into()),
+            ..Default::default()
+        };
         assert!(Config::from_settings(s).is_err());
         assert!(Settings::from_toml("no_such_option = 1").is_err());
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
@@ -247,7 +290,11 @@ mod tests {
         let text = include_str!("../../../concord.example.toml");
         let uncommented: String = text
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
             .filter(|l| !l.starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n");

@@ -96,7 +96,11 @@ mod tests {
 
     #[test]
     fn names_match_serde() {
-        for kind in [EventKind::MessageDeleteBulk, EventKind::GuildRoleCreate, EventKind::UserUpdate] {
+        for kind in [
+            EventKind::MessageDeleteBulk,
+            EventKind::GuildRoleCreate,
+            EventKind::UserUpdate,
+        ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
         }
     }

@@ -121,13 +121,18 @@ mod tests {
 
     #[test]
     fn all_is_every_defined_bit() {
-        let defined = (0..=52u32).filter(|b| *b != 47).fold(0u64, |acc, b| acc | 1 << b);
+        let defined = (0..=52u32)
+            .filter(|b| *b != 47)
+            .fold(0u64, |acc, b| acc | 1 << b);
         assert_eq!(Permissions::ALL.0, defined);
     }
 
     #[test]
     fn string_on_the_wire() {
-        assert_eq!(serde_json::to_string(&Permissions::SEND_MESSAGES).unwrap(), "\"2048\"");
+        assert_eq!(
+            serde_json::to_string(&Permissions::SEND_MESSAGES).unwrap(),
+            "\"2048\""
+        );
         let p: Permissions = serde_json::from_str("\"1024\"").unwrap();
         assert_eq!(p, Permissions::VIEW_CHANNEL);
     }

@@ -102,7 +102,10 @@ pub mod channel_type {
 
     /// Types whose messages can be read and written.
     pub fn is_text(t: u8) -> bool {
-        matches!(t, GUILD_TEXT | DM | GROUP_DM | GUILD_ANNOUNCEMENT | GUILD_VOICE)
+        matches!(
+            t,
+            GUILD_TEXT | DM | GROUP_DM | GUILD_ANNOUNCEMENT | GUILD_VOICE
+        )
     }
 }
 
@@ -309,7 +312,10 @@ mod tests {
             pinned: false,
         };
         let json = serde_json::to_string(&m).unwrap();
-        assert_eq!(json, r#"{"id":"1","channel_id":"2","author_id":"3","content":"hi","type":0}"#);
+        assert_eq!(
+            json,
+            r#"{"id":"1","channel_id":"2","author_id":"3","content":"hi","type":0}"#
+        );
         assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
     }
 }

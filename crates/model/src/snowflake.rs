@@ -163,7 +163,10 @@ mod tests {
         let mut all = HashSet::new();
         for t in threads {
             let ids = t.join().unwrap();
-            assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase per thread");
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "ids increase per thread"
+            );
             all.extend(ids);
         }
         assert_eq!(all.len(), 80_000);

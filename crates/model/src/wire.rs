@@ -602,10 +602,22 @@ mod tests {
             pinned: false,
         };
         let v = serde_json::to_value(Message::new(&m, User::from(&user()), vec![])).unwrap();
-        for list in ["mentions", "mention_roles", "attachments", "embeds", "components"] {
+        for list in [
+            "mentions",
+            "mention_roles",
+            "attachments",
+            "embeds",
+            "components",
+        ] {
             assert_eq!(v[list], json!([]), "{list}");
         }
-        for absent in ["nonce", "message_reference", "referenced_message", "member", "thread"] {
+        for absent in [
+            "nonce",
+            "message_reference",
+            "referenced_message",
+            "member",
+            "thread",
+        ] {
             assert!(v.get(absent).is_none(), "{absent}");
         }
         assert_eq!(v["timestamp"], "2016-04-30T11:18:25.796000+00:00");

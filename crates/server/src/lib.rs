@@ -1,0 +1,75 @@
+//! Wiring and lifecycle of the `concord` binary: open the store, start the
+//! service, serve HTTP until shutdown. Everything is passed explicitly; no
+//! globals but the metrics recorder, which Prometheus needs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use concord_api::AppState;
+use concord_bus::LocalBus;
+use concord_config::Config;
+use concord_service::{Service, ServiceConfig};
+use concord_store_fjall::{FjallOptions, FjallStore};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+/// Events a slow gateway dispatcher may fall behind before it is told.
+const BUS_CAPACITY: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot use data directory {0}: {1}")]
+    DataDir(String, String),
+    #[error("storage: {0}")]
+    Store(#[from] concord_store::StoreError),
+    #[error("service: {0}")]
+    Service(#[from] concord_service::ServiceError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Installs the Prometheus recorder once per process.
+fn metrics_handle() -> Option<PrometheusHandle> {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).ok().map(|()| handle)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains requests.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let store_dir = config.data_dir.join("store");
+    std::fs::create_dir_all(&store_dir)
+        .map_err(|e| ServerError::DataDir(config.data_dir.display().to_string(), e.to_string()))?;
+    let options = FjallOptions {
+        bucket_ms: config.message_bucket_ms,
+        sync: config.fsync,
+    };
+    let store = Arc::new(FjallStore::open(&store_dir, options)?);
+    let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let service_config = ServiceConfig {
+        worker_id: config.worker_id,
+        process_id: config.process_id,
+        rate_limits: config.rate_limits.clone(),
+    };
+    let service = Arc::new(Service::open(store, bus, service_config).await?);
+    let state = Arc::new(AppState {
+        service,
+        metrics: metrics_handle(),
+    });
+    let app = concord_api::router(state, axum::Router::new());
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "concord listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    tracing::info!("concord stopped");
+    Ok(())
+}

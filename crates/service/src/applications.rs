@@ -34,7 +34,11 @@ impl Service {
         Ok(wire::Application::new(app, owner, bot))
     }
 
-    pub async fn create_application(&self, caller: Caller, input: CreateApplication) -> ServiceResult<wire::Application> {
+    pub async fn create_application(
+        &self,
+        caller: Caller,
+        input: CreateApplication,
+    ) -> ServiceResult<wire::Application> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
@@ -67,12 +71,18 @@ impl Service {
     }
 
     /// Issues a new bot token; every earlier one stops working.
-    pub async fn reset_bot_token(&self, caller: Caller, id: Snowflake) -> ServiceResult<TokenResponse> {
+    pub async fn reset_bot_token(
+        &self,
+        caller: Caller,
+        id: Snowflake,
+    ) -> ServiceResult<TokenResponse> {
         self.owned_application(caller, id).await?;
         let mut bot = self.user_record(id).await?;
         bot.token_generation += 1;
         self.store.update_user(&bot).await?;
-        Ok(TokenResponse { token: self.issue_token(&bot) })
+        Ok(TokenResponse {
+            token: self.issue_token(&bot),
+        })
     }
 
     /// The application of the calling bot.
@@ -84,13 +94,22 @@ impl Service {
         self.application_wire(&app).await
     }
 
-    pub async fn application(&self, caller: Caller, id: Snowflake) -> ServiceResult<wire::Application> {
+    pub async fn application(
+        &self,
+        caller: Caller,
+        id: Snowflake,
+    ) -> ServiceResult<wire::Application> {
         let app = self.owned_application(caller, id).await?;
         self.application_wire(&app).await
     }
 
     /// The owner edits the description and which privileged intents are allowed.
-    pub async fn patch_application(&self, caller: Caller, id: Snowflake, input: PatchApplication) -> ServiceResult<wire::Application> {
+    pub async fn patch_application(
+        &self,
+        caller: Caller,
+        id: Snowflake,
+        input: PatchApplication,
+    ) -> ServiceResult<wire::Application> {
         let mut app = self.owned_application(caller, id).await?;
         if let Some(description) = input.description {
             app.description = description;
@@ -111,12 +130,22 @@ impl Service {
 
     /// Adds a bot to a guild, as the OAuth2 `bot` scope does. With
     /// permissions, the bot gets a role of its own holding them.
-    pub async fn authorize_bot(&self, caller: Caller, client_id: Snowflake, scope: &str, input: Authorize) -> ServiceResult<serde_json::Value> {
+    pub async fn authorize_bot(
+        &self,
+        caller: Caller,
+        client_id: Snowflake,
+        scope: &str,
+        input: Authorize,
+    ) -> ServiceResult<serde_json::Value> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
         if !scope.split([' ', '+']).any(|s| s == "bot") {
-            return Err(ServiceError::InvalidForm(FormErrors::single("scope", "SCOPE_INVALID", "The bot scope is required.")));
+            return Err(ServiceError::InvalidForm(FormErrors::single(
+                "scope",
+                "SCOPE_INVALID",
+                "The bot scope is required.",
+            )));
         }
         let app = self.application_record(client_id).await?;
         let view = self.guild_view(caller, input.guild_id).await?;
@@ -154,7 +183,11 @@ impl Service {
                 mentionable: false,
             };
             self.store.put_role(&role).await?;
-            self.publish(EventKind::GuildRoleCreate, to_guild(guild_id), serde_json::json!({ "guild_id": guild_id, "role": wire::Role::from(&role) }));
+            self.publish(
+                EventKind::GuildRoleCreate,
+                to_guild(guild_id),
+                serde_json::json!({ "guild_id": guild_id, "role": wire::Role::from(&role) }),
+            );
             member.roles.push(role.id);
         }
         self.add_member(&member).await?;
@@ -164,11 +197,19 @@ impl Service {
     /// Stores a new member, tells the guild, and gives the member the guild.
     pub(crate) async fn add_member(&self, member: &Member) -> ServiceResult<()> {
         self.store.put_member(member).await?;
-        let mut added = serde_json::to_value(self.member_wire(member).await?).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut added = serde_json::to_value(self.member_wire(member).await?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         added["guild_id"] = member.guild_id.to_string().into();
         self.publish(EventKind::GuildMemberAdd, to_guild(member.guild_id), added);
-        if let Some(full) = self.guild_create(member.guild_id, member.user_id, 250).await? {
-            self.publish(EventKind::GuildCreate, Audience::Users(vec![member.user_id]), full);
+        if let Some(full) = self
+            .guild_create(member.guild_id, member.user_id, 250)
+            .await?
+        {
+            self.publish(
+                EventKind::GuildCreate,
+                Audience::Users(vec![member.user_id]),
+                full,
+            );
         }
         Ok(())
     }

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use concord_model::Snowflake;
@@ -44,7 +44,10 @@ pub struct ParsedToken {
 
 impl TokenSigner {
     pub fn new(secret: Vec<u8>) -> Self {
-        TokenSigner { secret, states: Mutex::new(HashMap::new()) }
+        TokenSigner {
+            secret,
+            states: Mutex::new(HashMap::new()),
+        }
     }
 
     fn mac(&self, user_id: Snowflake, issued_ms: u64, generation: u64) -> HmacSha256 {
@@ -57,7 +60,10 @@ impl TokenSigner {
 
     pub fn issue(&self, user_id: Snowflake, state: TokenState, issued_ms: u64) -> String {
         self.remember(user_id, state);
-        let mac = self.mac(user_id, issued_ms, state.generation).finalize().into_bytes();
+        let mac = self
+            .mac(user_id, issued_ms, state.generation)
+            .finalize()
+            .into_bytes();
         format!(
             "{}.{}.{}",
             B64.encode(user_id.to_string()),
@@ -84,11 +90,18 @@ impl TokenSigner {
 
     /// The remembered state of a user, if any.
     pub fn known(&self, user_id: Snowflake) -> Option<TokenState> {
-        self.states.lock().unwrap_or_else(|e| e.into_inner()).get(&user_id).copied()
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&user_id)
+            .copied()
     }
 
     pub fn remember(&self, user_id: Snowflake, state: TokenState) {
-        self.states.lock().unwrap_or_else(|e| e.into_inner()).insert(user_id, state);
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user_id, state);
     }
 
     /// Checks the MAC against the user's current generation.
@@ -110,15 +123,21 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const USER: TokenState = TokenState { generation: 0, bot: false };
+    const USER: TokenState = TokenState {
+        generation: 0,
+        bot: false,
+    };
 
     #[test]
     fn issued_tokens_verify_until_the_generation_moves() {
@@ -128,7 +147,13 @@ mod tests {
         let parsed = TokenSigner::parse(&token).unwrap();
         assert_eq!(parsed.user_id, Snowflake(42));
         assert!(signer.verify(&parsed, USER));
-        assert!(!signer.verify(&parsed, TokenState { generation: 1, bot: false }));
+        assert!(!signer.verify(
+            &parsed,
+            TokenState {
+                generation: 1,
+                bot: false
+            }
+        ));
         let other = TokenSigner::new(b"other".to_vec());
         assert!(!other.verify(&parsed, USER), "another server's secret");
     }

@@ -49,7 +49,12 @@ impl RecentMessages {
     /// The newest `limit` messages (at most [`CACHED_PER_CHANNEL`]), from
     /// the entry or, on a miss, from `load` (which must return the newest
     /// [`CACHED_PER_CHANNEL`] messages, newest first).
-    pub async fn latest<F, Fut>(&self, channel: Snowflake, limit: usize, load: F) -> StoreResult<Vec<Message>>
+    pub async fn latest<F, Fut>(
+        &self,
+        channel: Snowflake,
+        limit: usize,
+        load: F,
+    ) -> StoreResult<Vec<Message>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<Vec<Message>>>,
@@ -69,7 +74,9 @@ impl RecentMessages {
     }
 
     pub async fn created(&self, message: &Message) {
-        let Some(entry) = self.existing(message.channel_id) else { return };
+        let Some(entry) = self.existing(message.channel_id) else {
+            return;
+        };
         let mut entry = entry.lock().await;
         if !entry.loaded {
             return;
@@ -91,7 +98,9 @@ impl RecentMessages {
     }
 
     pub async fn updated(&self, message: &Message) {
-        let Some(entry) = self.existing(message.channel_id) else { return };
+        let Some(entry) = self.existing(message.channel_id) else {
+            return;
+        };
         let mut entry = entry.lock().await;
         if let Some(slot) = entry.messages.iter_mut().find(|m| m.id == message.id) {
             *slot = message.clone();
@@ -99,11 +108,16 @@ impl RecentMessages {
     }
 
     pub async fn deleted(&self, channel: Snowflake, ids: &[Snowflake]) {
-        let Some(entry) = self.existing(channel) else { return };
+        let Some(entry) = self.existing(channel) else {
+            return;
+        };
         entry.lock().await.messages.retain(|m| !ids.contains(&m.id));
     }
 
     pub fn forget(&self, channel: Snowflake) {
-        self.channels.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel);
+        self.channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&channel);
     }
 }

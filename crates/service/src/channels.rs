@@ -6,7 +6,9 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
 use crate::error::check_length;
 use crate::input::{ChannelInput, PutOverwrite};
-use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
+use crate::{
+    Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
+};
 
 const CREATABLE: [u8; 4] = [
     channel_type::GUILD_TEXT,
@@ -18,15 +20,25 @@ const CREATABLE: [u8; 4] = [
 /// Text channel names are lowercase with dashes, as Discord makes them.
 fn normalize_name(kind: u8, name: &str) -> String {
     let name = name.trim();
-    if matches!(kind, channel_type::GUILD_TEXT | channel_type::GUILD_ANNOUNCEMENT) {
-        name.split_whitespace().collect::<Vec<_>>().join("-").to_lowercase()
+    if matches!(
+        kind,
+        channel_type::GUILD_TEXT | channel_type::GUILD_ANNOUNCEMENT
+    ) {
+        name.split_whitespace()
+            .collect::<Vec<_>>()
+            .join("-")
+            .to_lowercase()
     } else {
         name.to_owned()
     }
 }
 
 impl Service {
-    pub async fn guild_channels(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<Vec<wire::Channel>> {
+    pub async fn guild_channels(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+    ) -> ServiceResult<Vec<wire::Channel>> {
         let view = self.guild_view(caller, guild_id).await?;
         let mut out = Vec::new();
         for c in self.store.guild_channels(guild_id).await? {
@@ -38,7 +50,13 @@ impl Service {
     }
 
     /// Checks and applies channel fields; shared by create and edit.
-    async fn apply_channel_input(&self, view: &GuildView, channel: &mut Channel, input: ChannelInput, errors: &mut FormErrors) -> ServiceResult<()> {
+    async fn apply_channel_input(
+        &self,
+        view: &GuildView,
+        channel: &mut Channel,
+        input: ChannelInput,
+        errors: &mut FormErrors,
+    ) -> ServiceResult<()> {
         if let Some(name) = input.name {
             let (min, max) = limits::CHANNEL_NAME;
             check_length(errors, "name", name.trim(), min, max);
@@ -46,7 +64,11 @@ impl Service {
         }
         if let Some(topic) = input.topic {
             if topic.as_ref().is_some_and(|t| t.chars().count() > 1024) {
-                errors.add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
+                errors.add(
+                    "topic",
+                    "BASE_TYPE_MAX_LENGTH",
+                    "Must be 1024 or fewer in length.",
+                );
             }
             channel.topic = topic;
         }
@@ -58,20 +80,32 @@ impl Service {
         }
         if let Some(slowmode) = input.rate_limit_per_user {
             if slowmode > 21_600 {
-                errors.add("rate_limit_per_user", "NUMBER_TYPE_MAX", "int value should be less than or equal to 21600.");
+                errors.add(
+                    "rate_limit_per_user",
+                    "NUMBER_TYPE_MAX",
+                    "int value should be less than or equal to 21600.",
+                );
             }
             channel.rate_limit_per_user = slowmode;
         }
         if channel.kind == channel_type::GUILD_VOICE {
             if let Some(bitrate) = input.bitrate {
                 if !(8_000..=384_000).contains(&bitrate) {
-                    errors.add("bitrate", "NUMBER_TYPE_MIN", "Bitrate must be between 8000 and 384000.");
+                    errors.add(
+                        "bitrate",
+                        "NUMBER_TYPE_MIN",
+                        "Bitrate must be between 8000 and 384000.",
+                    );
                 }
                 channel.bitrate = Some(bitrate);
             }
             if let Some(limit) = input.user_limit {
                 if limit > 99 {
-                    errors.add("user_limit", "NUMBER_TYPE_MAX", "int value should be less than or equal to 99.");
+                    errors.add(
+                        "user_limit",
+                        "NUMBER_TYPE_MAX",
+                        "int value should be less than or equal to 99.",
+                    );
                 }
                 channel.user_limit = Some(limit);
             }
@@ -79,9 +113,15 @@ impl Service {
         if let Some(parent) = input.parent_id {
             if let Some(parent_id) = parent {
                 let parent = self.store.channel(parent_id).await?;
-                let is_category = parent.is_some_and(|p| p.kind == channel_type::GUILD_CATEGORY && p.guild_id == Some(view.guild.id));
+                let is_category = parent.is_some_and(|p| {
+                    p.kind == channel_type::GUILD_CATEGORY && p.guild_id == Some(view.guild.id)
+                });
                 if !is_category || channel.kind == channel_type::GUILD_CATEGORY {
-                    errors.add("parent_id", "CHANNEL_PARENT_INVALID", "Invalid parent channel.");
+                    errors.add(
+                        "parent_id",
+                        "CHANNEL_PARENT_INVALID",
+                        "Invalid parent channel.",
+                    );
                 }
             }
             channel.parent_id = parent;
@@ -90,7 +130,11 @@ impl Service {
             view.require(Permissions::MANAGE_ROLES)?;
             for (i, o) in overwrites.iter().enumerate() {
                 if o.kind > 1 {
-                    errors.add(&format!("permission_overwrites.{i}.type"), "BASE_TYPE_CHOICES", "Value must be one of (0, 1).");
+                    errors.add(
+                        &format!("permission_overwrites.{i}.type"),
+                        "BASE_TYPE_CHOICES",
+                        "Value must be one of (0, 1).",
+                    );
                 }
             }
             channel.permission_overwrites = overwrites.iter().map(|o| o.record()).collect();
@@ -98,13 +142,22 @@ impl Service {
         Ok(())
     }
 
-    pub async fn create_channel(&self, caller: Caller, guild_id: Snowflake, input: ChannelInput) -> ServiceResult<wire::Channel> {
+    pub async fn create_channel(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        input: ChannelInput,
+    ) -> ServiceResult<wire::Channel> {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::MANAGE_CHANNELS)?;
         let kind = input.kind.unwrap_or(channel_type::GUILD_TEXT);
         let mut errors = FormErrors::new();
         if !CREATABLE.contains(&kind) {
-            errors.add("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 2, 4, 5).");
+            errors.add(
+                "type",
+                "BASE_TYPE_CHOICES",
+                "Value must be one of (0, 2, 4, 5).",
+            );
         }
         if input.name.is_none() {
             errors.add("name", "BASE_TYPE_REQUIRED", "This field is required");
@@ -126,7 +179,8 @@ impl Service {
             bitrate: None,
             user_limit: None,
         };
-        self.apply_channel_input(&view, &mut channel, input, &mut errors).await?;
+        self.apply_channel_input(&view, &mut channel, input, &mut errors)
+            .await?;
         errors.into_result()?;
         self.store.put_channel(&channel).await?;
         let out = wire::Channel::new(&channel, None);
@@ -134,25 +188,43 @@ impl Service {
         Ok(out)
     }
 
-    pub async fn channel(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<wire::Channel> {
+    pub async fn channel(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
         self.channel_wire(&view.channel).await
     }
 
-    pub async fn patch_channel(&self, caller: Caller, channel_id: Snowflake, input: ChannelInput) -> ServiceResult<wire::Channel> {
+    pub async fn patch_channel(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        input: ChannelInput,
+    ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
         view.require(Permissions::MANAGE_CHANNELS)?;
         let mut channel = view.channel.clone();
         let mut errors = FormErrors::new();
         if input.kind.is_some_and(|k| k != channel.kind) {
-            errors.add("type", "CHANNEL_TYPE_INVALID", "Channel type cannot be changed.");
+            errors.add(
+                "type",
+                "CHANNEL_TYPE_INVALID",
+                "Channel type cannot be changed.",
+            );
         }
-        self.apply_channel_input(&view.guild, &mut channel, input, &mut errors).await?;
+        self.apply_channel_input(&view.guild, &mut channel, input, &mut errors)
+            .await?;
         errors.into_result()?;
         self.save_channel(&view, &channel).await
     }
 
-    async fn save_channel(&self, view: &ChannelView, channel: &Channel) -> ServiceResult<wire::Channel> {
+    async fn save_channel(
+        &self,
+        view: &ChannelView,
+        channel: &Channel,
+    ) -> ServiceResult<wire::Channel> {
         self.store.put_channel(channel).await?;
         let out = self.channel_wire(channel).await?;
         self.publish(EventKind::ChannelUpdate, to_guild(view.guild_id()), &out);
@@ -160,7 +232,11 @@ impl Service {
     }
 
     /// Deletes a channel and its messages; its children lose their parent.
-    pub async fn delete_channel(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<wire::Channel> {
+    pub async fn delete_channel(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
         view.require(Permissions::MANAGE_CHANNELS)?;
         let guild_id = view.guild_id();
@@ -169,7 +245,11 @@ impl Service {
             if child.parent_id == Some(channel_id) {
                 child.parent_id = None;
                 self.store.put_channel(&child).await?;
-                self.publish(EventKind::ChannelUpdate, to_guild(guild_id), wire::Channel::new(&child, None));
+                self.publish(
+                    EventKind::ChannelUpdate,
+                    to_guild(guild_id),
+                    wire::Channel::new(&child, None),
+                );
             }
         }
         self.store.delete_channel(channel_id).await?;
@@ -179,11 +259,18 @@ impl Service {
     }
 
     /// Sets one overwrite: MANAGE_ROLES, granting or denying only bits the caller holds.
-    pub async fn put_overwrite(&self, caller: Caller, channel_id: Snowflake, target: Snowflake, input: PutOverwrite) -> ServiceResult<()> {
+    pub async fn put_overwrite(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        target: Snowflake,
+        input: PutOverwrite,
+    ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
         view.require(Permissions::MANAGE_ROLES)?;
         if input.kind > 1 {
-            return FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).").into_result();
+            return FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
+                .into_result();
         }
         let overwrite = Overwrite {
             id: target,
@@ -201,7 +288,12 @@ impl Service {
         self.save_channel(&view, &channel).await.map(drop)
     }
 
-    pub async fn delete_overwrite(&self, caller: Caller, channel_id: Snowflake, target: Snowflake) -> ServiceResult<()> {
+    pub async fn delete_overwrite(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        target: Snowflake,
+    ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
         view.require(Permissions::MANAGE_ROLES)?;
         let mut channel = view.channel.clone();

@@ -65,7 +65,11 @@ impl FormErrors {
 
     /// `Ok` if nothing was added, else the 50035 error.
     pub fn into_result(self) -> ServiceResult<()> {
-        if self.is_empty() { Ok(()) } else { Err(ServiceError::InvalidForm(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidForm(self))
+        }
     }
 
     /// `{"content": {"_errors": [{"code", "message"}]}}`, nested by path.
@@ -100,13 +104,21 @@ impl ServiceError {
             | ServiceError::BadRequest(c)
             | ServiceError::LimitReached(c) => codes::message(*c).into(),
             ServiceError::InvalidForm(_) => codes::message(codes::INVALID_FORM_BODY).into(),
-            ServiceError::Store(_) | ServiceError::Internal(_) => "500: Internal Server Error".into(),
+            ServiceError::Store(_) | ServiceError::Internal(_) => {
+                "500: Internal Server Error".into()
+            }
         }
     }
 }
 
 /// Checks a string's length in characters, Discord-style.
-pub(crate) fn check_length(errors: &mut FormErrors, path: &str, value: &str, min: usize, max: usize) {
+pub(crate) fn check_length(
+    errors: &mut FormErrors,
+    path: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) {
     let n = value.chars().count();
     if n < min || n > max {
         let message = format!("Must be between {min} and {max} in length.");
@@ -121,9 +133,21 @@ mod tests {
     #[test]
     fn nested_errors_mirror_the_request() {
         let mut e = FormErrors::new();
-        e.add("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
-        e.add("embeds.0.title", "BASE_TYPE_REQUIRED", "This field is required");
-        e.add("", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType");
+        e.add(
+            "content",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 2000 or fewer in length.",
+        );
+        e.add(
+            "embeds.0.title",
+            "BASE_TYPE_REQUIRED",
+            "This field is required",
+        );
+        e.add(
+            "",
+            "DICT_TYPE_CONVERT",
+            "Only dictionaries may be used in a DictType",
+        );
         assert_eq!(
             e.to_json(),
             json!({

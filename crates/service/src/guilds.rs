@@ -1,8 +1,8 @@
 //! Guilds, their members and roles.
 
+use concord_model::event::EventKind;
 use concord_model::records::{Channel, Guild, Member, Role, channel_type};
 use concord_model::snowflake::now_ms;
-use concord_model::event::EventKind;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::NewGuild;
 
@@ -13,7 +13,13 @@ use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 /// How many guilds a user may own or join.
 const GUILDS_PER_USER: usize = 200;
 
-fn new_channel(id: Snowflake, guild_id: Snowflake, kind: u8, name: &str, parent: Option<Snowflake>) -> Channel {
+fn new_channel(
+    id: Snowflake,
+    guild_id: Snowflake,
+    kind: u8,
+    name: &str,
+    parent: Option<Snowflake>,
+) -> Channel {
     Channel {
         id,
         kind,
@@ -32,7 +38,11 @@ fn new_channel(id: Snowflake, guild_id: Snowflake, kind: u8, name: &str, parent:
 
 impl Service {
     /// A new guild with `@everyone`, a "Text Channels" category and `#general`.
-    pub async fn create_guild(&self, caller: Caller, input: CreateGuild) -> ServiceResult<wire::GuildCreate> {
+    pub async fn create_guild(
+        &self,
+        caller: Caller,
+        input: CreateGuild,
+    ) -> ServiceResult<wire::GuildCreate> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
@@ -71,8 +81,20 @@ impl Service {
                 mentionable: false,
             }],
             channels: vec![
-                new_channel(category, id, channel_type::GUILD_CATEGORY, "Text Channels", None),
-                new_channel(general, id, channel_type::GUILD_TEXT, "general", Some(category)),
+                new_channel(
+                    category,
+                    id,
+                    channel_type::GUILD_CATEGORY,
+                    "Text Channels",
+                    None,
+                ),
+                new_channel(
+                    general,
+                    id,
+                    channel_type::GUILD_TEXT,
+                    "general",
+                    Some(category),
+                ),
             ],
             owner: Member {
                 guild_id: id,
@@ -90,11 +112,20 @@ impl Service {
             .guild_create(id, caller.id, 250)
             .await?
             .ok_or_else(|| ServiceError::Internal("guild vanished after create".into()))?;
-        self.publish(EventKind::GuildCreate, concord_model::event::Audience::Users(vec![caller.id]), &full);
+        self.publish(
+            EventKind::GuildCreate,
+            concord_model::event::Audience::Users(vec![caller.id]),
+            &full,
+        );
         Ok(full)
     }
 
-    pub async fn guild(&self, caller: Caller, guild_id: Snowflake, with_counts: bool) -> ServiceResult<wire::Guild> {
+    pub async fn guild(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        with_counts: bool,
+    ) -> ServiceResult<wire::Guild> {
         let view = self.guild_view(caller, guild_id).await?;
         let mut guild = wire::Guild::new(&view.guild, &view.roles);
         if with_counts {
@@ -103,7 +134,12 @@ impl Service {
         Ok(guild)
     }
 
-    pub async fn patch_guild(&self, caller: Caller, guild_id: Snowflake, input: PatchGuild) -> ServiceResult<wire::Guild> {
+    pub async fn patch_guild(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        input: PatchGuild,
+    ) -> ServiceResult<wire::Guild> {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::MANAGE_GUILD)?;
         let mut guild = view.guild.clone();
@@ -129,13 +165,29 @@ impl Service {
             guild.system_channel_id = system_channel;
         }
         for (path, value, slot) in [
-            ("verification_level", input.verification_level, &mut guild.verification_level),
-            ("default_message_notifications", input.default_message_notifications, &mut guild.default_message_notifications),
-            ("explicit_content_filter", input.explicit_content_filter, &mut guild.explicit_content_filter),
+            (
+                "verification_level",
+                input.verification_level,
+                &mut guild.verification_level,
+            ),
+            (
+                "default_message_notifications",
+                input.default_message_notifications,
+                &mut guild.default_message_notifications,
+            ),
+            (
+                "explicit_content_filter",
+                input.explicit_content_filter,
+                &mut guild.explicit_content_filter,
+            ),
         ] {
             if let Some(v) = value {
                 if v > 4 {
-                    errors.add(path, "BASE_TYPE_CHOICES", "Value must be one of the allowed choices.");
+                    errors.add(
+                        path,
+                        "BASE_TYPE_CHOICES",
+                        "Value must be one of the allowed choices.",
+                    );
                 }
                 *slot = v;
             }
@@ -157,19 +209,31 @@ impl Service {
             self.cache.forget(channel.id);
         }
         self.store.delete_guild(guild_id).await?;
-        self.publish(EventKind::GuildDelete, to_guild(guild_id), serde_json::json!({ "id": guild_id }));
+        self.publish(
+            EventKind::GuildDelete,
+            to_guild(guild_id),
+            serde_json::json!({ "id": guild_id }),
+        );
         Ok(())
     }
 
     /// The guilds of the caller, by id, with the caller's permissions in each.
-    pub async fn my_guilds(&self, caller: Caller, before: Option<Snowflake>, after: Option<Snowflake>, limit: usize) -> ServiceResult<Vec<wire::PartialGuild>> {
+    pub async fn my_guilds(
+        &self,
+        caller: Caller,
+        before: Option<Snowflake>,
+        after: Option<Snowflake>,
+        limit: usize,
+    ) -> ServiceResult<Vec<wire::PartialGuild>> {
         let ids = self.store.user_guild_ids(caller.id).await?;
         let mut out = Vec::new();
         let wanted = ids
             .into_iter()
             .filter(|id| before.is_none_or(|b| *id < b) && after.is_none_or(|a| *id > a));
         for id in wanted.take(limit) {
-            let Ok(view) = self.guild_view(caller, id).await else { continue };
+            let Ok(view) = self.guild_view(caller, id).await else {
+                continue;
+            };
             out.push(wire::PartialGuild {
                 id,
                 name: view.guild.name.clone(),
@@ -183,7 +247,13 @@ impl Service {
         Ok(out)
     }
 
-    pub async fn members(&self, caller: Caller, guild_id: Snowflake, after: Snowflake, limit: usize) -> ServiceResult<Vec<wire::Member>> {
+    pub async fn members(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> ServiceResult<Vec<wire::Member>> {
         self.guild_view(caller, guild_id).await?;
         let mut out = Vec::new();
         for m in self.store.members(guild_id, after, limit).await? {
@@ -192,7 +262,12 @@ impl Service {
         Ok(out)
     }
 
-    pub async fn member(&self, caller: Caller, guild_id: Snowflake, user_id: Snowflake) -> ServiceResult<wire::Member> {
+    pub async fn member(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<wire::Member> {
         self.guild_view(caller, guild_id).await?;
         let member = self
             .store
@@ -202,13 +277,22 @@ impl Service {
         self.member_wire(&member).await
     }
 
-    pub async fn roles(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<Vec<wire::Role>> {
+    pub async fn roles(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+    ) -> ServiceResult<Vec<wire::Role>> {
         let view = self.guild_view(caller, guild_id).await?;
         Ok(view.roles.iter().map(wire::Role::from).collect())
     }
 
     /// A new role below every other: MANAGE_ROLES, and only bits the caller holds.
-    pub async fn create_role(&self, caller: Caller, guild_id: Snowflake, input: RoleInput) -> ServiceResult<wire::Role> {
+    pub async fn create_role(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        input: RoleInput,
+    ) -> ServiceResult<wire::Role> {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::MANAGE_ROLES)?;
         if view.roles.len() >= limits::ROLES_PER_GUILD {
@@ -234,12 +318,23 @@ impl Service {
         };
         self.store.put_role(&role).await?;
         let out = wire::Role::from(&role);
-        self.publish(EventKind::GuildRoleCreate, to_guild(guild_id), serde_json::json!({ "guild_id": guild_id, "role": &out }));
+        self.publish(
+            EventKind::GuildRoleCreate,
+            to_guild(guild_id),
+            serde_json::json!({ "guild_id": guild_id, "role": &out }),
+        );
         Ok(out)
     }
 
     /// Gives or takes a role: MANAGE_ROLES and a higher role than it.
-    pub async fn set_member_role(&self, caller: Caller, guild_id: Snowflake, user_id: Snowflake, role_id: Snowflake, give: bool) -> ServiceResult<()> {
+    pub async fn set_member_role(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+        role_id: Snowflake,
+        give: bool,
+    ) -> ServiceResult<()> {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::MANAGE_ROLES)?;
         let role = view
@@ -265,7 +360,8 @@ impl Service {
             member.roles.retain(|r| *r != role_id);
         }
         self.store.put_member(&member).await?;
-        let mut update = serde_json::to_value(self.member_wire(&member).await?).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut update = serde_json::to_value(self.member_wire(&member).await?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         update["guild_id"] = guild_id.to_string().into();
         self.publish(EventKind::GuildMemberUpdate, to_guild(guild_id), update);
         Ok(())

@@ -1,10 +1,10 @@
 //! Invites: create, look up, join through, revoke.
 
+use concord_model::event::Audience;
 use concord_model::event::EventKind;
 use concord_model::records::{Invite, Member, channel_type};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
-use concord_model::event::Audience;
 use rand::Rng;
 
 use crate::input::CreateInvite;
@@ -39,8 +39,16 @@ impl Service {
     }
 
     async fn invite_wire(&self, invite: &Invite, with_counts: bool) -> ServiceResult<wire::Invite> {
-        let guild = self.store.guild(invite.guild_id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
-        let channel = self.store.channel(invite.channel_id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let guild = self
+            .store
+            .guild(invite.guild_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let channel = self
+            .store
+            .channel(invite.channel_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
         let inviter = self.user_wire(invite.inviter_id).await?;
         let mut out = wire::Invite::new(invite, &guild, &channel, Some(inviter));
         if with_counts {
@@ -49,20 +57,37 @@ impl Service {
         Ok(out)
     }
 
-    pub async fn create_invite(&self, caller: Caller, channel_id: Snowflake, input: CreateInvite) -> ServiceResult<wire::Invite> {
+    pub async fn create_invite(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        input: CreateInvite,
+    ) -> ServiceResult<wire::Invite> {
         let view = self.channel_view(caller, channel_id).await?;
         view.require(Permissions::CREATE_INSTANT_INVITE)?;
         let max_age = input.max_age.unwrap_or(limits::INVITE_DEFAULT_MAX_AGE);
         let max_uses = input.max_uses.unwrap_or(0);
         let mut errors = FormErrors::new();
         if max_age > limits::INVITE_MAX_AGE {
-            errors.add("max_age", "NUMBER_TYPE_MAX", "int value should be less than or equal to 604800.");
+            errors.add(
+                "max_age",
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 604800.",
+            );
         }
         if max_uses > limits::INVITE_MAX_USES {
-            errors.add("max_uses", "NUMBER_TYPE_MAX", "int value should be less than or equal to 100.");
+            errors.add(
+                "max_uses",
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 100.",
+            );
         }
         if view.channel.kind == channel_type::GUILD_CATEGORY {
-            errors.add("channel_id", "CHANNEL_TYPE_INVALID", "Cannot invite to a category.");
+            errors.add(
+                "channel_id",
+                "CHANNEL_TYPE_INVALID",
+                "Cannot invite to a category.",
+            );
         }
         errors.into_result()?;
         let invite = Invite {
@@ -98,7 +123,12 @@ impl Service {
         }
         let _serial = self.invite_lock.lock().await;
         let mut invite = self.live_invite(code).await?;
-        if self.store.member(invite.guild_id, caller.id).await?.is_none() {
+        if self
+            .store
+            .member(invite.guild_id, caller.id)
+            .await?
+            .is_none()
+        {
             invite.uses += 1;
             self.store.put_invite(&invite).await?;
             let member = Member {
@@ -118,17 +148,26 @@ impl Service {
 
     /// MANAGE_CHANNELS on its channel or MANAGE_GUILD revokes an invite.
     pub async fn delete_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
-        let invite = self.store.invite(code).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let invite = self
+            .store
+            .invite(code)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
         let view = self.channel_view(caller, invite.channel_id).await?;
-        let allowed = view.permissions.contains(Permissions::MANAGE_CHANNELS) || view.guild.base().contains(Permissions::MANAGE_GUILD);
+        let allowed = view.permissions.contains(Permissions::MANAGE_CHANNELS)
+            || view.guild.base().contains(Permissions::MANAGE_GUILD);
         if !allowed {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
         let out = self.invite_wire(&invite, false).await?;
         self.store.delete_invite(code).await?;
-        self.publish(EventKind::InviteDelete, to_managers(&invite), serde_json::json!({
-            "channel_id": invite.channel_id, "guild_id": invite.guild_id, "code": code,
-        }));
+        self.publish(
+            EventKind::InviteDelete,
+            to_managers(&invite),
+            serde_json::json!({
+                "channel_id": invite.channel_id, "guild_id": invite.guild_id, "code": code,
+            }),
+        );
         Ok(out)
     }
 }

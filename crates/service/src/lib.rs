@@ -104,7 +104,11 @@ impl Service {
         match serde_json::to_value(data) {
             Ok(data) => {
                 metrics::counter!("concord_events_published_total").increment(1);
-                self.bus.publish(Event { kind, audience, data });
+                self.bus.publish(Event {
+                    kind,
+                    audience,
+                    data,
+                });
             }
             Err(e) => tracing::error!(error = %e, kind = kind.name(), "event not serializable"),
         }
@@ -112,7 +116,11 @@ impl Service {
 
     /// The guild, its roles and the caller's membership: 10004 if the guild
     /// does not exist, 50001 if the caller is not in it.
-    pub async fn guild_view(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<GuildView> {
+    pub async fn guild_view(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+    ) -> ServiceResult<GuildView> {
         let guild = self
             .store
             .guild(guild_id)
@@ -124,12 +132,20 @@ impl Service {
             .await?
             .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
         let roles = self.store.roles(guild_id).await?;
-        Ok(GuildView { guild, roles, member })
+        Ok(GuildView {
+            guild,
+            roles,
+            member,
+        })
     }
 
     /// A guild channel the caller can see, with the caller's permissions
     /// there: 10003 if it does not exist, 50001 if it cannot be seen.
-    pub async fn channel_view(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<ChannelView> {
+    pub async fn channel_view(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<ChannelView> {
         let channel = self
             .store
             .channel(channel_id)
@@ -139,14 +155,20 @@ impl Service {
             .guild_id
             .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
         let guild = match self.guild_view(caller, guild_id).await {
-            Err(ServiceError::NotFound(_)) => return Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL)),
+            Err(ServiceError::NotFound(_)) => {
+                return Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL));
+            }
             other => other?,
         };
         let permissions = guild.in_channel(&channel);
         if !permissions.contains(Permissions::VIEW_CHANNEL) {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }
-        Ok(ChannelView { channel, guild, permissions })
+        Ok(ChannelView {
+            channel,
+            guild,
+            permissions,
+        })
     }
 }
 
@@ -160,7 +182,12 @@ pub struct GuildView {
 
 impl GuildView {
     fn context(&self) -> MemberContext<'_> {
-        MemberContext { guild: &self.guild, roles: &self.roles, member: &self.member, now_ms: now_ms() }
+        MemberContext {
+            guild: &self.guild,
+            roles: &self.roles,
+            member: &self.member,
+            now_ms: now_ms(),
+        }
     }
 
     pub fn base(&self) -> Permissions {
@@ -182,7 +209,11 @@ impl GuildView {
 
     /// The highest role position, or `i32::MAX` for the owner.
     pub fn rank(&self) -> i32 {
-        if self.is_owner() { i32::MAX } else { self.context().top_position() }
+        if self.is_owner() {
+            i32::MAX
+        } else {
+            self.context().top_position()
+        }
     }
 }
 
@@ -214,10 +245,18 @@ pub(crate) fn require(held: Permissions, needed: Permissions) -> ServiceResult<(
 
 /// An event for every member of a guild.
 pub(crate) fn to_guild(guild_id: Snowflake) -> Audience {
-    Audience::Guild { guild_id, channel_id: None, required: Permissions::NONE }
+    Audience::Guild {
+        guild_id,
+        channel_id: None,
+        required: Permissions::NONE,
+    }
 }
 
 /// An event for the members who can see a channel.
 pub(crate) fn to_channel(guild_id: Snowflake, channel_id: Snowflake) -> Audience {
-    Audience::Guild { guild_id, channel_id: Some(channel_id), required: Permissions::NONE }
+    Audience::Guild {
+        guild_id,
+        channel_id: Some(channel_id),
+        required: Permissions::NONE,
+    }
 }

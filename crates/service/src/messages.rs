@@ -25,7 +25,9 @@ struct Mentions {
 fn mention_ids(content: &str, role: bool) -> Vec<Snowflake> {
     let mut ids = Vec::new();
     for part in content.split("<@").skip(1) {
-        let Some((inner, _)) = part.split_once('>') else { continue };
+        let Some((inner, _)) = part.split_once('>') else {
+            continue;
+        };
         let id = match (role, inner.strip_prefix('&')) {
             (true, Some(id)) => id,
             (false, None) => inner.strip_prefix('!').unwrap_or(inner),
@@ -42,25 +44,44 @@ fn mention_ids(content: &str, role: bool) -> Vec<Snowflake> {
 
 fn check_embeds(errors: &mut FormErrors, embeds: &[Value]) {
     if embeds.len() > 10 {
-        errors.add("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.");
+        errors.add(
+            "embeds",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 10 or fewer in length.",
+        );
     }
     for (i, embed) in embeds.iter().enumerate() {
         if !embed.is_object() {
-            errors.add(&format!("embeds.{i}"), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType");
+            errors.add(
+                &format!("embeds.{i}"),
+                "DICT_TYPE_CONVERT",
+                "Only dictionaries may be used in a DictType",
+            );
         }
     }
 }
 
 fn check_content(errors: &mut FormErrors, content: &str) {
     if content.chars().count() > limits::MESSAGE_CONTENT_MAX {
-        errors.add("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
+        errors.add(
+            "content",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 2000 or fewer in length.",
+        );
     }
 }
 
 impl Service {
     /// Resolves mentions against `allowed_mentions` (absent: everything).
-    async fn mentions(&self, view: &ChannelView, content: &str, allowed: Option<&AllowedMentions>) -> ServiceResult<Mentions> {
-        let parse = |kind: &str| allowed.is_none_or(|a| a.parse.as_ref().is_none_or(|p| p.iter().any(|k| k == kind)));
+    async fn mentions(
+        &self,
+        view: &ChannelView,
+        content: &str,
+        allowed: Option<&AllowedMentions>,
+    ) -> ServiceResult<Mentions> {
+        let parse = |kind: &str| {
+            allowed.is_none_or(|a| a.parse.as_ref().is_none_or(|p| p.iter().any(|k| k == kind)))
+        };
         let explicit_users = allowed.and_then(|a| a.users.as_ref());
         let explicit_roles = allowed.and_then(|a| a.roles.as_ref());
         let mut users = Vec::new();
@@ -74,14 +95,29 @@ impl Service {
         let roles = mention_ids(content, true)
             .into_iter()
             .filter(|id| parse("roles") || explicit_roles.is_some_and(|r| r.contains(id)))
-            .filter(|id| view.guild.roles.iter().any(|r| r.id == *id && (r.mentionable || may_ping_all)))
+            .filter(|id| {
+                view.guild
+                    .roles
+                    .iter()
+                    .any(|r| r.id == *id && (r.mentionable || may_ping_all))
+            })
             .collect();
-        let everyone = may_ping_all && parse("everyone") && (content.contains("@everyone") || content.contains("@here"));
-        Ok(Mentions { users, roles, everyone })
+        let everyone = may_ping_all
+            && parse("everyone")
+            && (content.contains("@everyone") || content.contains("@here"));
+        Ok(Mentions {
+            users,
+            roles,
+            everyone,
+        })
     }
 
     /// A guild text channel the caller may read, or an error.
-    async fn text_channel(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<ChannelView> {
+    async fn text_channel(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<ChannelView> {
         let view = self.channel_view(caller, channel_id).await?;
         if !channel_type::is_text(view.channel.kind) {
             return Err(ServiceError::BadRequest(codes::NON_TEXT_CHANNEL));
@@ -89,7 +125,12 @@ impl Service {
         Ok(view)
     }
 
-    pub async fn create_message(&self, caller: Caller, channel_id: Snowflake, input: CreateMessage) -> ServiceResult<wire::Message> {
+    pub async fn create_message(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        input: CreateMessage,
+    ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
         let content = input.content.unwrap_or_default();
@@ -101,19 +142,39 @@ impl Service {
         match &input.nonce {
             None | Some(Value::Number(_)) => {}
             Some(Value::String(s)) if s.chars().count() <= limits::NONCE_MAX => {}
-            Some(_) => errors.add("nonce", "BASE_TYPE_MAX_LENGTH", "Must be a string of 25 or fewer characters, or an integer."),
+            Some(_) => errors.add(
+                "nonce",
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be a string of 25 or fewer characters, or an integer.",
+            ),
         }
         let reference = match &input.message_reference {
             Some(r) if r.channel_id.is_none_or(|c| c == channel_id) => {
                 view.require(Permissions::READ_MESSAGE_HISTORY)?;
-                let exists = self.store.message(channel_id, r.message_id).await?.is_some();
+                let exists = self
+                    .store
+                    .message(channel_id, r.message_id)
+                    .await?
+                    .is_some();
                 if !exists && r.fail_if_not_exists.unwrap_or(true) {
-                    errors.add("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message");
+                    errors.add(
+                        "message_reference",
+                        "REPLIES_UNKNOWN_MESSAGE",
+                        "Unknown message",
+                    );
                 }
-                exists.then_some(MessageReference { message_id: r.message_id, channel_id, guild_id: Some(view.guild_id()) })
+                exists.then_some(MessageReference {
+                    message_id: r.message_id,
+                    channel_id,
+                    guild_id: Some(view.guild_id()),
+                })
             }
             Some(_) => {
-                errors.add("message_reference", "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL", "Cannot reply to a message in another channel");
+                errors.add(
+                    "message_reference",
+                    "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
+                    "Cannot reply to a message in another channel",
+                );
                 None
             }
             None => None,
@@ -122,14 +183,20 @@ impl Service {
         if content.trim().is_empty() && embeds.is_empty() {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
-        let mentions = self.mentions(&view, &content, input.allowed_mentions.as_ref()).await?;
+        let mentions = self
+            .mentions(&view, &content, input.allowed_mentions.as_ref())
+            .await?;
         let message = Message {
             id: self.next_id(),
             channel_id,
             guild_id: Some(view.guild_id()),
             author_id: caller.id,
             content,
-            kind: if reference.is_some() { message_type::REPLY } else { message_type::DEFAULT },
+            kind: if reference.is_some() {
+                message_type::REPLY
+            } else {
+                message_type::DEFAULT
+            },
             edited_ms: None,
             tts: input.tts && view.permissions.contains(Permissions::SEND_TTS_MESSAGES),
             mention_everyone: mentions.everyone,
@@ -159,18 +226,30 @@ impl Service {
     }
 
     /// The newest messages of a channel, through the cache when it can serve them.
-    pub(crate) async fn latest_messages(&self, channel_id: Snowflake, limit: usize) -> StoreResult<Vec<Message>> {
+    pub(crate) async fn latest_messages(
+        &self,
+        channel_id: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
         if limit > CACHED_PER_CHANNEL {
             return self.store.messages_before(channel_id, None, limit).await;
         }
         let store = &self.store;
         self.cache
-            .latest(channel_id, limit, || store.messages_before(channel_id, None, CACHED_PER_CHANNEL))
+            .latest(channel_id, limit, || {
+                store.messages_before(channel_id, None, CACHED_PER_CHANNEL)
+            })
             .await
     }
 
     /// History with Discord's cursor semantics; `[]` without READ_MESSAGE_HISTORY.
-    pub async fn messages(&self, caller: Caller, channel_id: Snowflake, anchor: HistoryAnchor, limit: usize) -> ServiceResult<Vec<wire::Message>> {
+    pub async fn messages(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        anchor: HistoryAnchor,
+        limit: usize,
+    ) -> ServiceResult<Vec<wire::Message>> {
         let view = self.text_channel(caller, channel_id).await?;
         if !view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) {
             return Ok(Vec::new());
@@ -189,7 +268,12 @@ impl Service {
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))
     }
 
-    pub async fn message(&self, caller: Caller, channel_id: Snowflake, id: Snowflake) -> ServiceResult<wire::Message> {
+    pub async fn message(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        id: Snowflake,
+    ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::READ_MESSAGE_HISTORY)?;
         let message = self.message_record(channel_id, id).await?;
@@ -197,7 +281,13 @@ impl Service {
     }
 
     /// Only the author edits content; only the changed columns are written.
-    pub async fn edit_message(&self, caller: Caller, channel_id: Snowflake, id: Snowflake, input: EditMessage) -> ServiceResult<wire::Message> {
+    pub async fn edit_message(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        id: Snowflake,
+        input: EditMessage,
+    ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
         let message = self.message_record(channel_id, id).await?;
         if message.author_id != caller.id {
@@ -206,12 +296,17 @@ impl Service {
         if !message_type::is_editable(message.kind) {
             return Err(ServiceError::Forbidden(codes::SYSTEM_MESSAGE));
         }
-        let mut patch = MessagePatch { edited_ms: Some(now_ms()), ..MessagePatch::default() };
+        let mut patch = MessagePatch {
+            edited_ms: Some(now_ms()),
+            ..MessagePatch::default()
+        };
         let mut errors = FormErrors::new();
         if let Some(content) = input.content {
             let content = content.unwrap_or_default();
             check_content(&mut errors, &content);
-            let mentions = self.mentions(&view, &content, input.allowed_mentions.as_ref()).await?;
+            let mentions = self
+                .mentions(&view, &content, input.allowed_mentions.as_ref())
+                .await?;
             patch.mentions = Some(mentions.users);
             patch.mention_roles = Some(mentions.roles);
             patch.mention_everyone = Some(mentions.everyone);
@@ -223,7 +318,8 @@ impl Service {
             patch.embeds = Some(embeds);
         }
         if let Some(flags) = input.flags {
-            patch.flags = Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
+            patch.flags =
+                Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
         }
         errors.into_result()?;
         let content = patch.content.as_ref().unwrap_or(&message.content);
@@ -243,7 +339,12 @@ impl Service {
     }
 
     /// The author, or a member with MANAGE_MESSAGES, deletes.
-    pub async fn delete_message(&self, caller: Caller, channel_id: Snowflake, id: Snowflake) -> ServiceResult<()> {
+    pub async fn delete_message(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        id: Snowflake,
+    ) -> ServiceResult<()> {
         let view = self.text_channel(caller, channel_id).await?;
         let message = self.message_record(channel_id, id).await?;
         if message.author_id != caller.id {
@@ -251,13 +352,23 @@ impl Service {
         }
         self.store.delete_messages(channel_id, &[id]).await?;
         self.cache.deleted(channel_id, &[id]).await;
-        let data = serde_json::json!({ "id": id, "channel_id": channel_id, "guild_id": view.guild_id() });
-        self.publish(EventKind::MessageDelete, to_channel(view.guild_id(), channel_id), data);
+        let data =
+            serde_json::json!({ "id": id, "channel_id": channel_id, "guild_id": view.guild_id() });
+        self.publish(
+            EventKind::MessageDelete,
+            to_channel(view.guild_id(), channel_id),
+            data,
+        );
         Ok(())
     }
 
     /// Deletes 2 to 100 messages, none older than two weeks.
-    pub async fn bulk_delete(&self, caller: Caller, channel_id: Snowflake, input: BulkDelete) -> ServiceResult<()> {
+    pub async fn bulk_delete(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        input: BulkDelete,
+    ) -> ServiceResult<()> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::MANAGE_MESSAGES)?;
         let ids = input.messages;
@@ -268,17 +379,32 @@ impl Service {
         unique.sort_unstable();
         unique.dedup();
         if unique.len() != ids.len() {
-            return FormErrors::single("messages", "BASE_TYPE_DUPLICATES", "Duplicate message ids.").into_result();
+            return FormErrors::single(
+                "messages",
+                "BASE_TYPE_DUPLICATES",
+                "Duplicate message ids.",
+            )
+            .into_result();
         }
         let oldest_allowed = now_ms().saturating_sub(limits::BULK_DELETE_MAX_AGE_MS);
         if ids.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
             return Err(ServiceError::BadRequest(codes::BULK_DELETE_TOO_OLD));
         }
-        let deleted: Vec<Snowflake> = self.store.delete_messages(channel_id, &ids).await?.iter().map(|m| m.id).collect();
+        let deleted: Vec<Snowflake> = self
+            .store
+            .delete_messages(channel_id, &ids)
+            .await?
+            .iter()
+            .map(|m| m.id)
+            .collect();
         self.cache.deleted(channel_id, &deleted).await;
         if !deleted.is_empty() {
             let data = serde_json::json!({ "ids": deleted, "channel_id": channel_id, "guild_id": view.guild_id() });
-            self.publish(EventKind::MessageDeleteBulk, to_channel(view.guild_id(), channel_id), data);
+            self.publish(
+                EventKind::MessageDeleteBulk,
+                to_channel(view.guild_id(), channel_id),
+                data,
+            );
         }
         Ok(())
     }

@@ -25,7 +25,11 @@ impl MemberContext<'_> {
             return Permissions::ALL;
         }
         let mut p = self.everyone().map_or(Permissions::NONE, |r| r.permissions);
-        for role in self.roles.iter().filter(|r| self.member.roles.contains(&r.id)) {
+        for role in self
+            .roles
+            .iter()
+            .filter(|r| self.member.roles.contains(&r.id))
+        {
             p |= role.permissions;
         }
         if p.contains(Permissions::ADMINISTRATOR) {
@@ -53,16 +57,25 @@ impl MemberContext<'_> {
         let overwrites = &channel.permission_overwrites;
         let apply = |p: Permissions, allow: Permissions, deny: Permissions| (p & !deny) | allow;
         let mut p = base;
-        if let Some(o) = overwrites.iter().find(|o| o.kind == 0 && o.id == self.guild.id) {
+        if let Some(o) = overwrites
+            .iter()
+            .find(|o| o.kind == 0 && o.id == self.guild.id)
+        {
             p = apply(p, o.allow, o.deny);
         }
         let (mut allow, mut deny) = (Permissions::NONE, Permissions::NONE);
-        for o in overwrites.iter().filter(|o| o.kind == 0 && self.member.roles.contains(&o.id)) {
+        for o in overwrites
+            .iter()
+            .filter(|o| o.kind == 0 && self.member.roles.contains(&o.id))
+        {
             allow |= o.allow;
             deny |= o.deny;
         }
         p = apply(p, allow, deny);
-        if let Some(o) = overwrites.iter().find(|o| o.kind == 1 && o.id == self.member.user_id) {
+        if let Some(o) = overwrites
+            .iter()
+            .find(|o| o.kind == 1 && o.id == self.member.user_id)
+        {
             p = apply(p, o.allow, o.deny);
         }
         implicit(self.timed_out(p))
@@ -141,7 +154,11 @@ mod tests {
 
     fn roles() -> Vec<Role> {
         vec![
-            role(G, Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS, 0),
+            role(
+                G,
+                Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS,
+                0,
+            ),
             role(MOD, Permissions::MANAGE_MESSAGES, 2),
             role(MUTED, Permissions::NONE, 1),
         ]
@@ -178,12 +195,22 @@ mod tests {
     }
 
     fn ow(id: Snowflake, kind: u8, allow: Permissions, deny: Permissions) -> Overwrite {
-        Overwrite { id, kind, allow, deny }
+        Overwrite {
+            id,
+            kind,
+            allow,
+            deny,
+        }
     }
 
     fn perms(member_roles: &[Snowflake], overwrites: Vec<Overwrite>) -> Permissions {
         let (g, r, m) = (guild(), roles(), member(member_roles));
-        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 1_000 };
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &m,
+            now_ms: 1_000,
+        };
         ctx.in_channel(&channel(overwrites))
     }
 
@@ -191,12 +218,25 @@ mod tests {
     fn base_is_everyone_plus_roles_and_owner_gets_all() {
         let (g, r) = (guild(), roles());
         let m = member(&[MOD]);
-        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 0 };
-        assert!(ctx.base().contains(Permissions::MANAGE_MESSAGES | Permissions::SEND_MESSAGES));
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &m,
+            now_ms: 0,
+        };
+        assert!(
+            ctx.base()
+                .contains(Permissions::MANAGE_MESSAGES | Permissions::SEND_MESSAGES)
+        );
         assert!(!ctx.base().contains(Permissions::KICK_MEMBERS));
         let mut owner = member(&[]);
         owner.user_id = Snowflake(99);
-        let ctx = MemberContext { guild: &g, roles: &r, member: &owner, now_ms: 0 };
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &owner,
+            now_ms: 0,
+        };
         assert_eq!(ctx.base(), Permissions::ALL);
     }
 
@@ -205,7 +245,12 @@ mod tests {
         let mut r = roles();
         r[1].permissions = Permissions::ADMINISTRATOR;
         let (g, m) = (guild(), member(&[MOD]));
-        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 0 };
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &m,
+            now_ms: 0,
+        };
         let deny_all = channel(vec![ow(G, 0, Permissions::NONE, Permissions::ALL)]);
         assert_eq!(ctx.in_channel(&deny_all), Permissions::ALL);
     }
@@ -242,9 +287,21 @@ mod tests {
         let (g, r) = (guild(), roles());
         let mut m = member(&[MOD]);
         m.communication_disabled_until_ms = Some(5_000);
-        let ctx = MemberContext { guild: &g, roles: &r, member: &m, now_ms: 1_000 };
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &m,
+            now_ms: 1_000,
+        };
         assert_eq!(ctx.in_channel(&channel(vec![])), Permissions::VIEW_CHANNEL);
-        let later = MemberContext { now_ms: 6_000, ..ctx };
-        assert!(later.in_channel(&channel(vec![])).contains(Permissions::SEND_MESSAGES));
+        let later = MemberContext {
+            now_ms: 6_000,
+            ..ctx
+        };
+        assert!(
+            later
+                .in_channel(&channel(vec![]))
+                .contains(Permissions::SEND_MESSAGES)
+        );
     }
 }

@@ -63,14 +63,20 @@ mod tests {
     #[test]
     fn window_allows_count_then_refuses_until_reset() {
         let limiter = RateLimiter::new();
-        let limit = Limit { count: 2, window_ms: 1_000 };
+        let limit = Limit {
+            count: 2,
+            window_ms: 1_000,
+        };
         let a = limiter.check("k", limit, 10_000);
         assert!(a.allowed && a.remaining == 1 && a.reset_after_ms == 1_000);
         assert!(limiter.check("k", limit, 10_100).allowed);
         let refused = limiter.check("k", limit, 10_500);
         assert!(!refused.allowed);
         assert_eq!((refused.remaining, refused.reset_after_ms), (0, 500));
-        assert!(limiter.check("other", limit, 10_500).allowed, "buckets are separate");
+        assert!(
+            limiter.check("other", limit, 10_500).allowed,
+            "buckets are separate"
+        );
         assert!(limiter.check("k", limit, 11_000).allowed, "new window");
     }
 }

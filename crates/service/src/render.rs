@@ -31,12 +31,16 @@ impl Service {
     }
 
     /// Messages with their authors, mentions and replied-to messages.
-    pub(crate) async fn render_messages(&self, messages: &[records::Message]) -> ServiceResult<Vec<wire::Message>> {
+    pub(crate) async fn render_messages(
+        &self,
+        messages: &[records::Message],
+    ) -> ServiceResult<Vec<wire::Message>> {
         let mut users: HashMap<Snowflake, wire::User> = HashMap::new();
         let mut referenced: HashMap<Snowflake, Option<records::Message>> = HashMap::new();
         for m in messages {
             if let Some(r) = m.message_reference {
-                if m.kind == records::message_type::REPLY && !referenced.contains_key(&r.message_id) {
+                if m.kind == records::message_type::REPLY && !referenced.contains_key(&r.message_id)
+                {
                     let target = self.store.message(r.channel_id, r.message_id).await?;
                     referenced.insert(r.message_id, target);
                 }
@@ -57,7 +61,10 @@ impl Service {
             .iter()
             .map(|m| {
                 let mut out = one(m);
-                if let Some(r) = m.message_reference.filter(|_| m.kind == records::message_type::REPLY) {
+                if let Some(r) = m
+                    .message_reference
+                    .filter(|_| m.kind == records::message_type::REPLY)
+                {
                     let target = referenced.get(&r.message_id).and_then(|t| t.as_ref());
                     out.referenced_message = Some(target.map(|t| Box::new(one(t))));
                 }
@@ -66,21 +73,37 @@ impl Service {
             .collect())
     }
 
-    pub(crate) async fn render_message(&self, message: &records::Message) -> ServiceResult<wire::Message> {
+    pub(crate) async fn render_message(
+        &self,
+        message: &records::Message,
+    ) -> ServiceResult<wire::Message> {
         let mut rendered = self.render_messages(std::slice::from_ref(message)).await?;
         Ok(rendered.remove(0))
     }
 
     /// The GUILD_CREATE payload of a guild for one of its members.
-    pub async fn guild_create(&self, guild_id: Snowflake, user_id: Snowflake, large_threshold: u64) -> ServiceResult<Option<wire::GuildCreate>> {
-        let Some(guild) = self.store.guild(guild_id).await? else { return Ok(None) };
-        let Some(me) = self.store.member(guild_id, user_id).await? else { return Ok(None) };
+    pub async fn guild_create(
+        &self,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+        large_threshold: u64,
+    ) -> ServiceResult<Option<wire::GuildCreate>> {
+        let Some(guild) = self.store.guild(guild_id).await? else {
+            return Ok(None);
+        };
+        let Some(me) = self.store.member(guild_id, user_id).await? else {
+            return Ok(None);
+        };
         let roles = self.store.roles(guild_id).await?;
         let member_count = self.store.member_count(guild_id).await?;
         let large = member_count > large_threshold;
         let mut members = vec![self.member_wire(&me).await?];
         if !large {
-            for m in self.store.members(guild_id, Snowflake(0), large_threshold as usize).await? {
+            for m in self
+                .store
+                .members(guild_id, Snowflake(0), large_threshold as usize)
+                .await?
+            {
                 if m.user_id != user_id {
                     members.push(self.member_wire(&m).await?);
                 }

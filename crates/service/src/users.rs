@@ -36,18 +36,25 @@ pub enum TokenKind {
 pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
     let header = header.trim();
     match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => Some((TokenKind::Bot, token.trim())),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => {
+            Some((TokenKind::Bot, token.trim()))
+        }
         Some(_) => None,
         None => Some((TokenKind::User, header)),
     }
 }
 
 fn state_of(user: &User) -> TokenState {
-    TokenState { generation: user.token_generation, bot: user.bot }
+    TokenState {
+        generation: user.token_generation,
+        bot: user.bot,
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ServiceError::Internal(e.to_string()))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 impl Service {
@@ -58,7 +65,11 @@ impl Service {
         let state = match self.tokens.known(parsed.user_id) {
             Some(state) => state,
             None => {
-                let user = self.store.user(parsed.user_id).await?.ok_or(ServiceError::Unauthorized)?;
+                let user = self
+                    .store
+                    .user(parsed.user_id)
+                    .await?
+                    .ok_or(ServiceError::Unauthorized)?;
                 let state = state_of(&user);
                 self.tokens.remember(user.id, state);
                 state
@@ -67,7 +78,10 @@ impl Service {
         if !self.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
             return Err(ServiceError::Unauthorized);
         }
-        Ok(Caller { id: parsed.user_id, bot: state.bot })
+        Ok(Caller {
+            id: parsed.user_id,
+            bot: state.bot,
+        })
     }
 
     pub(crate) fn issue_token(&self, user: &User) -> String {
@@ -79,14 +93,25 @@ impl Service {
         let username = input.username.clone().unwrap_or_default();
         let (min, max) = limits::USERNAME;
         check_length(&mut errors, "username", &username, min, max);
-        if username.chars().any(|c| c.is_whitespace() || c == '@' || c == '#' || c == ':') {
-            errors.add("username", "USERNAME_INVALID_CHARACTERS", "Username contains invalid characters.");
+        if username
+            .chars()
+            .any(|c| c.is_whitespace() || c == '@' || c == '#' || c == ':')
+        {
+            errors.add(
+                "username",
+                "USERNAME_INVALID_CHARACTERS",
+                "Username contains invalid characters.",
+            );
         }
         let (min, max) = limits::PASSWORD;
         check_length(&mut errors, "password", &input.password, min, max);
         if let Some(email) = &input.email {
             if !email.contains('@') || email.len() > 254 {
-                errors.add("email", "EMAIL_TYPE_INVALID_EMAIL", "Not a well formed email address.");
+                errors.add(
+                    "email",
+                    "EMAIL_TYPE_INVALID_EMAIL",
+                    "Not a well formed email address.",
+                );
             }
         }
         errors.into_result()?;
@@ -104,7 +129,9 @@ impl Service {
         };
         self.store.create_user(&user).await.map_err(taken)?;
         metrics::counter!("concord_users_registered_total").increment(1);
-        Ok(TokenResponse { token: self.issue_token(&user) })
+        Ok(TokenResponse {
+            token: self.issue_token(&user),
+        })
     }
 
     pub async fn login(&self, input: Login) -> ServiceResult<LoginResponse> {
@@ -114,7 +141,11 @@ impl Service {
             e.add("password", "INVALID_LOGIN", "Login or password is invalid.");
             ServiceError::InvalidForm(e)
         };
-        let user = self.store.user_by_login(&input.login).await?.ok_or_else(invalid)?;
+        let user = self
+            .store
+            .user_by_login(&input.login)
+            .await?
+            .ok_or_else(invalid)?;
         let hash = user.password_hash.clone().ok_or_else(invalid)?;
         let password = input.password;
         if !blocking(move || auth::verify_password(&password, &hash)).await? {
@@ -128,7 +159,10 @@ impl Service {
     }
 
     pub(crate) async fn user_record(&self, id: Snowflake) -> ServiceResult<User> {
-        self.store.user(id).await?.ok_or(ServiceError::NotFound(codes::UNKNOWN_USER))
+        self.store
+            .user(id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_USER))
     }
 
     pub async fn me(&self, caller: Caller) -> ServiceResult<wire::CurrentUser> {
@@ -141,7 +175,11 @@ impl Service {
 
     /// Edits the current user. A password change revokes every other token
     /// and returns a fresh one in `token`.
-    pub async fn patch_me(&self, caller: Caller, input: PatchMe) -> ServiceResult<serde_json::Value> {
+    pub async fn patch_me(
+        &self,
+        caller: Caller,
+        input: PatchMe,
+    ) -> ServiceResult<serde_json::Value> {
         let mut user = self.user_record(caller.id).await?;
         let mut errors = FormErrors::new();
         if let Some(name) = input.username {
@@ -162,7 +200,11 @@ impl Service {
             let current = input.password.unwrap_or_default();
             let hash = user.password_hash.clone().unwrap_or_default();
             if !blocking(move || auth::verify_password(&current, &hash)).await? {
-                errors.add("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match.");
+                errors.add(
+                    "password",
+                    "PASSWORD_DOES_NOT_MATCH",
+                    "Password does not match.",
+                );
             }
             if !errors.is_empty() {
                 return Err(ServiceError::InvalidForm(errors));
@@ -174,8 +216,13 @@ impl Service {
         self.store.update_user(&user).await.map_err(taken)?;
         self.tokens.remember(user.id, state_of(&user));
         let current = wire::CurrentUser::from(&user);
-        self.publish(EventKind::UserUpdate, Audience::Users(vec![user.id]), &current);
-        let mut body = serde_json::to_value(&current).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.publish(
+            EventKind::UserUpdate,
+            Audience::Users(vec![user.id]),
+            &current,
+        );
+        let mut body =
+            serde_json::to_value(&current).map_err(|e| ServiceError::Internal(e.to_string()))?;
         if password_change {
             body["token"] = self.issue_token(&user).into();
         }
@@ -185,7 +232,9 @@ impl Service {
     /// Leaves a guild; the owner cannot.
     pub async fn leave_guild(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<()> {
         let view = match self.guild_view(caller, guild_id).await {
-            Err(ServiceError::Forbidden(_)) => return Err(ServiceError::NotFound(codes::UNKNOWN_GUILD)),
+            Err(ServiceError::Forbidden(_)) => {
+                return Err(ServiceError::NotFound(codes::UNKNOWN_GUILD));
+            }
             other => other?,
         };
         if view.is_owner() {
@@ -195,7 +244,11 @@ impl Service {
     }
 
     /// Removes a member and tells the guild and the member.
-    pub(crate) async fn remove_member(&self, guild_id: Snowflake, user_id: Snowflake) -> ServiceResult<()> {
+    pub(crate) async fn remove_member(
+        &self,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
         self.store.delete_member(guild_id, user_id).await?;
         let user = self.user_wire(user_id).await?;
         let removed = serde_json::json!({ "guild_id": guild_id, "user": user });
@@ -210,8 +263,16 @@ impl Service {
 fn taken(e: concord_store::StoreError) -> ServiceError {
     match e {
         concord_store::StoreError::Conflict(field) => {
-            let code = if field == "email" { "EMAIL_ALREADY_REGISTERED" } else { "USERNAME_ALREADY_TAKEN" };
-            ServiceError::InvalidForm(FormErrors::single(field, code, format!("This {field} is already taken.")))
+            let code = if field == "email" {
+                "EMAIL_ALREADY_REGISTERED"
+            } else {
+                "USERNAME_ALREADY_TAKEN"
+            };
+            ServiceError::InvalidForm(FormErrors::single(
+                field,
+                code,
+                format!("This {field} is already taken."),
+            ))
         }
         other => other.into(),
     }
@@ -223,9 +284,18 @@ mod tests {
 
     #[test]
     fn authorization_header_forms() {
-        assert_eq!(parse_authorization("Bot abc.def.ghi"), Some((TokenKind::Bot, "abc.def.ghi")));
-        assert_eq!(parse_authorization("bot abc"), Some((TokenKind::Bot, "abc")));
-        assert_eq!(parse_authorization("abc.def.ghi"), Some((TokenKind::User, "abc.def.ghi")));
+        assert_eq!(
+            parse_authorization("Bot abc.def.ghi"),
+            Some((TokenKind::Bot, "abc.def.ghi"))
+        );
+        assert_eq!(
+            parse_authorization("bot abc"),
+            Some((TokenKind::Bot, "abc"))
+        );
+        assert_eq!(
+            parse_authorization("abc.def.ghi"),
+            Some((TokenKind::User, "abc.def.ghi"))
+        );
         assert_eq!(parse_authorization("Bearer abc"), None);
     }
 }

@@ -30,7 +30,13 @@ pub const TABLES: &[(&str, &str)] = &[
     ("guild_member_count", "guild id -> u64"),
     ("invite", "code -> Invite"),
     ("guild_invite", "guild id | code -> ()"),
-    ("channel_bucket_message", "channel id | bucket | !message id -> Message"),
-    ("channel_bucket", "channel id | bucket -> live message count (u64)"),
+    (
+        "channel_bucket_message",
+        "channel id | bucket | !message id -> Message",
+    ),
+    (
+        "channel_bucket",
+        "channel id | bucket -> live message count (u64)",
+    ),
     ("meta", "name -> bytes"),
 ];

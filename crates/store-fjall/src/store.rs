@@ -60,7 +60,10 @@ impl FjallStore {
             .manual_journal_persist(true)
             .open()
             .map_err(backend)?;
-        let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(backend);
+        let open = |name: &str| {
+            db.keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(backend)
+        };
         let t = Tables {
             user: open("user")?,
             login_user: open("login_user")?,
@@ -99,7 +102,10 @@ impl FjallStore {
 
     /// Stages a batch under the write lock (so index checks and counters see
     /// no concurrent writer), commits it, then waits until it is durable.
-    async fn write(&self, stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>) -> StoreResult<()> {
+    async fn write(
+        &self,
+        stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         {
             let _guard = self.lock();
             let mut batch = self.db.batch();
@@ -117,7 +123,10 @@ impl FjallStore {
     }
 
     fn get<T: DeserializeOwned>(ks: &Keyspace, key: impl AsRef<[u8]>) -> StoreResult<Option<T>> {
-        ks.get(key).map_err(backend)?.map(|v| decode(&v)).transpose()
+        ks.get(key)
+            .map_err(backend)?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     /// Decoded values of every key under `prefix`, in key order.
@@ -176,16 +185,27 @@ impl FjallStore {
         Ok(())
     }
 
-    fn stage_member_count(&self, batch: &mut WriteBatch, guild: Snowflake, delta: i64) -> StoreResult<()> {
+    fn stage_member_count(
+        &self,
+        batch: &mut WriteBatch,
+        guild: Snowflake,
+        delta: i64,
+    ) -> StoreResult<()> {
         let key = keys::id(guild);
         let count = self.t.guild_member_count.get(key).map_err(backend)?;
-        let count = count.map_or(0, |c| u64_value(&c)).saturating_add_signed(delta);
+        let count = count
+            .map_or(0, |c| u64_value(&c))
+            .saturating_add_signed(delta);
         batch.insert(&self.t.guild_member_count, key, count.to_be_bytes());
         Ok(())
     }
 
     /// Removes every message of a channel and its bucket counts.
-    fn stage_channel_messages_removal(&self, batch: &mut WriteBatch, channel: Snowflake) -> StoreResult<()> {
+    fn stage_channel_messages_removal(
+        &self,
+        batch: &mut WriteBatch,
+        channel: Snowflake,
+    ) -> StoreResult<()> {
         for key in Self::scan_keys(&self.t.channel_bucket_message, keys::id(channel))? {
             batch.remove(&self.t.channel_bucket_message, key);
         }
@@ -213,7 +233,9 @@ impl FjallStore {
     ) -> StoreResult<()> {
         let key = keys::partition(channel, bucket);
         let current = self.t.channel_bucket.get(key).map_err(backend)?;
-        let count = current.map_or(0, |c| u64_value(&c)).saturating_add_signed(delta);
+        let count = current
+            .map_or(0, |c| u64_value(&c))
+            .saturating_add_signed(delta);
         if count == 0 {
             batch.remove(&self.t.channel_bucket, key);
         } else {
@@ -285,11 +307,19 @@ impl GuildStore for FjallStore {
             let g = new.guild.id;
             b.insert(&self.t.guild, keys::id(g), encode(&new.guild)?);
             for role in &new.roles {
-                b.insert(&self.t.guild_role, keys::pair(g.get(), role.id.get()), encode(role)?);
+                b.insert(
+                    &self.t.guild_role,
+                    keys::pair(g.get(), role.id.get()),
+                    encode(role)?,
+                );
             }
             for channel in &new.channels {
                 b.insert(&self.t.channel, keys::id(channel.id), encode(channel)?);
-                b.insert(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()), []);
+                b.insert(
+                    &self.t.guild_channel,
+                    keys::pair(g.get(), channel.id.get()),
+                    [],
+                );
             }
             self.stage_member(b, &new.owner)
         })
@@ -344,7 +374,11 @@ impl GuildStore for FjallStore {
     async fn put_role(&self, role: &Role) -> StoreResult<()> {
         let value = encode(role)?;
         self.write(|b| {
-            b.insert(&self.t.guild_role, keys::pair(role.guild_id.get(), role.id.get()), value);
+            b.insert(
+                &self.t.guild_role,
+                keys::pair(role.guild_id.get(), role.id.get()),
+                value,
+            );
             Ok(())
         })
         .await
@@ -352,7 +386,10 @@ impl GuildStore for FjallStore {
 
     async fn delete_role(&self, guild_id: Snowflake, role_id: Snowflake) -> StoreResult<()> {
         self.write(|b| {
-            b.remove(&self.t.guild_role, keys::pair(guild_id.get(), role_id.get()));
+            b.remove(
+                &self.t.guild_role,
+                keys::pair(guild_id.get(), role_id.get()),
+            );
             Ok(())
         })
         .await
@@ -363,7 +400,9 @@ impl FjallStore {
     fn guild_channels_now(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
         let mut channels = Vec::new();
         for key in Self::scan_keys(&self.t.guild_channel, keys::id(guild_id))? {
-            let Some(id) = keys::pair_second(&key) else { continue };
+            let Some(id) = keys::pair_second(&key) else {
+                continue;
+            };
             channels.extend(Self::get::<Channel>(&self.t.channel, id.to_be_bytes())?);
         }
         Ok(channels)
@@ -385,7 +424,11 @@ impl ChannelStore for FjallStore {
         self.write(|b| {
             b.insert(&self.t.channel, keys::id(channel.id), value);
             if let Some(g) = channel.guild_id {
-                b.insert(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()), []);
+                b.insert(
+                    &self.t.guild_channel,
+                    keys::pair(g.get(), channel.id.get()),
+                    [],
+                );
             }
             Ok(())
         })
@@ -393,10 +436,12 @@ impl ChannelStore for FjallStore {
     }
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
-        self.write(|b| match Self::get::<Channel>(&self.t.channel, keys::id(id))? {
-            Some(channel) => self.stage_channel_removal(b, &channel),
-            None => self.stage_channel_messages_removal(b, id),
-        })
+        self.write(
+            |b| match Self::get::<Channel>(&self.t.channel, keys::id(id))? {
+                Some(channel) => self.stage_channel_removal(b, &channel),
+                None => self.stage_channel_messages_removal(b, id),
+            },
+        )
         .await
     }
 }
@@ -404,7 +449,10 @@ impl ChannelStore for FjallStore {
 #[async_trait]
 impl MemberStore for FjallStore {
     async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>> {
-        Self::get(&self.t.guild_member, keys::pair(guild_id.get(), user_id.get()))
+        Self::get(
+            &self.t.guild_member,
+            keys::pair(guild_id.get(), user_id.get()),
+        )
     }
 
     async fn members(
@@ -434,7 +482,10 @@ impl MemberStore for FjallStore {
             if self.t.guild_member.contains_key(key).map_err(backend)? {
                 self.stage_member_count(b, guild_id, -1)?;
                 b.remove(&self.t.guild_member, key);
-                b.remove(&self.t.user_guild, keys::pair(user_id.get(), guild_id.get()));
+                b.remove(
+                    &self.t.user_guild,
+                    keys::pair(user_id.get(), guild_id.get()),
+                );
             }
             Ok(())
         })
@@ -449,7 +500,11 @@ impl MemberStore for FjallStore {
     }
 
     async fn member_count(&self, guild_id: Snowflake) -> StoreResult<u64> {
-        let count = self.t.guild_member_count.get(keys::id(guild_id)).map_err(backend)?;
+        let count = self
+            .t
+            .guild_member_count
+            .get(keys::id(guild_id))
+            .map_err(backend)?;
         Ok(count.map_or(0, |c| u64_value(&c)))
     }
 }
@@ -470,7 +525,11 @@ impl InviteStore for FjallStore {
         let value = encode(invite)?;
         self.write(|b| {
             b.insert(&self.t.invite, invite.code.as_bytes(), value);
-            b.insert(&self.t.guild_invite, guild_invite_key(invite.guild_id, &invite.code), []);
+            b.insert(
+                &self.t.guild_invite,
+                guild_invite_key(invite.guild_id, &invite.code),
+                [],
+            );
             Ok(())
         })
         .await
@@ -479,7 +538,10 @@ impl InviteStore for FjallStore {
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
         self.write(|b| {
             if let Some(invite) = Self::get::<Invite>(&self.t.invite, code)? {
-                b.remove(&self.t.guild_invite, guild_invite_key(invite.guild_id, code));
+                b.remove(
+                    &self.t.guild_invite,
+                    guild_invite_key(invite.guild_id, code),
+                );
                 b.remove(&self.t.invite, code.as_bytes());
             }
             Ok(())
@@ -494,7 +556,12 @@ impl MessageStore for FjallStore {
         let value = encode(message)?;
         self.write(|b| {
             let key = self.message_key(message.channel_id, message.id);
-            if !self.t.channel_bucket_message.contains_key(key).map_err(backend)? {
+            if !self
+                .t
+                .channel_bucket_message
+                .contains_key(key)
+                .map_err(backend)?
+            {
                 let bucket = bucket_of(message.id, self.bucket_ms);
                 self.stage_bucket_count(b, message.channel_id, bucket, 1)?;
             }
@@ -505,7 +572,10 @@ impl MessageStore for FjallStore {
     }
 
     async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>> {
-        Self::get(&self.t.channel_bucket_message, self.message_key(channel_id, id))
+        Self::get(
+            &self.t.channel_bucket_message,
+            self.message_key(channel_id, id),
+        )
     }
 
     async fn update_message(
@@ -543,7 +613,9 @@ impl MessageStore for FjallStore {
                 }
                 if let Some(message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? {
                     b.remove(&self.t.channel_bucket_message, key);
-                    *per_bucket.entry(bucket_of(*id, self.bucket_ms)).or_default() -= 1;
+                    *per_bucket
+                        .entry(bucket_of(*id, self.bucket_ms))
+                        .or_default() -= 1;
                     deleted.push(message);
                 }
             }
@@ -564,7 +636,10 @@ impl MessageStore for FjallStore {
     ) -> StoreResult<Vec<Message>> {
         let c = channel_id.get();
         let last = before.map_or(u64::MAX, |b| bucket_of(b, self.bucket_ms));
-        let buckets = self.t.channel_bucket.range(keys::pair(c, 0)..=keys::pair(c, last));
+        let buckets = self
+            .t
+            .channel_bucket
+            .range(keys::pair(c, 0)..=keys::pair(c, last));
         let mut page = Vec::new();
         for bucket in buckets.rev() {
             if page.len() >= limit {
@@ -578,7 +653,12 @@ impl MessageStore for FjallStore {
                 None => keys::message(channel_id, bucket, Snowflake(u64::MAX)),
             };
             let end = keys::partition(channel_id, bucket.saturating_add(1));
-            for guard in self.t.channel_bucket_message.range(&start[..]..&end[..]).take(limit - page.len()) {
+            for guard in self
+                .t
+                .channel_bucket_message
+                .range(&start[..]..&end[..])
+                .take(limit - page.len())
+            {
                 page.push(decode(&guard.value().map_err(backend)?)?);
             }
         }
@@ -593,7 +673,10 @@ impl MessageStore for FjallStore {
     ) -> StoreResult<Vec<Message>> {
         let c = channel_id.get();
         let first = bucket_of(after, self.bucket_ms);
-        let buckets = self.t.channel_bucket.range(keys::pair(c, first)..=keys::pair(c, u64::MAX));
+        let buckets = self
+            .t
+            .channel_bucket
+            .range(keys::pair(c, first)..=keys::pair(c, u64::MAX));
         let mut page = Vec::new();
         for bucket in buckets {
             if page.len() >= limit {
@@ -603,7 +686,11 @@ impl MessageStore for FjallStore {
             self.visits.fetch_add(1, Ordering::Relaxed);
             let start = keys::partition(channel_id, bucket);
             let end = keys::message(channel_id, bucket, after);
-            let newer = self.t.channel_bucket_message.range(&start[..]..&end[..]).rev();
+            let newer = self
+                .t
+                .channel_bucket_message
+                .range(&start[..]..&end[..])
+                .rev();
             for guard in newer.take(limit - page.len()) {
                 page.push(decode(&guard.value().map_err(backend)?)?);
             }
@@ -636,9 +723,14 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    async fn open(bucket_ms: u64) -> (Arc<dyn concord_store::Store>, Box<dyn std::any::Any + Send>) {
+    async fn open(
+        bucket_ms: u64,
+    ) -> (Arc<dyn concord_store::Store>, Box<dyn std::any::Any + Send>) {
         let dir = tempfile::tempdir().unwrap();
-        let options = FjallOptions { bucket_ms, sync: false };
+        let options = FjallOptions {
+            bucket_ms,
+            sync: false,
+        };
         let store = FjallStore::open(dir.path(), options).unwrap();
         (Arc::new(store), Box::new(dir))
     }
@@ -648,7 +740,10 @@ mod tests {
     #[tokio::test]
     async fn data_survives_reopen_with_sync() {
         let dir = tempfile::tempdir().unwrap();
-        let options = FjallOptions { bucket_ms: 1_000, sync: true };
+        let options = FjallOptions {
+            bucket_ms: 1_000,
+            sync: true,
+        };
         {
             let store = FjallStore::open(dir.path(), options.clone()).unwrap();
             store.put_meta("k", b"v").await.unwrap();

@@ -148,13 +148,24 @@ pub async fn users_and_logins(store: &dyn Store) {
         assert_eq!(found.map(|u| u.id), Some(Snowflake(1)), "{login}");
     }
     let clash = user(2, "aDa");
-    assert!(matches!(store.create_user(&clash).await, Err(StoreError::Conflict("username"))));
-    assert_eq!(store.user(Snowflake(2)).await.unwrap(), None, "a refused create writes nothing");
+    assert!(matches!(
+        store.create_user(&clash).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    assert_eq!(
+        store.user(Snowflake(2)).await.unwrap(),
+        None,
+        "a refused create writes nothing"
+    );
 
     let mut renamed = ada.clone();
     renamed.username = "lovelace".into();
     store.update_user(&renamed).await.unwrap();
-    assert_eq!(store.user_by_login("ada").await.unwrap(), None, "old name is freed");
+    assert_eq!(
+        store.user_by_login("ada").await.unwrap(),
+        None,
+        "old name is freed"
+    );
     assert!(store.user_by_login("lovelace").await.unwrap().is_some());
     let mut reuse = user(3, "ada");
     reuse.email = Some("other@example.com".into());
@@ -179,7 +190,11 @@ pub async fn applications(store: &dyn Store) {
     store.create_application(&app, &bot).await.unwrap();
     assert_eq!(store.application(bot.id).await.unwrap(), Some(app.clone()));
     assert_eq!(store.user(bot.id).await.unwrap(), Some(bot.clone()));
-    assert_eq!(store.user_by_login("helper").await.unwrap(), None, "bots cannot log in");
+    assert_eq!(
+        store.user_by_login("helper").await.unwrap(),
+        None,
+        "bots cannot log in"
+    );
     let mut changed = app.clone();
     changed.allow_message_content = false;
     store.update_application(&changed).await.unwrap();
@@ -187,19 +202,37 @@ pub async fn applications(store: &dyn Store) {
 }
 
 pub async fn guild_lifecycle(store: &dyn Store) {
-    store.create_guild(&new_guild(100, 1, &[101, 102])).await.unwrap();
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
     let g = store.guild(Snowflake(100)).await.unwrap().unwrap();
     assert_eq!(g.owner_id, Snowflake(1));
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 1);
     let channels = store.guild_channels(Snowflake(100)).await.unwrap();
-    assert_eq!(channels.iter().map(|c| c.id.get()).collect::<Vec<_>>(), [101, 102]);
-    assert!(store.member(Snowflake(100), Snowflake(1)).await.unwrap().is_some());
-    assert_eq!(store.user_guild_ids(Snowflake(1)).await.unwrap(), [Snowflake(100)]);
+    assert_eq!(
+        channels.iter().map(|c| c.id.get()).collect::<Vec<_>>(),
+        [101, 102]
+    );
+    assert!(
+        store
+            .member(Snowflake(100), Snowflake(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.user_guild_ids(Snowflake(1)).await.unwrap(),
+        [Snowflake(100)]
+    );
 
     let mut renamed = g.clone();
     renamed.name = "renamed".into();
     store.update_guild(&renamed).await.unwrap();
-    assert_eq!(store.guild(Snowflake(100)).await.unwrap().unwrap().name, "renamed");
+    assert_eq!(
+        store.guild(Snowflake(100)).await.unwrap().unwrap().name,
+        "renamed"
+    );
 
     let role = Role {
         id: Snowflake(103),
@@ -213,11 +246,17 @@ pub async fn guild_lifecycle(store: &dyn Store) {
     };
     store.put_role(&role).await.unwrap();
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 2);
-    store.delete_role(Snowflake(100), Snowflake(103)).await.unwrap();
+    store
+        .delete_role(Snowflake(100), Snowflake(103))
+        .await
+        .unwrap();
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 1);
 
     store.put_member(&member(100, 2)).await.unwrap();
-    store.create_message(&message(101, id_at(BASE_MS, 1), "hi")).await.unwrap();
+    store
+        .create_message(&message(101, id_at(BASE_MS, 1), "hi"))
+        .await
+        .unwrap();
     let invite = Invite {
         code: "abcdEFGH".into(),
         guild_id: Snowflake(100),
@@ -231,31 +270,58 @@ pub async fn guild_lifecycle(store: &dyn Store) {
     };
     store.put_invite(&invite).await.unwrap();
     // Another guild must survive the delete untouched.
-    store.create_guild(&new_guild(200, 2, &[201])).await.unwrap();
+    store
+        .create_guild(&new_guild(200, 2, &[201]))
+        .await
+        .unwrap();
 
     store.delete_guild(Snowflake(100)).await.unwrap();
     assert_eq!(store.guild(Snowflake(100)).await.unwrap(), None);
     assert!(store.roles(Snowflake(100)).await.unwrap().is_empty());
-    assert!(store.guild_channels(Snowflake(100)).await.unwrap().is_empty());
+    assert!(
+        store
+            .guild_channels(Snowflake(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.channel(Snowflake(101)).await.unwrap(), None);
-    assert!(store.messages_before(Snowflake(101), None, 10).await.unwrap().is_empty());
-    assert_eq!(store.member(Snowflake(100), Snowflake(2)).await.unwrap(), None);
+    assert!(
+        store
+            .messages_before(Snowflake(101), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.member(Snowflake(100), Snowflake(2)).await.unwrap(),
+        None
+    );
     assert_eq!(store.member_count(Snowflake(100)).await.unwrap(), 0);
     assert!(store.user_guild_ids(Snowflake(1)).await.unwrap().is_empty());
-    assert_eq!(store.user_guild_ids(Snowflake(2)).await.unwrap(), [Snowflake(200)]);
+    assert_eq!(
+        store.user_guild_ids(Snowflake(2)).await.unwrap(),
+        [Snowflake(200)]
+    );
     assert_eq!(store.invite("abcdEFGH").await.unwrap(), None);
     assert!(store.guild(Snowflake(200)).await.unwrap().is_some());
     assert!(store.channel(Snowflake(201)).await.unwrap().is_some());
 }
 
 pub async fn members_paging(store: &dyn Store) {
-    store.create_guild(&new_guild(100, 5, &[101])).await.unwrap();
+    store
+        .create_guild(&new_guild(100, 5, &[101]))
+        .await
+        .unwrap();
     for u in [9, 3, 7, 1] {
         store.put_member(&member(100, u)).await.unwrap();
     }
     assert_eq!(store.member_count(Snowflake(100)).await.unwrap(), 5);
     let page = |after, limit| async move {
-        let members = store.members(Snowflake(100), Snowflake(after), limit).await.unwrap();
+        let members = store
+            .members(Snowflake(100), Snowflake(after), limit)
+            .await
+            .unwrap();
         members.iter().map(|m| m.user_id.get()).collect::<Vec<_>>()
     };
     assert_eq!(page(0, 100).await, [1, 3, 5, 7, 9]);
@@ -265,29 +331,64 @@ pub async fn members_paging(store: &dyn Store) {
     let mut nick = member(100, 3);
     nick.nick = Some("three".into());
     store.put_member(&nick).await.unwrap();
-    assert_eq!(store.member_count(Snowflake(100)).await.unwrap(), 5, "replace is not insert");
-    store.delete_member(Snowflake(100), Snowflake(3)).await.unwrap();
-    store.delete_member(Snowflake(100), Snowflake(3)).await.unwrap();
+    assert_eq!(
+        store.member_count(Snowflake(100)).await.unwrap(),
+        5,
+        "replace is not insert"
+    );
+    store
+        .delete_member(Snowflake(100), Snowflake(3))
+        .await
+        .unwrap();
+    store
+        .delete_member(Snowflake(100), Snowflake(3))
+        .await
+        .unwrap();
     assert_eq!(store.member_count(Snowflake(100)).await.unwrap(), 4);
     assert_eq!(page(0, 100).await, [1, 5, 7, 9]);
 }
 
 pub async fn channels_and_cascade(store: &dyn Store) {
-    store.create_guild(&new_guild(100, 1, &[101])).await.unwrap();
+    store
+        .create_guild(&new_guild(100, 1, &[101]))
+        .await
+        .unwrap();
     let mut c = channel(102, 100);
     store.put_channel(&c).await.unwrap();
     c.name = "renamed".into();
     store.put_channel(&c).await.unwrap();
     assert_eq!(store.guild_channels(Snowflake(100)).await.unwrap().len(), 2);
-    assert_eq!(store.channel(Snowflake(102)).await.unwrap().unwrap().name, "renamed");
+    assert_eq!(
+        store.channel(Snowflake(102)).await.unwrap().unwrap().name,
+        "renamed"
+    );
     for i in 0..5 {
-        store.create_message(&message(102, id_at(BASE_MS + i * 700, i), "x")).await.unwrap();
+        store
+            .create_message(&message(102, id_at(BASE_MS + i * 700, i), "x"))
+            .await
+            .unwrap();
     }
-    store.create_message(&message(101, id_at(BASE_MS, 9), "kept")).await.unwrap();
+    store
+        .create_message(&message(101, id_at(BASE_MS, 9), "kept"))
+        .await
+        .unwrap();
     store.delete_channel(Snowflake(102)).await.unwrap();
     assert_eq!(store.channel(Snowflake(102)).await.unwrap(), None);
-    assert!(store.messages_before(Snowflake(102), None, 10).await.unwrap().is_empty());
-    assert_eq!(store.messages_before(Snowflake(101), None, 10).await.unwrap().len(), 1);
+    assert!(
+        store
+            .messages_before(Snowflake(102), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .messages_before(Snowflake(101), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.guild_channels(Snowflake(100)).await.unwrap().len(), 1);
 }
 
@@ -307,7 +408,11 @@ pub async fn invites(store: &dyn Store) {
     invite.uses = 1;
     store.put_invite(&invite).await.unwrap();
     assert_eq!(store.invite("Zz12Zz12").await.unwrap(), Some(invite));
-    assert_eq!(store.invite("zz12zz12").await.unwrap(), None, "codes are case-sensitive");
+    assert_eq!(
+        store.invite("zz12zz12").await.unwrap(),
+        None,
+        "codes are case-sensitive"
+    );
     store.delete_invite("Zz12Zz12").await.unwrap();
     assert_eq!(store.invite("Zz12Zz12").await.unwrap(), None);
 }
@@ -324,35 +429,62 @@ pub async fn message_crud(store: &dyn Store) {
     m.nonce = Some(serde_json::json!("n1"));
     m.embeds = vec![serde_json::json!({"title": "t"})];
     store.create_message(&m).await.unwrap();
-    assert_eq!(store.message(Snowflake(101), id).await.unwrap(), Some(m.clone()));
-    assert_eq!(store.message(Snowflake(999), id).await.unwrap(), None, "other channel");
+    assert_eq!(
+        store.message(Snowflake(101), id).await.unwrap(),
+        Some(m.clone())
+    );
+    assert_eq!(
+        store.message(Snowflake(999), id).await.unwrap(),
+        None,
+        "other channel"
+    );
 
     let patch = MessagePatch {
         content: Some("second".into()),
         edited_ms: Some(BASE_MS + 5),
         ..MessagePatch::default()
     };
-    let edited = store.update_message(Snowflake(101), id, &patch).await.unwrap().unwrap();
+    let edited = store
+        .update_message(Snowflake(101), id, &patch)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(edited.content, "second");
     assert_eq!(edited.embeds, m.embeds, "unpatched columns are kept");
     assert_eq!(edited.nonce, m.nonce);
-    assert_eq!(store.message(Snowflake(101), id).await.unwrap(), Some(edited));
-    let missing = store.update_message(Snowflake(101), id_at(BASE_MS, 2), &patch).await;
+    assert_eq!(
+        store.message(Snowflake(101), id).await.unwrap(),
+        Some(edited)
+    );
+    let missing = store
+        .update_message(Snowflake(101), id_at(BASE_MS, 2), &patch)
+        .await;
     assert_eq!(missing.unwrap(), None);
 
-    let deleted = store.delete_messages(Snowflake(101), &[id, id_at(BASE_MS, 3)]).await.unwrap();
+    let deleted = store
+        .delete_messages(Snowflake(101), &[id, id_at(BASE_MS, 3)])
+        .await
+        .unwrap();
     assert_eq!(ids(&deleted), [id.get()]);
     assert_eq!(store.message(Snowflake(101), id).await.unwrap(), None);
-    assert!(store.delete_messages(Snowflake(101), &[id]).await.unwrap().is_empty());
+    assert!(
+        store
+            .delete_messages(Snowflake(101), &[id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Every anchor against a plain sorted list, across many buckets.
 pub async fn history_semantics(store: &dyn Store) {
     let channel = Snowflake(101);
-    let page = |anchor, limit| async move {
-        ids(&history(store, channel, anchor, limit).await.unwrap())
-    };
-    assert!(page(HistoryAnchor::Latest, 50).await.is_empty(), "empty channel");
+    let page =
+        |anchor, limit| async move { ids(&history(store, channel, anchor, limit).await.unwrap()) };
+    assert!(
+        page(HistoryAnchor::Latest, 50).await.is_empty(),
+        "empty channel"
+    );
 
     // 250 messages, 3 per second, so buckets of 1 s hold 2-3 each; one gap of empty buckets.
     let mut all: Vec<u64> = (0..250u64)
@@ -362,24 +494,57 @@ pub async fn history_semantics(store: &dyn Store) {
         })
         .collect();
     for id in &all {
-        store.create_message(&message(101, Snowflake(*id), "m")).await.unwrap();
+        store
+            .create_message(&message(101, Snowflake(*id), "m"))
+            .await
+            .unwrap();
     }
-    store.create_message(&message(102, id_at(BASE_MS + 100, 7), "other")).await.unwrap();
+    store
+        .create_message(&message(102, id_at(BASE_MS + 100, 7), "other"))
+        .await
+        .unwrap();
     all.sort_unstable();
     let desc: Vec<u64> = all.iter().rev().copied().collect();
 
     assert_eq!(page(HistoryAnchor::Latest, 100).await, desc[..100]);
     assert_eq!(page(HistoryAnchor::Latest, 1).await, desc[..1]);
     let cursor = all[150];
-    let before: Vec<u64> = desc.iter().copied().filter(|i| *i < cursor).take(100).collect();
-    assert_eq!(page(HistoryAnchor::Before(Snowflake(cursor)), 100).await, before);
+    let before: Vec<u64> = desc
+        .iter()
+        .copied()
+        .filter(|i| *i < cursor)
+        .take(100)
+        .collect();
+    assert_eq!(
+        page(HistoryAnchor::Before(Snowflake(cursor)), 100).await,
+        before
+    );
     assert_eq!(before.len(), 100, "exactly 100 across bucket boundaries");
-    let mut after: Vec<u64> = all.iter().copied().filter(|i| *i > cursor).take(100).collect();
+    let mut after: Vec<u64> = all
+        .iter()
+        .copied()
+        .filter(|i| *i > cursor)
+        .take(100)
+        .collect();
     after.reverse();
-    assert_eq!(page(HistoryAnchor::After(Snowflake(cursor)), 100).await, after);
-    assert_eq!(page(HistoryAnchor::After(Snowflake(0)), 3).await, [all[2], all[1], all[0]]);
-    assert!(page(HistoryAnchor::After(Snowflake(all[249])), 50).await.is_empty());
-    assert!(page(HistoryAnchor::Before(Snowflake(all[0])), 50).await.is_empty());
+    assert_eq!(
+        page(HistoryAnchor::After(Snowflake(cursor)), 100).await,
+        after
+    );
+    assert_eq!(
+        page(HistoryAnchor::After(Snowflake(0)), 3).await,
+        [all[2], all[1], all[0]]
+    );
+    assert!(
+        page(HistoryAnchor::After(Snowflake(all[249])), 50)
+            .await
+            .is_empty()
+    );
+    assert!(
+        page(HistoryAnchor::Before(Snowflake(all[0])), 50)
+            .await
+            .is_empty()
+    );
 
     // around: ceil(limit/2) at or below the anchor, floor(limit/2) above, newest first.
     let around_mid = page(HistoryAnchor::Around(Snowflake(all[100])), 5).await;
@@ -393,7 +558,9 @@ pub async fn history_semantics(store: &dyn Store) {
     let mut seen = BTreeSet::new();
     let mut cursor = None;
     loop {
-        let anchor = cursor.map_or(HistoryAnchor::Latest, |c| HistoryAnchor::Before(Snowflake(c)));
+        let anchor = cursor.map_or(HistoryAnchor::Latest, |c| {
+            HistoryAnchor::Before(Snowflake(c))
+        });
         let batch = page(anchor, 100).await;
         let Some(last) = batch.last() else { break };
         cursor = Some(*last);
@@ -416,24 +583,35 @@ pub async fn history_semantics(store: &dyn Store) {
 pub async fn empty_buckets_are_skipped(store: &dyn Store) {
     let channel = Snowflake(101);
     let survivor = id_at(BASE_MS, 0);
-    store.create_message(&message(101, survivor, "last one standing")).await.unwrap();
-    let doomed: Vec<Snowflake> =
-        (1..=100_000u64).map(|i| id_at(BASE_MS + 1_000 + i * 10, i)).collect();
+    store
+        .create_message(&message(101, survivor, "last one standing"))
+        .await
+        .unwrap();
+    let doomed: Vec<Snowflake> = (1..=100_000u64)
+        .map(|i| id_at(BASE_MS + 1_000 + i * 10, i))
+        .collect();
     for id in &doomed {
         store.create_message(&message(101, *id, "x")).await.unwrap();
     }
     for chunk in doomed.chunks(1_000) {
-        assert_eq!(store.delete_messages(channel, chunk).await.unwrap().len(), chunk.len());
+        assert_eq!(
+            store.delete_messages(channel, chunk).await.unwrap().len(),
+            chunk.len()
+        );
     }
 
     let before = store.buckets_visited();
-    let page = history(store, channel, HistoryAnchor::Latest, 50).await.unwrap();
+    let page = history(store, channel, HistoryAnchor::Latest, 50)
+        .await
+        .unwrap();
     assert_eq!(ids(&page), [survivor.get()]);
     let visited = store.buckets_visited() - before;
     assert!((1..=2).contains(&visited), "visited {visited} buckets");
 
     let before = store.buckets_visited();
-    let page = history(store, channel, HistoryAnchor::After(Snowflake(0)), 50).await.unwrap();
+    let page = history(store, channel, HistoryAnchor::After(Snowflake(0)), 50)
+        .await
+        .unwrap();
     assert_eq!(ids(&page), [survivor.get()]);
     assert!(store.buckets_visited() - before <= 2);
 }

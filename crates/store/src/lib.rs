@@ -157,7 +157,14 @@ pub trait MetaStore: Send + Sync {
 
 /// The whole storage seam.
 pub trait Store:
-    UserStore + ApplicationStore + GuildStore + ChannelStore + MemberStore + InviteStore + MessageStore + MetaStore
+    UserStore
+    + ApplicationStore
+    + GuildStore
+    + ChannelStore
+    + MemberStore
+    + InviteStore
+    + MessageStore
+    + MetaStore
 {
 }
 
@@ -204,7 +211,11 @@ pub async fn history(
             let mut page = store.messages_after(channel_id, id, newer).await?;
             page.reverse();
             let inclusive = Snowflake(id.get().saturating_add(1));
-            page.extend(store.messages_before(channel_id, Some(inclusive), older).await?);
+            page.extend(
+                store
+                    .messages_before(channel_id, Some(inclusive), older)
+                    .await?,
+            );
             page
         }
     })

@@ -146,7 +146,9 @@ impl GuildStore for MemoryStore {
             inner.channels.insert(channel.id, channel.clone());
         }
         inner.user_guilds.insert((new.owner.user_id, g));
-        inner.members.insert((g, new.owner.user_id), new.owner.clone());
+        inner
+            .members
+            .insert((g, new.owner.user_id), new.owner.clone());
         Ok(())
     }
 
@@ -195,7 +197,9 @@ impl GuildStore for MemoryStore {
     }
 
     async fn put_role(&self, role: &Role) -> StoreResult<()> {
-        self.lock().roles.insert((role.guild_id, role.id), role.clone());
+        self.lock()
+            .roles
+            .insert((role.guild_id, role.id), role.clone());
         Ok(())
     }
 
@@ -232,10 +236,8 @@ impl ChannelStore for MemoryStore {
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
         let mut inner = self.lock();
-        if let Some(c) = inner.channels.remove(&id) {
-            if let Some(g) = c.guild_id {
-                inner.guild_channels.remove(&(g, id));
-            }
+        if let Some(g) = inner.channels.remove(&id).and_then(|c| c.guild_id) {
+            inner.guild_channels.remove(&(g, id));
         }
         inner.remove_channel_messages(id);
         Ok(())
@@ -301,7 +303,9 @@ impl InviteStore for MemoryStore {
     }
 
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
-        self.lock().invites.insert(invite.code.clone(), invite.clone());
+        self.lock()
+            .invites
+            .insert(invite.code.clone(), invite.clone());
         Ok(())
     }
 
@@ -377,14 +381,23 @@ impl MessageStore for MemoryStore {
         let last = before.map_or(u64::MAX, |b| bucket_of(b, self.bucket_ms));
         let bound = before.map_or(u64::MAX, |b| b.get());
         let mut page = Vec::new();
-        for (_, partition) in inner.messages.range((channel_id, 0)..=(channel_id, last)).rev() {
+        for (_, partition) in inner
+            .messages
+            .range((channel_id, 0)..=(channel_id, last))
+            .rev()
+        {
             if page.len() >= limit {
                 break;
             }
             self.visits.fetch_add(1, Ordering::Relaxed);
             let newer_than_bound = Reverse(bound.saturating_sub(1));
             let rest = limit - page.len();
-            page.extend(partition.range(newer_than_bound..).take(rest).map(|(_, m)| m.clone()));
+            page.extend(
+                partition
+                    .range(newer_than_bound..)
+                    .take(rest)
+                    .map(|(_, m)| m.clone()),
+            );
         }
         Ok(page)
     }
@@ -398,7 +411,10 @@ impl MessageStore for MemoryStore {
         let inner = self.lock();
         let first = bucket_of(after, self.bucket_ms);
         let mut page = Vec::new();
-        for (_, partition) in inner.messages.range((channel_id, first)..=(channel_id, u64::MAX)) {
+        for (_, partition) in inner
+            .messages
+            .range((channel_id, first)..=(channel_id, u64::MAX))
+        {
             if page.len() >= limit {
                 break;
             }

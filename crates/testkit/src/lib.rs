@@ -1,1 +1,315 @@
+//! Black-box test support: start a real `concord` process on a loopback
+//! port with its own data directory, and talk to it over real HTTP.
+//!
+//! The server is a child process so a test can `kill -9` it and start it
+//! again on the same data, exactly as an operator's crash would.
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+/// A running `concord serve`.
+pub struct TestServer {
+    binary: PathBuf,
+    args: Vec<String>,
+    data: tempfile::TempDir,
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+/// An HTTP answer, with the body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A registered account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    /// The value for the `Authorization` header.
+    pub auth: String,
+}
+
+impl TestServer {
+    /// Starts `binary serve` with rate limits off (unless `args` say otherwise).
+    pub fn start(binary: &str, args: &[&str]) -> TestServer {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut server = TestServer {
+            binary: PathBuf::from(binary),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            data,
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: reqwest::Client::new(),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(&self.binary)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(&self.args)
+            .env_remove("CONCORD_CONFIG")
+            // Flags win over the environment, so a test can turn limits back on.
+            .env("CONCORD_RATE_LIMITS", "off")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start concord");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listen line");
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("concord did not say where it listens: {line:?}"));
+        self.addr = addr;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, no shutdown: whatever was not durable is lost.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+        }
+    }
+
+    /// Starts the server again on the same data directory.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `path` is relative to `/api/v10`.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v10{path}")));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    /// Sends raw bytes with a content type, for malformed-input tests.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v10{path}")))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &str) -> Reply {
+        self.request("GET", path, Some(auth), None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &str, body: Value) -> Reply {
+        self.request("POST", path, Some(auth), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, auth: &str, body: Value) -> Reply {
+        self.request("PATCH", path, Some(auth), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, auth: &str, body: Value) -> Reply {
+        self.request("PUT", path, Some(auth), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &str) -> Reply {
+        self.request("DELETE", path, Some(auth), None).await
+    }
+
+    /// Registers a user whose password is `password-<name>`.
+    pub async fn register(&self, name: &str) -> Account {
+        let body = json!({ "username": name, "password": format!("password-{name}"), "email": format!("{name}@example.org") });
+        let reply = self
+            .request("POST", "/auth/register", None, Some(body))
+            .await;
+        assert_eq!(reply.status, 201, "register {name}: {:?}", reply.body);
+        let token = reply.body["token"].as_str().expect("token").to_owned();
+        let me = self.get("/users/@me", &token).await;
+        Account {
+            id: me.body["id"].as_str().expect("id").to_owned(),
+            auth: token,
+        }
+    }
+
+    /// A guild owned by `owner`; returns (guild id, id of #general).
+    pub async fn guild(&self, owner: &Account, name: &str) -> (String, String) {
+        let reply = self
+            .post("/guilds", &owner.auth, json!({ "name": name }))
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let general = reply.body["channels"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == 0))
+            .and_then(|c| c["id"].as_str())
+            .expect("general channel");
+        (
+            reply.body["id"].as_str().expect("guild id").to_owned(),
+            general.to_owned(),
+        )
+    }
+
+    /// Makes `who` a member of the guild of `channel` through an invite.
+    pub async fn join(&self, owner: &Account, channel: &str, who: &Account) {
+        let invite = self
+            .post(
+                &format!("/channels/{channel}/invites"),
+                &owner.auth,
+                json!({}),
+            )
+            .await;
+        assert_eq!(invite.status, 200, "{:?}", invite.body);
+        let code = invite.body["code"].as_str().expect("code");
+        let joined = self
+            .post(&format!("/invites/{code}"), &who.auth, json!({}))
+            .await;
+        assert_eq!(joined.status, 200, "{:?}", joined.body);
+    }
+
+    /// A bot application owned by `owner`, added to `guild` with `permissions`.
+    pub async fn bot(
+        &self,
+        owner: &Account,
+        name: &str,
+        guild: &str,
+        permissions: &str,
+    ) -> Account {
+        let app = self
+            .post("/applications", &owner.auth, json!({ "name": name }))
+            .await;
+        assert_eq!(app.status, 201, "{:?}", app.body);
+        let id = app.body["id"].as_str().expect("application id").to_owned();
+        let reset = self
+            .post(
+                &format!("/applications/{id}/bot/reset"),
+                &owner.auth,
+                json!({}),
+            )
+            .await;
+        let token = reset.body["token"].as_str().expect("bot token");
+        let path = format!("/oauth2/authorize?client_id={id}&scope=bot&permissions={permissions}");
+        let body = json!({ "guild_id": guild, "permissions": permissions, "authorize": true });
+        let added = self.post(&path, &owner.auth, body).await;
+        assert_eq!(added.status, 200, "{:?}", added.body);
+        Account {
+            id,
+            auth: format!("Bot {token}"),
+        }
+    }
+
+    /// Sends a message and returns its id.
+    pub async fn say(&self, who: &Account, channel: &str, content: &str) -> String {
+        let reply = self
+            .post(
+                &format!("/channels/{channel}/messages"),
+                &who.auth,
+                json!({ "content": content }),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body["id"].as_str().expect("message id").to_owned()
+    }
+
+    /// The server's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Ids of a message page, in the order given.
+pub fn ids(page: &Value) -> Vec<String> {
+    page.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

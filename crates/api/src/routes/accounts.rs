@@ -6,7 +6,9 @@ use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use concord_service::input::{Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register};
+use concord_service::input::{
+    Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
+};
 
 use super::{created, no_content, ok};
 use crate::error::ApiResult;
@@ -24,8 +26,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/applications", post(create_application))
         .route("/applications/@me", get(current_application))
         .route("/oauth2/applications/@me", get(current_application))
-        .route("/applications/{application_id}", get(application).patch(patch_application))
-        .route("/applications/{application_id}/bot/reset", post(reset_bot_token))
+        .route(
+            "/applications/{application_id}",
+            get(application).patch(patch_application),
+        )
+        .route(
+            "/applications/{application_id}/bot/reset",
+            post(reset_bot_token),
+        )
         .route("/oauth2/authorize", post(authorize))
 }
 
@@ -41,7 +49,11 @@ async fn me(state: State, Auth(caller): Auth) -> ApiResult<Response> {
     Ok(ok(state.service.me(caller).await?))
 }
 
-async fn patch_me(state: State, Auth(caller): Auth, Body(input): Body<PatchMe>) -> ApiResult<Response> {
+async fn patch_me(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<PatchMe>,
+) -> ApiResult<Response> {
     Ok(ok(state.service.patch_me(caller, input).await?))
 }
 
@@ -51,37 +63,83 @@ async fn user(state: State, Auth(_): Auth, Path(user_id): Path<String>) -> ApiRe
 
 async fn my_guilds(state: State, Auth(caller): Auth, query: QueryMap) -> ApiResult<Response> {
     let limit = query.int("limit", 1, 200, 200)? as usize;
-    let guilds = state.service.my_guilds(caller, query.id("before")?, query.id("after")?, limit).await?;
+    let guilds = state
+        .service
+        .my_guilds(caller, query.id("before")?, query.id("after")?, limit)
+        .await?;
     Ok(ok(guilds))
 }
 
-async fn leave_guild(state: State, Auth(caller): Auth, Path(guild_id): Path<String>) -> ApiResult<Response> {
-    state.service.leave_guild(caller, id(&guild_id, "guild_id")?).await?;
+async fn leave_guild(
+    state: State,
+    Auth(caller): Auth,
+    Path(guild_id): Path<String>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .leave_guild(caller, id(&guild_id, "guild_id")?)
+        .await?;
     Ok(no_content())
 }
 
-async fn create_application(state: State, Auth(caller): Auth, Body(input): Body<CreateApplication>) -> ApiResult<Response> {
-    Ok(created(state.service.create_application(caller, input).await?))
+async fn create_application(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<CreateApplication>,
+) -> ApiResult<Response> {
+    Ok(created(
+        state.service.create_application(caller, input).await?,
+    ))
 }
 
 async fn current_application(state: State, Auth(caller): Auth) -> ApiResult<Response> {
     Ok(ok(state.service.current_application(caller).await?))
 }
 
-async fn application(state: State, Auth(caller): Auth, Path(app): Path<String>) -> ApiResult<Response> {
-    Ok(ok(state.service.application(caller, id(&app, "application_id")?).await?))
+async fn application(
+    state: State,
+    Auth(caller): Auth,
+    Path(app): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .application(caller, id(&app, "application_id")?)
+        .await?))
 }
 
-async fn patch_application(state: State, Auth(caller): Auth, Path(app): Path<String>, Body(input): Body<PatchApplication>) -> ApiResult<Response> {
-    Ok(ok(state.service.patch_application(caller, id(&app, "application_id")?, input).await?))
+async fn patch_application(
+    state: State,
+    Auth(caller): Auth,
+    Path(app): Path<String>,
+    Body(input): Body<PatchApplication>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .patch_application(caller, id(&app, "application_id")?, input)
+        .await?))
 }
 
-async fn reset_bot_token(state: State, Auth(caller): Auth, Path(app): Path<String>) -> ApiResult<Response> {
-    Ok(ok(state.service.reset_bot_token(caller, id(&app, "application_id")?).await?))
+async fn reset_bot_token(
+    state: State,
+    Auth(caller): Auth,
+    Path(app): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .reset_bot_token(caller, id(&app, "application_id")?)
+        .await?))
 }
 
-async fn authorize(state: State, Auth(caller): Auth, query: QueryMap, Body(input): Body<Authorize>) -> ApiResult<Response> {
+async fn authorize(
+    state: State,
+    Auth(caller): Auth,
+    query: QueryMap,
+    Body(input): Body<Authorize>,
+) -> ApiResult<Response> {
     let client_id = id(query.get("client_id").unwrap_or(""), "client_id")?;
     let scope = query.get("scope").unwrap_or("");
-    Ok(ok(state.service.authorize_bot(caller, client_id, scope, input).await?))
+    Ok(ok(state
+        .service
+        .authorize_bot(caller, client_id, scope, input)
+        .await?))
 }

@@ -16,8 +16,14 @@ use crate::{AppState, State};
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/channels/{channel_id}", get(channel).patch(patch_channel).delete(delete_channel))
-        .route("/channels/{channel_id}/permissions/{overwrite_id}", put(put_overwrite).delete(delete_overwrite))
+        .route(
+            "/channels/{channel_id}",
+            get(channel).patch(patch_channel).delete(delete_channel),
+        )
+        .route(
+            "/channels/{channel_id}/permissions/{overwrite_id}",
+            put(put_overwrite).delete(delete_overwrite),
+        )
         .route("/channels/{channel_id}/invites", post(create_invite))
 }
 
@@ -29,24 +35,62 @@ async fn channel(state: State, Auth(caller): Auth, Path(c): Path<String>) -> Api
     Ok(ok(state.service.channel(caller, channel_id(&c)?).await?))
 }
 
-async fn patch_channel(state: State, Auth(caller): Auth, Path(c): Path<String>, Body(input): Body<ChannelInput>) -> ApiResult<Response> {
-    Ok(ok(state.service.patch_channel(caller, channel_id(&c)?, input).await?))
+async fn patch_channel(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+    Body(input): Body<ChannelInput>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .patch_channel(caller, channel_id(&c)?, input)
+        .await?))
 }
 
-async fn delete_channel(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiResult<Response> {
-    Ok(ok(state.service.delete_channel(caller, channel_id(&c)?).await?))
+async fn delete_channel(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .delete_channel(caller, channel_id(&c)?)
+        .await?))
 }
 
-async fn put_overwrite(state: State, Auth(caller): Auth, Path((c, o)): Path<(String, String)>, Body(input): Body<PutOverwrite>) -> ApiResult<Response> {
-    state.service.put_overwrite(caller, channel_id(&c)?, id(&o, "overwrite_id")?, input).await?;
+async fn put_overwrite(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, o)): Path<(String, String)>,
+    Body(input): Body<PutOverwrite>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .put_overwrite(caller, channel_id(&c)?, id(&o, "overwrite_id")?, input)
+        .await?;
     Ok(no_content())
 }
 
-async fn delete_overwrite(state: State, Auth(caller): Auth, Path((c, o)): Path<(String, String)>) -> ApiResult<Response> {
-    state.service.delete_overwrite(caller, channel_id(&c)?, id(&o, "overwrite_id")?).await?;
+async fn delete_overwrite(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, o)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .delete_overwrite(caller, channel_id(&c)?, id(&o, "overwrite_id")?)
+        .await?;
     Ok(no_content())
 }
 
-async fn create_invite(state: State, Auth(caller): Auth, Path(c): Path<String>, Body(input): Body<CreateInvite>) -> ApiResult<Response> {
-    Ok(ok(state.service.create_invite(caller, channel_id(&c)?, input).await?))
+async fn create_invite(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+    Body(input): Body<CreateInvite>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .create_invite(caller, channel_id(&c)?, input)
+        .await?))
 }

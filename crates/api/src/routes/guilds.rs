@@ -17,11 +17,20 @@ use crate::{AppState, State};
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/guilds", post(create_guild))
-        .route("/guilds/{guild_id}", get(guild).patch(patch_guild).delete(delete_guild))
-        .route("/guilds/{guild_id}/channels", get(channels).post(create_channel))
+        .route(
+            "/guilds/{guild_id}",
+            get(guild).patch(patch_guild).delete(delete_guild),
+        )
+        .route(
+            "/guilds/{guild_id}/channels",
+            get(channels).post(create_channel),
+        )
         .route("/guilds/{guild_id}/members", get(members))
         .route("/guilds/{guild_id}/members/{user_id}", get(member))
-        .route("/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_role).delete(remove_role))
+        .route(
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            put(add_role).delete(remove_role),
+        )
         .route("/guilds/{guild_id}/roles", get(roles).post(create_role))
 }
 
@@ -29,53 +38,121 @@ fn guild_id(raw: &str) -> ApiResult<Snowflake> {
     id(raw, "guild_id")
 }
 
-async fn create_guild(state: State, Auth(caller): Auth, Body(input): Body<CreateGuild>) -> ApiResult<Response> {
+async fn create_guild(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<CreateGuild>,
+) -> ApiResult<Response> {
     Ok(created(state.service.create_guild(caller, input).await?))
 }
 
-async fn guild(state: State, Auth(caller): Auth, Path(g): Path<String>, query: QueryMap) -> ApiResult<Response> {
-    Ok(ok(state.service.guild(caller, guild_id(&g)?, query.flag("with_counts")).await?))
+async fn guild(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .guild(caller, guild_id(&g)?, query.flag("with_counts"))
+        .await?))
 }
 
-async fn patch_guild(state: State, Auth(caller): Auth, Path(g): Path<String>, Body(input): Body<PatchGuild>) -> ApiResult<Response> {
-    Ok(ok(state.service.patch_guild(caller, guild_id(&g)?, input).await?))
+async fn patch_guild(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(input): Body<PatchGuild>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .patch_guild(caller, guild_id(&g)?, input)
+        .await?))
 }
 
-async fn delete_guild(state: State, Auth(caller): Auth, Path(g): Path<String>) -> ApiResult<Response> {
+async fn delete_guild(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+) -> ApiResult<Response> {
     state.service.delete_guild(caller, guild_id(&g)?).await?;
     Ok(no_content())
 }
 
 async fn channels(state: State, Auth(caller): Auth, Path(g): Path<String>) -> ApiResult<Response> {
-    Ok(ok(state.service.guild_channels(caller, guild_id(&g)?).await?))
+    Ok(ok(state
+        .service
+        .guild_channels(caller, guild_id(&g)?)
+        .await?))
 }
 
-async fn create_channel(state: State, Auth(caller): Auth, Path(g): Path<String>, Body(input): Body<ChannelInput>) -> ApiResult<Response> {
-    Ok(created(state.service.create_channel(caller, guild_id(&g)?, input).await?))
+async fn create_channel(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(input): Body<ChannelInput>,
+) -> ApiResult<Response> {
+    Ok(created(
+        state
+            .service
+            .create_channel(caller, guild_id(&g)?, input)
+            .await?,
+    ))
 }
 
-async fn members(state: State, Auth(caller): Auth, Path(g): Path<String>, query: QueryMap) -> ApiResult<Response> {
+async fn members(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
     let limit = query.int("limit", 1, u64::from(limits::MEMBERS_LIMIT_MAX), 1)? as usize;
     let after = query.id("after")?.unwrap_or_default();
-    Ok(ok(state.service.members(caller, guild_id(&g)?, after, limit).await?))
+    Ok(ok(state
+        .service
+        .members(caller, guild_id(&g)?, after, limit)
+        .await?))
 }
 
-async fn member(state: State, Auth(caller): Auth, Path((g, u)): Path<(String, String)>) -> ApiResult<Response> {
-    Ok(ok(state.service.member(caller, guild_id(&g)?, id(&u, "user_id")?).await?))
+async fn member(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .member(caller, guild_id(&g)?, id(&u, "user_id")?)
+        .await?))
 }
 
-async fn set_role(state: State, caller: Auth, ids: (String, String, String), give: bool) -> ApiResult<Response> {
+async fn set_role(
+    state: State,
+    caller: Auth,
+    ids: (String, String, String),
+    give: bool,
+) -> ApiResult<Response> {
     let (g, u, r) = ids;
     let (g, u, r) = (guild_id(&g)?, id(&u, "user_id")?, id(&r, "role_id")?);
-    state.service.set_member_role(caller.0, g, u, r, give).await?;
+    state
+        .service
+        .set_member_role(caller.0, g, u, r, give)
+        .await?;
     Ok(no_content())
 }
 
-async fn add_role(state: State, caller: Auth, Path(ids): Path<(String, String, String)>) -> ApiResult<Response> {
+async fn add_role(
+    state: State,
+    caller: Auth,
+    Path(ids): Path<(String, String, String)>,
+) -> ApiResult<Response> {
     set_role(state, caller, ids, true).await
 }
 
-async fn remove_role(state: State, caller: Auth, Path(ids): Path<(String, String, String)>) -> ApiResult<Response> {
+async fn remove_role(
+    state: State,
+    caller: Auth,
+    Path(ids): Path<(String, String, String)>,
+) -> ApiResult<Response> {
     set_role(state, caller, ids, false).await
 }
 
@@ -83,6 +160,14 @@ async fn roles(state: State, Auth(caller): Auth, Path(g): Path<String>) -> ApiRe
     Ok(ok(state.service.roles(caller, guild_id(&g)?).await?))
 }
 
-async fn create_role(state: State, Auth(caller): Auth, Path(g): Path<String>, Body(input): Body<RoleInput>) -> ApiResult<Response> {
-    Ok(ok(state.service.create_role(caller, guild_id(&g)?, input).await?))
+async fn create_role(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(input): Body<RoleInput>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .create_role(caller, guild_id(&g)?, input)
+        .await?))
 }

@@ -18,7 +18,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 
 /// Anyone may look an invite up, signed in or not.
 async fn invite(state: State, Path(code): Path<String>, query: QueryMap) -> ApiResult<Response> {
-    Ok(ok(state.service.invite(&code, query.flag("with_counts")).await?))
+    Ok(ok(state
+        .service
+        .invite(&code, query.flag("with_counts"))
+        .await?))
 }
 
 async fn accept(state: State, Auth(caller): Auth, Path(code): Path<String>) -> ApiResult<Response> {

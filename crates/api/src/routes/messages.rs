@@ -20,8 +20,14 @@ use crate::{AppState, State};
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/channels/{channel_id}/messages", get(history).post(create))
-        .route("/channels/{channel_id}/messages/bulk-delete", post(bulk_delete))
-        .route("/channels/{channel_id}/messages/{message_id}", get(message).patch(edit).delete(delete))
+        .route(
+            "/channels/{channel_id}/messages/bulk-delete",
+            post(bulk_delete),
+        )
+        .route(
+            "/channels/{channel_id}/messages/{message_id}",
+            get(message).patch(edit).delete(delete),
+        )
 }
 
 /// One of `around`, `before`, `after`, or none for the newest page.
@@ -41,30 +47,81 @@ fn anchor(query: &QueryMap) -> ApiResult<HistoryAnchor> {
     })
 }
 
-async fn history(state: State, Auth(caller): Auth, Path(c): Path<String>, query: QueryMap) -> ApiResult<Response> {
-    let limit = query.int("limit", 1, u64::from(limits::HISTORY_LIMIT_MAX), u64::from(limits::HISTORY_LIMIT_DEFAULT))?;
-    let page = state.service.messages(caller, channel_id(&c)?, anchor(&query)?, limit as usize).await?;
+async fn history(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
+    let limit = query.int(
+        "limit",
+        1,
+        u64::from(limits::HISTORY_LIMIT_MAX),
+        u64::from(limits::HISTORY_LIMIT_DEFAULT),
+    )?;
+    let page = state
+        .service
+        .messages(caller, channel_id(&c)?, anchor(&query)?, limit as usize)
+        .await?;
     Ok(ok(page))
 }
 
-async fn create(state: State, Auth(caller): Auth, Path(c): Path<String>, Body(input): Body<CreateMessage>) -> ApiResult<Response> {
-    Ok(ok(state.service.create_message(caller, channel_id(&c)?, input).await?))
+async fn create(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+    Body(input): Body<CreateMessage>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .create_message(caller, channel_id(&c)?, input)
+        .await?))
 }
 
-async fn message(state: State, Auth(caller): Auth, Path((c, m)): Path<(String, String)>) -> ApiResult<Response> {
-    Ok(ok(state.service.message(caller, channel_id(&c)?, id(&m, "message_id")?).await?))
+async fn message(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, m)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .message(caller, channel_id(&c)?, id(&m, "message_id")?)
+        .await?))
 }
 
-async fn edit(state: State, Auth(caller): Auth, Path((c, m)): Path<(String, String)>, Body(input): Body<EditMessage>) -> ApiResult<Response> {
-    Ok(ok(state.service.edit_message(caller, channel_id(&c)?, id(&m, "message_id")?, input).await?))
+async fn edit(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, m)): Path<(String, String)>,
+    Body(input): Body<EditMessage>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .edit_message(caller, channel_id(&c)?, id(&m, "message_id")?, input)
+        .await?))
 }
 
-async fn delete(state: State, Auth(caller): Auth, Path((c, m)): Path<(String, String)>) -> ApiResult<Response> {
-    state.service.delete_message(caller, channel_id(&c)?, id(&m, "message_id")?).await?;
+async fn delete(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, m)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .delete_message(caller, channel_id(&c)?, id(&m, "message_id")?)
+        .await?;
     Ok(no_content())
 }
 
-async fn bulk_delete(state: State, Auth(caller): Auth, Path(c): Path<String>, Body(input): Body<BulkDelete>) -> ApiResult<Response> {
-    state.service.bulk_delete(caller, channel_id(&c)?, input).await?;
+async fn bulk_delete(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+    Body(input): Body<BulkDelete>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .bulk_delete(caller, channel_id(&c)?, input)
+        .await?;
     Ok(no_content())
 }

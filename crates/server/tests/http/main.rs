@@ -1,0 +1,23 @@
+//! Black-box tests of the HTTP API: each starts a real `concord` on a
+//! loopback port and talks to it over HTTP, as a client library would.
+
+mod accounts;
+mod durability;
+mod errors;
+mod guilds;
+mod invites;
+mod messages;
+mod observability;
+mod permissions;
+mod ratelimits;
+
+use concord_testkit::TestServer;
+
+/// A fresh server with rate limits off.
+fn server() -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_concord"), &[])
+}
+
+fn server_with(args: &[&str]) -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_concord"), args)
+}

@@ -1,0 +1,122 @@
+use serde_json::json;
+
+use crate::server_with;
+
+#[tokio::test]
+async fn message_sends_are_limited_per_user_per_channel() {
+    let s = server_with(&[
+        "--rate-limits",
+        "on",
+        "--message-rate-limit",
+        "3",
+        "--message-rate-window-ms",
+        "60000",
+    ]);
+    let ada = s.register("ada").await;
+    let (guild, general) = s.guild(&ada, "Home").await;
+    let path = format!("/channels/{general}/messages");
+    for remaining in [2, 1, 0] {
+        let ok = s.post(&path, &ada.auth, json!({ "content": "x" })).await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.header("x-ratelimit-limit"), Some("3"));
+        assert_eq!(
+            ok.header("x-ratelimit-remaining"),
+            Some(remaining.to_string().as_str())
+        );
+        assert_eq!(ok.header("x-ratelimit-scope"), Some("user"));
+        assert!(ok.header("x-ratelimit-bucket").is_some());
+        let reset_after: f64 = ok
+            .header("x-ratelimit-reset-after")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(reset_after > 0.0 && reset_after <= 60.0);
+        assert!(
+            ok.header("x-ratelimit-reset")
+                .unwrap()
+                .parse::<f64>()
+                .is_ok()
+        );
+    }
+    let limited = s.post(&path, &ada.auth, json!({ "content": "x" })).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("via"), Some("1.1 concord"));
+    assert_eq!(limited.header("content-type"), Some("application/json"));
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert!(limited.body["retry_after"].as_f64().unwrap() > 0.0);
+    assert_eq!(limited.body["global"], false);
+    assert_eq!(limited.body["message"], "You are being rate limited.");
+    assert!(limited.header("x-ratelimit-global").is_none());
+
+    // Another channel is another bucket; another user has their own.
+    let other = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "other" }),
+        )
+        .await;
+    let other = other.body["id"].as_str().unwrap();
+    assert_eq!(
+        s.post(
+            &format!("/channels/{other}/messages"),
+            &ada.auth,
+            json!({ "content": "x" })
+        )
+        .await
+        .status,
+        200
+    );
+    let bob = s.register("bob").await;
+    s.join(&ada, &general, &bob).await;
+    assert_eq!(
+        s.post(&path, &bob.auth, json!({ "content": "x" }))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_global_limit_is_per_token() {
+    let s = server_with(&["--rate-limits", "on", "--global-rate-limit", "5"]);
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    // A burst of 20: at most 5 per one-second window get through (two windows
+    // if the burst straddles a boundary), the rest are refused globally.
+    let burst = (0..20).map(|_| s.get("/users/@me", &ada.auth));
+    let replies = futures::future::join_all(burst).await;
+    let passed = replies.iter().filter(|r| r.status == 200).count();
+    assert!((1..=10).contains(&passed), "{passed} passed");
+    let refused: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(refused.len(), 20 - passed);
+    for reply in refused {
+        assert_eq!(reply.header("x-ratelimit-global"), Some("true"));
+        assert_eq!(reply.header("x-ratelimit-scope"), Some("global"));
+        assert_eq!(reply.body["global"], true);
+        assert!(reply.header("via").is_some() && reply.header("retry-after").is_some());
+    }
+    assert_eq!(
+        s.get("/users/@me", &bob.auth).await.status,
+        200,
+        "another token has its own limit"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_can_be_switched_off() {
+    let s = server_with(&["--rate-limits", "off", "--message-rate-limit", "1"]);
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    for _ in 0..5 {
+        let reply = s
+            .post(
+                &format!("/channels/{general}/messages"),
+                &ada.auth,
+                json!({ "content": "x" }),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        assert!(reply.header("x-ratelimit-limit").is_none());
+    }
+}
