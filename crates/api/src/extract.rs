@@ -135,14 +135,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
         let pairs = query
             .split('&')
             .filter(|p| !p.is_empty())
-            .filter_map(|p| {
+            .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
                 let decode = |s: &str| {
                     percent_encoding::percent_decode_str(&s.replace('+', " "))
                         .decode_utf8_lossy()
                         .into_owned()
                 };
-                Some((decode(k), decode(v)))
+                (decode(k), decode(v))
             })
             .collect();
         Ok(QueryMap(pairs))

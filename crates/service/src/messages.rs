@@ -33,10 +33,10 @@ fn mention_ids(content: &str, role: bool) -> Vec<Snowflake> {
             (false, None) => inner.strip_prefix('!').unwrap_or(inner),
             _ => continue,
         };
-        if let Ok(id) = id.parse() {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+        if let Ok(id) = id.parse()
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
     }
     ids

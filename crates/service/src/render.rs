@@ -38,18 +38,18 @@ impl Service {
         let mut users: HashMap<Snowflake, wire::User> = HashMap::new();
         let mut referenced: HashMap<Snowflake, Option<records::Message>> = HashMap::new();
         for m in messages {
-            if let Some(r) = m.message_reference {
-                if m.kind == records::message_type::REPLY && !referenced.contains_key(&r.message_id)
-                {
-                    let target = self.store.message(r.channel_id, r.message_id).await?;
-                    referenced.insert(r.message_id, target);
-                }
+            if let Some(r) = m.message_reference
+                && m.kind == records::message_type::REPLY
+                && !referenced.contains_key(&r.message_id)
+            {
+                let target = self.store.message(r.channel_id, r.message_id).await?;
+                referenced.insert(r.message_id, target);
             }
         }
         let all = messages.iter().chain(referenced.values().flatten());
         for id in all.flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied())) {
-            if !users.contains_key(&id) {
-                users.insert(id, self.user_wire(id).await?);
+            if let std::collections::hash_map::Entry::Vacant(e) = users.entry(id) {
+                e.insert(self.user_wire(id).await?);
             }
         }
         let one = |m: &records::Message| {

@@ -105,14 +105,14 @@ impl Service {
         }
         let (min, max) = limits::PASSWORD;
         check_length(&mut errors, "password", &input.password, min, max);
-        if let Some(email) = &input.email {
-            if !email.contains('@') || email.len() > 254 {
-                errors.add(
-                    "email",
-                    "EMAIL_TYPE_INVALID_EMAIL",
-                    "Not a well formed email address.",
-                );
-            }
+        if let Some(email) = &input.email
+            && (!email.contains('@') || email.len() > 254)
+        {
+            errors.add(
+                "email",
+                "EMAIL_TYPE_INVALID_EMAIL",
+                "Not a well formed email address.",
+            );
         }
         errors.into_result()?;
         let password = input.password.clone();

@@ -201,7 +201,7 @@ async fn roles_grant_moderation_and_administrator_ignores_overwrites() {
         hide,
     )
     .await;
-    assert_eq!(s.say(&cat, &general, "still here").await.len() > 0, true);
+    assert!(!s.say(&cat, &general, "still here").await.is_empty());
 }
 
 #[tokio::test]
