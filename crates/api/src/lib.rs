@@ -24,6 +24,8 @@ mod routes;
 pub struct AppState {
     pub service: Arc<Service>,
     pub metrics: Option<PrometheusHandle>,
+    /// The gateway's public URL, for `GET /gateway`.
+    pub gateway_url: String,
 }
 
 pub type State = axum::extract::State<Arc<AppState>>;

@@ -40,6 +40,10 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Gateway heartbeat interval in milliseconds, under 60000 [default: 41250]
+    #[arg(long, env = "CONCORD_GATEWAY_HEARTBEAT_MS")]
+    pub gateway_heartbeat_ms: Option<u64>,
+
     /// Log filter, in tracing's EnvFilter syntax [default: info]
     #[arg(long, env = "CONCORD_LOG")]
     pub log: Option<String>,
@@ -98,6 +102,7 @@ impl Settings {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: Some(PathBuf::from("./data")),
             public_url: None,
+            gateway_heartbeat_ms: Some(41_250),
             log: Some("info".into()),
             rate_limits: Some(Switch::On),
             global_rate_limit: Some(50),
@@ -120,6 +125,7 @@ impl Settings {
             listen,
             data_dir,
             public_url,
+            gateway_heartbeat_ms,
             log,
             rate_limits,
             global_rate_limit,
@@ -174,6 +180,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
+    pub gateway_heartbeat_ms: u64,
     pub log: String,
     pub rate_limits: RateLimits,
     pub fsync: bool,
@@ -218,6 +225,15 @@ impl Config {
             listen: s.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
             data_dir: s.data_dir.unwrap_or_else(|| "./data".into()),
             public_url: s.public_url,
+            gateway_heartbeat_ms: match s.gateway_heartbeat_ms {
+                Some(ms) if (100..60_000).contains(&ms) => ms,
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "gateway_heartbeat_ms",
+                        "must be between 100 and 59999".into(),
+                    ));
+                }
+            },
             log: s.log.unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits {
                 enabled: s.rate_limits.is_some_and(Switch::is_on),

@@ -518,17 +518,22 @@ pub mod application_flags {
     pub const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
 }
 
+/// The privileged intents an application may use, as its flag bits.
+pub fn application_flags(a: &records::Application) -> u64 {
+    use application_flags::*;
+    [
+        (a.allow_presences, GATEWAY_PRESENCE_LIMITED),
+        (a.allow_members, GATEWAY_GUILD_MEMBERS_LIMITED),
+        (a.allow_message_content, GATEWAY_MESSAGE_CONTENT_LIMITED),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, bit)| acc | bit)
+}
+
 impl Application {
     pub fn new(a: &records::Application, owner: User, bot: User) -> Self {
-        use application_flags::*;
-        let flags = [
-            (a.allow_presences, GATEWAY_PRESENCE_LIMITED),
-            (a.allow_members, GATEWAY_GUILD_MEMBERS_LIMITED),
-            (a.allow_message_content, GATEWAY_MESSAGE_CONTENT_LIMITED),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |acc, (_, bit)| acc | bit);
+        let flags = application_flags(a);
         Application {
             id: a.id,
             name: a.name.clone(),

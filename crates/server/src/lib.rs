@@ -2,12 +2,14 @@
 //! service, serve HTTP until shutdown. Everything is passed explicitly; no
 //! globals but the metrics recorder, which Prometheus needs.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use concord_api::AppState;
 use concord_bus::LocalBus;
 use concord_config::Config;
+use concord_gateway::{Gateway, GatewayConfig};
 use concord_service::{Service, ServiceConfig};
 use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -15,6 +17,18 @@ use tokio::net::TcpListener;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
+/// How long gateway connections get to move away at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// `ws://` and the bound address, with a wildcard address made loopback.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("ws://{}", SocketAddr::new(ip, addr.port()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -56,19 +70,33 @@ pub async fn run(
         rate_limits: config.rate_limits.clone(),
     };
     let service = Arc::new(Service::open(store, bus, service_config).await?);
+    let addr = listener.local_addr()?;
+    let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
+    let gateway = Gateway::start(
+        Arc::clone(&service),
+        GatewayConfig {
+            heartbeat_interval_ms: config.gateway_heartbeat_ms,
+            url: gateway_url.clone(),
+        },
+    );
     let state = Arc::new(AppState {
         service,
         metrics: metrics_handle(),
+        gateway_url,
     });
-    let app = concord_api::router(state, axum::Router::new());
+    let app = concord_api::router(state, gateway.router());
 
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "concord listening");
+    // Gateway sessions are asked to reconnect elsewhere (op 7) before HTTP stops.
+    let drain = async move {
+        shutdown.await;
+        gateway.shutdown(SHUTDOWN_GRACE).await;
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(drain)
     .await?;
     tracing::info!("concord stopped");
     Ok(())

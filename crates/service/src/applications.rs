@@ -202,7 +202,7 @@ impl Service {
         added["guild_id"] = member.guild_id.to_string().into();
         self.publish(EventKind::GuildMemberAdd, to_guild(member.guild_id), added);
         if let Some(full) = self
-            .guild_create(member.guild_id, member.user_id, 250)
+            .guild_create(member.guild_id, member.user_id, 250, true)
             .await?
         {
             self.publish(

@@ -109,7 +109,7 @@ impl Service {
         };
         self.store.create_guild(&new).await?;
         let full = self
-            .guild_create(id, caller.id, 250)
+            .guild_create(id, caller.id, 250, true)
             .await?
             .ok_or_else(|| ServiceError::Internal("guild vanished after create".into()))?;
         self.publish(

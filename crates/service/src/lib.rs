@@ -28,6 +28,7 @@ pub mod messages;
 pub mod permissions;
 pub mod ratelimit;
 mod render;
+pub mod sessions;
 pub mod users;
 
 pub use error::{FormErrors, ServiceError, ServiceResult};

@@ -81,12 +81,14 @@ impl Service {
         Ok(rendered.remove(0))
     }
 
-    /// The GUILD_CREATE payload of a guild for one of its members.
+    /// The GUILD_CREATE payload of a guild for one of its members: with
+    /// `all_members`, every member unless the guild is large, else only them.
     pub async fn guild_create(
         &self,
         guild_id: Snowflake,
         user_id: Snowflake,
         large_threshold: u64,
+        all_members: bool,
     ) -> ServiceResult<Option<wire::GuildCreate>> {
         let Some(guild) = self.store.guild(guild_id).await? else {
             return Ok(None);
@@ -98,7 +100,7 @@ impl Service {
         let member_count = self.store.member_count(guild_id).await?;
         let large = member_count > large_threshold;
         let mut members = vec![self.member_wire(&me).await?];
-        if !large {
+        if all_members && !large {
             for m in self
                 .store
                 .members(guild_id, Snowflake(0), large_threshold as usize)

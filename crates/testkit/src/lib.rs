@@ -4,6 +4,8 @@
 //! The server is a child process so a test can `kill -9` it and start it
 //! again on the same data, exactly as an operator's crash would.
 
+pub mod gateway;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,10 +104,35 @@ impl TestServer {
         }
     }
 
+    /// SIGTERM: the server starts a graceful shutdown.
+    pub fn signal_terminate(&self) {
+        let child = self.child.as_ref().expect("server running");
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+    }
+
+    /// Waits for the server to exit and returns how it did.
+    pub fn terminate_wait(&mut self) -> std::process::ExitStatus {
+        self.child
+            .take()
+            .expect("server running")
+            .wait()
+            .expect("reap")
+    }
+
     /// Starts the server again on the same data directory.
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
+    }
+
+    /// The gateway's URL, as `GET /gateway` gives it.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -12,6 +12,7 @@ use crate::error::json_response;
 
 mod accounts;
 mod channels;
+mod gateway;
 mod guilds;
 mod invites;
 mod messages;
@@ -19,6 +20,7 @@ mod messages;
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
         .merge(accounts::routes())
+        .merge(gateway::routes())
         .merge(guilds::routes())
         .merge(channels::routes())
         .merge(messages::routes())

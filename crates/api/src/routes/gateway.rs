@@ -1,0 +1,37 @@
+//! Where the gateway is, for clients about to connect.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::Response;
+use axum::routing::get;
+use concord_service::ServiceError;
+use serde_json::json;
+
+use super::ok;
+use crate::error::ApiResult;
+use crate::extract::Auth;
+use crate::{AppState, State};
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/gateway", get(gateway))
+        .route("/gateway/bot", get(gateway_bot))
+}
+
+async fn gateway(state: State) -> Response {
+    ok(json!({ "url": state.gateway_url }))
+}
+
+/// One shard suffices for every guild count Concord serves on one node;
+/// identify is not throttled, which `session_start_limit` advertises.
+async fn gateway_bot(state: State, Auth(caller): Auth) -> ApiResult<Response> {
+    if !caller.bot {
+        return Err(ServiceError::Unauthorized.into());
+    }
+    Ok(ok(json!({
+        "url": state.gateway_url,
+        "shards": 1,
+        "session_start_limit": { "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1 },
+    })))
+}

@@ -1,0 +1,435 @@
+//! One WebSocket connection: a single task that reads client payloads,
+//! writes the session's frames in batches, and watches the heartbeat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use concord_model::event::EventKind;
+use concord_service::Caller;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep_until};
+
+use crate::Gateway;
+use crate::protocol::{
+    self, Identify, Inbound, RequestGuildMembers, Resume, close, in_shard, intents, op,
+};
+use crate::session::{Attachment, Session};
+use crate::transport::Transport;
+
+/// Largest client payload, in bytes.
+const MAX_PAYLOAD: usize = 4096;
+/// Client payloads allowed per window.
+const PAYLOADS_PER_WINDOW: u32 = 120;
+const PAYLOAD_WINDOW: Duration = Duration::from_secs(60);
+/// Guilds one shard may hold before sharding is required.
+const GUILDS_PER_SHARD: usize = 2500;
+/// Members per GUILD_MEMBERS_CHUNK.
+const CHUNK_SIZE: usize = 1000;
+
+/// Why the loop ended.
+enum End {
+    /// The server closes with this code.
+    Close(u16),
+    /// The client closed with this code (or none).
+    ClientClosed(Option<u16>),
+    /// The socket broke.
+    Dropped,
+}
+
+/// What handling one payload asks for.
+type Handled = Result<(), u16>;
+
+pub(crate) struct Connection {
+    gateway: Arc<Gateway>,
+    id: u64,
+    sink: SplitSink<WebSocket, Message>,
+    transport: Transport,
+    session: Option<Arc<Session>>,
+    caller: Option<Caller>,
+    wake: Arc<Notify>,
+    kick: Arc<Notify>,
+    deadline: Instant,
+    window: (Instant, u32),
+}
+
+/// Serves a socket until it closes.
+pub(crate) async fn serve(
+    gateway: Arc<Gateway>,
+    socket: WebSocket,
+    compress: Option<String>,
+    version_ok: bool,
+) {
+    let (sink, stream) = socket.split();
+    let id = gateway.next_connection_id();
+    let now = Instant::now();
+    let mut connection = Connection {
+        deadline: now + gateway.heartbeat_timeout(),
+        gateway,
+        id,
+        sink,
+        transport: Transport::from_query(compress.as_deref()),
+        session: None,
+        caller: None,
+        wake: Arc::new(Notify::new()),
+        kick: Arc::new(Notify::new()),
+        window: (now, 0),
+    };
+    let end = if version_ok {
+        connection.run(stream).await
+    } else {
+        End::Close(close::INVALID_API_VERSION)
+    };
+    connection.finish(end).await;
+}
+
+impl Connection {
+    async fn run(&mut self, mut stream: SplitStream<WebSocket>) -> End {
+        let hello = json!({ "heartbeat_interval": self.gateway.config.heartbeat_interval_ms });
+        if self.send_control(op::HELLO, &hello).await.is_err() {
+            return End::Dropped;
+        }
+        let mut shutdown = self.gateway.shutdown.subscribe();
+        loop {
+            let wake = Arc::clone(&self.wake);
+            let kick = Arc::clone(&self.kick);
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    let _ = self.send_control(op::RECONNECT, &Value::Null).await;
+                    return End::Close(close::UNKNOWN_ERROR);
+                }
+                _ = kick.notified() => return End::Close(close::UNKNOWN_ERROR),
+                _ = wake.notified(), if self.session.is_some() => {
+                    if self.flush().await.is_err() {
+                        return End::Dropped;
+                    }
+                }
+                message = stream.next() => match message {
+                    None | Some(Err(_)) => return End::Dropped,
+                    Some(Ok(Message::Close(frame))) => return End::ClientClosed(frame.map(|f| f.code)),
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(code) = self.handle(text.as_bytes()).await {
+                            return End::Close(code);
+                        }
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if let Err(code) = self.handle(&bytes).await {
+                            return End::Close(code);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                },
+                _ = sleep_until(self.deadline) => return End::Close(close::SESSION_TIMED_OUT),
+            }
+        }
+    }
+
+    /// Closes as `end` says and keeps or drops the session.
+    async fn finish(mut self, end: End) {
+        let keep_session = match end {
+            End::Close(code) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: close::reason(code).into(),
+                };
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    self.sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+                !matches!(
+                    code,
+                    close::AUTHENTICATION_FAILED | close::INVALID_SHARD..=close::DISALLOWED_INTENTS
+                )
+            }
+            // A clean close (1000/1001) ends the session; anything else may resume.
+            End::ClientClosed(code) => !matches!(code, Some(1000 | 1001)),
+            End::Dropped => true,
+        };
+        if let Some(session) = self.session.take() {
+            session.detach(self.id);
+            if !keep_session {
+                self.gateway.hub.remove(&session.id);
+            }
+        }
+        self.gateway.connection_closed();
+    }
+
+    async fn send_control(&mut self, opcode: u8, d: &Value) -> Result<(), ()> {
+        let message = self
+            .transport
+            .encode(protocol::control(opcode, d))
+            .map_err(drop)?;
+        self.sink.send(message).await.map_err(drop)
+    }
+
+    /// Writes every unsent frame, then flushes once: several frames, one write.
+    async fn flush(&mut self) -> Result<(), ()> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let frames = session.take_unsent();
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let kick = Arc::clone(&self.kick);
+        let write = async {
+            for frame in frames {
+                let text = protocol::dispatch(frame.seq, frame.kind, &frame.data);
+                let message = self.transport.encode(text).map_err(drop)?;
+                self.sink.feed(message).await.map_err(drop)?;
+            }
+            self.sink.flush().await.map_err(drop)
+        };
+        tokio::select! {
+            result = write => result,
+            // A slow reader: stop waiting on its socket.
+            _ = kick.notified() => Err(()),
+        }
+    }
+
+    fn count_payload(&mut self) -> Handled {
+        let now = Instant::now();
+        if now.duration_since(self.window.0) >= PAYLOAD_WINDOW {
+            self.window = (now, 0);
+        }
+        self.window.1 += 1;
+        if self.window.1 > PAYLOADS_PER_WINDOW {
+            Err(close::RATE_LIMITED)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn handle(&mut self, raw: &[u8]) -> Handled {
+        if raw.len() > MAX_PAYLOAD {
+            return Err(close::DECODE_ERROR);
+        }
+        self.count_payload()?;
+        let payload: Inbound = serde_json::from_slice(raw).map_err(|_| close::DECODE_ERROR)?;
+        let identified = self.session.is_some();
+        match payload.op {
+            op::HEARTBEAT => {
+                self.deadline = Instant::now() + self.gateway.heartbeat_timeout();
+                self.send_control(op::HEARTBEAT_ACK, &Value::Null)
+                    .await
+                    .map_err(|()| close::UNKNOWN_ERROR)
+            }
+            op::IDENTIFY if identified => Err(close::ALREADY_AUTHENTICATED),
+            op::RESUME if identified => Err(close::ALREADY_AUTHENTICATED),
+            op::IDENTIFY => self.identify(parse(payload.d)?).await,
+            op::RESUME => self.resume(parse(payload.d)?).await,
+            op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE | op::REQUEST_GUILD_MEMBERS
+                if !identified =>
+            {
+                Err(close::NOT_AUTHENTICATED)
+            }
+            op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE => Ok(()),
+            op::REQUEST_GUILD_MEMBERS => self.request_members(parse(payload.d)?).await,
+            code if op::IGNORED.contains(&code) => Ok(()),
+            _ if !identified => Err(close::NOT_AUTHENTICATED),
+            _ => Err(close::UNKNOWN_OPCODE),
+        }
+    }
+
+    async fn identify(&mut self, identify: Identify) -> Handled {
+        let service = &self.gateway.hub.service;
+        let caller = service
+            .authenticate_token(&identify.token)
+            .await
+            .map_err(|_| close::AUTHENTICATION_FAILED)?;
+        let start = service
+            .session_start(caller)
+            .await
+            .map_err(|_| close::UNKNOWN_ERROR)?;
+        let requested = match (identify.intents, caller.bot) {
+            (Some(bits), _) => bits,
+            (None, false) => intents::ALL,
+            (None, true) => return Err(close::INVALID_INTENTS),
+        };
+        if requested & !intents::VALID != 0 {
+            return Err(close::INVALID_INTENTS);
+        }
+        if let Some(app) = &start.application {
+            let refused = [
+                (intents::GUILD_PRESENCES, app.allow_presences),
+                (intents::GUILD_MEMBERS, app.allow_members),
+                (intents::MESSAGE_CONTENT, app.allow_message_content),
+            ];
+            if refused
+                .iter()
+                .any(|(bit, allowed)| requested & bit != 0 && !allowed)
+            {
+                return Err(close::DISALLOWED_INTENTS);
+            }
+        }
+        let shard = identify.shard.unwrap_or([0, 1]);
+        if shard[1] == 0 || shard[0] >= shard[1] {
+            return Err(close::INVALID_SHARD);
+        }
+        let guilds: Vec<_> = start
+            .guild_ids
+            .iter()
+            .copied()
+            .filter(|g| in_shard(*g, shard))
+            .collect();
+        if guilds.len() > GUILDS_PER_SHARD {
+            return Err(close::SHARDING_REQUIRED);
+        }
+        let large_threshold = identify.large_threshold.unwrap_or(50).clamp(50, 250);
+        let session_id: Arc<str> = format!("{:032x}", rand::random::<u128>()).into();
+        let session = Arc::new(Session::new(
+            Arc::clone(&session_id),
+            caller.id,
+            caller.bot,
+            requested,
+            shard,
+            large_threshold,
+        ));
+        session.set_guilds(guilds.iter().copied());
+        // Registered before the snapshot is read, so no event is missed; the
+        // session holds events back until READY and the guilds are queued.
+        self.gateway.hub.insert(Arc::clone(&session));
+
+        let application = match &start.application {
+            Some(app) => {
+                json!({ "id": app.id, "flags": concord_model::wire::application_flags(app) })
+            }
+            None => json!({ "id": caller.id, "flags": 0 }),
+        };
+        let stubs: Vec<Value> = guilds
+            .iter()
+            .map(|g| json!({ "id": g, "unavailable": true }))
+            .collect();
+        let ready = json!({
+            "v": 10,
+            "user": start.user,
+            "guilds": stubs,
+            "session_id": &*session_id,
+            "session_type": "normal",
+            "resume_gateway_url": self.gateway.config.url,
+            "shard": shard,
+            "application": application,
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "user_settings": {},
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+        });
+        let mut opening: Vec<(&'static str, Arc<str>)> = vec![("READY", ready.to_string().into())];
+        if session.has_intent(intents::GUILDS) {
+            let all_members = session.has_intent(intents::GUILD_PRESENCES);
+            for guild in &guilds {
+                let payload = service
+                    .guild_create(*guild, caller.id, large_threshold, all_members)
+                    .await;
+                if let Ok(Some(json)) =
+                    payload.map(|p| p.and_then(|p| serde_json::to_string(&p).ok()))
+                {
+                    opening.push((EventKind::GuildCreate.name(), json.into()));
+                }
+            }
+        }
+        session.open(opening);
+        session.attach(self.attachment());
+        self.session = Some(session);
+        self.caller = Some(caller);
+        metrics::counter!("concord_gateway_identifies_total").increment(1);
+        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+    }
+
+    async fn resume(&mut self, resume: Resume) -> Handled {
+        let service = &self.gateway.hub.service;
+        let caller = service
+            .authenticate_token(&resume.token)
+            .await
+            .map_err(|_| close::AUTHENTICATION_FAILED)?;
+        let session = self
+            .gateway
+            .hub
+            .get(&resume.session_id)
+            .filter(|s| s.user_id == caller.id);
+        let resumed =
+            session.filter(|s| s.resume(self.attachment(), resume.seq.unwrap_or(0)).is_ok());
+        let Some(session) = resumed else {
+            // Not resumable: tell the client to identify anew.
+            return self
+                .send_control(op::INVALID_SESSION, &Value::Bool(false))
+                .await
+                .map_err(|()| close::UNKNOWN_ERROR);
+        };
+        self.session = Some(session);
+        self.caller = Some(caller);
+        metrics::counter!("concord_gateway_resumes_total").increment(1);
+        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+    }
+
+    fn attachment(&self) -> Attachment {
+        Attachment {
+            id: self.id,
+            wake: Arc::clone(&self.wake),
+            kick: Arc::clone(&self.kick),
+        }
+    }
+
+    async fn request_members(&mut self, request: RequestGuildMembers) -> Handled {
+        let (Some(caller), Some(session)) = (self.caller, self.session.clone()) else {
+            return Err(close::NOT_AUTHENTICATED);
+        };
+        let user_ids = request
+            .user_ids
+            .map(|ids| ids.into_vec())
+            .unwrap_or_default();
+        let everyone = user_ids.is_empty() && request.query.as_deref().unwrap_or("").is_empty();
+        let found = if everyone && !session.has_intent(intents::GUILD_MEMBERS) {
+            Vec::new()
+        } else {
+            let limit = request.limit.unwrap_or(0);
+            let query = request.query.as_deref();
+            self.gateway
+                .hub
+                .service
+                .request_members(caller, request.guild_id, query, limit, &user_ids)
+                .await
+                .unwrap_or_default()
+        };
+        let not_found: Vec<_> = user_ids
+            .iter()
+            .filter(|id| {
+                !found
+                    .iter()
+                    .any(|m| m.user.as_ref().is_some_and(|u| u.id == **id))
+            })
+            .collect();
+        let chunks: Vec<_> = if found.is_empty() {
+            vec![&[][..]]
+        } else {
+            found.chunks(CHUNK_SIZE).collect()
+        };
+        let count = chunks.len();
+        for (index, members) in chunks.into_iter().enumerate() {
+            let mut chunk = json!({
+                "guild_id": request.guild_id,
+                "members": members,
+                "chunk_index": index,
+                "chunk_count": count,
+            });
+            if index == 0 && !not_found.is_empty() {
+                chunk["not_found"] = json!(not_found);
+            }
+            if let Some(nonce) = &request.nonce {
+                chunk["nonce"] = json!(nonce);
+            }
+            session.push("GUILD_MEMBERS_CHUNK", chunk.to_string().into());
+        }
+        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(d: Value) -> Result<T, u16> {
+    serde_json::from_value(d).map_err(|_| close::DECODE_ERROR)
+}

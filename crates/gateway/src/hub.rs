@@ -1,0 +1,333 @@
+//! The node's sessions and the fan-out. One bus subscription per node feeds
+//! one dispatcher task, which routes each event to the sessions that may
+//! receive it: by guild membership, shard, intents and, for channel events,
+//! the recipient's VIEW_CHANNEL there. Each event is serialized once (and
+//! once more without message content, if a recipient needs that); every
+//! session shares those bytes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use concord_bus::Subscription;
+use concord_model::event::{Audience, Event, EventKind};
+use concord_model::{Permissions, Snowflake};
+use concord_service::Service;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::protocol::{in_shard, intents, required_intent};
+use crate::session::{Pushed, Session};
+
+#[derive(Default)]
+struct Index {
+    sessions: HashMap<Arc<str>, Arc<Session>>,
+    by_guild: HashMap<Snowflake, HashSet<Arc<str>>>,
+    by_user: HashMap<Snowflake, HashSet<Arc<str>>>,
+}
+
+pub(crate) struct Hub {
+    pub(crate) service: Arc<Service>,
+    index: RwLock<Index>,
+}
+
+/// Permissions per guild, then per (channel, user); dropped for a guild
+/// whenever an event there may change them.
+type PermissionCache = HashMap<Snowflake, HashMap<(Snowflake, Snowflake), Permissions>>;
+
+impl Hub {
+    pub(crate) fn new(service: Arc<Service>) -> Hub {
+        Hub {
+            service,
+            index: RwLock::new(Index::default()),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a session in the guilds it was given.
+    pub(crate) fn insert(&self, session: Arc<Session>) {
+        let mut index = self.write();
+        for guild in session.guilds() {
+            index
+                .by_guild
+                .entry(guild)
+                .or_default()
+                .insert(Arc::clone(&session.id));
+        }
+        index
+            .by_user
+            .entry(session.user_id)
+            .or_default()
+            .insert(Arc::clone(&session.id));
+        index.sessions.insert(Arc::clone(&session.id), session);
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.read().sessions.get(id).cloned()
+    }
+
+    pub(crate) fn remove(&self, id: &str) {
+        let mut index = self.write();
+        let Some(session) = index.sessions.remove(id) else {
+            return;
+        };
+        for guild in session.guilds() {
+            if let Some(set) = index.by_guild.get_mut(&guild) {
+                set.remove(id);
+                if set.is_empty() {
+                    index.by_guild.remove(&guild);
+                }
+            }
+        }
+        if let Some(set) = index.by_user.get_mut(&session.user_id) {
+            set.remove(id);
+            if set.is_empty() {
+                index.by_user.remove(&session.user_id);
+            }
+        }
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Session>> {
+        self.read().sessions.values().cloned().collect()
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.read().sessions.len()
+    }
+
+    fn subscribe(&self, session: &Session, guild: Snowflake) {
+        if session.add_guild(guild) {
+            self.write()
+                .by_guild
+                .entry(guild)
+                .or_default()
+                .insert(Arc::clone(&session.id));
+        }
+    }
+
+    fn unsubscribe(&self, session: &Session, guild: Snowflake) {
+        session.remove_guild(guild);
+        if let Some(set) = self.write().by_guild.get_mut(&guild) {
+            set.remove(&session.id);
+        }
+    }
+
+    fn in_guild(&self, guild: Snowflake) -> Vec<Arc<Session>> {
+        let index = self.read();
+        let ids = index.by_guild.get(&guild);
+        ids.into_iter()
+            .flatten()
+            .filter_map(|id| index.sessions.get(id).cloned())
+            .collect()
+    }
+
+    fn of_users(&self, users: &[Snowflake]) -> Vec<Arc<Session>> {
+        let index = self.read();
+        users
+            .iter()
+            .filter_map(|u| index.by_user.get(u))
+            .flatten()
+            .filter_map(|id| index.sessions.get(id).cloned())
+            .collect()
+    }
+
+    /// The dispatcher: runs until the bus closes.
+    pub(crate) async fn fan_out(self: Arc<Self>, mut events: Subscription) {
+        let mut permissions = PermissionCache::new();
+        loop {
+            match events.recv().await {
+                Ok(event) => self.deliver(&event, &mut permissions).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "gateway fell behind the bus; events were lost");
+                    metrics::counter!("concord_gateway_events_lost_total").increment(missed);
+                    permissions.clear();
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn deliver(&self, event: &Event, permissions: &mut PermissionCache) {
+        let full: Arc<str> = match serde_json::to_string(&event.data) {
+            Ok(json) => json.into(),
+            Err(e) => return tracing::error!(error = %e, "event not serializable"),
+        };
+        match &event.audience {
+            Audience::Users(users) => {
+                for session in self.of_users(users) {
+                    self.deliver_to_user(event, &session, &full).await;
+                }
+            }
+            Audience::Guild {
+                guild_id,
+                channel_id,
+                required,
+            } => {
+                if affects_permissions(event.kind) {
+                    permissions.remove(guild_id);
+                }
+                let mut stripped: Option<Arc<str>> = None;
+                for session in self.in_guild(*guild_id) {
+                    if !session.has_intent(required_intent(event.kind)) {
+                        continue;
+                    }
+                    if let Some(channel) = channel_id {
+                        let held = self
+                            .permissions(permissions, &session, *guild_id, *channel)
+                            .await;
+                        if !held.contains(Permissions::VIEW_CHANNEL | *required) {
+                            continue;
+                        }
+                    }
+                    let data = if hides_content(&session, event) {
+                        Arc::clone(stripped.get_or_insert_with(|| strip_content(&event.data)))
+                    } else {
+                        Arc::clone(&full)
+                    };
+                    push(&session, event.kind.name(), data);
+                }
+                if event.kind == EventKind::GuildDelete {
+                    for session in self.in_guild(*guild_id) {
+                        self.unsubscribe(&session, *guild_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Events aimed at users. Joining a guild subscribes their sessions (and
+    /// each gets a GUILD_CREATE shaped for it); leaving unsubscribes them.
+    async fn deliver_to_user(&self, event: &Event, session: &Session, full: &Arc<str>) {
+        let guild = event
+            .data
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse().ok());
+        match (event.kind, guild) {
+            (EventKind::GuildCreate, Some(guild)) => {
+                if !in_shard(guild, session.shard) {
+                    return;
+                }
+                self.subscribe(session, guild);
+                if !session.has_intent(intents::GUILDS) {
+                    return;
+                }
+                let all = session.has_intent(intents::GUILD_PRESENCES);
+                let built = self
+                    .service
+                    .guild_create(guild, session.user_id, session.large_threshold, all)
+                    .await;
+                if let Ok(Some(payload)) = built
+                    && let Ok(json) = serde_json::to_string(&payload)
+                {
+                    push(session, event.kind.name(), json.into());
+                }
+            }
+            (EventKind::GuildDelete, Some(guild)) => {
+                if session.has_intent(intents::GUILDS) && in_shard(guild, session.shard) {
+                    push(session, event.kind.name(), Arc::clone(full));
+                }
+                self.unsubscribe(session, guild);
+            }
+            _ => {
+                if session.has_intent(required_intent(event.kind)) {
+                    push(session, event.kind.name(), Arc::clone(full));
+                }
+            }
+        }
+    }
+
+    async fn permissions(
+        &self,
+        cache: &mut PermissionCache,
+        session: &Session,
+        guild: Snowflake,
+        channel: Snowflake,
+    ) -> Permissions {
+        let key = (channel, session.user_id);
+        if let Some(p) = cache.get(&guild).and_then(|g| g.get(&key)) {
+            return *p;
+        }
+        let computed = match self
+            .service
+            .channel_permissions(session.user_id, guild, channel)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "permission check failed; event withheld");
+                return Permissions::NONE;
+            }
+        };
+        cache.entry(guild).or_default().insert(key, computed);
+        computed
+    }
+}
+
+fn push(session: &Session, kind: &'static str, data: Arc<str>) {
+    metrics::counter!("concord_gateway_dispatches_total").increment(1);
+    if session.push(kind, data) == Pushed::Kicked {
+        metrics::counter!("concord_gateway_slow_consumers_total").increment(1);
+        tracing::info!(session = %session.id, "slow consumer disconnected");
+    }
+}
+
+/// Events after which a member's permissions may differ.
+fn affects_permissions(kind: EventKind) -> bool {
+    use EventKind::*;
+    matches!(
+        kind,
+        GuildUpdate
+            | GuildDelete
+            | GuildRoleCreate
+            | GuildRoleUpdate
+            | GuildRoleDelete
+            | ChannelCreate
+            | ChannelUpdate
+            | ChannelDelete
+            | GuildMemberAdd
+            | GuildMemberUpdate
+            | GuildMemberRemove
+    )
+}
+
+/// A bot without MESSAGE_CONTENT sees no content, unless the message is its
+/// own or mentions it.
+fn hides_content(session: &Session, event: &Event) -> bool {
+    if !session.bot || session.has_intent(intents::MESSAGE_CONTENT) {
+        return false;
+    }
+    if !matches!(
+        event.kind,
+        EventKind::MessageCreate | EventKind::MessageUpdate
+    ) {
+        return false;
+    }
+    let me = session.user_id.to_string();
+    let authored = event.data["author"]["id"].as_str() == Some(me.as_str());
+    let mentioned = event.data["mentions"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|u| u["id"].as_str() == Some(me.as_str())));
+    !authored && !mentioned
+}
+
+fn strip_content(data: &Value) -> Arc<str> {
+    let mut data = data.clone();
+    data["content"] = Value::String(String::new());
+    for list in ["embeds", "attachments", "components"] {
+        data[list] = Value::Array(Vec::new());
+    }
+    if let Some(object) = data.as_object_mut() {
+        object.remove("poll");
+    }
+    if data["referenced_message"].is_object() {
+        data["referenced_message"]["content"] = Value::String(String::new());
+    }
+    serde_json::to_string(&data).unwrap_or_default().into()
+}

@@ -1,0 +1,173 @@
+//! The Discord Gateway v10 over WebSocket, served by the same process as
+//! the HTTP API.
+//!
+//! A connection ([`connection`]) is one task; what must outlive a dropped
+//! socket (sequence numbers, the resume buffer) lives in its [`session`].
+//! The [`hub`] holds the node's sessions and is the only subscriber to the
+//! bus: it routes each event to the sessions allowed to see it, so the bus
+//! is read once per node, never once per socket.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use concord_service::Service;
+use serde::Deserialize;
+use tokio::sync::{Notify, watch};
+
+mod connection;
+mod hub;
+mod protocol;
+mod session;
+mod transport;
+
+use hub::Hub;
+
+/// Sessions without a connection stay resumable this long.
+const RESUMABLE_FOR: Duration = Duration::from_secs(180);
+/// Socket read buffer: client payloads are at most 4 KiB.
+const READ_BUFFER: usize = 4096;
+/// Writes are gathered up to this size before they reach the socket.
+const WRITE_BUFFER: usize = 16 * 1024;
+/// Beyond this, a message from the client is refused by the socket layer.
+const MAX_MESSAGE: usize = 16 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Sent in HELLO; kept under 60 s (discord.py gives up after 60 s of silence).
+    pub heartbeat_interval_ms: u64,
+    /// `ws://host:port`, no slash, no query: what READY's
+    /// `resume_gateway_url` and `GET /gateway` give out.
+    pub url: String,
+}
+
+pub struct Gateway {
+    hub: Arc<Hub>,
+    config: GatewayConfig,
+    shutdown: watch::Sender<bool>,
+    connections: AtomicUsize,
+    all_closed: Notify,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConnectQuery {
+    v: Option<String>,
+    encoding: Option<String>,
+    compress: Option<String>,
+}
+
+impl Gateway {
+    /// Starts the node's fan-out and the reaper of expired sessions.
+    pub fn start(service: Arc<Service>, config: GatewayConfig) -> Arc<Gateway> {
+        let events = service.bus().subscribe();
+        let hub = Arc::new(Hub::new(service));
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        let gateway = Arc::new(Gateway {
+            hub,
+            config,
+            shutdown: watch::channel(false).0,
+            connections: AtomicUsize::new(0),
+            all_closed: Notify::new(),
+            next_id: AtomicU64::new(1),
+        });
+        tokio::spawn(reap(Arc::downgrade(&gateway)));
+        gateway
+    }
+
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// The WebSocket endpoint, at `/` and `//` (clients add `/?v=10` to a
+    /// URL that may already end in a slash).
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/", get(upgrade))
+            .route("//", get(upgrade))
+            .with_state(Arc::clone(self))
+    }
+
+    /// Asks every connection to reconnect elsewhere (op 7) and waits, up to
+    /// `grace`, for all of them to close.
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(grace, async {
+            while self.connections.load(Ordering::Acquire) > 0 {
+                let closed = self.all_closed.notified();
+                if self.connections.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                closed.await;
+            }
+        })
+        .await;
+    }
+
+    fn heartbeat_timeout(&self) -> Duration {
+        let interval = self.config.heartbeat_interval_ms;
+        Duration::from_millis(interval + (interval / 4).min(10_000))
+    }
+
+    fn next_connection_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn connection_closed(&self) {
+        metrics::gauge!("concord_gateway_connections").decrement(1.0);
+        if self.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_closed.notify_waiters();
+        }
+    }
+}
+
+async fn upgrade(
+    State(gateway): State<Arc<Gateway>>,
+    Query(query): Query<ConnectQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    match query.encoding.as_deref() {
+        None | Some("json") => {}
+        Some(_) => {
+            return (StatusCode::BAD_REQUEST, "only encoding=json is supported").into_response();
+        }
+    }
+    let version_ok = matches!(query.v.as_deref(), None | Some("9") | Some("10"));
+    gateway.connections.fetch_add(1, Ordering::AcqRel);
+    metrics::gauge!("concord_gateway_connections").increment(1.0);
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(usize::MAX)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_failed_upgrade({
+            let gateway = Arc::clone(&gateway);
+            move |_| gateway.connection_closed()
+        })
+        .on_upgrade(move |socket| connection::serve(gateway, socket, query.compress, version_ok))
+}
+
+/// Drops sessions that stayed without a connection past [`RESUMABLE_FOR`].
+async fn reap(gateway: std::sync::Weak<Gateway>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        for session in gateway.hub.all() {
+            if session
+                .detached_since()
+                .is_some_and(|t| t.elapsed() > RESUMABLE_FOR)
+            {
+                gateway.hub.remove(&session.id);
+            }
+        }
+        metrics::gauge!("concord_gateway_sessions").set(gateway.hub.count() as f64);
+    }
+}

@@ -1,0 +1,207 @@
+//! Gateway v10 vocabulary: opcodes, close codes, intents, client payloads,
+//! and the byte layout of the frames the server sends.
+
+use concord_model::Snowflake;
+use concord_model::event::EventKind;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub(crate) mod op {
+    pub(crate) const HEARTBEAT: u8 = 1;
+    pub(crate) const IDENTIFY: u8 = 2;
+    pub(crate) const PRESENCE_UPDATE: u8 = 3;
+    pub(crate) const VOICE_STATE_UPDATE: u8 = 4;
+    pub(crate) const RESUME: u8 = 6;
+    pub(crate) const RECONNECT: u8 = 7;
+    pub(crate) const REQUEST_GUILD_MEMBERS: u8 = 8;
+    pub(crate) const INVALID_SESSION: u8 = 9;
+    pub(crate) const HELLO: u8 = 10;
+    pub(crate) const HEARTBEAT_ACK: u8 = 11;
+    /// Requests the server may ignore: legacy 5 and 12, soundboard 31, channel info 43.
+    pub(crate) const IGNORED: [u8; 4] = [5, 12, 31, 43];
+}
+
+/// Close codes with Discord's meanings.
+pub(crate) mod close {
+    pub(crate) const UNKNOWN_ERROR: u16 = 4000;
+    pub(crate) const UNKNOWN_OPCODE: u16 = 4001;
+    pub(crate) const DECODE_ERROR: u16 = 4002;
+    pub(crate) const NOT_AUTHENTICATED: u16 = 4003;
+    pub(crate) const AUTHENTICATION_FAILED: u16 = 4004;
+    pub(crate) const ALREADY_AUTHENTICATED: u16 = 4005;
+    pub(crate) const RATE_LIMITED: u16 = 4008;
+    pub(crate) const SESSION_TIMED_OUT: u16 = 4009;
+    pub(crate) const INVALID_SHARD: u16 = 4010;
+    pub(crate) const SHARDING_REQUIRED: u16 = 4011;
+    pub(crate) const INVALID_API_VERSION: u16 = 4012;
+    pub(crate) const INVALID_INTENTS: u16 = 4013;
+    pub(crate) const DISALLOWED_INTENTS: u16 = 4014;
+
+    pub(crate) fn reason(code: u16) -> &'static str {
+        match code {
+            UNKNOWN_OPCODE => "Unknown opcode.",
+            DECODE_ERROR => "Error while decoding payload.",
+            NOT_AUTHENTICATED => "Not authenticated.",
+            AUTHENTICATION_FAILED => "Authentication failed.",
+            ALREADY_AUTHENTICATED => "Already authenticated.",
+            RATE_LIMITED => "You are being rate limited.",
+            SESSION_TIMED_OUT => "Session timed out.",
+            INVALID_SHARD => "Invalid shard.",
+            SHARDING_REQUIRED => "Sharding required.",
+            INVALID_API_VERSION => "Invalid API version.",
+            INVALID_INTENTS => "Invalid intent(s).",
+            DISALLOWED_INTENTS => "Disallowed intent(s).",
+            _ => "Unknown error.",
+        }
+    }
+}
+
+pub(crate) mod intents {
+    pub(crate) const GUILDS: u64 = 1 << 0;
+    pub(crate) const GUILD_MEMBERS: u64 = 1 << 1;
+    pub(crate) const GUILD_INVITES: u64 = 1 << 6;
+    pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
+    pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
+    pub(crate) const MESSAGE_CONTENT: u64 = 1 << 15;
+    /// Every intent Discord defines (bits 0-16, 20, 21, 24, 25).
+    pub(crate) const VALID: u64 = 53_608_447;
+    /// What a user session, which sends no intents, receives.
+    pub(crate) const ALL: u64 = VALID;
+}
+
+/// The intent a session needs to receive `kind`, if any.
+pub(crate) fn required_intent(kind: EventKind) -> u64 {
+    use EventKind::*;
+    match kind {
+        GuildCreate | GuildUpdate | GuildDelete | GuildRoleCreate | GuildRoleUpdate
+        | GuildRoleDelete | ChannelCreate | ChannelUpdate | ChannelDelete => intents::GUILDS,
+        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => intents::GUILD_MEMBERS,
+        MessageCreate | MessageUpdate | MessageDelete | MessageDeleteBulk => {
+            intents::GUILD_MESSAGES
+        }
+        InviteCreate | InviteDelete => intents::GUILD_INVITES,
+        UserUpdate => 0,
+    }
+}
+
+/// Whether a guild belongs to a shard: `(guild_id >> 22) % count == id`.
+pub(crate) fn in_shard(guild_id: Snowflake, shard: [u64; 2]) -> bool {
+    (guild_id.get() >> 22) % shard[1].max(1) == shard[0]
+}
+
+/// A client payload; `d` is parsed once the opcode is known.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Inbound {
+    pub(crate) op: u8,
+    #[serde(default)]
+    pub(crate) d: Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Identify {
+    pub(crate) token: String,
+    #[serde(default)]
+    pub(crate) intents: Option<u64>,
+    #[serde(default)]
+    pub(crate) shard: Option<[u64; 2]>,
+    #[serde(default)]
+    pub(crate) large_threshold: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Resume {
+    pub(crate) token: String,
+    pub(crate) session_id: String,
+    #[serde(default)]
+    pub(crate) seq: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestGuildMembers {
+    pub(crate) guild_id: Snowflake,
+    #[serde(default)]
+    pub(crate) query: Option<String>,
+    #[serde(default)]
+    pub(crate) limit: Option<usize>,
+    #[serde(default)]
+    pub(crate) user_ids: Option<UserIds>,
+    #[serde(default)]
+    pub(crate) nonce: Option<String>,
+}
+
+/// `user_ids` may be one id or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum UserIds {
+    One(Snowflake),
+    Many(Vec<Snowflake>),
+}
+
+impl UserIds {
+    pub(crate) fn into_vec(self) -> Vec<Snowflake> {
+        match self {
+            UserIds::One(id) => vec![id],
+            UserIds::Many(ids) => ids,
+        }
+    }
+}
+
+/// A non-dispatch frame: `{"op":N,"d":...,"s":null,"t":null}`.
+pub(crate) fn control(op: u8, d: &Value) -> String {
+    format!(r#"{{"op":{op},"d":{d},"s":null,"t":null}}"#)
+}
+
+/// A dispatch frame around an already serialized `d`.
+pub(crate) fn dispatch(seq: u64, kind: &str, data: &str) -> String {
+    let mut frame = String::with_capacity(data.len() + kind.len() + 40);
+    frame.push_str(r#"{"op":0,"s":"#);
+    frame.push_str(&seq.to_string());
+    frame.push_str(r#","t":""#);
+    frame.push_str(kind);
+    frame.push_str(r#"","d":"#);
+    frame.push_str(data);
+    frame.push('}');
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_valid_json_with_all_four_keys() {
+        let v: Value =
+            serde_json::from_str(&dispatch(7, "MESSAGE_CREATE", r#"{"id":"1"}"#)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"op":0,"s":7,"t":"MESSAGE_CREATE","d":{"id":"1"}})
+        );
+        let v: Value = serde_json::from_str(&control(
+            op::HELLO,
+            &serde_json::json!({"heartbeat_interval": 41250}),
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"op":10,"d":{"heartbeat_interval":41250},"s":null,"t":null})
+        );
+    }
+
+    #[test]
+    fn shard_routing() {
+        let guild = Snowflake(5 << 22);
+        assert!(in_shard(guild, [1, 2]));
+        assert!(!in_shard(guild, [0, 2]));
+        assert!(in_shard(guild, [0, 1]));
+    }
+
+    #[test]
+    fn valid_intents_mask() {
+        let bits = (0..=16)
+            .chain([20, 21, 24, 25])
+            .fold(0u64, |a, b| a | 1 << b);
+        assert_eq!(intents::VALID, bits);
+        // discord.py's Intents.default() is valid.
+        assert_eq!(53_575_421 & !intents::VALID, 0);
+    }
+}

@@ -1,0 +1,384 @@
+use concord_testkit::gateway::{GatewayClient, Received};
+use serde_json::{Value, json};
+
+use crate::{ALL_INTENTS, DEFAULT_INTENTS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT, World};
+
+/// Reads dispatches until `t`, returning every dispatch type seen before it.
+async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
+    let mut seen = Vec::new();
+    loop {
+        let p = ws.receive().await;
+        if p["op"] != 0 {
+            continue;
+        }
+        if p["t"] == t {
+            return (seen, p);
+        }
+        seen.push(p["t"].as_str().unwrap_or_default().to_owned());
+    }
+}
+
+#[tokio::test]
+async fn every_write_reaches_the_gateway() {
+    let w = World::new(&[]).await;
+    // MANAGE_CHANNELS, to see invite events.
+    let manager = w.s.bot(&w.owner, "manager", &w.guild, "16").await;
+    let (mut ws, _) = w.connect(&manager.auth, ALL_INTENTS).await;
+    let s = &w.s;
+    let general = &w.general;
+
+    let id = w.say("hello").await;
+    let created = ws.dispatch("MESSAGE_CREATE").await;
+    let d = &created["d"];
+    assert_eq!(d["id"], id.as_str());
+    assert_eq!(d["guild_id"], w.guild.as_str());
+    assert_eq!(d["content"], "hello");
+    assert_eq!(
+        d["member"]["roles"],
+        json!([]),
+        "the author's partial member"
+    );
+    assert!(d["member"]["flags"].is_number() && d["member"].get("user").is_none());
+    assert_eq!(created["s"].as_u64().unwrap(), 3, "READY 1, GUILD_CREATE 2");
+    assert_eq!(created["d"]["channel_id"], general.as_str());
+
+    s.patch(
+        &format!("/channels/{general}/messages/{id}"),
+        &w.owner.auth,
+        json!({ "content": "edited" }),
+    )
+    .await;
+    let updated = ws.dispatch("MESSAGE_UPDATE").await;
+    assert_eq!(updated["d"]["content"], "edited");
+    assert!(updated["d"]["edited_timestamp"].is_string());
+    assert_eq!(
+        updated["d"]["author"]["id"],
+        w.owner.id.as_str(),
+        "a full message, not a partial"
+    );
+
+    s.delete(&format!("/channels/{general}/messages/{id}"), &w.owner.auth)
+        .await;
+    let deleted = ws.dispatch("MESSAGE_DELETE").await;
+    assert_eq!(
+        deleted["d"],
+        json!({ "id": id, "channel_id": general, "guild_id": w.guild })
+    );
+
+    let (a, b) = (w.say("a").await, w.say("b").await);
+    s.post(
+        &format!("/channels/{general}/messages/bulk-delete"),
+        &w.owner.auth,
+        json!({ "messages": [a, b] }),
+    )
+    .await;
+    let bulk = ws.dispatch("MESSAGE_DELETE_BULK").await;
+    assert_eq!(bulk["d"]["ids"].as_array().unwrap().len(), 2);
+
+    let channel = s
+        .post(
+            &format!("/guilds/{}/channels", w.guild),
+            &w.owner.auth,
+            json!({ "name": "news" }),
+        )
+        .await;
+    let channel_id = channel.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ws.dispatch("CHANNEL_CREATE").await["d"]["id"],
+        channel_id.as_str()
+    );
+    s.patch(
+        &format!("/channels/{channel_id}"),
+        &w.owner.auth,
+        json!({ "topic": "t" }),
+    )
+    .await;
+    assert_eq!(ws.dispatch("CHANNEL_UPDATE").await["d"]["topic"], "t");
+    s.delete(&format!("/channels/{channel_id}"), &w.owner.auth)
+        .await;
+    assert_eq!(
+        ws.dispatch("CHANNEL_DELETE").await["d"]["id"],
+        channel_id.as_str()
+    );
+
+    let role = s
+        .post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.auth,
+            json!({ "name": "mods" }),
+        )
+        .await;
+    let role_event = ws.dispatch("GUILD_ROLE_CREATE").await;
+    assert_eq!(role_event["d"]["guild_id"], w.guild.as_str());
+    assert_eq!(role_event["d"]["role"]["id"], role.body["id"]);
+
+    s.patch(
+        &format!("/guilds/{}", w.guild),
+        &w.owner.auth,
+        json!({ "name": "Renamed" }),
+    )
+    .await;
+    assert_eq!(ws.dispatch("GUILD_UPDATE").await["d"]["name"], "Renamed");
+
+    let invite = s
+        .post(
+            &format!("/channels/{general}/invites"),
+            &w.owner.auth,
+            json!({}),
+        )
+        .await;
+    let code = invite.body["code"].as_str().unwrap().to_owned();
+    let (_, invite_created) = until(&mut ws, "INVITE_CREATE").await;
+    assert_eq!(invite_created["d"]["code"], code.as_str());
+    let joiner = s.register("joiner").await;
+    s.post(&format!("/invites/{code}"), &joiner.auth, json!({}))
+        .await;
+    let added = ws.dispatch("GUILD_MEMBER_ADD").await;
+    assert_eq!(added["d"]["user"]["id"], joiner.id.as_str());
+    assert_eq!(added["d"]["guild_id"], w.guild.as_str());
+    s.put(
+        &format!(
+            "/guilds/{}/members/{}/roles/{}",
+            w.guild,
+            joiner.id,
+            role.body["id"].as_str().unwrap()
+        ),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let member_update = ws.dispatch("GUILD_MEMBER_UPDATE").await;
+    assert_eq!(member_update["d"]["roles"], json!([role.body["id"]]));
+    s.delete(&format!("/users/@me/guilds/{}", w.guild), &joiner.auth)
+        .await;
+    let removed = ws.dispatch("GUILD_MEMBER_REMOVE").await;
+    assert_eq!(removed["d"]["user"]["id"], joiner.id.as_str());
+    s.delete(&format!("/invites/{code}"), &w.owner.auth).await;
+    assert_eq!(
+        ws.dispatch("INVITE_DELETE").await["d"]["code"],
+        code.as_str()
+    );
+
+    s.delete(&format!("/guilds/{}", w.guild), &w.owner.auth)
+        .await;
+    assert_eq!(
+        ws.dispatch("GUILD_DELETE").await["d"]["id"],
+        w.guild.as_str()
+    );
+}
+
+#[tokio::test]
+async fn sessions_follow_the_guilds_their_user_joins_and_leaves() {
+    let w = World::new(&[]).await;
+    let visitor = w.s.register("visitor").await;
+    let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    ws.receive().await;
+    ws.send(json!({ "op": 2, "d": { "token": visitor.auth, "properties": {} } }))
+        .await;
+    let ready = ws.dispatch("READY").await;
+    assert_eq!(ready["d"]["guilds"], json!([]));
+    w.s.join(&w.owner, &w.general, &visitor).await;
+    let created = ws.dispatch("GUILD_CREATE").await;
+    assert_eq!(created["d"]["id"], w.guild.as_str());
+    w.say("welcome").await;
+    assert_eq!(
+        ws.dispatch("MESSAGE_CREATE").await["d"]["content"],
+        "welcome"
+    );
+    w.s.delete(&format!("/users/@me/guilds/{}", w.guild), &visitor.auth)
+        .await;
+    assert_eq!(
+        ws.dispatch("GUILD_DELETE").await["d"]["id"],
+        w.guild.as_str()
+    );
+    w.say("after leaving").await;
+    let user =
+        w.s.patch("/users/@me", &visitor.auth, json!({ "global_name": "V" }))
+            .await;
+    assert_eq!(user.status, 200);
+    let (seen, update) = until(&mut ws, "USER_UPDATE").await;
+    assert_eq!(update["d"]["global_name"], "V");
+    assert!(
+        !seen.contains(&"MESSAGE_CREATE".to_owned()),
+        "no events from a guild left: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn intents_filter_dispatches() {
+    let w = World::new(&[]).await;
+    let (mut no_messages, _) = w.connect_bot(GUILDS).await;
+    w.say("invisible").await;
+    w.s.post(
+        &format!("/guilds/{}/channels", w.guild),
+        &w.owner.auth,
+        json!({ "name": "marker" }),
+    )
+    .await;
+    let (seen, _) = until(&mut no_messages, "CHANNEL_CREATE").await;
+    assert!(seen.is_empty(), "{seen:?}");
+
+    let (mut messages_only, _) = w.connect_bot(GUILD_MESSAGES).await;
+    w.s.post(
+        &format!("/guilds/{}/channels", w.guild),
+        &w.owner.auth,
+        json!({ "name": "unseen" }),
+    )
+    .await;
+    w.say("marker").await;
+    let (seen, _) = until(&mut messages_only, "MESSAGE_CREATE").await;
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[tokio::test]
+async fn message_content_is_privileged() {
+    let w = World::new(&[]).await;
+    let (mut without, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let (mut with, _) = w.connect_bot(DEFAULT_INTENTS | MESSAGE_CONTENT).await;
+    w.s.post(
+        &format!("/channels/{}/messages", w.general),
+        &w.owner.auth,
+        json!({ "content": "secret", "embeds": [{ "title": "t" }] }),
+    )
+    .await;
+    let hidden = without.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(hidden["d"]["content"], "");
+    assert_eq!(hidden["d"]["embeds"], json!([]));
+    assert_eq!(hidden["d"]["attachments"], json!([]));
+    assert_eq!(hidden["d"]["components"], json!([]));
+    assert_eq!(
+        with.dispatch("MESSAGE_CREATE").await["d"]["content"],
+        "secret"
+    );
+
+    w.say(&format!("<@{}> you may read this", w.bot.id)).await;
+    assert!(
+        without.dispatch("MESSAGE_CREATE").await["d"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("read this")
+    );
+    w.s.post(
+        &format!("/channels/{}/messages", w.general),
+        &w.bot.auth,
+        json!({ "content": "my own" }),
+    )
+    .await;
+    assert_eq!(
+        without.dispatch("MESSAGE_CREATE").await["d"]["content"],
+        "my own"
+    );
+}
+
+#[tokio::test]
+async fn fan_out_follows_view_channel_per_recipient() {
+    let w = World::new(&[]).await;
+    let reader = w.s.register("reader").await;
+    w.s.join(&w.owner, &w.general, &reader).await;
+    let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    ws.receive().await;
+    ws.send(json!({ "op": 2, "d": { "token": reader.auth, "properties": {} } }))
+        .await;
+    ws.dispatch("GUILD_CREATE").await;
+    w.say("visible").await;
+    assert_eq!(
+        ws.dispatch("MESSAGE_CREATE").await["d"]["content"],
+        "visible"
+    );
+
+    let hide = json!({ "type": 1, "deny": (1u64 << 10).to_string() });
+    w.s.put(
+        &format!("/channels/{}/permissions/{}", w.general, reader.id),
+        &w.owner.auth,
+        hide,
+    )
+    .await;
+    w.say("hidden").await;
+    let other =
+        w.s.post(
+            &format!("/guilds/{}/channels", w.guild),
+            &w.owner.auth,
+            json!({ "name": "open" }),
+        )
+        .await;
+    let other = other.body["id"].as_str().unwrap().to_owned();
+    w.s.say(&w.owner, &other, "elsewhere").await;
+    let (seen, next) = until(&mut ws, "MESSAGE_CREATE").await;
+    assert_eq!(
+        next["d"]["content"], "elsewhere",
+        "the hidden message was skipped"
+    );
+    assert!(seen.contains(&"CHANNEL_UPDATE".to_owned()));
+
+    w.s.delete(
+        &format!("/channels/{}/permissions/{}", w.general, reader.id),
+        &w.owner.auth,
+    )
+    .await;
+    w.say("visible again").await;
+    assert_eq!(
+        ws.dispatch("MESSAGE_CREATE").await["d"]["content"],
+        "visible again"
+    );
+}
+
+#[tokio::test]
+async fn shards_receive_only_their_guilds() {
+    let w = World::new(&[]).await;
+    // Make guilds until both shards of two have one.
+    let mut by_shard: [Option<String>; 2] = [None, None];
+    let first: u64 = w.guild.parse().unwrap();
+    by_shard[((first >> 22) % 2) as usize] = Some(w.guild.clone());
+    while by_shard.iter().any(Option::is_none) {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        let (guild, _) = w.s.guild(&w.owner, "Another").await;
+        let path = format!("/oauth2/authorize?client_id={}&scope=bot", w.bot.id);
+        w.s.post(&path, &w.owner.auth, json!({ "guild_id": guild }))
+            .await;
+        let id: u64 = guild.parse().unwrap();
+        by_shard[((id >> 22) % 2) as usize].get_or_insert(guild);
+    }
+    for shard in 0..2u64 {
+        let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+        ws.receive().await;
+        ws.send(json!({ "op": 2, "d": { "token": w.bot_token(), "intents": DEFAULT_INTENTS, "properties": {}, "shard": [shard, 2] } })).await;
+        let ready = ws.dispatch("READY").await;
+        assert_eq!(ready["d"]["shard"], json!([shard, 2]));
+        let ids: Vec<u64> = ready["d"]["guilds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            !ids.is_empty() && ids.iter().all(|id| (id >> 22) % 2 == shard),
+            "{ids:?}"
+        );
+        let mine = by_shard[shard as usize].clone().unwrap();
+        let theirs = by_shard[1 - shard as usize].clone().unwrap();
+        w.s.patch(
+            &format!("/guilds/{theirs}"),
+            &w.owner.auth,
+            json!({ "name": "not yours" }),
+        )
+        .await;
+        w.s.patch(
+            &format!("/guilds/{mine}"),
+            &w.owner.auth,
+            json!({ "name": "yours" }),
+        )
+        .await;
+        loop {
+            let update = ws.dispatch("GUILD_UPDATE").await;
+            assert_eq!(
+                update["d"]["id"],
+                mine.as_str(),
+                "shard {shard} got another shard's guild"
+            );
+            if update["d"]["name"] == "yours" {
+                break;
+            }
+        }
+    }
+    let _ = Received::Silent;
+}

@@ -1,0 +1,67 @@
+//! Black-box tests of the gateway over real WebSockets.
+
+mod compression;
+mod events;
+mod handshake;
+mod resume;
+
+use concord_testkit::gateway::GatewayClient;
+use concord_testkit::{Account, TestServer};
+
+/// Every intent except the privileged ones.
+pub const DEFAULT_INTENTS: u64 = 53_608_447 & !(1 << 1 | 1 << 8 | 1 << 15);
+pub const ALL_INTENTS: u64 = 53_608_447;
+pub const MESSAGE_CONTENT: u64 = 1 << 15;
+pub const GUILD_MESSAGES: u64 = 1 << 9;
+pub const GUILDS: u64 = 1;
+
+/// A server with an owner, a guild and a bot in it.
+pub struct World {
+    pub s: TestServer,
+    pub owner: Account,
+    pub guild: String,
+    pub general: String,
+    pub bot: Account,
+}
+
+impl World {
+    pub async fn new(args: &[&str]) -> World {
+        let s = TestServer::start(env!("CARGO_BIN_EXE_concord"), args);
+        let owner = s.register("owner").await;
+        let (guild, general) = s.guild(&owner, "Home").await;
+        let bot = s.bot(&owner, "helper", &guild, "0").await;
+        World {
+            s,
+            owner,
+            guild,
+            general,
+            bot,
+        }
+    }
+
+    pub fn bot_token(&self) -> &str {
+        self.bot.auth.trim_start_matches("Bot ")
+    }
+
+    /// A bot connection that has seen READY and its GUILD_CREATE.
+    pub async fn connect_bot(&self, intents: u64) -> (GatewayClient, serde_json::Value) {
+        self.connect(self.bot_token(), intents).await
+    }
+
+    /// A connection for `token` that has seen READY (and GUILD_CREATE with GUILDS).
+    pub async fn connect(&self, token: &str, intents: u64) -> (GatewayClient, serde_json::Value) {
+        let mut ws = GatewayClient::connect(&self.s.ws_url(), "v=10&encoding=json").await;
+        assert_eq!(ws.receive().await["op"], 10);
+        ws.identify(token.trim_start_matches("Bot "), intents).await;
+        let ready = ws.dispatch("READY").await;
+        if intents & GUILDS != 0 {
+            ws.dispatch("GUILD_CREATE").await;
+        }
+        (ws, ready)
+    }
+
+    /// A message from the owner in #general; returns its id.
+    pub async fn say(&self, content: &str) -> String {
+        self.s.say(&self.owner, &self.general, content).await
+    }
+}
