@@ -1,0 +1,115 @@
+// A discord.js bot run against Concord, unchanged but for the REST base URL
+// (the gateway URL comes from GET /gateway/bot, as on Discord).
+// Environment: see discordpy_bot.py. Exits 0 when every step passed.
+
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { WebSocketShardDestroyRecovery } from '@discordjs/ws';
+
+const env = process.env;
+const TIMEOUT = 20_000;
+const HISTORY_COUNT = Number(env.HISTORY_COUNT);
+
+const client = new Client({
+  intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+  rest: { api: `${env.CONCORD_HTTP}/api` },
+});
+
+function check(condition, what) {
+  if (!condition) throw new Error(`failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+/** Starts waiting for an event now, before the action that causes it. */
+function expect(event, filter = () => true) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, listener);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, TIMEOUT);
+    function listener(...args) {
+      if (!filter(...args)) return;
+      clearTimeout(timer);
+      client.off(event, listener);
+      resolve(args);
+    }
+    client.on(event, listener);
+  });
+}
+
+async function ownerSays(channelId, content) {
+  const reply = await fetch(`${env.CONCORD_HTTP}/api/v10/channels/${channelId}/messages`, {
+    method: 'POST',
+    headers: { authorization: env.OWNER_TOKEN, 'content-type': 'application/json' },
+    body: JSON.stringify({ content }),
+  });
+  if (reply.status !== 200) throw new Error(`owner message: ${reply.status} ${await reply.text()}`);
+}
+
+async function scenario() {
+  const guild = client.guilds.cache.get(env.GUILD_ID);
+  check(guild !== undefined && guild.available, 'the guild is cached and available');
+  const channel = guild.channels.cache.get(env.CHANNEL_ID);
+  check(channel?.name === 'general', 'its channels are in the cache');
+  check(guild.members.me?.id === client.user.id, "the bot's own member is there");
+  check(client.application?.id === client.user.id, 'READY.application was read');
+
+  const created = expect(Events.MessageCreate, (m) => m.content === 'hello from discord.js');
+  const sent = await channel.send('hello from discord.js');
+  const [received] = await created;
+  check(received.id === sent.id && received.member !== null, 'MESSAGE_CREATE carries the content and member');
+
+  const updated = expect(Events.MessageUpdate, (_, after) => after.id === sent.id);
+  await sent.edit('edited by discord.js');
+  const [, after] = await updated;
+  check(after.content === 'edited by discord.js', 'MESSAGE_UPDATE carries the edit');
+
+  const deleted = expect(Events.MessageDelete, (m) => m.id === sent.id);
+  await sent.delete();
+  await deleted;
+  check(true, 'MESSAGE_DELETE arrives');
+
+  const history = guild.channels.cache.get(env.HISTORY_CHANNEL_ID);
+  const ids = [];
+  let before;
+  for (;;) {
+    const page = await history.messages.fetch({ limit: 100, before, cache: false });
+    if (page.size === 0) break;
+    ids.push(...page.keys());
+    before = page.lastKey();
+  }
+  check(ids.length === HISTORY_COUNT, `history pages through all ${HISTORY_COUNT} messages`);
+  const sorted = [...ids].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
+  check(JSON.stringify(sorted) === JSON.stringify(ids) && new Set(ids).size === ids.length, 'newest first, no duplicates');
+  const afterPage = await history.messages.fetch({ limit: 10, after: ids[ids.length - 1], cache: false });
+  check(afterPage.size === 10 && afterPage.lastKey() === ids[ids.length - 2], 'after= returns the next ten, newest first');
+
+  const resumed = expect(Events.ShardResume);
+  const missed = expect(Events.MessageCreate, (m) => m.content === 'sent while away');
+  const shard = client.ws._ws.strategy.shards.get(0);
+  await shard.destroy({ reason: 'testing resume', recover: WebSocketShardDestroyRecovery.Resume });
+  await ownerSays(env.CHANNEL_ID, 'sent while away');
+  await resumed;
+  check(true, 'the session resumed after a dropped socket');
+  await missed;
+  check(true, 'the event sent while away was replayed');
+}
+
+let ok = false;
+client.once(Events.ClientReady, async () => {
+  try {
+    await scenario();
+    ok = true;
+  } catch (error) {
+    console.error(error);
+  } finally {
+    await client.destroy();
+    process.exit(ok ? 0 : 1);
+  }
+});
+
+setTimeout(() => {
+  console.error('timed out');
+  process.exit(1);
+}, 120_000).unref();
+
+await client.login(env.BOT_TOKEN);

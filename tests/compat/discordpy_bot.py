@@ -1,0 +1,115 @@
+"""A discord.py bot run against Concord, unchanged but for the two URLs.
+
+Environment: CONCORD_HTTP, CONCORD_WS, BOT_TOKEN, OWNER_TOKEN, GUILD_ID,
+CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT. Exits 0 when every step passed.
+"""
+
+import asyncio
+import os
+import sys
+import traceback
+
+import aiohttp
+import discord
+import yarl
+from discord.http import Route
+
+HTTP = os.environ["CONCORD_HTTP"]
+Route.BASE = f"{HTTP}/api/v10"
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["CONCORD_WS"] + "/")
+
+GUILD_ID = int(os.environ["GUILD_ID"])
+CHANNEL_ID = int(os.environ["CHANNEL_ID"])
+HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
+HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
+TIMEOUT = 20
+
+intents = discord.Intents.default()
+intents.message_content = True
+client = discord.Client(intents=intents)
+outcome = {"ok": False}
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok - {what}", flush=True)
+
+
+def expect(event, check=None):
+    """Starts waiting for an event now, before the action that causes it."""
+    return asyncio.ensure_future(client.wait_for(event, check=check, timeout=TIMEOUT))
+
+
+async def owner_says(channel_id, content):
+    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
+    async with aiohttp.ClientSession() as http:
+        url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
+        async with http.post(url, json={"content": content}, headers=headers) as reply:
+            assert reply.status == 200, await reply.text()
+
+
+async def scenario():
+    guild = client.get_guild(GUILD_ID)
+    check(guild is not None, "the guild is in the cache")
+    channel = guild.get_channel(CHANNEL_ID)
+    check(channel is not None and channel.name == "general", "its channels are in the cache")
+    check(guild.me is not None and guild.me.id == client.user.id, "the bot's own member is there")
+    check(guild.default_role.id == guild.id, "@everyone has the guild's id")
+
+    arrival = expect("message", lambda m: m.content == "hello from discord.py")
+    sent = await channel.send("hello from discord.py")
+    received = await arrival
+    check(received.id == sent.id, "MESSAGE_CREATE carries the content")
+    check(isinstance(received.author, discord.Member), "the author arrives as a member")
+
+    edit = expect("message_edit", lambda b, a: a.id == sent.id)
+    await sent.edit(content="edited by discord.py")
+    _, after = await edit
+    check(after.content == "edited by discord.py", "MESSAGE_UPDATE carries the edit")
+
+    deletion = expect("raw_message_delete", lambda p: p.message_id == sent.id)
+    await sent.delete()
+    gone = await deletion
+    check(gone.channel_id == CHANNEL_ID, "MESSAGE_DELETE arrives")
+
+    history = client.get_channel(HISTORY_ID)
+    newest_first = [m async for m in history.history(limit=None)]
+    check(len(newest_first) == HISTORY_COUNT, f"history pages through all {HISTORY_COUNT} messages")
+    ids = [m.id for m in newest_first]
+    check(ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids), "newest first, no duplicates")
+    oldest_first = [m.id async for m in history.history(limit=None, oldest_first=True)]
+    check(oldest_first == ids[::-1], "oldest_first pages with after= in order")
+    middle = newest_first[HISTORY_COUNT // 2]
+    around = [m.id async for m in history.history(limit=10, around=middle)]
+    check(middle.id in around and len(around) == 10, "around= returns the page around a message")
+
+    resumed = expect("resumed")
+    missed = expect("message", lambda m: m.content == "sent while away")
+    await client.ws.close(code=4000)
+    await owner_says(CHANNEL_ID, "sent while away")
+    await resumed
+    check(True, "the session resumed after a dropped socket")
+    message = await missed
+    check(message.channel.id == CHANNEL_ID, "the event sent while away was replayed")
+
+
+@client.event
+async def on_ready():
+    try:
+        await scenario()
+        outcome["ok"] = True
+    except Exception:
+        traceback.print_exc()
+    finally:
+        await client.close()
+
+
+async def main():
+    async with client:
+        await asyncio.wait_for(client.start(os.environ["BOT_TOKEN"]), timeout=120)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0 if outcome["ok"] else 1)
