@@ -31,14 +31,37 @@ impl Stage {
         let s = TestServer::start(env!("CARGO_BIN_EXE_concord"), &["--fsync", "off"]);
         let owner = s.register("owner").await;
         let (guild, general) = s.guild(&owner, "Compat").await;
-        let history = s.post(&format!("/guilds/{guild}/channels"), &owner.auth, json!({ "name": "history" })).await;
-        let history = history.body["id"].as_str().expect("history channel").to_owned();
+        let history = s
+            .post(
+                &format!("/guilds/{guild}/channels"),
+                &owner.auth,
+                json!({ "name": "history" }),
+            )
+            .await;
+        let history = history.body["id"]
+            .as_str()
+            .expect("history channel")
+            .to_owned();
         for i in 0..HISTORY_COUNT {
             s.say(&owner, &history, &format!("history {i}")).await;
         }
         // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY.
-        let bot = s.bot(&owner, "compat-bot", &guild, &((1u64 << 10) | (1 << 11) | (1 << 13) | (1 << 16)).to_string()).await;
-        Stage { s, owner, guild, general, history, bot }
+        let bot = s
+            .bot(
+                &owner,
+                "compat-bot",
+                &guild,
+                &((1u64 << 10) | (1 << 11) | (1 << 13) | (1 << 16)).to_string(),
+            )
+            .await;
+        Stage {
+            s,
+            owner,
+            guild,
+            general,
+            history,
+            bot,
+        }
     }
 
     /// What the scripts read from their environment.
@@ -46,7 +69,10 @@ impl Stage {
         vec![
             ("CONCORD_HTTP", format!("http://{}", self.s.addr)),
             ("CONCORD_WS", self.s.ws_url()),
-            ("BOT_TOKEN", self.bot.auth.trim_start_matches("Bot ").to_owned()),
+            (
+                "BOT_TOKEN",
+                self.bot.auth.trim_start_matches("Bot ").to_owned(),
+            ),
             ("OWNER_TOKEN", self.owner.auth.clone()),
             ("GUILD_ID", self.guild.clone()),
             ("CHANNEL_ID", self.general.clone()),
@@ -57,7 +83,10 @@ impl Stage {
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// A tool installed by `scripts/test`; a clear failure if it is missing.
@@ -88,5 +117,8 @@ pub async fn run_bot(stage: &Stage, program: PathBuf, script: &str) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "{script} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{script} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
 }
