@@ -375,6 +375,17 @@ pub struct Message {
 }
 
 impl Message {
+    /// Empties what the MESSAGE_CONTENT intent guards.
+    pub fn hide_content(&mut self) {
+        self.content.clear();
+        self.embeds.clear();
+        self.attachments.clear();
+        self.components.clear();
+        if let Some(Some(referenced)) = &mut self.referenced_message {
+            referenced.hide_content();
+        }
+    }
+
     /// `author` and `mentions` are the users the record names, looked up by the caller.
     pub fn new(m: &records::Message, author: User, mentions: Vec<User>) -> Self {
         Message {

@@ -225,6 +225,34 @@ impl Service {
         self.publish(kind, to_channel(view.guild_id(), view.channel.id), &event);
     }
 
+    /// A bot whose application may not read message content gets it empty,
+    /// except in messages it wrote or that mention it (as on Discord).
+    async fn hide_content_from_bots(
+        &self,
+        caller: Caller,
+        messages: &mut [wire::Message],
+    ) -> ServiceResult<()> {
+        if !caller.bot {
+            return Ok(());
+        }
+        let allowed = self
+            .store
+            .application(caller.id)
+            .await?
+            .is_none_or(|app| app.allow_message_content);
+        if allowed {
+            return Ok(());
+        }
+        for message in messages {
+            let own = message.author.id == caller.id;
+            let mentioned = message.mentions.iter().any(|u| u.id == caller.id);
+            if !own && !mentioned {
+                message.hide_content();
+            }
+        }
+        Ok(())
+    }
+
     /// The newest messages of a channel, through the cache when it can serve them.
     pub(crate) async fn latest_messages(
         &self,
@@ -258,7 +286,9 @@ impl Service {
             HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await?,
             other => history(&*self.store, channel_id, other, limit).await?,
         };
-        self.render_messages(&page).await
+        let mut page = self.render_messages(&page).await?;
+        self.hide_content_from_bots(caller, &mut page).await?;
+        Ok(page)
     }
 
     async fn message_record(&self, channel_id: Snowflake, id: Snowflake) -> ServiceResult<Message> {
@@ -277,7 +307,10 @@ impl Service {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::READ_MESSAGE_HISTORY)?;
         let message = self.message_record(channel_id, id).await?;
-        self.render_message(&message).await
+        let mut rendered = [self.render_message(&message).await?];
+        self.hide_content_from_bots(caller, &mut rendered).await?;
+        let [rendered] = rendered;
+        Ok(rendered)
     }
 
     /// Only the author edits content; only the changed columns are written.

@@ -263,3 +263,55 @@ async fn etf_is_refused_at_the_upgrade() {
     let url = format!("{}/?v=10&encoding=etf", w.s.ws_url());
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
 }
+
+#[tokio::test]
+async fn request_guild_members_answers_in_chunks_with_the_nonce() {
+    let w = World::new(&[]).await;
+    for name in ["alpha", "alps", "beta"] {
+        let user = w.s.register(name).await;
+        w.s.join(&w.owner, &w.general, &user).await;
+    }
+    let (mut ws, _) = w.connect_bot(DEFAULT_INTENTS | (1 << 1)).await;
+    ws.send(
+        json!({ "op": 8, "d": { "guild_id": w.guild, "query": "", "limit": 0, "nonce": "all" } }),
+    )
+    .await;
+    let chunk = ws.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["nonce"], "all");
+    assert_eq!(
+        (
+            chunk["d"]["chunk_index"].clone(),
+            chunk["d"]["chunk_count"].clone()
+        ),
+        (json!(0), json!(1))
+    );
+    assert_eq!(chunk["d"]["members"].as_array().unwrap().len(), 5);
+    ws.send(json!({ "op": 8, "d": { "guild_id": w.guild, "query": "alp", "limit": 10, "nonce": "prefix" } })).await;
+    let chunk = ws.dispatch("GUILD_MEMBERS_CHUNK").await;
+    let mut names: Vec<_> = chunk["d"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["username"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alpha", "alps"]);
+    ws.send(
+        json!({ "op": 8, "d": { "guild_id": w.guild, "user_ids": [w.owner.id, "1"], "limit": 0 } }),
+    )
+    .await;
+    let chunk = ws.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["members"][0]["user"]["id"], w.owner.id.as_str());
+    assert_eq!(chunk["d"]["not_found"], json!(["1"]));
+
+    // Everyone needs GUILD_MEMBERS; the answer is still one (empty) chunk.
+    let (mut plain, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    plain
+        .send(
+            json!({ "op": 8, "d": { "guild_id": w.guild, "query": "", "limit": 0, "nonce": "n" } }),
+        )
+        .await;
+    let chunk = plain.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["members"], json!([]));
+    assert_eq!(chunk["d"]["chunk_count"], 1);
+}

@@ -463,3 +463,61 @@ async fn concurrent_writers_and_readers_agree_with_the_store() {
     sorted.sort_by_key(|id| std::cmp::Reverse(id.parse::<u64>().unwrap()));
     assert_eq!(sorted, ids(&cached), "newest first");
 }
+
+#[tokio::test]
+async fn bots_without_message_content_read_empty_messages() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (guild, general) = s.guild(&ada, "Home").await;
+    let bot = s.bot(&ada, "reader", &guild, "0").await;
+    let other = s.say(&ada, &general, "private words").await;
+    let mention = s.say(&ada, &general, &format!("<@{}> hello", bot.id)).await;
+    let own = s
+        .post(
+            &format!("/channels/{general}/messages"),
+            &bot.auth,
+            json!({ "content": "mine" }),
+        )
+        .await;
+    let own = own.body["id"].as_str().unwrap().to_owned();
+    let allowed = s
+        .get(&format!("/channels/{general}/messages/{other}"), &bot.auth)
+        .await;
+    assert_eq!(
+        allowed.body["content"], "private words",
+        "allowed by default"
+    );
+
+    s.patch(
+        &format!("/applications/{}", bot.id),
+        &ada.auth,
+        json!({ "flags": 0 }),
+    )
+    .await;
+    let page = s
+        .get(&format!("/channels/{general}/messages"), &bot.auth)
+        .await;
+    let content = |id: &str| {
+        page.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()["content"]
+            .clone()
+    };
+    assert_eq!(content(&other), "");
+    assert_eq!(content(&mention), format!("<@{}> hello", bot.id));
+    assert_eq!(content(&own), "mine");
+    let single = s
+        .get(&format!("/channels/{general}/messages/{other}"), &bot.auth)
+        .await;
+    assert_eq!(single.body["content"], "");
+    let people = s
+        .get(&format!("/channels/{general}/messages/{other}"), &ada.auth)
+        .await;
+    assert_eq!(
+        people.body["content"], "private words",
+        "users are never affected"
+    );
+}
