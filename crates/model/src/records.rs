@@ -75,6 +75,25 @@ pub struct Guild {
     pub explicit_content_filter: u8,
 }
 
+impl Guild {
+    /// A guild with every setting at its default.
+    pub fn new(id: Snowflake, name: &str, owner_id: Snowflake) -> Guild {
+        Guild {
+            id,
+            name: name.to_owned(),
+            owner_id,
+            icon: None,
+            description: None,
+            system_channel_id: None,
+            afk_channel_id: None,
+            afk_timeout: 300,
+            verification_level: 0,
+            default_message_notifications: 0,
+            explicit_content_filter: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     pub id: Snowflake,
@@ -146,6 +165,26 @@ pub struct Channel {
     pub user_limit: Option<u32>,
 }
 
+impl Channel {
+    /// A guild channel with every optional setting at its default.
+    pub fn new(id: Snowflake, kind: u8, guild_id: Snowflake, name: &str) -> Channel {
+        Channel {
+            id,
+            kind,
+            guild_id: Some(guild_id),
+            name: name.to_owned(),
+            position: 0,
+            topic: None,
+            parent_id: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            permission_overwrites: Vec::new(),
+            bitrate: None,
+            user_limit: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     pub guild_id: Snowflake,
@@ -161,6 +200,22 @@ pub struct Member {
     pub mute: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub communication_disabled_until_ms: Option<u64>,
+}
+
+impl Member {
+    /// A member with no roles or nickname, joining at `joined_at_ms`.
+    pub fn new(guild_id: Snowflake, user_id: Snowflake, joined_at_ms: u64) -> Member {
+        Member {
+            guild_id,
+            user_id,
+            nick: None,
+            roles: Vec::new(),
+            joined_at_ms,
+            deaf: false,
+            mute: false,
+            communication_disabled_until_ms: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +269,35 @@ pub struct Message {
     pub message_reference: Option<MessageReference>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub pinned: bool,
+}
+
+impl Message {
+    /// A plain message with every optional column empty.
+    pub fn new(
+        id: Snowflake,
+        channel_id: Snowflake,
+        author_id: Snowflake,
+        content: &str,
+    ) -> Message {
+        Message {
+            id,
+            channel_id,
+            guild_id: None,
+            author_id,
+            content: content.to_owned(),
+            kind: message_type::DEFAULT,
+            edited_ms: None,
+            tts: false,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+            nonce: None,
+            embeds: Vec::new(),
+            flags: 0,
+            message_reference: None,
+            pinned: false,
+        }
+    }
 }
 
 /// The columns an edit may change; `None` leaves a column as it is.
@@ -293,24 +377,7 @@ mod tests {
 
     #[test]
     fn empty_columns_are_not_written() {
-        let m = Message {
-            id: Snowflake(1),
-            channel_id: Snowflake(2),
-            guild_id: None,
-            author_id: Snowflake(3),
-            content: "hi".into(),
-            kind: 0,
-            edited_ms: None,
-            tts: false,
-            mention_everyone: false,
-            mentions: vec![],
-            mention_roles: vec![],
-            nonce: None,
-            embeds: vec![],
-            flags: 0,
-            message_reference: None,
-            pinned: false,
-        };
+        let m = Message::new(Snowflake(1), Snowflake(2), Snowflake(3), "hi");
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(
             json,

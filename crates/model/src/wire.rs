@@ -599,24 +599,13 @@ mod tests {
 
     #[test]
     fn message_lists_are_never_null_and_optionals_absent() {
-        let m = records::Message {
-            id: Snowflake(175_928_847_299_117_063),
-            channel_id: Snowflake(2),
-            guild_id: Some(Snowflake(3)),
-            author_id: Snowflake(5),
-            content: "hello".into(),
-            kind: 0,
-            edited_ms: None,
-            tts: false,
-            mention_everyone: false,
-            mentions: vec![],
-            mention_roles: vec![],
-            nonce: None,
-            embeds: vec![],
-            flags: 0,
-            message_reference: None,
-            pinned: false,
-        };
+        let mut m = records::Message::new(
+            Snowflake(175_928_847_299_117_063),
+            Snowflake(2),
+            Snowflake(5),
+            "hello",
+        );
+        m.guild_id = Some(Snowflake(3));
         let v = serde_json::to_value(Message::new(&m, User::from(&user()), vec![])).unwrap();
         for list in [
             "mentions",
@@ -643,20 +632,12 @@ mod tests {
 
     #[test]
     fn voice_channels_carry_bitrate_and_user_limit() {
-        let c = records::Channel {
-            id: Snowflake(9),
-            kind: channel_type::GUILD_VOICE,
-            guild_id: Some(Snowflake(3)),
-            name: "Voice".into(),
-            position: 0,
-            topic: None,
-            parent_id: None,
-            nsfw: false,
-            rate_limit_per_user: 0,
-            permission_overwrites: vec![],
-            bitrate: None,
-            user_limit: None,
-        };
+        let c = records::Channel::new(
+            Snowflake(9),
+            channel_type::GUILD_VOICE,
+            Snowflake(3),
+            "Voice",
+        );
         let v = serde_json::to_value(Channel::new(&c, None)).unwrap();
         assert_eq!(v["bitrate"], 64_000);
         assert_eq!(v["user_limit"], 0);

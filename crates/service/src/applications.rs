@@ -161,16 +161,7 @@ impl Service {
         if !view.base().contains(permissions) {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
-        let mut member = Member {
-            guild_id,
-            user_id: app.id,
-            nick: None,
-            roles: vec![],
-            joined_at_ms: now_ms(),
-            deaf: false,
-            mute: false,
-            communication_disabled_until_ms: None,
-        };
+        let mut member = Member::new(guild_id, app.id, now_ms());
         if permissions != Permissions::NONE {
             let role = Role {
                 id: self.next_id(),

@@ -165,20 +165,7 @@ impl Service {
         if self.store.guild_channels(guild_id).await?.len() >= limits::CHANNELS_PER_GUILD {
             return Err(ServiceError::LimitReached(codes::MAX_CHANNELS));
         }
-        let mut channel = Channel {
-            id: self.next_id(),
-            kind,
-            guild_id: Some(guild_id),
-            name: String::new(),
-            position: 0,
-            topic: None,
-            parent_id: None,
-            nsfw: false,
-            rate_limit_per_user: 0,
-            permission_overwrites: vec![],
-            bitrate: None,
-            user_limit: None,
-        };
+        let mut channel = Channel::new(self.next_id(), kind, guild_id, "");
         self.apply_channel_input(&view, &mut channel, input, &mut errors)
             .await?;
         errors.into_result()?;

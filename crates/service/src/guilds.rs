@@ -58,17 +58,9 @@ impl Service {
         let general = self.next_id();
         let new = NewGuild {
             guild: Guild {
-                id,
-                name: input.name.trim().to_owned(),
-                owner_id: caller.id,
                 icon: input.icon,
-                description: None,
                 system_channel_id: Some(general),
-                afk_channel_id: None,
-                afk_timeout: 300,
-                verification_level: 0,
-                default_message_notifications: 0,
-                explicit_content_filter: 0,
+                ..Guild::new(id, input.name.trim(), caller.id)
             },
             roles: vec![Role {
                 id,
@@ -96,16 +88,7 @@ impl Service {
                     Some(category),
                 ),
             ],
-            owner: Member {
-                guild_id: id,
-                user_id: caller.id,
-                nick: None,
-                roles: vec![],
-                joined_at_ms: now_ms(),
-                deaf: false,
-                mute: false,
-                communication_disabled_until_ms: None,
-            },
+            owner: Member::new(id, caller.id, now_ms()),
         };
         self.store.create_guild(&new).await?;
         let full = self

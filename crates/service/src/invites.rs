@@ -131,16 +131,7 @@ impl Service {
         {
             invite.uses += 1;
             self.store.put_invite(&invite).await?;
-            let member = Member {
-                guild_id: invite.guild_id,
-                user_id: caller.id,
-                nick: None,
-                roles: vec![],
-                joined_at_ms: now_ms(),
-                deaf: false,
-                mute: false,
-                communication_disabled_until_ms: None,
-            };
+            let member = Member::new(invite.guild_id, caller.id, now_ms());
             self.add_member(&member).await?;
         }
         self.invite_wire(&invite, false).await

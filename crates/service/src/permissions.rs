@@ -124,19 +124,7 @@ mod tests {
     const USER: Snowflake = Snowflake(10);
 
     fn guild() -> Guild {
-        Guild {
-            id: G,
-            name: "g".into(),
-            owner_id: Snowflake(99),
-            icon: None,
-            description: None,
-            system_channel_id: None,
-            afk_channel_id: None,
-            afk_timeout: 300,
-            verification_level: 0,
-            default_message_notifications: 0,
-            explicit_content_filter: 0,
-        }
+        Guild::new(G, "g", Snowflake(99))
     }
 
     fn role(id: Snowflake, p: Permissions, position: i32) -> Role {
@@ -166,31 +154,15 @@ mod tests {
 
     fn member(roles: &[Snowflake]) -> Member {
         Member {
-            guild_id: G,
-            user_id: USER,
-            nick: None,
             roles: roles.to_vec(),
-            joined_at_ms: 0,
-            deaf: false,
-            mute: false,
-            communication_disabled_until_ms: None,
+            ..Member::new(G, USER, 0)
         }
     }
 
     fn channel(overwrites: Vec<Overwrite>) -> Channel {
         Channel {
-            id: Snowflake(50),
-            kind: 0,
-            guild_id: Some(G),
-            name: "c".into(),
-            position: 0,
-            topic: None,
-            parent_id: None,
-            nsfw: false,
-            rate_limit_per_user: 0,
             permission_overwrites: overwrites,
-            bitrate: None,
-            user_limit: None,
+            ..Channel::new(Snowflake(50), 0, G, "c")
         }
     }
 

@@ -9,7 +9,7 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
+    NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -143,18 +143,9 @@ impl FjallStore {
             .collect()
     }
 
-    fn login_keys(user: &User) -> Vec<(String, &'static str)> {
-        if user.bot {
-            return Vec::new();
-        }
-        let mut keys = vec![(login_key(&user.username), "username")];
-        keys.extend(user.email.as_deref().map(|e| (login_key(e), "email")));
-        keys
-    }
-
     /// Writes a user and moves its login index entries, refusing taken names.
     fn stage_user(&self, batch: &mut WriteBatch, user: &User) -> StoreResult<()> {
-        let keys = Self::login_keys(user);
+        let keys = login_keys(user);
         for (key, what) in &keys {
             let owner = self.t.login_user.get(key).map_err(backend)?;
             if owner.is_some_and(|id| u64_value(&id) != user.id.get()) {
@@ -162,7 +153,7 @@ impl FjallStore {
             }
         }
         if let Some(old) = Self::get::<User>(&self.t.user, keys::id(user.id))? {
-            for (key, _) in Self::login_keys(&old) {
+            for (key, _) in login_keys(&old) {
                 batch.remove(&self.t.login_user, key);
             }
         }

@@ -54,71 +54,23 @@ fn user(id: u64, name: &str) -> User {
 }
 
 fn channel(id: u64, guild: u64) -> Channel {
-    Channel {
-        id: Snowflake(id),
-        kind: 0,
-        guild_id: Some(Snowflake(guild)),
-        name: format!("c{id}"),
-        position: 0,
-        topic: None,
-        parent_id: None,
-        nsfw: false,
-        rate_limit_per_user: 0,
-        permission_overwrites: vec![],
-        bitrate: None,
-        user_limit: None,
-    }
+    Channel::new(Snowflake(id), 0, Snowflake(guild), &format!("c{id}"))
 }
 
 fn member(guild: u64, user: u64) -> Member {
-    Member {
-        guild_id: Snowflake(guild),
-        user_id: Snowflake(user),
-        nick: None,
-        roles: vec![],
-        joined_at_ms: BASE_MS,
-        deaf: false,
-        mute: false,
-        communication_disabled_until_ms: None,
-    }
+    Member::new(Snowflake(guild), Snowflake(user), BASE_MS)
 }
 
 fn message(channel: u64, id: Snowflake, content: &str) -> Message {
     Message {
-        id,
-        channel_id: Snowflake(channel),
         guild_id: Some(Snowflake(1)),
-        author_id: Snowflake(10),
-        content: content.into(),
-        kind: 0,
-        edited_ms: None,
-        tts: false,
-        mention_everyone: false,
-        mentions: vec![],
-        mention_roles: vec![],
-        nonce: None,
-        embeds: vec![],
-        flags: 0,
-        message_reference: None,
-        pinned: false,
+        ..Message::new(id, Snowflake(channel), Snowflake(10), content)
     }
 }
 
 fn new_guild(guild: u64, owner: u64, channels: &[u64]) -> NewGuild {
     NewGuild {
-        guild: Guild {
-            id: Snowflake(guild),
-            name: "g".into(),
-            owner_id: Snowflake(owner),
-            icon: None,
-            description: None,
-            system_channel_id: None,
-            afk_channel_id: None,
-            afk_timeout: 300,
-            verification_level: 0,
-            default_message_notifications: 0,
-            explicit_content_filter: 0,
-        },
+        guild: Guild::new(Snowflake(guild), "g", Snowflake(owner)),
         roles: vec![Role {
             id: Snowflake(guild),
             guild_id: Snowflake(guild),

@@ -230,3 +230,14 @@ pub fn bucket_of(id: Snowflake, bucket_ms: u64) -> u64 {
 pub fn login_key(login: &str) -> String {
     login.trim().to_lowercase()
 }
+
+/// The index keys a user can log in with, each with the field it came
+/// from; none for bots, which cannot log in.
+pub fn login_keys(user: &User) -> Vec<(String, &'static str)> {
+    if user.bot {
+        return Vec::new();
+    }
+    let mut keys = vec![(login_key(&user.username), "username")];
+    keys.extend(user.email.as_deref().map(|e| (login_key(e), "email")));
+    keys
+}

@@ -14,7 +14,7 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key,
+    NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -57,28 +57,19 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn login_keys(user: &User) -> Vec<String> {
-        if user.bot {
-            return Vec::new();
-        }
-        let mut keys = vec![login_key(&user.username)];
-        keys.extend(user.email.as_deref().map(login_key));
-        keys
-    }
-
     fn claim_logins(&mut self, user: &User) -> StoreResult<()> {
-        let keys = Self::login_keys(user);
-        for (key, what) in keys.iter().zip(["username", "email"]) {
+        let keys = login_keys(user);
+        for (key, what) in &keys {
             if self.logins.get(key).is_some_and(|id| *id != user.id) {
                 return Err(StoreError::Conflict(what));
             }
         }
         if let Some(old) = self.users.get(&user.id) {
-            for key in Self::login_keys(old) {
+            for (key, _) in login_keys(old) {
                 self.logins.remove(&key);
             }
         }
-        for key in keys {
+        for (key, _) in keys {
             self.logins.insert(key, user.id);
         }
         Ok(())

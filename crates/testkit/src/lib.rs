@@ -170,8 +170,9 @@ impl TestServer {
         body: Vec<u8>,
     ) -> Reply {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .http
+        // A connection of its own: the server may close it after refusing
+        // a body it did not read, and the shared pool must not reuse it.
+        let mut request = reqwest::Client::new()
             .request(method, self.url(&format!("/api/v10{path}")))
             .header("content-type", content_type)
             .body(body);

@@ -251,7 +251,7 @@ async fn more_than_120_payloads_a_minute_close_4008() {
 
 #[tokio::test]
 async fn a_silent_client_times_out_with_4009() {
-    let w = World::new(&["--gateway-heartbeat-ms", "300"]).await;
+    let w = World::new(&["--gateway-heartbeat-ms", "1000"]).await;
     let (mut ws, _) = w.connect_bot(DEFAULT_INTENTS).await;
     // No heartbeats: the server gives up after the interval and a grace.
     assert_eq!(ws.closed().await, Some(4009));
