@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+pub use tempfile::TempDir;
 
 /// A running `concord serve`.
 pub struct TestServer {

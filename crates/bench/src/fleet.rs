@@ -1,0 +1,140 @@
+//! Many sockets on one target, each with a receiving task.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::socket::Seen;
+use crate::stats::{Latency, ProcSample};
+use crate::target::Target;
+
+/// Local ports per source address before the next one is used.
+const SOCKETS_PER_SOURCE: usize = 20_000;
+
+pub(crate) struct Fleet {
+    seen: Vec<Seen>,
+    pub(crate) deliveries: Arc<AtomicU64>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Beyond one address's ports, sockets come from 127.0.0.2, .3, ...
+fn source(index: usize, total: usize, target: &Target) -> Option<IpAddr> {
+    let loopback = target.ws_url.contains("127.0.0.1");
+    (loopback && total > SOCKETS_PER_SOURCE).then(|| {
+        IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            2 + (index / SOCKETS_PER_SOURCE) as u8,
+        ))
+    })
+}
+
+impl Fleet {
+    /// Opens `count` sockets, `concurrency` at a time, and starts reading them.
+    pub(crate) async fn connect(
+        target: &Target,
+        count: usize,
+        concurrency: usize,
+        epoch: Instant,
+    ) -> (Fleet, Value) {
+        let before = target.pid.and_then(ProcSample::of);
+        let started = Instant::now();
+        let opened: Vec<_> = futures_util::stream::iter(0..count)
+            .map(|i| target.open(source(i, count, target)))
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let deliveries = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = watch::channel(false);
+        let mut fleet = Fleet {
+            seen: Vec::new(),
+            deliveries,
+            stop,
+            tasks: Vec::new(),
+        };
+        let mut ready = Vec::new();
+        let mut failed = 0;
+        for result in opened {
+            match result {
+                Ok((socket, latency)) => {
+                    ready.extend(latency.map(|d| d.as_micros() as u64));
+                    let seen = Seen::default();
+                    fleet.seen.push(Arc::clone(&seen));
+                    let task =
+                        socket.receive(epoch, Arc::clone(&fleet.deliveries), seen, stopped.clone());
+                    fleet.tasks.push(tokio::spawn(task));
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        // Let the server settle before reading its memory.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = target.pid.and_then(ProcSample::of);
+        let per_socket = before
+            .zip(after)
+            .map(|(b, a)| a.rss_bytes.saturating_sub(b.rss_bytes) / count.max(1) as u64);
+        let report = json!({
+            "sockets": count,
+            "connected": fleet.seen.len(),
+            "failed": failed,
+            "seconds": seconds,
+            "identify_to_ready": Latency::of(ready),
+            "server_rss_before": before.map(|s| s.rss_bytes),
+            "server_rss_after": after.map(|s| s.rss_bytes),
+            "server_bytes_per_socket": per_socket,
+        });
+        (fleet, report)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Takes every delivery of messages in `first..end` seen so far.
+    pub(crate) fn take(&self, first: u32, end: u32) -> Vec<(u32, u64)> {
+        let mut all = Vec::new();
+        for seen in &self.seen {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            all.extend(
+                seen.iter()
+                    .copied()
+                    .filter(|(i, _)| (first..end).contains(i)),
+            );
+            seen.retain(|(i, _)| !(first..end).contains(i));
+        }
+        all
+    }
+
+    /// Waits until `expected` deliveries arrived since `base`, or `limit`.
+    pub(crate) async fn wait_for(&self, base: u64, expected: u64, limit: Duration) -> Duration {
+        let started = Instant::now();
+        while self.deliveries.load(Ordering::Relaxed) - base < expected && started.elapsed() < limit
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        started.elapsed()
+    }
+
+    pub(crate) async fn close(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Fleet {
+    /// How many receiving tasks are still running (their socket is open).
+    pub(crate) fn tasks_alive(&self) -> usize {
+        self.tasks.iter().filter(|t| !t.is_finished()).count()
+    }
+}

@@ -1,0 +1,490 @@
+//! `concord-bench`: a load generator for Discord-compatible servers.
+//!
+//! It speaks only the public protocol (HTTP API v10 and Gateway v10), so it
+//! measures any such server given its address; with `--spawn` it starts a
+//! Concord of its own. Fan-out phases also run against a minimal broadcast
+//! server (`concord-bench baseline`) in the same invocation, and Concord's
+//! figures are reported as a share of it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+mod baseline;
+mod fleet;
+mod phases;
+mod socket;
+mod stats;
+mod target;
+
+use fleet::Fleet;
+use target::{Kind, Target};
+
+#[derive(Parser)]
+#[command(
+    name = "concord-bench",
+    version,
+    about = "Load generator for Discord-compatible servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Measure a server.
+    Run(RunArgs),
+    /// Serve the minimal broadcast baseline (started by `run` itself).
+    Baseline {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Start this `concord` binary on a loopback port with a fresh data directory.
+    #[arg(long, conflicts_with = "url")]
+    spawn: Option<PathBuf>,
+    /// Measure the server at this base URL (http://ip:port) instead.
+    #[arg(long)]
+    url: Option<String>,
+    /// The measured server's pid, for its CPU and memory (known with --spawn).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Phases to run, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "connect,fanout-latency,fanout-saturation,ingest,history,tombstones"
+    )]
+    phases: Vec<String>,
+    /// Gateway sockets for the fan-out phases.
+    #[arg(long, default_value_t = 1000)]
+    sockets: usize,
+    /// Sockets connecting at once.
+    #[arg(long, default_value_t = 50)]
+    connect_concurrency: usize,
+    /// Messages in the latency phase, and their rate per second.
+    #[arg(long, default_value_t = 200)]
+    messages: u32,
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Concurrent senders and seconds for the saturation phase.
+    #[arg(long, default_value_t = 4)]
+    saturation_senders: usize,
+    #[arg(long, default_value_t = 5.0)]
+    saturation_seconds: f64,
+    /// Concurrent senders and seconds for the ingest phase.
+    #[arg(long, default_value_t = 8)]
+    ingest_senders: usize,
+    #[arg(long, default_value_t = 5.0)]
+    ingest_seconds: f64,
+    /// Reads per history measurement.
+    #[arg(long, default_value_t = 2000)]
+    reads: usize,
+    /// Messages deleted around the survivor in the tombstone phase.
+    #[arg(long, default_value_t = 100_000)]
+    tombstones: usize,
+    /// Idle sockets and how long they are held.
+    #[arg(long, default_value_t = 10_000)]
+    idle_sockets: usize,
+    #[arg(long, default_value_t = 60.0)]
+    idle_seconds: f64,
+    /// Bytes of content per message.
+    #[arg(long, default_value_t = 100)]
+    content_bytes: usize,
+    /// Ask for zlib-stream on the gateway.
+    #[arg(long)]
+    zlib: bool,
+    /// Skip the baseline runs.
+    #[arg(long)]
+    no_baseline: bool,
+    /// With --spawn: width of a message bucket (small widths spread tombstones over many buckets).
+    #[arg(long, default_value_t = 60_000)]
+    bucket_ms: u64,
+    /// With --spawn: durable acknowledgements (fsync) on or off.
+    #[arg(long, default_value = "on")]
+    fsync: String,
+    /// Where the JSON report goes.
+    #[arg(long, default_value = "bench.json")]
+    out: PathBuf,
+    /// Exit non-zero if any delivery is missing or any request failed.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match cli.command {
+        Cmd::Baseline { listen } => match runtime.block_on(baseline::serve(listen)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("baseline: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Cmd::Run(args) => runtime.block_on(run(args)),
+    }
+}
+
+/// A child process that prints `... listening on http://ADDR` first.
+struct Spawned {
+    child: Child,
+    addr: String,
+    _data: Option<tempdir::TempDir>,
+}
+
+mod tempdir {
+    pub(crate) use concord_testkit::TempDir;
+}
+
+impl Spawned {
+    fn start(mut command: Command, data: Option<tempdir::TempDir>) -> Spawned {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("listen line");
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Spawned {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(http: &reqwest::Client, url: String, auth: Option<&str>, body: Value) -> Value {
+    let mut request = http.post(url).json(&body);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let reply = request.send().await.expect("provisioning request");
+    reply.json().await.unwrap_or(Value::Null)
+}
+
+/// A fresh account with a guild; returns (token, #general's id).
+async fn provision(http: &reqwest::Client, base: &str, name: &str) -> (String, String) {
+    let username = format!("{name}{}", std::process::id());
+    let body = json!({ "username": username, "password": "bench-password", "email": format!("{username}@bench.invalid") });
+    let token = post(http, format!("{base}/api/v10/auth/register"), None, body).await["token"]
+        .as_str()
+        .expect("register")
+        .to_owned();
+    let guild = post(
+        http,
+        format!("{base}/api/v10/guilds"),
+        Some(&token),
+        json!({ "name": "bench" }),
+    )
+    .await;
+    let general = guild["channels"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == 0))
+        .and_then(|c| c["id"].as_str());
+    (token.clone(), general.expect("a text channel").to_owned())
+}
+
+fn percent(concord: &Value, baseline: &Value, key: &str) -> Option<f64> {
+    let (c, b) = (concord[key].as_f64()?, baseline[key].as_f64()?);
+    (b > 0.0).then(|| 100.0 * c / b)
+}
+
+async fn run(args: RunArgs) -> std::process::ExitCode {
+    let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
+    let epoch = Instant::now();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("http client");
+
+    let spawned = args.spawn.as_ref().map(|binary| {
+        let data = concord_testkit::TempDir::new().expect("temp dir");
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limits",
+                "off",
+                "--log",
+                "warn",
+            ])
+            .args([
+                "--message-bucket-ms",
+                &args.bucket_ms.to_string(),
+                "--fsync",
+                &args.fsync,
+            ])
+            .arg("--data-dir")
+            .arg(data.path());
+        Spawned::start(command, Some(data))
+    });
+    let base = match (&spawned, &args.url) {
+        (Some(s), _) => format!("http://{}", s.addr),
+        (None, Some(url)) => url.trim_end_matches('/').to_owned(),
+        (None, None) => {
+            eprintln!("concord-bench: give --spawn PATH or --url URL");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let pid = spawned.as_ref().map(|s| s.child.id()).or(args.server_pid);
+    let gateway: Value = http
+        .get(format!("{base}/api/v10/gateway"))
+        .send()
+        .await
+        .expect("GET /gateway")
+        .json()
+        .await
+        .expect("gateway json");
+    let ws_url = gateway["url"].as_str().expect("gateway url").to_owned();
+
+    let (token, channel) = provision(&http, &base, "benchreader").await;
+    let make = |kind: Kind| Target {
+        name: "concord",
+        http_url: base.clone(),
+        ws_url: ws_url.clone(),
+        pid,
+        kind,
+        http: http.clone(),
+        content_bytes: args.content_bytes,
+        zlib: args.zlib,
+    };
+    let concord = make(Kind::Discord {
+        token: token.clone(),
+        auth: token.clone(),
+        channel,
+    });
+    let (writer_token, writer_channel) = provision(&http, &base, "benchwriter").await;
+    let writer = make(Kind::Discord {
+        token: writer_token.clone(),
+        auth: writer_token,
+        channel: writer_channel,
+    });
+
+    let mut report = json!({
+        "parameters": {
+            "sockets": args.sockets, "messages": args.messages, "rate": args.rate,
+            "saturation_senders": args.saturation_senders, "saturation_seconds": args.saturation_seconds,
+            "ingest_senders": args.ingest_senders, "ingest_seconds": args.ingest_seconds,
+            "reads": args.reads, "tombstones": args.tombstones, "idle_sockets": args.idle_sockets,
+            "idle_seconds": args.idle_seconds, "content_bytes": args.content_bytes, "zlib": args.zlib,
+            "fsync": args.fsync, "bucket_ms": args.bucket_ms, "phases": args.phases,
+        },
+        "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+    });
+    let mut failures = 0u64;
+    let fanout = wants("connect") || wants("fanout-latency") || wants("fanout-saturation");
+    if fanout {
+        let (fleet, connect) =
+            Fleet::connect(&concord, args.sockets, args.connect_concurrency, epoch).await;
+        println!(
+            "connect: {} sockets, IDENTIFY→READY {}",
+            connect["connected"],
+            summary(&connect["identify_to_ready"])
+        );
+        println!(
+            "         server bytes per socket: {}",
+            connect["server_bytes_per_socket"]
+        );
+        failures += connect["failed"].as_u64().unwrap_or(0);
+        report["connect"] = connect;
+        fanout_phases(
+            &args,
+            &concord,
+            &fleet,
+            epoch,
+            &mut report,
+            "concord",
+            &mut failures,
+        )
+        .await;
+        fleet.close().await;
+
+        if !args.no_baseline && (wants("fanout-latency") || wants("fanout-saturation")) {
+            let mut command = Command::new(std::env::current_exe().expect("own path"));
+            command.args(["baseline", "--listen", "127.0.0.1:0"]);
+            let server = Spawned::start(command, None);
+            let baseline = Target {
+                name: "baseline",
+                http_url: format!("http://{}", server.addr),
+                ws_url: format!("ws://{}", server.addr),
+                pid: Some(server.child.id()),
+                kind: Kind::Baseline,
+                http: http.clone(),
+                content_bytes: args.content_bytes,
+                zlib: false,
+            };
+            let (fleet, _) =
+                Fleet::connect(&baseline, args.sockets, args.connect_concurrency, epoch).await;
+            fanout_phases(
+                &args,
+                &baseline,
+                &fleet,
+                epoch,
+                &mut report,
+                "baseline",
+                &mut 0,
+            )
+            .await;
+            fleet.close().await;
+            let ratio = percent(
+                &report["fanout_saturation"]["concord"],
+                &report["fanout_saturation"]["baseline"],
+                "deliveries_per_second",
+            );
+            report["fanout_saturation"]["concord_percent_of_baseline"] = json!(ratio);
+            if let Some(r) = ratio {
+                println!("fan-out saturation: Concord at {r:.0}% of the baseline");
+            }
+        }
+    }
+    if wants("ingest") {
+        let result = phases::ingest(&writer, args.ingest_senders, args.ingest_seconds).await;
+        println!(
+            "ingest: {:.0} messages/s accepted, {}",
+            result["accepted_per_second"].as_f64().unwrap_or(0.0),
+            summary(&result["latency"])
+        );
+        failures += result["errors"].as_u64().unwrap_or(0);
+        report["ingest"] = result;
+    }
+    if wants("history") {
+        let result = phases::history(&writer, args.reads).await;
+        for key in ["newest_page_concurrency_1", "newest_page_concurrency_8"] {
+            println!(
+                "history {key}: {:.0} reads/s, {}",
+                result[key]["reads_per_second"].as_f64().unwrap_or(0.0),
+                summary(&result[key]["latency"])
+            );
+            failures += result[key]["errors"].as_u64().unwrap_or(0);
+        }
+        report["history"] = result;
+    }
+    if wants("tombstones") {
+        let (t, c) = provision(&http, &base, "benchtombs").await;
+        let tombs = make(Kind::Discord {
+            token: t.clone(),
+            auth: t,
+            channel: c,
+        });
+        let result = phases::tombstones(&tombs, args.tombstones, args.reads.min(1000)).await;
+        println!(
+            "tombstones: {} deleted, first page {}",
+            result["deleted"],
+            summary(&result["first_page"]["latency"])
+        );
+        if result["first_page_is_the_survivor"] != true {
+            failures += 1;
+        }
+        report["tombstones"] = result;
+    }
+    if wants("idle") {
+        let result = phases::idle(
+            &concord,
+            args.idle_sockets,
+            args.connect_concurrency,
+            args.idle_seconds,
+            epoch,
+        )
+        .await;
+        println!(
+            "idle: {} sockets held {} s, server bytes per socket {}, server CPU {:.1}%",
+            result["still_open"],
+            args.idle_seconds,
+            result["connect"]["server_bytes_per_socket"],
+            result["cost"]["server_cpu_percent"].as_f64().unwrap_or(0.0)
+        );
+        failures += result["connect"]["failed"].as_u64().unwrap_or(0);
+        report["idle"] = result;
+    }
+    report["failures"] = json!(failures);
+    let text = serde_json::to_string_pretty(&report).expect("report");
+    if let Err(e) = std::fs::write(&args.out, text) {
+        eprintln!("concord-bench: cannot write {}: {e}", args.out.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    println!("report written to {}", args.out.display());
+    if args.strict && failures > 0 {
+        eprintln!("concord-bench: {failures} failures (errors or missing deliveries)");
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+async fn fanout_phases(
+    args: &RunArgs,
+    target: &Target,
+    fleet: &Fleet,
+    epoch: Instant,
+    report: &mut Value,
+    name: &str,
+    failures: &mut u64,
+) {
+    let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
+    if wants("fanout-latency") {
+        let result = phases::fanout_latency(target, fleet, epoch, args.messages, args.rate).await;
+        println!(
+            "{name} fan-out latency: {}, missing {}",
+            summary(&result["latency"]),
+            result["missing"]
+        );
+        *failures +=
+            result["missing"].as_u64().unwrap_or(0) + result["send_errors"].as_u64().unwrap_or(0);
+        report["fanout_latency"][name] = result;
+    }
+    if wants("fanout-saturation") {
+        let result = phases::fanout_saturation(
+            target,
+            fleet,
+            args.saturation_senders,
+            args.saturation_seconds,
+        )
+        .await;
+        println!(
+            "{name} fan-out saturation: {:.0} deliveries/s, drained in {:.2} s, missing {}",
+            result["deliveries_per_second"].as_f64().unwrap_or(0.0),
+            result["drain_seconds"].as_f64().unwrap_or(0.0),
+            result["missing"]
+        );
+        *failures += result["missing"].as_u64().unwrap_or(0);
+        report["fanout_saturation"][name] = result;
+    }
+    let _ = target.name;
+}
+
+fn summary(latency: &Value) -> String {
+    let ms = |key: &str| latency[key].as_u64().unwrap_or(0) as f64 / 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms("p50_us"),
+        ms("p99_us"),
+        ms("max_us")
+    )
+}

@@ -1,0 +1,140 @@
+//! Latency summaries and what /proc says about a process.
+
+use serde::Serialize;
+
+/// Percentiles of a set of durations, in microseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Latency {
+    pub(crate) count: usize,
+    pub(crate) p50_us: u64,
+    pub(crate) p90_us: u64,
+    pub(crate) p99_us: u64,
+    pub(crate) max_us: u64,
+    pub(crate) mean_us: u64,
+}
+
+impl Latency {
+    pub(crate) fn of(mut samples_us: Vec<u64>) -> Latency {
+        if samples_us.is_empty() {
+            return Latency::default();
+        }
+        samples_us.sort_unstable();
+        let at = |q: f64| samples_us[((samples_us.len() - 1) as f64 * q).round() as usize];
+        Latency {
+            count: samples_us.len(),
+            p50_us: at(0.50),
+            p90_us: at(0.90),
+            p99_us: at(0.99),
+            max_us: *samples_us.last().unwrap_or(&0),
+            mean_us: samples_us.iter().sum::<u64>() / samples_us.len() as u64,
+        }
+    }
+}
+
+/// A process's resident memory and CPU time, read from /proc.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct ProcSample {
+    pub(crate) rss_bytes: u64,
+    /// user + system CPU time, in clock ticks.
+    pub(crate) cpu_ticks: u64,
+}
+
+/// Clock ticks per second on Linux.
+const TICKS_PER_SECOND: f64 = 100.0;
+const PAGE_SIZE: u64 = 4096;
+
+impl ProcSample {
+    /// `None` where /proc cannot be read (another OS, or the process is gone).
+    pub(crate) fn of(pid: u32) -> Option<ProcSample> {
+        let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+        let resident: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name; utime and stime are 14 and 15.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(ProcSample {
+            rss_bytes: resident * PAGE_SIZE,
+            cpu_ticks: utime + stime,
+        })
+    }
+
+    pub(crate) fn own() -> Option<ProcSample> {
+        Self::of(std::process::id())
+    }
+}
+
+/// CPU use between two samples, in percent of one core.
+pub(crate) fn cpu_percent(before: ProcSample, after: ProcSample, seconds: f64) -> f64 {
+    let ticks = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64;
+    if seconds <= 0.0 {
+        0.0
+    } else {
+        100.0 * ticks / TICKS_PER_SECOND / seconds
+    }
+}
+
+/// What a phase cost the server and the generator.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Cost {
+    pub(crate) seconds: f64,
+    pub(crate) server_cpu_percent: Option<f64>,
+    pub(crate) server_rss_bytes: Option<u64>,
+    pub(crate) bench_cpu_percent: Option<f64>,
+}
+
+/// Measures the server and this process around a phase.
+pub(crate) struct Meter {
+    server: Option<u32>,
+    started: std::time::Instant,
+    server_before: Option<ProcSample>,
+    own_before: Option<ProcSample>,
+}
+
+impl Meter {
+    pub(crate) fn start(server: Option<u32>) -> Meter {
+        Meter {
+            server,
+            started: std::time::Instant::now(),
+            server_before: server.and_then(ProcSample::of),
+            own_before: ProcSample::own(),
+        }
+    }
+
+    pub(crate) fn stop(self) -> Cost {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let server_after = self.server.and_then(ProcSample::of);
+        let own_after = ProcSample::own();
+        Cost {
+            seconds,
+            server_cpu_percent: self
+                .server_before
+                .zip(server_after)
+                .map(|(b, a)| cpu_percent(b, a, seconds)),
+            server_rss_bytes: server_after.map(|s| s.rss_bytes),
+            bench_cpu_percent: self
+                .own_before
+                .zip(own_after)
+                .map(|(b, a)| cpu_percent(b, a, seconds)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let l = Latency::of((1..=100).collect());
+        assert_eq!((l.p50_us, l.p90_us, l.p99_us, l.max_us), (51, 90, 99, 100));
+        assert_eq!(Latency::of(vec![]).count, 0);
+    }
+
+    #[test]
+    fn reads_its_own_process() {
+        let me = ProcSample::own().expect("/proc is readable here");
+        assert!(me.rss_bytes > 0);
+    }
+}

@@ -1,0 +1,89 @@
+//! What the generator measures: a Discord-compatible server (Concord or
+//! another), or the same-run baseline broadcast server.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::socket::{self, FRAME_BYTES, Socket};
+
+#[derive(Clone)]
+pub(crate) enum Kind {
+    /// A server speaking the Discord API: sockets identify with `token`,
+    /// messages go to `channel`.
+    Discord {
+        token: String,
+        auth: String,
+        channel: String,
+    },
+    Baseline,
+}
+
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
+    /// `http://ip:port`
+    pub(crate) http_url: String,
+    /// `ws://ip:port`
+    pub(crate) ws_url: String,
+    pub(crate) pid: Option<u32>,
+    pub(crate) kind: Kind,
+    pub(crate) http: reqwest::Client,
+    pub(crate) content_bytes: usize,
+    pub(crate) zlib: bool,
+}
+
+impl Target {
+    /// Opens a socket and, for a Discord server, identifies: returns the
+    /// IDENTIFY→READY time.
+    pub(crate) async fn open(
+        &self,
+        source: Option<IpAddr>,
+    ) -> std::io::Result<(Socket, Option<Duration>)> {
+        match &self.kind {
+            Kind::Discord { token, .. } => {
+                let mut socket =
+                    socket::connect(&self.ws_url, "v=10&encoding=json", source, self.zlib).await?;
+                let ready = socket
+                    .identify(token)
+                    .await
+                    .ok_or_else(|| std::io::Error::other("no READY"))?;
+                Ok((socket, Some(ready)))
+            }
+            Kind::Baseline => Ok((
+                socket::connect(&self.ws_url, "", source, false).await?,
+                None,
+            )),
+        }
+    }
+
+    /// Sends bench message `index`; returns the HTTP status.
+    pub(crate) async fn send(&self, index: u32) -> Result<u16, reqwest::Error> {
+        let head = format!("bench-{index}-");
+        let content = format!(
+            "{head}{}",
+            "x".repeat(self.content_bytes.saturating_sub(head.len()))
+        );
+        let reply = match &self.kind {
+            Kind::Discord { auth, channel, .. } => {
+                let url = format!("{}/api/v10/channels/{channel}/messages", self.http_url);
+                self.http
+                    .post(url)
+                    .header("authorization", auth)
+                    .json(&json!({ "content": content }))
+                    .send()
+                    .await?
+            }
+            Kind::Baseline => {
+                let size = FRAME_BYTES
+                    .load(Ordering::Relaxed)
+                    .max(content.len() as u64 + 64);
+                let url = format!("{}/broadcast?size={size}", self.http_url);
+                self.http.post(url).body(content).send().await?
+            }
+        };
+        Ok(reply.status().as_u16())
+    }
+}
