@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Measure a server.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the minimal broadcast baseline (started by `run` itself).
     Baseline {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -131,7 +131,7 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
-        Cmd::Run(args) => runtime.block_on(run(args)),
+        Cmd::Run(args) => runtime.block_on(run(*args)),
     }
 }
 
