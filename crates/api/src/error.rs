@@ -1,6 +1,5 @@
 //! The one mapping from failures to Discord's status codes and bodies.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use concord_model::codes;
@@ -32,14 +31,18 @@ impl From<FormErrors> for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A JSON response with exactly `application/json` (discord.py compares the
-/// whole header).
-pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+/// whole header), serialized straight from `body` into the response bytes.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+            (status, content_type, bytes).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response not serializable");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -94,7 +97,7 @@ impl IntoResponse for ApiError {
                 }
             }
         };
-        json_response(status, body)
+        json_response(status, &body)
     }
 }
 

@@ -12,12 +12,12 @@ use crate::error::json_response;
 
 pub(crate) async fn healthz(state: State) -> Response {
     match state.service.store.meta("token_secret").await {
-        Ok(_) => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
+        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({ "status": "store unavailable" }),
+                &serde_json::json!({ "status": "store unavailable" }),
             )
         }
     }

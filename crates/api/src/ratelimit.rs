@@ -67,7 +67,7 @@ fn describe(headers: &mut HeaderMap, d: &Decision, bucket: &str, scope: &str) {
 fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
     let retry_after = d.reset_after_ms as f64 / 1000.0;
     let body = serde_json::json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": global });
-    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, body);
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
     let headers = response.headers_mut();
     let scope = if global { "global" } else { "user" };
     describe(headers, d, bucket, scope);

@@ -154,14 +154,11 @@ impl Hub {
     }
 
     async fn deliver(&self, event: &Event, permissions: &mut PermissionCache) {
-        let full: Arc<str> = match serde_json::to_string(&event.data) {
-            Ok(json) => json.into(),
-            Err(e) => return tracing::error!(error = %e, "event not serializable"),
-        };
+        let mut payload = Payload::new(event);
         match &event.audience {
             Audience::Users(users) => {
                 for session in self.of_users(users) {
-                    self.deliver_to_user(event, &session, &full).await;
+                    self.deliver_to_user(event, &session, &mut payload).await;
                 }
             }
             Audience::Guild {
@@ -172,7 +169,6 @@ impl Hub {
                 if affects_permissions(event.kind) {
                     permissions.remove(guild_id);
                 }
-                let mut stripped: Option<Arc<str>> = None;
                 for session in self.in_guild(*guild_id) {
                     if !session.has_intent(required_intent(event.kind)) {
                         continue;
@@ -185,10 +181,12 @@ impl Hub {
                             continue;
                         }
                     }
-                    let data = if hides_content(&session, event) {
-                        Arc::clone(stripped.get_or_insert_with(|| strip_content(&event.data)))
+                    let hidden = may_hide_content(&session, event.kind)
+                        && !payload.parsed().is_some_and(|d| addressed_to(&session, d));
+                    let data = if hidden {
+                        payload.stripped()
                     } else {
-                        Arc::clone(&full)
+                        Arc::clone(&payload.full)
                     };
                     push(&session, event.kind.name(), data);
                 }
@@ -203,12 +201,14 @@ impl Hub {
 
     /// Events aimed at users. Joining a guild subscribes their sessions (and
     /// each gets a GUILD_CREATE shaped for it); leaving unsubscribes them.
-    async fn deliver_to_user(&self, event: &Event, session: &Session, full: &Arc<str>) {
-        let guild = event
-            .data
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|id| id.parse().ok());
+    async fn deliver_to_user(&self, event: &Event, session: &Session, payload: &mut Payload<'_>) {
+        let full = Arc::clone(&payload.full);
+        let guild = match event.kind {
+            EventKind::GuildCreate | EventKind::GuildDelete => {
+                payload.parsed().and_then(|d| d.get("id")?.as_str()?.parse().ok())
+            }
+            _ => None,
+        };
         match (event.kind, guild) {
             (EventKind::GuildCreate, Some(guild)) => {
                 if !in_shard(guild, session.shard) {
@@ -231,13 +231,13 @@ impl Hub {
             }
             (EventKind::GuildDelete, Some(guild)) => {
                 if session.has_intent(intents::GUILDS) && in_shard(guild, session.shard) {
-                    push(session, event.kind.name(), Arc::clone(full));
+                    push(session, event.kind.name(), Arc::clone(&full));
                 }
                 self.unsubscribe(session, guild);
             }
             _ => {
                 if session.has_intent(required_intent(event.kind)) {
-                    push(session, event.kind.name(), Arc::clone(full));
+                    push(session, event.kind.name(), Arc::clone(&full));
                 }
             }
         }
@@ -299,22 +299,48 @@ fn affects_permissions(kind: EventKind) -> bool {
 
 /// A bot without MESSAGE_CONTENT sees no content, unless the message is its
 /// own or mentions it.
-fn hides_content(session: &Session, event: &Event) -> bool {
-    if !session.bot || session.has_intent(intents::MESSAGE_CONTENT) {
-        return false;
-    }
-    if !matches!(
-        event.kind,
-        EventKind::MessageCreate | EventKind::MessageUpdate
-    ) {
-        return false;
-    }
+fn may_hide_content(session: &Session, kind: EventKind) -> bool {
+    session.bot
+        && !session.has_intent(intents::MESSAGE_CONTENT)
+        && matches!(kind, EventKind::MessageCreate | EventKind::MessageUpdate)
+}
+
+/// Whether the session's user wrote the message or is mentioned in it.
+fn addressed_to(session: &Session, data: &Value) -> bool {
     let me = session.user_id.to_string();
-    let authored = event.data["author"]["id"].as_str() == Some(me.as_str());
-    let mentioned = event.data["mentions"]
+    let authored = data["author"]["id"].as_str() == Some(me.as_str());
+    let mentioned = data["mentions"]
         .as_array()
         .is_some_and(|m| m.iter().any(|u| u["id"].as_str() == Some(me.as_str())));
-    !authored && !mentioned
+    authored || mentioned
+}
+
+/// One event's bytes, parsed and stripped of content only when a recipient needs it.
+struct Payload<'a> {
+    event: &'a Event,
+    full: Arc<str>,
+    parsed: Option<Option<Value>>,
+    stripped: Option<Arc<str>>,
+}
+
+impl<'a> Payload<'a> {
+    fn new(event: &'a Event) -> Payload<'a> {
+        Payload { event, full: Arc::from(event.data.as_str()), parsed: None, stripped: None }
+    }
+
+    fn parsed(&mut self) -> Option<&Value> {
+        let data = &self.event.data;
+        self.parsed.get_or_insert_with(|| serde_json::from_str(data).ok()).as_ref()
+    }
+
+    fn stripped(&mut self) -> Arc<str> {
+        if let Some(stripped) = &self.stripped {
+            return Arc::clone(stripped);
+        }
+        let stripped = self.parsed().map(strip_content).unwrap_or_else(|| Arc::clone(&self.full));
+        self.stripped = Some(Arc::clone(&stripped));
+        stripped
+    }
 }
 
 fn strip_content(data: &Value) -> Arc<str> {

@@ -1,10 +1,10 @@
 //! Events a write publishes on the bus, and who may receive them.
 //!
-//! The payload is the wire JSON of the dispatch, built once by the service;
-//! the gateway only decides who gets it and serializes it once per variant.
+//! The payload is the dispatch's `d`, serialized once by the service; the
+//! gateway decides who gets it and shares the bytes among them. Serialized
+//! data also crosses a networked bus as it is.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{Permissions, Snowflake};
 
@@ -78,7 +78,8 @@ pub enum Audience {
 pub struct Event {
     pub kind: EventKind,
     pub audience: Audience,
-    pub data: Value,
+    /// The dispatch's `d`, as JSON text.
+    pub data: String,
 }
 
 impl Event {

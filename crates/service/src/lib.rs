@@ -102,7 +102,7 @@ impl Service {
     }
 
     pub(crate) fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
-        match serde_json::to_value(data) {
+        match serde_json::to_string(&data) {
             Ok(data) => {
                 metrics::counter!("concord_events_published_total").increment(1);
                 self.bus.publish(Event {

@@ -37,13 +37,7 @@ pub(crate) fn created<T: Serialize>(value: T) -> Response {
 }
 
 fn with_status<T: Serialize>(status: StatusCode, value: T) -> Response {
-    match serde_json::to_value(value) {
-        Ok(body) => json_response(status, body),
-        Err(e) => {
-            crate::error::ApiError::from(concord_service::ServiceError::Internal(e.to_string()))
-                .into_response()
-        }
-    }
+    json_response(status, &value)
 }
 
 pub(crate) fn no_content() -> Response {
