@@ -35,7 +35,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => {
-            let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+            let content_type = [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )];
             (status, content_type, bytes).into_response()
         }
         Err(e) => {

@@ -341,8 +341,13 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
                 content_bytes: args.content_bytes,
                 zlib: false,
             };
-            let (fleet, _) =
+            let (fleet, connect) =
                 Fleet::connect(&baseline, args.sockets, args.connect_concurrency, epoch).await;
+            println!(
+                "baseline connect: server bytes per socket: {}",
+                connect["server_bytes_per_socket"]
+            );
+            report["baseline_connect"] = connect;
             fanout_phases(
                 &args,
                 &baseline,

@@ -148,18 +148,24 @@ impl Socket {
         mut stop: watch::Receiver<bool>,
     ) {
         let finder = memmem::Finder::new(MARKER);
+        let seq_finder = memmem::Finder::new(b"\"s\":");
+        let mut last_seq: Option<u64> = None;
         let mut beat = tokio::time::interval(self.heartbeat);
         beat.tick().await;
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = beat.tick() => {
-                    if !self.send(r#"{"op":1,"d":null}"#.to_owned()).await {
+                    let d = last_seq.map_or_else(|| "null".to_owned(), |s| s.to_string());
+                    if !self.send(format!(r#"{{"op":1,"d":{d}}}"#)).await {
                         return;
                     }
                 }
                 frame = self.next_frame() => {
                     let Some(frame) = frame else { return };
+                    if let Some(seq) = number_after(&seq_finder, &frame) {
+                        last_seq = Some(seq.into());
+                    }
                     if let Some(index) = marker_index(&finder, &frame) {
                         let at = epoch.elapsed().as_nanos() as u64;
                         seen.lock().unwrap_or_else(|e| e.into_inner()).push((index, at));
@@ -174,7 +180,12 @@ impl Socket {
 
 /// The index after the marker, if the frame carries one.
 fn marker_index(finder: &memmem::Finder<'_>, frame: &[u8]) -> Option<u32> {
-    let at = finder.find(frame)? + MARKER.len();
+    number_after(finder, frame)
+}
+
+/// The decimal number right after the first match of `finder`.
+fn number_after(finder: &memmem::Finder<'_>, frame: &[u8]) -> Option<u32> {
+    let at = finder.find(frame)? + finder.needle().len();
     let digits = frame[at..]
         .iter()
         .take_while(|b| b.is_ascii_digit())

@@ -214,21 +214,25 @@ impl Connection {
         match payload.op {
             op::HEARTBEAT => {
                 self.deadline = Instant::now() + self.gateway.heartbeat_timeout();
+                if let (Some(session), Some(seq)) = (&self.session, payload.d.as_u64()) {
+                    session.confirm(seq);
+                }
                 self.send_control(op::HEARTBEAT_ACK, &Value::Null)
                     .await
                     .map_err(|()| close::UNKNOWN_ERROR)
             }
             op::IDENTIFY if identified => Err(close::ALREADY_AUTHENTICATED),
             op::RESUME if identified => Err(close::ALREADY_AUTHENTICATED),
-            op::IDENTIFY => self.identify(parse(payload.d)?).await,
-            op::RESUME => self.resume(parse(payload.d)?).await,
+            // Boxed: rare and deep, they must not size every idle connection's task.
+            op::IDENTIFY => Box::pin(self.identify(parse(payload.d)?)).await,
+            op::RESUME => Box::pin(self.resume(parse(payload.d)?)).await,
             op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE | op::REQUEST_GUILD_MEMBERS
                 if !identified =>
             {
                 Err(close::NOT_AUTHENTICATED)
             }
             op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE => Ok(()),
-            op::REQUEST_GUILD_MEMBERS => self.request_members(parse(payload.d)?).await,
+            op::REQUEST_GUILD_MEMBERS => Box::pin(self.request_members(parse(payload.d)?)).await,
             code if op::IGNORED.contains(&code) => Ok(()),
             _ if !identified => Err(close::NOT_AUTHENTICATED),
             _ => Err(close::UNKNOWN_OPCODE),

@@ -204,9 +204,9 @@ impl Hub {
     async fn deliver_to_user(&self, event: &Event, session: &Session, payload: &mut Payload<'_>) {
         let full = Arc::clone(&payload.full);
         let guild = match event.kind {
-            EventKind::GuildCreate | EventKind::GuildDelete => {
-                payload.parsed().and_then(|d| d.get("id")?.as_str()?.parse().ok())
-            }
+            EventKind::GuildCreate | EventKind::GuildDelete => payload
+                .parsed()
+                .and_then(|d| d.get("id")?.as_str()?.parse().ok()),
             _ => None,
         };
         match (event.kind, guild) {
@@ -325,19 +325,29 @@ struct Payload<'a> {
 
 impl<'a> Payload<'a> {
     fn new(event: &'a Event) -> Payload<'a> {
-        Payload { event, full: Arc::from(event.data.as_str()), parsed: None, stripped: None }
+        Payload {
+            event,
+            full: Arc::from(event.data.as_str()),
+            parsed: None,
+            stripped: None,
+        }
     }
 
     fn parsed(&mut self) -> Option<&Value> {
         let data = &self.event.data;
-        self.parsed.get_or_insert_with(|| serde_json::from_str(data).ok()).as_ref()
+        self.parsed
+            .get_or_insert_with(|| serde_json::from_str(data).ok())
+            .as_ref()
     }
 
     fn stripped(&mut self) -> Arc<str> {
         if let Some(stripped) = &self.stripped {
             return Arc::clone(stripped);
         }
-        let stripped = self.parsed().map(strip_content).unwrap_or_else(|| Arc::clone(&self.full));
+        let stripped = self
+            .parsed()
+            .map(strip_content)
+            .unwrap_or_else(|| Arc::clone(&self.full));
         self.stripped = Some(Arc::clone(&stripped));
         stripped
     }

@@ -30,8 +30,9 @@ use hub::Hub;
 
 /// Sessions without a connection stay resumable this long.
 const RESUMABLE_FOR: Duration = Duration::from_secs(180);
-/// Socket read buffer: client payloads are at most 4 KiB.
-const READ_BUFFER: usize = 4096;
+/// Socket read chunk. Client payloads are small (heartbeats, at most 4 KiB),
+/// and this is held by every idle connection.
+const READ_BUFFER: usize = 1024;
 /// Writes are gathered up to this size before they reach the socket.
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Beyond this, a message from the client is refused by the socket layer.

@@ -143,6 +143,16 @@ impl Session {
         Pushed::Queued
     }
 
+    /// The client confirmed (in a heartbeat) that it received every frame up
+    /// to `seq`: a resume can never ask for them again, so they are freed.
+    pub(crate) fn confirm(&self, seq: u64) {
+        let mut s = self.lock();
+        let upto = seq.min(s.sent);
+        while s.buffer.front().is_some_and(|f| f.seq <= upto) {
+            s.buffer.pop_front();
+        }
+    }
+
     /// Frames not yet handed to the socket, marked as handed.
     pub(crate) fn take_unsent(&self) -> Vec<Frame> {
         let mut s = self.lock();
@@ -268,6 +278,30 @@ mod tests {
         let frames: Vec<(u64, &str)> = s.take_unsent().iter().map(|f| (f.seq, f.kind)).collect();
         assert_eq!(frames, [(4, "X"), (5, "X"), (6, "X"), (7, "RESUMED")]);
         assert!(s.resume(attachment(3), 9).is_err(), "a seq from the future");
+    }
+
+    #[test]
+    fn confirmed_frames_are_freed_and_cannot_be_resumed_from() {
+        let s = session();
+        s.attach(attachment(1));
+        for _ in 0..4 {
+            s.push("X", "{}".into());
+        }
+        s.confirm(3);
+        assert_eq!(
+            s.take_unsent().len(),
+            4,
+            "only sent frames can be confirmed"
+        );
+        s.confirm(3);
+        assert!(
+            s.resume(attachment(2), 3).is_ok(),
+            "resuming from the confirmed seq works"
+        );
+        assert!(
+            s.resume(attachment(3), 1).is_err(),
+            "frames 2 and 3 are gone"
+        );
     }
 
     #[test]

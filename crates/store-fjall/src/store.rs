@@ -81,11 +81,7 @@ impl FjallStore {
             channel_bucket: open("channel_bucket")?,
             meta: open("meta")?,
         };
-        let group_commit = if options.sync {
-            Some(GroupCommit::start(db.clone()).map_err(backend)?)
-        } else {
-            None
-        };
+        let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
         Ok(FjallStore {
             db,
             t,
@@ -106,19 +102,16 @@ impl FjallStore {
         &self,
         stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        {
+        let ticket = {
             let _guard = self.lock();
             let mut batch = self.db.batch();
             stage(&mut batch)?;
             batch.commit().map_err(backend)?;
-        }
-        self.durable().await
-    }
-
-    async fn durable(&self) -> StoreResult<()> {
-        match &self.group_commit {
-            Some(gc) => gc.sync().await,
-            None => Ok(()),
+            self.group_commit.as_ref().map(GroupCommit::ticket)
+        };
+        match (&self.group_commit, ticket) {
+            (Some(gc), Some(ticket)) => gc.sync(ticket).await,
+            _ => Ok(()),
         }
     }
 
@@ -727,6 +720,32 @@ mod tests {
     }
 
     concord_store::store_conformance!(open);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_synced_writers_all_return_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FjallOptions { bucket_ms: 1_000, sync: true };
+        {
+            let store = Arc::new(FjallStore::open(dir.path(), options.clone()).unwrap());
+            let writers = (0..8).map(|w| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for i in 0..50 {
+                        store.put_meta(&format!("k{w}-{i}"), b"v").await.unwrap();
+                    }
+                })
+            });
+            for writer in writers {
+                writer.await.unwrap();
+            }
+        }
+        let store = FjallStore::open(dir.path(), options).unwrap();
+        for w in 0..8 {
+            for i in 0..50 {
+                assert!(store.meta(&format!("k{w}-{i}")).await.unwrap().is_some());
+            }
+        }
+    }
 
     #[tokio::test]
     async fn data_survives_reopen_with_sync() {
