@@ -33,8 +33,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// A JSON response with exactly `application/json` (discord.py compares the
 /// whole header), serialized straight from `body` into the response bytes.
 pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
+    // Sized for a page of messages, so serializing rarely reallocates.
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
             let content_type = [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

@@ -153,22 +153,27 @@ pub(crate) async fn ingest(target: &Target, senders: usize, seconds: f64) -> Val
     })
 }
 
-async fn get(target: &Target, path: &str) -> Result<Value, String> {
+fn api_url(target: &Target, path: &str) -> Result<reqwest::Url, String> {
+    reqwest::Url::parse(&format!("{}/api/v10{path}", target.http_url)).map_err(|e| e.to_string())
+}
+
+/// A GET's body, unparsed: throughput phases must not measure JSON parsing
+/// (or URL parsing) in the generator.
+async fn get_bytes(target: &Target, url: &reqwest::Url) -> Result<bytes::Bytes, String> {
     let Kind::Discord { auth, .. } = &target.kind else {
         return Err("not a Discord server".into());
     };
-    let url = format!("{}/api/v10{path}", target.http_url);
-    let reply = target
-        .http
-        .get(url)
-        .header("authorization", auth)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let request = target.http.get(url.clone()).header("authorization", auth);
+    let reply = request.send().await.map_err(|e| e.to_string())?;
     if reply.status() != 200 {
-        return Err(format!("{path}: {}", reply.status()));
+        return Err(format!("{url}: {}", reply.status()));
     }
-    reply.json().await.map_err(|e| e.to_string())
+    reply.bytes().await.map_err(|e| e.to_string())
+}
+
+async fn get(target: &Target, path: &str) -> Result<Value, String> {
+    let body = get_bytes(target, &api_url(target, path)?).await?;
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 fn channel(target: &Target) -> &str {
@@ -180,12 +185,15 @@ fn channel(target: &Target) -> &str {
 
 /// `reads` fetches of `path` at `concurrency`; reads per second and latency.
 async fn read_many(target: &Target, path: &str, reads: usize, concurrency: usize) -> Value {
+    let Ok(url) = api_url(target, path) else {
+        return json!({ "error": "bad URL" });
+    };
     let meter = Meter::start(target.pid);
     let started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..reads)
         .map(|_| async {
             let begun = Instant::now();
-            get(target, path)
+            get_bytes(target, &url)
                 .await
                 .map(|_| begun.elapsed().as_micros() as u64)
         })

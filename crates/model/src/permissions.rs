@@ -85,7 +85,7 @@ impl fmt::Debug for Permissions {
 
 impl Serialize for Permissions {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        s.serialize_str(crate::snowflake::decimal(self.0, &mut [0; 20]))
     }
 }
 

@@ -54,8 +54,24 @@ impl FromStr for Snowflake {
 
 impl Serialize for Snowflake {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        let mut buf = [0u8; 20];
+        s.serialize_str(decimal(self.0, &mut buf))
     }
+}
+
+/// `n` in decimal, written into `buf`: ids are serialized on every message,
+/// and the formatting machinery is the slow way to print a number.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 impl<'de> Deserialize<'de> for Snowflake {
@@ -170,6 +186,13 @@ mod tests {
             all.extend(ids);
         }
         assert_eq!(all.len(), 80_000);
+    }
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 7, 10, 4096, 175_928_847_299_117_063, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

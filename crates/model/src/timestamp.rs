@@ -9,16 +9,24 @@ use time::format_description::well_known::Rfc3339;
 pub fn iso8601(unix_ms: u64) -> String {
     let nanos = i128::from(unix_ms) * 1_000_000;
     let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    // Written digit by digit: every message carries one or two of these.
+    let mut out = String::with_capacity(32);
+    let mut push = |value: u32, width: usize, after: char| {
+        let digits = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+        for d in &digits[digits.len() - width..] {
+            out.push(char::from(b'0' + (value / d % 10) as u8));
+        }
+        out.push(after);
+    };
+    push(t.year().max(0) as u32, 4, '-');
+    push(u32::from(u8::from(t.month())), 2, '-');
+    push(u32::from(t.day()), 2, 'T');
+    push(u32::from(t.hour()), 2, ':');
+    push(u32::from(t.minute()), 2, ':');
+    push(u32::from(t.second()), 2, '.');
+    push(t.microsecond(), 6, '+');
+    out.push_str("00:00");
+    out
 }
 
 /// Parses an RFC 3339 timestamp into unix milliseconds.

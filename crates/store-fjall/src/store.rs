@@ -724,7 +724,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_synced_writers_all_return_and_persist() {
         let dir = tempfile::tempdir().unwrap();
-        let options = FjallOptions { bucket_ms: 1_000, sync: true };
+        let options = FjallOptions {
+            bucket_ms: 1_000,
+            sync: true,
+        };
         {
             let store = Arc::new(FjallStore::open(dir.path(), options.clone()).unwrap());
             let writers = (0..8).map(|w| {
