@@ -290,7 +290,8 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
 
     let mut report = json!({
         "parameters": {
-            "sockets": args.sockets, "messages": args.messages, "rate": args.rate,
+            "sockets": args.sockets,
+            "connect_concurrency": args.connect_concurrency, "messages": args.messages, "rate": args.rate,
             "saturation_senders": args.saturation_senders, "saturation_seconds": args.saturation_seconds,
             "ingest_senders": args.ingest_senders, "ingest_seconds": args.ingest_seconds,
             "reads": args.reads, "tombstones": args.tombstones, "idle_sockets": args.idle_sockets,

@@ -132,7 +132,7 @@ impl Session {
         {
             s.broken = true;
         }
-        let Some(attachment) = s.attached.clone() else {
+        let Some(attachment) = &s.attached else {
             return Pushed::Queued;
         };
         if seq - s.sent > MAX_UNSENT {
@@ -153,11 +153,14 @@ impl Session {
         }
     }
 
-    /// Frames not yet handed to the socket, marked as handed.
+    /// Frames not yet handed to the socket, marked as handed. They are the
+    /// buffer's tail, since frames are numbered in order.
     pub(crate) fn take_unsent(&self) -> Vec<Frame> {
         let mut s = self.lock();
-        let sent = s.sent;
-        let frames: Vec<Frame> = s.buffer.iter().filter(|f| f.seq > sent).cloned().collect();
+        let unsent = usize::try_from(s.seq - s.sent)
+            .unwrap_or(usize::MAX)
+            .min(s.buffer.len());
+        let frames = s.buffer.range(s.buffer.len() - unsent..).cloned().collect();
         s.sent = s.seq;
         frames
     }

@@ -1,0 +1,87 @@
+"""Writes BENCHMARKS.md from the JSON reports of scripts/bench."""
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+main = json.loads((out / "main.json").read_text())
+connect = json.loads((out / "connect.json").read_text())
+tombs = json.loads((out / "tombstones.json").read_text())
+idle = json.loads((out / "idle.json").read_text())
+
+
+def ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def cpu(cost):
+    server = cost.get("server_cpu_percent")
+    bench = cost.get("bench_cpu_percent")
+    return f"server {server:.0f}%, generator {bench:.0f}%" if server is not None else ""
+
+
+lat = main["fanout_latency"]["concord"]
+base_lat = main["fanout_latency"]["baseline"]
+sat = main["fanout_saturation"]["concord"]
+base_sat = main["fanout_saturation"]["baseline"]
+ratio = main["fanout_saturation"]["concord_percent_of_baseline"]
+ingest = main["ingest"]
+h1 = main["history"]["newest_page_concurrency_1"]
+h8 = main["history"]["newest_page_concurrency_8"]
+tomb = tombs["tombstones"]
+c10k = connect["connect"]
+held = idle["idle"]
+cpus = main["machine"]["cpus"]
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = "unknown"
+
+rows = [
+    ("fan-out e2e, N=1,000 sockets, 20 msg/s",
+     f"p50 {ms(lat['latency']['p50_us'])}, p99 {ms(lat['latency']['p99_us'])}, {lat['missing']} missing",
+     f"p50 {ms(base_lat['latency']['p50_us'])}, p99 {ms(base_lat['latency']['p99_us'])}",
+     "p50 ≤ 1 ms, p99 ≤ 5 ms, 0 missing", cpu(lat["cost"])),
+    ("fan-out saturation, N=1,000",
+     f"{sat['deliveries_per_second']:,.0f} deliveries/s ({ratio:.0f}% of baseline), drained in {sat['drain_seconds']:.2f} s, {sat['missing']} missing",
+     f"{base_sat['deliveries_per_second']:,.0f} deliveries/s",
+     "≥ 300,000/s and ≥ 70% of baseline", cpu(sat["cost"])),
+    (f"ingest, {ingest['senders']} senders, durable acks",
+     f"{ingest['accepted_per_second']:,.0f} messages/s, p50 {ms(ingest['latency']['p50_us'])}, p99 {ms(ingest['latency']['p99_us'])}",
+     "", "≥ 10,000 messages/s", cpu(ingest["cost"])),
+    ("history, limit=50, concurrency 1",
+     f"{h1['reads_per_second']:,.0f} reads/s, p99 {ms(h1['latency']['p99_us'])}", "", "≥ 5,000 reads/s", cpu(h1["cost"])),
+    ("history, limit=50, concurrency 8",
+     f"{h8['reads_per_second']:,.0f} reads/s, p99 {ms(h8['latency']['p99_us'])}", "", "≥ 20,000 reads/s", cpu(h8["cost"])),
+    (f"tombstone channel first page ({tomb['deleted']:,} deleted)",
+     f"p50 {ms(tomb['first_page']['latency']['p50_us'])}, p99 {ms(tomb['first_page']['latency']['p99_us'])}; survivor found: {tomb['first_page_is_the_survivor']}",
+     "", "p99 ≤ 5 ms", ""),
+    (f"memory per connection, N={c10k['sockets']:,}",
+     f"{c10k['server_bytes_per_socket']:,} bytes of server RSS per socket",
+     f"{main.get('baseline_connect', {}).get('server_bytes_per_socket', 0):,} bytes (N={main['parameters']['sockets']:,})",
+     "≤ 8 KiB at N=10,000", ""),
+    (f"idle sockets held {held['held_seconds']:.0f} s with heartbeats",
+     f"{held['still_open']:,} of {held['connect']['sockets']:,} open, {held['connect']['server_bytes_per_socket']:,} bytes/socket, server CPU {held['cost']['server_cpu_percent']:.1f}%",
+     "", "100,000 held", ""),
+    (f"IDENTIFY→READY, {c10k['sockets']:,} sockets, {connect['parameters']['connect_concurrency']} at once",
+     f"p50 {ms(c10k['identify_to_ready']['p50_us'])}, p99 {ms(c10k['identify_to_ready']['p99_us'])}, {c10k['failed']} dropped",
+     "", "p99 ≤ 20 ms, 0 dropped", ""),
+]
+
+print("# Benchmarks\n")
+print("Measured by `concord-bench` (crates/bench) against a release build, the")
+print("generator and the server sharing the machine. Regenerate with `scripts/bench`;")
+print("the raw reports land in `target/bench/*.json`.\n")
+print(f"- machine: {cpus} CPUs, {platform.system()} {platform.release()}, commit {commit}")
+print("- baseline: `concord-bench baseline`, a minimal WebSocket broadcast server (no storage,")
+print("  no permissions, no sessions) run in the same invocation with the same sockets and frame sizes.")
+print("- CPU columns are percent of one core, measured from /proc over the phase.\n")
+print("| figure | Concord | same-run baseline | target | CPU |")
+print("| --- | --- | --- | --- | --- |")
+for row in rows:
+    print("| " + " | ".join(row) + " |")
+print()
+print((Path(__file__).parent / "benchmarks_notes.md").read_text())
