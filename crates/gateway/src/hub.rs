@@ -173,9 +173,17 @@ impl Hub {
                     if !session.has_intent(required_intent(event.kind)) {
                         continue;
                     }
+                    if channel_id.is_none() && *required != Permissions::NONE {
+                        let held = self
+                            .permissions(permissions, &session, *guild_id, None)
+                            .await;
+                        if !held.contains(*required) {
+                            continue;
+                        }
+                    }
                     if let Some(channel) = channel_id {
                         let held = self
-                            .permissions(permissions, &session, *guild_id, *channel)
+                            .permissions(permissions, &session, *guild_id, Some(*channel))
                             .await;
                         if !held.contains(Permissions::VIEW_CHANNEL | *required) {
                             continue;
@@ -243,22 +251,29 @@ impl Hub {
         }
     }
 
+    /// A session's permissions in a channel, or guild-wide with `None`;
+    /// cached until an event in the guild may change them.
     async fn permissions(
         &self,
         cache: &mut PermissionCache,
         session: &Session,
         guild: Snowflake,
-        channel: Snowflake,
+        channel: Option<Snowflake>,
     ) -> Permissions {
-        let key = (channel, session.user_id);
+        // Guild-wide permissions are cached under the guild's own id.
+        let key = (channel.unwrap_or(guild), session.user_id);
         if let Some(p) = cache.get(&guild).and_then(|g| g.get(&key)) {
             return *p;
         }
-        let computed = match self
-            .service
-            .channel_permissions(session.user_id, guild, channel)
-            .await
-        {
+        let computed = match channel {
+            Some(channel) => {
+                self.service
+                    .channel_permissions(session.user_id, guild, channel)
+                    .await
+            }
+            None => self.service.guild_permissions(session.user_id, guild).await,
+        };
+        let computed = match computed {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "permission check failed; event withheld");

@@ -59,6 +59,7 @@ pub(crate) mod close {
 pub(crate) mod intents {
     pub(crate) const GUILDS: u64 = 1 << 0;
     pub(crate) const GUILD_MEMBERS: u64 = 1 << 1;
+    pub(crate) const GUILD_MODERATION: u64 = 1 << 2;
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
@@ -76,6 +77,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         GuildCreate | GuildUpdate | GuildDelete | GuildRoleCreate | GuildRoleUpdate
         | GuildRoleDelete | ChannelCreate | ChannelUpdate | ChannelDelete => intents::GUILDS,
         GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => intents::GUILD_MEMBERS,
+        GuildBanAdd | GuildBanRemove => intents::GUILD_MODERATION,
         MessageCreate | MessageUpdate | MessageDelete | MessageDeleteBulk => {
             intents::GUILD_MESSAGES
         }

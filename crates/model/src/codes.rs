@@ -10,6 +10,7 @@ pub const UNKNOWN_MESSAGE: u32 = 10008;
 pub const UNKNOWN_OVERWRITE: u32 = 10009;
 pub const UNKNOWN_ROLE: u32 = 10011;
 pub const UNKNOWN_USER: u32 = 10013;
+pub const UNKNOWN_BAN: u32 = 10026;
 pub const BOTS_NOT_ALLOWED: u32 = 20001;
 pub const MAX_GUILDS: u32 = 30001;
 pub const MAX_ROLES: u32 = 30005;
@@ -26,6 +27,7 @@ pub const INVALID_FORM_BODY: u32 = 50035;
 pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
 pub const INVALID_GUILD: u32 = 50055;
+pub const INVALID_ROLE: u32 = 50028;
 
 /// The `message` Discord sends with each code.
 pub fn message(code: u32) -> &'static str {
@@ -39,6 +41,7 @@ pub fn message(code: u32) -> &'static str {
         UNKNOWN_OVERWRITE => "Unknown Overwrite",
         UNKNOWN_ROLE => "Unknown Role",
         UNKNOWN_USER => "Unknown User",
+        UNKNOWN_BAN => "Unknown Ban",
         BOTS_NOT_ALLOWED => "Bots cannot use this endpoint",
         MAX_GUILDS => "Maximum number of guilds reached",
         MAX_ROLES => "Maximum number of server roles reached (250)",
@@ -55,6 +58,7 @@ pub fn message(code: u32) -> &'static str {
         INVALID_JSON => "The request body contains invalid JSON.",
         BANNED => "You are banned from this guild.",
         INVALID_GUILD => "Invalid Guild",
+        INVALID_ROLE => "Invalid Role",
         _ => "Unknown error",
     }
 }

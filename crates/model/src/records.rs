@@ -110,6 +110,22 @@ pub struct Role {
     pub mentionable: bool,
 }
 
+impl Role {
+    /// The `@everyone` role, whose id is the guild's, with Discord's defaults.
+    pub fn everyone(guild_id: Snowflake) -> Role {
+        Role {
+            id: guild_id,
+            guild_id,
+            name: "@everyone".into(),
+            permissions: Permissions::DEFAULT_EVERYONE,
+            position: 0,
+            color: 0,
+            hoist: false,
+            mentionable: false,
+        }
+    }
+}
+
 /// Channel types Concord creates.
 pub mod channel_type {
     pub const GUILD_TEXT: u8 = 0;
@@ -341,6 +357,15 @@ impl MessagePatch {
             message.pinned = v;
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    pub guild_id: Snowflake,
+    pub user_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,16 +62,7 @@ impl Service {
                 system_channel_id: Some(general),
                 ..Guild::new(id, input.name.trim(), caller.id)
             },
-            roles: vec![Role {
-                id,
-                guild_id: id,
-                name: "@everyone".into(),
-                permissions: Permissions::DEFAULT_EVERYONE,
-                position: 0,
-                color: 0,
-                hoist: false,
-                mentionable: false,
-            }],
+            roles: vec![Role::everyone(id)],
             channels: vec![
                 new_channel(
                     category,

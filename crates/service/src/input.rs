@@ -202,3 +202,28 @@ pub struct CreateInvite {
     #[serde(default)]
     pub unique: bool,
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PatchMember {
+    #[serde(default, deserialize_with = "nullable")]
+    pub nick: Option<Option<String>>,
+    pub roles: Option<Vec<Snowflake>>,
+    pub mute: Option<bool>,
+    pub deaf: Option<bool>,
+    /// ISO 8601; `null` lifts a timeout.
+    #[serde(default, deserialize_with = "nullable")]
+    pub communication_disabled_until: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PatchNick {
+    #[serde(default, deserialize_with = "nullable")]
+    pub nick: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateBan {
+    pub delete_message_seconds: Option<u64>,
+    /// Deprecated by Discord, still sent by older clients.
+    pub delete_message_days: Option<u64>,
+}

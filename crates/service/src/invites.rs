@@ -123,6 +123,7 @@ impl Service {
         }
         let _serial = self.invite_lock.lock().await;
         let mut invite = self.live_invite(code).await?;
+        self.refuse_banned(invite.guild_id, caller.id).await?;
         if self
             .store
             .member(invite.guild_id, caller.id)

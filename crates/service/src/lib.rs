@@ -25,6 +25,7 @@ pub mod guilds;
 pub mod input;
 pub mod invites;
 pub mod messages;
+pub mod moderation;
 pub mod permissions;
 pub mod ratelimit;
 mod render;

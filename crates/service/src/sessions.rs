@@ -71,6 +71,29 @@ impl Service {
         .in_channel(&channel))
     }
 
+    /// A member's guild-wide permissions; none if not a member.
+    pub async fn guild_permissions(
+        &self,
+        user_id: Snowflake,
+        guild_id: Snowflake,
+    ) -> ServiceResult<Permissions> {
+        let (Some(guild), Some(member)) = (
+            self.store.guild(guild_id).await?,
+            self.store.member(guild_id, user_id).await?,
+        ) else {
+            return Ok(Permissions::NONE);
+        };
+        let roles = self.store.roles(guild_id).await?;
+        let now = concord_model::snowflake::now_ms();
+        Ok(MemberContext {
+            guild: &guild,
+            roles: &roles,
+            member: &member,
+            now_ms: now,
+        }
+        .base())
+    }
+
     /// Members for a gateway member request: by ids, or by name prefix
     /// (an empty prefix is everyone, up to `limit`, 0 meaning no limit).
     pub async fn request_members(

@@ -30,6 +30,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("guild_member_count", "guild id -> u64"),
     ("invite", "code -> Invite"),
     ("guild_invite", "guild id | code -> ()"),
+    ("guild_ban", "guild id | user id -> Ban"),
     (
         "channel_bucket_message",
         "channel id | bucket | !message id -> Message",

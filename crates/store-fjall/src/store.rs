@@ -5,11 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
 };
 use concord_store::{
-    ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
+    ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
+    MetaStore, NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
+    login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -39,6 +40,7 @@ struct Tables {
     guild_member_count: Keyspace,
     invite: Keyspace,
     guild_invite: Keyspace,
+    guild_ban: Keyspace,
     channel_bucket_message: Keyspace,
     channel_bucket: Keyspace,
     meta: Keyspace,
@@ -77,6 +79,7 @@ impl FjallStore {
             guild_member_count: open("guild_member_count")?,
             invite: open("invite")?,
             guild_invite: open("guild_invite")?,
+            guild_ban: open("guild_ban")?,
             channel_bucket_message: open("channel_bucket_message")?,
             channel_bucket: open("channel_bucket")?,
             meta: open("meta")?,
@@ -339,6 +342,9 @@ impl GuildStore for FjallStore {
                     b.remove(&self.t.user_guild, keys::pair(user, id.get()));
                 }
                 b.remove(&self.t.guild_member, key);
+            }
+            for key in Self::scan_keys(&self.t.guild_ban, g)? {
+                b.remove(&self.t.guild_ban, key);
             }
             for key in Self::scan_keys(&self.t.guild_invite, g)? {
                 if let Some(code) = key.get(8..) {
@@ -684,6 +690,51 @@ impl MessageStore for FjallStore {
 
     fn buckets_visited(&self) -> u64 {
         self.visits.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl BanStore for FjallStore {
+    async fn ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Ban>> {
+        Self::get(&self.t.guild_ban, keys::pair(guild_id.get(), user_id.get()))
+    }
+
+    async fn bans(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Ban>> {
+        let g = guild_id.get();
+        let start = keys::pair(g, after.get().saturating_add(1));
+        let end = keys::pair(g, u64::MAX);
+        self.t
+            .guild_ban
+            .range(start..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
+        let value = encode(ban)?;
+        self.write(|b| {
+            b.insert(
+                &self.t.guild_ban,
+                keys::pair(ban.guild_id.get(), ban.user_id.get()),
+                value,
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            b.remove(&self.t.guild_ban, keys::pair(guild_id.get(), user_id.get()));
+            Ok(())
+        })
+        .await
     }
 }
 

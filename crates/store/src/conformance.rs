@@ -17,7 +17,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -71,16 +71,7 @@ fn message(channel: u64, id: Snowflake, content: &str) -> Message {
 fn new_guild(guild: u64, owner: u64, channels: &[u64]) -> NewGuild {
     NewGuild {
         guild: Guild::new(Snowflake(guild), "g", Snowflake(owner)),
-        roles: vec![Role {
-            id: Snowflake(guild),
-            guild_id: Snowflake(guild),
-            name: "@everyone".into(),
-            permissions: Permissions::DEFAULT_EVERYONE,
-            position: 0,
-            color: 0,
-            hoist: false,
-            mentionable: false,
-        }],
+        roles: vec![Role::everyone(Snowflake(guild))],
         channels: channels.iter().map(|c| channel(*c, guild)).collect(),
         owner: member(guild, owner),
     }
@@ -367,6 +358,53 @@ pub async fn invites(store: &dyn Store) {
     );
     store.delete_invite("Zz12Zz12").await.unwrap();
     assert_eq!(store.invite("Zz12Zz12").await.unwrap(), None);
+}
+
+pub async fn bans(store: &dyn Store) {
+    let ban = |user: u64| concord_model::records::Ban {
+        guild_id: Snowflake(100),
+        user_id: Snowflake(user),
+        reason: Some("spam".into()),
+        created_ms: BASE_MS,
+    };
+    assert_eq!(store.ban(Snowflake(100), Snowflake(5)).await.unwrap(), None);
+    for user in [9, 5, 7] {
+        store.put_ban(&ban(user)).await.unwrap();
+    }
+    assert_eq!(
+        store.ban(Snowflake(100), Snowflake(5)).await.unwrap(),
+        Some(ban(5))
+    );
+    let listed = store.bans(Snowflake(100), Snowflake(5), 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|b| b.user_id.get()).collect::<Vec<_>>(),
+        [7, 9]
+    );
+    store
+        .delete_ban(Snowflake(100), Snowflake(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .bans(Snowflake(100), Snowflake(0), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store
+        .create_guild(&new_guild(100, 1, &[101]))
+        .await
+        .unwrap();
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    assert!(
+        store
+            .bans(Snowflake(100), Snowflake(0), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "bans go with the guild"
+    );
 }
 
 pub async fn meta(store: &dyn Store) {

@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
 };
 
 pub mod conformance;
@@ -148,6 +148,21 @@ pub trait MessageStore: Send + Sync {
     fn buckets_visited(&self) -> u64;
 }
 
+#[async_trait]
+pub trait BanStore: Send + Sync {
+    async fn ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Ban>>;
+    /// Bans by user id ascending, starting after `after`.
+    async fn bans(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Ban>>;
+    /// Creates or replaces a ban.
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()>;
+    async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
+}
+
 /// Small server-wide values, such as the token signing secret.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -164,6 +179,7 @@ pub trait Store:
     + MemberStore
     + InviteStore
     + MessageStore
+    + BanStore
     + MetaStore
 {
 }
@@ -176,6 +192,7 @@ impl<T> Store for T where
         + MemberStore
         + InviteStore
         + MessageStore
+        + BanStore
         + MetaStore
 {
 }

@@ -9,12 +9,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
 };
 
 use crate::{
-    ApplicationStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
+    ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
+    MetaStore, NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -31,6 +31,7 @@ struct Inner {
     members: BTreeMap<(Snowflake, Snowflake), Member>,
     user_guilds: BTreeSet<(Snowflake, Snowflake)>,
     invites: HashMap<String, Invite>,
+    bans: BTreeMap<(Snowflake, Snowflake), Ban>,
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
     meta: HashMap<String, Vec<u8>>,
@@ -178,6 +179,7 @@ impl GuildStore for MemoryStore {
             inner.user_guilds.remove(&(u, id));
         }
         inner.invites.retain(|_, i| i.guild_id != id);
+        inner.bans.retain(|(g, _), _| *g != id);
         Ok(())
     }
 
@@ -423,6 +425,42 @@ impl MessageStore for MemoryStore {
 
     fn buckets_visited(&self) -> u64 {
         self.visits.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl BanStore for MemoryStore {
+    async fn ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Ban>> {
+        Ok(self.lock().bans.get(&(guild_id, user_id)).cloned())
+    }
+
+    async fn bans(
+        &self,
+        guild_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Ban>> {
+        let inner = self.lock();
+        let start = Snowflake(after.get().saturating_add(1));
+        let range = (guild_id, start)..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner
+            .bans
+            .range(range)
+            .take(limit)
+            .map(|(_, b)| b.clone())
+            .collect())
+    }
+
+    async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
+        self.lock()
+            .bans
+            .insert((ban.guild_id, ban.user_id), ban.clone());
+        Ok(())
+    }
+
+    async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        self.lock().bans.remove(&(guild_id, user_id));
+        Ok(())
     }
 }
 

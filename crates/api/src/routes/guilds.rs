@@ -26,7 +26,12 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             get(channels).post(create_channel),
         )
         .route("/guilds/{guild_id}/members", get(members))
-        .route("/guilds/{guild_id}/members/{user_id}", get(member))
+        .route(
+            "/guilds/{guild_id}/members/{user_id}",
+            get(member)
+                .patch(super::moderation::edit_member)
+                .delete(super::moderation::kick),
+        )
         .route(
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
             put(add_role).delete(remove_role),
@@ -34,7 +39,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/guilds/{guild_id}/roles", get(roles).post(create_role))
 }
 
-fn guild_id(raw: &str) -> ApiResult<Snowflake> {
+pub(super) fn guild_id(raw: &str) -> ApiResult<Snowflake> {
     id(raw, "guild_id")
 }
 

@@ -16,6 +16,7 @@ mod gateway;
 mod guilds;
 mod invites;
 mod messages;
+mod moderation;
 
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
@@ -25,6 +26,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(channels::routes())
         .merge(messages::routes())
         .merge(invites::routes())
+        .merge(moderation::routes())
 }
 
 /// 200 with a JSON body.

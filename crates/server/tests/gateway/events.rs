@@ -382,3 +382,79 @@ async fn shards_receive_only_their_guilds() {
     }
     let _ = Received::Silent;
 }
+
+#[tokio::test]
+async fn moderation_events() {
+    let w = World::new(&[]).await;
+    // One bot may ban (BAN_MEMBERS), the other may not; both see the guild.
+    let banner =
+        w.s.bot(&w.owner, "banner", &w.guild, &(1u64 << 2).to_string())
+            .await;
+    let moderation = 1 << 2;
+    let (mut can_ban, _) = w.connect(&banner.auth, ALL_INTENTS | moderation).await;
+    let (mut cannot, _) = w.connect_bot(ALL_INTENTS | moderation).await;
+    let victim = w.s.register("victim").await;
+    w.s.join(&w.owner, &w.general, &victim).await;
+    let mut victim_ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    victim_ws.receive().await;
+    victim_ws
+        .send(json!({ "op": 2, "d": { "token": victim.auth, "properties": {} } }))
+        .await;
+    victim_ws.dispatch("GUILD_CREATE").await;
+
+    let role =
+        w.s.post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.auth,
+            json!({ "name": "r" }),
+        )
+        .await;
+    let role = role.body["id"].as_str().unwrap().to_owned();
+    w.s.patch(
+        &format!("/guilds/{}/roles/{role}", w.guild),
+        &w.owner.auth,
+        json!({ "name": "renamed" }),
+    )
+    .await;
+    let updated = can_ban.dispatch("GUILD_ROLE_UPDATE").await;
+    assert_eq!(updated["d"]["role"]["name"], "renamed");
+    w.s.delete(&format!("/guilds/{}/roles/{role}", w.guild), &w.owner.auth)
+        .await;
+    assert_eq!(
+        can_ban.dispatch("GUILD_ROLE_DELETE").await["d"]["role_id"],
+        role.as_str()
+    );
+
+    w.s.patch(
+        &format!("/guilds/{}/members/{}", w.guild, victim.id),
+        &w.owner.auth,
+        json!({ "nick": "soon gone" }),
+    )
+    .await;
+    assert_eq!(
+        can_ban.dispatch("GUILD_MEMBER_UPDATE").await["d"]["nick"],
+        "soon gone"
+    );
+
+    w.s.put(
+        &format!("/guilds/{}/bans/{}", w.guild, victim.id),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let (_, removed) = until(&mut can_ban, "GUILD_MEMBER_REMOVE").await;
+    assert_eq!(removed["d"]["user"]["id"], victim.id.as_str());
+    let (_, ban) = until(&mut can_ban, "GUILD_BAN_ADD").await;
+    assert_eq!(ban["d"]["user"]["id"], victim.id.as_str());
+    assert_eq!(
+        victim_ws.dispatch("GUILD_DELETE").await["d"]["id"],
+        w.guild.as_str(),
+        "the banned user loses the guild"
+    );
+
+    // The bot without BAN_MEMBERS sees the member leave, but not the ban.
+    w.say("marker").await;
+    let (seen, _) = until(&mut cannot, "MESSAGE_CREATE").await;
+    assert!(seen.contains(&"GUILD_MEMBER_REMOVE".to_owned()), "{seen:?}");
+    assert!(!seen.contains(&"GUILD_BAN_ADD".to_owned()), "{seen:?}");
+}

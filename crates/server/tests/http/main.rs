@@ -7,6 +7,7 @@ mod errors;
 mod guilds;
 mod invites;
 mod messages;
+mod moderation;
 mod observability;
 mod permissions;
 mod ratelimits;

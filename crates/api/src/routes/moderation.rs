@@ -1,0 +1,154 @@
+//! Role edits, member edits, kicks and bans.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::response::Response;
+use axum::routing::{get, patch};
+use concord_service::input::{CreateBan, PatchMember, PatchNick, RoleInput};
+
+use super::guilds::guild_id;
+use super::{no_content, ok};
+use crate::error::ApiResult;
+use crate::extract::{Auth, Body, QueryMap, id};
+use crate::{AppState, State};
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/guilds/{guild_id}/roles/{role_id}",
+            patch(edit_role).delete(delete_role),
+        )
+        .route("/guilds/{guild_id}/members/@me", patch(edit_own_nick))
+        .route("/guilds/{guild_id}/members/search", get(search_members))
+        .route("/guilds/{guild_id}/bans", get(bans))
+        .route(
+            "/guilds/{guild_id}/bans/{user_id}",
+            get(ban).put(create_ban).delete(unban),
+        )
+}
+
+async fn edit_role(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, r)): Path<(String, String)>,
+    Body(input): Body<RoleInput>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .edit_role(caller, guild_id(&g)?, id(&r, "role_id")?, input)
+        .await?))
+}
+
+async fn delete_role(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, r)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .delete_role(caller, guild_id(&g)?, id(&r, "role_id")?)
+        .await?;
+    Ok(no_content())
+}
+
+pub(super) async fn edit_member(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+    Body(input): Body<PatchMember>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .edit_member(caller, guild_id(&g)?, id(&u, "user_id")?, input)
+        .await?))
+}
+
+pub(super) async fn kick(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .kick(caller, guild_id(&g)?, id(&u, "user_id")?)
+        .await?;
+    Ok(no_content())
+}
+
+async fn edit_own_nick(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(input): Body<PatchNick>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .edit_own_nick(caller, guild_id(&g)?, input)
+        .await?))
+}
+
+async fn search_members(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
+    let limit = query.int("limit", 1, 1000, 1)? as usize;
+    let text = query.get("query").unwrap_or("");
+    Ok(ok(state
+        .service
+        .search_members(caller, guild_id(&g)?, text, limit)
+        .await?))
+}
+
+async fn bans(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
+    let limit = query.int("limit", 1, 1000, 1000)? as usize;
+    let after = query.id("after")?.unwrap_or_default();
+    Ok(ok(state
+        .service
+        .bans(caller, guild_id(&g)?, after, limit)
+        .await?))
+}
+
+async fn ban(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .get_ban(caller, guild_id(&g)?, id(&u, "user_id")?)
+        .await?))
+}
+
+async fn create_ban(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+    Body(input): Body<CreateBan>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .ban(caller, guild_id(&g)?, id(&u, "user_id")?, input)
+        .await?;
+    Ok(no_content())
+}
+
+async fn unban(
+    state: State,
+    Auth(caller): Auth,
+    Path((g, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .unban(caller, guild_id(&g)?, id(&u, "user_id")?)
+        .await?;
+    Ok(no_content())
+}
