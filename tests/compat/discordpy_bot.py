@@ -73,6 +73,11 @@ async def scenario():
     gone = await deletion
     check(gone.channel_id == CHANNEL_ID, "MESSAGE_DELETE arrives")
 
+    await channel.typing()
+    check(True, "typing is accepted")
+    me = await guild.me.edit(nick="compat nick")
+    check(me is not None and me.nick == "compat nick", "the bot renames itself in the guild")
+
     history = client.get_channel(HISTORY_ID)
     newest_first = [m async for m in history.history(limit=None)]
     check(len(newest_first) == HISTORY_COUNT, f"history pages through all {HISTORY_COUNT} messages")

@@ -92,6 +92,12 @@ impl IntoResponse for ApiError {
                         StatusCode::BAD_REQUEST,
                         json!({ "message": message, "code": codes::INVALID_FORM_BODY, "errors": errors.to_json() }),
                     ),
+                    ServiceError::RateLimited {
+                        code,
+                        retry_after_ms,
+                    } => {
+                        return rate_limited(code, retry_after_ms);
+                    }
                     ServiceError::Store(_) | ServiceError::Internal(_) => {
                         tracing::error!(error = %e, "request failed");
                         (
@@ -112,4 +118,22 @@ pub(crate) async fn not_found() -> ApiError {
 
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// A 429 from a rule of the service (slowmode), shaped as the route limits'
+/// are: `Retry-After` in whole seconds and a `Via` header (discord.py).
+fn rate_limited(code: u32, retry_after_ms: u64) -> Response {
+    let body = json!({
+        "message": codes::message(code),
+        "retry_after": retry_after_ms as f64 / 1000.0,
+        "global": false,
+        "code": code,
+    });
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
+    let headers = response.headers_mut();
+    if let Ok(seconds) = HeaderValue::from_str(&retry_after_ms.div_ceil(1000).max(1).to_string()) {
+        headers.insert(header::RETRY_AFTER, seconds);
+    }
+    headers.insert(header::VIA, HeaderValue::from_static("1.1 concord"));
+    response
 }

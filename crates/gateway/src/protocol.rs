@@ -63,6 +63,7 @@ pub(crate) mod intents {
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
+    pub(crate) const GUILD_MESSAGE_TYPING: u64 = 1 << 11;
     pub(crate) const MESSAGE_CONTENT: u64 = 1 << 15;
     /// Every intent Discord defines (bits 0-16, 20, 21, 24, 25).
     pub(crate) const VALID: u64 = 53_608_447;
@@ -82,6 +83,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
             intents::GUILD_MESSAGES
         }
         InviteCreate | InviteDelete => intents::GUILD_INVITES,
+        TypingStart => intents::GUILD_MESSAGE_TYPING,
         UserUpdate => 0,
     }
 }

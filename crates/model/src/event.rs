@@ -32,6 +32,7 @@ pub enum EventKind {
     MessageDeleteBulk,
     InviteCreate,
     InviteDelete,
+    TypingStart,
     UserUpdate,
 }
 
@@ -59,6 +60,7 @@ impl EventKind {
             EventKind::MessageDeleteBulk => "MESSAGE_DELETE_BULK",
             EventKind::InviteCreate => "INVITE_CREATE",
             EventKind::InviteDelete => "INVITE_DELETE",
+            EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
         }
     }

@@ -25,6 +25,9 @@ pub enum ServiceError {
     /// A cap such as 500 channels per guild (400 with a 30xxx code).
     #[error("limit reached ({0})")]
     LimitReached(u32),
+    /// 429 with a code, e.g. slowmode; `retry_after_ms` until allowed.
+    #[error("rate limited ({code})")]
+    RateLimited { code: u32, retry_after_ms: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -104,6 +107,7 @@ impl ServiceError {
             | ServiceError::BadRequest(c)
             | ServiceError::LimitReached(c) => codes::message(*c).into(),
             ServiceError::InvalidForm(_) => codes::message(codes::INVALID_FORM_BODY).into(),
+            ServiceError::RateLimited { code, .. } => codes::message(*code).into(),
             ServiceError::Store(_) | ServiceError::Internal(_) => {
                 "500: Internal Server Error".into()
             }

@@ -118,6 +118,19 @@ impl Service {
         view.require(Permissions::MANAGE_GUILD)?;
         let mut guild = view.guild.clone();
         let mut errors = FormErrors::new();
+        if let Some(owner) = input.owner_id {
+            if !view.is_owner() {
+                return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+            }
+            if self.store.member(guild_id, owner).await?.is_none() {
+                errors.add(
+                    "owner_id",
+                    "GUILD_OWNER_INVALID",
+                    "The new owner must be a member.",
+                );
+            }
+            guild.owner_id = owner;
+        }
         if let Some(name) = input.name {
             let (min, max) = limits::GUILD_NAME;
             check_length(&mut errors, "name", name.trim(), min, max);

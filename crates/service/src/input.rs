@@ -85,6 +85,8 @@ pub struct PatchGuild {
     pub verification_level: Option<u8>,
     pub default_message_notifications: Option<u8>,
     pub explicit_content_filter: Option<u8>,
+    /// Only the owner may hand the guild to another member.
+    pub owner_id: Option<Snowflake>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,4 +228,16 @@ pub struct CreateBan {
     pub delete_message_seconds: Option<u64>,
     /// Deprecated by Discord, still sent by older clients.
     pub delete_message_days: Option<u64>,
+}
+
+/// One entry of a bulk position change (roles or channels).
+#[derive(Debug, Deserialize)]
+pub struct Position {
+    pub id: Snowflake,
+    #[serde(default, deserialize_with = "nullable")]
+    pub position: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub parent_id: Option<Option<Snowflake>>,
+    #[serde(default)]
+    pub lock_permissions: bool,
 }

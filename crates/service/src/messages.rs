@@ -133,6 +133,7 @@ impl Service {
     ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
+        self.slowmode(&view, caller)?;
         let content = input.content.unwrap_or_default();
         let mut embeds = input.embeds.unwrap_or_default();
         embeds.extend(input.embed);
@@ -214,6 +215,52 @@ impl Service {
         let out = self.render_message(&message).await?;
         self.publish_message(EventKind::MessageCreate, &view, &out);
         Ok(out)
+    }
+
+    /// One message per `rate_limit_per_user` seconds, unless the member
+    /// manages the channel or its messages, or may bypass slowmode.
+    fn slowmode(&self, view: &ChannelView, caller: Caller) -> ServiceResult<()> {
+        let seconds = u64::from(view.channel.rate_limit_per_user);
+        let exempt = Permissions::MANAGE_MESSAGES
+            | Permissions::MANAGE_CHANNELS
+            | Permissions::BYPASS_SLOWMODE;
+        if seconds == 0 || view.permissions.0 & exempt.0 != 0 {
+            return Ok(());
+        }
+        let key = format!("slowmode:{}:{}", view.channel.id, caller.id);
+        let limit = crate::ratelimit::Limit {
+            count: 1,
+            window_ms: seconds * 1000,
+        };
+        let decision = self.limiter.check(&key, limit, now_ms());
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ServiceError::RateLimited {
+                code: codes::SLOWMODE,
+                retry_after_ms: decision.reset_after_ms,
+            })
+        }
+    }
+
+    /// TYPING_START to those who can see the channel; lasts 10 s on clients.
+    pub async fn typing(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<()> {
+        let view = self.text_channel(caller, channel_id).await?;
+        view.require(Permissions::SEND_MESSAGES)?;
+        let member = wire::Member::new(&view.guild.member, Some(self.user_wire(caller.id).await?));
+        let data = serde_json::json!({
+            "channel_id": channel_id,
+            "guild_id": view.guild_id(),
+            "user_id": caller.id,
+            "timestamp": now_ms() / 1000,
+            "member": member,
+        });
+        self.publish(
+            EventKind::TypingStart,
+            to_channel(view.guild_id(), channel_id),
+            data,
+        );
+        Ok(())
     }
 
     /// MESSAGE_CREATE and MESSAGE_UPDATE carry the author's member (without user).

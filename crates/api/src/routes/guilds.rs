@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use concord_model::{Snowflake, limits};
-use concord_service::input::{ChannelInput, CreateGuild, PatchGuild, RoleInput};
+use concord_service::input::{ChannelInput, CreateGuild, PatchGuild, Position, RoleInput};
 
 use super::{created, no_content, ok};
 use crate::error::ApiResult;
@@ -23,7 +23,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/guilds/{guild_id}/channels",
-            get(channels).post(create_channel),
+            get(channels).post(create_channel).patch(reorder_channels),
         )
         .route("/guilds/{guild_id}/members", get(members))
         .route(
@@ -36,7 +36,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
             put(add_role).delete(remove_role),
         )
-        .route("/guilds/{guild_id}/roles", get(roles).post(create_role))
+        .route(
+            "/guilds/{guild_id}/roles",
+            get(roles).post(create_role).patch(reorder_roles),
+        )
 }
 
 pub(super) fn guild_id(raw: &str) -> ApiResult<Snowflake> {
@@ -175,4 +178,29 @@ async fn create_role(
         .service
         .create_role(caller, guild_id(&g)?, input)
         .await?))
+}
+
+async fn reorder_roles(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(moves): Body<Vec<Position>>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .reorder_roles(caller, guild_id(&g)?, moves)
+        .await?))
+}
+
+async fn reorder_channels(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    Body(moves): Body<Vec<Position>>,
+) -> ApiResult<Response> {
+    state
+        .service
+        .reorder_channels(caller, guild_id(&g)?, moves)
+        .await?;
+    Ok(no_content())
 }

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/channels/{channel_id}/messages/bulk-delete",
             post(bulk_delete),
         )
+        .route("/channels/{channel_id}/typing", post(typing))
         .route(
             "/channels/{channel_id}/messages/{message_id}",
             get(message).patch(edit).delete(delete),
@@ -123,5 +124,10 @@ async fn bulk_delete(
         .service
         .bulk_delete(caller, channel_id(&c)?, input)
         .await?;
+    Ok(no_content())
+}
+
+async fn typing(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiResult<Response> {
+    state.service.typing(caller, channel_id(&c)?).await?;
     Ok(no_content())
 }

@@ -458,3 +458,28 @@ async fn moderation_events() {
     assert!(seen.contains(&"GUILD_MEMBER_REMOVE".to_owned()), "{seen:?}");
     assert!(!seen.contains(&"GUILD_BAN_ADD".to_owned()), "{seen:?}");
 }
+
+#[tokio::test]
+async fn typing_needs_the_typing_intent() {
+    let w = World::new(&[]).await;
+    let typing_intent = 1 << 11;
+    let (mut with, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let (mut without, _) = w.connect_bot(DEFAULT_INTENTS & !typing_intent).await;
+    w.s.post(
+        &format!("/channels/{}/typing", w.general),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let typing = with.dispatch("TYPING_START").await;
+    assert_eq!(typing["d"]["user_id"], w.owner.id.as_str());
+    assert_eq!(typing["d"]["channel_id"], w.general.as_str());
+    assert!(
+        typing["d"]["timestamp"].as_u64().unwrap() > 1_700_000_000,
+        "unix seconds"
+    );
+    assert_eq!(typing["d"]["member"]["user"]["id"], w.owner.id.as_str());
+    w.say("marker").await;
+    let (seen, _) = until(&mut without, "MESSAGE_CREATE").await;
+    assert!(seen.is_empty(), "{seen:?}");
+}

@@ -375,3 +375,198 @@ async fn bans_remove_block_and_clean_up() {
         10013
     );
 }
+
+#[tokio::test]
+async fn roles_and_channels_are_reordered() {
+    let (s, [ada, bob, _], guild, general, mods) = setup(MANAGE_ROLES | (1 << 4)).await;
+    let helpers = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "helpers" }),
+        )
+        .await;
+    let helpers = helpers.body["id"].as_str().unwrap().to_owned();
+    let raised = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!([{ "id": mods, "position": 3 }]),
+        )
+        .await;
+    assert_eq!(raised.status, 200);
+    assert_eq!(
+        raised
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == mods.as_str())
+            .unwrap()["position"],
+        3
+    );
+    let moved = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &bob.auth,
+            json!([{ "id": helpers, "position": 2 }]),
+        )
+        .await;
+    assert_eq!(
+        moved.status, 200,
+        "below the mover's own role: {:?}",
+        moved.body
+    );
+    let above = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &bob.auth,
+            json!([{ "id": helpers, "position": 3 }]),
+        )
+        .await;
+    assert_eq!(above.status, 403, "not to the mover's own level");
+    let unknown = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!([{ "id": "1", "position": 2 }]),
+        )
+        .await;
+    assert_eq!(unknown.body["code"], 50035);
+
+    let category = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "Archive", "type": 4,
+        "permission_overwrites": [{ "id": guild, "type": 0, "deny": (1u64 << 11).to_string() }] }),
+        )
+        .await;
+    let category = category.body["id"].as_str().unwrap().to_owned();
+    let body =
+        json!([{ "id": general, "position": 5, "parent_id": category, "lock_permissions": true }]);
+    assert_eq!(
+        s.patch(&format!("/guilds/{guild}/channels"), &bob.auth, body)
+            .await
+            .status,
+        204
+    );
+    let general_now = s.get(&format!("/channels/{general}"), &ada.auth).await;
+    assert_eq!(general_now.body["position"], 5);
+    assert_eq!(general_now.body["parent_id"], category.as_str());
+    assert_eq!(
+        general_now.body["permission_overwrites"][0]["deny"],
+        (1u64 << 11).to_string(),
+        "synced with the category"
+    );
+    let into_text = json!([{ "id": category, "parent_id": general }]);
+    assert_eq!(
+        s.patch(&format!("/guilds/{guild}/channels"), &ada.auth, into_text)
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn only_the_owner_hands_the_guild_over() {
+    let (s, [ada, bob, cat], guild, _, _) = setup(1 << 5).await;
+    let by_bob = s
+        .patch(
+            &format!("/guilds/{guild}"),
+            &bob.auth,
+            json!({ "owner_id": bob.id }),
+        )
+        .await;
+    assert_eq!(by_bob.status, 403, "MANAGE_GUILD is not ownership");
+    let stranger = s.register("dan").await;
+    assert_eq!(
+        s.patch(
+            &format!("/guilds/{guild}"),
+            &ada.auth,
+            json!({ "owner_id": stranger.id })
+        )
+        .await
+        .status,
+        400
+    );
+    let handed = s
+        .patch(
+            &format!("/guilds/{guild}"),
+            &ada.auth,
+            json!({ "owner_id": cat.id }),
+        )
+        .await;
+    assert_eq!(handed.body["owner_id"], cat.id.as_str());
+    assert_eq!(
+        s.delete(&format!("/guilds/{guild}"), &ada.auth)
+            .await
+            .status,
+        403,
+        "the old owner is a member now"
+    );
+    assert_eq!(
+        s.delete(&format!("/users/@me/guilds/{guild}"), &ada.auth)
+            .await
+            .status,
+        204,
+        "and may leave"
+    );
+}
+
+#[tokio::test]
+async fn slowmode_and_typing() {
+    let (s, [ada, bob, cat], guild, general, _) = setup(1 << 13).await;
+    s.patch(
+        &format!("/channels/{general}"),
+        &ada.auth,
+        json!({ "rate_limit_per_user": 30 }),
+    )
+    .await;
+    let path = format!("/channels/{general}/messages");
+    assert_eq!(
+        s.post(&path, &cat.auth, json!({ "content": "one" }))
+            .await
+            .status,
+        200
+    );
+    let second = s.post(&path, &cat.auth, json!({ "content": "two" })).await;
+    assert_eq!(
+        (second.status, second.body["code"].clone()),
+        (429, json!(20016))
+    );
+    assert!(second.body["retry_after"].as_f64().unwrap() > 0.0);
+    assert_eq!(second.header("via"), Some("1.1 concord"));
+    assert!(second.header("retry-after").is_some());
+    for exempt in [&bob, &ada] {
+        for _ in 0..2 {
+            assert_eq!(
+                s.post(&path, &exempt.auth, json!({ "content": "x" }))
+                    .await
+                    .status,
+                200,
+                "MANAGE_MESSAGES and owners skip slowmode"
+            );
+        }
+    }
+    assert_eq!(
+        s.post(&format!("/channels/{general}/typing"), &cat.auth, json!({}))
+            .await
+            .status,
+        204
+    );
+    let mute = json!({ "type": 1, "deny": (1u64 << 11).to_string() });
+    s.put(
+        &format!("/channels/{general}/permissions/{}", cat.id),
+        &ada.auth,
+        mute,
+    )
+    .await;
+    assert_eq!(
+        s.post(&format!("/channels/{general}/typing"), &cat.auth, json!({}))
+            .await
+            .status,
+        403
+    );
+    let _ = guild;
+}
