@@ -68,6 +68,14 @@ async def scenario():
     _, after = await edit
     check(after.content == "edited by discord.py", "MESSAGE_UPDATE carries the edit")
 
+    pins_update = expect("guild_channel_pins_update")
+    await sent.pin()
+    await pins_update
+    pinned = await channel.pins()
+    check([m.id for m in pinned] == [sent.id], "pins: pin, CHANNEL_PINS_UPDATE, list")
+    await sent.unpin()
+    check(await channel.pins() == [], "unpin")
+
     deletion = expect("raw_message_delete", lambda p: p.message_id == sent.id)
     await sent.delete()
     gone = await deletion

@@ -14,6 +14,7 @@ pub const UNKNOWN_BAN: u32 = 10026;
 pub const BOTS_NOT_ALLOWED: u32 = 20001;
 pub const SLOWMODE: u32 = 20016;
 pub const MAX_GUILDS: u32 = 30001;
+pub const MAX_PINS: u32 = 30003;
 pub const MAX_ROLES: u32 = 30005;
 pub const MAX_CHANNELS: u32 = 30013;
 pub const MISSING_ACCESS: u32 = 50001;
@@ -46,6 +47,7 @@ pub fn message(code: u32) -> &'static str {
         BOTS_NOT_ALLOWED => "Bots cannot use this endpoint",
         SLOWMODE => "This action cannot be performed due to slowmode rate limit.",
         MAX_GUILDS => "Maximum number of guilds reached",
+        MAX_PINS => "Maximum number of pins reached for the channel (250)",
         MAX_ROLES => "Maximum number of server roles reached (250)",
         MAX_CHANNELS => "Maximum number of guild channels reached (500)",
         MISSING_ACCESS => "Missing Access",

@@ -245,6 +245,7 @@ pub struct MessageReference {
 /// Message types Concord writes.
 pub mod message_type {
     pub const DEFAULT: u8 = 0;
+    pub const CHANNEL_PINNED_MESSAGE: u8 = 6;
     pub const USER_JOIN: u8 = 7;
     pub const REPLY: u8 = 19;
 

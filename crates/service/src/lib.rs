@@ -27,6 +27,7 @@ pub mod invites;
 pub mod messages;
 pub mod moderation;
 pub mod permissions;
+pub mod pins;
 pub mod positions;
 pub mod ratelimit;
 mod render;

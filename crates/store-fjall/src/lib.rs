@@ -39,5 +39,13 @@ pub const TABLES: &[(&str, &str)] = &[
         "channel_bucket",
         "channel id | bucket -> live message count (u64)",
     ),
+    (
+        "channel_pin",
+        "channel id | !pinned at ms | message id -> ()",
+    ),
+    (
+        "channel_pin_at",
+        "channel id | message id -> pinned at ms (u64)",
+    ),
     ("meta", "name -> bytes"),
 ];

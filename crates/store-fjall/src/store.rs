@@ -9,7 +9,7 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
+    MetaStore, NewGuild, PinStore, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
     login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
@@ -43,6 +43,8 @@ struct Tables {
     guild_ban: Keyspace,
     channel_bucket_message: Keyspace,
     channel_bucket: Keyspace,
+    channel_pin: Keyspace,
+    channel_pin_at: Keyspace,
     meta: Keyspace,
 }
 
@@ -82,6 +84,8 @@ impl FjallStore {
             guild_ban: open("guild_ban")?,
             channel_bucket_message: open("channel_bucket_message")?,
             channel_bucket: open("channel_bucket")?,
+            channel_pin: open("channel_pin")?,
+            channel_pin_at: open("channel_pin_at")?,
             meta: open("meta")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
@@ -193,11 +197,16 @@ impl FjallStore {
         batch: &mut WriteBatch,
         channel: Snowflake,
     ) -> StoreResult<()> {
-        for key in Self::scan_keys(&self.t.channel_bucket_message, keys::id(channel))? {
-            batch.remove(&self.t.channel_bucket_message, key);
-        }
-        for key in Self::scan_keys(&self.t.channel_bucket, keys::id(channel))? {
-            batch.remove(&self.t.channel_bucket, key);
+        let t = &self.t;
+        for table in [
+            &t.channel_bucket_message,
+            &t.channel_bucket,
+            &t.channel_pin,
+            &t.channel_pin_at,
+        ] {
+            for key in Self::scan_keys(table, keys::id(channel))? {
+                batch.remove(table, key);
+            }
         }
         Ok(())
     }
@@ -229,6 +238,25 @@ impl FjallStore {
             batch.insert(&self.t.channel_bucket, key, count.to_be_bytes());
         }
         Ok(())
+    }
+
+    /// Removes a message's pin, if it has one; true if it had.
+    fn stage_unpin(
+        &self,
+        batch: &mut WriteBatch,
+        channel: Snowflake,
+        message: Snowflake,
+    ) -> StoreResult<bool> {
+        let at_key = keys::pair(channel.get(), message.get());
+        let Some(at) = self.t.channel_pin_at.get(at_key).map_err(backend)? else {
+            return Ok(false);
+        };
+        batch.remove(&self.t.channel_pin_at, at_key);
+        batch.remove(
+            &self.t.channel_pin,
+            pin_key(channel, u64_value(&at), message),
+        );
+        Ok(true)
     }
 
     fn message_key(&self, channel: Snowflake, id: Snowflake) -> [u8; 24] {
@@ -499,6 +527,14 @@ impl MemberStore for FjallStore {
     }
 }
 
+/// `channel | !pinned_at | message`: a forward scan is newest pin first.
+fn pin_key(channel: Snowflake, pinned_at_ms: u64, message: Snowflake) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..16].copy_from_slice(&keys::pair(channel.get(), !pinned_at_ms));
+    key[16..].copy_from_slice(&keys::id(message));
+    key
+}
+
 fn guild_invite_key(guild_id: Snowflake, code: &str) -> Vec<u8> {
     let mut key = keys::id(guild_id).to_vec();
     key.extend_from_slice(code.as_bytes());
@@ -603,6 +639,7 @@ impl MessageStore for FjallStore {
                 }
                 if let Some(message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? {
                     b.remove(&self.t.channel_bucket_message, key);
+                    self.stage_unpin(b, channel_id, *id)?;
                     *per_bucket
                         .entry(bucket_of(*id, self.bucket_ms))
                         .or_default() -= 1;
@@ -735,6 +772,70 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl PinStore for FjallStore {
+    async fn put_pin(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        pinned_at_ms: u64,
+    ) -> StoreResult<()> {
+        self.write(|b| {
+            self.stage_unpin(b, channel_id, message_id)?;
+            b.insert(
+                &self.t.channel_pin,
+                pin_key(channel_id, pinned_at_ms, message_id),
+                [],
+            );
+            let at_key = keys::pair(channel_id.get(), message_id.get());
+            b.insert(&self.t.channel_pin_at, at_key, pinned_at_ms.to_be_bytes());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_pin(&self, channel_id: Snowflake, message_id: Snowflake) -> StoreResult<bool> {
+        let mut removed = false;
+        self.write(|b| {
+            removed = self.stage_unpin(b, channel_id, message_id)?;
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn pins(
+        &self,
+        channel_id: Snowflake,
+        before_ms: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Snowflake, u64)>> {
+        let start = pin_key(
+            channel_id,
+            before_ms.map_or(u64::MAX, |b| b.saturating_sub(1)),
+            Snowflake(0),
+        );
+        let end = keys::pair(channel_id.get(), u64::MAX);
+        let mut out = Vec::new();
+        for guard in self.t.channel_pin.range(&start[..]..=&end[..]).take(limit) {
+            let key = guard.key().map_err(backend)?;
+            let pinned_at = !keys::pair_second(&key)
+                .ok_or_else(|| StoreError::Corrupt("short pin key".into()))?;
+            let message = key
+                .get(16..24)
+                .and_then(|m| <[u8; 8]>::try_from(m).ok())
+                .map(u64::from_be_bytes);
+            let message = message.ok_or_else(|| StoreError::Corrupt("short pin key".into()))?;
+            out.push((Snowflake(message), pinned_at));
+        }
+        Ok(out)
+    }
+
+    async fn pin_count(&self, channel_id: Snowflake) -> StoreResult<usize> {
+        Ok(self.t.channel_pin_at.prefix(keys::id(channel_id)).count())
     }
 }
 

@@ -17,7 +17,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -405,6 +405,52 @@ pub async fn bans(store: &dyn Store) {
             .is_empty(),
         "bans go with the guild"
     );
+}
+
+pub async fn pins(store: &dyn Store) {
+    let c = Snowflake(101);
+    let ids: Vec<Snowflake> = (0..4).map(|i| id_at(BASE_MS, i)).collect();
+    for id in &ids {
+        store.create_message(&message(101, *id, "m")).await.unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        store
+            .put_pin(c, *id, BASE_MS + 10 * i as u64)
+            .await
+            .unwrap();
+    }
+    let newest_first = |pins: Vec<(Snowflake, u64)>| {
+        pins.iter()
+            .map(|(m, _)| m.get() & 0xfff)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        newest_first(store.pins(c, None, 10).await.unwrap()),
+        [3, 2, 1, 0]
+    );
+    assert_eq!(
+        newest_first(store.pins(c, Some(BASE_MS + 20), 10).await.unwrap()),
+        [1, 0],
+        "before is exclusive"
+    );
+    assert_eq!(newest_first(store.pins(c, None, 2).await.unwrap()), [3, 2]);
+    store.put_pin(c, ids[0], BASE_MS + 100).await.unwrap();
+    assert_eq!(
+        newest_first(store.pins(c, None, 10).await.unwrap()),
+        [0, 3, 2, 1],
+        "re-pinning moves it"
+    );
+    assert_eq!(store.pin_count(c).await.unwrap(), 4);
+    assert!(store.delete_pin(c, ids[2]).await.unwrap());
+    assert!(!store.delete_pin(c, ids[2]).await.unwrap());
+    store.delete_messages(c, &[ids[3]]).await.unwrap();
+    assert_eq!(
+        newest_first(store.pins(c, None, 10).await.unwrap()),
+        [0, 1],
+        "a deleted message is unpinned"
+    );
+    store.delete_channel(c).await.unwrap();
+    assert_eq!(store.pin_count(c).await.unwrap(), 0);
 }
 
 pub async fn meta(store: &dyn Store) {

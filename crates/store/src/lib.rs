@@ -163,6 +163,28 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// Pinned messages of a channel, newest pin first.
+#[async_trait]
+pub trait PinStore: Send + Sync {
+    /// Records a pin (or moves an existing one to `pinned_at_ms`).
+    async fn put_pin(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        pinned_at_ms: u64,
+    ) -> StoreResult<()>;
+    /// Removes a pin; false if there was none.
+    async fn delete_pin(&self, channel_id: Snowflake, message_id: Snowflake) -> StoreResult<bool>;
+    /// Pins (message id, pinned at) pinned before `before_ms` (all if `None`), newest first.
+    async fn pins(
+        &self,
+        channel_id: Snowflake,
+        before_ms: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Snowflake, u64)>>;
+    async fn pin_count(&self, channel_id: Snowflake) -> StoreResult<usize>;
+}
+
 /// Small server-wide values, such as the token signing secret.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -180,6 +202,7 @@ pub trait Store:
     + InviteStore
     + MessageStore
     + BanStore
+    + PinStore
     + MetaStore
 {
 }
@@ -193,6 +216,7 @@ impl<T> Store for T where
         + InviteStore
         + MessageStore
         + BanStore
+        + PinStore
         + MetaStore
 {
 }

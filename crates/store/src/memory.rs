@@ -14,7 +14,8 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
+    MetaStore, NewGuild, PinStore, StoreError, StoreResult, UserStore, bucket_of, login_key,
+    login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -32,6 +33,9 @@ struct Inner {
     user_guilds: BTreeSet<(Snowflake, Snowflake)>,
     invites: HashMap<String, Invite>,
     bans: BTreeMap<(Snowflake, Snowflake), Ban>,
+    /// (channel, newest pin first, message)
+    pins: BTreeSet<(Snowflake, Reverse<u64>, Snowflake)>,
+    pinned_at: HashMap<(Snowflake, Snowflake), u64>,
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
     meta: HashMap<String, Vec<u8>>,
@@ -78,6 +82,15 @@ impl Inner {
 
     fn remove_channel_messages(&mut self, channel_id: Snowflake) {
         self.messages.retain(|(c, _), _| *c != channel_id);
+        self.pins.retain(|(c, _, _)| *c != channel_id);
+        self.pinned_at.retain(|(c, _), _| *c != channel_id);
+    }
+
+    fn unpin(&mut self, channel_id: Snowflake, message_id: Snowflake) -> bool {
+        match self.pinned_at.remove(&(channel_id, message_id)) {
+            Some(at) => self.pins.remove(&(channel_id, Reverse(at), message_id)),
+            None => false,
+        }
     }
 }
 
@@ -356,10 +369,14 @@ impl MessageStore for MemoryStore {
             let Some(partition) = inner.messages.get_mut(&key) else {
                 continue;
             };
-            deleted.extend(partition.remove(&Reverse(id.get())));
+            let removed = partition.remove(&Reverse(id.get()));
             if partition.is_empty() {
                 inner.messages.remove(&key);
             }
+            if removed.is_some() {
+                inner.unpin(channel_id, *id);
+            }
+            deleted.extend(removed);
         }
         Ok(deleted)
     }
@@ -461,6 +478,57 @@ impl BanStore for MemoryStore {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
         self.lock().bans.remove(&(guild_id, user_id));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PinStore for MemoryStore {
+    async fn put_pin(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        pinned_at_ms: u64,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.unpin(channel_id, message_id);
+        inner
+            .pins
+            .insert((channel_id, Reverse(pinned_at_ms), message_id));
+        inner
+            .pinned_at
+            .insert((channel_id, message_id), pinned_at_ms);
+        Ok(())
+    }
+
+    async fn delete_pin(&self, channel_id: Snowflake, message_id: Snowflake) -> StoreResult<bool> {
+        Ok(self.lock().unpin(channel_id, message_id))
+    }
+
+    async fn pins(
+        &self,
+        channel_id: Snowflake,
+        before_ms: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Snowflake, u64)>> {
+        let inner = self.lock();
+        let first = Reverse(before_ms.map_or(u64::MAX, |b| b.saturating_sub(1)));
+        let range =
+            (channel_id, first, Snowflake(0))..=(channel_id, Reverse(0), Snowflake(u64::MAX));
+        Ok(inner
+            .pins
+            .range(range)
+            .take(limit)
+            .map(|(_, at, m)| (*m, at.0))
+            .collect())
+    }
+
+    async fn pin_count(&self, channel_id: Snowflake) -> StoreResult<usize> {
+        let inner = self.lock();
+        Ok(inner
+            .pinned_at
+            .keys()
+            .filter(|(c, _)| *c == channel_id)
+            .count())
     }
 }
 

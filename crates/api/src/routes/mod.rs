@@ -17,6 +17,7 @@ mod guilds;
 mod invites;
 mod messages;
 mod moderation;
+mod pins;
 
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
@@ -27,6 +28,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(messages::routes())
         .merge(invites::routes())
         .merge(moderation::routes())
+        .merge(pins::routes())
 }
 
 /// 200 with a JSON body.

@@ -483,3 +483,34 @@ async fn typing_needs_the_typing_intent() {
     let (seen, _) = until(&mut without, "MESSAGE_CREATE").await;
     assert!(seen.is_empty(), "{seen:?}");
 }
+
+#[tokio::test]
+async fn pin_events() {
+    let w = World::new(&[]).await;
+    let (mut ws, _) = w.connect_bot(DEFAULT_INTENTS | MESSAGE_CONTENT).await;
+    let id = w.say("pin me").await;
+    ws.dispatch("MESSAGE_CREATE").await;
+    w.s.put(
+        &format!("/channels/{}/messages/pins/{id}", w.general),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let update = ws.dispatch("MESSAGE_UPDATE").await;
+    assert_eq!(
+        (update["d"]["id"].clone(), update["d"]["pinned"].clone()),
+        (json!(id), json!(true))
+    );
+    let pins = ws.dispatch("CHANNEL_PINS_UPDATE").await;
+    assert_eq!(pins["d"]["channel_id"], w.general.as_str());
+    assert!(pins["d"]["last_pin_timestamp"].is_string());
+    let notice = ws.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(notice["d"]["type"], 6);
+    w.s.delete(
+        &format!("/channels/{}/messages/pins/{id}", w.general),
+        &w.owner.auth,
+    )
+    .await;
+    let (_, unpinned) = until(&mut ws, "CHANNEL_PINS_UPDATE").await;
+    assert_eq!(unpinned["d"]["last_pin_timestamp"], Value::Null);
+}

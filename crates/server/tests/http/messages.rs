@@ -521,3 +521,108 @@ async fn bots_without_message_content_read_empty_messages() {
         "users are never affected"
     );
 }
+
+#[tokio::test]
+async fn pins_current_and_deprecated_routes() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (_, general) = s.guild(&ada, "Home").await;
+    s.join(&ada, &general, &bob).await;
+    let first = s.say(&ada, &general, "first").await;
+    let second = s.say(&ada, &general, "second").await;
+    let pins = format!("/channels/{general}/messages/pins");
+    let denied = s
+        .put(&format!("{pins}/{first}"), &bob.auth, json!({}))
+        .await;
+    assert_eq!(
+        (denied.status, denied.body["code"].clone()),
+        (403, json!(50013))
+    );
+    assert_eq!(
+        s.put(&format!("{pins}/{first}"), &ada.auth, json!({}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.put(
+            &format!("/channels/{general}/pins/{second}"),
+            &ada.auth,
+            json!({})
+        )
+        .await
+        .status,
+        204,
+        "the old route"
+    );
+    assert_eq!(
+        s.put(&format!("{pins}/{second}"), &ada.auth, json!({}))
+            .await
+            .status,
+        204,
+        "pinning twice is fine"
+    );
+
+    let page = s.get(&pins, &bob.auth).await;
+    assert_eq!(page.body["has_more"], false);
+    let items = page.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[0]["message"]["id"],
+        second.as_str(),
+        "newest pin first"
+    );
+    assert_eq!(items[0]["message"]["pinned"], true);
+    assert!(items[0]["pinned_at"].as_str().unwrap().ends_with("+00:00"));
+    let before = items[0]["pinned_at"].as_str().unwrap().to_owned();
+    let older = s
+        .get(
+            &format!("{pins}?limit=1&before={}", before.replace('+', "%2B")),
+            &bob.auth,
+        )
+        .await;
+    assert_eq!(older.body["items"][0]["message"]["id"], first.as_str());
+    let one = s.get(&format!("{pins}?limit=1"), &bob.auth).await;
+    assert_eq!(one.body["has_more"], true);
+    let old_shape = s.get(&format!("/channels/{general}/pins"), &bob.auth).await;
+    assert_eq!(ids(&old_shape.body), [second.clone(), first.clone()]);
+
+    let notices = s
+        .get(&format!("/channels/{general}/messages?limit=2"), &ada.auth)
+        .await;
+    assert_eq!(notices.body[0]["type"], 6, "a pin notice follows each pin");
+    assert_eq!(
+        notices.body[0]["message_reference"]["message_id"],
+        second.as_str()
+    );
+
+    assert_eq!(
+        s.delete(&format!("{pins}/{second}"), &ada.auth)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.delete(&format!("{pins}/{second}"), &ada.auth).await.body["code"],
+        10008
+    );
+    assert_eq!(
+        s.get(&format!("/channels/{general}/messages/{second}"), &ada.auth)
+            .await
+            .body["pinned"],
+        false
+    );
+    s.delete(&format!("/channels/{general}/messages/{first}"), &ada.auth)
+        .await;
+    assert_eq!(
+        s.get(&pins, &ada.auth).await.body["items"],
+        json!([]),
+        "a deleted message leaves the pins"
+    );
+    assert_eq!(
+        s.get(&format!("{pins}?before=yesterday"), &ada.auth)
+            .await
+            .body["code"],
+        50035
+    );
+}
