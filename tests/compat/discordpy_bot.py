@@ -68,6 +68,14 @@ async def scenario():
     _, after = await edit
     check(after.content == "edited by discord.py", "MESSAGE_UPDATE carries the edit")
 
+    reacted = expect("raw_reaction_add", lambda p: p.message_id == sent.id)
+    await sent.add_reaction("\N{THUMBS UP SIGN}")
+    payload = await reacted
+    check(str(payload.emoji) == "\N{THUMBS UP SIGN}", "MESSAGE_REACTION_ADD arrives")
+    fetched = await channel.fetch_message(sent.id)
+    check(fetched.reactions[0].count == 1 and fetched.reactions[0].me, "reactions are counted with me")
+    await sent.remove_reaction("\N{THUMBS UP SIGN}", client.user)
+
     pins_update = expect("guild_channel_pins_update")
     await sent.pin()
     await pins_update

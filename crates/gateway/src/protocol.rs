@@ -63,6 +63,7 @@ pub(crate) mod intents {
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
+    pub(crate) const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
     pub(crate) const GUILD_MESSAGE_TYPING: u64 = 1 << 11;
     pub(crate) const MESSAGE_CONTENT: u64 = 1 << 15;
     /// Every intent Discord defines (bits 0-16, 20, 21, 24, 25).
@@ -86,6 +87,10 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         }
         InviteCreate | InviteDelete => intents::GUILD_INVITES,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
+        MessageReactionAdd
+        | MessageReactionRemove
+        | MessageReactionRemoveAll
+        | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
         UserUpdate => 0,
     }
 }

@@ -286,9 +286,38 @@ pub struct Message {
     pub message_reference: Option<MessageReference>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub pinned: bool,
+    /// Reaction counts, in the order the emoji were first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// How many users reacted to a message with one emoji: a unicode emoji, or
+/// `name:id` for a custom one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: u32,
 }
 
 impl Message {
+    /// Counts one more (or one fewer) reaction with `emoji`.
+    pub fn count_reaction(&mut self, emoji: &str, added: bool) {
+        match self.reactions.iter_mut().position(|r| r.emoji == emoji) {
+            Some(i) if added => self.reactions[i].count += 1,
+            Some(i) => {
+                self.reactions[i].count = self.reactions[i].count.saturating_sub(1);
+                if self.reactions[i].count == 0 {
+                    self.reactions.remove(i);
+                }
+            }
+            None if added => self.reactions.push(ReactionCount {
+                emoji: emoji.to_owned(),
+                count: 1,
+            }),
+            None => {}
+        }
+    }
+
     /// A plain message with every optional column empty.
     pub fn new(
         id: Snowflake,
@@ -313,6 +342,7 @@ impl Message {
             flags: 0,
             message_reference: None,
             pinned: false,
+            reactions: Vec::new(),
         }
     }
 }

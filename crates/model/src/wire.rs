@@ -369,6 +369,9 @@ pub struct Message {
     pub nonce: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_reference: Option<MessageReference>,
+    /// Omitted when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<Vec<Reaction>>,
     /// Present on replies: the message replied to, or `null` if deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referenced_message: Option<Option<Box<Message>>>,
@@ -415,6 +418,63 @@ impl Message {
                 guild_id: r.guild_id,
             }),
             referenced_message: None,
+            reactions: (!m.reactions.is_empty())
+                .then(|| m.reactions.iter().map(Reaction::from).collect()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartialEmoji {
+    pub id: Option<Snowflake>,
+    pub name: String,
+}
+
+impl PartialEmoji {
+    /// From `name` (unicode) or `name:id` (custom).
+    pub fn parse(emoji: &str) -> PartialEmoji {
+        match emoji.split_once(':') {
+            Some((name, id)) => PartialEmoji {
+                id: id.parse().ok(),
+                name: name.to_owned(),
+            },
+            None => PartialEmoji {
+                id: None,
+                name: emoji.to_owned(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReactionCountDetails {
+    pub burst: u32,
+    pub normal: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reaction {
+    pub count: u32,
+    pub count_details: ReactionCountDetails,
+    /// Whether the reader reacted: filled in per reader.
+    pub me: bool,
+    pub me_burst: bool,
+    pub burst_colors: Vec<String>,
+    pub emoji: PartialEmoji,
+}
+
+impl From<&records::ReactionCount> for Reaction {
+    fn from(r: &records::ReactionCount) -> Self {
+        Reaction {
+            count: r.count,
+            count_details: ReactionCountDetails {
+                burst: 0,
+                normal: r.count,
+            },
+            me: false,
+            me_burst: false,
+            burst_colors: Vec::new(),
+            emoji: PartialEmoji::parse(&r.emoji),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod permissions;
 pub mod pins;
 pub mod positions;
 pub mod ratelimit;
+pub mod reactions;
 mod render;
 pub mod sessions;
 pub mod users;

@@ -208,6 +208,7 @@ impl Service {
             flags: input.flags.unwrap_or(0) & SETTABLE_FLAGS,
             message_reference: reference,
             pinned: false,
+            reactions: Vec::new(),
         };
         self.store.create_message(&message).await?;
         self.cache.created(&message).await;
@@ -335,6 +336,7 @@ impl Service {
         };
         let mut page = self.render_messages(&page).await?;
         self.hide_content_from_bots(caller, &mut page).await?;
+        self.mark_own_reactions(caller.id, &mut page).await?;
         Ok(page)
     }
 
@@ -356,6 +358,7 @@ impl Service {
         let message = self.message_record(channel_id, id).await?;
         let mut rendered = [self.render_message(&message).await?];
         self.hide_content_from_bots(caller, &mut rendered).await?;
+        self.mark_own_reactions(caller.id, &mut rendered).await?;
         let [rendered] = rendered;
         Ok(rendered)
     }

@@ -9,8 +9,8 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, StoreError, StoreResult, UserStore, bucket_of, keys, login_key,
-    login_keys,
+    MetaStore, NewGuild, PinStore, ReactionStore, StoreError, StoreResult, UserStore, bucket_of,
+    keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -43,6 +43,7 @@ struct Tables {
     guild_ban: Keyspace,
     channel_bucket_message: Keyspace,
     channel_bucket: Keyspace,
+    message_reaction: Keyspace,
     channel_pin: Keyspace,
     channel_pin_at: Keyspace,
     meta: Keyspace,
@@ -84,6 +85,7 @@ impl FjallStore {
             guild_ban: open("guild_ban")?,
             channel_bucket_message: open("channel_bucket_message")?,
             channel_bucket: open("channel_bucket")?,
+            message_reaction: open("message_reaction")?,
             channel_pin: open("channel_pin")?,
             channel_pin_at: open("channel_pin_at")?,
             meta: open("meta")?,
@@ -527,6 +529,33 @@ impl MemberStore for FjallStore {
     }
 }
 
+/// `channel | message`, then `| emoji length | emoji` when one emoji is meant.
+fn reaction_prefix(
+    channel: Snowflake,
+    message: Snowflake,
+    emoji: Option<&str>,
+) -> StoreResult<Vec<u8>> {
+    let mut key = keys::pair(channel.get(), message.get()).to_vec();
+    if let Some(emoji) = emoji {
+        let len = u8::try_from(emoji.len())
+            .map_err(|_| StoreError::Corrupt("emoji longer than 255 bytes".into()))?;
+        key.push(len);
+        key.extend_from_slice(emoji.as_bytes());
+    }
+    Ok(key)
+}
+
+fn reaction_key(
+    channel: Snowflake,
+    message: Snowflake,
+    emoji: &str,
+    user: Snowflake,
+) -> StoreResult<Vec<u8>> {
+    let mut key = reaction_prefix(channel, message, Some(emoji))?;
+    key.extend_from_slice(&keys::id(user));
+    Ok(key)
+}
+
 /// `channel | !pinned_at | message`: a forward scan is newest pin first.
 fn pin_key(channel: Snowflake, pinned_at_ms: u64, message: Snowflake) -> [u8; 24] {
     let mut key = [0u8; 24];
@@ -640,6 +669,12 @@ impl MessageStore for FjallStore {
                 if let Some(message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? {
                     b.remove(&self.t.channel_bucket_message, key);
                     self.stage_unpin(b, channel_id, *id)?;
+                    for key in Self::scan_keys(
+                        &self.t.message_reaction,
+                        reaction_prefix(channel_id, *id, None)?,
+                    )? {
+                        b.remove(&self.t.message_reaction, key);
+                    }
                     *per_bucket
                         .entry(bucket_of(*id, self.bucket_ms))
                         .or_default() -= 1;
@@ -772,6 +807,155 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+impl FjallStore {
+    /// Counts a reaction change on the message row; false if the message is gone.
+    fn stage_reaction_count(
+        &self,
+        b: &mut WriteBatch,
+        channel: Snowflake,
+        message: Snowflake,
+        emoji: &str,
+        added: bool,
+    ) -> StoreResult<bool> {
+        let key = self.message_key(channel, message);
+        let Some(mut row) = Self::get::<Message>(&self.t.channel_bucket_message, key)? else {
+            return Ok(false);
+        };
+        row.count_reaction(emoji, added);
+        b.insert(&self.t.channel_bucket_message, key, encode(&row)?);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ReactionStore for FjallStore {
+    async fn add_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<bool>> {
+        let key = reaction_key(channel_id, message_id, emoji, user_id)?;
+        let mut outcome = None;
+        self.write(|b| {
+            if self
+                .t
+                .message_reaction
+                .contains_key(&key)
+                .map_err(backend)?
+            {
+                let exists = self
+                    .t
+                    .channel_bucket_message
+                    .contains_key(self.message_key(channel_id, message_id))
+                    .map_err(backend)?;
+                outcome = exists.then_some(false);
+                return Ok(());
+            }
+            if self.stage_reaction_count(b, channel_id, message_id, emoji, true)? {
+                b.insert(&self.t.message_reaction, key.clone(), []);
+                outcome = Some(true);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn remove_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        let key = reaction_key(channel_id, message_id, emoji, user_id)?;
+        let mut removed = false;
+        self.write(|b| {
+            if self
+                .t
+                .message_reaction
+                .contains_key(&key)
+                .map_err(backend)?
+            {
+                self.stage_reaction_count(b, channel_id, message_id, emoji, false)?;
+                b.remove(&self.t.message_reaction, key.clone());
+                removed = true;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn has_reacted(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        let key = reaction_key(channel_id, message_id, emoji, user_id)?;
+        self.t.message_reaction.contains_key(key).map_err(backend)
+    }
+
+    async fn reaction_users(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>> {
+        let start = reaction_key(
+            channel_id,
+            message_id,
+            emoji,
+            Snowflake(after.get().saturating_add(1)),
+        )?;
+        let end = reaction_key(channel_id, message_id, emoji, Snowflake(u64::MAX))?;
+        let mut users = Vec::new();
+        for guard in self.t.message_reaction.range(start..=end).take(limit) {
+            let key = guard.key().map_err(backend)?;
+            let tail = key.len().checked_sub(8).and_then(|at| key.get(at..));
+            let id = tail
+                .and_then(|t| <[u8; 8]>::try_from(t).ok())
+                .map(u64::from_be_bytes);
+            users.push(Snowflake(
+                id.ok_or_else(|| StoreError::Corrupt("short reaction key".into()))?,
+            ));
+        }
+        Ok(users)
+    }
+
+    async fn clear_reactions(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: Option<&str>,
+    ) -> StoreResult<Option<Message>> {
+        let prefix = reaction_prefix(channel_id, message_id, emoji)?;
+        let mut updated = None;
+        self.write(|b| {
+            let key = self.message_key(channel_id, message_id);
+            let Some(mut row) = Self::get::<Message>(&self.t.channel_bucket_message, key)? else {
+                return Ok(());
+            };
+            for reaction in Self::scan_keys(&self.t.message_reaction, &prefix)? {
+                b.remove(&self.t.message_reaction, reaction);
+            }
+            row.reactions
+                .retain(|r| emoji.is_some_and(|e| e != r.emoji));
+            b.insert(&self.t.channel_bucket_message, key, encode(&row)?);
+            updated = Some(row);
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
     }
 }
 

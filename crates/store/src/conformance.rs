@@ -17,7 +17,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -451,6 +451,96 @@ pub async fn pins(store: &dyn Store) {
     );
     store.delete_channel(c).await.unwrap();
     assert_eq!(store.pin_count(c).await.unwrap(), 0);
+}
+
+pub async fn reactions(store: &dyn Store) {
+    let (c, m) = (Snowflake(101), id_at(BASE_MS, 1));
+    let (thumbs, heart) = ("👍", "❤️");
+    assert_eq!(
+        store
+            .add_reaction(c, m, thumbs, Snowflake(5))
+            .await
+            .unwrap(),
+        None,
+        "no such message"
+    );
+    store
+        .create_message(&message(101, m, "react to me"))
+        .await
+        .unwrap();
+    for user in [7, 5, 9] {
+        assert_eq!(
+            store
+                .add_reaction(c, m, thumbs, Snowflake(user))
+                .await
+                .unwrap(),
+            Some(true)
+        );
+    }
+    assert_eq!(
+        store
+            .add_reaction(c, m, thumbs, Snowflake(5))
+            .await
+            .unwrap(),
+        Some(false),
+        "once per user"
+    );
+    store.add_reaction(c, m, heart, Snowflake(5)).await.unwrap();
+    let counts = |msg: Message| {
+        msg.reactions
+            .iter()
+            .map(|r| (r.emoji.clone(), r.count))
+            .collect::<Vec<_>>()
+    };
+    let row = store.message(c, m).await.unwrap().unwrap();
+    assert_eq!(
+        counts(row),
+        [(thumbs.to_owned(), 3), (heart.to_owned(), 1)],
+        "counts live on the row, first emoji first"
+    );
+    let users = store
+        .reaction_users(c, m, thumbs, Snowflake(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(users, [Snowflake(7), Snowflake(9)]);
+    assert!(store.has_reacted(c, m, heart, Snowflake(5)).await.unwrap());
+    assert!(
+        store
+            .remove_reaction(c, m, thumbs, Snowflake(7))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_reaction(c, m, thumbs, Snowflake(7))
+            .await
+            .unwrap()
+    );
+    let row = store
+        .clear_reactions(c, m, Some(heart))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counts(row), [(thumbs.to_owned(), 2)]);
+    assert!(!store.has_reacted(c, m, heart, Snowflake(5)).await.unwrap());
+    let row = store.clear_reactions(c, m, None).await.unwrap().unwrap();
+    assert!(row.reactions.is_empty());
+    assert!(
+        store
+            .reaction_users(c, m, thumbs, Snowflake(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .add_reaction(c, m, thumbs, Snowflake(5))
+        .await
+        .unwrap();
+    store.delete_messages(c, &[m]).await.unwrap();
+    assert!(
+        !store.has_reacted(c, m, thumbs, Snowflake(5)).await.unwrap(),
+        "reactions go with the message"
+    );
 }
 
 pub async fn meta(store: &dyn Store) {

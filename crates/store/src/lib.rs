@@ -163,6 +163,53 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// Who reacted to a message with what. Each message row keeps its counts,
+/// so reading history needs no reaction lookups; these keep the users.
+#[async_trait]
+pub trait ReactionStore: Send + Sync {
+    /// Adds a reaction and counts it on the message. `None` if the message
+    /// does not exist; `Some(false)` if the user had already reacted so.
+    async fn add_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<bool>>;
+    /// Removes a reaction; false if there was none.
+    async fn remove_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool>;
+    async fn has_reacted(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool>;
+    /// Users who reacted with `emoji`, by id ascending, after `after`.
+    async fn reaction_users(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>>;
+    /// Removes every reaction (or every one with `emoji`); the updated
+    /// message, or `None` if it does not exist.
+    async fn clear_reactions(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: Option<&str>,
+    ) -> StoreResult<Option<Message>>;
+}
+
 /// Pinned messages of a channel, newest pin first.
 #[async_trait]
 pub trait PinStore: Send + Sync {
@@ -203,6 +250,7 @@ pub trait Store:
     + MessageStore
     + BanStore
     + PinStore
+    + ReactionStore
     + MetaStore
 {
 }
@@ -217,6 +265,7 @@ impl<T> Store for T where
         + MessageStore
         + BanStore
         + PinStore
+        + ReactionStore
         + MetaStore
 {
 }

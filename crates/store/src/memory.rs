@@ -14,8 +14,8 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, StoreError, StoreResult, UserStore, bucket_of, login_key,
-    login_keys,
+    MetaStore, NewGuild, PinStore, ReactionStore, StoreError, StoreResult, UserStore, bucket_of,
+    login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -36,6 +36,8 @@ struct Inner {
     /// (channel, newest pin first, message)
     pins: BTreeSet<(Snowflake, Reverse<u64>, Snowflake)>,
     pinned_at: HashMap<(Snowflake, Snowflake), u64>,
+    /// (channel, message, emoji, user)
+    reactions: BTreeSet<(Snowflake, Snowflake, String, Snowflake)>,
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
     meta: HashMap<String, Vec<u8>>,
@@ -83,7 +85,20 @@ impl Inner {
     fn remove_channel_messages(&mut self, channel_id: Snowflake) {
         self.messages.retain(|(c, _), _| *c != channel_id);
         self.pins.retain(|(c, _, _)| *c != channel_id);
+        self.reactions.retain(|(c, _, _, _)| *c != channel_id);
         self.pinned_at.retain(|(c, _), _| *c != channel_id);
+    }
+
+    fn message_mut(
+        &mut self,
+        channel_id: Snowflake,
+        id: Snowflake,
+        bucket_ms: u64,
+    ) -> Option<&mut Message> {
+        let partition = self
+            .messages
+            .get_mut(&(channel_id, bucket_of(id, bucket_ms)))?;
+        partition.get_mut(&Reverse(id.get()))
     }
 
     fn unpin(&mut self, channel_id: Snowflake, message_id: Snowflake) -> bool {
@@ -375,6 +390,9 @@ impl MessageStore for MemoryStore {
             }
             if removed.is_some() {
                 inner.unpin(channel_id, *id);
+                inner
+                    .reactions
+                    .retain(|(c, m, _, _)| (*c, *m) != (channel_id, *id));
             }
             deleted.extend(removed);
         }
@@ -478,6 +496,109 @@ impl BanStore for MemoryStore {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
         self.lock().bans.remove(&(guild_id, user_id));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ReactionStore for MemoryStore {
+    async fn add_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<bool>> {
+        let mut inner = self.lock();
+        if inner
+            .message_mut(channel_id, message_id, self.bucket_ms)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let added = inner
+            .reactions
+            .insert((channel_id, message_id, emoji.to_owned(), user_id));
+        if added && let Some(m) = inner.message_mut(channel_id, message_id, self.bucket_ms) {
+            m.count_reaction(emoji, true);
+        }
+        Ok(Some(added))
+    }
+
+    async fn remove_reaction(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let removed = inner
+            .reactions
+            .remove(&(channel_id, message_id, emoji.to_owned(), user_id));
+        if removed && let Some(m) = inner.message_mut(channel_id, message_id, self.bucket_ms) {
+            m.count_reaction(emoji, false);
+        }
+        Ok(removed)
+    }
+
+    async fn has_reacted(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .reactions
+            .contains(&(channel_id, message_id, emoji.to_owned(), user_id)))
+    }
+
+    async fn reaction_users(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>> {
+        let inner = self.lock();
+        let start = (
+            channel_id,
+            message_id,
+            emoji.to_owned(),
+            Snowflake(after.get().saturating_add(1)),
+        );
+        let end = (
+            channel_id,
+            message_id,
+            emoji.to_owned(),
+            Snowflake(u64::MAX),
+        );
+        Ok(inner
+            .reactions
+            .range(start..=end)
+            .take(limit)
+            .map(|(_, _, _, u)| *u)
+            .collect())
+    }
+
+    async fn clear_reactions(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: Option<&str>,
+    ) -> StoreResult<Option<Message>> {
+        let mut inner = self.lock();
+        inner.reactions.retain(|(c, m, e, _)| {
+            (*c, *m) != (channel_id, message_id) || emoji.is_some_and(|x| x != e)
+        });
+        Ok(inner
+            .message_mut(channel_id, message_id, self.bucket_ms)
+            .map(|m| {
+                m.reactions.retain(|r| emoji.is_some_and(|x| x != r.emoji));
+                m.clone()
+            }))
     }
 }
 

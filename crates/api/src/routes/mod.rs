@@ -18,6 +18,7 @@ mod invites;
 mod messages;
 mod moderation;
 mod pins;
+mod reactions;
 
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
@@ -29,6 +30,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(invites::routes())
         .merge(moderation::routes())
         .merge(pins::routes())
+        .merge(reactions::routes())
 }
 
 /// 200 with a JSON body.

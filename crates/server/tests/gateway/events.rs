@@ -514,3 +514,59 @@ async fn pin_events() {
     let (_, unpinned) = until(&mut ws, "CHANNEL_PINS_UPDATE").await;
     assert_eq!(unpinned["d"]["last_pin_timestamp"], Value::Null);
 }
+
+#[tokio::test]
+async fn reaction_events() {
+    let w = World::new(&[]).await;
+    let (mut ws, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let id = w.say("react").await;
+    let base = format!("/channels/{}/messages/{id}/reactions", w.general);
+    w.s.put(
+        &format!("{base}/%F0%9F%91%8D/@me"),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let added = ws.dispatch("MESSAGE_REACTION_ADD").await;
+    let d = &added["d"];
+    assert_eq!(
+        (
+            d["user_id"].clone(),
+            d["message_id"].clone(),
+            d["emoji"]["name"].clone()
+        ),
+        (json!(w.owner.id), json!(id), json!("👍"))
+    );
+    assert_eq!(
+        (d["type"].clone(), d["burst"].clone()),
+        (json!(0), json!(false)),
+        "serenity and discord.py need these"
+    );
+    assert_eq!(d["member"]["user"]["id"], w.owner.id.as_str());
+    w.s.delete(&format!("{base}/%F0%9F%91%8D/@me"), &w.owner.auth)
+        .await;
+    assert_eq!(ws.dispatch("MESSAGE_REACTION_REMOVE").await["d"]["type"], 0);
+    w.s.put(
+        &format!("{base}/%F0%9F%91%8D/@me"),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    w.s.delete(&format!("{base}/%F0%9F%91%8D"), &w.owner.auth)
+        .await;
+    assert_eq!(
+        ws.dispatch("MESSAGE_REACTION_REMOVE_EMOJI").await["d"]["emoji"]["name"],
+        "👍"
+    );
+    w.s.put(
+        &format!("{base}/%F0%9F%91%8D/@me"),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    w.s.delete(&base, &w.owner.auth).await;
+    assert_eq!(
+        ws.dispatch("MESSAGE_REACTION_REMOVE_ALL").await["d"]["message_id"],
+        id.as_str()
+    );
+}

@@ -626,3 +626,134 @@ async fn pins_current_and_deprecated_routes() {
         50035
     );
 }
+
+#[tokio::test]
+async fn reactions_counted_listed_and_removed() {
+    let s = server();
+    let (ada, bob, cat) = (
+        s.register("ada").await,
+        s.register("bob").await,
+        s.register("cat").await,
+    );
+    let (guild, general) = s.guild(&ada, "Home").await;
+    s.join(&ada, &general, &bob).await;
+    s.join(&ada, &general, &cat).await;
+    let id = s.say(&ada, &general, "react").await;
+    let base = format!("/channels/{general}/messages/{id}/reactions");
+    let thumbs = "%F0%9F%91%8D";
+    for who in [&bob, &cat, &bob] {
+        assert_eq!(
+            s.put(&format!("{base}/{thumbs}/@me"), &who.auth, json!({}))
+                .await
+                .status,
+            204
+        );
+    }
+    let seen_by_bob = s
+        .get(&format!("/channels/{general}/messages/{id}"), &bob.auth)
+        .await;
+    let reaction = &seen_by_bob.body["reactions"][0];
+    assert_eq!(
+        (
+            reaction["count"].clone(),
+            reaction["me"].clone(),
+            reaction["emoji"]["name"].clone()
+        ),
+        (json!(2), json!(true), json!("👍"))
+    );
+    assert_eq!(reaction["count_details"]["normal"], 2);
+    let seen_by_ada = s
+        .get(&format!("/channels/{general}/messages?limit=1"), &ada.auth)
+        .await;
+    assert_eq!(
+        seen_by_ada.body[0]["reactions"][0]["me"], false,
+        "me is per reader"
+    );
+    assert!(
+        s.get(&format!("/channels/{general}/messages?limit=1"), &ada.auth)
+            .await
+            .body[0]
+            .get("reactions")
+            .is_some()
+    );
+
+    let users = s.get(&format!("{base}/{thumbs}"), &ada.auth).await;
+    let mut expected = vec![bob.id.clone(), cat.id.clone()];
+    expected.sort_by_key(|id| id.parse::<u64>().unwrap());
+    let ids: Vec<_> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, expected);
+
+    for bad in ["abc", "name:123", "%F0%9F%91%8Dx"] {
+        let reply = s
+            .put(&format!("{base}/{bad}/@me"), &bob.auth, json!({}))
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].clone()),
+            (404, json!(10014)),
+            "{bad}"
+        );
+    }
+    // No ADD_REACTIONS: existing emoji only.
+    let no_add = json!({ "type": 1, "deny": (1u64 << 6).to_string() });
+    s.put(
+        &format!("/channels/{general}/permissions/{}", cat.id),
+        &ada.auth,
+        no_add,
+    )
+    .await;
+    assert_eq!(
+        s.put(&format!("{base}/%E2%9D%A4/@me"), &cat.auth, json!({}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        s.delete(&format!("{base}/{thumbs}/@me"), &cat.auth)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.put(&format!("{base}/{thumbs}/@me"), &cat.auth, json!({}))
+            .await
+            .status,
+        204,
+        "joining an existing reaction"
+    );
+
+    assert_eq!(
+        s.delete(&format!("{base}/{thumbs}/{}", bob.id), &cat.auth)
+            .await
+            .status,
+        403,
+        "others' need MANAGE_MESSAGES"
+    );
+    assert_eq!(
+        s.delete(&format!("{base}/{thumbs}/{}", bob.id), &ada.auth)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.get(&format!("/channels/{general}/messages/{id}"), &ada.auth)
+            .await
+            .body["reactions"][0]["count"],
+        1
+    );
+    assert_eq!(s.delete(&base, &bob.auth).await.status, 403);
+    assert_eq!(s.delete(&base, &ada.auth).await.status, 204);
+    assert!(
+        s.get(&format!("/channels/{general}/messages/{id}"), &ada.auth)
+            .await
+            .body
+            .get("reactions")
+            .is_none()
+    );
+    let _ = guild;
+}

@@ -1,0 +1,211 @@
+//! Reactions: unicode emoji on messages, counted on the message row.
+
+use concord_model::event::EventKind;
+use concord_model::wire::{self, PartialEmoji};
+use concord_model::{Permissions, Snowflake, codes};
+use serde_json::json;
+
+use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult, to_channel};
+
+/// Distinct emoji a message may carry.
+const MAX_EMOJI_PER_MESSAGE: usize = 20;
+
+/// A unicode emoji as a path segment gives it. Custom emoji (`name:id`) are
+/// unknown until guilds can have them; anything with ASCII in it is no emoji.
+fn check_emoji(emoji: &str) -> ServiceResult<()> {
+    let plausible = !emoji.is_empty() && emoji.len() <= 64 && !emoji.chars().any(|c| c.is_ascii());
+    if plausible {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(codes::UNKNOWN_EMOJI))
+    }
+}
+
+impl Service {
+    /// A message the caller may read in a channel it sees.
+    async fn reactable(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> ServiceResult<(ChannelView, concord_model::records::Message)> {
+        let view = self.channel_view(caller, channel_id).await?;
+        view.require(Permissions::READ_MESSAGE_HISTORY)?;
+        let message = self
+            .store
+            .message(channel_id, message_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
+        Ok((view, message))
+    }
+
+    /// Refreshes the cached row after its counts changed.
+    async fn recount(&self, channel_id: Snowflake, message_id: Snowflake) -> ServiceResult<()> {
+        if let Some(message) = self.store.message(channel_id, message_id).await? {
+            self.cache.updated(&message).await;
+        }
+        Ok(())
+    }
+
+    /// Reacts as the caller: ADD_REACTIONS is needed to bring a new emoji.
+    pub async fn add_reaction(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+    ) -> ServiceResult<()> {
+        check_emoji(emoji)?;
+        let (view, message) = self.reactable(caller, channel_id, message_id).await?;
+        let known = message.reactions.iter().any(|r| r.emoji == emoji);
+        if !known {
+            view.require(Permissions::ADD_REACTIONS)?;
+            if message.reactions.len() >= MAX_EMOJI_PER_MESSAGE {
+                return Err(ServiceError::LimitReached(codes::MAX_REACTIONS));
+            }
+        }
+        if self
+            .store
+            .add_reaction(channel_id, message_id, emoji, caller.id)
+            .await?
+            != Some(true)
+        {
+            return Ok(());
+        }
+        self.recount(channel_id, message_id).await?;
+        let member = wire::Member::new(&view.guild.member, Some(self.user_wire(caller.id).await?));
+        let data = json!({
+            "user_id": caller.id,
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "guild_id": view.guild_id(),
+            "member": member,
+            "emoji": PartialEmoji::parse(emoji),
+            "message_author_id": message.author_id,
+            "burst": false,
+            "burst_colors": [],
+            "type": 0,
+        });
+        self.publish(
+            EventKind::MessageReactionAdd,
+            to_channel(view.guild_id(), channel_id),
+            data,
+        );
+        Ok(())
+    }
+
+    /// Removes the caller's reaction, or with `user`, someone else's (MANAGE_MESSAGES).
+    pub async fn remove_reaction(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        user: Option<Snowflake>,
+    ) -> ServiceResult<()> {
+        check_emoji(emoji)?;
+        let (view, _) = self.reactable(caller, channel_id, message_id).await?;
+        let user_id = user.unwrap_or(caller.id);
+        if user_id != caller.id {
+            view.require(Permissions::MANAGE_MESSAGES)?;
+        }
+        if !self
+            .store
+            .remove_reaction(channel_id, message_id, emoji, user_id)
+            .await?
+        {
+            return Ok(());
+        }
+        self.recount(channel_id, message_id).await?;
+        let data = json!({
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "guild_id": view.guild_id(),
+            "emoji": PartialEmoji::parse(emoji),
+            "burst": false,
+            "type": 0,
+        });
+        self.publish(
+            EventKind::MessageReactionRemove,
+            to_channel(view.guild_id(), channel_id),
+            data,
+        );
+        Ok(())
+    }
+
+    /// Who reacted with `emoji`, by user id.
+    pub async fn reaction_users(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: &str,
+        after: Snowflake,
+        limit: usize,
+    ) -> ServiceResult<Vec<wire::User>> {
+        check_emoji(emoji)?;
+        self.reactable(caller, channel_id, message_id).await?;
+        let mut users = Vec::new();
+        for id in self
+            .store
+            .reaction_users(channel_id, message_id, emoji, after, limit)
+            .await?
+        {
+            users.push(self.user_wire(id).await?);
+        }
+        Ok(users)
+    }
+
+    /// Removes every reaction, or every one with `emoji` (MANAGE_MESSAGES).
+    pub async fn clear_reactions(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        emoji: Option<&str>,
+    ) -> ServiceResult<()> {
+        if let Some(emoji) = emoji {
+            check_emoji(emoji)?;
+        }
+        let (view, _) = self.reactable(caller, channel_id, message_id).await?;
+        view.require(Permissions::MANAGE_MESSAGES)?;
+        let Some(message) = self
+            .store
+            .clear_reactions(channel_id, message_id, emoji)
+            .await?
+        else {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_MESSAGE));
+        };
+        self.cache.updated(&message).await;
+        let mut data = json!({ "channel_id": channel_id, "message_id": message_id, "guild_id": view.guild_id() });
+        let kind = match emoji {
+            Some(emoji) => {
+                data["emoji"] = json!(PartialEmoji::parse(emoji));
+                EventKind::MessageReactionRemoveEmoji
+            }
+            None => EventKind::MessageReactionRemoveAll,
+        };
+        self.publish(kind, to_channel(view.guild_id(), channel_id), data);
+        Ok(())
+    }
+
+    /// Marks the reactions the reader made (`me`) in messages about to be returned.
+    pub(crate) async fn mark_own_reactions(
+        &self,
+        reader: Snowflake,
+        messages: &mut [wire::Message],
+    ) -> ServiceResult<()> {
+        for message in messages {
+            let (channel, id) = (message.channel_id, message.id);
+            for reaction in message.reactions.iter_mut().flatten() {
+                let emoji = match reaction.emoji.id {
+                    Some(emoji_id) => format!("{}:{emoji_id}", reaction.emoji.name),
+                    None => reaction.emoji.name.clone(),
+                };
+                reaction.me = self.store.has_reacted(channel, id, &emoji, reader).await?;
+            }
+        }
+        Ok(())
+    }
+}
