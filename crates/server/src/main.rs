@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (HTTP API v10) with its data in one directory.
+    /// Run the server (HTTP API and Gateway v10) with its data in one directory.
     Serve {
         /// TOML file with any of the options below (see concord.example.toml)
         #[arg(long, env = "CONCORD_CONFIG")]
