@@ -20,6 +20,7 @@ pub const MAX_ROLES: u32 = 30005;
 pub const MAX_REACTIONS: u32 = 30010;
 pub const MAX_CHANNELS: u32 = 30013;
 pub const MISSING_ACCESS: u32 = 50001;
+pub const DM_CHANNEL: u32 = 50003;
 pub const CANNOT_EDIT_OTHERS_MESSAGE: u32 = 50005;
 pub const EMPTY_MESSAGE: u32 = 50006;
 pub const NON_TEXT_CHANNEL: u32 = 50008;
@@ -55,6 +56,7 @@ pub fn message(code: u32) -> &'static str {
         MAX_ROLES => "Maximum number of server roles reached (250)",
         MAX_CHANNELS => "Maximum number of guild channels reached (500)",
         MISSING_ACCESS => "Missing Access",
+        DM_CHANNEL => "Cannot execute action on a DM channel",
         CANNOT_EDIT_OTHERS_MESSAGE => "Cannot edit a message authored by another user",
         EMPTY_MESSAGE => "Cannot send an empty message",
         NON_TEXT_CHANNEL => "Cannot send messages in a non-text channel",

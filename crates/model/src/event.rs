@@ -86,6 +86,11 @@ pub enum Audience {
         channel_id: Option<Snowflake>,
         required: Permissions,
     },
+    /// The participants of a DM or group DM.
+    Private {
+        channel_id: Snowflake,
+        recipients: Vec<Snowflake>,
+    },
     /// These users, wherever they are connected.
     Users(Vec<Snowflake>),
 }
@@ -102,7 +107,7 @@ impl Event {
     pub fn guild_id(&self) -> Option<Snowflake> {
         match &self.audience {
             Audience::Guild { guild_id, .. } => Some(*guild_id),
-            Audience::Users(_) => None,
+            Audience::Private { .. } | Audience::Users(_) => None,
         }
     }
 }

@@ -179,6 +179,12 @@ pub struct Channel {
     pub bitrate: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_limit: Option<u32>,
+    /// Private channels (DMs, group DMs): who is in them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Snowflake>,
+    /// Group DMs: who manages it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Snowflake>,
 }
 
 impl Channel {
@@ -197,7 +203,22 @@ impl Channel {
             permission_overwrites: Vec::new(),
             bitrate: None,
             user_limit: None,
+            recipients: Vec::new(),
+            owner_id: None,
         }
+    }
+
+    /// A DM or group DM among `recipients`; no guild, no name.
+    pub fn private(id: Snowflake, kind: u8, recipients: Vec<Snowflake>) -> Channel {
+        Channel {
+            guild_id: None,
+            recipients,
+            ..Channel::new(id, kind, Snowflake(0), "")
+        }
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.guild_id.is_none()
     }
 }
 

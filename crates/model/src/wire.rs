@@ -236,6 +236,11 @@ pub struct Channel {
     pub permission_overwrites: Vec<records::Overwrite>,
     pub parent_id: Option<Snowflake>,
     pub nsfw: bool,
+    /// Private channels: the other participants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<User>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Snowflake>,
     #[serde(flatten)]
     pub extra: ChannelExtra,
 }
@@ -258,6 +263,9 @@ pub enum ChannelExtra {
         rate_limit_per_user: u32,
         last_message_id: Option<Snowflake>,
     },
+    Private {
+        last_message_id: Option<Snowflake>,
+    },
     None {},
 }
 
@@ -272,6 +280,7 @@ impl Channel {
                 last_message_id,
             },
             channel_type::GUILD_CATEGORY => ChannelExtra::None {},
+            channel_type::DM | channel_type::GROUP_DM => ChannelExtra::Private { last_message_id },
             _ => ChannelExtra::Text {
                 topic: c.topic.clone(),
                 last_message_id,
@@ -290,6 +299,8 @@ impl Channel {
             permission_overwrites: c.permission_overwrites.clone(),
             parent_id: c.parent_id,
             nsfw: c.nsfw,
+            recipients: None,
+            owner_id: c.owner_id,
             extra,
         }
     }

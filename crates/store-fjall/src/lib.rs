@@ -47,5 +47,7 @@ pub const TABLES: &[(&str, &str)] = &[
         "channel_pin_at",
         "channel id | message id -> pinned at ms (u64)",
     ),
+    ("user_private_channel", "user id | channel id -> ()"),
+    ("dm_pair", "lower user id | higher user id -> channel id"),
     ("meta", "name -> bytes"),
 ];

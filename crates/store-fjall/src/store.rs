@@ -9,8 +9,8 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, ReactionStore, StoreError, StoreResult, UserStore, bucket_of,
-    keys, login_key, login_keys,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, StoreError, StoreResult,
+    UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -46,6 +46,8 @@ struct Tables {
     message_reaction: Keyspace,
     channel_pin: Keyspace,
     channel_pin_at: Keyspace,
+    user_private_channel: Keyspace,
+    dm_pair: Keyspace,
     meta: Keyspace,
 }
 
@@ -88,6 +90,8 @@ impl FjallStore {
             message_reaction: open("message_reaction")?,
             channel_pin: open("channel_pin")?,
             channel_pin_at: open("channel_pin_at")?,
+            user_private_channel: open("user_private_channel")?,
+            dm_pair: open("dm_pair")?,
             meta: open("meta")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
@@ -807,6 +811,56 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl PrivateChannelStore for FjallStore {
+    async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let value = encode(channel)?;
+        self.write(|b| {
+            b.insert(&self.t.channel, keys::id(channel.id), value);
+            for user in &channel.recipients {
+                b.insert(
+                    &self.t.user_private_channel,
+                    keys::pair(user.get(), channel.id.get()),
+                    [],
+                );
+            }
+            if let ([x, y], concord_model::records::channel_type::DM) =
+                (&channel.recipients[..], channel.kind)
+            {
+                let (low, high) = concord_store::dm_pair(*x, *y);
+                b.insert(
+                    &self.t.dm_pair,
+                    keys::pair(low.get(), high.get()),
+                    keys::id(channel.id),
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>> {
+        let (low, high) = concord_store::dm_pair(a, b);
+        let found = self
+            .t
+            .dm_pair
+            .get(keys::pair(low.get(), high.get()))
+            .map_err(backend)?;
+        Ok(found.map(|v| Snowflake(u64_value(&v))))
+    }
+
+    async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        let mut channels = Vec::new();
+        for key in Self::scan_keys(&self.t.user_private_channel, keys::id(user_id))? {
+            let Some(id) = keys::pair_second(&key) else {
+                continue;
+            };
+            channels.extend(Self::get::<Channel>(&self.t.channel, id.to_be_bytes())?);
+        }
+        Ok(channels)
     }
 }
 

@@ -17,7 +17,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, private_channels, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -541,6 +541,42 @@ pub async fn reactions(store: &dyn Store) {
         !store.has_reacted(c, m, thumbs, Snowflake(5)).await.unwrap(),
         "reactions go with the message"
     );
+}
+
+pub async fn private_channels(store: &dyn Store) {
+    use concord_model::records::channel_type::{DM, GROUP_DM};
+    let (a, b, c) = (Snowflake(1), Snowflake(2), Snowflake(3));
+    assert_eq!(store.dm_between(a, b).await.unwrap(), None);
+    store
+        .create_private_channel(&Channel::private(Snowflake(50), DM, vec![b, a]))
+        .await
+        .unwrap();
+    let mut group = Channel::private(Snowflake(51), GROUP_DM, vec![a, b, c]);
+    group.owner_id = Some(a);
+    store.create_private_channel(&group).await.unwrap();
+    assert_eq!(store.dm_between(a, b).await.unwrap(), Some(Snowflake(50)));
+    assert_eq!(
+        store.dm_between(b, a).await.unwrap(),
+        Some(Snowflake(50)),
+        "either way round"
+    );
+    assert_eq!(
+        store.dm_between(a, c).await.unwrap(),
+        None,
+        "a group is not a DM"
+    );
+    let of = |u| async move {
+        store
+            .private_channels(u)
+            .await
+            .unwrap()
+            .iter()
+            .map(|ch| ch.id.get())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(a).await, [50, 51]);
+    assert_eq!(of(c).await, [51]);
+    assert_eq!(store.channel(Snowflake(51)).await.unwrap(), Some(group));
 }
 
 pub async fn meta(store: &dyn Store) {

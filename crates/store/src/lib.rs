@@ -163,6 +163,22 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// DMs and group DMs: channels without a guild, found through their users.
+#[async_trait]
+pub trait PrivateChannelStore: Send + Sync {
+    /// Stores the channel and indexes it under each recipient; a DM (two
+    /// recipients, type 1) is also indexed by the pair, so it is reused.
+    async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()>;
+    async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>>;
+    /// The private channels a user is in, by id.
+    async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>>;
+}
+
+/// The key under which a DM between two users is found, whoever asks.
+pub fn dm_pair(a: Snowflake, b: Snowflake) -> (Snowflake, Snowflake) {
+    (a.min(b), a.max(b))
+}
+
 /// Who reacted to a message with what. Each message row keeps its counts,
 /// so reading history needs no reaction lookups; these keep the users.
 #[async_trait]
@@ -251,6 +267,7 @@ pub trait Store:
     + BanStore
     + PinStore
     + ReactionStore
+    + PrivateChannelStore
     + MetaStore
 {
 }
@@ -266,6 +283,7 @@ impl<T> Store for T where
         + BanStore
         + PinStore
         + ReactionStore
+        + PrivateChannelStore
         + MetaStore
 {
 }

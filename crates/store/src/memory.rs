@@ -14,8 +14,8 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, ReactionStore, StoreError, StoreResult, UserStore, bucket_of,
-    login_key, login_keys,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, StoreError, StoreResult,
+    UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -38,6 +38,8 @@ struct Inner {
     pinned_at: HashMap<(Snowflake, Snowflake), u64>,
     /// (channel, message, emoji, user)
     reactions: BTreeSet<(Snowflake, Snowflake, String, Snowflake)>,
+    user_private: BTreeSet<(Snowflake, Snowflake)>,
+    dm_pairs: HashMap<(Snowflake, Snowflake), Snowflake>,
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
     meta: HashMap<String, Vec<u8>>,
@@ -496,6 +498,37 @@ impl BanStore for MemoryStore {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
         self.lock().bans.remove(&(guild_id, user_id));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PrivateChannelStore for MemoryStore {
+    async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let mut inner = self.lock();
+        for user in &channel.recipients {
+            inner.user_private.insert((*user, channel.id));
+        }
+        if let [a, b] = channel.recipients[..] {
+            if channel.kind == concord_model::records::channel_type::DM {
+                inner.dm_pairs.insert(crate::dm_pair(a, b), channel.id);
+            }
+        }
+        inner.channels.insert(channel.id, channel.clone());
+        Ok(())
+    }
+
+    async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>> {
+        Ok(self.lock().dm_pairs.get(&crate::dm_pair(a, b)).copied())
+    }
+
+    async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        let inner = self.lock();
+        let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
+        Ok(inner
+            .user_private
+            .range(range)
+            .filter_map(|(_, c)| inner.channels.get(c).cloned())
+            .collect())
     }
 }
 
