@@ -21,18 +21,8 @@ fn new_channel(
     parent: Option<Snowflake>,
 ) -> Channel {
     Channel {
-        id,
-        kind,
-        guild_id: Some(guild_id),
-        name: name.into(),
-        position: 0,
-        topic: None,
         parent_id: parent,
-        nsfw: false,
-        rate_limit_per_user: 0,
-        permission_overwrites: vec![],
-        bitrate: None,
-        user_limit: None,
+        ..Channel::new(id, kind, guild_id, name)
     }
 }
 
