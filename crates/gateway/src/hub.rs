@@ -15,7 +15,7 @@ use concord_service::Service;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::protocol::{in_shard, intents, required_intent};
+use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
 use crate::session::{Pushed, Session};
 
 #[derive(Default)]
@@ -156,6 +156,14 @@ impl Hub {
     async fn deliver(&self, event: &Event, permissions: &mut PermissionCache) {
         let mut payload = Payload::new(event);
         match &event.audience {
+            // Only participants; message content is never hidden in DMs.
+            Audience::Private { recipients, .. } => {
+                for session in self.of_users(recipients) {
+                    if session.has_intent(required_private_intent(event.kind)) {
+                        push(&session, event.kind.name(), Arc::clone(&payload.full));
+                    }
+                }
+            }
             Audience::Users(users) => {
                 for session in self.of_users(users) {
                     self.deliver_to_user(event, &session, &mut payload).await;

@@ -65,6 +65,9 @@ pub(crate) mod intents {
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
     pub(crate) const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
     pub(crate) const GUILD_MESSAGE_TYPING: u64 = 1 << 11;
+    pub(crate) const DIRECT_MESSAGES: u64 = 1 << 12;
+    pub(crate) const DIRECT_MESSAGE_REACTIONS: u64 = 1 << 13;
+    pub(crate) const DIRECT_MESSAGE_TYPING: u64 = 1 << 14;
     pub(crate) const MESSAGE_CONTENT: u64 = 1 << 15;
     /// Every intent Discord defines (bits 0-16, 20, 21, 24, 25).
     pub(crate) const VALID: u64 = 53_608_447;
@@ -92,6 +95,22 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemoveAll
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
         UserUpdate => 0,
+    }
+}
+
+/// The intent a session needs to receive `kind` from a DM or group DM.
+pub(crate) fn required_private_intent(kind: EventKind) -> u64 {
+    use EventKind::*;
+    match kind {
+        MessageCreate | MessageUpdate | MessageDelete | MessageDeleteBulk | ChannelPinsUpdate => {
+            intents::DIRECT_MESSAGES
+        }
+        TypingStart => intents::DIRECT_MESSAGE_TYPING,
+        MessageReactionAdd
+        | MessageReactionRemove
+        | MessageReactionRemoveAll
+        | MessageReactionRemoveEmoji => intents::DIRECT_MESSAGE_REACTIONS,
+        _ => 0,
     }
 }
 
