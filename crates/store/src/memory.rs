@@ -508,10 +508,10 @@ impl PrivateChannelStore for MemoryStore {
         for user in &channel.recipients {
             inner.user_private.insert((*user, channel.id));
         }
-        if let [a, b] = channel.recipients[..] {
-            if channel.kind == concord_model::records::channel_type::DM {
-                inner.dm_pairs.insert(crate::dm_pair(a, b), channel.id);
-            }
+        if let [a, b] = channel.recipients[..]
+            && channel.kind == concord_model::records::channel_type::DM
+        {
+            inner.dm_pairs.insert(crate::dm_pair(a, b), channel.id);
         }
         inner.channels.insert(channel.id, channel.clone());
         Ok(())
