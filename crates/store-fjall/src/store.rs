@@ -142,6 +142,21 @@ impl FjallStore {
             .collect()
     }
 
+    /// Values keyed `owner | id`, by id ascending, starting after `after`.
+    fn page_after<T: DeserializeOwned>(
+        ks: &Keyspace,
+        owner: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
+        let start = keys::pair(owner.get(), after.get().saturating_add(1));
+        let end = keys::pair(owner.get(), u64::MAX);
+        ks.range(start..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
     /// Keys under `prefix`, in order.
     fn scan_keys(ks: &Keyspace, prefix: impl AsRef<[u8]>) -> StoreResult<Vec<Vec<u8>>> {
         ks.prefix(prefix)
@@ -485,15 +500,7 @@ impl MemberStore for FjallStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Member>> {
-        let g = guild_id.get();
-        let start = keys::pair(g, after.get().saturating_add(1));
-        let end = keys::pair(g, u64::MAX);
-        self.t
-            .guild_member
-            .range(start..=end)
-            .take(limit)
-            .map(|guard| decode(&guard.value().map_err(backend)?))
-            .collect()
+        Self::page_after(&self.t.guild_member, guild_id, after, limit)
     }
 
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
@@ -781,15 +788,7 @@ impl BanStore for FjallStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Ban>> {
-        let g = guild_id.get();
-        let start = keys::pair(g, after.get().saturating_add(1));
-        let end = keys::pair(g, u64::MAX);
-        self.t
-            .guild_ban
-            .range(start..=end)
-            .take(limit)
-            .map(|guard| decode(&guard.value().map_err(backend)?))
-            .collect()
+        Self::page_after(&self.t.guild_ban, guild_id, after, limit)
     }
 
     async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
