@@ -458,6 +458,16 @@ impl ChannelStore for FjallStore {
         self.guild_channels_now(guild_id)
     }
 
+    async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
+        let start = keys::id(Snowflake(after.get().saturating_add(1)));
+        self.t
+            .channel
+            .range(start..)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
         let value = encode(channel)?;
         self.write(|b| {

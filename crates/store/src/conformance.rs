@@ -301,6 +301,18 @@ pub async fn channels_and_cascade(store: &dyn Store) {
     c.name = "renamed".into();
     store.put_channel(&c).await.unwrap();
     assert_eq!(store.guild_channels(Snowflake(100)).await.unwrap().len(), 2);
+    let every: Vec<u64> = (store.channels_after(Snowflake(0), 10).await.unwrap())
+        .iter()
+        .map(|c| c.id.get())
+        .collect();
+    assert_eq!(every, [101, 102]);
+    let rest = store.channels_after(Snowflake(101), 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].id, Snowflake(102));
+    assert_eq!(
+        store.channels_after(Snowflake(0), 1).await.unwrap().len(),
+        1
+    );
     assert_eq!(
         store.channel(Snowflake(102)).await.unwrap().unwrap().name,
         "renamed"

@@ -80,6 +80,9 @@ pub trait ChannelStore: Send + Sync {
     async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>>;
     /// The guild's channels, by id.
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>>;
+    /// Every channel, guild or private, by id ascending, starting after
+    /// `after`: how the search index is rebuilt from the store.
+    async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>>;
     /// Creates or replaces a channel.
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()>;
     /// Removes the channel and every message in it.

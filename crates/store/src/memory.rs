@@ -248,6 +248,19 @@ impl ChannelStore for MemoryStore {
             .collect())
     }
 
+    async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
+        let inner = self.lock();
+        let mut channels: Vec<Channel> = inner
+            .channels
+            .values()
+            .filter(|c| c.id > after)
+            .cloned()
+            .collect();
+        channels.sort_by_key(|c| c.id);
+        channels.truncate(limit);
+        Ok(channels)
+    }
+
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
         let mut inner = self.lock();
         if let Some(g) = channel.guild_id {

@@ -1,0 +1,211 @@
+//! Full-text search over message history, on tantivy, in the data directory
+//! beside the store.
+//!
+//! The index is a derived copy: the store stays the truth, the index only
+//! answers "which message ids match", and the caller reads the messages
+//! themselves from the store. That is what makes it safe to lag, to lose
+//! and to rebuild. Each commit records a watermark (the newest message id
+//! the index is known to hold) so a restart catches up from the store
+//! instead of starting over.
+//!
+//! Pipeline: [`tokenize`] turns chat text into terms, [`document`] says
+//! what of a message is indexed, [`schema`] lays it out in tantivy fields,
+//! [`query`] turns a search request into a tantivy query. The feeding loop
+//! (bus events in, store reads, batched commits) lives in the service,
+//! which owns the store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use concord_model::Snowflake;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Value;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+
+pub mod document;
+pub mod query;
+mod schema;
+pub mod tokenize;
+
+pub use document::{Has, MessageDoc};
+pub use query::{Hit, Page, SearchQuery, Sort};
+pub use schema::SCHEMA_VERSION;
+
+use schema::Fields;
+use tokenize::{CHAT_TOKENIZER, ChatTokenizer};
+
+/// The file beside tantivy's own that names the schema version.
+const VERSION_FILE: &str = "concord-schema-version";
+/// Memory the single indexing thread buffers before it writes a segment.
+const WRITER_MEMORY: usize = 32 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory {0}: {1}")]
+    Directory(PathBuf, String),
+}
+
+pub type SearchResult<T> = Result<T, SearchError>;
+
+/// One change to apply to the index.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Index the message, replacing any earlier version of it.
+    Upsert(MessageDoc),
+    Delete(Snowflake),
+    DeleteChannel(Snowflake),
+    DeleteGuild(Snowflake),
+}
+
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+    /// False while the index is being filled from the store; searches are
+    /// then answered "not yet available", as Discord does.
+    ready: AtomicBool,
+}
+
+fn directory_error(dir: &Path, e: impl std::fmt::Display) -> SearchError {
+    SearchError::Directory(dir.to_path_buf(), e.to_string())
+}
+
+/// Whether `dir` holds an index written with this schema version.
+fn current_version(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(VERSION_FILE))
+        .is_ok_and(|v| v.trim() == SCHEMA_VERSION.to_string())
+        && dir.join("meta.json").exists()
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, or starts an empty one there when it is
+    /// missing or was written with another schema version. A new index has
+    /// no [`watermark`](Self::watermark) and is not ready until filled.
+    pub fn open(dir: &Path) -> SearchResult<SearchIndex> {
+        let (schema, fields) = schema::schema();
+        let index = if current_version(dir) {
+            let directory = MmapDirectory::open(dir).map_err(|e| directory_error(dir, e))?;
+            Index::open(directory)?
+        } else {
+            if dir.exists() {
+                tracing::info!(dir = %dir.display(), "search index missing or outdated: rebuilding");
+                std::fs::remove_dir_all(dir).map_err(|e| directory_error(dir, e))?;
+            }
+            std::fs::create_dir_all(dir).map_err(|e| directory_error(dir, e))?;
+            let index = Index::create_in_dir(dir, schema)?;
+            std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION.to_string())
+                .map_err(|e| directory_error(dir, e))?;
+            index
+        };
+        index.tokenizers().register(CHAT_TOKENIZER, ChatTokenizer);
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            fields,
+            writer: Mutex::new(writer),
+            reader,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// The newest message id the last commit is known to cover; `None` for
+    /// an index that was never filled.
+    pub fn watermark(&self) -> SearchResult<Option<Snowflake>> {
+        let payload = self.index.load_metas()?.payload;
+        Ok(payload.and_then(|p| p.parse().ok()).map(Snowflake))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    fn writer(&self) -> MutexGuard<'_, IndexWriter> {
+        // A panic while holding the writer leaves nothing half-applied that a
+        // later commit would make worse: tantivy commits atomically.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stages changes; they become visible at the next [`commit`](Self::commit).
+    pub fn apply(&self, changes: &[Change]) -> SearchResult<()> {
+        let f = &self.fields;
+        let writer = self.writer();
+        for change in changes {
+            match change {
+                Change::Upsert(doc) => {
+                    writer.delete_term(Term::from_field_u64(f.id, doc.id.get()));
+                    writer.add_document(f.document(doc))?;
+                }
+                Change::Delete(id) => {
+                    writer.delete_term(Term::from_field_u64(f.id, id.get()));
+                }
+                Change::DeleteChannel(id) => {
+                    writer.delete_term(Term::from_field_u64(f.channel_id, id.get()));
+                }
+                Change::DeleteGuild(id) => {
+                    writer.delete_term(Term::from_field_u64(f.guild_id, id.get()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes staged changes durable and visible, recording `watermark`.
+    pub fn commit(&self, watermark: Snowflake) -> SearchResult<()> {
+        let mut writer = self.writer();
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&watermark.get().to_string());
+        prepared.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many messages the index holds.
+    pub fn documents(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> SearchResult<Page> {
+        let searcher = self.reader.searcher();
+        let query = q.to_query(&self.fields);
+        let top = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);
+        let (total, addresses): (usize, Vec<DocAddress>) = if q.by_relevance() {
+            let (total, scored) = searcher.search(&query, &(Count, top))?;
+            (total, scored.into_iter().map(|(_, a)| a).collect())
+        } else {
+            let order = if q.ascending { Order::Asc } else { Order::Desc };
+            let by_id = top.order_by_fast_field::<u64>("id", order);
+            let (total, sorted) = searcher.search(&query, &(Count, by_id))?;
+            (total, sorted.into_iter().map(|(_, a)| a).collect())
+        };
+        let mut hits = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let field = |f| doc.get_first(f).and_then(|v| v.as_u64()).map(Snowflake);
+            if let (Some(id), Some(channel_id)) =
+                (field(self.fields.id), field(self.fields.channel_id))
+            {
+                hits.push(Hit { id, channel_id });
+            }
+        }
+        Ok(Page { total, hits })
+    }
+}
+
+#[cfg(test)]
+mod tests;
