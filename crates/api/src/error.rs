@@ -98,6 +98,15 @@ impl IntoResponse for ApiError {
                     } => {
                         return rate_limited(code, retry_after_ms);
                     }
+                    ServiceError::IndexNotReady { documents_indexed } => (
+                        StatusCode::ACCEPTED,
+                        json!({
+                            "message": message,
+                            "code": codes::INDEX_NOT_YET_AVAILABLE,
+                            "documents_indexed": documents_indexed,
+                            "retry_after": 2,
+                        }),
+                    ),
                     ServiceError::Store(_) | ServiceError::Internal(_) => {
                         tracing::error!(error = %e, "request failed");
                         (

@@ -125,34 +125,34 @@ pub fn id(value: &str, name: &str) -> Result<Snowflake, ApiError> {
 }
 
 /// Query parameters, tolerant of empty pairs.
-pub struct QueryMap(pub HashMap<String, String>);
+pub struct QueryMap(HashMap<String, Vec<String>>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let pairs = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(&s.replace('+', " "))
-                        .decode_utf8_lossy()
-                        .into_owned()
-                };
-                (decode(k), decode(v))
-            })
-            .collect();
-        Ok(QueryMap(pairs))
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        let pairs = query.split('&').filter(|p| !p.is_empty()).map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        });
+        for (k, v) in pairs {
+            map.entry(k).or_default().push(v);
+        }
+        Ok(QueryMap(map))
     }
 }
 
 impl QueryMap {
     /// An integer within `[min, max]`, or `default` when absent.
     pub fn int(&self, name: &str, min: u64, max: u64, default: u64) -> Result<u64, ApiError> {
-        let Some(raw) = self.0.get(name) else {
+        let Some(raw) = self.get(name) else {
             return Ok(default);
         };
         match raw.parse::<u64>() {
@@ -165,16 +165,26 @@ impl QueryMap {
     }
 
     pub fn id(&self, name: &str) -> Result<Option<Snowflake>, ApiError> {
-        self.0.get(name).map(|v| id(v, name)).transpose()
+        self.get(name).map(|v| id(v, name)).transpose()
+    }
+
+    /// Every id given for a repeatable parameter (`author_id=1&author_id=2`).
+    pub fn ids(&self, name: &str) -> Result<Vec<Snowflake>, ApiError> {
+        self.all(name).iter().map(|v| id(v, name)).collect()
+    }
+
+    /// Every value given for a repeatable parameter, in order.
+    pub fn all(&self, name: &str) -> &[String] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
     }
 
     pub fn flag(&self, name: &str) -> bool {
-        self.0
-            .get(name)
-            .is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"))
+        self.get(name)
+            .is_some_and(|v| matches!(v, "true" | "True" | "1"))
     }
 
+    /// The last value given for `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.all(name).last().map(String::as_str)
     }
 }

@@ -33,6 +33,7 @@ pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
 pub const INVALID_GUILD: u32 = 50055;
 pub const INVALID_ROLE: u32 = 50028;
+pub const INDEX_NOT_YET_AVAILABLE: u32 = 110000;
 
 /// The `message` Discord sends with each code.
 pub fn message(code: u32) -> &'static str {
@@ -69,6 +70,7 @@ pub fn message(code: u32) -> &'static str {
         BANNED => "You are banned from this guild.",
         INVALID_GUILD => "Invalid Guild",
         INVALID_ROLE => "Invalid Role",
+        INDEX_NOT_YET_AVAILABLE => "Index not yet available. Try again later",
         _ => "Unknown error",
     }
 }

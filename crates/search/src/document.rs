@@ -4,7 +4,7 @@
 //! content.
 
 use concord_model::Snowflake;
-use concord_model::records::Message;
+use concord_model::records::{Message, message_type};
 
 /// What a message contains, as Discord's `has` search parameter names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,14 @@ fn has_link(content: &str) -> bool {
 /// type, or by carrying that object.
 fn embed_shows(embed: &serde_json::Value, kind: &str) -> bool {
     embed.get("type").and_then(|t| t.as_str()) == Some(kind) || embed.get(kind).is_some()
+}
+
+impl MessageDoc {
+    /// The document for a message people wrote; system notices (pins,
+    /// joins) are not searched, as on Discord.
+    pub fn of(m: &Message) -> Option<MessageDoc> {
+        message_type::is_editable(m.kind).then(|| MessageDoc::from(m))
+    }
 }
 
 impl From<&Message> for MessageDoc {

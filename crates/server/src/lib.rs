@@ -3,14 +3,19 @@
 //! globals but the metrics recorder, which Prometheus needs.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use concord_api::AppState;
-use concord_bus::LocalBus;
+use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
+use concord_model::Snowflake;
+use concord_search::SearchIndex;
+use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
+use concord_store::Store;
 use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -38,6 +43,8 @@ pub enum ServerError {
     Store(#[from] concord_store::StoreError),
     #[error("service: {0}")]
     Service(#[from] concord_service::ServiceError),
+    #[error("{0}")]
+    Search(#[from] concord_search::SearchError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -49,12 +56,8 @@ fn metrics_handle() -> Option<PrometheusHandle> {
     metrics::set_global_recorder(recorder).ok().map(|()| handle)
 }
 
-/// Serves on `listener` until `shutdown` resolves, then drains requests.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+/// The embedded store in the data directory, created on first use.
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
     let store_dir = config.data_dir.join("store");
     std::fs::create_dir_all(&store_dir)
         .map_err(|e| ServerError::DataDir(config.data_dir.display().to_string(), e.to_string()))?;
@@ -62,14 +65,50 @@ pub async fn run(
         bucket_ms: config.message_bucket_ms,
         sync: config.fsync,
     };
-    let store = Arc::new(FjallStore::open(&store_dir, options)?);
+    Ok(Arc::new(FjallStore::open(&store_dir, options)?))
+}
+
+fn search_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("search")
+}
+
+/// Rebuilds the search index from the store, with the server stopped.
+pub async fn reindex(
+    config: &Config,
+    progress: &mut (dyn FnMut(FillProgress) + Send),
+) -> Result<(), ServerError> {
+    let store = open_store(config)?;
+    let dir = search_dir(config);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| ServerError::DataDir(dir.display().to_string(), e.to_string()))?;
+    }
+    let index = Arc::new(SearchIndex::open(&dir)?);
+    search::fill(&*store, &index, Snowflake(0), progress).await?;
+    Ok(())
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains requests.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let store = open_store(&config)?;
     let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let index = Arc::new(SearchIndex::open(&search_dir(&config))?);
+    tokio::spawn(search::feed(
+        Arc::clone(&store),
+        Arc::clone(&index),
+        bus.subscribe(),
+    ));
     let service_config = ServiceConfig {
         worker_id: config.worker_id,
         process_id: config.process_id,
         rate_limits: config.rate_limits.clone(),
     };
-    let service = Arc::new(Service::open(store, bus, service_config).await?);
+    let service = Service::open(store, bus, service_config).await?;
+    let service = Arc::new(service.with_search(index));
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let gateway = Gateway::start(

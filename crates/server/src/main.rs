@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use concord_config::{Config, Settings};
+use concord_service::search::FillProgress;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Instant;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -29,21 +32,68 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Rebuild the message search index from the store. Stop the server
+    /// first; it also rebuilds a missing or outdated index by itself on start.
+    Reindex {
+        /// TOML file with any of the options below (see concord.example.toml)
+        #[arg(long, env = "CONCORD_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
         Command::Serve { config, settings } => serve(config, settings),
+        Command::Reindex { config, settings } => reindex(config, settings),
+    }
+}
+
+/// Flags over the file over the defaults, validated.
+fn load_config(file: Option<PathBuf>, flags: Settings) -> Result<Config, String> {
+    let from_file = file.as_deref().map(Settings::from_file).transpose();
+    let settings = flags.over(from_file.map_err(|e| e.to_string())?.unwrap_or_default());
+    Config::from_settings(settings).map_err(|e| e.to_string())
+}
+
+fn reindex(file: Option<PathBuf>, flags: Settings) -> ExitCode {
+    let config = match load_config(file, flags) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} channels, {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut messages = 0;
+    let mut show = |p: FillProgress| {
+        bar.set_length(p.channels_total);
+        bar.set_position(p.channels_done);
+        bar.set_message(format!("{} messages", p.messages));
+        messages = p.messages;
+    };
+    let started = Instant::now();
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(concord_server::reindex(&config, &mut show))
+                .map_err(|e| e.to_string())
+        });
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            let seconds = started.elapsed().as_secs_f64();
+            println!("reindexed {messages} messages in {seconds:.1} s");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 
 fn serve(file: Option<PathBuf>, flags: Settings) -> ExitCode {
-    let settings = match file.as_deref().map(Settings::from_file).transpose() {
-        Ok(from_file) => flags.over(from_file.unwrap_or_default()),
-        Err(e) => return fail(e),
-    };
-    let config = match Config::from_settings(settings) {
+    let config = match load_config(file, flags) {
         Ok(config) => config,
         Err(e) => return fail(e),
     };

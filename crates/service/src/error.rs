@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// 429 with a code, e.g. slowmode; `retry_after_ms` until allowed.
     #[error("rate limited ({code})")]
     RateLimited { code: u32, retry_after_ms: u64 },
+    /// 202: the search index is being filled; try again shortly.
+    #[error("search index not ready ({documents_indexed} documents so far)")]
+    IndexNotReady { documents_indexed: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -108,6 +111,9 @@ impl ServiceError {
             | ServiceError::LimitReached(c) => codes::message(*c).into(),
             ServiceError::InvalidForm(_) => codes::message(codes::INVALID_FORM_BODY).into(),
             ServiceError::RateLimited { code, .. } => codes::message(*code).into(),
+            ServiceError::IndexNotReady { .. } => {
+                codes::message(codes::INDEX_NOT_YET_AVAILABLE).into()
+            }
             ServiceError::Store(_) | ServiceError::Internal(_) => {
                 "500: Internal Server Error".into()
             }

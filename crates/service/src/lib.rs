@@ -13,6 +13,7 @@ use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::{Channel, Guild, Member, Role};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, SnowflakeGenerator, codes};
+use concord_search::SearchIndex;
 use concord_store::Store;
 use serde::Serialize;
 
@@ -32,6 +33,7 @@ pub mod positions;
 pub mod ratelimit;
 pub mod reactions;
 mod render;
+pub mod search;
 pub mod sessions;
 pub mod users;
 
@@ -66,6 +68,8 @@ pub struct Service {
     pub config: ServiceConfig,
     /// Serializes invite use so `max_uses` is never exceeded.
     invite_lock: tokio::sync::Mutex<()>,
+    /// The message index searches read; `None` answers "not yet available".
+    search: Option<Arc<SearchIndex>>,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -94,7 +98,14 @@ impl Service {
             limiter: RateLimiter::new(),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
+            search: None,
         })
+    }
+
+    /// Answers searches from `index`, which [`search::feed`] keeps current.
+    pub fn with_search(mut self, index: Arc<SearchIndex>) -> Self {
+        self.search = Some(index);
+        self
     }
 
     pub fn bus(&self) -> &Arc<dyn EventBus> {

@@ -113,7 +113,7 @@ impl Service {
     }
 
     /// A guild text channel the caller may read, or an error.
-    async fn text_channel(
+    pub(crate) async fn text_channel(
         &self,
         caller: Caller,
         channel_id: Snowflake,
@@ -273,22 +273,24 @@ impl Service {
         self.publish(kind, to_channel(view.guild_id(), view.channel.id), &event);
     }
 
+    /// Whether the caller may read message content: people always, bots
+    /// whose application has the MESSAGE_CONTENT intent allowed.
+    pub(crate) async fn reads_content(&self, caller: Caller) -> ServiceResult<bool> {
+        if !caller.bot {
+            return Ok(true);
+        }
+        let app = self.store.application(caller.id).await?;
+        Ok(app.is_none_or(|app| app.allow_message_content))
+    }
+
     /// A bot whose application may not read message content gets it empty,
     /// except in messages it wrote or that mention it (as on Discord).
-    async fn hide_content_from_bots(
+    pub(crate) async fn hide_content_from_bots(
         &self,
         caller: Caller,
         messages: &mut [wire::Message],
     ) -> ServiceResult<()> {
-        if !caller.bot {
-            return Ok(());
-        }
-        let allowed = self
-            .store
-            .application(caller.id)
-            .await?
-            .is_none_or(|app| app.allow_message_content);
-        if allowed {
+        if self.reads_content(caller).await? {
             return Ok(());
         }
         for message in messages {

@@ -204,6 +204,25 @@ impl TestServer {
         self.request("GET", path, Some(auth), None).await
     }
 
+    /// Polls `GET path` until `done` holds for the reply, for things that
+    /// settle shortly after a write (the search index); panics after 10 s.
+    pub async fn get_until(&self, path: &str, auth: &str, done: impl Fn(&Reply) -> bool) -> Reply {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let reply = self.get(path, auth).await;
+            if done(&reply) {
+                return reply;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "GET {path} did not settle: {} {:?}",
+                reply.status,
+                reply.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn post(&self, path: &str, auth: &str, body: Value) -> Reply {
         self.request("POST", path, Some(auth), Some(body)).await
     }

@@ -19,6 +19,7 @@ mod messages;
 mod moderation;
 mod pins;
 mod reactions;
+mod search;
 
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
@@ -31,6 +32,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(moderation::routes())
         .merge(pins::routes())
         .merge(reactions::routes())
+        .merge(search::routes())
 }
 
 /// 200 with a JSON body.

@@ -11,6 +11,7 @@ mod moderation;
 mod observability;
 mod permissions;
 mod ratelimits;
+mod search;
 
 use concord_testkit::TestServer;
 
