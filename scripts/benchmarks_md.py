@@ -11,6 +11,8 @@ main = json.loads((out / "main.json").read_text())
 connect = json.loads((out / "connect.json").read_text())
 tombs = json.loads((out / "tombstones.json").read_text())
 idle = json.loads((out / "idle.json").read_text())
+indexed = json.loads((out / "ingest-search-on.json").read_text())["ingest"]
+unindexed = json.loads((out / "ingest-search-off.json").read_text())["ingest"]
 
 
 def ms(us):
@@ -28,7 +30,8 @@ base_lat = main["fanout_latency"]["baseline"]
 sat = main["fanout_saturation"]["concord"]
 base_sat = main["fanout_saturation"]["baseline"]
 ratio = main["fanout_saturation"]["concord_percent_of_baseline"]
-ingest = main["ingest"]
+ingest = indexed
+indexing_ratio = 100 * indexed["accepted_per_second"] / unindexed["accepted_per_second"]
 h1 = main["history"]["newest_page_concurrency_1"]
 h8 = main["history"]["newest_page_concurrency_8"]
 tomb = tombs["tombstones"]
@@ -49,9 +52,10 @@ rows = [
      f"{sat['deliveries_per_second']:,.0f} deliveries/s ({ratio:.0f}% of baseline), drained in {sat['drain_seconds']:.2f} s, {sat['missing']} missing",
      f"{base_sat['deliveries_per_second']:,.0f} deliveries/s",
      "≥ 300,000/s and ≥ 70% of baseline", cpu(sat["cost"])),
-    (f"ingest, {ingest['senders']} senders, durable acks",
+    (f"ingest, {ingest['senders']} senders, durable acks, search index fed",
      f"{ingest['accepted_per_second']:,.0f} messages/s, p50 {ms(ingest['latency']['p50_us'])}, p99 {ms(ingest['latency']['p99_us'])}",
-     "", "≥ 10,000 messages/s", cpu(ingest["cost"])),
+     f"search off: {unindexed['accepted_per_second']:,.0f} messages/s (indexed runs at {indexing_ratio:.0f}%)",
+     "≥ 10,000 messages/s; indexing costs ≤ 10%", cpu(ingest["cost"])),
     ("history, limit=50, concurrency 1",
      f"{h1['reads_per_second']:,.0f} reads/s, p99 {ms(h1['latency']['p99_us'])}", "", "≥ 5,000 reads/s", cpu(h1["cost"])),
     ("history, limit=50, concurrency 8",

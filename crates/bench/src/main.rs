@@ -111,6 +111,9 @@ struct RunArgs {
     /// With --spawn: durable acknowledgements (fsync) on or off.
     #[arg(long, default_value = "on")]
     fsync: String,
+    /// With --spawn: the server's message search index on or off.
+    #[arg(long, default_value = "on")]
+    search: String,
     /// Where the JSON report goes.
     #[arg(long, default_value = "bench.json")]
     out: PathBuf,
@@ -241,6 +244,8 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
                 &args.bucket_ms.to_string(),
                 "--fsync",
                 &args.fsync,
+                "--search",
+                &args.search,
             ])
             .arg("--data-dir")
             .arg(data.path());
@@ -290,7 +295,7 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
 
     let mut report = json!({
         "parameters": {
-            "sockets": args.sockets,
+            "sockets": args.sockets, "fsync": args.fsync, "search": args.search,
             "connect_concurrency": args.connect_concurrency, "messages": args.messages, "rate": args.rate,
             "saturation_senders": args.saturation_senders, "saturation_seconds": args.saturation_seconds,
             "ingest_senders": args.ingest_senders, "ingest_seconds": args.ingest_seconds,

@@ -76,6 +76,10 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_FSYNC")]
     pub fsync: Option<Switch>,
 
+    /// Keep a full-text index of messages for search; off answers searches "not available" [default: on]
+    #[arg(long, env = "CONCORD_SEARCH")]
+    pub search: Option<Switch>,
+
     /// Width of a message storage bucket in milliseconds; fixed once data exists [default: 864000000]
     #[arg(long, env = "CONCORD_MESSAGE_BUCKET_MS")]
     pub message_bucket_ms: Option<u64>,
@@ -111,6 +115,7 @@ impl Settings {
             message_rate_limit: Some(5),
             message_rate_window_ms: Some(5_000),
             fsync: Some(Switch::On),
+            search: Some(Switch::On),
             message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
             worker_id: Some(0),
             process_id: Some(0),
@@ -134,6 +139,7 @@ impl Settings {
             message_rate_limit,
             message_rate_window_ms,
             fsync,
+            search,
             message_bucket_ms,
             worker_id,
             process_id
@@ -184,6 +190,7 @@ pub struct Config {
     pub log: String,
     pub rate_limits: RateLimits,
     pub fsync: bool,
+    pub search: bool,
     pub message_bucket_ms: u64,
     pub worker_id: u8,
     pub process_id: u8,
@@ -251,6 +258,7 @@ impl Config {
                 )?,
             },
             fsync: s.fsync.is_some_and(Switch::is_on),
+            search: s.search.is_some_and(Switch::is_on),
             message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
             worker_id: five_bits("worker_id", s.worker_id)?,
             process_id: five_bits("process_id", s.process_id)?,

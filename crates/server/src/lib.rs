@@ -96,19 +96,24 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let store = open_store(&config)?;
     let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
-    let index = Arc::new(SearchIndex::open(&search_dir(&config))?);
-    tokio::spawn(search::feed(
-        Arc::clone(&store),
-        Arc::clone(&index),
-        bus.subscribe(),
-    ));
+    let index = match config.search {
+        true => Some(Arc::new(SearchIndex::open(&search_dir(&config))?)),
+        false => None,
+    };
+    if let Some(index) = &index {
+        let events = bus.subscribe();
+        tokio::spawn(search::feed(Arc::clone(&store), Arc::clone(index), events));
+    }
     let service_config = ServiceConfig {
         worker_id: config.worker_id,
         process_id: config.process_id,
         rate_limits: config.rate_limits.clone(),
     };
-    let service = Service::open(store, bus, service_config).await?;
-    let service = Arc::new(service.with_search(index));
+    let mut service = Service::open(store, bus, service_config).await?;
+    if let Some(index) = index {
+        service = service.with_search(index);
+    }
+    let service = Arc::new(service);
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let gateway = Gateway::start(
