@@ -11,8 +11,16 @@ main = json.loads((out / "main.json").read_text())
 connect = json.loads((out / "connect.json").read_text())
 tombs = json.loads((out / "tombstones.json").read_text())
 idle = json.loads((out / "idle.json").read_text())
-indexed = json.loads((out / "ingest-search-on.json").read_text())["ingest"]
-unindexed = json.loads((out / "ingest-search-off.json").read_text())["ingest"]
+def ingest_runs(search):
+    return [json.loads(p.read_text())["ingest"] for p in sorted(out.glob(f"ingest-search-{search}-*.json"))]
+
+
+def mean_rate(runs):
+    return sum(r["accepted_per_second"] for r in runs) / len(runs)
+
+
+indexed_runs, unindexed_runs = ingest_runs("on"), ingest_runs("off")
+indexed, unindexed = indexed_runs[0], unindexed_runs[0]
 
 
 def ms(us):
@@ -31,7 +39,7 @@ sat = main["fanout_saturation"]["concord"]
 base_sat = main["fanout_saturation"]["baseline"]
 ratio = main["fanout_saturation"]["concord_percent_of_baseline"]
 ingest = indexed
-indexing_ratio = 100 * indexed["accepted_per_second"] / unindexed["accepted_per_second"]
+indexing_ratio = 100 * mean_rate(indexed_runs) / mean_rate(unindexed_runs)
 h1 = main["history"]["newest_page_concurrency_1"]
 h8 = main["history"]["newest_page_concurrency_8"]
 tomb = tombs["tombstones"]
@@ -52,9 +60,9 @@ rows = [
      f"{sat['deliveries_per_second']:,.0f} deliveries/s ({ratio:.0f}% of baseline), drained in {sat['drain_seconds']:.2f} s, {sat['missing']} missing",
      f"{base_sat['deliveries_per_second']:,.0f} deliveries/s",
      "≥ 300,000/s and ≥ 70% of baseline", cpu(sat["cost"])),
-    (f"ingest, {ingest['senders']} senders, durable acks, search index fed",
-     f"{ingest['accepted_per_second']:,.0f} messages/s, p50 {ms(ingest['latency']['p50_us'])}, p99 {ms(ingest['latency']['p99_us'])}",
-     f"search off: {unindexed['accepted_per_second']:,.0f} messages/s (indexed runs at {indexing_ratio:.0f}%)",
+    (f"ingest, {ingest['senders']} senders, durable acks, search index fed (mean of {len(indexed_runs)} runs)",
+     f"{mean_rate(indexed_runs):,.0f} messages/s, p50 {ms(ingest['latency']['p50_us'])}, p99 {ms(ingest['latency']['p99_us'])}",
+     f"search off: {mean_rate(unindexed_runs):,.0f} messages/s, p99 {ms(unindexed['latency']['p99_us'])} (indexed runs at {indexing_ratio:.0f}%)",
      "≥ 10,000 messages/s; indexing costs ≤ 10%", cpu(ingest["cost"])),
     ("history, limit=50, concurrency 1",
      f"{h1['reads_per_second']:,.0f} reads/s, p99 {ms(h1['latency']['p99_us'])}", "", "≥ 5,000 reads/s", cpu(h1["cost"])),

@@ -58,6 +58,9 @@ pub type SearchResult<T> = Result<T, SearchError>;
 pub enum Change {
     /// Index the message, replacing any earlier version of it.
     Upsert(MessageDoc),
+    /// Index a message the index cannot hold yet: cheaper, as no earlier
+    /// version has to be looked up and deleted at commit.
+    Add(MessageDoc),
     Delete(Snowflake),
     DeleteChannel(Snowflake),
     DeleteGuild(Snowflake),
@@ -148,6 +151,9 @@ impl SearchIndex {
             match change {
                 Change::Upsert(doc) => {
                     writer.delete_term(Term::from_field_u64(f.id, doc.id.get()));
+                    writer.add_document(f.document(doc))?;
+                }
+                Change::Add(doc) => {
                     writer.add_document(f.document(doc))?;
                 }
                 Change::Delete(id) => {

@@ -43,7 +43,7 @@ fn filled() -> (tempfile::TempDir, SearchIndex) {
             Change::Upsert(doc(11, 10, 100, "Deploy on Friday")),
             Change::Upsert(doc(12, 10, 101, "deployment failed again")),
             Change::Upsert(pinned),
-            Change::Upsert(doc(21, 20, 100, "deploy the other channel")),
+            Change::Add(doc(21, 20, 100, "deploy the other channel")),
         ])
         .unwrap();
     index.commit(Snowflake(21)).unwrap();

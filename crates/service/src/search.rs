@@ -24,9 +24,11 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
 /// How long an indexed write may wait before it becomes searchable.
-pub const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 /// Changes that force a commit before the interval is up.
 const COMMIT_BATCH: usize = 2_000;
+/// Store reads the feed makes before it lets other tasks run.
+const READS_BETWEEN_YIELDS: usize = 32;
 /// Messages read from the store per step when filling the index.
 const BACKFILL_PAGE: usize = 500;
 /// Catch-up starts this long before the watermark: events are published
@@ -70,6 +72,9 @@ pub async fn fill(
     progress: &mut (dyn FnMut(FillProgress) + Send),
 ) -> ServiceResult<Snowflake> {
     let started = Snowflake::from_timestamp_ms(now_ms()).max(after);
+    // Into an empty index every message is new.
+    let empty = blocking(index, |i| Ok(i.documents() == 0)).await?;
+    let change = if empty { Change::Add } else { Change::Upsert };
     let mut channels = Vec::new();
     loop {
         let cursor = channels.last().copied().unwrap_or(Snowflake(0));
@@ -96,7 +101,7 @@ pub async fn fill(
             let changes: Vec<Change> = page
                 .iter()
                 .filter_map(MessageDoc::of)
-                .map(Change::Upsert)
+                .map(change)
                 .collect();
             blocking(index, move |i| i.apply(&changes)).await?;
             progress(state);
@@ -110,10 +115,12 @@ pub async fn fill(
 
 /// What an event asks of the index, before the store is read.
 enum Work {
-    /// Read the message and index it (or drop it if it is gone).
+    /// Read the message and index it (or drop it if it is gone); `created`
+    /// when the event announced a new message.
     Reindex {
         channel_id: Snowflake,
         id: Snowflake,
+        created: bool,
     },
     Apply(Change),
 }
@@ -145,7 +152,11 @@ fn work_of(event: &Event) -> Vec<Work> {
     };
     match (event.kind, ids.id, ids.channel_id) {
         (EventKind::MessageCreate | EventKind::MessageUpdate, Some(id), Some(channel_id)) => {
-            vec![Work::Reindex { channel_id, id }]
+            vec![Work::Reindex {
+                channel_id,
+                id,
+                created: event.kind == EventKind::MessageCreate,
+            }]
         }
         (EventKind::MessageDelete, Some(id), _) => vec![Work::Apply(Change::Delete(id))],
         (EventKind::MessageDeleteBulk, _, _) => ids
@@ -170,6 +181,9 @@ struct Feed {
     index: Arc<SearchIndex>,
     pending: Vec<Work>,
     watermark: Snowflake,
+    /// When the last fill ended: a message created later cannot be in the
+    /// index yet, one created earlier may have been read by the fill.
+    filled_until: Snowflake,
 }
 
 impl Feed {
@@ -179,13 +193,22 @@ impl Feed {
             return Ok(());
         }
         let mut changes = Vec::with_capacity(self.pending.len());
-        for work in std::mem::take(&mut self.pending) {
+        for (n, work) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            // Store reads do not yield by themselves: let requests through.
+            if n % READS_BETWEEN_YIELDS == 0 {
+                tokio::task::yield_now().await;
+            }
             changes.push(match work {
                 Work::Apply(change) => change,
-                Work::Reindex { channel_id, id } => {
+                Work::Reindex {
+                    channel_id,
+                    id,
+                    created,
+                } => {
                     self.watermark = self.watermark.max(id);
                     let stored = self.store.message(channel_id, id).await?;
                     match stored.as_ref().and_then(MessageDoc::of) {
+                        Some(doc) if created && id > self.filled_until => Change::Add(doc),
                         Some(doc) => Change::Upsert(doc),
                         None => Change::Delete(id),
                     }
@@ -213,6 +236,7 @@ impl Feed {
         };
         let filled = fill(&*self.store, &self.index, after, &mut |_| {}).await?;
         self.watermark = self.watermark.max(filled);
+        self.filled_until = Snowflake::from_timestamp_ms(now_ms() + 1);
         Ok(())
     }
 }
@@ -233,6 +257,7 @@ pub async fn feed(store: Arc<dyn Store>, index: Arc<SearchIndex>, mut events: Su
         index,
         pending: Vec::new(),
         watermark,
+        filled_until: Snowflake(0),
     };
     let started = std::time::Instant::now();
     while let Err(e) = feed.catch_up().await {
