@@ -100,10 +100,15 @@ pub async fn run(
         true => Some(Arc::new(SearchIndex::open(&search_dir(&config))?)),
         false => None,
     };
-    if let Some(index) = &index {
+    // The search feed commits what it holds once HTTP has drained.
+    let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
+    let search_feed = index.as_ref().map(|index| {
+        let stop = async move {
+            let _ = search_stopped.await;
+        };
         let events = bus.subscribe();
-        tokio::spawn(search::feed(Arc::clone(&store), Arc::clone(index), events));
-    }
+        tokio::spawn(search::feed(Arc::clone(&store), Arc::clone(index), events, stop))
+    });
     let service_config = ServiceConfig {
         worker_id: config.worker_id,
         process_id: config.process_id,
@@ -142,6 +147,14 @@ pub async fn run(
     )
     .with_graceful_shutdown(drain)
     .await?;
+    let _ = stop_search.send(());
+    if let Some(feed) = search_feed {
+        // A fill still running is abandoned: the next start resumes it.
+        let abort = feed.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, feed).await.is_err() {
+            abort.abort();
+        }
+    }
     tracing::info!("concord stopped");
     Ok(())
 }

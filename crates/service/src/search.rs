@@ -241,10 +241,16 @@ impl Feed {
     }
 }
 
-/// Keeps `index` in step with the store until the bus closes: first fills
-/// what it lacks (answering searches "not yet available" meanwhile), then
-/// follows `events`, committing in batches.
-pub async fn feed(store: Arc<dyn Store>, index: Arc<SearchIndex>, mut events: Subscription) {
+/// Keeps `index` in step with the store until `stop` resolves (then commits
+/// what it holds) or the bus closes: first fills what it lacks (answering
+/// searches "not yet available" meanwhile), then follows `events`,
+/// committing in batches.
+pub async fn feed(
+    store: Arc<dyn Store>,
+    index: Arc<SearchIndex>,
+    mut events: Subscription,
+    stop: impl Future<Output = ()>,
+) {
     let watermark = match index.watermark() {
         Ok(w) => w.unwrap_or(Snowflake(0)),
         Err(e) => {
@@ -271,8 +277,19 @@ pub async fn feed(store: Arc<dyn Store>, index: Arc<SearchIndex>, mut events: Su
         "search index ready"
     );
     let mut tick = tokio::time::interval(COMMIT_INTERVAL);
+    let mut stop = std::pin::pin!(stop);
     loop {
         let result = tokio::select! {
+            () = &mut stop => {
+                // Writes acknowledged before the stop have published their events.
+                while let Ok(event) = events.try_recv() {
+                    feed.pending.extend(work_of(&event));
+                }
+                if let Err(e) = feed.flush().await {
+                    tracing::error!(error = %e, "last search index commit failed");
+                }
+                return;
+            }
             event = events.recv() => match event {
                 Ok(event) => {
                     feed.pending.extend(work_of(&event));
