@@ -94,6 +94,17 @@ async def scenario():
     me = await guild.me.edit(nick="compat nick")
     check(me is not None and me.nick == "compat nick", "the bot renames itself in the guild")
 
+    owner = await client.fetch_user(guild.owner_id)
+    dm = await owner.create_dm()
+    check(isinstance(dm, discord.DMChannel) and dm.recipient.id == owner.id, "a DM opens")
+    check((await owner.create_dm()).id == dm.id, "the same DM is reused")
+    mine = await dm.send("hello in private")
+    check(mine.channel.id == dm.id and mine.guild is None, "the bot writes in the DM")
+    answer = expect("message", lambda m: m.content == "answer in private")
+    await owner_says(dm.id, "answer in private")
+    answered = await answer
+    check(answered.guild is None and answered.author.id == owner.id, "a DM message arrives as such")
+
     history = client.get_channel(HISTORY_ID)
     newest_first = [m async for m in history.history(limit=None)]
     check(len(newest_first) == HISTORY_COUNT, f"history pages through all {HISTORY_COUNT} messages")

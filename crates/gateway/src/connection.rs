@@ -317,7 +317,7 @@ impl Connection {
             "resume_gateway_url": self.gateway.config.url,
             "shard": shard,
             "application": application,
-            "private_channels": [],
+            "private_channels": start.private_channels,
             "relationships": [],
             "presences": [],
             "user_settings": {},

@@ -21,6 +21,7 @@ pub const MAX_REACTIONS: u32 = 30010;
 pub const MAX_CHANNELS: u32 = 30013;
 pub const MISSING_ACCESS: u32 = 50001;
 pub const DM_CHANNEL: u32 = 50003;
+pub const CANNOT_DM_USER: u32 = 50007;
 pub const CANNOT_EDIT_OTHERS_MESSAGE: u32 = 50005;
 pub const EMPTY_MESSAGE: u32 = 50006;
 pub const NON_TEXT_CHANNEL: u32 = 50008;
@@ -58,6 +59,7 @@ pub fn message(code: u32) -> &'static str {
         MAX_CHANNELS => "Maximum number of guild channels reached (500)",
         MISSING_ACCESS => "Missing Access",
         DM_CHANNEL => "Cannot execute action on a DM channel",
+        CANNOT_DM_USER => "Cannot send messages to this user",
         CANNOT_EDIT_OTHERS_MESSAGE => "Cannot edit a message authored by another user",
         EMPTY_MESSAGE => "Cannot send an empty message",
         NON_TEXT_CHANNEL => "Cannot send messages in a non-text channel",

@@ -38,6 +38,21 @@ impl Permissions {
     pub const NONE: Permissions = Permissions(0);
     /// Every bit Discord defines.
     pub const ALL: Permissions = Permissions(8_866_461_766_385_663);
+    /// What every participant may do in a DM or group DM: talk, react, pin.
+    pub const PRIVATE_CHANNEL: Permissions = Permissions(
+        1 << 6
+            | 1 << 10
+            | 1 << 11
+            | 1 << 12
+            | 1 << 14
+            | 1 << 15
+            | 1 << 16
+            | 1 << 18
+            | 1 << 37
+            | 1 << 46
+            | 1 << 49
+            | 1 << 51,
+    );
     /// What `@everyone` may do in a new guild.
     pub const DEFAULT_EVERYONE: Permissions = Permissions(1_799_868_426_735_169);
 

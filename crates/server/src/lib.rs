@@ -107,7 +107,12 @@ pub async fn run(
             let _ = search_stopped.await;
         };
         let events = bus.subscribe();
-        tokio::spawn(search::feed(Arc::clone(&store), Arc::clone(index), events, stop))
+        tokio::spawn(search::feed(
+            Arc::clone(&store),
+            Arc::clone(index),
+            events,
+            stop,
+        ))
     });
     let service_config = ServiceConfig {
         worker_id: config.worker_id,

@@ -181,7 +181,10 @@ impl Service {
         channel_id: Snowflake,
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
-        self.channel_wire(&view.channel).await
+        match view.guild {
+            Some(_) => self.channel_wire(&view.channel).await,
+            None => self.private_channel_wire(&view.channel, caller.id).await,
+        }
     }
 
     pub async fn patch_channel(
@@ -191,6 +194,7 @@ impl Service {
         input: ChannelInput,
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
+        let guild = view.guild()?;
         view.require(Permissions::MANAGE_CHANNELS)?;
         let mut channel = view.channel.clone();
         let mut errors = FormErrors::new();
@@ -201,7 +205,7 @@ impl Service {
                 "Channel type cannot be changed.",
             );
         }
-        self.apply_channel_input(&view.guild, &mut channel, input, &mut errors)
+        self.apply_channel_input(guild, &mut channel, input, &mut errors)
             .await?;
         errors.into_result()?;
         self.save_channel(&view, &channel).await
@@ -212,9 +216,10 @@ impl Service {
         view: &ChannelView,
         channel: &Channel,
     ) -> ServiceResult<wire::Channel> {
+        let guild_id = view.guild()?.guild.id;
         self.store.put_channel(channel).await?;
         let out = self.channel_wire(channel).await?;
-        self.publish(EventKind::ChannelUpdate, to_guild(view.guild_id()), &out);
+        self.publish(EventKind::ChannelUpdate, to_guild(guild_id), &out);
         Ok(out)
     }
 
@@ -225,8 +230,11 @@ impl Service {
         channel_id: Snowflake,
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
+        let Some(guild_id) = view.guild_id() else {
+            // Closing a DM only hides it on the client; it stays open.
+            return self.private_channel_wire(&view.channel, caller.id).await;
+        };
         view.require(Permissions::MANAGE_CHANNELS)?;
-        let guild_id = view.guild_id();
         let out = self.channel_wire(&view.channel).await?;
         for mut child in self.store.guild_channels(guild_id).await? {
             if child.parent_id == Some(channel_id) {
@@ -254,6 +262,7 @@ impl Service {
         input: PutOverwrite,
     ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
+        let guild = view.guild()?;
         view.require(Permissions::MANAGE_ROLES)?;
         if input.kind > 1 {
             return FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
@@ -265,7 +274,7 @@ impl Service {
             allow: input.allow.unwrap_or_default(),
             deny: input.deny.unwrap_or_default(),
         };
-        let admin = view.guild.base().contains(Permissions::ADMINISTRATOR);
+        let admin = guild.base().contains(Permissions::ADMINISTRATOR);
         if !admin && !view.permissions.contains(overwrite.allow | overwrite.deny) {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
@@ -282,6 +291,7 @@ impl Service {
         target: Snowflake,
     ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
+        view.guild()?;
         view.require(Permissions::MANAGE_ROLES)?;
         let mut channel = view.channel.clone();
         let before = channel.permission_overwrites.len();

@@ -190,6 +190,14 @@ pub struct EditMessage {
     pub allowed_mentions: Option<AllowedMentions>,
 }
 
+/// `POST /users/@me/channels`: a DM with `recipient_id`, or a group DM
+/// with `recipients`.
+#[derive(Debug, Deserialize)]
+pub struct OpenPrivateChannel {
+    pub recipient_id: Option<Snowflake>,
+    pub recipients: Option<Vec<Snowflake>>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct BulkDelete {
     pub messages: Vec<Snowflake>,

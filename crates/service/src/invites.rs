@@ -64,6 +64,7 @@ impl Service {
         input: CreateInvite,
     ) -> ServiceResult<wire::Invite> {
         let view = self.channel_view(caller, channel_id).await?;
+        let guild_id = view.guild()?.guild.id;
         view.require(Permissions::CREATE_INSTANT_INVITE)?;
         let max_age = input.max_age.unwrap_or(limits::INVITE_DEFAULT_MAX_AGE);
         let max_uses = input.max_uses.unwrap_or(0);
@@ -92,7 +93,7 @@ impl Service {
         errors.into_result()?;
         let invite = Invite {
             code: new_code(),
-            guild_id: view.guild_id(),
+            guild_id,
             channel_id,
             inviter_id: caller.id,
             created_ms: now_ms(),
@@ -147,7 +148,7 @@ impl Service {
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
         let view = self.channel_view(caller, invite.channel_id).await?;
         let allowed = view.permissions.contains(Permissions::MANAGE_CHANNELS)
-            || view.guild.base().contains(Permissions::MANAGE_GUILD);
+            || view.guild()?.base().contains(Permissions::MANAGE_GUILD);
         if !allowed {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }

@@ -30,6 +30,7 @@ pub mod moderation;
 pub mod permissions;
 pub mod pins;
 pub mod positions;
+pub mod private;
 pub mod ratelimit;
 pub mod reactions;
 mod render;
@@ -155,8 +156,9 @@ impl Service {
         })
     }
 
-    /// A guild channel the caller can see, with the caller's permissions
-    /// there: 10003 if it does not exist, 50001 if it cannot be seen.
+    /// A channel the caller can see, with the caller's permissions there:
+    /// 10003 if it does not exist, 50001 if it cannot be seen. A DM or group
+    /// DM is seen by its participants only.
     pub async fn channel_view(
         &self,
         caller: Caller,
@@ -167,9 +169,16 @@ impl Service {
             .channel(channel_id)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
-        let guild_id = channel
-            .guild_id
-            .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
+        let Some(guild_id) = channel.guild_id else {
+            if !channel.recipients.contains(&caller.id) {
+                return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+            }
+            return Ok(ChannelView {
+                channel,
+                guild: None,
+                permissions: Permissions::PRIVATE_CHANNEL,
+            });
+        };
         let guild = match self.guild_view(caller, guild_id).await {
             Err(ServiceError::NotFound(_)) => {
                 return Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL));
@@ -182,7 +191,7 @@ impl Service {
         }
         Ok(ChannelView {
             channel,
-            guild,
+            guild: Some(guild),
             permissions,
         })
     }
@@ -233,11 +242,13 @@ impl GuildView {
     }
 }
 
-/// A channel as one member sees it.
+/// A channel as one user sees it: a guild channel through their membership,
+/// or a DM or group DM they are in.
 #[derive(Debug, Clone)]
 pub struct ChannelView {
     pub channel: Channel,
-    pub guild: GuildView,
+    /// `None` for DMs and group DMs.
+    pub guild: Option<GuildView>,
     pub permissions: Permissions,
 }
 
@@ -246,8 +257,40 @@ impl ChannelView {
         require(self.permissions, needed)
     }
 
-    pub fn guild_id(&self) -> Snowflake {
-        self.guild.guild.id
+    pub fn guild_id(&self) -> Option<Snowflake> {
+        self.channel.guild_id
+    }
+
+    /// The guild, for what only guild channels have: 50003 in a DM.
+    pub fn guild(&self) -> ServiceResult<&GuildView> {
+        self.guild
+            .as_ref()
+            .ok_or(ServiceError::Forbidden(codes::DM_CHANNEL))
+    }
+
+    /// The caller's membership, in a guild channel.
+    pub fn member(&self) -> Option<&Member> {
+        self.guild.as_ref().map(|g| &g.member)
+    }
+
+    /// `data` with the channel's `guild_id`, which DM events leave out
+    /// (discord.py reads a `null` one as a guild id and fails).
+    pub fn with_guild_id(&self, mut data: serde_json::Value) -> serde_json::Value {
+        if let (Some(guild_id), Some(map)) = (self.channel.guild_id, data.as_object_mut()) {
+            map.insert("guild_id".into(), serde_json::json!(guild_id));
+        }
+        data
+    }
+
+    /// Who an event about this channel's messages goes to.
+    pub fn audience(&self) -> Audience {
+        match self.channel.guild_id {
+            Some(guild_id) => to_channel(guild_id, self.channel.id),
+            None => Audience::Private {
+                channel_id: self.channel.id,
+                recipients: self.channel.recipients.clone(),
+            },
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cache::CACHED_PER_CHANNEL;
 use crate::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
-use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
+use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult};
 
 /// Flags a sender may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 const SETTABLE_FLAGS: u64 = 4 | 4096;
@@ -97,8 +97,8 @@ impl Service {
             .filter(|id| parse("roles") || explicit_roles.is_some_and(|r| r.contains(id)))
             .filter(|id| {
                 view.guild
-                    .roles
                     .iter()
+                    .flat_map(|g| &g.roles)
                     .any(|r| r.id == *id && (r.mentionable || may_ping_all))
             })
             .collect();
@@ -167,7 +167,7 @@ impl Service {
                 exists.then_some(MessageReference {
                     message_id: r.message_id,
                     channel_id,
-                    guild_id: Some(view.guild_id()),
+                    guild_id: view.guild_id(),
                 })
             }
             Some(_) => {
@@ -190,7 +190,7 @@ impl Service {
         let message = Message {
             id: self.next_id(),
             channel_id,
-            guild_id: Some(view.guild_id()),
+            guild_id: view.guild_id(),
             author_id: caller.id,
             content,
             kind: if reference.is_some() {
@@ -248,29 +248,26 @@ impl Service {
     pub async fn typing(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<()> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
-        let member = wire::Member::new(&view.guild.member, Some(self.user_wire(caller.id).await?));
-        let data = serde_json::json!({
+        let mut data = view.with_guild_id(serde_json::json!({
             "channel_id": channel_id,
-            "guild_id": view.guild_id(),
             "user_id": caller.id,
             "timestamp": now_ms() / 1000,
-            "member": member,
-        });
-        self.publish(
-            EventKind::TypingStart,
-            to_channel(view.guild_id(), channel_id),
-            data,
-        );
+        }));
+        if let Some(member) = view.member() {
+            let user = self.user_wire(caller.id).await?;
+            data["member"] = serde_json::json!(wire::Member::new(member, Some(user)));
+        }
+        self.publish(EventKind::TypingStart, view.audience(), data);
         Ok(())
     }
 
     /// MESSAGE_CREATE and MESSAGE_UPDATE carry the author's member (without user).
     fn publish_message(&self, kind: EventKind, view: &ChannelView, message: &wire::Message) {
         let mut event = message.clone();
-        if event.author.id == view.guild.member.user_id {
-            event.member = Some(wire::Member::new(&view.guild.member, None));
+        if let Some(member) = view.member().filter(|m| m.user_id == event.author.id) {
+            event.member = Some(wire::Member::new(member, None));
         }
-        self.publish(kind, to_channel(view.guild_id(), view.channel.id), &event);
+        self.publish(kind, view.audience(), &event);
     }
 
     /// Whether the caller may read message content: people always, bots
@@ -284,13 +281,14 @@ impl Service {
     }
 
     /// A bot whose application may not read message content gets it empty,
-    /// except in messages it wrote or that mention it (as on Discord).
+    /// except in DMs and in messages it wrote or that mention it (as on Discord).
     pub(crate) async fn hide_content_from_bots(
         &self,
         caller: Caller,
+        view: &ChannelView,
         messages: &mut [wire::Message],
     ) -> ServiceResult<()> {
-        if self.reads_content(caller).await? {
+        if view.guild.is_none() || self.reads_content(caller).await? {
             return Ok(());
         }
         for message in messages {
@@ -337,7 +335,8 @@ impl Service {
             other => history(&*self.store, channel_id, other, limit).await?,
         };
         let mut page = self.render_messages(&page).await?;
-        self.hide_content_from_bots(caller, &mut page).await?;
+        self.hide_content_from_bots(caller, &view, &mut page)
+            .await?;
         self.mark_own_reactions(caller.id, &mut page).await?;
         Ok(page)
     }
@@ -359,7 +358,8 @@ impl Service {
         view.require(Permissions::READ_MESSAGE_HISTORY)?;
         let message = self.message_record(channel_id, id).await?;
         let mut rendered = [self.render_message(&message).await?];
-        self.hide_content_from_bots(caller, &mut rendered).await?;
+        self.hide_content_from_bots(caller, &view, &mut rendered)
+            .await?;
         self.mark_own_reactions(caller.id, &mut rendered).await?;
         let [rendered] = rendered;
         Ok(rendered)
@@ -437,13 +437,8 @@ impl Service {
         }
         self.store.delete_messages(channel_id, &[id]).await?;
         self.cache.deleted(channel_id, &[id]).await;
-        let data =
-            serde_json::json!({ "id": id, "channel_id": channel_id, "guild_id": view.guild_id() });
-        self.publish(
-            EventKind::MessageDelete,
-            to_channel(view.guild_id(), channel_id),
-            data,
-        );
+        let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
+        self.publish(EventKind::MessageDelete, view.audience(), data);
         Ok(())
     }
 
@@ -484,12 +479,9 @@ impl Service {
             .collect();
         self.cache.deleted(channel_id, &deleted).await;
         if !deleted.is_empty() {
-            let data = serde_json::json!({ "ids": deleted, "channel_id": channel_id, "guild_id": view.guild_id() });
-            self.publish(
-                EventKind::MessageDeleteBulk,
-                to_channel(view.guild_id(), channel_id),
-                data,
-            );
+            let data =
+                view.with_guild_id(serde_json::json!({ "ids": deleted, "channel_id": channel_id }));
+            self.publish(EventKind::MessageDeleteBulk, view.audience(), data);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult, to_channel};
+use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
 /// Discord's cap on pins per channel.
 const MAX_PINS: usize = 250;
@@ -61,23 +61,19 @@ impl Service {
         self.set_pinned(&view, message_id, true).await?;
         self.pins_changed(&view, Some(pinned_at));
         let notice = Message {
-            guild_id: Some(view.guild_id()),
+            guild_id: view.guild_id(),
             kind: message_type::CHANNEL_PINNED_MESSAGE,
             message_reference: Some(MessageReference {
                 message_id,
                 channel_id,
-                guild_id: Some(view.guild_id()),
+                guild_id: view.guild_id(),
             }),
             ..Message::new(self.next_id(), channel_id, caller.id, "")
         };
         self.store.create_message(&notice).await?;
         self.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
-        self.publish(
-            EventKind::MessageCreate,
-            to_channel(view.guild_id(), channel_id),
-            out,
-        );
+        self.publish(EventKind::MessageCreate, view.audience(), out);
         Ok(())
     }
 
@@ -119,26 +115,17 @@ impl Service {
         {
             self.cache.updated(&message).await;
             let out = self.render_message(&message).await?;
-            self.publish(
-                EventKind::MessageUpdate,
-                to_channel(view.guild_id(), view.channel.id),
-                out,
-            );
+            self.publish(EventKind::MessageUpdate, view.audience(), out);
         }
         Ok(())
     }
 
     fn pins_changed(&self, view: &ChannelView, last_pin_ms: Option<u64>) {
-        let data = json!({
-            "guild_id": view.guild_id(),
+        let data = view.with_guild_id(json!({
             "channel_id": view.channel.id,
             "last_pin_timestamp": last_pin_ms.map(iso8601),
-        });
-        self.publish(
-            EventKind::ChannelPinsUpdate,
-            to_channel(view.guild_id(), view.channel.id),
-            data,
-        );
+        }));
+        self.publish(EventKind::ChannelPinsUpdate, view.audience(), data);
     }
 
     /// Pins before `before` (an ISO 8601 time), newest first; empty without

@@ -5,7 +5,7 @@ use concord_model::wire::{self, PartialEmoji};
 use concord_model::{Permissions, Snowflake, codes};
 use serde_json::json;
 
-use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult, to_channel};
+use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
 /// Distinct emoji a message may carry.
 const MAX_EMOJI_PER_MESSAGE: usize = 20;
@@ -73,24 +73,21 @@ impl Service {
             return Ok(());
         }
         self.recount(channel_id, message_id).await?;
-        let member = wire::Member::new(&view.guild.member, Some(self.user_wire(caller.id).await?));
-        let data = json!({
+        let mut data = view.with_guild_id(json!({
             "user_id": caller.id,
             "channel_id": channel_id,
             "message_id": message_id,
-            "guild_id": view.guild_id(),
-            "member": member,
             "emoji": PartialEmoji::parse(emoji),
             "message_author_id": message.author_id,
             "burst": false,
             "burst_colors": [],
             "type": 0,
-        });
-        self.publish(
-            EventKind::MessageReactionAdd,
-            to_channel(view.guild_id(), channel_id),
-            data,
-        );
+        }));
+        if let Some(member) = view.member() {
+            let user = self.user_wire(caller.id).await?;
+            data["member"] = json!(wire::Member::new(member, Some(user)));
+        }
+        self.publish(EventKind::MessageReactionAdd, view.audience(), data);
         Ok(())
     }
 
@@ -117,20 +114,15 @@ impl Service {
             return Ok(());
         }
         self.recount(channel_id, message_id).await?;
-        let data = json!({
+        let data = view.with_guild_id(json!({
             "user_id": user_id,
             "channel_id": channel_id,
             "message_id": message_id,
-            "guild_id": view.guild_id(),
             "emoji": PartialEmoji::parse(emoji),
             "burst": false,
             "type": 0,
-        });
-        self.publish(
-            EventKind::MessageReactionRemove,
-            to_channel(view.guild_id(), channel_id),
-            data,
-        );
+        }));
+        self.publish(EventKind::MessageReactionRemove, view.audience(), data);
         Ok(())
     }
 
@@ -178,7 +170,8 @@ impl Service {
             return Err(ServiceError::NotFound(codes::UNKNOWN_MESSAGE));
         };
         self.cache.updated(&message).await;
-        let mut data = json!({ "channel_id": channel_id, "message_id": message_id, "guild_id": view.guild_id() });
+        let mut data =
+            view.with_guild_id(json!({ "channel_id": channel_id, "message_id": message_id }));
         let kind = match emoji {
             Some(emoji) => {
                 data["emoji"] = json!(PartialEmoji::parse(emoji));
@@ -186,7 +179,7 @@ impl Service {
             }
             None => EventKind::MessageReactionRemoveAll,
         };
-        self.publish(kind, to_channel(view.guild_id(), channel_id), data);
+        self.publish(kind, view.audience(), data);
         Ok(())
     }
 

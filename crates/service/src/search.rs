@@ -98,11 +98,7 @@ pub async fn fill(
             let Some(last) = page.last() else { break };
             cursor = last.id;
             state.messages += page.len() as u64;
-            let changes: Vec<Change> = page
-                .iter()
-                .filter_map(MessageDoc::of)
-                .map(change)
-                .collect();
+            let changes: Vec<Change> = page.iter().filter_map(MessageDoc::of).map(change).collect();
             blocking(index, move |i| i.apply(&changes)).await?;
             progress(state);
         }

@@ -14,6 +14,8 @@ pub struct SessionStart {
     pub guild_ids: Vec<Snowflake>,
     /// The bot's application; `None` for user accounts.
     pub application: Option<Application>,
+    /// The user's DMs and group DMs; bots get none in READY, as on Discord.
+    pub private_channels: Vec<wire::Channel>,
 }
 
 impl Service {
@@ -34,15 +36,16 @@ impl Service {
     pub async fn session_start(&self, caller: Caller) -> ServiceResult<SessionStart> {
         let user = self.me(caller).await?;
         let guild_ids = self.store.user_guild_ids(caller.id).await?;
-        let application = if caller.bot {
-            self.store.application(caller.id).await?
+        let (application, private_channels) = if caller.bot {
+            (self.store.application(caller.id).await?, Vec::new())
         } else {
-            None
+            (None, self.private_channels(caller).await?)
         };
         Ok(SessionStart {
             user,
             guild_ids,
             application,
+            private_channels,
         })
     }
 

@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use concord_service::input::{
-    Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
+    Authorize, CreateApplication, Login, OpenPrivateChannel, PatchApplication, PatchMe, Register,
 };
 
 use super::{created, no_content, ok};
@@ -21,6 +21,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/auth/login", post(login))
         .route("/users/@me", get(me).patch(patch_me))
         .route("/users/@me/guilds", get(my_guilds))
+        .route(
+            "/users/@me/channels",
+            get(private_channels).post(open_private_channel),
+        )
         .route("/users/@me/guilds/{guild_id}", delete(leave_guild))
         .route("/users/{user_id}", get(user))
         .route("/applications", post(create_application))
@@ -55,6 +59,21 @@ async fn patch_me(
     Body(input): Body<PatchMe>,
 ) -> ApiResult<Response> {
     Ok(ok(state.service.patch_me(caller, input).await?))
+}
+
+async fn private_channels(state: State, Auth(caller): Auth) -> ApiResult<Response> {
+    Ok(ok(state.service.private_channels(caller).await?))
+}
+
+async fn open_private_channel(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<OpenPrivateChannel>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .open_private_channel(caller, input)
+        .await?))
 }
 
 async fn user(state: State, Auth(_): Auth, Path(user_id): Path<String>) -> ApiResult<Response> {

@@ -570,3 +570,97 @@ async fn reaction_events() {
         id.as_str()
     );
 }
+
+/// DM events reach the participants, never a third user in the same guild;
+/// a bot reads DM content without MESSAGE_CONTENT; READY lists a user's DMs.
+#[tokio::test]
+async fn dm_events_reach_only_the_participants() {
+    let w = World::new(&[]).await;
+    let eve = w.s.register("eve").await;
+    w.s.join(&w.owner, &w.general, &eve).await;
+    let dm =
+        w.s.post(
+            "/users/@me/channels",
+            &w.owner.auth,
+            json!({ "recipient_id": w.bot.id }),
+        )
+        .await;
+    let dm = dm.body["id"].as_str().unwrap().to_owned();
+    let (mut bot, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let (mut outsider, _) = w.connect(&eve.auth, ALL_INTENTS & !(1 << 1 | 1 << 8)).await;
+    let (_, ready) = w.connect(&w.owner.auth, DEFAULT_INTENTS).await;
+    let listed = ready["d"]["private_channels"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], dm.as_str());
+    assert_eq!(listed[0]["recipients"][0]["id"], w.bot.id.as_str());
+
+    let id = w.s.say(&w.owner, &dm, "just between us").await;
+    w.s.post(&format!("/channels/{dm}/typing"), &w.owner.auth, json!({}))
+        .await;
+    let created = bot.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(created["d"]["id"], id.as_str());
+    assert_eq!(created["d"]["content"], "just between us");
+    assert!(created["d"].get("guild_id").is_none());
+    assert!(created["d"].get("member").is_none());
+    let typing = bot.dispatch("TYPING_START").await;
+    assert!(typing["d"].get("guild_id").is_none());
+    w.s.delete(&format!("/channels/{dm}/messages/{id}"), &w.owner.auth)
+        .await;
+    let deleted = bot.dispatch("MESSAGE_DELETE").await;
+    assert!(deleted["d"].get("guild_id").is_none());
+
+    // Without DIRECT_MESSAGES the bot hears nothing of the DM.
+    let direct_messages = 1 << 12;
+    let (mut deaf, _) = w.connect_bot(DEFAULT_INTENTS & !direct_messages).await;
+    w.s.say(&w.owner, &dm, "second").await;
+    w.say("marker").await;
+    let (seen, marker) = until(&mut deaf, "MESSAGE_CREATE").await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(marker["d"]["channel_id"], w.general.as_str());
+    let (seen, marker) = until(&mut outsider, "MESSAGE_CREATE").await;
+    assert!(!seen.contains(&"TYPING_START".to_owned()), "{seen:?}");
+    assert!(!seen.contains(&"MESSAGE_DELETE".to_owned()), "{seen:?}");
+    assert_eq!(
+        marker["d"]["channel_id"],
+        w.general.as_str(),
+        "the DM never arrives"
+    );
+}
+
+#[tokio::test]
+async fn group_dm_creation_reaches_each_participant() {
+    let w = World::new(&[]).await;
+    let (bob, eve) = (w.s.register("bob").await, w.s.register("eve").await);
+    for who in [&bob, &eve] {
+        w.s.join(&w.owner, &w.general, who).await;
+    }
+    let (mut bob_ws, _) = w.connect(&bob.auth, DEFAULT_INTENTS).await;
+    let (mut eve_ws, _) = w.connect(&eve.auth, DEFAULT_INTENTS).await;
+    let group =
+        w.s.post(
+            "/users/@me/channels",
+            &w.owner.auth,
+            json!({ "recipients": [bob.id] }),
+        )
+        .await;
+    let created = bob_ws.dispatch("CHANNEL_CREATE").await;
+    assert_eq!(created["d"]["id"], group.body["id"]);
+    assert_eq!(created["d"]["type"], 3);
+    assert_eq!(created["d"]["recipients"][0]["id"], w.owner.id.as_str());
+    assert!(matches!(
+        eve_ws
+            .receive_within(std::time::Duration::from_millis(300))
+            .await,
+        Received::Silent | Received::Payload(_)
+    ));
+    // Eve hears nothing about it: the next thing she gets is her own DM.
+    let own =
+        w.s.post(
+            "/users/@me/channels",
+            &eve.auth,
+            json!({ "recipients": [bob.id] }),
+        )
+        .await;
+    let (_, mine) = until(&mut eve_ws, "CHANNEL_CREATE").await;
+    assert_eq!(mine["d"]["id"], own.body["id"]);
+}

@@ -10,6 +10,7 @@ mod messages;
 mod moderation;
 mod observability;
 mod permissions;
+mod private;
 mod ratelimits;
 mod search;
 

@@ -1,0 +1,122 @@
+//! DMs and group DMs: channels without a guild, seen by their participants
+//! only. A DM between two users is one channel, reused whoever opens it.
+
+use concord_model::event::{Audience, EventKind};
+use concord_model::records::{Channel, channel_type};
+use concord_model::{Snowflake, codes, wire};
+
+use crate::input::OpenPrivateChannel;
+use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
+
+/// Participants of a group DM, its owner included.
+pub const GROUP_DM_MAX_RECIPIENTS: usize = 10;
+
+impl Service {
+    /// A private channel as `viewer` sees it: `recipients` are the others.
+    pub(crate) async fn private_channel_wire(
+        &self,
+        channel: &Channel,
+        viewer: Snowflake,
+    ) -> ServiceResult<wire::Channel> {
+        let mut out = self.channel_wire(channel).await?;
+        let mut others = Vec::with_capacity(channel.recipients.len());
+        for id in channel.recipients.iter().filter(|id| **id != viewer) {
+            others.push(self.user_wire(*id).await?);
+        }
+        out.recipients = Some(others);
+        Ok(out)
+    }
+
+    /// The caller's DMs and group DMs.
+    pub async fn private_channels(&self, caller: Caller) -> ServiceResult<Vec<wire::Channel>> {
+        let mut out = Vec::new();
+        for channel in self.store.private_channels(caller.id).await? {
+            out.push(self.private_channel_wire(&channel, caller.id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn open_private_channel(
+        &self,
+        caller: Caller,
+        input: OpenPrivateChannel,
+    ) -> ServiceResult<wire::Channel> {
+        match (input.recipient_id, input.recipients) {
+            (Some(user), _) => self.open_dm(caller, user).await,
+            (None, Some(users)) => self.open_group_dm(caller, users).await,
+            (None, None) => Err(ServiceError::InvalidForm(FormErrors::single(
+                "recipient_id",
+                "BASE_TYPE_REQUIRED",
+                "This field is required",
+            ))),
+        }
+    }
+
+    /// The DM between the caller and `user`, created on first use.
+    async fn open_dm(&self, caller: Caller, user: Snowflake) -> ServiceResult<wire::Channel> {
+        if user == caller.id {
+            return Err(ServiceError::Forbidden(codes::CANNOT_DM_USER));
+        }
+        if self.store.user(user).await?.is_none() {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_USER));
+        }
+        let existing = match self.store.dm_between(caller.id, user).await? {
+            Some(id) => self.store.channel(id).await?,
+            None => None,
+        };
+        let channel = match existing {
+            Some(channel) => channel,
+            None => {
+                let channel =
+                    Channel::private(self.next_id(), channel_type::DM, vec![caller.id, user]);
+                self.store.create_private_channel(&channel).await?;
+                channel
+            }
+        };
+        self.private_channel_wire(&channel, caller.id).await
+    }
+
+    /// A new group DM owned by the caller; every participant is told.
+    async fn open_group_dm(
+        &self,
+        caller: Caller,
+        users: Vec<Snowflake>,
+    ) -> ServiceResult<wire::Channel> {
+        if caller.bot {
+            return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
+        }
+        let mut recipients = vec![caller.id];
+        for user in users {
+            if !recipients.contains(&user) {
+                recipients.push(user);
+            }
+        }
+        if recipients.len() > GROUP_DM_MAX_RECIPIENTS {
+            let message = format!(
+                "Must be {} or fewer in length.",
+                GROUP_DM_MAX_RECIPIENTS - 1
+            );
+            let error = FormErrors::single("recipients", "BASE_TYPE_MAX_LENGTH", message);
+            return Err(ServiceError::InvalidForm(error));
+        }
+        for user in &recipients {
+            if self.store.user(*user).await?.is_none() {
+                return Err(ServiceError::NotFound(codes::UNKNOWN_USER));
+            }
+        }
+        let channel = Channel {
+            owner_id: Some(caller.id),
+            ..Channel::private(self.next_id(), channel_type::GROUP_DM, recipients)
+        };
+        self.store.create_private_channel(&channel).await?;
+        for user in &channel.recipients {
+            let view = self.private_channel_wire(&channel, *user).await?;
+            self.publish(
+                EventKind::ChannelCreate,
+                Audience::Users(vec![*user]),
+                &view,
+            );
+        }
+        self.private_channel_wire(&channel, caller.id).await
+    }
+}
