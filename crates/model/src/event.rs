@@ -19,6 +19,8 @@ pub enum EventKind {
     ChannelUpdate,
     ChannelDelete,
     ChannelPinsUpdate,
+    ChannelRecipientAdd,
+    ChannelRecipientRemove,
     GuildMemberAdd,
     GuildMemberUpdate,
     GuildMemberRemove,
@@ -52,6 +54,8 @@ impl EventKind {
             EventKind::ChannelUpdate => "CHANNEL_UPDATE",
             EventKind::ChannelDelete => "CHANNEL_DELETE",
             EventKind::ChannelPinsUpdate => "CHANNEL_PINS_UPDATE",
+            EventKind::ChannelRecipientAdd => "CHANNEL_RECIPIENT_ADD",
+            EventKind::ChannelRecipientRemove => "CHANNEL_RECIPIENT_REMOVE",
             EventKind::GuildMemberAdd => "GUILD_MEMBER_ADD",
             EventKind::GuildMemberUpdate => "GUILD_MEMBER_UPDATE",
             EventKind::GuildMemberRemove => "GUILD_MEMBER_REMOVE",
@@ -122,6 +126,7 @@ mod tests {
             EventKind::MessageDeleteBulk,
             EventKind::GuildRoleCreate,
             EventKind::UserUpdate,
+            EventKind::ChannelRecipientRemove,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
         }

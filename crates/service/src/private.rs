@@ -120,3 +120,98 @@ impl Service {
         self.private_channel_wire(&channel, caller.id).await
     }
 }
+
+impl Service {
+    /// A group DM the caller is in, for a change of recipients; 50003 for
+    /// a guild channel, 50035 for a one-to-one DM.
+    async fn group_view(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<Channel> {
+        let view = self.channel_view(caller, channel_id).await?;
+        if view.guild.is_some() {
+            return Err(ServiceError::Forbidden(codes::DM_CHANNEL));
+        }
+        if view.channel.kind != channel_type::GROUP_DM {
+            let error = FormErrors::single("channel_id", "CHANNEL_TYPE_INVALID", "Not a group DM.");
+            return Err(ServiceError::InvalidForm(error));
+        }
+        Ok(view.channel)
+    }
+
+    /// Tells every participant (and `also`) that `user` joined or left.
+    async fn recipients_changed(
+        &self,
+        kind: EventKind,
+        channel: &Channel,
+        user: Snowflake,
+        also: Option<Snowflake>,
+    ) -> ServiceResult<()> {
+        let data = serde_json::json!({
+            "channel_id": channel.id,
+            "user": self.user_wire(user).await?,
+        });
+        let mut audience = channel.recipients.clone();
+        audience.extend(also);
+        self.publish(kind, Audience::Users(audience), data);
+        Ok(())
+    }
+
+    /// Any participant adds a user to a group DM of at most ten.
+    pub async fn add_recipient(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        user: Snowflake,
+    ) -> ServiceResult<()> {
+        if caller.bot {
+            return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
+        }
+        let mut channel = self.group_view(caller, channel_id).await?;
+        if self.store.user(user).await?.is_none() {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_USER));
+        }
+        if channel.recipients.contains(&user) {
+            return Ok(());
+        }
+        if channel.recipients.len() >= GROUP_DM_MAX_RECIPIENTS {
+            let message = format!("Must be {GROUP_DM_MAX_RECIPIENTS} or fewer in length.");
+            let error = FormErrors::single("recipients", "BASE_TYPE_MAX_LENGTH", message);
+            return Err(ServiceError::InvalidForm(error));
+        }
+        channel.recipients.push(user);
+        self.store.update_private_channel(&channel, &[]).await?;
+        let view = self.private_channel_wire(&channel, user).await?;
+        self.publish(EventKind::ChannelCreate, Audience::Users(vec![user]), &view);
+        self.recipients_changed(EventKind::ChannelRecipientAdd, &channel, user, None)
+            .await
+    }
+
+    /// The owner removes anyone; others may only leave.
+    pub async fn remove_recipient(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        user: Snowflake,
+    ) -> ServiceResult<()> {
+        let mut channel = self.group_view(caller, channel_id).await?;
+        if user != caller.id && channel.owner_id != Some(caller.id) {
+            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+        }
+        if !channel.recipients.contains(&user) {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_USER));
+        }
+        channel.recipients.retain(|r| *r != user);
+        if channel.owner_id == Some(user) {
+            // The group passes to whoever has been in it longest.
+            channel.owner_id = channel.recipients.first().copied();
+        }
+        self.store.update_private_channel(&channel, &[user]).await?;
+        let gone = self.private_channel_wire(&channel, user).await?;
+        self.publish(EventKind::ChannelDelete, Audience::Users(vec![user]), &gone);
+        self.recipients_changed(
+            EventKind::ChannelRecipientRemove,
+            &channel,
+            user,
+            Some(user),
+        )
+        .await
+    }
+}

@@ -851,6 +851,27 @@ impl PrivateChannelStore for FjallStore {
         .await
     }
 
+    async fn update_private_channel(
+        &self,
+        channel: &Channel,
+        removed: &[Snowflake],
+    ) -> StoreResult<()> {
+        let value = encode(channel)?;
+        self.write(|b| {
+            b.insert(&self.t.channel, keys::id(channel.id), value);
+            for user in removed {
+                let key = keys::pair(user.get(), channel.id.get());
+                b.remove(&self.t.user_private_channel, key);
+            }
+            for user in &channel.recipients {
+                let key = keys::pair(user.get(), channel.id.get());
+                b.insert(&self.t.user_private_channel, key, []);
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>> {
         let (low, high) = concord_store::dm_pair(a, b);
         let found = self

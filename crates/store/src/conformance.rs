@@ -588,7 +588,19 @@ pub async fn private_channels(store: &dyn Store) {
     };
     assert_eq!(of(a).await, [50, 51]);
     assert_eq!(of(c).await, [51]);
+    assert_eq!(
+        store.channel(Snowflake(51)).await.unwrap(),
+        Some(group.clone())
+    );
+    // Recipients change: d joins, c leaves.
+    let d = Snowflake(4);
+    group.recipients = vec![a, b, d];
+    store.update_private_channel(&group, &[c]).await.unwrap();
+    assert_eq!(of(c).await, Vec::<u64>::new());
+    assert_eq!(of(d).await, [51]);
     assert_eq!(store.channel(Snowflake(51)).await.unwrap(), Some(group));
+    let every = store.channels_after(Snowflake(0), 10).await.unwrap();
+    assert_eq!(every.len(), 2, "private channels are listed with the rest");
 }
 
 pub async fn meta(store: &dyn Store) {

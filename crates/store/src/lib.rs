@@ -172,6 +172,13 @@ pub trait PrivateChannelStore: Send + Sync {
     /// Stores the channel and indexes it under each recipient; a DM (two
     /// recipients, type 1) is also indexed by the pair, so it is reused.
     async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Replaces a group DM's record after its recipients changed: each one
+    /// is indexed, and the `removed` users no longer find it.
+    async fn update_private_channel(
+        &self,
+        channel: &Channel,
+        removed: &[Snowflake],
+    ) -> StoreResult<()>;
     async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>>;
     /// The private channels a user is in, by id.
     async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>>;

@@ -530,6 +530,22 @@ impl PrivateChannelStore for MemoryStore {
         Ok(())
     }
 
+    async fn update_private_channel(
+        &self,
+        channel: &Channel,
+        removed: &[Snowflake],
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        for user in removed {
+            inner.user_private.remove(&(*user, channel.id));
+        }
+        for user in &channel.recipients {
+            inner.user_private.insert((*user, channel.id));
+        }
+        inner.channels.insert(channel.id, channel.clone());
+        Ok(())
+    }
+
     async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>> {
         Ok(self.lock().dm_pairs.get(&crate::dm_pair(a, b)).copied())
     }

@@ -25,6 +25,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             put(put_overwrite).delete(delete_overwrite),
         )
         .route("/channels/{channel_id}/invites", post(create_invite))
+        .route(
+            "/channels/{channel_id}/recipients/{user_id}",
+            put(add_recipient).delete(remove_recipient),
+        )
 }
 
 pub(super) fn channel_id(raw: &str) -> ApiResult<Snowflake> {
@@ -79,6 +83,32 @@ async fn delete_overwrite(
     state
         .service
         .delete_overwrite(caller, channel_id(&c)?, id(&o, "overwrite_id")?)
+        .await?;
+    Ok(no_content())
+}
+
+async fn add_recipient(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let user = id(&u, "user_id")?;
+    state
+        .service
+        .add_recipient(caller, channel_id(&c)?, user)
+        .await?;
+    Ok(no_content())
+}
+
+async fn remove_recipient(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, u)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let user = id(&u, "user_id")?;
+    state
+        .service
+        .remove_recipient(caller, channel_id(&c)?, user)
         .await?;
     Ok(no_content())
 }

@@ -663,4 +663,25 @@ async fn group_dm_creation_reaches_each_participant() {
         .await;
     let (_, mine) = until(&mut eve_ws, "CHANNEL_CREATE").await;
     assert_eq!(mine["d"]["id"], own.body["id"]);
+
+    // Eve is added to the first group: she gets the channel, Bob the news.
+    let id = group.body["id"].as_str().unwrap();
+    let added =
+        w.s.put(
+            &format!("/channels/{id}/recipients/{}", eve.id),
+            &w.owner.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(added.status, 204);
+    let (_, joined) = until(&mut eve_ws, "CHANNEL_CREATE").await;
+    assert_eq!(joined["d"]["id"], id);
+    let (_, news) = until(&mut bob_ws, "CHANNEL_RECIPIENT_ADD").await;
+    assert_eq!(news["d"]["user"]["id"], eve.id.as_str());
+    w.s.delete(&format!("/channels/{id}/recipients/{}", eve.id), &eve.auth)
+        .await;
+    let (_, gone) = until(&mut eve_ws, "CHANNEL_DELETE").await;
+    assert_eq!(gone["d"]["id"], id);
+    let (_, news) = until(&mut bob_ws, "CHANNEL_RECIPIENT_REMOVE").await;
+    assert_eq!(news["d"]["user"]["id"], eve.id.as_str());
 }

@@ -285,6 +285,61 @@ async fn group_dms_have_an_owner_and_a_size_limit() {
     let outsider = s.get(&format!("/channels/{id}"), &friends[2].auth).await;
     assert_eq!(outsider.status, 403);
 
+    // Recipients: anyone in it adds; the owner removes; others only leave.
+    let recipient = |who: &Account| format!("/channels/{id}/recipients/{}", who.id);
+    let (bob, cat, dan) = (&friends[0], &friends[1], &friends[2]);
+    assert_eq!(
+        s.put(&recipient(dan), &bob.auth, json!({})).await.status,
+        204
+    );
+    assert_eq!(
+        s.get(&format!("/channels/{id}"), &dan.auth).await.status,
+        200
+    );
+    let not_owner = s.delete(&recipient(dan), &bob.auth).await;
+    assert_eq!(
+        (not_owner.status, not_owner.body["code"].clone()),
+        (403, json!(50013))
+    );
+    assert_eq!(
+        s.delete(&recipient(bob), &bob.auth).await.status,
+        204,
+        "bob leaves"
+    );
+    assert_eq!(
+        s.get(&format!("/channels/{id}"), &bob.auth).await.status,
+        403
+    );
+    assert_eq!(
+        s.get("/users/@me/channels", &bob.auth).await.body,
+        json!([])
+    );
+    assert_eq!(s.delete(&recipient(dan), &ada.auth).await.status, 204);
+    assert_eq!(
+        s.get(&format!("/channels/{id}"), &dan.auth).await.status,
+        403
+    );
+    let left = s.get(&format!("/channels/{id}"), &cat.auth).await;
+    assert_eq!(recipient_ids(&left.body), [ada.id.as_str()]);
+    let stranger = s.put(&recipient(dan), &friends[3].auth, json!({})).await;
+    assert_eq!(stranger.status, 403, "outsiders add nobody");
+    let dm = open_dm(&s, &ada, bob).await;
+    let in_dm = s
+        .put(
+            &format!(
+                "/channels/{}/recipients/{}",
+                dm["id"].as_str().unwrap(),
+                dan.id
+            ),
+            &ada.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (in_dm.status, in_dm.body["code"].clone()),
+        (400, json!(50035))
+    );
+
     // A second group with the same people is a new channel.
     let again = s
         .post(
