@@ -308,7 +308,7 @@ impl Connection {
             .iter()
             .map(|g| json!({ "id": g, "unavailable": true }))
             .collect();
-        let ready = json!({
+        let mut ready = json!({
             "v": 10,
             "user": start.user,
             "guilds": stubs,
@@ -324,6 +324,9 @@ impl Connection {
             "guild_join_requests": [],
             "geo_ordered_rtc_regions": [],
         });
+        if let Some(entries) = &start.read_states {
+            ready["read_state"] = json!({ "entries": entries, "partial": false, "version": 1 });
+        }
         let mut opening: Vec<(&'static str, Arc<str>)> = vec![("READY", ready.to_string().into())];
         if session.has_intent(intents::GUILDS) {
             let all_members = session.has_intent(intents::GUILD_PRESENCES);

@@ -94,7 +94,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemove
         | MessageReactionRemoveAll
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
-        UserUpdate | ChannelRecipientAdd | ChannelRecipientRemove => 0,
+        UserUpdate | ChannelRecipientAdd | ChannelRecipientRemove | MessageAck => 0,
     }
 }
 

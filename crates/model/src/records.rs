@@ -411,6 +411,14 @@ impl MessagePatch {
     }
 }
 
+/// How far a user has read a channel: the newest message they acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    pub user_id: Snowflake,
+    pub channel_id: Snowflake,
+    pub last_message_id: Snowflake,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ban {
     pub guild_id: Snowflake,

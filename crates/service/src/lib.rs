@@ -33,6 +33,7 @@ pub mod positions;
 pub mod private;
 pub mod ratelimit;
 pub mod reactions;
+pub mod read_states;
 mod render;
 pub mod search;
 pub mod sessions;

@@ -6,6 +6,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 
 use crate::auth::TokenSigner;
 use crate::permissions::MemberContext;
+use crate::read_states::ReadStateEntry;
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
 /// What READY needs about the identifying user.
@@ -16,6 +17,8 @@ pub struct SessionStart {
     pub application: Option<Application>,
     /// The user's DMs and group DMs; bots get none in READY, as on Discord.
     pub private_channels: Vec<wire::Channel>,
+    /// The user's read states; `None` for bots, which have none.
+    pub read_states: Option<Vec<ReadStateEntry>>,
 }
 
 impl Service {
@@ -36,16 +39,21 @@ impl Service {
     pub async fn session_start(&self, caller: Caller) -> ServiceResult<SessionStart> {
         let user = self.me(caller).await?;
         let guild_ids = self.store.user_guild_ids(caller.id).await?;
-        let (application, private_channels) = if caller.bot {
-            (self.store.application(caller.id).await?, Vec::new())
-        } else {
-            (None, self.private_channels(caller).await?)
-        };
+        if caller.bot {
+            return Ok(SessionStart {
+                user,
+                guild_ids,
+                application: self.store.application(caller.id).await?,
+                private_channels: Vec::new(),
+                read_states: None,
+            });
+        }
         Ok(SessionStart {
             user,
             guild_ids,
-            application,
-            private_channels,
+            application: None,
+            private_channels: self.private_channels(caller).await?,
+            read_states: Some(self.read_state_entries(caller).await?),
         })
     }
 

@@ -40,6 +40,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "channel id | bucket -> live message count (u64)",
     ),
     (
+        "message_reaction",
+        "channel id | message id | emoji | user id -> ()",
+    ),
+    (
         "channel_pin",
         "channel id | !pinned at ms | message id -> ()",
     ),
@@ -49,5 +53,6 @@ pub const TABLES: &[(&str, &str)] = &[
     ),
     ("user_private_channel", "user id | channel id -> ()"),
     ("dm_pair", "lower user id | higher user id -> channel id"),
+    ("user_read_state", "user id | channel id -> ReadState"),
     ("meta", "name -> bytes"),
 ];

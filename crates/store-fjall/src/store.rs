@@ -5,12 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
 };
 use concord_store::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, StoreError, StoreResult,
-    UserStore, bucket_of, keys, login_key, login_keys,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -48,6 +48,7 @@ struct Tables {
     channel_pin_at: Keyspace,
     user_private_channel: Keyspace,
     dm_pair: Keyspace,
+    user_read_state: Keyspace,
     meta: Keyspace,
 }
 
@@ -92,6 +93,7 @@ impl FjallStore {
             channel_pin_at: open("channel_pin_at")?,
             user_private_channel: open("user_private_channel")?,
             dm_pair: open("dm_pair")?,
+            user_read_state: open("user_read_state")?,
             meta: open("meta")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
@@ -820,6 +822,23 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl ReadStateStore for FjallStore {
+    async fn put_read_state(&self, state: &ReadState) -> StoreResult<()> {
+        let value = encode(state)?;
+        let key = keys::pair(state.user_id.get(), state.channel_id.get());
+        self.write(|b| {
+            b.insert(&self.t.user_read_state, key, value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read_states(&self, user_id: Snowflake) -> StoreResult<Vec<ReadState>> {
+        Self::page_after(&self.t.user_read_state, user_id, Snowflake(0), usize::MAX)
     }
 }
 

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
-use concord_model::records::{Channel, Guild, Invite, Member, Message, MessagePatch, Role, User};
+use concord_model::records::{
+    Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+};
 
 use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
 
@@ -17,7 +19,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, private_channels, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, private_channels, read_states, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -601,6 +603,28 @@ pub async fn private_channels(store: &dyn Store) {
     assert_eq!(store.channel(Snowflake(51)).await.unwrap(), Some(group));
     let every = store.channels_after(Snowflake(0), 10).await.unwrap();
     assert_eq!(every.len(), 2, "private channels are listed with the rest");
+}
+
+pub async fn read_states(store: &dyn Store) {
+    let state = |user: u64, channel: u64, last: u64| ReadState {
+        user_id: Snowflake(user),
+        channel_id: Snowflake(channel),
+        last_message_id: Snowflake(last),
+    };
+    assert!(store.read_states(Snowflake(1)).await.unwrap().is_empty());
+    for s in [state(1, 20, 5), state(1, 10, 7), state(2, 10, 3)] {
+        store.put_read_state(&s).await.unwrap();
+    }
+    store.put_read_state(&state(1, 20, 9)).await.unwrap();
+    assert_eq!(
+        store.read_states(Snowflake(1)).await.unwrap(),
+        [state(1, 10, 7), state(1, 20, 9)],
+        "one per channel, by channel, the latest kept"
+    );
+    assert_eq!(
+        store.read_states(Snowflake(2)).await.unwrap(),
+        [state(2, 10, 3)]
+    );
 }
 
 pub async fn meta(store: &dyn Store) {

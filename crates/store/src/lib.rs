@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
 };
 
 pub mod conformance;
@@ -166,6 +166,15 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// Read states: one per user and channel they acknowledged.
+#[async_trait]
+pub trait ReadStateStore: Send + Sync {
+    /// Creates or replaces the user's read state in that channel.
+    async fn put_read_state(&self, state: &ReadState) -> StoreResult<()>;
+    /// The user's read states, by channel id.
+    async fn read_states(&self, user_id: Snowflake) -> StoreResult<Vec<ReadState>>;
+}
+
 /// DMs and group DMs: channels without a guild, found through their users.
 #[async_trait]
 pub trait PrivateChannelStore: Send + Sync {
@@ -278,6 +287,7 @@ pub trait Store:
     + PinStore
     + ReactionStore
     + PrivateChannelStore
+    + ReadStateStore
     + MetaStore
 {
 }
@@ -294,6 +304,7 @@ impl<T> Store for T where
         + PinStore
         + ReactionStore
         + PrivateChannelStore
+        + ReadStateStore
         + MetaStore
 {
 }

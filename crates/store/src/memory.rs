@@ -9,13 +9,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, Role, User,
+    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
 };
 
 use crate::{
     ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, StoreError, StoreResult,
-    UserStore, bucket_of, login_key, login_keys,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -39,6 +39,8 @@ struct Inner {
     /// (channel, message, emoji, user)
     reactions: BTreeSet<(Snowflake, Snowflake, String, Snowflake)>,
     user_private: BTreeSet<(Snowflake, Snowflake)>,
+    /// (user, channel)
+    read_states: BTreeMap<(Snowflake, Snowflake), ReadState>,
     dm_pairs: HashMap<(Snowflake, Snowflake), Snowflake>,
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
@@ -558,6 +560,21 @@ impl PrivateChannelStore for MemoryStore {
             .range(range)
             .filter_map(|(_, c)| inner.channels.get(c).cloned())
             .collect())
+    }
+}
+
+#[async_trait]
+impl ReadStateStore for MemoryStore {
+    async fn put_read_state(&self, state: &ReadState) -> StoreResult<()> {
+        let key = (state.user_id, state.channel_id);
+        self.lock().read_states.insert(key, *state);
+        Ok(())
+    }
+
+    async fn read_states(&self, user_id: Snowflake) -> StoreResult<Vec<ReadState>> {
+        let inner = self.lock();
+        let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
+        Ok(inner.read_states.range(range).map(|(_, s)| *s).collect())
     }
 }
 

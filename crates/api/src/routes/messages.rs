@@ -29,6 +29,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/channels/{channel_id}/messages/{message_id}",
             get(message).patch(edit).delete(delete),
         )
+        .route(
+            "/channels/{channel_id}/messages/{message_id}/ack",
+            post(ack),
+        )
 }
 
 /// One of `around`, `before`, `after`, or none for the newest page.
@@ -125,6 +129,19 @@ async fn bulk_delete(
         .bulk_delete(caller, channel_id(&c)?, input)
         .await?;
     Ok(no_content())
+}
+
+/// Marks the channel read; the body (`token`, `manual`) is not needed.
+async fn ack(
+    state: State,
+    Auth(caller): Auth,
+    Path((c, m)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let message_id = id(&m, "message_id")?;
+    Ok(ok(state
+        .service
+        .ack(caller, channel_id(&c)?, message_id)
+        .await?))
 }
 
 async fn typing(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiResult<Response> {

@@ -685,3 +685,55 @@ async fn group_dm_creation_reaches_each_participant() {
     let (_, news) = until(&mut bob_ws, "CHANNEL_RECIPIENT_REMOVE").await;
     assert_eq!(news["d"]["user"]["id"], eve.id.as_str());
 }
+
+/// An ack moves the user's read state, reaches their other sessions, and
+/// READY counts the mentions that came after it.
+#[tokio::test]
+async fn read_states_follow_acks() {
+    let w = World::new(&[]).await;
+    let (bob, eve) = (w.s.register("bob").await, w.s.register("eve").await);
+    w.s.join(&w.owner, &w.general, &bob).await;
+    let first = w.say("one").await;
+    let (mut other, ready) = w.connect(&w.owner.auth, DEFAULT_INTENTS).await;
+    assert_eq!(ready["d"]["read_state"]["entries"], json!([]));
+    let ack_path = |m: &str| format!("/channels/{}/messages/{m}/ack", w.general);
+    let acked =
+        w.s.post(&ack_path(&first), &w.owner.auth, json!({ "token": null }))
+            .await;
+    assert_eq!(
+        (acked.status, acked.body.clone()),
+        (200, json!({ "token": null }))
+    );
+    let event = other.dispatch("MESSAGE_ACK").await;
+    assert_eq!(event["d"]["message_id"], first.as_str());
+    assert_eq!(event["d"]["channel_id"], w.general.as_str());
+
+    let owner = &w.owner.id;
+    w.s.say(&bob, &w.general, &format!("<@{owner}> look")).await;
+    w.s.say(&bob, &w.general, "nothing for you").await;
+    w.s.say(&bob, &w.general, &format!("again <@{owner}>"))
+        .await;
+    let (_, ready) = w.connect(&w.owner.auth, DEFAULT_INTENTS).await;
+    let entries = ready["d"]["read_state"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["id"], w.general.as_str());
+    assert_eq!(entries[0]["last_message_id"], first.as_str());
+    assert_eq!(entries[0]["mention_count"], 2);
+    let (_, bot_ready) = w.connect_bot(DEFAULT_INTENTS).await;
+    assert!(bot_ready["d"].get("read_state").is_none(), "bots have none");
+
+    let by_bot = w.s.post(&ack_path(&first), &w.bot.auth, json!({})).await;
+    assert_eq!(
+        (by_bot.status, by_bot.body["code"].clone()),
+        (403, json!(20001))
+    );
+    let outsider = w.s.post(&ack_path(&first), &eve.auth, json!({})).await;
+    assert_eq!(
+        (outsider.status, outsider.body["code"].clone()),
+        (403, json!(50001))
+    );
+    let bad =
+        w.s.post(&ack_path("latest"), &w.owner.auth, json!({}))
+            .await;
+    assert_eq!(bad.status, 400);
+}
