@@ -72,6 +72,14 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_MESSAGE_RATE_WINDOW_MS")]
     pub message_rate_window_ms: Option<u64>,
 
+    /// Times a user may send the same content, across all channels, per window [default: 4]
+    #[arg(long, env = "CONCORD_DUPLICATE_MESSAGE_LIMIT")]
+    pub duplicate_message_limit: Option<u32>,
+
+    /// Length of the duplicate-content window in milliseconds [default: 10000]
+    #[arg(long, env = "CONCORD_DUPLICATE_MESSAGE_WINDOW_MS")]
+    pub duplicate_message_window_ms: Option<u64>,
+
     /// Wait for the journal to reach the disk before acknowledging a write [default: on]
     #[arg(long, env = "CONCORD_FSYNC")]
     pub fsync: Option<Switch>,
@@ -114,6 +122,8 @@ impl Settings {
             route_rate_window_ms: Some(1_000),
             message_rate_limit: Some(5),
             message_rate_window_ms: Some(5_000),
+            duplicate_message_limit: Some(4),
+            duplicate_message_window_ms: Some(10_000),
             fsync: Some(Switch::On),
             search: Some(Switch::On),
             message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
@@ -138,6 +148,8 @@ impl Settings {
             route_rate_window_ms,
             message_rate_limit,
             message_rate_window_ms,
+            duplicate_message_limit,
+            duplicate_message_window_ms,
             fsync,
             search,
             message_bucket_ms,
@@ -178,6 +190,8 @@ pub struct RateLimits {
     pub global_per_second: u32,
     pub route: Limit,
     pub message: Limit,
+    /// The same content from one user, across channels (flood control).
+    pub duplicate: Limit,
 }
 
 /// The checked configuration the server runs with.
@@ -255,6 +269,11 @@ impl Config {
                     s.message_rate_limit,
                     s.message_rate_window_ms,
                     "message_rate_limit",
+                )?,
+                duplicate: limit(
+                    s.duplicate_message_limit,
+                    s.duplicate_message_window_ms,
+                    "duplicate_message_limit",
                 )?,
             },
             fsync: s.fsync.is_some_and(Switch::is_on),

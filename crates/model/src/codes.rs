@@ -14,6 +14,7 @@ pub const UNKNOWN_EMOJI: u32 = 10014;
 pub const UNKNOWN_BAN: u32 = 10026;
 pub const BOTS_NOT_ALLOWED: u32 = 20001;
 pub const SLOWMODE: u32 = 20016;
+pub const WRITE_RATE_LIMIT: u32 = 20028;
 pub const MAX_GUILDS: u32 = 30001;
 pub const MAX_PINS: u32 = 30003;
 pub const MAX_ROLES: u32 = 30005;
@@ -52,6 +53,7 @@ pub fn message(code: u32) -> &'static str {
         UNKNOWN_BAN => "Unknown Ban",
         BOTS_NOT_ALLOWED => "Bots cannot use this endpoint",
         SLOWMODE => "This action cannot be performed due to slowmode rate limit.",
+        WRITE_RATE_LIMIT => "The write action you are performing has hit the write rate limit.",
         MAX_GUILDS => "Maximum number of guilds reached",
         MAX_PINS => "Maximum number of pins reached for the channel (250)",
         MAX_REACTIONS => "Maximum number of reactions reached (20)",

@@ -1,5 +1,7 @@
 //! Messages: send, read history, edit, delete.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use concord_model::event::EventKind;
 use concord_model::records::{Message, MessagePatch, MessageReference, channel_type, message_type};
 use concord_model::snowflake::now_ms;
@@ -135,6 +137,7 @@ impl Service {
         view.require(Permissions::SEND_MESSAGES)?;
         self.slowmode(&view, caller)?;
         let content = input.content.unwrap_or_default();
+        self.duplicate_flood(caller, &content)?;
         let mut embeds = input.embeds.unwrap_or_default();
         embeds.extend(input.embed);
         let mut errors = FormErrors::new();
@@ -233,12 +236,35 @@ impl Service {
             count: 1,
             window_ms: seconds * 1000,
         };
-        let decision = self.limiter.check(&key, limit, now_ms());
+        self.within_limit(&key, limit, codes::SLOWMODE)
+    }
+
+    /// Flood control: the same content from one user, in any channels, at
+    /// most so many times per window (when rate limits are on).
+    fn duplicate_flood(&self, caller: Caller, content: &str) -> ServiceResult<()> {
+        let limits = &self.config.rate_limits;
+        if !limits.enabled || content.trim().is_empty() {
+            return Ok(());
+        }
+        let mut hasher = DefaultHasher::new();
+        content.trim().hash(&mut hasher);
+        let key = format!("duplicate:{}:{:x}", caller.id, hasher.finish());
+        self.within_limit(&key, limits.duplicate, codes::WRITE_RATE_LIMIT)
+    }
+
+    /// Counts one use of `key`; a 429 with `code` once `limit` is spent.
+    fn within_limit(
+        &self,
+        key: &str,
+        limit: crate::ratelimit::Limit,
+        code: u32,
+    ) -> ServiceResult<()> {
+        let decision = self.limiter.check(key, limit, now_ms());
         if decision.allowed {
             Ok(())
         } else {
             Err(ServiceError::RateLimited {
-                code: codes::SLOWMODE,
+                code,
                 retry_after_ms: decision.reset_after_ms,
             })
         }

@@ -120,3 +120,54 @@ async fn rate_limits_can_be_switched_off() {
         assert!(reply.header("x-ratelimit-limit").is_none());
     }
 }
+
+/// The same content repeated across channels is refused after the limit,
+/// with Discord's 429 body; other content still goes through.
+#[tokio::test]
+async fn duplicate_floods_are_refused() {
+    let s = server_with(&[
+        "--rate-limits",
+        "on",
+        "--message-rate-limit",
+        "100",
+        "--duplicate-message-limit",
+        "2",
+    ]);
+    let ada = s.register("ada").await;
+    let (guild, general) = s.guild(&ada, "Home").await;
+    let mut channels = vec![general];
+    for name in ["two", "three"] {
+        let reply = s
+            .post(
+                &format!("/guilds/{guild}/channels"),
+                &ada.auth,
+                json!({ "name": name }),
+            )
+            .await;
+        channels.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let send = |channel: &str, content: &str| {
+        let (path, body) = (
+            format!("/channels/{channel}/messages"),
+            json!({ "content": content }),
+        );
+        let (s, auth) = (&s, ada.auth.clone());
+        async move { s.post(&path, &auth, body).await }
+    };
+    assert_eq!(send(&channels[0], "buy now!").await.status, 200);
+    assert_eq!(send(&channels[1], "  buy now!").await.status, 200);
+    let refused = send(&channels[2], "buy now!").await;
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], 20028);
+    assert!(refused.body["retry_after"].as_f64().unwrap() > 0.0);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(send(&channels[2], "something else").await.status, 200);
+    let page = s
+        .get(&format!("/channels/{}/messages", channels[2]), &ada.auth)
+        .await;
+    assert_eq!(
+        page.body.as_array().unwrap().len(),
+        1,
+        "the refused message was not stored"
+    );
+}
