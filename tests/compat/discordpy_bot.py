@@ -23,6 +23,8 @@ CHANNEL_ID = int(os.environ["CHANNEL_ID"])
 HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
 HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
 TIMEOUT = 20
+# The start of a PNG: what discord.py needs to name the image's type.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 intents = discord.Intents.default()
 intents.message_content = True
@@ -75,6 +77,18 @@ async def scenario():
     fetched = await channel.fetch_message(sent.id)
     check(fetched.reactions[0].count == 1 and fetched.reactions[0].me, "reactions are counted with me")
     await sent.remove_reaction("\N{THUMBS UP SIGN}", client.user)
+
+    emojis_update = expect("guild_emojis_update")
+    emoji = await guild.create_custom_emoji(name="compat_blob", image=PNG)
+    await emojis_update
+    check(emoji.name == "compat_blob" and guild.get_emoji(emoji.id) is not None, "custom emoji: create, event, cache")
+    await sent.add_reaction(emoji)
+    refetched = await channel.fetch_message(sent.id)
+    check(any(getattr(r.emoji, "id", None) == emoji.id for r in refetched.reactions), "react with a custom emoji")
+    await sent.clear_reactions()
+    check([e.id for e in await guild.fetch_emojis()] == [emoji.id], "fetch emoji")
+    await emoji.delete()
+    check(await guild.fetch_emojis() == [], "delete emoji")
 
     pins_update = expect("guild_channel_pins_update")
     await sent.pin()

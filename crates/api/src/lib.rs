@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api.clone())
         .nest("/api", api)
+        .route("/emojis/{file}", get(routes::emojis::image))
         .route("/healthz", get(observe::healthz))
         .route("/metrics", get(observe::metrics))
         .with_state(state)

@@ -60,6 +60,7 @@ pub(crate) mod intents {
     pub(crate) const GUILDS: u64 = 1 << 0;
     pub(crate) const GUILD_MEMBERS: u64 = 1 << 1;
     pub(crate) const GUILD_MODERATION: u64 = 1 << 2;
+    pub(crate) const GUILD_EXPRESSIONS: u64 = 1 << 3;
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
@@ -89,6 +90,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
             intents::GUILD_MESSAGES
         }
         InviteCreate | InviteDelete => intents::GUILD_INVITES,
+        GuildEmojisUpdate => intents::GUILD_EXPRESSIONS,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
         MessageReactionAdd
         | MessageReactionRemove

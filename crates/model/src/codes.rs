@@ -18,6 +18,7 @@ pub const WRITE_RATE_LIMIT: u32 = 20028;
 pub const MAX_GUILDS: u32 = 30001;
 pub const MAX_PINS: u32 = 30003;
 pub const MAX_ROLES: u32 = 30005;
+pub const MAX_EMOJIS: u32 = 30008;
 pub const MAX_REACTIONS: u32 = 30010;
 pub const MAX_CHANNELS: u32 = 30013;
 pub const MISSING_ACCESS: u32 = 50001;
@@ -58,6 +59,7 @@ pub fn message(code: u32) -> &'static str {
         MAX_PINS => "Maximum number of pins reached for the channel (250)",
         MAX_REACTIONS => "Maximum number of reactions reached (20)",
         MAX_ROLES => "Maximum number of server roles reached (250)",
+        MAX_EMOJIS => "Maximum number of emojis reached",
         MAX_CHANNELS => "Maximum number of guild channels reached (500)",
         MISSING_ACCESS => "Missing Access",
         DM_CHANNEL => "Cannot execute action on a DM channel",

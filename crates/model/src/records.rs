@@ -411,6 +411,23 @@ impl MessagePatch {
     }
 }
 
+/// A custom emoji of a guild. Its image is stored apart, by emoji id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emoji {
+    pub id: Snowflake,
+    pub guild_id: Snowflake,
+    pub name: String,
+    /// Roles allowed to use it; empty for everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Snowflake>,
+    /// Who uploaded it.
+    pub user_id: Snowflake,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub animated: bool,
+    /// The image's MIME type.
+    pub content_type: String,
+}
+
 /// How far a user has read a channel: the newest message they acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadState {

@@ -156,7 +156,7 @@ pub struct Guild {
     pub safety_alerts_channel_id: Option<Snowflake>,
     pub features: Vec<String>,
     pub roles: Vec<Role>,
-    pub emojis: Vec<Value>,
+    pub emojis: Vec<Emoji>,
     pub stickers: Vec<Value>,
     pub incidents_data: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -431,6 +431,36 @@ impl Message {
             referenced_message: None,
             reactions: (!m.reactions.is_empty())
                 .then(|| m.reactions.iter().map(Reaction::from).collect()),
+        }
+    }
+}
+
+/// A guild's custom emoji.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Emoji {
+    pub id: Snowflake,
+    pub name: String,
+    pub roles: Vec<Snowflake>,
+    /// Who uploaded it; only to those who may manage emoji.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    pub require_colons: bool,
+    pub managed: bool,
+    pub animated: bool,
+    pub available: bool,
+}
+
+impl Emoji {
+    pub fn new(e: &records::Emoji, user: Option<User>) -> Emoji {
+        Emoji {
+            id: e.id,
+            name: e.name.clone(),
+            roles: e.roles.clone(),
+            user,
+            require_colons: true,
+            managed: false,
+            animated: e.animated,
+            available: true,
         }
     }
 }

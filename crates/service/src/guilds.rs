@@ -92,6 +92,7 @@ impl Service {
     ) -> ServiceResult<wire::Guild> {
         let view = self.guild_view(caller, guild_id).await?;
         let mut guild = wire::Guild::new(&view.guild, &view.roles);
+        guild.emojis = self.emoji_list(guild_id).await?;
         if with_counts {
             guild.approximate_member_count = Some(self.store.member_count(guild_id).await?);
         }

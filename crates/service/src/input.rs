@@ -190,6 +190,21 @@ pub struct EditMessage {
     pub allowed_mentions: Option<AllowedMentions>,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct CreateEmoji {
+    pub name: String,
+    /// A data URI: `data:image/png;base64,...`.
+    pub image: String,
+    pub roles: Option<Vec<Snowflake>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PatchEmoji {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub roles: Option<Option<Vec<Snowflake>>>,
+}
+
 /// `POST /users/@me/channels`: a DM with `recipient_id`, or a group DM
 /// with `recipients`.
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ pub mod applications;
 pub mod auth;
 pub mod cache;
 pub mod channels;
+pub mod emojis;
 pub mod error;
 pub mod guilds;
 pub mod input;

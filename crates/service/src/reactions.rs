@@ -10,11 +10,18 @@ use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 /// Distinct emoji a message may carry.
 const MAX_EMOJI_PER_MESSAGE: usize = 20;
 
-/// A unicode emoji as a path segment gives it. Custom emoji (`name:id`) are
-/// unknown until guilds can have them; anything with ASCII in it is no emoji.
+/// The id of a custom emoji given as `name:id`.
+fn custom_emoji_id(emoji: &str) -> Option<Snowflake> {
+    let (name, id) = emoji.split_once(':')?;
+    let word = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    word.then(|| id.parse().ok()).flatten()
+}
+
+/// An emoji as a path segment gives it: unicode (no ASCII in it), or a
+/// custom one as `name:id`.
 fn check_emoji(emoji: &str) -> ServiceResult<()> {
-    let plausible = !emoji.is_empty() && emoji.len() <= 64 && !emoji.chars().any(|c| c.is_ascii());
-    if plausible {
+    let unicode = !emoji.is_empty() && emoji.len() <= 64 && !emoji.chars().any(|c| c.is_ascii());
+    if unicode || custom_emoji_id(emoji).is_some() {
         Ok(())
     } else {
         Err(ServiceError::NotFound(codes::UNKNOWN_EMOJI))
@@ -57,6 +64,13 @@ impl Service {
     ) -> ServiceResult<()> {
         check_emoji(emoji)?;
         let (view, message) = self.reactable(caller, channel_id, message_id).await?;
+        if let Some(id) = custom_emoji_id(emoji) {
+            // A custom emoji must be one of this guild's.
+            let guild_id = view
+                .guild_id()
+                .ok_or(ServiceError::NotFound(codes::UNKNOWN_EMOJI))?;
+            self.find_emoji(guild_id, id).await?;
+        }
         let known = message.reactions.iter().any(|r| r.emoji == emoji);
         if !known {
             view.require(Permissions::ADD_REACTIONS)?;

@@ -115,8 +115,10 @@ impl Service {
         for c in self.store.guild_channels(guild_id).await? {
             channels.push(self.channel_wire(&c).await?);
         }
+        let mut guild_wire = wire::Guild::new(&guild, &roles);
+        guild_wire.emojis = self.emoji_list(guild_id).await?;
         Ok(Some(wire::GuildCreate {
-            guild: wire::Guild::new(&guild, &roles),
+            guild: guild_wire,
             joined_at: concord_model::timestamp::iso8601(me.joined_at_ms),
             large,
             unavailable: false,

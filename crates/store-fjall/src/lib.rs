@@ -54,5 +54,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("user_private_channel", "user id | channel id -> ()"),
     ("dm_pair", "lower user id | higher user id -> channel id"),
     ("user_read_state", "user id | channel id -> ReadState"),
+    ("guild_emoji", "guild id | emoji id -> Emoji"),
+    ("emoji_image", "emoji id -> image bytes"),
     ("meta", "name -> bytes"),
 ];

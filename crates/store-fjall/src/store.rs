@@ -5,12 +5,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
+    Role, User,
 };
 use concord_store::{
-    ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
+    ApplicationStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore, MemberStore,
+    MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
+    ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
 use serde::de::DeserializeOwned;
@@ -49,6 +50,8 @@ struct Tables {
     user_private_channel: Keyspace,
     dm_pair: Keyspace,
     user_read_state: Keyspace,
+    guild_emoji: Keyspace,
+    emoji_image: Keyspace,
     meta: Keyspace,
 }
 
@@ -94,6 +97,8 @@ impl FjallStore {
             user_private_channel: open("user_private_channel")?,
             dm_pair: open("dm_pair")?,
             user_read_state: open("user_read_state")?,
+            guild_emoji: open("guild_emoji")?,
+            emoji_image: open("emoji_image")?,
             meta: open("meta")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
@@ -396,6 +401,12 @@ impl GuildStore for FjallStore {
             }
             for key in Self::scan_keys(&self.t.guild_ban, g)? {
                 b.remove(&self.t.guild_ban, key);
+            }
+            for key in Self::scan_keys(&self.t.guild_emoji, g)? {
+                if let Some(emoji) = keys::pair_second(&key) {
+                    b.remove(&self.t.emoji_image, emoji.to_be_bytes());
+                }
+                b.remove(&self.t.guild_emoji, key);
             }
             for key in Self::scan_keys(&self.t.guild_invite, g)? {
                 if let Some(code) = key.get(8..) {
@@ -822,6 +833,40 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl EmojiStore for FjallStore {
+    async fn emojis(&self, guild_id: Snowflake) -> StoreResult<Vec<Emoji>> {
+        Self::scan(&self.t.guild_emoji, keys::id(guild_id))
+    }
+
+    async fn put_emoji(&self, emoji: &Emoji, image: Option<&[u8]>) -> StoreResult<()> {
+        let value = encode(emoji)?;
+        self.write(|b| {
+            let key = keys::pair(emoji.guild_id.get(), emoji.id.get());
+            b.insert(&self.t.guild_emoji, key, value);
+            if let Some(image) = image {
+                b.insert(&self.t.emoji_image, keys::id(emoji.id), image);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_emoji(&self, guild_id: Snowflake, id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            b.remove(&self.t.guild_emoji, keys::pair(guild_id.get(), id.get()));
+            b.remove(&self.t.emoji_image, keys::id(id));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn emoji_image(&self, id: Snowflake) -> StoreResult<Option<Vec<u8>>> {
+        let found = self.t.emoji_image.get(keys::id(id)).map_err(backend)?;
+        Ok(found.map(|v| v.to_vec()))
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
-    Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
 };
 
 use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
@@ -19,7 +19,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, private_channels, read_states, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, private_channels, read_states, emojis, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -624,6 +624,56 @@ pub async fn read_states(store: &dyn Store) {
     assert_eq!(
         store.read_states(Snowflake(2)).await.unwrap(),
         [state(2, 10, 3)]
+    );
+}
+
+pub async fn emojis(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101]))
+        .await
+        .unwrap();
+    let emoji = |id: u64, name: &str| Emoji {
+        id: Snowflake(id),
+        guild_id: Snowflake(100),
+        name: name.into(),
+        roles: Vec::new(),
+        user_id: Snowflake(1),
+        animated: false,
+        content_type: "image/png".into(),
+    };
+    store
+        .put_emoji(&emoji(7, "blob"), Some(b"png7"))
+        .await
+        .unwrap();
+    store
+        .put_emoji(&emoji(6, "wave"), Some(b"png6"))
+        .await
+        .unwrap();
+    store.put_emoji(&emoji(7, "renamed"), None).await.unwrap();
+    let names: Vec<String> = (store.emojis(Snowflake(100)).await.unwrap())
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["wave", "renamed"],
+        "by id; a rename keeps the image"
+    );
+    assert_eq!(
+        store.emoji_image(Snowflake(7)).await.unwrap(),
+        Some(b"png7".to_vec())
+    );
+    store
+        .delete_emoji(Snowflake(100), Snowflake(6))
+        .await
+        .unwrap();
+    assert_eq!(store.emoji_image(Snowflake(6)).await.unwrap(), None);
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    assert!(store.emojis(Snowflake(100)).await.unwrap().is_empty());
+    assert_eq!(
+        store.emoji_image(Snowflake(7)).await.unwrap(),
+        None,
+        "gone with the guild"
     );
 }
 

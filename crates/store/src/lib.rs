@@ -13,7 +13,8 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
+    Role, User,
 };
 
 pub mod conformance;
@@ -166,6 +167,17 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// Custom emoji, per guild, with their images.
+#[async_trait]
+pub trait EmojiStore: Send + Sync {
+    /// The guild's emoji, by id.
+    async fn emojis(&self, guild_id: Snowflake) -> StoreResult<Vec<Emoji>>;
+    /// Creates (with its image) or replaces (`image: None`) an emoji.
+    async fn put_emoji(&self, emoji: &Emoji, image: Option<&[u8]>) -> StoreResult<()>;
+    async fn delete_emoji(&self, guild_id: Snowflake, id: Snowflake) -> StoreResult<()>;
+    async fn emoji_image(&self, id: Snowflake) -> StoreResult<Option<Vec<u8>>>;
+}
+
 /// Read states: one per user and channel they acknowledged.
 #[async_trait]
 pub trait ReadStateStore: Send + Sync {
@@ -288,6 +300,7 @@ pub trait Store:
     + ReactionStore
     + PrivateChannelStore
     + ReadStateStore
+    + EmojiStore
     + MetaStore
 {
 }
@@ -305,6 +318,7 @@ impl<T> Store for T where
         + ReactionStore
         + PrivateChannelStore
         + ReadStateStore
+        + EmojiStore
         + MetaStore
 {
 }

@@ -9,13 +9,14 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
+    Role, User,
 };
 
 use crate::{
-    ApplicationStore, BanStore, ChannelStore, GuildStore, InviteStore, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, UserStore, bucket_of, login_key, login_keys,
+    ApplicationStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore, MemberStore,
+    MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
+    ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -39,6 +40,9 @@ struct Inner {
     /// (channel, message, emoji, user)
     reactions: BTreeSet<(Snowflake, Snowflake, String, Snowflake)>,
     user_private: BTreeSet<(Snowflake, Snowflake)>,
+    /// (guild, emoji)
+    emojis: BTreeMap<(Snowflake, Snowflake), Emoji>,
+    emoji_images: HashMap<Snowflake, Vec<u8>>,
     /// (user, channel)
     read_states: BTreeMap<(Snowflake, Snowflake), ReadState>,
     dm_pairs: HashMap<(Snowflake, Snowflake), Snowflake>,
@@ -212,6 +216,16 @@ impl GuildStore for MemoryStore {
         }
         inner.invites.retain(|_, i| i.guild_id != id);
         inner.bans.retain(|(g, _), _| *g != id);
+        let emojis: Vec<Snowflake> = inner
+            .emojis
+            .keys()
+            .filter(|(g, _)| *g == id)
+            .map(|(_, e)| *e)
+            .collect();
+        for e in emojis {
+            inner.emojis.remove(&(id, e));
+            inner.emoji_images.remove(&e);
+        }
         Ok(())
     }
 
@@ -560,6 +574,37 @@ impl PrivateChannelStore for MemoryStore {
             .range(range)
             .filter_map(|(_, c)| inner.channels.get(c).cloned())
             .collect())
+    }
+}
+
+#[async_trait]
+impl EmojiStore for MemoryStore {
+    async fn emojis(&self, guild_id: Snowflake) -> StoreResult<Vec<Emoji>> {
+        let inner = self.lock();
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        Ok(inner.emojis.range(range).map(|(_, e)| e.clone()).collect())
+    }
+
+    async fn put_emoji(&self, emoji: &Emoji, image: Option<&[u8]>) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if let Some(image) = image {
+            inner.emoji_images.insert(emoji.id, image.to_vec());
+        }
+        inner
+            .emojis
+            .insert((emoji.guild_id, emoji.id), emoji.clone());
+        Ok(())
+    }
+
+    async fn delete_emoji(&self, guild_id: Snowflake, id: Snowflake) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.emojis.remove(&(guild_id, id));
+        inner.emoji_images.remove(&id);
+        Ok(())
+    }
+
+    async fn emoji_image(&self, id: Snowflake) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.lock().emoji_images.get(&id).cloned())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::json_response;
 
 mod accounts;
 mod channels;
+pub(crate) mod emojis;
 mod gateway;
 mod guilds;
 mod invites;
@@ -32,6 +33,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(moderation::routes())
         .merge(pins::routes())
         .merge(reactions::routes())
+        .merge(emojis::routes())
         .merge(search::routes())
 }
 

@@ -45,13 +45,14 @@ impl Stage {
         for i in 0..HISTORY_COUNT {
             s.say(&owner, &history, &format!("history {i}")).await;
         }
-        // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY.
+        // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY,
+        // MANAGE_GUILD_EXPRESSIONS.
         let bot = s
             .bot(
                 &owner,
                 "compat-bot",
                 &guild,
-                &((1u64 << 10) | (1 << 11) | (1 << 13) | (1 << 16)).to_string(),
+                &((1u64 << 10) | (1 << 11) | (1 << 13) | (1 << 16) | (1 << 30)).to_string(),
             )
             .await;
         Stage {

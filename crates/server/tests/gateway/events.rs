@@ -737,3 +737,34 @@ async fn read_states_follow_acks() {
             .await;
     assert_eq!(bad.status, 400);
 }
+
+/// Emoji changes reach sessions with GUILD_EXPRESSIONS as the whole list;
+/// GUILD_CREATE carries the list too.
+#[tokio::test]
+async fn emoji_updates_need_the_expressions_intent() {
+    let w = World::new(&[]).await;
+    let expressions = 1 << 3;
+    let (mut with, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let (mut without, _) = w.connect_bot(DEFAULT_INTENTS & !expressions).await;
+    let image = "data:image/png;base64,iVBORw0KGgo=";
+    let created =
+        w.s.post(
+            &format!("/guilds/{}/emojis", w.guild),
+            &w.owner.auth,
+            json!({ "name": "wave", "image": image }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let update = with.dispatch("GUILD_EMOJIS_UPDATE").await;
+    assert_eq!(update["d"]["guild_id"], w.guild.as_str());
+    assert_eq!(update["d"]["emojis"][0]["name"], "wave");
+    w.say("marker").await;
+    let (seen, _) = until(&mut without, "MESSAGE_CREATE").await;
+    assert!(seen.is_empty(), "{seen:?}");
+
+    let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10&encoding=json").await;
+    ws.receive().await;
+    ws.identify(w.bot_token(), DEFAULT_INTENTS).await;
+    let guild = ws.dispatch("GUILD_CREATE").await;
+    assert_eq!(guild["d"]["emojis"][0]["id"], created.body["id"]);
+}

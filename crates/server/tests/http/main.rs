@@ -3,6 +3,7 @@
 
 mod accounts;
 mod durability;
+mod emojis;
 mod errors;
 mod guilds;
 mod invites;
