@@ -105,8 +105,15 @@ async def scenario():
 
     await channel.typing()
     check(True, "typing is accepted")
-    me = await guild.me.edit(nick="compat nick")
+    me = await guild.me.edit(nick="compat nick", reason="testing the audit log")
     check(me is not None and me.nick == "compat nick", "the bot renames itself in the guild")
+    entries = [e async for e in guild.audit_logs(limit=5)]
+    check(
+        entries[0].action == discord.AuditLogAction.member_update
+        and entries[0].reason == "testing the audit log"
+        and entries[0].user.id == client.user.id,
+        "the audit log records the rename with its reason",
+    )
 
     owner = await client.fetch_user(guild.owner_id)
     dm = await owner.create_dm()

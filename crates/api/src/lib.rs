@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::get;
 use concord_model::limits;
 use concord_service::Service;
@@ -30,11 +31,27 @@ pub struct AppState {
 
 pub type State = axum::extract::State<Arc<AppState>>;
 
+/// Runs the request with the reason its client gave for the audit log
+/// (`X-Audit-Log-Reason`, percent-encoded by the libraries).
+async fn audit_reason(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let reason = request
+        .headers()
+        .get("x-audit-log-reason")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    concord_service::audit::with_reason(reason, next.run(request)).await
+}
+
 /// The whole HTTP surface: `/api/v10` (with `/api/v9` and `/api` as
 /// aliases), `/healthz` and `/metrics`. `extra` is merged at the root
 /// (the gateway's WebSocket upgrade lives there).
 pub fn router(state: Arc<AppState>, extra: Router) -> Router {
     let api = routes::api()
+        .route_layer(middleware::from_fn(audit_reason))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             ratelimit::limit,

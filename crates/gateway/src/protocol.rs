@@ -85,7 +85,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
             intents::GUILDS
         }
         GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => intents::GUILD_MEMBERS,
-        GuildBanAdd | GuildBanRemove => intents::GUILD_MODERATION,
+        GuildBanAdd | GuildBanRemove | GuildAuditLogEntryCreate => intents::GUILD_MODERATION,
         MessageCreate | MessageUpdate | MessageDelete | MessageDeleteBulk => {
             intents::GUILD_MESSAGES
         }

@@ -411,6 +411,28 @@ impl MessagePatch {
     }
 }
 
+/// One moderation action in a guild's audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: Snowflake,
+    pub guild_id: Snowflake,
+    /// Who acted.
+    pub user_id: Snowflake,
+    /// What was acted on: a user, role, channel, emoji...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<Snowflake>,
+    /// Discord's audit log event number.
+    pub action_type: u16,
+    /// `{key, old_value?, new_value?}` objects, as Discord returns them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Value>,
+    /// Extra facts some actions carry (`channel_id`, `count`...), as strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// A custom emoji of a guild. Its image is stored apart, by emoji id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Emoji {

@@ -4,6 +4,7 @@ use concord_model::event::EventKind;
 use concord_model::records::{Channel, Overwrite, channel_type};
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
+use crate::audit::{Details, action, change};
 use crate::error::check_length;
 use crate::input::{ChannelInput, PutOverwrite};
 use crate::{
@@ -172,6 +173,12 @@ impl Service {
         self.store.put_channel(&channel).await?;
         let out = wire::Channel::new(&channel, None);
         self.publish(EventKind::ChannelCreate, to_guild(guild_id), &out);
+        let mut details = Details::on(channel.id);
+        details
+            .changes
+            .push(change("name", None::<()>, &channel.name));
+        self.audit(guild_id, caller, action::CHANNEL_CREATE, details)
+            .await?;
         Ok(out)
     }
 
@@ -208,7 +215,16 @@ impl Service {
         self.apply_channel_input(guild, &mut channel, input, &mut errors)
             .await?;
         errors.into_result()?;
-        self.save_channel(&view, &channel).await
+        let out = self.save_channel(&view, &channel).await?;
+        let mut details = Details::on(channel_id);
+        if view.channel.name != channel.name {
+            details
+                .changes
+                .push(change("name", &view.channel.name, &channel.name));
+        }
+        self.audit(guild.guild.id, caller, action::CHANNEL_UPDATE, details)
+            .await?;
+        Ok(out)
     }
 
     async fn save_channel(
@@ -250,6 +266,12 @@ impl Service {
         self.store.delete_channel(channel_id).await?;
         self.cache.forget(channel_id);
         self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out);
+        let mut details = Details::on(channel_id);
+        details
+            .changes
+            .push(change("name", &view.channel.name, None::<()>));
+        self.audit(guild_id, caller, action::CHANNEL_DELETE, details)
+            .await?;
         Ok(out)
     }
 
@@ -281,7 +303,18 @@ impl Service {
         let mut channel = view.channel.clone();
         channel.permission_overwrites.retain(|o| o.id != target);
         channel.permission_overwrites.push(overwrite);
-        self.save_channel(&view, &channel).await.map(drop)
+        self.save_channel(&view, &channel).await?;
+        let details = Details {
+            options: Some(serde_json::json!({ "id": target, "type": input.kind.to_string() })),
+            ..Details::on(channel_id)
+        };
+        self.audit(
+            guild.guild.id,
+            caller,
+            action::CHANNEL_OVERWRITE_UPDATE,
+            details,
+        )
+        .await
     }
 
     pub async fn delete_overwrite(
@@ -299,6 +332,13 @@ impl Service {
         if channel.permission_overwrites.len() == before {
             return Err(ServiceError::NotFound(codes::UNKNOWN_OVERWRITE));
         }
-        self.save_channel(&view, &channel).await.map(drop)
+        self.save_channel(&view, &channel).await?;
+        let details = Details {
+            options: Some(serde_json::json!({ "id": target })),
+            ..Details::on(channel_id)
+        };
+        let guild_id = view.guild()?.guild.id;
+        self.audit(guild_id, caller, action::CHANNEL_OVERWRITE_DELETE, details)
+            .await
     }
 }

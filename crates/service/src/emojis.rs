@@ -8,6 +8,7 @@ use concord_model::event::EventKind;
 use concord_model::records::Emoji;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
+use crate::audit::{Details, action, change};
 use crate::input::{CreateEmoji, PatchEmoji};
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
 
@@ -151,6 +152,12 @@ impl Service {
         };
         self.store.put_emoji(&emoji, Some(&bytes)).await?;
         self.emojis_changed(guild_id).await?;
+        let mut details = Details::on(emoji.id);
+        details
+            .changes
+            .push(change("name", None::<()>, &emoji.name));
+        self.audit(guild_id, caller, action::EMOJI_CREATE, details)
+            .await?;
         self.emoji_wire(&guild, &emoji).await
     }
 
@@ -191,6 +198,8 @@ impl Service {
         errors.into_result()?;
         self.store.put_emoji(&emoji, None).await?;
         self.emojis_changed(guild_id).await?;
+        self.audit(guild_id, caller, action::EMOJI_UPDATE, Details::on(id))
+            .await?;
         self.emoji_wire(&guild, &emoji).await
     }
 
@@ -202,7 +211,9 @@ impl Service {
     ) -> ServiceResult<()> {
         self.editable_emoji(caller, guild_id, id).await?;
         self.store.delete_emoji(guild_id, id).await?;
-        self.emojis_changed(guild_id).await
+        self.emojis_changed(guild_id).await?;
+        self.audit(guild_id, caller, action::EMOJI_DELETE, Details::on(id))
+            .await
     }
 
     /// An emoji's image and content type, for anyone with its URL.

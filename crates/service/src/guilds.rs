@@ -6,6 +6,7 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::NewGuild;
 
+use crate::audit::{Details, action, change};
 use crate::error::check_length;
 use crate::input::{CreateGuild, PatchGuild, RoleInput};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
@@ -174,6 +175,13 @@ impl Service {
         self.store.update_guild(&guild).await?;
         let out = wire::Guild::new(&guild, &view.roles);
         self.publish(EventKind::GuildUpdate, to_guild(guild_id), &out);
+        self.audit(
+            guild_id,
+            caller,
+            action::GUILD_UPDATE,
+            Details::on(guild_id),
+        )
+        .await?;
         Ok(out)
     }
 
@@ -301,6 +309,10 @@ impl Service {
             to_guild(guild_id),
             serde_json::json!({ "guild_id": guild_id, "role": &out }),
         );
+        let mut details = Details::on(role.id);
+        details.changes.push(change("name", None::<()>, &role.name));
+        self.audit(guild_id, caller, action::ROLE_CREATE, details)
+            .await?;
         Ok(out)
     }
 
@@ -342,6 +354,13 @@ impl Service {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         update["guild_id"] = guild_id.to_string().into();
         self.publish(EventKind::GuildMemberUpdate, to_guild(guild_id), update);
-        Ok(())
+        let key = if give { "$add" } else { "$remove" };
+        let role = serde_json::json!([{ "id": role_id, "name": role.name }]);
+        let mut details = Details::on(user_id);
+        details
+            .changes
+            .push(serde_json::json!({ "key": key, "new_value": role }));
+        self.audit(guild_id, caller, action::MEMBER_ROLE_UPDATE, details)
+            .await
     }
 }

@@ -18,6 +18,7 @@ use concord_store::Store;
 use serde::Serialize;
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod channels;

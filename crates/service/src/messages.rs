@@ -9,6 +9,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{HistoryAnchor, StoreResult, history};
 use serde_json::Value;
 
+use crate::audit::{Details, action};
 use crate::cache::CACHED_PER_CHANNEL;
 use crate::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult};
@@ -465,7 +466,18 @@ impl Service {
         self.cache.deleted(channel_id, &[id]).await;
         let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
         self.publish(EventKind::MessageDelete, view.audience(), data);
-        Ok(())
+        match view.guild_id() {
+            // A moderator's deletion is on the record; an author's own is not.
+            Some(guild_id) if message.author_id != caller.id => {
+                let details = Details {
+                    options: Some(serde_json::json!({ "channel_id": channel_id, "count": "1" })),
+                    ..Details::on(message.author_id)
+                };
+                self.audit(guild_id, caller, action::MESSAGE_DELETE, details)
+                    .await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Deletes 2 to 100 messages, none older than two weeks.
@@ -508,6 +520,14 @@ impl Service {
             let data =
                 view.with_guild_id(serde_json::json!({ "ids": deleted, "channel_id": channel_id }));
             self.publish(EventKind::MessageDeleteBulk, view.audience(), data);
+            if let Some(guild_id) = view.guild_id() {
+                let details = Details {
+                    options: Some(serde_json::json!({ "count": deleted.len().to_string() })),
+                    ..Details::on(channel_id)
+                };
+                self.audit(guild_id, caller, action::MESSAGE_BULK_DELETE, details)
+                    .await?;
+            }
         }
         Ok(())
     }

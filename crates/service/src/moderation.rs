@@ -9,6 +9,7 @@ use concord_model::timestamp::parse_iso8601;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use serde_json::json;
 
+use crate::audit::{Details, action, change, current_reason};
 use crate::error::check_length;
 use crate::input::{CreateBan, PatchMember, PatchNick, RoleInput};
 use crate::permissions::highest_position;
@@ -107,6 +108,8 @@ impl Service {
             to_guild(guild_id),
             json!({ "guild_id": guild_id, "role": &out }),
         );
+        self.audit(guild_id, caller, action::ROLE_UPDATE, Details::on(role_id))
+            .await?;
         Ok(out)
     }
 
@@ -146,7 +149,8 @@ impl Service {
             to_guild(guild_id),
             json!({ "guild_id": guild_id, "role_id": role_id }),
         );
-        Ok(())
+        self.audit(guild_id, caller, action::ROLE_DELETE, Details::on(role_id))
+            .await
     }
 
     /// Nick (MANAGE_NICKNAMES), roles (MANAGE_ROLES, each below the caller),
@@ -160,6 +164,7 @@ impl Service {
     ) -> ServiceResult<wire::Member> {
         let view = self.guild_view(caller, guild_id).await?;
         let mut member = self.member_record(guild_id, user_id).await?;
+        let before = member.clone();
         let mut errors = FormErrors::new();
         if let Some(nick) = input.nick {
             if user_id == caller.id {
@@ -236,7 +241,20 @@ impl Service {
             };
         }
         errors.into_result()?;
-        self.save_member(&member).await
+        let out = self.save_member(&member).await?;
+        let mut details = Details::on(user_id);
+        let kind = if before.roles != member.roles {
+            action::MEMBER_ROLE_UPDATE
+        } else {
+            action::MEMBER_UPDATE
+        };
+        if before.nick != member.nick {
+            details
+                .changes
+                .push(change("nick", &before.nick, &member.nick));
+        }
+        self.audit(guild_id, caller, kind, details).await?;
+        Ok(out)
     }
 
     /// The caller's own nickname (CHANGE_NICKNAME).
@@ -277,7 +295,9 @@ impl Service {
         view.require(Permissions::KICK_MEMBERS)?;
         let member = self.member_record(guild_id, user_id).await?;
         view.require_above(&member)?;
-        self.remove_member(guild_id, user_id).await
+        self.remove_member(guild_id, user_id).await?;
+        self.audit(guild_id, caller, action::MEMBER_KICK, Details::on(user_id))
+            .await
     }
 
     /// Bans a user (a member below the caller, or anyone not in the guild),
@@ -311,7 +331,7 @@ impl Service {
         let ban = Ban {
             guild_id,
             user_id,
-            reason: None,
+            reason: current_reason(),
             created_ms: now_ms(),
         };
         self.store.put_ban(&ban).await?;
@@ -327,7 +347,13 @@ impl Service {
             self.delete_recent_messages(guild_id, user_id, seconds)
                 .await?;
         }
-        Ok(())
+        self.audit(
+            guild_id,
+            caller,
+            action::MEMBER_BAN_ADD,
+            Details::on(user_id),
+        )
+        .await
     }
 
     /// Deletes what `user_id` wrote in the guild in the last `seconds`.
@@ -387,7 +413,13 @@ impl Service {
             to_ban_managers(guild_id),
             json!({ "guild_id": guild_id, "user": user }),
         );
-        Ok(())
+        self.audit(
+            guild_id,
+            caller,
+            action::MEMBER_BAN_REMOVE,
+            Details::on(user_id),
+        )
+        .await
     }
 
     async fn ban_wire(&self, ban: &Ban) -> ServiceResult<serde_json::Value> {

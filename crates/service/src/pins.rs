@@ -8,6 +8,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::{Details, action};
 use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
 /// Discord's cap on pins per channel.
@@ -74,7 +75,9 @@ impl Service {
         self.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
         self.publish(EventKind::MessageCreate, view.audience(), out);
-        Ok(())
+        let target = Some(message.author_id);
+        self.audit_pin(&view, caller, message_id, target, action::MESSAGE_PIN)
+            .await
     }
 
     pub async fn unpin(
@@ -95,7 +98,8 @@ impl Service {
             .first()
             .map(|(_, at)| *at);
         self.pins_changed(&view, latest);
-        Ok(())
+        self.audit_pin(&view, caller, message_id, None, action::MESSAGE_UNPIN)
+            .await
     }
 
     async fn set_pinned(
@@ -118,6 +122,27 @@ impl Service {
             self.publish(EventKind::MessageUpdate, view.audience(), out);
         }
         Ok(())
+    }
+
+    /// Pins in guild channels are on the audit log.
+    async fn audit_pin(
+        &self,
+        view: &ChannelView,
+        caller: Caller,
+        message_id: Snowflake,
+        author: Option<Snowflake>,
+        kind: u16,
+    ) -> ServiceResult<()> {
+        let Some(guild_id) = view.guild_id() else {
+            return Ok(());
+        };
+        let options = json!({ "channel_id": view.channel.id, "message_id": message_id });
+        let details = Details {
+            target: author,
+            options: Some(options),
+            ..Details::default()
+        };
+        self.audit(guild_id, caller, kind, details).await
     }
 
     fn pins_changed(&self, view: &ChannelView, last_pin_ms: Option<u64>) {

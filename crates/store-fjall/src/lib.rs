@@ -55,6 +55,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("dm_pair", "lower user id | higher user id -> channel id"),
     ("user_read_state", "user id | channel id -> ReadState"),
     ("guild_emoji", "guild id | emoji id -> Emoji"),
+    ("guild_audit", "guild id | !entry id -> AuditEntry"),
     ("emoji_image", "emoji id -> image bytes"),
     ("meta", "name -> bytes"),
 ];

@@ -5,12 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
-    Role, User,
+    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
+    ReadState, Role, User,
 };
 use concord_store::{
-    ApplicationStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore, MemberStore,
-    MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
+    ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
+    MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
     ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
@@ -51,6 +51,7 @@ struct Tables {
     dm_pair: Keyspace,
     user_read_state: Keyspace,
     guild_emoji: Keyspace,
+    guild_audit: Keyspace,
     emoji_image: Keyspace,
     meta: Keyspace,
 }
@@ -98,6 +99,7 @@ impl FjallStore {
             dm_pair: open("dm_pair")?,
             user_read_state: open("user_read_state")?,
             guild_emoji: open("guild_emoji")?,
+            guild_audit: open("guild_audit")?,
             emoji_image: open("emoji_image")?,
             meta: open("meta")?,
         };
@@ -401,6 +403,9 @@ impl GuildStore for FjallStore {
             }
             for key in Self::scan_keys(&self.t.guild_ban, g)? {
                 b.remove(&self.t.guild_ban, key);
+            }
+            for key in Self::scan_keys(&self.t.guild_audit, g)? {
+                b.remove(&self.t.guild_audit, key);
             }
             for key in Self::scan_keys(&self.t.guild_emoji, g)? {
                 if let Some(emoji) = keys::pair_second(&key) {
@@ -833,6 +838,37 @@ impl BanStore for FjallStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl AuditLogStore for FjallStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let value = encode(entry)?;
+        // Newest first in a forward scan: the id is stored inverted.
+        let key = keys::pair(entry.guild_id.get(), !entry.id.get());
+        self.write(|b| {
+            b.insert(&self.t.guild_audit, key, value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(
+        &self,
+        guild_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let first = before.map_or(0, |b| (!b.get()).saturating_add(1));
+        let start = keys::pair(guild_id.get(), first);
+        let end = keys::pair(guild_id.get(), u64::MAX);
+        self.t
+            .guild_audit
+            .range(start..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
     }
 }
 

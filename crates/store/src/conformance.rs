@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
-    Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
 };
 
 use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
@@ -19,7 +19,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, private_channels, read_states, emojis, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -674,6 +674,43 @@ pub async fn emojis(store: &dyn Store) {
         store.emoji_image(Snowflake(7)).await.unwrap(),
         None,
         "gone with the guild"
+    );
+}
+
+pub async fn audit_log(store: &dyn Store) {
+    let entry = |guild: u64, id: u64| AuditEntry {
+        id: Snowflake(id),
+        guild_id: Snowflake(guild),
+        user_id: Snowflake(1),
+        target_id: Some(Snowflake(2)),
+        action_type: 20,
+        changes: Vec::new(),
+        options: None,
+        reason: Some("spam".into()),
+    };
+    for (guild, id) in [(100, 5), (100, 9), (100, 7), (200, 8)] {
+        store.append_audit(&entry(guild, id)).await.unwrap();
+    }
+    let ids = |entries: Vec<AuditEntry>| entries.iter().map(|e| e.id.get()).collect::<Vec<_>>();
+    let all = store.audit_entries(Snowflake(100), None, 10).await.unwrap();
+    assert_eq!(all[0], entry(100, 9));
+    assert_eq!(ids(all), [9, 7, 5], "newest first, one guild");
+    let older = store
+        .audit_entries(Snowflake(100), Some(Snowflake(9)), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(older), [7], "before is exclusive");
+    store
+        .create_guild(&new_guild(100, 1, &[101]))
+        .await
+        .unwrap();
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    assert!(
+        store
+            .audit_entries(Snowflake(100), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

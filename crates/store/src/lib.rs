@@ -13,8 +13,8 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
-    Role, User,
+    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
+    ReadState, Role, User,
 };
 
 pub mod conformance;
@@ -167,6 +167,19 @@ pub trait BanStore: Send + Sync {
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
 }
 
+/// Each guild's audit log, newest first.
+#[async_trait]
+pub trait AuditLogStore: Send + Sync {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Up to `limit` entries with ids below `before` (all if `None`), newest first.
+    async fn audit_entries(
+        &self,
+        guild_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>>;
+}
+
 /// Custom emoji, per guild, with their images.
 #[async_trait]
 pub trait EmojiStore: Send + Sync {
@@ -301,6 +314,7 @@ pub trait Store:
     + PrivateChannelStore
     + ReadStateStore
     + EmojiStore
+    + AuditLogStore
     + MetaStore
 {
 }
@@ -319,6 +333,7 @@ impl<T> Store for T where
         + PrivateChannelStore
         + ReadStateStore
         + EmojiStore
+        + AuditLogStore
         + MetaStore
 {
 }

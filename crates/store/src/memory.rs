@@ -9,13 +9,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState,
-    Role, User,
+    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
+    ReadState, Role, User,
 };
 
 use crate::{
-    ApplicationStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore, MemberStore,
-    MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
+    ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
+    MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
     ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
 };
 
@@ -40,6 +40,8 @@ struct Inner {
     /// (channel, message, emoji, user)
     reactions: BTreeSet<(Snowflake, Snowflake, String, Snowflake)>,
     user_private: BTreeSet<(Snowflake, Snowflake)>,
+    /// (guild, newest first)
+    audit: BTreeMap<(Snowflake, Reverse<u64>), AuditEntry>,
     /// (guild, emoji)
     emojis: BTreeMap<(Snowflake, Snowflake), Emoji>,
     emoji_images: HashMap<Snowflake, Vec<u8>>,
@@ -216,6 +218,7 @@ impl GuildStore for MemoryStore {
         }
         inner.invites.retain(|_, i| i.guild_id != id);
         inner.bans.retain(|(g, _), _| *g != id);
+        inner.audit.retain(|(g, _), _| *g != id);
         let emojis: Vec<Snowflake> = inner
             .emojis
             .keys()
@@ -573,6 +576,32 @@ impl PrivateChannelStore for MemoryStore {
             .user_private
             .range(range)
             .filter_map(|(_, c)| inner.channels.get(c).cloned())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AuditLogStore for MemoryStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let key = (entry.guild_id, Reverse(entry.id.get()));
+        self.lock().audit.insert(key, entry.clone());
+        Ok(())
+    }
+
+    async fn audit_entries(
+        &self,
+        guild_id: Snowflake,
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let inner = self.lock();
+        let start = before.map_or(u64::MAX, |b| b.get().saturating_sub(1));
+        let range = (guild_id, Reverse(start))..=(guild_id, Reverse(0));
+        Ok(inner
+            .audit
+            .range(range)
+            .take(limit)
+            .map(|(_, e)| e.clone())
             .collect())
     }
 }

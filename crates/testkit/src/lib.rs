@@ -148,10 +148,25 @@ impl TestServer {
         auth: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
+        self.request_with(method, path, auth, body, &[]).await
+    }
+
+    /// [`request`](Self::request) with extra headers, such as `X-Audit-Log-Reason`.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self
             .http
             .request(method, self.url(&format!("/api/v10{path}")));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }

@@ -1,4 +1,4 @@
-//! Role edits, member edits, kicks and bans.
+//! Role edits, member edits, kicks and bans, and the audit log that records them.
 
 use std::sync::Arc;
 
@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{get, patch};
+use concord_service::audit::AuditQuery;
 use concord_service::input::{CreateBan, PatchMember, PatchNick, RoleInput};
 
 use super::guilds::guild_id;
@@ -21,6 +22,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             patch(edit_role).delete(delete_role),
         )
         .route("/guilds/{guild_id}/members/@me", patch(edit_own_nick))
+        .route("/guilds/{guild_id}/audit-logs", get(audit_log))
         .route("/guilds/{guild_id}/members/search", get(search_members))
         .route("/guilds/{guild_id}/bans", get(bans))
         .route(
@@ -151,4 +153,26 @@ async fn unban(
         .unban(caller, guild_id(&g)?, id(&u, "user_id")?)
         .await?;
     Ok(no_content())
+}
+
+async fn audit_log(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+    query: QueryMap,
+) -> ApiResult<Response> {
+    let filters = AuditQuery {
+        user_id: query.id("user_id")?,
+        action_type: query
+            .get("action_type")
+            .map(|_| query.int("action_type", 1, 255, 0))
+            .transpose()?
+            .map(|a| a as u16),
+        before: query.id("before")?,
+        limit: query.int("limit", 1, 100, 50)? as usize,
+    };
+    Ok(ok(state
+        .service
+        .audit_log(caller, guild_id(&g)?, filters)
+        .await?))
 }

@@ -768,3 +768,32 @@ async fn emoji_updates_need_the_expressions_intent() {
     let guild = ws.dispatch("GUILD_CREATE").await;
     assert_eq!(guild["d"]["emojis"][0]["id"], created.body["id"]);
 }
+
+/// New audit log entries reach those who may read the log, and no one else.
+#[tokio::test]
+async fn audit_entries_reach_log_readers() {
+    let w = World::new(&[]).await;
+    let (bob, cat) = (w.s.register("bob").await, w.s.register("cat").await);
+    for who in [&bob, &cat] {
+        w.s.join(&w.owner, &w.general, who).await;
+    }
+    let (mut owner, _) = w.connect(&w.owner.auth, ALL_INTENTS).await;
+    let (mut member, _) = w.connect(&bob.auth, ALL_INTENTS).await;
+    let kicked =
+        w.s.delete(
+            &format!("/guilds/{}/members/{}", w.guild, cat.id),
+            &w.owner.auth,
+        )
+        .await;
+    assert_eq!(kicked.status, 204);
+    let (_, entry) = until(&mut owner, "GUILD_AUDIT_LOG_ENTRY_CREATE").await;
+    assert_eq!(entry["d"]["action_type"], 20);
+    assert_eq!(entry["d"]["target_id"], cat.id.as_str());
+    assert_eq!(entry["d"]["guild_id"], w.guild.as_str());
+    w.say("marker").await;
+    let (seen, _) = until(&mut member, "MESSAGE_CREATE").await;
+    assert!(
+        !seen.contains(&"GUILD_AUDIT_LOG_ENTRY_CREATE".to_owned()),
+        "{seen:?}"
+    );
+}
