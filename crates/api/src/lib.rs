@@ -65,6 +65,7 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .nest("/api", api)
         .route("/emojis/{file}", get(routes::emojis::image))
         .route("/healthz", get(observe::healthz))
+        .route("/readyz", get(observe::readyz))
         .route("/metrics", get(observe::metrics))
         .with_state(state)
         .merge(extra)

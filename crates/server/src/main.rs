@@ -1,6 +1,6 @@
 //! `concord`: the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +32,11 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Rebuild the message search index from the store. Stop the server
     /// first; it also rebuilds a missing or outdated index by itself on start.
     Reindex {
@@ -43,11 +48,24 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a TOML config file: unknown keys, wrong types and invalid
+    /// values are each explained; exits non-zero if any is found.
+    Check {
+        /// The file to check
+        file: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     match command {
         Command::Serve { config, settings } => serve(config, settings),
         Command::Reindex { config, settings } => reindex(config, settings),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => check_config(&file),
     }
 }
 
@@ -56,6 +74,19 @@ fn load_config(file: Option<PathBuf>, flags: Settings) -> Result<Config, String>
     let from_file = file.as_deref().map(Settings::from_file).transpose();
     let settings = flags.over(from_file.map_err(|e| e.to_string())?.unwrap_or_default());
     Config::from_settings(settings).map_err(|e| e.to_string())
+}
+
+fn check_config(file: &Path) -> ExitCode {
+    let checked = Settings::from_file(file)
+        .map_err(|e| e.to_string())
+        .and_then(|s| Config::from_settings(s).map_err(|e| e.to_string()));
+    match checked {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{}: {e}", file.display())),
+    }
 }
 
 fn reindex(file: Option<PathBuf>, flags: Settings) -> ExitCode {

@@ -25,6 +25,7 @@ pub mod channels;
 pub mod emojis;
 pub mod error;
 pub mod guilds;
+pub mod health;
 pub mod input;
 pub mod invites;
 pub mod messages;

@@ -9,6 +9,14 @@ async fn healthz_and_metrics() {
         health.json::<serde_json::Value>().await.unwrap()["status"],
         "ok"
     );
+    let ready = reqwest::get(s.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["checks"][0]["name"], "store");
+    assert_eq!(ready["checks"][0]["detail"], "open");
+    assert_eq!(ready["checks"][1]["name"], "search");
+    assert_eq!(ready["checks"][1]["required"], false);
     let ada = s.register("ada").await;
     let (_, general) = s.guild(&ada, "Home").await;
     s.say(&ada, &general, "counted").await;
@@ -64,4 +72,42 @@ async fn configuration_layers() {
         .await,
         2
     );
+}
+
+/// `concord config check` accepts the example and explains each mistake.
+#[test]
+fn config_files_are_checked() {
+    let check = |file: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_concord"))
+            .args(["config", "check"])
+            .arg(file)
+            .output()
+            .expect("run concord config check");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../concord.example.toml");
+    let (ok, said) = check(&example);
+    assert!(ok && said.contains(": ok"), "{said}");
+
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expected) in [
+        ("worker_id = 99\n", "worker_id: must be between 0 and 31"),
+        (
+            "listen = \"127.0.0.1:1\"\nwrokers = 3\n",
+            "unknown field `wrokers`",
+        ),
+        ("fsync = 3\n", "line 1, column 9"),
+        ("listen = \"nowhere\"\n", "line 1"),
+    ] {
+        let file = dir.path().join("concord.toml");
+        std::fs::write(&file, text).unwrap();
+        let (ok, said) = check(&file);
+        assert!(!ok, "{text}");
+        assert!(said.contains(expected), "{text}: {said}");
+    }
+    let (ok, said) = check(&dir.path().join("missing.toml"));
+    assert!(!ok && said.contains("missing.toml"), "{said}");
 }

@@ -1,0 +1,66 @@
+//! Readiness: whether this node can serve, and why not. Liveness needs no
+//! module: a process that answers is alive.
+
+use serde::Serialize;
+
+use crate::Service;
+
+/// What `/readyz` reports: `ready` is false when a check needed for
+/// serving fails; each check says what it found.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    /// Whether serving depends on it.
+    pub required: bool,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Service {
+    pub async fn readiness(&self) -> Readiness {
+        let store = match self.store.meta("token_secret").await {
+            Ok(_) => Check {
+                name: "store",
+                required: true,
+                ok: true,
+                detail: "open".into(),
+            },
+            Err(e) => Check {
+                name: "store",
+                required: true,
+                ok: false,
+                detail: e.to_string(),
+            },
+        };
+        // Search filling up answers 202 to searches; everything else serves.
+        let search = match &self.search {
+            None => ("disabled".to_owned(), true),
+            Some(index) if index.is_ready() => {
+                (format!("{} messages indexed", index.documents()), true)
+            }
+            Some(index) => (
+                format!("indexing, {} messages so far", index.documents()),
+                false,
+            ),
+        };
+        let checks = vec![
+            store,
+            Check {
+                name: "search",
+                required: false,
+                ok: search.1,
+                detail: search.0,
+            },
+        ];
+        Readiness {
+            ready: checks.iter().all(|c| c.ok || !c.required),
+            checks,
+        }
+    }
+}
