@@ -178,7 +178,7 @@ async fn a_slow_consumer_is_dropped_without_slowing_others_and_can_resume() {
 #[tokio::test]
 async fn shutdown_asks_sessions_to_reconnect() {
     let mut w = World::new(&[]).await;
-    let (mut ws, _) = w.connect_bot(DEFAULT_INTENTS).await;
+    let (mut ws, ready) = w.connect_bot(DEFAULT_INTENTS).await;
     w.s.signal_terminate();
     let reconnect = ws.receive().await;
     assert_eq!(
@@ -187,4 +187,29 @@ async fn shutdown_asks_sessions_to_reconnect() {
     );
     assert!(matches!(ws.closed().await, None | Some(4000)));
     assert!(w.s.terminate_wait().success());
+
+    // The client comes back to the restarted server: its session did not
+    // survive, so it is told to identify afresh, and that works.
+    w.s.restart();
+    let mut again = GatewayClient::connect(&w.s.ws_url(), "v=10&encoding=json").await;
+    assert_eq!(again.receive().await["op"], 10);
+    again
+        .send(json!({ "op": 6, "d": {
+            "token": w.bot_token(),
+            "session_id": ready["d"]["session_id"],
+            "seq": 1,
+        } }))
+        .await;
+    let invalid = again.receive().await;
+    assert_eq!(
+        (invalid["op"].clone(), invalid["d"].clone()),
+        (json!(9), json!(false))
+    );
+    let (mut fresh_ws, fresh) = w.connect_bot(DEFAULT_INTENTS).await;
+    assert_ne!(fresh["d"]["session_id"], ready["d"]["session_id"]);
+    let id = w.say("after the restart").await;
+    assert_eq!(
+        fresh_ws.dispatch("MESSAGE_CREATE").await["d"]["id"],
+        id.as_str()
+    );
 }
