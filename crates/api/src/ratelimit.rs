@@ -84,6 +84,24 @@ fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
     response
 }
 
+/// Who an anonymous request is: the peer, or behind a trusted proxy the
+/// address it appended last to `X-Forwarded-For`.
+fn client_address(request: &Request, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| request.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    forwarded.unwrap_or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(String::new, |c| c.0.ip().to_string())
+    })
+}
+
 pub(crate) async fn limit(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -99,10 +117,7 @@ pub(crate) async fn limit(
         .and_then(|v| v.to_str().ok())
     {
         Some(token) => token.to_owned(),
-        None => request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(String::new, |c| c.0.ip().to_string()),
+        None => client_address(&request, limits.trust_forwarded_for),
     };
     let route = request
         .extensions()

@@ -72,6 +72,10 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_MESSAGE_RATE_WINDOW_MS")]
     pub message_rate_window_ms: Option<u64>,
 
+    /// Take the client address for rate limits from the last X-Forwarded-For entry (behind a trusted proxy only) [default: off]
+    #[arg(long, env = "CONCORD_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: Option<Switch>,
+
     /// Times a user may send the same content, across all channels, per window [default: 4]
     #[arg(long, env = "CONCORD_DUPLICATE_MESSAGE_LIMIT")]
     pub duplicate_message_limit: Option<u32>,
@@ -122,6 +126,7 @@ impl Settings {
             route_rate_window_ms: Some(1_000),
             message_rate_limit: Some(5),
             message_rate_window_ms: Some(5_000),
+            trust_forwarded_for: Some(Switch::Off),
             duplicate_message_limit: Some(4),
             duplicate_message_window_ms: Some(10_000),
             fsync: Some(Switch::On),
@@ -148,6 +153,7 @@ impl Settings {
             route_rate_window_ms,
             message_rate_limit,
             message_rate_window_ms,
+            trust_forwarded_for,
             duplicate_message_limit,
             duplicate_message_window_ms,
             fsync,
@@ -192,6 +198,8 @@ pub struct RateLimits {
     pub message: Limit,
     /// The same content from one user, across channels (flood control).
     pub duplicate: Limit,
+    /// Anonymous requests are counted by the address a proxy forwards.
+    pub trust_forwarded_for: bool,
 }
 
 /// The checked configuration the server runs with.
@@ -275,6 +283,7 @@ impl Config {
                     s.duplicate_message_window_ms,
                     "duplicate_message_limit",
                 )?,
+                trust_forwarded_for: s.trust_forwarded_for.is_some_and(Switch::is_on),
             },
             fsync: s.fsync.is_some_and(Switch::is_on),
             search: s.search.is_some_and(Switch::is_on),

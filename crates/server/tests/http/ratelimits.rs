@@ -171,3 +171,42 @@ async fn duplicate_floods_are_refused() {
         "the refused message was not stored"
     );
 }
+
+/// Behind a trusted proxy, anonymous clients are told apart by the address
+/// the proxy forwards; otherwise the header is ignored.
+#[tokio::test]
+async fn forwarded_addresses_count_only_when_trusted() {
+    for trusted in ["on", "off"] {
+        let s = server_with(&[
+            "--rate-limits",
+            "on",
+            "--global-rate-limit",
+            "2",
+            "--trust-forwarded-for",
+            trusted,
+        ]);
+        let mut statuses = Vec::new();
+        for address in ["10.0.0.1", "10.0.0.1", "192.0.2.7, 10.0.0.1", "10.0.0.2"] {
+            let headers = [("x-forwarded-for", address)];
+            let reply = s
+                .request_with("GET", "/gateway", None, None, &headers)
+                .await;
+            statuses.push(reply.status);
+        }
+        // Two per second per client: a burst of four, within one window
+        // (or straddling two, which can only let more through).
+        if trusted == "on" {
+            assert_eq!(statuses[3], 200, "another forwarded address: {statuses:?}");
+            assert!(
+                statuses[..3].contains(&429),
+                "the same forwarded address: {statuses:?}"
+            );
+        } else {
+            let refused = statuses.iter().filter(|s| **s == 429).count();
+            assert!(
+                refused >= 1,
+                "one client however it claims to be: {statuses:?}"
+            );
+        }
+    }
+}
