@@ -36,6 +36,48 @@ impl FromRequestParts<Arc<AppState>> for Auth {
     }
 }
 
+/// An instance administrator: the user token of an admin, or
+/// `Control <token>` with the token the server writes into its data
+/// directory for the local command line.
+pub struct Admin;
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ServiceError::Unauthorized)?;
+        if let Some(token) = header.strip_prefix("Control ") {
+            return match same_secret(token.trim(), &state.control_token) {
+                true => Ok(Admin),
+                false => Err(ServiceError::Unauthorized.into()),
+            };
+        }
+        let (kind, token) = parse_authorization(header).ok_or(ServiceError::Unauthorized)?;
+        let caller = state.service.authenticate(kind, token).await?;
+        match state.service.is_instance_admin(caller).await? {
+            true => Ok(Admin),
+            false => Err(ServiceError::Forbidden(concord_model::codes::MISSING_PERMISSIONS).into()),
+        }
+    }
+}
+
+/// Compares in time independent of where the texts differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// A JSON body: 50109 if it is not JSON, 50035 naming the field if a value
 /// has the wrong type. Missing and empty bodies read as `{}`.
 pub struct Body<T>(pub T);

@@ -27,6 +27,11 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The gateway's public URL, for `GET /gateway`.
     pub gateway_url: String,
+    /// The secret the local command line proves itself with (`Control <token>`).
+    pub control_token: String,
+    /// Open gateway connections, for the admin statistics.
+    pub gateway_connections: Box<dyn Fn() -> usize + Send + Sync>,
+    pub started: std::time::Instant,
 }
 
 pub type State = axum::extract::State<Arc<AppState>>;

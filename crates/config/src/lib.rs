@@ -11,11 +11,28 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+mod example;
+pub use example::example_toml;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Switch {
     On,
     Off,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only with a guild invite code (the account joins that guild) or a registration token.
+    Invite,
+    /// Only with a one-time registration token from `concord token create`.
+    Token,
+    /// Nobody; administrators create accounts with `concord user create`.
+    Closed,
 }
 
 impl Switch {
@@ -36,13 +53,21 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Public base URL of the gateway, e.g. ws://chat.example.org [default: derived from --listen]
+    /// Public base URL of the gateway, as clients behind a proxy reach it [default: derived from --listen]
     #[arg(long, env = "CONCORD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Gateway heartbeat interval in milliseconds, under 60000 [default: 41250]
     #[arg(long, env = "CONCORD_GATEWAY_HEARTBEAT_MS")]
     pub gateway_heartbeat_ms: Option<u64>,
+
+    /// Who may create an account [default: open]
+    #[arg(long, env = "CONCORD_REGISTRATION")]
+    pub registration: Option<Registration>,
+
+    /// Milliseconds a shutdown waits for gateway clients to move and requests to finish [default: 5000]
+    #[arg(long, env = "CONCORD_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
 
     /// Log filter, in tracing's EnvFilter syntax [default: info]
     #[arg(long, env = "CONCORD_LOG")]
@@ -88,7 +113,7 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_FSYNC")]
     pub fsync: Option<Switch>,
 
-    /// Keep a full-text index of messages for search; off answers searches "not available" [default: on]
+    /// Keep a full-text index of messages for search; when off, searches answer "not yet available" [default: on]
     #[arg(long, env = "CONCORD_SEARCH")]
     pub search: Option<Switch>,
 
@@ -119,6 +144,8 @@ impl Settings {
             data_dir: Some(PathBuf::from("./data")),
             public_url: None,
             gateway_heartbeat_ms: Some(41_250),
+            registration: Some(Registration::Open),
+            shutdown_grace_ms: Some(5_000),
             log: Some("info".into()),
             rate_limits: Some(Switch::On),
             global_rate_limit: Some(50),
@@ -146,6 +173,8 @@ impl Settings {
             data_dir,
             public_url,
             gateway_heartbeat_ms,
+            registration,
+            shutdown_grace_ms,
             log,
             rate_limits,
             global_rate_limit,
@@ -209,6 +238,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
     pub gateway_heartbeat_ms: u64,
+    pub registration: Registration,
+    pub shutdown_grace_ms: u64,
     pub log: String,
     pub rate_limits: RateLimits,
     pub fsync: bool,
@@ -263,6 +294,8 @@ impl Config {
                     ));
                 }
             },
+            registration: s.registration.unwrap_or(Registration::Open),
+            shutdown_grace_ms: nonzero("shutdown_grace_ms", s.shutdown_grace_ms)?,
             log: s.log.unwrap_or_else(|| "info".into()),
             rate_limits: RateLimits {
                 enabled: s.rate_limits.is_some_and(Switch::is_on),
@@ -335,6 +368,15 @@ mod tests {
         assert!(Config::from_settings(s).is_err());
         assert!(Settings::from_toml("no_such_option = 1").is_err());
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn example_file_is_generated_from_the_options() {
+        let committed = include_str!("../../../concord.example.toml");
+        assert!(
+            committed == example_toml(),
+            "concord.example.toml is out of date: run `cargo run -- config example > concord.example.toml`"
+        );
     }
 
     #[test]

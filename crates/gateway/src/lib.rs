@@ -81,6 +81,11 @@ impl Gateway {
         gateway
     }
 
+    /// WebSocket connections open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn url(&self) -> &str {
         &self.config.url
     }

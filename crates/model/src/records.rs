@@ -31,6 +31,30 @@ pub struct User {
     /// Bumped to revoke every token issued before.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub token_generation: u64,
+    /// An instance administrator (not a guild role): may use the admin API.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub admin: bool,
+    /// Disabled by an administrator: cannot log in, tokens refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
+}
+
+impl User {
+    /// A plain account with nothing but a name.
+    pub fn new(id: Snowflake, username: impl Into<String>) -> User {
+        User {
+            id,
+            username: username.into(),
+            global_name: None,
+            avatar: None,
+            bot: false,
+            email: None,
+            password_hash: None,
+            token_generation: 0,
+            admin: false,
+            disabled: false,
+        }
+    }
 }
 
 /// A bot application. Its id is its bot user's id.

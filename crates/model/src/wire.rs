@@ -672,14 +672,9 @@ mod tests {
 
     fn user() -> records::User {
         records::User {
-            id: Snowflake(5),
-            username: "ada".into(),
-            global_name: None,
-            avatar: None,
-            bot: false,
             email: Some("ada@example.com".into()),
             password_hash: Some("secret".into()),
-            token_generation: 0,
+            ..records::User::new(Snowflake(5), "ada")
         }
     }
 

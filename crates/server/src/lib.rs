@@ -3,7 +3,7 @@
 //! globals but the metrics recorder, which Prometheus needs.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,17 +22,21 @@ use tokio::net::TcpListener;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
-/// How long gateway connections get to move away at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// `ws://` and the bound address, with a wildcard address made loopback.
-fn local_url(addr: SocketAddr) -> String {
+/// The address to reach a server bound to `addr` from this machine: a
+/// wildcard address becomes loopback.
+pub fn local_address(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
         ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("ws://{}", SocketAddr::new(ip, addr.port()))
+    SocketAddr::new(ip, addr.port())
+}
+
+/// `ws://` and the bound address.
+fn local_url(addr: SocketAddr) -> String {
+    format!("ws://{}", local_address(addr))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,46 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
 
 fn search_dir(config: &Config) -> PathBuf {
     config.data_dir.join("search")
+}
+
+/// Where the server leaves the secret the local command line uses.
+pub fn control_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.token")
+}
+
+/// A fresh secret for the admin API, readable by this user only, so that
+/// whoever may read the data directory (and only they) may administer.
+fn write_control_token(data_dir: &Path) -> Result<String, ServerError> {
+    use std::io::Write;
+    let token: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = control_token_path(data_dir);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&path)
+        .and_then(|mut file| file.write_all(token.as_bytes()));
+    written.map_err(|e| ServerError::DataDir(path.display().to_string(), e.to_string()))?;
+    Ok(token)
+}
+
+/// Until an instance admin exists, every start says how to become one.
+fn announce_setup_token(token: &str) {
+    use std::io::Write;
+    let text = format!(
+        "concord: no instance administrator yet. Register the first account with this\n\
+         one-time registration token to become one (any registration mode accepts it):\n\
+         \n    registration token: {token}\n\n\
+         or create one with `concord user create NAME --admin`.\n"
+    );
+    // Stdout may be closed by whoever started us; that must not stop the server.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    let _ = std::io::stdout().flush();
+    tracing::warn!("no instance administrator yet: see the registration token printed on stdout");
 }
 
 /// Rebuilds the search index from the store, with the server stopped.
@@ -118,13 +162,17 @@ pub async fn run(
         worker_id: config.worker_id,
         process_id: config.process_id,
         rate_limits: config.rate_limits.clone(),
+        registration: config.registration,
     };
     let mut service = Service::open(store, bus, service_config).await?;
     if let Some(index) = index {
         service = service.with_search(index);
     }
     let service = Arc::new(service);
+    let setup_token = service.setup_token().await?;
+    let control_token = write_control_token(&config.data_dir)?;
     let addr = listener.local_addr()?;
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let gateway = Gateway::start(
         Arc::clone(&service),
@@ -133,18 +181,28 @@ pub async fn run(
             url: gateway_url.clone(),
         },
     );
+    let connections = Arc::clone(&gateway);
     let state = Arc::new(AppState {
         service,
         metrics: metrics_handle(),
         gateway_url,
+        control_token,
+        gateway_connections: Box::new(move || connections.connections()),
+        started: std::time::Instant::now(),
     });
     let app = concord_api::router(state, gateway.router());
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "concord listening");
+    // Tests and scripts read this line to learn the port and that the
+    // server is ready (the admin commands' token is written by now).
+    println!("concord listening on http://{addr}");
+    if let Some(token) = setup_token {
+        announce_setup_token(&token);
+    }
     // Gateway sessions are asked to reconnect elsewhere (op 7) before HTTP stops.
     let drain = async move {
         shutdown.await;
-        gateway.shutdown(SHUTDOWN_GRACE).await;
+        gateway.shutdown(grace).await;
     };
     axum::serve(
         listener,
@@ -156,7 +214,7 @@ pub async fn run(
     if let Some(feed) = search_feed {
         // A fill still running is abandoned: the next start resumes it.
         let abort = feed.abort_handle();
-        if tokio::time::timeout(SHUTDOWN_GRACE, feed).await.is_err() {
+        if tokio::time::timeout(grace, feed).await.is_err() {
             abort.abort();
         }
     }

@@ -4,8 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod admin;
+mod control;
+
+use admin::{GuildCommand, TokenCommand, UserCommand};
 use concord_config::{Config, Settings};
 use concord_service::search::FillProgress;
+use control::{Control, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -37,6 +43,33 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage accounts on the running server.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Registration tokens, for the `invite` and `token` registration modes.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Manage guilds on the running server.
+    Guild {
+        #[command(subcommand)]
+        command: GuildCommand,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print counts of accounts, guilds, channels, indexed messages and
+    /// connections of the running server.
+    Stats {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Rebuild the message search index from the store. Stop the server
     /// first; it also rebuilds a missing or outdated index by itself on start.
     Reindex {
@@ -56,6 +89,8 @@ enum ConfigCommand {
         /// The file to check
         file: PathBuf,
     },
+    /// Print an example file with every option, its description and default.
+    Example,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +101,22 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => check_config(&file),
+        Command::User { command, target } => {
+            administer(&target, |c| async move { admin::user(&c, command).await })
+        }
+        Command::Token { command, target } => {
+            administer(&target, |c| async move { admin::token(&c, command).await })
+        }
+        Command::Guild { command, target } => {
+            administer(&target, |c| async move { admin::guild(&c, command).await })
+        }
+        Command::Stats { target } => administer(&target, |c| async move { admin::stats(&c).await }),
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", concord_config::example_toml());
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -144,9 +195,24 @@ fn serve(file: Option<PathBuf>, flags: Settings) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let listener = TcpListener::bind(config.listen).await?;
-        // Tests and scripts read this line to learn the port.
-        println!("concord listening on http://{}", listener.local_addr()?);
         concord_server::run(config, listener, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// Runs an admin command against the server `target` names.
+fn administer<F, Fut>(target: &Target, command: F) -> ExitCode
+where
+    F: FnOnce(Control) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let result = Control::new(target).and_then(|control| {
+        tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())?
+            .block_on(command(control))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

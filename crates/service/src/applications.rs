@@ -47,14 +47,8 @@ impl Service {
         errors.into_result()?;
         let id = self.next_id();
         let bot = User {
-            id,
-            username: input.name.trim().to_owned(),
-            global_name: None,
-            avatar: None,
             bot: true,
-            email: None,
-            password_hash: None,
-            token_generation: 0,
+            ..User::new(id, input.name.trim())
         };
         let app = Application {
             id,

@@ -191,6 +191,11 @@ impl Service {
         if !view.is_owner() {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
+        self.remove_guild(guild_id).await
+    }
+
+    /// Deletes the guild with everything in it and tells its members.
+    pub(crate) async fn remove_guild(&self, guild_id: Snowflake) -> ServiceResult<()> {
         for channel in self.store.guild_channels(guild_id).await? {
             self.cache.forget(channel.id);
         }

@@ -19,6 +19,10 @@ pub struct Register {
     pub global_name: Option<String>,
     pub email: Option<String>,
     pub password: String,
+    /// A guild invite code: allows registration in `invite` mode and joins its guild.
+    pub invite: Option<String>,
+    /// A one-time token from an administrator (or the setup token).
+    pub registration_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,4 +267,27 @@ pub struct Position {
     pub parent_id: Option<Option<Snowflake>>,
     #[serde(default)]
     pub lock_permissions: bool,
+}
+
+/// `POST /admin/users`: the password is generated when left out.
+#[derive(Debug, Deserialize)]
+pub struct AdminCreateUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// `PATCH /admin/users/{user}`
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminPatchUser {
+    pub disabled: Option<bool>,
+    pub admin: Option<bool>,
+}
+
+/// `POST /admin/users/{user}/password`: generated when left out.
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminResetPassword {
+    pub password: Option<String>,
 }

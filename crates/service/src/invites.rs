@@ -31,7 +31,7 @@ fn to_managers(invite: &Invite) -> Audience {
 
 impl Service {
     /// A live invite: 10006 if missing, expired or used up.
-    async fn live_invite(&self, code: &str) -> ServiceResult<Invite> {
+    pub(crate) async fn live_invite(&self, code: &str) -> ServiceResult<Invite> {
         match self.store.invite(code).await? {
             Some(invite) if !invite.is_spent(now_ms()) => Ok(invite),
             _ => Err(ServiceError::NotFound(codes::UNKNOWN_INVITE)),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use concord_bus::EventBus;
-use concord_config::RateLimits;
+use concord_config::{RateLimits, Registration};
 use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::{Channel, Guild, Member, Role};
 use concord_model::snowflake::now_ms;
@@ -17,6 +17,7 @@ use concord_search::SearchIndex;
 use concord_store::Store;
 use serde::Serialize;
 
+pub mod admin;
 pub mod applications;
 pub mod audit;
 pub mod auth;
@@ -37,6 +38,7 @@ pub mod private;
 pub mod ratelimit;
 pub mod reactions;
 pub mod read_states;
+pub mod registration;
 mod render;
 pub mod search;
 pub mod sessions;
@@ -61,6 +63,7 @@ pub struct ServiceConfig {
     pub worker_id: u8,
     pub process_id: u8,
     pub rate_limits: RateLimits,
+    pub registration: Registration,
 }
 
 pub struct Service {

@@ -12,16 +12,7 @@ impl Service {
     pub(crate) async fn user_wire(&self, id: Snowflake) -> ServiceResult<wire::User> {
         Ok(match self.store.user(id).await? {
             Some(u) => wire::User::from(&u),
-            None => wire::User::from(&records::User {
-                id,
-                username: "Deleted User".into(),
-                global_name: None,
-                avatar: None,
-                bot: false,
-                email: None,
-                password_hash: None,
-                token_generation: 0,
-            }),
+            None => wire::User::from(&records::User::new(id, "Deleted User")),
         })
     }
 

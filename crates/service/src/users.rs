@@ -44,7 +44,52 @@ pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
     }
 }
 
-fn state_of(user: &User) -> TokenState {
+/// An account about to be created, by registration or by an administrator.
+pub(crate) struct NewAccount {
+    pub username: String,
+    pub global_name: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+    pub admin: bool,
+}
+
+impl NewAccount {
+    /// The same rules whoever creates the account.
+    pub(crate) fn check(&self) -> ServiceResult<()> {
+        let mut errors = FormErrors::new();
+        let username = &self.username;
+        let (min, max) = limits::USERNAME;
+        check_length(&mut errors, "username", username, min, max);
+        if username
+            .chars()
+            .any(|c| c.is_whitespace() || c == '@' || c == '#' || c == ':')
+        {
+            errors.add(
+                "username",
+                "USERNAME_INVALID_CHARACTERS",
+                "Username contains invalid characters.",
+            );
+        }
+        check_password(&mut errors, "password", &self.password);
+        if let Some(email) = &self.email
+            && (!email.contains('@') || email.len() > 254)
+        {
+            errors.add(
+                "email",
+                "EMAIL_TYPE_INVALID_EMAIL",
+                "Not a well formed email address.",
+            );
+        }
+        errors.into_result()
+    }
+}
+
+pub(crate) fn check_password(errors: &mut FormErrors, field: &str, password: &str) {
+    let (min, max) = limits::PASSWORD;
+    check_length(errors, field, password, min, max);
+}
+
+pub(crate) fn state_of(user: &User) -> TokenState {
     TokenState {
         generation: user.token_generation,
         bot: user.bot,
@@ -88,50 +133,51 @@ impl Service {
         self.tokens.issue(user.id, state_of(user), now_ms())
     }
 
+    /// Creates an account if the registration mode (or a token or invite)
+    /// allows it.
     pub async fn register(&self, input: Register) -> ServiceResult<TokenResponse> {
-        let mut errors = FormErrors::new();
-        let username = input.username.clone().unwrap_or_default();
-        let (min, max) = limits::USERNAME;
-        check_length(&mut errors, "username", &username, min, max);
-        if username
-            .chars()
-            .any(|c| c.is_whitespace() || c == '@' || c == '#' || c == ':')
-        {
-            errors.add(
-                "username",
-                "USERNAME_INVALID_CHARACTERS",
-                "Username contains invalid characters.",
-            );
-        }
-        let (min, max) = limits::PASSWORD;
-        check_length(&mut errors, "password", &input.password, min, max);
-        if let Some(email) = &input.email
-            && (!email.contains('@') || email.len() > 254)
-        {
-            errors.add(
-                "email",
-                "EMAIL_TYPE_INVALID_EMAIL",
-                "Not a well formed email address.",
-            );
-        }
-        errors.into_result()?;
-        let password = input.password.clone();
-        let hash = blocking(move || auth::hash_password(&password)).await??;
-        let user = User {
-            id: self.next_id(),
-            username,
-            global_name: input.global_name.filter(|n| !n.trim().is_empty()),
-            avatar: None,
-            bot: false,
-            email: input.email,
-            password_hash: Some(hash),
-            token_generation: 0,
+        let account = NewAccount {
+            username: input.username.clone().unwrap_or_default(),
+            global_name: input.global_name.clone(),
+            email: input.email.clone(),
+            password: input.password.clone(),
+            admin: false,
         };
-        self.store.create_user(&user).await.map_err(taken)?;
-        metrics::counter!("concord_users_registered_total").increment(1);
+        account.check()?;
+        let admission = self.admit(&input).await?;
+        let created = self
+            .create_account(NewAccount {
+                admin: admission.admin(),
+                ..account
+            })
+            .await;
+        let user = match created {
+            Ok(user) => user,
+            Err(e) => {
+                self.readmit(&admission).await?;
+                return Err(e);
+            }
+        };
+        self.welcome(&user, &admission).await?;
         Ok(TokenResponse {
             token: self.issue_token(&user),
         })
+    }
+
+    /// Stores a checked account with its password hashed.
+    pub(crate) async fn create_account(&self, account: NewAccount) -> ServiceResult<User> {
+        let password = account.password;
+        let hash = blocking(move || auth::hash_password(&password)).await??;
+        let user = User {
+            global_name: account.global_name.filter(|n| !n.trim().is_empty()),
+            email: account.email,
+            password_hash: Some(hash),
+            admin: account.admin,
+            ..User::new(self.next_id(), account.username)
+        };
+        self.store.create_user(&user).await.map_err(taken)?;
+        metrics::counter!("concord_users_registered_total").increment(1);
+        Ok(user)
     }
 
     pub async fn login(&self, input: Login) -> ServiceResult<LoginResponse> {
@@ -150,6 +196,13 @@ impl Service {
         let password = input.password;
         if !blocking(move || auth::verify_password(&password, &hash)).await? {
             return Err(invalid());
+        }
+        if user.disabled {
+            return Err(ServiceError::InvalidForm(FormErrors::single(
+                "login",
+                "ACCOUNT_DISABLED",
+                "This account has been disabled by an administrator.",
+            )));
         }
         Ok(LoginResponse {
             user_id: user.id,
@@ -260,7 +313,7 @@ impl Service {
 }
 
 /// A unique-field conflict as Discord's form error.
-fn taken(e: concord_store::StoreError) -> ServiceError {
+pub(crate) fn taken(e: concord_store::StoreError) -> ServiceError {
     match e {
         concord_store::StoreError::Conflict(field) => {
             let code = if field == "email" {

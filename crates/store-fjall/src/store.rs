@@ -145,6 +145,19 @@ impl FjallStore {
     }
 
     /// Decoded values of every key under `prefix`, in key order.
+    /// Records keyed by id, from just above `after`.
+    fn after<T: DeserializeOwned>(
+        ks: &Keyspace,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
+        let start = keys::id(Snowflake(after.get().saturating_add(1)));
+        ks.range(start..)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
     fn scan<T: DeserializeOwned>(ks: &Keyspace, prefix: impl AsRef<[u8]>) -> StoreResult<Vec<T>> {
         ks.prefix(prefix)
             .map(|g| decode(&g.value().map_err(backend)?))
@@ -318,6 +331,10 @@ impl UserStore for FjallStore {
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         self.create_user(user).await
     }
+
+    async fn users_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<User>> {
+        Self::after(&self.t.user, after, limit)
+    }
 }
 
 #[async_trait]
@@ -373,6 +390,10 @@ impl GuildStore for FjallStore {
 
     async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
         Self::get(&self.t.guild, keys::id(id))
+    }
+
+    async fn guilds_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Guild>> {
+        Self::after(&self.t.guild, after, limit)
     }
 
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
@@ -477,13 +498,7 @@ impl ChannelStore for FjallStore {
     }
 
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
-        let start = keys::id(Snowflake(after.get().saturating_add(1)));
-        self.t
-            .channel
-            .range(start..)
-            .take(limit)
-            .map(|guard| decode(&guard.value().map_err(backend)?))
-            .collect()
+        Self::after(&self.t.channel, after, limit)
     }
 
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
@@ -1219,6 +1234,19 @@ impl MetaStore for FjallStore {
             Ok(())
         })
         .await
+    }
+
+    async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut taken = None;
+        self.write(|b| {
+            taken = self.t.meta.get(key).map_err(backend)?.map(|v| v.to_vec());
+            if taken.is_some() {
+                b.remove(&self.t.meta, key);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(taken)
     }
 }
 

@@ -44,14 +44,9 @@ fn id_at(ms: u64, seq: u64) -> Snowflake {
 
 fn user(id: u64, name: &str) -> User {
     User {
-        id: Snowflake(id),
-        username: name.into(),
-        global_name: None,
-        avatar: None,
-        bot: false,
         email: Some(format!("{name}@example.com")),
         password_hash: Some("hash".into()),
-        token_generation: 0,
+        ..User::new(Snowflake(id), name)
     }
 }
 
@@ -115,6 +110,20 @@ pub async fn users_and_logins(store: &dyn Store) {
     let mut reuse = user(3, "ada");
     reuse.email = Some("other@example.com".into());
     store.create_user(&reuse).await.unwrap();
+
+    let listed = |users: Vec<User>| users.iter().map(|u| u.id.get()).collect::<Vec<_>>();
+    assert_eq!(
+        listed(store.users_after(Snowflake(0), 10).await.unwrap()),
+        [1, 3]
+    );
+    assert_eq!(
+        listed(store.users_after(Snowflake(1), 10).await.unwrap()),
+        [3]
+    );
+    assert_eq!(
+        listed(store.users_after(Snowflake(0), 1).await.unwrap()),
+        [1]
+    );
 }
 
 pub async fn applications(store: &dyn Store) {
@@ -153,6 +162,20 @@ pub async fn guild_lifecycle(store: &dyn Store) {
         .unwrap();
     let g = store.guild(Snowflake(100)).await.unwrap().unwrap();
     assert_eq!(g.owner_id, Snowflake(1));
+    store
+        .create_guild(&new_guild(200, 1, &[201]))
+        .await
+        .unwrap();
+    let listed: Vec<u64> = (store.guilds_after(Snowflake(0), 10).await.unwrap())
+        .iter()
+        .map(|g| g.id.get())
+        .collect();
+    assert_eq!(listed, [100, 200]);
+    assert_eq!(
+        store.guilds_after(Snowflake(100), 10).await.unwrap().len(),
+        1
+    );
+    store.delete_guild(Snowflake(200)).await.unwrap();
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 1);
     let channels = store.guild_channels(Snowflake(100)).await.unwrap();
     assert_eq!(
@@ -718,6 +741,9 @@ pub async fn meta(store: &dyn Store) {
     assert_eq!(store.meta("secret").await.unwrap(), None);
     store.put_meta("secret", b"\x00\x01").await.unwrap();
     assert_eq!(store.meta("secret").await.unwrap(), Some(vec![0, 1]));
+    assert_eq!(store.take_meta("secret").await.unwrap(), Some(vec![0, 1]));
+    assert_eq!(store.take_meta("secret").await.unwrap(), None, "taken once");
+    assert_eq!(store.meta("secret").await.unwrap(), None);
 }
 
 pub async fn message_crud(store: &dyn Store) {

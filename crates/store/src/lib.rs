@@ -45,6 +45,8 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by username or email, case-insensitively.
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
     async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Every user (bots included) with an id above `after`, in id order.
+    async fn users_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<User>>;
 }
 
 #[async_trait]
@@ -68,6 +70,8 @@ pub struct NewGuild {
 pub trait GuildStore: Send + Sync {
     async fn create_guild(&self, new: &NewGuild) -> StoreResult<()>;
     async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>>;
+    /// Every guild with an id above `after`, in id order.
+    async fn guilds_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Guild>>;
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()>;
     /// Removes the guild with its roles, channels, messages, members and invites.
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()>;
@@ -297,6 +301,9 @@ pub trait PinStore: Send + Sync {
 pub trait MetaStore: Send + Sync {
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()>;
+    /// Removes and returns the value in one step: of two callers racing
+    /// for a one-time value, only one gets it.
+    async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// The whole storage seam.

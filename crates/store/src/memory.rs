@@ -53,6 +53,14 @@ struct Inner {
     meta: HashMap<String, Vec<u8>>,
 }
 
+/// Values keyed by id from just above `from`, in id order.
+fn after<T: Clone>(map: &HashMap<Snowflake, T>, from: Snowflake, limit: usize) -> Vec<T> {
+    let mut ids: Vec<Snowflake> = map.keys().copied().filter(|id| *id > from).collect();
+    ids.sort();
+    ids.truncate(limit);
+    ids.iter().map(|id| map[id].clone()).collect()
+}
+
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     bucket_ms: u64,
@@ -141,6 +149,10 @@ impl UserStore for MemoryStore {
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         self.create_user(user).await
     }
+
+    async fn users_after(&self, from: Snowflake, limit: usize) -> StoreResult<Vec<User>> {
+        Ok(after(&self.lock().users, from, limit))
+    }
 }
 
 #[async_trait]
@@ -184,6 +196,10 @@ impl GuildStore for MemoryStore {
 
     async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
         Ok(self.lock().guilds.get(&id).cloned())
+    }
+
+    async fn guilds_after(&self, from: Snowflake, limit: usize) -> StoreResult<Vec<Guild>> {
+        Ok(after(&self.lock().guilds, from, limit))
     }
 
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
@@ -268,16 +284,7 @@ impl ChannelStore for MemoryStore {
     }
 
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
-        let inner = self.lock();
-        let mut channels: Vec<Channel> = inner
-            .channels
-            .values()
-            .filter(|c| c.id > after)
-            .cloned()
-            .collect();
-        channels.sort_by_key(|c| c.id);
-        channels.truncate(limit);
-        Ok(channels)
+        Ok(crate::memory::after(&self.lock().channels, after, limit))
     }
 
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
@@ -815,6 +822,10 @@ impl MetaStore for MemoryStore {
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         self.lock().meta.insert(key.to_owned(), value.to_vec());
         Ok(())
+    }
+
+    async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.lock().meta.remove(key))
     }
 }
 

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -22,6 +23,8 @@ pub struct TestServer {
     args: Vec<String>,
     data: tempfile::TempDir,
     child: Option<Child>,
+    /// Everything the server printed on stdout since it last started.
+    stdout: Arc<Mutex<Vec<String>>>,
     pub addr: SocketAddr,
     http: reqwest::Client,
 }
@@ -58,11 +61,42 @@ impl TestServer {
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             data,
             child: None,
+            stdout: Arc::default(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http: reqwest::Client::new(),
         };
         server.spawn();
         server
+    }
+
+    /// The lines the server printed after its listen line.
+    pub fn printed(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs another `concord` command against this server (its address
+    /// and data directory), feeding it `stdin`.
+    pub fn command(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(&self.binary)
+            .args(args)
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .env_remove("CONCORD_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run concord");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("concord output")
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -82,17 +116,27 @@ impl TestServer {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start concord");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listen line");
+        stdout.read_line(&mut line).expect("read listen line");
+        // Keep reading, so that the server can go on printing.
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        self.stdout = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                printed.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
         let addr = line
             .trim()
             .rsplit("http://")
             .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("concord did not say where it listens: {line:?}"));
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("concord did not say where it listens: {line:?}");
+        };
         self.addr = addr;
         self.child = Some(child);
     }

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::error::json_response;
 
 mod accounts;
+mod admin;
 mod channels;
 pub(crate) mod emojis;
 mod gateway;
@@ -25,6 +26,7 @@ mod search;
 pub(crate) fn api() -> Router<Arc<AppState>> {
     Router::new()
         .merge(accounts::routes())
+        .merge(admin::routes())
         .merge(gateway::routes())
         .merge(guilds::routes())
         .merge(channels::routes())

@@ -2,6 +2,7 @@
 //! loopback port and talks to it over HTTP, as a client library would.
 
 mod accounts;
+mod admin;
 mod audit;
 mod durability;
 mod emojis;

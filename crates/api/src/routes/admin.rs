@@ -1,0 +1,93 @@
+//! The instance admin API (Concord's own, not Discord's): what the
+//! `concord user|token|guild|stats|backup` commands call.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use concord_model::Snowflake;
+use concord_service::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
+use serde_json::json;
+
+use super::{created, no_content, ok};
+use crate::error::ApiResult;
+use crate::extract::{Admin, Body, QueryMap, id};
+use crate::{AppState, State};
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/users", get(users).post(create_user))
+        .route("/admin/users/{user}", get(user).patch(patch_user))
+        .route("/admin/users/{user}/password", post(reset_password))
+        .route("/admin/registration-tokens", post(create_token))
+        .route("/admin/guilds", get(guilds))
+        .route("/admin/guilds/{guild_id}", delete(delete_guild))
+        .route("/admin/stats", get(stats))
+}
+
+/// `after` and `limit` (1-1000, default 100) of a listing.
+fn page(query: &QueryMap) -> ApiResult<(Snowflake, usize)> {
+    let after = query.id("after")?.unwrap_or(Snowflake(0));
+    Ok((after, query.int("limit", 1, 1000, 100)? as usize))
+}
+
+async fn users(state: State, _: Admin, query: QueryMap) -> ApiResult<Response> {
+    let (after, limit) = page(&query)?;
+    Ok(ok(state.service.admin_users(after, limit).await?))
+}
+
+async fn create_user(
+    state: State,
+    _: Admin,
+    Body(input): Body<AdminCreateUser>,
+) -> ApiResult<Response> {
+    Ok(created(state.service.admin_create_user(input).await?))
+}
+
+/// `{user}` is an id, a username or an email.
+async fn user(state: State, _: Admin, Path(user): Path<String>) -> ApiResult<Response> {
+    Ok(ok(state.service.admin_user(&user).await?))
+}
+
+async fn patch_user(
+    state: State,
+    _: Admin,
+    Path(user): Path<String>,
+    Body(input): Body<AdminPatchUser>,
+) -> ApiResult<Response> {
+    Ok(ok(state.service.admin_patch_user(&user, input).await?))
+}
+
+async fn reset_password(
+    state: State,
+    _: Admin,
+    Path(user): Path<String>,
+    Body(input): Body<AdminResetPassword>,
+) -> ApiResult<Response> {
+    Ok(ok(state.service.admin_reset_password(&user, input).await?))
+}
+
+async fn create_token(state: State, _: Admin) -> ApiResult<Response> {
+    let token = state.service.create_registration_token().await?;
+    Ok(created(json!({ "token": token })))
+}
+
+async fn guilds(state: State, _: Admin, query: QueryMap) -> ApiResult<Response> {
+    let (after, limit) = page(&query)?;
+    Ok(ok(state.service.admin_guilds(after, limit).await?))
+}
+
+async fn delete_guild(state: State, _: Admin, Path(guild_id): Path<String>) -> ApiResult<Response> {
+    let guild_id = id(&guild_id, "guild_id")?;
+    state.service.admin_delete_guild(guild_id).await?;
+    Ok(no_content())
+}
+
+async fn stats(state: State, _: Admin) -> ApiResult<Response> {
+    let mut stats = serde_json::to_value(state.service.stats().await?).unwrap_or_default();
+    stats["gateway_connections"] = json!((state.gateway_connections)());
+    stats["uptime_seconds"] = json!(state.started.elapsed().as_secs());
+    Ok(ok(stats))
+}
