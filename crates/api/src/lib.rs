@@ -32,6 +32,8 @@ pub struct AppState {
     /// Open gateway connections, for the admin statistics.
     pub gateway_connections: Box<dyn Fn() -> usize + Send + Sync>,
     pub started: std::time::Instant,
+    /// The file the server was configured from, copied into backups.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 pub type State = axum::extract::State<Arc<AppState>>;

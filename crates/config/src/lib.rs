@@ -247,6 +247,8 @@ pub struct Config {
     pub message_bucket_ms: u64,
     pub worker_id: u8,
     pub process_id: u8,
+    /// The file these settings were read from, if any (set by its reader).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -323,6 +325,7 @@ impl Config {
             message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
             worker_id: five_bits("worker_id", s.worker_id)?,
             process_id: five_bits("process_id", s.process_id)?,
+            config_file: None,
         })
     }
 }

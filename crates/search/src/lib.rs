@@ -67,6 +67,7 @@ pub enum Change {
 }
 
 pub struct SearchIndex {
+    dir: PathBuf,
     index: Index,
     fields: Fields,
     writer: Mutex<IndexWriter>,
@@ -114,6 +115,7 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(SearchIndex {
+            dir: dir.to_path_buf(),
             index,
             fields,
             writer: Mutex::new(writer),
@@ -127,6 +129,43 @@ impl SearchIndex {
     pub fn watermark(&self) -> SearchResult<Option<Snowflake>> {
         let payload = self.index.load_metas()?.payload;
         Ok(payload.and_then(|p| p.parse().ok()).map(Snowflake))
+    }
+
+    /// Copies the last commit into `dest`, a new directory, and returns
+    /// the bytes copied. The files a commit lists never change and are only
+    /// deleted once a newer commit (or merge) stops listing them, so a copy
+    /// during which the commit stayed the same is whole; otherwise it
+    /// starts over.
+    pub fn copy_to(&self, dest: &Path) -> SearchResult<u64> {
+        const ATTEMPTS: usize = 5;
+        let described = |meta: &tantivy::IndexMeta| serde_json::to_string_pretty(meta);
+        for _ in 0..ATTEMPTS {
+            let _ = std::fs::remove_dir_all(dest);
+            std::fs::create_dir_all(dest).map_err(|e| directory_error(dest, e))?;
+            let meta = self.index.load_metas()?;
+            let mut bytes = 0;
+            for file in meta.segments.iter().flat_map(|s| s.list_files()) {
+                match std::fs::copy(self.dir.join(&file), dest.join(&file)) {
+                    Ok(n) => bytes += n,
+                    // A component this segment does not have, or one a merge took.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(directory_error(dest, e)),
+                }
+            }
+            let json = described(&meta).map_err(|e| directory_error(dest, e))?;
+            let now = described(&self.index.load_metas()?).map_err(|e| directory_error(dest, e))?;
+            if json != now {
+                continue;
+            }
+            std::fs::write(dest.join("meta.json"), json)
+                .and_then(|()| std::fs::copy(self.dir.join(VERSION_FILE), dest.join(VERSION_FILE)))
+                .map_err(|e| directory_error(dest, e))?;
+            return Ok(bytes);
+        }
+        Err(directory_error(
+            dest,
+            format!("the index changed during each of {ATTEMPTS} copies"),
+        ))
     }
 
     pub fn is_ready(&self) -> bool {

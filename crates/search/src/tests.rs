@@ -166,3 +166,19 @@ fn cjk_and_code_are_searchable() {
         assert_eq!(ids(&index, &q), expected, "{text}");
     }
 }
+
+#[test]
+fn a_copy_opens_with_the_committed_documents_and_watermark() {
+    let (_dir, index) = filled();
+    let copy_dir = tempfile::tempdir().unwrap();
+    let dest = copy_dir.path().join("search");
+    let bytes = index.copy_to(&dest).unwrap();
+    assert!(bytes > 0);
+
+    let copy = SearchIndex::open(&dest).unwrap();
+    assert_eq!(copy.watermark().unwrap(), index.watermark().unwrap());
+    assert!(copy.watermark().unwrap().is_some());
+    assert_eq!(copy.documents(), index.documents());
+    let everything = query(&[10, 11, 12]);
+    assert_eq!(ids(&copy, &everything), ids(&index, &everything));
+}

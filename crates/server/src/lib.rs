@@ -189,6 +189,7 @@ pub async fn run(
         control_token,
         gateway_connections: Box::new(move || connections.connections()),
         started: std::time::Instant::now(),
+        config_file: config.config_file.clone(),
     });
     let app = concord_api::router(state, gateway.router());
 

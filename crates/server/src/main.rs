@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod backup;
 mod control;
 
 use admin::{GuildCommand, TokenCommand, UserCommand};
@@ -70,6 +71,23 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Back up everything (store, search index, config file) into DEST, an
+    /// empty or new directory, while the server runs and keeps serving.
+    Backup {
+        /// Directory to write the backup into
+        dest: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Restore a backup into a new or empty data directory (the server
+    /// must not be running on it).
+    Restore {
+        /// Directory a backup was written into
+        src: PathBuf,
+        /// The data directory to restore into
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Rebuild the message search index from the store. Stop the server
     /// first; it also rebuilds a missing or outdated index by itself on start.
     Reindex {
@@ -110,6 +128,13 @@ fn main() -> ExitCode {
         Command::Guild { command, target } => {
             administer(&target, |c| async move { admin::guild(&c, command).await })
         }
+        Command::Backup { dest, target } => {
+            administer(&target, |c| async move { backup::backup(&c, &dest).await })
+        }
+        Command::Restore { src, data_dir } => match backup::restore(&src, &data_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         Command::Stats { target } => administer(&target, |c| async move { admin::stats(&c).await }),
         Command::Config {
             command: ConfigCommand::Example,
@@ -124,7 +149,9 @@ fn main() -> ExitCode {
 fn load_config(file: Option<PathBuf>, flags: Settings) -> Result<Config, String> {
     let from_file = file.as_deref().map(Settings::from_file).transpose();
     let settings = flags.over(from_file.map_err(|e| e.to_string())?.unwrap_or_default());
-    Config::from_settings(settings).map_err(|e| e.to_string())
+    let mut config = Config::from_settings(settings).map_err(|e| e.to_string())?;
+    config.config_file = file.map(|f| std::path::absolute(&f).unwrap_or(f));
+    Ok(config)
 }
 
 fn check_config(file: &Path) -> ExitCode {

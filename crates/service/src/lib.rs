@@ -21,6 +21,7 @@ pub mod admin;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod channels;
 pub mod emojis;

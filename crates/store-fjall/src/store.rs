@@ -9,11 +9,14 @@ use concord_model::records::{
     ReadState, Role, User,
 };
 use concord_store::{
-    ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
-    MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
-    ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
+    ApplicationStore, AuditLogStore, BackupStore, BanStore, ChannelStore, CopyProgress, EmojiStore,
+    GuildStore, InviteStore, MemberStore, MessageStore, MetaStore, NewGuild, PinStore,
+    PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, UserStore,
+    bucket_of, keys, login_key, login_keys,
 };
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch};
+use fjall::{
+    Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
+};
 use serde::de::DeserializeOwned;
 
 use crate::codec::{backend, decode, encode, u64_value};
@@ -1250,6 +1253,54 @@ impl MetaStore for FjallStore {
     }
 }
 
+/// Records per write batch when copying.
+const COPY_BATCH: usize = 10_000;
+
+impl BackupStore for FjallStore {
+    /// Reads every keyspace through one snapshot, so the copy holds exactly
+    /// the writes committed before it was taken, and writes them to a new
+    /// database that is synced to disk before this returns.
+    fn copy_to(&self, dest: &Path, progress: &dyn Fn(CopyProgress)) -> StoreResult<u64> {
+        let snapshot = self.db.snapshot();
+        let names = self.db.list_keyspace_names();
+        let sources: Vec<(String, Keyspace)> = names
+            .iter()
+            .map(|name| {
+                let name = name.to_string();
+                let ks = self.db.keyspace(&name, KeyspaceCreateOptions::default);
+                ks.map(|ks| (name, ks)).map_err(backend)
+            })
+            .collect::<StoreResult<_>>()?;
+        let estimated = sources
+            .iter()
+            .map(|(_, ks)| ks.approximate_len() as u64)
+            .sum();
+        let target = Database::builder(dest).open().map_err(backend)?;
+        let mut copied = 0;
+        for (name, source) in &sources {
+            let out = target
+                .keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(backend)?;
+            let mut batch = target.batch();
+            for (n, guard) in snapshot.iter(source).enumerate() {
+                let (key, value) = guard.into_inner().map_err(backend)?;
+                batch.insert(&out, key, value);
+                copied += 1;
+                if (n + 1) % COPY_BATCH == 0 {
+                    std::mem::replace(&mut batch, target.batch())
+                        .commit()
+                        .map_err(backend)?;
+                    progress(CopyProgress { copied, estimated });
+                }
+            }
+            batch.commit().map_err(backend)?;
+            progress(CopyProgress { copied, estimated });
+        }
+        target.persist(PersistMode::SyncAll).map_err(backend)?;
+        Ok(copied)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1296,6 +1347,36 @@ mod tests {
                 assert!(store.meta(&format!("k{w}-{i}")).await.unwrap().is_some());
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_copy_holds_what_was_written_before_it_and_nothing_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FjallOptions {
+            bucket_ms: 1_000,
+            sync: false,
+        };
+        let store = FjallStore::open(&dir.path().join("live"), options.clone()).unwrap();
+        for i in 0..(COPY_BATCH + 5) {
+            store.put_meta(&format!("before-{i}"), b"v").await.unwrap();
+        }
+        let reports = std::sync::Mutex::new(Vec::new());
+        let copied = store
+            .copy_to(&dir.path().join("copy"), &|p| {
+                reports.lock().unwrap().push(p)
+            })
+            .unwrap();
+        store.put_meta("after", b"v").await.unwrap();
+        assert!(copied > COPY_BATCH as u64, "{copied}");
+        let reports = reports.into_inner().unwrap();
+        assert!(reports.len() >= 2, "progress is reported as it goes");
+        assert_eq!(reports.last().unwrap().copied, copied);
+
+        let copy = FjallStore::open(&dir.path().join("copy"), options).unwrap();
+        assert_eq!(copy.meta("before-0").await.unwrap(), Some(b"v".to_vec()));
+        let last = format!("before-{}", COPY_BATCH + 4);
+        assert_eq!(copy.meta(&last).await.unwrap(), Some(b"v".to_vec()));
+        assert_eq!(copy.meta("after").await.unwrap(), None);
     }
 
     #[tokio::test]

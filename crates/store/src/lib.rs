@@ -306,6 +306,23 @@ pub trait MetaStore: Send + Sync {
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
+/// How far a [`BackupStore::copy_to`] has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyProgress {
+    pub copied: u64,
+    /// An estimate of the records there are (may be off either way).
+    pub estimated: u64,
+}
+
+/// Copies of everything, for backups.
+pub trait BackupStore: Send + Sync {
+    /// Writes a consistent copy of the whole store (as of one instant,
+    /// while writes go on) into the empty directory `dest`, in a form the
+    /// backend opens as a store; blocks, so call it off the async threads.
+    /// Returns the number of records copied.
+    fn copy_to(&self, dest: &std::path::Path, progress: &dyn Fn(CopyProgress)) -> StoreResult<u64>;
+}
+
 /// The whole storage seam.
 pub trait Store:
     UserStore
@@ -323,6 +340,7 @@ pub trait Store:
     + EmojiStore
     + AuditLogStore
     + MetaStore
+    + BackupStore
 {
 }
 
@@ -342,6 +360,7 @@ impl<T> Store for T where
         + EmojiStore
         + AuditLogStore
         + MetaStore
+        + BackupStore
 {
 }
 

@@ -829,6 +829,19 @@ impl MetaStore for MemoryStore {
     }
 }
 
+impl crate::BackupStore for MemoryStore {
+    /// Memory holds nothing worth keeping: there is nothing to back up.
+    fn copy_to(
+        &self,
+        _dest: &std::path::Path,
+        _progress: &dyn Fn(crate::CopyProgress),
+    ) -> StoreResult<u64> {
+        Err(StoreError::Backend(
+            "the in-memory store cannot be backed up".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,11 @@ pub struct Account {
 impl TestServer {
     /// Starts `binary serve` with rate limits off (unless `args` say otherwise).
     pub fn start(binary: &str, args: &[&str]) -> TestServer {
-        let data = tempfile::tempdir().expect("temp dir");
+        Self::start_on(binary, tempfile::tempdir().expect("temp dir"), args)
+    }
+
+    /// Starts the server on an existing data directory (a restored one, say).
+    pub fn start_on(binary: &str, data: TempDir, args: &[&str]) -> TestServer {
         let mut server = TestServer {
             binary: PathBuf::from(binary),
             args: args.iter().map(|a| (*a).to_owned()).collect(),

@@ -5,11 +5,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Path;
+use axum::http::header;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use concord_model::Snowflake;
+use concord_service::backup::{self, BackupProgress};
 use concord_service::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
+use serde::Deserialize;
 use serde_json::json;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use tokio::sync::mpsc;
 
 use super::{created, no_content, ok};
 use crate::error::ApiResult;
@@ -25,6 +31,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/guilds", get(guilds))
         .route("/admin/guilds/{guild_id}", delete(delete_guild))
         .route("/admin/stats", get(stats))
+        .route("/admin/backup", post(backup))
 }
 
 /// `after` and `limit` (1-1000, default 100) of a listing.
@@ -90,4 +97,45 @@ async fn stats(state: State, _: Admin) -> ApiResult<Response> {
     stats["gateway_connections"] = json!((state.gateway_connections)());
     stats["uptime_seconds"] = json!(state.started.elapsed().as_secs());
     Ok(ok(stats))
+}
+
+#[derive(Debug, Deserialize)]
+struct BackupRequest {
+    /// An absolute path on the server's machine: missing or empty.
+    destination: String,
+}
+
+/// Runs a backup and streams its progress as JSON lines; the last line
+/// is `{"done": summary}` or `{"error": message}`.
+async fn backup(state: State, _: Admin, Body(input): Body<BackupRequest>) -> ApiResult<Response> {
+    let destination = PathBuf::from(input.destination);
+    backup::check_destination(&destination)?;
+    let (lines, receiver) = mpsc::unbounded_channel::<String>();
+    let report = lines.clone();
+    let progress = Arc::new(move |p: BackupProgress| {
+        let _ = report.send(json_line(&p));
+    });
+    let service = Arc::clone(&state.service);
+    let config_file = state.config_file.clone();
+    tokio::spawn(async move {
+        let last = match service.backup(destination, config_file, progress).await {
+            Ok(summary) => json!({ "done": summary }),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let _ = lines.send(json_line(&last));
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let line = receiver.recv().await?;
+        Some((Ok::<_, Infallible>(line), receiver))
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_default())
+}
+
+fn json_line(value: &impl serde::Serialize) -> String {
+    let mut line = serde_json::to_string(value).unwrap_or_default();
+    line.push('\n');
+    line
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod backup;
 mod durability;
 mod emojis;
 mod errors;
