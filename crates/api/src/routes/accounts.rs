@@ -1,44 +1,35 @@
 //! Registration, login, users, applications and bot authorization.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
 use concord_service::input::{
     Authorize, CreateApplication, Login, OpenPrivateChannel, PatchApplication, PatchMe, Register,
 };
 
 use super::{created, no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/users/@me", get(me).patch(patch_me))
-        .route("/users/@me/guilds", get(my_guilds))
-        .route(
-            "/users/@me/channels",
-            get(private_channels).post(open_private_channel),
-        )
-        .route("/users/@me/guilds/{guild_id}", delete(leave_guild))
-        .route("/users/{user_id}", get(user))
-        .route("/applications", post(create_application))
-        .route("/applications/@me", get(current_application))
-        .route("/oauth2/applications/@me", get(current_application))
-        .route(
-            "/applications/{application_id}",
-            get(application).patch(patch_application),
-        )
-        .route(
-            "/applications/{application_id}/bot/reset",
-            post(reset_bot_token),
-        )
-        .route("/oauth2/authorize", post(authorize))
+pub(super) fn routes() -> super::Routes {
+    routes!("Users and applications" {
+        post "/auth/register" => register;
+        post "/auth/login" => login;
+        get "/users/@me" => me;
+        patch "/users/@me" => patch_me;
+        get "/users/@me/guilds" => my_guilds;
+        get "/users/@me/channels" => private_channels;
+        post "/users/@me/channels" => open_private_channel;
+        delete "/users/@me/guilds/{guild_id}" => leave_guild;
+        get "/users/{user_id}" => user;
+        post "/applications" => create_application;
+        get "/applications/@me" => current_application;
+        get "/oauth2/applications/@me" => current_application;
+        get "/applications/{application_id}" => application;
+        patch "/applications/{application_id}" => patch_application;
+        post "/applications/{application_id}/bot/reset" => reset_bot_token;
+        post "/oauth2/authorize" => authorize;
+    })
 }
 
 async fn register(state: State, Body(input): Body<Register>) -> ApiResult<Response> {

@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
 use concord_model::Snowflake;
 use concord_service::backup::{self, BackupProgress};
 use concord_service::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
@@ -18,20 +16,23 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use super::{created, no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Admin, Body, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/admin/users", get(users).post(create_user))
-        .route("/admin/users/{user}", get(user).patch(patch_user))
-        .route("/admin/users/{user}/password", post(reset_password))
-        .route("/admin/registration-tokens", post(create_token))
-        .route("/admin/guilds", get(guilds))
-        .route("/admin/guilds/{guild_id}", delete(delete_guild))
-        .route("/admin/stats", get(stats))
-        .route("/admin/backup", post(backup))
+pub(super) fn routes() -> super::Routes {
+    routes!("Instance administration" {
+        get "/admin/users" => users;
+        post "/admin/users" => create_user;
+        get "/admin/users/{user}" => user;
+        patch "/admin/users/{user}" => patch_user;
+        post "/admin/users/{user}/password" => reset_password;
+        post "/admin/registration-tokens" => create_token;
+        get "/admin/guilds" => guilds;
+        delete "/admin/guilds/{guild_id}" => delete_guild;
+        get "/admin/stats" => stats;
+        post "/admin/backup" => backup;
+    })
 }
 
 /// `after` and `limit` (1-1000, default 100) of a listing.

@@ -1,34 +1,26 @@
 //! Channels, overwrites and invites to a channel.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use concord_model::Snowflake;
 use concord_service::input::{ChannelInput, CreateInvite, PutOverwrite};
 
 use super::{no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/channels/{channel_id}",
-            get(channel).patch(patch_channel).delete(delete_channel),
-        )
-        .route(
-            "/channels/{channel_id}/permissions/{overwrite_id}",
-            put(put_overwrite).delete(delete_overwrite),
-        )
-        .route("/channels/{channel_id}/invites", post(create_invite))
-        .route(
-            "/channels/{channel_id}/recipients/{user_id}",
-            put(add_recipient).delete(remove_recipient),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Channels" {
+        get "/channels/{channel_id}" => channel;
+        patch "/channels/{channel_id}" => patch_channel;
+        delete "/channels/{channel_id}" => delete_channel;
+        put "/channels/{channel_id}/permissions/{overwrite_id}" => put_overwrite;
+        delete "/channels/{channel_id}/permissions/{overwrite_id}" => delete_overwrite;
+        post "/channels/{channel_id}/invites" => create_invite;
+        put "/channels/{channel_id}/recipients/{user_id}" => add_recipient;
+        delete "/channels/{channel_id}/recipients/{user_id}" => remove_recipient;
+    })
 }
 
 pub(super) fn channel_id(raw: &str) -> ApiResult<Snowflake> {

@@ -1,27 +1,24 @@
 //! Custom emoji: the guild routes, and the image URL clients load.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use concord_service::input::{CreateEmoji, PatchEmoji};
 
 use super::guilds::guild_id;
 use super::{created, no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/guilds/{guild_id}/emojis", get(list).post(create))
-        .route(
-            "/guilds/{guild_id}/emojis/{emoji_id}",
-            get(one).patch(patch).delete(delete),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Emoji" {
+        get "/guilds/{guild_id}/emojis" => list;
+        post "/guilds/{guild_id}/emojis" => create;
+        get "/guilds/{guild_id}/emojis/{emoji_id}" => one;
+        patch "/guilds/{guild_id}/emojis/{emoji_id}" => patch;
+        delete "/guilds/{guild_id}/emojis/{emoji_id}" => delete;
+    })
 }
 
 fn emoji_id(raw: &str) -> ApiResult<concord_model::Snowflake> {

@@ -1,22 +1,19 @@
 //! Where the gateway is, for clients about to connect.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::response::Response;
-use axum::routing::get;
 use concord_service::ServiceError;
 use serde_json::json;
 
 use super::ok;
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::Auth;
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/gateway", get(gateway))
-        .route("/gateway/bot", get(gateway_bot))
+pub(super) fn routes() -> super::Routes {
+    routes!("Gateway" {
+        get "/gateway" => gateway;
+        get "/gateway/bot" => gateway_bot;
+    })
 }
 
 async fn gateway(state: State) -> Response {

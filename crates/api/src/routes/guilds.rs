@@ -1,45 +1,34 @@
 //! Guilds, their channels, members and roles.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use concord_model::{Snowflake, limits};
 use concord_service::input::{ChannelInput, CreateGuild, PatchGuild, Position, RoleInput};
 
 use super::{created, no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/guilds", post(create_guild))
-        .route(
-            "/guilds/{guild_id}",
-            get(guild).patch(patch_guild).delete(delete_guild),
-        )
-        .route(
-            "/guilds/{guild_id}/channels",
-            get(channels).post(create_channel).patch(reorder_channels),
-        )
-        .route("/guilds/{guild_id}/members", get(members))
-        .route(
-            "/guilds/{guild_id}/members/{user_id}",
-            get(member)
-                .patch(super::moderation::edit_member)
-                .delete(super::moderation::kick),
-        )
-        .route(
-            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-            put(add_role).delete(remove_role),
-        )
-        .route(
-            "/guilds/{guild_id}/roles",
-            get(roles).post(create_role).patch(reorder_roles),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Guilds" {
+        post "/guilds" => create_guild;
+        get "/guilds/{guild_id}" => guild;
+        patch "/guilds/{guild_id}" => patch_guild;
+        delete "/guilds/{guild_id}" => delete_guild;
+        get "/guilds/{guild_id}/channels" => channels;
+        post "/guilds/{guild_id}/channels" => create_channel;
+        patch "/guilds/{guild_id}/channels" => reorder_channels;
+        get "/guilds/{guild_id}/members" => members;
+        get "/guilds/{guild_id}/members/{user_id}" => member;
+        patch "/guilds/{guild_id}/members/{user_id}" => super::moderation::edit_member;
+        delete "/guilds/{guild_id}/members/{user_id}" => super::moderation::kick;
+        put "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => add_role;
+        delete "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => remove_role;
+        get "/guilds/{guild_id}/roles" => roles;
+        post "/guilds/{guild_id}/roles" => create_role;
+        patch "/guilds/{guild_id}/roles" => reorder_roles;
+    })
 }
 
 pub(super) fn guild_id(raw: &str) -> ApiResult<Snowflake> {

@@ -1,19 +1,19 @@
 //! Invite lookup, join and revoke.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::get;
 
 use super::ok;
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, QueryMap};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/invites/{code}", get(invite).post(accept).delete(revoke))
+pub(super) fn routes() -> super::Routes {
+    routes!("Invites" {
+        get "/invites/{code}" => invite;
+        post "/invites/{code}" => accept;
+        delete "/invites/{code}" => revoke;
+    })
 }
 
 /// Anyone may look an invite up, signed in or not.

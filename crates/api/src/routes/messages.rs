@@ -1,11 +1,7 @@
 //! Messages and history.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{get, post};
 use concord_model::limits;
 use concord_service::FormErrors;
 use concord_service::input::{BulkDelete, CreateMessage, EditMessage};
@@ -13,26 +9,21 @@ use concord_store::HistoryAnchor;
 
 use super::channels::channel_id;
 use super::{no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/channels/{channel_id}/messages", get(history).post(create))
-        .route(
-            "/channels/{channel_id}/messages/bulk-delete",
-            post(bulk_delete),
-        )
-        .route("/channels/{channel_id}/typing", post(typing))
-        .route(
-            "/channels/{channel_id}/messages/{message_id}",
-            get(message).patch(edit).delete(delete),
-        )
-        .route(
-            "/channels/{channel_id}/messages/{message_id}/ack",
-            post(ack),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Messages" {
+        get "/channels/{channel_id}/messages" => history;
+        post "/channels/{channel_id}/messages" => create;
+        post "/channels/{channel_id}/messages/bulk-delete" => bulk_delete;
+        post "/channels/{channel_id}/typing" => typing;
+        get "/channels/{channel_id}/messages/{message_id}" => message;
+        patch "/channels/{channel_id}/messages/{message_id}" => edit;
+        delete "/channels/{channel_id}/messages/{message_id}" => delete;
+        post "/channels/{channel_id}/messages/{message_id}/ack" => ack;
+    })
 }
 
 /// One of `around`, `before`, `after`, or none for the newest page.

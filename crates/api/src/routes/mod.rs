@@ -1,14 +1,38 @@
-//! Route table, grouped by Discord resource.
+//! Route table, grouped by Discord resource. Routes are added only through
+//! [`routes!`], which records each one, so the OpenAPI document served at
+//! `/openapi.json` is made from the very table the router is.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use serde::Serialize;
 
 use crate::AppState;
 use crate::error::json_response;
+
+/// `routes!("Tag" { get "/path" => handler; ... })`: a [`Routes`] in which
+/// every line is both routed and documented.
+macro_rules! routes {
+    ($tag:literal { $($method:ident $path:expr => $handler:path;)* }) => {
+        $crate::routes::Routes::new()
+            $(.add(
+                $crate::routes::Operation::new(
+                    $tag,
+                    stringify!($method),
+                    $path,
+                    stringify!($handler),
+                ),
+                axum::routing::$method($handler),
+            ))*
+    };
+}
+
+mod openapi;
+
+pub(crate) use openapi::Operation;
 
 mod accounts;
 mod admin;
@@ -23,8 +47,53 @@ mod pins;
 mod reactions;
 mod search;
 
+/// A router and the operations it routes.
+pub(crate) struct Routes {
+    router: Router<Arc<AppState>>,
+    operations: Vec<Operation>,
+}
+
+impl Routes {
+    pub(crate) fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(
+        mut self,
+        operation: Operation,
+        route: MethodRouter<Arc<AppState>>,
+    ) -> Routes {
+        self.router = self.router.route(&operation.path, route);
+        self.operations.push(operation);
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Routes {
+        self.router = self.router.merge(other.router);
+        self.operations.extend(other.operations);
+        self
+    }
+
+    /// The router, with the document of all its operations (itself
+    /// included) at `/openapi.json`.
+    fn documented(self) -> Router<Arc<AppState>> {
+        let this = Operation::new("Meta", "get", "/openapi.json", "openapi");
+        let mut operations = self.operations;
+        operations.push(this.clone());
+        let document = openapi::document(&operations);
+        let serve = axum::routing::get(move || {
+            let document = document.clone();
+            async move { ok(&*document) }
+        });
+        self.router.route(&this.path, serve)
+    }
+}
+
 pub(crate) fn api() -> Router<Arc<AppState>> {
-    Router::new()
+    Routes::new()
         .merge(accounts::routes())
         .merge(admin::routes())
         .merge(gateway::routes())
@@ -37,6 +106,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(reactions::routes())
         .merge(emojis::routes())
         .merge(search::routes())
+        .documented()
 }
 
 /// 200 with a JSON body.

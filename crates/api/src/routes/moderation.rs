@@ -1,34 +1,28 @@
 //! Role edits, member edits, kicks and bans, and the audit log that records them.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{get, patch};
 use concord_service::audit::AuditQuery;
 use concord_service::input::{CreateBan, PatchMember, PatchNick, RoleInput};
 
 use super::guilds::guild_id;
 use super::{no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/guilds/{guild_id}/roles/{role_id}",
-            patch(edit_role).delete(delete_role),
-        )
-        .route("/guilds/{guild_id}/members/@me", patch(edit_own_nick))
-        .route("/guilds/{guild_id}/audit-logs", get(audit_log))
-        .route("/guilds/{guild_id}/members/search", get(search_members))
-        .route("/guilds/{guild_id}/bans", get(bans))
-        .route(
-            "/guilds/{guild_id}/bans/{user_id}",
-            get(ban).put(create_ban).delete(unban),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Moderation" {
+        patch "/guilds/{guild_id}/roles/{role_id}" => edit_role;
+        delete "/guilds/{guild_id}/roles/{role_id}" => delete_role;
+        patch "/guilds/{guild_id}/members/@me" => edit_own_nick;
+        get "/guilds/{guild_id}/audit-logs" => audit_log;
+        get "/guilds/{guild_id}/members/search" => search_members;
+        get "/guilds/{guild_id}/bans" => bans;
+        get "/guilds/{guild_id}/bans/{user_id}" => ban;
+        put "/guilds/{guild_id}/bans/{user_id}" => create_ban;
+        delete "/guilds/{guild_id}/bans/{user_id}" => unban;
+    })
 }
 
 async fn edit_role(

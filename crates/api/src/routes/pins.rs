@@ -1,30 +1,23 @@
 //! Pins: the current routes and the deprecated ones serenity still uses.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{get, put};
 
 use super::channels::channel_id;
 use super::{no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, QueryMap, id};
-use crate::{AppState, State};
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/channels/{channel_id}/messages/pins", get(list))
-        .route(
-            "/channels/{channel_id}/messages/pins/{message_id}",
-            put(pin).delete(unpin),
-        )
-        .route("/channels/{channel_id}/pins", get(list_deprecated))
-        .route(
-            "/channels/{channel_id}/pins/{message_id}",
-            put(pin).delete(unpin),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Pins" {
+        get "/channels/{channel_id}/messages/pins" => list;
+        put "/channels/{channel_id}/messages/pins/{message_id}" => pin;
+        delete "/channels/{channel_id}/messages/pins/{message_id}" => unpin;
+        get "/channels/{channel_id}/pins" => list_deprecated;
+        put "/channels/{channel_id}/pins/{message_id}" => pin;
+        delete "/channels/{channel_id}/pins/{message_id}" => unpin;
+    })
 }
 
 async fn list(

@@ -1,32 +1,25 @@
 //! Reactions on a message. The emoji is a percent-encoded path segment.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::{delete, get, put};
 
 use super::channels::channel_id;
 use super::{no_content, ok};
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, QueryMap, id};
-use crate::{AppState, State};
 
 const BASE: &str = "/channels/{channel_id}/messages/{message_id}/reactions";
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(BASE, delete(clear_all))
-        .route(&format!("{BASE}/{{emoji}}"), get(users).delete(clear_emoji))
-        .route(
-            &format!("{BASE}/{{emoji}}/@me"),
-            put(add).delete(remove_own),
-        )
-        .route(
-            &format!("{BASE}/{{emoji}}/{{user_id}}"),
-            delete(remove_other),
-        )
+pub(super) fn routes() -> super::Routes {
+    routes!("Reactions" {
+        delete BASE => clear_all;
+        get format!("{BASE}/{{emoji}}") => users;
+        delete format!("{BASE}/{{emoji}}") => clear_emoji;
+        put format!("{BASE}/{{emoji}}/@me") => add;
+        delete format!("{BASE}/{{emoji}}/@me") => remove_own;
+        delete format!("{BASE}/{{emoji}}/{{user_id}}") => remove_other;
+    })
 }
 
 async fn add(

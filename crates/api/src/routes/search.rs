@@ -1,28 +1,25 @@
 //! Message search, per guild and per channel, with Discord's parameters.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
-use axum::routing::get;
 use concord_service::FormErrors;
 use concord_service::search::{Has, MAX_LIMIT, MAX_OFFSET, SearchRequest, Sort};
 
 use super::channels::channel_id;
 use super::guilds::guild_id;
 use super::ok;
+use crate::State;
 use crate::error::ApiResult;
 use crate::extract::{Auth, QueryMap};
-use crate::{AppState, State};
 
 /// Longest `content` Discord accepts in a search.
 const MAX_CONTENT: usize = 1024;
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/guilds/{guild_id}/messages/search", get(in_guild))
-        .route("/channels/{channel_id}/messages/search", get(in_channel))
+pub(super) fn routes() -> super::Routes {
+    routes!("Search" {
+        get "/guilds/{guild_id}/messages/search" => in_guild;
+        get "/channels/{channel_id}/messages/search" => in_channel;
+    })
 }
 
 async fn in_guild(

@@ -13,6 +13,7 @@ mod invites;
 mod messages;
 mod moderation;
 mod observability;
+mod openapi;
 mod permissions;
 mod private;
 mod ratelimits;
