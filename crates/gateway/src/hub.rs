@@ -226,6 +226,7 @@ impl Hub {
             _ => None,
         };
         match (event.kind, guild) {
+            (EventKind::SessionsRevoked, _) => session.revoke(),
             (EventKind::GuildCreate, Some(guild)) => {
                 if !in_shard(guild, session.shard) {
                     return;

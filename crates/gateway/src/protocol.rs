@@ -96,7 +96,11 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemove
         | MessageReactionRemoveAll
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
-        UserUpdate | ChannelRecipientAdd | ChannelRecipientRemove | MessageAck => 0,
+        UserUpdate
+        | ChannelRecipientAdd
+        | ChannelRecipientRemove
+        | MessageAck
+        | SessionsRevoked => 0,
     }
 }
 

@@ -143,6 +143,16 @@ impl Session {
         Pushed::Queued
     }
 
+    /// The user's tokens no longer hold: the connection is closed and the
+    /// session cannot be resumed.
+    pub(crate) fn revoke(&self) {
+        let mut s = self.lock();
+        s.broken = true;
+        if let Some(attachment) = &s.attached {
+            attachment.kick.notify_one();
+        }
+    }
+
     /// The client confirmed (in a heartbeat) that it received every frame up
     /// to `seq`: a resume can never ask for them again, so they are freed.
     pub(crate) fn confirm(&self, seq: u64) {

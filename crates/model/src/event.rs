@@ -44,6 +44,10 @@ pub enum EventKind {
     InviteDelete,
     TypingStart,
     UserUpdate,
+    /// Not a dispatch: the user's tokens were revoked (an administrator
+    /// disabled the account or reset its password), so the gateway closes
+    /// their connections, whose resume then fails.
+    SessionsRevoked,
 }
 
 impl EventKind {
@@ -82,6 +86,7 @@ impl EventKind {
             EventKind::InviteDelete => "INVITE_DELETE",
             EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
+            EventKind::SessionsRevoked => "SESSIONS_REVOKED",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use concord_model::event::EventKind;
 use concord_model::records::{Guild, User};
 use concord_model::{Snowflake, codes};
 use serde::Serialize;
@@ -188,6 +189,8 @@ impl Service {
         user.token_generation += 1;
         self.store.update_user(user).await.map_err(taken)?;
         self.tokens.remember(user.id, state_of(user));
+        let audience = concord_model::event::Audience::Users(vec![user.id]);
+        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}));
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Registration modes, the setup token, and the admin command line run
 //! against a live server.
 
+use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};
 use serde_json::{Value, json};
 
@@ -227,7 +228,17 @@ async fn admin_commands_manage_users_and_guilds() {
     assert_eq!(status, 200);
     let ada_token = body["token"].as_str().unwrap().to_owned();
 
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    ws.identify(&ada_token, 0).await;
+    ws.dispatch("READY").await;
     ok(&s, &["user", "disable", &ada.id]);
+    assert!(
+        ws.closed().await.is_some(),
+        "a disabled user's connection is closed"
+    );
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    ws.identify(&ada_token, 0).await;
+    assert_eq!(ws.closed().await, Some(4004), "and cannot come back");
     assert_eq!(s.get("/users/@me", &ada_token).await.status, 401);
     let (status, body) = login(&s, "ada", "brand new secret").await;
     assert_eq!(status, 400);
