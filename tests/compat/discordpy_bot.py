@@ -5,6 +5,8 @@ CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT. Exits 0 when every step passed.
 """
 
 import asyncio
+import base64
+import io
 import os
 import sys
 import traceback
@@ -25,6 +27,10 @@ HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
 TIMEOUT = 20
 # The start of a PNG: what discord.py needs to name the image's type.
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+# A whole 3x2 PNG, sent as a file.
+DOT = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg=="
+)
 
 intents = discord.Intents.default()
 intents.message_content = True
@@ -97,6 +103,15 @@ async def scenario():
     check([m.id for m in pinned] == [sent.id], "pins: pin, CHANNEL_PINS_UPDATE, list")
     await sent.unpin()
     check(await channel.pins() == [], "unpin")
+
+    with_file = await channel.send("a file", file=discord.File(io.BytesIO(DOT), filename="dot.png"))
+    shown = with_file.attachments[0] if with_file.attachments else None
+    check(
+        shown is not None and shown.filename == "dot.png" and (shown.width, shown.height) == (3, 2),
+        "send a file: the attachment with its image size",
+    )
+    check(await shown.read() == DOT, "read the file back from its URL")
+    await with_file.delete()
 
     deletion = expect("raw_message_delete", lambda p: p.message_id == sent.id)
     await sent.delete()

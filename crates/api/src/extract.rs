@@ -3,11 +3,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use bytes::Bytes;
+use bytes::BytesMut;
 use concord_model::Snowflake;
+use concord_model::limits;
+use concord_service::attachments::Upload;
+use concord_service::input::CreateMessage;
 use concord_service::users::parse_authorization;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
@@ -25,15 +30,18 @@ impl FromRequestParts<Arc<AppState>> for Auth {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_authorization)
-            .ok_or(ServiceError::Unauthorized)?;
-        let (kind, token) = header;
+        let (kind, token) =
+            parse_authorization(authorization(parts)?).ok_or(ServiceError::Unauthorized)?;
         Ok(Auth(state.service.authenticate(kind, token).await?))
     }
+}
+
+/// The `Authorization` header's text; 401 without one.
+fn authorization(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(header::AUTHORIZATION);
+    Ok(header
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ServiceError::Unauthorized)?)
 }
 
 /// An instance administrator: the user token of an admin, or
@@ -48,11 +56,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ServiceError::Unauthorized)?;
+        let header = authorization(parts)?;
         if let Some(token) = header.strip_prefix("Control ") {
             return match same_secret(token.trim(), &state.control_token) {
                 true => Ok(Admin),
@@ -97,7 +101,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     .trim()
                     .to_ascii_lowercase()
             });
-        let bytes = Bytes::from_request(req, state)
+        let _ = state;
+        // JSON keeps its own limit: the router's is sized for uploads.
+        let bytes = axum::body::to_bytes(req.into_body(), limits::BODY_MAX_BYTES)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -115,6 +121,73 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             return Err(errors.into());
         }
         parse(&bytes).map(Body)
+    }
+}
+
+/// A new message: JSON, or `multipart/form-data` with the JSON in
+/// `payload_json` and files in `files[n]`, each within the configured size.
+pub struct MessageForm(pub CreateMessage);
+
+impl FromRequest<Arc<AppState>> for MessageForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        if !multipart {
+            let Body(input) = Body::from_request(req, state).await?;
+            return Ok(MessageForm(input));
+        }
+        let max = state.service.config.attachment_max_bytes;
+        let mut form = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| form_error(&e.body_text()))?;
+        let mut input: Option<CreateMessage> = None;
+        let mut uploads = Vec::new();
+        while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "payload_json" {
+                let text = field.bytes().await.map_err(multipart_error)?;
+                input = Some(parse(&text)?);
+                continue;
+            }
+            let Some(filename) = field.file_name().map(str::to_owned) else {
+                continue;
+            };
+            if uploads.len() == limits::ATTACHMENTS_MAX {
+                return Err(form_error("Too many files: at most 10 per message."));
+            }
+            let content_type = field.content_type().map(str::to_owned);
+            let mut bytes = BytesMut::new();
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if (bytes.len() + chunk.len()) as u64 > max {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            uploads.push(Upload {
+                filename,
+                content_type,
+                bytes: bytes.freeze(),
+            });
+        }
+        let mut input = input.unwrap_or_default();
+        input.uploads = uploads;
+        Ok(MessageForm(input))
+    }
+}
+
+fn form_error(message: &str) -> ApiError {
+    FormErrors::single("", "MULTIPART_INVALID", message).into()
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => form_error(&e.body_text()),
     }
 }
 

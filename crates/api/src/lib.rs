@@ -57,6 +57,9 @@ async fn audit_reason(request: axum::extract::Request, next: middleware::Next) -
 /// aliases), `/healthz` and `/metrics`. `extra` is merged at the root
 /// (the gateway's WebSocket upgrade lives there).
 pub fn router(state: Arc<AppState>, extra: Router) -> Router {
+    // Room for a message's files; JSON bodies keep their own 1 MiB limit.
+    let uploads = state.service.config.attachment_max_bytes as usize * limits::ATTACHMENTS_MAX
+        + limits::BODY_MAX_BYTES;
     let api = routes::api()
         .route_layer(middleware::from_fn(audit_reason))
         .route_layer(middleware::from_fn_with_state(
@@ -71,6 +74,10 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .nest("/api/v9", api.clone())
         .nest("/api", api)
         .route("/emojis/{file}", get(routes::emojis::image))
+        .route(
+            "/attachments/{channel_id}/{attachment_id}/{filename}",
+            get(routes::messages::attachment),
+        )
         .route("/healthz", get(observe::healthz))
         .route("/readyz", get(observe::readyz))
         .route("/metrics", get(observe::metrics))
@@ -78,5 +85,5 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .merge(extra)
         .fallback(error::not_found)
         .layer(middleware::from_fn(observe::track))
-        .layer(DefaultBodyLimit::max(limits::BODY_MAX_BYTES))
+        .layer(DefaultBodyLimit::max(uploads))
 }

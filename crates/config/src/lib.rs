@@ -113,6 +113,10 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_FSYNC")]
     pub fsync: Option<Switch>,
 
+    /// Largest file a message may carry, in bytes [default: 26214400]
+    #[arg(long, env = "CONCORD_ATTACHMENT_MAX_BYTES")]
+    pub attachment_max_bytes: Option<u64>,
+
     /// Keep a full-text index of messages for search; when off, searches answer "not yet available" [default: on]
     #[arg(long, env = "CONCORD_SEARCH")]
     pub search: Option<Switch>,
@@ -157,6 +161,7 @@ impl Settings {
             duplicate_message_limit: Some(4),
             duplicate_message_window_ms: Some(10_000),
             fsync: Some(Switch::On),
+            attachment_max_bytes: Some(25 * 1024 * 1024),
             search: Some(Switch::On),
             message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
             worker_id: Some(0),
@@ -186,6 +191,7 @@ impl Settings {
             duplicate_message_limit,
             duplicate_message_window_ms,
             fsync,
+            attachment_max_bytes,
             search,
             message_bucket_ms,
             worker_id,
@@ -243,6 +249,7 @@ pub struct Config {
     pub log: String,
     pub rate_limits: RateLimits,
     pub fsync: bool,
+    pub attachment_max_bytes: u64,
     pub search: bool,
     pub message_bucket_ms: u64,
     pub worker_id: u8,
@@ -321,6 +328,7 @@ impl Config {
                 trust_forwarded_for: s.trust_forwarded_for.is_some_and(Switch::is_on),
             },
             fsync: s.fsync.is_some_and(Switch::is_on),
+            attachment_max_bytes: nonzero("attachment_max_bytes", s.attachment_max_bytes)?,
             search: s.search.is_some_and(Switch::is_on),
             message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
             worker_id: five_bits("worker_id", s.worker_id)?,

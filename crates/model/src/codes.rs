@@ -12,6 +12,7 @@ pub const UNKNOWN_ROLE: u32 = 10011;
 pub const UNKNOWN_USER: u32 = 10013;
 pub const UNKNOWN_EMOJI: u32 = 10014;
 pub const UNKNOWN_BAN: u32 = 10026;
+pub const UNKNOWN_ATTACHMENT: u32 = 10049;
 pub const BOTS_NOT_ALLOWED: u32 = 20001;
 pub const SLOWMODE: u32 = 20016;
 pub const WRITE_RATE_LIMIT: u32 = 20028;
@@ -52,6 +53,7 @@ pub fn message(code: u32) -> &'static str {
         UNKNOWN_USER => "Unknown User",
         UNKNOWN_EMOJI => "Unknown Emoji",
         UNKNOWN_BAN => "Unknown Ban",
+        UNKNOWN_ATTACHMENT => "Unknown Attachment",
         BOTS_NOT_ALLOWED => "Bots cannot use this endpoint",
         SLOWMODE => "This action cannot be performed due to slowmode rate limit.",
         WRITE_RATE_LIMIT => "The write action you are performing has hit the write rate limit.",

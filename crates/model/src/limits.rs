@@ -28,3 +28,5 @@ pub const INVITE_DEFAULT_MAX_AGE: u32 = 86_400;
 pub const MEMBERS_LIMIT_MAX: u32 = 1000;
 /// Largest request body the HTTP API reads.
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
+/// Files one message may carry.
+pub const ATTACHMENTS_MAX: usize = 10;

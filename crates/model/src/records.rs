@@ -334,6 +334,37 @@ pub struct Message {
     /// Reaction counts, in the order the emoji were first used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message. Its bytes are a blob named by their
+/// SHA-256, shared by every attachment with the same content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: Snowflake,
+    pub channel_id: Snowflake,
+    pub filename: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Pixels, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Hex SHA-256 of the content: the blob's name.
+    pub sha256: String,
+}
+
+impl Attachment {
+    /// Where the file is served, below the server's base URL.
+    pub fn path(&self) -> String {
+        format!(
+            "/attachments/{}/{}/{}",
+            self.channel_id, self.id, self.filename
+        )
+    }
 }
 
 /// How many users reacted to a message with one emoji: a unicode emoji, or
@@ -388,6 +419,7 @@ impl Message {
             message_reference: None,
             pinned: false,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }

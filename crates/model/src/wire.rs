@@ -369,7 +369,7 @@ pub struct Message {
     pub mention_everyone: bool,
     pub mentions: Vec<User>,
     pub mention_roles: Vec<Snowflake>,
-    pub attachments: Vec<Value>,
+    pub attachments: Vec<Attachment>,
     pub embeds: Vec<Value>,
     pub pinned: bool,
     #[serde(rename = "type")]
@@ -386,6 +386,39 @@ pub struct Message {
     /// Present on replies: the message replied to, or `null` if deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referenced_message: Option<Option<Box<Message>>>,
+}
+
+/// An attachment as clients read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attachment {
+    pub id: Snowflake,
+    pub filename: String,
+    pub size: u64,
+    pub url: String,
+    pub proxy_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+impl Attachment {
+    /// `base` is the server's public HTTP URL, without a trailing slash.
+    pub fn new(a: &records::Attachment, base: &str) -> Self {
+        let url = format!("{base}{}", a.path());
+        Attachment {
+            id: a.id,
+            filename: a.filename.clone(),
+            size: a.size,
+            proxy_url: url.clone(),
+            url,
+            content_type: a.content_type.clone(),
+            width: a.width,
+            height: a.height,
+        }
+    }
 }
 
 impl Message {

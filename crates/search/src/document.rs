@@ -86,10 +86,23 @@ impl From<&Message> for MessageDoc {
         if !m.embeds.is_empty() {
             has.push(Has::Embed);
         }
+        if !m.attachments.is_empty() {
+            has.push(Has::File);
+        }
+        let attached = |prefix: &str| {
+            m.attachments.iter().any(|a| {
+                a.content_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with(prefix))
+            })
+        };
         for (kind, which) in [("image", Has::Image), ("video", Has::Video)] {
-            if m.embeds.iter().any(|e| embed_shows(e, kind)) {
+            if m.embeds.iter().any(|e| embed_shows(e, kind)) || attached(&format!("{kind}/")) {
                 has.push(which);
             }
+        }
+        if attached("audio/") {
+            has.push(Has::Sound);
         }
         MessageDoc {
             id: m.id,

@@ -50,6 +50,7 @@ pub(crate) async fn backup(control: &Control, dest: &Path) -> Result<(), String>
                     progress.set_position(copied);
                     progress.set_message("(store)");
                 }
+                Some("attachments") => progress.set_message("(attachments)"),
                 Some(_) => progress.set_message("(config file)"),
                 None => last = event,
             }
@@ -67,9 +68,10 @@ pub(crate) async fn backup(control: &Control, dest: &Path) -> Result<(), String>
             format!("{} of search index", megabytes(b))
         });
     println!(
-        "backup written to {}: {} store records, {search}, config file {}, in {:.1} s",
+        "backup written to {}: {} store records, {} attachment files, {search}, config file {}, in {:.1} s",
         dest.display(),
         summary.store_records,
+        summary.attachment_files,
         if summary.config_file {
             "included"
         } else {

@@ -34,6 +34,14 @@ pub fn local_address(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
+/// The HTTP base URL that goes with a gateway URL (`wss://` → `https://`).
+fn public_base(gateway_url: &str) -> String {
+    match gateway_url.strip_prefix("ws") {
+        Some(rest) => format!("http{rest}"),
+        None => gateway_url.to_owned(),
+    }
+}
+
 /// `ws://` and the bound address.
 fn local_url(addr: SocketAddr) -> String {
     format!("ws://{}", local_address(addr))
@@ -158,22 +166,26 @@ pub async fn run(
             stop,
         ))
     });
+    let addr = listener.local_addr()?;
+    let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let service_config = ServiceConfig {
         worker_id: config.worker_id,
         process_id: config.process_id,
         rate_limits: config.rate_limits.clone(),
         registration: config.registration,
+        public_base: public_base(&gateway_url),
+        attachment_max_bytes: config.attachment_max_bytes,
     };
-    let mut service = Service::open(store, bus, service_config).await?;
+    let mut service = Service::open(store, bus, service_config)
+        .await?
+        .with_blobs(config.data_dir.join("attachments"));
     if let Some(index) = index {
         service = service.with_search(index);
     }
     let service = Arc::new(service);
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
-    let addr = listener.local_addr()?;
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let gateway = Gateway::start(
         Arc::clone(&service),
         GatewayConfig {

@@ -19,6 +19,7 @@ use crate::{FormErrors, Service, ServiceError, ServiceResult};
 pub const MANIFEST: &str = "backup.json";
 pub const STORE_DIR: &str = "store";
 pub const SEARCH_DIR: &str = "search";
+pub const ATTACHMENTS_DIR: &str = "attachments";
 pub const CONFIG_FILE: &str = "concord.toml";
 
 /// What a finished backup holds; written as its manifest.
@@ -30,6 +31,8 @@ pub struct BackupSummary {
     pub store_records: u64,
     /// Bytes of search index copied; `None` with search off.
     pub search_bytes: Option<u64>,
+    #[serde(default)]
+    pub attachment_files: u64,
     pub config_file: bool,
     pub seconds: f64,
 }
@@ -40,6 +43,7 @@ pub struct BackupSummary {
 pub enum BackupProgress {
     Search,
     Store { copied: u64, estimated: u64 },
+    Attachments,
     Config,
 }
 
@@ -94,6 +98,12 @@ impl Service {
             }
             None => None,
         };
+        // Uploads and deletions of files wait while the store and the blobs
+        // are copied, so every attachment in the copy has its blob.
+        let blobs_held = match &self.blobs {
+            Some(blobs) => Some(blobs.hold().await),
+            None => None,
+        };
         let store = Arc::clone(&self.store);
         let (to, report) = (dest.join(STORE_DIR), Arc::clone(&progress));
         let copied = tokio::task::spawn_blocking(move || {
@@ -106,6 +116,16 @@ impl Service {
         })
         .await;
         let store_records = copied.map_err(|e| failed("store", e))??;
+        let attachment_files = match &self.blobs {
+            Some(blobs) => {
+                progress(BackupProgress::Attachments);
+                let to = dest.join(ATTACHMENTS_DIR);
+                tokio::task::block_in_place(|| blobs.copy_to(&to))
+                    .map_err(|e| failed("attachments", e))?
+            }
+            None => 0,
+        };
+        drop(blobs_held);
         if let Some(file) = &config_file {
             progress(BackupProgress::Config);
             std::fs::copy(file, dest.join(CONFIG_FILE)).map_err(|e| failed("config file", e))?;
@@ -116,6 +136,7 @@ impl Service {
             created_at_ms: concord_model::snowflake::now_ms(),
             store_records,
             search_bytes,
+            attachment_files,
             config_file: config_file.is_some(),
             seconds: started.elapsed().as_secs_f64(),
         };

@@ -170,6 +170,9 @@ pub struct ReferenceInput {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CreateMessage {
+    /// Files from a multipart request (`files[n]`), not part of the JSON.
+    #[serde(skip)]
+    pub uploads: Vec<crate::attachments::Upload>,
     pub content: Option<String>,
     pub nonce: Option<Value>,
     #[serde(default)]

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 pub mod admin;
 pub mod applications;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -65,6 +66,10 @@ pub struct ServiceConfig {
     pub process_id: u8,
     pub rate_limits: RateLimits,
     pub registration: Registration,
+    /// The server's public HTTP URL (no trailing slash), for attachment URLs.
+    pub public_base: String,
+    /// Largest file a message may carry.
+    pub attachment_max_bytes: u64,
 }
 
 pub struct Service {
@@ -79,6 +84,8 @@ pub struct Service {
     invite_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
+    /// Where attachments' bytes live; `None` refuses uploads.
+    blobs: Option<attachments::Blobs>,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -108,12 +115,19 @@ impl Service {
             config,
             invite_lock: tokio::sync::Mutex::new(()),
             search: None,
+            blobs: None,
         })
     }
 
     /// Answers searches from `index`, which [`search::feed`] keeps current.
     pub fn with_search(mut self, index: Arc<SearchIndex>) -> Self {
         self.search = Some(index);
+        self
+    }
+
+    /// Keeps attachments' bytes in `dir`.
+    pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
+        self.blobs = Some(attachments::Blobs::new(dir));
         self
     }
 

@@ -185,12 +185,16 @@ impl Service {
             None => None,
         };
         errors.into_result()?;
-        if content.trim().is_empty() && embeds.is_empty() {
+        if content.trim().is_empty() && embeds.is_empty() && input.uploads.is_empty() {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
+        }
+        if !input.uploads.is_empty() {
+            view.require(Permissions::ATTACH_FILES)?;
         }
         let mentions = self
             .mentions(&view, &content, input.allowed_mentions.as_ref())
             .await?;
+        let attachments = self.store_uploads(channel_id, input.uploads).await?;
         let message = Message {
             id: self.next_id(),
             channel_id,
@@ -213,6 +217,7 @@ impl Service {
             message_reference: reference,
             pinned: false,
             reactions: Vec::new(),
+            attachments,
         };
         self.store.create_message(&message).await?;
         self.cache.created(&message).await;
@@ -462,8 +467,9 @@ impl Service {
         if message.author_id != caller.id {
             view.require(Permissions::MANAGE_MESSAGES)?;
         }
-        self.store.delete_messages(channel_id, &[id]).await?;
+        let deleted = self.store.delete_messages(channel_id, &[id]).await?;
         self.cache.deleted(channel_id, &[id]).await;
+        self.release_attachments(&deleted).await?;
         let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
         self.publish(EventKind::MessageDelete, view.audience(), data);
         match view.guild_id() {
@@ -508,13 +514,9 @@ impl Service {
         if ids.iter().any(|id| id.timestamp_ms() < oldest_allowed) {
             return Err(ServiceError::BadRequest(codes::BULK_DELETE_TOO_OLD));
         }
-        let deleted: Vec<Snowflake> = self
-            .store
-            .delete_messages(channel_id, &ids)
-            .await?
-            .iter()
-            .map(|m| m.id)
-            .collect();
+        let removed = self.store.delete_messages(channel_id, &ids).await?;
+        self.release_attachments(&removed).await?;
+        let deleted: Vec<Snowflake> = removed.iter().map(|m| m.id).collect();
         self.cache.deleted(channel_id, &deleted).await;
         if !deleted.is_empty() {
             let data =

@@ -46,7 +46,14 @@ impl Service {
         let one = |m: &records::Message| {
             let author = users[&m.author_id].clone();
             let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
-            wire::Message::new(m, author, mentions)
+            let mut out = wire::Message::new(m, author, mentions);
+            let base = &self.config.public_base;
+            out.attachments = m
+                .attachments
+                .iter()
+                .map(|a| wire::Attachment::new(a, base))
+                .collect();
+            out
         };
         Ok(messages
             .iter()

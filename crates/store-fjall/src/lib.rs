@@ -57,5 +57,13 @@ pub const TABLES: &[(&str, &str)] = &[
     ("guild_emoji", "guild id | emoji id -> Emoji"),
     ("guild_audit", "guild id | !entry id -> AuditEntry"),
     ("emoji_image", "emoji id -> image bytes"),
+    (
+        "attachment",
+        "attachment id -> attachment (file name, size, type, blob sha256)",
+    ),
+    (
+        "blob_ref",
+        "blob sha256 -> how many attachments refer to it (u64)",
+    ),
     ("meta", "name -> bytes"),
 ];

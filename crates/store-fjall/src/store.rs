@@ -5,14 +5,14 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, User,
+    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
+    MessagePatch, ReadState, Role, User,
 };
 use concord_store::{
-    ApplicationStore, AuditLogStore, BackupStore, BanStore, ChannelStore, CopyProgress, EmojiStore,
-    GuildStore, InviteStore, MemberStore, MessageStore, MetaStore, NewGuild, PinStore,
-    PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, UserStore,
-    bucket_of, keys, login_key, login_keys,
+    ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
+    CopyProgress, EmojiStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
+    NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -56,6 +56,8 @@ struct Tables {
     guild_emoji: Keyspace,
     guild_audit: Keyspace,
     emoji_image: Keyspace,
+    attachment: Keyspace,
+    blob_ref: Keyspace,
     meta: Keyspace,
 }
 
@@ -104,6 +106,8 @@ impl FjallStore {
             guild_emoji: open("guild_emoji")?,
             guild_audit: open("guild_audit")?,
             emoji_image: open("emoji_image")?,
+            attachment: open("attachment")?,
+            blob_ref: open("blob_ref")?,
             meta: open("meta")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
@@ -1250,6 +1254,57 @@ impl MetaStore for FjallStore {
         })
         .await?;
         Ok(taken)
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for FjallStore {
+    async fn put_attachments(&self, attachments: &[Attachment]) -> StoreResult<()> {
+        self.write(|b| {
+            let mut counts = std::collections::HashMap::new();
+            for a in attachments {
+                b.insert(&self.t.attachment, keys::id(a.id), encode(a)?);
+                *counts.entry(a.sha256.as_str()).or_insert(0) += 1;
+            }
+            for (sha, added) in counts {
+                let held = self.t.blob_ref.get(sha).map_err(backend)?;
+                let count = held.map_or(0, |v| u64_value(&v)) + added;
+                b.insert(&self.t.blob_ref, sha, count.to_be_bytes());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>> {
+        Self::get(&self.t.attachment, keys::id(id))
+    }
+
+    async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {
+        let mut freed = Vec::new();
+        self.write(|b| {
+            let mut counts: std::collections::HashMap<String, u64> = Default::default();
+            for id in ids {
+                let Some(a) = Self::get::<Attachment>(&self.t.attachment, keys::id(*id))? else {
+                    continue;
+                };
+                b.remove(&self.t.attachment, keys::id(*id));
+                *counts.entry(a.sha256).or_insert(0) += 1;
+            }
+            for (sha, removed) in counts {
+                let held = self.t.blob_ref.get(&sha).map_err(backend)?;
+                match held.map_or(0, |v| u64_value(&v)).saturating_sub(removed) {
+                    0 => {
+                        b.remove(&self.t.blob_ref, sha.as_str());
+                        freed.push(sha);
+                    }
+                    left => b.insert(&self.t.blob_ref, sha.as_str(), left.to_be_bytes()),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(freed)
     }
 }
 

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
-    AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, ReadState, Role, User,
+    Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
+    ReadState, Role, User,
 };
 
 use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
@@ -19,7 +20,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -735,6 +736,48 @@ pub async fn audit_log(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn attachments(store: &dyn Store) {
+    let file = |id: u64, sha: &str| Attachment {
+        id: Snowflake(id),
+        channel_id: Snowflake(10),
+        filename: format!("f{id}.png"),
+        size: 3,
+        content_type: Some("image/png".into()),
+        width: Some(2),
+        height: Some(1),
+        sha256: sha.into(),
+    };
+    store
+        .put_attachments(&[file(1, "aa"), file(2, "aa"), file(3, "bb")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.attachment(Snowflake(1)).await.unwrap(),
+        Some(file(1, "aa"))
+    );
+    assert_eq!(store.attachment(Snowflake(9)).await.unwrap(), None);
+    store.put_attachments(&[file(4, "aa")]).await.unwrap();
+
+    let freed = store
+        .delete_attachments(&[Snowflake(1), Snowflake(3)])
+        .await
+        .unwrap();
+    assert_eq!(freed, ["bb"], "aa is still held by 2 and 4");
+    assert_eq!(store.attachment(Snowflake(1)).await.unwrap(), None);
+    assert!(
+        store
+            .delete_attachments(&[Snowflake(1)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let freed = store
+        .delete_attachments(&[Snowflake(2), Snowflake(4)])
+        .await
+        .unwrap();
+    assert_eq!(freed, ["aa"]);
 }
 
 pub async fn meta(store: &dyn Store) {

@@ -13,8 +13,8 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, User,
+    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
+    MessagePatch, ReadState, Role, User,
 };
 
 pub mod conformance;
@@ -184,6 +184,18 @@ pub trait AuditLogStore: Send + Sync {
     ) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// Attachment records, and how many refer to each blob (by SHA-256), so
+/// that a blob can be freed when nothing refers to it any more.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
+    /// Stores the records and counts one more reference to each blob.
+    async fn put_attachments(&self, attachments: &[Attachment]) -> StoreResult<()>;
+    async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>>;
+    /// Removes the records (unknown ids are skipped) and returns the blobs
+    /// nothing refers to any more.
+    async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>>;
+}
+
 /// Custom emoji, per guild, with their images.
 #[async_trait]
 pub trait EmojiStore: Send + Sync {
@@ -341,6 +353,7 @@ pub trait Store:
     + AuditLogStore
     + MetaStore
     + BackupStore
+    + AttachmentStore
 {
 }
 
@@ -361,6 +374,7 @@ impl<T> Store for T where
         + AuditLogStore
         + MetaStore
         + BackupStore
+        + AttachmentStore
 {
 }
 

@@ -9,8 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, User,
+    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
+    MessagePatch, ReadState, Role, User,
 };
 
 use crate::{
@@ -45,6 +45,8 @@ struct Inner {
     /// (guild, emoji)
     emojis: BTreeMap<(Snowflake, Snowflake), Emoji>,
     emoji_images: HashMap<Snowflake, Vec<u8>>,
+    attachments: HashMap<Snowflake, Attachment>,
+    blob_refs: HashMap<String, u64>,
     /// (user, channel)
     read_states: BTreeMap<(Snowflake, Snowflake), ReadState>,
     dm_pairs: HashMap<(Snowflake, Snowflake), Snowflake>,
@@ -826,6 +828,39 @@ impl MetaStore for MemoryStore {
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.lock().meta.remove(key))
+    }
+}
+
+#[async_trait]
+impl crate::AttachmentStore for MemoryStore {
+    async fn put_attachments(&self, attachments: &[Attachment]) -> StoreResult<()> {
+        let mut inner = self.lock();
+        for a in attachments {
+            inner.attachments.insert(a.id, a.clone());
+            *inner.blob_refs.entry(a.sha256.clone()).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+
+    async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>> {
+        Ok(self.lock().attachments.get(&id).cloned())
+    }
+
+    async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {
+        let mut inner = self.lock();
+        let mut freed = Vec::new();
+        for id in ids {
+            let Some(a) = inner.attachments.remove(id) else {
+                continue;
+            };
+            let count = inner.blob_refs.entry(a.sha256.clone()).or_insert(1);
+            *count -= 1;
+            if *count == 0 {
+                inner.blob_refs.remove(&a.sha256);
+                freed.push(a.sha256);
+            }
+        }
+        Ok(freed)
     }
 }
 

@@ -1,17 +1,18 @@
 //! Messages and history.
 
 use axum::extract::Path;
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use concord_model::limits;
 use concord_service::FormErrors;
-use concord_service::input::{BulkDelete, CreateMessage, EditMessage};
+use concord_service::input::{BulkDelete, EditMessage};
 use concord_store::HistoryAnchor;
 
 use super::channels::channel_id;
 use super::{no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, QueryMap, id};
+use crate::extract::{Auth, Body, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Messages" {
@@ -66,7 +67,7 @@ async fn create(
     state: State,
     Auth(caller): Auth,
     Path(c): Path<String>,
-    Body(input): Body<CreateMessage>,
+    MessageForm(input): MessageForm,
 ) -> ApiResult<Response> {
     Ok(ok(state
         .service
@@ -138,4 +139,46 @@ async fn ack(
 async fn typing(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiResult<Response> {
     state.service.typing(caller, channel_id(&c)?).await?;
     Ok(no_content())
+}
+
+/// `/attachments/{channel_id}/{attachment_id}/{filename}`: the file, with
+/// its type. Only media are shown inline; anything else downloads, so an
+/// uploaded page can never run as this site.
+pub(crate) async fn attachment(
+    state: State,
+    Path((c, a, filename)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let (attachment, bytes) = state
+        .service
+        .attachment_file(channel_id(&c)?, id(&a, "attachment_id")?, &filename)
+        .await?;
+    let content_type = attachment
+        .content_type
+        .clone()
+        .filter(|t| t.parse::<axum::http::HeaderValue>().is_ok())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let media = ["image/", "video/", "audio/"]
+        .iter()
+        .any(|kind| content_type.starts_with(kind))
+        && !content_type.contains("svg");
+    let disposition = match media {
+        true => "inline",
+        false => "attachment",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{}\"", attachment.filename),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            (
+                header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable".into(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -41,7 +41,7 @@ pub(crate) mod emojis;
 mod gateway;
 mod guilds;
 mod invites;
-mod messages;
+pub(crate) mod messages;
 mod moderation;
 mod pins;
 mod reactions;

@@ -46,13 +46,19 @@ impl Stage {
             s.say(&owner, &history, &format!("history {i}")).await;
         }
         // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY,
-        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG.
+        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG, ATTACH_FILES.
         let bot = s
             .bot(
                 &owner,
                 "compat-bot",
                 &guild,
-                &((1u64 << 10) | (1 << 11) | (1 << 13) | (1 << 16) | (1 << 30) | (1 << 7))
+                &((1u64 << 10)
+                    | (1 << 11)
+                    | (1 << 13)
+                    | (1 << 15)
+                    | (1 << 16)
+                    | (1 << 30)
+                    | (1 << 7))
                     .to_string(),
             )
             .await;

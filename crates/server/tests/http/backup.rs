@@ -51,6 +51,26 @@ async fn a_backup_taken_during_writes_restores_exactly_a_prefix_of_them() {
     for i in 0..30 {
         acked.push(s.say(&ada, &channel, &format!("before backup {i}")).await);
     }
+    let worded = acked.len();
+    let file = reqwest::multipart::Part::bytes(b"kept bytes".to_vec()).file_name("kept.txt");
+    let form = reqwest::multipart::Form::new()
+        .text("payload_json", "{}")
+        .part("files[0]", file);
+    let with_file: serde_json::Value = reqwest::Client::new()
+        .post(s.url(&format!("/api/v10/channels/{channel}/messages")))
+        .header("authorization", &ada.auth)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_path = with_file["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .replace(&s.url(""), "");
+    acked.push(with_file["id"].as_str().unwrap().to_owned());
     let acked_before = acked.len();
     let acked = Arc::new(Mutex::new(acked));
 
@@ -122,14 +142,13 @@ async fn a_backup_taken_during_writes_restores_exactly_a_prefix_of_them() {
     let search = format!("/channels/{channel}/messages/search?content=before");
     let found = r
         .get_until(&search, &ada.auth, |reply| {
-            reply.status == 200 && reply.body["total_results"] == acked_before
+            reply.status == 200 && reply.body["total_results"] == worded
         })
         .await;
-    assert_eq!(
-        found.body["total_results"], acked_before,
-        "{:?}",
-        found.body
-    );
+    assert_eq!(found.body["total_results"], worded, "{:?}", found.body);
+    let served = reqwest::get(r.url(&file_path)).await.unwrap();
+    assert_eq!(served.status(), 200, "attachments are in the backup");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), b"kept bytes");
     let me = r.get("/users/@me", &ada.auth).await;
     assert_eq!(
         me.status, 200,
