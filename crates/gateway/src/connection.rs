@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::Gateway;
 use crate::protocol::{
-    self, Identify, Inbound, RequestGuildMembers, Resume, close, in_shard, intents, op,
+    self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, close, in_shard, intents, op,
 };
 use crate::session::{Attachment, Session};
 use crate::transport::Transport;
@@ -154,6 +154,13 @@ impl Connection {
             if !keep_session {
                 self.gateway.hub.remove(&session.id);
             }
+            // The user's last connection is gone: they are offline.
+            if !self.gateway.hub.user_connected(session.user_id) {
+                let service = &self.gateway.hub.service;
+                if let Err(e) = service.end_presence(session.user_id).await {
+                    tracing::warn!(error = %e, "offline presence not announced");
+                }
+            }
         }
         self.gateway.connection_closed();
     }
@@ -217,6 +224,10 @@ impl Connection {
                 if let (Some(session), Some(seq)) = (&self.session, payload.d.as_u64()) {
                     session.confirm(seq);
                 }
+                if let Some(session) = &self.session {
+                    let service = &self.gateway.hub.service;
+                    service.renew_presence(session.user_id, self.gateway.heartbeat_timeout());
+                }
                 self.send_control(op::HEARTBEAT_ACK, &Value::Null)
                     .await
                     .map_err(|()| close::UNKNOWN_ERROR)
@@ -231,7 +242,8 @@ impl Connection {
             {
                 Err(close::NOT_AUTHENTICATED)
             }
-            op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE => Ok(()),
+            op::PRESENCE_UPDATE => Box::pin(self.set_presence(parse(payload.d)?)).await,
+            op::VOICE_STATE_UPDATE => Ok(()),
             op::REQUEST_GUILD_MEMBERS => Box::pin(self.request_members(parse(payload.d)?)).await,
             code if op::IGNORED.contains(&code) => Ok(()),
             _ if !identified => Err(close::NOT_AUTHENTICATED),
@@ -239,7 +251,33 @@ impl Connection {
         }
     }
 
-    async fn identify(&mut self, identify: Identify) -> Handled {
+    /// Records what the client says of itself and tells the user's guilds.
+    async fn set_presence(&mut self, set: PresenceSet) -> Handled {
+        let presence = set.into_presence();
+        if let Some(session) = &self.session {
+            session.set_presence(presence);
+        }
+        self.announce_presence().await;
+        Ok(())
+    }
+
+    /// Makes the session's presence the user's (after IDENTIFY, RESUME, op 3).
+    async fn announce_presence(&self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let presence = session
+            .presence()
+            .unwrap_or_else(|| PresenceSet::default().into_presence());
+        let service = &self.gateway.hub.service;
+        let ttl = self.gateway.heartbeat_timeout();
+        if let Err(e) = service.set_presence(session.user_id, presence, ttl).await {
+            tracing::warn!(error = %e, "presence not announced");
+        }
+    }
+
+    async fn identify(&mut self, mut identify: Identify) -> Handled {
+        let requested_presence = identify.presence.take();
         let service = &self.gateway.hub.service;
         let caller = service
             .authenticate_token(&identify.token)
@@ -343,10 +381,15 @@ impl Connection {
         }
         session.open(opening);
         session.attach(self.attachment());
+        if let Some(presence) = requested_presence {
+            session.set_presence(presence.into_presence());
+        }
         self.session = Some(session);
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_identifies_total").increment(1);
-        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
+        self.announce_presence().await;
+        Ok(())
     }
 
     async fn resume(&mut self, resume: Resume) -> Handled {
@@ -372,7 +415,9 @@ impl Connection {
         self.session = Some(session);
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_resumes_total").increment(1);
-        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
+        self.announce_presence().await;
+        Ok(())
     }
 
     fn attachment(&self) -> Attachment {

@@ -93,6 +93,11 @@ impl Hub {
         }
     }
 
+    /// Whether any session of the user has a live connection.
+    pub(crate) fn user_connected(&self, user: Snowflake) -> bool {
+        self.of_users(&[user]).iter().any(|s| s.is_attached())
+    }
+
     pub(crate) fn all(&self) -> Vec<Arc<Session>> {
         self.read().sessions.values().cloned().collect()
     }
@@ -169,6 +174,9 @@ impl Hub {
                     self.deliver_to_user(event, &session, &mut payload).await;
                 }
             }
+            Audience::Guilds { guild_ids, about } => {
+                self.deliver_once_per_session(event, guild_ids, *about, &mut payload)
+            }
             Audience::Guild {
                 guild_id,
                 channel_id,
@@ -211,6 +219,35 @@ impl Hub {
                         self.unsubscribe(&session, *guild_id);
                     }
                 }
+            }
+        }
+    }
+
+    /// One frame per session across `guilds`, naming the first guild it
+    /// shares with the event (serialized once per guild, not per session).
+    fn deliver_once_per_session(
+        &self,
+        event: &Event,
+        guilds: &[Snowflake],
+        about: Snowflake,
+        payload: &mut Payload<'_>,
+    ) {
+        let mut reached = HashSet::new();
+        for guild in guilds {
+            let mut framed: Option<Arc<str>> = None;
+            for session in self.in_guild(*guild) {
+                if session.user_id == about
+                    || !reached.insert(Arc::clone(&session.id))
+                    || !session.has_intent(required_intent(event.kind))
+                {
+                    continue;
+                }
+                let data = framed.get_or_insert_with(|| {
+                    let mut data = payload.parsed().cloned().unwrap_or_default();
+                    data["guild_id"] = guild.to_string().into();
+                    data.to_string().into()
+                });
+                push(&session, event.kind.name(), Arc::clone(data));
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use concord_model::Snowflake;
 use concord_model::event::EventKind;
+use concord_presence::{Status, UserPresence};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -91,6 +92,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         }
         InviteCreate | InviteDelete => intents::GUILD_INVITES,
         GuildEmojisUpdate => intents::GUILD_EXPRESSIONS,
+        PresenceUpdate => intents::GUILD_PRESENCES,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
         MessageReactionAdd
         | MessageReactionRemove
@@ -142,6 +144,33 @@ pub(crate) struct Identify {
     pub(crate) shard: Option<[u64; 2]>,
     #[serde(default)]
     pub(crate) large_threshold: Option<u64>,
+    #[serde(default)]
+    pub(crate) presence: Option<PresenceSet>,
+}
+
+/// A presence a client sets, in IDENTIFY or op 3.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PresenceSet {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    activities: Option<Vec<Value>>,
+}
+
+impl PresenceSet {
+    /// Unknown statuses read as online; "offline" from a client means invisible.
+    pub(crate) fn into_presence(self) -> UserPresence {
+        let status = match self.status.as_deref() {
+            Some("idle") => Status::Idle,
+            Some("dnd") => Status::Dnd,
+            Some("invisible" | "offline") => Status::Invisible,
+            _ => Status::Online,
+        };
+        UserPresence {
+            status,
+            activities: self.activities.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

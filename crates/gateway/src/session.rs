@@ -10,6 +10,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use concord_model::Snowflake;
+use concord_presence::UserPresence;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -49,6 +50,8 @@ struct State {
     guilds: HashSet<Snowflake>,
     /// Events that arrived before READY was queued, in order.
     pending: Option<Vec<(&'static str, Arc<str>)>>,
+    /// What the client last set, restored when it resumes.
+    presence: Option<UserPresence>,
 }
 
 pub(crate) struct Session {
@@ -94,6 +97,7 @@ impl Session {
                 broken: false,
                 guilds: HashSet::new(),
                 pending: Some(Vec::new()),
+                presence: None,
             }),
         }
     }
@@ -210,6 +214,18 @@ impl Session {
             s.attached = None;
             s.detached_at = Some(Instant::now());
         }
+    }
+
+    pub(crate) fn is_attached(&self) -> bool {
+        self.lock().attached.is_some()
+    }
+
+    pub(crate) fn set_presence(&self, presence: UserPresence) {
+        self.lock().presence = Some(presence);
+    }
+
+    pub(crate) fn presence(&self) -> Option<UserPresence> {
+        self.lock().presence.clone()
     }
 
     /// When the session lost its connection, if it has none now.

@@ -43,6 +43,7 @@ pub enum EventKind {
     InviteCreate,
     InviteDelete,
     TypingStart,
+    PresenceUpdate,
     UserUpdate,
     /// Not a dispatch: the user's tokens were revoked (an administrator
     /// disabled the account or reset its password), so the gateway closes
@@ -87,6 +88,7 @@ impl EventKind {
             EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
+            EventKind::PresenceUpdate => "PRESENCE_UPDATE",
         }
     }
 }
@@ -108,6 +110,13 @@ pub enum Audience {
     },
     /// These users, wherever they are connected.
     Users(Vec<Snowflake>),
+    /// Members of any of these guilds but `about` (whose own sessions know),
+    /// each session once, with the `guild_id` of the first of them it is
+    /// subscribed to added to the data.
+    Guilds {
+        guild_ids: Vec<Snowflake>,
+        about: Snowflake,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +131,7 @@ impl Event {
     pub fn guild_id(&self) -> Option<Snowflake> {
         match &self.audience {
             Audience::Guild { guild_id, .. } => Some(*guild_id),
-            Audience::Private { .. } | Audience::Users(_) => None,
+            Audience::Private { .. } | Audience::Users(_) | Audience::Guilds { .. } => None,
         }
     }
 }

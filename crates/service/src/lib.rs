@@ -36,6 +36,7 @@ pub mod moderation;
 pub mod permissions;
 pub mod pins;
 pub mod positions;
+pub mod presence;
 pub mod private;
 pub mod ratelimit;
 pub mod reactions;
@@ -84,6 +85,8 @@ pub struct Service {
     invite_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
+    /// Who is online; in-process unless [`Service::with_presence`] says otherwise.
+    presence: Arc<dyn concord_presence::Presence>,
     /// Where attachments' bytes live; `None` refuses uploads.
     blobs: Option<attachments::Blobs>,
 }
@@ -115,6 +118,7 @@ impl Service {
             config,
             invite_lock: tokio::sync::Mutex::new(()),
             search: None,
+            presence: Arc::new(concord_presence::LocalPresence::new()),
             blobs: None,
         })
     }
@@ -122,6 +126,12 @@ impl Service {
     /// Answers searches from `index`, which [`search::feed`] keeps current.
     pub fn with_search(mut self, index: Arc<SearchIndex>) -> Self {
         self.search = Some(index);
+        self
+    }
+
+    /// Keeps presence in `presence` (shared by nodes, in a scaled-out setup).
+    pub fn with_presence(mut self, presence: Arc<dyn concord_presence::Presence>) -> Self {
+        self.presence = presence;
         self
     }
 

@@ -109,6 +109,18 @@ impl Service {
                 }
             }
         }
+        // The presences of the members listed (all of them in a small
+        // guild, with the presence intent), offline ones left out.
+        let presences = members
+            .iter()
+            .filter(|_| all_members && !large)
+            .filter_map(|m| {
+                let id = m.user.as_ref()?.id;
+                let shown = self.shown_presence(id);
+                (shown.status != concord_presence::Status::Offline)
+                    .then(|| crate::presence::presence_json(id, &shown))
+            })
+            .collect();
         let mut channels = Vec::new();
         for c in self.store.guild_channels(guild_id).await? {
             channels.push(self.channel_wire(&c).await?);
@@ -124,7 +136,7 @@ impl Service {
             members,
             channels,
             threads: vec![],
-            presences: vec![],
+            presences,
             voice_states: vec![],
             stage_instances: vec![],
             guild_scheduled_events: vec![],

@@ -3,6 +3,7 @@
 mod compression;
 mod events;
 mod handshake;
+mod presence;
 mod resume;
 
 use concord_testkit::gateway::GatewayClient;
