@@ -463,6 +463,8 @@ impl Connection {
             found.chunks(CHUNK_SIZE).collect()
         };
         let count = chunks.len();
+        let service = &self.gateway.hub.service;
+        let with_presences = request.presences && session.has_intent(intents::GUILD_PRESENCES);
         for (index, members) in chunks.into_iter().enumerate() {
             let mut chunk = json!({
                 "guild_id": request.guild_id,
@@ -475,6 +477,16 @@ impl Connection {
             }
             if let Some(nonce) = &request.nonce {
                 chunk["nonce"] = json!(nonce);
+            }
+            if with_presences {
+                let presences: Vec<Value> = members
+                    .iter()
+                    .filter_map(|m| m.user.as_ref().map(|u| u.id))
+                    .map(|id| (id, service.shown_presence(id)))
+                    .filter(|(_, p)| p.status != concord_presence::Status::Offline)
+                    .map(|(id, p)| concord_service::presence::presence_json(id, &p))
+                    .collect();
+                chunk["presences"] = json!(presences);
             }
             session.push("GUILD_MEMBERS_CHUNK", chunk.to_string().into());
         }

@@ -192,6 +192,9 @@ pub(crate) struct RequestGuildMembers {
     pub(crate) user_ids: Option<UserIds>,
     #[serde(default)]
     pub(crate) nonce: Option<String>,
+    /// Also the members' presences (needs GUILD_PRESENCES).
+    #[serde(default)]
+    pub(crate) presences: bool,
 }
 
 /// `user_ids` may be one id or a list.

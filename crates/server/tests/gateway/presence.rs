@@ -85,6 +85,25 @@ async fn presence_reaches_members_once_and_goes_offline() {
     assert_eq!(owners[0]["status"], "idle");
     later.close(1000).await;
 
+    // Large guilds list nobody up front: clients ask with op 8.
+    let ask = json!({ "op": 8, "d": {
+        "guild_id": w.guild, "user_ids": [w.owner.id], "presences": true, "nonce": "who",
+    }});
+    watching.send(ask.clone()).await;
+    let chunk = watching.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert_eq!(chunk["d"]["nonce"], "who");
+    assert_eq!(
+        chunk["d"]["presences"][0]["user"]["id"],
+        w.owner.id.as_str()
+    );
+    assert_eq!(chunk["d"]["presences"][0]["status"], "idle");
+    quiet_ws.send(ask).await;
+    let chunk = quiet_ws.dispatch("GUILD_MEMBERS_CHUNK").await;
+    assert!(
+        chunk["d"].get("presences").is_none(),
+        "presences need GUILD_PRESENCES"
+    );
+
     for (status, shown) in [
         ("dnd", "dnd"),
         ("invisible", "offline"),
