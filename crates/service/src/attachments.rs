@@ -188,6 +188,26 @@ impl Service {
         Ok(())
     }
 
+    /// Deletes every blob no attachment refers to: after a channel or a
+    /// guild went with all its messages, and whatever a crash left behind.
+    pub(crate) async fn sweep_blobs(&self) -> ServiceResult<()> {
+        let Some(blobs) = &self.blobs else {
+            return Ok(());
+        };
+        let _turn = blobs.turns.lock().await;
+        let dir = blobs.dir.clone();
+        let files = tokio::task::spawn_blocking(move || blob_files(&dir))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(io)?;
+        for (name, path) in files {
+            if !self.store.blob_referenced(&name).await? {
+                tokio::fs::remove_file(&path).await.map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
     /// An attachment's record and bytes, by the parts of its URL.
     pub async fn attachment_file(
         &self,
@@ -203,6 +223,24 @@ impl Service {
         let bytes = self.blobs()?.read(&attachment.sha256).await?;
         Ok((attachment, bytes.ok_or(unknown)?))
     }
+}
+
+/// Every file in the blob directory, by name (partial writes included,
+/// under their own name, which no attachment refers to).
+fn blob_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    let fans = match std::fs::read_dir(dir) {
+        Ok(fans) => fans,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(e),
+    };
+    for fan in fans {
+        for blob in std::fs::read_dir(fan?.path())? {
+            let blob = blob?;
+            files.push((blob.file_name().to_string_lossy().into_owned(), blob.path()));
+        }
+    }
+    Ok(files)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -200,6 +200,7 @@ impl Service {
             self.cache.forget(channel.id);
         }
         self.store.delete_guild(guild_id).await?;
+        self.sweep_blobs().await?;
         self.publish(
             EventKind::GuildDelete,
             to_guild(guild_id),

@@ -62,6 +62,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "attachment id -> attachment (file name, size, type, blob sha256)",
     ),
     (
+        "channel_attachment",
+        "channel id, attachment id -> attachment (so a channel's go with it)",
+    ),
+    (
         "blob_ref",
         "blob sha256 -> how many attachments refer to it (u64)",
     ),

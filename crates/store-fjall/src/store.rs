@@ -57,6 +57,7 @@ struct Tables {
     guild_audit: Keyspace,
     emoji_image: Keyspace,
     attachment: Keyspace,
+    channel_attachment: Keyspace,
     blob_ref: Keyspace,
     meta: Keyspace,
 }
@@ -107,6 +108,7 @@ impl FjallStore {
             guild_audit: open("guild_audit")?,
             emoji_image: open("emoji_image")?,
             attachment: open("attachment")?,
+            channel_attachment: open("channel_attachment")?,
             blob_ref: open("blob_ref")?,
             meta: open("meta")?,
         };
@@ -258,7 +260,37 @@ impl FjallStore {
                 batch.remove(table, key);
             }
         }
+        let gone: Vec<Attachment> = Self::scan(&t.channel_attachment, keys::id(channel))?;
+        self.stage_attachments_removal(batch, &gone)?;
         Ok(())
+    }
+
+    /// Drops attachment records and their references to blobs; returns
+    /// the blobs no attachment refers to any more.
+    fn stage_attachments_removal(
+        &self,
+        batch: &mut WriteBatch,
+        gone: &[Attachment],
+    ) -> StoreResult<Vec<String>> {
+        let mut counts: std::collections::HashMap<&str, u64> = Default::default();
+        for a in gone {
+            batch.remove(&self.t.attachment, keys::id(a.id));
+            let key = keys::pair(a.channel_id.get(), a.id.get());
+            batch.remove(&self.t.channel_attachment, key);
+            *counts.entry(a.sha256.as_str()).or_insert(0) += 1;
+        }
+        let mut freed = Vec::new();
+        for (sha, removed) in counts {
+            let held = self.t.blob_ref.get(sha).map_err(backend)?;
+            match held.map_or(0, |v| u64_value(&v)).saturating_sub(removed) {
+                0 => {
+                    batch.remove(&self.t.blob_ref, sha);
+                    freed.push(sha.to_owned());
+                }
+                left => batch.insert(&self.t.blob_ref, sha, left.to_be_bytes()),
+            }
+        }
+        Ok(freed)
     }
 
     fn stage_channel_removal(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
@@ -1263,7 +1295,10 @@ impl AttachmentStore for FjallStore {
         self.write(|b| {
             let mut counts = std::collections::HashMap::new();
             for a in attachments {
-                b.insert(&self.t.attachment, keys::id(a.id), encode(a)?);
+                let record = encode(a)?;
+                let key = keys::pair(a.channel_id.get(), a.id.get());
+                b.insert(&self.t.channel_attachment, key, record.clone());
+                b.insert(&self.t.attachment, keys::id(a.id), record);
                 *counts.entry(a.sha256.as_str()).or_insert(0) += 1;
             }
             for (sha, added) in counts {
@@ -1283,28 +1318,19 @@ impl AttachmentStore for FjallStore {
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {
         let mut freed = Vec::new();
         self.write(|b| {
-            let mut counts: std::collections::HashMap<String, u64> = Default::default();
+            let mut gone = Vec::new();
             for id in ids {
-                let Some(a) = Self::get::<Attachment>(&self.t.attachment, keys::id(*id))? else {
-                    continue;
-                };
-                b.remove(&self.t.attachment, keys::id(*id));
-                *counts.entry(a.sha256).or_insert(0) += 1;
+                gone.extend(Self::get::<Attachment>(&self.t.attachment, keys::id(*id))?);
             }
-            for (sha, removed) in counts {
-                let held = self.t.blob_ref.get(&sha).map_err(backend)?;
-                match held.map_or(0, |v| u64_value(&v)).saturating_sub(removed) {
-                    0 => {
-                        b.remove(&self.t.blob_ref, sha.as_str());
-                        freed.push(sha);
-                    }
-                    left => b.insert(&self.t.blob_ref, sha.as_str(), left.to_be_bytes()),
-                }
-            }
+            freed = self.stage_attachments_removal(b, &gone)?;
             Ok(())
         })
         .await?;
         Ok(freed)
+    }
+
+    async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
+        Ok(self.t.blob_ref.get(sha256).map_err(backend)?.is_some())
     }
 }
 

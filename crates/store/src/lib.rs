@@ -194,6 +194,10 @@ pub trait AttachmentStore: Send + Sync {
     /// Removes the records (unknown ids are skipped) and returns the blobs
     /// nothing refers to any more.
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>>;
+    /// Whether any attachment refers to the blob. Deleting a channel or a
+    /// guild drops its attachments with it; blobs left unreferenced are
+    /// found with this.
+    async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool>;
 }
 
 /// Custom emoji, per guild, with their images.

@@ -107,6 +107,21 @@ impl Inner {
         self.pins.retain(|(c, _, _)| *c != channel_id);
         self.reactions.retain(|(c, _, _, _)| *c != channel_id);
         self.pinned_at.retain(|(c, _), _| *c != channel_id);
+        let gone: Vec<Attachment> = self
+            .attachments
+            .values()
+            .filter(|a| a.channel_id == channel_id)
+            .cloned()
+            .collect();
+        for a in gone {
+            self.attachments.remove(&a.id);
+            if let Some(count) = self.blob_refs.get_mut(&a.sha256) {
+                *count -= 1;
+                if *count == 0 {
+                    self.blob_refs.remove(&a.sha256);
+                }
+            }
+        }
     }
 
     fn message_mut(
@@ -844,6 +859,10 @@ impl crate::AttachmentStore for MemoryStore {
 
     async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>> {
         Ok(self.lock().attachments.get(&id).cloned())
+    }
+
+    async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
+        Ok(self.lock().blob_refs.contains_key(sha256))
     }
 
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {

@@ -69,7 +69,7 @@ fn blob_files(s: &TestServer) -> usize {
 async fn files_are_stored_once_served_and_freed_with_their_last_message() {
     let mut s = server();
     let ada = s.register("ada").await;
-    let (_, channel) = s.guild(&ada, "files").await;
+    let (guild, channel) = s.guild(&ada, "files").await;
     let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
     ws.identify(&ada.auth, 1 | (1 << 9) | (1 << 15)).await;
     ws.dispatch("READY").await;
@@ -173,6 +173,30 @@ async fn files_are_stored_once_served_and_freed_with_their_last_message() {
     assert_eq!(blob_files(&s), 0);
     assert_eq!(fetch(&second_url).await.0, 404);
     assert_eq!(fetch(&s.url("/attachments/1/2/x.png")).await.0, 404);
+
+    // Deleting a channel frees the files of all its messages.
+    let doomed = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "doomed" }),
+        )
+        .await;
+    let doomed = doomed.body["id"].as_str().unwrap().to_owned();
+    send_files(&s, &ada, &doomed, "bye", &files).await;
+    send_files(&s, &ada, &channel, "stays", &files[..1]).await;
+    assert_eq!(blob_files(&s), 2);
+    assert_eq!(
+        s.delete(&format!("/channels/{doomed}"), &ada.auth)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        blob_files(&s),
+        1,
+        "only the image still sent in #files stays"
+    );
 }
 
 #[tokio::test]
