@@ -55,23 +55,14 @@ impl Blobs {
     /// allows: blobs never change); returns how many.
     pub(crate) fn copy_to(&self, dest: &Path) -> std::io::Result<u64> {
         let mut copied = 0;
-        let fans = match std::fs::read_dir(&self.dir) {
-            Ok(fans) => fans,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        for fan in fans {
-            let fan = fan?;
-            let into = dest.join(fan.file_name());
-            std::fs::create_dir_all(&into)?;
-            for blob in std::fs::read_dir(fan.path())? {
-                let blob = blob?;
-                let target = into.join(blob.file_name());
-                if std::fs::hard_link(blob.path(), &target).is_err() {
-                    std::fs::copy(blob.path(), &target)?;
-                }
-                copied += 1;
+        for (name, path) in blob_files(&self.dir)? {
+            let fan = path.parent().and_then(Path::file_name).unwrap_or_default();
+            let target = dest.join(fan).join(&name);
+            std::fs::create_dir_all(dest.join(fan))?;
+            if std::fs::hard_link(&path, &target).is_err() {
+                std::fs::copy(&path, &target)?;
             }
+            copied += 1;
         }
         Ok(copied)
     }
