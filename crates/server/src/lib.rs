@@ -98,8 +98,10 @@ fn write_control_token(data_dir: &Path) -> Result<String, ServerError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let path = control_token_path(data_dir);
+    // Made anew each start, so its permissions are always ours.
+    let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options

@@ -298,6 +298,14 @@ async fn admin_commands_fail_clearly() {
         assert!(success && stdout.contains("Usage"), "{help:?}: {stdout}");
     }
 
+    // Only the server's own user may read the control token.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let token = std::fs::metadata(s.data_dir().join("control.token")).unwrap();
+        assert_eq!(token.permissions().mode() & 0o777, 0o600);
+    }
+
     // No server at that address: the command says so and fails.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_concord"))
         .args(["stats", "--listen", "127.0.0.1:9", "--data-dir"])
