@@ -1,6 +1,6 @@
 """A discord.py bot run against Concord, unchanged but for the two URLs.
 
-Environment: CONCORD_HTTP, CONCORD_WS, BOT_TOKEN, OWNER_TOKEN, GUILD_ID,
+Environment: CONCORD_HTTP, CONCORD_WS, BOT_TOKEN, OWNER_TOKEN, OWNER_ID, GUILD_ID,
 CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT. Exits 0 when every step passed.
 """
 
@@ -34,6 +34,8 @@ DOT = base64.b64decode(
 
 intents = discord.Intents.default()
 intents.message_content = True
+intents.presences = True
+intents.members = True
 client = discord.Client(intents=intents)
 outcome = {"ok": False}
 
@@ -64,6 +66,22 @@ async def scenario():
     check(channel is not None and channel.name == "general", "its channels are in the cache")
     check(guild.me is not None and guild.me.id == client.user.id, "the bot's own member is there")
     check(guild.default_role.id == guild.id, "@everyone has the guild's id")
+
+    # The owner comes online idle on a connection of their own.
+    owner_id = int(os.environ["OWNER_ID"])
+    online = expect("presence_update", lambda b, a: a.id == owner_id and a.status == discord.Status.idle)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(os.environ["CONCORD_WS"] + "/?v=10&encoding=json") as ws:
+            await ws.receive_json()
+            presence = {"status": "idle", "activities": [{"name": "chess", "type": 0}], "since": None, "afk": False}
+            identify = {"token": os.environ["OWNER_TOKEN"], "intents": 1, "presence": presence,
+                        "properties": {"os": "linux", "browser": "compat", "device": "compat"}}
+            await ws.send_json({"op": 2, "d": identify})
+            _, member = await online
+            check(member.activity is not None and member.activity.name == "chess", "PRESENCE_UPDATE: status and activity")
+            offline = expect("presence_update", lambda b, a: a.id == owner_id and a.status == discord.Status.offline)
+        await offline
+    check(guild.get_member(owner_id).status == discord.Status.offline, "offline when the connection ends")
 
     arrival = expect("message", lambda m: m.content == "hello from discord.py")
     sent = await channel.send("hello from discord.py")

@@ -82,6 +82,7 @@ impl Stage {
                 self.bot.auth.trim_start_matches("Bot ").to_owned(),
             ),
             ("OWNER_TOKEN", self.owner.auth.clone()),
+            ("OWNER_ID", self.owner.id.clone()),
             ("GUILD_ID", self.guild.clone()),
             ("CHANNEL_ID", self.general.clone()),
             ("HISTORY_CHANNEL_ID", self.history.clone()),
