@@ -89,7 +89,7 @@ pub struct Body<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -101,7 +101,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     .trim()
                     .to_ascii_lowercase()
             });
-        let _ = state;
         // JSON keeps its own limit: the router's is sized for uploads.
         let bytes = axum::body::to_bytes(req.into_body(), limits::BODY_MAX_BYTES)
             .await

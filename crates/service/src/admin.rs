@@ -10,7 +10,7 @@ use concord_model::{Snowflake, codes};
 use serde::Serialize;
 
 use crate::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
-use crate::users::{NewAccount, check_password, state_of, taken};
+use crate::users::{NewAccount, blocking, check_password, state_of, taken};
 use crate::{FormErrors, Service, ServiceError, ServiceResult, auth};
 
 /// Page size when counting everything for [`Service::stats`].
@@ -149,9 +149,7 @@ impl Service {
         let mut errors = FormErrors::new();
         check_password(&mut errors, "password", &password);
         errors.into_result()?;
-        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let hash = blocking(move || auth::hash_password(&password)).await??;
         user.password_hash = Some(hash);
         self.save_revoking(&mut user).await?;
         Ok(Credentials {

@@ -10,6 +10,7 @@ use concord_model::records::{Attachment, Message};
 use concord_model::{Snowflake, codes};
 use sha2::{Digest, Sha256};
 
+use crate::users::blocking;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// A file as a client uploaded it.
@@ -81,12 +82,9 @@ impl Blobs {
 }
 
 /// Writes the file through a temporary name and syncs it and its
-/// directory, so that once this returns the blob survives a crash.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// directory, so that once this returns the file survives a crash whole.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    if path.exists() {
-        return Ok(());
-    }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let temporary = path.with_extension("partial");
@@ -138,10 +136,12 @@ impl Service {
             let sha256 = hex(&Sha256::digest(&upload.bytes));
             let path = blobs.path(&sha256);
             let bytes = upload.bytes.clone();
-            tokio::task::spawn_blocking(move || write_durably(&path, &bytes))
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))?
-                .map_err(io)?;
+            // Blobs never change: one already there is this content.
+            if !path.exists() {
+                blocking(move || write_durably(&path, &bytes))
+                    .await?
+                    .map_err(io)?;
+            }
             let size = imagesize::blob_size(&upload.bytes).ok();
             attachments.push(Attachment {
                 id: self.next_id(),
@@ -187,10 +187,7 @@ impl Service {
         };
         let _turn = blobs.turns.lock().await;
         let dir = blobs.dir.clone();
-        let files = tokio::task::spawn_blocking(move || blob_files(&dir))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?
-            .map_err(io)?;
+        let files = blocking(move || blob_files(&dir)).await?.map_err(io)?;
         for (name, path) in files {
             if !self.store.blob_referenced(&name).await? {
                 tokio::fs::remove_file(&path).await.map_err(io)?;

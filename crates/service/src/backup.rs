@@ -141,19 +141,8 @@ impl Service {
             seconds: started.elapsed().as_secs_f64(),
         };
         let manifest = serde_json::to_vec_pretty(&summary).map_err(|e| failed("manifest", e))?;
-        write_durably(&dest.join(MANIFEST), &manifest).map_err(|e| failed("manifest", e))?;
+        crate::attachments::write_durably(&dest.join(MANIFEST), &manifest)
+            .map_err(|e| failed("manifest", e))?;
         Ok(summary)
     }
-}
-
-/// Writes and syncs the file, then its directory.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
