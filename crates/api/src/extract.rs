@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::attachments::Upload;
-use concord_service::input::CreateMessage;
+use concord_service::input::{CreateMessage, StartThread};
 use concord_service::users::parse_authorization;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
@@ -125,9 +125,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
 /// A new message: JSON, or `multipart/form-data` with the JSON in
 /// `payload_json` and files in `files[n]`, each within the configured size.
-pub struct MessageForm(pub CreateMessage);
+pub struct MessageForm<T = CreateMessage>(pub T);
 
-impl FromRequest<Arc<AppState>> for MessageForm {
+/// A body that may come as multipart, with files beside `payload_json`.
+pub trait CarriesFiles: DeserializeOwned + Default {
+    fn attach(&mut self, uploads: Vec<Upload>);
+}
+
+impl CarriesFiles for CreateMessage {
+    fn attach(&mut self, uploads: Vec<Upload>) {
+        self.uploads = uploads;
+    }
+}
+
+/// A forum post's files belong to its first message.
+impl CarriesFiles for StartThread {
+    fn attach(&mut self, uploads: Vec<Upload>) {
+        if !uploads.is_empty() {
+            self.message.get_or_insert_default().uploads = uploads;
+        }
+    }
+}
+
+impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
@@ -144,7 +164,7 @@ impl FromRequest<Arc<AppState>> for MessageForm {
         let mut form = Multipart::from_request(req, state)
             .await
             .map_err(|e| form_error(&e.body_text()))?;
-        let mut input: Option<CreateMessage> = None;
+        let mut input: Option<T> = None;
         let mut uploads = Vec::new();
         while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or_default().to_owned();
@@ -174,7 +194,7 @@ impl FromRequest<Arc<AppState>> for MessageForm {
             });
         }
         let mut input = input.unwrap_or_default();
-        input.uploads = uploads;
+        input.attach(uploads);
         Ok(MessageForm(input))
     }
 }

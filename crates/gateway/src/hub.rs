@@ -355,6 +355,10 @@ fn affects_permissions(kind: EventKind) -> bool {
             | GuildMemberAdd
             | GuildMemberUpdate
             | GuildMemberRemove
+            | ThreadCreate
+            | ThreadUpdate
+            | ThreadDelete
+            | ThreadMembersUpdate
     )
 }
 

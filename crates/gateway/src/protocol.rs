@@ -82,9 +82,9 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
     use EventKind::*;
     match kind {
         GuildCreate | GuildUpdate | GuildDelete | GuildRoleCreate | GuildRoleUpdate
-        | GuildRoleDelete | ChannelCreate | ChannelUpdate | ChannelDelete | ChannelPinsUpdate => {
-            intents::GUILDS
-        }
+        | GuildRoleDelete | ChannelCreate | ChannelUpdate | ChannelDelete | ChannelPinsUpdate
+        | ThreadCreate | ThreadUpdate | ThreadDelete | ThreadListSync | ThreadMemberUpdate
+        | ThreadMembersUpdate => intents::GUILDS,
         GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => intents::GUILD_MEMBERS,
         GuildBanAdd | GuildBanRemove | GuildAuditLogEntryCreate => intents::GUILD_MODERATION,
         MessageCreate | MessageUpdate | MessageDelete | MessageDeleteBulk => {

@@ -29,6 +29,7 @@ pub const CANNOT_EDIT_OTHERS_MESSAGE: u32 = 50005;
 pub const EMPTY_MESSAGE: u32 = 50006;
 pub const NON_TEXT_CHANNEL: u32 = 50008;
 pub const MISSING_PERMISSIONS: u32 = 50013;
+pub const CHANNEL_TYPE_INVALID: u32 = 50024;
 pub const BULK_DELETE_COUNT: u32 = 50016;
 pub const SYSTEM_MESSAGE: u32 = 50021;
 pub const BULK_DELETE_TOO_OLD: u32 = 50034;
@@ -37,7 +38,10 @@ pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
 pub const INVALID_GUILD: u32 = 50055;
 pub const INVALID_ROLE: u32 = 50028;
+pub const THREAD_ARCHIVED: u32 = 50083;
 pub const INDEX_NOT_YET_AVAILABLE: u32 = 110000;
+pub const THREAD_ALREADY_CREATED: u32 = 160004;
+pub const THREAD_LOCKED: u32 = 160005;
 
 /// The `message` Discord sends with each code.
 pub fn message(code: u32) -> &'static str {
@@ -70,6 +74,7 @@ pub fn message(code: u32) -> &'static str {
         EMPTY_MESSAGE => "Cannot send an empty message",
         NON_TEXT_CHANNEL => "Cannot send messages in a non-text channel",
         MISSING_PERMISSIONS => "Missing Permissions",
+        CHANNEL_TYPE_INVALID => "Cannot execute action on this channel type",
         BULK_DELETE_COUNT => "You can only bulk delete messages between 2 and 100",
         SYSTEM_MESSAGE => "Cannot execute action on a system message",
         BULK_DELETE_TOO_OLD => "You can only bulk delete messages that are under 14 days old.",
@@ -78,7 +83,10 @@ pub fn message(code: u32) -> &'static str {
         BANNED => "You are banned from this guild.",
         INVALID_GUILD => "Invalid Guild",
         INVALID_ROLE => "Invalid Role",
+        THREAD_ARCHIVED => "Thread is archived",
         INDEX_NOT_YET_AVAILABLE => "Index not yet available. Try again later",
+        THREAD_ALREADY_CREATED => "A thread has already been created for this message",
+        THREAD_LOCKED => "Thread is locked",
         _ => "Unknown error",
     }
 }

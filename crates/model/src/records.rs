@@ -158,13 +158,26 @@ pub mod channel_type {
     pub const GROUP_DM: u8 = 3;
     pub const GUILD_CATEGORY: u8 = 4;
     pub const GUILD_ANNOUNCEMENT: u8 = 5;
+    pub const ANNOUNCEMENT_THREAD: u8 = 10;
+    pub const PUBLIC_THREAD: u8 = 11;
+    pub const PRIVATE_THREAD: u8 = 12;
+    pub const GUILD_FORUM: u8 = 15;
 
     /// Types whose messages can be read and written.
     pub fn is_text(t: u8) -> bool {
         matches!(
             t,
             GUILD_TEXT | DM | GROUP_DM | GUILD_ANNOUNCEMENT | GUILD_VOICE
-        )
+        ) || is_thread(t)
+    }
+
+    pub fn is_thread(t: u8) -> bool {
+        matches!(t, ANNOUNCEMENT_THREAD | PUBLIC_THREAD | PRIVATE_THREAD)
+    }
+
+    /// Channels threads can be started in.
+    pub fn has_threads(t: u8) -> bool {
+        matches!(t, GUILD_TEXT | GUILD_ANNOUNCEMENT | GUILD_FORUM)
     }
 }
 
@@ -206,9 +219,73 @@ pub struct Channel {
     /// Private channels (DMs, group DMs): who is in them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<Snowflake>,
-    /// Group DMs: who manages it.
+    /// Group DMs: who manages it. Threads: who started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<Snowflake>,
+    /// Threads only: their state and counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ThreadState>,
+}
+
+/// What a thread has beyond a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadState {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// Minutes without activity before it archives itself.
+    pub auto_archive_duration: u32,
+    /// When `archived` last changed (creation, at first).
+    pub archive_ms: u64,
+    /// Only MANAGE_THREADS may unarchive a locked thread.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub locked: bool,
+    /// Private threads: whether members other than moderators may add people.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub invitable: bool,
+    pub create_ms: u64,
+    /// Live messages, not counting the starter message.
+    #[serde(default)]
+    pub message_count: u32,
+    /// Messages ever sent; deletions do not lower it.
+    #[serde(default)]
+    pub total_message_sent: u32,
+    #[serde(default)]
+    pub member_count: u32,
+    /// When the last message was sent (or the thread made or unarchived):
+    /// auto-archiving counts from here.
+    pub last_activity_ms: u64,
+}
+
+impl ThreadState {
+    pub fn new(auto_archive_duration: u32, now_ms: u64) -> ThreadState {
+        ThreadState {
+            archived: false,
+            auto_archive_duration,
+            archive_ms: now_ms,
+            locked: false,
+            invitable: true,
+            create_ms: now_ms,
+            message_count: 0,
+            total_message_sent: 0,
+            member_count: 0,
+            last_activity_ms: now_ms,
+        }
+    }
+
+    /// When an active thread archives itself for want of activity.
+    pub fn archive_due_ms(&self) -> u64 {
+        self.last_activity_ms + u64::from(self.auto_archive_duration) * 60_000
+    }
+}
+
+/// A user who follows a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadMember {
+    pub thread_id: Snowflake,
+    pub user_id: Snowflake,
+    pub join_ms: u64,
+    #[serde(default)]
+    pub flags: u64,
 }
 
 impl Channel {
@@ -229,6 +306,7 @@ impl Channel {
             user_limit: None,
             recipients: Vec::new(),
             owner_id: None,
+            thread: None,
         }
     }
 
@@ -243,6 +321,10 @@ impl Channel {
 
     pub fn is_private(&self) -> bool {
         self.guild_id.is_none()
+    }
+
+    pub fn is_thread(&self) -> bool {
+        channel_type::is_thread(self.kind)
     }
 }
 
@@ -292,7 +374,9 @@ pub mod message_type {
     pub const DEFAULT: u8 = 0;
     pub const CHANNEL_PINNED_MESSAGE: u8 = 6;
     pub const USER_JOIN: u8 = 7;
+    pub const THREAD_CREATED: u8 = 18;
     pub const REPLY: u8 = 19;
+    pub const THREAD_STARTER_MESSAGE: u8 = 21;
 
     /// Types an author may edit.
     pub fn is_editable(t: u8) -> bool {

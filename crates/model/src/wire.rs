@@ -266,10 +266,90 @@ pub enum ChannelExtra {
     Private {
         last_message_id: Option<Snowflake>,
     },
+    Thread(Box<ThreadFields>),
+    Forum {
+        topic: Option<String>,
+        last_message_id: Option<Snowflake>,
+        rate_limit_per_user: u32,
+        default_auto_archive_duration: u32,
+        available_tags: Vec<Value>,
+        default_reaction_emoji: Option<Value>,
+        default_sort_order: Option<u8>,
+        default_forum_layout: u8,
+        default_thread_rate_limit_per_user: u32,
+    },
     None {},
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadFields {
+    pub last_message_id: Option<Snowflake>,
+    pub rate_limit_per_user: u32,
+    pub message_count: u32,
+    pub member_count: u32,
+    pub total_message_sent: u32,
+    pub thread_metadata: ThreadMetadata,
+    pub applied_tags: Vec<Snowflake>,
+    /// The requester's membership, where the route gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<ThreadMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadMetadata {
+    pub archived: bool,
+    pub auto_archive_duration: u32,
+    pub archive_timestamp: String,
+    pub locked: bool,
+    /// Private threads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitable: Option<bool>,
+    pub create_timestamp: String,
+}
+
+/// A thread member. In a thread object, `id` and `user_id` are left out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadMember {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Snowflake>,
+    pub join_timestamp: String,
+    pub flags: u64,
+    /// The guild member, when asked for (`with_member`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<Member>,
+}
+
+impl ThreadMember {
+    pub fn new(m: &records::ThreadMember) -> Self {
+        ThreadMember {
+            id: Some(m.thread_id),
+            user_id: Some(m.user_id),
+            join_timestamp: iso8601(m.join_ms),
+            flags: m.flags,
+            member: None,
+        }
+    }
+
+    /// As nested in its thread: without the ids.
+    pub fn nested(m: &records::ThreadMember) -> Self {
+        ThreadMember {
+            id: None,
+            user_id: None,
+            ..ThreadMember::new(m)
+        }
+    }
+}
+
 impl Channel {
+    /// Adds the requester's membership to a thread (nothing for other channels).
+    pub fn set_thread_member(&mut self, joined: Option<ThreadMember>) {
+        if let ChannelExtra::Thread(fields) = &mut self.extra {
+            fields.member = joined;
+        }
+    }
+
     pub fn new(c: &records::Channel, last_message_id: Option<Snowflake>) -> Self {
         let extra = match c.kind {
             channel_type::GUILD_VOICE => ChannelExtra::Voice {
@@ -281,6 +361,40 @@ impl Channel {
             },
             channel_type::GUILD_CATEGORY => ChannelExtra::None {},
             channel_type::DM | channel_type::GROUP_DM => ChannelExtra::Private { last_message_id },
+            channel_type::GUILD_FORUM => ChannelExtra::Forum {
+                topic: c.topic.clone(),
+                last_message_id,
+                rate_limit_per_user: c.rate_limit_per_user,
+                default_auto_archive_duration: 1440,
+                available_tags: Vec::new(),
+                default_reaction_emoji: None,
+                default_sort_order: None,
+                default_forum_layout: 0,
+                default_thread_rate_limit_per_user: 0,
+            },
+            kind if channel_type::is_thread(kind) => {
+                let t = c
+                    .thread
+                    .clone()
+                    .unwrap_or_else(|| records::ThreadState::new(1440, 0));
+                ChannelExtra::Thread(Box::new(ThreadFields {
+                    last_message_id,
+                    rate_limit_per_user: c.rate_limit_per_user,
+                    message_count: t.message_count,
+                    member_count: t.member_count,
+                    total_message_sent: t.total_message_sent,
+                    thread_metadata: ThreadMetadata {
+                        archived: t.archived,
+                        auto_archive_duration: t.auto_archive_duration,
+                        archive_timestamp: iso8601(t.archive_ms),
+                        locked: t.locked,
+                        invitable: (kind == channel_type::PRIVATE_THREAD).then_some(t.invitable),
+                        create_timestamp: iso8601(t.create_ms),
+                    },
+                    applied_tags: Vec::new(),
+                    member: None,
+                }))
+            }
             _ => ChannelExtra::Text {
                 topic: c.topic.clone(),
                 last_message_id,
@@ -386,6 +500,9 @@ pub struct Message {
     /// Present on replies: the message replied to, or `null` if deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referenced_message: Option<Option<Box<Message>>>,
+    /// The thread started from this message, if any (omitted, never `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Box<Channel>>,
 }
 
 /// An attachment as clients read it.
@@ -462,6 +579,7 @@ impl Message {
                 guild_id: r.guild_id,
             }),
             referenced_message: None,
+            thread: None,
             reactions: (!m.reactions.is_empty())
                 .then(|| m.reactions.iter().map(Reaction::from).collect()),
         }
@@ -760,6 +878,29 @@ mod tests {
     }
 
     #[test]
+    fn threads_carry_metadata_and_counts() {
+        let mut c = records::Channel::new(
+            Snowflake(9),
+            channel_type::PUBLIC_THREAD,
+            Snowflake(3),
+            "talk",
+        );
+        c.parent_id = Some(Snowflake(4));
+        c.thread = Some(records::ThreadState::new(60, 1_462_015_105_796));
+        let v = serde_json::to_value(Channel::new(&c, None)).unwrap();
+        for field in ["message_count", "member_count", "total_message_sent"] {
+            assert_eq!(v[field], 0, "{field}");
+        }
+        let meta = &v["thread_metadata"];
+        assert_eq!(meta["archived"], false);
+        assert_eq!(meta["auto_archive_duration"], 60);
+        assert_eq!(meta["archive_timestamp"], "2016-04-30T11:18:25.796000+00:00");
+        assert!(meta.get("invitable").is_none(), "public threads have none");
+        assert!(v.get("member").is_none(), "no membership unless given");
+        assert_eq!(v["parent_id"], "4");
+    }
+
+    #[test]
     fn voice_channels_carry_bitrate_and_user_limit() {
         let c = records::Channel::new(
             Snowflake(9),
@@ -786,7 +927,7 @@ pub struct GuildCreate {
     pub member_count: u64,
     pub members: Vec<Member>,
     pub channels: Vec<Channel>,
-    pub threads: Vec<Value>,
+    pub threads: Vec<Channel>,
     pub presences: Vec<Value>,
     pub voice_states: Vec<Value>,
     pub stage_instances: Vec<Value>,

@@ -185,6 +185,9 @@ pub async fn run(
         service = service.with_search(index);
     }
     let service = Arc::new(service);
+    tokio::spawn(concord_service::threads::auto_archive(Arc::downgrade(
+        &service,
+    )));
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
     let grace = Duration::from_millis(config.shutdown_grace_ms);

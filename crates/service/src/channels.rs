@@ -11,11 +11,12 @@ use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };
 
-const CREATABLE: [u8; 4] = [
+const CREATABLE: [u8; 5] = [
     channel_type::GUILD_TEXT,
     channel_type::GUILD_VOICE,
     channel_type::GUILD_CATEGORY,
     channel_type::GUILD_ANNOUNCEMENT,
+    channel_type::GUILD_FORUM,
 ];
 
 /// Text channel names are lowercase with dashes, as Discord makes them.
@@ -157,7 +158,7 @@ impl Service {
             errors.add(
                 "type",
                 "BASE_TYPE_CHOICES",
-                "Value must be one of (0, 2, 4, 5).",
+                "Value must be one of (0, 2, 4, 5, 15).",
             );
         }
         if input.name.is_none() {
@@ -189,6 +190,7 @@ impl Service {
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
         match view.guild {
+            Some(_) if view.channel.is_thread() => self.thread_wire(channel_id, caller.id).await,
             Some(_) => self.channel_wire(&view.channel).await,
             None => self.private_channel_wire(&view.channel, caller.id).await,
         }
@@ -202,6 +204,9 @@ impl Service {
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
         let guild = view.guild()?;
+        if view.channel.is_thread() {
+            return self.patch_thread(caller, &view, input).await;
+        }
         view.require(Permissions::MANAGE_CHANNELS)?;
         let mut channel = view.channel.clone();
         let mut errors = FormErrors::new();
@@ -250,8 +255,12 @@ impl Service {
             // Closing a DM only hides it on the client; it stays open.
             return self.private_channel_wire(&view.channel, caller.id).await;
         };
+        if view.channel.is_thread() {
+            return self.delete_thread(&view).await;
+        }
         view.require(Permissions::MANAGE_CHANNELS)?;
         let out = self.channel_wire(&view.channel).await?;
+        self.drop_threads_of(&view.channel).await?;
         for mut child in self.store.guild_channels(guild_id).await? {
             if child.parent_id == Some(channel_id) {
                 child.parent_id = None;
@@ -305,6 +314,7 @@ impl Service {
         channel.permission_overwrites.retain(|o| o.id != target);
         channel.permission_overwrites.push(overwrite);
         self.save_channel(&view, &channel).await?;
+        self.sync_thread_list(&channel).await?;
         let details = Details {
             options: Some(serde_json::json!({ "id": target, "type": input.kind.to_string() })),
             ..Details::on(channel_id)
@@ -334,6 +344,7 @@ impl Service {
             return Err(ServiceError::NotFound(codes::UNKNOWN_OVERWRITE));
         }
         self.save_channel(&view, &channel).await?;
+        self.sync_thread_list(&channel).await?;
         let details = Details {
             options: Some(serde_json::json!({ "id": target })),
             ..Details::on(channel_id)

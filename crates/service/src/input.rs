@@ -130,6 +130,25 @@ pub struct ChannelInput {
     pub bitrate: Option<u32>,
     pub user_limit: Option<u32>,
     pub permission_overwrites: Option<Vec<OverwriteInput>>,
+    /// Threads only, like the three below.
+    pub archived: Option<bool>,
+    pub auto_archive_duration: Option<u32>,
+    pub locked: Option<bool>,
+    pub invitable: Option<bool>,
+}
+
+/// `POST /channels/{c}/threads` and `.../messages/{m}/threads`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartThread {
+    pub name: Option<String>,
+    pub auto_archive_duration: Option<u32>,
+    pub rate_limit_per_user: Option<u32>,
+    /// 10, 11 or 12; a thread not started from a message defaults to private.
+    #[serde(rename = "type")]
+    pub kind: Option<u8>,
+    pub invitable: Option<bool>,
+    /// A forum post's first message.
+    pub message: Option<CreateMessage>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -45,6 +45,7 @@ pub mod registration;
 mod render;
 pub mod search;
 pub mod sessions;
+pub mod threads;
 pub mod users;
 
 pub use error::{FormErrors, ServiceError, ServiceResult};
@@ -83,6 +84,8 @@ pub struct Service {
     pub config: ServiceConfig,
     /// Serializes invite use so `max_uses` is never exceeded.
     invite_lock: tokio::sync::Mutex<()>,
+    /// Serializes changes to threads' counters and states.
+    thread_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
     /// Who is online; in-process unless [`Service::with_presence`] says otherwise.
@@ -117,6 +120,7 @@ impl Service {
             limiter: RateLimiter::new(),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
+            thread_lock: tokio::sync::Mutex::new(()),
             search: None,
             presence: Arc::new(concord_presence::LocalPresence::new()),
             blobs: None,
@@ -217,7 +221,7 @@ impl Service {
             }
             other => other?,
         };
-        let permissions = guild.in_channel(&channel);
+        let permissions = self.permissions_in(&guild.context(), &channel).await?;
         if !permissions.contains(Permissions::VIEW_CHANNEL) {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }

@@ -137,6 +137,23 @@ impl Service {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
         self.slowmode(&view, caller)?;
+        let view = self.reopen_for_message(view).await?;
+        let message = self
+            .compose_message(&view, caller, input, self.next_id())
+            .await?;
+        self.deliver_message(&view, message).await
+    }
+
+    /// Checks a new message and resolves what it refers to; stores its
+    /// files. Permission to send is the caller's to check.
+    pub(crate) async fn compose_message(
+        &self,
+        view: &ChannelView,
+        caller: Caller,
+        input: CreateMessage,
+        id: Snowflake,
+    ) -> ServiceResult<Message> {
+        let channel_id = view.channel.id;
         let content = input.content.unwrap_or_default();
         self.duplicate_flood(caller, &content)?;
         let mut embeds = input.embeds.unwrap_or_default();
@@ -192,11 +209,11 @@ impl Service {
             view.require(Permissions::ATTACH_FILES)?;
         }
         let mentions = self
-            .mentions(&view, &content, input.allowed_mentions.as_ref())
+            .mentions(view, &content, input.allowed_mentions.as_ref())
             .await?;
         let attachments = self.store_uploads(channel_id, input.uploads).await?;
-        let message = Message {
-            id: self.next_id(),
+        Ok(Message {
+            id,
             channel_id,
             guild_id: view.guild_id(),
             author_id: caller.id,
@@ -218,13 +235,47 @@ impl Service {
             pinned: false,
             reactions: Vec::new(),
             attachments,
-        };
+        })
+    }
+
+    /// Stores a composed message and announces it (in a thread, after
+    /// counting it and making its author a member).
+    pub(crate) async fn deliver_message(
+        &self,
+        view: &ChannelView,
+        message: Message,
+    ) -> ServiceResult<wire::Message> {
         self.store.create_message(&message).await?;
         self.cache.created(&message).await;
         metrics::counter!("concord_messages_created_total").increment(1);
+        if view.channel.is_thread() {
+            self.thread_message_sent(view, &message).await?;
+        }
         let out = self.render_message(&message).await?;
-        self.publish_message(EventKind::MessageCreate, &view, &out);
+        self.publish_message(EventKind::MessageCreate, view, &out);
         Ok(out)
+    }
+
+    /// A system message (pin notice, thread created) from `author`.
+    pub(crate) async fn post_notice(
+        &self,
+        view: &ChannelView,
+        author: Snowflake,
+        kind: u8,
+        content: &str,
+        reference: MessageReference,
+    ) -> ServiceResult<()> {
+        let notice = Message {
+            guild_id: view.guild_id(),
+            kind,
+            message_reference: Some(reference),
+            ..Message::new(self.next_id(), view.channel.id, author, content)
+        };
+        self.store.create_message(&notice).await?;
+        self.cache.created(&notice).await;
+        let out = self.render_message(&notice).await?;
+        self.publish(EventKind::MessageCreate, view.audience(), out);
+        Ok(())
     }
 
     /// One message per `rate_limit_per_user` seconds, unless the member
@@ -470,6 +521,10 @@ impl Service {
         let deleted = self.store.delete_messages(channel_id, &[id]).await?;
         self.cache.deleted(channel_id, &[id]).await;
         self.release_attachments(&deleted).await?;
+        if view.channel.is_thread() {
+            self.thread_messages_deleted(channel_id, deleted.len())
+                .await?;
+        }
         let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
         self.publish(EventKind::MessageDelete, view.audience(), data);
         match view.guild_id() {
@@ -516,6 +571,10 @@ impl Service {
         }
         let removed = self.store.delete_messages(channel_id, &ids).await?;
         self.release_attachments(&removed).await?;
+        if view.channel.is_thread() {
+            self.thread_messages_deleted(channel_id, removed.len())
+                .await?;
+        }
         let deleted: Vec<Snowflake> = removed.iter().map(|m| m.id).collect();
         self.cache.deleted(channel_id, &deleted).await;
         if !deleted.is_empty() {

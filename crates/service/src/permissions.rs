@@ -81,6 +81,22 @@ impl MemberContext<'_> {
         implicit(self.timed_out(p))
     }
 
+    /// Permissions in a thread: its parent's, with sending governed by
+    /// SEND_MESSAGES_IN_THREADS; a private thread is seen only by its
+    /// members (`joined`) and by those who manage threads.
+    pub fn in_thread(&self, parent: &Channel, private: bool, joined: bool) -> Permissions {
+        let p = self.in_channel(parent);
+        if private && !joined && !p.contains(Permissions::MANAGE_THREADS) {
+            return Permissions::NONE;
+        }
+        let p = if p.contains(Permissions::SEND_MESSAGES_IN_THREADS) {
+            p | Permissions::SEND_MESSAGES
+        } else {
+            p.remove(Permissions::SEND_MESSAGES)
+        };
+        implicit(p)
+    }
+
     /// The highest position among the member's roles (0 for none).
     pub fn top_position(&self) -> i32 {
         highest_position(self.roles, &self.member.roles)
@@ -252,6 +268,44 @@ mod tests {
         let p = perms(&[], vec![mute]);
         assert!(p.contains(Permissions::VIEW_CHANNEL));
         assert!(!p.contains(Permissions::EMBED_LINKS), "no send, no embeds");
+    }
+
+    #[test]
+    fn threads_follow_the_parent_with_their_own_send_rule() {
+        let (g, r, m) = (guild(), roles(), member(&[]));
+        let ctx = MemberContext {
+            guild: &g,
+            roles: &r,
+            member: &m,
+            now_ms: 0,
+        };
+        let parent = channel(vec![]);
+        // @everyone has SEND_MESSAGES but not SEND_MESSAGES_IN_THREADS.
+        let p = ctx.in_thread(&parent, false, false);
+        assert!(p.contains(Permissions::VIEW_CHANNEL));
+        assert!(!p.contains(Permissions::SEND_MESSAGES));
+        let allow = ow(
+            G,
+            0,
+            Permissions::SEND_MESSAGES_IN_THREADS,
+            Permissions::NONE,
+        );
+        let parent = channel(vec![allow]);
+        assert!(
+            ctx.in_thread(&parent, false, false)
+                .contains(Permissions::SEND_MESSAGES)
+        );
+        assert_eq!(
+            ctx.in_thread(&parent, true, false),
+            Permissions::NONE,
+            "private, not joined"
+        );
+        assert!(
+            ctx.in_thread(&parent, true, true)
+                .contains(Permissions::VIEW_CHANNEL)
+        );
+        let hidden = channel(vec![ow(G, 0, Permissions::NONE, Permissions::VIEW_CHANNEL)]);
+        assert_eq!(ctx.in_thread(&hidden, false, true), Permissions::NONE);
     }
 
     #[test]

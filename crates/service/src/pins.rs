@@ -1,7 +1,7 @@
 //! Pinned messages: at most 250 a channel, newest pin first.
 
 use concord_model::event::EventKind;
-use concord_model::records::{Message, MessagePatch, MessageReference, message_type};
+use concord_model::records::{MessagePatch, MessageReference, message_type};
 use concord_model::snowflake::now_ms;
 use concord_model::timestamp::{iso8601, parse_iso8601};
 use concord_model::{Permissions, Snowflake, codes, wire};
@@ -61,20 +61,19 @@ impl Service {
             .await?;
         self.set_pinned(&view, message_id, true).await?;
         self.pins_changed(&view, Some(pinned_at));
-        let notice = Message {
+        let reference = MessageReference {
+            message_id,
+            channel_id,
             guild_id: view.guild_id(),
-            kind: message_type::CHANNEL_PINNED_MESSAGE,
-            message_reference: Some(MessageReference {
-                message_id,
-                channel_id,
-                guild_id: view.guild_id(),
-            }),
-            ..Message::new(self.next_id(), channel_id, caller.id, "")
         };
-        self.store.create_message(&notice).await?;
-        self.cache.created(&notice).await;
-        let out = self.render_message(&notice).await?;
-        self.publish(EventKind::MessageCreate, view.audience(), out);
+        self.post_notice(
+            &view,
+            caller.id,
+            message_type::CHANNEL_PINNED_MESSAGE,
+            "",
+            reference,
+        )
+        .await?;
         let target = Some(message.author_id);
         self.audit_pin(&view, caller, message_id, target, action::MESSAGE_PIN)
             .await
@@ -169,16 +168,7 @@ impl Service {
                 has_more: false,
             });
         }
-        let before_ms = match before {
-            Some(text) => Some(parse_iso8601(text).ok_or_else(|| {
-                ServiceError::InvalidForm(crate::FormErrors::single(
-                    "before",
-                    "DATE_INVALID",
-                    "Not a valid ISO 8601 time.",
-                ))
-            })?),
-            None => None,
-        };
+        let before_ms = time_cursor(before)?;
         let mut pins = self.store.pins(channel_id, before_ms, limit + 1).await?;
         let has_more = pins.len() > limit;
         pins.truncate(limit);
@@ -193,4 +183,19 @@ impl Service {
         }
         Ok(PinPage { items, has_more })
     }
+}
+
+/// A `before` cursor given as an ISO 8601 time, in unix milliseconds.
+pub(crate) fn time_cursor(before: Option<&str>) -> ServiceResult<Option<u64>> {
+    before
+        .map(|text| {
+            parse_iso8601(text).ok_or_else(|| {
+                ServiceError::InvalidForm(crate::FormErrors::single(
+                    "before",
+                    "DATE_INVALID",
+                    "Not a valid ISO 8601 time.",
+                ))
+            })
+        })
+        .transpose()
 }

@@ -37,6 +37,15 @@ impl Service {
                 referenced.insert(r.message_id, target);
             }
         }
+        // Threads started from these messages.
+        let mut threads: HashMap<Snowflake, wire::Channel> = HashMap::new();
+        for m in messages {
+            if m.flags & crate::threads::HAS_THREAD != 0
+                && let Some(thread) = self.store.channel(m.id).await?
+            {
+                threads.insert(m.id, self.channel_wire(&thread).await?);
+            }
+        }
         let all = messages.iter().chain(referenced.values().flatten());
         for id in all.flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied())) {
             if let std::collections::hash_map::Entry::Vacant(e) = users.entry(id) {
@@ -59,6 +68,7 @@ impl Service {
             .iter()
             .map(|m| {
                 let mut out = one(m);
+                out.thread = threads.remove(&m.id).map(Box::new);
                 if let Some(r) = m
                     .message_reference
                     .filter(|_| m.kind == records::message_type::REPLY)
@@ -125,6 +135,18 @@ impl Service {
         for c in self.store.guild_channels(guild_id).await? {
             channels.push(self.channel_wire(&c).await?);
         }
+        let view = crate::GuildView {
+            guild: guild.clone(),
+            roles: roles.clone(),
+            member: me.clone(),
+        };
+        let mut threads = Vec::new();
+        let active = |t: &records::Channel| t.thread.as_ref().is_some_and(|s| !s.archived);
+        for (thread, joined) in self.visible_threads(&view, active).await? {
+            let mut out = self.channel_wire(&thread).await?;
+            out.set_thread_member(joined.as_ref().map(wire::ThreadMember::nested));
+            threads.push(out);
+        }
         let mut guild_wire = wire::Guild::new(&guild, &roles);
         guild_wire.emojis = self.emoji_list(guild_id).await?;
         Ok(Some(wire::GuildCreate {
@@ -135,7 +157,7 @@ impl Service {
             member_count,
             members,
             channels,
-            threads: vec![],
+            threads,
             presences,
             voice_states: vec![],
             stage_instances: vec![],

@@ -73,13 +73,13 @@ impl Service {
         };
         let roles = self.store.roles(guild_id).await?;
         let now = concord_model::snowflake::now_ms();
-        Ok(MemberContext {
+        let ctx = MemberContext {
             guild: &guild,
             roles: &roles,
             member: &member,
             now_ms: now,
-        }
-        .in_channel(&channel))
+        };
+        self.permissions_in(&ctx, &channel).await
     }
 
     /// A member's guild-wide permissions; none if not a member.

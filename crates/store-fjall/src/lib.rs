@@ -24,7 +24,12 @@ pub const TABLES: &[(&str, &str)] = &[
     ("guild", "guild id -> Guild"),
     ("guild_role", "guild id | role id -> Role"),
     ("channel", "channel id -> Channel"),
-    ("guild_channel", "guild id | channel id -> ()"),
+    (
+        "guild_channel",
+        "guild id | channel id -> () (threads not included)",
+    ),
+    ("guild_thread", "guild id | thread id -> ()"),
+    ("thread_member", "thread id | user id -> ThreadMember"),
     ("guild_member", "guild id | user id -> Member"),
     ("user_guild", "user id | guild id -> ()"),
     ("guild_member_count", "guild id -> u64"),

@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, User,
+    MessagePatch, ReadState, Role, ThreadMember, User,
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
     CopyProgress, EmojiStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
     NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, UserStore, bucket_of, keys, login_key, login_keys,
+    StoreResult, ThreadMemberStore, UserStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -39,6 +39,8 @@ struct Tables {
     guild_role: Keyspace,
     channel: Keyspace,
     guild_channel: Keyspace,
+    guild_thread: Keyspace,
+    thread_member: Keyspace,
     guild_member: Keyspace,
     user_guild: Keyspace,
     guild_member_count: Keyspace,
@@ -90,6 +92,8 @@ impl FjallStore {
             guild_role: open("guild_role")?,
             channel: open("channel")?,
             guild_channel: open("guild_channel")?,
+            guild_thread: open("guild_thread")?,
+            thread_member: open("thread_member")?,
             guild_member: open("guild_member")?,
             user_guild: open("user_guild")?,
             guild_member_count: open("guild_member_count")?,
@@ -296,9 +300,24 @@ impl FjallStore {
     fn stage_channel_removal(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
         batch.remove(&self.t.channel, keys::id(channel.id));
         if let Some(g) = channel.guild_id {
-            batch.remove(&self.t.guild_channel, keys::pair(g.get(), channel.id.get()));
+            batch.remove(
+                self.guild_index(channel),
+                keys::pair(g.get(), channel.id.get()),
+            );
+        }
+        for key in Self::scan_keys(&self.t.thread_member, keys::id(channel.id))? {
+            batch.remove(&self.t.thread_member, key);
         }
         self.stage_channel_messages_removal(batch, channel.id)
+    }
+
+    /// Where a guild lists the channel: threads apart from the rest.
+    fn guild_index(&self, channel: &Channel) -> &Keyspace {
+        if channel.is_thread() {
+            &self.t.guild_thread
+        } else {
+            &self.t.guild_channel
+        }
     }
 
     /// Adds `delta` to a partition's live count, dropping the entry at zero.
@@ -452,8 +471,11 @@ impl GuildStore for FjallStore {
             for key in Self::scan_keys(&self.t.guild_role, g)? {
                 b.remove(&self.t.guild_role, key);
             }
-            for channel in self.guild_channels_now(id)? {
+            for channel in self.guild_channels_now(id, &self.t.guild_channel)? {
                 self.stage_channel_removal(b, &channel)?;
+            }
+            for thread in self.guild_channels_now(id, &self.t.guild_thread)? {
+                self.stage_channel_removal(b, &thread)?;
             }
             for key in Self::scan_keys(&self.t.guild_member, g)? {
                 if let Some(user) = keys::pair_second(&key) {
@@ -514,9 +536,14 @@ impl GuildStore for FjallStore {
 }
 
 impl FjallStore {
-    fn guild_channels_now(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+    /// The channels an index (`guild_channel` or `guild_thread`) lists for a guild.
+    fn guild_channels_now(
+        &self,
+        guild_id: Snowflake,
+        index: &Keyspace,
+    ) -> StoreResult<Vec<Channel>> {
         let mut channels = Vec::new();
-        for key in Self::scan_keys(&self.t.guild_channel, keys::id(guild_id))? {
+        for key in Self::scan_keys(index, keys::id(guild_id))? {
             let Some(id) = keys::pair_second(&key) else {
                 continue;
             };
@@ -533,7 +560,11 @@ impl ChannelStore for FjallStore {
     }
 
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
-        self.guild_channels_now(guild_id)
+        self.guild_channels_now(guild_id, &self.t.guild_channel)
+    }
+
+    async fn guild_threads(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        self.guild_channels_now(guild_id, &self.t.guild_thread)
     }
 
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
@@ -546,7 +577,7 @@ impl ChannelStore for FjallStore {
             b.insert(&self.t.channel, keys::id(channel.id), value);
             if let Some(g) = channel.guild_id {
                 b.insert(
-                    &self.t.guild_channel,
+                    self.guild_index(channel),
                     keys::pair(g.get(), channel.id.get()),
                     [],
                 );
@@ -564,6 +595,55 @@ impl ChannelStore for FjallStore {
             },
         )
         .await
+    }
+}
+
+#[async_trait]
+impl ThreadMemberStore for FjallStore {
+    async fn thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<ThreadMember>> {
+        Self::get(
+            &self.t.thread_member,
+            keys::pair(thread_id.get(), user_id.get()),
+        )
+    }
+
+    async fn thread_members(
+        &self,
+        thread_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<ThreadMember>> {
+        Self::page_after(&self.t.thread_member, thread_id, after, limit)
+    }
+
+    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
+        let value = encode(member)?;
+        let key = keys::pair(member.thread_id.get(), member.user_id.get());
+        self.write(|b| {
+            b.insert(&self.t.thread_member, key, value);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        let key = keys::pair(thread_id.get(), user_id.get());
+        let mut existed = false;
+        self.write(|b| {
+            existed = self.t.thread_member.get(key).map_err(backend)?.is_some();
+            b.remove(&self.t.thread_member, key);
+            Ok(())
+        })
+        .await?;
+        Ok(existed)
     }
 }
 

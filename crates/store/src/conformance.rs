@@ -9,7 +9,7 @@ use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
     Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, User,
+    ReadState, Role, ThreadMember, ThreadState, User, channel_type,
 };
 
 use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
@@ -20,7 +20,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -371,6 +371,81 @@ pub async fn channels_and_cascade(store: &dyn Store) {
         1
     );
     assert_eq!(store.guild_channels(Snowflake(100)).await.unwrap().len(), 1);
+}
+
+pub async fn threads(store: &dyn Store) {
+    store.create_guild(&new_guild(1, 10, &[2])).await.unwrap();
+    let thread = |id: u64| Channel {
+        parent_id: Some(Snowflake(2)),
+        owner_id: Some(Snowflake(10)),
+        thread: Some(ThreadState::new(60, BASE_MS)),
+        ..Channel::new(
+            Snowflake(id),
+            channel_type::PUBLIC_THREAD,
+            Snowflake(1),
+            "t",
+        )
+    };
+    store.put_channel(&thread(30)).await.unwrap();
+    store.put_channel(&thread(31)).await.unwrap();
+    let listed = |cs: Vec<Channel>| cs.iter().map(|c| c.id.get()).collect::<Vec<_>>();
+    assert_eq!(
+        listed(store.guild_channels(Snowflake(1)).await.unwrap()),
+        [2]
+    );
+    assert_eq!(
+        listed(store.guild_threads(Snowflake(1)).await.unwrap()),
+        [30, 31]
+    );
+    let follower = |user: u64| ThreadMember {
+        thread_id: Snowflake(30),
+        user_id: Snowflake(user),
+        join_ms: BASE_MS,
+        flags: 0,
+    };
+    for u in [12, 10, 11] {
+        store.put_thread_member(&follower(u)).await.unwrap();
+    }
+    let users = |ms: Vec<ThreadMember>| ms.iter().map(|m| m.user_id.get()).collect::<Vec<_>>();
+    let page = store
+        .thread_members(Snowflake(30), Snowflake(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(users(page), [11, 12], "after 10, by user id");
+    assert_eq!(
+        store
+            .thread_member(Snowflake(30), Snowflake(11))
+            .await
+            .unwrap(),
+        Some(follower(11))
+    );
+    assert!(
+        store
+            .delete_thread_member(Snowflake(30), Snowflake(11))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_thread_member(Snowflake(30), Snowflake(11))
+            .await
+            .unwrap()
+    );
+    store.delete_channel(Snowflake(30)).await.unwrap();
+    assert!(
+        store
+            .thread_member(Snowflake(30), Snowflake(12))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        listed(store.guild_threads(Snowflake(1)).await.unwrap()),
+        [31]
+    );
+    store.delete_guild(Snowflake(1)).await.unwrap();
+    assert!(store.channel(Snowflake(31)).await.unwrap().is_none());
+    assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
 }
 
 pub async fn invites(store: &dyn Store) {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, User,
+    MessagePatch, ReadState, Role, ThreadMember, User,
 };
 
 pub mod conformance;
@@ -83,15 +83,40 @@ pub trait GuildStore: Send + Sync {
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>>;
-    /// The guild's channels, by id.
+    /// The guild's channels, by id; threads are not among them.
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>>;
+    /// The guild's threads, active and archived, by id.
+    async fn guild_threads(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>>;
     /// Every channel, guild or private, by id ascending, starting after
     /// `after`: how the search index is rebuilt from the store.
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>>;
     /// Creates or replaces a channel.
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()>;
-    /// Removes the channel and every message in it.
+    /// Removes the channel, every message in it and, for a thread, its members.
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ThreadMemberStore: Send + Sync {
+    async fn thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<ThreadMember>>;
+    /// Members by user id ascending, starting after `after`.
+    async fn thread_members(
+        &self,
+        thread_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<ThreadMember>>;
+    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()>;
+    /// True if there was such a member.
+    async fn delete_thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -345,6 +370,7 @@ pub trait Store:
     + ApplicationStore
     + GuildStore
     + ChannelStore
+    + ThreadMemberStore
     + MemberStore
     + InviteStore
     + MessageStore
@@ -366,6 +392,7 @@ impl<T> Store for T where
         + ApplicationStore
         + GuildStore
         + ChannelStore
+        + ThreadMemberStore
         + MemberStore
         + InviteStore
         + MessageStore

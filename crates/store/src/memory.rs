@@ -10,13 +10,14 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, User,
+    MessagePatch, ReadState, Role, ThreadMember, User,
 };
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
     MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
-    ReadStateStore, StoreError, StoreResult, UserStore, bucket_of, login_key, login_keys,
+    ReadStateStore, StoreError, StoreResult, ThreadMemberStore, UserStore, bucket_of, login_key,
+    login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -29,7 +30,10 @@ struct Inner {
     guilds: HashMap<Snowflake, Guild>,
     roles: BTreeMap<(Snowflake, Snowflake), Role>,
     channels: HashMap<Snowflake, Channel>,
+    /// (guild, channel), threads included.
     guild_channels: BTreeSet<(Snowflake, Snowflake)>,
+    /// (thread, user)
+    thread_members: BTreeMap<(Snowflake, Snowflake), ThreadMember>,
     members: BTreeMap<(Snowflake, Snowflake), Member>,
     user_guilds: BTreeSet<(Snowflake, Snowflake)>,
     invites: HashMap<String, Invite>,
@@ -102,7 +106,19 @@ impl Inner {
         Ok(())
     }
 
+    /// The guild's threads, or its other channels.
+    fn in_guild(&self, guild_id: Snowflake, threads: bool) -> Vec<Channel> {
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        self.guild_channels
+            .range(range)
+            .filter_map(|(_, c)| self.channels.get(c))
+            .filter(|c| c.is_thread() == threads)
+            .cloned()
+            .collect()
+    }
+
     fn remove_channel_messages(&mut self, channel_id: Snowflake) {
+        self.thread_members.retain(|(t, _), _| *t != channel_id);
         self.messages.retain(|(c, _), _| *c != channel_id);
         self.pins.retain(|(c, _, _)| *c != channel_id);
         self.reactions.retain(|(c, _, _, _)| *c != channel_id);
@@ -291,13 +307,11 @@ impl ChannelStore for MemoryStore {
     }
 
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
-        let inner = self.lock();
-        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
-        Ok(inner
-            .guild_channels
-            .range(range)
-            .filter_map(|(_, c)| inner.channels.get(c).cloned())
-            .collect())
+        Ok(self.lock().in_guild(guild_id, false))
+    }
+
+    async fn guild_threads(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        Ok(self.lock().in_guild(guild_id, true))
     }
 
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
@@ -320,6 +334,57 @@ impl ChannelStore for MemoryStore {
         }
         inner.remove_channel_messages(id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ThreadMemberStore for MemoryStore {
+    async fn thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<ThreadMember>> {
+        Ok(self
+            .lock()
+            .thread_members
+            .get(&(thread_id, user_id))
+            .cloned())
+    }
+
+    async fn thread_members(
+        &self,
+        thread_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<ThreadMember>> {
+        let inner = self.lock();
+        let range = (thread_id, Snowflake(after.get().saturating_add(1)))
+            ..=(thread_id, Snowflake(u64::MAX));
+        Ok(inner
+            .thread_members
+            .range(range)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
+        self.lock()
+            .thread_members
+            .insert((member.thread_id, member.user_id), member.clone());
+        Ok(())
+    }
+
+    async fn delete_thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .thread_members
+            .remove(&(thread_id, user_id))
+            .is_some())
     }
 }
 

@@ -46,6 +46,7 @@ mod moderation;
 mod pins;
 mod reactions;
 mod search;
+mod threads;
 
 /// A router and the operations it routes.
 pub(crate) struct Routes {
@@ -106,6 +107,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(reactions::routes())
         .merge(emojis::routes())
         .merge(search::routes())
+        .merge(threads::routes())
         .documented()
 }
 

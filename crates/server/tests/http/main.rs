@@ -19,6 +19,7 @@ mod permissions;
 mod private;
 mod ratelimits;
 mod search;
+mod threads;
 
 use concord_testkit::TestServer;
 
