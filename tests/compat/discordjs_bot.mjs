@@ -2,15 +2,22 @@
 // (the gateway URL comes from GET /gateway/bot, as on Discord).
 // Environment: see discordpy_bot.py. Exits 0 when every step passed.
 
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { ChannelType, Client, Events, GatewayIntentBits } from 'discord.js';
 import { WebSocketShardDestroyRecovery } from '@discordjs/ws';
+import WebSocket from 'ws';
 
 const env = process.env;
 const TIMEOUT = 20_000;
 const HISTORY_COUNT = Number(env.HISTORY_COUNT);
 
 const client = new Client({
-  intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+  intents: [
+    GatewayIntentBits.Guilds,
+    GatewayIntentBits.GuildMessages,
+    GatewayIntentBits.MessageContent,
+    GatewayIntentBits.GuildMembers,
+    GatewayIntentBits.GuildPresences,
+  ],
   rest: { api: `${env.CONCORD_HTTP}/api` },
 });
 
@@ -45,6 +52,50 @@ async function ownerSays(channelId, content) {
   if (reply.status !== 200) throw new Error(`owner message: ${reply.status} ${await reply.text()}`);
 }
 
+/** The owner connects with a status of their own; resolves once READY came. */
+function ownerOnline(presence) {
+  const socket = new WebSocket(`${env.CONCORD_WS}/?v=10&encoding=json`);
+  return new Promise((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('message', (data) => {
+      const payload = JSON.parse(data.toString());
+      if (payload.op === 10) {
+        socket.send(JSON.stringify({
+          op: 2,
+          d: { token: env.OWNER_TOKEN, intents: 0, properties: { os: 'linux', browser: 'test', device: 'test' }, presence },
+        }));
+      } else if (payload.t === 'READY') {
+        resolve(socket);
+      }
+    });
+  });
+}
+
+async function presence(guild) {
+  const online = expect(Events.PresenceUpdate, (_, p) => p.userId === env.OWNER_ID && p.status === 'dnd');
+  const socket = await ownerOnline({ status: 'dnd', since: null, afk: false, activities: [{ name: 'reviewing', type: 0 }] });
+  const [, shown] = await online;
+  check(shown.activities[0]?.name === 'reviewing' && shown.guild.id === guild.id, 'PRESENCE_UPDATE: the owner is dnd, reviewing');
+  check(guild.presences.cache.get(env.OWNER_ID)?.status === 'dnd', 'the presence is cached for the guild');
+  const offline = expect(Events.PresenceUpdate, (_, p) => p.userId === env.OWNER_ID && p.status === 'offline');
+  socket.close(1000);
+  await offline;
+  check(true, 'the owner goes offline when their connection ends');
+}
+
+async function thread(channel) {
+  const started = await channel.threads.create({ name: 'js thread', type: ChannelType.PublicThread, autoArchiveDuration: 60 });
+  check(started.isThread() && started.parentId === channel.id && started.ownerId === client.user.id, 'a thread starts');
+  const inThread = expect(Events.MessageCreate, (m) => m.channelId === started.id && m.content === 'owner in js thread');
+  await ownerSays(started.id, 'owner in js thread');
+  const [message] = await inThread;
+  check(message.channel.isThread(), 'a message in the thread arrives in it');
+  const archived = expect(Events.ThreadUpdate, (_, after) => after.id === started.id && after.archived);
+  await started.setArchived(true);
+  await archived;
+  check(true, 'THREAD_UPDATE carries the archiving');
+}
+
 async function scenario() {
   const guild = client.guilds.cache.get(env.GUILD_ID);
   check(guild !== undefined && guild.available, 'the guild is cached and available');
@@ -67,6 +118,9 @@ async function scenario() {
   await sent.delete();
   await deleted;
   check(true, 'MESSAGE_DELETE arrives');
+
+  await presence(guild);
+  await thread(channel);
 
   const history = guild.channels.cache.get(env.HISTORY_CHANNEL_ID);
   const ids = [];

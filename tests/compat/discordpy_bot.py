@@ -1,7 +1,7 @@
 """A discord.py bot run against Concord, unchanged but for the two URLs.
 
 Environment: CONCORD_HTTP, CONCORD_WS, BOT_TOKEN, OWNER_TOKEN, OWNER_ID, GUILD_ID,
-CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT. Exits 0 when every step passed.
+CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT, FORUM_ID. Exits 0 when every step passed.
 """
 
 import asyncio
@@ -24,6 +24,7 @@ GUILD_ID = int(os.environ["GUILD_ID"])
 CHANNEL_ID = int(os.environ["CHANNEL_ID"])
 HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
 HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
+FORUM_ID = int(os.environ["FORUM_ID"])
 TIMEOUT = 20
 # The start of a PNG: what discord.py needs to name the image's type.
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
@@ -57,6 +58,42 @@ async def owner_says(channel_id, content):
         url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
         async with http.post(url, json={"content": content}, headers=headers) as reply:
             assert reply.status == 200, await reply.text()
+
+
+async def threads(guild, channel):
+    starter = await channel.send("a thread starts here")
+    created = expect("thread_create")
+    thread = await starter.create_thread(name="compat thread", auto_archive_duration=60)
+    check(thread.id == starter.id and thread.parent_id == CHANNEL_ID, "a thread from a message has its id")
+    announced = await created
+    check(announced.id == thread.id and announced.owner_id == client.user.id, "THREAD_CREATE fires thread_create")
+    in_thread = expect("message", lambda m: m.content == "owner in thread")
+    await thread.send("bot in thread")
+    await owner_says(thread.id, "owner in thread")
+    answer = await in_thread
+    check(isinstance(answer.channel, discord.Thread) and answer.channel.id == thread.id, "a message in a thread arrives in it")
+    followers = {m.id for m in await thread.fetch_members()}
+    check(followers == {client.user.id, int(os.environ["OWNER_ID"])}, "writers follow the thread")
+    check(thread.id in [t.id for t in await guild.active_threads()], "the active thread list")
+    archived = expect("thread_update", lambda before, after: after.id == thread.id and after.archived)
+    await thread.edit(archived=True)
+    await archived
+    listed = [t.id async for t in channel.archived_threads()]
+    check(listed == [thread.id], "the archived thread list")
+    deleted = expect("raw_thread_delete", lambda p: p.thread_id == thread.id)
+    await thread.delete()
+    await deleted
+    check(True, "THREAD_DELETE arrives")
+
+    forum = client.get_channel(FORUM_ID)
+    check(isinstance(forum, discord.ForumChannel), "a forum channel is a ForumChannel")
+    post = await forum.create_thread(name="compat post", content="first words")
+    check(
+        post.thread.parent_id == FORUM_ID
+        and post.message.id == post.thread.id
+        and post.message.content == "first words",
+        "a forum post is a thread with its first message",
+    )
 
 
 async def scenario():
@@ -130,6 +167,8 @@ async def scenario():
     )
     check(await shown.read() == DOT, "read the file back from its URL")
     await with_file.delete()
+
+    await threads(guild, channel)
 
     deletion = expect("raw_message_delete", lambda p: p.message_id == sent.id)
     await sent.delete()

@@ -20,6 +20,7 @@ pub mod extract;
 mod observe;
 mod ratelimit;
 mod routes;
+pub mod web;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -34,6 +35,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// The file the server was configured from, copied into backups.
     pub config_file: Option<std::path::PathBuf>,
+    /// The web client's files.
+    pub web: web::WebAssets,
 }
 
 pub type State = axum::extract::State<Arc<AppState>>;
@@ -60,6 +63,7 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
     // Room for a message's files; JSON bodies keep their own 1 MiB limit.
     let uploads = state.service.config.attachment_max_bytes as usize * limits::ATTACHMENTS_MAX
         + limits::BODY_MAX_BYTES;
+    let root_state = Arc::clone(&state);
     let api = routes::api()
         .route_layer(middleware::from_fn(audit_reason))
         .route_layer(middleware::from_fn_with_state(
@@ -78,12 +82,21 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
             "/attachments/{channel_id}/{attachment_id}/{filename}",
             get(routes::messages::attachment),
         )
+        .route("/static/{*path}", get(web::asset))
+        .route("/login", get(web::page))
+        .route("/register", get(web::page))
+        .route("/invite/{code}", get(web::page))
+        .route("/channels/{*rest}", get(web::page))
         .route("/healthz", get(observe::healthz))
         .route("/readyz", get(observe::readyz))
         .route("/metrics", get(observe::metrics))
         .with_state(state)
         .merge(extra)
         .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(
+            root_state,
+            web::page_at_root,
+        ))
         .layer(middleware::from_fn(observe::track))
         .layer(DefaultBodyLimit::max(uploads))
 }

@@ -132,6 +132,10 @@ pub struct Settings {
     /// Snowflake process id, 0-31 [default: 0]
     #[arg(long, env = "CONCORD_PROCESS_ID")]
     pub process_id: Option<u8>,
+
+    /// Serve the web client from this directory instead of the copy built into the binary (for working on the client) [default: built in]
+    #[arg(long, env = "CONCORD_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 macro_rules! layer {
@@ -166,6 +170,7 @@ impl Settings {
             message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
             worker_id: Some(0),
             process_id: Some(0),
+            web_dir: None,
         }
     }
 
@@ -195,7 +200,8 @@ impl Settings {
             search,
             message_bucket_ms,
             worker_id,
-            process_id
+            process_id,
+            web_dir
         )
     }
 
@@ -254,6 +260,8 @@ pub struct Config {
     pub message_bucket_ms: u64,
     pub worker_id: u8,
     pub process_id: u8,
+    /// Where the web client's files are read from; `None` for the built-in copy.
+    pub web_dir: Option<PathBuf>,
     /// The file these settings were read from, if any (set by its reader).
     pub config_file: Option<PathBuf>,
 }
@@ -333,6 +341,7 @@ impl Config {
             message_bucket_ms: nonzero("message_bucket_ms", s.message_bucket_ms)?,
             worker_id: five_bits("worker_id", s.worker_id)?,
             process_id: five_bits("process_id", s.process_id)?,
+            web_dir: s.web_dir,
             config_file: None,
         })
     }

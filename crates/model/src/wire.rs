@@ -894,7 +894,10 @@ mod tests {
         let meta = &v["thread_metadata"];
         assert_eq!(meta["archived"], false);
         assert_eq!(meta["auto_archive_duration"], 60);
-        assert_eq!(meta["archive_timestamp"], "2016-04-30T11:18:25.796000+00:00");
+        assert_eq!(
+            meta["archive_timestamp"],
+            "2016-04-30T11:18:25.796000+00:00"
+        );
         assert!(meta.get("invitable").is_none(), "public threads have none");
         assert!(v.get("member").is_none(), "no membership unless given");
         assert_eq!(v["parent_id"], "4");

@@ -207,6 +207,10 @@ pub async fn run(
         gateway_connections: Box::new(move || connections.connections()),
         started: std::time::Instant::now(),
         config_file: config.config_file.clone(),
+        web: match &config.web_dir {
+            Some(dir) => concord_api::web::WebAssets::Directory(dir.clone()),
+            None => concord_api::web::WebAssets::BuiltIn,
+        },
     });
     let app = concord_api::router(state, gateway.router());
 

@@ -23,6 +23,7 @@ pub struct Stage {
     pub guild: String,
     pub general: String,
     pub history: String,
+    pub forum: String,
     pub bot: Account,
 }
 
@@ -45,8 +46,16 @@ impl Stage {
         for i in 0..HISTORY_COUNT {
             s.say(&owner, &history, &format!("history {i}")).await;
         }
+        let forum = s
+            .post(
+                &format!("/guilds/{guild}/channels"),
+                &owner.auth,
+                json!({ "name": "ideas", "type": 15 }),
+            )
+            .await;
+        let forum = forum.body["id"].as_str().expect("forum").to_owned();
         // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY,
-        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG, ATTACH_FILES.
+        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG, ATTACH_FILES, MANAGE_THREADS.
         let bot = s
             .bot(
                 &owner,
@@ -58,7 +67,8 @@ impl Stage {
                     | (1 << 15)
                     | (1 << 16)
                     | (1 << 30)
-                    | (1 << 7))
+                    | (1 << 7)
+                    | (1 << 34))
                     .to_string(),
             )
             .await;
@@ -68,6 +78,7 @@ impl Stage {
             guild,
             general,
             history,
+            forum,
             bot,
         }
     }
@@ -87,6 +98,7 @@ impl Stage {
             ("CHANNEL_ID", self.general.clone()),
             ("HISTORY_CHANNEL_ID", self.history.clone()),
             ("HISTORY_COUNT", HISTORY_COUNT.to_string()),
+            ("FORUM_ID", self.forum.clone()),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod events;
 mod handshake;
 mod presence;
 mod resume;
+mod threads;
 
 use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};

@@ -167,3 +167,61 @@ async fn a_dropped_connection_goes_offline_and_a_resume_comes_back() {
         "the resumed session keeps its status"
     );
 }
+
+#[tokio::test]
+async fn large_guilds_send_presences_only_when_asked() {
+    const GUILD_MEMBERS: u64 = 1 << 1;
+    let w = World::new(&[]).await;
+    let watcher = w.s.register("watcher").await;
+    w.s.join(&w.owner, &w.general, &watcher).await;
+    // With the owner, the watcher and the bot: 51 members, above 50.
+    for i in 0..48 {
+        let member = w.s.register(&format!("member{i}")).await;
+        w.s.join(&w.owner, &w.general, &member).await;
+    }
+    let mut owner = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    owner.identify(&w.owner.auth, GUILDS).await;
+    owner.dispatch("READY").await;
+
+    let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    ws.send(json!({ "op": 2, "d": {
+        "token": watcher.auth, "intents": GUILDS | GUILD_MEMBERS | GUILD_PRESENCES,
+        "large_threshold": 50,
+        "properties": { "os": "linux", "browser": "tests", "device": "tests" },
+    }}))
+    .await;
+    let created = ws.dispatch("GUILD_CREATE").await["d"].clone();
+    assert_eq!(created["large"], true);
+    assert_eq!(created["member_count"], 51);
+    assert_eq!(
+        created["members"].as_array().unwrap().len(),
+        1,
+        "only the watcher"
+    );
+    assert_eq!(created["presences"], json!([]), "no presences up front");
+
+    let ask = json!({ "op": 8, "d": {
+        "guild_id": w.guild, "query": "", "limit": 0, "presences": true, "nonce": "everyone",
+    }});
+    ws.send(ask).await;
+    let chunk = ws.dispatch("GUILD_MEMBERS_CHUNK").await["d"].clone();
+    assert_eq!(chunk["nonce"], "everyone");
+    assert_eq!(
+        (chunk["chunk_index"].as_u64(), chunk["chunk_count"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(chunk["members"].as_array().unwrap().len(), 51);
+    let online: Vec<&str> = chunk["presences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"]["id"].as_str().unwrap())
+        .collect();
+    assert!(online.contains(&w.owner.id.as_str()), "{online:?}");
+    assert!(online.contains(&watcher.id.as_str()), "{online:?}");
+    assert_eq!(
+        online.len(),
+        2,
+        "the offline members are left out: {online:?}"
+    );
+}

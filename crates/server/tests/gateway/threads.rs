@@ -1,0 +1,180 @@
+//! Thread events over a real socket: to those who see the thread, members'
+//! changes, archive and delete, list syncs, and threads in GUILD_CREATE.
+
+use concord_testkit::gateway::GatewayClient;
+use serde_json::{Value, json};
+
+use crate::{GUILDS, World};
+
+/// Dispatch types seen before the next `t`, and that dispatch.
+async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
+    let mut seen = Vec::new();
+    loop {
+        let p = ws.receive().await;
+        if p["op"] != 0 {
+            continue;
+        }
+        if p["t"] == t {
+            return (seen, p["d"].clone());
+        }
+        seen.push(p["t"].as_str().unwrap_or_default().to_owned());
+    }
+}
+
+#[tokio::test]
+async fn thread_events_reach_those_who_see_the_thread() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let bob = s.register("bob").await;
+    s.join(&w.owner, &w.general, &bob).await;
+    let (mut ws, _) = w.connect(&bob.auth, GUILDS | 1 << 9).await;
+
+    let reply = s
+        .post(
+            &format!("/channels/{}/threads", w.general),
+            &w.owner.auth,
+            json!({ "name": "public", "type": 11 }),
+        )
+        .await;
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let created = ws.dispatch("THREAD_CREATE").await["d"].clone();
+    assert_eq!(created["id"], id.as_str());
+    assert_eq!(created["newly_created"], true);
+    assert_eq!(created["guild_id"], w.guild.as_str());
+    assert_eq!(created["parent_id"], w.general.as_str());
+    assert_eq!(created["owner_id"], w.owner.id.as_str());
+    assert_eq!(created["thread_metadata"]["archived"], false);
+    let members = ws.dispatch("THREAD_MEMBERS_UPDATE").await["d"].clone();
+    assert_eq!(members["added_members"][0]["user_id"], w.owner.id.as_str());
+    assert_eq!(members["member_count"], 1);
+
+    s.put(
+        &format!("/channels/{id}/thread-members/@me"),
+        &bob.auth,
+        json!({}),
+    )
+    .await;
+    let own = ws.dispatch("THREAD_MEMBER_UPDATE").await["d"].clone();
+    assert_eq!(
+        (own["id"].as_str(), own["user_id"].as_str()),
+        (Some(id.as_str()), Some(bob.id.as_str()))
+    );
+    assert_eq!(own["guild_id"], w.guild.as_str());
+    let members = ws.dispatch("THREAD_MEMBERS_UPDATE").await["d"].clone();
+    assert_eq!(members["added_members"][0]["user_id"], bob.id.as_str());
+    assert_eq!(
+        members["added_members"][0]["member"]["user"]["id"],
+        bob.id.as_str()
+    );
+    assert_eq!(members["member_count"], 2);
+
+    s.say(&w.owner, &id, "in thread").await;
+    let message = ws.dispatch("MESSAGE_CREATE").await["d"].clone();
+    assert_eq!(message["channel_id"], id.as_str());
+    assert_eq!(message["guild_id"], w.guild.as_str());
+
+    // A private thread is news only to those added to it.
+    let private = s
+        .post(
+            &format!("/channels/{}/threads", w.general),
+            &w.owner.auth,
+            json!({ "name": "private" }),
+        )
+        .await;
+    let private = private.body["id"].as_str().unwrap().to_owned();
+    w.say("after the private thread").await;
+    let (seen, _) = until(&mut ws, "MESSAGE_CREATE").await;
+    assert!(
+        !seen.iter().any(|t| t.starts_with("THREAD_")),
+        "bob saw {seen:?}"
+    );
+    s.put(
+        &format!("/channels/{private}/thread-members/{}", bob.id),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let (_, shown) = until(&mut ws, "THREAD_CREATE").await;
+    assert_eq!(shown["id"], private.as_str());
+    assert!(shown.get("newly_created").is_none(), "joined, not new");
+    assert!(shown["member"]["join_timestamp"].is_string());
+
+    // Archiving, a list sync after an overwrite change, and deleting.
+    s.patch(
+        &format!("/channels/{private}"),
+        &w.owner.auth,
+        json!({ "archived": true }),
+    )
+    .await;
+    let updated = ws.dispatch("THREAD_UPDATE").await["d"].clone();
+    assert_eq!(updated["id"], private.as_str());
+    assert_eq!(updated["thread_metadata"]["archived"], true);
+    s.put(
+        &format!("/channels/{}/permissions/{}", w.general, bob.id),
+        &w.owner.auth,
+        json!({ "type": 1, "allow": "0", "deny": "0" }),
+    )
+    .await;
+    let sync = ws.dispatch("THREAD_LIST_SYNC").await["d"].clone();
+    assert_eq!(sync["guild_id"], w.guild.as_str());
+    assert_eq!(sync["channel_ids"], json!([w.general]));
+    let listed: Vec<&str> = sync["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [id.as_str()], "active public threads only");
+    s.delete(&format!("/channels/{id}"), &w.owner.auth).await;
+    let deleted = ws.dispatch("THREAD_DELETE").await["d"].clone();
+    assert_eq!(
+        deleted,
+        json!({ "id": id, "guild_id": w.guild, "parent_id": w.general, "type": 11 })
+    );
+}
+
+#[tokio::test]
+async fn guild_create_lists_active_threads_with_the_users_membership() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let root = w.say("start here").await;
+    let thread = s
+        .post(
+            &format!("/channels/{}/messages/{root}/threads", w.general),
+            &w.owner.auth,
+            json!({ "name": "from a message" }),
+        )
+        .await;
+    assert_eq!(thread.status, 201, "{:?}", thread.body);
+    let archived = s
+        .post(
+            &format!("/channels/{}/threads", w.general),
+            &w.owner.auth,
+            json!({ "name": "done", "type": 11 }),
+        )
+        .await;
+    let archived = archived.body["id"].as_str().unwrap().to_owned();
+    s.patch(
+        &format!("/channels/{archived}"),
+        &w.owner.auth,
+        json!({ "archived": true }),
+    )
+    .await;
+
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10&encoding=json").await;
+    ws.receive().await;
+    ws.identify(&w.owner.auth, GUILDS).await;
+    let guild = ws.dispatch("GUILD_CREATE").await["d"].clone();
+    let threads = guild["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 1, "archived threads are not listed");
+    assert_eq!(threads[0]["id"], root.as_str());
+    assert!(threads[0]["member"]["join_timestamp"].is_string());
+    assert!(
+        guild["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != root.as_str()),
+        "threads are not channels"
+    );
+}
