@@ -142,9 +142,9 @@ impl Service {
         };
         let mut threads = Vec::new();
         let active = |t: &records::Channel| t.thread.as_ref().is_some_and(|s| !s.archived);
-        for (thread, joined) in self.visible_threads(&view, active).await? {
-            let mut out = self.channel_wire(&thread).await?;
-            out.set_thread_member(joined.as_ref().map(wire::ThreadMember::nested));
+        for visible in self.visible_threads(&view, active).await? {
+            let mut out = self.channel_wire(&visible.thread).await?;
+            out.set_thread_member(visible.joined.as_ref().map(wire::ThreadMember::nested));
             threads.push(out);
         }
         let mut guild_wire = wire::Guild::new(&guild, &roles);

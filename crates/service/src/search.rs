@@ -338,8 +338,8 @@ pub struct SearchResults {
 }
 
 impl Service {
-    /// Searches the channels of a guild the caller may read: VIEW_CHANNEL
-    /// and READ_MESSAGE_HISTORY in each.
+    /// Searches the channels (and threads) of a guild the caller may read:
+    /// VIEW_CHANNEL and READ_MESSAGE_HISTORY in each.
     pub async fn search_guild(
         &self,
         caller: Caller,
@@ -348,13 +348,18 @@ impl Service {
     ) -> ServiceResult<SearchResults> {
         let guild = self.guild_view(caller, guild_id).await?;
         let readable = Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY;
-        let allowed: Vec<Snowflake> = self
-            .store
-            .guild_channels(guild_id)
-            .await?
+        let channels = self.store.guild_channels(guild_id).await?;
+        let threads = self.visible_threads(&guild, |_| true).await?;
+        let allowed: Vec<Snowflake> = channels
             .into_iter()
             .filter(|c| channel_type::is_text(c.kind) && guild.in_channel(c).contains(readable))
             .map(|c| c.id)
+            .chain(
+                threads
+                    .into_iter()
+                    .filter(|t| t.permissions.contains(readable))
+                    .map(|t| t.thread.id),
+            )
             .filter(|id| request.channel_ids.is_empty() || request.channel_ids.contains(id))
             .collect();
         self.search(caller, allowed, request).await

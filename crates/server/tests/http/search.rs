@@ -486,3 +486,43 @@ async fn a_rebuilt_index_answers_like_the_live_one() {
         .await;
     assert_eq!(rebuilt.body, live[0]);
 }
+
+#[tokio::test]
+async fn threads_are_searched_as_their_members_see_them() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (guild, general) = s.guild(&ada, "Home").await;
+    s.join(&ada, &general, &bob).await;
+    let start = |name: &str, kind: u8| {
+        let body = json!({ "name": name, "type": kind });
+        let s = &s;
+        let ada = &ada;
+        let general = &general;
+        async move {
+            let reply = s
+                .post(&format!("/channels/{general}/threads"), &ada.auth, body)
+                .await;
+            reply.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let public = start("open", 11).await;
+    let private = start("closed", 12).await;
+    let open_word = send(
+        &s,
+        &ada,
+        &public,
+        json!({ "content": "walrus in the open" }),
+    )
+    .await;
+    let closed_word = send(
+        &s,
+        &ada,
+        &private,
+        json!({ "content": "walrus behind doors" }),
+    )
+    .await;
+
+    let query = guild_search(&guild, "content=walrus");
+    expect_hits(&s, &ada, &query, &[&closed_word, &open_word]).await;
+    expect_hits(&s, &bob, &query, &[&open_word]).await;
+}

@@ -1,0 +1,226 @@
+//! Who follows a thread: joining, leaving, adding, removing, listing.
+
+use concord_model::event::{Audience, EventKind};
+use concord_model::records::{Channel, ThreadMember, channel_type};
+use concord_model::snowflake::now_ms;
+use concord_model::{Permissions, Snowflake, codes, wire};
+
+use super::{state, thread_audience};
+use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
+
+impl Service {
+    /// THREAD_MEMBERS_UPDATE (one member added or removed) to those who
+    /// see the thread, and THREAD_MEMBER_UPDATE to one who joined.
+    pub(super) async fn announce_members(
+        &self,
+        thread: &Channel,
+        added: Option<&ThreadMember>,
+        removed: Option<Snowflake>,
+    ) -> ServiceResult<()> {
+        let guild_id = thread.guild_id.unwrap_or_default();
+        let mut data = serde_json::json!({
+            "id": thread.id,
+            "guild_id": guild_id,
+            "member_count": thread.thread.as_ref().map_or(0, |t| t.member_count),
+        });
+        if let Some(added) = added {
+            let mut entry =
+                serde_json::to_value(wire::ThreadMember::new(added)).unwrap_or_default();
+            if let Some(member) = self.store.member(guild_id, added.user_id).await? {
+                entry["member"] =
+                    serde_json::to_value(self.member_wire(&member).await?).unwrap_or_default();
+            }
+            entry["presence"] = serde_json::Value::Null;
+            data["added_members"] = serde_json::json!([entry]);
+            let mut own = serde_json::to_value(wire::ThreadMember::new(added)).unwrap_or_default();
+            own["guild_id"] = serde_json::json!(guild_id);
+            self.publish(
+                EventKind::ThreadMemberUpdate,
+                Audience::Users(vec![added.user_id]),
+                own,
+            );
+        }
+        if let Some(removed) = removed {
+            data["removed_member_ids"] = serde_json::json!([removed]);
+        }
+        self.publish(
+            EventKind::ThreadMembersUpdate,
+            thread_audience(thread),
+            data,
+        );
+        Ok(())
+    }
+
+    /// `PUT /channels/{t}/thread-members/@me`.
+    pub async fn join_thread(&self, caller: Caller, thread_id: Snowflake) -> ServiceResult<()> {
+        let view = self.thread_view(caller, thread_id).await?;
+        Self::require_active(&view)?;
+        self.add_to_thread(&view, caller.id).await
+    }
+
+    /// `PUT /channels/{t}/thread-members/{u}`: whoever may send there adds
+    /// others; in a private thread that is not invitable, only moderators.
+    pub async fn add_thread_member(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        let view = self.thread_view(caller, thread_id).await?;
+        Self::require_active(&view)?;
+        view.require(Permissions::SEND_MESSAGES)?;
+        let thread = &view.channel;
+        let moderator = view.permissions.contains(Permissions::MANAGE_THREADS);
+        if thread.kind == channel_type::PRIVATE_THREAD && !state(thread)?.invitable && !moderator {
+            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+        }
+        let guild_id = view.guild()?.guild.id;
+        if self.store.member(guild_id, user_id).await?.is_none() {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_MEMBER));
+        }
+        let parent_id = thread.parent_id.unwrap_or_default();
+        let parent_perms = self
+            .channel_permissions(user_id, guild_id, parent_id)
+            .await?;
+        if !parent_perms.contains(Permissions::VIEW_CHANNEL) {
+            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+        }
+        self.add_to_thread(&view, user_id).await
+    }
+
+    pub(super) async fn add_to_thread(
+        &self,
+        view: &ChannelView,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        let _serial = self.thread_lock.lock().await;
+        if self
+            .store
+            .thread_member(view.channel.id, user_id)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let member = ThreadMember {
+            thread_id: view.channel.id,
+            user_id,
+            join_ms: now_ms(),
+            flags: 0,
+        };
+        self.store.put_thread_member(&member).await?;
+        let thread = self
+            .update_thread(view.channel.id, |t| t.member_count += 1)
+            .await?;
+        let newcomer_was_blind = thread.kind == channel_type::PRIVATE_THREAD
+            && view.member().is_none_or(|m| m.user_id != user_id);
+        if newcomer_was_blind {
+            // Someone added to a private thread learns of it now.
+            let mut out =
+                serde_json::to_value(wire::Channel::new(&thread, None)).unwrap_or_default();
+            out["member"] =
+                serde_json::to_value(wire::ThreadMember::nested(&member)).unwrap_or_default();
+            self.publish(EventKind::ThreadCreate, Audience::Users(vec![user_id]), out);
+        }
+        self.announce_members(&thread, Some(&member), None).await
+    }
+
+    /// `DELETE /channels/{t}/thread-members/@me`.
+    pub async fn leave_thread(&self, caller: Caller, thread_id: Snowflake) -> ServiceResult<()> {
+        let view = self.thread_view(caller, thread_id).await?;
+        Self::require_active(&view)?;
+        self.remove_from_thread(&view, caller.id).await
+    }
+
+    /// `DELETE /channels/{t}/thread-members/{u}`: MANAGE_THREADS, or the
+    /// owner of a private thread.
+    pub async fn remove_thread_member(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        let view = self.thread_view(caller, thread_id).await?;
+        Self::require_active(&view)?;
+        let thread = &view.channel;
+        let private_owner =
+            thread.kind == channel_type::PRIVATE_THREAD && thread.owner_id == Some(caller.id);
+        if !private_owner {
+            view.require(Permissions::MANAGE_THREADS)?;
+        }
+        self.remove_from_thread(&view, user_id).await
+    }
+
+    async fn remove_from_thread(
+        &self,
+        view: &ChannelView,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        let _serial = self.thread_lock.lock().await;
+        if !self
+            .store
+            .delete_thread_member(view.channel.id, user_id)
+            .await?
+        {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_MEMBER));
+        }
+        let thread = self
+            .update_thread(view.channel.id, |t| {
+                t.member_count = t.member_count.saturating_sub(1)
+            })
+            .await?;
+        self.announce_members(&thread, None, Some(user_id)).await
+    }
+
+    /// `GET /channels/{t}/thread-members/{u}`.
+    pub async fn thread_member(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+        with_member: bool,
+    ) -> ServiceResult<wire::ThreadMember> {
+        let view = self.thread_view(caller, thread_id).await?;
+        let member = self
+            .store
+            .thread_member(thread_id, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_MEMBER))?;
+        let mut out = self
+            .thread_members_wire(&view, &[member], with_member)
+            .await?;
+        Ok(out.remove(0))
+    }
+
+    /// `GET /channels/{t}/thread-members`, by user id after `after`.
+    pub async fn thread_members(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+        after: Snowflake,
+        limit: usize,
+        with_member: bool,
+    ) -> ServiceResult<Vec<wire::ThreadMember>> {
+        let view = self.thread_view(caller, thread_id).await?;
+        let members = self.store.thread_members(thread_id, after, limit).await?;
+        self.thread_members_wire(&view, &members, with_member).await
+    }
+
+    async fn thread_members_wire(
+        &self,
+        view: &ChannelView,
+        members: &[ThreadMember],
+        with_member: bool,
+    ) -> ServiceResult<Vec<wire::ThreadMember>> {
+        let guild_id = view.guild()?.guild.id;
+        let mut out = Vec::new();
+        for m in members {
+            let mut entry = wire::ThreadMember::new(m);
+            if with_member && let Some(member) = self.store.member(guild_id, m.user_id).await? {
+                entry.member = Some(self.member_wire(&member).await?);
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}

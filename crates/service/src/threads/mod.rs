@@ -1,0 +1,510 @@
+//! Threads: conversations branched off a channel (or a forum's posts).
+//!
+//! A thread is a channel record with a [`ThreadState`]; the store lists
+//! threads apart from a guild's other channels. It takes its permissions
+//! from its parent (see [`crate::permissions::MemberContext::in_thread`]),
+//! and its members are those who follow it.
+
+use concord_model::event::EventKind;
+use concord_model::records::{
+    Channel, MessagePatch, MessageReference, ThreadMember, ThreadState, channel_type, message_type,
+};
+use concord_model::snowflake::now_ms;
+use concord_model::{Permissions, Snowflake, codes, limits, wire};
+
+use crate::error::check_length;
+use crate::input::{ChannelInput, StartThread};
+use crate::permissions::MemberContext;
+use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
+
+mod archive;
+mod lists;
+mod members;
+
+pub use archive::auto_archive;
+pub use lists::{Archived, ThreadList};
+
+/// The inactivity periods (minutes) a thread may archive itself after.
+const ARCHIVE_DURATIONS: [u32; 4] = [60, 1440, 4320, 10080];
+
+/// Message flag: a thread was started from this message.
+pub const HAS_THREAD: u64 = 32;
+
+fn check_duration(errors: &mut FormErrors, minutes: u32) {
+    if !ARCHIVE_DURATIONS.contains(&minutes) {
+        errors.add(
+            "auto_archive_duration",
+            "BASE_TYPE_CHOICES",
+            "Value must be one of (60, 1440, 4320, 10080).",
+        );
+    }
+}
+
+fn check_slowmode(errors: &mut FormErrors, seconds: u32) {
+    if seconds > 21_600 {
+        errors.add(
+            "rate_limit_per_user",
+            "NUMBER_TYPE_MAX",
+            "int value should be less than or equal to 21600.",
+        );
+    }
+}
+
+fn state(thread: &Channel) -> ServiceResult<&ThreadState> {
+    thread
+        .thread
+        .as_ref()
+        .ok_or(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID))
+}
+
+fn state_mut(thread: &mut Channel) -> ServiceResult<&mut ThreadState> {
+    thread
+        .thread
+        .as_mut()
+        .ok_or(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID))
+}
+
+impl Service {
+    /// `POST /channels/{c}/messages/{m}/threads`: a public thread whose id
+    /// is the message's; the message then carries it.
+    pub async fn start_thread_from_message(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        input: StartThread,
+    ) -> ServiceResult<wire::Channel> {
+        let parent = self.channel_view(caller, channel_id).await?;
+        let kind = match parent.channel.kind {
+            channel_type::GUILD_ANNOUNCEMENT => channel_type::ANNOUNCEMENT_THREAD,
+            channel_type::GUILD_TEXT => channel_type::PUBLIC_THREAD,
+            _ => return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID)),
+        };
+        parent.require(Permissions::CREATE_PUBLIC_THREADS | Permissions::READ_MESSAGE_HISTORY)?;
+        let message = self
+            .store
+            .message(channel_id, message_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
+        if self.store.channel(message_id).await?.is_some() {
+            return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
+        }
+        let thread = self
+            .open_thread(caller, &parent, message_id, kind, &input)
+            .await?;
+        let patch = MessagePatch {
+            flags: Some(message.flags | HAS_THREAD),
+            ..MessagePatch::default()
+        };
+        if let Some(updated) = self
+            .store
+            .update_message(channel_id, message_id, &patch)
+            .await?
+        {
+            self.cache.updated(&updated).await;
+            let out = self.render_message(&updated).await?;
+            self.publish(EventKind::MessageUpdate, parent.audience(), out);
+        }
+        Ok(thread)
+    }
+
+    /// `POST /channels/{c}/threads`: a thread on its own, or a forum post
+    /// with its first message (whose id is the thread's).
+    pub async fn start_thread(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        mut input: StartThread,
+    ) -> ServiceResult<serde_json::Value> {
+        let parent = self.channel_view(caller, channel_id).await?;
+        let forum = parent.channel.kind == channel_type::GUILD_FORUM;
+        let kind = if forum {
+            parent.require(Permissions::SEND_MESSAGES)?;
+            channel_type::PUBLIC_THREAD
+        } else {
+            let kind = input.kind.unwrap_or(channel_type::PRIVATE_THREAD);
+            let expected = match parent.channel.kind {
+                channel_type::GUILD_TEXT => channel_type::PUBLIC_THREAD,
+                channel_type::GUILD_ANNOUNCEMENT => channel_type::ANNOUNCEMENT_THREAD,
+                _ => return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID)),
+            };
+            if kind != expected && kind != channel_type::PRIVATE_THREAD {
+                return Err(ServiceError::InvalidForm(FormErrors::single(
+                    "type",
+                    "BASE_TYPE_CHOICES",
+                    format!("Value must be one of ({expected}, 12)."),
+                )));
+            }
+            parent.require(if kind == channel_type::PRIVATE_THREAD {
+                Permissions::CREATE_PRIVATE_THREADS
+            } else {
+                Permissions::CREATE_PUBLIC_THREADS
+            })?;
+            kind
+        };
+        let first = input.message.take();
+        if forum && first.is_none() {
+            return Err(ServiceError::InvalidForm(FormErrors::single(
+                "message",
+                "BASE_TYPE_REQUIRED",
+                "This field is required",
+            )));
+        }
+        let id = self.next_id();
+        let thread = self.open_thread(caller, &parent, id, kind, &input).await?;
+        let Some(first) = first.filter(|_| forum) else {
+            if kind != channel_type::PRIVATE_THREAD {
+                let reference = MessageReference {
+                    message_id: id,
+                    channel_id: id,
+                    guild_id: parent.guild_id(),
+                };
+                let name = &thread.name;
+                self.post_notice(
+                    &parent,
+                    caller.id,
+                    message_type::THREAD_CREATED,
+                    name,
+                    reference,
+                )
+                .await?;
+            }
+            return Ok(serde_json::to_value(&thread).unwrap_or_default());
+        };
+        let view = self.channel_view(caller, id).await?;
+        let posted = match self.compose_message(&view, caller, first, id).await {
+            Ok(message) => self.deliver_message(&view, message).await,
+            Err(e) => Err(e),
+        };
+        let message = match posted {
+            Ok(message) => message,
+            Err(e) => {
+                // A post without its first message is no post: take it back.
+                self.store.delete_channel(id).await?;
+                self.publish(
+                    EventKind::ThreadDelete,
+                    parent.audience(),
+                    deleted(&view.channel),
+                );
+                return Err(e);
+            }
+        };
+        let mut out =
+            serde_json::to_value(self.thread_wire(id, caller.id).await?).unwrap_or_default();
+        out["message"] = serde_json::to_value(message).unwrap_or_default();
+        Ok(out)
+    }
+
+    /// Creates the thread record, makes the caller its first member and
+    /// announces it.
+    async fn open_thread(
+        &self,
+        caller: Caller,
+        parent: &ChannelView,
+        id: Snowflake,
+        kind: u8,
+        input: &StartThread,
+    ) -> ServiceResult<wire::Channel> {
+        let guild = parent.guild()?;
+        let mut errors = FormErrors::new();
+        let name = input.name.as_deref().unwrap_or("").trim();
+        match input.name {
+            None => errors.add("name", "BASE_TYPE_REQUIRED", "This field is required"),
+            Some(_) => {
+                let (min, max) = limits::CHANNEL_NAME;
+                check_length(&mut errors, "name", name, min, max);
+            }
+        }
+        let duration = input.auto_archive_duration.unwrap_or(1440);
+        check_duration(&mut errors, duration);
+        let slowmode = input.rate_limit_per_user.unwrap_or(0);
+        check_slowmode(&mut errors, slowmode);
+        errors.into_result()?;
+        let now = now_ms();
+        let mut state = ThreadState::new(duration, now);
+        state.invitable = input.invitable.unwrap_or(true);
+        state.member_count = 1;
+        let thread = Channel {
+            parent_id: Some(parent.channel.id),
+            owner_id: Some(caller.id),
+            rate_limit_per_user: slowmode,
+            nsfw: parent.channel.nsfw,
+            thread: Some(state),
+            ..Channel::new(id, kind, guild.guild.id, name)
+        };
+        self.store.put_channel(&thread).await?;
+        let creator = ThreadMember {
+            thread_id: id,
+            user_id: caller.id,
+            join_ms: now,
+            flags: 0,
+        };
+        self.store.put_thread_member(&creator).await?;
+        let out = wire::Channel::new(&thread, None);
+        let mut created = serde_json::to_value(&out).unwrap_or_default();
+        created["newly_created"] = true.into();
+        self.publish(EventKind::ThreadCreate, thread_audience(&thread), created);
+        self.announce_members(&thread, Some(&creator), None).await?;
+        let mut out = out;
+        out.set_thread_member(Some(wire::ThreadMember::nested(&creator)));
+        Ok(out)
+    }
+
+    /// A thread as `viewer` gets it from a route: with their membership.
+    pub(crate) async fn thread_wire(
+        &self,
+        thread_id: Snowflake,
+        viewer: Snowflake,
+    ) -> ServiceResult<wire::Channel> {
+        let thread = self
+            .store
+            .channel(thread_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        let mut out = self.channel_wire(&thread).await?;
+        let joined = self.store.thread_member(thread_id, viewer).await?;
+        out.set_thread_member(joined.as_ref().map(wire::ThreadMember::nested));
+        Ok(out)
+    }
+
+    /// A thread the caller sees, or 10003 if the channel is not a thread.
+    async fn thread_view(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+    ) -> ServiceResult<ChannelView> {
+        let view = self.channel_view(caller, thread_id).await?;
+        if !view.channel.is_thread() {
+            return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
+        }
+        Ok(view)
+    }
+
+    /// 50083 if the thread is archived: members change only in active threads.
+    fn require_active(view: &ChannelView) -> ServiceResult<()> {
+        if state(&view.channel)?.archived {
+            return Err(ServiceError::BadRequest(codes::THREAD_ARCHIVED));
+        }
+        Ok(())
+    }
+
+    /// `PATCH /channels/{t}` on a thread: its owner renames, archives and
+    /// sets the archive delay; MANAGE_THREADS does everything, including
+    /// locking, slowmode, `invitable` and unarchiving a locked thread.
+    pub(crate) async fn patch_thread(
+        &self,
+        caller: Caller,
+        view: &ChannelView,
+        input: ChannelInput,
+    ) -> ServiceResult<wire::Channel> {
+        let moderator = view.permissions.contains(Permissions::MANAGE_THREADS);
+        let owner = view.channel.owner_id == Some(caller.id);
+        let moderated = input.locked.is_some()
+            || input.invitable.is_some()
+            || input.rate_limit_per_user.is_some();
+        if !moderator && (!owner || moderated) {
+            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+        }
+        let _serial = self.thread_lock.lock().await;
+        let mut thread = self
+            .store
+            .channel(view.channel.id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        let was = state(&thread)?.clone();
+        if was.locked && !moderator && input.archived == Some(false) {
+            return Err(ServiceError::Forbidden(codes::THREAD_LOCKED));
+        }
+        let mut errors = FormErrors::new();
+        if let Some(name) = &input.name {
+            let (min, max) = limits::CHANNEL_NAME;
+            check_length(&mut errors, "name", name.trim(), min, max);
+            thread.name = name.trim().to_owned();
+        }
+        if let Some(seconds) = input.rate_limit_per_user {
+            check_slowmode(&mut errors, seconds);
+            thread.rate_limit_per_user = seconds;
+        }
+        let now = now_ms();
+        let s = state_mut(&mut thread)?;
+        if let Some(minutes) = input.auto_archive_duration {
+            check_duration(&mut errors, minutes);
+            s.auto_archive_duration = minutes;
+        }
+        if let Some(locked) = input.locked {
+            s.locked = locked;
+        }
+        if let Some(invitable) = input.invitable {
+            s.invitable = invitable;
+        }
+        if let Some(archived) = input.archived
+            && archived != s.archived
+        {
+            s.archived = archived;
+            s.archive_ms = now;
+            s.last_activity_ms = now;
+        }
+        errors.into_result()?;
+        self.store.put_channel(&thread).await?;
+        let out = self.channel_wire(&thread).await?;
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
+        Ok(out)
+    }
+
+    /// `DELETE /channels/{t}` on a thread: MANAGE_THREADS.
+    pub(crate) async fn delete_thread(&self, view: &ChannelView) -> ServiceResult<wire::Channel> {
+        view.require(Permissions::MANAGE_THREADS)?;
+        let out = self.channel_wire(&view.channel).await?;
+        self.drop_thread(&view.channel).await?;
+        Ok(out)
+    }
+
+    /// Removes a thread with its messages and members, and says so to
+    /// those who see its parent.
+    pub(crate) async fn drop_thread(&self, thread: &Channel) -> ServiceResult<()> {
+        self.store.delete_channel(thread.id).await?;
+        self.cache.forget(thread.id);
+        if let (Some(guild_id), Some(parent)) = (thread.guild_id, thread.parent_id) {
+            self.publish(
+                EventKind::ThreadDelete,
+                to_channel(guild_id, parent),
+                deleted(thread),
+            );
+        }
+        Ok(())
+    }
+
+    /// Before a message is sent to an archived thread: a locked one stays
+    /// shut (but to moderators); any other wakes up.
+    pub(crate) async fn reopen_for_message(&self, view: ChannelView) -> ServiceResult<ChannelView> {
+        let Some(s) = view.channel.thread.as_ref().filter(|s| s.archived) else {
+            return Ok(view);
+        };
+        if s.locked && !view.permissions.contains(Permissions::MANAGE_THREADS) {
+            return Err(ServiceError::Forbidden(codes::THREAD_ARCHIVED));
+        }
+        let now = now_ms();
+        let thread = {
+            let _serial = self.thread_lock.lock().await;
+            self.update_thread(view.channel.id, |t| {
+                t.archived = false;
+                t.archive_ms = now;
+                t.last_activity_ms = now;
+            })
+            .await?
+        };
+        let out = self.channel_wire(&thread).await?;
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+        Ok(ChannelView {
+            channel: thread,
+            ..view
+        })
+    }
+
+    /// After a message lands in a thread: counts it (a forum post's first
+    /// message excepted) and makes its author a member.
+    pub(crate) async fn thread_message_sent(
+        &self,
+        view: &ChannelView,
+        message: &concord_model::records::Message,
+    ) -> ServiceResult<()> {
+        let starter = message.id == view.channel.id;
+        {
+            let _serial = self.thread_lock.lock().await;
+            self.update_thread(view.channel.id, |t| {
+                if !starter {
+                    t.message_count += 1;
+                    t.total_message_sent += 1;
+                }
+                t.last_activity_ms = now_ms();
+            })
+            .await?;
+        }
+        self.add_to_thread(view, message.author_id).await
+    }
+
+    /// After messages are deleted from a thread.
+    pub(crate) async fn thread_messages_deleted(
+        &self,
+        thread_id: Snowflake,
+        count: usize,
+    ) -> ServiceResult<()> {
+        let _serial = self.thread_lock.lock().await;
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        self.update_thread(thread_id, |t| {
+            t.message_count = t.message_count.saturating_sub(count)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Reads, changes and writes a thread's state; callers hold `thread_lock`.
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        change: impl FnOnce(&mut ThreadState),
+    ) -> ServiceResult<Channel> {
+        let mut thread = self
+            .store
+            .channel(thread_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        change(state_mut(&mut thread)?);
+        self.store.put_channel(&thread).await?;
+        Ok(thread)
+    }
+
+    /// Deletes the threads of a channel being deleted.
+    pub(crate) async fn drop_threads_of(&self, channel: &Channel) -> ServiceResult<()> {
+        let Some(guild_id) = channel.guild_id else {
+            return Ok(());
+        };
+        for thread in self.store.guild_threads(guild_id).await? {
+            if thread.parent_id == Some(channel.id) {
+                self.drop_thread(&thread).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The member's permissions in `channel`; a thread's through its parent.
+    pub(crate) async fn permissions_in(
+        &self,
+        ctx: &MemberContext<'_>,
+        channel: &Channel,
+    ) -> ServiceResult<Permissions> {
+        if !channel.is_thread() {
+            return Ok(ctx.in_channel(channel));
+        }
+        let parent = match channel.parent_id {
+            Some(id) => self.store.channel(id).await?,
+            None => None,
+        };
+        let Some(parent) = parent else {
+            return Ok(Permissions::NONE);
+        };
+        let private = channel.kind == channel_type::PRIVATE_THREAD;
+        let joined = private
+            && self
+                .store
+                .thread_member(channel.id, ctx.member.user_id)
+                .await?
+                .is_some();
+        Ok(ctx.in_thread(&parent, private, joined))
+    }
+}
+
+/// Who hears about a thread: those who can see it.
+fn thread_audience(thread: &Channel) -> concord_model::event::Audience {
+    to_channel(thread.guild_id.unwrap_or_default(), thread.id)
+}
+
+/// THREAD_DELETE's data.
+fn deleted(thread: &Channel) -> serde_json::Value {
+    serde_json::json!({
+        "id": thread.id,
+        "guild_id": thread.guild_id,
+        "parent_id": thread.parent_id,
+        "type": thread.kind,
+    })
+}
