@@ -297,6 +297,14 @@ impl ChannelView {
         self.channel.guild_id
     }
 
+    /// 50083 in an archived thread, which takes no new content.
+    pub fn require_unarchived(&self) -> ServiceResult<()> {
+        match &self.channel.thread {
+            Some(state) if state.archived => Err(ServiceError::BadRequest(codes::THREAD_ARCHIVED)),
+            _ => Ok(()),
+        }
+    }
+
     /// The guild, for what only guild channels have: 50003 in a DM.
     pub fn guild(&self) -> ServiceResult<&GuildView> {
         self.guild

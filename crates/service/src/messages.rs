@@ -457,6 +457,7 @@ impl Service {
         input: EditMessage,
     ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
+        view.require_unarchived()?;
         let message = self.message_record(channel_id, id).await?;
         if message.author_id != caller.id {
             return Err(ServiceError::Forbidden(codes::CANNOT_EDIT_OTHERS_MESSAGE));

@@ -64,6 +64,7 @@ impl Service {
     ) -> ServiceResult<()> {
         check_emoji(emoji)?;
         let (view, message) = self.reactable(caller, channel_id, message_id).await?;
+        view.require_unarchived()?;
         if let Some(id) = custom_emoji_id(emoji) {
             // A custom emoji must be one of this guild's.
             let guild_id = view

@@ -332,6 +332,7 @@ async fn archiving_locking_and_the_archived_lists() {
     .await;
     let id = thread["id"].as_str().unwrap();
     let path = format!("/channels/{id}");
+    let first = s.say(&bob, id, "before archiving").await;
 
     let archived = s.patch(&path, &bob.auth, json!({ "archived": true })).await;
     assert_eq!(archived.status, 200, "{:?}", archived.body);

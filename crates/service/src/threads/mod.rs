@@ -282,10 +282,8 @@ impl Service {
 
     /// 50083 if the thread is archived: members change only in active threads.
     fn require_active(view: &ChannelView) -> ServiceResult<()> {
-        if state(&view.channel)?.archived {
-            return Err(ServiceError::BadRequest(codes::THREAD_ARCHIVED));
-        }
-        Ok(())
+        state(&view.channel)?;
+        view.require_unarchived()
     }
 
     /// `PATCH /channels/{t}` on a thread: its owner renames, archives and
