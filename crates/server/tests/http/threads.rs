@@ -345,6 +345,26 @@ async fn archiving_locking_and_the_archived_lists() {
         )
         .await;
     assert_eq!(code(&join), (400, json!(50083)));
+    let react = s
+        .put(
+            &format!("{path}/messages/{first}/reactions/%F0%9F%91%8D/@me"),
+            &bob.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        code(&react),
+        (400, json!(50083)),
+        "no reactions in an archived thread"
+    );
+    let edit = s
+        .patch(
+            &format!("{path}/messages/{first}"),
+            &bob.auth,
+            json!({ "content": "changed" }),
+        )
+        .await;
+    assert_eq!(code(&edit), (400, json!(50083)), "no edits either");
     let list = s
         .get(
             &format!("/channels/{general}/threads/archived/public"),
