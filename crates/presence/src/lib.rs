@@ -65,9 +65,13 @@ pub trait Presence: Send + Sync {
     fn refresh(&self, user: Snowflake, ttl: Duration);
     /// The user's presence now; offline when unknown or expired.
     fn get(&self, user: Snowflake) -> UserPresence;
-    /// Forgets the user (their last session ended).
-    fn clear(&self, user: Snowflake);
+    /// Forgets the user (their last session ended); returns what they had
+    /// set, expired or not, so that their going offline can be told.
+    fn clear(&self, user: Snowflake) -> Option<UserPresence>;
 }
+
+/// How long an expired entry is kept for [`Presence::clear`] to find.
+const EXPIRED_KEPT: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 pub struct LocalPresence {
@@ -88,7 +92,7 @@ impl Presence for LocalPresence {
     fn set(&self, user: Snowflake, presence: UserPresence, ttl: Duration) {
         let mut entries = self.entries();
         let now = Instant::now();
-        entries.retain(|_, (_, expires)| *expires > now);
+        entries.retain(|_, (_, expires)| *expires + EXPIRED_KEPT > now);
         entries.insert(user, (presence, now + ttl));
     }
 
@@ -105,8 +109,8 @@ impl Presence for LocalPresence {
         }
     }
 
-    fn clear(&self, user: Snowflake) {
-        self.entries().remove(&user);
+    fn clear(&self, user: Snowflake) -> Option<UserPresence> {
+        self.entries().remove(&user).map(|(presence, _)| presence)
     }
 }
 
@@ -139,6 +143,12 @@ mod tests {
         );
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(presence.get(ada), UserPresence::offline());
+        assert_eq!(
+            presence.clear(ada),
+            Some(with(Status::Idle)),
+            "an expired entry is still there to be cleared"
+        );
+        assert_eq!(presence.clear(ada), None);
         presence.set(ada, with(Status::Dnd), ttl);
         presence.clear(ada);
         assert_eq!(presence.get(ada).status, Status::Offline);

@@ -51,10 +51,14 @@ impl Service {
         self.presence.refresh(user_id, ttl);
     }
 
-    /// The user's last session ended: they are offline.
+    /// The user's last session ended: they are offline. What they had set
+    /// counts even if it expired (the heartbeats stopped before the socket
+    /// was given up), since others still show it.
     pub async fn end_presence(&self, user_id: Snowflake) -> ServiceResult<()> {
-        let before = self.presence.get(user_id).shown();
-        self.presence.clear(user_id);
+        let before = self
+            .presence
+            .clear(user_id)
+            .map_or_else(UserPresence::offline, |p| p.shown());
         self.tell_presence(user_id, &before, &UserPresence::offline())
             .await
     }

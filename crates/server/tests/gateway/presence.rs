@@ -225,3 +225,44 @@ async fn large_guilds_send_presences_only_when_asked() {
         "the offline members are left out: {online:?}"
     );
 }
+
+#[tokio::test]
+async fn a_user_who_stops_heartbeating_goes_offline() {
+    let w = World::new(&["--gateway-heartbeat-ms", "1000"]).await;
+    let watcher = w.s.register("watcher").await;
+    w.s.join(&w.owner, &w.general, &watcher).await;
+    let mut watching = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    watching
+        .identify(&watcher.auth, GUILDS | GUILD_PRESENCES)
+        .await;
+    watching.dispatch("READY").await;
+    watching.send(json!({ "op": 1, "d": null })).await;
+
+    // The owner identifies, then falls silent without closing the socket.
+    let mut owner = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    owner.identify(&w.owner.auth, GUILDS).await;
+    owner.dispatch("READY").await;
+
+    let mut statuses = Vec::new();
+    let start = std::time::Instant::now();
+    let mut beat = start;
+    while !statuses.iter().any(|s| s == "offline") && start.elapsed() < Duration::from_secs(10) {
+        // The watcher keeps its own connection alive.
+        if beat.elapsed() > Duration::from_millis(400) {
+            watching.send(json!({ "op": 1, "d": null })).await;
+            beat = std::time::Instant::now();
+        }
+        if let Received::Payload(p) = watching.receive_within(Duration::from_millis(100)).await
+            && p["t"] == "PRESENCE_UPDATE"
+            && p["d"]["user"]["id"] == w.owner.id.as_str()
+        {
+            statuses.push(p["d"]["status"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(
+        statuses,
+        ["online", "offline"],
+        "online, then offline when the heartbeats stop"
+    );
+    assert_eq!(owner.closed().await, Some(4009), "session timed out");
+}
