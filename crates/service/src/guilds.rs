@@ -355,11 +355,8 @@ impl Service {
         } else {
             member.roles.retain(|r| *r != role_id);
         }
-        self.store.put_member(&member).await?;
-        let mut update = serde_json::to_value(self.member_wire(&member).await?)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        update["guild_id"] = guild_id.to_string().into();
-        self.publish(EventKind::GuildMemberUpdate, to_guild(guild_id), update);
+        self.save_member(&member).await?;
+        self.sync_threads_for(guild_id, user_id).await?;
         let key = if give { "$add" } else { "$remove" };
         let role = serde_json::json!([{ "id": role_id, "name": role.name }]);
         let mut details = Details::on(user_id);

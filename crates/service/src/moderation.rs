@@ -53,7 +53,7 @@ impl Service {
     }
 
     /// Saves a member and tells the guild.
-    async fn save_member(&self, member: &Member) -> ServiceResult<wire::Member> {
+    pub(crate) async fn save_member(&self, member: &Member) -> ServiceResult<wire::Member> {
         self.store.put_member(member).await?;
         let out = self.member_wire(member).await?;
         let mut event =
@@ -242,6 +242,9 @@ impl Service {
         }
         errors.into_result()?;
         let out = self.save_member(&member).await?;
+        if before.roles != member.roles {
+            self.sync_threads_for(guild_id, user_id).await?;
+        }
         let mut details = Details::on(user_id);
         let kind = if before.roles != member.roles {
             action::MEMBER_ROLE_UPDATE

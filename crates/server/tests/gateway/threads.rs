@@ -178,3 +178,58 @@ async fn guild_create_lists_active_threads_with_the_users_membership() {
         "threads are not channels"
     );
 }
+
+#[tokio::test]
+async fn a_new_role_syncs_the_threads_it_opens() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let bob = s.register("bob").await;
+    s.join(&w.owner, &w.general, &bob).await;
+    let role = s
+        .post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.auth,
+            json!({ "name": "insiders" }),
+        )
+        .await;
+    let role = role.body["id"].as_str().unwrap().to_owned();
+    let overwrites = json!([
+        { "id": w.guild, "type": 0, "allow": "0", "deny": (1u64 << 10).to_string() },
+        { "id": role, "type": 0, "allow": (1u64 << 10).to_string(), "deny": "0" },
+    ]);
+    let secret = s
+        .post(
+            &format!("/guilds/{}/channels", w.guild),
+            &w.owner.auth,
+            json!({ "name": "secret", "permission_overwrites": overwrites }),
+        )
+        .await;
+    let secret = secret.body["id"].as_str().unwrap().to_owned();
+    let thread = s
+        .post(
+            &format!("/channels/{secret}/threads"),
+            &w.owner.auth,
+            json!({ "name": "plans", "type": 11 }),
+        )
+        .await;
+    let thread = thread.body["id"].as_str().unwrap().to_owned();
+
+    let (mut ws, _) = w.connect(&bob.auth, GUILDS).await;
+    s.put(
+        &format!("/guilds/{}/members/{}/roles/{role}", w.guild, bob.id),
+        &w.owner.auth,
+        json!({}),
+    )
+    .await;
+    let (_, sync) = until(&mut ws, "THREAD_LIST_SYNC").await;
+    assert_eq!(sync["guild_id"], w.guild.as_str());
+    assert!(sync.get("channel_ids").is_none(), "the whole guild");
+    let ids: Vec<&str> = sync["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [thread.as_str()]);
+    assert_eq!(sync["members"], json!([]), "bob follows none of them");
+}

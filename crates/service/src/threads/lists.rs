@@ -194,4 +194,33 @@ impl Service {
         );
         Ok(())
     }
+
+    /// THREAD_LIST_SYNC for a member whose roles changed, so who may see
+    /// what may have too: every active thread of the guild they now see,
+    /// with their memberships (no `channel_ids`: the whole guild).
+    pub(crate) async fn sync_threads_for(
+        &self,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        let member = Caller {
+            id: user_id,
+            bot: false,
+        };
+        let guild = self.guild_view(member, guild_id).await?;
+        let active = |t: &Channel| t.thread.as_ref().is_some_and(|s| !s.archived);
+        let threads = self.visible_threads(&guild, active).await?;
+        let list = self.thread_list(threads, None).await?;
+        let data = serde_json::json!({
+            "guild_id": guild_id,
+            "threads": list.threads,
+            "members": list.members,
+        });
+        self.publish(
+            EventKind::ThreadListSync,
+            concord_model::event::Audience::Users(vec![user_id]),
+            data,
+        );
+        Ok(())
+    }
 }
