@@ -1,22 +1,7 @@
 use concord_testkit::gateway::{GatewayClient, Received};
 use serde_json::{Value, json};
 
-use crate::{ALL_INTENTS, DEFAULT_INTENTS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT, World};
-
-/// Reads dispatches until `t`, returning every dispatch type seen before it.
-async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
-    let mut seen = Vec::new();
-    loop {
-        let p = ws.receive().await;
-        if p["op"] != 0 {
-            continue;
-        }
-        if p["t"] == t {
-            return (seen, p);
-        }
-        seen.push(p["t"].as_str().unwrap_or_default().to_owned());
-    }
-}
+use crate::{ALL_INTENTS, DEFAULT_INTENTS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT, World, until};
 
 #[tokio::test]
 async fn every_write_reaches_the_gateway() {

@@ -9,6 +9,7 @@ mod threads;
 
 use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};
+use serde_json::Value;
 
 /// Every intent except the privileged ones.
 pub const DEFAULT_INTENTS: u64 = 53_608_447 & !(1 << 1 | 1 << 8 | 1 << 15);
@@ -65,5 +66,20 @@ impl World {
     /// A message from the owner in #general; returns its id.
     pub async fn say(&self, content: &str) -> String {
         self.s.say(&self.owner, &self.general, content).await
+    }
+}
+
+/// Reads dispatches until `t`, returning every dispatch type seen before it.
+pub async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
+    let mut seen = Vec::new();
+    loop {
+        let p = ws.receive().await;
+        if p["op"] != 0 {
+            continue;
+        }
+        if p["t"] == t {
+            return (seen, p);
+        }
+        seen.push(p["t"].as_str().unwrap_or_default().to_owned());
     }
 }

@@ -2,24 +2,9 @@
 //! changes, archive and delete, list syncs, and threads in GUILD_CREATE.
 
 use concord_testkit::gateway::GatewayClient;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{GUILDS, World};
-
-/// Dispatch types seen before the next `t`, and that dispatch.
-async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
-    let mut seen = Vec::new();
-    loop {
-        let p = ws.receive().await;
-        if p["op"] != 0 {
-            continue;
-        }
-        if p["t"] == t {
-            return (seen, p["d"].clone());
-        }
-        seen.push(p["t"].as_str().unwrap_or_default().to_owned());
-    }
-}
+use crate::{GUILDS, World, until};
 
 #[tokio::test]
 async fn thread_events_reach_those_who_see_the_thread() {
@@ -95,6 +80,7 @@ async fn thread_events_reach_those_who_see_the_thread() {
     )
     .await;
     let (_, shown) = until(&mut ws, "THREAD_CREATE").await;
+    let shown = &shown["d"];
     assert_eq!(shown["id"], private.as_str());
     assert!(shown.get("newly_created").is_none(), "joined, not new");
     assert!(shown["member"]["join_timestamp"].is_string());
@@ -222,6 +208,7 @@ async fn a_new_role_syncs_the_threads_it_opens() {
     )
     .await;
     let (_, sync) = until(&mut ws, "THREAD_LIST_SYNC").await;
+    let sync = &sync["d"];
     assert_eq!(sync["guild_id"], w.guild.as_str());
     assert!(sync.get("channel_ids").is_none(), "the whole guild");
     let ids: Vec<&str> = sync["threads"]

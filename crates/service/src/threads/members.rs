@@ -53,8 +53,7 @@ impl Service {
 
     /// `PUT /channels/{t}/thread-members/@me`.
     pub async fn join_thread(&self, caller: Caller, thread_id: Snowflake) -> ServiceResult<()> {
-        let view = self.thread_view(caller, thread_id).await?;
-        Self::require_active(&view)?;
+        let view = self.active_thread_view(caller, thread_id).await?;
         self.add_to_thread(&view, caller.id).await
     }
 
@@ -66,8 +65,7 @@ impl Service {
         thread_id: Snowflake,
         user_id: Snowflake,
     ) -> ServiceResult<()> {
-        let view = self.thread_view(caller, thread_id).await?;
-        Self::require_active(&view)?;
+        let view = self.active_thread_view(caller, thread_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
         let thread = &view.channel;
         let moderator = view.permissions.contains(Permissions::MANAGE_THREADS);
@@ -127,8 +125,7 @@ impl Service {
 
     /// `DELETE /channels/{t}/thread-members/@me`.
     pub async fn leave_thread(&self, caller: Caller, thread_id: Snowflake) -> ServiceResult<()> {
-        let view = self.thread_view(caller, thread_id).await?;
-        Self::require_active(&view)?;
+        let view = self.active_thread_view(caller, thread_id).await?;
         self.remove_from_thread(&view, caller.id).await
     }
 
@@ -140,8 +137,7 @@ impl Service {
         thread_id: Snowflake,
         user_id: Snowflake,
     ) -> ServiceResult<()> {
-        let view = self.thread_view(caller, thread_id).await?;
-        Self::require_active(&view)?;
+        let view = self.active_thread_view(caller, thread_id).await?;
         let thread = &view.channel;
         let private_owner =
             thread.kind == channel_type::PRIVATE_THREAD && thread.owner_id == Some(caller.id);

@@ -280,10 +280,16 @@ impl Service {
         Ok(view)
     }
 
-    /// 50083 if the thread is archived: members change only in active threads.
-    fn require_active(view: &ChannelView) -> ServiceResult<()> {
-        state(&view.channel)?;
-        view.require_unarchived()
+    /// A thread the caller sees whose members may change: 50083 if it is
+    /// archived.
+    async fn active_thread_view(
+        &self,
+        caller: Caller,
+        thread_id: Snowflake,
+    ) -> ServiceResult<ChannelView> {
+        let view = self.thread_view(caller, thread_id).await?;
+        view.require_unarchived()?;
+        Ok(view)
     }
 
     /// `PATCH /channels/{t}` on a thread: its owner renames, archives and
