@@ -87,7 +87,7 @@ export class JsonSplitter {
 }
 
 // One inflater per connection: the server's zlib stream spans all frames.
-class ZlibInflater {
+export class ZlibInflater {
   constructor(onPayload, onError) {
     const stream = new DecompressionStream('deflate');
     this.writer = stream.writable.getWriter();
@@ -122,6 +122,19 @@ class ZlibInflater {
     this.closed = true;
     this.writer.abort().catch(() => {});
     this.reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Whether `url` is on the host the page talks to. The page may only
+ * connect to its own origin (its CSP says so), and behind a proxy the
+ * server's idea of its address may be an internal one.
+ */
+function sameHost(url, base) {
+  try {
+    return new URL(url).host === new URL(base).host;
+  } catch {
+    return false;
   }
 }
 
@@ -194,7 +207,11 @@ export class Gateway {
     const inflater = this.compress
       ? new ZlibInflater(
           (payload) => this.handle(ws, payload),
-          () => this.dropSocket(ws, 4000),
+          () => {
+            // Frames that cannot be inflated: resume without compression.
+            this.compress = false;
+            this.dropSocket(ws, 4000);
+          },
         )
       : null;
     ws.inflater = inflater;
@@ -302,7 +319,7 @@ export class Gateway {
         if (typeof s === 'number') this.seq = s;
         if (t === 'READY') {
           this.sessionId = d.session_id;
-          this.resumeUrl = d.resume_gateway_url || this.baseUrl;
+          this.resumeUrl = sameHost(d.resume_gateway_url, this.baseUrl) ? d.resume_gateway_url : this.baseUrl;
           this.ready();
         } else if (t === 'RESUMED') {
           this.ready();

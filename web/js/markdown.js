@@ -171,9 +171,11 @@ export function parse(source) {
   let last = 0;
   for (let m = fence.exec(source); m; m = fence.exec(source)) {
     if (!m[2] && !m[1]) continue;
-    out.push(...parseQuotes(source.slice(last, m.index)));
+    // A block stands on its own lines: the line breaks around it are not text.
+    out.push(...parseQuotes(source.slice(last, m.index).replace(/\n$/, '')));
     out.push({ type: 'codeblock', lang: m[1] || '', text: m[2] });
     last = m.index + m[0].length;
+    if (source[last] === '\n') last += 1;
   }
   out.push(...parseQuotes(source.slice(last)));
   return out;

@@ -29,8 +29,11 @@ export function createStore() {
     presences: new Map(),
     messages: new Map(),
     readStates: new Map(),
+    // How far the server knows we read (acks), which own messages do not move.
+    serverRead: new Map(),
     typing: new Map(),
     invites: new Map(),
+    selfStatus: null,
     ui: {
       guildId: null,
       channelId: null,
@@ -161,7 +164,7 @@ export function createStore() {
   function channelMessages(channelId) {
     let entry = state.messages.get(channelId);
     if (!entry) {
-      entry = { list: [], pending: [], loaded: false, hasOlder: true, hasNewer: false, loading: null };
+      entry = { list: [], pending: [], early: [], loaded: false, hasOlder: true, hasNewer: false, loading: null };
       state.messages.set(channelId, entry);
     }
     return entry;
@@ -198,8 +201,10 @@ export function createStore() {
     noteAuthor(m);
     const entry = channelMessages(m.channel_id);
     if (m.nonce != null) entry.pending = entry.pending.filter((p) => p.nonce !== String(m.nonce));
-    // A channel scrolled back in history gets the message when it comes back.
+    // A channel scrolled back in history gets the message when it comes back;
+    // one still loading keeps it for when its first page arrives.
     if (entry.loaded && !entry.hasNewer) upsertSorted(entry.list, m);
+    else if (!entry.loaded) entry.early = [...entry.early.slice(-49), m];
     const channel = state.channels.get(m.channel_id);
     if (channel && compareIds(channel.last_message_id, m.id) < 0) {
       state.channels.set(m.channel_id, { ...channel, last_message_id: m.id });
@@ -271,11 +276,14 @@ export function createStore() {
     emit('channels', c?.guild_id ?? '@me');
   }
 
+  function noteAcked(channelId, messageId) {
+    if (compareIds(state.serverRead.get(channelId), messageId) < 0) state.serverRead.set(channelId, messageId);
+  }
+
   // ---- the dispatch reducer ----
 
   const reducers = {
     READY(d) {
-      const ui = state.ui;
       state.me = d.user;
       putUser(d.user);
       state.guilds.clear();
@@ -284,6 +292,7 @@ export function createStore() {
       state.members.clear();
       state.presences.clear();
       state.readStates.clear();
+      state.serverRead.clear();
       state.typing.clear();
       // A new session missed events: cached history is stale.
       state.messages.clear();
@@ -291,12 +300,12 @@ export function createStore() {
       for (const c of d.private_channels ?? []) putChannel(c);
       for (const e of d.read_state?.entries ?? []) {
         state.readStates.set(e.id, { lastMessageId: e.last_message_id, mentionCount: e.mention_count ?? 0 });
+        state.serverRead.set(e.id, e.last_message_id);
       }
-      state.ui = ui;
       emit('me');
       emit('guilds');
       emit('channels', '@me');
-      emit('messages', ui.channelId);
+      emit('messages', state.ui.channelId);
     },
     GUILD_CREATE: guildCreate,
     GUILD_UPDATE(d) {
@@ -406,8 +415,6 @@ export function createStore() {
     },
     PRESENCE_UPDATE(d) {
       putPresence(d);
-      if (d.guild_id) emit('members', d.guild_id);
-      else for (const g of state.guilds.keys()) emit('members', g);
     },
     USER_UPDATE(d) {
       state.me = { ...state.me, ...d };
@@ -438,6 +445,7 @@ export function createStore() {
       }));
     },
     MESSAGE_ACK(d) {
+      noteAcked(d.channel_id, d.message_id);
       setReadState(d.channel_id, d.message_id, d.mention_count ?? 0);
     },
     TYPING_START(d) {
@@ -509,6 +517,10 @@ export function createStore() {
   }
 
   function presence(userId) {
+    // Our own status is what we chose, whatever the server has echoed so far.
+    if (userId && userId === state.me?.id && state.selfStatus) {
+      return state.selfStatus === 'invisible' ? 'offline' : state.selfStatus;
+    }
     return state.presences.get(userId)?.status ?? 'offline';
   }
 
@@ -533,8 +545,10 @@ export function createStore() {
     state.presences.clear();
     state.messages.clear();
     state.readStates.clear();
+    state.serverRead.clear();
     state.typing.clear();
     state.invites.clear();
+    state.ui = { ...state.ui, guildId: null, channelId: null };
     emit('me');
     emit('guilds');
   }
@@ -557,6 +571,7 @@ export function createStore() {
     putInvite,
     channelMessages,
     setReadState,
+    noteAcked,
     messageCreate,
     messageUpdate,
     messageDelete,

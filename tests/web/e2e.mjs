@@ -1,0 +1,720 @@
+// End-to-end test of the web client: two people in two browser contexts,
+// against a real server that this script starts (and restarts).
+//
+//   CONCORD_BIN=target/debug/concord node tests/web/e2e.mjs
+//
+// Env: CONCORD_BIN (the concord binary; default target/debug/concord),
+// SCREENSHOT_DIR (default target/web-screenshots), CHROMIUM (default
+// /usr/bin/chromium), E2E_TIMEOUT_MS (per wait, default 10000).
+// Exits non-zero with the failing step's name and reason.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { deflateSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const BIN = resolve(process.env.CONCORD_BIN ?? 'target/debug/concord');
+const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? 'target/web-screenshots');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const T = Number(process.env.E2E_TIMEOUT_MS ?? 10_000);
+const PASSWORD = 'correct horse battery';
+
+// ---------------------------------------------------------------- server
+
+class Server {
+  constructor(dataDir) {
+    this.dataDir = dataDir;
+    this.proc = null;
+    this.stderr = [];
+  }
+
+  /** Starts `concord serve`; resolves with its base URL (the first stdout line ends with it). */
+  start(listen = '127.0.0.1:0') {
+    const args = ['serve', '--listen', listen, '--data-dir', this.dataDir, '--log', 'warn'];
+    const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.exited = new Promise((done) => proc.once('exit', (code, signal) => done({ code, signal })));
+    proc.stderr.on('data', (chunk) => {
+      this.stderr.push(String(chunk));
+      if (this.stderr.length > 200) this.stderr.shift();
+    });
+    const lines = createInterface({ input: proc.stdout });
+    return new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`server did not start within 20 s:\n${this.stderr.join('')}`)), 20_000);
+      proc.once('error', (e) => {
+        clearTimeout(timer);
+        fail(new Error(`cannot run ${BIN}: ${e.message}`));
+      });
+      this.exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        fail(new Error(`server exited (${code ?? signal}) before listening:\n${this.stderr.join('')}`));
+      });
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        const match = line.match(/(http:\/\/[^\s]+)\s*$/);
+        if (!match) return fail(new Error(`unexpected first stdout line: ${line}`));
+        // Keep reading stdout so the server never blocks on a full pipe.
+        lines.on('line', () => {});
+        ok(match[1].replace(/\/+$/, ''));
+      });
+    });
+  }
+
+  /** SIGTERM, then wait for the exit (SIGKILL after 15 s). */
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill('SIGTERM');
+    const killer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  kill() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function tinyPng() {
+  // A 2×2 red PNG, built here so the test needs no fixture file.
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(2, 0);
+  ihdr.writeUInt32BE(2, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // truecolour
+  const row = Buffer.from([0, 255, 0, 0, 255, 0, 0]);
+  const raw = Buffer.concat([row, row]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+let currentStep = '(setup)';
+async function step(name, fn) {
+  currentStep = name;
+  const started = Date.now();
+  process.stdout.write(`- ${name} ... `);
+  await fn();
+  console.log(`ok (${Date.now() - started} ms)`);
+}
+
+async function visible(locator, what, timeout = T) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout });
+  } catch {
+    throw new Error(`${what}: not visible within ${timeout} ms`);
+  }
+}
+
+async function hidden(locator, what, timeout = T) {
+  try {
+    await locator.first().waitFor({ state: 'hidden', timeout });
+  } catch {
+    throw new Error(`${what}: still visible after ${timeout} ms`);
+  }
+}
+
+async function until(page, fn, arg, what, timeout = T) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  } catch {
+    throw new Error(`${what}: not true within ${timeout} ms`);
+  }
+}
+
+function check(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+const message = (page, text) => page.locator('[data-testid="message-list"] [data-testid="message"]', { hasText: text });
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A message whose content is exactly `text` (a reply quoting it does not count). */
+const exactly = (page, text) =>
+  page.locator('[data-testid="message-list"] [data-testid="message"]').filter({
+    has: page.locator('[data-testid="message-content"]', { hasText: new RegExp(`^${escapeRe(text)}$`) }),
+  });
+
+async function send(page, text) {
+  const input = page.getByTestId('composer-input');
+  await input.click();
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+async function openChannel(page, name) {
+  await page.locator('[data-testid="channel-item"]', { hasText: name }).first().click();
+  await until(page, (n) => document.querySelector('[data-testid="channel-title"]')?.textContent === `#${n}`, name, `channel #${name} open`);
+}
+
+// ---------------------------------------------------------------- scenario
+
+async function main() {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  for (const label of ['alice', 'bob']) rmSync(join(SCREENSHOTS, `failure-${label}.png`), { force: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'concord-web-e2e-'));
+  const server = new Server(dataDir);
+  let browser = null;
+  const pages = [];
+  try {
+    const base = await server.start();
+    const { host, port } = new URL(base);
+    console.log(`server at ${base}`);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+
+    // Every request a page makes must go to the server and nowhere else.
+    const foreign = [];
+    const pageErrors = [];
+    const sockets = [];
+    // While the server is down on purpose, failed connections are expected.
+    let serverDown = false;
+    async function newPage(label, { route } = {}) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      if (route) await context.routeWebSocket(/.*/, route);
+      const page = await context.newPage();
+      page.label = label;
+      page.on('request', (r) => {
+        const url = new URL(r.url());
+        if (url.protocol === 'data:' || url.protocol === 'blob:') return;
+        if (url.host !== host) foreign.push(`${label}: ${r.url()}`);
+      });
+      page.on('websocket', (ws) => {
+        sockets.push(ws.url());
+        if (new URL(ws.url()).host !== host) foreign.push(`${label}: ${ws.url()}`);
+      });
+      page.on('pageerror', (e) => pageErrors.push(`${label}: ${e.message}`));
+      page.on('response', (r) => {
+        if (r.status() >= 400) pageErrors.push(`${label}: HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+      });
+      page.on('console', (m) => {
+        if (m.type() !== 'error') return;
+        if (serverDown && /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(m.text())) return;
+        pageErrors.push(`${label} console: ${m.text()}`);
+      });
+      pages.push(page);
+      return page;
+    }
+    const alice = await newPage('alice');
+    // Bob's gateway goes through a relay the test can cut, like a network
+    // drop: the server keeps his session, so he must resume.
+    const relay = { up: true, ops: [], current: null };
+    const bob = await newPage('bob', {
+      route(ws) {
+        if (!relay.up) {
+          ws.close({ code: 4000, reason: 'network down' });
+          return;
+        }
+        const upstream = ws.connectToServer();
+        relay.current = { ws, upstream };
+        ws.onMessage((frame) => {
+          if (typeof frame === 'string') relay.ops.push(JSON.parse(frame).op);
+          upstream.send(frame);
+        });
+      },
+    });
+    const ids = {};
+    const token = (page) => page.evaluate(() => localStorage.getItem('concord.token'));
+    const http = async (page, method, path, body) => {
+      const res = await fetch(`${base}/api/v10${path}`, {
+        method,
+        headers: { Authorization: await token(page), 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? null : res.json();
+    };
+
+    await step('login screen', async () => {
+      await alice.goto(`${base}/`);
+      await visible(alice.getByTestId('login-screen'), 'login screen');
+      await shot(alice, 'login');
+    });
+
+    await step('alice registers', async () => {
+      await alice.getByTestId('to-register').click();
+      await visible(alice.getByTestId('register-screen'), 'register screen');
+      await alice.getByTestId('auth-username').fill('alice');
+      await alice.getByTestId('auth-password').fill(PASSWORD);
+      await alice.getByTestId('auth-submit').click();
+      await alice.waitForURL('**/channels/@me', { timeout: T });
+      await visible(alice.getByTestId('guild-home'), 'home button');
+      ids.alice = (await http(alice, 'GET', '/users/@me')).id;
+    });
+
+    await step('bob registers', async () => {
+      await bob.goto(`${base}/register`);
+      await bob.getByTestId('auth-username').fill('bob');
+      await bob.getByTestId('auth-password').fill(PASSWORD);
+      await bob.getByTestId('auth-submit').click();
+      await bob.waitForURL('**/channels/@me', { timeout: T });
+      ids.bob = (await http(bob, 'GET', '/users/@me')).id;
+    });
+
+    await step('alice creates a guild', async () => {
+      await alice.getByTestId('create-guild').click();
+      await alice.getByTestId('prompt-input').fill('E2E Guild');
+      await alice.getByTestId('prompt-submit').click();
+      await alice.waitForURL(/\/channels\/\d+\/\d+$/, { timeout: T });
+      [, ids.guild, ids.general] = new URL(alice.url()).pathname.match(/\/channels\/(\d+)\/(\d+)/);
+      await visible(alice.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'guild icon');
+      await until(alice, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#general', null, '#general open');
+    });
+
+    await step('alice creates an invite', async () => {
+      await alice.getByTestId('guild-menu').click();
+      await alice.getByTestId('menu-invite').click();
+      const link = alice.getByTestId('invite-link');
+      await until(alice, () => /\/invite\/[A-Za-z0-9]+$/.test(document.querySelector('[data-testid="invite-link"]')?.value ?? ''), null, 'invite link');
+      ids.invite = (await link.inputValue()).split('/invite/')[1];
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('invite-dialog'), 'invite dialog');
+    });
+
+    await step('bob joins with /invite/CODE', async () => {
+      await bob.goto(`${base}/invite/${ids.invite}`);
+      await visible(bob.getByTestId('invite-guild-name').filter({ hasText: 'E2E Guild' }), 'invite shows the guild');
+      await shot(bob, 'invite');
+      await bob.getByTestId('accept-invite').click();
+      await bob.waitForURL(`**/channels/${ids.guild}/**`, { timeout: T });
+      await visible(bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'joined guild icon');
+      await until(bob, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#general', null, 'bob in #general');
+    });
+
+    await step('messages in real time, both ways', async () => {
+      await send(alice, 'Hello from Alice');
+      await visible(message(bob, 'Hello from Alice'), 'alice → bob');
+      await send(bob, 'Hi Alice, Bob here');
+      await visible(message(alice, 'Hi Alice, Bob here'), 'bob → alice');
+      // Shift+Enter is a line break, Enter sends.
+      const input = bob.getByTestId('composer-input');
+      await input.click();
+      await input.type('line one');
+      await input.press('Shift+Enter');
+      await input.type('line two');
+      await input.press('Enter');
+      await visible(message(alice, 'line two'), 'two-line message');
+      const text = await message(alice, 'line two').getByTestId('message-content').innerText();
+      check(/line one\nline two/.test(text), `two lines expected, got ${JSON.stringify(text)}`);
+    });
+
+    await step('presence of each other', async () => {
+      await visible(alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"][data-status="online"]`), 'bob online for alice');
+      await visible(bob.locator(`[data-testid="member"][data-user-id="${ids.alice}"][data-status="online"]`), 'alice online for bob');
+      await bob.getByTestId('status-picker').click();
+      await bob.getByTestId('status-dnd').click();
+      await visible(alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"][data-status="dnd"]`), 'bob dnd for alice');
+      await bob.getByTestId('status-picker').click();
+      await bob.getByTestId('status-online').click();
+      await visible(alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"][data-status="online"]`), 'bob back online for alice');
+    });
+
+    await step('typing indicator', async () => {
+      await alice.getByTestId('composer-input').click();
+      await alice.getByTestId('composer-input').type('I am typ');
+      await visible(bob.getByTestId('typing-indicator').filter({ hasText: 'alice is typing' }), 'alice typing, seen by bob');
+      await alice.getByTestId('composer-input').fill('');
+    });
+
+    await step('edit the last own message with Up', async () => {
+      const input = alice.getByTestId('composer-input');
+      await input.click();
+      await input.press('ArrowUp');
+      const edit = alice.getByTestId('edit-input');
+      await visible(edit, 'edit box');
+      await edit.fill('Hello from Alice (edited)');
+      await edit.press('Enter');
+      const edited = message(bob, 'Hello from Alice (edited)');
+      await visible(edited, 'edit seen by bob');
+      await visible(edited.getByTestId('edited-mark'), 'edited mark');
+    });
+
+    await step('reactions', async () => {
+      const target = message(bob, 'Hello from Alice (edited)');
+      await target.hover();
+      await target.getByTestId('add-reaction').click();
+      await visible(bob.getByTestId('reaction-picker'), 'reaction picker');
+      await bob.locator('[data-testid="emoji-option"][data-emoji="👍"]').click();
+      const onAlice = message(alice, 'Hello from Alice (edited)').locator('[data-testid="reaction"][data-emoji="👍"]');
+      await visible(onAlice.and(alice.locator('[data-count="1"]')), 'bob reaction seen by alice');
+      await onAlice.click();
+      await visible(message(bob, 'Hello from Alice (edited)').locator('[data-testid="reaction"][data-emoji="👍"][data-count="2"][aria-pressed="true"]'), 'two reactions seen by bob');
+      await visible(onAlice.and(alice.locator('[aria-pressed="true"]')), 'alice reaction pressed');
+    });
+
+    await step('reply', async () => {
+      const target = message(bob, 'Hello from Alice (edited)');
+      await target.hover();
+      await target.getByTestId('reply').click();
+      await visible(bob.getByTestId('reply-bar'), 'reply bar');
+      await send(bob, 'Replying to you');
+      const reply = message(alice, 'Replying to you');
+      await visible(reply.getByTestId('reply-preview').filter({ hasText: 'Hello from Alice' }), 'reply preview');
+    });
+
+    await step('image upload with preview', async () => {
+      await alice.getByTestId('upload-input').setInputFiles({ name: 'pixel.png', mimeType: 'image/png', buffer: tinyPng() });
+      await visible(alice.getByTestId('upload-preview-image'), 'upload preview');
+      await alice.getByTestId('composer-input').fill('a tiny picture');
+      await alice.getByTestId('composer-input').press('Enter');
+      const img = message(bob, 'a tiny picture').getByTestId('attachment-image');
+      await visible(img, 'image seen by bob');
+      await until(bob, () => [...document.querySelectorAll('[data-testid="attachment-image"]')].some((i) => i.complete && i.naturalWidth === 2), null, 'image loaded');
+    });
+
+    await step('no HTML injection from messages', async () => {
+      await send(alice, 'html: <img src=x onerror="window.__xss=1">');
+      await send(alice, 'link: [click](javascript:window.__xss=2)');
+      await visible(message(bob, 'html: <img src=x onerror="window.__xss=1">'), 'raw HTML shown as text');
+      await visible(message(bob, 'link: [click](javascript:window.__xss=2)'), 'javascript: link shown as text');
+      for (const page of [alice, bob]) {
+        const found = await page.evaluate(() => ({
+          xss: window.__xss,
+          img: document.querySelectorAll('img[src="x"], img[onerror]').length,
+          js: [...document.querySelectorAll('a[href]')].filter((a) => /^\s*javascript:/i.test(a.getAttribute('href'))).length,
+        }));
+        check(found.xss === undefined, `${page.label}: window.__xss is ${found.xss}`);
+        check(found.img === 0, `${page.label}: an <img> from message text is in the DOM`);
+        check(found.js === 0, `${page.label}: a javascript: link is in the DOM`);
+      }
+    });
+
+    await step('screenshot of the guild', async () => {
+      await shot(alice, 'guild');
+    });
+
+    await step('keyboard: the log is one stop, arrows move between messages', async () => {
+      await alice.getByTestId('composer-input').focus();
+      await alice.keyboard.press('Shift+Tab');
+      await alice.keyboard.press('Shift+Tab');
+      await until(alice, () => document.activeElement?.dataset.testid === 'message-list', null, 'message list focused');
+      await alice.keyboard.press('ArrowUp');
+      await until(alice, () => document.activeElement?.dataset.testid === 'message' && document.activeElement.textContent.includes('link: [click]'), null, 'last message focused');
+      await alice.keyboard.press('ArrowUp');
+      await until(alice, () => document.activeElement?.textContent.includes('html: <img'), null, 'previous message focused');
+      await alice.keyboard.press('Tab');
+      await until(alice, () => document.activeElement?.tagName === 'BUTTON' && document.activeElement.closest('[data-testid="message"]')?.textContent.includes('html: <img'), null, 'a control of that message focused');
+      const outline = await alice.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      check(outline !== 'none', 'focused control has no visible outline');
+    });
+
+    await step('guild settings: rename, create a role', async () => {
+      await alice.getByTestId('guild-menu').click();
+      await alice.getByTestId('menu-settings').click();
+      await visible(alice.getByTestId('guild-settings'), 'settings dialog');
+      await alice.getByTestId('guild-name-input').fill('E2E Guild Renamed');
+      await alice.getByTestId('save-guild').click();
+      await visible(bob.getByTestId('guild-name').filter({ hasText: 'E2E Guild Renamed' }), 'new guild name seen by bob');
+      await alice.getByTestId('tab-roles').click();
+      await alice.getByTestId('create-role').click();
+      await visible(alice.getByTestId('role-form'), 'role editor');
+      await alice.getByTestId('role-name-input').fill('Moderators');
+      await alice.getByTestId('perm-KICK_MEMBERS').check();
+      await alice.getByTestId('save-role').click();
+      await visible(alice.locator('[data-testid="role-item"]', { hasText: 'Moderators' }), 'role listed');
+      await shot(alice, 'settings');
+      await alice.getByTestId('tab-members').click();
+      await visible(alice.locator(`[data-testid="settings-member"][data-user-id="${ids.bob}"]`), 'bob in settings members');
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('guild-settings'), 'settings dialog');
+    });
+
+    await step('channels: create, rename, overwrite, delete', async () => {
+      await alice.getByTestId('guild-menu').click();
+      await alice.getByTestId('menu-create-channel').click();
+      await alice.getByTestId('prompt-input').fill('Random Stuff');
+      await alice.getByTestId('prompt-submit').click();
+      await until(alice, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#random-stuff', null, 'new channel open');
+      const id = new URL(alice.url()).pathname.split('/').pop();
+      const onBob = bob.locator(`[data-testid="channel-item"][data-channel-id="${id}"]`);
+      await visible(onBob.filter({ hasText: 'random-stuff' }), 'new channel seen by bob');
+      // Rename.
+      await alice.locator(`[data-testid="channel-item"][data-channel-id="${id}"]`).hover();
+      await alice.locator(`.channel-row[data-key="${id}"] [data-testid="channel-settings"]`).click();
+      await alice.getByTestId('channel-name-input').fill('random-talk');
+      await alice.getByTestId('save-channel').click();
+      await visible(onBob.filter({ hasText: 'random-talk' }), 'rename seen by bob');
+      // @everyone may not send here: bob's composer turns off.
+      await alice.getByTestId('tab-channel-permissions').click();
+      await alice.locator(`[data-testid="overwrite-item"][data-target-id="${ids.guild}"]`).click();
+      await alice.getByTestId('ow-SEND_MESSAGES-deny').check();
+      await alice.getByTestId('save-overwrite').click();
+      await onBob.click();
+      await until(bob, () => document.querySelector('[data-testid="composer-input"]')?.disabled === true, null, 'bob cannot send in random-talk');
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('channel-settings-dialog'), 'channel settings closed');
+      // Delete: gone for bob, who is moved out of it.
+      await alice.locator(`.channel-row[data-key="${id}"] [data-testid="channel-settings"]`).click();
+      await alice.getByTestId('delete-channel').click();
+      await alice.getByTestId('confirm-button').click();
+      await hidden(onBob, 'deleted channel gone for bob');
+      await until(bob, (gone) => !location.pathname.endsWith(gone), id, 'bob moved out of the deleted channel');
+      await openChannel(alice, 'general');
+      await openChannel(bob, 'general');
+    });
+
+    await step('history: 200 messages, paged back to the oldest', async () => {
+      const channel = await http(alice, 'POST', `/guilds/${ids.guild}/channels`, { name: 'history', type: 0 });
+      ids.history = channel.id;
+      for (let i = 0; i < 200; i++) {
+        await http(alice, 'POST', `/channels/${channel.id}/messages`, { content: `seed ${String(i).padStart(3, '0')}` });
+      }
+      await visible(bob.locator(`[data-testid="channel-item"][data-channel-id="${channel.id}"]`), 'new channel listed for bob');
+      await openChannel(bob, 'history');
+      await visible(message(bob, 'seed 199'), 'newest seeded message');
+      check((await exactly(bob, 'seed 000').count()) === 0, 'the oldest message should not be loaded yet');
+      const list = bob.getByTestId('message-list');
+      for (let round = 0; round < 20 && (await exactly(bob, 'seed 000').count()) === 0; round++) {
+        const before = await bob.locator('[data-testid="message-list"] [data-testid="message"]').count();
+        await list.evaluate((el) => {
+          el.scrollTop = 0;
+        });
+        await until(bob, (n) => document.querySelectorAll('[data-testid="message-list"] [data-testid="message"]').length > n, before, `older page after ${before} messages`);
+      }
+      await list.evaluate((el) => {
+        el.scrollTop = 0;
+      });
+      await visible(bob.getByTestId('channel-start'), 'beginning of the channel');
+      await until(bob, () => {
+        const list = document.querySelector('[data-testid="message-list"]').getBoundingClientRect();
+        const oldest = [...document.querySelectorAll('[data-testid="message"]')].find((m) => m.textContent.includes('seed 000'));
+        if (!oldest) return false;
+        const box = oldest.getBoundingClientRect();
+        return box.top >= list.top && box.bottom <= list.bottom;
+      }, null, 'oldest message in view');
+      const count = await bob.locator('[data-testid="message-list"] [data-testid="message"]').count();
+      check(count >= 200, `expected all 200 messages loaded, got ${count}`);
+    });
+
+    await step('jump to a reply\'s original (around)', async () => {
+      const oldest = exactly(bob, 'seed 000');
+      await oldest.hover();
+      await oldest.getByTestId('reply').click();
+      await send(bob, 'Answering the very first one');
+      await openChannel(alice, 'history');
+      const reply = message(alice, 'Answering the very first one');
+      await visible(reply, 'reply in history for alice');
+      check((await exactly(alice, 'seed 000').count()) === 0, 'alice should only have the newest pages');
+      await reply.getByTestId('reply-preview').click();
+      await visible(exactly(alice, 'seed 000'), 'original loaded around it');
+      await until(alice, () => document.querySelector('.message.highlight')?.textContent.includes('seed 000'), null, 'original highlighted');
+      await visible(alice.getByTestId('jump-to-present'), 'jump to present');
+      await alice.getByTestId('jump-to-present').click();
+      await visible(message(alice, 'Answering the very first one'), 'back at the present');
+    });
+
+    await step('mention badge and read state', async () => {
+      // Bob is in #history; a mention in #general marks it.
+      await openChannel(alice, 'general');
+      await send(alice, `Hey <@${ids.bob}>, look here`);
+      const general = bob.locator(`[data-testid="channel-item"][data-channel-id="${ids.general}"]`);
+      await visible(general.getByTestId('mention-badge'), 'mention badge on #general');
+      check((await general.getAttribute('data-unread')) === 'true', '#general should be unread');
+      await openChannel(bob, 'general');
+      const mention = message(bob, 'look here');
+      await visible(mention.locator('.md-mention-me'), 'mention highlighted');
+      await hidden(general.getByTestId('mention-badge'), 'badge cleared once read');
+      await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.unread === 'false', ids.general, 'read state');
+    });
+
+    await step('threads', async () => {
+      await alice.getByTestId('toggle-threads').click();
+      await visible(alice.getByTestId('threads-panel'), 'threads panel');
+      await alice.getByTestId('new-thread').click();
+      await alice.getByTestId('prompt-input').fill('E2E thread');
+      await alice.getByTestId('prompt-submit').click();
+      await until(alice, () => document.querySelector('[data-testid="channel-title"]')?.textContent.includes('E2E thread'), null, 'thread open');
+      await send(alice, 'Inside the thread');
+      await visible(message(alice, 'Inside the thread'), 'thread message');
+      await bob.getByTestId('toggle-threads').click();
+      await bob.locator('[data-testid="thread-item"]', { hasText: 'E2E thread' }).click();
+      await visible(message(bob, 'Inside the thread'), 'thread message seen by bob');
+      await shot(bob, 'thread');
+      await alice.getByTestId('close-threads').click();
+      await bob.getByTestId('close-threads').click();
+      await openChannel(alice, 'general');
+      await openChannel(bob, 'general');
+    });
+
+    await step('direct messages', async () => {
+      await bob.locator(`[data-testid="member"][data-user-id="${ids.alice}"]`).click();
+      await bob.getByTestId('message-member').click();
+      await bob.waitForURL('**/channels/@me/*', { timeout: T });
+      await send(bob, 'A private hello');
+      await visible(message(bob, 'A private hello'), 'dm sent');
+      await visible(alice.getByTestId('guild-home').locator('xpath=..').getByTestId('guild-mention-badge'), 'unread DM badge for alice');
+      await alice.getByTestId('guild-home').click();
+      await alice.getByTestId('dm-item').first().click();
+      await visible(message(alice, 'A private hello'), 'dm received');
+      await send(alice, 'Private reply');
+      await visible(message(bob, 'Private reply'), 'dm reply received');
+      await alice.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
+      await openChannel(alice, 'general');
+      await bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
+      await openChannel(bob, 'general');
+    });
+
+    await step('session survives a reload', async () => {
+      await bob.reload();
+      await visible(bob.getByTestId('composer-input'), 'composer after reload');
+      await visible(message(bob, 'look here'), 'history after reload');
+      await visible(bob.locator(`[data-testid="member"][data-user-id="${ids.alice}"][data-status="online"]`), 'presence after reload');
+    });
+
+    await step('network drop: resume replays what was missed', async () => {
+      relay.up = false;
+      relay.ops = [];
+      relay.current.upstream.close({ code: 4000, reason: 'network drop' });
+      relay.current.ws.close({ code: 4000, reason: 'network drop' });
+      await visible(bob.getByTestId('reconnecting-banner'), 'bob reconnecting banner');
+      await send(alice, 'Sent while Bob was away');
+      await visible(message(alice, 'Sent while Bob was away'), 'sent');
+      relay.up = true;
+      await hidden(bob.getByTestId('reconnecting-banner'), 'bob reconnected', 15_000);
+      await visible(message(bob, 'Sent while Bob was away'), 'missed message replayed to bob');
+      check(relay.ops.includes(6), `bob should have sent RESUME (op 6); sent ops ${relay.ops}`);
+      check(!relay.ops.includes(2), `bob should not have identified again; sent ops ${relay.ops}`);
+      await send(bob, 'Resumed fine');
+      await visible(message(alice, 'Resumed fine'), 'bob → alice after resume');
+    });
+
+    await step('server restart: reconnecting state, then real time again', async () => {
+      serverDown = true;
+      await server.stop();
+      await visible(alice.getByTestId('reconnecting-banner'), 'alice reconnecting banner');
+      await visible(bob.getByTestId('reconnecting-banner'), 'bob reconnecting banner');
+      await shot(alice, 'reconnecting');
+      await server.start(`127.0.0.1:${port}`);
+      await hidden(alice.getByTestId('reconnecting-banner'), 'alice reconnected', 30_000);
+      await hidden(bob.getByTestId('reconnecting-banner'), 'bob reconnected', 30_000);
+      serverDown = false;
+      await send(alice, 'After the restart');
+      await visible(message(bob, 'After the restart'), 'message after restart seen by bob');
+      await send(bob, 'Back here too');
+      await visible(message(alice, 'Back here too'), 'message after restart seen by alice');
+      // Alice is reading #general: it is not unread for her.
+      await until(alice, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.unread === 'false', ids.general, '#general read by alice');
+      // What she read before the restart stays read (acks are stored by the server).
+      await until(alice, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.unread === 'false', ids.history, '#history still read by alice');
+      check((await alice.getByTestId('guild-mention-badge').count()) === 0, 'alice has unread marks after the restart');
+    });
+
+    await step('log out and log in again', async () => {
+      await bob.getByTestId('logout').click();
+      await visible(bob.getByTestId('login-screen'), 'login screen after logout');
+      check((await token(bob)) === null, 'token kept after logout');
+      await bob.getByTestId('auth-login').fill('bob');
+      await bob.getByTestId('auth-password').fill(PASSWORD);
+      await bob.getByTestId('auth-submit').click();
+      await bob.waitForURL('**/channels/@me', { timeout: T });
+      await visible(bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'guild after login');
+    });
+
+    await step('phone-sized screen', async () => {
+      // Runs in the page: the drawer has slid fully in ('open') or out ('closed').
+      const drawerAt = (edge) => {
+        const box = document.querySelector('[data-testid="nav-drawer"]').getBoundingClientRect();
+        return edge === 'closed' ? box.right <= 1 : box.left >= 0;
+      };
+      await alice.setViewportSize({ width: 390, height: 844 });
+      await until(alice, drawerAt, 'closed', 'drawer closed on a phone');
+      await visible(alice.getByTestId('toggle-sidebar'), 'navigation button');
+      await visible(alice.getByTestId('composer-input'), 'composer on a phone');
+      await shot(alice, 'phone');
+      await alice.getByTestId('toggle-sidebar').click();
+      await until(alice, drawerAt, 'open', 'drawer open');
+      await visible(alice.locator(`[data-testid="channel-item"][data-channel-id="${ids.general}"]`), 'channel list in the drawer');
+      await shot(alice, 'phone-drawer');
+      await alice.locator(`[data-testid="channel-item"][data-channel-id="${ids.history}"]`).click();
+      await until(alice, drawerAt, 'closed', 'drawer closed after choosing a channel');
+      await visible(message(alice, 'Answering the very first one'), 'history on a phone');
+    });
+
+    await step('kick from the settings', async () => {
+      await alice.setViewportSize({ width: 1280, height: 800 });
+      await visible(alice.getByTestId('guild-menu'), 'sidebar back on a wide screen');
+      await alice.getByTestId('guild-menu').click();
+      await alice.getByTestId('menu-settings').click();
+      await alice.getByTestId('tab-members').click();
+      await alice.locator(`[data-testid="settings-member"][data-user-id="${ids.bob}"] [data-testid="settings-kick"]`).click();
+      await alice.getByTestId('confirm-button').click();
+      await hidden(alice.locator(`[data-testid="settings-member"][data-user-id="${ids.bob}"]`), 'bob gone from the settings');
+      await hidden(bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'guild gone for bob');
+      await bob.waitForURL('**/channels/@me', { timeout: T });
+      await alice.keyboard.press('Escape');
+    });
+
+    await step('join again with a pasted link, then leave', async () => {
+      await bob.getByTestId('join-guild').click();
+      await bob.getByTestId('prompt-input').fill(`${base}/invite/${ids.invite}`);
+      await bob.getByTestId('prompt-submit').click();
+      await bob.getByTestId('accept-invite').click();
+      await bob.waitForURL(`**/channels/${ids.guild}/**`, { timeout: T });
+      await bob.getByTestId('guild-menu').click();
+      await bob.getByTestId('menu-leave').click();
+      await bob.getByTestId('confirm-button').click();
+      await hidden(bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'guild gone after leaving');
+      await hidden(alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"]`), 'bob gone from alice\'s member list');
+    });
+
+    await step('the gateway spoke zlib-stream', async () => {
+      check(sockets.length > 0, 'no gateway socket was opened');
+      check(sockets.every((u) => /[?&]v=10\b/.test(u) && /compress=zlib-stream/.test(u)), `gateway URLs: ${sockets.join(', ')}`);
+    });
+
+    await step('no requests to other hosts, no page errors', async () => {
+      check(foreign.length === 0, `requests to other hosts:\n  ${foreign.join('\n  ')}`);
+      check(pageErrors.length === 0, `page errors:\n  ${pageErrors.join('\n  ')}`);
+    });
+
+    console.log(`\nweb e2e passed; screenshots in ${SCREENSHOTS}`);
+  } catch (error) {
+    console.log('FAILED');
+    for (const page of pages) {
+      await page.screenshot({ path: join(SCREENSHOTS, `failure-${page.label}.png`) }).catch(() => {});
+    }
+    const tail = server.stderr.join('').split('\n').slice(-20).join('\n');
+    console.error(`\nweb e2e failed at "${currentStep}": ${error.message}`);
+    if (tail.trim()) console.error(`server log (last lines):\n${tail}`);
+    process.exitCode = 1;
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.stop().catch(() => server.kill());
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+process.on('SIGINT', () => process.exit(130));
+await main();

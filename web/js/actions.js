@@ -1,0 +1,338 @@
+// What the user can do: each action calls the HTTP API and records the
+// answer in the store (the gateway's echo of the same change is applied
+// idempotently). Views call these and never talk to the API themselves.
+
+import { compareIds, makeNonce, upsertSorted } from './util.js';
+
+const PAGE = 50;
+const ACK_DELAY_MS = 400;
+const TYPING_EVERY_MS = 8000;
+
+export function createActions({ api, store, getGateway }) {
+  const { state } = store;
+  // One pending ack per channel: leaving a channel must not cancel its ack.
+  const ackTimers = new Map();
+  let lastTyping = { channelId: null, at: 0 };
+
+  // ---- history ----
+
+  async function loadLatest(channelId) {
+    const entry = store.channelMessages(channelId);
+    if (entry.loading) return;
+    entry.loading = 'latest';
+    try {
+      const page = await api.messages(channelId, { limit: PAGE });
+      page.reverse().forEach(noteMessage);
+      // Messages that arrived while the page was on its way.
+      for (const m of entry.early) upsertSorted(page, m);
+      entry.early = [];
+      entry.list = page;
+      entry.loaded = true;
+      entry.hasOlder = page.length === PAGE;
+      entry.hasNewer = false;
+    } catch (e) {
+      entry.error = e.message;
+    } finally {
+      entry.loading = null;
+      store.emit('messages', channelId);
+    }
+  }
+
+  async function loadOlder(channelId) {
+    const entry = store.channelMessages(channelId);
+    if (entry.loading || !entry.hasOlder || !entry.list.length) return;
+    entry.loading = 'older';
+    store.emit('messages', channelId);
+    try {
+      const page = await api.messages(channelId, { before: entry.list[0].id, limit: PAGE });
+      page.reverse().forEach(noteMessage);
+      entry.list = dedupe([...page, ...entry.list]);
+      entry.hasOlder = page.length === PAGE;
+    } catch (e) {
+      entry.error = e.message;
+    } finally {
+      entry.loading = null;
+      store.emit('messages', channelId);
+    }
+  }
+
+  async function loadNewer(channelId) {
+    const entry = store.channelMessages(channelId);
+    if (entry.loading || !entry.hasNewer || !entry.list.length) return;
+    entry.loading = 'newer';
+    store.emit('messages', channelId);
+    try {
+      // `after` returns the oldest page after the id, newest first.
+      const page = await api.messages(channelId, { after: entry.list[entry.list.length - 1].id, limit: PAGE });
+      page.reverse().forEach(noteMessage);
+      entry.list = dedupe([...entry.list, ...page]);
+      entry.hasNewer = page.length === PAGE;
+    } catch (e) {
+      entry.error = e.message;
+    } finally {
+      entry.loading = null;
+      store.emit('messages', channelId);
+    }
+  }
+
+  /** Shows `messageId` in context: from memory, else the page around it. */
+  async function jumpTo(channelId, messageId) {
+    const entry = store.channelMessages(channelId);
+    if (!entry.list.some((m) => m.id === messageId)) {
+      entry.loading = 'around';
+      try {
+        const page = await api.messages(channelId, { around: messageId, limit: PAGE });
+        page.reverse().forEach(noteMessage);
+        entry.list = page;
+        entry.loaded = true;
+        entry.hasOlder = true;
+        entry.hasNewer = page.length > 0 && compareIds(page[page.length - 1].id, store.state.channels.get(channelId)?.last_message_id) < 0;
+      } catch (e) {
+        entry.error = e.message;
+      } finally {
+        entry.loading = null;
+      }
+    }
+    store.setUi({ highlightId: messageId });
+    store.emit('messages', channelId);
+  }
+
+  /** Back to the newest messages after a jump into history. */
+  async function jumpToPresent(channelId) {
+    const entry = store.channelMessages(channelId);
+    entry.loaded = false;
+    entry.list = [];
+    await loadLatest(channelId);
+  }
+
+  function noteMessage(m) {
+    if (m.author) store.putUser(m.author);
+    for (const u of m.mentions ?? []) store.putUser(u);
+    if (m.referenced_message?.author) store.putUser(m.referenced_message.author);
+  }
+
+  function dedupe(list) {
+    const seen = new Set();
+    return list.filter((m) => !seen.has(m.id) && seen.add(m.id));
+  }
+
+  // ---- sending ----
+
+  async function send(channelId, content, { files = [], replyTo = null } = {}) {
+    const entry = store.channelMessages(channelId);
+    const nonce = makeNonce();
+    const body = { content, nonce };
+    if (replyTo) {
+      body.message_reference = { message_id: replyTo, fail_if_not_exists: false };
+      body.allowed_mentions = { parse: ['users', 'roles', 'everyone'], replied_user: true };
+    }
+    // A pending copy shows at once; the real one replaces it by nonce.
+    const pending = {
+      id: `pending-${nonce}`,
+      nonce,
+      channel_id: channelId,
+      author: state.me,
+      content,
+      timestamp: new Date().toISOString(),
+      attachments: files.map((f) => ({ filename: f.name, size: f.size })),
+      pending: true,
+    };
+    entry.pending = [...entry.pending, pending];
+    store.emit('messages', channelId);
+    lastTyping = { channelId: null, at: 0 };
+    try {
+      const message = await api.sendMessage(channelId, body, files);
+      entry.pending = entry.pending.filter((p) => p.nonce !== nonce);
+      store.messageCreate(message);
+      markRead(channelId);
+      return message;
+    } catch (e) {
+      entry.pending = entry.pending.map((p) => (p.nonce === nonce ? { ...p, failed: e.message } : p));
+      store.emit('messages', channelId);
+      throw e;
+    }
+  }
+
+  function discardPending(channelId, nonce) {
+    const entry = store.channelMessages(channelId);
+    entry.pending = entry.pending.filter((p) => p.nonce !== nonce);
+    store.emit('messages', channelId);
+  }
+
+  async function edit(channelId, messageId, content) {
+    const message = await api.editMessage(channelId, messageId, content);
+    store.messageUpdate(message);
+    return message;
+  }
+
+  async function remove(channelId, messageId) {
+    await api.deleteMessage(channelId, messageId);
+    store.messageDelete(channelId, [messageId]);
+  }
+
+  /** Adds or removes our reaction; `emoji` is `{id, name}` (id null for unicode). */
+  async function toggleReaction(channelId, message, emoji) {
+    const same = (r) => (emoji.id ? r.emoji.id === emoji.id : !r.emoji.id && r.emoji.name === emoji.name);
+    const mine = (message.reactions ?? []).find(same)?.me;
+    // The route names a custom emoji as name:id, a unicode one by itself.
+    const key = emoji.id ? `${emoji.name}:${emoji.id}` : emoji.name;
+    if (mine) await api.removeReaction(channelId, message.id, key);
+    else await api.addReaction(channelId, message.id, key);
+  }
+
+  /** Tells others the user is typing, at most every 8 s per channel. */
+  function typing(channelId) {
+    const now = Date.now();
+    if (lastTyping.channelId === channelId && now - lastTyping.at < TYPING_EVERY_MS) return;
+    lastTyping = { channelId, at: now };
+    api.typing(channelId).catch(() => {});
+  }
+
+  /**
+   * Marks the channel read up to its newest message: at once here, and for
+   * the server shortly after (a burst of messages gives one ack). Own
+   * messages count too: the server does not move read states when we send.
+   */
+  function markRead(channelId) {
+    const target = newestId(channelId);
+    if (!target) return;
+    if (store.isUnread(channelId) || store.mentionCount(channelId)) store.setReadState(channelId, target, 0);
+    if (compareIds(state.serverRead.get(channelId), target) >= 0) return;
+    const pending = ackTimers.get(channelId);
+    if (pending) {
+      // Seen since the ack was scheduled: it will cover this too.
+      if (compareIds(pending.target, target) < 0) pending.target = target;
+      return;
+    }
+    const entry = { target };
+    entry.timer = setTimeout(() => {
+      ackTimers.delete(channelId);
+      if (compareIds(state.serverRead.get(channelId), entry.target) >= 0) return;
+      store.noteAcked(channelId, entry.target);
+      api.ack(channelId, entry.target).catch(() => {});
+    }, ACK_DELAY_MS);
+    ackTimers.set(channelId, entry);
+  }
+
+  function newestId(channelId) {
+    const channel = state.channels.get(channelId);
+    const entry = state.messages.get(channelId);
+    const loaded = entry?.list[entry.list.length - 1]?.id;
+    return [channel?.last_message_id, loaded].filter(Boolean).sort(compareIds).pop() ?? null;
+  }
+
+  // ---- guilds, channels, invites ----
+
+  async function createGuild(name) {
+    const guild = await api.createGuild(name);
+    store.guildCreate(guild);
+    return guild;
+  }
+
+  async function acceptInvite(code) {
+    const invite = await api.acceptInvite(code);
+    return invite;
+  }
+
+  async function leaveGuild(guildId) {
+    await api.leaveGuild(guildId);
+    store.guildRemove(guildId);
+  }
+
+  async function createChannel(guildId, name, type = 0, parentId = null) {
+    const body = { name, type };
+    if (parentId) body.parent_id = parentId;
+    return store.putChannel(await api.createChannel(guildId, body));
+  }
+
+  async function patchChannel(channelId, body) {
+    return store.putChannel(await api.patchChannel(channelId, body));
+  }
+
+  async function deleteChannel(channelId) {
+    const c = state.channels.get(channelId);
+    await api.deleteChannel(channelId);
+    store.applyDispatch('CHANNEL_DELETE', { id: channelId, guild_id: c?.guild_id });
+  }
+
+  async function createInvite(channelId, options = {}) {
+    const invite = await api.createInvite(channelId, options);
+    store.putInvite(invite);
+    return invite;
+  }
+
+  async function startThread(channelId, name, fromMessageId = null) {
+    const thread = fromMessageId
+      ? await api.startThreadFromMessage(channelId, fromMessageId, name)
+      : await api.startThread(channelId, name);
+    return store.putChannel(thread);
+  }
+
+  async function loadActiveThreads(guildId) {
+    const { threads = [] } = await api.activeThreads(guildId);
+    for (const t of threads) store.putChannel({ ...t, guild_id: guildId });
+    return threads;
+  }
+
+  async function openDm(userId) {
+    return store.putChannel(await api.openDm(userId));
+  }
+
+  async function openGroupDm(userIds) {
+    return store.putChannel(await api.openGroupDm(userIds));
+  }
+
+  /** A private channel first seen in a message: fetch it so it can be listed. */
+  async function learnChannel(channelId) {
+    if (state.channels.has(channelId)) return;
+    try {
+      store.putChannel(await api.channel(channelId));
+    } catch {
+      // Not visible to us after all.
+    }
+  }
+
+  function setStatus(status) {
+    localStorage.setItem('concord.status', status);
+    getGateway()?.setStatus(status);
+    state.selfStatus = status;
+    if (state.me) store.emit('presence', state.me.id);
+    store.emit('me');
+  }
+
+  /** Drops scheduled work (acks) when the session ends. */
+  function cancelPending() {
+    for (const { timer } of ackTimers.values()) clearTimeout(timer);
+    ackTimers.clear();
+    lastTyping = { channelId: null, at: 0 };
+  }
+
+  return {
+    cancelPending,
+    loadLatest,
+    loadOlder,
+    loadNewer,
+    jumpTo,
+    jumpToPresent,
+    send,
+    discardPending,
+    edit,
+    remove,
+    toggleReaction,
+    typing,
+    markRead,
+    createGuild,
+    acceptInvite,
+    leaveGuild,
+    createChannel,
+    patchChannel,
+    deleteChannel,
+    createInvite,
+    startThread,
+    loadActiveThreads,
+    openDm,
+    openGroupDm,
+    learnChannel,
+    setStatus,
+  };
+}

@@ -1,0 +1,153 @@
+// Boot and routing. The token lives in localStorage so a reload keeps the
+// session; the gateway starts once there is a token. Routes:
+//   /login  /register  /invite/CODE  /channels/@me[/CHANNEL]  /channels/GUILD[/CHANNEL]
+
+import { createApi } from './api.js';
+import { createStore } from './store.js';
+import { createActions } from './actions.js';
+import { Gateway } from './gateway.js';
+import { renderAuth } from './views/auth.js';
+import { renderInvite } from './views/invite.js';
+import { mountShell } from './views/shell.js';
+import { currentStatus } from './views/userPanel.js';
+import { closeMenu } from './views/dialog.js';
+
+const TOKEN_KEY = 'concord.token';
+const root = document.getElementById('root');
+
+let token = localStorage.getItem(TOKEN_KEY);
+let gateway = null;
+let shell = null;
+
+const store = createStore();
+const api = createApi({ getToken: () => token, onUnauthorized: () => session.logout() });
+const actions = createActions({ api, store, getGateway: () => gateway });
+
+const session = {
+  loggedIn: () => Boolean(token),
+  async login(newToken, next) {
+    token = newToken;
+    localStorage.setItem(TOKEN_KEY, token);
+    startGateway();
+    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/channels/@me', { replace: true });
+  },
+  logout() {
+    if (!token) return;
+    gateway?.stop();
+    gateway = null;
+    actions.cancelPending();
+    token = null;
+    localStorage.removeItem(TOKEN_KEY);
+    store.reset();
+    navigate('/login', { replace: true });
+  },
+};
+
+const ctx = { api, store, actions, session, navigate, gateway: () => gateway };
+
+function startGateway() {
+  gateway?.stop();
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const status = currentStatus();
+  store.state.selfStatus = status;
+  gateway = new Gateway({
+    token,
+    url: `${scheme}//${location.host}`,
+    presence: { status, since: 0, activities: [], afk: false },
+    onDispatch,
+    onState: (state) => store.setConnection(state),
+    onFatal: (code) => {
+      if (code === 4004) session.logout();
+    },
+  });
+  gateway.start();
+}
+
+/** Applies a dispatch to the store, then does what it implies beyond state. */
+function onDispatch(type, data) {
+  store.applyDispatch(type, data);
+  const { ui } = store.state;
+  switch (type) {
+    case 'GUILD_CREATE': {
+      const known = store.state.members.get(data.id)?.size ?? 0;
+      // Small guilds list everyone; the gateway sent a partial list.
+      if (known < (data.member_count ?? 0) && data.member_count <= 1000) gateway?.requestMembers(data.id);
+      break;
+    }
+    case 'GUILD_MEMBER_ADD':
+      // A newcomer's presence is not announced with the join: ask for it.
+      if (data.user?.id !== store.state.me?.id) gateway?.requestMembers(data.guild_id, [data.user.id]);
+      break;
+    case 'GUILD_DELETE':
+      if (!data.unavailable && ui.guildId === data.id) navigate('/channels/@me', { replace: true });
+      break;
+    case 'CHANNEL_DELETE':
+    case 'THREAD_DELETE':
+      if (ui.channelId === data.id) navigate(data.guild_id ? `/channels/${data.guild_id}` : '/channels/@me', { replace: true });
+      break;
+    case 'MESSAGE_CREATE':
+      if (!data.guild_id && !store.state.channels.has(data.channel_id)) actions.learnChannel(data.channel_id);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- routing ----
+
+function navigate(path, { replace = false } = {}) {
+  if (path !== location.pathname + location.search) {
+    if (replace) history.replaceState(null, '', path);
+    else history.pushState(null, '', path);
+  }
+  route();
+}
+
+function showScreen(node) {
+  if (shell) {
+    shell.destroy();
+    shell = null;
+  }
+  root.replaceChildren(node);
+}
+
+function route() {
+  closeMenu();
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  const query = new URLSearchParams(location.search);
+  const parts = path.split('/').filter(Boolean);
+
+  if (parts[0] === 'invite' && parts[1]) {
+    document.title = 'Invite · Concord';
+    showScreen(renderInvite(ctx, decodeURIComponent(parts[1])));
+    return;
+  }
+  if (path === '/login' || path === '/register') {
+    if (token) return navigate(query.get('next') || '/channels/@me', { replace: true });
+    document.title = path === '/login' ? 'Log in · Concord' : 'Register · Concord';
+    showScreen(renderAuth(ctx, { mode: path.slice(1), next: query.get('next'), invite: query.get('invite') }));
+    return;
+  }
+  if (!token) {
+    const next = path.startsWith('/channels/') ? `?next=${encodeURIComponent(path)}` : '';
+    return navigate(`/login${next}`, { replace: true });
+  }
+  if (parts[0] !== 'channels' || !parts[1]) return navigate('/channels/@me', { replace: true });
+
+  if (!shell) {
+    shell = mountShell(ctx);
+    root.replaceChildren(shell.el);
+  }
+  if (!gateway) startGateway();
+  shell.show({ guildId: parts[1], channelId: parts[2] ?? null });
+}
+
+window.addEventListener('popstate', route);
+// Another tab logged out or in: follow it.
+window.addEventListener('storage', (e) => {
+  if (e.key !== TOKEN_KEY) return;
+  if (!e.newValue) session.logout();
+  else if (e.newValue !== token) location.reload();
+});
+
+route();
