@@ -2,7 +2,7 @@
 
 use concord_model::event::Audience;
 use concord_model::event::EventKind;
-use concord_model::records::{Invite, Member, channel_type};
+use concord_model::records::{Invite, Member, channel_type, message_type};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use rand::Rng;
@@ -117,7 +117,48 @@ impl Service {
         self.invite_wire(&invite, with_counts).await
     }
 
-    /// Joins the guild; bots cannot, members join nothing twice.
+    /// `GET /guilds/{g}/invites` (MANAGE_GUILD): the guild's live invites.
+    pub async fn guild_invites(
+        &self,
+        caller: Caller,
+        guild_id: Snowflake,
+    ) -> ServiceResult<Vec<wire::Invite>> {
+        let view = self.guild_view(caller, guild_id).await?;
+        view.require(Permissions::MANAGE_GUILD)?;
+        self.live_invites(guild_id, None).await
+    }
+
+    /// `GET /channels/{c}/invites` (MANAGE_CHANNELS): the channel's live invites.
+    pub async fn channel_invites(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<Vec<wire::Invite>> {
+        let view = self.channel_view(caller, channel_id).await?;
+        let guild_id = view.guild()?.guild.id;
+        view.require(Permissions::MANAGE_CHANNELS)?;
+        self.live_invites(guild_id, Some(channel_id)).await
+    }
+
+    async fn live_invites(
+        &self,
+        guild_id: Snowflake,
+        channel_id: Option<Snowflake>,
+    ) -> ServiceResult<Vec<wire::Invite>> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        for invite in self.store.guild_invites(guild_id).await? {
+            let wanted = channel_id.is_none_or(|c| c == invite.channel_id);
+            if wanted && !invite.is_spent(now) {
+                out.push(self.invite_wire(&invite, false).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Joins the guild; bots cannot, members join nothing twice. The
+    /// guild's system channel says so, and its members learn the
+    /// newcomer's presence.
     pub async fn accept_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
@@ -135,8 +176,25 @@ impl Service {
             self.store.put_invite(&invite).await?;
             let member = Member::new(invite.guild_id, caller.id, now_ms());
             self.add_member(&member).await?;
+            self.announce_join(invite.guild_id, caller.id).await?;
+            self.introduce_presence(invite.guild_id, caller.id);
         }
         self.invite_wire(&invite, false).await
+    }
+
+    /// The join message (type 7) in the guild's system channel, if it has one.
+    async fn announce_join(&self, guild_id: Snowflake, user_id: Snowflake) -> ServiceResult<()> {
+        let guild = self.store.guild(guild_id).await?;
+        let Some(channel_id) = guild.and_then(|g| g.system_channel_id) else {
+            return Ok(());
+        };
+        match self.store.channel(channel_id).await? {
+            Some(channel) => {
+                self.post_notice(&channel, user_id, message_type::USER_JOIN, "", None)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// MANAGE_CHANNELS on its channel or MANAGE_GUILD revokes an invite.

@@ -328,13 +328,19 @@ impl ChannelView {
 
     /// Who an event about this channel's messages goes to.
     pub fn audience(&self) -> Audience {
-        match self.channel.guild_id {
-            Some(guild_id) => to_channel(guild_id, self.channel.id),
-            None => Audience::Private {
-                channel_id: self.channel.id,
-                recipients: self.channel.recipients.clone(),
-            },
-        }
+        audience_of(&self.channel)
+    }
+}
+
+/// Who hears about a channel's messages: those who see a guild channel,
+/// the participants of a private one.
+pub(crate) fn audience_of(channel: &Channel) -> Audience {
+    match channel.guild_id {
+        Some(guild_id) => to_channel(guild_id, channel.id),
+        None => Audience::Private {
+            channel_id: channel.id,
+            recipients: channel.recipients.clone(),
+        },
     }
 }
 

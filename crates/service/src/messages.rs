@@ -3,7 +3,9 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use concord_model::event::EventKind;
-use concord_model::records::{Message, MessagePatch, MessageReference, channel_type, message_type};
+use concord_model::records::{
+    Channel, Message, MessagePatch, MessageReference, channel_type, message_type,
+};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{HistoryAnchor, StoreResult, history};
@@ -12,7 +14,7 @@ use serde_json::Value;
 use crate::audit::{Details, action};
 use crate::cache::CACHED_PER_CHANNEL;
 use crate::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
-use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult};
+use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, audience_of};
 
 /// Flags a sender may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 const SETTABLE_FLAGS: u64 = 4 | 4096;
@@ -256,25 +258,26 @@ impl Service {
         Ok(out)
     }
 
-    /// A system message (pin notice, thread created) from `author`.
+    /// A system message (pin notice, thread created, member joined) from
+    /// `author`.
     pub(crate) async fn post_notice(
         &self,
-        view: &ChannelView,
+        channel: &Channel,
         author: Snowflake,
         kind: u8,
         content: &str,
-        reference: MessageReference,
+        reference: Option<MessageReference>,
     ) -> ServiceResult<()> {
         let notice = Message {
-            guild_id: view.guild_id(),
+            guild_id: channel.guild_id,
             kind,
-            message_reference: Some(reference),
-            ..Message::new(self.next_id(), view.channel.id, author, content)
+            message_reference: reference,
+            ..Message::new(self.next_id(), channel.id, author, content)
         };
         self.store.create_message(&notice).await?;
         self.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
-        self.publish(EventKind::MessageCreate, view.audience(), out);
+        self.publish(EventKind::MessageCreate, audience_of(channel), out);
         Ok(())
     }
 

@@ -67,11 +67,11 @@ impl Service {
             guild_id: view.guild_id(),
         };
         self.post_notice(
-            &view,
+            &view.channel,
             caller.id,
             message_type::CHANNEL_PINNED_MESSAGE,
             "",
-            reference,
+            Some(reference),
         )
         .await?;
         let target = Some(message.author_id);

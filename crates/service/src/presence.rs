@@ -63,6 +63,18 @@ impl Service {
             .await
     }
 
+    /// A user who just joined a guild: its members learn their presence
+    /// (nothing to say if they show as offline).
+    pub(crate) fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
+        let shown = self.shown_presence(user_id);
+        if shown.status == Status::Offline {
+            return;
+        }
+        let mut data = presence_json(user_id, &shown);
+        data["guild_id"] = json!(guild_id);
+        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data);
+    }
+
     /// What others see of the user now.
     pub fn shown_presence(&self, user_id: Snowflake) -> UserPresence {
         self.presence.get(user_id).shown()

@@ -776,6 +776,16 @@ impl InviteStore for FjallStore {
         })
         .await
     }
+
+    async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
+        let mut invites = Vec::new();
+        for key in Self::scan_keys(&self.t.guild_invite, keys::id(guild_id))? {
+            if let Some(code) = key.get(8..) {
+                invites.extend(Self::get::<Invite>(&self.t.invite, code)?);
+            }
+        }
+        Ok(invites)
+    }
 }
 
 #[async_trait]

@@ -463,14 +463,40 @@ pub async fn invites(store: &dyn Store) {
     store.put_invite(&invite).await.unwrap();
     invite.uses = 1;
     store.put_invite(&invite).await.unwrap();
-    assert_eq!(store.invite("Zz12Zz12").await.unwrap(), Some(invite));
+    assert_eq!(
+        store.invite("Zz12Zz12").await.unwrap(),
+        Some(invite.clone())
+    );
     assert_eq!(
         store.invite("zz12zz12").await.unwrap(),
         None,
         "codes are case-sensitive"
     );
+    let other = Invite {
+        code: "Aa34Aa34".into(),
+        ..invite.clone()
+    };
+    store.put_invite(&other).await.unwrap();
+    store
+        .put_invite(&Invite {
+            code: "Elsewhere".into(),
+            guild_id: Snowflake(200),
+            ..invite.clone()
+        })
+        .await
+        .unwrap();
+    let codes = |list: Vec<Invite>| list.into_iter().map(|i| i.code).collect::<Vec<_>>();
+    assert_eq!(
+        codes(store.guild_invites(Snowflake(100)).await.unwrap()),
+        ["Aa34Aa34", "Zz12Zz12"],
+        "the guild's own, by code"
+    );
     store.delete_invite("Zz12Zz12").await.unwrap();
     assert_eq!(store.invite("Zz12Zz12").await.unwrap(), None);
+    assert_eq!(
+        codes(store.guild_invites(Snowflake(100)).await.unwrap()),
+        ["Aa34Aa34"]
+    );
 }
 
 pub async fn bans(store: &dyn Store) {

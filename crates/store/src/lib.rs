@@ -143,6 +143,8 @@ pub trait InviteStore: Send + Sync {
     /// Creates or replaces an invite.
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()>;
     async fn delete_invite(&self, code: &str) -> StoreResult<()>;
+    /// The guild's invites, spent ones included, by code.
+    async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>>;
 }
 
 #[async_trait]

@@ -457,6 +457,18 @@ impl InviteStore for MemoryStore {
         self.lock().invites.remove(code);
         Ok(())
     }
+
+    async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
+        let mut invites: Vec<Invite> = self
+            .lock()
+            .invites
+            .values()
+            .filter(|i| i.guild_id == guild_id)
+            .cloned()
+            .collect();
+        invites.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(invites)
+    }
 }
 
 #[async_trait]

@@ -1,8 +1,10 @@
-//! Invite lookup, join and revoke.
+//! Invite lookup, join and revoke, and the lists of a guild's or channel's invites.
 
 use axum::extract::Path;
 use axum::response::Response;
 
+use super::channels::channel_id;
+use super::guilds::guild_id;
 use super::ok;
 use crate::State;
 use crate::error::ApiResult;
@@ -13,6 +15,8 @@ pub(super) fn routes() -> super::Routes {
         get "/invites/{code}" => invite;
         post "/invites/{code}" => accept;
         delete "/invites/{code}" => revoke;
+        get "/guilds/{guild_id}/invites" => guild_invites;
+        get "/channels/{channel_id}/invites" => channel_invites;
     })
 }
 
@@ -30,4 +34,26 @@ async fn accept(state: State, Auth(caller): Auth, Path(code): Path<String>) -> A
 
 async fn revoke(state: State, Auth(caller): Auth, Path(code): Path<String>) -> ApiResult<Response> {
     Ok(ok(state.service.delete_invite(caller, &code).await?))
+}
+
+async fn guild_invites(
+    state: State,
+    Auth(caller): Auth,
+    Path(g): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .guild_invites(caller, guild_id(&g)?)
+        .await?))
+}
+
+async fn channel_invites(
+    state: State,
+    Auth(caller): Auth,
+    Path(c): Path<String>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .channel_invites(caller, channel_id(&c)?)
+        .await?))
 }

@@ -1,7 +1,10 @@
 use concord_testkit::gateway::{GatewayClient, Received};
 use serde_json::{Value, json};
 
-use crate::{ALL_INTENTS, DEFAULT_INTENTS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT, World, until};
+use crate::{
+    ALL_INTENTS, DEFAULT_INTENTS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT, World, until,
+    until_message,
+};
 
 #[tokio::test]
 async fn every_write_reaches_the_gateway() {
@@ -166,10 +169,7 @@ async fn sessions_follow_the_guilds_their_user_joins_and_leaves() {
     let created = ws.dispatch("GUILD_CREATE").await;
     assert_eq!(created["d"]["id"], w.guild.as_str());
     w.say("welcome").await;
-    assert_eq!(
-        ws.dispatch("MESSAGE_CREATE").await["d"]["content"],
-        "welcome"
-    );
+    until_message(&mut ws, "welcome").await;
     w.s.delete(&format!("/users/@me/guilds/{}", w.guild), &visitor.auth)
         .await;
     assert_eq!(
@@ -439,7 +439,7 @@ async fn moderation_events() {
 
     // The bot without BAN_MEMBERS sees the member leave, but not the ban.
     w.say("marker").await;
-    let (seen, _) = until(&mut cannot, "MESSAGE_CREATE").await;
+    let (seen, _) = until_message(&mut cannot, "marker").await;
     assert!(seen.contains(&"GUILD_MEMBER_REMOVE".to_owned()), "{seen:?}");
     assert!(!seen.contains(&"GUILD_BAN_ADD".to_owned()), "{seen:?}");
 }

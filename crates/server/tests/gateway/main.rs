@@ -83,3 +83,17 @@ pub async fn until(ws: &mut GatewayClient, t: &str) -> (Vec<String>, Value) {
         seen.push(p["t"].as_str().unwrap_or_default().to_owned());
     }
 }
+
+/// Like [`until`], for the MESSAGE_CREATE with this content (others, such
+/// as join notices, count among the types seen before it).
+pub async fn until_message(ws: &mut GatewayClient, content: &str) -> (Vec<String>, Value) {
+    let mut seen = Vec::new();
+    loop {
+        let (before, p) = until(ws, "MESSAGE_CREATE").await;
+        seen.extend(before);
+        if p["d"]["content"] == content {
+            return (seen, p);
+        }
+        seen.push("MESSAGE_CREATE".to_owned());
+    }
+}

@@ -266,3 +266,28 @@ async fn a_user_who_stops_heartbeating_goes_offline() {
     );
     assert_eq!(owner.closed().await, Some(4009), "session timed out");
 }
+
+#[tokio::test]
+async fn a_newcomer_brings_their_presence() {
+    let w = World::new(&[]).await;
+    let mut watching = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    watching
+        .identify(&w.owner.auth, GUILDS | GUILD_PRESENCES)
+        .await;
+    watching.dispatch("READY").await;
+    let newcomer = w.s.register("newcomer").await;
+    let mut online = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    online.identify(&newcomer.auth, GUILDS).await;
+    online.dispatch("READY").await;
+    assert!(
+        presence_updates(&mut watching).await.is_empty(),
+        "no guild in common yet"
+    );
+
+    w.s.join(&w.owner, &w.general, &newcomer).await;
+    let seen = presence_updates(&mut watching).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["user"]["id"], newcomer.id.as_str());
+    assert_eq!(seen[0]["status"], "online");
+    assert_eq!(seen[0]["guild_id"], w.guild.as_str());
+}

@@ -161,3 +161,86 @@ async fn bots_cannot_accept_invites() {
         (403, json!(20001))
     );
 }
+
+#[tokio::test]
+async fn managers_list_live_invites_and_joining_is_announced() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (guild, general) = s.guild(&ada, "Home").await;
+    let other = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "other" }),
+        )
+        .await;
+    let other = other.body["id"].as_str().unwrap().to_owned();
+    let invite = |channel: &str, body| {
+        let path = format!("/channels/{channel}/invites");
+        let (s, ada) = (&s, &ada);
+        async move {
+            s.post(&path, &ada.auth, body).await.body["code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let in_general = invite(&general, json!({})).await;
+    let in_other = invite(&other, json!({})).await;
+    let single_use = invite(&general, json!({ "max_uses": 1 })).await;
+
+    let codes = |reply: &concord_testkit::Reply| {
+        let mut codes: Vec<String> = reply
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap().to_owned())
+            .collect();
+        codes.sort();
+        codes
+    };
+    let mut all = vec![in_general.clone(), in_other.clone(), single_use.clone()];
+    all.sort();
+    assert_eq!(
+        codes(&s.get(&format!("/guilds/{guild}/invites"), &ada.auth).await),
+        all
+    );
+
+    // Bob joins with the single-use invite: it is spent, and #general
+    // (the system channel) says he joined.
+    let joined = s
+        .post(&format!("/invites/{single_use}"), &bob.auth, json!({}))
+        .await;
+    assert_eq!(joined.status, 200);
+    let mut live = vec![in_general.clone(), in_other.clone()];
+    live.sort();
+    assert_eq!(
+        codes(&s.get(&format!("/guilds/{guild}/invites"), &ada.auth).await),
+        live
+    );
+    assert_eq!(
+        codes(
+            &s.get(&format!("/channels/{other}/invites"), &ada.auth)
+                .await
+        ),
+        [in_other]
+    );
+    let notice = s
+        .get(&format!("/channels/{general}/messages?limit=1"), &ada.auth)
+        .await;
+    assert_eq!(notice.body[0]["type"], 7);
+    assert_eq!(notice.body[0]["author"]["id"], bob.id.as_str());
+
+    for path in [
+        format!("/guilds/{guild}/invites"),
+        format!("/channels/{general}/invites"),
+    ] {
+        let denied = s.get(&path, &bob.auth).await;
+        assert_eq!(
+            (denied.status, denied.body["code"].clone()),
+            (403, json!(50013)),
+            "{path}"
+        );
+    }
+}

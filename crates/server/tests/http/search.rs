@@ -421,6 +421,15 @@ async fn a_rebuilt_index_answers_like_the_live_one() {
     let mut s = server();
     let (ada, bob) = (s.register("ada").await, s.register("bob").await);
     let (guild, general) = s.guild(&ada, "Home").await;
+    // Without a system channel, joining posts no notice: 30 messages exactly.
+    let quiet = s
+        .patch(
+            &format!("/guilds/{guild}"),
+            &ada.auth,
+            json!({ "system_channel_id": null }),
+        )
+        .await;
+    assert_eq!(quiet.status, 200, "{:?}", quiet.body);
     s.join(&ada, &general, &bob).await;
     for i in 0..30 {
         let who = if i % 3 == 0 { &bob } else { &ada };

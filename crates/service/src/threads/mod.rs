@@ -161,11 +161,11 @@ impl Service {
                 };
                 let name = &thread.name;
                 self.post_notice(
-                    &parent,
+                    &parent.channel,
                     caller.id,
                     message_type::THREAD_CREATED,
                     name,
-                    reference,
+                    Some(reference),
                 )
                 .await?;
             }
