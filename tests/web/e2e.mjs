@@ -445,6 +445,8 @@ async function main() {
       await alice.getByTestId('save-role').click();
       await visible(alice.locator('[data-testid="role-item"]', { hasText: 'Moderators' }), 'role listed');
       await shot(alice, 'settings');
+      await alice.getByTestId('tab-invites').click();
+      await visible(alice.locator('[data-testid="invite-row"]', { hasText: ids.invite }), 'the invite listed by the server');
       await alice.getByTestId('tab-members').click();
       await visible(alice.locator(`[data-testid="settings-member"][data-user-id="${ids.bob}"]`), 'bob in settings members');
       await alice.keyboard.press('Escape');

@@ -139,6 +139,7 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     putOverwrite: (channelId, id, body) => request('PUT', `/channels/${channelId}/permissions/${id}`, { body }),
     deleteOverwrite: (channelId, id) => request('DELETE', `/channels/${channelId}/permissions/${id}`),
     createInvite: (channelId, body = {}) => request('POST', `/channels/${channelId}/invites`, { body }),
+    guildInvites: (guildId) => request('GET', `/guilds/${guildId}/invites`),
     invite: (code) => request('GET', `/invites/${enc(code)}`, { query: { with_counts: true } }),
     acceptInvite: (code) => request('POST', `/invites/${enc(code)}`),
     deleteInvite: (code) => request('DELETE', `/invites/${enc(code)}`),

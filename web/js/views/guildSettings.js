@@ -271,33 +271,42 @@ function members(ctx, guildId, refresh) {
 
 function invites(ctx, guildId, refresh) {
   const { store, api } = ctx;
-  const known = [...(store.state.invites.get(guildId)?.values() ?? [])];
   const firstText = sortedChannels(store, guildId).find((c) => c.type === 0);
+  const box = h('div', {}, h('p', { class: 'hint', role: 'status', text: 'Loading invites…' }));
+  const row = (invite) =>
+    h('li', { class: 'invite-row', testid: 'invite-row' },
+      h('code', { text: invite.code }),
+      h('span', { class: 'hint', text: `#${store.state.channels.get(invite.channel_id ?? invite.channel?.id)?.name ?? '?'} · ${invite.uses ?? 0} uses${invite.expires_at ? ` · expires ${formatFull(invite.expires_at)}` : ''}` }),
+      h('button', { type: 'button', class: 'button button-small button-secondary', onClick: () => navigator.clipboard?.writeText(inviteUrl(invite.code)).then(() => toast('Copied.')) }, 'Copy'),
+      h('button', {
+        type: 'button',
+        class: 'button button-small button-danger',
+        testid: 'revoke-invite',
+        async onClick() {
+          try {
+            await api.deleteInvite(invite.code);
+            store.applyDispatch('INVITE_DELETE', { guild_id: guildId, code: invite.code });
+            refresh();
+          } catch (e) {
+            toast(e.message, 'error');
+          }
+        },
+      }, 'Revoke'),
+    );
+  api.guildInvites(guildId).then((list) => {
+    for (const invite of list) store.putInvite(invite);
+    box.replaceChildren(
+      list.length
+        ? h('ul', { class: 'invite-list' }, list.map(row))
+        : h('p', { class: 'hint', text: 'No invites yet.' }),
+    );
+  }).catch((e) => {
+    box.replaceChildren(h('p', { class: 'form-error', role: 'alert', text: e.message }));
+  });
   return h('div', { class: 'form' },
-    h('p', { class: 'hint', text: 'Invites created while you are here. Revoking one stops it working at once.' }),
+    h('p', { class: 'hint', text: 'The server\'s live invites. Revoking one stops it working at once.' }),
     firstText ? h('button', { type: 'button', class: 'button', testid: 'settings-create-invite', onClick: () => openInviteDialog(ctx, firstText).then(refresh) }, 'Create invite') : null,
-    known.length
-      ? h('ul', { class: 'invite-list' }, known.map((invite) =>
-          h('li', { class: 'invite-row', testid: 'invite-row' },
-            h('code', { text: invite.code }),
-            h('span', { class: 'hint', text: `#${store.state.channels.get(invite.channel_id ?? invite.channel?.id)?.name ?? '?'} · ${invite.uses ?? 0} uses${invite.expires_at ? ` · expires ${formatFull(invite.expires_at)}` : ''}` }),
-            h('button', { type: 'button', class: 'button button-small button-secondary', onClick: () => navigator.clipboard?.writeText(inviteUrl(invite.code)).then(() => toast('Copied.')) }, 'Copy'),
-            h('button', {
-              type: 'button',
-              class: 'button button-small button-danger',
-              testid: 'revoke-invite',
-              async onClick() {
-                try {
-                  await api.deleteInvite(invite.code);
-                  store.applyDispatch('INVITE_DELETE', { guild_id: guildId, code: invite.code });
-                  refresh();
-                } catch (e) {
-                  toast(e.message, 'error');
-                }
-              },
-            }, 'Revoke'),
-          )))
-      : h('p', { class: 'hint', text: 'No invites yet.' }),
+    box,
   );
 }
 
