@@ -19,6 +19,14 @@ const CREATABLE: [u8; 5] = [
     channel_type::GUILD_FORUM,
 ];
 
+/// Threads take their parent's overwrites and have none of their own.
+fn refuse_thread(view: &ChannelView) -> ServiceResult<()> {
+    if view.channel.is_thread() {
+        return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
+    }
+    Ok(())
+}
+
 /// Text channel names are lowercase with dashes, as Discord makes them.
 fn normalize_name(kind: u8, name: &str) -> String {
     let name = name.trim();
@@ -210,6 +218,7 @@ impl Service {
         view.require(Permissions::MANAGE_CHANNELS)?;
         let mut channel = view.channel.clone();
         let mut errors = FormErrors::new();
+        let overwrites_changed = input.permission_overwrites.is_some();
         if input.kind.is_some_and(|k| k != channel.kind) {
             errors.add(
                 "type",
@@ -221,6 +230,9 @@ impl Service {
             .await?;
         errors.into_result()?;
         let out = self.save_channel(&view, &channel).await?;
+        if overwrites_changed {
+            self.sync_thread_list(&channel).await?;
+        }
         let mut details = Details::on(channel_id);
         if view.channel.name != channel.name {
             details
@@ -295,6 +307,7 @@ impl Service {
     ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
         let guild = view.guild()?;
+        refuse_thread(&view)?;
         view.require(Permissions::MANAGE_ROLES)?;
         if input.kind > 1 {
             return FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
@@ -336,6 +349,7 @@ impl Service {
     ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
         view.guild()?;
+        refuse_thread(&view)?;
         view.require(Permissions::MANAGE_ROLES)?;
         let mut channel = view.channel.clone();
         let before = channel.permission_overwrites.len();

@@ -83,11 +83,11 @@ impl Service {
                 "int value should be less than or equal to 100.",
             );
         }
-        if view.channel.kind == channel_type::GUILD_CATEGORY {
+        if view.channel.kind == channel_type::GUILD_CATEGORY || view.channel.is_thread() {
             errors.add(
                 "channel_id",
                 "CHANNEL_TYPE_INVALID",
-                "Cannot invite to a category.",
+                "Cannot invite to a category or a thread.",
             );
         }
         errors.into_result()?;
@@ -149,8 +149,14 @@ impl Service {
         let mut out = Vec::new();
         for invite in self.store.guild_invites(guild_id).await? {
             let wanted = channel_id.is_none_or(|c| c == invite.channel_id);
-            if wanted && !invite.is_spent(now) {
-                out.push(self.invite_wire(&invite, false).await?);
+            if !wanted || invite.is_spent(now) {
+                continue;
+            }
+            match self.invite_wire(&invite, false).await {
+                Ok(out_invite) => out.push(out_invite),
+                // Its channel is gone, and with it the invite's use.
+                Err(ServiceError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(out)

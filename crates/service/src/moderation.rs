@@ -367,7 +367,9 @@ impl Service {
         seconds: u64,
     ) -> ServiceResult<()> {
         let since = Snowflake::from_timestamp_ms(now_ms().saturating_sub(seconds * 1000));
-        for channel in self.store.guild_channels(guild_id).await? {
+        let mut channels = self.store.guild_channels(guild_id).await?;
+        channels.extend(self.store.guild_threads(guild_id).await?);
+        for channel in channels {
             let mut after = since;
             let mut doomed = Vec::new();
             loop {
@@ -385,6 +387,10 @@ impl Service {
                     .map(|m| m.id)
                     .collect();
                 self.cache.deleted(channel.id, &deleted).await;
+                if channel.is_thread() {
+                    self.thread_messages_deleted(channel.id, deleted.len())
+                        .await?;
+                }
                 let data =
                     json!({ "ids": deleted, "channel_id": channel.id, "guild_id": guild_id });
                 self.publish(

@@ -50,6 +50,12 @@ impl MemberContext<'_> {
 
     /// Permissions in one channel of the guild.
     pub fn in_channel(&self, channel: &Channel) -> Permissions {
+        implicit(self.overwritten(channel))
+    }
+
+    /// The base with the channel's overwrites applied, before the implicit
+    /// denials (which a thread applies after its own send rule).
+    fn overwritten(&self, channel: &Channel) -> Permissions {
         let base = self.base();
         if base.contains(Permissions::ADMINISTRATOR) {
             return Permissions::ALL;
@@ -78,15 +84,17 @@ impl MemberContext<'_> {
         {
             p = apply(p, o.allow, o.deny);
         }
-        implicit(self.timed_out(p))
+        self.timed_out(p)
     }
 
     /// Permissions in a thread: its parent's, with sending governed by
     /// SEND_MESSAGES_IN_THREADS; a private thread is seen only by its
     /// members (`joined`) and by those who manage threads.
     pub fn in_thread(&self, parent: &Channel, private: bool, joined: bool) -> Permissions {
-        let p = self.in_channel(parent);
-        if private && !joined && !p.contains(Permissions::MANAGE_THREADS) {
+        let p = self.overwritten(parent);
+        if !p.contains(Permissions::VIEW_CHANNEL)
+            || (private && !joined && !p.contains(Permissions::MANAGE_THREADS))
+        {
             return Permissions::NONE;
         }
         let p = if p.contains(Permissions::SEND_MESSAGES_IN_THREADS) {
@@ -306,6 +314,22 @@ mod tests {
         );
         let hidden = channel(vec![ow(G, 0, Permissions::NONE, Permissions::VIEW_CHANNEL)]);
         assert_eq!(ctx.in_thread(&hidden, false, true), Permissions::NONE);
+        // A read-only channel with discussion threads: files and links
+        // still go with a message sent in a thread.
+        let read_only = channel(vec![ow(
+            G,
+            0,
+            Permissions::SEND_MESSAGES_IN_THREADS,
+            Permissions::SEND_MESSAGES,
+        )]);
+        assert!(
+            !ctx.in_channel(&read_only)
+                .contains(Permissions::EMBED_LINKS)
+        );
+        assert!(
+            ctx.in_thread(&read_only, false, false)
+                .contains(Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS)
+        );
     }
 
     #[test]

@@ -305,6 +305,7 @@ impl Service {
         user_id: Snowflake,
     ) -> ServiceResult<()> {
         self.store.delete_member(guild_id, user_id).await?;
+        self.leave_guild_threads(guild_id, user_id).await?;
         let user = self.user_wire(user_id).await?;
         let removed = serde_json::json!({ "guild_id": guild_id, "user": user });
         self.publish(EventKind::GuildMemberRemove, to_guild(guild_id), removed);

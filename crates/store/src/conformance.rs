@@ -443,9 +443,22 @@ pub async fn threads(store: &dyn Store) {
         listed(store.guild_threads(Snowflake(1)).await.unwrap()),
         [31]
     );
+    let in_31 = ThreadMember {
+        thread_id: Snowflake(31),
+        ..follower(10)
+    };
+    store.put_thread_member(&in_31).await.unwrap();
     store.delete_guild(Snowflake(1)).await.unwrap();
     assert!(store.channel(Snowflake(31)).await.unwrap().is_none());
     assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
+    assert!(
+        store
+            .thread_member(Snowflake(31), Snowflake(10))
+            .await
+            .unwrap()
+            .is_none(),
+        "a deleted guild's thread members go with it"
+    );
 }
 
 pub async fn invites(store: &dyn Store) {

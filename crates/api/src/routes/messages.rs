@@ -141,9 +141,9 @@ async fn typing(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiR
     Ok(no_content())
 }
 
-/// `/attachments/{channel_id}/{attachment_id}/{filename}`: the file, with
-/// its type. Only media are shown inline; anything else downloads, so an
-/// uploaded page can never run as this site.
+/// `/attachments/{channel_id}/{attachment_id}/{filename}`: the file. Only
+/// media are shown inline, with their type; anything else downloads as
+/// bytes, so an uploaded page or script can never run as this site.
 pub(crate) async fn attachment(
     state: State,
     Path((c, a, filename)): Path<(String, String, String)>,
@@ -161,9 +161,9 @@ pub(crate) async fn attachment(
         .iter()
         .any(|kind| content_type.starts_with(kind))
         && !content_type.contains("svg");
-    let disposition = match media {
-        true => "inline",
-        false => "attachment",
+    let (disposition, content_type) = match media {
+        true => ("inline", content_type),
+        false => ("attachment", "application/octet-stream".into()),
     };
     Ok((
         [

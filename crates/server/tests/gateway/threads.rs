@@ -4,7 +4,7 @@
 use concord_testkit::gateway::GatewayClient;
 use serde_json::json;
 
-use crate::{GUILDS, World, until};
+use crate::{GUILDS, World, until, until_message};
 
 #[tokio::test]
 async fn thread_events_reach_those_who_see_the_thread() {
@@ -67,10 +67,13 @@ async fn thread_events_reach_those_who_see_the_thread() {
         )
         .await;
     let private = private.body["id"].as_str().unwrap().to_owned();
+    s.say(&w.owner, &private, "secret words").await;
     w.say("after the private thread").await;
-    let (seen, _) = until(&mut ws, "MESSAGE_CREATE").await;
+    let (seen, _) = until_message(&mut ws, "after the private thread").await;
     assert!(
-        !seen.iter().any(|t| t.starts_with("THREAD_")),
+        !seen
+            .iter()
+            .any(|t| t.starts_with("THREAD_") || t == "MESSAGE_CREATE"),
         "bob saw {seen:?}"
     );
     s.put(
@@ -95,6 +98,14 @@ async fn thread_events_reach_those_who_see_the_thread() {
     let updated = ws.dispatch("THREAD_UPDATE").await["d"].clone();
     assert_eq!(updated["id"], private.as_str());
     assert_eq!(updated["thread_metadata"]["archived"], true);
+    let hidden = s
+        .post(
+            &format!("/channels/{}/threads", w.general),
+            &w.owner.auth,
+            json!({ "name": "still private" }),
+        )
+        .await;
+    assert_eq!(hidden.status, 201);
     s.put(
         &format!("/channels/{}/permissions/{}", w.general, bob.id),
         &w.owner.auth,
@@ -199,6 +210,34 @@ async fn a_new_role_syncs_the_threads_it_opens() {
         )
         .await;
     let thread = thread.body["id"].as_str().unwrap().to_owned();
+    // Neither of these opens to the role: a private thread bob is not in,
+    // and a thread in a channel hidden from everyone.
+    let private = s
+        .post(
+            &format!("/channels/{secret}/threads"),
+            &w.owner.auth,
+            json!({ "name": "owners only", "type": 12 }),
+        )
+        .await;
+    assert_eq!(private.status, 201);
+    let vault = s
+        .post(
+            &format!("/guilds/{}/channels", w.guild),
+            &w.owner.auth,
+            json!({ "name": "vault", "permission_overwrites": [
+                { "id": w.guild, "type": 0, "allow": "0", "deny": (1u64 << 10).to_string() },
+            ] }),
+        )
+        .await;
+    let vault = vault.body["id"].as_str().unwrap().to_owned();
+    let locked_away = s
+        .post(
+            &format!("/channels/{vault}/threads"),
+            &w.owner.auth,
+            json!({ "name": "locked away", "type": 11 }),
+        )
+        .await;
+    assert_eq!(locked_away.status, 201);
 
     let (mut ws, _) = w.connect(&bob.auth, GUILDS).await;
     s.put(

@@ -127,6 +127,10 @@ async fn files_are_stored_once_served_and_freed_with_their_last_message() {
             .starts_with("attachment"),
         "a page is downloaded, never rendered"
     );
+    assert_eq!(
+        headers["content-type"], "application/octet-stream",
+        "nor loaded as a script"
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
 
     // The same image again shares the blob.

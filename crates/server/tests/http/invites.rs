@@ -232,6 +232,13 @@ async fn managers_list_live_invites_and_joining_is_announced() {
     assert_eq!(notice.body[0]["type"], 7);
     assert_eq!(notice.body[0]["author"]["id"], bob.id.as_str());
 
+    // An invite whose channel is gone is no longer listed (nor breaks the list).
+    s.delete(&format!("/channels/{other}"), &ada.auth).await;
+    assert_eq!(
+        codes(&s.get(&format!("/guilds/{guild}/invites"), &ada.auth).await),
+        [in_general]
+    );
+
     for path in [
         format!("/guilds/{guild}/invites"),
         format!("/channels/{general}/invites"),

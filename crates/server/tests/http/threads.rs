@@ -441,7 +441,7 @@ async fn archiving_locking_and_the_archived_lists() {
             json!({ "content": "let me in" }),
         )
         .await;
-    assert_eq!(code(&write), (403, json!(50083)));
+    assert_eq!(code(&write), (400, json!(50083)));
     let rename = s
         .patch(
             &path,
@@ -630,4 +630,76 @@ async fn forum_posts_are_threads_with_a_first_message() {
         .get(&format!("/guilds/{guild}/threads/active"), &owner.auth)
         .await;
     assert_eq!(listed.body["threads"][0]["id"], id);
+}
+
+#[tokio::test]
+async fn threads_keep_to_their_own_rules() {
+    let s = server();
+    let owner = s.register("owner").await;
+    let bob = s.register("bob").await;
+    let (guild, general) = s.guild(&owner, "Home").await;
+    s.join(&owner, &general, &bob).await;
+    let thread = start(&s, &bob, &general, json!({ "name": "mine" })).await;
+    let id = thread["id"].as_str().unwrap();
+    s.say(&bob, id, "private words").await;
+
+    // A thread has no overwrites or invites of its own.
+    let overwrite = s
+        .put(
+            &format!("/channels/{id}/permissions/{guild}"),
+            &owner.auth,
+            json!({ "type": 0, "allow": "1024", "deny": "0" }),
+        )
+        .await;
+    assert_eq!(code(&overwrite), (400, json!(50024)));
+    let invite = s
+        .post(&format!("/channels/{id}/invites"), &owner.auth, json!({}))
+        .await;
+    assert_eq!(invite.status, 400);
+
+    // Leaving the guild leaves its threads: rejoining does not reopen them.
+    assert_eq!(
+        s.delete(&format!("/users/@me/guilds/{guild}"), &bob.auth)
+            .await
+            .status,
+        204
+    );
+    let members = s
+        .get(&format!("/channels/{id}/thread-members"), &owner.auth)
+        .await;
+    assert_eq!(members.body, json!([]));
+    assert_eq!(
+        s.get(&format!("/channels/{id}"), &owner.auth).await.body["member_count"],
+        0
+    );
+    s.join(&owner, &general, &bob).await;
+    assert_eq!(
+        code(&s.get(&format!("/channels/{id}"), &bob.auth).await),
+        (403, json!(50001))
+    );
+
+    // A locked thread takes messages from moderators only.
+    let open = start(
+        &s,
+        &owner,
+        &general,
+        json!({ "name": "announcements", "type": 11 }),
+    )
+    .await;
+    let open = open["id"].as_str().unwrap();
+    s.patch(
+        &format!("/channels/{open}"),
+        &owner.auth,
+        json!({ "locked": true }),
+    )
+    .await;
+    let refused = s
+        .post(
+            &format!("/channels/{open}/messages"),
+            &bob.auth,
+            json!({ "content": "hi" }),
+        )
+        .await;
+    assert_eq!(code(&refused), (403, json!(160005)));
+    s.say(&owner, open, "moderators may").await;
 }

@@ -25,8 +25,7 @@ impl Service {
                         .thread
                         .as_ref()
                         .is_some_and(|s| !s.archived && s.archive_due_ms() <= now);
-                    if due {
-                        self.archive_idle(thread.id, now).await?;
+                    if due && self.archive_idle(thread.id, now).await? {
                         archived += 1;
                     }
                 }
@@ -34,23 +33,28 @@ impl Service {
         }
     }
 
-    async fn archive_idle(&self, thread_id: Snowflake, now: u64) -> ServiceResult<()> {
+    /// Archives one thread if it is still idle (a message may just have
+    /// arrived, or the thread gone); true if it did.
+    async fn archive_idle(&self, thread_id: Snowflake, now: u64) -> ServiceResult<bool> {
         let thread = {
             let _serial = self.thread_lock.lock().await;
-            self.update_thread(thread_id, |t| {
-                // Re-checked under the lock: a message may just have arrived.
-                if t.archive_due_ms() <= now {
-                    t.archived = true;
-                    t.archive_ms = now;
-                }
-            })
-            .await?
+            let Some(mut thread) = self.store.channel(thread_id).await? else {
+                return Ok(false);
+            };
+            let Some(state) = thread.thread.as_mut() else {
+                return Ok(false);
+            };
+            if state.archived || state.archive_due_ms() > now {
+                return Ok(false);
+            }
+            state.archived = true;
+            state.archive_ms = now;
+            self.store.put_channel(&thread).await?;
+            thread
         };
-        if thread.thread.as_ref().is_some_and(|s| s.archived) {
-            let out = self.channel_wire(&thread).await?;
-            self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
-        }
-        Ok(())
+        let out = self.channel_wire(&thread).await?;
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+        Ok(true)
     }
 }
 

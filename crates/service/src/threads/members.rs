@@ -152,20 +152,39 @@ impl Service {
         view: &ChannelView,
         user_id: Snowflake,
     ) -> ServiceResult<()> {
+        if self.drop_follower(view.channel.id, user_id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(codes::UNKNOWN_MEMBER))
+        }
+    }
+
+    /// Removes one member from a thread and says so; false if they were none.
+    async fn drop_follower(&self, thread_id: Snowflake, user_id: Snowflake) -> ServiceResult<bool> {
         let _serial = self.thread_lock.lock().await;
-        if !self
-            .store
-            .delete_thread_member(view.channel.id, user_id)
-            .await?
-        {
-            return Err(ServiceError::NotFound(codes::UNKNOWN_MEMBER));
+        if !self.store.delete_thread_member(thread_id, user_id).await? {
+            return Ok(false);
         }
         let thread = self
-            .update_thread(view.channel.id, |t| {
+            .update_thread(thread_id, |t| {
                 t.member_count = t.member_count.saturating_sub(1)
             })
             .await?;
-        self.announce_members(&thread, None, Some(user_id)).await
+        self.announce_members(&thread, None, Some(user_id)).await?;
+        Ok(true)
+    }
+
+    /// Someone who leaves a guild (or is kicked or banned) leaves its
+    /// threads too, so coming back does not reopen private ones.
+    pub(crate) async fn leave_guild_threads(
+        &self,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<()> {
+        for thread in self.store.guild_threads(guild_id).await? {
+            self.drop_follower(thread.id, user_id).await?;
+        }
+        Ok(())
     }
 
     /// `GET /channels/{t}/thread-members/{u}`.

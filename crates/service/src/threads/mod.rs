@@ -5,7 +5,7 @@
 //! from its parent (see [`crate::permissions::MemberContext::in_thread`]),
 //! and its members are those who follow it.
 
-use concord_model::event::EventKind;
+use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
     Channel, MessagePatch, MessageReference, ThreadMember, ThreadState, channel_type, message_type,
 };
@@ -86,12 +86,15 @@ impl Service {
             .message(channel_id, message_id)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
-        if self.store.channel(message_id).await?.is_some() {
-            return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
-        }
-        let thread = self
-            .open_thread(caller, &parent, message_id, kind, &input)
-            .await?;
+        let thread = {
+            // Two requests for one message: the second finds the first's thread.
+            let _serial = self.thread_lock.lock().await;
+            if self.store.channel(message_id).await?.is_some() {
+                return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
+            }
+            self.open_thread(caller, &parent, message_id, kind, &input)
+                .await?
+        };
         let patch = MessagePatch {
             flags: Some(message.flags | HAS_THREAD),
             ..MessagePatch::default()
@@ -363,17 +366,41 @@ impl Service {
         Ok(out)
     }
 
-    /// Removes a thread with its messages and members, and says so to
-    /// those who see its parent.
+    /// Removes a thread with its messages and members (under the thread
+    /// lock, so no counter update writes it back), and says so to those who
+    /// saw it: a private thread's members and moderators, or the parent's
+    /// viewers.
     pub(crate) async fn drop_thread(&self, thread: &Channel) -> ServiceResult<()> {
-        self.store.delete_channel(thread.id).await?;
+        let (Some(guild_id), Some(parent)) = (thread.guild_id, thread.parent_id) else {
+            return Ok(());
+        };
+        let mut members = Vec::new();
+        if thread.kind == channel_type::PRIVATE_THREAD {
+            let mut after = Snowflake(0);
+            loop {
+                let page = self.store.thread_members(thread.id, after, 1000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.user_id;
+                members.extend(page.iter().map(|m| m.user_id));
+            }
+        }
+        {
+            let _serial = self.thread_lock.lock().await;
+            self.store.delete_channel(thread.id).await?;
+        }
         self.cache.forget(thread.id);
-        if let (Some(guild_id), Some(parent)) = (thread.guild_id, thread.parent_id) {
-            self.publish(
-                EventKind::ThreadDelete,
-                to_channel(guild_id, parent),
-                deleted(thread),
-            );
+        self.sweep_blobs().await?;
+        let data = deleted(thread);
+        if thread.kind == channel_type::PRIVATE_THREAD {
+            let moderators = Audience::Guild {
+                guild_id,
+                channel_id: Some(parent),
+                required: Permissions::MANAGE_THREADS,
+            };
+            self.publish(EventKind::ThreadDelete, moderators, &data);
+            self.publish(EventKind::ThreadDelete, Audience::Users(members), &data);
+        } else {
+            self.publish(EventKind::ThreadDelete, to_channel(guild_id, parent), &data);
         }
         Ok(())
     }
@@ -381,11 +408,17 @@ impl Service {
     /// Before a message is sent to an archived thread: a locked one stays
     /// shut (but to moderators); any other wakes up.
     pub(crate) async fn reopen_for_message(&self, view: ChannelView) -> ServiceResult<ChannelView> {
-        let Some(s) = view.channel.thread.as_ref().filter(|s| s.archived) else {
+        let Some(s) = view.channel.thread.as_ref() else {
             return Ok(view);
         };
         if s.locked && !view.permissions.contains(Permissions::MANAGE_THREADS) {
-            return Err(ServiceError::Forbidden(codes::THREAD_ARCHIVED));
+            return Err(match s.archived {
+                true => ServiceError::BadRequest(codes::THREAD_ARCHIVED),
+                false => ServiceError::Forbidden(codes::THREAD_LOCKED),
+            });
+        }
+        if !s.archived {
+            return Ok(view);
         }
         let now = now_ms();
         let thread = {
