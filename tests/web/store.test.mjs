@@ -173,3 +173,30 @@ test('permissions: roles, then overwrites in Discord order', () => {
   const hidden = { ...channel, permission_overwrites: [{ id: GUILD, type: 0, allow: '0', deny: String(P.VIEW_CHANNEL) }] };
   assert.equal(channelPermissions(guild, hidden, me, ME), 0n);
 });
+
+test('thread membership follows THREAD_MEMBER(S)_UPDATE and THREAD_LIST_SYNC', () => {
+  const store = readyStore();
+  const thread = { id: '3001', type: 11, guild_id: GUILD, parent_id: '2001', name: 'talk', member_count: 1, message_count: 0 };
+  store.applyDispatch('THREAD_CREATE', { ...thread, newly_created: true });
+  assert.equal(store.state.channels.get('3001').member, undefined);
+
+  store.applyDispatch('THREAD_MEMBER_UPDATE', { id: '3001', user_id: ME, guild_id: GUILD, join_timestamp: 'now', flags: 0 });
+  store.applyDispatch('THREAD_MEMBERS_UPDATE', { id: '3001', guild_id: GUILD, member_count: 2, added_members: [{ id: '3001', user_id: ME, join_timestamp: 'now', flags: 0 }] });
+  assert.equal(store.state.channels.get('3001').member_count, 2);
+  assert.ok(store.state.channels.get('3001').member, 'joined');
+
+  store.applyDispatch('THREAD_MEMBERS_UPDATE', { id: '3001', guild_id: GUILD, member_count: 1, removed_member_ids: [ME] });
+  assert.equal(store.state.channels.get('3001').member, undefined, 'left');
+
+  // A sync for the parent replaces its threads; another channel's stay.
+  store.applyDispatch('THREAD_CREATE', { ...thread, id: '3002', parent_id: '2002' });
+  store.applyDispatch('THREAD_LIST_SYNC', {
+    guild_id: GUILD,
+    channel_ids: ['2001'],
+    threads: [{ ...thread, id: '3003' }],
+    members: [{ id: '3003', user_id: ME, join_timestamp: 'now', flags: 0 }],
+  });
+  assert.equal(store.state.channels.get('3001'), undefined, 'no longer listed');
+  assert.ok(store.state.channels.get('3002'), 'other channel untouched');
+  assert.ok(store.state.channels.get('3003').member, 'membership from the sync');
+});

@@ -29,7 +29,7 @@ const session = {
     token = newToken;
     localStorage.setItem(TOKEN_KEY, token);
     startGateway();
-    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/channels/@me', { replace: true });
+    navigate(localPath(next) ?? '/channels/@me', { replace: true });
   },
   logout() {
     if (!token) return;
@@ -111,6 +111,19 @@ function showScreen(node) {
   root.replaceChildren(node);
 }
 
+/** `next` if it is a path on this site (never `//host` or a URL), else null. */
+function localPath(next) {
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : null;
+}
+
+function safeDecode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function route() {
   closeMenu();
   const path = location.pathname.replace(/\/+$/, '') || '/';
@@ -119,11 +132,11 @@ function route() {
 
   if (parts[0] === 'invite' && parts[1]) {
     document.title = 'Invite · Concord';
-    showScreen(renderInvite(ctx, decodeURIComponent(parts[1])));
+    showScreen(renderInvite(ctx, safeDecode(parts[1])));
     return;
   }
   if (path === '/login' || path === '/register') {
-    if (token) return navigate(query.get('next') || '/channels/@me', { replace: true });
+    if (token) return navigate(localPath(query.get('next')) ?? '/channels/@me', { replace: true });
     document.title = path === '/login' ? 'Log in · Concord' : 'Register · Concord';
     showScreen(renderAuth(ctx, { mode: path.slice(1), next: query.get('next'), invite: query.get('invite') }));
     return;

@@ -387,7 +387,31 @@ export function createStore() {
       emit('channels', d.guild_id);
     },
     THREAD_LIST_SYNC(d) {
-      for (const t of d.threads ?? []) putChannel(t, d.guild_id);
+      // The synced channels' threads are replaced; for a whole guild, all of them.
+      const synced = d.channel_ids ? new Set(d.channel_ids) : null;
+      for (const c of [...state.channels.values()]) {
+        if (c.guild_id === d.guild_id && THREAD_TYPES.has(c.type) && (!synced || synced.has(c.parent_id))) {
+          state.channels.delete(c.id);
+        }
+      }
+      const mine = new Map((d.members ?? []).map((m) => [m.id, m]));
+      for (const t of d.threads ?? []) putChannel({ ...t, member: t.member ?? mine.get(t.id) }, d.guild_id);
+      emit('channels', d.guild_id);
+    },
+    THREAD_MEMBER_UPDATE(d) {
+      // The user's own membership: the thread now counts as joined.
+      const t = state.channels.get(d.id);
+      if (t) putChannel({ ...t, member: d });
+      emit('channels', d.guild_id);
+    },
+    THREAD_MEMBERS_UPDATE(d) {
+      const t = state.channels.get(d.id);
+      if (!t) return;
+      const me = state.me?.id;
+      const left = (d.removed_member_ids ?? []).includes(me);
+      const joined = (d.added_members ?? []).find((m) => m.user_id === me);
+      const member = left ? undefined : joined ?? t.member;
+      putChannel({ ...t, member_count: d.member_count, member });
       emit('channels', d.guild_id);
     },
     GUILD_MEMBER_ADD(d) {
