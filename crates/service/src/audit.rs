@@ -34,6 +34,9 @@ pub mod action {
     pub const MESSAGE_BULK_DELETE: u16 = 73;
     pub const MESSAGE_PIN: u16 = 74;
     pub const MESSAGE_UNPIN: u16 = 75;
+    pub const THREAD_CREATE: u16 = 110;
+    pub const THREAD_UPDATE: u16 = 111;
+    pub const THREAD_DELETE: u16 = 112;
 }
 
 /// Longest reason kept, in characters.

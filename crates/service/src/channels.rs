@@ -268,7 +268,7 @@ impl Service {
             return self.private_channel_wire(&view.channel, caller.id).await;
         };
         if view.channel.is_thread() {
-            return self.delete_thread(&view).await;
+            return self.delete_thread(caller, &view).await;
         }
         view.require(Permissions::MANAGE_CHANNELS)?;
         let out = self.channel_wire(&view.channel).await?;

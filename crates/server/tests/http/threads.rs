@@ -703,3 +703,36 @@ async fn threads_keep_to_their_own_rules() {
     assert_eq!(code(&refused), (403, json!(160005)));
     s.say(&owner, open, "moderators may").await;
 }
+
+#[tokio::test]
+async fn thread_moderation_is_in_the_audit_log() {
+    let s = server();
+    let owner = s.register("owner").await;
+    let (guild, general) = s.guild(&owner, "Home").await;
+    let thread = start(&s, &owner, &general, json!({ "name": "first", "type": 11 })).await;
+    let id = thread["id"].as_str().unwrap();
+    s.patch(
+        &format!("/channels/{id}"),
+        &owner.auth,
+        json!({ "name": "second" }),
+    )
+    .await;
+    s.delete(&format!("/channels/{id}"), &owner.auth).await;
+    let log = s
+        .get(&format!("/guilds/{guild}/audit-logs"), &owner.auth)
+        .await;
+    let entries: Vec<(u64, &str)> = log.body["audit_log_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_id"] == id)
+        .map(|e| {
+            (
+                e["action_type"].as_u64().unwrap(),
+                e["user_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let me = owner.id.as_str();
+    assert_eq!(entries, [(112, me), (111, me), (110, me)], "newest first");
+}

@@ -12,6 +12,7 @@ use concord_model::records::{
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
+use crate::audit::{Details, action, change};
 use crate::error::check_length;
 use crate::input::{ChannelInput, StartThread};
 use crate::permissions::MemberContext;
@@ -248,6 +249,12 @@ impl Service {
         created["newly_created"] = true.into();
         self.publish(EventKind::ThreadCreate, thread_audience(&thread), created);
         self.announce_members(&thread, Some(&creator), None).await?;
+        let mut details = Details::on(id);
+        details
+            .changes
+            .push(change("name", None::<()>, &thread.name));
+        self.audit(guild.guild.id, caller, action::THREAD_CREATE, details)
+            .await?;
         let mut out = out;
         out.set_thread_member(Some(wire::ThreadMember::nested(&creator)));
         Ok(out)
@@ -355,14 +362,34 @@ impl Service {
         self.store.put_channel(&thread).await?;
         let out = self.channel_wire(&thread).await?;
         self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
+        let mut details = Details::on(thread.id);
+        if view.channel.name != thread.name {
+            details
+                .changes
+                .push(change("name", &view.channel.name, &thread.name));
+        }
+        let guild_id = view.guild()?.guild.id;
+        self.audit(guild_id, caller, action::THREAD_UPDATE, details)
+            .await?;
         Ok(out)
     }
 
     /// `DELETE /channels/{t}` on a thread: MANAGE_THREADS.
-    pub(crate) async fn delete_thread(&self, view: &ChannelView) -> ServiceResult<wire::Channel> {
+    pub(crate) async fn delete_thread(
+        &self,
+        caller: Caller,
+        view: &ChannelView,
+    ) -> ServiceResult<wire::Channel> {
         view.require(Permissions::MANAGE_THREADS)?;
         let out = self.channel_wire(&view.channel).await?;
         self.drop_thread(&view.channel).await?;
+        let mut details = Details::on(view.channel.id);
+        details
+            .changes
+            .push(change("name", &view.channel.name, None::<()>));
+        let guild_id = view.guild()?.guild.id;
+        self.audit(guild_id, caller, action::THREAD_DELETE, details)
+            .await?;
         Ok(out)
     }
 
