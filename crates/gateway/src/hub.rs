@@ -290,7 +290,13 @@ impl Hub {
                 self.unsubscribe(session, guild);
             }
             _ => {
-                if session.has_intent(required_intent(event.kind)) {
+                // An event about a guild (a thread joined, a list synced)
+                // belongs to the shard that has the guild.
+                let guild = payload
+                    .parsed()
+                    .and_then(|d| d.get("guild_id")?.as_str()?.parse().ok());
+                let elsewhere = guild.is_some_and(|g| !in_shard(g, session.shard));
+                if !elsewhere && session.has_intent(required_intent(event.kind)) {
                     push(session, event.kind.name(), Arc::clone(&full));
                 }
             }

@@ -311,17 +311,18 @@ async fn fan_out_follows_view_channel_per_recipient() {
 async fn shards_receive_only_their_guilds() {
     let w = World::new(&[]).await;
     // Make guilds until both shards of two have one.
-    let mut by_shard: [Option<String>; 2] = [None, None];
+    // (guild, its #general) for each shard.
+    let mut by_shard: [Option<(String, String)>; 2] = [None, None];
     let first: u64 = w.guild.parse().unwrap();
-    by_shard[((first >> 22) % 2) as usize] = Some(w.guild.clone());
+    by_shard[((first >> 22) % 2) as usize] = Some((w.guild.clone(), w.general.clone()));
     while by_shard.iter().any(Option::is_none) {
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        let (guild, _) = w.s.guild(&w.owner, "Another").await;
+        let (guild, general) = w.s.guild(&w.owner, "Another").await;
         let path = format!("/oauth2/authorize?client_id={}&scope=bot", w.bot.id);
         w.s.post(&path, &w.owner.auth, json!({ "guild_id": guild }))
             .await;
         let id: u64 = guild.parse().unwrap();
-        by_shard[((id >> 22) % 2) as usize].get_or_insert(guild);
+        by_shard[((id >> 22) % 2) as usize].get_or_insert((guild, general));
     }
     for shard in 0..2u64 {
         let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
@@ -339,8 +340,8 @@ async fn shards_receive_only_their_guilds() {
             !ids.is_empty() && ids.iter().all(|id| (id >> 22) % 2 == shard),
             "{ids:?}"
         );
-        let mine = by_shard[shard as usize].clone().unwrap();
-        let theirs = by_shard[1 - shard as usize].clone().unwrap();
+        let (mine, my_general) = by_shard[shard as usize].clone().unwrap();
+        let (theirs, their_general) = by_shard[1 - shard as usize].clone().unwrap();
         w.s.patch(
             &format!("/guilds/{theirs}"),
             &w.owner.auth,
@@ -364,6 +365,29 @@ async fn shards_receive_only_their_guilds() {
                 break;
             }
         }
+        // Events for the bot's user about a guild follow the guild's shard.
+        for general in [&their_general, &my_general] {
+            let thread =
+                w.s.post(
+                    &format!("/channels/{general}/threads"),
+                    &w.owner.auth,
+                    json!({ "name": "followed", "type": 11 }),
+                )
+                .await;
+            let thread = thread.body["id"].as_str().unwrap().to_owned();
+            w.s.put(
+                &format!("/channels/{thread}/thread-members/{}", w.bot.id),
+                &w.owner.auth,
+                json!({}),
+            )
+            .await;
+        }
+        let joined = ws.dispatch("THREAD_MEMBER_UPDATE").await;
+        assert_eq!(
+            joined["d"]["guild_id"],
+            mine.as_str(),
+            "shard {shard} heard of a thread in another shard's guild"
+        );
     }
     let _ = Received::Silent;
 }
