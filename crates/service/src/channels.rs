@@ -5,7 +5,7 @@ use concord_model::records::{Channel, Overwrite, channel_type};
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
 use crate::audit::{Details, action, change};
-use crate::error::check_length;
+use crate::error::{check_length, check_slowmode};
 use crate::input::{ChannelInput, PutOverwrite};
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
@@ -89,13 +89,7 @@ impl Service {
             channel.nsfw = nsfw;
         }
         if let Some(slowmode) = input.rate_limit_per_user {
-            if slowmode > 21_600 {
-                errors.add(
-                    "rate_limit_per_user",
-                    "NUMBER_TYPE_MAX",
-                    "int value should be less than or equal to 21600.",
-                );
-            }
+            check_slowmode(errors, slowmode);
             channel.rate_limit_per_user = slowmode;
         }
         if channel.kind == channel_type::GUILD_VOICE {

@@ -136,6 +136,17 @@ pub(crate) fn check_length(
     }
 }
 
+/// Slowmode is at most six hours, for channels and threads alike.
+pub(crate) fn check_slowmode(errors: &mut FormErrors, seconds: u32) {
+    if seconds > 21_600 {
+        errors.add(
+            "rate_limit_per_user",
+            "NUMBER_TYPE_MAX",
+            "int value should be less than or equal to 21600.",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,18 @@ async fn presence_updates(ws: &mut GatewayClient) -> Vec<Value> {
     seen
 }
 
+/// A member of the world's guild, connected with GUILD_PRESENCES.
+async fn watcher(w: &World) -> GatewayClient {
+    let watcher = w.s.register("watcher").await;
+    w.s.join(&w.owner, &w.general, &watcher).await;
+    let mut watching = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
+    watching
+        .identify(&watcher.auth, GUILDS | GUILD_PRESENCES)
+        .await;
+    watching.dispatch("READY").await;
+    watching
+}
+
 async fn set_status(ws: &mut GatewayClient, status: &str, activities: Value) {
     let d = json!({ "status": status, "activities": activities, "since": null, "afk": false });
     ws.send(json!({ "op": 3, "d": d })).await;
@@ -134,13 +146,7 @@ async fn presence_reaches_members_once_and_goes_offline() {
 #[tokio::test]
 async fn a_dropped_connection_goes_offline_and_a_resume_comes_back() {
     let w = World::new(&[]).await;
-    let watcher = w.s.register("watcher").await;
-    w.s.join(&w.owner, &w.general, &watcher).await;
-    let mut watching = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
-    watching
-        .identify(&watcher.auth, GUILDS | GUILD_PRESENCES)
-        .await;
-    watching.dispatch("READY").await;
+    let mut watching = watcher(&w).await;
     let (mut owner, ready) = w.connect(&w.owner.auth, GUILDS).await;
     set_status(&mut owner, "dnd", json!([])).await;
     presence_updates(&mut watching).await;
@@ -229,13 +235,7 @@ async fn large_guilds_send_presences_only_when_asked() {
 #[tokio::test]
 async fn a_user_who_stops_heartbeating_goes_offline() {
     let w = World::new(&["--gateway-heartbeat-ms", "1000"]).await;
-    let watcher = w.s.register("watcher").await;
-    w.s.join(&w.owner, &w.general, &watcher).await;
-    let mut watching = GatewayClient::connect(&w.s.ws_url(), "v=10").await;
-    watching
-        .identify(&watcher.auth, GUILDS | GUILD_PRESENCES)
-        .await;
-    watching.dispatch("READY").await;
+    let mut watching = watcher(&w).await;
     watching.send(json!({ "op": 1, "d": null })).await;
 
     // The owner identifies, then falls silent without closing the socket.

@@ -13,7 +13,7 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
 use crate::audit::{Details, action, change};
-use crate::error::check_length;
+use crate::error::{check_length, check_slowmode};
 use crate::input::{ChannelInput, StartThread};
 use crate::permissions::MemberContext;
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
@@ -37,16 +37,6 @@ fn check_duration(errors: &mut FormErrors, minutes: u32) {
             "auto_archive_duration",
             "BASE_TYPE_CHOICES",
             "Value must be one of (60, 1440, 4320, 10080).",
-        );
-    }
-}
-
-fn check_slowmode(errors: &mut FormErrors, seconds: u32) {
-    if seconds > 21_600 {
-        errors.add(
-            "rate_limit_per_user",
-            "NUMBER_TYPE_MAX",
-            "int value should be less than or equal to 21600.",
         );
     }
 }
