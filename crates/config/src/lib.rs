@@ -35,6 +35,16 @@ pub enum Registration {
     Closed,
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only clients on this machine (127.0.0.0/8, ::1), or holders of `metrics_token`.
+    Loopback,
+}
+
 impl Switch {
     pub fn is_on(self) -> bool {
         self == Switch::On
@@ -136,6 +146,46 @@ pub struct Settings {
     /// Serve the web client from this directory instead of the copy built into the binary (for working on the client) [default: built in]
     #[arg(long, env = "CONCORD_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+
+    /// Password hashes computed at once; further logins and registrations wait briefly, then get 429 [default: 8]
+    #[arg(long, env = "CONCORD_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<u32>,
+
+    /// Milliseconds a client has to send a request's headers before the connection is closed [default: 30000]
+    #[arg(long, env = "CONCORD_HTTP_HEADER_TIMEOUT_MS")]
+    pub http_header_timeout_ms: Option<u64>,
+
+    /// Bytes per second a request body must average (after its first second) or the request is ended with 408 [default: 1024]
+    #[arg(long, env = "CONCORD_HTTP_MIN_BODY_RATE")]
+    pub http_min_body_rate: Option<u64>,
+
+    /// Open client connections (HTTP and gateway) the server keeps; a small reserve above it answers only health checks [default: 16384]
+    #[arg(long, env = "CONCORD_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+
+    /// Open connections allowed from one client address; more are refused [default: 1000]
+    #[arg(long, env = "CONCORD_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<u32>,
+
+    /// Who may read /metrics [default: loopback]
+    #[arg(long, env = "CONCORD_METRICS")]
+    pub metrics: Option<MetricsAccess>,
+
+    /// A bearer token that also lets clients from elsewhere read /metrics [default: none]
+    #[arg(long, env = "CONCORD_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
+
+    /// Bytes of recent messages kept in memory across all channels [default: 67108864]
+    #[arg(long, env = "CONCORD_CACHE_MAX_BYTES")]
+    pub cache_max_bytes: Option<u64>,
+
+    /// Requests with files received at once; more wait their turn [default: 4]
+    #[arg(long, env = "CONCORD_UPLOAD_CONCURRENCY")]
+    pub upload_concurrency: Option<u32>,
+
+    /// Seconds an attachment URL stays valid; fetching the message again gives a fresh one [default: 86400]
+    #[arg(long, env = "CONCORD_ATTACHMENT_URL_TTL_S")]
+    pub attachment_url_ttl_s: Option<u64>,
 }
 
 macro_rules! layer {
@@ -171,6 +221,16 @@ impl Settings {
             worker_id: Some(0),
             process_id: Some(0),
             web_dir: None,
+            hash_concurrency: Some(8),
+            http_header_timeout_ms: Some(30_000),
+            http_min_body_rate: Some(1024),
+            max_connections: Some(16_384),
+            max_connections_per_address: Some(1_000),
+            metrics: Some(MetricsAccess::Loopback),
+            metrics_token: None,
+            cache_max_bytes: Some(64 * 1024 * 1024),
+            upload_concurrency: Some(4),
+            attachment_url_ttl_s: Some(86_400),
         }
     }
 
@@ -201,7 +261,17 @@ impl Settings {
             message_bucket_ms,
             worker_id,
             process_id,
-            web_dir
+            web_dir,
+            hash_concurrency,
+            http_header_timeout_ms,
+            http_min_body_rate,
+            max_connections,
+            max_connections_per_address,
+            metrics,
+            metrics_token,
+            cache_max_bytes,
+            upload_concurrency,
+            attachment_url_ttl_s
         )
     }
 
@@ -243,6 +313,17 @@ pub struct RateLimits {
     pub trust_forwarded_for: bool,
 }
 
+/// Bounds on what clients, signed in or not, may hold of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientBounds {
+    pub hash_concurrency: u32,
+    pub http_header_timeout_ms: u64,
+    pub http_min_body_rate: u64,
+    pub max_connections: u32,
+    pub max_connections_per_address: u32,
+    pub upload_concurrency: u32,
+}
+
 /// The checked configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -264,6 +345,11 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// The file these settings were read from, if any (set by its reader).
     pub config_file: Option<PathBuf>,
+    pub bounds: ClientBounds,
+    pub metrics: MetricsAccess,
+    pub metrics_token: Option<String>,
+    pub cache_max_bytes: u64,
+    pub attachment_url_ttl_s: u64,
 }
 
 impl Config {
@@ -343,6 +429,29 @@ impl Config {
             process_id: five_bits("process_id", s.process_id)?,
             web_dir: s.web_dir,
             config_file: None,
+            bounds: ClientBounds {
+                hash_concurrency: nonzero("hash_concurrency", s.hash_concurrency.map(u64::from))?
+                    as u32,
+                http_header_timeout_ms: nonzero(
+                    "http_header_timeout_ms",
+                    s.http_header_timeout_ms,
+                )?,
+                http_min_body_rate: s.http_min_body_rate.unwrap_or(0),
+                max_connections: nonzero("max_connections", s.max_connections.map(u64::from))?
+                    as u32,
+                max_connections_per_address: nonzero(
+                    "max_connections_per_address",
+                    s.max_connections_per_address.map(u64::from),
+                )? as u32,
+                upload_concurrency: nonzero(
+                    "upload_concurrency",
+                    s.upload_concurrency.map(u64::from),
+                )? as u32,
+            },
+            metrics: s.metrics.unwrap_or(MetricsAccess::Loopback),
+            metrics_token: s.metrics_token.filter(|t| !t.is_empty()),
+            cache_max_bytes: nonzero("cache_max_bytes", s.cache_max_bytes)?,
+            attachment_url_ttl_s: nonzero("attachment_url_ttl_s", s.attachment_url_ttl_s)?,
         })
     }
 }
