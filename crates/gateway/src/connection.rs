@@ -108,6 +108,8 @@ impl Connection {
                     }
                 }
                 message = stream.next() => match message {
+                    // A frame over the size limit is refused as Discord does, with a reason.
+                    Some(Err(e)) if too_large(&e) => return End::Close(close::DECODE_ERROR),
                     None | Some(Err(_)) => return End::Dropped,
                     Some(Ok(Message::Close(frame))) => return End::ClientClosed(frame.map(|f| f.code)),
                     Some(Ok(Message::Text(text))) => {
@@ -496,4 +498,12 @@ impl Connection {
 
 fn parse<T: serde::de::DeserializeOwned>(d: Value) -> Result<T, u16> {
     serde_json::from_value(d).map_err(|_| close::DECODE_ERROR)
+}
+
+/// Whether a read failed because the frame was over the size limit.
+fn too_large(error: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<Error>())
+        .is_some_and(|e| matches!(e, Error::Capacity(_)))
 }

@@ -87,10 +87,15 @@ impl GatewayClient {
     }
 
     pub async fn send_raw(&mut self, text: String) {
-        self.socket
-            .send(Message::Text(text.into()))
-            .await
-            .expect("send");
+        self.try_send_raw(text).await.expect("send");
+    }
+
+    /// Sends a text frame; an error if the socket is already gone.
+    pub async fn try_send_raw(
+        &mut self,
+        text: String,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.socket.send(Message::Text(text.into())).await
     }
 
     pub async fn identify(&mut self, token: &str, intents: u64) {

@@ -4,6 +4,7 @@
 //! The server is a child process so a test can `kill -9` it and start it
 //! again on the same data, exactly as an operator's crash would.
 
+pub mod fuzz;
 pub mod gateway;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,7 @@
 
 mod compression;
 mod events;
+mod fuzz;
 mod handshake;
 mod presence;
 mod resume;

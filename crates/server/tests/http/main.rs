@@ -9,6 +9,7 @@ mod backup;
 mod durability;
 mod emojis;
 mod errors;
+mod fuzz;
 mod guilds;
 mod invites;
 mod messages;
