@@ -83,6 +83,32 @@ rows = [
      "", "p99 ≤ 20 ms, 0 dropped", ""),
 ]
 
+def abuse_table(report):
+    """What hostile clients can make the server hold; the baseline is the same server before the flood."""
+    h, l, c = report["flood_headers"], report["flood_logins"], report["slow_connections"]
+    p50 = lambda r: ms(r["latency"]["p50_us"])
+    rows = [
+        (f"{h['requests']:,} requests, each with a new Authorization header",
+         f"RSS {h['rss_after_mib']} MiB (peak {h['rss_peak_mib']}); a normal request p50 {p50(h['normal_request_after'])}",
+         f"RSS {h['rss_before_mib']} MiB; p50 {p50(h['normal_request_before'])}",
+         "RSS grows ≤ 32 MiB; normal p50 ≤ 1.5× before"),
+        (f"{l['concurrent']} wrong-password logins at once (half for unknown accounts)",
+         f"RSS +{l['rss_growth_mib']} MiB at peak; answers {l['statuses']}; another user's request p99 {ms(l['normal_request_during']['latency']['p99_us'])}",
+         f"RSS {l['rss_before_mib']} MiB",
+         "RSS grows < 256 MiB; no 5xx"),
+        (f"{c['connections']:,} connections sending a header byte every {c['byte_interval_seconds']:.0f} s, held {c['held_seconds']:.0f} s",
+         f"{c['closed_by_server']:,} closed by the server, {c['still_open_at_end']:,} open at the end (peak {c['peak_open']:,}); /healthz {c['healthz']['failed']} failed, p50 {p50(c['healthz'])}",
+         f"RSS {c['rss_before_mib']} MiB (held: {c['rss_held_mib']} MiB)",
+         "0 open after the 30 s header timeout; /healthz always answers"),
+    ]
+    lines = ["## Abuse bounds\n",
+             "A server with its default limits (rate limits on), flooded from loopback; the",
+             "baseline is the same server just before the flood.\n",
+             "| flood | Concord under it | before | bound |", "| --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 print("# Benchmarks\n")
 print("Measured by `concord-bench` (crates/bench) against a release build, the")
 print("generator and the server sharing the machine. Regenerate with `scripts/bench`;")
@@ -96,4 +122,5 @@ print("| --- | --- | --- | --- | --- |")
 for row in rows:
     print("| " + " | ".join(row) + " |")
 print()
+print(abuse_table(json.loads((out / "abuse.json").read_text())))
 print((Path(__file__).parent / "benchmarks_notes.md").read_text())

@@ -14,6 +14,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+mod abuse;
 mod baseline;
 mod fleet;
 mod phases;
@@ -96,6 +97,19 @@ struct RunArgs {
     idle_sockets: usize,
     #[arg(long, default_value_t = 60.0)]
     idle_seconds: f64,
+    /// Requests, each with an Authorization header of its own, in the flood-headers phase.
+    #[arg(long, default_value_t = 120_000)]
+    flood_requests: usize,
+    /// Wrong-password logins sent at once in the flood-logins phase.
+    #[arg(long, default_value_t = 128)]
+    flood_logins: usize,
+    /// Connections sending one header byte per interval, and for how long, in the slow-connections phase.
+    #[arg(long, default_value_t = 1_100)]
+    slow_connections: usize,
+    #[arg(long, default_value_t = 5.0)]
+    slow_interval_seconds: f64,
+    #[arg(long, default_value_t = 45.0)]
+    slow_seconds: f64,
     /// Bytes of content per message.
     #[arg(long, default_value_t = 100)]
     content_bytes: usize,
@@ -435,6 +449,10 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         failures += result["connect"]["failed"].as_u64().unwrap_or(0);
         report["idle"] = result;
     }
+    let abuse_phases = ["flood-headers", "flood-logins", "slow-connections"];
+    if abuse_phases.iter().any(|p| wants(p)) {
+        abuse_phases_run(&args, &base, pid, &http, &mut report).await;
+    }
     report["failures"] = json!(failures);
     let text = serde_json::to_string_pretty(&report).expect("report");
     if let Err(e) = std::fs::write(&args.out, text) {
@@ -488,6 +506,88 @@ async fn fanout_phases(
         report["fanout_saturation"][name] = result;
     }
     let _ = target.name;
+}
+
+/// The abuse phases, against a server with its default limits: with
+/// `--spawn` one of its own (the other phases turn rate limits off).
+async fn abuse_phases_run(
+    args: &RunArgs,
+    base: &str,
+    pid: Option<u32>,
+    http: &reqwest::Client,
+    report: &mut Value,
+) {
+    let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
+    let own = args.spawn.as_ref().map(|binary| {
+        let data = concord_testkit::TempDir::new().expect("temp dir");
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--log", "error"])
+            .arg("--data-dir")
+            .arg(data.path());
+        Spawned::start(command, Some(data))
+    });
+    let (base, pid) = match &own {
+        Some(s) => (format!("http://{}", s.addr), Some(s.child.id())),
+        None => (base.to_owned(), pid),
+    };
+    let login = format!("victim{}", std::process::id());
+    let password = "victim-password".to_owned();
+    let body = json!({ "username": login, "password": password, "email": format!("{login}@bench.invalid") });
+    let token = post(http, format!("{base}/api/v10/auth/register"), None, body).await["token"]
+        .as_str()
+        .expect("register")
+        .to_owned();
+    let victim = abuse::Victim {
+        base,
+        pid,
+        http: http.clone(),
+        token,
+        login,
+        password,
+    };
+    if wants("flood-headers") {
+        let result = abuse::distinct_headers(&victim, args.flood_requests).await;
+        println!(
+            "flood-headers: {} requests, RSS {} -> {} MiB (peak {}), normal request p50 {} -> {} µs",
+            args.flood_requests,
+            result["rss_before_mib"],
+            result["rss_after_mib"],
+            result["rss_peak_mib"],
+            result["normal_request_before"]["latency"]["p50_us"],
+            result["normal_request_after"]["latency"]["p50_us"]
+        );
+        report["flood_headers"] = result;
+    }
+    if wants("flood-logins") {
+        let result = abuse::concurrent_logins(&victim, args.flood_logins).await;
+        println!(
+            "flood-logins: {} at once, RSS +{} MiB at peak, statuses {}, normal request p99 {} µs",
+            args.flood_logins,
+            result["rss_growth_mib"],
+            result["statuses"],
+            result["normal_request_during"]["latency"]["p99_us"]
+        );
+        report["flood_logins"] = result;
+    }
+    if wants("slow-connections") {
+        let result = abuse::slow_connections(
+            &victim,
+            args.slow_connections,
+            std::time::Duration::from_secs_f64(args.slow_interval_seconds),
+            args.slow_seconds,
+        )
+        .await;
+        println!(
+            "slow-connections: {} opened, {} closed by the server, {} open after {} s, /healthz failed {}",
+            args.slow_connections,
+            result["closed_by_server"],
+            result["still_open_at_end"],
+            args.slow_seconds,
+            result["healthz"]["failed"]
+        );
+        report["slow_connections"] = result;
+    }
 }
 
 fn summary(latency: &Value) -> String {
