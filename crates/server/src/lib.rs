@@ -20,6 +20,8 @@ use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+pub mod listener;
+
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
 
@@ -226,12 +228,7 @@ pub async fn run(
         shutdown.await;
         gateway.shutdown(grace).await;
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(drain)
-    .await?;
+    listener::serve(listener, app, listener::Bounds::from(&config.bounds), drain).await;
     let _ = stop_search.send(());
     if let Some(feed) = search_feed {
         // A fill still running is abandoned: the next start resumes it.
