@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_api::AppState;
+use concord_api::{AppState, MetricsAccess};
 use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
@@ -204,6 +204,10 @@ pub async fn run(
     let state = Arc::new(AppState {
         service,
         metrics: metrics_handle(),
+        metrics_access: MetricsAccess {
+            open: config.metrics == concord_config::MetricsAccess::Open,
+            token: config.metrics_token.clone(),
+        },
         gateway_url,
         control_token,
         gateway_connections: Box::new(move || connections.connections()),
