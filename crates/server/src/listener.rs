@@ -11,8 +11,9 @@
 //!   next [`HEALTH_RESERVE`] answer only `/healthz` and `/readyz` (anything
 //!   else gets 503 and the connection is closed), so health checks keep
 //!   working at the cap; beyond that, connections are closed as accepted.
-//! - One client address holds at most [`Bounds::per_address`] connections;
-//!   more are closed as accepted, other addresses unaffected. Behind a
+//! - One client address (an IPv6 client: its /64) holds at most
+//!   [`Bounds::per_address`] connections; more are closed as accepted,
+//!   other addresses unaffected. Behind a
 //!   reverse proxy every client has the proxy's address: the proxy must
 //!   limit its clients itself.
 //!
@@ -94,7 +95,7 @@ struct Gate {
 
 impl Gate {
     fn admit(&self, address: IpAddr) -> Option<(Permit, Lane)> {
-        let address = address.to_canonical();
+        let address = client(address);
         let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
         let lane = match tally.total {
             n if n < self.bounds.max_connections => Lane::Full,
@@ -112,6 +113,15 @@ impl Gate {
             address,
         };
         Some((permit, lane))
+    }
+}
+
+/// Whom a connection counts against: its IPv4 address, or the /64 of its
+/// IPv6 address, since one IPv6 client commonly holds a whole /64.
+fn client(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -368,5 +378,15 @@ mod tests {
         assert!(gate.admit(IpAddr::from([10, 0, 0, 2])).is_some());
         drop(second);
         assert!(gate.admit(v4).is_some(), "room again once one closed");
+        let one_64: Vec<IpAddr> = ["2001:db8::1", "2001:db8::ffff:2", "2001:db8::3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let _held = [gate.admit(one_64[0]), gate.admit(one_64[1])];
+        assert!(
+            gate.admit(one_64[2]).is_none(),
+            "one IPv6 client is its /64"
+        );
+        assert!(gate.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
     }
 }
