@@ -124,10 +124,44 @@ async fn tokens_are_not_logged() {
         .await;
     again.dispatch("RESUMED").await;
     assert_eq!(s.get("/users/@me", &token).await.status, 200);
+    let control = std::fs::read_to_string(s.data_dir().join("control.token")).unwrap();
     let logged = s.stop_and_read_log();
+    assert!(
+        !logged.contains(control.trim()),
+        "the control token was logged"
+    );
     assert!(logged.contains("DEBUG"), "the server logged verbosely");
     // The signature is the secret part of a token.
     let signature = token.rsplit('.').next().unwrap();
     assert!(!logged.contains(signature), "a token was logged");
     assert!(!logged.contains("password-ada"), "a password was logged");
+}
+
+#[tokio::test]
+async fn gateway_sockets_count_against_the_connection_limits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start(
+        env!("CARGO_BIN_EXE_concord"),
+        &["--max-connections-per-address", "2"],
+    );
+    let mut sockets = Vec::new();
+    for _ in 0..2 {
+        let mut ws = GatewayClient::connect(&s.ws_url(), "v=10&encoding=json").await;
+        assert_eq!(ws.receive().await["op"], 10);
+        sockets.push(ws);
+    }
+    // Upgraded, they still hold their address's connections.
+    let mut third = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: concord\r\n\r\n")
+        .await;
+    let mut answer = [0u8; 64];
+    let read = timeout(PATIENCE, third.read(&mut answer))
+        .await
+        .expect("neither answered nor closed");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "a third connection was served: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
 }
