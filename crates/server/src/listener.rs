@@ -13,9 +13,8 @@
 //!   working at the cap; beyond that, connections are closed as accepted.
 //! - One client address (an IPv6 client: its /64) holds at most
 //!   [`Bounds::per_address`] connections; more are closed as accepted,
-//!   other addresses unaffected. Behind a
-//!   reverse proxy every client has the proxy's address: the proxy must
-//!   limit its clients itself.
+//!   other addresses unaffected. Behind a reverse proxy every client has
+//!   the proxy's address: the proxy must limit its clients itself.
 //!
 //! A connection counts until its socket is closed, including after it was
 //! upgraded to a gateway WebSocket: the count is held by the socket itself

@@ -102,9 +102,10 @@ async fn slow_header_connections_are_closed() {
     // A connection that never says anything is closed too.
     let mut idle = TcpStream::connect(s.addr).await.unwrap();
     until_closed(&mut idle).await;
-    // Others are served as ever.
+    // Others are served as ever, and kept alive only as long.
     let mut fresh = TcpStream::connect(s.addr).await.unwrap();
     assert_eq!(get_on(&mut fresh, "/healthz").await, Some(200));
+    until_closed(&mut fresh).await;
 }
 
 #[tokio::test]
