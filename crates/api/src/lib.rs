@@ -18,6 +18,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub mod error;
 pub mod extract;
 mod observe;
+pub use observe::MetricsAccess;
 mod ratelimit;
 mod routes;
 pub mod web;
@@ -26,6 +27,8 @@ pub mod web;
 pub struct AppState {
     pub service: Arc<Service>,
     pub metrics: Option<PrometheusHandle>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
     /// The gateway's public URL, for `GET /gateway`.
     pub gateway_url: String,
     /// The secret the local command line proves itself with (`Control <token>`).

@@ -252,6 +252,9 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
                 "off",
                 "--log",
                 "warn",
+                // Every simulated client comes from loopback.
+                "--max-connections-per-address",
+                "100000",
             ])
             .args([
                 "--message-bucket-ms",

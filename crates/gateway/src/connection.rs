@@ -52,7 +52,12 @@ pub(crate) struct Connection {
     caller: Option<Caller>,
     wake: Arc<Notify>,
     kick: Arc<Notify>,
+    /// When the connection is closed unless a heartbeat comes first. Every
+    /// write is bounded by it too: a client that stops reading leaves the
+    /// server's writes blocked, and must not hold the socket that way.
     deadline: Instant,
+    /// When the connection is closed if it has not identified or resumed.
+    identify_by: Instant,
     window: (Instant, u32),
 }
 
@@ -68,6 +73,7 @@ pub(crate) async fn serve(
     let now = Instant::now();
     let mut connection = Connection {
         deadline: now + gateway.heartbeat_timeout(),
+        identify_by: now + gateway.identify_timeout(),
         gateway,
         id,
         sink,
@@ -125,6 +131,11 @@ impl Connection {
                     Some(Ok(_)) => {}
                 },
                 _ = sleep_until(self.deadline) => return End::Close(close::SESSION_TIMED_OUT),
+                // Heartbeats alone do not keep a socket: 4003, as for any
+                // payload before IDENTIFY; clients identify anew.
+                _ = sleep_until(self.identify_by), if self.session.is_none() => {
+                    return End::Close(close::NOT_AUTHENTICATED);
+                }
             }
         }
     }
@@ -172,7 +183,8 @@ impl Connection {
             .transport
             .encode(protocol::control(opcode, d))
             .map_err(drop)?;
-        self.sink.send(message).await.map_err(drop)
+        let sent = tokio::time::timeout_at(self.deadline, self.sink.send(message)).await;
+        sent.map_err(drop)?.map_err(drop)
     }
 
     /// Writes every unsent frame, then flushes once: several frames, one write.
@@ -185,6 +197,7 @@ impl Connection {
             return Ok(());
         }
         let kick = Arc::clone(&self.kick);
+        let deadline = self.deadline;
         let write = async {
             for frame in frames {
                 let text = protocol::dispatch(frame.seq, frame.kind, &frame.data);
@@ -197,6 +210,8 @@ impl Connection {
             result = write => result,
             // A slow reader: stop waiting on its socket.
             _ = kick.notified() => Err(()),
+            // A reader that stopped: the heartbeat deadline passed.
+            _ = sleep_until(deadline) => Err(()),
         }
     }
 

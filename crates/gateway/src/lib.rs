@@ -30,6 +30,8 @@ use hub::Hub;
 
 /// Sessions without a connection stay resumable this long.
 const RESUMABLE_FOR: Duration = Duration::from_secs(180);
+/// The longest a connection may stay unidentified.
+const IDENTIFY_WITHIN: Duration = Duration::from_secs(60);
 /// Socket read chunk. Client payloads are small (heartbeats, at most 4 KiB),
 /// and this is held by every idle connection.
 const READ_BUFFER: usize = 1024;
@@ -118,6 +120,15 @@ impl Gateway {
     fn heartbeat_timeout(&self) -> Duration {
         let interval = self.config.heartbeat_interval_ms;
         Duration::from_millis(interval + (interval / 4).min(10_000))
+    }
+
+    /// How long a connection may go without identifying (or resuming):
+    /// two heartbeat intervals, at most a minute. Clients identify right
+    /// after HELLO; a socket that only heartbeats holds a descriptor for
+    /// nothing.
+    fn identify_timeout(&self) -> Duration {
+        let interval = Duration::from_millis(self.config.heartbeat_interval_ms);
+        (interval * 2).min(IDENTIFY_WITHIN)
     }
 
     fn next_connection_id(&self) -> u64 {

@@ -140,7 +140,11 @@ impl Session {
             return Pushed::Queued;
         };
         if seq - s.sent > MAX_UNSENT {
+            // Let go at once: the connection is told once (and logged
+            // once), however many events follow before it has closed.
             attachment.kick.notify_one();
+            s.attached = None;
+            s.detached_at = Some(Instant::now());
             return Pushed::Kicked;
         }
         attachment.wake.notify_one();
@@ -331,6 +335,19 @@ mod tests {
             s.resume(attachment(3), 1).is_err(),
             "frames 2 and 3 are gone"
         );
+    }
+
+    /// The kick (and its log line) happens once, however many events
+    /// follow before the connection has closed.
+    #[test]
+    fn a_slow_consumer_is_kicked_once() {
+        let s = session();
+        s.attach(attachment(1));
+        let kicks = (0..MAX_UNSENT + 10)
+            .filter(|_| s.push("X", "{}".into()) == Pushed::Kicked)
+            .count();
+        assert_eq!(kicks, 1);
+        assert!(!s.is_attached(), "the session let go of the connection");
     }
 
     #[test]

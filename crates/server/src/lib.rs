@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_api::AppState;
+use concord_api::{AppState, MetricsAccess};
 use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
@@ -19,6 +19,8 @@ use concord_store::Store;
 use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+
+pub mod listener;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
@@ -202,6 +204,10 @@ pub async fn run(
     let state = Arc::new(AppState {
         service,
         metrics: metrics_handle(),
+        metrics_access: MetricsAccess {
+            open: config.metrics == concord_config::MetricsAccess::Open,
+            token: config.metrics_token.clone(),
+        },
         gateway_url,
         control_token,
         gateway_connections: Box::new(move || connections.connections()),
@@ -226,12 +232,7 @@ pub async fn run(
         shutdown.await;
         gateway.shutdown(grace).await;
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(drain)
-    .await?;
+    listener::serve(listener, app, listener::Bounds::from(&config.bounds), drain).await;
     let _ = stop_search.send(());
     if let Some(feed) = search_feed {
         // A fill still running is abandoned: the next start resumes it.

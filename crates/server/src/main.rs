@@ -206,11 +206,7 @@ fn serve(file: Option<PathBuf>, flags: Settings) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&config.log);
     // Every gateway connection is a file descriptor: take all the system allows.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::info!(limit, "open file limit"),
@@ -228,6 +224,25 @@ fn serve(file: Option<PathBuf>, flags: Settings) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
+}
+
+/// Logs to stderr as `filter` says, except that other crates never log at
+/// trace: their trace output holds raw WebSocket frames (IDENTIFY and
+/// RESUME carry tokens) and storage keys (registration tokens, invite
+/// codes). Concord's own code never logs a secret at any level.
+fn init_logging(filter: &str) {
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_foreign_trace = filter_fn(|meta| {
+        *meta.level() <= tracing::Level::DEBUG || meta.target().starts_with("concord")
+    });
+    let layer = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter.and(no_foreign_trace));
+    tracing_subscriber::registry().with(layer).init();
 }
 
 /// Runs an admin command against the server `target` names.

@@ -26,6 +26,11 @@ pub struct TestServer {
     child: Option<Child>,
     /// Everything the server printed on stdout since it last started.
     stdout: Arc<Mutex<Vec<String>>>,
+    /// The `--log` filter.
+    log: String,
+    /// What the server logged (stderr), when asked to keep it.
+    stderr: Option<Arc<Mutex<Vec<String>>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     pub addr: SocketAddr,
     http: reqwest::Client,
 }
@@ -61,12 +66,26 @@ impl TestServer {
 
     /// Starts the server on an existing data directory (a restored one, say).
     pub fn start_on(binary: &str, data: TempDir, args: &[&str]) -> TestServer {
+        Self::launch(binary, data, "warn", false, args)
+    }
+
+    /// Starts the server with the `--log` filter `log`, keeping what it
+    /// logs for [`logged`](Self::logged).
+    pub fn start_logging(binary: &str, log: &str, args: &[&str]) -> TestServer {
+        let data = tempfile::tempdir().expect("temp dir");
+        Self::launch(binary, data, log, true, args)
+    }
+
+    fn launch(binary: &str, data: TempDir, log: &str, keep_log: bool, args: &[&str]) -> TestServer {
         let mut server = TestServer {
             binary: PathBuf::from(binary),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             data,
             child: None,
             stdout: Arc::default(),
+            log: log.to_owned(),
+            stderr: keep_log.then(Arc::default),
+            stderr_reader: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http: reqwest::Client::new(),
         };
@@ -80,6 +99,17 @@ impl TestServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Stops a server started with [`start_logging`](Self::start_logging)
+    /// (SIGKILL) and returns everything it logged.
+    pub fn stop_and_read_log(&mut self) -> String {
+        self.kill9();
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("log reader");
+        }
+        let lines = self.stderr.as_ref().expect("started with start_logging");
+        lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
     }
 
     /// Runs another `concord` command against this server (its address
@@ -111,7 +141,7 @@ impl TestServer {
     fn spawn(&mut self) {
         let mut child = Command::new(&self.binary)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+            .args(["--listen", "127.0.0.1:0", "--log", &self.log])
             .arg("--data-dir")
             .arg(self.data.path())
             .args(&self.args)
@@ -119,8 +149,20 @@ impl TestServer {
             // Flags win over the environment, so a test can turn limits back on.
             .env("CONCORD_RATE_LIMITS", "off")
             .stdout(Stdio::piped())
+            .stderr(match self.stderr {
+                Some(_) => Stdio::piped(),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start concord");
+        if let (Some(stderr), Some(logged)) = (child.stderr.take(), &self.stderr) {
+            let logged = Arc::clone(logged);
+            self.stderr_reader = Some(std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    logged.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            }));
+        }
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read listen line");

@@ -1,5 +1,6 @@
 //! Black-box tests of the gateway over real WebSockets.
 
+mod bounds;
 mod compression;
 mod events;
 mod fuzz;

@@ -6,6 +6,7 @@ mod admin;
 mod attachments;
 mod audit;
 mod backup;
+mod connections;
 mod durability;
 mod emojis;
 mod errors;

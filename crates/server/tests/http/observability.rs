@@ -111,3 +111,39 @@ fn config_files_are_checked() {
     let (ok, said) = check(&dir.path().join("missing.toml"));
     assert!(!ok && said.contains("missing.toml"), "{said}");
 }
+
+/// `/metrics` is for this machine (or the metrics token) by default; a
+/// request a proxy forwarded is not from this machine, even though the
+/// proxy connects from loopback.
+#[tokio::test]
+async fn metrics_refuses_remote_without_token() {
+    let s = crate::server_with(&[
+        "--metrics-token",
+        "scrape-secret",
+        "--trust-forwarded-for",
+        "on",
+    ]);
+    let client = reqwest::Client::new();
+    let status = |auth: Option<&'static str>, forwarded: bool| {
+        let mut request = client.get(s.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if forwarded {
+            request = request.header("x-forwarded-for", "203.0.113.9");
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(None, false).await, 200, "from loopback");
+    assert_eq!(status(None, true).await, 403, "forwarded from elsewhere");
+    assert_eq!(status(Some("Bearer wrong"), true).await, 403);
+    assert_eq!(status(Some("Bearer scrape-secret"), true).await, 200);
+    let open = crate::server_with(&["--metrics", "open"]);
+    let forwarded = client
+        .get(open.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), 200, "open to all");
+}
