@@ -138,6 +138,8 @@ pub(crate) fn restore(src: &Path, data_dir: &Path) -> Result<(), String> {
         progress.inc(*size);
     }
     progress.finish_and_clear();
+    // Copies keep the backup's modes: the data directory is private.
+    concord_server::datadir::prepare(data_dir).map_err(|e| e.to_string())?;
     // The copy must open as a store before anyone relies on it.
     let options = FjallOptions {
         bucket_ms: 1,

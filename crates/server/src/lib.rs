@@ -20,6 +20,8 @@ use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+pub mod datadir;
+
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
 
@@ -131,6 +133,7 @@ pub async fn reindex(
     config: &Config,
     progress: &mut (dyn FnMut(FillProgress) + Send),
 ) -> Result<(), ServerError> {
+    datadir::prepare(&config.data_dir)?;
     let store = open_store(config)?;
     let dir = search_dir(config);
     if dir.exists() {
@@ -148,6 +151,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    datadir::prepare(&config.data_dir)?;
     let store = open_store(&config)?;
     let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
     let index = match config.search {

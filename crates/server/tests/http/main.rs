@@ -6,6 +6,7 @@ mod admin;
 mod attachments;
 mod audit;
 mod backup;
+mod datadir;
 mod durability;
 mod emojis;
 mod errors;
