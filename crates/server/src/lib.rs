@@ -181,6 +181,9 @@ pub async fn run(
         registration: config.registration,
         public_base: public_base(&gateway_url),
         attachment_max_bytes: config.attachment_max_bytes,
+        attachment_url_ttl_s: config.attachment_url_ttl_s,
+        upload_concurrency: config.bounds.upload_concurrency as usize,
+        cache_max_bytes: config.cache_max_bytes,
     };
     let mut service = Service::open(store, bus, service_config)
         .await?
