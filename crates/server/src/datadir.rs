@@ -91,7 +91,8 @@ fn walk(dir: &Path, prepared: &mut Prepared) -> std::io::Result<()> {
 #[cfg(unix)]
 fn restrict(path: &Path, mode: u32, prepared: &mut Prepared) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let current = std::fs::symlink_metadata(path)?.permissions().mode() & 0o7777;
+    // Below the root, links were skipped; the root itself may be one.
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
     if current != mode {
         tracing::debug!(path = %path.display(), from = format!("{current:o}"), to = format!("{mode:o}"), "permissions fixed");
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
