@@ -160,13 +160,14 @@ impl Blobs {
         Ok(copied)
     }
 
-    /// The bytes of a blob, if it exists.
-    pub async fn read(&self, sha256: &str) -> ServiceResult<Option<Vec<u8>>> {
+    /// A blob opened for reading, if it exists: served from disk as it is
+    /// read, never whole in memory.
+    pub async fn open(&self, sha256: &str) -> ServiceResult<Option<tokio::fs::File>> {
         if sha256.len() < 2 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        match tokio::fs::read(self.path(sha256)).await {
-            Ok(bytes) => Ok(Some(bytes)),
+        match tokio::fs::File::open(self.path(sha256)).await {
+            Ok(file) => Ok(Some(file)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(e)),
         }
@@ -368,7 +369,7 @@ impl Service {
         format!("{}{path}", self.config.public_base)
     }
 
-    /// An attachment's record and bytes, by the parts of its URL, if the
+    /// An attachment's record and open file, by the parts of its URL, if the
     /// URL's signature is valid and unexpired (10049 otherwise, as for a
     /// file that does not exist: a URL is either good or it is not), with
     /// the seconds it may still be served for.
@@ -389,10 +390,10 @@ impl Service {
             Some(a) if a.channel_id == channel_id && a.filename == filename => a,
             _ => return Err(unknown),
         };
-        let bytes = self.blobs()?.read(&attachment.sha256).await?;
+        let file = self.blobs()?.open(&attachment.sha256).await?;
         Ok(AttachmentFile {
             attachment,
-            bytes: bytes.ok_or(unknown)?,
+            file: file.ok_or(unknown)?,
             valid_for_s,
         })
     }
@@ -401,7 +402,7 @@ impl Service {
 /// A file to serve.
 pub struct AttachmentFile {
     pub attachment: Attachment,
-    pub bytes: Vec<u8>,
+    pub file: tokio::fs::File,
     /// How long the URL it was asked for stays valid.
     pub valid_for_s: u64,
 }

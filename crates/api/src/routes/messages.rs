@@ -169,7 +169,7 @@ pub(crate) async fn attachment(
         .await;
     let AttachmentFile {
         attachment,
-        bytes,
+        file,
         valid_for_s,
     } = match file {
         Err(ServiceError::NotFound(_)) => {
@@ -204,8 +204,26 @@ pub(crate) async fn attachment(
                 header::CACHE_CONTROL,
                 format!("private, max-age={valid_for_s}, immutable"),
             ),
+            (header::CONTENT_LENGTH, attachment.size.to_string()),
         ],
-        bytes,
+        file_body(file),
     )
         .into_response())
+}
+
+/// A file's bytes as they are read, a chunk at a time.
+fn file_body(file: tokio::fs::File) -> axum::body::Body {
+    use tokio::io::AsyncReadExt;
+    const CHUNK: usize = 64 * 1024;
+    // The file is dropped at its end or its first error, which ends the body.
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut chunk = bytes::BytesMut::with_capacity(CHUNK);
+        match file.read_buf(&mut chunk).await {
+            Ok(0) => None,
+            Ok(_) => Some((Ok(chunk.freeze()), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    axum::body::Body::from_stream(chunks)
 }

@@ -417,20 +417,23 @@ async fn attachment_url_refreshes_when_message_is_read() {
     }
 }
 
+const MIB: usize = 1024 * 1024;
+
+/// The server's peak resident memory so far (a measurement, not a timing).
+fn peak_rss(s: &TestServer) -> usize {
+    let pid = s.pid().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
 #[tokio::test]
 async fn uploads_stream_to_disk() {
-    const MIB: usize = 1024 * 1024;
     let s = server();
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "big").await;
-    let pid = s.pid().unwrap();
-    // The process's peak resident memory so far.
-    let peak = || {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    };
+    let peak = || peak_rss(&s);
     // Warm up the upload path, so only the file sizes differ below.
     send_files(
         &s,
@@ -455,6 +458,54 @@ async fn uploads_stream_to_disk() {
     );
     assert_eq!(blob_files(&s), 3);
     assert_eq!(receiving(&s), 0, "received files became blobs");
+}
+
+#[tokio::test]
+async fn downloads_stream_from_disk() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, channel) = s.guild(&ada, "big").await;
+    let big = vec![9u8; 24 * MIB];
+    let (status, sent) = send_files(
+        &s,
+        &ada,
+        &channel,
+        "",
+        &[("big.bin", "application/octet-stream", big)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let url = sent["attachments"][0]["url"].as_str().unwrap().to_owned();
+    let small = send_files(&s, &ada, &channel, "", &[("a.png", "image/png", png())])
+        .await
+        .1;
+    fetch(small["attachments"][0]["url"].as_str().unwrap()).await;
+    let before = peak_rss(&s);
+    // Three readers at once, each reading slowly.
+    let readers = (0..3).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut reply = reqwest::get(&url).await.unwrap();
+            assert_eq!(reply.content_length(), Some(24 * MIB as u64));
+            let mut read = 0;
+            while let Some(chunk) = reply.chunk().await.unwrap() {
+                read += chunk.len();
+                if read % (4 * MIB) < chunk.len() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            read
+        })
+    });
+    for reader in readers.collect::<Vec<_>>() {
+        assert_eq!(reader.await.unwrap(), 24 * MIB);
+    }
+    let grown = peak_rss(&s).saturating_sub(before);
+    assert!(
+        grown < 16 * MIB,
+        "three downloads of a 24 MiB file raised the peak RSS by {} MiB",
+        grown / MIB
+    );
 }
 
 /// A message with one file, sent over a raw connection in two parts: the
