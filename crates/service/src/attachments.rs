@@ -205,9 +205,15 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
 /// this returns the file is there after a crash.
 fn place(from: &Path, path: &Path) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    let new_dir = !dir.exists();
     create_private_dir(dir)?;
     std::fs::rename(from, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::File::open(dir)?.sync_all()?;
+    // A directory made just now must itself be in its parent after a crash.
+    match dir.parent() {
+        Some(parent) if new_dir => std::fs::File::open(parent)?.sync_all(),
+        _ => Ok(()),
+    }
 }
 
 /// Writes the file through a temporary name and syncs it and its
