@@ -8,7 +8,6 @@ use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use bytes::BytesMut;
 use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::attachments::Upload;
@@ -166,6 +165,9 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             .map_err(|e| form_error(&e.body_text()))?;
         let mut input: Option<T> = None;
         let mut uploads = Vec::new();
+        // Taken at the first file: a request carrying files waits while
+        // `upload_concurrency` others receive theirs.
+        let mut turn = None;
         while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or_default().to_owned();
             if name == "payload_json" {
@@ -179,19 +181,24 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             if uploads.len() == limits::ATTACHMENTS_MAX {
                 return Err(form_error("Too many files: at most 10 per message."));
             }
+            let turn = match &turn {
+                Some(turn) => turn,
+                None => turn.insert(state.service.upload_turn().await?),
+            };
             let content_type = field.content_type().map(str::to_owned);
-            let mut bytes = BytesMut::new();
+            // Straight to disk; on any error below the writer is dropped
+            // and its file with it.
+            let mut file = state
+                .service
+                .receive_upload(turn, filename, content_type)
+                .await?;
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                if (bytes.len() + chunk.len()) as u64 > max {
+                if file.size() + chunk.len() as u64 > max {
                     return Err(ApiError::PayloadTooLarge);
                 }
-                bytes.extend_from_slice(&chunk);
+                file.write(&chunk).await?;
             }
-            uploads.push(Upload {
-                filename,
-                content_type,
-                bytes: bytes.freeze(),
-            });
+            uploads.push(file.finish().await?);
         }
         let mut input = input.unwrap_or_default();
         input.attach(uploads);

@@ -522,9 +522,9 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    /// `base` is the server's public HTTP URL, without a trailing slash.
-    pub fn new(a: &records::Attachment, base: &str) -> Self {
-        let url = format!("{base}{}", a.path());
+    /// `url` is where the file may be fetched from (a signed, expiring
+    /// URL: see the service's `signed_urls`); `proxy_url` is the same.
+    pub fn new(a: &records::Attachment, url: String) -> Self {
         Attachment {
             id: a.id,
             filename: a.filename.clone(),

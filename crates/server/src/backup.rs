@@ -125,6 +125,9 @@ pub(crate) fn restore(src: &Path, data_dir: &Path) -> Result<(), String> {
             data_dir.display()
         ));
     }
+    // Private before anything is copied in, and again after (copies keep
+    // the backup's modes).
+    concord_server::datadir::prepare(data_dir).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     files_under(src, Path::new(""), &mut files).map_err(|e| format!("{}: {e}", src.display()))?;
     files.retain(|(path, _)| path != Path::new(MANIFEST));
@@ -138,6 +141,7 @@ pub(crate) fn restore(src: &Path, data_dir: &Path) -> Result<(), String> {
         progress.inc(*size);
     }
     progress.finish_and_clear();
+    concord_server::datadir::prepare(data_dir).map_err(|e| e.to_string())?;
     // The copy must open as a store before anyone relies on it.
     let options = FjallOptions {
         bucket_ms: 1,

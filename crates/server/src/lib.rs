@@ -21,6 +21,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 pub mod listener;
+pub mod datadir;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
@@ -133,6 +134,7 @@ pub async fn reindex(
     config: &Config,
     progress: &mut (dyn FnMut(FillProgress) + Send),
 ) -> Result<(), ServerError> {
+    datadir::prepare(&config.data_dir)?;
     let store = open_store(config)?;
     let dir = search_dir(config);
     if dir.exists() {
@@ -150,6 +152,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    datadir::prepare(&config.data_dir)?;
     let store = open_store(&config)?;
     let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
     let index = match config.search {
@@ -179,6 +182,9 @@ pub async fn run(
         registration: config.registration,
         public_base: public_base(&gateway_url),
         attachment_max_bytes: config.attachment_max_bytes,
+        attachment_url_ttl_s: config.attachment_url_ttl_s,
+        upload_concurrency: config.bounds.upload_concurrency as usize,
+        cache_max_bytes: config.cache_max_bytes,
     };
     let mut service = Service::open(store, bus, service_config)
         .await?

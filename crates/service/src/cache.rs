@@ -6,13 +6,20 @@
 //! holding the entry's lock, so a write that lands during the load is
 //! applied to the entry right after it is installed. Every update is
 //! idempotent, so applying a write the load already saw changes nothing.
+//!
+//! The cache holds at most `max_bytes` (estimated) across all channels:
+//! when it would hold more, whole entries of the least recently used
+//! channels go (in O(1) each), which keeps every remaining entry a
+//! prefix. An entry evicted while someone still holds it lives on only
+//! for them; its later changes no longer count.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use concord_model::Snowflake;
 use concord_model::records::Message;
 use concord_store::StoreResult;
+use lru::LruCache;
+use serde_json::Value;
 
 /// How many messages per channel are kept.
 pub const CACHED_PER_CHANNEL: usize = 50;
@@ -26,24 +33,87 @@ struct Entry {
     complete: bool,
 }
 
-#[derive(Default)]
+impl Entry {
+    fn bytes(&self) -> u64 {
+        self.messages.iter().map(message_bytes).sum()
+    }
+}
+
+/// An entry with the bytes it was last counted at.
+struct Slot {
+    entry: Arc<tokio::sync::Mutex<Entry>>,
+    bytes: u64,
+}
+
+/// The entries, least recently used first out.
+struct Channels {
+    entries: LruCache<Snowflake, Slot>,
+    bytes: u64,
+}
+
 pub struct RecentMessages {
-    channels: Mutex<HashMap<Snowflake, Arc<tokio::sync::Mutex<Entry>>>>,
+    channels: Mutex<Channels>,
+    max_bytes: u64,
 }
 
 impl RecentMessages {
-    pub fn new() -> Self {
-        Self::default()
+    /// A cache of at most `max_bytes` of messages across all channels.
+    pub fn new(max_bytes: u64) -> Self {
+        RecentMessages {
+            channels: Mutex::new(Channels {
+                entries: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            max_bytes,
+        }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Channels> {
+        self.channels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry of `channel`, made the most recently used.
     fn entry(&self, channel: Snowflake) -> Arc<tokio::sync::Mutex<Entry>> {
-        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(channels.entry(channel).or_default())
+        let mut channels = self.lock();
+        let slot = channels.entries.get_or_insert_mut(channel, || Slot {
+            entry: Arc::default(),
+            bytes: 0,
+        });
+        Arc::clone(&slot.entry)
     }
 
     fn existing(&self, channel: Snowflake) -> Option<Arc<tokio::sync::Mutex<Entry>>> {
-        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        channels.get(&channel).cloned()
+        let mut channels = self.lock();
+        channels.entries.get(&channel).map(|s| Arc::clone(&s.entry))
+    }
+
+    /// Counts `entry` (of `channel`, changed, its lock still held) at its
+    /// new size, then evicts the least recently used entries while the
+    /// cache holds more than its bound. An entry no longer in the cache
+    /// counts for nothing.
+    fn resize(&self, channel: Snowflake, entry: &Arc<tokio::sync::Mutex<Entry>>, bytes: u64) {
+        let mut channels = self.lock();
+        let channels = &mut *channels;
+        match channels.entries.peek_mut(&channel) {
+            Some(slot) if Arc::ptr_eq(&slot.entry, entry) => {
+                channels.bytes = channels.bytes - slot.bytes + bytes;
+                slot.bytes = bytes;
+            }
+            _ => return,
+        }
+        while channels.bytes > self.max_bytes {
+            let Some((_, evicted)) = channels.entries.pop_lru() else {
+                break;
+            };
+            channels.bytes -= evicted.bytes;
+            metrics::counter!("concord_message_cache_evictions_total").increment(1);
+        }
+        metrics::gauge!("concord_message_cache_bytes").set(channels.bytes as f64);
+    }
+
+    /// Bytes held, as estimated.
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes
     }
 
     /// The newest `limit` messages (at most [`CACHED_PER_CHANNEL`]), from
@@ -59,8 +129,8 @@ impl RecentMessages {
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<Vec<Message>>>,
     {
-        let entry = self.entry(channel);
-        let mut entry = entry.lock().await;
+        let slot = self.entry(channel);
+        let mut entry = slot.lock().await;
         let hit = entry.loaded && (entry.messages.len() >= limit || entry.complete);
         metrics::counter!("concord_message_cache_total", "result" => if hit { "hit" } else { "miss" })
             .increment(1);
@@ -69,55 +139,210 @@ impl RecentMessages {
             entry.complete = messages.len() < CACHED_PER_CHANNEL;
             entry.messages = messages;
             entry.loaded = true;
+            self.resize(channel, &slot, entry.bytes());
         }
         Ok(entry.messages.iter().take(limit).cloned().collect())
     }
 
     pub async fn created(&self, message: &Message) {
-        let Some(entry) = self.existing(message.channel_id) else {
+        let Some(slot) = self.existing(message.channel_id) else {
             return;
         };
-        let mut entry = entry.lock().await;
+        let mut entry = slot.lock().await;
         if !entry.loaded {
             return;
         }
         let pos = entry.messages.partition_point(|m| m.id > message.id);
         if entry.messages.get(pos).is_some_and(|m| m.id == message.id) {
             entry.messages[pos] = message.clone();
+        } else if pos == entry.messages.len() && !entry.complete {
+            // Older than everything cached, with more history beyond: not ours to hold.
             return;
+        } else {
+            entry.messages.insert(pos, message.clone());
+            if entry.messages.len() > CACHED_PER_CHANNEL {
+                entry.messages.truncate(CACHED_PER_CHANNEL);
+                entry.complete = false;
+            }
         }
-        // Older than everything cached, with more history beyond: not ours to hold.
-        if pos == entry.messages.len() && !entry.complete {
-            return;
-        }
-        entry.messages.insert(pos, message.clone());
-        if entry.messages.len() > CACHED_PER_CHANNEL {
-            entry.messages.truncate(CACHED_PER_CHANNEL);
-            entry.complete = false;
-        }
+        self.resize(message.channel_id, &slot, entry.bytes());
     }
 
     pub async fn updated(&self, message: &Message) {
-        let Some(entry) = self.existing(message.channel_id) else {
+        let Some(slot) = self.existing(message.channel_id) else {
             return;
         };
-        let mut entry = entry.lock().await;
-        if let Some(slot) = entry.messages.iter_mut().find(|m| m.id == message.id) {
-            *slot = message.clone();
+        let mut entry = slot.lock().await;
+        if let Some(cached) = entry.messages.iter_mut().find(|m| m.id == message.id) {
+            *cached = message.clone();
+            self.resize(message.channel_id, &slot, entry.bytes());
         }
     }
 
     pub async fn deleted(&self, channel: Snowflake, ids: &[Snowflake]) {
-        let Some(entry) = self.existing(channel) else {
+        let Some(slot) = self.existing(channel) else {
             return;
         };
-        entry.lock().await.messages.retain(|m| !ids.contains(&m.id));
+        let mut entry = slot.lock().await;
+        entry.messages.retain(|m| !ids.contains(&m.id));
+        self.resize(channel, &slot, entry.bytes());
     }
 
     pub fn forget(&self, channel: Snowflake) {
-        self.channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&channel);
+        let mut channels = self.lock();
+        if let Some(slot) = channels.entries.pop(&channel) {
+            channels.bytes -= slot.bytes;
+        }
+    }
+}
+
+/// About what a message takes in memory: its fixed part plus what its
+/// strings, lists and JSON values hold. An estimate, but one that grows
+/// with everything a client can make large.
+fn message_bytes(m: &Message) -> u64 {
+    use std::mem::size_of;
+    let strings = m.content.len()
+        + m.mentions.len() * size_of::<Snowflake>()
+        + m.mention_roles.len() * size_of::<Snowflake>()
+        + m.reactions
+            .iter()
+            .map(|r| size_of_val(r) + r.emoji.len())
+            .sum::<usize>()
+        + m.attachments
+            .iter()
+            .map(|a| {
+                size_of_val(a)
+                    + a.filename.len()
+                    + a.sha256.len()
+                    + a.content_type.as_ref().map_or(0, String::len)
+            })
+            .sum::<usize>();
+    let values = m
+        .nonce
+        .iter()
+        .chain(&m.embeds)
+        .map(value_bytes)
+        .sum::<u64>();
+    (size_of::<Message>() + strings) as u64 + values
+}
+
+fn value_bytes(v: &Value) -> u64 {
+    let own = std::mem::size_of::<Value>() as u64;
+    own + match v {
+        Value::String(s) => s.len() as u64,
+        Value::Array(items) => items.iter().map(value_bytes).sum(),
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| k.len() as u64 + value_bytes(v))
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(channel: u64, count: u64, text: &str) -> Vec<Message> {
+        (0..count)
+            .rev()
+            .map(|i| {
+                Message::new(
+                    Snowflake(channel * 1000 + i + 1),
+                    Snowflake(channel),
+                    Snowflake(7),
+                    text,
+                )
+            })
+            .collect()
+    }
+
+    /// Reads a channel's newest messages; true if the store was asked.
+    async fn read(cache: &RecentMessages, channel: u64, text: &str) -> bool {
+        let loaded = std::sync::atomic::AtomicBool::new(false);
+        let got = cache
+            .latest(Snowflake(channel), 50, || async {
+                loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(messages(channel, 3, text))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            messages(channel, 3, text),
+            "always the newest messages"
+        );
+        loaded.into_inner()
+    }
+
+    #[tokio::test]
+    async fn cache_is_bounded_by_bytes() {
+        let text = "x".repeat(10_000);
+        let per_channel = messages(1, 3, &text).iter().map(message_bytes).sum::<u64>();
+        assert!(
+            per_channel > 30_000,
+            "large contents are counted: {per_channel}"
+        );
+        let cache = RecentMessages::new(per_channel * 3 + per_channel / 2);
+
+        for channel in 1..=3 {
+            assert!(read(&cache, channel, &text).await, "first read loads");
+        }
+        assert_eq!(cache.bytes(), per_channel * 3);
+        assert!(
+            !read(&cache, 1, &text).await,
+            "channel 1 is cached, and now the most recent"
+        );
+        // A fourth channel does not fit: the least recently used (2) goes whole.
+        assert!(read(&cache, 4, &text).await);
+        assert_eq!(cache.bytes(), per_channel * 3);
+        assert!(!read(&cache, 1, &text).await);
+        assert!(!read(&cache, 3, &text).await);
+        assert!(!read(&cache, 4, &text).await);
+        assert!(
+            read(&cache, 2, &text).await,
+            "channel 2 was evicted and loads again"
+        );
+
+        // Writes to a channel grow its entry, and may push others out.
+        let big = Message::new(
+            Snowflake(4999),
+            Snowflake(4),
+            Snowflake(7),
+            &"y".repeat(100_000),
+        );
+        cache.created(&big).await;
+        assert!(
+            cache.bytes() <= per_channel * 3 + per_channel / 2,
+            "{}",
+            cache.bytes()
+        );
+        // A write to an evicted channel does not bring it back half-filled.
+        let mut never_loaded = 0;
+        for channel in 1..=3 {
+            let m = Message::new(
+                Snowflake(channel * 1000 + 500),
+                Snowflake(channel),
+                Snowflake(7),
+                "new",
+            );
+            cache.created(&m).await;
+            never_loaded += u64::from(cache.existing(Snowflake(channel)).is_none());
+        }
+        assert!(never_loaded > 0);
+
+        // Forgetting a channel gives its bytes back.
+        let before = cache.bytes();
+        let held = cache.lock().entries.peek(&Snowflake(4)).map(|s| s.bytes);
+        cache.forget(Snowflake(4));
+        assert_eq!(cache.bytes(), before - held.unwrap_or(0));
+    }
+
+    #[tokio::test]
+    async fn embeds_count_toward_the_bound() {
+        let mut m = Message::new(Snowflake(1), Snowflake(1), Snowflake(7), "");
+        let plain = message_bytes(&m);
+        m.embeds = vec![serde_json::json!({ "description": "z".repeat(4096) })];
+        assert!(message_bytes(&m) >= plain + 4096);
     }
 }

@@ -45,6 +45,7 @@ pub mod registration;
 mod render;
 pub mod search;
 pub mod sessions;
+pub mod signed_urls;
 pub mod threads;
 pub mod users;
 
@@ -54,6 +55,7 @@ use auth::TokenSigner;
 use cache::RecentMessages;
 use permissions::MemberContext;
 use ratelimit::RateLimiter;
+use signed_urls::UrlSigner;
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,12 @@ pub struct ServiceConfig {
     pub public_base: String,
     /// Largest file a message may carry.
     pub attachment_max_bytes: u64,
+    /// Seconds an attachment URL stays valid.
+    pub attachment_url_ttl_s: u64,
+    /// Requests receiving files at once; more wait their turn.
+    pub upload_concurrency: usize,
+    /// Bytes of recent messages the cache holds across all channels.
+    pub cache_max_bytes: u64,
 }
 
 pub struct Service {
@@ -79,6 +87,8 @@ pub struct Service {
     bus: Arc<dyn EventBus>,
     ids: SnowflakeGenerator,
     tokens: TokenSigner,
+    /// Signs attachment URLs, with a key derived from the token secret.
+    urls: UrlSigner,
     cache: RecentMessages,
     pub limiter: RateLimiter,
     pub config: ServiceConfig,
@@ -115,8 +125,9 @@ impl Service {
             store,
             bus,
             ids: SnowflakeGenerator::new(config.worker_id, config.process_id),
+            urls: UrlSigner::new(&secret, config.attachment_url_ttl_s),
             tokens: TokenSigner::new(secret),
-            cache: RecentMessages::new(),
+            cache: RecentMessages::new(config.cache_max_bytes),
             limiter: RateLimiter::new(),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
@@ -141,7 +152,8 @@ impl Service {
 
     /// Keeps attachments' bytes in `dir`.
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
-        self.blobs = Some(attachments::Blobs::new(dir));
+        let concurrency = self.config.upload_concurrency;
+        self.blobs = Some(attachments::Blobs::new(dir, concurrency));
         self
     }
 

@@ -56,11 +56,12 @@ impl Service {
             let author = users[&m.author_id].clone();
             let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
             let mut out = wire::Message::new(m, author, mentions);
-            let base = &self.config.public_base;
+            // Signed afresh at every rendering: reading a message again
+            // always gives URLs that work.
             out.attachments = m
                 .attachments
                 .iter()
-                .map(|a| wire::Attachment::new(a, base))
+                .map(|a| wire::Attachment::new(a, self.attachment_url(a)))
                 .collect();
             out
         };

@@ -138,6 +138,11 @@ impl TestServer {
         self.data.path()
     }
 
+    /// The server's process id, while it runs (to read its `/proc` entry).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn spawn(&mut self) {
         let mut child = Command::new(&self.binary)
             .arg("serve")

@@ -1,11 +1,13 @@
 //! Messages and history.
 
 use axum::extract::Path;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use concord_model::limits;
-use concord_service::FormErrors;
+use concord_service::attachments::AttachmentFile;
 use concord_service::input::{BulkDelete, EditMessage};
+use concord_service::signed_urls::UrlSignature;
+use concord_service::{FormErrors, ServiceError};
 use concord_store::HistoryAnchor;
 
 use super::channels::channel_id;
@@ -141,17 +143,41 @@ async fn typing(state: State, Auth(caller): Auth, Path(c): Path<String>) -> ApiR
     Ok(no_content())
 }
 
-/// `/attachments/{channel_id}/{attachment_id}/{filename}`: the file. Only
-/// media are shown inline, with their type; anything else downloads as
-/// bytes, so an uploaded page or script can never run as this site.
+/// `/attachments/{channel_id}/{attachment_id}/{filename}?ex&is&hm`: the
+/// file, if the URL is signed and unexpired (a URL from a message as read
+/// now; anything else is Discord's 404 for content no longer available).
+/// Only media are shown inline, with their type; anything else downloads
+/// as bytes, so an uploaded page or script can never run as this site.
 pub(crate) async fn attachment(
     state: State,
     Path((c, a, filename)): Path<(String, String, String)>,
+    query: QueryMap,
 ) -> ApiResult<Response> {
-    let (attachment, bytes) = state
+    let signature = UrlSignature {
+        expires: query.get("ex"),
+        issued: query.get("is"),
+        mac: query.get("hm"),
+    };
+    let file = state
         .service
-        .attachment_file(channel_id(&c)?, id(&a, "attachment_id")?, &filename)
-        .await?;
+        .attachment_file(
+            channel_id(&c)?,
+            id(&a, "attachment_id")?,
+            &filename,
+            signature,
+        )
+        .await;
+    let AttachmentFile {
+        attachment,
+        file,
+        valid_for_s,
+    } = match file {
+        Err(ServiceError::NotFound(_)) => {
+            let text = "This content is no longer available.";
+            return Ok((StatusCode::NOT_FOUND, text).into_response());
+        }
+        other => other?,
+    };
     let content_type = attachment
         .content_type
         .clone()
@@ -173,12 +199,31 @@ pub(crate) async fn attachment(
                 format!("{disposition}; filename=\"{}\"", attachment.filename),
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            // Kept no longer than the URL is good, and by no shared cache.
             (
                 header::CACHE_CONTROL,
-                "public, max-age=31536000, immutable".into(),
+                format!("private, max-age={valid_for_s}, immutable"),
             ),
+            (header::CONTENT_LENGTH, attachment.size.to_string()),
         ],
-        bytes,
+        file_body(file),
     )
         .into_response())
+}
+
+/// A file's bytes as they are read, a chunk at a time.
+fn file_body(file: tokio::fs::File) -> axum::body::Body {
+    use tokio::io::AsyncReadExt;
+    const CHUNK: usize = 64 * 1024;
+    // The file is dropped at its end or its first error, which ends the body.
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut chunk = bytes::BytesMut::with_capacity(CHUNK);
+        match file.read_buf(&mut chunk).await {
+            Ok(0) => None,
+            Ok(_) => Some((Ok(chunk.freeze()), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    axum::body::Body::from_stream(chunks)
 }

@@ -7,6 +7,7 @@ mod attachments;
 mod audit;
 mod backup;
 mod connections;
+mod datadir;
 mod durability;
 mod emojis;
 mod errors;

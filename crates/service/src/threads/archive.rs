@@ -114,6 +114,9 @@ mod tests {
             registration: config.registration,
             public_base: String::new(),
             attachment_max_bytes: config.attachment_max_bytes,
+            attachment_url_ttl_s: config.attachment_url_ttl_s,
+            upload_concurrency: config.bounds.upload_concurrency as usize,
+            cache_max_bytes: config.cache_max_bytes,
         };
         (Service::open(store, bus, config).await.unwrap(), events)
     }
