@@ -177,6 +177,7 @@ pub async fn run(
         registration: config.registration,
         public_base: public_base(&gateway_url),
         attachment_max_bytes: config.attachment_max_bytes,
+        hash_concurrency: config.bounds.hash_concurrency,
     };
     let mut service = Service::open(store, bus, service_config)
         .await?

@@ -22,6 +22,9 @@ use crate::error::{ServiceError, ServiceResult};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Length of a token's MAC: HMAC-SHA256.
+const MAC_BYTES: usize = 32;
+
 /// What a verified token says about its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenState {
@@ -72,19 +75,31 @@ impl TokenSigner {
         )
     }
 
-    /// Splits a token without trusting it.
+    /// Splits a token without trusting it. Only the exact text [`issue`]
+    /// writes is accepted: a token rewritten into another text that would
+    /// still verify (`+42` or `042` for the id, another base64 spelling)
+    /// would otherwise count as a different client wherever tokens are
+    /// told apart.
+    ///
+    /// [`issue`]: TokenSigner::issue
     pub fn parse(token: &str) -> Option<ParsedToken> {
         let mut parts = token.split('.');
-        let (id, issued, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let (id_part, issued_part, mac_part) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
             return None;
         }
-        let id = String::from_utf8(B64.decode(id).ok()?).ok()?;
-        let issued: [u8; 8] = B64.decode(issued).ok()?.try_into().ok()?;
-        Some(ParsedToken {
-            user_id: id.parse().ok()?,
+        let id_text = String::from_utf8(B64.decode(id_part).ok()?).ok()?;
+        let user_id: Snowflake = id_text.parse().ok()?;
+        let issued: [u8; 8] = B64.decode(issued_part).ok()?.try_into().ok()?;
+        let mac = B64.decode(mac_part).ok()?;
+        let canonical = B64.encode(user_id.to_string()) == id_part
+            && B64.encode(issued) == issued_part
+            && B64.encode(&mac) == mac_part
+            && mac.len() == MAC_BYTES;
+        canonical.then_some(ParsedToken {
+            user_id,
             issued_ms: u64::from_be_bytes(issued),
-            mac: B64.decode(mac).ok()?,
+            mac,
         })
     }
 
@@ -170,6 +185,23 @@ mod tests {
         for bad in ["", "a.b", "a.b.c.d", "!!.??.**", "x.y.z"] {
             assert!(TokenSigner::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    /// `+42` and `042` parse as 42: each spelling would be a token of its own.
+    #[test]
+    fn only_the_issued_text_parses() {
+        let signer = TokenSigner::new(b"secret".to_vec());
+        let token = signer.issue(Snowflake(42), USER, 1_000);
+        assert!(TokenSigner::parse(&token).is_some());
+        let parts: Vec<&str> = token.split('.').collect();
+        for id in ["+42", "042", " 42"] {
+            let rewritten = format!("{}.{}.{}", B64.encode(id), parts[1], parts[2]);
+            assert!(TokenSigner::parse(&rewritten).is_none(), "{id}");
+        }
+        let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
+        assert!(TokenSigner::parse(&padded).is_none());
+        let short_mac = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..8]);
+        assert!(TokenSigner::parse(&short_mac).is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod bounded;
 pub mod cache;
 pub mod channels;
 pub mod emojis;
@@ -33,6 +34,7 @@ pub mod input;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod passwords;
 pub mod permissions;
 pub mod pins;
 pub mod positions;
@@ -52,6 +54,7 @@ pub use error::{FormErrors, ServiceError, ServiceResult};
 
 use auth::TokenSigner;
 use cache::RecentMessages;
+use passwords::Passwords;
 use permissions::MemberContext;
 use ratelimit::RateLimiter;
 
@@ -72,6 +75,8 @@ pub struct ServiceConfig {
     pub public_base: String,
     /// Largest file a message may carry.
     pub attachment_max_bytes: u64,
+    /// Password hashes run at once at most (each takes 19 MiB).
+    pub hash_concurrency: u32,
 }
 
 pub struct Service {
@@ -81,6 +86,8 @@ pub struct Service {
     tokens: TokenSigner,
     cache: RecentMessages,
     pub limiter: RateLimiter,
+    /// Every password hash and check, bounded; login throttling.
+    passwords: Passwords,
     pub config: ServiceConfig,
     /// Serializes invite use so `max_uses` is never exceeded.
     invite_lock: tokio::sync::Mutex<()>,
@@ -118,6 +125,7 @@ impl Service {
             tokens: TokenSigner::new(secret),
             cache: RecentMessages::new(),
             limiter: RateLimiter::new(),
+            passwords: Passwords::new(config.hash_concurrency),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
             thread_lock: tokio::sync::Mutex::new(()),

@@ -114,6 +114,7 @@ mod tests {
             registration: config.registration,
             public_base: String::new(),
             attachment_max_bytes: config.attachment_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
         };
         (Service::open(store, bus, config).await.unwrap(), events)
     }
