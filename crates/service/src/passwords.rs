@@ -3,7 +3,7 @@
 //! An argon2 hash takes 19 MiB and tens of milliseconds of a core, so
 //! hashing without a bound lets anyone with a few hundred connections take
 //! the server's memory. Every hash and every check runs here: at most
-//! `hash_concurrency` at once on the blocking pool, a short queue behind
+//! `hash_concurrency` at once on as many threads of its own, a short queue behind
 //! them, and a 429 for whoever finds the queue full or waits too long.
 //!
 //! Logins are also throttled per account and per address: after a few
@@ -13,7 +13,8 @@
 //! costs and says nothing about which accounts exist.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -44,8 +45,16 @@ const FAILURE_MEMORY_MS: u64 = 60 * 60 * 1000;
 /// Accounts and addresses whose failures are remembered at most.
 const THROTTLE_CAPACITY: usize = 100_000;
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// The hashing threads' queue: a fixed set of threads rather than the
+    /// blocking pool, because the allocator keeps each thread's 19 MiB
+    /// after its hash, and the blocking pool would spread hashes over
+    /// hundreds of threads.
+    workers: SyncSender<Job>,
     waiting: AtomicUsize,
     max_waiting: usize,
     /// What a login for an unknown account is checked against.
@@ -98,6 +107,30 @@ impl LoginAttempt<'_> {
     }
 }
 
+/// `count` threads running hashing jobs until the queue is dropped.
+fn start_workers(count: usize) -> SyncSender<Job> {
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(count);
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..count {
+        let queue = Arc::clone(&queue);
+        let spawned = std::thread::Builder::new()
+            .name(format!("concord-hash-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "a password hashing thread could not start");
+        }
+    }
+    jobs
+}
+
 fn busy(retry_after_ms: u64) -> ServiceError {
     ServiceError::RateLimited {
         code: codes::RESOURCE_RATE_LIMITED,
@@ -111,6 +144,7 @@ impl Passwords {
         let permits = concurrency.max(1) as usize;
         Passwords {
             permits: Arc::new(Semaphore::new(permits)),
+            workers: start_workers(permits),
             waiting: AtomicUsize::new(0),
             max_waiting: permits * WAITING_PER_PERMIT,
             dummy: Arc::new(OnceLock::new()),
@@ -118,7 +152,7 @@ impl Passwords {
         }
     }
 
-    /// Runs `work` on the blocking pool once a permit is free. The permit
+    /// Runs `work` on a hashing thread once a permit is free. The permit
     /// is held by the work itself, so a client that goes away does not
     /// free it while its hash still runs.
     async fn bounded<T: Send + 'static>(
@@ -147,13 +181,20 @@ impl Passwords {
                 }
             }
         };
-        tokio::task::spawn_blocking(move || {
-            let result = work();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let output = work();
             drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))
+            let _ = done.send(output);
+        });
+        // A permit is held per job queued or running, and the queue holds
+        // as many jobs as there are permits: it is never full here.
+        self.workers
+            .try_send(job)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        result
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     /// An argon2id hash of `password`.
