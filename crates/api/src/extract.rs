@@ -44,8 +44,8 @@ impl FromRequestParts<Arc<AppState>> for Auth {
     }
 }
 
-/// The client's address, as the rate limits count it (the peer, or the
-/// address a trusted proxy forwards).
+/// The client's address as the rate limits count it: the peer, or the
+/// address a trusted proxy forwards, an IPv6 one by its /64.
 pub struct ClientAddress(pub String);
 
 impl FromRequestParts<Arc<AppState>> for ClientAddress {
@@ -56,11 +56,8 @@ impl FromRequestParts<Arc<AppState>> for ClientAddress {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         let trust = state.service.config.rate_limits.trust_forwarded_for;
-        Ok(ClientAddress(crate::ratelimit::client_address_of(
-            &parts.headers,
-            &parts.extensions,
-            trust,
-        )))
+        let address = crate::ratelimit::client_address_of(&parts.headers, &parts.extensions, trust);
+        Ok(ClientAddress(crate::ratelimit::address_key(&address)))
     }
 }
 

@@ -9,12 +9,10 @@
 //! a made-up `Authorization` header counts against its sender's address
 //! and a valid one against its user, however it is spelled.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use std::net::IpAddr;
-
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -121,7 +119,7 @@ pub(crate) fn client_address_of(
 
 /// The counted name of an address: an IPv6 client holds a whole /64, so
 /// it is counted as one.
-fn address_key(address: &str) -> String {
+pub(crate) fn address_key(address: &str) -> String {
     match address.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let s = v6.segments();

@@ -3,8 +3,9 @@
 //! An argon2 hash takes 19 MiB and tens of milliseconds of a core, so
 //! hashing without a bound lets anyone with a few hundred connections take
 //! the server's memory. Every hash and every check runs here: at most
-//! `hash_concurrency` at once on as many threads of its own, a short queue behind
-//! them, and a 429 for whoever finds the queue full or waits too long.
+//! `hash_concurrency` at once, on as many threads of its own, a short
+//! queue behind them, and a 429 for whoever finds the queue full or waits
+//! too long.
 //!
 //! Logins are also throttled per account and per address: after a few
 //! failures each further attempt must wait twice as long as the last, and
@@ -12,6 +13,7 @@
 //! not exist is checked against a dummy hash, so it costs what a real one
 //! costs and says nothing about which accounts exist.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -81,10 +83,9 @@ impl Failures {
         if self.count < free {
             return 0;
         }
-        let backoff = 2_000u64
-            .checked_shl(self.count - free)
-            .unwrap_or(u64::MAX)
-            .min(MAX_BACKOFF_MS);
+        // Past 2^20 the cap has long been reached; the shift cannot overflow.
+        let doublings = (self.count - free).min(20);
+        let backoff = (2_000u64 << doublings).min(MAX_BACKOFF_MS);
         self.last_ms.saturating_add(backoff).saturating_sub(now_ms)
     }
 }
@@ -109,7 +110,8 @@ impl LoginAttempt<'_> {
 
 /// `count` threads running hashing jobs until the queue is dropped.
 fn start_workers(count: usize) -> SyncSender<Job> {
-    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(count);
+    // One more than the permits: room for the dummy hash made at start.
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(count + 1);
     let queue = Arc::new(Mutex::new(queue));
     for i in 0..count {
         let queue = Arc::clone(&queue);
@@ -119,7 +121,9 @@ fn start_workers(count: usize) -> SyncSender<Job> {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     match job {
-                        Ok(job) => job(),
+                        // A panicking hash fails its own request (its
+                        // answer is dropped), not the thread.
+                        Ok(job) => drop(std::panic::catch_unwind(AssertUnwindSafe(job))),
                         Err(_) => return,
                     }
                 }
@@ -129,6 +133,12 @@ fn start_workers(count: usize) -> SyncSender<Job> {
         }
     }
     jobs
+}
+
+/// A hash of a password nobody knows, with the parameters real ones have.
+fn dummy_hash() -> String {
+    let unguessable = B64.encode(rand::random::<[u8; 24]>());
+    auth::hash_password(&unguessable).unwrap_or_default()
 }
 
 fn busy(retry_after_ms: u64) -> ServiceError {
@@ -142,12 +152,19 @@ impl Passwords {
     /// At most `concurrency` hashes at once.
     pub fn new(concurrency: u32) -> Self {
         let permits = concurrency.max(1) as usize;
+        let workers = start_workers(permits);
+        let dummy = Arc::new(OnceLock::new());
+        // Made now, so that not even the first unknown login takes longer.
+        let made = Arc::clone(&dummy);
+        let _ = workers.try_send(Box::new(move || {
+            made.get_or_init(dummy_hash);
+        }));
         Passwords {
             permits: Arc::new(Semaphore::new(permits)),
-            workers: start_workers(permits),
+            workers,
             waiting: AtomicUsize::new(0),
             max_waiting: permits * WAITING_PER_PERMIT,
-            dummy: Arc::new(OnceLock::new()),
+            dummy,
             failures: BoundedTable::new(THROTTLE_CAPACITY),
         }
     }
@@ -188,7 +205,7 @@ impl Passwords {
             let _ = done.send(output);
         });
         // A permit is held per job queued or running, and the queue holds
-        // as many jobs as there are permits: it is never full here.
+        // more jobs than there are permits: it is never full here.
         self.workers
             .try_send(job)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -210,10 +227,7 @@ impl Passwords {
         self.bounded(move || match phc {
             Some(phc) => auth::verify_password(&password, &phc),
             None => {
-                let dummy = dummy.get_or_init(|| {
-                    let unguessable = B64.encode(rand::random::<[u8; 24]>());
-                    auth::hash_password(&unguessable).unwrap_or_default()
-                });
+                let dummy = dummy.get_or_init(dummy_hash);
                 auth::verify_password(&password, dummy);
                 false
             }
@@ -274,6 +288,7 @@ mod tests {
         let at = |count| Failures { count, last_ms: 0 }.wait_ms(5, 0);
         assert_eq!((at(4), at(5), at(6), at(7)), (0, 2_000, 4_000, 8_000));
         assert_eq!(at(40), MAX_BACKOFF_MS);
+        assert_eq!(at(70), MAX_BACKOFF_MS);
         assert_eq!(at(u32::MAX), MAX_BACKOFF_MS);
     }
 
