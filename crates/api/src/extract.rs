@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::attachments::Upload;
@@ -22,6 +22,11 @@ use crate::error::ApiError;
 /// The authenticated caller; 401 without a valid token.
 pub struct Auth(pub Caller);
 
+/// A caller the rate limiter already verified, so the token is checked
+/// once per request.
+#[derive(Clone, Copy)]
+pub(crate) struct Authenticated(pub Caller);
+
 impl FromRequestParts<Arc<AppState>> for Auth {
     type Rejection = ApiError;
 
@@ -29,10 +34,37 @@ impl FromRequestParts<Arc<AppState>> for Auth {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
+        if let Some(Authenticated(caller)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Auth(*caller));
+        }
         let (kind, token) =
             parse_authorization(authorization(parts)?).ok_or(ServiceError::Unauthorized)?;
         Ok(Auth(state.service.authenticate(kind, token).await?))
     }
+}
+
+/// The client's address as the rate limits count it: the peer, or the
+/// address a trusted proxy forwards, an IPv6 one by its /64.
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<Arc<AppState>> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let trust = state.service.config.rate_limits.trust_forwarded_for;
+        let address = crate::ratelimit::client_address_of(&parts.headers, &parts.extensions, trust);
+        Ok(ClientAddress(crate::ratelimit::address_key(&address)))
+    }
+}
+
+/// The user a request's `Authorization` header proves, if it proves one.
+pub(crate) async fn verify(headers: &HeaderMap, state: &AppState) -> Option<Caller> {
+    let header = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (kind, token) = parse_authorization(header)?;
+    state.service.authenticate(kind, token).await.ok()
 }
 
 /// The `Authorization` header's text; 401 without one.
@@ -62,8 +94,14 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                 false => Err(ServiceError::Unauthorized.into()),
             };
         }
-        let (kind, token) = parse_authorization(header).ok_or(ServiceError::Unauthorized)?;
-        let caller = state.service.authenticate(kind, token).await?;
+        let caller = match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated(caller)) => *caller,
+            None => {
+                let (kind, token) =
+                    parse_authorization(header).ok_or(ServiceError::Unauthorized)?;
+                state.service.authenticate(kind, token).await?
+            }
+        };
         match state.service.is_instance_admin(caller).await? {
             true => Ok(Admin),
             false => Err(ServiceError::Forbidden(concord_model::codes::MISSING_PERMISSIONS).into()),

@@ -1,13 +1,19 @@
-//! Discord's rate limits: a global limit per token (or per address without
-//! one) and a limit per route bucket and major parameter, with the headers
-//! every client library reads. See PROTOCOL.md §2 for which library needs
-//! which header.
+//! Discord's rate limits: a global limit per user (or per address without
+//! a valid token) and a limit per route bucket and major parameter, with
+//! the headers every client library reads. See PROTOCOL.md §2 for which
+//! library needs which header.
+//!
+//! Requests are counted against who they are, never against the text a
+//! client sends: the token is verified here (in memory, see
+//! `service::auth`) and the caller handed on to the `Auth` extractor, so
+//! a made-up `Authorization` header counts against its sender's address
+//! and a valid one against its user, however it is spelled.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use concord_model::snowflake::now_ms;
@@ -15,6 +21,7 @@ use concord_service::ratelimit::{Decision, Limit};
 
 use crate::AppState;
 use crate::error::json_response;
+use crate::extract::{Authenticated, verify};
 
 /// The parameter that splits a route into separate buckets, as Discord's.
 fn major_parameter(path: &str) -> &str {
@@ -87,37 +94,56 @@ fn too_many(d: &Decision, bucket: &str, global: bool) -> Response {
 /// Who an anonymous request is: the peer, or behind a trusted proxy the
 /// address it appended last to `X-Forwarded-For`.
 fn client_address(request: &Request, trust_forwarded_for: bool) -> String {
+    client_address_of(request.headers(), request.extensions(), trust_forwarded_for)
+}
+
+/// [`client_address`] from a request's parts.
+pub(crate) fn client_address_of(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trust_forwarded_for: bool,
+) -> String {
     let forwarded = trust_forwarded_for
-        .then(|| request.headers().get("x-forwarded-for"))
+        .then(|| headers.get("x-forwarded-for"))
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty());
     forwarded.unwrap_or_else(|| {
-        request
-            .extensions()
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(String::new, |c| c.0.ip().to_string())
     })
 }
 
+/// The counted name of an address: an IPv6 client holds a whole /64, so
+/// it is counted as one.
+pub(crate) fn address_key(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("a:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => format!("a:{address}"),
+    }
+}
+
 pub(crate) async fn limit(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let limits = &state.service.config.rate_limits;
     if !limits.enabled {
         return next.run(request).await;
     }
-    let who = match request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(token) => token.to_owned(),
-        None => client_address(&request, limits.trust_forwarded_for),
+    let who = match verify(request.headers(), &state).await {
+        Some(caller) => {
+            request.extensions_mut().insert(Authenticated(caller));
+            format!("u:{}", caller.id)
+        }
+        None => address_key(&client_address(&request, limits.trust_forwarded_for)),
     };
     let route = request
         .extensions()
@@ -163,5 +189,18 @@ mod tests {
         assert_eq!(major_parameter("/api/v10/channels/123/messages/9"), "123");
         assert_eq!(major_parameter("/api/v10/guilds/55/members"), "55");
         assert_eq!(major_parameter("/api/v10/users/@me"), "");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_prefix() {
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1"),
+            address_key("2001:db8:1:2:bbbb::7")
+        );
+        assert_ne!(
+            address_key("2001:db8:1:2::1"),
+            address_key("2001:db8:1:3::1")
+        );
+        assert_eq!(address_key("192.0.2.7"), "a:192.0.2.7");
     }
 }

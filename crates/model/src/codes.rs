@@ -36,6 +36,7 @@ pub const BULK_DELETE_TOO_OLD: u32 = 50034;
 pub const INVALID_FORM_BODY: u32 = 50035;
 pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
+pub const RESOURCE_RATE_LIMITED: u32 = 40062;
 pub const INVALID_GUILD: u32 = 50055;
 pub const INVALID_ROLE: u32 = 50028;
 pub const THREAD_ARCHIVED: u32 = 50083;
@@ -81,6 +82,7 @@ pub fn message(code: u32) -> &'static str {
         INVALID_FORM_BODY => "Invalid Form Body",
         INVALID_JSON => "The request body contains invalid JSON.",
         BANNED => "You are banned from this guild.",
+        RESOURCE_RATE_LIMITED => "Service resource is being rate limited.",
         INVALID_GUILD => "Invalid Guild",
         INVALID_ROLE => "Invalid Role",
         THREAD_ARCHIVED => "Thread is archived",

@@ -17,6 +17,16 @@ pub const CHANNEL_NAME: (usize, usize) = (1, 100);
 pub const ROLE_NAME_MAX: usize = 100;
 pub const USERNAME: (usize, usize) = (2, 32);
 pub const PASSWORD: (usize, usize) = (8, 72);
+/// An email address, in characters (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+/// What login takes: a username or an email.
+pub const LOGIN: (usize, usize) = (1, EMAIL_MAX);
+/// An invite code, in bytes: generated codes are 8, vanity codes at most 32.
+pub const INVITE_CODE_MAX: usize = 32;
+/// A registration token, in bytes (generated ones are 32).
+pub const REGISTRATION_TOKEN_MAX: usize = 64;
+/// An emoji in a reaction path: unicode, or `name:id` for a custom one.
+pub const REACTION_EMOJI_MAX_BYTES: usize = 64;
 /// Guild-wide caps.
 pub const CHANNELS_PER_GUILD: usize = 500;
 pub const ROLES_PER_GUILD: usize = 250;

@@ -185,6 +185,7 @@ pub async fn run(
         attachment_url_ttl_s: config.attachment_url_ttl_s,
         upload_concurrency: config.bounds.upload_concurrency as usize,
         cache_max_bytes: config.cache_max_bytes,
+        hash_concurrency: config.bounds.hash_concurrency,
     };
     let mut service = Service::open(store, bus, service_config)
         .await?

@@ -4,14 +4,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use concord_model::event::EventKind;
 use concord_model::records::{Guild, User};
-use concord_model::{Snowflake, codes};
+use concord_model::{Snowflake, codes, limits};
 use serde::Serialize;
 
 use crate::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
-use crate::users::{NewAccount, blocking, check_password, state_of, taken};
-use crate::{FormErrors, Service, ServiceError, ServiceResult, auth};
+use crate::users::{NewAccount, check_password, taken};
+use crate::{FormErrors, Service, ServiceError, ServiceResult};
 
 /// Page size when counting everything for [`Service::stats`].
 const SCAN_PAGE: usize = 1_000;
@@ -93,6 +92,9 @@ impl Service {
 
     /// A user by id or by username/email.
     async fn admin_user_record(&self, key: &str) -> ServiceResult<User> {
+        if key.chars().count() > limits::LOGIN.1 {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_USER));
+        }
         if let Ok(id) = key.parse::<Snowflake>()
             && let Some(user) = self.store.user(id).await?
         {
@@ -149,7 +151,7 @@ impl Service {
         let mut errors = FormErrors::new();
         check_password(&mut errors, "password", &password);
         errors.into_result()?;
-        let hash = blocking(move || auth::hash_password(&password)).await??;
+        let hash = self.passwords.hash(password).await?;
         user.password_hash = Some(hash);
         self.save_revoking(&mut user).await?;
         Ok(Credentials {
@@ -180,16 +182,6 @@ impl Service {
             self.setup_done().await?;
         }
         Ok(AdminUser::from(&user))
-    }
-
-    /// Saves the user with a new token generation: earlier tokens stop working.
-    async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
-        user.token_generation += 1;
-        self.store.update_user(user).await.map_err(taken)?;
-        self.tokens.remember(user.id, state_of(user));
-        let audience = concord_model::event::Audience::Users(vec![user.id]);
-        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}));
-        Ok(())
     }
 
     pub async fn admin_guilds(

@@ -72,8 +72,7 @@ impl Service {
     ) -> ServiceResult<TokenResponse> {
         self.owned_application(caller, id).await?;
         let mut bot = self.user_record(id).await?;
-        bot.token_generation += 1;
-        self.store.update_user(&bot).await?;
+        self.save_revoking(&mut bot).await?;
         Ok(TokenResponse {
             token: self.issue_token(&bot),
         })
@@ -148,6 +147,7 @@ impl Service {
             return Ok(serde_json::json!({ "location": "" }));
         }
         let guild_id = input.guild_id;
+        self.refuse_banned(guild_id, app.id).await?;
         if self.store.member(guild_id, app.id).await?.is_some() {
             return Ok(serde_json::json!({ "location": "" }));
         }

@@ -10,8 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::cell::RefCell;
+
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use concord_model::Snowflake;
@@ -21,6 +23,9 @@ use sha2::Sha256;
 use crate::error::{ServiceError, ServiceResult};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Length of a token's MAC: HMAC-SHA256.
+const MAC_BYTES: usize = 32;
 
 /// What a verified token says about its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,19 +77,31 @@ impl TokenSigner {
         )
     }
 
-    /// Splits a token without trusting it.
+    /// Splits a token without trusting it. Only the exact text [`issue`]
+    /// writes is accepted: a token rewritten into another text that would
+    /// still verify (`+42` or `042` for the id, another base64 spelling)
+    /// would otherwise count as a different client wherever tokens are
+    /// told apart.
+    ///
+    /// [`issue`]: TokenSigner::issue
     pub fn parse(token: &str) -> Option<ParsedToken> {
         let mut parts = token.split('.');
-        let (id, issued, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let (id_part, issued_part, mac_part) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
             return None;
         }
-        let id = String::from_utf8(B64.decode(id).ok()?).ok()?;
-        let issued: [u8; 8] = B64.decode(issued).ok()?.try_into().ok()?;
-        Some(ParsedToken {
-            user_id: id.parse().ok()?,
+        let id_text = String::from_utf8(B64.decode(id_part).ok()?).ok()?;
+        let user_id: Snowflake = id_text.parse().ok()?;
+        let issued: [u8; 8] = B64.decode(issued_part).ok()?.try_into().ok()?;
+        let mac = B64.decode(mac_part).ok()?;
+        let canonical = B64.encode(user_id.to_string()) == id_part
+            && B64.encode(issued) == issued_part
+            && B64.encode(&mac) == mac_part
+            && mac.len() == MAC_BYTES;
+        canonical.then_some(ParsedToken {
+            user_id,
             issued_ms: u64::from_be_bytes(issued),
-            mac: B64.decode(mac).ok()?,
+            mac,
         })
     }
 
@@ -112,22 +129,77 @@ impl TokenSigner {
     }
 }
 
-/// argon2id with the crate's default parameters (19 MiB, 2 passes).
-pub fn hash_password(password: &str) -> ServiceResult<String> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ServiceError::Internal(e.to_string()))
+thread_local! {
+    /// This thread's argon2 memory (19 MiB with the default parameters),
+    /// allocated once and reused by every hash the thread computes. Freed
+    /// and allocated again per hash, the allocator keeps several copies of
+    /// it per thread; `passwords` runs hashes on a fixed set of threads, so
+    /// hashing memory is that many buffers, whatever the load.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+/// The argon2 output of `password` under `argon2` and `salt`, computed in
+/// this thread's [`MEMORY`].
+fn compute(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: Salt<'_>,
+    output_len: usize,
+) -> password_hash::Result<Output> {
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes)?;
+    let blocks = argon2.params().block_count();
+    Output::init_with(output_len, |out| {
+        MEMORY.with(|memory| {
+            let mut memory = memory.borrow_mut();
+            if memory.len() < blocks {
+                *memory = vec![Block::default(); blocks];
+            }
+            let memory = &mut memory[..blocks];
+            Ok(argon2.hash_password_into_with_memory(password, salt, out, memory)?)
+        })
     })
+}
+
+/// argon2id with the crate's default parameters (19 MiB, 2 passes), as a
+/// PHC string.
+pub fn hash_password(password: &str) -> ServiceResult<String> {
+    let internal = |e: password_hash::Error| ServiceError::Internal(e.to_string());
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(internal)?;
+    let argon2 = Argon2::default();
+    let params = argon2.params();
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output =
+        compute(&argon2, password.as_bytes(), salt.as_salt(), output_len).map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc`, with the parameters
+/// it was hashed with; compared in constant time.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, &hash.hash) else {
+        return false;
+    };
+    let computed = || -> password_hash::Result<Output> {
+        let algorithm = Algorithm::try_from(hash.algorithm)?;
+        let version = match hash.version {
+            Some(v) => Version::try_from(v)?,
+            None => Version::default(),
+        };
+        let argon2 = Argon2::new(algorithm, version, Params::try_from(&hash)?);
+        compute(&argon2, password.as_bytes(), salt, expected.len())
+    };
+    computed().is_ok_and(|computed| computed == *expected)
 }
 
 #[cfg(test)]
@@ -172,6 +244,23 @@ mod tests {
         }
     }
 
+    /// `+42` and `042` parse as 42: each spelling would be a token of its own.
+    #[test]
+    fn only_the_issued_text_parses() {
+        let signer = TokenSigner::new(b"secret".to_vec());
+        let token = signer.issue(Snowflake(42), USER, 1_000);
+        assert!(TokenSigner::parse(&token).is_some());
+        let parts: Vec<&str> = token.split('.').collect();
+        for id in ["+42", "042", " 42"] {
+            let rewritten = format!("{}.{}.{}", B64.encode(id), parts[1], parts[2]);
+            assert!(TokenSigner::parse(&rewritten).is_none(), "{id}");
+        }
+        let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
+        assert!(TokenSigner::parse(&padded).is_none());
+        let short_mac = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..8]);
+        assert!(TokenSigner::parse(&short_mac).is_none());
+    }
+
     #[test]
     fn passwords_hash_with_argon2id() {
         let phc = hash_password("correct horse").unwrap();
@@ -179,5 +268,39 @@ mod tests {
         assert!(verify_password("correct horse", &phc));
         assert!(!verify_password("wrong horse", &phc));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    /// Hashes computed in reused memory are the crate's own PHC strings:
+    /// stored hashes keep verifying, either way round.
+    #[test]
+    fn hashes_match_the_crates_own() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash_password("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("battery staple", &theirs));
+        assert!(!verify_password("battery stapler", &theirs));
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"other parameters", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_password("other parameters", &small));
+        assert!(
+            verify_password("correct horse", &ours),
+            "memory reused after a smaller hash"
+        );
     }
 }

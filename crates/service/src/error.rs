@@ -110,6 +110,10 @@ impl ServiceError {
             | ServiceError::BadRequest(c)
             | ServiceError::LimitReached(c) => codes::message(*c).into(),
             ServiceError::InvalidForm(_) => codes::message(codes::INVALID_FORM_BODY).into(),
+            ServiceError::RateLimited {
+                code: codes::GENERAL,
+                ..
+            } => "You are being rate limited.".into(),
             ServiceError::RateLimited { code, .. } => codes::message(*code).into(),
             ServiceError::IndexNotReady { .. } => {
                 codes::message(codes::INDEX_NOT_YET_AVAILABLE).into()

@@ -30,10 +30,20 @@ fn to_managers(invite: &Invite) -> Audience {
 }
 
 impl Service {
+    /// An invite by code, spent or not: 10006 if there is none, and for a
+    /// code longer than any invite's without asking the store.
+    async fn invite_record(&self, code: &str) -> ServiceResult<Invite> {
+        let unknown = ServiceError::NotFound(codes::UNKNOWN_INVITE);
+        if code.len() > limits::INVITE_CODE_MAX {
+            return Err(unknown);
+        }
+        self.store.invite(code).await?.ok_or(unknown)
+    }
+
     /// A live invite: 10006 if missing, expired or used up.
     pub(crate) async fn live_invite(&self, code: &str) -> ServiceResult<Invite> {
-        match self.store.invite(code).await? {
-            Some(invite) if !invite.is_spent(now_ms()) => Ok(invite),
+        match self.invite_record(code).await? {
+            invite if !invite.is_spent(now_ms()) => Ok(invite),
             _ => Err(ServiceError::NotFound(codes::UNKNOWN_INVITE)),
         }
     }
@@ -205,11 +215,7 @@ impl Service {
 
     /// MANAGE_CHANNELS on its channel or MANAGE_GUILD revokes an invite.
     pub async fn delete_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
-        let invite = self
-            .store
-            .invite(code)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_INVITE))?;
+        let invite = self.invite_record(code).await?;
         let view = self.channel_view(caller, invite.channel_id).await?;
         let allowed = view.permissions.contains(Permissions::MANAGE_CHANNELS)
             || view.guild()?.base().contains(Permissions::MANAGE_GUILD);

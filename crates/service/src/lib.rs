@@ -23,6 +23,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod bounded;
 pub mod cache;
 pub mod channels;
 pub mod emojis;
@@ -33,6 +34,7 @@ pub mod input;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod passwords;
 pub mod permissions;
 pub mod pins;
 pub mod positions;
@@ -53,6 +55,7 @@ pub use error::{FormErrors, ServiceError, ServiceResult};
 
 use auth::TokenSigner;
 use cache::RecentMessages;
+use passwords::Passwords;
 use permissions::MemberContext;
 use ratelimit::RateLimiter;
 use signed_urls::UrlSigner;
@@ -80,6 +83,8 @@ pub struct ServiceConfig {
     pub upload_concurrency: usize,
     /// Bytes of recent messages the cache holds across all channels.
     pub cache_max_bytes: u64,
+    /// Password hashes run at once at most (each takes 19 MiB).
+    pub hash_concurrency: u32,
 }
 
 pub struct Service {
@@ -91,6 +96,8 @@ pub struct Service {
     urls: UrlSigner,
     cache: RecentMessages,
     pub limiter: RateLimiter,
+    /// Every password hash and check, bounded; login throttling.
+    passwords: Passwords,
     pub config: ServiceConfig,
     /// Serializes invite use so `max_uses` is never exceeded.
     invite_lock: tokio::sync::Mutex<()>,
@@ -129,6 +136,7 @@ impl Service {
             tokens: TokenSigner::new(secret),
             cache: RecentMessages::new(config.cache_max_bytes),
             limiter: RateLimiter::new(),
+            passwords: Passwords::new(config.hash_concurrency),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
             thread_lock: tokio::sync::Mutex::new(()),

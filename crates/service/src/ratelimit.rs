@@ -1,10 +1,18 @@
-//! Fixed-window counters keyed by bucket. In-process for one node; the
-//! counters move to Redis when several nodes share the limits.
+//! Fixed-window counters keyed by bucket, in a [`BoundedTable`]: however
+//! many clients come, the table keeps at most [`CAPACITY`] windows and a
+//! request locks one shard of it. In-process for one node; when several
+//! nodes share the limits the counters move to Redis behind the same
+//! narrow API ([`RateLimiter::check`]).
+//!
+//! Keys name who is counted: the authenticated user, else the client's
+//! address (see `api::ratelimit`), never text a client can vary freely.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use crate::bounded::{BoundedTable, Expiring};
 
 pub use concord_config::Limit;
+
+/// Windows kept at most; the least recently used go first when full.
+pub const CAPACITY: usize = 100_000;
 
 /// The state of a bucket after one request, for the `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,41 +26,71 @@ pub struct Decision {
     pub reset_at_ms: u64,
 }
 
-#[derive(Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (u64, u32)>>,
+/// One bucket's current window.
+struct Window {
+    start_ms: u64,
+    window_ms: u64,
+    count: u32,
 }
 
-const PRUNE_ABOVE: usize = 100_000;
+impl Expiring for Window {
+    fn expired(&self, now_ms: u64) -> bool {
+        now_ms >= self.start_ms.saturating_add(self.window_ms)
+    }
+}
+
+pub struct RateLimiter {
+    windows: BoundedTable<Window>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
 
 impl RateLimiter {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A limiter keeping at most about `capacity` windows.
+    pub fn with_capacity(capacity: usize) -> Self {
+        RateLimiter {
+            windows: BoundedTable::new(capacity),
+        }
+    }
+
     /// Counts one request against `key` and says whether it may proceed.
     pub fn check(&self, key: &str, limit: Limit, now_ms: u64) -> Decision {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > PRUNE_ABOVE {
-            windows.retain(|_, (start, _)| now_ms < *start + 3_600_000);
-        }
-        let (start, count) = windows.entry(key.to_owned()).or_insert((now_ms, 0));
-        if now_ms >= *start + limit.window_ms {
-            *start = now_ms;
-            *count = 0;
-        }
-        let allowed = *count < limit.count;
-        if allowed {
-            *count += 1;
-        }
-        let reset_at_ms = *start + limit.window_ms;
-        Decision {
-            allowed,
-            limit: limit.count,
-            remaining: limit.count - *count,
-            reset_after_ms: reset_at_ms - now_ms,
-            reset_at_ms,
-        }
+        let fresh = || Window {
+            start_ms: now_ms,
+            window_ms: limit.window_ms,
+            count: 0,
+        };
+        self.windows.with(key, now_ms, fresh, |w| {
+            let allowed = w.count < limit.count;
+            if allowed {
+                w.count += 1;
+            }
+            let reset_at_ms = w.start_ms.saturating_add(w.window_ms);
+            Decision {
+                allowed,
+                limit: limit.count,
+                remaining: limit.count.saturating_sub(w.count),
+                reset_after_ms: reset_at_ms.saturating_sub(now_ms),
+                reset_at_ms,
+            }
+        })
+    }
+
+    /// Windows held now.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
     }
 }
 
@@ -78,5 +116,24 @@ mod tests {
             "buckets are separate"
         );
         assert!(limiter.check("k", limit, 11_000).allowed, "new window");
+    }
+
+    /// 120,000 distinct keys once took the table to half a gigabyte.
+    #[test]
+    fn limiter_table_is_bounded() {
+        let limiter = RateLimiter::with_capacity(10_000);
+        let limit = Limit {
+            count: 5,
+            window_ms: 60_000,
+        };
+        for i in 0..200_000u32 {
+            limiter.check(&format!("g:{i}"), limit, 1_000);
+        }
+        assert!(limiter.len() <= 10_100, "{} windows held", limiter.len());
+        for _ in 0..5 {
+            assert!(limiter.check("busy", limit, 2_000).allowed);
+        }
+        let busy = limiter.check("busy", limit, 2_000);
+        assert!(!busy.allowed, "a live window still counts");
     }
 }

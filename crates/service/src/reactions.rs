@@ -2,7 +2,7 @@
 
 use concord_model::event::EventKind;
 use concord_model::wire::{self, PartialEmoji};
-use concord_model::{Permissions, Snowflake, codes};
+use concord_model::{Permissions, Snowflake, codes, limits};
 use serde_json::json;
 
 use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
@@ -20,8 +20,9 @@ fn custom_emoji_id(emoji: &str) -> Option<Snowflake> {
 /// An emoji as a path segment gives it: unicode (no ASCII in it), or a
 /// custom one as `name:id`.
 fn check_emoji(emoji: &str) -> ServiceResult<()> {
-    let unicode = !emoji.is_empty() && emoji.len() <= 64 && !emoji.chars().any(|c| c.is_ascii());
-    if unicode || custom_emoji_id(emoji).is_some() {
+    let fits = !emoji.is_empty() && emoji.len() <= limits::REACTION_EMOJI_MAX_BYTES;
+    let unicode = !emoji.chars().any(|c| c.is_ascii());
+    if fits && (unicode || custom_emoji_id(emoji).is_some()) {
         Ok(())
     } else {
         Err(ServiceError::NotFound(codes::UNKNOWN_EMOJI))

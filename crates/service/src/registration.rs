@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use concord_config::Registration;
+use concord_model::limits;
 use concord_model::records::User;
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +95,22 @@ impl Service {
     /// Checks the registration against the mode; a token is used up here
     /// (and given back by [`Service::readmit`] if the account is refused).
     pub(crate) async fn admit(&self, input: &Register) -> ServiceResult<Admission> {
+        let mut errors = FormErrors::new();
+        let fields = [
+            (
+                "registration_token",
+                &input.registration_token,
+                limits::REGISTRATION_TOKEN_MAX,
+            ),
+            ("invite", &input.invite, limits::INVITE_CODE_MAX),
+        ];
+        for (field, value, max) in fields {
+            if value.as_ref().is_some_and(|v| v.len() > max) {
+                let message = format!("Must be {max} or fewer in length.");
+                errors.add(field, "BASE_TYPE_MAX_LENGTH", message);
+            }
+        }
+        errors.into_result()?;
         if let Some(token) = input
             .registration_token
             .as_deref()

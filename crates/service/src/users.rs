@@ -6,9 +6,10 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Snowflake, codes, limits, wire};
 use serde::Serialize;
 
-use crate::auth::{self, TokenSigner, TokenState};
+use crate::auth::{TokenSigner, TokenState};
 use crate::error::check_length;
 use crate::input::{Login, PatchMe, Register};
+use crate::passwords::LoginAttempt;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 #[derive(Debug, Serialize)]
@@ -72,7 +73,7 @@ impl NewAccount {
         }
         check_password(&mut errors, "password", &self.password);
         if let Some(email) = &self.email
-            && (!email.contains('@') || email.len() > 254)
+            && (!email.contains('@') || email.chars().count() > limits::EMAIL_MAX)
         {
             errors.add(
                 "email",
@@ -82,6 +83,15 @@ impl NewAccount {
         }
         errors.into_result()
     }
+}
+
+/// A login name is a username or an email: 50035 beyond an email's length,
+/// before the store is asked.
+fn check_login(login: &str) -> ServiceResult<()> {
+    let mut errors = FormErrors::new();
+    let (min, max) = limits::LOGIN;
+    check_length(&mut errors, "login", login, min, max);
+    errors.into_result()
 }
 
 pub(crate) fn check_password(errors: &mut FormErrors, field: &str, password: &str) {
@@ -131,6 +141,19 @@ impl Service {
         })
     }
 
+    /// Saves the user with a new token generation, so every earlier token
+    /// stops working, and ends the user's live gateway sessions. The one
+    /// way a generation moves: password changes and resets, bot token
+    /// resets and disabling an account all come here.
+    pub(crate) async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
+        user.token_generation += 1;
+        self.store.update_user(user).await.map_err(taken)?;
+        self.tokens.remember(user.id, state_of(user));
+        let audience = Audience::Users(vec![user.id]);
+        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}));
+        Ok(())
+    }
+
     pub(crate) fn issue_token(&self, user: &User) -> String {
         self.tokens.issue(user.id, state_of(user), now_ms())
     }
@@ -168,8 +191,7 @@ impl Service {
 
     /// Stores a checked account with its password hashed.
     pub(crate) async fn create_account(&self, account: NewAccount) -> ServiceResult<User> {
-        let password = account.password;
-        let hash = blocking(move || auth::hash_password(&password)).await??;
+        let hash = self.passwords.hash(account.password).await?;
         let user = User {
             global_name: account.global_name.filter(|n| !n.trim().is_empty()),
             email: account.email,
@@ -182,23 +204,38 @@ impl Service {
         Ok(user)
     }
 
-    pub async fn login(&self, input: Login) -> ServiceResult<LoginResponse> {
+    /// Logs in with a username or email. Throttled per account and per
+    /// `address` after failures (when rate limits are on), and as costly
+    /// for an account that does not exist as for one that does.
+    pub async fn login(&self, input: Login, address: &str) -> ServiceResult<LoginResponse> {
         let invalid = || {
             let mut e = FormErrors::new();
             e.add("login", "INVALID_LOGIN", "Login or password is invalid.");
             e.add("password", "INVALID_LOGIN", "Login or password is invalid.");
             ServiceError::InvalidForm(e)
         };
-        let user = self
-            .store
-            .user_by_login(&input.login)
-            .await?
-            .ok_or_else(invalid)?;
-        let hash = user.password_hash.clone().ok_or_else(invalid)?;
-        let password = input.password;
-        if !blocking(move || auth::verify_password(&password, &hash)).await? {
-            return Err(invalid());
+        check_login(&input.login)?;
+        let attempt = LoginAttempt {
+            login: &input.login,
+            address,
+        };
+        let throttled = self.config.rate_limits.enabled;
+        if throttled {
+            self.passwords.check_throttle(&attempt, now_ms())?;
         }
+        let user = self.store.user_by_login(&input.login).await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let matches = self.passwords.verify(input.password, hash).await?;
+        let user = match user {
+            Some(user) if matches => user,
+            _ => {
+                if throttled {
+                    self.passwords.failed(&attempt, now_ms());
+                }
+                return Err(invalid());
+            }
+        };
+        self.passwords.succeeded(&attempt);
         if user.disabled {
             return Err(ServiceError::InvalidForm(FormErrors::single(
                 "login",
@@ -253,8 +290,8 @@ impl Service {
             let (min, max) = limits::PASSWORD;
             check_length(&mut errors, "new_password", &new_password, min, max);
             let current = input.password.unwrap_or_default();
-            let hash = user.password_hash.clone().unwrap_or_default();
-            if !blocking(move || auth::verify_password(&current, &hash)).await? {
+            let hash = user.password_hash.clone();
+            if !self.passwords.verify(current, hash).await? {
                 errors.add(
                     "password",
                     "PASSWORD_DOES_NOT_MATCH",
@@ -264,12 +301,14 @@ impl Service {
             if !errors.is_empty() {
                 return Err(ServiceError::InvalidForm(errors));
             }
-            user.password_hash = Some(blocking(move || auth::hash_password(&new_password)).await??);
-            user.token_generation += 1;
+            user.password_hash = Some(self.passwords.hash(new_password).await?);
         }
         errors.into_result()?;
-        self.store.update_user(&user).await.map_err(taken)?;
-        self.tokens.remember(user.id, state_of(&user));
+        if password_change {
+            self.save_revoking(&mut user).await?;
+        } else {
+            self.store.update_user(&user).await.map_err(taken)?;
+        }
         let current = wire::CurrentUser::from(&user);
         self.publish(
             EventKind::UserUpdate,

@@ -203,7 +203,7 @@ impl FjallStore {
     fn stage_user(&self, batch: &mut WriteBatch, user: &User) -> StoreResult<()> {
         let keys = login_keys(user);
         for (key, what) in &keys {
-            let owner = self.t.login_user.get(key).map_err(backend)?;
+            let owner = self.t.login_user.get(keys::text(key)?).map_err(backend)?;
             if owner.is_some_and(|id| u64_value(&id) != user.id.get()) {
                 return Err(StoreError::Conflict(what));
             }
@@ -380,7 +380,8 @@ impl UserStore for FjallStore {
     }
 
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
-        let Some(id) = self.t.login_user.get(login_key(login)).map_err(backend)? else {
+        let login = login_key(keys::text(login)?);
+        let Some(id) = self.t.login_user.get(login).map_err(backend)? else {
             return Ok(None);
         };
         Self::get(&self.t.user, id)
@@ -710,8 +711,7 @@ fn reaction_prefix(
 ) -> StoreResult<Vec<u8>> {
     let mut key = keys::pair(channel.get(), message.get()).to_vec();
     if let Some(emoji) = emoji {
-        let len = u8::try_from(emoji.len())
-            .map_err(|_| StoreError::Corrupt("emoji longer than 255 bytes".into()))?;
+        let len = u8::try_from(emoji.len()).map_err(|_| StoreError::KeyTooLong(emoji.len()))?;
         key.push(len);
         key.extend_from_slice(emoji.as_bytes());
     }
@@ -746,10 +746,11 @@ fn guild_invite_key(guild_id: Snowflake, code: &str) -> Vec<u8> {
 #[async_trait]
 impl InviteStore for FjallStore {
     async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
-        Self::get(&self.t.invite, code)
+        Self::get(&self.t.invite, keys::text(code)?)
     }
 
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
+        keys::text(&invite.code)?;
         let value = encode(invite)?;
         self.write(|b| {
             b.insert(&self.t.invite, invite.code.as_bytes(), value);
@@ -764,6 +765,7 @@ impl InviteStore for FjallStore {
     }
 
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
+        let code = keys::text(code)?;
         self.write(|b| {
             if let Some(invite) = Self::get::<Invite>(&self.t.invite, code)? {
                 b.remove(
@@ -1354,10 +1356,12 @@ impl PinStore for FjallStore {
 #[async_trait]
 impl MetaStore for FjallStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = keys::text(key)?;
         Ok(self.t.meta.get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
 
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        let key = keys::text(key)?;
         self.write(|b| {
             b.insert(&self.t.meta, key, value.to_vec());
             Ok(())
@@ -1366,6 +1370,7 @@ impl MetaStore for FjallStore {
     }
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = keys::text(key)?;
         let mut taken = None;
         self.write(|b| {
             taken = self.t.meta.get(key).map_err(backend)?.map(|v| v.to_vec());

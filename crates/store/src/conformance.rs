@@ -20,7 +20,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
-            threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, message_crud, history_semantics, empty_buckets_are_skipped);
+            threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -1094,4 +1094,33 @@ pub async fn empty_buckets_are_skipped(store: &dyn Store) {
         .unwrap();
     assert_eq!(ids(&page), [survivor.get()]);
     assert!(store.buckets_visited() - before <= 2);
+}
+
+/// Client text that becomes a key (a login, an invite code, a meta key)
+/// is refused with an error at any length, never a panic.
+pub async fn oversized_text_keys_are_refused(store: &dyn Store) {
+    let long = "x".repeat(70_000);
+    let too_long = |r: Result<(), StoreError>| matches!(r, Err(StoreError::KeyTooLong(_)));
+    assert!(too_long(store.user_by_login(&long).await.map(|_| ())));
+    assert!(too_long(store.invite(&long).await.map(|_| ())));
+    assert!(too_long(store.delete_invite(&long).await));
+    assert!(too_long(store.meta(&long).await.map(|_| ())));
+    assert!(too_long(store.take_meta(&long).await.map(|_| ())));
+    assert!(too_long(store.put_meta(&long, b"v").await));
+    assert!(too_long(store.create_user(&user(1, &long)).await));
+    let invite = Invite {
+        code: long.clone(),
+        guild_id: Snowflake(100),
+        channel_id: Snowflake(101),
+        inviter_id: Snowflake(1),
+        created_ms: BASE_MS,
+        max_age: 0,
+        max_uses: 0,
+        uses: 0,
+        temporary: false,
+    };
+    assert!(too_long(store.put_invite(&invite).await));
+    let fits = "y".repeat(crate::keys::TEXT_KEY_MAX);
+    store.put_meta(&fits, b"v").await.unwrap();
+    assert_eq!(store.meta(&fits).await.unwrap(), Some(b"v".to_vec()));
 }

@@ -5,6 +5,22 @@
 
 use concord_model::Snowflake;
 
+use crate::{StoreError, StoreResult};
+
+/// The longest key made of text (a login, an invite code, a meta key) a
+/// backend takes. Far above every length the service allows, far below
+/// the 64 KiB at which the embedded store panics.
+pub const TEXT_KEY_MAX: usize = 4096;
+
+/// `text` as a key, or [`StoreError::KeyTooLong`]: every key made of
+/// client text goes through here before it reaches a backend.
+pub fn text(text: &str) -> StoreResult<&str> {
+    match text.len() {
+        n if n > TEXT_KEY_MAX => Err(StoreError::KeyTooLong(n)),
+        _ => Ok(text),
+    }
+}
+
 /// `channel_id | bucket | !message_id`: partition `(channel, bucket)`,
 /// clustered by id descending.
 pub fn message(channel_id: Snowflake, bucket: u64, id: Snowflake) -> [u8; 24] {

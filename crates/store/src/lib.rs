@@ -33,6 +33,10 @@ pub enum StoreError {
     Backend(String),
     #[error("stored record could not be decoded: {0}")]
     Corrupt(String),
+    /// A key made of client text is longer than any store takes; the
+    /// service validates lengths first, so this is a bug, not a panic.
+    #[error("key of {0} bytes is longer than {max}", max = keys::TEXT_KEY_MAX)]
+    KeyTooLong(usize),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

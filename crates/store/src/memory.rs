@@ -91,6 +91,7 @@ impl Inner {
     fn claim_logins(&mut self, user: &User) -> StoreResult<()> {
         let keys = login_keys(user);
         for (key, what) in &keys {
+            crate::keys::text(key)?;
             if self.logins.get(key).is_some_and(|id| *id != user.id) {
                 return Err(StoreError::Conflict(what));
             }
@@ -174,8 +175,9 @@ impl UserStore for MemoryStore {
     }
 
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        let login = login_key(crate::keys::text(login)?);
         let inner = self.lock();
-        let id = inner.logins.get(&login_key(login));
+        let id = inner.logins.get(&login);
         Ok(id.and_then(|id| inner.users.get(id)).cloned())
     }
 
@@ -443,10 +445,12 @@ impl MemberStore for MemoryStore {
 #[async_trait]
 impl InviteStore for MemoryStore {
     async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
+        let code = crate::keys::text(code)?;
         Ok(self.lock().invites.get(code).cloned())
     }
 
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
+        crate::keys::text(&invite.code)?;
         self.lock()
             .invites
             .insert(invite.code.clone(), invite.clone());
@@ -454,7 +458,7 @@ impl InviteStore for MemoryStore {
     }
 
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
-        self.lock().invites.remove(code);
+        self.lock().invites.remove(crate::keys::text(code)?);
         Ok(())
     }
 
@@ -910,16 +914,17 @@ impl PinStore for MemoryStore {
 #[async_trait]
 impl MetaStore for MemoryStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self.lock().meta.get(key).cloned())
+        Ok(self.lock().meta.get(crate::keys::text(key)?).cloned())
     }
 
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        let key = crate::keys::text(key)?;
         self.lock().meta.insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self.lock().meta.remove(key))
+        Ok(self.lock().meta.remove(crate::keys::text(key)?))
     }
 }
 

@@ -9,7 +9,7 @@ use concord_service::input::{
 use super::{created, no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, QueryMap, id};
+use crate::extract::{Auth, Body, ClientAddress, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Users and applications" {
@@ -36,8 +36,12 @@ async fn register(state: State, Body(input): Body<Register>) -> ApiResult<Respon
     Ok(created(state.service.register(input).await?))
 }
 
-async fn login(state: State, Body(input): Body<Login>) -> ApiResult<Response> {
-    Ok(ok(state.service.login(input).await?))
+async fn login(
+    state: State,
+    ClientAddress(address): ClientAddress,
+    Body(input): Body<Login>,
+) -> ApiResult<Response> {
+    Ok(ok(state.service.login(input, &address).await?))
 }
 
 async fn me(state: State, Auth(caller): Auth) -> ApiResult<Response> {

@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API: each starts a real `concord` on a
 //! loopback port and talks to it over HTTP, as a client library would.
 
+mod account_security;
 mod accounts;
 mod admin;
 mod attachments;

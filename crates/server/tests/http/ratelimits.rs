@@ -210,3 +210,65 @@ async fn forwarded_addresses_count_only_when_trusted() {
         }
     }
 }
+
+/// A token whose user-id part is rewritten (`042` for `42`) still named
+/// the same user and got a bucket of its own: every spelling of a user's
+/// credentials counts against that user, and only the issued text is a
+/// token at all.
+#[tokio::test]
+async fn rewritten_token_shares_its_users_bucket() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    let s = server_with(&[
+        "--rate-limits",
+        "on",
+        "--message-rate-limit",
+        "2",
+        "--message-rate-window-ms",
+        "60000",
+    ]);
+    let owner = s.register("owner").await;
+    let (guild, general) = s.guild(&owner, "Home").await;
+    let bot = s.bot(&owner, "helper", &guild, "0").await;
+    let path = format!("/channels/{general}/messages");
+    let send = |auth: String| {
+        let (s, path) = (&s, path.clone());
+        async move { s.post(&path, &auth, json!({ "content": "x" })).await }
+    };
+    for _ in 0..2 {
+        assert_eq!(send(bot.auth.clone()).await.status, 200);
+    }
+    let token = bot.auth.trim_start_matches("Bot ");
+    let respelled = send(format!("bot  {token}")).await;
+    assert_eq!(respelled.status, 429, "the same bot, spelled otherwise");
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let id = String::from_utf8(B64.decode(&parts[0]).unwrap()).unwrap();
+    parts[0] = B64.encode(format!("0{id}"));
+    let rewritten = send(format!("Bot {}", parts.join("."))).await;
+    assert_eq!(rewritten.status, 401, "only the issued text is a token");
+}
+
+/// A made-up `Authorization` header per request once got a fresh bucket
+/// each time: requests without a valid token count against the address.
+#[tokio::test]
+async fn random_authorization_headers_share_the_address_bucket() {
+    let s = server_with(&["--rate-limits", "on", "--global-rate-limit", "3"]);
+    let ada = s.register("ada").await;
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let made_up = format!("made.up.{i}");
+        let reply = s
+            .request_with("GET", "/gateway", Some(&made_up), None, &[])
+            .await;
+        statuses.push(reply.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 429].contains(s)),
+        "{statuses:?}"
+    );
+    let mine = s.get("/users/@me", &ada.auth).await;
+    assert_eq!(mine.status, 200, "a valid token counts against its user");
+}

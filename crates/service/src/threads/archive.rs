@@ -117,6 +117,7 @@ mod tests {
             attachment_url_ttl_s: config.attachment_url_ttl_s,
             upload_concurrency: config.bounds.upload_concurrency as usize,
             cache_max_bytes: config.cache_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
         };
         (Service::open(store, bus, config).await.unwrap(), events)
     }
