@@ -92,7 +92,9 @@ impl Service {
             role.name = name;
         }
         if let Some(permissions) = input.permissions {
-            if !view.base().contains(permissions) {
+            // Only what is added must be held: a role may keep bits its
+            // editor lacks, and losing bits grants nothing.
+            if !view.base().contains(permissions.remove(role.permissions)) {
                 return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
             }
             role.permissions = permissions;
