@@ -185,8 +185,20 @@ impl Hub {
                 if affects_permissions(event.kind) {
                     permissions.remove(guild_id);
                 }
+                let changed_channel = changed_channel(event.kind, &mut payload);
                 for session in self.in_guild(*guild_id) {
                     if !session.has_intent(required_intent(event.kind)) {
+                        continue;
+                    }
+                    if let Some(channel) = changed_channel
+                        && !session.bot
+                    {
+                        let sent = self
+                            .follow_channel(permissions, &session, *guild_id, channel, event.kind)
+                            .await;
+                        if let Some(kind) = sent {
+                            push(&session, kind, Arc::clone(&payload.full));
+                        }
                         continue;
                     }
                     if channel_id.is_none() && *required != Permissions::NONE {
@@ -218,6 +230,9 @@ impl Hub {
                     for session in self.in_guild(*guild_id) {
                         self.unsubscribe(&session, *guild_id);
                     }
+                }
+                if let Some(whose) = views_changed_by(event.kind, &mut payload) {
+                    self.refresh_views(permissions, *guild_id, whose).await;
                 }
             }
         }
@@ -280,6 +295,7 @@ impl Hub {
                 if let Ok(Some(payload)) = built
                     && let Ok(json) = serde_json::to_string(&payload)
                 {
+                    session.set_visible(guild, payload.channels.iter().map(|c| c.id));
                     push(session, event.kind.name(), json.into());
                 }
             }
@@ -299,6 +315,87 @@ impl Hub {
                 if !elsewhere && session.has_intent(required_intent(event.kind)) {
                     push(session, event.kind.name(), Arc::clone(&full));
                 }
+            }
+        }
+    }
+
+    /// Where a person's client stands after a channel of theirs was created,
+    /// edited or deleted: the dispatch to send them, if any. An edit that
+    /// reveals the channel arrives as CHANNEL_CREATE and one that hides it
+    /// as CHANNEL_DELETE (the same channel object either way), so their
+    /// client only ever holds the channels they can view.
+    async fn follow_channel(
+        &self,
+        cache: &mut PermissionCache,
+        session: &Session,
+        guild: Snowflake,
+        channel: Snowflake,
+        kind: EventKind,
+    ) -> Option<&'static str> {
+        let now = kind != EventKind::ChannelDelete
+            && self
+                .permissions(cache, session, guild, Some(channel))
+                .await
+                .contains(Permissions::VIEW_CHANNEL);
+        let was = session.mark_visible(guild, channel, now);
+        let sent = match (was, now) {
+            (true, true) => kind,
+            (false, true) => EventKind::ChannelCreate,
+            (true, false) => EventKind::ChannelDelete,
+            (false, false) => return None,
+        };
+        Some(sent.name())
+    }
+
+    /// After an event that may change what people see (a role's
+    /// permissions, someone's roles, the owner), compares each affected
+    /// person's view of the guild's channels with what their client was told
+    /// and sends CHANNEL_CREATE for each channel revealed and CHANNEL_DELETE
+    /// for each hidden. Bots see every channel and are left alone.
+    async fn refresh_views(&self, cache: &mut PermissionCache, guild: Snowflake, whose: Whose) {
+        let sessions: Vec<_> = self
+            .in_guild(guild)
+            .into_iter()
+            .filter(|s| !s.bot && s.has_intent(intents::GUILDS))
+            .filter(|s| match whose {
+                Whose::Everyone => true,
+                Whose::User(user) => s.user_id == user,
+            })
+            .collect();
+        if sessions.is_empty() {
+            return;
+        }
+        let channels = match self.service.guild_channel_ids(guild).await {
+            Ok(channels) => channels,
+            Err(e) => {
+                tracing::error!(error = %e, "channel views not refreshed");
+                return;
+            }
+        };
+        // Each channel's object is read once, and only if someone's view of it changed.
+        let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
+        for session in sessions {
+            for id in &channels {
+                let now = self
+                    .permissions(cache, &session, guild, Some(*id))
+                    .await
+                    .contains(Permissions::VIEW_CHANNEL);
+                if session.mark_visible(guild, *id, now) == now {
+                    continue;
+                }
+                if !objects.contains_key(id) {
+                    let object = self.service.channel_object(*id).await.ok().flatten();
+                    objects.insert(*id, object.map(Arc::from));
+                }
+                let Some(Some(object)) = objects.get(id) else {
+                    continue;
+                };
+                let kind = if now {
+                    EventKind::ChannelCreate
+                } else {
+                    EventKind::ChannelDelete
+                };
+                push(&session, kind.name(), Arc::clone(object));
             }
         }
     }
@@ -342,6 +439,36 @@ fn push(session: &Session, kind: &'static str, data: Arc<str>) {
     if session.push(kind, data) == Pushed::Kicked {
         metrics::counter!("concord_gateway_slow_consumers_total").increment(1);
         tracing::info!(session = %session.id, "slow consumer disconnected");
+    }
+}
+
+/// The channel a CHANNEL_CREATE/UPDATE/DELETE is about.
+fn changed_channel(kind: EventKind, payload: &mut Payload<'_>) -> Option<Snowflake> {
+    use EventKind::*;
+    if !matches!(kind, ChannelCreate | ChannelUpdate | ChannelDelete) {
+        return None;
+    }
+    payload.parsed()?.get("id")?.as_str()?.parse().ok()
+}
+
+/// Whose view of a guild's channels an event may change.
+#[derive(Clone, Copy)]
+enum Whose {
+    Everyone,
+    User(Snowflake),
+}
+
+/// Events that may change who can view which channels, besides a channel's
+/// own edits (which [`Hub::follow_channel`] handles).
+fn views_changed_by(kind: EventKind, payload: &mut Payload<'_>) -> Option<Whose> {
+    use EventKind::*;
+    match kind {
+        GuildRoleUpdate | GuildRoleDelete | GuildUpdate => Some(Whose::Everyone),
+        GuildMemberUpdate => payload
+            .parsed()
+            .and_then(|d| d["user"]["id"].as_str()?.parse().ok())
+            .map(Whose::User),
+        _ => None,
     }
 }
 

@@ -82,6 +82,23 @@ impl Service {
         self.permissions_in(&ctx, &channel).await
     }
 
+    /// The ids of a guild's channels, threads aside.
+    pub async fn guild_channel_ids(&self, guild_id: Snowflake) -> ServiceResult<Vec<Snowflake>> {
+        let channels = self.store.guild_channels(guild_id).await?;
+        Ok(channels.iter().map(|c| c.id).collect())
+    }
+
+    /// A channel's object as JSON, for telling a client of a channel it may
+    /// now view or no longer may; `None` if it is gone.
+    pub async fn channel_object(&self, channel_id: Snowflake) -> ServiceResult<Option<String>> {
+        let Some(channel) = self.store.channel(channel_id).await? else {
+            return Ok(None);
+        };
+        let object = serde_json::to_string(&self.channel_wire(&channel).await?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(Some(object))
+    }
+
     /// A member's guild-wide permissions; none if not a member.
     pub async fn guild_permissions(
         &self,
