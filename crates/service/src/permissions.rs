@@ -181,6 +181,7 @@ mod tests {
             color: 0,
             hoist: false,
             mentionable: false,
+            bot_id: None,
         }
     }
 

@@ -51,6 +51,7 @@ struct Guild {
     general: String,
     hidden: String,
     category: String,
+    /// Role ids by name; "bot" is the owner's bot's managed role.
     role: HashMap<&'static str, String>,
 }
 
@@ -75,9 +76,10 @@ enum Attack {
     SyncGeneralWithCategory,
     TakeOwnership,
     AuthorizeOwnBot,
+    TakeBotRole,
 }
 
-const ATTACKS: [Attack; 19] = [
+const ATTACKS: [Attack; 20] = [
     Attack::CreateRoleAndTakeIt,
     Attack::EditOwnRole,
     Attack::EditEveryone,
@@ -97,13 +99,23 @@ const ATTACKS: [Attack; 19] = [
     Attack::SyncGeneralWithCategory,
     Attack::TakeOwnership,
     Attack::AuthorizeOwnBot,
+    Attack::TakeBotRole,
 ];
+
+/// Whether the owner may do it: a bot's managed role is given to no one.
+fn owner_may(attack: Attack) -> bool {
+    !matches!(attack, Attack::TakeBotRole)
+}
 
 fn id(reply: &Reply) -> String {
     reply.body["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {:?}", reply.body))
         .to_owned()
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_owned()
 }
 
 fn ok(reply: Reply) -> Reply {
@@ -191,6 +203,20 @@ impl Cast {
                 .await;
             role.insert(name, self::id(&ok(made)));
         }
+        let bot = &self.apps[&self.owner.id];
+        let path = format!("/oauth2/authorize?client_id={bot}&scope=bot");
+        let body = json!({ "guild_id": id, "permissions": COVETED.to_string(), "authorize": true });
+        ok(s.post(&path, &self.owner.auth, body).await);
+        let roles = ok(s
+            .get(&format!("/guilds/{id}/roles"), &self.owner.auth)
+            .await);
+        let managed = roles
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["managed"] == true);
+        role.insert("bot", self::id_of(managed.expect("the bot's role")));
         let ladder: Vec<Value> = ["member", "roles", "channels", "managers", "muted", "admin"]
             .iter()
             .enumerate()
@@ -371,6 +397,13 @@ impl Cast {
             Attack::TakeOwnership => {
                 let body = json!({ "owner_id": me });
                 replies.push(s.patch(&format!("/guilds/{gid}"), auth, body).await);
+            }
+            Attack::TakeBotRole => {
+                let path = format!("/guilds/{gid}/members/{me}/roles/{}", g.role["bot"]);
+                replies.push(s.put(&path, auth, json!({})).await);
+                let roles = json!([g.role["member"], g.role["bot"]]);
+                let path = format!("/guilds/{gid}/members/{me}");
+                replies.push(s.patch(&path, auth, json!({ "roles": roles })).await);
             }
             Attack::AuthorizeOwnBot => {
                 let app = &self.apps[me];
@@ -561,7 +594,7 @@ async fn no_route_grants_a_bit_the_caller_lacks() {
             for r in &replies {
                 assert!(r.status < 500, "{attack:?} by {}: {:?}", caller.id, r.body);
             }
-            if caller.id == cast.owner.id {
+            if caller.id == cast.owner.id && owner_may(attack) {
                 // The attack is a real request: the owner's succeeds.
                 for r in &replies {
                     assert!(r.status < 300, "{attack:?} by the owner: {:?}", r.body);

@@ -531,3 +531,81 @@ async fn overwrite_delete_cannot_lift_an_unheld_denial() {
         .await;
     assert_eq!(still.status, 403, "bob is still muted");
 }
+
+#[tokio::test]
+async fn bot_roles_are_given_to_no_one() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (guild, _) = with_manager(&s, &ada, &bob, MANAGE_ROLES).await;
+    // The bot comes with a role holding ADMINISTRATOR, at the bottom.
+    let bot = s
+        .bot(&ada, "helper", &guild, &ADMINISTRATOR.to_string())
+        .await;
+    let roles = s.get(&format!("/guilds/{guild}/roles"), &ada.auth).await;
+    let roles = roles.body.as_array().unwrap().clone();
+    let managed = roles
+        .iter()
+        .find(|r| r["managed"] == true)
+        .expect("bot role");
+    assert_eq!(managed["tags"]["bot_id"], bot.id.as_str());
+    let managed = managed["id"].as_str().unwrap().to_owned();
+    let managers = roles.iter().find(|r| r["name"] == "managers").unwrap();
+    let managers = managers["id"].as_str().unwrap();
+    let moved = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!([{ "id": managers, "position": 2 }, { "id": managed, "position": 1 }]),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+
+    // bob outranks the bot's role but may not take it, by either route.
+    let take = s
+        .put(
+            &format!("/guilds/{guild}/members/{}/roles/{managed}", bob.id),
+            &bob.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (take.status, take.body["code"].clone()),
+        (403, json!(50013))
+    );
+    let patch = s
+        .patch(
+            &format!("/guilds/{guild}/members/{}", bob.id),
+            &bob.auth,
+            json!({ "roles": [managers, managed] }),
+        )
+        .await;
+    assert_eq!(
+        (patch.status, patch.body["code"].clone()),
+        (403, json!(50013))
+    );
+    // Nor may the owner give it away, or take it from the bot.
+    let give = s
+        .put(
+            &format!("/guilds/{guild}/members/{}/roles/{managed}", bob.id),
+            &ada.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(give.status, 403);
+    let strip = s
+        .delete(
+            &format!("/guilds/{guild}/members/{}/roles/{managed}", bot.id),
+            &ada.auth,
+        )
+        .await;
+    assert_eq!(strip.status, 403);
+    let member = s
+        .get(&format!("/guilds/{guild}/members/{}", bob.id), &ada.auth)
+        .await;
+    assert!(
+        !member.body["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(managed))
+    );
+}
