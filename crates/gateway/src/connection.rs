@@ -375,7 +375,7 @@ impl Connection {
                 if let Ok(Some(payload)) = payload
                     && let Ok(json) = serde_json::to_string(&payload)
                 {
-                    session.set_visible(*guild, payload.channels.iter().map(|c| c.id));
+                    session.add_visible(*guild, payload.channels.iter().map(|c| c.id));
                     opening.push((EventKind::GuildCreate.name(), json.into()));
                 }
             }

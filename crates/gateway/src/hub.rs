@@ -295,7 +295,7 @@ impl Hub {
                 if let Ok(Some(payload)) = built
                     && let Ok(json) = serde_json::to_string(&payload)
                 {
-                    session.set_visible(guild, payload.channels.iter().map(|c| c.id));
+                    session.add_visible(guild, payload.channels.iter().map(|c| c.id));
                     push(session, event.kind.name(), json.into());
                 }
             }

@@ -256,8 +256,11 @@ impl Session {
         state.visible.remove(&guild);
     }
 
-    /// The channels of a guild this person's client knows, as GUILD_CREATE listed them.
-    pub(crate) fn set_visible(
+    /// Adds the channels a GUILD_CREATE told this person's client of. Added
+    /// to, not replacing, what channel events already recorded: an event
+    /// read after the snapshot is delivered after it, and a channel wrongly
+    /// kept costs at most a CHANNEL_DELETE the client ignores.
+    pub(crate) fn add_visible(
         &self,
         guild: Snowflake,
         channels: impl IntoIterator<Item = Snowflake>,
@@ -265,7 +268,9 @@ impl Session {
         if !self.bot {
             self.lock()
                 .visible
-                .insert(guild, channels.into_iter().collect());
+                .entry(guild)
+                .or_default()
+                .extend(channels);
         }
     }
 
