@@ -10,8 +10,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::Subscription;
 use concord_model::event::{Audience, Event, EventKind};
+use concord_model::records::Member;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
+use concord_service::sessions::GuildSnapshot;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,9 +32,20 @@ pub(crate) struct Hub {
     index: RwLock<Index>,
 }
 
-/// Permissions per guild, then per (channel, user); dropped for a guild
+/// What permissions are computed from, per guild; dropped for a guild
 /// whenever an event there may change them.
-type PermissionCache = HashMap<Snowflake, HashMap<(Snowflake, Snowflake), Permissions>>;
+type PermissionCache = HashMap<Snowflake, GuildPermissions>;
+
+/// One guild's snapshot, the members asked about, and what was computed:
+/// after the first delivery, permissions come from memory.
+#[derive(Default)]
+struct GuildPermissions {
+    /// Read on first use; `Some(None)` if the guild is gone.
+    snapshot: Option<Option<GuildSnapshot>>,
+    members: HashMap<Snowflake, Option<Member>>,
+    /// Per (channel, or the guild's own id for guild-wide, and user).
+    computed: HashMap<(Snowflake, Snowflake), Permissions>,
+}
 
 impl Hub {
     pub(crate) fn new(service: Arc<Service>) -> Hub {
@@ -365,12 +378,9 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
-        let channels = match self.service.guild_channel_ids(guild).await {
-            Ok(channels) => channels,
-            Err(e) => {
-                tracing::error!(error = %e, "channel views not refreshed");
-                return;
-            }
+        let channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
+            Some(snapshot) => snapshot.channels.keys().copied().collect(),
+            None => return,
         };
         // Each channel's object is read once, and only if someone's view of it changed.
         let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
@@ -400,8 +410,29 @@ impl Hub {
         }
     }
 
+    /// The guild's snapshot, read if not yet cached.
+    async fn snapshot<'a>(
+        &self,
+        cache: &'a mut PermissionCache,
+        guild: Snowflake,
+    ) -> Option<&'a GuildSnapshot> {
+        let entry = cache.entry(guild).or_default();
+        if entry.snapshot.is_none() {
+            match self.service.guild_snapshot(guild).await {
+                Ok(snapshot) => entry.snapshot = Some(snapshot),
+                Err(e) => {
+                    tracing::error!(error = %e, "channel views not refreshed");
+                    return None;
+                }
+            }
+        }
+        entry.snapshot.as_ref().and_then(Option::as_ref)
+    }
+
     /// A session's permissions in a channel, or guild-wide with `None`;
-    /// cached until an event in the guild may change them.
+    /// computed in memory from the guild's snapshot, read once until an
+    /// event in the guild may change them (a thread asks the service, as
+    /// its permissions need its membership).
     async fn permissions(
         &self,
         cache: &mut PermissionCache,
@@ -409,28 +440,59 @@ impl Hub {
         guild: Snowflake,
         channel: Option<Snowflake>,
     ) -> Permissions {
+        let user = session.user_id;
         // Guild-wide permissions are cached under the guild's own id.
-        let key = (channel.unwrap_or(guild), session.user_id);
-        if let Some(p) = cache.get(&guild).and_then(|g| g.get(&key)) {
+        let key = (channel.unwrap_or(guild), user);
+        let entry = cache.entry(guild).or_default();
+        if let Some(p) = entry.computed.get(&key) {
             return *p;
         }
-        let computed = match channel {
-            Some(channel) => {
-                self.service
-                    .channel_permissions(session.user_id, guild, channel)
-                    .await
-            }
-            None => self.service.guild_permissions(session.user_id, guild).await,
-        };
-        let computed = match computed {
-            Ok(p) => p,
+        let loaded = self.load(entry, guild, user).await;
+        let computed = match loaded {
             Err(e) => {
                 tracing::error!(error = %e, "permission check failed; event withheld");
                 return Permissions::NONE;
             }
+            Ok(None) => Permissions::NONE,
+            Ok(Some((snapshot, member))) => match channel {
+                None => snapshot.base(member),
+                Some(channel) => match snapshot.in_channel(member, channel) {
+                    Some(p) => p,
+                    None => {
+                        let asked = self.service.channel_permissions(user, guild, channel);
+                        match asked.await {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::error!(error = %e, "permission check failed; event withheld");
+                                return Permissions::NONE;
+                            }
+                        }
+                    }
+                },
+            },
         };
-        cache.entry(guild).or_default().insert(key, computed);
+        entry.computed.insert(key, computed);
         computed
+    }
+
+    /// The guild's snapshot and the user's membership, read if not yet
+    /// cached; `None` if either is gone.
+    async fn load<'a>(
+        &self,
+        entry: &'a mut GuildPermissions,
+        guild: Snowflake,
+        user: Snowflake,
+    ) -> Result<Option<(&'a GuildSnapshot, &'a Member)>, concord_service::ServiceError> {
+        if entry.snapshot.is_none() {
+            entry.snapshot = Some(self.service.guild_snapshot(guild).await?);
+        }
+        if !entry.members.contains_key(&user) {
+            let member = self.service.guild_member(guild, user).await?;
+            entry.members.insert(user, member);
+        }
+        let snapshot = entry.snapshot.as_ref().and_then(Option::as_ref);
+        let member = entry.members.get(&user).and_then(Option::as_ref);
+        Ok(snapshot.zip(member))
     }
 }
 
