@@ -543,12 +543,11 @@ async fn bot_roles_are_given_to_no_one() {
         .await;
     let roles = s.get(&format!("/guilds/{guild}/roles"), &ada.auth).await;
     let roles = roles.body.as_array().unwrap().clone();
-    let managed = roles
+    let role = roles
         .iter()
-        .find(|r| r["managed"] == true)
+        .find(|r| r["name"] == "helper")
         .expect("bot role");
-    assert_eq!(managed["tags"]["bot_id"], bot.id.as_str());
-    let managed = managed["id"].as_str().unwrap().to_owned();
+    let managed = role["id"].as_str().unwrap().to_owned();
     let managers = roles.iter().find(|r| r["name"] == "managers").unwrap();
     let managers = managers["id"].as_str().unwrap();
     let moved = s
@@ -608,4 +607,7 @@ async fn bot_roles_are_given_to_no_one() {
             .unwrap()
             .contains(&json!(managed))
     );
+    // Clients see whose it is.
+    assert_eq!(role["managed"], true);
+    assert_eq!(role["tags"]["bot_id"], bot.id.as_str());
 }
