@@ -5,6 +5,7 @@
 //! once more without message content, if a recipient needs that); every
 //! session shares those bytes.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -393,9 +394,9 @@ impl Hub {
                 if session.mark_visible(guild, *id, now) == now {
                     continue;
                 }
-                if !objects.contains_key(id) {
+                if let Entry::Vacant(slot) = objects.entry(*id) {
                     let object = self.service.channel_object(*id).await.ok().flatten();
-                    objects.insert(*id, object.map(Arc::from));
+                    slot.insert(object.map(Arc::from));
                 }
                 let Some(Some(object)) = objects.get(id) else {
                     continue;
@@ -486,9 +487,8 @@ impl Hub {
         if entry.snapshot.is_none() {
             entry.snapshot = Some(self.service.guild_snapshot(guild).await?);
         }
-        if !entry.members.contains_key(&user) {
-            let member = self.service.guild_member(guild, user).await?;
-            entry.members.insert(user, member);
+        if let Entry::Vacant(slot) = entry.members.entry(user) {
+            slot.insert(self.service.guild_member(guild, user).await?);
         }
         let snapshot = entry.snapshot.as_ref().and_then(Option::as_ref);
         let member = entry.members.get(&user).and_then(Option::as_ref);
