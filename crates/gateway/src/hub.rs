@@ -33,8 +33,8 @@ pub(crate) struct Hub {
     index: RwLock<Index>,
 }
 
-/// What permissions are computed from, per guild; dropped for a guild
-/// whenever an event there may change them.
+/// What permissions are computed from, per guild; what an event there may
+/// change is dropped ([`invalidate`]).
 type PermissionCache = HashMap<Snowflake, GuildPermissions>;
 
 /// One guild's snapshot, the members asked about, and what was computed:
@@ -43,6 +43,7 @@ type PermissionCache = HashMap<Snowflake, GuildPermissions>;
 struct GuildPermissions {
     /// Read on first use; `Some(None)` if the guild is gone.
     snapshot: Option<Option<GuildSnapshot>>,
+    /// Kept across events but their own (and role deletions).
     members: HashMap<Snowflake, Option<Member>>,
     /// Per (channel, or the guild's own id for guild-wide, and user).
     computed: HashMap<(Snowflake, Snowflake), Permissions>,
@@ -196,9 +197,7 @@ impl Hub {
                 channel_id,
                 required,
             } => {
-                if affects_permissions(event.kind) {
-                    permissions.remove(guild_id);
-                }
+                invalidate(permissions, *guild_id, event.kind, &mut payload);
                 let changed_channel = changed_channel(event.kind, &mut payload);
                 for session in self.in_guild(*guild_id) {
                     if !session.has_intent(required_intent(event.kind)) {
@@ -379,10 +378,12 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
-        let channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
+        // In id order, so a client hears of a category before its channels.
+        let mut channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
             Some(snapshot) => snapshot.channels.keys().copied().collect(),
             None => return,
         };
+        channels.sort_unstable();
         // Each channel's object is read once, and only if someone's view of it changed.
         let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
         for session in sessions {
@@ -534,27 +535,46 @@ fn views_changed_by(kind: EventKind, payload: &mut Payload<'_>) -> Option<Whose>
     }
 }
 
-/// Events after which a member's permissions may differ.
-fn affects_permissions(kind: EventKind) -> bool {
+/// Drops what an event in a guild made stale in its permission cache.
+fn invalidate(
+    cache: &mut PermissionCache,
+    guild: Snowflake,
+    kind: EventKind,
+    payload: &mut Payload<'_>,
+) {
     use EventKind::*;
-    matches!(
-        kind,
-        GuildUpdate
-            | GuildDelete
-            | GuildRoleCreate
-            | GuildRoleUpdate
-            | GuildRoleDelete
-            | ChannelCreate
-            | ChannelUpdate
-            | ChannelDelete
-            | GuildMemberAdd
-            | GuildMemberUpdate
-            | GuildMemberRemove
-            | ThreadCreate
-            | ThreadUpdate
-            | ThreadDelete
-            | ThreadMembersUpdate
-    )
+    let Some(entry) = cache.get_mut(&guild) else {
+        return;
+    };
+    match kind {
+        // One member changed: only their permissions.
+        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => {
+            let user = payload
+                .parsed()
+                .and_then(|d| d["user"]["id"].as_str()?.parse::<Snowflake>().ok());
+            match user {
+                Some(user) => {
+                    entry.members.remove(&user);
+                    entry.computed.retain(|(_, u), _| *u != user);
+                }
+                None => {
+                    cache.remove(&guild);
+                }
+            }
+        }
+        // Deleting a role edits members' role lists without events of their own.
+        GuildDelete | GuildRoleDelete => {
+            cache.remove(&guild);
+        }
+        GuildUpdate | GuildRoleCreate | GuildRoleUpdate | ChannelCreate | ChannelUpdate
+        | ChannelDelete => {
+            entry.snapshot = None;
+            entry.computed.clear();
+        }
+        // Threads are not in the snapshot; their permissions are recomputed.
+        ThreadCreate | ThreadUpdate | ThreadDelete | ThreadMembersUpdate => entry.computed.clear(),
+        _ => {}
+    }
 }
 
 /// A bot without MESSAGE_CONTENT sees no content, unless the message is its

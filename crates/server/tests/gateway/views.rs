@@ -194,6 +194,7 @@ async fn channel_events_follow_the_view() {
             assert_eq!(r.status, 200, "{:?}", r.body);
         }
     };
+    // Every channel goes and comes back, in id order: the category, then #general.
     set(before & !VIEW_CHANNEL).await;
     about(&mut ws, "CHANNEL_DELETE", &w.general).await;
     set(before).await;
