@@ -1,9 +1,12 @@
 //! The node's sessions and the fan-out. One bus subscription per node feeds
 //! one dispatcher task, which routes each event to the sessions that may
 //! receive it: by guild membership, shard, intents and, for channel events,
-//! the recipient's VIEW_CHANNEL there. Each event is serialized once (and
-//! once more without message content, if a recipient needs that); every
-//! session shares those bytes.
+//! the recipient's VIEW_CHANNEL there. A person's session also follows
+//! which channels they can view: channel lifecycle events reach them only
+//! for those, as CHANNEL_CREATE or CHANNEL_DELETE when their view changes
+//! (bots get every channel). Each event is serialized once (and once more
+//! without message content, if a recipient needs that); every session
+//! shares those bytes.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -378,7 +381,7 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
-        // In id order, so a client hears of a category before its channels.
+        // In id order: stable, and a category made before its channels comes first.
         let mut channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
             Some(snapshot) => snapshot.channels.keys().copied().collect(),
             None => return,
