@@ -389,9 +389,10 @@ impl Connection {
                 let payload = service
                     .guild_create(*guild, caller.id, large_threshold, all_members)
                     .await;
-                if let Ok(Some(json)) =
-                    payload.map(|p| p.and_then(|p| serde_json::to_string(&p).ok()))
+                if let Ok(Some(payload)) = payload
+                    && let Ok(json) = serde_json::to_string(&payload)
                 {
+                    session.add_visible(*guild, payload.channels.iter().map(|c| c.id));
                     opening.push((EventKind::GuildCreate.name(), json.into()));
                 }
             }

@@ -1,17 +1,23 @@
 //! The node's sessions and the fan-out. One bus subscription per node feeds
 //! one dispatcher task, which routes each event to the sessions that may
 //! receive it: by guild membership, shard, intents and, for channel events,
-//! the recipient's VIEW_CHANNEL there. Each event is serialized once (and
-//! once more without message content, if a recipient needs that); every
-//! session shares those bytes.
+//! the recipient's VIEW_CHANNEL there. A person's session also follows
+//! which channels they can view: channel lifecycle events reach them only
+//! for those, as CHANNEL_CREATE or CHANNEL_DELETE when their view changes
+//! (bots get every channel). Each event is serialized once (and once more
+//! without message content, if a recipient needs that); every session
+//! shares those bytes.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::Subscription;
 use concord_model::event::{Audience, Event, EventKind};
+use concord_model::records::Member;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
+use concord_service::sessions::GuildSnapshot;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,9 +36,21 @@ pub(crate) struct Hub {
     index: RwLock<Index>,
 }
 
-/// Permissions per guild, then per (channel, user); dropped for a guild
-/// whenever an event there may change them.
-type PermissionCache = HashMap<Snowflake, HashMap<(Snowflake, Snowflake), Permissions>>;
+/// What permissions are computed from, per guild; what an event there may
+/// change is dropped ([`invalidate`]).
+type PermissionCache = HashMap<Snowflake, GuildPermissions>;
+
+/// One guild's snapshot, the members asked about, and what was computed:
+/// after the first delivery, permissions come from memory.
+#[derive(Default)]
+struct GuildPermissions {
+    /// Read on first use; `Some(None)` if the guild is gone.
+    snapshot: Option<Option<GuildSnapshot>>,
+    /// Kept across events but their own (and role deletions).
+    members: HashMap<Snowflake, Option<Member>>,
+    /// Per (channel, or the guild's own id for guild-wide, and user).
+    computed: HashMap<(Snowflake, Snowflake), Permissions>,
+}
 
 impl Hub {
     pub(crate) fn new(service: Arc<Service>) -> Hub {
@@ -182,11 +200,21 @@ impl Hub {
                 channel_id,
                 required,
             } => {
-                if affects_permissions(event.kind) {
-                    permissions.remove(guild_id);
-                }
+                invalidate(permissions, *guild_id, event.kind, &mut payload);
+                let changed_channel = changed_channel(event.kind, &mut payload);
                 for session in self.in_guild(*guild_id) {
                     if !session.has_intent(required_intent(event.kind)) {
+                        continue;
+                    }
+                    if let Some(channel) = changed_channel
+                        && !session.bot
+                    {
+                        let sent = self
+                            .follow_channel(permissions, &session, *guild_id, channel, event.kind)
+                            .await;
+                        if let Some(kind) = sent {
+                            push(&session, kind, Arc::clone(&payload.full));
+                        }
                         continue;
                     }
                     if channel_id.is_none() && *required != Permissions::NONE {
@@ -218,6 +246,9 @@ impl Hub {
                     for session in self.in_guild(*guild_id) {
                         self.unsubscribe(&session, *guild_id);
                     }
+                }
+                if let Some(whose) = views_changed_by(event.kind, &mut payload) {
+                    self.refresh_views(permissions, *guild_id, whose).await;
                 }
             }
         }
@@ -280,6 +311,7 @@ impl Hub {
                 if let Ok(Some(payload)) = built
                     && let Ok(json) = serde_json::to_string(&payload)
                 {
+                    session.add_visible(guild, payload.channels.iter().map(|c| c.id));
                     push(session, event.kind.name(), json.into());
                 }
             }
@@ -303,8 +335,109 @@ impl Hub {
         }
     }
 
+    /// Where a person's client stands after a channel of theirs was created,
+    /// edited or deleted: the dispatch to send them, if any. An edit that
+    /// reveals the channel arrives as CHANNEL_CREATE and one that hides it
+    /// as CHANNEL_DELETE (the same channel object either way), so their
+    /// client only ever holds the channels they can view.
+    async fn follow_channel(
+        &self,
+        cache: &mut PermissionCache,
+        session: &Session,
+        guild: Snowflake,
+        channel: Snowflake,
+        kind: EventKind,
+    ) -> Option<&'static str> {
+        let now = kind != EventKind::ChannelDelete
+            && self
+                .permissions(cache, session, guild, Some(channel))
+                .await
+                .contains(Permissions::VIEW_CHANNEL);
+        let was = session.mark_visible(guild, channel, now);
+        let sent = match (was, now) {
+            (true, true) => kind,
+            (false, true) => EventKind::ChannelCreate,
+            (true, false) => EventKind::ChannelDelete,
+            (false, false) => return None,
+        };
+        Some(sent.name())
+    }
+
+    /// After an event that may change what people see (a role's
+    /// permissions, someone's roles, the owner), compares each affected
+    /// person's view of the guild's channels with what their client was told
+    /// and sends CHANNEL_CREATE for each channel revealed and CHANNEL_DELETE
+    /// for each hidden. Bots see every channel and are left alone.
+    async fn refresh_views(&self, cache: &mut PermissionCache, guild: Snowflake, whose: Whose) {
+        let sessions: Vec<_> = self
+            .in_guild(guild)
+            .into_iter()
+            .filter(|s| !s.bot && s.has_intent(intents::GUILDS))
+            .filter(|s| match whose {
+                Whose::Everyone => true,
+                Whose::User(user) => s.user_id == user,
+            })
+            .collect();
+        if sessions.is_empty() {
+            return;
+        }
+        // In id order: stable, and a category made before its channels comes first.
+        let mut channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
+            Some(snapshot) => snapshot.channels.keys().copied().collect(),
+            None => return,
+        };
+        channels.sort_unstable();
+        // Each channel's object is read once, and only if someone's view of it changed.
+        let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
+        for session in sessions {
+            for id in &channels {
+                let now = self
+                    .permissions(cache, &session, guild, Some(*id))
+                    .await
+                    .contains(Permissions::VIEW_CHANNEL);
+                if session.mark_visible(guild, *id, now) == now {
+                    continue;
+                }
+                if let Entry::Vacant(slot) = objects.entry(*id) {
+                    let object = self.service.channel_object(*id).await.ok().flatten();
+                    slot.insert(object.map(Arc::from));
+                }
+                let Some(Some(object)) = objects.get(id) else {
+                    continue;
+                };
+                let kind = if now {
+                    EventKind::ChannelCreate
+                } else {
+                    EventKind::ChannelDelete
+                };
+                push(&session, kind.name(), Arc::clone(object));
+            }
+        }
+    }
+
+    /// The guild's snapshot, read if not yet cached.
+    async fn snapshot<'a>(
+        &self,
+        cache: &'a mut PermissionCache,
+        guild: Snowflake,
+    ) -> Option<&'a GuildSnapshot> {
+        let entry = cache.entry(guild).or_default();
+        if entry.snapshot.is_none() {
+            match self.service.guild_snapshot(guild).await {
+                Ok(snapshot) => entry.snapshot = Some(snapshot),
+                Err(e) => {
+                    tracing::error!(error = %e, "channel views not refreshed");
+                    return None;
+                }
+            }
+        }
+        entry.snapshot.as_ref().and_then(Option::as_ref)
+    }
+
     /// A session's permissions in a channel, or guild-wide with `None`;
-    /// cached until an event in the guild may change them.
+    /// computed in memory from the guild's snapshot, read once until an
+    /// event in the guild may change them (a thread asks the service, as
+    /// its permissions need its membership).
     async fn permissions(
         &self,
         cache: &mut PermissionCache,
@@ -312,28 +445,58 @@ impl Hub {
         guild: Snowflake,
         channel: Option<Snowflake>,
     ) -> Permissions {
+        let user = session.user_id;
         // Guild-wide permissions are cached under the guild's own id.
-        let key = (channel.unwrap_or(guild), session.user_id);
-        if let Some(p) = cache.get(&guild).and_then(|g| g.get(&key)) {
+        let key = (channel.unwrap_or(guild), user);
+        let entry = cache.entry(guild).or_default();
+        if let Some(p) = entry.computed.get(&key) {
             return *p;
         }
-        let computed = match channel {
-            Some(channel) => {
-                self.service
-                    .channel_permissions(session.user_id, guild, channel)
-                    .await
-            }
-            None => self.service.guild_permissions(session.user_id, guild).await,
-        };
-        let computed = match computed {
-            Ok(p) => p,
+        let loaded = self.load(entry, guild, user).await;
+        let computed = match loaded {
             Err(e) => {
                 tracing::error!(error = %e, "permission check failed; event withheld");
                 return Permissions::NONE;
             }
+            Ok(None) => Permissions::NONE,
+            Ok(Some((snapshot, member))) => match channel {
+                None => snapshot.base(member),
+                Some(channel) => match snapshot.in_channel(member, channel) {
+                    Some(p) => p,
+                    None => {
+                        let asked = self.service.channel_permissions(user, guild, channel);
+                        match asked.await {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::error!(error = %e, "permission check failed; event withheld");
+                                return Permissions::NONE;
+                            }
+                        }
+                    }
+                },
+            },
         };
-        cache.entry(guild).or_default().insert(key, computed);
+        entry.computed.insert(key, computed);
         computed
+    }
+
+    /// The guild's snapshot and the user's membership, read if not yet
+    /// cached; `None` if either is gone.
+    async fn load<'a>(
+        &self,
+        entry: &'a mut GuildPermissions,
+        guild: Snowflake,
+        user: Snowflake,
+    ) -> Result<Option<(&'a GuildSnapshot, &'a Member)>, concord_service::ServiceError> {
+        if entry.snapshot.is_none() {
+            entry.snapshot = Some(self.service.guild_snapshot(guild).await?);
+        }
+        if let Entry::Vacant(slot) = entry.members.entry(user) {
+            slot.insert(self.service.guild_member(guild, user).await?);
+        }
+        let snapshot = entry.snapshot.as_ref().and_then(Option::as_ref);
+        let member = entry.members.get(&user).and_then(Option::as_ref);
+        Ok(snapshot.zip(member))
     }
 }
 
@@ -345,27 +508,76 @@ fn push(session: &Session, kind: &'static str, data: Arc<str>) {
     }
 }
 
-/// Events after which a member's permissions may differ.
-fn affects_permissions(kind: EventKind) -> bool {
+/// The channel a CHANNEL_CREATE/UPDATE/DELETE is about.
+fn changed_channel(kind: EventKind, payload: &mut Payload<'_>) -> Option<Snowflake> {
     use EventKind::*;
-    matches!(
-        kind,
-        GuildUpdate
-            | GuildDelete
-            | GuildRoleCreate
-            | GuildRoleUpdate
-            | GuildRoleDelete
-            | ChannelCreate
-            | ChannelUpdate
-            | ChannelDelete
-            | GuildMemberAdd
-            | GuildMemberUpdate
-            | GuildMemberRemove
-            | ThreadCreate
-            | ThreadUpdate
-            | ThreadDelete
-            | ThreadMembersUpdate
-    )
+    if !matches!(kind, ChannelCreate | ChannelUpdate | ChannelDelete) {
+        return None;
+    }
+    payload.parsed()?.get("id")?.as_str()?.parse().ok()
+}
+
+/// Whose view of a guild's channels an event may change.
+#[derive(Clone, Copy)]
+enum Whose {
+    Everyone,
+    User(Snowflake),
+}
+
+/// Events that may change who can view which channels, besides a channel's
+/// own edits (which [`Hub::follow_channel`] handles).
+fn views_changed_by(kind: EventKind, payload: &mut Payload<'_>) -> Option<Whose> {
+    use EventKind::*;
+    match kind {
+        GuildRoleUpdate | GuildRoleDelete | GuildUpdate => Some(Whose::Everyone),
+        GuildMemberUpdate => payload
+            .parsed()
+            .and_then(|d| d["user"]["id"].as_str()?.parse().ok())
+            .map(Whose::User),
+        _ => None,
+    }
+}
+
+/// Drops what an event in a guild made stale in its permission cache.
+fn invalidate(
+    cache: &mut PermissionCache,
+    guild: Snowflake,
+    kind: EventKind,
+    payload: &mut Payload<'_>,
+) {
+    use EventKind::*;
+    let Some(entry) = cache.get_mut(&guild) else {
+        return;
+    };
+    match kind {
+        // One member changed: only their permissions.
+        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => {
+            let user = payload
+                .parsed()
+                .and_then(|d| d["user"]["id"].as_str()?.parse::<Snowflake>().ok());
+            match user {
+                Some(user) => {
+                    entry.members.remove(&user);
+                    entry.computed.retain(|(_, u), _| *u != user);
+                }
+                None => {
+                    cache.remove(&guild);
+                }
+            }
+        }
+        // Deleting a role edits members' role lists without events of their own.
+        GuildDelete | GuildRoleDelete => {
+            cache.remove(&guild);
+        }
+        GuildUpdate | GuildRoleCreate | GuildRoleUpdate | ChannelCreate | ChannelUpdate
+        | ChannelDelete => {
+            entry.snapshot = None;
+            entry.computed.clear();
+        }
+        // Threads are not in the snapshot; their permissions are recomputed.
+        ThreadCreate | ThreadUpdate | ThreadDelete | ThreadMembersUpdate => entry.computed.clear(),
+        _ => {}
+    }
 }
 
 /// A bot without MESSAGE_CONTENT sees no content, unless the message is its

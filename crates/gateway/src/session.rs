@@ -6,7 +6,7 @@
 //! other session that got the same event; only the envelope (`op`, `s`,
 //! `t`) is written per session, at send time.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use concord_model::Snowflake;
@@ -48,6 +48,10 @@ struct State {
     /// Unsent frames were evicted: a resume would lose events.
     broken: bool,
     guilds: HashSet<Snowflake>,
+    /// A person's view: per guild, the channels their client was told of
+    /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
+    /// Bots see every channel and keep nothing here.
+    visible: HashMap<Snowflake, HashSet<Snowflake>>,
     /// Events that arrived before READY was queued, in order.
     pending: Option<Vec<(&'static str, Arc<str>)>>,
     /// What the client last set, restored when it resumes.
@@ -96,6 +100,7 @@ impl Session {
                 detached_at: None,
                 broken: false,
                 guilds: HashSet::new(),
+                visible: HashMap::new(),
                 pending: Some(Vec::new()),
                 presence: None,
             }),
@@ -250,7 +255,38 @@ impl Session {
     }
 
     pub(crate) fn remove_guild(&self, guild: Snowflake) {
-        self.lock().guilds.remove(&guild);
+        let mut state = self.lock();
+        state.guilds.remove(&guild);
+        state.visible.remove(&guild);
+    }
+
+    /// Adds the channels a GUILD_CREATE told this person's client of. Added
+    /// to, not replacing, what channel events already recorded: an event
+    /// read after the snapshot is delivered after it, and a channel wrongly
+    /// kept costs at most a CHANNEL_DELETE the client ignores.
+    pub(crate) fn add_visible(
+        &self,
+        guild: Snowflake,
+        channels: impl IntoIterator<Item = Snowflake>,
+    ) {
+        if !self.bot {
+            self.lock()
+                .visible
+                .entry(guild)
+                .or_default()
+                .extend(channels);
+        }
+    }
+
+    /// Records whether the client now knows a channel; returns whether it did.
+    pub(crate) fn mark_visible(&self, guild: Snowflake, channel: Snowflake, now: bool) -> bool {
+        let mut state = self.lock();
+        let known = state.visible.entry(guild).or_default();
+        if now {
+            !known.insert(channel)
+        } else {
+            known.remove(&channel)
+        }
     }
 
     pub(crate) fn has_intent(&self, intent: u64) -> bool {

@@ -132,6 +132,10 @@ pub struct Role {
     pub hoist: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub mentionable: bool,
+    /// The bot a managed role belongs to: it comes with the bot when it is
+    /// added with permissions, and no one gives or takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<Snowflake>,
 }
 
 impl Role {
@@ -146,6 +150,7 @@ impl Role {
             color: 0,
             hoist: false,
             mentionable: false,
+            bot_id: None,
         }
     }
 }

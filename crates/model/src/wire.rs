@@ -85,6 +85,14 @@ pub struct Role {
     pub managed: bool,
     pub mentionable: bool,
     pub flags: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<RoleTags>,
+}
+
+/// What a managed role is managed by.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleTags {
+    pub bot_id: Snowflake,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,9 +118,10 @@ impl From<&records::Role> for Role {
             unicode_emoji: None,
             position: r.position,
             permissions: r.permissions,
-            managed: false,
+            managed: r.bot_id.is_some(),
             mentionable: r.mentionable,
             flags: 0,
+            tags: r.bot_id.map(|bot_id| RoleTags { bot_id }),
         }
     }
 }

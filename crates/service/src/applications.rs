@@ -166,6 +166,7 @@ impl Service {
                 color: 0,
                 hoist: false,
                 mentionable: false,
+                bot_id: Some(app.id),
             };
             self.store.put_role(&role).await?;
             self.publish(

@@ -7,6 +7,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
 use crate::input::{ChannelInput, PutOverwrite};
+use crate::permissions::overwrite_changes;
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };
@@ -43,6 +44,33 @@ fn normalize_name(kind: u8, name: &str) -> String {
     }
 }
 
+impl GuildView {
+    /// The one rule for changing a channel's overwrites, whichever route
+    /// changes them (create, edit, PUT or DELETE of one, a reorder that
+    /// syncs with the category): `held` is what the caller holds in the
+    /// channel before the change. Every bit whose allow or deny changes
+    /// needs MANAGE_ROLES there and, but for an administrator, must itself
+    /// be held, so no one grants (or lifts a denial of) what they lack.
+    /// A write that changes no bit is allowed, so clients may send a
+    /// channel's overwrites back unchanged.
+    pub(crate) fn authorize_overwrites(
+        &self,
+        held: Permissions,
+        before: &[Overwrite],
+        after: &[Overwrite],
+    ) -> ServiceResult<()> {
+        let changed = overwrite_changes(before, after);
+        if changed == Permissions::NONE {
+            return Ok(());
+        }
+        crate::require(held, Permissions::MANAGE_ROLES)?;
+        if self.base().contains(Permissions::ADMINISTRATOR) {
+            return Ok(());
+        }
+        crate::require(held, changed)
+    }
+}
+
 impl Service {
     pub async fn guild_channels(
         &self,
@@ -67,6 +95,7 @@ impl Service {
         input: ChannelInput,
         errors: &mut FormErrors,
     ) -> ServiceResult<()> {
+        let held = view.in_channel(channel);
         if let Some(name) = input.name {
             let (min, max) = limits::CHANNEL_NAME;
             check_length(errors, "name", name.trim(), min, max);
@@ -117,8 +146,11 @@ impl Service {
         if let Some(parent) = input.parent_id {
             if let Some(parent_id) = parent {
                 let parent = self.store.channel(parent_id).await?;
+                // A category the caller cannot see is as good as unknown.
                 let is_category = parent.is_some_and(|p| {
-                    p.kind == channel_type::GUILD_CATEGORY && p.guild_id == Some(view.guild.id)
+                    p.kind == channel_type::GUILD_CATEGORY
+                        && p.guild_id == Some(view.guild.id)
+                        && view.in_channel(&p).contains(Permissions::VIEW_CHANNEL)
                 });
                 if !is_category || channel.kind == channel_type::GUILD_CATEGORY {
                     errors.add(
@@ -131,7 +163,6 @@ impl Service {
             channel.parent_id = parent;
         }
         if let Some(overwrites) = input.permission_overwrites {
-            view.require(Permissions::MANAGE_ROLES)?;
             for (i, o) in overwrites.iter().enumerate() {
                 if o.kind > 1 {
                     errors.add(
@@ -141,7 +172,14 @@ impl Service {
                     );
                 }
             }
-            channel.permission_overwrites = overwrites.iter().map(|o| o.record()).collect();
+            // One overwrite per target: a later entry replaces an earlier one.
+            let mut records: Vec<Overwrite> = Vec::with_capacity(overwrites.len());
+            for o in overwrites.iter().map(|o| o.record()) {
+                records.retain(|r| r.id != o.id);
+                records.push(o);
+            }
+            view.authorize_overwrites(held, &channel.permission_overwrites, &records)?;
+            channel.permission_overwrites = records;
         }
         Ok(())
     }
@@ -291,7 +329,7 @@ impl Service {
         Ok(out)
     }
 
-    /// Sets one overwrite: MANAGE_ROLES, granting or denying only bits the caller holds.
+    /// Sets one overwrite: MANAGE_ROLES, and [`GuildView::authorize_overwrites`].
     pub async fn put_overwrite(
         &self,
         caller: Caller,
@@ -313,13 +351,14 @@ impl Service {
             allow: input.allow.unwrap_or_default(),
             deny: input.deny.unwrap_or_default(),
         };
-        let admin = guild.base().contains(Permissions::ADMINISTRATOR);
-        if !admin && !view.permissions.contains(overwrite.allow | overwrite.deny) {
-            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
-        }
         let mut channel = view.channel.clone();
         channel.permission_overwrites.retain(|o| o.id != target);
         channel.permission_overwrites.push(overwrite);
+        guild.authorize_overwrites(
+            view.permissions,
+            &view.channel.permission_overwrites,
+            &channel.permission_overwrites,
+        )?;
         self.save_channel(&view, &channel).await?;
         self.sync_thread_list(&channel).await?;
         let details = Details {
@@ -342,7 +381,7 @@ impl Service {
         target: Snowflake,
     ) -> ServiceResult<()> {
         let view = self.channel_view(caller, channel_id).await?;
-        view.guild()?;
+        let guild = view.guild()?;
         refuse_thread(&view)?;
         view.require(Permissions::MANAGE_ROLES)?;
         let mut channel = view.channel.clone();
@@ -351,6 +390,11 @@ impl Service {
         if channel.permission_overwrites.len() == before {
             return Err(ServiceError::NotFound(codes::UNKNOWN_OVERWRITE));
         }
+        guild.authorize_overwrites(
+            view.permissions,
+            &view.channel.permission_overwrites,
+            &channel.permission_overwrites,
+        )?;
         self.save_channel(&view, &channel).await?;
         self.sync_thread_list(&channel).await?;
         let details = Details {

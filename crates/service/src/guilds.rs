@@ -307,6 +307,7 @@ impl Service {
             color: input.color.unwrap_or(0),
             hoist: input.hoist.unwrap_or(false),
             mentionable: input.mentionable.unwrap_or(false),
+            bot_id: None,
         };
         self.store.put_role(&role).await?;
         let out = wire::Role::from(&role);
@@ -322,7 +323,7 @@ impl Service {
         Ok(out)
     }
 
-    /// Gives or takes a role: MANAGE_ROLES and a higher role than it.
+    /// Gives or takes a role: MANAGE_ROLES and [`crate::GuildView::may_assign`].
     pub async fn set_member_role(
         &self,
         caller: Caller,
@@ -338,7 +339,7 @@ impl Service {
             .iter()
             .find(|r| r.id == role_id && r.id != guild_id)
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_ROLE))?;
-        if role.position >= view.rank() {
+        if !view.may_assign(role) {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
         let mut member = self

@@ -3,7 +3,7 @@
 //! role or member at or above their own highest role; the owner is exempt.
 
 use concord_model::event::{Audience, EventKind};
-use concord_model::records::{Ban, Member};
+use concord_model::records::{Ban, Member, Role};
 use concord_model::snowflake::now_ms;
 use concord_model::timestamp::parse_iso8601;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
@@ -28,6 +28,13 @@ impl GuildView {
         }
         target.user_id != self.guild.owner_id
             && self.rank() > highest_position(&self.roles, &target.roles)
+    }
+
+    /// Whether the viewer may give or take `role`: one below their own
+    /// highest (anything, for the owner), and never a bot's managed role,
+    /// which would hand out whatever the bot was added with.
+    pub(crate) fn may_assign(&self, role: &Role) -> bool {
+        role.bot_id.is_none() && (self.is_owner() || role.position < self.rank())
     }
 
     /// 50013 unless the viewer outranks `target`.
@@ -92,7 +99,9 @@ impl Service {
             role.name = name;
         }
         if let Some(permissions) = input.permissions {
-            if !view.base().contains(permissions) {
+            // Only what is added must be held: a role may keep bits its
+            // editor lacks, and losing bits grants nothing.
+            if !view.base().contains(permissions.remove(role.permissions)) {
                 return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
             }
             role.permissions = permissions;
@@ -197,7 +206,7 @@ impl Service {
                     );
                     continue;
                 };
-                if !view.is_owner() && role.position >= view.rank() {
+                if !view.may_assign(role) {
                     return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
                 }
             }

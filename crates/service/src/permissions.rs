@@ -4,7 +4,7 @@
 
 use concord_model::Permissions;
 use concord_model::Snowflake;
-use concord_model::records::{Channel, Guild, Member, Role};
+use concord_model::records::{Channel, Guild, Member, Overwrite, Role};
 
 /// What the computation needs about one member of one guild.
 pub struct MemberContext<'a> {
@@ -120,6 +120,26 @@ pub fn highest_position(roles: &[Role], member_roles: &[Snowflake]) -> i32 {
         .unwrap_or(0)
 }
 
+/// The bits whose overwrite state a write changes: for every target (role
+/// or member) in either list, what differs in its allow or its deny. An
+/// overwrite added or removed changes its own bits; reordering changes nothing.
+pub fn overwrite_changes(before: &[Overwrite], after: &[Overwrite]) -> Permissions {
+    let state = |list: &[Overwrite], o: &Overwrite| {
+        list.iter()
+            .filter(|x| x.id == o.id && x.kind == o.kind)
+            .fold((Permissions::NONE, Permissions::NONE), |(a, d), x| {
+                (a | x.allow, d | x.deny)
+            })
+    };
+    let differ = |x: Permissions, y: Permissions| x.remove(y) | y.remove(x);
+    let mut changed = Permissions::NONE;
+    for o in before.iter().chain(after) {
+        let (was, is) = (state(before, o), state(after, o));
+        changed |= differ(was.0, is.0) | differ(was.1, is.1);
+    }
+    changed
+}
+
 /// Without VIEW_CHANNEL nothing is allowed; without SEND_MESSAGES none of
 /// what sending carries.
 fn implicit(p: Permissions) -> Permissions {
@@ -161,6 +181,7 @@ mod tests {
             color: 0,
             hoist: false,
             mentionable: false,
+            bot_id: None,
         }
     }
 
@@ -330,6 +351,32 @@ mod tests {
             ctx.in_thread(&read_only, false, false)
                 .contains(Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS)
         );
+    }
+
+    #[test]
+    fn overwrite_changes_are_per_target_and_per_bit() {
+        let send = Permissions::SEND_MESSAGES;
+        let view = Permissions::VIEW_CHANNEL;
+        let a = ow(G, 0, send, view);
+        assert_eq!(overwrite_changes(&[a], &[a]), Permissions::NONE);
+        let b = ow(MOD, 0, Permissions::MANAGE_MESSAGES, Permissions::NONE);
+        assert_eq!(
+            overwrite_changes(&[a, b], &[b, a]),
+            Permissions::NONE,
+            "order is not a change"
+        );
+        assert_eq!(
+            overwrite_changes(&[a], &[a, b]),
+            Permissions::MANAGE_MESSAGES
+        );
+        assert_eq!(overwrite_changes(&[a, b], &[b]), send | view, "removed");
+        let c = ow(G, 0, send | Permissions::EMBED_LINKS, Permissions::NONE);
+        assert_eq!(
+            overwrite_changes(&[a], &[c]),
+            Permissions::EMBED_LINKS | view
+        );
+        let as_member = ow(G, 1, send, view);
+        assert_eq!(overwrite_changes(&[a], &[as_member]), send | view);
     }
 
     #[test]

@@ -50,7 +50,9 @@ impl Service {
     }
 
     /// Moves channels (and their parents); `lock_permissions` copies the new
-    /// parent's overwrites.
+    /// parent's overwrites. A channel or category the caller cannot see is
+    /// unknown to them, and syncing overwrites passes the same rule as
+    /// editing them ([`crate::GuildView::authorize_overwrites`]).
     pub async fn reorder_channels(
         &self,
         caller: Caller,
@@ -60,7 +62,12 @@ impl Service {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::MANAGE_CHANNELS)?;
         let channels = self.store.guild_channels(guild_id).await?;
-        let find = |id: Snowflake| channels.iter().find(|c| c.id == id).cloned();
+        let find = |id: Snowflake| {
+            channels
+                .iter()
+                .find(|c| c.id == id && view.in_channel(c).contains(Permissions::VIEW_CHANNEL))
+                .cloned()
+        };
         let mut errors = FormErrors::new();
         let mut changed = Vec::new();
         for (i, entry) in moves.iter().enumerate() {
@@ -71,6 +78,7 @@ impl Service {
             if let Some(Some(position)) = entry.position {
                 channel.position = position;
             }
+            let mut synced = false;
             if let Some(parent) = entry.parent_id {
                 let parent_channel = parent.and_then(find);
                 let valid = parent.is_none()
@@ -89,16 +97,26 @@ impl Service {
                 if entry.lock_permissions
                     && let Some(p) = parent_channel
                 {
+                    view.authorize_overwrites(
+                        view.in_channel(&channel),
+                        &channel.permission_overwrites,
+                        &p.permission_overwrites,
+                    )?;
+                    synced = channel.permission_overwrites != p.permission_overwrites;
                     channel.permission_overwrites = p.permission_overwrites;
                 }
             }
-            changed.push(channel);
+            changed.push((channel, synced));
         }
         errors.into_result()?;
-        for channel in changed {
+        for (channel, synced) in changed {
             self.store.put_channel(&channel).await?;
             let out = self.channel_wire(&channel).await?;
             self.publish(EventKind::ChannelUpdate, to_guild(guild_id), out);
+            if synced {
+                // Who sees its threads follows who sees it.
+                self.sync_thread_list(&channel).await?;
+            }
         }
         Ok(())
     }

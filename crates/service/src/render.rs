@@ -92,6 +92,7 @@ impl Service {
 
     /// The GUILD_CREATE payload of a guild for one of its members: with
     /// `all_members`, every member unless the guild is large, else only them.
+    /// A person gets only the channels they can view; a bot gets them all.
     pub async fn guild_create(
         &self,
         guild_id: Snowflake,
@@ -132,15 +133,18 @@ impl Service {
                     .then(|| crate::presence::presence_json(id, &shown))
             })
             .collect();
-        let mut channels = Vec::new();
-        for c in self.store.guild_channels(guild_id).await? {
-            channels.push(self.channel_wire(&c).await?);
-        }
         let view = crate::GuildView {
             guild: guild.clone(),
             roles: roles.clone(),
             member: me.clone(),
         };
+        let bot = self.store.user(user_id).await?.is_some_and(|u| u.bot);
+        let mut channels = Vec::new();
+        for c in self.store.guild_channels(guild_id).await? {
+            if shows_channel(bot, &view, &c) {
+                channels.push(self.channel_wire(&c).await?);
+            }
+        }
         let mut threads = Vec::new();
         let active = |t: &records::Channel| t.thread.as_ref().is_some_and(|s| !s.archived);
         for visible in self.visible_threads(&view, active).await? {
@@ -176,4 +180,14 @@ impl Service {
         };
         Ok(wire::Channel::new(c, last))
     }
+}
+
+/// Whether a member's gateway state lists a guild channel: a bot's lists
+/// every channel of its guilds (bot libraries keep a full channel cache and
+/// check permissions themselves), a person's only those they can view. The
+/// gateway's hub keeps a person's view current by the same rule.
+fn shows_channel(bot: bool, view: &crate::GuildView, channel: &records::Channel) -> bool {
+    bot || view
+        .in_channel(channel)
+        .contains(concord_model::Permissions::VIEW_CHANNEL)
 }

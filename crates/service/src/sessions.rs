@@ -1,13 +1,46 @@
 //! What the gateway asks of the service: who a token is, what a session
 //! starts with, and what a member may see.
 
-use concord_model::records::Application;
+use std::collections::HashMap;
+
+use concord_model::records::{Application, Channel, Guild, Member, Role};
 use concord_model::{Permissions, Snowflake, codes, wire};
 
 use crate::auth::TokenSigner;
 use crate::permissions::MemberContext;
 use crate::read_states::ReadStateEntry;
 use crate::{Caller, Service, ServiceError, ServiceResult};
+
+/// A guild, its roles and its channels (threads aside), as the gateway
+/// keeps them to compute permissions in memory.
+pub struct GuildSnapshot {
+    pub guild: Guild,
+    pub roles: Vec<Role>,
+    pub channels: HashMap<Snowflake, Channel>,
+}
+
+impl GuildSnapshot {
+    fn context<'a>(&'a self, member: &'a Member) -> MemberContext<'a> {
+        MemberContext {
+            guild: &self.guild,
+            roles: &self.roles,
+            member,
+            now_ms: concord_model::snowflake::now_ms(),
+        }
+    }
+
+    /// A member's guild-wide permissions.
+    pub fn base(&self, member: &Member) -> Permissions {
+        self.context(member).base()
+    }
+
+    /// A member's permissions in one of the guild's channels; `None` for a
+    /// channel it does not hold (a thread, which needs its membership).
+    pub fn in_channel(&self, member: &Member, channel: Snowflake) -> Option<Permissions> {
+        let channel = self.channels.get(&channel)?;
+        Some(self.context(member).in_channel(channel))
+    }
+}
 
 /// What READY needs about the identifying user.
 pub struct SessionStart {
@@ -82,27 +115,42 @@ impl Service {
         self.permissions_in(&ctx, &channel).await
     }
 
-    /// A member's guild-wide permissions; none if not a member.
-    pub async fn guild_permissions(
+    /// What the gateway computes members' permissions from, read once per
+    /// guild until an event may change it; `None` if the guild is gone.
+    pub async fn guild_snapshot(
         &self,
-        user_id: Snowflake,
         guild_id: Snowflake,
-    ) -> ServiceResult<Permissions> {
-        let (Some(guild), Some(member)) = (
-            self.store.guild(guild_id).await?,
-            self.store.member(guild_id, user_id).await?,
-        ) else {
-            return Ok(Permissions::NONE);
+    ) -> ServiceResult<Option<GuildSnapshot>> {
+        let Some(guild) = self.store.guild(guild_id).await? else {
+            return Ok(None);
         };
         let roles = self.store.roles(guild_id).await?;
-        let now = concord_model::snowflake::now_ms();
-        Ok(MemberContext {
-            guild: &guild,
-            roles: &roles,
-            member: &member,
-            now_ms: now,
-        }
-        .base())
+        let channels = self.store.guild_channels(guild_id).await?;
+        Ok(Some(GuildSnapshot {
+            guild,
+            roles,
+            channels: channels.into_iter().map(|c| (c.id, c)).collect(),
+        }))
+    }
+
+    /// A member of a guild, if they are one.
+    pub async fn guild_member(
+        &self,
+        guild_id: Snowflake,
+        user_id: Snowflake,
+    ) -> ServiceResult<Option<Member>> {
+        Ok(self.store.member(guild_id, user_id).await?)
+    }
+
+    /// A channel's object as JSON, for telling a client of a channel it may
+    /// now view or no longer may; `None` if it is gone.
+    pub async fn channel_object(&self, channel_id: Snowflake) -> ServiceResult<Option<String>> {
+        let Some(channel) = self.store.channel(channel_id).await? else {
+            return Ok(None);
+        };
+        let object = serde_json::to_string(&self.channel_wire(&channel).await?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(Some(object))
     }
 
     /// Members for a gateway member request: by ids, or by name prefix

@@ -212,6 +212,7 @@ pub async fn guild_lifecycle(store: &dyn Store) {
         color: 0,
         hoist: false,
         mentionable: false,
+        bot_id: None,
     };
     store.put_role(&role).await.unwrap();
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 2);

@@ -8,6 +8,7 @@ mod handshake;
 mod presence;
 mod resume;
 mod threads;
+mod views;
 
 use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};

@@ -19,6 +19,7 @@ mod messages;
 mod moderation;
 mod observability;
 mod openapi;
+mod permission_matrix;
 mod permissions;
 mod private;
 mod ratelimits;
