@@ -20,8 +20,8 @@ use concord_store_fjall::{FjallOptions, FjallStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-pub mod listener;
 pub mod datadir;
+pub mod listener;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
