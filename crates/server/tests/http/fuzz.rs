@@ -79,6 +79,11 @@ async fn send(
     Ok(status)
 }
 
+/// At most 200 characters of `text`, for failure messages.
+fn cut(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
 fn judge(status: Result<u16, String>) -> Result<(), String> {
     match status {
         Ok(status) if status < 500 => Ok(()),
@@ -100,7 +105,7 @@ fn fuzz_target(
         let path = targets.fill(&path);
         let body = targets.fill_bytes(&body);
         judge(runtime.block_on(send(&s, &method, &path, &auth, &content_type, body)))
-            .map_err(|e| format!("{method} {path}: {e}"))
+            .map_err(|e| format!("{method} {}: {}", cut(&path), cut(&e)))
     });
     let health = runtime.block_on(async { reqwest::get(s.url("/healthz")).await });
     assert!(
