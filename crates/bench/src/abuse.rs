@@ -5,6 +5,7 @@
 //! baseline), at its peak, and after, and how a normal request fares
 //! meanwhile. Figures, never pass/fail: bounds are compared in BENCHMARKS.md.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -222,6 +223,7 @@ pub(crate) async fn slow_connections(
                 refused.fetch_add(1, Ordering::Relaxed);
                 return;
             };
+            let connected = Instant::now();
             open.fetch_add(1, Ordering::Relaxed);
             let request = b"GET /healthz HTTP/1.1\r\nHost: bench\r\nX-Slow: ";
             let mut sent = 0usize;
@@ -235,6 +237,11 @@ pub(crate) async fn slow_connections(
                 // A closed peer shows up on the next write; a read would too.
                 let mut probe = [0u8; 1];
                 match tokio::time::timeout(interval, socket.peek(&mut probe)).await {
+                    // Closed as accepted (over a limit) or later (a timeout).
+                    Ok(Ok(0)) | Ok(Err(_)) if connected.elapsed() < Duration::from_secs(1) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                     Ok(Ok(0)) | Ok(Err(_)) => {
                         closed.fetch_add(1, Ordering::Relaxed);
                         break;
@@ -264,7 +271,13 @@ pub(crate) async fn slow_connections(
     while tokio::time::Instant::now() < deadline {
         peak_open = peak_open.max(open.load(Ordering::Relaxed));
         let started = Instant::now();
-        let ok = reqwest::Client::new()
+        // From another loopback address: the slow connections' address is
+        // at its own limit, which is the point, and must not hide the cap.
+        let checker = reqwest::Client::builder()
+            .local_address(IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .expect("health client");
+        let ok = checker
             .get(format!("{}/healthz", victim.base))
             .timeout(Duration::from_secs(5))
             .send()
@@ -284,7 +297,7 @@ pub(crate) async fn slow_connections(
         "connections": connections,
         "byte_interval_seconds": interval.as_secs_f64(),
         "held_seconds": seconds,
-        "refused_at_connect": refused.load(Ordering::Relaxed),
+        "refused_at_accept": refused.load(Ordering::Relaxed),
         "closed_by_server": closed_by_server.load(Ordering::Relaxed),
         "peak_open": peak_open,
         "still_open_at_end": still_open,
