@@ -276,13 +276,22 @@ impl Service {
         Ok(out)
     }
 
+    /// Writes an edit of a channel that must still exist: one deleted
+    /// meanwhile is unknown, never recreated.
+    pub(crate) async fn update_channel(&self, channel: &Channel) -> ServiceResult<()> {
+        match self.store.update_channel(channel).await? {
+            true => Ok(()),
+            false => Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL)),
+        }
+    }
+
     async fn save_channel(
         &self,
         view: &ChannelView,
         channel: &Channel,
     ) -> ServiceResult<wire::Channel> {
         let guild_id = view.guild()?.guild.id;
-        self.store.put_channel(channel).await?;
+        self.update_channel(channel).await?;
         let out = self.channel_wire(channel).await?;
         self.publish(EventKind::ChannelUpdate, to_guild(guild_id), &out);
         Ok(out)
@@ -308,7 +317,9 @@ impl Service {
         for mut child in self.store.guild_channels(guild_id).await? {
             if child.parent_id == Some(channel_id) {
                 child.parent_id = None;
-                self.store.put_channel(&child).await?;
+                if !self.store.update_channel(&child).await? {
+                    continue;
+                }
                 self.publish(
                     EventKind::ChannelUpdate,
                     to_guild(guild_id),

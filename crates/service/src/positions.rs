@@ -110,7 +110,10 @@ impl Service {
         }
         errors.into_result()?;
         for (channel, synced) in changed {
-            self.store.put_channel(&channel).await?;
+            if !self.store.update_channel(&channel).await? {
+                // Deleted meanwhile: nothing left to move.
+                continue;
+            }
             let out = self.channel_wire(&channel).await?;
             self.publish(EventKind::ChannelUpdate, to_guild(guild_id), out);
             if synced {

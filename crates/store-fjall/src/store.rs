@@ -297,6 +297,18 @@ impl FjallStore {
         Ok(freed)
     }
 
+    /// Stages a channel's record (encoded as `value`) and its guild index entry.
+    fn stage_channel(&self, batch: &mut WriteBatch, channel: &Channel, value: Vec<u8>) {
+        batch.insert(&self.t.channel, keys::id(channel.id), value);
+        if let Some(g) = channel.guild_id {
+            batch.insert(
+                self.guild_index(channel),
+                keys::pair(g.get(), channel.id.get()),
+                [],
+            );
+        }
+    }
+
     fn stage_channel_removal(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
         batch.remove(&self.t.channel, keys::id(channel.id));
         if let Some(g) = channel.guild_id {
@@ -575,17 +587,30 @@ impl ChannelStore for FjallStore {
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
         let value = encode(channel)?;
         self.write(|b| {
-            b.insert(&self.t.channel, keys::id(channel.id), value);
-            if let Some(g) = channel.guild_id {
-                b.insert(
-                    self.guild_index(channel),
-                    keys::pair(g.get(), channel.id.get()),
-                    [],
-                );
-            }
+            self.stage_channel(b, channel, value);
             Ok(())
         })
         .await
+    }
+
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let value = encode(channel)?;
+        let mut exists = false;
+        // Writers stage under the store's lock: a deletion is wholly before
+        // or wholly after this check.
+        self.write(|b| {
+            exists = self
+                .t
+                .channel
+                .contains_key(keys::id(channel.id))
+                .map_err(backend)?;
+            if exists {
+                self.stage_channel(b, channel, value);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(exists)
     }
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {

@@ -19,7 +19,7 @@ use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
 macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
-            users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade,
+            users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped);
     };
     (@cases $open:path; $($case:ident),*) => {
@@ -372,6 +372,45 @@ pub async fn channels_and_cascade(store: &dyn Store) {
         1
     );
     assert_eq!(store.guild_channels(Snowflake(100)).await.unwrap().len(), 1);
+}
+
+/// An edit of a channel that is gone writes nothing, also when it races
+/// the deletion: the channel stays deleted, with no index entry left.
+pub async fn channel_edits_never_recreate(store: &dyn Store) {
+    store.create_guild(&new_guild(100, 1, &[])).await.unwrap();
+    let mut c = channel(102, 100);
+    store.put_channel(&c).await.unwrap();
+    c.name = "renamed".into();
+    assert!(store.update_channel(&c).await.unwrap());
+    assert_eq!(
+        store.channel(Snowflake(102)).await.unwrap().unwrap().name,
+        "renamed"
+    );
+    store.delete_channel(Snowflake(102)).await.unwrap();
+    c.name = "too late".into();
+    assert!(!store.update_channel(&c).await.unwrap());
+    assert_eq!(store.channel(Snowflake(102)).await.unwrap(), None);
+    assert!(
+        store
+            .guild_channels(Snowflake(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for id in 200..220 {
+        let c = channel(id, 100);
+        store.put_channel(&c).await.unwrap();
+        let (_, deleted) = tokio::join!(store.update_channel(&c), store.delete_channel(c.id));
+        deleted.unwrap();
+        assert_eq!(store.channel(c.id).await.unwrap(), None, "channel {id}");
+    }
+    assert!(
+        store
+            .guild_channels(Snowflake(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn threads(store: &dyn Store) {

@@ -96,6 +96,10 @@ pub trait ChannelStore: Send + Sync {
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>>;
     /// Creates or replaces a channel.
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Replaces a channel that still exists, as one operation; `false`, and
+    /// nothing written, once it is deleted: an edit racing a deletion never
+    /// brings the channel back.
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<bool>;
     /// Removes the channel, every message in it and, for a thread, its members.
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()>;
 }

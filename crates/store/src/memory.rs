@@ -329,6 +329,18 @@ impl ChannelStore for MemoryStore {
         Ok(())
     }
 
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let Some(stored) = inner.channels.get_mut(&channel.id) else {
+            return Ok(false);
+        };
+        *stored = channel.clone();
+        if let Some(g) = channel.guild_id {
+            inner.guild_channels.insert((g, channel.id));
+        }
+        Ok(true)
+    }
+
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
         let mut inner = self.lock();
         if let Some(g) = inner.channels.remove(&id).and_then(|c| c.guild_id) {

@@ -288,3 +288,42 @@ async fn members_page_by_user_id_and_leave() {
         .await;
     assert_eq!(count.body["approximate_member_count"], 3);
 }
+
+/// An edit that lands while the channel is being deleted must not bring it
+/// back: every round, whichever request wins, the channel ends deleted.
+#[tokio::test]
+async fn channel_patch_racing_its_delete_leaves_it_deleted() {
+    let s = server();
+    let owner = s.register("owner").await;
+    let (guild, _) = s.guild(&owner, "Home").await;
+    for round in 0..40 {
+        let created = s
+            .post(
+                &format!("/guilds/{guild}/channels"),
+                &owner.auth,
+                json!({ "name": format!("doomed-{round}") }),
+            )
+            .await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let path = format!("/channels/{id}");
+        let (patched, deleted) = tokio::join!(
+            s.patch(&path, &owner.auth, json!({ "topic": "still here?" })),
+            s.delete(&path, &owner.auth)
+        );
+        assert!(matches!(patched.status, 200 | 404), "{}", patched.status);
+        assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+        assert_eq!(s.get(&path, &owner.auth).await.status, 404, "round {round}");
+        let listed = s
+            .get(&format!("/guilds/{guild}/channels"), &owner.auth)
+            .await;
+        assert!(
+            !listed
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == id.as_str()),
+            "round {round}: still listed"
+        );
+    }
+}

@@ -49,7 +49,9 @@ impl Service {
             }
             state.archived = true;
             state.archive_ms = now;
-            self.store.put_channel(&thread).await?;
+            if !self.store.update_channel(&thread).await? {
+                return Ok(false);
+            }
             thread
         };
         let out = self.channel_wire(&thread).await?;

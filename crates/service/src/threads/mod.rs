@@ -349,7 +349,7 @@ impl Service {
             s.last_activity_ms = now;
         }
         errors.into_result()?;
-        self.store.put_channel(&thread).await?;
+        self.update_channel(&thread).await?;
         let out = self.channel_wire(&thread).await?;
         self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
         let mut details = Details::on(thread.id);
@@ -504,7 +504,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
         change(state_mut(&mut thread)?);
-        self.store.put_channel(&thread).await?;
+        self.update_channel(&thread).await?;
         Ok(thread)
     }
 
