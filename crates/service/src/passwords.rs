@@ -292,6 +292,31 @@ mod tests {
         assert_eq!(at(u32::MAX), MAX_BACKOFF_MS);
     }
 
+    /// An unknown account costs what a real one does: its check runs a
+    /// real argon2 verification with the same parameters, and fails.
+    #[tokio::test]
+    async fn unknown_accounts_are_checked_against_a_real_hash() {
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        let real = auth::hash_password("correct horse").unwrap();
+        assert!(real.starts_with("$argon2id$"));
+        assert_eq!(params(&dummy_hash()), params(&real));
+        let passwords = Passwords::new(1);
+        assert!(
+            !passwords
+                .verify("correct horse".into(), None)
+                .await
+                .unwrap()
+        );
+        let dummy = passwords.dummy.get().expect("the dummy exists once used");
+        assert_eq!(params(dummy), params(&real));
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(real))
+                .await
+                .unwrap()
+        );
+    }
+
     #[test]
     fn a_throttled_account_does_not_slow_others() {
         let passwords = Passwords::new(1);

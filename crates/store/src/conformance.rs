@@ -66,6 +66,21 @@ fn message(channel: u64, id: Snowflake, content: &str) -> Message {
     }
 }
 
+/// A live invite of guild 100's channel 101.
+fn invite(code: &str) -> Invite {
+    Invite {
+        code: code.to_owned(),
+        guild_id: Snowflake(100),
+        channel_id: Snowflake(101),
+        inviter_id: Snowflake(1),
+        created_ms: BASE_MS,
+        max_age: 0,
+        max_uses: 0,
+        uses: 0,
+        temporary: false,
+    }
+}
+
 fn new_guild(guild: u64, owner: u64, channels: &[u64]) -> NewGuild {
     NewGuild {
         guild: Guild::new(Snowflake(guild), "g", Snowflake(owner)),
@@ -227,17 +242,7 @@ pub async fn guild_lifecycle(store: &dyn Store) {
         .create_message(&message(101, id_at(BASE_MS, 1), "hi"))
         .await
         .unwrap();
-    let invite = Invite {
-        code: "abcdEFGH".into(),
-        guild_id: Snowflake(100),
-        channel_id: Snowflake(101),
-        inviter_id: Snowflake(1),
-        created_ms: BASE_MS,
-        max_age: 0,
-        max_uses: 0,
-        uses: 0,
-        temporary: false,
-    };
+    let invite = invite("abcdEFGH");
     store.put_invite(&invite).await.unwrap();
     // Another guild must survive the delete untouched.
     store
@@ -1148,17 +1153,7 @@ pub async fn oversized_text_keys_are_refused(store: &dyn Store) {
     assert!(too_long(store.take_meta(&long).await.map(|_| ())));
     assert!(too_long(store.put_meta(&long, b"v").await));
     assert!(too_long(store.create_user(&user(1, &long)).await));
-    let invite = Invite {
-        code: long.clone(),
-        guild_id: Snowflake(100),
-        channel_id: Snowflake(101),
-        inviter_id: Snowflake(1),
-        created_ms: BASE_MS,
-        max_age: 0,
-        max_uses: 0,
-        uses: 0,
-        temporary: false,
-    };
+    let invite = invite(&long);
     assert!(too_long(store.put_invite(&invite).await));
     let fits = "y".repeat(crate::keys::TEXT_KEY_MAX);
     store.put_meta(&fits, b"v").await.unwrap();
