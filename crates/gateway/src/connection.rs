@@ -501,7 +501,7 @@ impl Connection {
                     .iter()
                     .filter_map(|m| m.user.as_ref().map(|u| u.id))
                     .map(|id| (id, service.shown_presence(id)))
-                    .filter(|(_, p)| p.status != concord_presence::Status::Offline)
+                    .filter(|(_, p)| p.status != concord_realtime::Status::Offline)
                     .map(|(id, p)| concord_service::presence::presence_json(id, &p))
                     .collect();
                 chunk["presences"] = json!(presences);

@@ -3,7 +3,7 @@
 
 use concord_model::Snowflake;
 use concord_model::event::EventKind;
-use concord_presence::{Status, UserPresence};
+use concord_realtime::{Status, UserPresence};
 use serde::Deserialize;
 use serde_json::Value;
 

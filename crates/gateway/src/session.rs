@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use concord_model::Snowflake;
-use concord_presence::UserPresence;
+use concord_realtime::UserPresence;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 

@@ -12,6 +12,7 @@ use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
+use concord_realtime::Realtime;
 use concord_search::SearchIndex;
 use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
@@ -146,6 +147,27 @@ pub async fn reindex(
     Ok(())
 }
 
+/// What the nodes of one cluster share. One node opens its own
+/// ([`Backends::open`]); a cluster hands the same to every node.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn EventBus>,
+    pub realtime: Realtime,
+}
+
+impl Backends {
+    /// The embedded store in the data directory, with the bus and the
+    /// realtime state in this process.
+    pub fn open(config: &Config) -> Result<Backends, ServerError> {
+        Ok(Backends {
+            store: open_store(config)?,
+            bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
+            realtime: Realtime::local(),
+        })
+    }
+}
+
 /// Serves on `listener` until `shutdown` resolves, then drains requests.
 pub async fn run(
     config: Config,
@@ -153,8 +175,24 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     datadir::prepare(&config.data_dir)?;
-    let store = open_store(&config)?;
-    let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let backends = Backends::open(&config)?;
+    run_node(config, backends, listener, shutdown).await
+}
+
+/// Serves one node over `backends` on `listener` until `shutdown`
+/// resolves. The node's own files (search index, attachments, control
+/// token) live in its data directory, which must be prepared.
+pub async fn run_node(
+    config: Config,
+    backends: Backends,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let Backends {
+        store,
+        bus,
+        realtime,
+    } = backends;
     let index = match config.search {
         true => Some(Arc::new(SearchIndex::open(&search_dir(&config))?)),
         false => None,
@@ -189,6 +227,7 @@ pub async fn run(
     };
     let mut service = Service::open(store, bus, service_config)
         .await?
+        .with_realtime(realtime)
         .with_blobs(config.data_dir.join("attachments"));
     if let Some(index) = index {
         service = service.with_search(index);

@@ -13,6 +13,7 @@ use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::{Channel, Guild, Member, Role};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, SnowflakeGenerator, codes};
+use concord_realtime::Realtime;
 use concord_search::SearchIndex;
 use concord_store::Store;
 use serde::Serialize;
@@ -105,8 +106,9 @@ pub struct Service {
     thread_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
-    /// Who is online; in-process unless [`Service::with_presence`] says otherwise.
-    presence: Arc<dyn concord_presence::Presence>,
+    /// State shared by every node: presence, and more as the seam grows.
+    /// In-process unless [`Service::with_realtime`] says otherwise.
+    realtime: Realtime,
     /// Where attachments' bytes live; `None` refuses uploads.
     blobs: Option<attachments::Blobs>,
 }
@@ -141,7 +143,7 @@ impl Service {
             invite_lock: tokio::sync::Mutex::new(()),
             thread_lock: tokio::sync::Mutex::new(()),
             search: None,
-            presence: Arc::new(concord_presence::LocalPresence::new()),
+            realtime: Realtime::local(),
             blobs: None,
         })
     }
@@ -152,9 +154,9 @@ impl Service {
         self
     }
 
-    /// Keeps presence in `presence` (shared by nodes, in a scaled-out setup).
-    pub fn with_presence(mut self, presence: Arc<dyn concord_presence::Presence>) -> Self {
-        self.presence = presence;
+    /// Shares `realtime` with the other nodes of a cluster.
+    pub fn with_realtime(mut self, realtime: Realtime) -> Self {
+        self.realtime = realtime;
         self
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use concord_model::Snowflake;
 use concord_model::event::{Audience, EventKind};
-use concord_presence::{Status, UserPresence};
+use concord_realtime::{Status, UserPresence};
 use serde_json::{Value, json};
 
 use crate::{Service, ServiceResult};
@@ -40,15 +40,15 @@ impl Service {
         presence: UserPresence,
         ttl: Duration,
     ) -> ServiceResult<()> {
-        let before = self.presence.get(user_id).shown();
-        self.presence.set(user_id, presence.clone(), ttl);
+        let before = self.realtime.presence.get(user_id).shown();
+        self.realtime.presence.set(user_id, presence.clone(), ttl);
         self.tell_presence(user_id, &before, &presence.shown())
             .await
     }
 
     /// A heartbeat: the user is still there.
     pub fn renew_presence(&self, user_id: Snowflake, ttl: Duration) {
-        self.presence.refresh(user_id, ttl);
+        self.realtime.presence.refresh(user_id, ttl);
     }
 
     /// The user's last session ended: they are offline. What they had set
@@ -56,6 +56,7 @@ impl Service {
     /// was given up), since others still show it.
     pub async fn end_presence(&self, user_id: Snowflake) -> ServiceResult<()> {
         let before = self
+            .realtime
             .presence
             .clear(user_id)
             .map_or_else(UserPresence::offline, |p| p.shown());
@@ -77,7 +78,7 @@ impl Service {
 
     /// What others see of the user now.
     pub fn shown_presence(&self, user_id: Snowflake) -> UserPresence {
-        self.presence.get(user_id).shown()
+        self.realtime.presence.get(user_id).shown()
     }
 
     async fn tell_presence(

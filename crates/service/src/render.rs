@@ -129,7 +129,7 @@ impl Service {
             .filter_map(|m| {
                 let id = m.user.as_ref()?.id;
                 let shown = self.shown_presence(id);
-                (shown.status != concord_presence::Status::Offline)
+                (shown.status != concord_realtime::Status::Offline)
                     .then(|| crate::presence::presence_json(id, &shown))
             })
             .collect();
