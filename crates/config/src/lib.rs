@@ -186,6 +186,10 @@ pub struct Settings {
     /// Seconds an attachment URL stays valid; fetching the message again gives a fresh one [default: 86400]
     #[arg(long, env = "CONCORD_ATTACHMENT_URL_TTL_S")]
     pub attachment_url_ttl_s: Option<u64>,
+
+    /// Directory of attachments' files; every node of a cluster must share it [default: DATA_DIR/attachments]
+    #[arg(long, env = "CONCORD_BLOB_DIR")]
+    pub blob_dir: Option<PathBuf>,
 }
 
 macro_rules! layer {
@@ -231,6 +235,7 @@ impl Settings {
             cache_max_bytes: Some(64 * 1024 * 1024),
             upload_concurrency: Some(4),
             attachment_url_ttl_s: Some(86_400),
+            blob_dir: None,
         }
     }
 
@@ -271,7 +276,8 @@ impl Settings {
             metrics_token,
             cache_max_bytes,
             upload_concurrency,
-            attachment_url_ttl_s
+            attachment_url_ttl_s,
+            blob_dir
         )
     }
 
@@ -350,6 +356,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     pub cache_max_bytes: u64,
     pub attachment_url_ttl_s: u64,
+    /// Where attachments' files live.
+    pub blob_dir: PathBuf,
 }
 
 impl Config {
@@ -384,9 +392,10 @@ impl Config {
                 window_ms: nonzero(name, window)?,
             })
         };
+        let data_dir: PathBuf = s.data_dir.clone().unwrap_or_else(|| "./data".into());
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
-            data_dir: s.data_dir.unwrap_or_else(|| "./data".into()),
+            data_dir: data_dir.clone(),
             public_url: s.public_url,
             gateway_heartbeat_ms: match s.gateway_heartbeat_ms {
                 Some(ms) if (100..60_000).contains(&ms) => ms,
@@ -452,6 +461,7 @@ impl Config {
             metrics_token: s.metrics_token.filter(|t| !t.is_empty()),
             cache_max_bytes: nonzero("cache_max_bytes", s.cache_max_bytes)?,
             attachment_url_ttl_s: nonzero("attachment_url_ttl_s", s.attachment_url_ttl_s)?,
+            blob_dir: s.blob_dir.unwrap_or_else(|| data_dir.join("attachments")),
         })
     }
 }

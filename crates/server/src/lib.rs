@@ -228,7 +228,7 @@ pub async fn run_node(
     let mut service = Service::open(store, bus, service_config)
         .await?
         .with_realtime(realtime)
-        .with_blobs(config.data_dir.join("attachments"));
+        .with_blobs(config.blob_dir.clone());
     if let Some(index) = index {
         service = service.with_search(index);
     }

@@ -1,4 +1,4 @@
-//! Files sent with messages. Their bytes are blobs in the data directory,
+//! Files sent with messages. Their bytes are blobs (see [`crate::blobs`]),
 //! named by SHA-256 so identical files are stored once, written and synced
 //! before the message that carries them is acknowledged, and removed when
 //! the last attachment referring to them is deleted.
@@ -12,14 +12,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::blobs::{BlobStore, hex, staging_file};
 use crate::signed_urls::UrlSignature;
 use crate::users::blocking;
 use crate::{Service, ServiceError, ServiceResult};
-
-/// Where files being received wait, beside the blobs: each in a
-/// `*.partial` file of its own, which the server removes at start if a
-/// crash left one behind.
-const RECEIVING_DIR: &str = "tmp";
 
 /// A file as a client uploaded it. Its bytes wait on disk until the
 /// message carrying it is accepted; dropped before that (the message was
@@ -37,10 +33,10 @@ impl Upload {
     }
 }
 
-/// A received file, synced, waiting under a temporary name.
+/// A received file, synced, waiting under a temporary name, which goes
+/// with it (the blob it was put into keeps its bytes).
 #[derive(Debug)]
 struct Received {
-    /// `None` once moved into the blobs.
     path: Option<PathBuf>,
     size: u64,
     sha256: String,
@@ -109,14 +105,16 @@ impl UploadWriter {
     }
 }
 
-/// The blob directory. Adding a reference (write, then record) and
-/// dropping one (unrecord, then maybe delete) take turns, so a blob is
-/// never deleted under a new attachment that shares it.
+/// A node's way to the blobs.
 pub struct Blobs {
-    dir: PathBuf,
-    turns: tokio::sync::Mutex<()>,
+    store: Arc<dyn BlobStore>,
     /// Requests receiving files at once.
     receiving: Arc<Semaphore>,
+    /// Held alone by an online backup, so that every attachment in the
+    /// copy has its blob; uploads and removals share it and otherwise go
+    /// on side by side. Per node: online backups copy the embedded store,
+    /// which one node serves.
+    backup: tokio::sync::RwLock<()>,
 }
 
 fn io(e: std::io::Error) -> ServiceError {
@@ -124,111 +122,24 @@ fn io(e: std::io::Error) -> ServiceError {
 }
 
 impl Blobs {
-    /// Blobs in `dir`; at most `concurrent_uploads` requests receive files at once.
-    pub fn new(dir: PathBuf, concurrent_uploads: usize) -> Blobs {
+    /// Blobs in `store`; at most `concurrent_uploads` requests receive files at once.
+    pub fn new(store: Arc<dyn BlobStore>, concurrent_uploads: usize) -> Blobs {
         Blobs {
-            dir,
-            turns: tokio::sync::Mutex::new(()),
+            store,
             receiving: Arc::new(Semaphore::new(concurrent_uploads.max(1))),
+            backup: tokio::sync::RwLock::new(()),
         }
     }
 
-    /// `ab/abcdef...`: two hex digits of fan-out keep directories small.
-    fn path(&self, sha256: &str) -> PathBuf {
-        self.dir.join(&sha256[..2]).join(sha256)
-    }
-
-    /// Holds off every upload and every freeing while a backup copies
+    /// Holds off every upload and every removal while a backup copies
     /// the store and the blobs, so that the two agree.
-    pub(crate) async fn hold(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.turns.lock().await
+    pub(crate) async fn hold(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.backup.write().await
     }
 
-    /// Puts every blob into `dest` (hard links where the file system
-    /// allows: blobs never change); returns how many.
     pub(crate) fn copy_to(&self, dest: &Path) -> std::io::Result<u64> {
-        let mut copied = 0;
-        for (name, path) in blob_files(&self.dir)? {
-            let fan = path.parent().and_then(Path::file_name).unwrap_or_default();
-            let target = dest.join(fan).join(&name);
-            create_private_dir(&dest.join(fan))?;
-            if std::fs::hard_link(&path, &target).is_err() {
-                std::fs::copy(&path, &target)?;
-            }
-            copied += 1;
-        }
-        Ok(copied)
+        self.store.copy_to(dest)
     }
-
-    /// A blob opened for reading, if it exists: served from disk as it is
-    /// read, never whole in memory.
-    pub async fn open(&self, sha256: &str) -> ServiceResult<Option<tokio::fs::File>> {
-        if sha256.len() < 2 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        match tokio::fs::File::open(self.path(sha256)).await {
-            Ok(file) => Ok(Some(file)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e)),
-        }
-    }
-}
-
-/// A new, empty, private file in `dir` to receive into.
-fn receiving_file(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    create_private_dir(dir)?;
-    let name = hex(&rand::random::<[u8; 16]>());
-    let path = dir.join(format!("{name}.partial"));
-    let file = private_file(&path)?;
-    Ok((path, file))
-}
-
-/// Creates `dir` and its missing parents, readable by this user only.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Creates a new file readable by this user only.
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
-/// Moves a synced file to `path` and syncs its directory, so that once
-/// this returns the file is there after a crash.
-fn place(from: &Path, path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let new_dir = !dir.exists();
-    create_private_dir(dir)?;
-    std::fs::rename(from, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    // A directory made just now must itself be in its parent after a crash.
-    match dir.parent() {
-        Some(parent) if new_dir => std::fs::File::open(parent)?.sync_all(),
-        _ => Ok(()),
-    }
-}
-
-/// Writes the file through a temporary name and syncs it and its
-/// directory, so that once this returns the file survives a crash whole.
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension("partial");
-    if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
-    }
-    let _ = std::fs::remove_file(&temporary);
-    let mut file = private_file(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    place(&temporary, path)
 }
 
 /// Keeps what a file name may safely carry into a URL path.
@@ -274,8 +185,8 @@ impl Service {
         filename: String,
         content_type: Option<String>,
     ) -> ServiceResult<UploadWriter> {
-        let dir = self.blobs()?.dir.join(RECEIVING_DIR);
-        let (path, file) = blocking(move || receiving_file(&dir)).await?.map_err(io)?;
+        let dir = self.blobs()?.store.staging_dir();
+        let (path, file) = blocking(move || staging_file(&dir)).await?.map_err(io)?;
         Ok(UploadWriter {
             file: tokio::fs::File::from_std(file),
             hasher: Sha256::new(),
@@ -291,7 +202,7 @@ impl Service {
         })
     }
 
-    /// Moves the received files into the blobs and records them as
+    /// Puts the received files into the blobs and records them as
     /// attachments of a message about to be created in `channel_id`.
     pub(crate) async fn store_uploads(
         &self,
@@ -302,32 +213,47 @@ impl Service {
             return Ok(Vec::new());
         }
         let blobs = self.blobs()?;
-        let mut attachments = Vec::new();
-        let _turn = blobs.turns.lock().await;
-        for mut upload in uploads {
-            let received = &mut upload.file;
-            let path = blobs.path(&received.sha256);
-            // Blobs never change: one already there is this content, and
-            // the received copy goes when `upload` is dropped.
-            if !path.exists()
-                && let Some(from) = received.path.clone()
-            {
-                blocking(move || place(&from, &path)).await?.map_err(io)?;
-                received.path = None;
-            }
-            attachments.push(Attachment {
+        let _shared = blobs.backup.read().await;
+        self.put_uploads(blobs, &uploads).await?;
+        let attachments: Vec<Attachment> = uploads
+            .iter()
+            .map(|upload| Attachment {
                 id: self.next_id(),
                 channel_id,
                 filename: clean_filename(&upload.filename),
-                size: received.size,
-                content_type: upload.content_type.take().filter(|t| !t.is_empty()),
-                width: received.dimensions.map(|d| d.0),
-                height: received.dimensions.map(|d| d.1),
-                sha256: received.sha256.clone(),
-            });
-        }
+                size: upload.file.size,
+                content_type: upload.content_type.clone().filter(|t| !t.is_empty()),
+                width: upload.file.dimensions.map(|d| d.0),
+                height: upload.file.dimensions.map(|d| d.1),
+                sha256: upload.file.sha256.clone(),
+            })
+            .collect();
         self.store.put_attachments(&attachments).await?;
+        // A blob shared with an attachment deleted meanwhile may have been
+        // discarded before these references were recorded: put it back.
+        // From now on, any removal sees the references and keeps it.
+        self.put_uploads(blobs, &uploads).await?;
         Ok(attachments)
+    }
+
+    /// Puts each upload's file into its blob, unless the blob is there.
+    async fn put_uploads(&self, blobs: &Blobs, uploads: &[Upload]) -> ServiceResult<()> {
+        for upload in uploads {
+            let received = &upload.file;
+            if blobs.store.exists(&received.sha256).await.map_err(io)? {
+                continue;
+            }
+            let staged = received
+                .path
+                .as_deref()
+                .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?;
+            blobs
+                .store
+                .put(&received.sha256, staged)
+                .await
+                .map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Forgets the attachments of deleted messages and deletes the blobs
@@ -341,12 +267,9 @@ impl Service {
             return Ok(());
         }
         let blobs = self.blobs()?;
-        let _turn = blobs.turns.lock().await;
+        let _shared = blobs.backup.read().await;
         for sha256 in self.store.delete_attachments(&ids).await? {
-            match tokio::fs::remove_file(blobs.path(&sha256)).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
+            self.drop_unreferenced(blobs, &sha256).await?;
         }
         Ok(())
     }
@@ -357,15 +280,37 @@ impl Service {
         let Some(blobs) = &self.blobs else {
             return Ok(());
         };
-        let _turn = blobs.turns.lock().await;
-        let dir = blobs.dir.clone();
-        let files = blocking(move || blob_files(&dir)).await?.map_err(io)?;
-        for (name, path) in files {
-            if !self.store.blob_referenced(&name).await? {
-                tokio::fs::remove_file(&path).await.map_err(io)?;
+        let _shared = blobs.backup.read().await;
+        for withdrawn in blobs.store.withdrawn().await.map_err(io)? {
+            match self.store.blob_referenced(&withdrawn.sha256).await? {
+                true => blobs.store.restore(withdrawn).await.map_err(io)?,
+                false => blobs.store.discard(withdrawn).await.map_err(io)?,
             }
         }
+        for name in blobs.store.list().await.map_err(io)? {
+            self.drop_unreferenced(blobs, &name).await?;
+        }
         Ok(())
+    }
+
+    /// Discards a blob nothing refers to. It is withdrawn first and the
+    /// references counted again, so an attachment recorded meanwhile (on
+    /// any node) gets it back rather than losing it.
+    async fn drop_unreferenced(&self, blobs: &Blobs, name: &str) -> ServiceResult<()> {
+        if self.store.blob_referenced(name).await? {
+            return Ok(());
+        }
+        let Some(withdrawn) = blobs.store.withdraw(name).await.map_err(io)? else {
+            return Ok(());
+        };
+        match self.store.blob_referenced(name).await {
+            Ok(false) => blobs.store.discard(withdrawn).await.map_err(io),
+            Ok(true) => blobs.store.restore(withdrawn).await.map_err(io),
+            Err(e) => {
+                blobs.store.restore(withdrawn).await.map_err(io)?;
+                Err(e.into())
+            }
+        }
     }
 
     /// An attachment's URL for a reader, signed now (see [`crate::signed_urls`]).
@@ -396,7 +341,12 @@ impl Service {
             Some(a) if a.channel_id == channel_id && a.filename == filename => a,
             _ => return Err(unknown),
         };
-        let file = self.blobs()?.open(&attachment.sha256).await?;
+        let file = self
+            .blobs()?
+            .store
+            .open(&attachment.sha256)
+            .await
+            .map_err(io)?;
         Ok(AttachmentFile {
             attachment,
             file: file.ok_or(unknown)?,
@@ -411,31 +361,4 @@ pub struct AttachmentFile {
     pub file: tokio::fs::File,
     /// How long the URL it was asked for stays valid.
     pub valid_for_s: u64,
-}
-
-/// Every file in the blob directory, by name (partial writes included,
-/// under their own name, which no attachment refers to), but not the
-/// files being received, which belong to requests still running.
-fn blob_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    let fans = match std::fs::read_dir(dir) {
-        Ok(fans) => fans,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
-        Err(e) => return Err(e),
-    };
-    for fan in fans {
-        let fan = fan?;
-        if fan.file_name() == RECEIVING_DIR || !fan.file_type()?.is_dir() {
-            continue;
-        }
-        for blob in std::fs::read_dir(fan.path())? {
-            let blob = blob?;
-            files.push((blob.file_name().to_string_lossy().into_owned(), blob.path()));
-        }
-    }
-    Ok(files)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

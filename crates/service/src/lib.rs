@@ -24,6 +24,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod blobs;
 pub mod bounded;
 pub mod cache;
 pub mod channels;
@@ -163,7 +164,8 @@ impl Service {
     /// Keeps attachments' bytes in `dir`.
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
         let concurrency = self.config.upload_concurrency;
-        self.blobs = Some(attachments::Blobs::new(dir, concurrency));
+        let store = Arc::new(blobs::DirectoryBlobs::new(dir));
+        self.blobs = Some(attachments::Blobs::new(store, concurrency));
         self
     }
 

@@ -1,7 +1,8 @@
 //! Several Concord nodes in this test process, each with its own service,
-//! gateway and port, sharing one reference store, one in-process bus and
-//! one in-process realtime backend: a cluster without networked backends,
-//! so a test can ask one node and check what another says.
+//! gateway and port, sharing one reference store, one in-process bus, one
+//! in-process realtime backend and one blob directory: a cluster without
+//! networked backends, so a test can ask one node and check what another
+//! says.
 //!
 //! Nodes are `concord_server::run_node` over shared `Backends`, exactly as
 //! `concord serve` runs one node over its own.
@@ -32,6 +33,8 @@ pub struct Cluster {
     backends: Backends,
     settings: Settings,
     nodes: Vec<Node>,
+    /// Attachments' files, shared as a cluster shares a mount.
+    _blobs: TempDir,
 }
 
 /// One running node: HTTP and the gateway on its own loopback port.
@@ -67,9 +70,11 @@ impl Cluster {
     /// `count` nodes whose settings `adjust` changes (turning rate limits
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
+        let blobs = tempfile::tempdir().expect("blob dir");
         let mut settings = Settings {
             rate_limits: Some(Switch::Off),
             search: Some(Switch::Off),
+            blob_dir: Some(blobs.path().to_path_buf()),
             ..Settings::default()
         };
         adjust(&mut settings);
@@ -82,6 +87,7 @@ impl Cluster {
             backends,
             settings,
             nodes: Vec::new(),
+            _blobs: blobs,
         };
         for _ in 0..count {
             cluster.add_node().await;

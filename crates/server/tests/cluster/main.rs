@@ -342,3 +342,52 @@ async fn two_nodes_never_mint_the_same_id() {
     }
     assert_eq!(stored, 200, "no message replaced another");
 }
+
+/// Posts a message carrying one file through `node`; the message.
+async fn send_file(node: &Node, who: &Account, channel: &str, bytes: &[u8]) -> Value {
+    let payload = json!({ "content": "", "attachments": [{ "id": 0, "filename": "f.bin" }] });
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name("f.bin")
+        .mime_str("application/octet-stream")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("payload_json", payload.to_string())
+        .part("files[0]", part);
+    let reply = reqwest::Client::new()
+        .post(node.url(&format!("/api/v10/channels/{channel}/messages")))
+        .header("authorization", &who.auth)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    reply.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_file_sent_through_one_node_is_served_by_another_and_outlives_a_copy_deleted_meanwhile() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let (owner, general, _) = guild_with(&cluster, &[]).await;
+    for round in 0..20 {
+        let bytes = format!("the same file, round {round}").into_bytes();
+        let first = send_file(a, &owner, &general, &bytes).await;
+        let first_id = first["id"].as_str().unwrap();
+        let delete_path = format!("/channels/{general}/messages/{first_id}");
+        let (deleted, second) = tokio::join!(
+            a.delete(&delete_path, &owner.auth),
+            send_file(b, &owner, &general, &bytes)
+        );
+        assert_eq!(deleted.status, 204);
+        let url = second["attachments"][0]["url"].as_str().unwrap();
+        let through_a = url.replace(&b.addr.to_string(), &a.addr.to_string());
+        assert_ne!(through_a, url);
+        let fetched = reqwest::get(&through_a).await.unwrap();
+        assert_eq!(
+            fetched.status(),
+            200,
+            "round {round}: the blob went with the first copy"
+        );
+        assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+}
