@@ -49,6 +49,10 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory {0}: {1}")]
     Directory(PathBuf, String),
+    #[error("search index in {0} is not written yet")]
+    NotWritten(PathBuf),
+    #[error("this node follows the search index; another writes it")]
+    ReadOnly,
 }
 
 pub type SearchResult<T> = Result<T, SearchError>;
@@ -66,14 +70,20 @@ pub enum Change {
     DeleteGuild(Snowflake),
 }
 
+/// An index in a directory: written by one node (the one that
+/// [`open`](SearchIndex::open)s it), read by any number that
+/// [`follow`](SearchIndex::follow) it, such as the other nodes of a
+/// cluster sharing the directory on a mount.
 pub struct SearchIndex {
     dir: PathBuf,
     index: Index,
     fields: Fields,
-    writer: Mutex<IndexWriter>,
+    /// `None` on a follower.
+    writer: Option<Mutex<IndexWriter>>,
     reader: IndexReader,
     /// False while the index is being filled from the store; searches are
-    /// then answered "not yet available", as Discord does.
+    /// then answered "not yet available", as Discord does. A follower's
+    /// index is ready once its writer has committed a fill.
     ready: AtomicBool,
 }
 
@@ -118,10 +128,41 @@ impl SearchIndex {
             dir: dir.to_path_buf(),
             index,
             fields,
-            writer: Mutex::new(writer),
+            writer: Some(Mutex::new(writer)),
             reader,
             ready: AtomicBool::new(false),
         })
+    }
+
+    /// Reads the index another node writes in `dir`: its commits become
+    /// searchable here within about a second (tantivy watches the commit
+    /// file). [`SearchError::NotWritten`] until the writer has created it
+    /// with this schema version.
+    pub fn follow(dir: &Path) -> SearchResult<SearchIndex> {
+        if !current_version(dir) {
+            return Err(SearchError::NotWritten(dir.to_path_buf()));
+        }
+        let (_, fields) = schema::schema();
+        let directory = MmapDirectory::open(dir).map_err(|e| directory_error(dir, e))?;
+        let index = Index::open(directory)?;
+        index.tokenizers().register(CHAT_TOKENIZER, ChatTokenizer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(SearchIndex {
+            dir: dir.to_path_buf(),
+            index,
+            fields,
+            writer: None,
+            reader,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether this handle writes the index (rather than following it).
+    pub fn writes(&self) -> bool {
+        self.writer.is_some()
     }
 
     /// The newest message id the last commit is known to cover; `None` for
@@ -169,23 +210,32 @@ impl SearchIndex {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        if self.ready.load(Ordering::Acquire) {
+            return true;
+        }
+        // A follower: ready once the writer's fill is committed.
+        let filled = !self.writes() && matches!(self.watermark(), Ok(Some(_)));
+        if filled {
+            self.set_ready(true);
+        }
+        filled
     }
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
     }
 
-    fn writer(&self) -> MutexGuard<'_, IndexWriter> {
+    fn writer(&self) -> SearchResult<MutexGuard<'_, IndexWriter>> {
+        let writer = self.writer.as_ref().ok_or(SearchError::ReadOnly)?;
         // A panic while holding the writer leaves nothing half-applied that a
         // later commit would make worse: tantivy commits atomically.
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        Ok(writer.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Stages changes; they become visible at the next [`commit`](Self::commit).
     pub fn apply(&self, changes: &[Change]) -> SearchResult<()> {
         let f = &self.fields;
-        let writer = self.writer();
+        let writer = self.writer()?;
         for change in changes {
             match change {
                 Change::Upsert(doc) => {
@@ -211,7 +261,7 @@ impl SearchIndex {
 
     /// Makes staged changes durable and visible, recording `watermark`.
     pub fn commit(&self, watermark: Snowflake) -> SearchResult<()> {
-        let mut writer = self.writer();
+        let mut writer = self.writer()?;
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&watermark.get().to_string());
         prepared.commit()?;

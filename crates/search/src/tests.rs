@@ -182,3 +182,38 @@ fn a_copy_opens_with_the_committed_documents_and_watermark() {
     let everything = query(&[10, 11, 12]);
     assert_eq!(ids(&copy, &everything), ids(&index, &everything));
 }
+
+#[test]
+fn a_follower_sees_the_writers_commits_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        SearchIndex::follow(dir.path()),
+        Err(SearchError::NotWritten(_))
+    ));
+    let writer = SearchIndex::open(dir.path()).unwrap();
+    let follower = SearchIndex::follow(dir.path()).unwrap();
+    assert!(!follower.writes() && writer.writes());
+    assert!(!follower.is_ready(), "nothing committed yet");
+    writer
+        .apply(&[Change::Add(doc(11, 10, 100, "shared index"))])
+        .unwrap();
+    writer.commit(Snowflake(11)).unwrap();
+    assert!(
+        follower.is_ready(),
+        "the writer's commit carries a watermark"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while follower.documents() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit never reached the follower"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(ids(&follower, &query(&[10])), [11]);
+    assert!(matches!(follower.apply(&[]), Err(SearchError::ReadOnly)));
+    assert!(matches!(
+        follower.commit(Snowflake(12)),
+        Err(SearchError::ReadOnly)
+    ));
+}
