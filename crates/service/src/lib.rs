@@ -86,6 +86,27 @@ pub struct ServiceConfig {
     pub hash_concurrency: u32,
 }
 
+#[cfg(test)]
+impl ServiceConfig {
+    /// A server's defaults, for unit tests.
+    pub(crate) fn for_tests() -> ServiceConfig {
+        let config = concord_config::Config::from_settings(concord_config::Settings::defaults())
+            .expect("the defaults are valid");
+        ServiceConfig {
+            worker_id: 0,
+            process_id: 0,
+            rate_limits: config.rate_limits,
+            registration: config.registration,
+            public_base: String::new(),
+            attachment_max_bytes: config.attachment_max_bytes,
+            attachment_url_ttl_s: config.attachment_url_ttl_s,
+            upload_concurrency: config.bounds.upload_concurrency as usize,
+            cache_max_bytes: config.cache_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
+        }
+    }
+}
+
 pub struct Service {
     pub store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,

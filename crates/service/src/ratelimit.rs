@@ -68,3 +68,78 @@ fn limiter_failed(error: &concord_realtime::RealtimeError) {
     metrics::counter!("concord_limiter_failures_total").increment(1);
     tracing::warn!(error = %error, "rate limiter unavailable; request let through");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use concord_bus::LocalBus;
+    use concord_realtime::{Realtime, RealtimeError, RealtimeResult, Streak};
+    use concord_store::DEFAULT_BUCKET_MS;
+    use concord_store::memory::MemoryStore;
+
+    use super::*;
+    use crate::ServiceConfig;
+    use crate::passwords::LoginAttempt;
+
+    /// A limiter whose backend is down.
+    struct Down;
+
+    fn down<T>() -> RealtimeResult<T> {
+        Err(RealtimeError("connection refused".into()))
+    }
+
+    #[async_trait]
+    impl Limiter for Down {
+        async fn check_all(&self, _: &[(&str, Limit)], _: u64) -> RealtimeResult<Vec<Decision>> {
+            down()
+        }
+        async fn streaks(&self, _: &[&str], _: u64) -> RealtimeResult<Vec<Option<Streak>>> {
+            down()
+        }
+        async fn extend_streaks(&self, _: &[&str], _: u64, _: u64) -> RealtimeResult<()> {
+            down()
+        }
+        async fn end_streak(&self, _: &str) -> RealtimeResult<()> {
+            down()
+        }
+    }
+
+    /// Requests, slowmode and the flood check go on without the limiter;
+    /// logins are refused with a 429, never a 500.
+    #[tokio::test]
+    async fn a_limiter_that_is_down_fails_open_but_for_logins() {
+        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        let bus = Arc::new(LocalBus::new(16));
+        let service = Service::open(store, bus, ServiceConfig::for_tests())
+            .await
+            .unwrap()
+            .with_realtime(Realtime {
+                limiter: Arc::new(Down),
+                ..Realtime::local()
+            });
+        let one = Limit {
+            count: 1,
+            window_ms: 1_000,
+        };
+        assert_eq!(service.count_request(&[("g:u:1", one)], 0).await, None);
+        for _ in 0..3 {
+            let slowmode = service
+                .within_limit("slowmode:1:2", one, concord_model::codes::SLOWMODE)
+                .await;
+            assert!(slowmode.is_ok(), "{slowmode:?}");
+        }
+        let attempt = LoginAttempt {
+            login: "ada",
+            address: "192.0.2.1",
+        };
+        let refused = service.check_login_throttle(&attempt, 0).await;
+        assert!(
+            matches!(refused, Err(ServiceError::RateLimited { retry_after_ms, .. }) if retry_after_ms > 0),
+            "{refused:?}"
+        );
+        service.login_failed(&attempt, 0).await;
+        service.login_succeeded(&attempt).await;
+    }
+}

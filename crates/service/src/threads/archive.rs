@@ -94,7 +94,6 @@ mod tests {
     use std::sync::Arc;
 
     use concord_bus::{EventBus, LocalBus};
-    use concord_config::{Config, Settings};
     use concord_model::event::EventKind;
     use concord_model::records::{Guild, Member, Role, User};
     use concord_store::memory::MemoryStore;
@@ -121,19 +120,7 @@ mod tests {
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(64));
         let events = bus.subscribe();
-        let config = Config::from_settings(Settings::defaults()).unwrap();
-        let config = ServiceConfig {
-            worker_id: 0,
-            process_id: 0,
-            rate_limits: config.rate_limits,
-            registration: config.registration,
-            public_base: String::new(),
-            attachment_max_bytes: config.attachment_max_bytes,
-            attachment_url_ttl_s: config.attachment_url_ttl_s,
-            upload_concurrency: config.bounds.upload_concurrency as usize,
-            cache_max_bytes: config.cache_max_bytes,
-            hash_concurrency: config.bounds.hash_concurrency,
-        };
+        let config = ServiceConfig::for_tests();
         (Service::open(store, bus, config).await.unwrap(), events)
     }
 
