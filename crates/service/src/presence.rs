@@ -234,3 +234,98 @@ pub async fn presence_sweep(service: std::sync::Weak<Service>, holder: String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use concord_bus::{EventBus, LocalBus, Subscription};
+    use concord_model::records::{Guild, Member, Role, User};
+    use concord_realtime::Realtime;
+    use concord_store::memory::MemoryStore;
+    use concord_store::{DEFAULT_BUCKET_MS, NewGuild, Store};
+
+    use super::*;
+    use crate::ServiceConfig;
+
+    const ADA: Snowflake = Snowflake(10);
+    const GUILD: Snowflake = Snowflake(1);
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// Two nodes sharing one store, bus and realtime state; Ada owns a guild.
+    async fn two_nodes() -> (Service, Service, Subscription) {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        store.create_user(&User::new(ADA, "ada")).await.unwrap();
+        let guild = NewGuild {
+            guild: Guild::new(GUILD, "g", ADA),
+            roles: vec![Role::everyone(GUILD)],
+            channels: vec![],
+            owner: Member::new(GUILD, ADA, 0),
+        };
+        store.create_guild(&guild).await.unwrap();
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(64));
+        let events = bus.subscribe();
+        let realtime = Realtime::local();
+        let node = || async {
+            let config = ServiceConfig::for_tests();
+            let service = Service::open(Arc::clone(&store), Arc::clone(&bus), config);
+            service.await.unwrap().with_realtime(realtime.clone())
+        };
+        (node().await, node().await, events)
+    }
+
+    /// The statuses told since the last call.
+    fn told(events: &mut Subscription) -> Vec<String> {
+        let mut statuses = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if event.kind == EventKind::PresenceUpdate {
+                let data: Value = serde_json::from_str(&event.data).unwrap();
+                statuses.push(data["status"].as_str().unwrap().to_owned());
+            }
+        }
+        statuses
+    }
+
+    fn with(status: Status) -> UserPresence {
+        UserPresence {
+            status,
+            activities: Vec::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offline_when_the_last_session_on_any_node_ends() {
+        let (a, b, mut events) = two_nodes().await;
+        a.connect_presence(ADA, "on-a", with(Status::Idle), TTL)
+            .await
+            .unwrap();
+        b.connect_presence(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["idle", "dnd"]);
+        b.end_presence(ADA, "on-b").await.unwrap();
+        assert_eq!(told(&mut events), ["idle"], "a's session still shows");
+        a.end_presence(ADA, "on-a").await.unwrap();
+        assert_eq!(told(&mut events), ["offline"]);
+    }
+
+    /// Node b stops without ending its session: once it expires, the
+    /// sweep on another node tells the user's guilds, once.
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_nodes_sessions_are_swept_offline() {
+        let (a, b, mut events) = two_nodes().await;
+        b.connect_presence(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["dnd"]);
+        // Node b stops: nothing renews or ends its session.
+        tokio::time::advance(TTL / 2).await;
+        assert_eq!(a.sweep_presences().await.unwrap(), 0, "not expired yet");
+        tokio::time::advance(TTL).await;
+        assert_eq!(a.shown_presences(&[ADA]).await, [UserPresence::offline()]);
+        assert!(told(&mut events).is_empty(), "nobody told yet");
+        assert_eq!(a.sweep_presences().await.unwrap(), 1);
+        assert_eq!(told(&mut events), ["offline"]);
+        assert_eq!(a.sweep_presences().await.unwrap(), 0, "told once");
+    }
+}
