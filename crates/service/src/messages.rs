@@ -306,6 +306,8 @@ impl Service {
         if !limits.enabled || content.trim().is_empty() {
             return Ok(());
         }
+        // `DefaultHasher::new` has fixed keys: every node of one build
+        // counts the same content under the same key.
         let mut hasher = DefaultHasher::new();
         content.trim().hash(&mut hasher);
         let key = format!("duplicate:{}:{:x}", caller.id, hasher.finish());
