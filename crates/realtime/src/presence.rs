@@ -211,6 +211,14 @@ impl State {
         entry
     }
 
+    /// Whether `session` of `user` is known and live at `now`.
+    fn is_live(&self, user: Snowflake, session: &str, now: Instant) -> bool {
+        self.users
+            .get(&user)
+            .and_then(|e| e.sessions.iter().find(|s| &*s.id == session))
+            .is_some_and(|s| s.expires > now)
+    }
+
     /// Tells what changed for `user` and forgets them if nothing is left.
     fn settle(&mut self, user: Snowflake, now: Instant) -> Option<Transition> {
         let entry = self.users.get_mut(&user)?;
@@ -294,12 +302,15 @@ impl Presence for LocalPresence {
     ) -> RealtimeResult<Touched> {
         let now = Instant::now();
         let mut state = self.state();
-        let set = state.tick();
-        let Some(live) = state.entry(user, now).find(session) else {
+        // Gone changes nothing: the connect that follows tells it all.
+        if !state.is_live(user, session, now) {
             return Ok(Touched::Gone);
-        };
-        live.presence = presence;
-        live.set = set;
+        }
+        let set = state.tick();
+        if let Some(live) = state.entry(user, now).find(session) {
+            live.presence = presence;
+            live.set = set;
+        }
         Ok(Touched::Live(state.settle(user, now)))
     }
 
@@ -311,9 +322,10 @@ impl Presence for LocalPresence {
     ) -> RealtimeResult<Touched> {
         let now = Instant::now();
         let mut state = self.state();
-        if state.entry(user, now).find(session).is_none() {
+        if !state.is_live(user, session, now) {
             return Ok(Touched::Gone);
         }
+        state.entry(user, now);
         state.set_expiry(user, session, now + ttl);
         Ok(Touched::Live(state.settle(user, now)))
     }
@@ -448,6 +460,10 @@ mod tests {
         );
         let unknown = a.update(ADA, "on-a", with(Status::Online)).await;
         assert_eq!(unknown.unwrap(), Touched::Gone, "an ended session stays so");
+        let stranger = Snowflake(9);
+        let gone = a.refresh(stranger, "s", TTL).await.unwrap();
+        assert_eq!(gone, Touched::Gone);
+        assert_eq!(a.disconnect(stranger, "s").await.unwrap(), None);
     }
 
     #[tokio::test(start_paused = true)]
@@ -548,6 +564,12 @@ mod tests {
         assert_eq!(told, (0..10).map(Snowflake).collect::<Vec<_>>());
         assert_eq!(presence.sessions(), 0, "nothing left behind");
         assert!(presence.state().users.is_empty());
+        let unknown = presence.update(Snowflake(1), "x", with(Status::Idle)).await;
+        assert_eq!(unknown.unwrap(), Touched::Gone);
+        assert!(
+            presence.state().users.is_empty(),
+            "a gone session adds nothing"
+        );
     }
 
     #[tokio::test(start_paused = true)]
