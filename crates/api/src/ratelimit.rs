@@ -152,17 +152,6 @@ pub(crate) async fn limit(
         .to_owned();
     let method = request.method().clone();
     let bucket = bucket_name(&method, &route);
-    let now = now_ms();
-    let limiter = &state.service.limiter;
-
-    let global_limit = Limit {
-        count: limits.global_per_second,
-        window_ms: 1_000,
-    };
-    let global = limiter.check(&format!("g:{who}"), global_limit, now);
-    if !global.allowed {
-        return too_many(&global, &bucket, true);
-    }
     let is_message_send =
         method == Method::POST && route.ends_with("/channels/{channel_id}/messages");
     let route_limit = if is_message_send {
@@ -170,11 +159,28 @@ pub(crate) async fn limit(
     } else {
         limits.route
     };
-    let major = major_parameter(request.uri().path()).to_owned();
-    let decision = limiter.check(&format!("r:{who}:{bucket}:{major}"), route_limit, now);
-    if !decision.allowed {
-        return too_many(&decision, &bucket, false);
-    }
+    let global_limit = Limit {
+        count: limits.global_per_second,
+        window_ms: 1_000,
+    };
+    let major = major_parameter(request.uri().path());
+    let global_key = format!("g:{who}");
+    let route_key = format!("r:{who}:{bucket}:{major}");
+    // One round trip for both; the route is not counted when the global
+    // limit refuses. A limiter that cannot answer lets the request through
+    // (see `service::ratelimit`), without headers it cannot know.
+    let checks = [(&*global_key, global_limit), (&*route_key, route_limit)];
+    let Some(decisions) = state.service.count_request(&checks, now_ms()).await else {
+        return next.run(request).await;
+    };
+    let decision = match decisions.as_slice() {
+        [global] if !global.allowed => return too_many(global, &bucket, true),
+        [_, route] if !route.allowed => return too_many(route, &bucket, false),
+        [_, route] => *route,
+        // A backend that answered for the wrong number of keys: as if it
+        // could not answer.
+        _ => return next.run(request).await,
+    };
     let mut response = next.run(request).await;
     describe(response.headers_mut(), &decision, &bucket, "user");
     response

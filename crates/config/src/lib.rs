@@ -135,11 +135,11 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_MESSAGE_BUCKET_MS")]
     pub message_bucket_ms: Option<u64>,
 
-    /// Snowflake worker id, 0-31 [default: 0]
+    /// Snowflake worker id, 0-31; with process_id it names this node's ids, which no two running nodes may share: a node whose set pair is taken does not start. Unset, the node takes the first free worker id (0 for a single node)
     #[arg(long, env = "CONCORD_WORKER_ID")]
     pub worker_id: Option<u8>,
 
-    /// Snowflake process id, 0-31 [default: 0]
+    /// Snowflake process id, 0-31 (see worker_id). Unset, the node takes the first free process id (0 for a single node)
     #[arg(long, env = "CONCORD_PROCESS_ID")]
     pub process_id: Option<u8>,
 
@@ -222,8 +222,8 @@ impl Settings {
             attachment_max_bytes: Some(25 * 1024 * 1024),
             search: Some(Switch::On),
             message_bucket_ms: Some(10 * 24 * 60 * 60 * 1000),
-            worker_id: Some(0),
-            process_id: Some(0),
+            worker_id: None,
+            process_id: None,
             web_dir: None,
             hash_concurrency: Some(8),
             http_header_timeout_ms: Some(30_000),
@@ -345,8 +345,9 @@ pub struct Config {
     pub attachment_max_bytes: u64,
     pub search: bool,
     pub message_bucket_ms: u64,
-    pub worker_id: u8,
-    pub process_id: u8,
+    /// Snowflake ids as set; `None` takes a free one at start.
+    pub worker_id: Option<u8>,
+    pub process_id: Option<u8>,
     /// Where the web client's files are read from; `None` for the built-in copy.
     pub web_dir: Option<PathBuf>,
     /// The file these settings were read from, if any (set by its reader).
@@ -369,7 +370,8 @@ impl Config {
             _ => Err(ConfigError::Invalid(name, "must be greater than 0".into())),
         };
         let five_bits = |name: &'static str, v: Option<u8>| match v {
-            Some(v) if v < 32 => Ok(v),
+            None => Ok(None),
+            Some(v) if v < 32 => Ok(Some(v)),
             _ => Err(ConfigError::Invalid(
                 name,
                 "must be between 0 and 31".into(),

@@ -49,6 +49,10 @@ pub(crate) struct Connection {
     sink: SplitSink<WebSocket, Message>,
     transport: Transport,
     session: Option<Arc<Session>>,
+    /// This connection's name in the presence seam: each connection is a
+    /// presence session of its own, so a resume racing the close of the
+    /// connection it replaces cannot take the user offline.
+    presence_key: Arc<str>,
     caller: Option<Caller>,
     wake: Arc<Notify>,
     kick: Arc<Notify>,
@@ -79,6 +83,7 @@ pub(crate) async fn serve(
         sink,
         transport: Transport::from_query(compress.as_deref()),
         session: None,
+        presence_key: format!("{:032x}", rand::random::<u128>()).into(),
         caller: None,
         wake: Arc::new(Notify::new()),
         kick: Arc::new(Notify::new()),
@@ -167,12 +172,11 @@ impl Connection {
             if !keep_session {
                 self.gateway.hub.remove(&session.id);
             }
-            // The user's last connection is gone: they are offline.
-            if !self.gateway.hub.user_connected(session.user_id) {
-                let service = &self.gateway.hub.service;
-                if let Err(e) = service.end_presence(session.user_id).await {
-                    tracing::warn!(error = %e, "offline presence not announced");
-                }
+            // Offline if it was the user's last connection on any node.
+            let service = &self.gateway.hub.service;
+            let ended = service.end_presence(session.user_id, &self.presence_key);
+            if let Err(e) = ended.await {
+                tracing::warn!(error = %e, "offline presence not announced");
             }
         }
         self.gateway.connection_closed();
@@ -243,7 +247,15 @@ impl Connection {
                 }
                 if let Some(session) = &self.session {
                     let service = &self.gateway.hub.service;
-                    service.renew_presence(session.user_id, self.gateway.heartbeat_timeout());
+                    let renewed = service.renew_presence(
+                        session.user_id,
+                        &self.presence_key,
+                        session_presence(session),
+                        self.gateway.heartbeat_timeout(),
+                    );
+                    if let Err(e) = renewed.await {
+                        tracing::warn!(error = %e, "presence not renewed");
+                    }
                 }
                 self.send_control(op::HEARTBEAT_ACK, &Value::Null)
                     .await
@@ -268,27 +280,38 @@ impl Connection {
         }
     }
 
-    /// Records what the client says of itself and tells the user's guilds.
+    /// Records what the client says of itself (op 3) and tells the
+    /// user's guilds if what they see changed.
     async fn set_presence(&mut self, set: PresenceSet) -> Handled {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
         let presence = set.into_presence();
-        if let Some(session) = &self.session {
-            session.set_presence(presence);
+        session.set_presence(presence.clone());
+        let service = &self.gateway.hub.service;
+        let ttl = self.gateway.heartbeat_timeout();
+        let updated = service.update_presence(session.user_id, &self.presence_key, presence, ttl);
+        if let Err(e) = updated.await {
+            tracing::warn!(error = %e, "presence not announced");
         }
-        self.announce_presence().await;
         Ok(())
     }
 
-    /// Makes the session's presence the user's (after IDENTIFY, RESUME, op 3).
-    async fn announce_presence(&self) {
+    /// Connects this connection's presence, the session's (after IDENTIFY
+    /// and RESUME).
+    async fn connect_presence(&self) {
         let Some(session) = &self.session else {
             return;
         };
-        let presence = session
-            .presence()
-            .unwrap_or_else(|| PresenceSet::default().into_presence());
         let service = &self.gateway.hub.service;
         let ttl = self.gateway.heartbeat_timeout();
-        if let Err(e) = service.set_presence(session.user_id, presence, ttl).await {
+        let connected = service.connect_presence(
+            session.user_id,
+            &self.presence_key,
+            session_presence(session),
+            ttl,
+        );
+        if let Err(e) = connected.await {
             tracing::warn!(error = %e, "presence not announced");
         }
     }
@@ -406,7 +429,7 @@ impl Connection {
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_identifies_total").increment(1);
         self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
-        self.announce_presence().await;
+        self.connect_presence().await;
         Ok(())
     }
 
@@ -434,7 +457,7 @@ impl Connection {
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_resumes_total").increment(1);
         self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
-        self.announce_presence().await;
+        self.connect_presence().await;
         Ok(())
     }
 
@@ -497,19 +520,23 @@ impl Connection {
                 chunk["nonce"] = json!(nonce);
             }
             if with_presences {
-                let presences: Vec<Value> = members
+                let ids: Vec<_> = members
                     .iter()
                     .filter_map(|m| m.user.as_ref().map(|u| u.id))
-                    .map(|id| (id, service.shown_presence(id)))
-                    .filter(|(_, p)| p.status != concord_realtime::Status::Offline)
-                    .map(|(id, p)| concord_service::presence::presence_json(id, &p))
                     .collect();
-                chunk["presences"] = json!(presences);
+                chunk["presences"] = json!(service.listed_presences(&ids).await);
             }
             session.push("GUILD_MEMBERS_CHUNK", chunk.to_string().into());
         }
         self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
     }
+}
+
+/// What the session says of its user: as last set, else online.
+fn session_presence(session: &Session) -> concord_realtime::UserPresence {
+    session
+        .presence()
+        .unwrap_or_else(|| PresenceSet::default().into_presence())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(d: Value) -> Result<T, u16> {

@@ -111,11 +111,6 @@ impl Hub {
         }
     }
 
-    /// Whether any session of the user has a live connection.
-    pub(crate) fn user_connected(&self, user: Snowflake) -> bool {
-        self.of_users(&[user]).iter().any(|s| s.is_attached())
-    }
-
     pub(crate) fn all(&self) -> Vec<Arc<Session>> {
         self.read().sessions.values().cloned().collect()
     }

@@ -225,6 +225,7 @@ impl Session {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_attached(&self) -> bool {
         self.lock().attached.is_some()
     }

@@ -1,14 +1,24 @@
 //! The realtime seam: state every node of a cluster must share and that
-//! changes too often for the store. Each part is a trait with an
-//! in-process default, so one node needs nothing else and several nodes
-//! share one networked backend.
+//! changes too often for the store. Each part is an async, fallible trait
+//! with an in-process default, so one node needs nothing else and several
+//! nodes share one networked backend.
 //!
 //! - [`presence`]: who is online, per session, and the transitions others
 //!   must be told.
+//! - [`limiter`]: rate-limit windows and login failure streaks.
+//! - [`leases`]: names one node holds at a time (snowflake ids, singleton
+//!   tasks).
 
+pub mod bounded;
+mod error;
+pub mod leases;
+pub mod limiter;
 pub mod presence;
 
-pub use presence::{LocalPresence, Presence, Status, UserPresence};
+pub use error::{RealtimeError, RealtimeResult};
+pub use leases::{Leases, LocalLeases};
+pub use limiter::{Decision, Limit, Limiter, LocalLimiter, Streak};
+pub use presence::{LocalPresence, Presence, Status, Touched, Transition, UserPresence};
 
 use std::sync::Arc;
 
@@ -16,6 +26,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Realtime {
     pub presence: Arc<dyn Presence>,
+    pub limiter: Arc<dyn Limiter>,
+    pub leases: Arc<dyn Leases>,
 }
 
 impl Realtime {
@@ -23,6 +35,8 @@ impl Realtime {
     pub fn local() -> Realtime {
         Realtime {
             presence: Arc::new(LocalPresence::new()),
+            limiter: Arc::new(LocalLimiter::new()),
+            leases: Arc::new(LocalLeases::new()),
         }
     }
 }

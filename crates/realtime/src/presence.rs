@@ -1,16 +1,32 @@
-//! The presence seam: who is online, and with what status and activities.
-//! Sessions refresh their user's entry on every heartbeat; an entry not
-//! refreshed within its lifetime reads as offline, so a crashed node's
-//! users fade out on their own. [`LocalPresence`] is the in-process default.
+//! The presence seam: who is online, and with what status and activities,
+//! decided over every session of every node that shares the backend.
+//!
+//! A user's presence is the combination of their live sessions: the
+//! presence most recently set by any of them wins, and they are offline
+//! only when none is live. A session lives until its `ttl` passes without
+//! a refresh (a heartbeat), so the users of a node that crashed fade out on
+//! their own. Each change returns the [`Transition`] others must be told,
+//! decided inside the backend in one step (under one lock here, in one
+//! script in a networked backend), so two nodes never both announce, or
+//! both miss, a user going offline.
+//!
+//! The backend remembers what others were last told of each user, and a
+//! transition goes from that to what they should see now; so whatever
+//! happened meanwhile (a session expiring unseen) is told once, by the
+//! next change or by [`Presence::sweep`]. [`LocalPresence`] is the
+//! in-process default.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use concord_model::Snowflake;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
+
+use crate::RealtimeResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,24 +74,179 @@ impl UserPresence {
     }
 }
 
-pub trait Presence: Send + Sync {
-    /// Records the user's presence until `ttl` passes without a refresh.
-    fn set(&self, user: Snowflake, presence: UserPresence, ttl: Duration);
-    /// Keeps the user's entry alive for another `ttl` (a heartbeat).
-    fn refresh(&self, user: Snowflake, ttl: Duration);
-    /// The user's presence now; offline when unknown or expired.
-    fn get(&self, user: Snowflake) -> UserPresence;
-    /// Forgets the user (their last session ended); returns what they had
-    /// set, expired or not, so that their going offline can be told.
-    fn clear(&self, user: Snowflake) -> Option<UserPresence>;
+/// A change in what others see of a user (both sides as shown: an
+/// invisible user is offline here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub before: UserPresence,
+    pub after: UserPresence,
 }
 
-/// How long an expired entry is kept for [`Presence::clear`] to find.
-const EXPIRED_KEPT: Duration = Duration::from_secs(300);
+/// What [`Presence::update`] or [`Presence::refresh`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Touched {
+    /// The session is live; what others must be told, if anything.
+    Live(Option<Transition>),
+    /// The session expired (nothing refreshed it in time) and no longer
+    /// counts: connect it again to bring it back.
+    Gone,
+}
+
+#[async_trait]
+pub trait Presence: Send + Sync {
+    /// A session of the user starts (IDENTIFY) or comes back (RESUME) with
+    /// `presence`; it lives until `ttl` passes without a refresh.
+    async fn connect(
+        &self,
+        user: Snowflake,
+        session: &str,
+        presence: UserPresence,
+        ttl: Duration,
+    ) -> RealtimeResult<Option<Transition>>;
+
+    /// A live session sets a new presence (op 3); it becomes the user's,
+    /// being the most recent.
+    async fn update(
+        &self,
+        user: Snowflake,
+        session: &str,
+        presence: UserPresence,
+    ) -> RealtimeResult<Touched>;
+
+    /// A heartbeat: the session lives another `ttl`.
+    async fn refresh(
+        &self,
+        user: Snowflake,
+        session: &str,
+        ttl: Duration,
+    ) -> RealtimeResult<Touched>;
+
+    /// The session's connection ended; the user is offline once no other
+    /// session of theirs, on any node, is live.
+    async fn disconnect(
+        &self,
+        user: Snowflake,
+        session: &str,
+    ) -> RealtimeResult<Option<Transition>>;
+
+    /// What others see of each of `users` now, in the same order.
+    async fn get_many(&self, users: &[Snowflake]) -> RealtimeResult<Vec<UserPresence>>;
+
+    /// Forgets up to `max` sessions that expired and returns the users
+    /// whose presence that changed, so others can be told (the users of a
+    /// node that stopped without disconnecting them). One node runs it.
+    async fn sweep(&self, max: usize) -> RealtimeResult<Vec<(Snowflake, Transition)>>;
+}
+
+/// A live session of a user.
+struct Live {
+    id: Arc<str>,
+    presence: UserPresence,
+    /// When its presence was set, in the backend's order of changes.
+    set: u64,
+    expires: Instant,
+}
+
+/// A user with live sessions, or whose going offline is yet to be told.
+struct Entry {
+    sessions: Vec<Live>,
+    /// What others were last told of the user.
+    told: UserPresence,
+}
+
+impl Entry {
+    /// What others should see: the most recently set live session's.
+    fn shown(&self, now: Instant) -> UserPresence {
+        self.sessions
+            .iter()
+            .filter(|s| s.expires > now)
+            .max_by_key(|s| s.set)
+            .map_or_else(UserPresence::offline, |s| s.presence.shown())
+    }
+
+    /// The change since others were last told, recorded as told.
+    fn transition(&mut self, now: Instant) -> Option<Transition> {
+        let after = self.shown(now);
+        if after == self.told {
+            return None;
+        }
+        let before = std::mem::replace(&mut self.told, after.clone());
+        Some(Transition { before, after })
+    }
+
+    fn find(&mut self, session: &str) -> Option<&mut Live> {
+        self.sessions.iter_mut().find(|s| &*s.id == session)
+    }
+}
 
 #[derive(Default)]
+struct State {
+    users: HashMap<Snowflake, Entry>,
+    /// Every live session by expiry, for the sweep.
+    expiry: BTreeSet<(Instant, Snowflake, Arc<str>)>,
+    /// The order of changes.
+    clock: u64,
+}
+
+impl State {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// The user's entry with its expired sessions dropped.
+    fn entry(&mut self, user: Snowflake, now: Instant) -> &mut Entry {
+        let entry = self.users.entry(user).or_insert_with(|| Entry {
+            sessions: Vec::new(),
+            told: UserPresence::offline(),
+        });
+        let expiry = &mut self.expiry;
+        entry.sessions.retain(|s| {
+            let live = s.expires > now;
+            if !live {
+                expiry.remove(&(s.expires, user, Arc::clone(&s.id)));
+            }
+            live
+        });
+        entry
+    }
+
+    /// Whether `session` of `user` is known and live at `now`.
+    fn is_live(&self, user: Snowflake, session: &str, now: Instant) -> bool {
+        self.users
+            .get(&user)
+            .and_then(|e| e.sessions.iter().find(|s| &*s.id == session))
+            .is_some_and(|s| s.expires > now)
+    }
+
+    /// Tells what changed for `user` and forgets them if nothing is left.
+    fn settle(&mut self, user: Snowflake, now: Instant) -> Option<Transition> {
+        let entry = self.users.get_mut(&user)?;
+        let transition = entry.transition(now);
+        if entry.sessions.is_empty() && entry.told.status == Status::Offline {
+            self.users.remove(&user);
+        }
+        transition
+    }
+
+    fn set_expiry(&mut self, user: Snowflake, session: &str, expires: Instant) {
+        let Some(entry) = self.users.get_mut(&user) else {
+            return;
+        };
+        let Some(live) = entry.find(session) else {
+            return;
+        };
+        self.expiry
+            .remove(&(live.expires, user, Arc::clone(&live.id)));
+        live.expires = expires;
+        self.expiry.insert((expires, user, Arc::clone(&live.id)));
+    }
+}
+
+/// Presence in this process: one node, or nodes of one test process.
+#[derive(Default)]
 pub struct LocalPresence {
-    entries: Mutex<HashMap<Snowflake, (UserPresence, Instant)>>,
+    state: Mutex<State>,
 }
 
 impl LocalPresence {
@@ -83,40 +254,138 @@ impl LocalPresence {
         Self::default()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Snowflake, (UserPresence, Instant)>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sessions held, live or expired but not yet swept.
+    pub fn sessions(&self) -> usize {
+        self.state().expiry.len()
     }
 }
 
+#[async_trait]
 impl Presence for LocalPresence {
-    fn set(&self, user: Snowflake, presence: UserPresence, ttl: Duration) {
-        let mut entries = self.entries();
+    async fn connect(
+        &self,
+        user: Snowflake,
+        session: &str,
+        presence: UserPresence,
+        ttl: Duration,
+    ) -> RealtimeResult<Option<Transition>> {
         let now = Instant::now();
-        entries.retain(|_, (_, expires)| *expires + EXPIRED_KEPT > now);
-        entries.insert(user, (presence, now + ttl));
-    }
-
-    fn refresh(&self, user: Snowflake, ttl: Duration) {
-        if let Some((_, expires)) = self.entries().get_mut(&user) {
-            *expires = Instant::now() + ttl;
+        let mut state = self.state();
+        let set = state.tick();
+        let entry = state.entry(user, now);
+        match entry.find(session) {
+            Some(live) => {
+                live.presence = presence;
+                live.set = set;
+            }
+            None => entry.sessions.push(Live {
+                id: session.into(),
+                presence,
+                set,
+                // Moved to its real expiry just below.
+                expires: now,
+            }),
         }
+        state.set_expiry(user, session, now + ttl);
+        Ok(state.settle(user, now))
     }
 
-    fn get(&self, user: Snowflake) -> UserPresence {
-        match self.entries().get(&user) {
-            Some((presence, expires)) if *expires > Instant::now() => presence.clone(),
-            _ => UserPresence::offline(),
+    async fn update(
+        &self,
+        user: Snowflake,
+        session: &str,
+        presence: UserPresence,
+    ) -> RealtimeResult<Touched> {
+        let now = Instant::now();
+        let mut state = self.state();
+        // Gone changes nothing: the connect that follows tells it all.
+        if !state.is_live(user, session, now) {
+            return Ok(Touched::Gone);
         }
+        let set = state.tick();
+        if let Some(live) = state.entry(user, now).find(session) {
+            live.presence = presence;
+            live.set = set;
+        }
+        Ok(Touched::Live(state.settle(user, now)))
     }
 
-    fn clear(&self, user: Snowflake) -> Option<UserPresence> {
-        self.entries().remove(&user).map(|(presence, _)| presence)
+    async fn refresh(
+        &self,
+        user: Snowflake,
+        session: &str,
+        ttl: Duration,
+    ) -> RealtimeResult<Touched> {
+        let now = Instant::now();
+        let mut state = self.state();
+        if !state.is_live(user, session, now) {
+            return Ok(Touched::Gone);
+        }
+        state.entry(user, now);
+        state.set_expiry(user, session, now + ttl);
+        Ok(Touched::Live(state.settle(user, now)))
+    }
+
+    async fn disconnect(
+        &self,
+        user: Snowflake,
+        session: &str,
+    ) -> RealtimeResult<Option<Transition>> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let entry = state.entry(user, now);
+        if let Some(at) = entry.sessions.iter().position(|s| &*s.id == session) {
+            let live = entry.sessions.swap_remove(at);
+            state.expiry.remove(&(live.expires, user, live.id));
+        }
+        Ok(state.settle(user, now))
+    }
+
+    async fn get_many(&self, users: &[Snowflake]) -> RealtimeResult<Vec<UserPresence>> {
+        let now = Instant::now();
+        let state = self.state();
+        Ok(users
+            .iter()
+            .map(|user| {
+                state
+                    .users
+                    .get(user)
+                    .map_or_else(UserPresence::offline, |e| e.shown(now))
+            })
+            .collect())
+    }
+
+    async fn sweep(&self, max: usize) -> RealtimeResult<Vec<(Snowflake, Transition)>> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut users = Vec::new();
+        while users.len() < max {
+            let user = match state.expiry.first() {
+                Some((expires, user, _)) if *expires <= now => *user,
+                _ => break,
+            };
+            state.expiry.pop_first();
+            // Drops the user's other expired sessions, and their index keys.
+            state.entry(user, now);
+            users.push(user);
+        }
+        Ok(users
+            .into_iter()
+            .filter_map(|user| Some((user, state.settle(user, now)?)))
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+    const ADA: Snowflake = Snowflake(1);
 
     fn with(status: Status) -> UserPresence {
         UserPresence {
@@ -125,33 +394,206 @@ mod tests {
         }
     }
 
+    fn to(before: UserPresence, after: UserPresence) -> Option<Transition> {
+        Some(Transition { before, after })
+    }
+
+    async fn shown(presence: &dyn Presence, user: Snowflake) -> UserPresence {
+        presence.get_many(&[user]).await.unwrap().remove(0)
+    }
+
+    /// Two nodes, one backend: each holds a session of the same user.
+    fn two_nodes() -> (Arc<dyn Presence>, Arc<dyn Presence>) {
+        let shared: Arc<dyn Presence> = Arc::new(LocalPresence::new());
+        (Arc::clone(&shared), shared)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn entries_expire_without_heartbeats() {
+    async fn offline_only_when_every_session_on_every_node_ended() {
+        let (a, b) = two_nodes();
+        let online = with(Status::Online);
+        assert_eq!(
+            a.connect(ADA, "on-a", online.clone(), TTL).await.unwrap(),
+            to(UserPresence::offline(), online.clone())
+        );
+        assert_eq!(
+            b.connect(ADA, "on-b", online.clone(), TTL).await.unwrap(),
+            None,
+            "already online"
+        );
+        assert_eq!(a.disconnect(ADA, "on-a").await.unwrap(), None);
+        assert_eq!(shown(&*a, ADA).await, online, "b still holds a session");
+        assert_eq!(
+            b.disconnect(ADA, "on-b").await.unwrap(),
+            to(online, UserPresence::offline())
+        );
+        assert_eq!(shown(&*a, ADA).await, UserPresence::offline());
+        assert_eq!(b.disconnect(ADA, "on-b").await.unwrap(), None, "told once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_most_recently_set_session_wins() {
+        let (a, b) = two_nodes();
+        a.connect(ADA, "on-a", with(Status::Idle), TTL)
+            .await
+            .unwrap();
+        let dnd = b
+            .connect(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        assert_eq!(dnd, to(with(Status::Idle), with(Status::Dnd)));
+        let back = a.update(ADA, "on-a", with(Status::Online)).await.unwrap();
+        assert_eq!(
+            back,
+            Touched::Live(to(with(Status::Dnd), with(Status::Online)))
+        );
+        // The most recent one leaves: the other's presence shows again.
+        assert_eq!(
+            a.disconnect(ADA, "on-a").await.unwrap(),
+            to(with(Status::Online), with(Status::Dnd))
+        );
+        let hidden = b.update(ADA, "on-b", with(Status::Invisible)).await;
+        assert_eq!(
+            hidden.unwrap(),
+            Touched::Live(to(with(Status::Dnd), UserPresence::offline())),
+            "invisible is told as offline"
+        );
+        let unknown = a.update(ADA, "on-a", with(Status::Online)).await;
+        assert_eq!(unknown.unwrap(), Touched::Gone, "an ended session stays so");
+        let stranger = Snowflake(9);
+        let gone = a.refresh(stranger, "s", TTL).await.unwrap();
+        assert_eq!(gone, Touched::Gone);
+        assert_eq!(a.disconnect(stranger, "s").await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_session_stops_counting_while_another_lives() {
+        let (a, b) = two_nodes();
+        a.connect(ADA, "on-a", with(Status::Idle), TTL)
+            .await
+            .unwrap();
+        b.connect(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        // Node b stops heartbeating (it crashed); a keeps its session alive.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert!(matches!(
+            a.refresh(ADA, "on-a", TTL).await.unwrap(),
+            Touched::Live(None)
+        ));
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(
+            shown(&*a, ADA).await,
+            with(Status::Idle),
+            "b's session expired, a's shows"
+        );
+        assert_eq!(
+            a.refresh(ADA, "on-a", TTL).await.unwrap(),
+            Touched::Live(to(with(Status::Dnd), with(Status::Idle))),
+            "the expiry is told by the next change"
+        );
+        assert_eq!(
+            b.refresh(ADA, "on-b", TTL).await.unwrap(),
+            Touched::Gone,
+            "an expired session is not revived by a late heartbeat"
+        );
+        assert_eq!(
+            b.connect(ADA, "on-b", with(Status::Dnd), TTL)
+                .await
+                .unwrap(),
+            to(with(Status::Idle), with(Status::Dnd)),
+            "connected again, it counts again"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_nodes_users_are_swept_offline() {
+        let (a, b) = two_nodes();
+        let bob = Snowflake(2);
+        a.connect(ADA, "on-a", with(Status::Idle), TTL)
+            .await
+            .unwrap();
+        b.connect(bob, "on-b", with(Status::Online), TTL)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(50)).await;
+        a.refresh(ADA, "on-a", TTL).await.unwrap();
+        assert!(
+            a.sweep(100).await.unwrap().is_empty(),
+            "nothing expired yet"
+        );
+        // Node b stopped: nothing refreshes bob's session.
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(shown(&*a, bob).await, UserPresence::offline());
+        let swept = a.sweep(100).await.unwrap();
+        assert_eq!(
+            swept,
+            vec![(
+                bob,
+                Transition {
+                    before: with(Status::Online),
+                    after: UserPresence::offline()
+                }
+            )]
+        );
+        assert!(a.sweep(100).await.unwrap().is_empty(), "told once");
+        assert_eq!(shown(&*a, ADA).await, with(Status::Idle));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sweeping_forgets_every_expired_session_in_bounded_steps() {
         let presence = LocalPresence::new();
-        let ada = Snowflake(1);
-        let ttl = Duration::from_secs(60);
-        assert_eq!(presence.get(ada).status, Status::Offline);
-        presence.set(ada, with(Status::Idle), ttl);
-        tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(presence.get(ada), with(Status::Idle));
-        presence.refresh(ada, ttl);
-        tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(
-            presence.get(ada).status,
-            Status::Idle,
-            "refreshed by the heartbeat"
+        for user in 0..10 {
+            for session in ["x", "y"] {
+                let user = Snowflake(user);
+                let online = with(Status::Online);
+                presence.connect(user, session, online, TTL).await.unwrap();
+            }
+        }
+        tokio::time::advance(TTL).await;
+        let mut told = Vec::new();
+        loop {
+            let swept = presence.sweep(3).await.unwrap();
+            assert!(swept.len() <= 3);
+            if swept.is_empty() {
+                break;
+            }
+            told.extend(swept.into_iter().map(|(user, _)| user));
+        }
+        told.sort();
+        assert_eq!(told, (0..10).map(Snowflake).collect::<Vec<_>>());
+        assert_eq!(presence.sessions(), 0, "nothing left behind");
+        assert!(presence.state().users.is_empty());
+        let unknown = presence.update(Snowflake(1), "x", with(Status::Idle)).await;
+        assert_eq!(unknown.unwrap(), Touched::Gone);
+        assert!(
+            presence.state().users.is_empty(),
+            "a gone session adds nothing"
         );
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(presence.get(ada), UserPresence::offline());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_are_batched_and_in_order() {
+        let presence = LocalPresence::new();
+        let bob = Snowflake(2);
+        let hidden = Snowflake(3);
+        presence
+            .connect(bob, "b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        let invisible = with(Status::Invisible);
+        presence.connect(hidden, "h", invisible, TTL).await.unwrap();
+        let read = presence.get_many(&[ADA, bob, hidden, bob]).await.unwrap();
+        let offline = UserPresence::offline();
         assert_eq!(
-            presence.clear(ada),
-            Some(with(Status::Idle)),
-            "an expired entry is still there to be cleared"
+            read,
+            vec![
+                offline.clone(),
+                with(Status::Dnd),
+                offline,
+                with(Status::Dnd)
+            ]
         );
-        assert_eq!(presence.clear(ada), None);
-        presence.set(ada, with(Status::Dnd), ttl);
-        presence.clear(ada);
-        assert_eq!(presence.get(ada).status, Status::Offline);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
-use concord_realtime::Realtime;
+use concord_realtime::leases::{NodeIdError, claim_node_id, node_id_lease};
+use concord_realtime::{Leases, Realtime};
 use concord_search::SearchIndex;
 use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
@@ -26,6 +27,11 @@ pub mod listener;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
+
+/// How long a node's hold on its snowflake ids outlives its last renewal
+/// (renewed three times as often): after a crash, its ids are free again
+/// this long after.
+const NODE_ID_TTL: Duration = Duration::from_secs(30);
 
 /// The address to reach a server bound to `addr` from this machine: a
 /// wildcard address becomes loopback.
@@ -63,6 +69,8 @@ pub enum ServerError {
     Search(#[from] concord_search::SearchError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    NodeId(#[from] NodeIdError),
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -168,6 +176,27 @@ impl Backends {
     }
 }
 
+/// Renews `holder`'s lease on `name` three times per `ttl`; returns only
+/// if another holder took it (this node stalled past `ttl`). A backend
+/// that cannot answer is tried again at the next renewal.
+async fn keep_lease(leases: Arc<dyn Leases>, name: String, holder: String, ttl: Duration) {
+    let mut tick = tokio::time::interval(ttl / 3);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let renewed = match leases.renew(&name, &holder, ttl).await {
+            // Ran out, but maybe nobody took it meanwhile.
+            Ok(false) => leases.acquire(&name, &holder, ttl).await,
+            held => held,
+        };
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, lease = name, "lease not renewed; trying again"),
+        }
+    }
+}
+
 /// Serves on `listener` until `shutdown` resolves, then drains requests.
 pub async fn run(
     config: Config,
@@ -193,6 +222,25 @@ pub async fn run_node(
         bus,
         realtime,
     } = backends;
+    // This node's name for the leases it holds while it runs.
+    let holder = format!("{:032x}", rand::random::<u128>());
+    let leases = Arc::clone(&realtime.leases);
+    let (worker_id, process_id) = claim_node_id(
+        &*leases,
+        &holder,
+        config.worker_id,
+        config.process_id,
+        NODE_ID_TTL,
+    )
+    .await?;
+    let node_id = node_id_lease(worker_id, process_id);
+    tracing::info!(worker_id, process_id, "snowflake ids leased");
+    let mut node_id_lost = tokio::spawn(keep_lease(
+        Arc::clone(&leases),
+        node_id.clone(),
+        holder.clone(),
+        NODE_ID_TTL,
+    ));
     let index = match config.search {
         true => Some(Arc::new(SearchIndex::open(&search_dir(&config))?)),
         false => None,
@@ -214,8 +262,8 @@ pub async fn run_node(
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let service_config = ServiceConfig {
-        worker_id: config.worker_id,
-        process_id: config.process_id,
+        worker_id,
+        process_id,
         rate_limits: config.rate_limits.clone(),
         registration: config.registration,
         public_base: public_base(&gateway_url),
@@ -233,9 +281,17 @@ pub async fn run_node(
         service = service.with_search(index);
     }
     let service = Arc::new(service);
-    tokio::spawn(concord_service::threads::auto_archive(Arc::downgrade(
-        &service,
-    )));
+    // Tasks one node of a cluster runs at a time, each under its lease.
+    let singletons = [
+        tokio::spawn(concord_service::threads::auto_archive(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
+        tokio::spawn(concord_service::presence::presence_sweep(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
+    ];
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
     let grace = Duration::from_millis(config.shutdown_grace_ms);
@@ -274,11 +330,35 @@ pub async fn run_node(
         announce_setup_token(&token);
     }
     // Gateway sessions are asked to reconnect elsewhere (op 7) before HTTP stops.
+    // So does a node that lost its snowflake ids: it must not mint ids
+    // that another node mints too.
+    let node_id_guard = node_id_lost.abort_handle();
     let drain = async move {
-        shutdown.await;
+        tokio::select! {
+            () = shutdown => {}
+            _ = &mut node_id_lost => {
+                tracing::error!("another node holds this node's snowflake ids; stopping");
+            }
+        }
         gateway.shutdown(grace).await;
     };
     listener::serve(listener, app, listener::Bounds::from(&config.bounds), drain).await;
+    // Leases given back at once, so another node takes over without
+    // waiting for them to run out.
+    node_id_guard.abort();
+    for task in &singletons {
+        task.abort();
+    }
+    let leased = [
+        node_id.as_str(),
+        concord_service::threads::ARCHIVE_LEASE,
+        concord_service::presence::SWEEP_LEASE,
+    ];
+    for name in leased {
+        if let Err(e) = leases.release(name, &holder).await {
+            tracing::warn!(error = %e, lease = name, "lease not released; it runs out on its own");
+        }
+    }
     let _ = stop_search.send(());
     if let Some(feed) = search_feed {
         // A fill still running is abandoned: the next start resumes it.
@@ -289,4 +369,121 @@ pub async fn run_node(
     }
     tracing::info!("concord stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use concord_config::{Settings, Switch};
+    use concord_realtime::leases::node_id_lease;
+    use concord_store::DEFAULT_BUCKET_MS;
+    use concord_store::memory::MemoryStore;
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    use super::*;
+
+    const WITHIN: Duration = Duration::from_secs(20);
+
+    fn shared() -> Backends {
+        Backends {
+            store: Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS)),
+            bus: Arc::new(LocalBus::new(1024)),
+            realtime: Realtime::local(),
+        }
+    }
+
+    struct Node {
+        task: JoinHandle<Result<(), ServerError>>,
+        stop: oneshot::Sender<()>,
+        addr: SocketAddr,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A node over `backends` with the snowflake ids `ids` set (or none).
+    async fn start(backends: &Backends, ids: (Option<u8>, Option<u8>)) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        datadir::prepare(dir.path()).unwrap();
+        let settings = Settings {
+            data_dir: Some(dir.path().to_owned()),
+            search: Some(Switch::Off),
+            shutdown_grace_ms: Some(200),
+            worker_id: ids.0,
+            process_id: ids.1,
+            ..Settings::default()
+        };
+        let config = Config::from_settings(settings).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(run_node(config, backends.clone(), listener, shutdown));
+        Node {
+            task,
+            stop,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the node answers HTTP, which it does only once it
+    /// holds its ids.
+    async fn serving(node: &Node) {
+        let url = format!("http://{}/healthz", node.addr);
+        let deadline = tokio::time::Instant::now() + WITHIN;
+        while reqwest::get(&url).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "node never served");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stopped(node: Node) -> Result<(), ServerError> {
+        let _ = node.stop.send(());
+        tokio::time::timeout(WITHIN, node.task)
+            .await
+            .expect("node stopped")
+            .expect("node task")
+    }
+
+    /// Whether nobody holds the lease on ids `(worker, process)`; a free
+    /// one is taken by the probe and given back.
+    async fn free(backends: &Backends, worker: u8, process: u8) -> bool {
+        let leases = &backends.realtime.leases;
+        let name = node_id_lease(worker, process);
+        let taken = leases.acquire(&name, "probe", NODE_ID_TTL).await.unwrap();
+        if taken {
+            leases.release(&name, "probe").await.unwrap();
+        }
+        taken
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_sharing_leases_never_share_snowflake_ids() {
+        let backends = shared();
+        let a = start(&backends, (Some(0), Some(0))).await;
+        serving(&a).await;
+
+        // The same ids set on a second node: it does not start, and says why.
+        let b = start(&backends, (Some(0), Some(0))).await;
+        let refused = tokio::time::timeout(WITHIN, b.task).await.unwrap().unwrap();
+        let message = refused.expect_err("the ids are a's").to_string();
+        assert!(
+            message.contains("worker_id 0 and process_id 0"),
+            "{message}"
+        );
+
+        // None set: the first free pair.
+        let c = start(&backends, (None, None)).await;
+        serving(&c).await;
+        assert!(!free(&backends, 0, 1).await, "c holds (0, 1)");
+        assert!(free(&backends, 0, 2).await);
+
+        // A node that stops gives its ids back at once.
+        stopped(a).await.unwrap();
+        assert!(free(&backends, 0, 0).await, "a's ids are free again");
+        assert!(!free(&backends, 0, 1).await, "c still runs");
+        stopped(c).await.unwrap();
+        assert!(free(&backends, 0, 1).await);
+    }
 }

@@ -193,7 +193,7 @@ impl Service {
             let member = Member::new(invite.guild_id, caller.id, now_ms());
             self.add_member(&member).await?;
             self.announce_join(invite.guild_id, caller.id).await?;
-            self.introduce_presence(invite.guild_id, caller.id);
+            self.introduce_presence(invite.guild_id, caller.id).await;
         }
         self.invite_wire(&invite, false).await
     }

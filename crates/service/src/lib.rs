@@ -25,7 +25,6 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod blobs;
-pub mod bounded;
 pub mod cache;
 pub mod channels;
 pub mod emojis;
@@ -59,7 +58,6 @@ use auth::TokenSigner;
 use cache::RecentMessages;
 use passwords::Passwords;
 use permissions::MemberContext;
-use ratelimit::RateLimiter;
 use signed_urls::UrlSigner;
 
 /// The authenticated user behind a request.
@@ -89,6 +87,27 @@ pub struct ServiceConfig {
     pub hash_concurrency: u32,
 }
 
+#[cfg(test)]
+impl ServiceConfig {
+    /// A server's defaults, for unit tests.
+    pub(crate) fn for_tests() -> ServiceConfig {
+        let config = concord_config::Config::from_settings(concord_config::Settings::defaults())
+            .expect("the defaults are valid");
+        ServiceConfig {
+            worker_id: 0,
+            process_id: 0,
+            rate_limits: config.rate_limits,
+            registration: config.registration,
+            public_base: String::new(),
+            attachment_max_bytes: config.attachment_max_bytes,
+            attachment_url_ttl_s: config.attachment_url_ttl_s,
+            upload_concurrency: config.bounds.upload_concurrency as usize,
+            cache_max_bytes: config.cache_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
+        }
+    }
+}
+
 pub struct Service {
     pub store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
@@ -97,7 +116,6 @@ pub struct Service {
     /// Signs attachment URLs, with a key derived from the token secret.
     urls: UrlSigner,
     cache: RecentMessages,
-    pub limiter: RateLimiter,
     /// Every password hash and check, bounded; login throttling.
     passwords: Passwords,
     pub config: ServiceConfig,
@@ -107,7 +125,8 @@ pub struct Service {
     thread_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
-    /// State shared by every node: presence, and more as the seam grows.
+    /// State shared by every node: presence, rate limits, leases, and more
+    /// as the seam grows.
     /// In-process unless [`Service::with_realtime`] says otherwise.
     realtime: Realtime,
     /// Where attachments' bytes live; `None` refuses uploads.
@@ -138,7 +157,6 @@ impl Service {
             urls: UrlSigner::new(&secret, config.attachment_url_ttl_s),
             tokens: TokenSigner::new(secret),
             cache: RecentMessages::new(config.cache_max_bytes),
-            limiter: RateLimiter::new(),
             passwords: Passwords::new(config.hash_concurrency),
             config,
             invite_lock: tokio::sync::Mutex::new(()),
@@ -159,6 +177,21 @@ impl Service {
     pub fn with_realtime(mut self, realtime: Realtime) -> Self {
         self.realtime = realtime;
         self
+    }
+
+    /// Whether the node named `holder` runs this turn of the singleton task
+    /// whose lease is `lease`: takes or renews it for `ttl`, longer than
+    /// the task's period, so the holder keeps it from one turn to the next
+    /// and another node takes over once it stops. A backend that cannot
+    /// answer skips the turn: these tasks run again shortly.
+    pub async fn takes_turn(&self, lease: &str, holder: &str, ttl: std::time::Duration) -> bool {
+        match self.realtime.leases.acquire(lease, holder, ttl).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, lease, "lease unavailable; turn skipped");
+                false
+            }
+        }
     }
 
     /// Keeps attachments' bytes in `dir`.

@@ -138,7 +138,7 @@ impl Service {
     ) -> ServiceResult<wire::Message> {
         let view = self.text_channel(caller, channel_id).await?;
         view.require(Permissions::SEND_MESSAGES)?;
-        self.slowmode(&view, caller)?;
+        self.slowmode(&view, caller).await?;
         let view = self.reopen_for_message(view).await?;
         let message = self
             .compose_message(&view, caller, input, self.next_id())
@@ -157,7 +157,7 @@ impl Service {
     ) -> ServiceResult<Message> {
         let channel_id = view.channel.id;
         let content = input.content.unwrap_or_default();
-        self.duplicate_flood(caller, &content)?;
+        self.duplicate_flood(caller, &content).await?;
         let mut embeds = input.embeds.unwrap_or_default();
         embeds.extend(input.embed);
         let mut errors = FormErrors::new();
@@ -283,7 +283,7 @@ impl Service {
 
     /// One message per `rate_limit_per_user` seconds, unless the member
     /// manages the channel or its messages, or may bypass slowmode.
-    fn slowmode(&self, view: &ChannelView, caller: Caller) -> ServiceResult<()> {
+    async fn slowmode(&self, view: &ChannelView, caller: Caller) -> ServiceResult<()> {
         let seconds = u64::from(view.channel.rate_limit_per_user);
         let exempt = Permissions::MANAGE_MESSAGES
             | Permissions::MANAGE_CHANNELS
@@ -296,38 +296,23 @@ impl Service {
             count: 1,
             window_ms: seconds * 1000,
         };
-        self.within_limit(&key, limit, codes::SLOWMODE)
+        self.within_limit(&key, limit, codes::SLOWMODE).await
     }
 
     /// Flood control: the same content from one user, in any channels, at
     /// most so many times per window (when rate limits are on).
-    fn duplicate_flood(&self, caller: Caller, content: &str) -> ServiceResult<()> {
+    async fn duplicate_flood(&self, caller: Caller, content: &str) -> ServiceResult<()> {
         let limits = &self.config.rate_limits;
         if !limits.enabled || content.trim().is_empty() {
             return Ok(());
         }
+        // `DefaultHasher::new` has fixed keys: every node of one build
+        // counts the same content under the same key.
         let mut hasher = DefaultHasher::new();
         content.trim().hash(&mut hasher);
         let key = format!("duplicate:{}:{:x}", caller.id, hasher.finish());
         self.within_limit(&key, limits.duplicate, codes::WRITE_RATE_LIMIT)
-    }
-
-    /// Counts one use of `key`; a 429 with `code` once `limit` is spent.
-    fn within_limit(
-        &self,
-        key: &str,
-        limit: crate::ratelimit::Limit,
-        code: u32,
-    ) -> ServiceResult<()> {
-        let decision = self.limiter.check(key, limit, now_ms());
-        if decision.allowed {
-            Ok(())
-        } else {
-            Err(ServiceError::RateLimited {
-                code,
-                retry_after_ms: decision.reset_after_ms,
-            })
-        }
+            .await
     }
 
     /// TYPING_START to those who can see the channel; lasts 10 s on clients.

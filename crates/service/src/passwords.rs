@@ -7,11 +7,14 @@
 //! queue behind them, and a 429 for whoever finds the queue full or waits
 //! too long.
 //!
-//! Logins are also throttled per account and per address: after a few
-//! failures each further attempt must wait twice as long as the last, and
-//! is refused before anything is hashed. A login for an account that does
-//! not exist is checked against a dummy hash, so it costs what a real one
-//! costs and says nothing about which accounts exist.
+//! The hashing bound is per machine: it guards this process's memory and
+//! cores, so it stays local. Logins are also throttled per account and per
+//! address, counted in the realtime seam's [`Limiter`] (failure streaks)
+//! so that every node sees every failure: after a few failures each
+//! further attempt must wait twice as long as the last, and is refused
+//! before anything is hashed. A login for an account that does not exist
+//! is checked against a dummy hash, so it costs what a real one costs and
+//! says nothing about which accounts exist.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,11 +25,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use concord_model::codes;
+use concord_realtime::{Limiter, RealtimeResult, Streak};
 use tokio::sync::Semaphore;
 
-use crate::auth;
-use crate::bounded::{BoundedTable, Expiring};
 use crate::error::{ServiceError, ServiceResult};
+use crate::{Service, auth};
 
 /// The longest a hash waits for its turn before the request gets a 429.
 const QUEUE_WAIT: Duration = Duration::from_secs(10);
@@ -44,8 +47,8 @@ const ADDRESS_FREE_FAILURES: u32 = 20;
 const MAX_BACKOFF_MS: u64 = 15 * 60 * 1000;
 /// Failures are forgotten this long after the last one.
 const FAILURE_MEMORY_MS: u64 = 60 * 60 * 1000;
-/// Accounts and addresses whose failures are remembered at most.
-const THROTTLE_CAPACITY: usize = 100_000;
+/// How long to come back after when the throttle cannot be read.
+const THROTTLE_UNKNOWN_RETRY_MS: u64 = 1_000;
 
 /// Work for a hashing thread.
 type Job = Box<dyn FnOnce() + Send>;
@@ -61,33 +64,22 @@ pub struct Passwords {
     max_waiting: usize,
     /// What a login for an unknown account is checked against.
     dummy: Arc<OnceLock<String>>,
-    failures: BoundedTable<Failures>,
 }
 
-/// Recent login failures of one account or address.
-struct Failures {
-    count: u32,
-    last_ms: u64,
-}
-
-impl Expiring for Failures {
-    fn expired(&self, now_ms: u64) -> bool {
-        now_ms >= self.last_ms.saturating_add(FAILURE_MEMORY_MS)
+/// Milliseconds still to wait at `now_ms` after `streak` once `free`
+/// failures are spent: 2 s after the last of them, then doubling with each
+/// failure.
+fn wait_ms(streak: Streak, free: u32, now_ms: u64) -> u64 {
+    if streak.count < free {
+        return 0;
     }
-}
-
-impl Failures {
-    /// Milliseconds still to wait at `now_ms` once `free` failures are
-    /// spent: 2 s after the last of them, then doubling with each failure.
-    fn wait_ms(&self, free: u32, now_ms: u64) -> u64 {
-        if self.count < free {
-            return 0;
-        }
-        // Past 2^20 the cap has long been reached; the shift cannot overflow.
-        let doublings = (self.count - free).min(20);
-        let backoff = (2_000u64 << doublings).min(MAX_BACKOFF_MS);
-        self.last_ms.saturating_add(backoff).saturating_sub(now_ms)
-    }
+    // Past 2^20 the cap has long been reached; the shift cannot overflow.
+    let doublings = (streak.count - free).min(20);
+    let backoff = (2_000u64 << doublings).min(MAX_BACKOFF_MS);
+    streak
+        .last_ms
+        .saturating_add(backoff)
+        .saturating_sub(now_ms)
 }
 
 /// Who a login attempt is counted against.
@@ -99,12 +91,35 @@ pub struct LoginAttempt<'a> {
 }
 
 impl LoginAttempt<'_> {
-    fn account_key(&self) -> (u8, String) {
-        (0, concord_store::login_key(self.login))
+    fn account_key(&self) -> String {
+        format!("login:account:{}", concord_store::login_key(self.login))
     }
 
-    fn address_key(&self) -> (u8, &str) {
-        (1, self.address)
+    fn address_key(&self) -> String {
+        format!("login:address:{}", self.address)
+    }
+
+    /// Milliseconds the attempt must wait at `now_ms`: the longer of the
+    /// account's and the address's backoff.
+    async fn wait_ms(&self, limiter: &dyn Limiter, now_ms: u64) -> RealtimeResult<u64> {
+        let (account, address) = (self.account_key(), self.address_key());
+        let streaks = limiter.streaks(&[&account, &address], now_ms).await?;
+        let wait = |at: usize, free| {
+            streaks
+                .get(at)
+                .copied()
+                .flatten()
+                .map_or(0, |s| wait_ms(s, free, now_ms))
+        };
+        Ok(wait(0, ACCOUNT_FREE_FAILURES).max(wait(1, ADDRESS_FREE_FAILURES)))
+    }
+
+    /// Counts a failure against the account and the address.
+    async fn failed(&self, limiter: &dyn Limiter, now_ms: u64) -> RealtimeResult<()> {
+        let (account, address) = (self.account_key(), self.address_key());
+        limiter
+            .extend_streaks(&[&account, &address], now_ms, FAILURE_MEMORY_MS)
+            .await
     }
 }
 
@@ -165,7 +180,6 @@ impl Passwords {
             waiting: AtomicUsize::new(0),
             max_waiting: permits * WAITING_PER_PERMIT,
             dummy,
-            failures: BoundedTable::new(THROTTLE_CAPACITY),
         }
     }
 
@@ -234,18 +248,29 @@ impl Passwords {
         })
         .await
     }
+}
 
+impl Service {
     /// A 429 if the account or the address must wait before trying again.
-    pub fn check_throttle(&self, attempt: &LoginAttempt<'_>, now_ms: u64) -> ServiceResult<()> {
-        let account = self.failures.peek(&attempt.account_key(), |f| {
-            f.filter(|f| !f.expired(now_ms))
-                .map_or(0, |f| f.wait_ms(ACCOUNT_FREE_FAILURES, now_ms))
-        });
-        let address = self.failures.peek(&attempt.address_key(), |f| {
-            f.filter(|f| !f.expired(now_ms))
-                .map_or(0, |f| f.wait_ms(ADDRESS_FREE_FAILURES, now_ms))
-        });
-        match account.max(address) {
+    ///
+    /// Fail-closed: when the limiter cannot answer, the login is refused
+    /// with a short 429. The throttle is the only guard against guessing a
+    /// password online, a login is rare and retried, and every session
+    /// already open goes on; letting logins through unthrottled during an
+    /// outage would hand a guesser the whole hashing capacity.
+    pub(crate) async fn check_login_throttle(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        now_ms: u64,
+    ) -> ServiceResult<()> {
+        let wait = match attempt.wait_ms(&*self.realtime.limiter, now_ms).await {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::warn!(error = %e, "login throttle unavailable; login refused");
+                THROTTLE_UNKNOWN_RETRY_MS
+            }
+        };
+        match wait {
             0 => Ok(()),
             wait => {
                 metrics::counter!("concord_logins_throttled_total").increment(1);
@@ -257,25 +282,24 @@ impl Passwords {
         }
     }
 
-    /// Counts a failed login against the account and the address.
-    pub fn failed(&self, attempt: &LoginAttempt<'_>, now_ms: u64) {
-        let fresh = || Failures {
-            count: 0,
-            last_ms: now_ms,
-        };
-        let count = |f: &mut Failures| {
-            f.count = f.count.saturating_add(1);
-            f.last_ms = now_ms;
-        };
-        self.failures
-            .with(&attempt.account_key(), now_ms, fresh, count);
-        self.failures
-            .with(&attempt.address_key(), now_ms, fresh, count);
+    /// Counts a failed login against the account and the address. A
+    /// failure that cannot be counted is logged; the login fails anyway.
+    pub(crate) async fn login_failed(&self, attempt: &LoginAttempt<'_>, now_ms: u64) {
+        if let Err(e) = attempt.failed(&*self.realtime.limiter, now_ms).await {
+            tracing::warn!(error = %e, "login failure not counted");
+        }
     }
 
     /// A successful login clears the account's failures.
-    pub fn succeeded(&self, attempt: &LoginAttempt<'_>) {
-        self.failures.remove(&attempt.account_key());
+    pub(crate) async fn login_succeeded(&self, attempt: &LoginAttempt<'_>) {
+        let ended = self
+            .realtime
+            .limiter
+            .end_streak(&attempt.account_key())
+            .await;
+        if let Err(e) = ended {
+            tracing::warn!(error = %e, "login failures not cleared");
+        }
     }
 }
 
@@ -285,7 +309,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_after_the_free_failures_and_is_capped() {
-        let at = |count| Failures { count, last_ms: 0 }.wait_ms(5, 0);
+        let at = |count| wait_ms(Streak { count, last_ms: 0 }, 5, 0);
         assert_eq!((at(4), at(5), at(6), at(7)), (0, 2_000, 4_000, 8_000));
         assert_eq!(at(40), MAX_BACKOFF_MS);
         assert_eq!(at(70), MAX_BACKOFF_MS);
@@ -317,9 +341,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_throttled_account_does_not_slow_others() {
-        let passwords = Passwords::new(1);
+    /// Failures are counted in the shared limiter: a second node sees
+    /// the first's.
+    #[tokio::test]
+    async fn a_throttled_account_does_not_slow_others() {
+        let limiter: Arc<dyn Limiter> = Arc::new(concord_realtime::LocalLimiter::new());
+        let (node_a, node_b) = (&*limiter, &*limiter);
         let ada = LoginAttempt {
             login: "Ada",
             address: "192.0.2.1",
@@ -329,17 +356,17 @@ mod tests {
             address: "192.0.2.1",
         };
         for _ in 0..ACCOUNT_FREE_FAILURES {
-            assert!(passwords.check_throttle(&ada, 0).is_ok());
-            passwords.failed(&ada, 0);
+            assert_eq!(ada.wait_ms(node_a, 0).await.unwrap(), 0);
+            ada.failed(node_a, 0).await.unwrap();
         }
         let ada_again = LoginAttempt {
             login: "ada ",
             address: "192.0.2.9",
         };
-        assert!(passwords.check_throttle(&ada_again, 10).is_err());
-        assert!(passwords.check_throttle(&bob, 10).is_ok());
-        assert!(passwords.check_throttle(&ada, 2_000).is_ok(), "waited");
-        passwords.succeeded(&ada);
-        assert!(passwords.check_throttle(&ada, 10).is_ok());
+        assert_eq!(ada_again.wait_ms(node_b, 10).await.unwrap(), 1_990);
+        assert_eq!(bob.wait_ms(node_b, 10).await.unwrap(), 0);
+        assert_eq!(ada.wait_ms(node_b, 2_000).await.unwrap(), 0, "waited");
+        limiter.end_streak(&ada.account_key()).await.unwrap();
+        assert_eq!(ada.wait_ms(node_a, 10).await.unwrap(), 0);
     }
 }

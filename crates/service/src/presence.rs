@@ -1,6 +1,9 @@
 //! Presence: what a user's sessions say about them (status, activities),
-//! kept behind the presence seam and told to the members of their guilds
-//! when what others see of it changes.
+//! kept per session behind the realtime seam and told to the members of
+//! their guilds when what others see of it changes. The seam decides each
+//! change over every session of every node (a user goes offline when
+//! their last live session anywhere ends or expires) and says what to
+//! tell; this module tells it.
 //!
 //! One change is one event for all the user's guilds: the gateway sends it
 //! once to each session that shares any of them (see `Audience::Guilds`),
@@ -10,10 +13,10 @@ use std::time::Duration;
 
 use concord_model::Snowflake;
 use concord_model::event::{Audience, EventKind};
-use concord_realtime::{Status, UserPresence};
+use concord_realtime::{Status, Touched, Transition, UserPresence};
 use serde_json::{Value, json};
 
-use crate::{Service, ServiceResult};
+use crate::{Service, ServiceError, ServiceResult};
 
 /// A presence as PRESENCE_UPDATE and GUILD_CREATE carry it (without the
 /// guild id, which the gateway adds).
@@ -32,42 +35,113 @@ pub fn presence_json(user_id: Snowflake, presence: &UserPresence) -> Value {
 }
 
 impl Service {
-    /// A session set the user's presence (IDENTIFY or op 3); it lasts `ttl`
-    /// unless a heartbeat renews it.
-    pub async fn set_presence(
+    /// A session of the user connected (IDENTIFY or RESUME) with
+    /// `presence`; it lasts `ttl` unless a heartbeat renews it.
+    pub async fn connect_presence(
         &self,
         user_id: Snowflake,
+        session_id: &str,
         presence: UserPresence,
         ttl: Duration,
     ) -> ServiceResult<()> {
-        let before = self.realtime.presence.get(user_id).shown();
-        self.realtime.presence.set(user_id, presence.clone(), ttl);
-        self.tell_presence(user_id, &before, &presence.shown())
-            .await
-    }
-
-    /// A heartbeat: the user is still there.
-    pub fn renew_presence(&self, user_id: Snowflake, ttl: Duration) {
-        self.realtime.presence.refresh(user_id, ttl);
-    }
-
-    /// The user's last session ended: they are offline. What they had set
-    /// counts even if it expired (the heartbeats stopped before the socket
-    /// was given up), since others still show it.
-    pub async fn end_presence(&self, user_id: Snowflake) -> ServiceResult<()> {
-        let before = self
+        let transition = self
             .realtime
             .presence
-            .clear(user_id)
-            .map_or_else(UserPresence::offline, |p| p.shown());
-        self.tell_presence(user_id, &before, &UserPresence::offline())
+            .connect(user_id, session_id, presence, ttl)
             .await
+            .map_err(unavailable)?;
+        self.tell_presence(user_id, transition).await
+    }
+
+    /// A session set a new presence (op 3). A session whose entry expired
+    /// meanwhile is connected again with it.
+    pub async fn update_presence(
+        &self,
+        user_id: Snowflake,
+        session_id: &str,
+        presence: UserPresence,
+        ttl: Duration,
+    ) -> ServiceResult<()> {
+        let presences = &self.realtime.presence;
+        let touched = presences
+            .update(user_id, session_id, presence.clone())
+            .await
+            .map_err(unavailable)?;
+        match touched {
+            Touched::Live(transition) => self.tell_presence(user_id, transition).await,
+            Touched::Gone => {
+                self.connect_presence(user_id, session_id, presence, ttl)
+                    .await
+            }
+        }
+    }
+
+    /// A heartbeat: the session is still there for another `ttl`. One
+    /// that expired meanwhile (the node stalled past it) is connected again
+    /// with `presence`, the session's own.
+    pub async fn renew_presence(
+        &self,
+        user_id: Snowflake,
+        session_id: &str,
+        presence: UserPresence,
+        ttl: Duration,
+    ) -> ServiceResult<()> {
+        let touched = self
+            .realtime
+            .presence
+            .refresh(user_id, session_id, ttl)
+            .await
+            .map_err(unavailable)?;
+        match touched {
+            Touched::Live(transition) => self.tell_presence(user_id, transition).await,
+            Touched::Gone => {
+                self.connect_presence(user_id, session_id, presence, ttl)
+                    .await
+            }
+        }
+    }
+
+    /// The session's connection ended; if it was the user's last live one
+    /// on any node, they are offline. What others were told last is what
+    /// the change starts from, even if the session expired before its
+    /// socket was given up.
+    pub async fn end_presence(&self, user_id: Snowflake, session_id: &str) -> ServiceResult<()> {
+        let transition = self
+            .realtime
+            .presence
+            .disconnect(user_id, session_id)
+            .await
+            .map_err(unavailable)?;
+        self.tell_presence(user_id, transition).await
+    }
+
+    /// Tells of users whose sessions expired without ending (their node
+    /// stopped); one node of a cluster runs it (see [`presence_sweep`]).
+    /// Returns how many users were told of.
+    pub async fn sweep_presences(&self) -> ServiceResult<usize> {
+        let mut told = 0;
+        loop {
+            let swept = self
+                .realtime
+                .presence
+                .sweep(SWEEP_BATCH)
+                .await
+                .map_err(unavailable)?;
+            let done = swept.len() < SWEEP_BATCH;
+            for (user_id, transition) in swept {
+                self.tell_presence(user_id, Some(transition)).await?;
+                told += 1;
+            }
+            if done {
+                return Ok(told);
+            }
+        }
     }
 
     /// A user who just joined a guild: its members learn their presence
     /// (nothing to say if they show as offline).
-    pub(crate) fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
-        let shown = self.shown_presence(user_id);
+    pub(crate) async fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
+        let shown = self.shown_presences(&[user_id]).await.remove(0);
         if shown.status == Status::Offline {
             return;
         }
@@ -76,23 +150,46 @@ impl Service {
         self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data);
     }
 
-    /// What others see of the user now.
-    pub fn shown_presence(&self, user_id: Snowflake) -> UserPresence {
-        self.realtime.presence.get(user_id).shown()
+    /// What others see of each of `users` now, in order. Presences are
+    /// shown, not relied on: if the backend cannot answer, everyone reads
+    /// as offline rather than the listing failing.
+    pub async fn shown_presences(&self, users: &[Snowflake]) -> Vec<UserPresence> {
+        match self.realtime.presence.get_many(users).await {
+            Ok(presences) if presences.len() == users.len() => presences,
+            Ok(_) => {
+                tracing::warn!("presence backend answered for the wrong number of users");
+                vec![UserPresence::offline(); users.len()]
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "presences not read; listed as offline");
+                vec![UserPresence::offline(); users.len()]
+            }
+        }
+    }
+
+    /// The presences of `users` who show as something other than offline,
+    /// as GUILD_CREATE and GUILD_MEMBERS_CHUNK list them: one read for all.
+    pub async fn listed_presences(&self, users: &[Snowflake]) -> Vec<Value> {
+        let shown = self.shown_presences(users).await;
+        users
+            .iter()
+            .zip(shown)
+            .filter(|(_, p)| p.status != Status::Offline)
+            .map(|(id, p)| presence_json(*id, &p))
+            .collect()
     }
 
     async fn tell_presence(
         &self,
         user_id: Snowflake,
-        before: &UserPresence,
-        after: &UserPresence,
+        transition: Option<Transition>,
     ) -> ServiceResult<()> {
-        if before == after {
+        let Some(transition) = transition else {
             return Ok(());
-        }
+        };
         let guilds = self.store.user_guild_ids(user_id).await?;
         if !guilds.is_empty() {
-            let data = presence_json(user_id, after);
+            let data = presence_json(user_id, &transition.after);
             let audience = Audience::Guilds {
                 guild_ids: guilds,
                 about: user_id,
@@ -100,5 +197,135 @@ impl Service {
             self.publish(EventKind::PresenceUpdate, audience, data);
         }
         Ok(())
+    }
+}
+
+/// Expired sessions forgotten per round trip of a sweep.
+const SWEEP_BATCH: usize = 500;
+/// How often the presence sweep runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// The lease that makes one node of a cluster the sweeper.
+pub const SWEEP_LEASE: &str = "presence-sweep";
+
+fn unavailable(e: concord_realtime::RealtimeError) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+/// Tells of users whose sessions expired without ending, every few
+/// seconds, for as long as the service lives and while this node (named
+/// `holder`) holds the [`SWEEP_LEASE`].
+pub async fn presence_sweep(service: std::sync::Weak<Service>, holder: String) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        if !service
+            .takes_turn(SWEEP_LEASE, &holder, SWEEP_EVERY * 3)
+            .await
+        {
+            continue;
+        }
+        match service.sweep_presences().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(users = n, "presences of stopped sessions told offline"),
+            Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use concord_bus::{EventBus, LocalBus, Subscription};
+    use concord_model::records::{Guild, Member, Role, User};
+    use concord_realtime::Realtime;
+    use concord_store::memory::MemoryStore;
+    use concord_store::{DEFAULT_BUCKET_MS, NewGuild, Store};
+
+    use super::*;
+    use crate::ServiceConfig;
+
+    const ADA: Snowflake = Snowflake(10);
+    const GUILD: Snowflake = Snowflake(1);
+    const TTL: Duration = Duration::from_secs(60);
+
+    /// Two nodes sharing one store, bus and realtime state; Ada owns a guild.
+    async fn two_nodes() -> (Service, Service, Subscription) {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        store.create_user(&User::new(ADA, "ada")).await.unwrap();
+        let guild = NewGuild {
+            guild: Guild::new(GUILD, "g", ADA),
+            roles: vec![Role::everyone(GUILD)],
+            channels: vec![],
+            owner: Member::new(GUILD, ADA, 0),
+        };
+        store.create_guild(&guild).await.unwrap();
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(64));
+        let events = bus.subscribe();
+        let realtime = Realtime::local();
+        let node = || async {
+            let config = ServiceConfig::for_tests();
+            let service = Service::open(Arc::clone(&store), Arc::clone(&bus), config);
+            service.await.unwrap().with_realtime(realtime.clone())
+        };
+        (node().await, node().await, events)
+    }
+
+    /// The statuses told since the last call.
+    fn told(events: &mut Subscription) -> Vec<String> {
+        let mut statuses = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if event.kind == EventKind::PresenceUpdate {
+                let data: Value = serde_json::from_str(&event.data).unwrap();
+                statuses.push(data["status"].as_str().unwrap().to_owned());
+            }
+        }
+        statuses
+    }
+
+    fn with(status: Status) -> UserPresence {
+        UserPresence {
+            status,
+            activities: Vec::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offline_when_the_last_session_on_any_node_ends() {
+        let (a, b, mut events) = two_nodes().await;
+        a.connect_presence(ADA, "on-a", with(Status::Idle), TTL)
+            .await
+            .unwrap();
+        b.connect_presence(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["idle", "dnd"]);
+        b.end_presence(ADA, "on-b").await.unwrap();
+        assert_eq!(told(&mut events), ["idle"], "a's session still shows");
+        a.end_presence(ADA, "on-a").await.unwrap();
+        assert_eq!(told(&mut events), ["offline"]);
+    }
+
+    /// Node b stops without ending its session: once it expires, the
+    /// sweep on another node tells the user's guilds, once.
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_nodes_sessions_are_swept_offline() {
+        let (a, b, mut events) = two_nodes().await;
+        b.connect_presence(ADA, "on-b", with(Status::Dnd), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["dnd"]);
+        // Node b stops: nothing renews or ends its session.
+        tokio::time::advance(TTL / 2).await;
+        assert_eq!(a.sweep_presences().await.unwrap(), 0, "not expired yet");
+        tokio::time::advance(TTL).await;
+        assert_eq!(a.shown_presences(&[ADA]).await, [UserPresence::offline()]);
+        assert!(told(&mut events).is_empty(), "nobody told yet");
+        assert_eq!(a.sweep_presences().await.unwrap(), 1);
+        assert_eq!(told(&mut events), ["offline"]);
+        assert_eq!(a.sweep_presences().await.unwrap(), 0, "told once");
     }
 }

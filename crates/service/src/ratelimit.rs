@@ -1,139 +1,145 @@
-//! Fixed-window counters keyed by bucket, in a [`BoundedTable`]: however
-//! many clients come, the table keeps at most [`CAPACITY`] windows and a
-//! request locks one shard of it. In-process for one node; when several
-//! nodes share the limits the counters move to Redis behind the same
-//! narrow API ([`RateLimiter::check`]).
+//! Rate limits through the realtime seam's [`Limiter`], shared by every
+//! node: the API's global and route limits, slowmode and the
+//! duplicate-flood check count in the same backend, so N nodes allow what
+//! one does.
 //!
 //! Keys name who is counted: the authenticated user, else the client's
 //! address (see `api::ratelimit`), never text a client can vary freely.
+//!
+//! A limiter backend that fails lets these requests through (fail-open):
+//! each of them is otherwise authorized, the node's own bounds (connection
+//! caps per address, hashing bounds, body limits) still hold, and refusing
+//! every request would turn an outage of the limiter into an outage of
+//! the whole API. Login throttling decides otherwise (see
+//! `passwords::Passwords`).
 
-use crate::bounded::{BoundedTable, Expiring};
+use concord_model::snowflake::now_ms;
 
-pub use concord_config::Limit;
+use crate::Service;
+use crate::error::{ServiceError, ServiceResult};
 
-/// Windows kept at most; the least recently used go first when full.
-pub const CAPACITY: usize = 100_000;
+pub use concord_realtime::{Decision, Limit, Limiter};
 
-/// The state of a bucket after one request, for the `X-RateLimit-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    pub limit: u32,
-    pub remaining: u32,
-    /// Milliseconds until the window resets.
-    pub reset_after_ms: u64,
-    /// Unix milliseconds at which it resets.
-    pub reset_at_ms: u64,
-}
-
-/// One bucket's current window.
-struct Window {
-    start_ms: u64,
-    window_ms: u64,
-    count: u32,
-}
-
-impl Expiring for Window {
-    fn expired(&self, now_ms: u64) -> bool {
-        now_ms >= self.start_ms.saturating_add(self.window_ms)
-    }
-}
-
-pub struct RateLimiter {
-    windows: BoundedTable<Window>,
-}
-
-impl Default for RateLimiter {
-    fn default() -> Self {
-        Self::with_capacity(CAPACITY)
-    }
-}
-
-impl RateLimiter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A limiter keeping at most about `capacity` windows.
-    pub fn with_capacity(capacity: usize) -> Self {
-        RateLimiter {
-            windows: BoundedTable::new(capacity),
+impl Service {
+    /// Counts one API request against each of `checks` in order, stopping
+    /// at the first refusal (see [`Limiter::check_all`]). `None` when the
+    /// limiter could not answer: the request goes on, uncounted.
+    pub async fn count_request(
+        &self,
+        checks: &[(&str, Limit)],
+        now_ms: u64,
+    ) -> Option<Vec<Decision>> {
+        match self.realtime.limiter.check_all(checks, now_ms).await {
+            Ok(decisions) => Some(decisions),
+            Err(e) => {
+                limiter_failed(&e);
+                None
+            }
         }
     }
 
-    /// Counts one request against `key` and says whether it may proceed.
-    pub fn check(&self, key: &str, limit: Limit, now_ms: u64) -> Decision {
-        let fresh = || Window {
-            start_ms: now_ms,
-            window_ms: limit.window_ms,
-            count: 0,
+    /// Counts one use of `key`; a 429 with `code` once `limit` is spent.
+    /// Lets the use through if the limiter cannot answer (see above).
+    pub(crate) async fn within_limit(
+        &self,
+        key: &str,
+        limit: Limit,
+        code: u32,
+    ) -> ServiceResult<()> {
+        let decision = match self.realtime.limiter.check(key, limit, now_ms()).await {
+            Ok(decision) => decision,
+            Err(e) => {
+                limiter_failed(&e);
+                return Ok(());
+            }
         };
-        self.windows.with(key, now_ms, fresh, |w| {
-            let allowed = w.count < limit.count;
-            if allowed {
-                w.count += 1;
-            }
-            let reset_at_ms = w.start_ms.saturating_add(w.window_ms);
-            Decision {
-                allowed,
-                limit: limit.count,
-                remaining: limit.count.saturating_sub(w.count),
-                reset_after_ms: reset_at_ms.saturating_sub(now_ms),
-                reset_at_ms,
-            }
-        })
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ServiceError::RateLimited {
+                code,
+                retry_after_ms: decision.reset_after_ms,
+            })
+        }
     }
+}
 
-    /// Windows held now.
-    pub fn len(&self) -> usize {
-        self.windows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.windows.is_empty()
-    }
+fn limiter_failed(error: &concord_realtime::RealtimeError) {
+    metrics::counter!("concord_limiter_failures_total").increment(1);
+    tracing::warn!(error = %error, "rate limiter unavailable; request let through");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    #[test]
-    fn window_allows_count_then_refuses_until_reset() {
-        let limiter = RateLimiter::new();
-        let limit = Limit {
-            count: 2,
-            window_ms: 1_000,
-        };
-        let a = limiter.check("k", limit, 10_000);
-        assert!(a.allowed && a.remaining == 1 && a.reset_after_ms == 1_000);
-        assert!(limiter.check("k", limit, 10_100).allowed);
-        let refused = limiter.check("k", limit, 10_500);
-        assert!(!refused.allowed);
-        assert_eq!((refused.remaining, refused.reset_after_ms), (0, 500));
-        assert!(
-            limiter.check("other", limit, 10_500).allowed,
-            "buckets are separate"
-        );
-        assert!(limiter.check("k", limit, 11_000).allowed, "new window");
+    use async_trait::async_trait;
+    use concord_bus::LocalBus;
+    use concord_realtime::{Realtime, RealtimeError, RealtimeResult, Streak};
+    use concord_store::DEFAULT_BUCKET_MS;
+    use concord_store::memory::MemoryStore;
+
+    use super::*;
+    use crate::ServiceConfig;
+    use crate::passwords::LoginAttempt;
+
+    /// A limiter whose backend is down.
+    struct Down;
+
+    fn down<T>() -> RealtimeResult<T> {
+        Err(RealtimeError("connection refused".into()))
     }
 
-    /// 120,000 distinct keys once took the table to half a gigabyte.
-    #[test]
-    fn limiter_table_is_bounded() {
-        let limiter = RateLimiter::with_capacity(10_000);
-        let limit = Limit {
-            count: 5,
-            window_ms: 60_000,
+    #[async_trait]
+    impl Limiter for Down {
+        async fn check_all(&self, _: &[(&str, Limit)], _: u64) -> RealtimeResult<Vec<Decision>> {
+            down()
+        }
+        async fn streaks(&self, _: &[&str], _: u64) -> RealtimeResult<Vec<Option<Streak>>> {
+            down()
+        }
+        async fn extend_streaks(&self, _: &[&str], _: u64, _: u64) -> RealtimeResult<()> {
+            down()
+        }
+        async fn end_streak(&self, _: &str) -> RealtimeResult<()> {
+            down()
+        }
+    }
+
+    /// Requests, slowmode and the flood check go on without the limiter;
+    /// logins are refused with a 429, never a 500.
+    #[tokio::test]
+    async fn a_limiter_that_is_down_fails_open_but_for_logins() {
+        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        let bus = Arc::new(LocalBus::new(16));
+        let service = Service::open(store, bus, ServiceConfig::for_tests())
+            .await
+            .unwrap()
+            .with_realtime(Realtime {
+                limiter: Arc::new(Down),
+                ..Realtime::local()
+            });
+        let one = Limit {
+            count: 1,
+            window_ms: 1_000,
         };
-        for i in 0..200_000u32 {
-            limiter.check(&format!("g:{i}"), limit, 1_000);
+        assert_eq!(service.count_request(&[("g:u:1", one)], 0).await, None);
+        for _ in 0..3 {
+            let slowmode = service
+                .within_limit("slowmode:1:2", one, concord_model::codes::SLOWMODE)
+                .await;
+            assert!(slowmode.is_ok(), "{slowmode:?}");
         }
-        assert!(limiter.len() <= 10_100, "{} windows held", limiter.len());
-        for _ in 0..5 {
-            assert!(limiter.check("busy", limit, 2_000).allowed);
-        }
-        let busy = limiter.check("busy", limit, 2_000);
-        assert!(!busy.allowed, "a live window still counts");
+        let attempt = LoginAttempt {
+            login: "ada",
+            address: "192.0.2.1",
+        };
+        let refused = service.check_login_throttle(&attempt, 0).await;
+        assert!(
+            matches!(refused, Err(ServiceError::RateLimited { retry_after_ms, .. }) if retry_after_ms > 0),
+            "{refused:?}"
+        );
+        service.login_failed(&attempt, 0).await;
+        service.login_succeeded(&attempt).await;
     }
 }

@@ -123,16 +123,15 @@ impl Service {
         }
         // The presences of the members listed (all of them in a small
         // guild, with the presence intent), offline ones left out.
-        let presences = members
-            .iter()
-            .filter(|_| all_members && !large)
-            .filter_map(|m| {
-                let id = m.user.as_ref()?.id;
-                let shown = self.shown_presence(id);
-                (shown.status != concord_realtime::Status::Offline)
-                    .then(|| crate::presence::presence_json(id, &shown))
-            })
-            .collect();
+        let presences = if all_members && !large {
+            let ids: Vec<Snowflake> = members
+                .iter()
+                .filter_map(|m| Some(m.user.as_ref()?.id))
+                .collect();
+            self.listed_presences(&ids).await
+        } else {
+            Vec::new()
+        };
         let view = crate::GuildView {
             guild: guild.clone(),
             roles: roles.clone(),

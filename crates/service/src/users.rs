@@ -221,7 +221,7 @@ impl Service {
         };
         let throttled = self.config.rate_limits.enabled;
         if throttled {
-            self.passwords.check_throttle(&attempt, now_ms())?;
+            self.check_login_throttle(&attempt, now_ms()).await?;
         }
         let user = self.store.user_by_login(&input.login).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -230,12 +230,12 @@ impl Service {
             Some(user) if matches => user,
             _ => {
                 if throttled {
-                    self.passwords.failed(&attempt, now_ms());
+                    self.login_failed(&attempt, now_ms()).await;
                 }
                 return Err(invalid());
             }
         };
-        self.passwords.succeeded(&attempt);
+        self.login_succeeded(&attempt).await;
         if user.disabled {
             return Err(ServiceError::InvalidForm(FormErrors::single(
                 "login",

@@ -60,14 +60,27 @@ impl Service {
     }
 }
 
-/// Archives idle threads once a minute, for as long as the service lives.
-pub async fn auto_archive(service: std::sync::Weak<Service>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+/// How often idle threads are looked for.
+const ARCHIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The lease that makes one node of a cluster the archiver.
+pub const ARCHIVE_LEASE: &str = "auto-archive";
+
+/// Archives idle threads once a minute, for as long as the service lives
+/// and while this node (named `holder`) holds the [`ARCHIVE_LEASE`]: one
+/// node of a cluster archives, and another takes over if it stops.
+pub async fn auto_archive(service: std::sync::Weak<Service>, holder: String) {
+    let mut tick = tokio::time::interval(ARCHIVE_EVERY);
     loop {
         tick.tick().await;
         let Some(service) = service.upgrade() else {
             return;
         };
+        if !service
+            .takes_turn(ARCHIVE_LEASE, &holder, ARCHIVE_EVERY * 3)
+            .await
+        {
+            continue;
+        }
         match service.archive_idle_threads(now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(threads = n, "archived idle threads"),
@@ -81,7 +94,6 @@ mod tests {
     use std::sync::Arc;
 
     use concord_bus::{EventBus, LocalBus};
-    use concord_config::{Config, Settings};
     use concord_model::event::EventKind;
     use concord_model::records::{Guild, Member, Role, User};
     use concord_store::memory::MemoryStore;
@@ -108,19 +120,7 @@ mod tests {
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(64));
         let events = bus.subscribe();
-        let config = Config::from_settings(Settings::defaults()).unwrap();
-        let config = ServiceConfig {
-            worker_id: 0,
-            process_id: 0,
-            rate_limits: config.rate_limits,
-            registration: config.registration,
-            public_base: String::new(),
-            attachment_max_bytes: config.attachment_max_bytes,
-            attachment_url_ttl_s: config.attachment_url_ttl_s,
-            upload_concurrency: config.bounds.upload_concurrency as usize,
-            cache_max_bytes: config.cache_max_bytes,
-            hash_concurrency: config.bounds.hash_concurrency,
-        };
+        let config = ServiceConfig::for_tests();
         (Service::open(store, bus, config).await.unwrap(), events)
     }
 
@@ -168,5 +168,64 @@ mod tests {
         }
         assert_eq!(updates.len(), 1, "one THREAD_UPDATE, for the archiving");
         assert_eq!(updates[0]["thread_metadata"]["archived"], true);
+    }
+
+    /// A thread of the world's channel, idle for two hours already.
+    async fn idle_thread(service: &Service) -> Snowflake {
+        let caller = Caller {
+            id: OWNER,
+            bot: false,
+        };
+        let input = StartThread {
+            name: Some("idle".into()),
+            kind: Some(channel_type::PUBLIC_THREAD),
+            auto_archive_duration: Some(60),
+            ..StartThread::default()
+        };
+        let started = service.start_thread(caller, TEXT, input).await.unwrap();
+        let id: Snowflake = started["id"].as_str().unwrap().parse().unwrap();
+        let mut thread = service.store.channel(id).await.unwrap().unwrap();
+        thread.thread.as_mut().unwrap().last_activity_ms = now_ms() - 2 * 60 * 60_000;
+        assert!(service.store.update_channel(&thread).await.unwrap());
+        id
+    }
+
+    async fn archived(service: &Service, id: Snowflake) -> bool {
+        let thread = service.store.channel(id).await.unwrap().unwrap();
+        thread.thread.unwrap().archived
+    }
+
+    /// Nodes sharing leases archive on one node only: the loop of a node
+    /// that does not hold the lease runs no pass, and takes over once the
+    /// holder gives it up.
+    #[tokio::test(start_paused = true)]
+    async fn only_the_lease_holder_archives() {
+        let realtime = concord_realtime::Realtime::local();
+        let (service, _events) = service().await;
+        let service = Arc::new(service.with_realtime(realtime.clone()));
+        let id = idle_thread(&service).await;
+        let leases = &realtime.leases;
+        let long = ARCHIVE_EVERY * 100;
+        assert!(leases.acquire(ARCHIVE_LEASE, "other", long).await.unwrap());
+
+        let archiver = tokio::spawn(auto_archive(Arc::downgrade(&service), "this".into()));
+        // The paused clock runs ahead while every task waits: three turns.
+        tokio::time::sleep(ARCHIVE_EVERY * 3).await;
+        assert!(
+            !archived(&service, id).await,
+            "another node holds the lease"
+        );
+
+        leases.release(ARCHIVE_LEASE, "other").await.unwrap();
+        for _ in 0..3 {
+            if archived(&service, id).await {
+                break;
+            }
+            tokio::time::sleep(ARCHIVE_EVERY).await;
+        }
+        assert!(archived(&service, id).await, "the lease was free to take");
+        let now_held = leases.acquire(ARCHIVE_LEASE, "other", long).await.unwrap();
+        assert!(!now_held, "this node holds it now");
+        archiver.abort();
     }
 }

@@ -22,7 +22,7 @@ mod archive;
 mod lists;
 mod members;
 
-pub use archive::auto_archive;
+pub use archive::{ARCHIVE_LEASE, auto_archive};
 pub use lists::{Archived, ThreadList};
 
 /// The inactivity periods (minutes) a thread may archive itself after.

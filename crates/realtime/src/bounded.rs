@@ -1,4 +1,4 @@
-//! A table of per-client state that cannot grow without bound: keys are
+//! A table of per-key state that cannot grow without bound: keys are
 //! spread over shards, each an LRU of fixed capacity, so an insert evicts
 //! in O(1) and a request locks one small shard, never the whole table.
 //! Entries that have outlived their use are dropped from the cold end as
