@@ -100,10 +100,6 @@ pub struct Service {
     /// Every password hash and check, bounded; login throttling.
     passwords: Passwords,
     pub config: ServiceConfig,
-    /// Serializes invite use so `max_uses` is never exceeded.
-    invite_lock: tokio::sync::Mutex<()>,
-    /// Serializes changes to threads' counters and states.
-    thread_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
     /// State shared by every node: presence, and more as the seam grows.
@@ -116,7 +112,9 @@ pub struct Service {
 const SECRET_KEY: &str = "token_secret";
 
 impl Service {
-    /// Loads (or creates, on first start) the token secret.
+    /// Loads (or creates, on first start) the token secret. Nodes that
+    /// start at once over one store end with the same secret: the first
+    /// written is kept, and every node uses what is stored.
     pub async fn open(
         store: Arc<dyn Store>,
         bus: Arc<dyn EventBus>,
@@ -125,9 +123,8 @@ impl Service {
         let secret = match store.meta(SECRET_KEY).await? {
             Some(secret) => secret,
             None => {
-                let secret = rand::random::<[u8; 32]>().to_vec();
-                store.put_meta(SECRET_KEY, &secret).await?;
-                secret
+                let fresh = rand::random::<[u8; 32]>();
+                store.put_meta_if_absent(SECRET_KEY, &fresh).await?
             }
         };
         Ok(Service {
@@ -140,8 +137,6 @@ impl Service {
             limiter: RateLimiter::new(),
             passwords: Passwords::new(config.hash_concurrency),
             config,
-            invite_lock: tokio::sync::Mutex::new(()),
-            thread_lock: tokio::sync::Mutex::new(()),
             search: None,
             realtime: Realtime::local(),
             blobs: None,

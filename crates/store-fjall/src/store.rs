@@ -10,9 +10,10 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
-    CopyProgress, EmojiStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, ThreadMemberStore, UserStore, bucket_of, keys, login_key, login_keys,
+    CopyProgress, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, bucket_of, keys, login_key,
+    login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -391,6 +392,15 @@ impl UserStore for FjallStore {
         Self::get(&self.t.user, keys::id(id))
     }
 
+    async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter(|id| seen.insert(**id)) {
+            users.extend(Self::get::<User>(&self.t.user, keys::id(*id))?);
+        }
+        Ok(users)
+    }
+
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
         let login = login_key(keys::text(login)?);
         let Some(id) = self.t.login_user.get(login).map_err(backend)? else {
@@ -593,6 +603,44 @@ impl ChannelStore for FjallStore {
         .await
     }
 
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let value = encode(channel)?;
+        let mut created = false;
+        self.write(|b| {
+            let key = keys::id(channel.id);
+            created = !self.t.channel.contains_key(key).map_err(backend)?;
+            if created {
+                self.stage_channel(b, channel, value);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(created)
+    }
+
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        update: &ThreadUpdate,
+    ) -> StoreResult<Option<Channel>> {
+        let mut updated = None;
+        // Read, change and stage under the store's lock: no other writer
+        // comes between, and a deleted thread is found gone.
+        self.write(|b| {
+            let Some(mut thread) = Self::get::<Channel>(&self.t.channel, keys::id(thread_id))?
+            else {
+                return Ok(());
+            };
+            if update.apply(&mut thread) {
+                self.stage_channel(b, &thread, encode(&thread)?);
+                updated = Some(thread);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
+    }
+
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
         let value = encode(channel)?;
         let mut exists = false;
@@ -646,30 +694,55 @@ impl ThreadMemberStore for FjallStore {
         Self::page_after(&self.t.thread_member, thread_id, after, limit)
     }
 
-    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
+    async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>> {
         let value = encode(member)?;
         let key = keys::pair(member.thread_id.get(), member.user_id.get());
+        let mut updated = None;
         self.write(|b| {
+            if self.t.thread_member.contains_key(key).map_err(backend)? {
+                return Ok(());
+            }
+            let thread = Self::get::<Channel>(&self.t.channel, keys::id(member.thread_id))?;
+            let Some(mut thread) = thread.filter(Channel::is_thread) else {
+                return Ok(());
+            };
+            if let Some(state) = thread.thread.as_mut() {
+                state.member_count = state.member_count.saturating_add(1);
+            }
             b.insert(&self.t.thread_member, key, value);
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_thread_member(
-        &self,
-        thread_id: Snowflake,
-        user_id: Snowflake,
-    ) -> StoreResult<bool> {
-        let key = keys::pair(thread_id.get(), user_id.get());
-        let mut existed = false;
-        self.write(|b| {
-            existed = self.t.thread_member.get(key).map_err(backend)?.is_some();
-            b.remove(&self.t.thread_member, key);
+            self.stage_channel(b, &thread, encode(&thread)?);
+            updated = Some(thread);
             Ok(())
         })
         .await?;
-        Ok(existed)
+        Ok(updated)
+    }
+
+    async fn remove_thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<Channel>> {
+        let key = keys::pair(thread_id.get(), user_id.get());
+        let mut updated = None;
+        self.write(|b| {
+            if !self.t.thread_member.contains_key(key).map_err(backend)? {
+                return Ok(());
+            }
+            b.remove(&self.t.thread_member, key);
+            let Some(mut thread) = Self::get::<Channel>(&self.t.channel, keys::id(thread_id))?
+            else {
+                return Ok(());
+            };
+            if let Some(state) = thread.thread.as_mut() {
+                state.member_count = state.member_count.saturating_sub(1);
+            }
+            self.stage_channel(b, &thread, encode(&thread)?);
+            updated = Some(thread);
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
     }
 }
 
@@ -802,6 +875,23 @@ impl InviteStore for FjallStore {
             Ok(())
         })
         .await
+    }
+
+    async fn use_invite(&self, code: &str, now_ms: u64) -> StoreResult<InviteUse> {
+        let code = keys::text(code)?;
+        let mut outcome = InviteUse::Unknown;
+        // The check and the count happen under the store's lock: no other
+        // use comes between them.
+        self.write(|b| {
+            let mut invite = Self::get::<Invite>(&self.t.invite, code)?;
+            outcome = InviteUse::apply(invite.as_mut(), now_ms);
+            if let InviteUse::Admitted(used) = &outcome {
+                b.insert(&self.t.invite, code.as_bytes(), encode(used)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
     }
 
     async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
@@ -1392,6 +1482,20 @@ impl MetaStore for FjallStore {
             Ok(())
         })
         .await
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        let key = keys::text(key)?;
+        let mut stored = value.to_vec();
+        self.write(|b| {
+            match self.t.meta.get(key).map_err(backend)? {
+                Some(existing) => stored = existing.to_vec(),
+                None => b.insert(&self.t.meta, key, value.to_vec()),
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
     }
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -15,9 +15,9 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
-    MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
-    ReadStateStore, StoreError, StoreResult, ThreadMemberStore, UserStore, bucket_of, login_key,
-    login_keys,
+    InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore,
+    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
+    UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -172,6 +172,16 @@ impl UserStore for MemoryStore {
 
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
         Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>> {
+        let inner = self.lock();
+        let mut seen = BTreeSet::new();
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| inner.users.get(id).cloned())
+            .collect())
     }
 
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
@@ -329,6 +339,35 @@ impl ChannelStore for MemoryStore {
         Ok(())
     }
 
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        if inner.channels.contains_key(&channel.id) {
+            return Ok(false);
+        }
+        if let Some(g) = channel.guild_id {
+            inner.guild_channels.insert((g, channel.id));
+        }
+        inner.channels.insert(channel.id, channel.clone());
+        Ok(true)
+    }
+
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        update: &ThreadUpdate,
+    ) -> StoreResult<Option<Channel>> {
+        let mut inner = self.lock();
+        let Some(stored) = inner.channels.get_mut(&thread_id) else {
+            return Ok(None);
+        };
+        let mut thread = stored.clone();
+        if !update.apply(&mut thread) {
+            return Ok(None);
+        }
+        *stored = thread.clone();
+        Ok(Some(thread))
+    }
+
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
         let mut inner = self.lock();
         let Some(stored) = inner.channels.get_mut(&channel.id) else {
@@ -382,23 +421,41 @@ impl ThreadMemberStore for MemoryStore {
             .collect())
     }
 
-    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
-        self.lock()
-            .thread_members
-            .insert((member.thread_id, member.user_id), member.clone());
-        Ok(())
+    async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>> {
+        let mut inner = self.lock();
+        let key = (member.thread_id, member.user_id);
+        if inner.thread_members.contains_key(&key) {
+            return Ok(None);
+        }
+        let Some(state) = inner
+            .channels
+            .get_mut(&member.thread_id)
+            .and_then(|c| c.thread.as_mut())
+        else {
+            return Ok(None);
+        };
+        state.member_count = state.member_count.saturating_add(1);
+        let thread = inner.channels[&member.thread_id].clone();
+        inner.thread_members.insert(key, member.clone());
+        Ok(Some(thread))
     }
 
-    async fn delete_thread_member(
+    async fn remove_thread_member(
         &self,
         thread_id: Snowflake,
         user_id: Snowflake,
-    ) -> StoreResult<bool> {
-        Ok(self
-            .lock()
-            .thread_members
-            .remove(&(thread_id, user_id))
-            .is_some())
+    ) -> StoreResult<Option<Channel>> {
+        let mut inner = self.lock();
+        if inner.thread_members.remove(&(thread_id, user_id)).is_none() {
+            return Ok(None);
+        }
+        let Some(thread) = inner.channels.get_mut(&thread_id) else {
+            return Ok(None);
+        };
+        if let Some(state) = thread.thread.as_mut() {
+            state.member_count = state.member_count.saturating_sub(1);
+        }
+        Ok(Some(thread.clone()))
     }
 }
 
@@ -472,6 +529,11 @@ impl InviteStore for MemoryStore {
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
         self.lock().invites.remove(crate::keys::text(code)?);
         Ok(())
+    }
+
+    async fn use_invite(&self, code: &str, now_ms: u64) -> StoreResult<InviteUse> {
+        let code = crate::keys::text(code)?;
+        Ok(InviteUse::apply(self.lock().invites.get_mut(code), now_ms))
     }
 
     async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
@@ -937,6 +999,16 @@ impl MetaStore for MemoryStore {
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.lock().meta.remove(crate::keys::text(key)?))
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        let key = crate::keys::text(key)?;
+        let mut inner = self.lock();
+        let stored = inner
+            .meta
+            .entry(key.to_owned())
+            .or_insert_with(|| value.to_vec());
+        Ok(stored.clone())
     }
 }
 

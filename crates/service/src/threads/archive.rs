@@ -3,6 +3,7 @@
 use concord_model::Snowflake;
 use concord_model::event::EventKind;
 use concord_model::snowflake::now_ms;
+use concord_store::ThreadUpdate;
 
 use super::thread_audience;
 use crate::{Service, ServiceResult};
@@ -36,23 +37,9 @@ impl Service {
     /// Archives one thread if it is still idle (a message may just have
     /// arrived, or the thread gone); true if it did.
     async fn archive_idle(&self, thread_id: Snowflake, now: u64) -> ServiceResult<bool> {
-        let thread = {
-            let _serial = self.thread_lock.lock().await;
-            let Some(mut thread) = self.store.channel(thread_id).await? else {
-                return Ok(false);
-            };
-            let Some(state) = thread.thread.as_mut() else {
-                return Ok(false);
-            };
-            if state.archived || state.archive_due_ms() > now {
-                return Ok(false);
-            }
-            state.archived = true;
-            state.archive_ms = now;
-            if !self.store.update_channel(&thread).await? {
-                return Ok(false);
-            }
-            thread
+        let idle = ThreadUpdate::ArchiveIfIdle { now_ms: now };
+        let Some(thread) = self.store.update_thread(thread_id, &idle).await? else {
+            return Ok(false);
         };
         let out = self.channel_wire(&thread).await?;
         self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);

@@ -91,25 +91,17 @@ impl Service {
         view: &ChannelView,
         user_id: Snowflake,
     ) -> ServiceResult<()> {
-        let _serial = self.thread_lock.lock().await;
-        if self
-            .store
-            .thread_member(view.channel.id, user_id)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
         let member = ThreadMember {
             thread_id: view.channel.id,
             user_id,
             join_ms: now_ms(),
             flags: 0,
         };
-        self.store.put_thread_member(&member).await?;
-        let thread = self
-            .update_thread(view.channel.id, |t| t.member_count += 1)
-            .await?;
+        // Added and counted as one store operation; nothing to say if they
+        // already follow it (or it is gone).
+        let Some(thread) = self.store.add_thread_member(&member).await? else {
+            return Ok(());
+        };
         let newcomer_was_blind = thread.kind == channel_type::PRIVATE_THREAD
             && view.member().is_none_or(|m| m.user_id != user_id);
         if newcomer_was_blind {
@@ -161,15 +153,9 @@ impl Service {
 
     /// Removes one member from a thread and says so; false if they were none.
     async fn drop_follower(&self, thread_id: Snowflake, user_id: Snowflake) -> ServiceResult<bool> {
-        let _serial = self.thread_lock.lock().await;
-        if !self.store.delete_thread_member(thread_id, user_id).await? {
+        let Some(thread) = self.store.remove_thread_member(thread_id, user_id).await? else {
             return Ok(false);
-        }
-        let thread = self
-            .update_thread(thread_id, |t| {
-                t.member_count = t.member_count.saturating_sub(1)
-            })
-            .await?;
+        };
         self.announce_members(&thread, None, Some(user_id)).await?;
         Ok(true)
     }
