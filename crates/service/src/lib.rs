@@ -50,6 +50,8 @@ pub mod search;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
+#[cfg(test)]
+mod two_nodes;
 pub mod users;
 
 pub use error::{FormErrors, ServiceError, ServiceResult};

@@ -68,47 +68,19 @@ mod tests {
     use std::sync::Arc;
 
     use concord_bus::{EventBus, LocalBus};
-    use concord_config::{Config, Settings};
     use concord_model::event::EventKind;
-    use concord_model::records::{Guild, Member, Role, User};
-    use concord_store::memory::MemoryStore;
-    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use concord_model::records::channel_type;
 
     use super::*;
+    use crate::Caller;
     use crate::input::StartThread;
-    use crate::{Caller, ServiceConfig};
-    use concord_model::records::{Channel, channel_type};
-
-    const OWNER: Snowflake = Snowflake(10);
-    const GUILD: Snowflake = Snowflake(1);
-    const TEXT: Snowflake = Snowflake(2);
+    use crate::two_nodes::{OWNER, TEXT, config, seeded_store};
 
     async fn service() -> (Service, concord_bus::Subscription) {
-        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
-        store.create_user(&User::new(OWNER, "owner")).await.unwrap();
-        let guild = NewGuild {
-            guild: Guild::new(GUILD, "g", OWNER),
-            roles: vec![Role::everyone(GUILD)],
-            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
-            owner: Member::new(GUILD, OWNER, 0),
-        };
-        store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(64));
         let events = bus.subscribe();
-        let config = Config::from_settings(Settings::defaults()).unwrap();
-        let config = ServiceConfig {
-            worker_id: 0,
-            process_id: 0,
-            rate_limits: config.rate_limits,
-            registration: config.registration,
-            public_base: String::new(),
-            attachment_max_bytes: config.attachment_max_bytes,
-            attachment_url_ttl_s: config.attachment_url_ttl_s,
-            upload_concurrency: config.bounds.upload_concurrency as usize,
-            cache_max_bytes: config.cache_max_bytes,
-            hash_concurrency: config.bounds.hash_concurrency,
-        };
-        (Service::open(store, bus, config).await.unwrap(), events)
+        let service = Service::open(seeded_store().await, bus, config(0)).await;
+        (service.unwrap(), events)
     }
 
     #[tokio::test]

@@ -214,13 +214,24 @@ impl Service {
         with_member: bool,
     ) -> ServiceResult<Vec<wire::ThreadMember>> {
         let guild_id = view.guild()?.guild.id;
-        let mut out = Vec::new();
+        let mut out: Vec<wire::ThreadMember> =
+            members.iter().map(wire::ThreadMember::new).collect();
+        if !with_member {
+            return Ok(out);
+        }
+        let mut guild_members = Vec::new();
         for m in members {
-            let mut entry = wire::ThreadMember::new(m);
-            if with_member && let Some(member) = self.store.member(guild_id, m.user_id).await? {
-                entry.member = Some(self.member_wire(&member).await?);
-            }
-            out.push(entry);
+            guild_members.extend(self.store.member(guild_id, m.user_id).await?);
+        }
+        let mut rendered: std::collections::HashMap<Snowflake, wire::Member> = self
+            .members_wire(&guild_members)
+            .await?
+            .into_iter()
+            .zip(&guild_members)
+            .map(|(wire, m)| (m.user_id, wire))
+            .collect();
+        for (entry, m) in out.iter_mut().zip(members) {
+            entry.member = rendered.remove(&m.user_id);
         }
         Ok(out)
     }
