@@ -168,10 +168,8 @@ impl Service {
         }
         let mut out = Vec::new();
         if !user_ids.is_empty() {
-            let mut members = Vec::new();
-            for id in user_ids.iter().take(100) {
-                members.extend(self.store.member(guild_id, *id).await?);
-            }
+            let asked = &user_ids[..user_ids.len().min(100)];
+            let members = self.store.members_by_ids(guild_id, asked).await?;
             return self.members_wire(&members).await;
         }
         let prefix = query.unwrap_or("").to_lowercase();

@@ -764,6 +764,20 @@ impl MemberStore for FjallStore {
         Self::page_after(&self.t.guild_member, guild_id, after, limit)
     }
 
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
+    ) -> StoreResult<Vec<Member>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut members = Vec::with_capacity(user_ids.len());
+        for user in user_ids.iter().filter(|id| seen.insert(**id)) {
+            let key = keys::pair(guild_id.get(), user.get());
+            members.extend(Self::get::<Member>(&self.t.guild_member, key)?);
+        }
+        Ok(members)
+    }
+
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
         self.write(|b| self.stage_member(b, member)).await
     }

@@ -24,7 +24,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
-            users_by_ids, thread_updates, threads_are_created_once, invite_uses, meta_if_absent);
+            users_by_ids, members_by_ids, thread_updates, threads_are_created_once, invite_uses, meta_if_absent);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
@@ -1218,6 +1218,25 @@ pub async fn users_by_ids(store: &dyn Store) {
         .collect();
     assert_eq!(found, [3, 1], "those that exist, in the order asked, once");
     assert!(store.users(&[]).await.unwrap().is_empty());
+}
+
+pub async fn members_by_ids(store: &dyn Store) {
+    store.create_guild(&new_guild(1, 10, &[])).await.unwrap();
+    store.create_guild(&new_guild(2, 11, &[])).await.unwrap();
+    store.put_member(&member(1, 12)).await.unwrap();
+    let asked = [12, 11, 99, 10, 12].map(Snowflake);
+    let found: Vec<u64> = store
+        .members_by_ids(Snowflake(1), &asked)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.user_id.get())
+        .collect();
+    assert_eq!(
+        found,
+        [12, 10],
+        "the guild's own members, in the order asked, once"
+    );
 }
 
 /// Thread 30 of guild 1's channel 2, active since `BASE_MS` with an

@@ -161,6 +161,13 @@ pub trait MemberStore: Send + Sync {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Member>>;
+    /// The guild's members among `user_ids`, in the order asked, each once:
+    /// one round trip for a request that names many.
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
+    ) -> StoreResult<Vec<Member>>;
     /// Creates or replaces a member.
     async fn put_member(&self, member: &Member) -> StoreResult<()>;
     async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;

@@ -534,6 +534,21 @@ impl MemberStore for MemoryStore {
             .collect())
     }
 
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
+    ) -> StoreResult<Vec<Member>> {
+        self.pause().await;
+        let inner = self.lock();
+        let mut seen = BTreeSet::new();
+        Ok(user_ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| inner.members.get(&(guild_id, *id)).cloned())
+            .collect())
+    }
+
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
         self.pause().await;
         let mut inner = self.lock();

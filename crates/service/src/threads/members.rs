@@ -219,10 +219,8 @@ impl Service {
         if !with_member {
             return Ok(out);
         }
-        let mut guild_members = Vec::new();
-        for m in members {
-            guild_members.extend(self.store.member(guild_id, m.user_id).await?);
-        }
+        let ids: Vec<Snowflake> = members.iter().map(|m| m.user_id).collect();
+        let guild_members = self.store.members_by_ids(guild_id, &ids).await?;
         let mut rendered: std::collections::HashMap<Snowflake, wire::Member> = self
             .members_wire(&guild_members)
             .await?
