@@ -24,7 +24,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
-            users_by_ids, members_by_ids, thread_updates, threads_are_created_once, invite_uses, meta_if_absent);
+            users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
@@ -1237,6 +1237,63 @@ pub async fn members_by_ids(store: &dyn Store) {
         [12, 10],
         "the guild's own members, in the order asked, once"
     );
+}
+
+/// A channel with more records than a backend removes in one step (if it
+/// purges in steps) is deleted whole: messages, reactions, pins and
+/// attachments, in a guild's deletion too.
+pub async fn large_channels_are_deleted_whole(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
+    let ids: Vec<Snowflake> = (0..1500).map(|i| id_at(BASE_MS + i * 3, i)).collect();
+    for channel in [101, 102] {
+        for id in &ids {
+            let m = message(channel, *id, "x");
+            store.create_message(&m).await.unwrap();
+        }
+        let (first, c) = (ids[0], Snowflake(channel));
+        store
+            .add_reaction(c, first, "👍", Snowflake(1))
+            .await
+            .unwrap();
+        store.put_pin(c, first, BASE_MS).await.unwrap();
+        let file = Attachment {
+            id: Snowflake(channel),
+            channel_id: c,
+            filename: "f.png".into(),
+            size: 3,
+            content_type: None,
+            width: None,
+            height: None,
+            sha256: format!("sha{channel}"),
+        };
+        store.put_attachments(&[file]).await.unwrap();
+    }
+    store.delete_channel(Snowflake(101)).await.unwrap();
+    let first = ids[0];
+    let gone = |channel: u64| async move {
+        let c = Snowflake(channel);
+        let left = store.messages_before(c, None, 10).await.unwrap();
+        let reacted = store
+            .has_reacted(c, first, "👍", Snowflake(1))
+            .await
+            .unwrap();
+        let pins = store.pin_count(c).await.unwrap();
+        let file = store.attachment(c).await.unwrap();
+        let blob = store.blob_referenced(&format!("sha{channel}")).await;
+        left.is_empty() && !reacted && pins == 0 && file.is_none() && !blob.unwrap()
+    };
+    assert!(gone(101).await, "every record of the channel goes");
+    assert!(!gone(102).await, "the other channel keeps its own");
+    let again = channel(101, 100);
+    assert!(
+        store.create_channel(&again).await.unwrap(),
+        "the id is free once its records are gone"
+    );
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    assert!(gone(101).await && gone(102).await, "a guild's go with it");
 }
 
 /// Thread 30 of guild 1's channel 2, active since `BASE_MS` with an
