@@ -167,12 +167,8 @@ impl Service {
             .collect();
         user_ids.sort_unstable();
         user_ids.dedup();
-        let mut users = Vec::new();
-        for id in user_ids {
-            if let Some(user) = self.store.user(id).await? {
-                users.push(wire::User::from(&user));
-            }
-        }
+        let users = self.store.users(&user_ids).await?;
+        let users = users.iter().map(wire::User::from).collect();
         Ok(AuditLog {
             audit_log_entries: entries,
             users,

@@ -58,12 +58,26 @@ fn check_roles(guild: &GuildView, roles: &[Snowflake], errors: &mut FormErrors) 
 
 impl Service {
     async fn emoji_wire(&self, guild: &GuildView, e: &Emoji) -> ServiceResult<wire::Emoji> {
+        let mut out = self.emojis_wire(guild, std::slice::from_ref(e)).await?;
+        Ok(out.remove(0))
+    }
+
+    /// Emoji with their uploaders (read at once) for those who manage them.
+    async fn emojis_wire(
+        &self,
+        guild: &GuildView,
+        emojis: &[Emoji],
+    ) -> ServiceResult<Vec<wire::Emoji>> {
         let managing = guild.base().contains(Permissions::MANAGE_GUILD_EXPRESSIONS);
-        let user = match managing {
-            true => Some(self.user_wire(e.user_id).await?),
-            false => None,
+        let uploaders: Vec<Snowflake> = match managing {
+            true => emojis.iter().map(|e| e.user_id).collect(),
+            false => Vec::new(),
         };
-        Ok(wire::Emoji::new(e, user))
+        let users = self.users_wire(&uploaders).await?;
+        Ok(emojis
+            .iter()
+            .map(|e| wire::Emoji::new(e, users.get(&e.user_id).cloned()))
+            .collect())
     }
 
     /// Every emoji of the guild as the list events and GUILD_CREATE carry.
@@ -99,11 +113,8 @@ impl Service {
         guild_id: Snowflake,
     ) -> ServiceResult<Vec<wire::Emoji>> {
         let guild = self.guild_view(caller, guild_id).await?;
-        let mut out = Vec::new();
-        for e in self.store.emojis(guild_id).await? {
-            out.push(self.emoji_wire(&guild, &e).await?);
-        }
-        Ok(out)
+        let emojis = self.store.emojis(guild_id).await?;
+        self.emojis_wire(&guild, &emojis).await
     }
 
     pub async fn emoji(

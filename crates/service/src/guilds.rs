@@ -247,11 +247,8 @@ impl Service {
         limit: usize,
     ) -> ServiceResult<Vec<wire::Member>> {
         self.guild_view(caller, guild_id).await?;
-        let mut out = Vec::new();
-        for m in self.store.members(guild_id, after, limit).await? {
-            out.push(self.member_wire(&m).await?);
-        }
-        Ok(out)
+        let members = self.store.members(guild_id, after, limit).await?;
+        self.members_wire(&members).await
     }
 
     pub async fn member(

@@ -5,6 +5,7 @@ use concord_model::event::EventKind;
 use concord_model::records::{Invite, Member, channel_type, message_type};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
+use concord_store::InviteUse;
 use rand::Rng;
 
 use crate::input::CreateInvite;
@@ -174,12 +175,12 @@ impl Service {
 
     /// Joins the guild; bots cannot, members join nothing twice. The
     /// guild's system channel says so, and its members learn the
-    /// newcomer's presence.
+    /// newcomer's presence. A member already in the guild uses nothing
+    /// and gets the invite back, as from Discord.
     pub async fn accept_invite(&self, caller: Caller, code: &str) -> ServiceResult<wire::Invite> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
-        let _serial = self.invite_lock.lock().await;
         let mut invite = self.live_invite(code).await?;
         self.refuse_banned(invite.guild_id, caller.id).await?;
         if self
@@ -188,8 +189,14 @@ impl Service {
             .await?
             .is_none()
         {
-            invite.uses += 1;
-            self.store.put_invite(&invite).await?;
+            // The use is counted only if one is left, as one store
+            // operation: concurrent joins never exceed `max_uses`.
+            invite = match self.store.use_invite(code, now_ms()).await? {
+                InviteUse::Admitted(invite) => invite,
+                InviteUse::Exhausted | InviteUse::Unknown => {
+                    return Err(ServiceError::NotFound(codes::UNKNOWN_INVITE));
+                }
+            };
             let member = Member::new(invite.guild_id, caller.id, now_ms());
             self.add_member(&member).await?;
             self.announce_join(invite.guild_id, caller.id).await?;

@@ -50,6 +50,8 @@ pub mod search;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
+#[cfg(test)]
+mod two_nodes;
 pub mod users;
 
 pub use error::{FormErrors, ServiceError, ServiceResult};
@@ -119,10 +121,6 @@ pub struct Service {
     /// Every password hash and check, bounded; login throttling.
     passwords: Passwords,
     pub config: ServiceConfig,
-    /// Serializes invite use so `max_uses` is never exceeded.
-    invite_lock: tokio::sync::Mutex<()>,
-    /// Serializes changes to threads' counters and states.
-    thread_lock: tokio::sync::Mutex<()>,
     /// The message index searches read; `None` answers "not yet available".
     search: Option<Arc<SearchIndex>>,
     /// State shared by every node: presence, rate limits, leases, and more
@@ -136,7 +134,9 @@ pub struct Service {
 const SECRET_KEY: &str = "token_secret";
 
 impl Service {
-    /// Loads (or creates, on first start) the token secret.
+    /// Loads (or creates, on first start) the token secret. Nodes that
+    /// start at once over one store end with the same secret: the first
+    /// written is kept, and every node uses what is stored.
     pub async fn open(
         store: Arc<dyn Store>,
         bus: Arc<dyn EventBus>,
@@ -145,9 +145,8 @@ impl Service {
         let secret = match store.meta(SECRET_KEY).await? {
             Some(secret) => secret,
             None => {
-                let secret = rand::random::<[u8; 32]>().to_vec();
-                store.put_meta(SECRET_KEY, &secret).await?;
-                secret
+                let fresh = rand::random::<[u8; 32]>();
+                store.put_meta_if_absent(SECRET_KEY, &fresh).await?
             }
         };
         Ok(Service {
@@ -159,8 +158,6 @@ impl Service {
             cache: RecentMessages::new(config.cache_max_bytes),
             passwords: Passwords::new(config.hash_concurrency),
             config,
-            invite_lock: tokio::sync::Mutex::new(()),
-            thread_lock: tokio::sync::Mutex::new(()),
             search: None,
             realtime: Realtime::local(),
             blobs: None,

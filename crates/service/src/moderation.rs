@@ -453,11 +453,13 @@ impl Service {
     ) -> ServiceResult<Vec<serde_json::Value>> {
         let view = self.guild_view(caller, guild_id).await?;
         view.require(Permissions::BAN_MEMBERS)?;
-        let mut out = Vec::new();
-        for ban in self.store.bans(guild_id, after, limit).await? {
-            out.push(self.ban_wire(&ban).await?);
-        }
-        Ok(out)
+        let bans = self.store.bans(guild_id, after, limit).await?;
+        let ids: Vec<Snowflake> = bans.iter().map(|b| b.user_id).collect();
+        let users = self.users_wire(&ids).await?;
+        Ok(bans
+            .iter()
+            .map(|ban| json!({ "reason": ban.reason, "user": users.get(&ban.user_id) }))
+            .collect())
     }
 
     pub async fn get_ban(

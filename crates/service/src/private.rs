@@ -18,22 +18,43 @@ impl Service {
         channel: &Channel,
         viewer: Snowflake,
     ) -> ServiceResult<wire::Channel> {
-        let mut out = self.channel_wire(channel).await?;
-        let mut others = Vec::with_capacity(channel.recipients.len());
-        for id in channel.recipients.iter().filter(|id| **id != viewer) {
-            others.push(self.user_wire(*id).await?);
+        let mut out = self
+            .private_channels_wire(std::slice::from_ref(channel), viewer)
+            .await?;
+        Ok(out.remove(0))
+    }
+
+    /// Private channels as `viewer` sees them, with every recipient read
+    /// from the store at once.
+    async fn private_channels_wire(
+        &self,
+        channels: &[Channel],
+        viewer: Snowflake,
+    ) -> ServiceResult<Vec<wire::Channel>> {
+        let others = |c: &Channel| {
+            let ids = c.recipients.iter().copied();
+            ids.filter(|id| *id != viewer).collect::<Vec<_>>()
+        };
+        let ids: Vec<Snowflake> = channels.iter().flat_map(others).collect();
+        let users = self.users_wire(&ids).await?;
+        let mut out = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let mut wire = self.channel_wire(channel).await?;
+            let recipients = others(channel).into_iter();
+            wire.recipients = Some(
+                recipients
+                    .filter_map(|id| users.get(&id).cloned())
+                    .collect(),
+            );
+            out.push(wire);
         }
-        out.recipients = Some(others);
         Ok(out)
     }
 
     /// The caller's DMs and group DMs.
     pub async fn private_channels(&self, caller: Caller) -> ServiceResult<Vec<wire::Channel>> {
-        let mut out = Vec::new();
-        for channel in self.store.private_channels(caller.id).await? {
-            out.push(self.private_channel_wire(&channel, caller.id).await?);
-        }
-        Ok(out)
+        let channels = self.store.private_channels(caller.id).await?;
+        self.private_channels_wire(&channels, caller.id).await
     }
 
     pub async fn open_private_channel(

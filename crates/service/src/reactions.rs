@@ -154,15 +154,11 @@ impl Service {
     ) -> ServiceResult<Vec<wire::User>> {
         check_emoji(emoji)?;
         self.reactable(caller, channel_id, message_id).await?;
-        let mut users = Vec::new();
-        for id in self
+        let ids = self
             .store
             .reaction_users(channel_id, message_id, emoji, after, limit)
-            .await?
-        {
-            users.push(self.user_wire(id).await?);
-        }
-        Ok(users)
+            .await?;
+        self.users_wire_list(&ids).await
     }
 
     /// Removes every reaction, or every one with `emoji` (MANAGE_MESSAGES).

@@ -76,10 +76,18 @@ impl Service {
         if let Some(token) = self.store.meta(SETUP_TOKEN).await? {
             return Ok(Some(String::from_utf8_lossy(&token).into_owned()));
         }
+        // Two nodes may get here at once: the token stored first is the
+        // one, and the other's grant is withdrawn before anyone sees it.
         let token = new_token();
         self.put_grant(&token, &Grant { admin: true }).await?;
-        self.store.put_meta(SETUP_TOKEN, token.as_bytes()).await?;
-        Ok(Some(token))
+        let stored = self
+            .store
+            .put_meta_if_absent(SETUP_TOKEN, token.as_bytes())
+            .await?;
+        if stored != token.as_bytes() {
+            self.store.take_meta(&token_key(&token)).await?;
+        }
+        Ok(Some(String::from_utf8_lossy(&stored).into_owned()))
     }
 
     /// An admin exists: the setup token stops working.

@@ -16,9 +16,51 @@ impl Service {
         })
     }
 
+    /// The public users behind many ids, read from the store at once; a
+    /// placeholder for each one gone.
+    pub(crate) async fn users_wire(
+        &self,
+        ids: &[Snowflake],
+    ) -> ServiceResult<HashMap<Snowflake, wire::User>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = self.store.users(ids).await?;
+        let mut users: HashMap<Snowflake, wire::User> =
+            found.iter().map(|u| (u.id, wire::User::from(u))).collect();
+        for id in ids {
+            users
+                .entry(*id)
+                .or_insert_with(|| wire::User::from(&records::User::new(*id, "Deleted User")));
+        }
+        Ok(users)
+    }
+
+    /// Users by many ids, in the order asked.
+    pub(crate) async fn users_wire_list(
+        &self,
+        ids: &[Snowflake],
+    ) -> ServiceResult<Vec<wire::User>> {
+        let users = self.users_wire(ids).await?;
+        Ok(ids.iter().filter_map(|id| users.get(id).cloned()).collect())
+    }
+
     pub(crate) async fn member_wire(&self, member: &Member) -> ServiceResult<wire::Member> {
         let user = self.user_wire(member.user_id).await?;
         Ok(wire::Member::new(member, Some(user)))
+    }
+
+    /// Many members with their users, read from the store at once.
+    pub(crate) async fn members_wire(
+        &self,
+        members: &[Member],
+    ) -> ServiceResult<Vec<wire::Member>> {
+        let ids: Vec<Snowflake> = members.iter().map(|m| m.user_id).collect();
+        let users = self.users_wire(&ids).await?;
+        Ok(members
+            .iter()
+            .map(|m| wire::Member::new(m, users.get(&m.user_id).cloned()))
+            .collect())
     }
 
     /// Messages with their authors, mentions and replied-to messages.
@@ -26,7 +68,6 @@ impl Service {
         &self,
         messages: &[records::Message],
     ) -> ServiceResult<Vec<wire::Message>> {
-        let mut users: HashMap<Snowflake, wire::User> = HashMap::new();
         let mut referenced: HashMap<Snowflake, Option<records::Message>> = HashMap::new();
         for m in messages {
             if let Some(r) = m.message_reference
@@ -47,11 +88,10 @@ impl Service {
             }
         }
         let all = messages.iter().chain(referenced.values().flatten());
-        for id in all.flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied())) {
-            if let std::collections::hash_map::Entry::Vacant(e) = users.entry(id) {
-                e.insert(self.user_wire(id).await?);
-            }
-        }
+        let ids: Vec<Snowflake> = all
+            .flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied()))
+            .collect();
+        let users = self.users_wire(&ids).await?;
         let one = |m: &records::Message| {
             let author = users[&m.author_id].clone();
             let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
@@ -109,18 +149,15 @@ impl Service {
         let roles = self.store.roles(guild_id).await?;
         let member_count = self.store.member_count(guild_id).await?;
         let large = member_count > large_threshold;
-        let mut members = vec![self.member_wire(&me).await?];
+        let mut listed = vec![me.clone()];
         if all_members && !large {
-            for m in self
+            let all = self
                 .store
                 .members(guild_id, Snowflake(0), large_threshold as usize)
-                .await?
-            {
-                if m.user_id != user_id {
-                    members.push(self.member_wire(&m).await?);
-                }
-            }
+                .await?;
+            listed.extend(all.into_iter().filter(|m| m.user_id != user_id));
         }
+        let members = self.members_wire(&listed).await?;
         // The presences of the members listed (all of them in a small
         // guild, with the presence intent), offline ones left out.
         let presences = if all_members && !large {

@@ -168,12 +168,9 @@ impl Service {
         }
         let mut out = Vec::new();
         if !user_ids.is_empty() {
-            for id in user_ids.iter().take(100) {
-                if let Some(m) = self.store.member(guild_id, *id).await? {
-                    out.push(self.member_wire(&m).await?);
-                }
-            }
-            return Ok(out);
+            let asked = &user_ids[..user_ids.len().min(100)];
+            let members = self.store.members_by_ids(guild_id, asked).await?;
+            return self.members_wire(&members).await;
         }
         let prefix = query.unwrap_or("").to_lowercase();
         let limit = if limit == 0 { usize::MAX } else { limit };
@@ -182,8 +179,8 @@ impl Service {
             let page = self.store.members(guild_id, after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = last.user_id;
-            for m in &page {
-                let member = self.member_wire(m).await?;
+            let rendered = self.members_wire(&page).await?;
+            for (m, member) in page.iter().zip(rendered) {
                 let user = member.user.as_ref();
                 let names = [
                     user.map(|u| u.username.as_str()),

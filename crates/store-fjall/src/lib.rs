@@ -75,4 +75,8 @@ pub const TABLES: &[(&str, &str)] = &[
         "blob sha256 -> how many attachments refer to it (u64)",
     ),
     ("meta", "name -> bytes"),
+    (
+        "purge",
+        "deleted channel id -> () while its messages are being removed",
+    ),
 ];

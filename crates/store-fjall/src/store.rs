@@ -10,9 +10,10 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
-    CopyProgress, EmojiStore, GuildStore, InviteStore, MemberStore, MessageStore, MetaStore,
-    NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, ThreadMemberStore, UserStore, bucket_of, keys, login_key, login_keys,
+    CopyProgress, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
+    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, bucket_of, keys, login_key,
+    login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -62,6 +63,7 @@ struct Tables {
     channel_attachment: Keyspace,
     blob_ref: Keyspace,
     meta: Keyspace,
+    purge: Keyspace,
 }
 
 pub struct FjallStore {
@@ -115,16 +117,55 @@ impl FjallStore {
             channel_attachment: open("channel_attachment")?,
             blob_ref: open("blob_ref")?,
             meta: open("meta")?,
+            purge: open("purge")?,
         };
         let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
-        Ok(FjallStore {
+        let store = FjallStore {
             db,
             t,
             bucket_ms: options.bucket_ms,
             group_commit,
             write_lock: Mutex::new(()),
             visits: AtomicU64::new(0),
-        })
+        };
+        store.resume_purges()?;
+        Ok(store)
+    }
+
+    /// Finishes purging channels whose deletion was interrupted.
+    fn resume_purges(&self) -> StoreResult<()> {
+        for key in Self::scan_keys(&self.t.purge, [])? {
+            let id = Snowflake(u64_value(&key));
+            while !self.commit_purge_step(id)?.0 {}
+        }
+        Ok(())
+    }
+
+    /// Removes one step of a deleted channel's records; true once none is
+    /// left (and its purge mark is gone).
+    fn commit_purge_step(&self, channel: Snowflake) -> StoreResult<(bool, Option<u64>)> {
+        let mut done = false;
+        let ticket = self.commit(|b| {
+            done = self.stage_purge_step(b, channel, PURGE_STEP)?;
+            Ok(())
+        })?;
+        Ok((done, ticket))
+    }
+
+    /// Removes deleted channels' messages, reactions, pins and attachments
+    /// a step at a time: each step is its own short write, so other
+    /// writers wait for one step, never for a whole channel's history.
+    async fn purge(&self, channels: &[Snowflake]) -> StoreResult<()> {
+        for channel in channels {
+            loop {
+                let (done, ticket) = self.commit_purge_step(*channel)?;
+                self.synced(ticket).await?;
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
@@ -137,13 +178,25 @@ impl FjallStore {
         &self,
         stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let ticket = {
-            let _guard = self.lock();
-            let mut batch = self.db.batch();
-            stage(&mut batch)?;
-            batch.commit().map_err(backend)?;
-            self.group_commit.as_ref().map(GroupCommit::ticket)
-        };
+        let ticket = self.commit(stage)?;
+        self.synced(ticket).await
+    }
+
+    /// Stages and commits a batch under the write lock; the ticket to wait
+    /// on for it to be durable.
+    fn commit(
+        &self,
+        stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>,
+    ) -> StoreResult<Option<u64>> {
+        let _guard = self.lock();
+        let mut batch = self.db.batch();
+        stage(&mut batch)?;
+        batch.commit().map_err(backend)?;
+        Ok(self.group_commit.as_ref().map(GroupCommit::ticket))
+    }
+
+    /// Waits until what `ticket` covers is durable.
+    async fn synced(&self, ticket: Option<u64>) -> StoreResult<()> {
         match (&self.group_commit, ticket) {
             (Some(gc), Some(ticket)) => gc.sync(ticket).await,
             _ => Ok(()),
@@ -248,25 +301,49 @@ impl FjallStore {
     }
 
     /// Removes every message of a channel and its bucket counts.
-    fn stage_channel_messages_removal(
+    /// Stages the removal of up to `budget` of a deleted channel's
+    /// records (messages with their partition counts, reactions, pins,
+    /// attachments); once none is left, of its purge mark. True if that
+    /// was the last step.
+    fn stage_purge_step(
         &self,
         batch: &mut WriteBatch,
         channel: Snowflake,
-    ) -> StoreResult<()> {
+        budget: usize,
+    ) -> StoreResult<bool> {
         let t = &self.t;
+        let prefix = keys::id(channel);
+        let mut left = budget;
         for table in [
             &t.channel_bucket_message,
-            &t.channel_bucket,
+            &t.message_reaction,
             &t.channel_pin,
             &t.channel_pin_at,
         ] {
-            for key in Self::scan_keys(table, keys::id(channel))? {
-                batch.remove(table, key);
+            for guard in table.prefix(prefix).take(left) {
+                batch.remove(table, guard.key().map_err(backend)?);
+                left -= 1;
+            }
+            if left == 0 {
+                return Ok(false);
             }
         }
-        let gone: Vec<Attachment> = Self::scan(&t.channel_attachment, keys::id(channel))?;
+        let gone: Vec<Attachment> = t
+            .channel_attachment
+            .prefix(prefix)
+            .take(left)
+            .map(|g| decode(&g.value().map_err(backend)?))
+            .collect::<StoreResult<_>>()?;
         self.stage_attachments_removal(batch, &gone)?;
-        Ok(())
+        if gone.len() == left {
+            return Ok(false);
+        }
+        // The messages are gone: so are their partitions' counts.
+        for key in Self::scan_keys(&t.channel_bucket, prefix)? {
+            batch.remove(&t.channel_bucket, key);
+        }
+        batch.remove(&t.purge, prefix);
+        Ok(true)
     }
 
     /// Drops attachment records and their references to blobs; returns
@@ -320,7 +397,9 @@ impl FjallStore {
         for key in Self::scan_keys(&self.t.thread_member, keys::id(channel.id))? {
             batch.remove(&self.t.thread_member, key);
         }
-        self.stage_channel_messages_removal(batch, channel.id)
+        // Its messages follow, a step at a time (`purge`).
+        batch.insert(&self.t.purge, keys::id(channel.id), []);
+        Ok(())
     }
 
     /// Where a guild lists the channel: threads apart from the rest.
@@ -389,6 +468,15 @@ impl UserStore for FjallStore {
 
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
         Self::get(&self.t.user, keys::id(id))
+    }
+
+    async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter(|id| seen.insert(**id)) {
+            users.extend(Self::get::<User>(&self.t.user, keys::id(*id))?);
+        }
+        Ok(users)
     }
 
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
@@ -477,6 +565,7 @@ impl GuildStore for FjallStore {
     }
 
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()> {
+        let mut channels = Vec::new();
         self.write(|b| {
             let g = keys::id(id);
             b.remove(&self.t.guild, g);
@@ -486,9 +575,11 @@ impl GuildStore for FjallStore {
             }
             for channel in self.guild_channels_now(id, &self.t.guild_channel)? {
                 self.stage_channel_removal(b, &channel)?;
+                channels.push(channel.id);
             }
             for thread in self.guild_channels_now(id, &self.t.guild_thread)? {
                 self.stage_channel_removal(b, &thread)?;
+                channels.push(thread.id);
             }
             for key in Self::scan_keys(&self.t.guild_member, g)? {
                 if let Some(user) = keys::pair_second(&key) {
@@ -516,7 +607,9 @@ impl GuildStore for FjallStore {
             }
             Ok(())
         })
-        .await
+        .await?;
+        // Gone at once for every reader; the messages go a step at a time.
+        self.purge(&channels).await
     }
 
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {
@@ -593,6 +686,47 @@ impl ChannelStore for FjallStore {
         .await
     }
 
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        let value = encode(channel)?;
+        let mut created = false;
+        self.write(|b| {
+            let key = keys::id(channel.id);
+            // A thread started again from its message waits until the
+            // old thread's messages are purged.
+            created = !self.t.channel.contains_key(key).map_err(backend)?
+                && !self.t.purge.contains_key(key).map_err(backend)?;
+            if created {
+                self.stage_channel(b, channel, value);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(created)
+    }
+
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        update: &ThreadUpdate,
+    ) -> StoreResult<Option<Channel>> {
+        let mut updated = None;
+        // Read, change and stage under the store's lock: no other writer
+        // comes between, and a deleted thread is found gone.
+        self.write(|b| {
+            let Some(mut thread) = Self::get::<Channel>(&self.t.channel, keys::id(thread_id))?
+            else {
+                return Ok(());
+            };
+            if update.apply(&mut thread) {
+                self.stage_channel(b, &thread, encode(&thread)?);
+                updated = Some(thread);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
+    }
+
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
         let value = encode(channel)?;
         let mut exists = false;
@@ -614,13 +748,19 @@ impl ChannelStore for FjallStore {
     }
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
+        // One write makes it unknown to every reader; its messages go
+        // after, a step at a time, without holding other writers.
         self.write(
             |b| match Self::get::<Channel>(&self.t.channel, keys::id(id))? {
                 Some(channel) => self.stage_channel_removal(b, &channel),
-                None => self.stage_channel_messages_removal(b, id),
+                None => {
+                    b.insert(&self.t.purge, keys::id(id), []);
+                    Ok(())
+                }
             },
         )
-        .await
+        .await?;
+        self.purge(&[id]).await
     }
 }
 
@@ -646,30 +786,55 @@ impl ThreadMemberStore for FjallStore {
         Self::page_after(&self.t.thread_member, thread_id, after, limit)
     }
 
-    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
+    async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>> {
         let value = encode(member)?;
         let key = keys::pair(member.thread_id.get(), member.user_id.get());
+        let mut updated = None;
         self.write(|b| {
+            if self.t.thread_member.contains_key(key).map_err(backend)? {
+                return Ok(());
+            }
+            let thread = Self::get::<Channel>(&self.t.channel, keys::id(member.thread_id))?;
+            let Some(mut thread) = thread.filter(Channel::is_thread) else {
+                return Ok(());
+            };
+            if let Some(state) = thread.thread.as_mut() {
+                state.member_count = state.member_count.saturating_add(1);
+            }
             b.insert(&self.t.thread_member, key, value);
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_thread_member(
-        &self,
-        thread_id: Snowflake,
-        user_id: Snowflake,
-    ) -> StoreResult<bool> {
-        let key = keys::pair(thread_id.get(), user_id.get());
-        let mut existed = false;
-        self.write(|b| {
-            existed = self.t.thread_member.get(key).map_err(backend)?.is_some();
-            b.remove(&self.t.thread_member, key);
+            self.stage_channel(b, &thread, encode(&thread)?);
+            updated = Some(thread);
             Ok(())
         })
         .await?;
-        Ok(existed)
+        Ok(updated)
+    }
+
+    async fn remove_thread_member(
+        &self,
+        thread_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Option<Channel>> {
+        let key = keys::pair(thread_id.get(), user_id.get());
+        let mut updated = None;
+        self.write(|b| {
+            if !self.t.thread_member.contains_key(key).map_err(backend)? {
+                return Ok(());
+            }
+            b.remove(&self.t.thread_member, key);
+            let Some(mut thread) = Self::get::<Channel>(&self.t.channel, keys::id(thread_id))?
+            else {
+                return Ok(());
+            };
+            if let Some(state) = thread.thread.as_mut() {
+                state.member_count = state.member_count.saturating_sub(1);
+            }
+            self.stage_channel(b, &thread, encode(&thread)?);
+            updated = Some(thread);
+            Ok(())
+        })
+        .await?;
+        Ok(updated)
     }
 }
 
@@ -689,6 +854,20 @@ impl MemberStore for FjallStore {
         limit: usize,
     ) -> StoreResult<Vec<Member>> {
         Self::page_after(&self.t.guild_member, guild_id, after, limit)
+    }
+
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
+    ) -> StoreResult<Vec<Member>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut members = Vec::with_capacity(user_ids.len());
+        for user in user_ids.iter().filter(|id| seen.insert(**id)) {
+            let key = keys::pair(guild_id.get(), user.get());
+            members.extend(Self::get::<Member>(&self.t.guild_member, key)?);
+        }
+        Ok(members)
     }
 
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
@@ -802,6 +981,23 @@ impl InviteStore for FjallStore {
             Ok(())
         })
         .await
+    }
+
+    async fn use_invite(&self, code: &str, now_ms: u64) -> StoreResult<InviteUse> {
+        let code = keys::text(code)?;
+        let mut outcome = InviteUse::Unknown;
+        // The check and the count happen under the store's lock: no other
+        // use comes between them.
+        self.write(|b| {
+            let mut invite = Self::get::<Invite>(&self.t.invite, code)?;
+            outcome = InviteUse::apply(invite.as_mut(), now_ms);
+            if let InviteUse::Admitted(used) = &outcome {
+                b.insert(&self.t.invite, code.as_bytes(), encode(used)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
     }
 
     async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
@@ -1394,6 +1590,20 @@ impl MetaStore for FjallStore {
         .await
     }
 
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        let key = keys::text(key)?;
+        let mut stored = value.to_vec();
+        self.write(|b| {
+            match self.t.meta.get(key).map_err(backend)? {
+                Some(existing) => stored = existing.to_vec(),
+                None => b.insert(&self.t.meta, key, value.to_vec()),
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
+    }
+
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let key = keys::text(key)?;
         let mut taken = None;
@@ -1453,6 +1663,10 @@ impl AttachmentStore for FjallStore {
         Ok(self.t.blob_ref.get(sha256).map_err(backend)?.is_some())
     }
 }
+
+/// Records a purge step removes: small enough that a writer waiting for
+/// the lock meanwhile never waits long.
+const PURGE_STEP: usize = 512;
 
 /// Records per write batch when copying.
 const COPY_BATCH: usize = 10_000;
@@ -1520,6 +1734,44 @@ mod tests {
     }
 
     concord_store::store_conformance!(open);
+
+    /// A deletion interrupted after the channel was marked (a crash) is
+    /// finished when the store opens again; until then the id is not
+    /// taken again, so a thread restarted from the same message never
+    /// meets the old thread's messages.
+    #[tokio::test]
+    async fn interrupted_purges_finish_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FjallOptions {
+            bucket_ms: 1000,
+            sync: false,
+        };
+        let channel = Channel::new(Snowflake(7), 0, Snowflake(1), "c");
+        {
+            let store = FjallStore::open(dir.path(), options.clone()).unwrap();
+            store.put_channel(&channel).await.unwrap();
+            for i in 1..=1200u64 {
+                let id = Snowflake(Snowflake::from_timestamp_ms(1_767_225_600_000 + i).get());
+                let m = Message::new(id, channel.id, Snowflake(2), "x");
+                store.create_message(&m).await.unwrap();
+            }
+            // Marked, and one step purged, as when a crash interrupts.
+            store
+                .write(|b| store.stage_channel_removal(b, &channel))
+                .await
+                .unwrap();
+            store.commit_purge_step(channel.id).unwrap();
+            assert!(!store.create_channel(&channel).await.unwrap());
+            let left = store.messages_before(channel.id, None, 10).await.unwrap();
+            assert!(!left.is_empty(), "the purge was cut short");
+        }
+        let store = FjallStore::open(dir.path(), options).unwrap();
+        let left = store.messages_before(channel.id, None, 10).await.unwrap();
+        assert!(left.is_empty(), "finished on open");
+        assert_eq!(store.t.purge.iter().count(), 0);
+        assert_eq!(store.t.channel_bucket.iter().count(), 0);
+        assert!(store.create_channel(&channel).await.unwrap());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_synced_writers_all_return_and_persist() {

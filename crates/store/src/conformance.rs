@@ -4,6 +4,7 @@
 //! whatever backs the store (a temp dir) alive for the test.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
@@ -12,7 +13,9 @@ use concord_model::records::{
     ReadState, Role, ThreadMember, ThreadState, User, channel_type,
 };
 
-use crate::{HistoryAnchor, NewGuild, Store, StoreError, history};
+use crate::{
+    HistoryAnchor, InviteUse, NewGuild, Store, StoreError, ThreadEdit, ThreadUpdate, history,
+};
 
 /// Expands to one `#[tokio::test]` per conformance case.
 #[macro_export]
@@ -20,7 +23,21 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
-            threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped);
+            threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
+            users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent);
+        $crate::store_conformance!(@concurrent $open;
+            concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
+            concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
+            concurrent_meta_bootstraps_agree);
+    };
+    (@concurrent $open:path; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, _guard) = $open($crate::conformance::TEST_BUCKET_MS).await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -448,9 +465,18 @@ pub async fn threads(store: &dyn Store) {
         join_ms: BASE_MS,
         flags: 0,
     };
-    for u in [12, 10, 11] {
-        store.put_thread_member(&follower(u)).await.unwrap();
+    for (u, count) in [(12, 1), (10, 2), (11, 3)] {
+        let added = store.add_thread_member(&follower(u)).await.unwrap();
+        let state = added.and_then(|t| t.thread).expect("added");
+        assert_eq!(state.member_count, count, "counted with the member");
     }
+    assert_eq!(
+        store.add_thread_member(&follower(11)).await.unwrap(),
+        None,
+        "a follower is added once"
+    );
+    let counted = store.channel(Snowflake(30)).await.unwrap().unwrap();
+    assert_eq!(counted.thread.unwrap().member_count, 3);
     let users = |ms: Vec<ThreadMember>| ms.iter().map(|m| m.user_id.get()).collect::<Vec<_>>();
     let page = store
         .thread_members(Snowflake(30), Snowflake(10), 10)
@@ -464,17 +490,31 @@ pub async fn threads(store: &dyn Store) {
             .unwrap(),
         Some(follower(11))
     );
-    assert!(
+    let removed = store
+        .remove_thread_member(Snowflake(30), Snowflake(11))
+        .await
+        .unwrap();
+    assert_eq!(removed.and_then(|t| t.thread).unwrap().member_count, 2);
+    assert_eq!(
         store
-            .delete_thread_member(Snowflake(30), Snowflake(11))
+            .remove_thread_member(Snowflake(30), Snowflake(11))
             .await
-            .unwrap()
+            .unwrap(),
+        None,
+        "removed once"
     );
-    assert!(
-        !store
-            .delete_thread_member(Snowflake(30), Snowflake(11))
+    let not_thread = ThreadMember {
+        thread_id: Snowflake(2),
+        ..follower(10)
+    };
+    assert_eq!(store.add_thread_member(&not_thread).await.unwrap(), None);
+    assert_eq!(
+        store
+            .thread_member(Snowflake(2), Snowflake(10))
             .await
-            .unwrap()
+            .unwrap(),
+        None,
+        "a channel that is no thread has no followers"
     );
     store.delete_channel(Snowflake(30)).await.unwrap();
     assert!(
@@ -492,7 +532,7 @@ pub async fn threads(store: &dyn Store) {
         thread_id: Snowflake(31),
         ..follower(10)
     };
-    store.put_thread_member(&in_31).await.unwrap();
+    store.add_thread_member(&in_31).await.unwrap().unwrap();
     store.delete_guild(Snowflake(1)).await.unwrap();
     assert!(store.channel(Snowflake(31)).await.unwrap().is_none());
     assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
@@ -1152,10 +1192,472 @@ pub async fn oversized_text_keys_are_refused(store: &dyn Store) {
     assert!(too_long(store.meta(&long).await.map(|_| ())));
     assert!(too_long(store.take_meta(&long).await.map(|_| ())));
     assert!(too_long(store.put_meta(&long, b"v").await));
+    assert!(too_long(
+        store.put_meta_if_absent(&long, b"v").await.map(|_| ())
+    ));
+    assert!(too_long(store.use_invite(&long, BASE_MS).await.map(|_| ())));
     assert!(too_long(store.create_user(&user(1, &long)).await));
     let invite = invite(&long);
     assert!(too_long(store.put_invite(&invite).await));
     let fits = "y".repeat(crate::keys::TEXT_KEY_MAX);
     store.put_meta(&fits, b"v").await.unwrap();
     assert_eq!(store.meta(&fits).await.unwrap(), Some(b"v".to_vec()));
+}
+
+pub async fn users_by_ids(store: &dyn Store) {
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c")] {
+        store.create_user(&user(id, name)).await.unwrap();
+    }
+    let asked = [3, 99, 1, 3].map(Snowflake);
+    let found: Vec<u64> = store
+        .users(&asked)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id.get())
+        .collect();
+    assert_eq!(found, [3, 1], "those that exist, in the order asked, once");
+    assert!(store.users(&[]).await.unwrap().is_empty());
+}
+
+pub async fn members_by_ids(store: &dyn Store) {
+    store.create_guild(&new_guild(1, 10, &[])).await.unwrap();
+    store.create_guild(&new_guild(2, 11, &[])).await.unwrap();
+    store.put_member(&member(1, 12)).await.unwrap();
+    let asked = [12, 11, 99, 10, 12].map(Snowflake);
+    let found: Vec<u64> = store
+        .members_by_ids(Snowflake(1), &asked)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.user_id.get())
+        .collect();
+    assert_eq!(
+        found,
+        [12, 10],
+        "the guild's own members, in the order asked, once"
+    );
+}
+
+/// A channel with more records than a backend removes in one step (if it
+/// purges in steps) is deleted whole: messages, reactions, pins and
+/// attachments, in a guild's deletion too.
+pub async fn large_channels_are_deleted_whole(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
+    let ids: Vec<Snowflake> = (0..1500).map(|i| id_at(BASE_MS + i * 3, i)).collect();
+    for channel in [101, 102] {
+        for id in &ids {
+            let m = message(channel, *id, "x");
+            store.create_message(&m).await.unwrap();
+        }
+        let (first, c) = (ids[0], Snowflake(channel));
+        store
+            .add_reaction(c, first, "👍", Snowflake(1))
+            .await
+            .unwrap();
+        store.put_pin(c, first, BASE_MS).await.unwrap();
+        let file = Attachment {
+            id: Snowflake(channel),
+            channel_id: c,
+            filename: "f.png".into(),
+            size: 3,
+            content_type: None,
+            width: None,
+            height: None,
+            sha256: format!("sha{channel}"),
+        };
+        store.put_attachments(&[file]).await.unwrap();
+    }
+    store.delete_channel(Snowflake(101)).await.unwrap();
+    let first = ids[0];
+    let gone = |channel: u64| async move {
+        let c = Snowflake(channel);
+        let left = store.messages_before(c, None, 10).await.unwrap();
+        let reacted = store
+            .has_reacted(c, first, "👍", Snowflake(1))
+            .await
+            .unwrap();
+        let pins = store.pin_count(c).await.unwrap();
+        let file = store.attachment(c).await.unwrap();
+        let blob = store.blob_referenced(&format!("sha{channel}")).await;
+        left.is_empty() && !reacted && pins == 0 && file.is_none() && !blob.unwrap()
+    };
+    assert!(gone(101).await, "every record of the channel goes");
+    assert!(!gone(102).await, "the other channel keeps its own");
+    let again = channel(101, 100);
+    assert!(
+        store.create_channel(&again).await.unwrap(),
+        "the id is free once its records are gone"
+    );
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    assert!(gone(101).await && gone(102).await, "a guild's go with it");
+}
+
+/// Thread 30 of guild 1's channel 2, active since `BASE_MS` with an
+/// archive delay of 60 minutes.
+async fn open_thread(store: &dyn Store) -> Channel {
+    if store.guild(Snowflake(1)).await.unwrap().is_none() {
+        store.create_guild(&new_guild(1, 10, &[2])).await.unwrap();
+    }
+    let thread = Channel {
+        parent_id: Some(Snowflake(2)),
+        thread: Some(ThreadState::new(60, BASE_MS)),
+        ..Channel::new(
+            Snowflake(30),
+            channel_type::PUBLIC_THREAD,
+            Snowflake(1),
+            "t",
+        )
+    };
+    store.put_channel(&thread).await.unwrap();
+    thread
+}
+
+pub async fn thread_updates(store: &dyn Store) {
+    let id = open_thread(store).await.id;
+    let update = |u: ThreadUpdate| async move {
+        store
+            .update_thread(id, &u)
+            .await
+            .unwrap()
+            .map(|t| t.thread.unwrap())
+    };
+    let sent = |counted, at_ms| ThreadUpdate::MessageSent { counted, at_ms };
+    let s = update(sent(true, BASE_MS + 5)).await.unwrap();
+    assert_eq!((s.message_count, s.total_message_sent), (1, 1));
+    assert_eq!(s.last_activity_ms, BASE_MS + 5);
+    let s = update(sent(false, BASE_MS + 7)).await.unwrap();
+    assert_eq!(
+        (s.message_count, s.total_message_sent, s.last_activity_ms),
+        (1, 1, BASE_MS + 7),
+        "a starter message is activity, not a count"
+    );
+    update(sent(true, BASE_MS + 8)).await.unwrap();
+    let s = update(ThreadUpdate::MessagesDeleted { count: 5 })
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.message_count, s.total_message_sent),
+        (0, 2),
+        "deletions lower the live count only, never below zero"
+    );
+    let stored = store.channel(id).await.unwrap().unwrap().thread.unwrap();
+    assert_eq!(stored, s, "what is returned is what is stored");
+
+    let due = s.archive_due_ms();
+    assert_eq!(
+        update(ThreadUpdate::Unarchive { at_ms: due }).await,
+        None,
+        "an active thread is not unarchived"
+    );
+    assert_eq!(
+        update(ThreadUpdate::ArchiveIfIdle { now_ms: due - 1 }).await,
+        None,
+        "not idle long enough"
+    );
+    let s = update(ThreadUpdate::ArchiveIfIdle { now_ms: due })
+        .await
+        .unwrap();
+    assert!(s.archived);
+    assert_eq!(s.archive_ms, due);
+    assert_eq!(
+        update(ThreadUpdate::ArchiveIfIdle { now_ms: due + 1 }).await,
+        None,
+        "archived once"
+    );
+    let s = update(ThreadUpdate::Unarchive { at_ms: due + 2 })
+        .await
+        .unwrap();
+    assert!(!s.archived);
+    assert_eq!((s.archive_ms, s.last_activity_ms), (due + 2, due + 2));
+
+    let lock = ThreadEdit {
+        name: Some("renamed".into()),
+        rate_limit_per_user: Some(5),
+        locked: Some(true),
+        archived: Some(true),
+        at_ms: due + 3,
+        ..ThreadEdit::default()
+    };
+    let edited = store
+        .update_thread(id, &ThreadUpdate::Edit(lock))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (edited.name.as_str(), edited.rate_limit_per_user),
+        ("renamed", 5)
+    );
+    let s = edited.thread.unwrap();
+    assert!(s.locked && s.archived);
+    assert_eq!(s.archive_ms, due + 3);
+    let reopen = |unless_locked| ThreadEdit {
+        archived: Some(false),
+        at_ms: due + 4,
+        unless_locked,
+        ..ThreadEdit::default()
+    };
+    assert_eq!(
+        update(ThreadUpdate::Edit(reopen(true))).await,
+        None,
+        "a locked thread stays archived for who may not unlock it"
+    );
+    assert!(
+        !update(ThreadUpdate::Edit(reopen(false)))
+            .await
+            .unwrap()
+            .archived
+    );
+
+    assert_eq!(
+        store
+            .update_thread(Snowflake(2), &sent(true, BASE_MS))
+            .await
+            .unwrap(),
+        None,
+        "a channel that is no thread has no thread state"
+    );
+    assert_eq!(
+        store.channel(Snowflake(2)).await.unwrap().unwrap().thread,
+        None
+    );
+    store.delete_channel(id).await.unwrap();
+    assert_eq!(update(sent(true, BASE_MS + 9)).await, None);
+    assert_eq!(store.channel(id).await.unwrap(), None, "never recreated");
+    assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
+}
+
+pub async fn threads_are_created_once(store: &dyn Store) {
+    store.create_guild(&new_guild(1, 10, &[2])).await.unwrap();
+    let first = channel(40, 1);
+    assert!(store.create_channel(&first).await.unwrap());
+    let second = Channel {
+        name: "second".into(),
+        ..first.clone()
+    };
+    assert!(!store.create_channel(&second).await.unwrap());
+    assert_eq!(store.channel(first.id).await.unwrap(), Some(first));
+    let listed: Vec<u64> = store
+        .guild_channels(Snowflake(1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id.get())
+        .collect();
+    assert_eq!(listed, [2, 40], "a created channel is listed");
+}
+
+pub async fn invite_uses(store: &dyn Store) {
+    assert_eq!(
+        store.use_invite("Missing1", BASE_MS).await.unwrap(),
+        InviteUse::Unknown
+    );
+    store.put_invite(&invite("Unlimit1")).await.unwrap();
+    for uses in 1..=3 {
+        match store.use_invite("Unlimit1", BASE_MS).await.unwrap() {
+            InviteUse::Admitted(invite) => assert_eq!(invite.uses, uses),
+            other => panic!("max_uses 0 is unlimited, got {other:?}"),
+        }
+    }
+    let limited = Invite {
+        max_uses: 2,
+        ..invite("Limited1")
+    };
+    store.put_invite(&limited).await.unwrap();
+    assert!(matches!(
+        store.use_invite("Limited1", BASE_MS).await.unwrap(),
+        InviteUse::Admitted(_)
+    ));
+    assert!(matches!(
+        store.use_invite("Limited1", BASE_MS).await.unwrap(),
+        InviteUse::Admitted(_)
+    ));
+    assert_eq!(
+        store.use_invite("Limited1", BASE_MS).await.unwrap(),
+        InviteUse::Exhausted
+    );
+    let stored = store.invite("Limited1").await.unwrap().unwrap();
+    assert_eq!(stored.uses, 2, "a refused use is not counted");
+    let expiring = Invite {
+        max_age: 60,
+        ..invite("Expires1")
+    };
+    store.put_invite(&expiring).await.unwrap();
+    let expiry = expiring.expires_ms().unwrap();
+    assert!(matches!(
+        store.use_invite("Expires1", expiry - 1).await.unwrap(),
+        InviteUse::Admitted(_)
+    ));
+    assert_eq!(
+        store.use_invite("Expires1", expiry).await.unwrap(),
+        InviteUse::Exhausted,
+        "an expired invite admits no one"
+    );
+}
+
+pub async fn meta_if_absent(store: &dyn Store) {
+    assert_eq!(
+        store.put_meta_if_absent("boot", b"first").await.unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        store.put_meta_if_absent("boot", b"second").await.unwrap(),
+        b"first",
+        "the value already there wins"
+    );
+    assert_eq!(store.meta("boot").await.unwrap(), Some(b"first".to_vec()));
+}
+
+/// Runs `n` copies of `op` at once on the runtime's threads, all released
+/// together, and returns their results.
+async fn all_at_once<T, F, Fut>(store: &Arc<dyn Store>, n: usize, op: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<dyn Store>, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let start = start.clone();
+            let run = op(store.clone(), i);
+            tokio::spawn(async move {
+                start.wait().await;
+                run.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+pub async fn concurrent_invite_uses_admit_max_uses(store: Arc<dyn Store>) {
+    let limited = Invite {
+        max_uses: 5,
+        ..invite("Crowded1")
+    };
+    store.put_invite(&limited).await.unwrap();
+    let uses = all_at_once(&store, 20, |store, _| async move {
+        store.use_invite("Crowded1", BASE_MS).await.unwrap()
+    })
+    .await;
+    let admitted = uses
+        .iter()
+        .filter(|u| matches!(u, InviteUse::Admitted(_)))
+        .count();
+    assert_eq!(admitted, 5, "exactly max_uses joins are admitted");
+    assert_eq!(
+        uses.iter().filter(|u| **u == InviteUse::Exhausted).count(),
+        15
+    );
+    let mut counts: Vec<u32> = uses
+        .iter()
+        .filter_map(|u| match u {
+            InviteUse::Admitted(invite) => Some(invite.uses),
+            _ => None,
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 3, 4, 5], "each admission saw its own count");
+    assert_eq!(store.invite("Crowded1").await.unwrap().unwrap().uses, 5);
+}
+
+pub async fn concurrent_thread_messages_all_count(store: Arc<dyn Store>) {
+    let id = open_thread(&*store).await.id;
+    let results = all_at_once(&store, 50, move |store, i| async move {
+        let sent = ThreadUpdate::MessageSent {
+            counted: true,
+            at_ms: BASE_MS + i as u64,
+        };
+        let thread = store.update_thread(id, &sent).await.unwrap();
+        // Members join at the same time as the messages count.
+        let follower = ThreadMember {
+            thread_id: id,
+            user_id: Snowflake(100 + i as u64),
+            join_ms: BASE_MS,
+            flags: 0,
+        };
+        store.add_thread_member(&follower).await.unwrap();
+        thread
+    })
+    .await;
+    assert!(results.iter().all(Option::is_some));
+    let state = store.channel(id).await.unwrap().unwrap().thread.unwrap();
+    assert_eq!(state.message_count, 50, "no increment is lost");
+    assert_eq!(state.total_message_sent, 50);
+    assert_eq!(state.member_count, 50, "nor a member count");
+    assert_eq!(state.last_activity_ms, BASE_MS + 49, "the latest activity");
+}
+
+pub async fn concurrent_thread_updates_never_recreate(store: Arc<dyn Store>) {
+    let id = open_thread(&*store).await.id;
+    let outcomes = all_at_once(&store, 21, move |store, i| async move {
+        if i == 0 {
+            store.delete_channel(id).await.unwrap();
+            return None;
+        }
+        let sent = ThreadUpdate::MessageSent {
+            counted: true,
+            at_ms: BASE_MS,
+        };
+        let follower = ThreadMember {
+            thread_id: id,
+            user_id: Snowflake(100 + i as u64),
+            join_ms: BASE_MS,
+            flags: 0,
+        };
+        store.add_thread_member(&follower).await.unwrap();
+        store.update_thread(id, &sent).await.unwrap()
+    })
+    .await;
+    assert_eq!(store.channel(id).await.unwrap(), None, "still deleted");
+    assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
+    assert!(
+        store
+            .thread_members(id, Snowflake(0), 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no follower outlives the thread"
+    );
+    let counted: Vec<u32> = outcomes
+        .iter()
+        .flatten()
+        .map(|t| t.thread.as_ref().unwrap().message_count)
+        .collect();
+    assert!(counted.len() <= 20);
+}
+
+pub async fn concurrent_thread_starts_create_one(store: Arc<dyn Store>) {
+    store.create_guild(&new_guild(1, 10, &[2])).await.unwrap();
+    let created = all_at_once(&store, 10, |store, i| async move {
+        let mut thread = channel(50, 1);
+        thread.name = format!("by {i}");
+        store.create_channel(&thread).await.unwrap()
+    })
+    .await;
+    assert_eq!(created.iter().filter(|c| **c).count(), 1, "one start wins");
+    assert!(store.channel(Snowflake(50)).await.unwrap().is_some());
+}
+
+pub async fn concurrent_meta_bootstraps_agree(store: Arc<dyn Store>) {
+    let stored = all_at_once(&store, 10, |store, i| async move {
+        let mine = format!("secret {i}").into_bytes();
+        store
+            .put_meta_if_absent("token_secret", &mine)
+            .await
+            .unwrap()
+    })
+    .await;
+    let kept = store.meta("token_secret").await.unwrap().unwrap();
+    assert!(
+        stored.iter().all(|s| *s == kept),
+        "every node ends with the one secret"
+    );
 }

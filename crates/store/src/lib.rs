@@ -20,6 +20,9 @@ use concord_model::records::{
 pub mod conformance;
 pub mod keys;
 pub mod memory;
+mod ops;
+
+pub use ops::{InviteUse, ThreadEdit, ThreadUpdate};
 
 /// Discord's message bucket: ten days of milliseconds.
 pub const DEFAULT_BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
@@ -46,6 +49,9 @@ pub trait UserStore: Send + Sync {
     /// Fails with `Conflict` if the username or email is taken (case-insensitively).
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>>;
+    /// The users among `ids` that exist, in the order asked, each once:
+    /// one round trip for a page that names many users.
+    async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>>;
     /// Looks a user up by username or email, case-insensitively.
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
     async fn update_user(&self, user: &User) -> StoreResult<()>;
@@ -77,7 +83,9 @@ pub trait GuildStore: Send + Sync {
     /// Every guild with an id above `after`, in id order.
     async fn guilds_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Guild>>;
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()>;
-    /// Removes the guild with its roles, channels, messages, members and invites.
+    /// Removes the guild with its roles, channels, messages, members and
+    /// invites: all but the messages at once, then the messages as
+    /// [`ChannelStore::delete_channel`] removes them.
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()>;
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>>;
     async fn put_role(&self, role: &Role) -> StoreResult<()>;
@@ -96,12 +104,31 @@ pub trait ChannelStore: Send + Sync {
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>>;
     /// Creates or replaces a channel.
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// Creates a channel only if no channel has its id, as one operation;
+    /// `false`, and nothing written, if one does: of two requests to
+    /// start the thread of one message, one wins.
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<bool>;
     /// Replaces a channel that still exists, as one operation; `false`, and
     /// nothing written, once it is deleted: an edit racing a deletion never
     /// brings the channel back.
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool>;
-    /// Removes the channel, every message in it and, for a thread, its members.
+    /// Removes the channel, every message in it (with their reactions,
+    /// pins and attachments) and, for a thread, its members. The channel is
+    /// unknown to every reader at once; its messages may then go in steps,
+    /// each a short write of its own, so other writers never wait for a
+    /// whole history, and its id is not created again until they are gone.
+    /// Returns once everything is removed.
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()>;
+    /// Changes a thread's state as one operation (read, [`ThreadUpdate::apply`],
+    /// write, with no writer in between), so counters never lose an update
+    /// and no lock is needed around them. The updated thread; `None`, and
+    /// nothing written, if the thread is gone (it is never recreated) or
+    /// the update's condition does not hold.
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        update: &ThreadUpdate,
+    ) -> StoreResult<Option<Channel>>;
 }
 
 #[async_trait]
@@ -118,13 +145,17 @@ pub trait ThreadMemberStore: Send + Sync {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<ThreadMember>>;
-    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()>;
-    /// True if there was such a member.
-    async fn delete_thread_member(
+    /// Adds a follower and counts them in the thread's `member_count`, as
+    /// one operation. The updated thread; `None`, and nothing written, if
+    /// they already follow it or the thread is gone.
+    async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>>;
+    /// Removes a follower and uncounts them, as one operation. The updated
+    /// thread; `None` if they followed no such thread.
+    async fn remove_thread_member(
         &self,
         thread_id: Snowflake,
         user_id: Snowflake,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<Channel>>;
 }
 
 #[async_trait]
@@ -136,6 +167,13 @@ pub trait MemberStore: Send + Sync {
         guild_id: Snowflake,
         after: Snowflake,
         limit: usize,
+    ) -> StoreResult<Vec<Member>>;
+    /// The guild's members among `user_ids`, in the order asked, each once:
+    /// one round trip for a request that names many.
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
     ) -> StoreResult<Vec<Member>>;
     /// Creates or replaces a member.
     async fn put_member(&self, member: &Member) -> StoreResult<()>;
@@ -151,6 +189,11 @@ pub trait InviteStore: Send + Sync {
     /// Creates or replaces an invite.
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()>;
     async fn delete_invite(&self, code: &str) -> StoreResult<()>;
+    /// Counts one use of the invite if it is live at `now_ms` (not expired,
+    /// and `uses < max_uses` unless `max_uses` is 0), as one operation: of
+    /// any number of concurrent callers, exactly as many as it has uses
+    /// left are admitted.
+    async fn use_invite(&self, code: &str, now_ms: u64) -> StoreResult<InviteUse>;
     /// The guild's invites, spent ones included, by code.
     async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>>;
 }
@@ -352,6 +395,10 @@ pub trait PinStore: Send + Sync {
 pub trait MetaStore: Send + Sync {
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()>;
+    /// Stores `value` unless the key has one, as one operation, and
+    /// returns the value now stored: of two nodes bootstrapping the same
+    /// value at once, both end with the one that was written first.
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>>;
     /// Removes and returns the value in one step: of two callers racing
     /// for a one-time value, only one gets it.
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;

@@ -15,9 +15,9 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
-    MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore,
-    ReadStateStore, StoreError, StoreResult, ThreadMemberStore, UserStore, bucket_of, login_key,
-    login_keys,
+    InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore,
+    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
+    UserStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -71,6 +71,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     bucket_ms: u64,
     visits: AtomicU64,
+    /// Every call yields to the runtime first: see [`MemoryStore::networked`].
+    yields: bool,
 }
 
 impl MemoryStore {
@@ -79,6 +81,24 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             bucket_ms,
             visits: AtomicU64::new(0),
+            yields: false,
+        }
+    }
+
+    /// A store that behaves like one across a network: every call yields
+    /// to the runtime before it runs, so other callers run between any two
+    /// calls of one caller. A read-then-write race that an in-process
+    /// store, answering at once, would hide shows in tests with it.
+    pub fn networked(bucket_ms: u64) -> Self {
+        MemoryStore {
+            yields: true,
+            ..MemoryStore::new(bucket_ms)
+        }
+    }
+
+    async fn pause(&self) {
+        if self.yields {
+            tokio::task::yield_now().await;
         }
     }
 
@@ -164,6 +184,7 @@ impl Inner {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.claim_logins(user)?;
         inner.users.insert(user.id, user.clone());
@@ -171,10 +192,23 @@ impl UserStore for MemoryStore {
     }
 
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
+        self.pause().await;
         Ok(self.lock().users.get(&id).cloned())
     }
 
+    async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>> {
+        self.pause().await;
+        let inner = self.lock();
+        let mut seen = BTreeSet::new();
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| inner.users.get(id).cloned())
+            .collect())
+    }
+
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        self.pause().await;
         let login = login_key(crate::keys::text(login)?);
         let inner = self.lock();
         let id = inner.logins.get(&login);
@@ -182,10 +216,12 @@ impl UserStore for MemoryStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
+        self.pause().await;
         self.create_user(user).await
     }
 
     async fn users_after(&self, from: Snowflake, limit: usize) -> StoreResult<Vec<User>> {
+        self.pause().await;
         Ok(after(&self.lock().users, from, limit))
     }
 }
@@ -193,6 +229,7 @@ impl UserStore for MemoryStore {
 #[async_trait]
 impl ApplicationStore for MemoryStore {
     async fn create_application(&self, app: &Application, bot: &User) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.users.insert(bot.id, bot.clone());
         inner.applications.insert(app.id, app.clone());
@@ -200,10 +237,12 @@ impl ApplicationStore for MemoryStore {
     }
 
     async fn application(&self, id: Snowflake) -> StoreResult<Option<Application>> {
+        self.pause().await;
         Ok(self.lock().applications.get(&id).cloned())
     }
 
     async fn update_application(&self, app: &Application) -> StoreResult<()> {
+        self.pause().await;
         self.lock().applications.insert(app.id, app.clone());
         Ok(())
     }
@@ -212,6 +251,7 @@ impl ApplicationStore for MemoryStore {
 #[async_trait]
 impl GuildStore for MemoryStore {
     async fn create_guild(&self, new: &NewGuild) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         let g = new.guild.id;
         inner.guilds.insert(g, new.guild.clone());
@@ -230,19 +270,23 @@ impl GuildStore for MemoryStore {
     }
 
     async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
+        self.pause().await;
         Ok(self.lock().guilds.get(&id).cloned())
     }
 
     async fn guilds_after(&self, from: Snowflake, limit: usize) -> StoreResult<Vec<Guild>> {
+        self.pause().await;
         Ok(after(&self.lock().guilds, from, limit))
     }
 
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
+        self.pause().await;
         self.lock().guilds.insert(guild.id, guild.clone());
         Ok(())
     }
 
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.guilds.remove(&id);
         inner.roles.retain(|(g, _), _| *g != id);
@@ -284,12 +328,14 @@ impl GuildStore for MemoryStore {
     }
 
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
         Ok(inner.roles.range(range).map(|(_, r)| r.clone()).collect())
     }
 
     async fn put_role(&self, role: &Role) -> StoreResult<()> {
+        self.pause().await;
         self.lock()
             .roles
             .insert((role.guild_id, role.id), role.clone());
@@ -297,6 +343,7 @@ impl GuildStore for MemoryStore {
     }
 
     async fn delete_role(&self, guild_id: Snowflake, role_id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         self.lock().roles.remove(&(guild_id, role_id));
         Ok(())
     }
@@ -305,22 +352,27 @@ impl GuildStore for MemoryStore {
 #[async_trait]
 impl ChannelStore for MemoryStore {
     async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>> {
+        self.pause().await;
         Ok(self.lock().channels.get(&id).cloned())
     }
 
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        self.pause().await;
         Ok(self.lock().in_guild(guild_id, false))
     }
 
     async fn guild_threads(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        self.pause().await;
         Ok(self.lock().in_guild(guild_id, true))
     }
 
     async fn channels_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Channel>> {
+        self.pause().await;
         Ok(crate::memory::after(&self.lock().channels, after, limit))
     }
 
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         if let Some(g) = channel.guild_id {
             inner.guild_channels.insert((g, channel.id));
@@ -329,7 +381,39 @@ impl ChannelStore for MemoryStore {
         Ok(())
     }
 
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        self.pause().await;
+        let mut inner = self.lock();
+        if inner.channels.contains_key(&channel.id) {
+            return Ok(false);
+        }
+        if let Some(g) = channel.guild_id {
+            inner.guild_channels.insert((g, channel.id));
+        }
+        inner.channels.insert(channel.id, channel.clone());
+        Ok(true)
+    }
+
+    async fn update_thread(
+        &self,
+        thread_id: Snowflake,
+        update: &ThreadUpdate,
+    ) -> StoreResult<Option<Channel>> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let Some(stored) = inner.channels.get_mut(&thread_id) else {
+            return Ok(None);
+        };
+        let mut thread = stored.clone();
+        if !update.apply(&mut thread) {
+            return Ok(None);
+        }
+        *stored = thread.clone();
+        Ok(Some(thread))
+    }
+
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool> {
+        self.pause().await;
         let mut inner = self.lock();
         let Some(stored) = inner.channels.get_mut(&channel.id) else {
             return Ok(false);
@@ -342,6 +426,7 @@ impl ChannelStore for MemoryStore {
     }
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         if let Some(g) = inner.channels.remove(&id).and_then(|c| c.guild_id) {
             inner.guild_channels.remove(&(g, id));
@@ -358,6 +443,7 @@ impl ThreadMemberStore for MemoryStore {
         thread_id: Snowflake,
         user_id: Snowflake,
     ) -> StoreResult<Option<ThreadMember>> {
+        self.pause().await;
         Ok(self
             .lock()
             .thread_members
@@ -371,6 +457,7 @@ impl ThreadMemberStore for MemoryStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<ThreadMember>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (thread_id, Snowflake(after.get().saturating_add(1)))
             ..=(thread_id, Snowflake(u64::MAX));
@@ -382,29 +469,50 @@ impl ThreadMemberStore for MemoryStore {
             .collect())
     }
 
-    async fn put_thread_member(&self, member: &ThreadMember) -> StoreResult<()> {
-        self.lock()
-            .thread_members
-            .insert((member.thread_id, member.user_id), member.clone());
-        Ok(())
+    async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let key = (member.thread_id, member.user_id);
+        if inner.thread_members.contains_key(&key) {
+            return Ok(None);
+        }
+        let Some(state) = inner
+            .channels
+            .get_mut(&member.thread_id)
+            .and_then(|c| c.thread.as_mut())
+        else {
+            return Ok(None);
+        };
+        state.member_count = state.member_count.saturating_add(1);
+        let thread = inner.channels[&member.thread_id].clone();
+        inner.thread_members.insert(key, member.clone());
+        Ok(Some(thread))
     }
 
-    async fn delete_thread_member(
+    async fn remove_thread_member(
         &self,
         thread_id: Snowflake,
         user_id: Snowflake,
-    ) -> StoreResult<bool> {
-        Ok(self
-            .lock()
-            .thread_members
-            .remove(&(thread_id, user_id))
-            .is_some())
+    ) -> StoreResult<Option<Channel>> {
+        self.pause().await;
+        let mut inner = self.lock();
+        if inner.thread_members.remove(&(thread_id, user_id)).is_none() {
+            return Ok(None);
+        }
+        let Some(thread) = inner.channels.get_mut(&thread_id) else {
+            return Ok(None);
+        };
+        if let Some(state) = thread.thread.as_mut() {
+            state.member_count = state.member_count.saturating_sub(1);
+        }
+        Ok(Some(thread.clone()))
     }
 }
 
 #[async_trait]
 impl MemberStore for MemoryStore {
     async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>> {
+        self.pause().await;
         Ok(self.lock().members.get(&(guild_id, user_id)).cloned())
     }
 
@@ -414,6 +522,7 @@ impl MemberStore for MemoryStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Member>> {
+        self.pause().await;
         let inner = self.lock();
         let start = Snowflake(after.get().saturating_add(1));
         let range = (guild_id, start)..=(guild_id, Snowflake(u64::MAX));
@@ -425,7 +534,23 @@ impl MemberStore for MemoryStore {
             .collect())
     }
 
+    async fn members_by_ids(
+        &self,
+        guild_id: Snowflake,
+        user_ids: &[Snowflake],
+    ) -> StoreResult<Vec<Member>> {
+        self.pause().await;
+        let inner = self.lock();
+        let mut seen = BTreeSet::new();
+        Ok(user_ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| inner.members.get(&(guild_id, *id)).cloned())
+            .collect())
+    }
+
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.user_guilds.insert((member.user_id, member.guild_id));
         inner
@@ -435,6 +560,7 @@ impl MemberStore for MemoryStore {
     }
 
     async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.members.remove(&(guild_id, user_id));
         inner.user_guilds.remove(&(user_id, guild_id));
@@ -442,12 +568,14 @@ impl MemberStore for MemoryStore {
     }
 
     async fn user_guild_ids(&self, user_id: Snowflake) -> StoreResult<Vec<Snowflake>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
         Ok(inner.user_guilds.range(range).map(|(_, g)| *g).collect())
     }
 
     async fn member_count(&self, guild_id: Snowflake) -> StoreResult<u64> {
+        self.pause().await;
         let inner = self.lock();
         let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
         Ok(inner.members.range(range).count() as u64)
@@ -457,11 +585,13 @@ impl MemberStore for MemoryStore {
 #[async_trait]
 impl InviteStore for MemoryStore {
     async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
+        self.pause().await;
         let code = crate::keys::text(code)?;
         Ok(self.lock().invites.get(code).cloned())
     }
 
     async fn put_invite(&self, invite: &Invite) -> StoreResult<()> {
+        self.pause().await;
         crate::keys::text(&invite.code)?;
         self.lock()
             .invites
@@ -470,11 +600,19 @@ impl InviteStore for MemoryStore {
     }
 
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
+        self.pause().await;
         self.lock().invites.remove(crate::keys::text(code)?);
         Ok(())
     }
 
+    async fn use_invite(&self, code: &str, now_ms: u64) -> StoreResult<InviteUse> {
+        self.pause().await;
+        let code = crate::keys::text(code)?;
+        Ok(InviteUse::apply(self.lock().invites.get_mut(code), now_ms))
+    }
+
     async fn guild_invites(&self, guild_id: Snowflake) -> StoreResult<Vec<Invite>> {
+        self.pause().await;
         let mut invites: Vec<Invite> = self
             .lock()
             .invites
@@ -490,6 +628,7 @@ impl InviteStore for MemoryStore {
 #[async_trait]
 impl MessageStore for MemoryStore {
     async fn create_message(&self, message: &Message) -> StoreResult<()> {
+        self.pause().await;
         let bucket = bucket_of(message.id, self.bucket_ms);
         self.lock()
             .messages
@@ -500,6 +639,7 @@ impl MessageStore for MemoryStore {
     }
 
     async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>> {
+        self.pause().await;
         let bucket = bucket_of(id, self.bucket_ms);
         let inner = self.lock();
         let partition = inner.messages.get(&(channel_id, bucket));
@@ -512,6 +652,7 @@ impl MessageStore for MemoryStore {
         id: Snowflake,
         patch: &MessagePatch,
     ) -> StoreResult<Option<Message>> {
+        self.pause().await;
         let bucket = bucket_of(id, self.bucket_ms);
         let mut inner = self.lock();
         let partition = inner.messages.get_mut(&(channel_id, bucket));
@@ -528,6 +669,7 @@ impl MessageStore for MemoryStore {
         channel_id: Snowflake,
         ids: &[Snowflake],
     ) -> StoreResult<Vec<Message>> {
+        self.pause().await;
         let mut inner = self.lock();
         let mut deleted = Vec::new();
         for id in ids {
@@ -556,6 +698,7 @@ impl MessageStore for MemoryStore {
         before: Option<Snowflake>,
         limit: usize,
     ) -> StoreResult<Vec<Message>> {
+        self.pause().await;
         let inner = self.lock();
         let last = before.map_or(u64::MAX, |b| bucket_of(b, self.bucket_ms));
         let bound = before.map_or(u64::MAX, |b| b.get());
@@ -587,6 +730,7 @@ impl MessageStore for MemoryStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Message>> {
+        self.pause().await;
         let inner = self.lock();
         let first = bucket_of(after, self.bucket_ms);
         let mut page = Vec::new();
@@ -617,6 +761,7 @@ impl MessageStore for MemoryStore {
 #[async_trait]
 impl BanStore for MemoryStore {
     async fn ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Ban>> {
+        self.pause().await;
         Ok(self.lock().bans.get(&(guild_id, user_id)).cloned())
     }
 
@@ -626,6 +771,7 @@ impl BanStore for MemoryStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Ban>> {
+        self.pause().await;
         let inner = self.lock();
         let start = Snowflake(after.get().saturating_add(1));
         let range = (guild_id, start)..=(guild_id, Snowflake(u64::MAX));
@@ -638,6 +784,7 @@ impl BanStore for MemoryStore {
     }
 
     async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {
+        self.pause().await;
         self.lock()
             .bans
             .insert((ban.guild_id, ban.user_id), ban.clone());
@@ -645,6 +792,7 @@ impl BanStore for MemoryStore {
     }
 
     async fn delete_ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         self.lock().bans.remove(&(guild_id, user_id));
         Ok(())
     }
@@ -653,6 +801,7 @@ impl BanStore for MemoryStore {
 #[async_trait]
 impl PrivateChannelStore for MemoryStore {
     async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         for user in &channel.recipients {
             inner.user_private.insert((*user, channel.id));
@@ -671,6 +820,7 @@ impl PrivateChannelStore for MemoryStore {
         channel: &Channel,
         removed: &[Snowflake],
     ) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         for user in removed {
             inner.user_private.remove(&(*user, channel.id));
@@ -683,10 +833,12 @@ impl PrivateChannelStore for MemoryStore {
     }
 
     async fn dm_between(&self, a: Snowflake, b: Snowflake) -> StoreResult<Option<Snowflake>> {
+        self.pause().await;
         Ok(self.lock().dm_pairs.get(&crate::dm_pair(a, b)).copied())
     }
 
     async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
         Ok(inner
@@ -700,6 +852,7 @@ impl PrivateChannelStore for MemoryStore {
 #[async_trait]
 impl AuditLogStore for MemoryStore {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.pause().await;
         let key = (entry.guild_id, Reverse(entry.id.get()));
         self.lock().audit.insert(key, entry.clone());
         Ok(())
@@ -711,6 +864,7 @@ impl AuditLogStore for MemoryStore {
         before: Option<Snowflake>,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>> {
+        self.pause().await;
         let inner = self.lock();
         let start = before.map_or(u64::MAX, |b| b.get().saturating_sub(1));
         let range = (guild_id, Reverse(start))..=(guild_id, Reverse(0));
@@ -726,12 +880,14 @@ impl AuditLogStore for MemoryStore {
 #[async_trait]
 impl EmojiStore for MemoryStore {
     async fn emojis(&self, guild_id: Snowflake) -> StoreResult<Vec<Emoji>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
         Ok(inner.emojis.range(range).map(|(_, e)| e.clone()).collect())
     }
 
     async fn put_emoji(&self, emoji: &Emoji, image: Option<&[u8]>) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         if let Some(image) = image {
             inner.emoji_images.insert(emoji.id, image.to_vec());
@@ -743,6 +899,7 @@ impl EmojiStore for MemoryStore {
     }
 
     async fn delete_emoji(&self, guild_id: Snowflake, id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.emojis.remove(&(guild_id, id));
         inner.emoji_images.remove(&id);
@@ -750,6 +907,7 @@ impl EmojiStore for MemoryStore {
     }
 
     async fn emoji_image(&self, id: Snowflake) -> StoreResult<Option<Vec<u8>>> {
+        self.pause().await;
         Ok(self.lock().emoji_images.get(&id).cloned())
     }
 }
@@ -757,12 +915,14 @@ impl EmojiStore for MemoryStore {
 #[async_trait]
 impl ReadStateStore for MemoryStore {
     async fn put_read_state(&self, state: &ReadState) -> StoreResult<()> {
+        self.pause().await;
         let key = (state.user_id, state.channel_id);
         self.lock().read_states.insert(key, *state);
         Ok(())
     }
 
     async fn read_states(&self, user_id: Snowflake) -> StoreResult<Vec<ReadState>> {
+        self.pause().await;
         let inner = self.lock();
         let range = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
         Ok(inner.read_states.range(range).map(|(_, s)| *s).collect())
@@ -778,6 +938,7 @@ impl ReactionStore for MemoryStore {
         emoji: &str,
         user_id: Snowflake,
     ) -> StoreResult<Option<bool>> {
+        self.pause().await;
         let mut inner = self.lock();
         if inner
             .message_mut(channel_id, message_id, self.bucket_ms)
@@ -801,6 +962,7 @@ impl ReactionStore for MemoryStore {
         emoji: &str,
         user_id: Snowflake,
     ) -> StoreResult<bool> {
+        self.pause().await;
         let mut inner = self.lock();
         let removed = inner
             .reactions
@@ -818,6 +980,7 @@ impl ReactionStore for MemoryStore {
         emoji: &str,
         user_id: Snowflake,
     ) -> StoreResult<bool> {
+        self.pause().await;
         Ok(self
             .lock()
             .reactions
@@ -832,6 +995,7 @@ impl ReactionStore for MemoryStore {
         after: Snowflake,
         limit: usize,
     ) -> StoreResult<Vec<Snowflake>> {
+        self.pause().await;
         let inner = self.lock();
         let start = (
             channel_id,
@@ -859,6 +1023,7 @@ impl ReactionStore for MemoryStore {
         message_id: Snowflake,
         emoji: Option<&str>,
     ) -> StoreResult<Option<Message>> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.reactions.retain(|(c, m, e, _)| {
             (*c, *m) != (channel_id, message_id) || emoji.is_some_and(|x| x != e)
@@ -880,6 +1045,7 @@ impl PinStore for MemoryStore {
         message_id: Snowflake,
         pinned_at_ms: u64,
     ) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         inner.unpin(channel_id, message_id);
         inner
@@ -892,6 +1058,7 @@ impl PinStore for MemoryStore {
     }
 
     async fn delete_pin(&self, channel_id: Snowflake, message_id: Snowflake) -> StoreResult<bool> {
+        self.pause().await;
         Ok(self.lock().unpin(channel_id, message_id))
     }
 
@@ -901,6 +1068,7 @@ impl PinStore for MemoryStore {
         before_ms: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<(Snowflake, u64)>> {
+        self.pause().await;
         let inner = self.lock();
         let first = Reverse(before_ms.map_or(u64::MAX, |b| b.saturating_sub(1)));
         let range =
@@ -914,6 +1082,7 @@ impl PinStore for MemoryStore {
     }
 
     async fn pin_count(&self, channel_id: Snowflake) -> StoreResult<usize> {
+        self.pause().await;
         let inner = self.lock();
         Ok(inner
             .pinned_at
@@ -926,23 +1095,38 @@ impl PinStore for MemoryStore {
 #[async_trait]
 impl MetaStore for MemoryStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.pause().await;
         Ok(self.lock().meta.get(crate::keys::text(key)?).cloned())
     }
 
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.pause().await;
         let key = crate::keys::text(key)?;
         self.lock().meta.insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.pause().await;
         Ok(self.lock().meta.remove(crate::keys::text(key)?))
+    }
+
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        self.pause().await;
+        let key = crate::keys::text(key)?;
+        let mut inner = self.lock();
+        let stored = inner
+            .meta
+            .entry(key.to_owned())
+            .or_insert_with(|| value.to_vec());
+        Ok(stored.clone())
     }
 }
 
 #[async_trait]
 impl crate::AttachmentStore for MemoryStore {
     async fn put_attachments(&self, attachments: &[Attachment]) -> StoreResult<()> {
+        self.pause().await;
         let mut inner = self.lock();
         for a in attachments {
             inner.attachments.insert(a.id, a.clone());
@@ -952,14 +1136,17 @@ impl crate::AttachmentStore for MemoryStore {
     }
 
     async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>> {
+        self.pause().await;
         Ok(self.lock().attachments.get(&id).cloned())
     }
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
+        self.pause().await;
         Ok(self.lock().blob_refs.contains_key(sha256))
     }
 
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {
+        self.pause().await;
         let mut inner = self.lock();
         let mut freed = Vec::new();
         for id in ids {
@@ -1000,4 +1187,15 @@ mod tests {
     }
 
     crate::store_conformance!(open);
+
+    /// The suite again with every call yielding, as a remote store's do.
+    mod networked {
+        use super::*;
+
+        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
+        }
+
+        crate::store_conformance!(open);
+    }
 }

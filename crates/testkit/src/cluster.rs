@@ -25,7 +25,9 @@ use crate::Client;
 
 /// Events a node's dispatcher may fall behind, as `concord serve` allows.
 const BUS_CAPACITY: usize = 65_536;
-/// Message buckets of the reference store: Discord's ten days.
+/// Message buckets of the reference store: Discord's ten days. The store
+/// yields before every call, as a networked one would, so that requests on
+/// different nodes interleave between a request's reads and writes.
 const BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
 
 /// Nodes sharing one store, bus and realtime state.
@@ -79,7 +81,7 @@ impl Cluster {
         };
         adjust(&mut settings);
         let backends = Backends {
-            store: Arc::new(MemoryStore::new(BUCKET_MS)),
+            store: Arc::new(MemoryStore::networked(BUCKET_MS)),
             bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
             realtime: Realtime::local(),
         };

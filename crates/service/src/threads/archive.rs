@@ -3,6 +3,7 @@
 use concord_model::Snowflake;
 use concord_model::event::EventKind;
 use concord_model::snowflake::now_ms;
+use concord_store::ThreadUpdate;
 
 use super::thread_audience;
 use crate::{Service, ServiceResult};
@@ -36,23 +37,9 @@ impl Service {
     /// Archives one thread if it is still idle (a message may just have
     /// arrived, or the thread gone); true if it did.
     async fn archive_idle(&self, thread_id: Snowflake, now: u64) -> ServiceResult<bool> {
-        let thread = {
-            let _serial = self.thread_lock.lock().await;
-            let Some(mut thread) = self.store.channel(thread_id).await? else {
-                return Ok(false);
-            };
-            let Some(state) = thread.thread.as_mut() else {
-                return Ok(false);
-            };
-            if state.archived || state.archive_due_ms() > now {
-                return Ok(false);
-            }
-            state.archived = true;
-            state.archive_ms = now;
-            if !self.store.update_channel(&thread).await? {
-                return Ok(false);
-            }
-            thread
+        let idle = ThreadUpdate::ArchiveIfIdle { now_ms: now };
+        let Some(thread) = self.store.update_thread(thread_id, &idle).await? else {
+            return Ok(false);
         };
         let out = self.channel_wire(&thread).await?;
         self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
@@ -95,33 +82,18 @@ mod tests {
 
     use concord_bus::{EventBus, LocalBus};
     use concord_model::event::EventKind;
-    use concord_model::records::{Guild, Member, Role, User};
-    use concord_store::memory::MemoryStore;
-    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use concord_model::records::channel_type;
 
     use super::*;
+    use crate::Caller;
     use crate::input::StartThread;
-    use crate::{Caller, ServiceConfig};
-    use concord_model::records::{Channel, channel_type};
-
-    const OWNER: Snowflake = Snowflake(10);
-    const GUILD: Snowflake = Snowflake(1);
-    const TEXT: Snowflake = Snowflake(2);
+    use crate::two_nodes::{OWNER, TEXT, config, seeded_store};
 
     async fn service() -> (Service, concord_bus::Subscription) {
-        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
-        store.create_user(&User::new(OWNER, "owner")).await.unwrap();
-        let guild = NewGuild {
-            guild: Guild::new(GUILD, "g", OWNER),
-            roles: vec![Role::everyone(GUILD)],
-            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
-            owner: Member::new(GUILD, OWNER, 0),
-        };
-        store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(64));
         let events = bus.subscribe();
-        let config = ServiceConfig::for_tests();
-        (Service::open(store, bus, config).await.unwrap(), events)
+        let service = Service::open(seeded_store().await, bus, config(0)).await;
+        (service.unwrap(), events)
     }
 
     #[tokio::test]

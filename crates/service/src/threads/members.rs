@@ -91,25 +91,17 @@ impl Service {
         view: &ChannelView,
         user_id: Snowflake,
     ) -> ServiceResult<()> {
-        let _serial = self.thread_lock.lock().await;
-        if self
-            .store
-            .thread_member(view.channel.id, user_id)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
         let member = ThreadMember {
             thread_id: view.channel.id,
             user_id,
             join_ms: now_ms(),
             flags: 0,
         };
-        self.store.put_thread_member(&member).await?;
-        let thread = self
-            .update_thread(view.channel.id, |t| t.member_count += 1)
-            .await?;
+        // Added and counted as one store operation; nothing to say if they
+        // already follow it (or it is gone).
+        let Some(thread) = self.store.add_thread_member(&member).await? else {
+            return Ok(());
+        };
         let newcomer_was_blind = thread.kind == channel_type::PRIVATE_THREAD
             && view.member().is_none_or(|m| m.user_id != user_id);
         if newcomer_was_blind {
@@ -161,15 +153,9 @@ impl Service {
 
     /// Removes one member from a thread and says so; false if they were none.
     async fn drop_follower(&self, thread_id: Snowflake, user_id: Snowflake) -> ServiceResult<bool> {
-        let _serial = self.thread_lock.lock().await;
-        if !self.store.delete_thread_member(thread_id, user_id).await? {
+        let Some(thread) = self.store.remove_thread_member(thread_id, user_id).await? else {
             return Ok(false);
-        }
-        let thread = self
-            .update_thread(thread_id, |t| {
-                t.member_count = t.member_count.saturating_sub(1)
-            })
-            .await?;
+        };
         self.announce_members(&thread, None, Some(user_id)).await?;
         Ok(true)
     }
@@ -228,13 +214,22 @@ impl Service {
         with_member: bool,
     ) -> ServiceResult<Vec<wire::ThreadMember>> {
         let guild_id = view.guild()?.guild.id;
-        let mut out = Vec::new();
-        for m in members {
-            let mut entry = wire::ThreadMember::new(m);
-            if with_member && let Some(member) = self.store.member(guild_id, m.user_id).await? {
-                entry.member = Some(self.member_wire(&member).await?);
-            }
-            out.push(entry);
+        let mut out: Vec<wire::ThreadMember> =
+            members.iter().map(wire::ThreadMember::new).collect();
+        if !with_member {
+            return Ok(out);
+        }
+        let ids: Vec<Snowflake> = members.iter().map(|m| m.user_id).collect();
+        let guild_members = self.store.members_by_ids(guild_id, &ids).await?;
+        let mut rendered: std::collections::HashMap<Snowflake, wire::Member> = self
+            .members_wire(&guild_members)
+            .await?
+            .into_iter()
+            .zip(&guild_members)
+            .map(|(wire, m)| (m.user_id, wire))
+            .collect();
+        for (entry, m) in out.iter_mut().zip(members) {
+            entry.member = rendered.remove(&m.user_id);
         }
         Ok(out)
     }

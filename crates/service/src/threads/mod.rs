@@ -11,6 +11,7 @@ use concord_model::records::{
 };
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
+use concord_store::{ThreadEdit, ThreadUpdate};
 
 use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
@@ -48,13 +49,6 @@ fn state(thread: &Channel) -> ServiceResult<&ThreadState> {
         .ok_or(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID))
 }
 
-fn state_mut(thread: &mut Channel) -> ServiceResult<&mut ThreadState> {
-    thread
-        .thread
-        .as_mut()
-        .ok_or(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID))
-}
-
 impl Service {
     /// `POST /channels/{c}/messages/{m}/threads`: a public thread whose id
     /// is the message's; the message then carries it.
@@ -77,15 +71,14 @@ impl Service {
             .message(channel_id, message_id)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
-        let thread = {
-            // Two requests for one message: the second finds the first's thread.
-            let _serial = self.thread_lock.lock().await;
-            if self.store.channel(message_id).await?.is_some() {
-                return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
-            }
-            self.open_thread(caller, &parent, message_id, kind, &input)
-                .await?
-        };
+        if self.store.channel(message_id).await?.is_some() {
+            return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
+        }
+        // Two requests for one message at once: the store creates the
+        // thread once, and the other is refused in `open_thread`.
+        let thread = self
+            .open_thread(caller, &parent, message_id, kind, &input)
+            .await?;
         let patch = MessagePatch {
             flags: Some(message.flags | HAS_THREAD),
             ..MessagePatch::default()
@@ -189,8 +182,8 @@ impl Service {
         Ok(out)
     }
 
-    /// Creates the thread record, makes the caller its first member and
-    /// announces it.
+    /// Creates the thread record (unless one has its id: 160004), makes
+    /// the caller its first member and announces it.
     async fn open_thread(
         &self,
         caller: Caller,
@@ -217,7 +210,6 @@ impl Service {
         let now = now_ms();
         let mut state = ThreadState::new(duration, now);
         state.invitable = input.invitable.unwrap_or(true);
-        state.member_count = 1;
         let thread = Channel {
             parent_id: Some(parent.channel.id),
             owner_id: Some(caller.id),
@@ -226,14 +218,20 @@ impl Service {
             thread: Some(state),
             ..Channel::new(id, kind, guild.guild.id, name)
         };
-        self.store.put_channel(&thread).await?;
+        if !self.store.create_channel(&thread).await? {
+            return Err(ServiceError::BadRequest(codes::THREAD_ALREADY_CREATED));
+        }
         let creator = ThreadMember {
             thread_id: id,
             user_id: caller.id,
             join_ms: now,
             flags: 0,
         };
-        self.store.put_thread_member(&creator).await?;
+        let thread = self
+            .store
+            .add_thread_member(&creator)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
         let out = wire::Channel::new(&thread, None);
         let mut created = serde_json::to_value(&out).unwrap_or_default();
         created["newly_created"] = true.into();
@@ -309,47 +307,45 @@ impl Service {
         if !moderator && (!owner || moderated) {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
-        let _serial = self.thread_lock.lock().await;
-        let mut thread = self
-            .store
-            .channel(view.channel.id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
-        let was = state(&thread)?.clone();
-        if was.locked && !moderator && input.archived == Some(false) {
+        if state(&view.channel)?.locked && !moderator && input.archived == Some(false) {
             return Err(ServiceError::Forbidden(codes::THREAD_LOCKED));
         }
         let mut errors = FormErrors::new();
-        if let Some(name) = &input.name {
+        let name = input.name.as_deref().map(str::trim);
+        if let Some(name) = name {
             let (min, max) = limits::CHANNEL_NAME;
-            check_length(&mut errors, "name", name.trim(), min, max);
-            thread.name = name.trim().to_owned();
+            check_length(&mut errors, "name", name, min, max);
         }
         if let Some(seconds) = input.rate_limit_per_user {
             check_slowmode(&mut errors, seconds);
-            thread.rate_limit_per_user = seconds;
         }
-        let now = now_ms();
-        let s = state_mut(&mut thread)?;
         if let Some(minutes) = input.auto_archive_duration {
             check_duration(&mut errors, minutes);
-            s.auto_archive_duration = minutes;
-        }
-        if let Some(locked) = input.locked {
-            s.locked = locked;
-        }
-        if let Some(invitable) = input.invitable {
-            s.invitable = invitable;
-        }
-        if let Some(archived) = input.archived
-            && archived != s.archived
-        {
-            s.archived = archived;
-            s.archive_ms = now;
-            s.last_activity_ms = now;
         }
         errors.into_result()?;
-        self.update_channel(&thread).await?;
+        let edit = ThreadEdit {
+            name: name.map(str::to_owned),
+            rate_limit_per_user: input.rate_limit_per_user,
+            auto_archive_duration: input.auto_archive_duration,
+            locked: input.locked,
+            invitable: input.invitable,
+            archived: input.archived,
+            at_ms: now_ms(),
+            // Locked meanwhile: still only a moderator unarchives it.
+            unless_locked: !moderator,
+        };
+        // One store operation: an edit never loses a counter update made
+        // meanwhile, and never recreates a thread deleted meanwhile.
+        let Some(thread) = self
+            .store
+            .update_thread(view.channel.id, &ThreadUpdate::Edit(edit))
+            .await?
+        else {
+            return Err(match self.store.channel(view.channel.id).await? {
+                Some(_) => ServiceError::Forbidden(codes::THREAD_LOCKED),
+                None => ServiceError::NotFound(codes::UNKNOWN_CHANNEL),
+            });
+        };
         let out = self.channel_wire(&thread).await?;
         self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
         let mut details = Details::on(thread.id);
@@ -383,10 +379,10 @@ impl Service {
         Ok(out)
     }
 
-    /// Removes a thread with its messages and members (under the thread
-    /// lock, so no counter update writes it back), and says so to those who
-    /// saw it: a private thread's members and moderators, or the parent's
-    /// viewers.
+    /// Removes a thread with its messages and members, and says so to
+    /// those who saw it: a private thread's members and moderators, or the
+    /// parent's viewers. Thread updates never recreate a thread, so one
+    /// racing the deletion leaves it deleted.
     pub(crate) async fn drop_thread(&self, thread: &Channel) -> ServiceResult<()> {
         let (Some(guild_id), Some(parent)) = (thread.guild_id, thread.parent_id) else {
             return Ok(());
@@ -401,10 +397,7 @@ impl Service {
                 members.extend(page.iter().map(|m| m.user_id));
             }
         }
-        {
-            let _serial = self.thread_lock.lock().await;
-            self.store.delete_channel(thread.id).await?;
-        }
+        self.store.delete_channel(thread.id).await?;
         self.cache.forget(thread.id);
         self.sweep_blobs().await?;
         let data = deleted(thread);
@@ -437,18 +430,24 @@ impl Service {
         if !s.archived {
             return Ok(view);
         }
-        let now = now_ms();
-        let thread = {
-            let _serial = self.thread_lock.lock().await;
-            self.update_thread(view.channel.id, |t| {
-                t.archived = false;
-                t.archive_ms = now;
-                t.last_activity_ms = now;
-            })
+        let unarchive = ThreadUpdate::Unarchive { at_ms: now_ms() };
+        let thread = match self
+            .store
+            .update_thread(view.channel.id, &unarchive)
             .await?
+        {
+            Some(thread) => {
+                let out = self.channel_wire(&thread).await?;
+                self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+                thread
+            }
+            // Another message woke it first (and said so), or it is gone.
+            None => self
+                .store
+                .channel(view.channel.id)
+                .await?
+                .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?,
         };
-        let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
         Ok(ChannelView {
             channel: thread,
             ..view
@@ -462,50 +461,28 @@ impl Service {
         view: &ChannelView,
         message: &concord_model::records::Message,
     ) -> ServiceResult<()> {
-        let starter = message.id == view.channel.id;
-        {
-            let _serial = self.thread_lock.lock().await;
-            self.update_thread(view.channel.id, |t| {
-                if !starter {
-                    t.message_count += 1;
-                    t.total_message_sent += 1;
-                }
-                t.last_activity_ms = now_ms();
-            })
-            .await?;
-        }
+        let sent = ThreadUpdate::MessageSent {
+            counted: message.id != view.channel.id,
+            at_ms: now_ms(),
+        };
+        self.store
+            .update_thread(view.channel.id, &sent)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
         self.add_to_thread(view, message.author_id).await
     }
 
-    /// After messages are deleted from a thread.
+    /// After messages are deleted from a thread (one deleted meanwhile has
+    /// nothing left to count).
     pub(crate) async fn thread_messages_deleted(
         &self,
         thread_id: Snowflake,
         count: usize,
     ) -> ServiceResult<()> {
-        let _serial = self.thread_lock.lock().await;
         let count = u32::try_from(count).unwrap_or(u32::MAX);
-        self.update_thread(thread_id, |t| {
-            t.message_count = t.message_count.saturating_sub(count)
-        })
-        .await
-        .map(drop)
-    }
-
-    /// Reads, changes and writes a thread's state; callers hold `thread_lock`.
-    async fn update_thread(
-        &self,
-        thread_id: Snowflake,
-        change: impl FnOnce(&mut ThreadState),
-    ) -> ServiceResult<Channel> {
-        let mut thread = self
-            .store
-            .channel(thread_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
-        change(state_mut(&mut thread)?);
-        self.update_channel(&thread).await?;
-        Ok(thread)
+        let deleted = ThreadUpdate::MessagesDeleted { count };
+        self.store.update_thread(thread_id, &deleted).await?;
+        Ok(())
     }
 
     /// Deletes the threads of a channel being deleted.
