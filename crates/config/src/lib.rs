@@ -190,6 +190,10 @@ pub struct Settings {
     /// Directory of attachments' files; every node of a cluster must share it [default: DATA_DIR/attachments]
     #[arg(long, env = "CONCORD_BLOB_DIR")]
     pub blob_dir: Option<PathBuf>,
+
+    /// Directory of the search index; every node of a cluster must share it: one node writes it, the others follow [default: DATA_DIR/search]
+    #[arg(long, env = "CONCORD_SEARCH_DIR")]
+    pub search_dir: Option<PathBuf>,
 }
 
 macro_rules! layer {
@@ -236,6 +240,7 @@ impl Settings {
             upload_concurrency: Some(4),
             attachment_url_ttl_s: Some(86_400),
             blob_dir: None,
+            search_dir: None,
         }
     }
 
@@ -277,7 +282,8 @@ impl Settings {
             cache_max_bytes,
             upload_concurrency,
             attachment_url_ttl_s,
-            blob_dir
+            blob_dir,
+            search_dir
         )
     }
 
@@ -359,6 +365,8 @@ pub struct Config {
     pub attachment_url_ttl_s: u64,
     /// Where attachments' files live.
     pub blob_dir: PathBuf,
+    /// Where the search index lives.
+    pub search_dir: PathBuf,
 }
 
 impl Config {
@@ -464,6 +472,7 @@ impl Config {
             cache_max_bytes: nonzero("cache_max_bytes", s.cache_max_bytes)?,
             attachment_url_ttl_s: nonzero("attachment_url_ttl_s", s.attachment_url_ttl_s)?,
             blob_dir: s.blob_dir.unwrap_or_else(|| data_dir.join("attachments")),
+            search_dir: s.search_dir.unwrap_or_else(|| data_dir.join("search")),
         })
     }
 }

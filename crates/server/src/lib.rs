@@ -12,8 +12,8 @@ use concord_bus::{EventBus, LocalBus};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
+use concord_realtime::Realtime;
 use concord_realtime::leases::{NodeIdError, claim_node_id, node_id_lease};
-use concord_realtime::{Leases, Realtime};
 use concord_search::SearchIndex;
 use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
@@ -92,10 +92,6 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
     Ok(Arc::new(FjallStore::open(&store_dir, options)?))
 }
 
-fn search_dir(config: &Config) -> PathBuf {
-    config.data_dir.join("search")
-}
-
 /// Where the server leaves the secret the local command line uses.
 pub fn control_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.token")
@@ -145,7 +141,7 @@ pub async fn reindex(
 ) -> Result<(), ServerError> {
     datadir::prepare(&config.data_dir)?;
     let store = open_store(config)?;
-    let dir = search_dir(config);
+    let dir = config.search_dir.clone();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .map_err(|e| ServerError::DataDir(dir.display().to_string(), e.to_string()))?;
@@ -173,27 +169,6 @@ impl Backends {
             bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
             realtime: Realtime::local(),
         })
-    }
-}
-
-/// Renews `holder`'s lease on `name` three times per `ttl`; returns only
-/// if another holder took it (this node stalled past `ttl`). A backend
-/// that cannot answer is tried again at the next renewal.
-async fn keep_lease(leases: Arc<dyn Leases>, name: String, holder: String, ttl: Duration) {
-    let mut tick = tokio::time::interval(ttl / 3);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let renewed = match leases.renew(&name, &holder, ttl).await {
-            // Ran out, but maybe nobody took it meanwhile.
-            Ok(false) => leases.acquire(&name, &holder, ttl).await,
-            held => held,
-        };
-        match renewed {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => tracing::warn!(error = %e, lease = name, "lease not renewed; trying again"),
-        }
     }
 }
 
@@ -235,30 +210,12 @@ pub async fn run_node(
     .await?;
     let node_id = node_id_lease(worker_id, process_id);
     tracing::info!(worker_id, process_id, "snowflake ids leased");
-    let mut node_id_lost = tokio::spawn(keep_lease(
+    let mut node_id_lost = tokio::spawn(concord_service::keep_lease(
         Arc::clone(&leases),
         node_id.clone(),
         holder.clone(),
         NODE_ID_TTL,
     ));
-    let index = match config.search {
-        true => Some(Arc::new(SearchIndex::open(&search_dir(&config))?)),
-        false => None,
-    };
-    // The search feed commits what it holds once HTTP has drained.
-    let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
-    let search_feed = index.as_ref().map(|index| {
-        let stop = async move {
-            let _ = search_stopped.await;
-        };
-        let events = bus.subscribe();
-        tokio::spawn(search::feed(
-            Arc::clone(&store),
-            Arc::clone(index),
-            events,
-            stop,
-        ))
-    });
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let service_config = ServiceConfig {
@@ -277,10 +234,23 @@ pub async fn run_node(
         .await?
         .with_realtime(realtime)
         .with_blobs(config.blob_dir.clone());
-    if let Some(index) = index {
-        service = service.with_search(index);
+    if config.search {
+        service = service.with_search();
     }
     let service = Arc::new(service);
+    // One node of a cluster writes the search index, the others follow
+    // it; the writer commits what it holds once HTTP has drained.
+    let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
+    let search_feed = config.search.then(|| {
+        tokio::spawn(concord_service::indexing::write_or_follow(
+            Arc::downgrade(&service),
+            config.search_dir.clone(),
+            holder.clone(),
+            async move {
+                let _ = search_stopped.await;
+            },
+        ))
+    });
     // Tasks one node of a cluster runs at a time, each under its lease.
     let singletons = [
         tokio::spawn(concord_service::threads::auto_archive(

@@ -247,7 +247,7 @@ impl Service {
                 .collect())
         })
         .await?;
-        stats.indexed_messages = self.search.as_ref().map(|index| index.documents());
+        stats.indexed_messages = self.search_index().map(|index| index.documents());
         Ok(stats)
     }
 }

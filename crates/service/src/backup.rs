@@ -85,7 +85,7 @@ impl Service {
     ) -> ServiceResult<BackupSummary> {
         check_destination(&dest)?;
         let started = Instant::now();
-        let search_bytes = match self.search.clone() {
+        let search_bytes = match self.search_index() {
             Some(index) => {
                 progress(BackupProgress::Search);
                 let to = dest.join(SEARCH_DIR);

@@ -39,15 +39,16 @@ impl Service {
             },
         };
         // Search filling up answers 202 to searches; everything else serves.
-        let search = match &self.search {
-            None => ("disabled".to_owned(), true),
-            Some(index) if index.is_ready() => {
+        let search = match (&self.search, self.search_index()) {
+            (None, _) => ("disabled".to_owned(), true),
+            (Some(_), Some(index)) if index.is_ready() => {
                 (format!("{} messages indexed", index.documents()), true)
             }
-            Some(index) => (
+            (Some(_), Some(index)) => (
                 format!("indexing, {} messages so far", index.documents()),
                 false,
             ),
+            (Some(_), None) => ("waiting for the index to be written".to_owned(), false),
         };
         let checks = vec![
             store,

@@ -31,6 +31,7 @@ pub mod emojis;
 pub mod error;
 pub mod guilds;
 pub mod health;
+pub mod indexing;
 pub mod input;
 pub mod invites;
 pub mod messages;
@@ -121,8 +122,9 @@ pub struct Service {
     /// Every password hash and check, bounded; login throttling.
     passwords: Passwords,
     pub config: ServiceConfig,
-    /// The message index searches read; `None` answers "not yet available".
-    search: Option<Arc<SearchIndex>>,
+    /// The message index searches read (`None`: search is off); an empty
+    /// slot answers "not yet available".
+    search: Option<indexing::SearchSlot>,
     /// State shared by every node: presence, rate limits, leases, and more
     /// as the seam grows.
     /// In-process unless [`Service::with_realtime`] says otherwise.
@@ -164,10 +166,16 @@ impl Service {
         })
     }
 
-    /// Answers searches from `index`, which [`search::feed`] keeps current.
-    pub fn with_search(mut self, index: Arc<SearchIndex>) -> Self {
-        self.search = Some(index);
+    /// Answers searches, from the index [`indexing::write_or_follow`]
+    /// writes or follows.
+    pub fn with_search(mut self) -> Self {
+        self.search = Some(indexing::SearchSlot::default());
         self
+    }
+
+    /// The index searches read now, if search is on and one is open.
+    pub(crate) fn search_index(&self) -> Option<Arc<SearchIndex>> {
+        self.search.as_ref().and_then(indexing::SearchSlot::get)
     }
 
     /// Shares `realtime` with the other nodes of a cluster.
@@ -421,5 +429,31 @@ pub(crate) fn to_channel(guild_id: Snowflake, channel_id: Snowflake) -> Audience
         guild_id,
         channel_id: Some(channel_id),
         required: Permissions::NONE,
+    }
+}
+
+/// Renews `holder`'s lease on `name` three times per `ttl`; returns only
+/// if another holder took it (this node stalled past `ttl`). A backend
+/// that cannot answer is tried again at the next renewal.
+pub async fn keep_lease(
+    leases: Arc<dyn concord_realtime::Leases>,
+    name: String,
+    holder: String,
+    ttl: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(ttl / 3);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let renewed = match leases.renew(&name, &holder, ttl).await {
+            // Ran out, but maybe nobody took it meanwhile.
+            Ok(false) => leases.acquire(&name, &holder, ttl).await,
+            held => held,
+        };
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, lease = name, "lease not renewed; trying again"),
+        }
     }
 }

@@ -386,8 +386,8 @@ impl Service {
         if !self.reads_content(caller).await? {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }
-        let index = match &self.search {
-            Some(index) if index.is_ready() => Arc::clone(index),
+        let index = match self.search_index() {
+            Some(index) if index.is_ready() => index,
             other => {
                 let documents_indexed = other.as_ref().map_or(0, |i| i.documents());
                 return Err(ServiceError::IndexNotReady { documents_indexed });

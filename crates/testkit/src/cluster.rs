@@ -1,8 +1,8 @@
 //! Several Concord nodes in this test process, each with its own service,
 //! gateway and port, sharing one reference store, one in-process bus, one
-//! in-process realtime backend and one blob directory: a cluster without
-//! networked backends, so a test can ask one node and check what another
-//! says.
+//! in-process realtime backend, and the blob and search directories: a
+//! cluster without networked backends, so a test can ask one node and
+//! check what another says.
 //!
 //! Nodes are `concord_server::run_node` over shared `Backends`, exactly as
 //! `concord serve` runs one node over its own.
@@ -35,8 +35,8 @@ pub struct Cluster {
     backends: Backends,
     settings: Settings,
     nodes: Vec<Node>,
-    /// Attachments' files, shared as a cluster shares a mount.
-    _blobs: TempDir,
+    /// Attachments' files and the search index, shared as a cluster shares a mount.
+    _shared: TempDir,
 }
 
 /// One running node: HTTP and the gateway on its own loopback port.
@@ -64,7 +64,7 @@ impl Node {
 }
 
 impl Cluster {
-    /// `count` nodes with rate limits off and search disabled.
+    /// `count` nodes with rate limits off and search off.
     pub async fn start(count: usize) -> Cluster {
         Self::start_with(count, |_| {}).await
     }
@@ -72,11 +72,12 @@ impl Cluster {
     /// `count` nodes whose settings `adjust` changes (turning rate limits
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
-        let blobs = tempfile::tempdir().expect("blob dir");
+        let shared = tempfile::tempdir().expect("shared dir");
         let mut settings = Settings {
             rate_limits: Some(Switch::Off),
             search: Some(Switch::Off),
-            blob_dir: Some(blobs.path().to_path_buf()),
+            blob_dir: Some(shared.path().join("attachments")),
+            search_dir: Some(shared.path().join("search")),
             ..Settings::default()
         };
         adjust(&mut settings);
@@ -89,7 +90,7 @@ impl Cluster {
             backends,
             settings,
             nodes: Vec::new(),
-            _blobs: blobs,
+            _shared: shared,
         };
         for _ in 0..count {
             cluster.add_node().await;

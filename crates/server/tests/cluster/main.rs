@@ -391,3 +391,45 @@ async fn a_file_sent_through_one_node_is_served_by_another_and_outlives_a_copy_d
         assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
     }
 }
+
+/// The ids of a search's hits, in order.
+fn hits(reply: &concord_testkit::Reply) -> Vec<String> {
+    let groups = reply.body["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    groups
+        .iter()
+        .filter_map(|g| g[0]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_node_searches_one_index_and_another_node_takes_its_writing_over() {
+    let mut cluster = Cluster::start_with(2, |s| s.search = Some(concord_config::Switch::On)).await;
+    let (owner, general, _) = guild_with(&cluster, &[]).await;
+    let path = format!("/channels/{general}/messages/search?content=needle");
+    let first = cluster.node(0).say(&owner, &general, "a needle here").await;
+    for node in [cluster.node(0), cluster.node(1)] {
+        let found = node
+            .get_until(&path, &owner.auth, |r| {
+                r.status == 200 && hits(r) == [first.clone()]
+            })
+            .await;
+        assert_eq!(
+            found.body["total_results"], 1,
+            "indexed once: {:?}",
+            found.body
+        );
+    }
+    // The first node writes the index; once it stops, the other takes over.
+    cluster.stop(0).await;
+    let b = cluster.node(1);
+    let second = b.say(&owner, &general, "another needle").await;
+    let found = b
+        .get_until(&path, &owner.auth, |r| {
+            r.status == 200 && hits(r) == [second.clone(), first.clone()]
+        })
+        .await;
+    assert_eq!(found.body["total_results"], 2, "{:?}", found.body);
+}
