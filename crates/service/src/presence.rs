@@ -67,13 +67,8 @@ impl Service {
             .update(user_id, session_id, presence.clone())
             .await
             .map_err(unavailable)?;
-        match touched {
-            Touched::Live(transition) => self.tell_presence(user_id, transition).await,
-            Touched::Gone => {
-                self.connect_presence(user_id, session_id, presence, ttl)
-                    .await
-            }
-        }
+        self.after_touch(touched, user_id, session_id, presence, ttl)
+            .await
     }
 
     /// A heartbeat: the session is still there for another `ttl`. One
@@ -92,6 +87,20 @@ impl Service {
             .refresh(user_id, session_id, ttl)
             .await
             .map_err(unavailable)?;
+        self.after_touch(touched, user_id, session_id, presence, ttl)
+            .await
+    }
+
+    /// Tells what a live session's change changed; a session whose entry
+    /// expired meanwhile is connected again with `presence`.
+    async fn after_touch(
+        &self,
+        touched: Touched,
+        user_id: Snowflake,
+        session_id: &str,
+        presence: UserPresence,
+        ttl: Duration,
+    ) -> ServiceResult<()> {
         match touched {
             Touched::Live(transition) => self.tell_presence(user_id, transition).await,
             Touched::Gone => {

@@ -96,9 +96,8 @@ mod tests {
         (service.unwrap(), events)
     }
 
-    #[tokio::test]
-    async fn idle_threads_archive_themselves_after_their_duration() {
-        let (service, mut events) = service().await;
+    /// A new public thread of the world's channel, archived after an hour idle.
+    async fn hour_thread(service: &Service) -> Snowflake {
         let caller = Caller {
             id: OWNER,
             bot: false,
@@ -110,7 +109,13 @@ mod tests {
             ..StartThread::default()
         };
         let started = service.start_thread(caller, TEXT, input).await.unwrap();
-        let id: Snowflake = started["id"].as_str().unwrap().parse().unwrap();
+        started["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn idle_threads_archive_themselves_after_their_duration() {
+        let (service, mut events) = service().await;
+        let id = hour_thread(&service).await;
         let thread = service.store.channel(id).await.unwrap().unwrap();
         let due = thread.thread.as_ref().unwrap().archive_due_ms();
 
@@ -144,18 +149,7 @@ mod tests {
 
     /// A thread of the world's channel, idle for two hours already.
     async fn idle_thread(service: &Service) -> Snowflake {
-        let caller = Caller {
-            id: OWNER,
-            bot: false,
-        };
-        let input = StartThread {
-            name: Some("idle".into()),
-            kind: Some(channel_type::PUBLIC_THREAD),
-            auto_archive_duration: Some(60),
-            ..StartThread::default()
-        };
-        let started = service.start_thread(caller, TEXT, input).await.unwrap();
-        let id: Snowflake = started["id"].as_str().unwrap().parse().unwrap();
+        let id = hour_thread(service).await;
         let mut thread = service.store.channel(id).await.unwrap().unwrap();
         thread.thread.as_mut().unwrap().last_activity_ms = now_ms() - 2 * 60 * 60_000;
         assert!(service.store.update_channel(&thread).await.unwrap());
