@@ -671,3 +671,140 @@ fn strip_content(data: &Value) -> Arc<str> {
     }
     serde_json::to_string(&data).unwrap_or_default().into()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use concord_bus::{EventBus, LocalBus};
+    use concord_config::{Config, Settings};
+    use concord_model::event::NodeId;
+    use concord_model::records::{Channel, Guild, Role, User, channel_type};
+    use concord_service::ServiceConfig;
+    use concord_store::memory::MemoryStore;
+    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::session::Attachment;
+
+    const OWNER: Snowflake = Snowflake(10);
+    const GUILD: Snowflake = Snowflake(1);
+    const TEXT: Snowflake = Snowflake(2);
+
+    /// A hub over a bus that keeps `capacity` events, and its subscription.
+    async fn hub(capacity: usize) -> (Arc<Hub>, Arc<LocalBus>, Subscription) {
+        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        store.create_user(&User::new(OWNER, "owner")).await.unwrap();
+        let guild = NewGuild {
+            guild: Guild::new(GUILD, "g", OWNER),
+            roles: vec![Role::everyone(GUILD)],
+            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
+            owner: Member::new(GUILD, OWNER, 0),
+        };
+        store.create_guild(&guild).await.unwrap();
+        let bus = Arc::new(LocalBus::new(capacity));
+        let config = Config::from_settings(Settings::defaults()).unwrap();
+        let config = ServiceConfig {
+            worker_id: 0,
+            process_id: 0,
+            rate_limits: config.rate_limits,
+            registration: config.registration,
+            public_base: String::new(),
+            attachment_max_bytes: config.attachment_max_bytes,
+            attachment_url_ttl_s: config.attachment_url_ttl_s,
+            upload_concurrency: config.bounds.upload_concurrency as usize,
+            cache_max_bytes: config.cache_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
+        };
+        let service = Service::open(store, bus.clone(), config).await.unwrap();
+        let events = bus.subscribe().await.unwrap();
+        let hub = Arc::new(Hub::new(Arc::new(service), Arc::clone(events.interest())));
+        (hub, bus, events)
+    }
+
+    fn attachment(id: u64) -> Attachment {
+        Attachment {
+            id,
+            wake: Arc::new(Notify::new()),
+            kick: Arc::new(Notify::new()),
+        }
+    }
+
+    fn session(id: &str) -> Arc<Session> {
+        let session = Session::new(id.into(), OWNER, true, intents::GUILD_MESSAGES, [0, 1], 50);
+        session.set_guilds([GUILD]);
+        session.open(Vec::new());
+        Arc::new(session)
+    }
+
+    fn typing() -> Event {
+        let data = serde_json::json!({ "channel_id": TEXT, "guild_id": GUILD });
+        Event::new(EventKind::TypingStart, in_text(), NodeId(1), &data)
+    }
+
+    fn in_text() -> Audience {
+        Audience::Guild {
+            guild_id: GUILD,
+            channel_id: Some(TEXT),
+            required: Permissions::NONE,
+        }
+    }
+
+    fn held(events: &Subscription) -> HashSet<Topic> {
+        events.interest().topics().into_iter().collect()
+    }
+
+    #[test]
+    fn a_guild_id_is_added_without_parsing() {
+        let added = |data: &str| -> serde_json::Value {
+            serde_json::from_str(&with_guild_id(data, GUILD)).unwrap()
+        };
+        assert_eq!(added("{}"), serde_json::json!({ "guild_id": "1" }));
+        assert_eq!(
+            added(r#"{"user":{"id":"10"}}"#),
+            serde_json::json!({ "guild_id": "1", "user": { "id": "10" } })
+        );
+    }
+
+    #[tokio::test]
+    async fn the_subscription_holds_what_local_sessions_need() {
+        let (hub, _bus, events) = hub(8).await;
+        assert!(held(&events).is_empty());
+        hub.insert(session("a"));
+        hub.insert(session("b"));
+        let both = HashSet::from([Topic::Guild(GUILD), Topic::User(OWNER)]);
+        assert_eq!(held(&events), both);
+        hub.remove("a");
+        assert_eq!(held(&events), both, "b still needs them");
+        hub.remove("b");
+        assert!(held(&events).is_empty());
+    }
+
+    /// A hub that falls behind the bus's history cannot know what its
+    /// sessions missed: each is told to reconnect and cannot resume.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_gap_makes_every_session_start_afresh() {
+        let (hub, bus, events) = hub(2).await;
+        let (attached, detached) = (session("attached"), session("detached"));
+        hub.insert(Arc::clone(&attached));
+        hub.insert(Arc::clone(&detached));
+        let connection = attachment(1);
+        attached.attach(connection.clone());
+        // Three events before the dispatcher runs: the first is gone.
+        for _ in 0..3 {
+            bus.publish(typing()).await.unwrap();
+        }
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        let kicked = tokio::time::timeout(Duration::from_secs(5), connection.kick.notified());
+        kicked.await.expect("the connection is let go");
+        assert!(attached.take_reconnect(), "with op 7 first");
+        assert!(attached.resume(attachment(2), 0).is_err(), "and no resume");
+        assert!(detached.resume(attachment(3), 0).is_err());
+        // The connection of an identify under way is told as it attaches.
+        let late = attachment(4);
+        detached.attach(late.clone());
+        let kicked = tokio::time::timeout(Duration::from_secs(5), late.kick.notified());
+        kicked.await.expect("told as it attaches");
+    }
+}
