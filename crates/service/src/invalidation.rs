@@ -140,9 +140,10 @@ impl Service {
 mod tests {
     use std::sync::Arc;
 
-    use concord_bus::LocalBus;
+    use concord_bus::{BusError, BusResult, EventBus, LocalBus, Subscription, Topic};
     use concord_config::{Config, Settings};
     use concord_model::Snowflake;
+    use concord_model::event::Event;
     use concord_model::records::{Channel, Guild, Member, Role, User, channel_type};
     use concord_store::memory::MemoryStore;
     use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
@@ -161,6 +162,12 @@ mod tests {
 
     /// Two nodes over one store and one bus, as a cluster has them.
     async fn two_nodes(bus_capacity: usize) -> (Service, Service) {
+        let bus = Arc::new(LocalBus::new(bus_capacity));
+        nodes(bus.clone(), bus).await
+    }
+
+    /// Two nodes over one store, each publishing on the bus it is given.
+    async fn nodes(a: Arc<dyn EventBus>, b: Arc<dyn EventBus>) -> (Service, Service) {
         let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
         store.create_user(&User::new(OWNER, "owner")).await.unwrap();
         let guild = NewGuild {
@@ -170,7 +177,6 @@ mod tests {
             owner: Member::new(GUILD, OWNER, 0),
         };
         store.create_guild(&guild).await.unwrap();
-        let bus = Arc::new(LocalBus::new(bus_capacity));
         let config = Config::from_settings(Settings::defaults()).unwrap();
         let node = |worker_id| ServiceConfig {
             worker_id,
@@ -184,11 +190,38 @@ mod tests {
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
         };
-        let a = Service::open(store.clone(), bus.clone(), node(1))
-            .await
-            .unwrap();
-        let b = Service::open(store, bus, node(2)).await.unwrap();
+        let a = Service::open(store.clone(), a, node(1)).await.unwrap();
+        let b = Service::open(store, b, node(2)).await.unwrap();
         (a, b)
+    }
+
+    /// A bus that is down for publishing.
+    struct Down(LocalBus);
+
+    #[async_trait::async_trait]
+    impl EventBus for Down {
+        async fn publish(&self, _: Event) -> BusResult<u64> {
+            Err(BusError::Unavailable("down".into()))
+        }
+        async fn subscribe(&self) -> BusResult<Subscription> {
+            self.0.subscribe().await
+        }
+        async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>> {
+            self.0.replay(after, topics).await
+        }
+        async fn head(&self) -> BusResult<u64> {
+            self.0.head().await
+        }
+    }
+
+    /// The write is committed when its publish fails: the caller is told it
+    /// succeeded, and every node reads it.
+    #[tokio::test]
+    async fn a_failed_publish_keeps_the_committed_write() {
+        let (a, b) = nodes(Arc::new(Down(LocalBus::new(8))), Arc::new(LocalBus::new(8))).await;
+        say(&a, "kept").await;
+        assert_eq!(history(&a).await, ["kept"]);
+        assert_eq!(history(&b).await, ["kept"]);
     }
 
     async fn say(node: &Service, content: &str) {
