@@ -74,7 +74,12 @@ impl EventBus for LocalBus {
             }
             ring.head
         };
-        self.published.send_replace(id);
+        // Concurrent publishers may get here out of order: the head only grows.
+        self.published.send_if_modified(|head| {
+            let grows = id > *head;
+            *head = (*head).max(id);
+            grows
+        });
         Ok(id)
     }
 
@@ -104,7 +109,8 @@ impl EventBus for LocalBus {
     }
 
     async fn head(&self) -> BusResult<u64> {
-        Ok(self.ring().head)
+        // Read on every cached read: the watch, not the ring's lock.
+        Ok(*self.published.borrow())
     }
 }
 

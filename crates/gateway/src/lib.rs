@@ -3,9 +3,10 @@
 //!
 //! A connection ([`connection`]) is one task; what must outlive a dropped
 //! socket (sequence numbers, the resume buffer) lives in its [`session`].
-//! The [`hub`] holds the node's sessions and is the only subscriber to the
-//! bus: it routes each event to the sessions allowed to see it, so the bus
-//! is read once per node, never once per socket.
+//! The [`hub`] holds the node's sessions and is the gateway's one
+//! subscriber to the bus, for the guilds and users its sessions need: it
+//! routes each event to the sessions allowed to see it, so the bus is read
+//! once per node, never once per socket.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -282,9 +282,22 @@ impl Event {
         }
     }
 
-    /// Whether a subscriber interested in `topics` gets this event.
+    /// Whether a subscriber that wants the topics `wanted` says yes to
+    /// gets this event ([`Event::topics`], without collecting them).
     pub fn is_on(&self, wanted: impl Fn(Topic) -> bool) -> bool {
-        wanted(Topic::All) || self.topics().into_iter().any(wanted)
+        if wanted(Topic::All) {
+            return true;
+        }
+        match &self.audience {
+            Audience::Guild { guild_id, .. } => wanted(Topic::Guild(*guild_id)),
+            Audience::Guilds { guild_ids, .. } => {
+                guild_ids.iter().any(|g| wanted(Topic::Guild(*g)))
+            }
+            Audience::Private { recipients, .. } => {
+                recipients.iter().any(|u| wanted(Topic::User(*u)))
+            }
+            Audience::Users(users) => users.iter().any(|u| wanted(Topic::User(*u))),
+        }
     }
 }
 
@@ -332,6 +345,9 @@ mod tests {
         );
         assert_eq!(joined.route.guild_id, Some(Snowflake(8)));
         assert_eq!(joined.topics(), vec![Topic::User(Snowflake(7))]);
+        assert!(joined.is_on(|t| t == Topic::User(Snowflake(7))));
+        assert!(!joined.is_on(|t| t == Topic::Guild(Snowflake(8))));
+        assert!(joined.is_on(|t| t == Topic::All));
 
         // A channel event is about the channel itself.
         let edited = Event::new(
