@@ -32,10 +32,11 @@ use crate::session::{Pushed, Session};
 #[derive(Default)]
 struct Index {
     sessions: HashMap<Arc<str>, Arc<Session>>,
-    by_guild: HashMap<Snowflake, HashSet<Arc<str>>>,
-    by_user: HashMap<Snowflake, HashSet<Arc<str>>>,
+    by_guild: Sessions,
+    by_user: Sessions,
 }
 
+/// Session ids by guild or user.
 type Sessions = HashMap<Snowflake, HashSet<Arc<str>>>;
 
 /// Adds a session under `key`: true if it is the first there.
