@@ -3,9 +3,10 @@
 //!
 //! A connection ([`connection`]) is one task; what must outlive a dropped
 //! socket (sequence numbers, the resume buffer) lives in its [`session`].
-//! The [`hub`] holds the node's sessions and is the only subscriber to the
-//! bus: it routes each event to the sessions allowed to see it, so the bus
-//! is read once per node, never once per socket.
+//! The [`hub`] holds the node's sessions and is the gateway's one
+//! subscriber to the bus, for the guilds and users its sessions need: it
+//! routes each event to the sessions allowed to see it, so the bus is read
+//! once per node, never once per socket.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -66,10 +67,14 @@ struct ConnectQuery {
 }
 
 impl Gateway {
-    /// Starts the node's fan-out and the reaper of expired sessions.
-    pub fn start(service: Arc<Service>, config: GatewayConfig) -> Arc<Gateway> {
-        let events = service.bus().subscribe();
-        let hub = Arc::new(Hub::new(service));
+    /// Subscribes the node's fan-out to the bus (for the guilds and users
+    /// of its sessions) and starts it, and the reaper of expired sessions.
+    pub async fn start(
+        service: Arc<Service>,
+        config: GatewayConfig,
+    ) -> Result<Arc<Gateway>, concord_bus::BusError> {
+        let events = service.bus().subscribe().await?;
+        let hub = Arc::new(Hub::new(service, Arc::clone(events.interest())));
         tokio::spawn(Arc::clone(&hub).fan_out(events));
         let gateway = Arc::new(Gateway {
             hub,
@@ -80,7 +85,7 @@ impl Gateway {
             next_id: AtomicU64::new(1),
         });
         tokio::spawn(reap(Arc::downgrade(&gateway)));
-        gateway
+        Ok(gateway)
     }
 
     /// WebSocket connections open now.

@@ -45,8 +45,11 @@ struct State {
     sent: u64,
     attached: Option<Attachment>,
     detached_at: Option<Instant>,
-    /// Unsent frames were evicted: a resume would lose events.
+    /// Unsent frames were evicted, or events lost on the bus: a resume
+    /// would lose events.
     broken: bool,
+    /// The connection is to be told to reconnect (op 7) as it goes.
+    reconnect: bool,
     guilds: HashSet<Snowflake>,
     /// A person's view: per guild, the channels their client was told of
     /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
@@ -99,6 +102,7 @@ impl Session {
                 attached: None,
                 detached_at: None,
                 broken: false,
+                reconnect: false,
                 guilds: HashSet::new(),
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
@@ -166,6 +170,24 @@ impl Session {
         }
     }
 
+    /// Events the session should have had were lost on the bus: its
+    /// connection (now, or the one that attaches next) is told to
+    /// reconnect (op 7) and its RESUME fails (op 9), so the client
+    /// identifies afresh and loads the current state.
+    pub(crate) fn lose_events(&self) {
+        let mut s = self.lock();
+        s.broken = true;
+        s.reconnect = true;
+        if let Some(attachment) = &s.attached {
+            attachment.kick.notify_one();
+        }
+    }
+
+    /// Whether the connection that is let go should send op 7 first.
+    pub(crate) fn take_reconnect(&self) -> bool {
+        std::mem::take(&mut self.lock().reconnect)
+    }
+
     /// The client confirmed (in a heartbeat) that it received every frame up
     /// to `seq`: a resume can never ask for them again, so they are freed.
     pub(crate) fn confirm(&self, seq: u64) {
@@ -210,6 +232,9 @@ impl Session {
 
     fn attach_locked(s: &mut State, attachment: Attachment) {
         attachment.wake.notify_one();
+        if s.reconnect {
+            attachment.kick.notify_one();
+        }
         if let Some(old) = s.attached.replace(attachment) {
             old.kick.notify_one();
         }

@@ -67,6 +67,8 @@ pub enum ServerError {
     Service(#[from] concord_service::ServiceError),
     #[error("{0}")]
     Search(#[from] concord_search::SearchError),
+    #[error("{0}")]
+    Bus(#[from] concord_bus::BusError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -271,7 +273,8 @@ pub async fn run_node(
             heartbeat_interval_ms: config.gateway_heartbeat_ms,
             url: gateway_url.clone(),
         },
-    );
+    )
+    .await?;
     let connections = Arc::clone(&gateway);
     let state = Arc::new(AppState {
         service,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+use concord_bus::Topic;
 use concord_search::{SearchError, SearchIndex};
 
 use crate::Service;
@@ -97,8 +98,16 @@ async fn write(
             return false;
         }
     };
+    let events = match node.bus().subscribe().await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!(error = %e, "the bus cannot feed the search index; trying again");
+            let _ = release(&node, holder).await;
+            return false;
+        }
+    };
+    events.interest().add(&[Topic::All]);
     slot.set(Some(Arc::clone(&index)));
-    let events = node.bus().subscribe();
     let store = Arc::clone(&node.store);
     let leases = Arc::clone(&node.realtime.leases);
     let stopped = AtomicBool::new(false);

@@ -119,7 +119,7 @@ impl Service {
             "channel_id": channel_id, "code": &invite.code, "created_at": &out.created_at,
             "guild_id": invite.guild_id, "inviter": &out.inviter, "max_age": max_age,
             "max_uses": max_uses, "temporary": invite.temporary, "uses": 0, "expires_at": &out.expires_at,
-        }));
+        })).await;
         Ok(out)
     }
 
@@ -237,7 +237,8 @@ impl Service {
             serde_json::json!({
                 "channel_id": invite.channel_id, "guild_id": invite.guild_id, "code": code,
             }),
-        );
+        )
+        .await;
         Ok(out)
     }
 }

@@ -156,7 +156,8 @@ impl Service {
         }
         let mut data = presence_json(user_id, &shown);
         data["guild_id"] = json!(guild_id);
-        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data);
+        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data)
+            .await;
     }
 
     /// What others see of each of `users` now, in order. Presences are
@@ -203,7 +204,8 @@ impl Service {
                 guild_ids: guilds,
                 about: user_id,
             };
-            self.publish(EventKind::PresenceUpdate, audience, data);
+            self.publish(EventKind::PresenceUpdate, audience, data)
+                .await;
         }
         Ok(())
     }

@@ -136,7 +136,8 @@ impl Service {
                 EventKind::ChannelCreate,
                 Audience::Users(vec![*user]),
                 &view,
-            );
+            )
+            .await;
         }
         self.private_channel_wire(&channel, caller.id).await
     }
@@ -171,7 +172,7 @@ impl Service {
         });
         let mut audience = channel.recipients.clone();
         audience.extend(also);
-        self.publish(kind, Audience::Users(audience), data);
+        self.publish(kind, Audience::Users(audience), data).await;
         Ok(())
     }
 
@@ -200,7 +201,8 @@ impl Service {
         channel.recipients.push(user);
         self.store.update_private_channel(&channel, &[]).await?;
         let view = self.private_channel_wire(&channel, user).await?;
-        self.publish(EventKind::ChannelCreate, Audience::Users(vec![user]), &view);
+        self.publish(EventKind::ChannelCreate, Audience::Users(vec![user]), &view)
+            .await;
         self.recipients_changed(EventKind::ChannelRecipientAdd, &channel, user, None)
             .await
     }
@@ -226,7 +228,8 @@ impl Service {
         }
         self.store.update_private_channel(&channel, &[user]).await?;
         let gone = self.private_channel_wire(&channel, user).await?;
-        self.publish(EventKind::ChannelDelete, Audience::Users(vec![user]), &gone);
+        self.publish(EventKind::ChannelDelete, Audience::Users(vec![user]), &gone)
+            .await;
         self.recipients_changed(
             EventKind::ChannelRecipientRemove,
             &channel,

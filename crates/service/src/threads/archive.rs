@@ -42,7 +42,8 @@ impl Service {
             return Ok(false);
         };
         let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out)
+            .await;
         Ok(true)
     }
 }
@@ -80,7 +81,7 @@ pub async fn auto_archive(service: std::sync::Weak<Service>, holder: String) {
 mod tests {
     use std::sync::Arc;
 
-    use concord_bus::{EventBus, LocalBus};
+    use concord_bus::{Delivery, EventBus, LocalBus, Topic};
     use concord_model::event::EventKind;
     use concord_model::records::channel_type;
 
@@ -91,7 +92,8 @@ mod tests {
 
     async fn service() -> (Service, concord_bus::Subscription) {
         let bus = Arc::new(LocalBus::new(64));
-        let events = bus.subscribe();
+        let events = bus.subscribe().await.unwrap();
+        events.interest().add(&[Topic::All]);
         let service = Service::open(seeded_store().await, bus, config(0)).await;
         (service.unwrap(), events)
     }
@@ -138,7 +140,7 @@ mod tests {
         );
 
         let mut updates = Vec::new();
-        while let Ok(event) = events.try_recv() {
+        while let Some(Delivery::Event(event)) = events.try_next() {
             if event.kind == EventKind::ThreadUpdate {
                 updates.push(serde_json::from_str::<serde_json::Value>(&event.data).unwrap());
             }

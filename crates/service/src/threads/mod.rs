@@ -90,7 +90,8 @@ impl Service {
         {
             self.cache.updated(&updated).await;
             let out = self.render_message(&updated).await?;
-            self.publish(EventKind::MessageUpdate, parent.audience(), out);
+            self.publish(EventKind::MessageUpdate, parent.audience(), out)
+                .await;
         }
         Ok(thread)
     }
@@ -159,8 +160,8 @@ impl Service {
             return Ok(serde_json::to_value(&thread).unwrap_or_default());
         };
         let view = self.channel_view(caller, id).await?;
-        let posted = match self.compose_message(&view, caller, first, id).await {
-            Ok(message) => self.deliver_message(&view, message).await,
+        let posted = match self.compose_message(&view, caller, first).await {
+            Ok(message) => self.deliver_message(&view, message, Some(id)).await,
             Err(e) => Err(e),
         };
         let message = match posted {
@@ -172,7 +173,8 @@ impl Service {
                     EventKind::ThreadDelete,
                     parent.audience(),
                     deleted(&view.channel),
-                );
+                )
+                .await;
                 return Err(e);
             }
         };
@@ -235,7 +237,8 @@ impl Service {
         let out = wire::Channel::new(&thread, None);
         let mut created = serde_json::to_value(&out).unwrap_or_default();
         created["newly_created"] = true.into();
-        self.publish(EventKind::ThreadCreate, thread_audience(&thread), created);
+        self.publish(EventKind::ThreadCreate, thread_audience(&thread), created)
+            .await;
         self.announce_members(&thread, Some(&creator), None).await?;
         let mut details = Details::on(id);
         details
@@ -347,7 +350,8 @@ impl Service {
             });
         };
         let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out)
+            .await;
         let mut details = Details::on(thread.id);
         if view.channel.name != thread.name {
             details
@@ -407,10 +411,13 @@ impl Service {
                 channel_id: Some(parent),
                 required: Permissions::MANAGE_THREADS,
             };
-            self.publish(EventKind::ThreadDelete, moderators, &data);
-            self.publish(EventKind::ThreadDelete, Audience::Users(members), &data);
+            self.publish(EventKind::ThreadDelete, moderators, &data)
+                .await;
+            self.publish(EventKind::ThreadDelete, Audience::Users(members), &data)
+                .await;
         } else {
-            self.publish(EventKind::ThreadDelete, to_channel(guild_id, parent), &data);
+            self.publish(EventKind::ThreadDelete, to_channel(guild_id, parent), &data)
+                .await;
         }
         Ok(())
     }
@@ -438,7 +445,8 @@ impl Service {
         {
             Some(thread) => {
                 let out = self.channel_wire(&thread).await?;
-                self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+                self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out)
+                    .await;
                 thread
             }
             // Another message woke it first (and said so), or it is gone.
