@@ -250,7 +250,7 @@ pub async fn presence_sweep(service: std::sync::Weak<Service>, holder: String) {
 mod tests {
     use std::sync::Arc;
 
-    use concord_bus::{EventBus, LocalBus, Subscription};
+    use concord_bus::{Delivery, EventBus, LocalBus, Subscription, Topic};
     use concord_model::records::{Guild, Member, Role, User};
     use concord_realtime::Realtime;
     use concord_store::memory::MemoryStore;
@@ -275,7 +275,8 @@ mod tests {
         };
         store.create_guild(&guild).await.unwrap();
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(64));
-        let events = bus.subscribe();
+        let events = bus.subscribe().await.unwrap();
+        events.interest().add(&[Topic::All]);
         let realtime = Realtime::local();
         let node = || async {
             let config = ServiceConfig::for_tests();
@@ -288,7 +289,7 @@ mod tests {
     /// The statuses told since the last call.
     fn told(events: &mut Subscription) -> Vec<String> {
         let mut statuses = Vec::new();
-        while let Ok(event) = events.try_recv() {
+        while let Some(Delivery::Event(event)) = events.try_next() {
             if event.kind == EventKind::PresenceUpdate {
                 let data: Value = serde_json::from_str(&event.data).unwrap();
                 statuses.push(data["status"].as_str().unwrap().to_owned());
