@@ -21,10 +21,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use concord_bus::{Delivery, Interest, Subscription, Topic};
 use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::Member;
+use concord_model::wire::content_shown_without_intent;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
 use concord_service::sessions::GuildSnapshot;
-use serde_json::Value;
 
 use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
 use crate::session::{Pushed, Session};
@@ -269,12 +269,9 @@ impl Hub {
                             continue;
                         }
                     }
-                    let hidden =
-                        may_hide_content(&session, event.kind) && !addressed_to(&session, event);
-                    let data = if hidden {
-                        payload.stripped()
-                    } else {
-                        Arc::clone(&payload.full)
+                    let data = match payload.hidden() {
+                        Some(hidden) if hides_content(&session, event) => hidden,
+                        _ => Arc::clone(&payload.full),
                     };
                     push(&session, event.kind.name(), data);
                 }
@@ -600,27 +597,25 @@ fn invalidate(cache: &mut PermissionCache, guild: Snowflake, event: &Event) {
     }
 }
 
-/// A bot without MESSAGE_CONTENT sees no content, unless the message is its
-/// own or mentions it.
-fn may_hide_content(session: &Session, kind: EventKind) -> bool {
+/// Whether a message event reaches `session` without its content: a bot
+/// session without the MESSAGE_CONTENT intent, unless Discord makes an
+/// exception for it (its own message, one mentioning it). Guild messages
+/// only: DMs are delivered whole.
+fn hides_content(session: &Session, event: &Event) -> bool {
+    let route = &event.route;
     session.bot
         && !session.has_intent(intents::MESSAGE_CONTENT)
-        && matches!(kind, EventKind::MessageCreate | EventKind::MessageUpdate)
+        && !route.author_id.is_some_and(|author| {
+            content_shown_without_intent(session.user_id, author, &route.mentions, false)
+        })
 }
 
-/// Whether the session's user wrote the message or is mentioned in it.
-fn addressed_to(session: &Session, event: &Event) -> bool {
-    let me = session.user_id;
-    event.route.author_id == Some(me) || event.route.mentions.contains(&me)
-}
-
-/// One event's bytes, parsed and stripped of content only when a recipient
-/// needs it (routing reads the event's route, never the payload).
+/// One event's bytes, whole and, for a message, without its content,
+/// each shared by every session that gets it.
 struct Payload<'a> {
     event: &'a Event,
     full: Arc<str>,
-    parsed: Option<Option<Value>>,
-    stripped: Option<Arc<str>>,
+    hidden: Option<Arc<str>>,
 }
 
 impl<'a> Payload<'a> {
@@ -628,44 +623,16 @@ impl<'a> Payload<'a> {
         Payload {
             event,
             full: Arc::from(event.data.as_str()),
-            parsed: None,
-            stripped: None,
+            hidden: None,
         }
     }
 
-    fn parsed(&mut self) -> Option<&Value> {
-        let data = &self.event.data;
-        self.parsed
-            .get_or_insert_with(|| serde_json::from_str(data).ok())
-            .as_ref()
+    fn hidden(&mut self) -> Option<Arc<str>> {
+        let text = self.event.hidden.as_deref()?;
+        Some(Arc::clone(
+            self.hidden.get_or_insert_with(|| Arc::from(text)),
+        ))
     }
-
-    fn stripped(&mut self) -> Arc<str> {
-        if let Some(stripped) = &self.stripped {
-            return Arc::clone(stripped);
-        }
-        let stripped = self
-            .parsed()
-            .map(strip_content)
-            .unwrap_or_else(|| Arc::clone(&self.full));
-        self.stripped = Some(Arc::clone(&stripped));
-        stripped
-    }
-}
-
-fn strip_content(data: &Value) -> Arc<str> {
-    let mut data = data.clone();
-    data["content"] = Value::String(String::new());
-    for list in ["embeds", "attachments", "components"] {
-        data[list] = Value::Array(Vec::new());
-    }
-    if let Some(object) = data.as_object_mut() {
-        object.remove("poll");
-    }
-    if data["referenced_message"].is_object() {
-        data["referenced_message"]["content"] = Value::String(String::new());
-    }
-    serde_json::to_string(&data).unwrap_or_default().into()
 }
 
 #[cfg(test)]

@@ -240,6 +240,10 @@ pub struct Event {
     pub audience: Audience,
     /// The dispatch's `d`, as JSON text.
     pub data: String,
+    /// For a message, `data` without what the MESSAGE_CONTENT intent
+    /// guards, serialized once by the service for the readers without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<String>,
 }
 
 impl Event {
@@ -257,6 +261,7 @@ impl Event {
             route: Route::of(kind, &audience, data),
             audience,
             data: data.to_string(),
+            hidden: None,
         }
     }
 

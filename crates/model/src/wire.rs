@@ -547,8 +547,29 @@ impl Attachment {
     }
 }
 
+/// Discord's exceptions to the MESSAGE_CONTENT intent: a reader without it
+/// still gets the content of its own messages, of those that mention it,
+/// and of every message in a DM. The one rule, for HTTP (the application's
+/// flag) and the gateway (the session's intents) alike.
+pub fn content_shown_without_intent(
+    reader: Snowflake,
+    author: Snowflake,
+    mentions: &[Snowflake],
+    private: bool,
+) -> bool {
+    private || author == reader || mentions.contains(&reader)
+}
+
 impl Message {
-    /// Empties what the MESSAGE_CONTENT intent guards.
+    /// Whether `reader`, without the MESSAGE_CONTENT intent, still gets
+    /// this message's content ([`content_shown_without_intent`]).
+    pub fn shows_content_to(&self, reader: Snowflake) -> bool {
+        let mentions: Vec<Snowflake> = self.mentions.iter().map(|u| u.id).collect();
+        content_shown_without_intent(reader, self.author.id, &mentions, self.guild_id.is_none())
+    }
+
+    /// Empties what the MESSAGE_CONTENT intent guards, here and in the
+    /// message it replies to.
     pub fn hide_content(&mut self) {
         self.content.clear();
         self.embeds.clear();

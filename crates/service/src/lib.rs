@@ -258,7 +258,38 @@ impl Service {
                 return;
             }
         };
-        let event = Event::new(kind, audience, self.node, &data);
+        self.send(Event::new(kind, audience, self.node, &data))
+            .await;
+    }
+
+    /// A message event, its payload serialized twice here, once whole and
+    /// once as readers without the MESSAGE_CONTENT intent get it, so the
+    /// gateway never parses it back.
+    pub(crate) async fn publish_message_to(
+        &self,
+        kind: EventKind,
+        audience: Audience,
+        message: &concord_model::wire::Message,
+    ) {
+        let mut hidden = message.clone();
+        hidden.hide_content();
+        let (data, hidden) = match (
+            serde_json::to_value(message),
+            serde_json::to_string(&hidden),
+        ) {
+            (Ok(data), Ok(hidden)) => (data, hidden),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
+                return;
+            }
+        };
+        let mut event = Event::new(kind, audience, self.node, &data);
+        event.hidden = Some(hidden);
+        self.send(event).await;
+    }
+
+    async fn send(&self, event: Event) {
+        let kind = event.kind;
         match self.bus.publish(event).await {
             Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
             Err(e) => {

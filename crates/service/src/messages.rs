@@ -286,7 +286,7 @@ impl Service {
         self.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
         turn.ready().await;
-        self.publish(EventKind::MessageCreate, audience_of(channel), out)
+        self.publish_message_to(EventKind::MessageCreate, audience_of(channel), &out)
             .await;
         Ok(())
     }
@@ -349,7 +349,7 @@ impl Service {
         if let Some(member) = view.member().filter(|m| m.user_id == event.author.id) {
             event.member = Some(wire::Member::new(member, None));
         }
-        self.publish(kind, view.audience(), &event).await;
+        self.publish_message_to(kind, view.audience(), &event).await;
     }
 
     /// Whether the caller may read message content: people always, bots
@@ -363,7 +363,7 @@ impl Service {
     }
 
     /// A bot whose application may not read message content gets it empty,
-    /// except in DMs and in messages it wrote or that mention it (as on Discord).
+    /// but where Discord makes an exception ([`wire::Message::shows_content_to`]).
     pub(crate) async fn hide_content_from_bots(
         &self,
         caller: Caller,
@@ -374,9 +374,7 @@ impl Service {
             return Ok(());
         }
         for message in messages {
-            let own = message.author.id == caller.id;
-            let mentioned = message.mentions.iter().any(|u| u.id == caller.id);
-            if !own && !mentioned {
+            if !message.shows_content_to(caller.id) {
                 message.hide_content();
             }
         }

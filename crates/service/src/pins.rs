@@ -118,7 +118,7 @@ impl Service {
         {
             self.cache.updated(&message).await;
             let out = self.render_message(&message).await?;
-            self.publish(EventKind::MessageUpdate, view.audience(), out)
+            self.publish_message_to(EventKind::MessageUpdate, view.audience(), &out)
                 .await;
         }
         Ok(())

@@ -231,10 +231,26 @@ async fn message_content_is_privileged() {
     assert_eq!(hidden["d"]["embeds"], json!([]));
     assert_eq!(hidden["d"]["attachments"], json!([]));
     assert_eq!(hidden["d"]["components"], json!([]));
+    let shown = with.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(shown["d"]["content"], "secret");
+
+    // A reply carries the message it answers, emptied the same way.
+    let original = shown["d"]["id"].as_str().unwrap();
+    let reply = json!({ "content": "answer", "message_reference": { "message_id": original } });
+    w.s.post(
+        &format!("/channels/{}/messages", w.general),
+        &w.owner.auth,
+        reply,
+    )
+    .await;
+    let hidden = without.dispatch("MESSAGE_CREATE").await;
+    let replied = &hidden["d"]["referenced_message"];
+    assert_eq!(replied["id"], original);
     assert_eq!(
-        with.dispatch("MESSAGE_CREATE").await["d"]["content"],
-        "secret"
+        (replied["content"].clone(), replied["embeds"].clone()),
+        (json!(""), json!([]))
     );
+    with.dispatch("MESSAGE_CREATE").await;
 
     w.say(&format!("<@{}> you may read this", w.bot.id)).await;
     assert!(

@@ -90,7 +90,7 @@ impl Service {
         {
             self.cache.updated(&updated).await;
             let out = self.render_message(&updated).await?;
-            self.publish(EventKind::MessageUpdate, parent.audience(), out)
+            self.publish_message_to(EventKind::MessageUpdate, parent.audience(), &out)
                 .await;
         }
         Ok(thread)
