@@ -5,8 +5,11 @@
 //!
 //! - [`presence`]: who is online, per session, and the transitions others
 //!   must be told.
+//! - [`sessions`]: which node holds each gateway session, and what a
+//!   RESUME on any node replays.
 
 pub mod presence;
+pub mod sessions;
 
 pub use presence::{LocalPresence, Presence, Status, UserPresence};
 
@@ -16,6 +19,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Realtime {
     pub presence: Arc<dyn Presence>,
+    pub sessions: Arc<dyn sessions::SessionDirectory>,
 }
 
 impl Realtime {
@@ -23,6 +27,7 @@ impl Realtime {
     pub fn local() -> Realtime {
         Realtime {
             presence: Arc::new(LocalPresence::new()),
+            sessions: Arc::new(sessions::LocalSessions::default()),
         }
     }
 }
