@@ -171,6 +171,11 @@ impl Service {
         &self.bus
     }
 
+    /// The realtime state this node shares with the others.
+    pub fn realtime(&self) -> &Realtime {
+        &self.realtime
+    }
+
     pub(crate) fn next_id(&self) -> Snowflake {
         self.ids.next()
     }
