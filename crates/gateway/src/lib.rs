@@ -175,7 +175,7 @@ impl Gateway {
             let expired = session
                 .detached_since()
                 .is_some_and(|t| t.elapsed() > RESUMABLE_FOR);
-            if expired || (session.is_revoked() && !session.is_attached()) {
+            if expired || (session.is_broken() && !session.is_attached()) {
                 self.hub.remove(&session.id);
                 ended.push(Arc::clone(&session.id));
             } else {

@@ -24,7 +24,7 @@ impl Gateway {
     ) -> Option<Arc<Session>> {
         let directory = &self.directory;
         if let Some(session) = self.hub.get(id).filter(|s| s.user_id == user) {
-            if session.is_revoked() {
+            if session.is_broken() {
                 self.end_session(&session).await;
                 return None;
             }

@@ -84,8 +84,9 @@ struct State {
     outbox: Vec<Frame>,
     attached: Option<Attachment>,
     detached_at: Option<Instant>,
-    /// The user's tokens no longer hold: the session cannot resume.
-    revoked: bool,
+    /// The user's tokens no longer hold, or another node took the session
+    /// over: it cannot resume here.
+    broken: bool,
     guilds: HashSet<Snowflake>,
     /// A person's view: per guild, the channels their client was told of
     /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
@@ -156,7 +157,7 @@ impl Session {
                 outbox: Vec::new(),
                 attached: None,
                 detached_at: None,
-                revoked: false,
+                broken: false,
                 guilds: HashSet::new(),
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
@@ -296,25 +297,49 @@ impl Session {
     /// session cannot be resumed.
     pub(crate) fn revoke(&self) {
         let mut s = self.lock();
-        s.revoked = true;
+        s.broken = true;
         if let Some(attachment) = &s.attached {
             attachment.kick.notify_one();
         }
     }
 
-    pub(crate) fn is_revoked(&self) -> bool {
-        self.lock().revoked
+    pub(crate) fn is_broken(&self) -> bool {
+        self.lock().broken
     }
 
     /// Another node took the session over: its connection here (if any)
     /// lets go.
     pub(crate) fn lose(&self) {
         let mut s = self.lock();
-        s.revoked = true;
+        s.broken = true;
         if let Some(attachment) = s.attached.take() {
             attachment.kick.notify_one();
         }
         s.outbox.clear();
+    }
+
+    /// Ends the catch-up of a session taken over from another node: the
+    /// frames `twin` numbered from the bus history (after the record's
+    /// sequence) come first, with the view they left, then the events held
+    /// meanwhile that the history did not cover (after `caught_up`). The
+    /// guilds are the caller's to follow, through the hub's index.
+    pub(crate) fn catch_up(&self, twin: &Session, caught_up: u64) {
+        let (seq, queue, visible) = {
+            let mut t = twin.lock();
+            (
+                t.seq,
+                std::mem::take(&mut t.queue),
+                std::mem::take(&mut t.visible),
+            )
+        };
+        {
+            let mut s = self.lock();
+            s.seq = seq;
+            s.queue = queue;
+            s.visible = visible;
+            s.dirty = true;
+        }
+        self.open_after(Vec::new(), caught_up);
     }
 
     /// Takes what the directory has not got yet; `None` while events are
