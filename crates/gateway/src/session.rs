@@ -364,11 +364,12 @@ impl Session {
         s.dirty |= state_sent;
     }
 
-    /// Frames now in the directory: the attached connection writes them.
-    fn stored(&self, frames: Vec<Frame>) {
+    /// Frames now in the directory: the attached connection writes them
+    /// (woken with `wake`, unless it is the one storing them).
+    fn stored(&self, frames: Vec<Frame>, wake: bool) {
         let mut s = self.lock();
         if let Some(attachment) = &s.attached {
-            if !frames.is_empty() {
+            if wake && !frames.is_empty() {
                 attachment.wake.notify_one();
             }
             s.outbox.extend(frames);
@@ -516,11 +517,12 @@ impl Directory {
     }
 
     /// Moves a session's new frames to the directory, then to its
-    /// connection's outbox. Nothing to move costs nothing.
+    /// connection's outbox; called by that connection. Nothing to move
+    /// costs nothing.
     pub(crate) async fn sync(&self, session: &Session) -> Result<(), SyncError> {
         let _order = session.sync.lock().await;
         let frames = self.store(session).await?;
-        session.stored(frames);
+        session.stored(frames, false);
         Ok(())
     }
 
@@ -630,7 +632,7 @@ impl Directory {
             if refused.contains(&session.id) {
                 lost.push(Arc::clone(session));
             } else {
-                session.stored(frames);
+                session.stored(frames, true);
             }
         }
         Ok(lost)
