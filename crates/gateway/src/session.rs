@@ -804,6 +804,45 @@ mod tests {
         assert_eq!(r.lock().queue[0].seq, 3, "numbering goes on");
     }
 
+    /// The periodic sync records how far the node's fan-out got, so a new
+    /// holder replays only the events after it; a session still opening
+    /// is left out (its held events are not in its frames yet).
+    #[tokio::test]
+    async fn a_sync_records_the_fan_outs_position_but_not_for_an_opening_session() {
+        let s = Arc::new(session());
+        let d = directory(&s).await;
+        let opening = Arc::new(Session::new(
+            "o".into(),
+            Snowflake(1),
+            true,
+            0,
+            [0, 1],
+            50,
+            Arc::clone(&d.cursor),
+        ));
+        d.inner
+            .create(opening.record(d.node, 0), TTL)
+            .await
+            .unwrap();
+        d.cursor.start(41);
+        opening.push("X", "{}".into());
+        d.cursor.finish();
+        let lost = d
+            .sync_all(&[Arc::clone(&s), Arc::clone(&opening)], TTL)
+            .await;
+        assert!(lost.unwrap().is_empty());
+        let last_event = |id: &'static str| {
+            let inner = Arc::clone(&d.inner);
+            let node = d.node;
+            async move {
+                let resumed = inner.resume(id, Snowflake(1), node, 0, TTL).await;
+                resumed.unwrap().unwrap().record.last_event
+            }
+        };
+        assert_eq!(last_event("s").await, 41);
+        assert_eq!(last_event("o").await, 0, "its event 41 is still held");
+    }
+
     /// The kick (and its log line) happens once, however many events
     /// follow before the connection has closed.
     #[test]
