@@ -98,6 +98,10 @@ struct State {
     presence: Option<UserPresence>,
     /// Guilds, view or presence changed since the directory got them.
     dirty: bool,
+    /// Bus events up to this id are in the session's frames, however far
+    /// the node's fan-out got (a taken-over session's catch-up read the
+    /// history ahead of it).
+    caught_up: u64,
 }
 
 /// What another node needs, besides the record's own fields, to rebuild a
@@ -163,6 +167,7 @@ impl Session {
                 pending: Some(Vec::new()),
                 presence: None,
                 dirty: true,
+                caught_up: 0,
             }),
             sync: tokio::sync::Mutex::new(()),
         }
@@ -338,21 +343,25 @@ impl Session {
             s.queue = queue;
             s.visible = visible;
             s.dirty = true;
+            s.caught_up = caught_up;
         }
         self.open_after(Vec::new(), caught_up);
     }
 
-    /// Takes what the directory has not got yet; `None` while events are
-    /// held back (the session is still opening: nothing of it may be
-    /// claimed as delivered).
-    fn take_batch(&self) -> Option<(Vec<Frame>, Option<String>)> {
+    /// Takes what the directory has not got yet, and how far in the bus
+    /// it reaches given that the fan-out finished `delivered`; `None` while
+    /// events are held back (the session is still opening: nothing of it
+    /// may be claimed as delivered).
+    fn take_batch(&self, delivered: u64) -> Option<Batch> {
         let mut s = self.lock();
         if s.pending.is_some() {
             return None;
         }
-        let frames: Vec<Frame> = s.queue.drain(..).collect();
-        let state = s.dirty.then(|| self.saved_state(&mut s));
-        Some((frames, state))
+        Some(Batch {
+            frames: s.queue.drain(..).collect(),
+            state: s.dirty.then(|| self.saved_state(&mut s)),
+            last_event: delivered.max(s.caught_up),
+        })
     }
 
     /// A batch the directory could not take goes back where it was.
@@ -492,6 +501,13 @@ impl Session {
     }
 }
 
+/// What a session has for the directory.
+struct Batch {
+    frames: Vec<Frame>,
+    state: Option<String>,
+    last_event: u64,
+}
+
 /// Why frames did not reach the directory.
 #[derive(Debug)]
 pub(crate) enum SyncError {
@@ -529,8 +545,12 @@ impl Directory {
     /// Appends what the session has not stored yet; the caller holds its
     /// sync lock. Returns the frames stored.
     async fn store(&self, session: &Session) -> Result<Vec<Frame>, SyncError> {
-        let delivered = self.cursor.delivered();
-        let Some((frames, state)) = session.take_batch() else {
+        let Some(Batch {
+            frames,
+            state,
+            last_event,
+        }) = session.take_batch(self.cursor.delivered())
+        else {
             return Ok(Vec::new());
         };
         if frames.is_empty() && state.is_none() {
@@ -540,7 +560,7 @@ impl Directory {
         let batch = Append {
             id: Arc::clone(&session.id),
             frames: frames.clone(),
-            last_event: delivered,
+            last_event,
             state,
             renew: None,
         };
@@ -600,13 +620,18 @@ impl Directory {
             let Ok(guard) = session.sync.try_lock() else {
                 continue;
             };
-            let Some((frames, state)) = session.take_batch() else {
+            let Some(Batch {
+                frames,
+                state,
+                last_event,
+            }) = session.take_batch(delivered)
+            else {
                 continue;
             };
             batches.push(Append {
                 id: Arc::clone(&session.id),
                 frames: frames.clone(),
-                last_event: delivered,
+                last_event,
                 renew: session.is_attached().then_some(ttl),
                 state,
             });
