@@ -7,6 +7,7 @@ mod fuzz;
 mod handshake;
 mod presence;
 mod resume;
+mod resume_elsewhere;
 mod threads;
 mod views;
 

@@ -1,0 +1,169 @@
+//! A RESUME served by another node: two nodes in this process share one
+//! store, bus and realtime state (`concord_server::Backends`), each with
+//! its own listener and data directory.
+
+use std::net::SocketAddr;
+
+use concord_config::{Config, Settings, Switch};
+use concord_server::Backends;
+use concord_testkit::TempDir;
+use concord_testkit::gateway::GatewayClient;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{DEFAULT_INTENTS, GUILDS, MESSAGE_CONTENT};
+
+struct Node {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    _data: TempDir,
+}
+
+fn config(data: &TempDir, worker: u8) -> Config {
+    let mut settings = Settings::defaults();
+    settings.data_dir = Some(data.path().to_owned());
+    settings.rate_limits = Some(Switch::Off);
+    settings.search = Some(Switch::Off);
+    settings.worker_id = Some(worker);
+    Config::from_settings(settings).expect("config")
+}
+
+impl Node {
+    async fn start(backends: &Backends, data: TempDir, worker: u8) -> Node {
+        let config = config(&data, worker);
+        concord_server::datadir::prepare(&config.data_dir).expect("data dir");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let backends = backends.clone();
+        let task = tokio::spawn(async move {
+            concord_server::run_node(config, backends, listener, shutdown)
+                .await
+                .expect("node runs");
+        });
+        Node {
+            addr,
+            stop: Some(stop),
+            task,
+            _data: data,
+        }
+    }
+
+    /// Stops the node: its sockets are told to reconnect and closed.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+
+    async fn post(&self, path: &str, auth: Option<&str>, body: Value) -> Value {
+        let http = reqwest::Client::new();
+        let mut request = http
+            .post(format!("http://{}/api/v10{path}", self.addr))
+            .json(&body);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let reply = request.send().await.expect("request");
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        reply.json().await.expect("json")
+    }
+}
+
+/// Two nodes over one set of backends: an owner, a guild and a bot.
+async fn cluster() -> (Node, Node, String, String, String) {
+    let first = tempfile::tempdir().expect("temp dir");
+    concord_server::datadir::prepare(first.path()).expect("data dir");
+    let backends = Backends::open(&config(&first, 1)).expect("backends");
+    let a = Node::start(&backends, first, 1).await;
+    let b = Node::start(&backends, tempfile::tempdir().expect("temp dir"), 2).await;
+    let body =
+        json!({ "username": "owner", "password": "password-owner", "email": "o@example.org" });
+    let owner = b.post("/auth/register", None, body).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let guild = b
+        .post("/guilds", Some(&owner), json!({ "name": "Home" }))
+        .await;
+    let general = guild["channels"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == 0))
+        .and_then(|c| c["id"].as_str())
+        .expect("general")
+        .to_owned();
+    let guild = guild["id"].as_str().expect("guild").to_owned();
+    let app = b
+        .post("/applications", Some(&owner), json!({ "name": "helper" }))
+        .await;
+    let app = app["id"].as_str().expect("application").to_owned();
+    let reset = b
+        .post(
+            &format!("/applications/{app}/bot/reset"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    let bot = reset["token"].as_str().expect("bot token").to_owned();
+    let path = format!("/oauth2/authorize?client_id={app}&scope=bot&permissions=0");
+    let body = json!({ "guild_id": guild, "permissions": "0", "authorize": true });
+    b.post(&path, Some(&owner), body).await;
+    (a, b, owner, general, bot)
+}
+
+async fn say(node: &Node, owner: &str, channel: &str, content: &str) {
+    let path = format!("/channels/{channel}/messages");
+    node.post(&path, Some(owner), json!({ "content": content }))
+        .await;
+}
+
+/// The node holding a session stops; the client resumes on the other one
+/// and gets every event it missed, numbered on from its last sequence.
+#[tokio::test]
+async fn a_session_resumes_on_another_node_after_its_node_stopped() {
+    let (a, b, owner, general, bot) = cluster().await;
+    let mut ws = GatewayClient::connect(&format!("ws://{}", a.addr), "v=10&encoding=json").await;
+    assert_eq!(ws.receive().await["op"], 10);
+    ws.identify(&bot, DEFAULT_INTENTS | MESSAGE_CONTENT).await;
+    let ready = ws.dispatch("READY").await;
+    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(ws.dispatch("GUILD_CREATE").await["op"], 0);
+    assert_ne!(DEFAULT_INTENTS & GUILDS, 0);
+    say(&b, &owner, &general, "seen").await;
+    let seen = ws.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(seen["d"]["content"], "seen");
+    let last = seen["s"].as_u64().unwrap();
+
+    a.stop().await;
+    drop(ws);
+    for content in ["missed one", "missed two"] {
+        say(&b, &owner, &general, content).await;
+    }
+
+    let mut ws = GatewayClient::connect(&format!("ws://{}", b.addr), "v=10&encoding=json").await;
+    assert_eq!(ws.receive().await["op"], 10);
+    let resume = json!({ "op": 6, "d": { "token": bot, "session_id": session, "seq": last } });
+    ws.send(resume).await;
+    for (n, content) in ["missed one", "missed two"].iter().enumerate() {
+        let missed = ws.dispatch("MESSAGE_CREATE").await;
+        assert_eq!(
+            (missed["d"]["content"].clone(), missed["s"].clone()),
+            (json!(content), json!(last + 1 + n as u64))
+        );
+    }
+    assert_eq!(ws.dispatch("RESUMED").await["s"], last + 3);
+    say(&b, &owner, &general, "after").await;
+    let after = ws.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(
+        (after["d"]["content"].clone(), after["s"].clone()),
+        (json!("after"), json!(last + 4))
+    );
+    b.stop().await;
+}
