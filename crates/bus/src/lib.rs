@@ -1,90 +1,123 @@
-//! The event seam. The service publishes one [`Event`] per write; each node
-//! holds one subscription and fans events out to its own sessions, so an
-//! event crosses the bus once per node, never once per socket.
+//! The event seam. The service publishes one [`Event`] per write; each
+//! node subscribes once per consumer (its gateway hub, its search feed, its
+//! cache invalidation) and fans events out itself, so an event crosses the
+//! bus once per node, never once per socket.
 //!
-//! [`LocalBus`] is the in-process default: a broadcast channel that keeps
-//! publish order, which is what gives per-channel ordering.
+//! The rules every backend keeps:
+//! - **Ids.** `publish` gives each event an id, increasing in publish order
+//!   across the whole bus; a subscription yields events in id order.
+//! - **Topics.** An event is published on its audience's topics
+//!   ([`Event::topics`]); a subscription yields only events on the topics
+//!   it is interested in (or all, with [`Topic::All`]). Interest changes
+//!   apply to the events the subscription comes to after them.
+//! - **Gaps.** A subscription never skips an event silently: if events it
+//!   would have yielded are lost (it fell behind the kept history, its
+//!   connection dropped) and it cannot fill the hole from the history
+//!   itself, it yields [`Delivery::Gap`] before the next event, naming the
+//!   last id it got past.
+//! - **History.** The bus keeps recent events; `replay` returns those after
+//!   an id on some topics, or [`BusError::Gone`] when the kept history no
+//!   longer reaches back that far, never a partial answer.
+//!
+//! [`LocalBus`] is the in-process default.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use concord_model::event::Event;
-use tokio::sync::broadcast;
+pub use concord_model::event::Topic;
 
-/// A node's stream of every event, in publish order.
-pub type Subscription = broadcast::Receiver<Arc<Event>>;
+mod local;
 
+pub use local::LocalBus;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The kept history starts after the requested point: events were
+    /// dropped, and whoever needs them must start afresh.
+    #[error("events after {after} are no longer kept")]
+    Gone { after: u64 },
+    /// The backend cannot be reached or refused the operation.
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type BusResult<T> = Result<T, BusError>;
+
+#[async_trait]
 pub trait EventBus: Send + Sync {
-    fn publish(&self, event: Event);
-    fn subscribe(&self) -> Subscription;
+    /// Publishes `event` (its `id` is ignored) and returns the id it got.
+    async fn publish(&self, event: Event) -> BusResult<u64>;
+
+    /// A new subscription, interested in nothing until told
+    /// ([`Subscription::interest`]). It starts after the last event
+    /// published before the call.
+    async fn subscribe(&self) -> BusResult<Subscription>;
+
+    /// The kept events after `after` on any of `topics`, in id order; `Gone`
+    /// if some of them are no longer kept.
+    async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>>;
+
+    /// The id of the last event published (0 before any), so a reader can
+    /// wait until its subscription has caught up with a write it knows of.
+    async fn head(&self) -> BusResult<u64>;
 }
 
-/// In-process bus. A subscriber that falls more than `capacity` events
-/// behind loses the oldest ones and is told so (`RecvError::Lagged`).
-pub struct LocalBus {
-    sender: broadcast::Sender<Arc<Event>>,
+/// What a subscription yields.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Event(Arc<Event>),
+    /// Events after `after` were lost to this subscription; the next event
+    /// follows the gap. The subscriber may [`EventBus::replay`] them, and
+    /// must treat what it derived from them as unknown if that fails.
+    Gap {
+        after: u64,
+    },
 }
 
-impl LocalBus {
-    pub fn new(capacity: usize) -> Self {
-        LocalBus {
-            sender: broadcast::channel(capacity.max(1)).0,
-        }
-    }
+/// A backend's stream of deliveries for one subscription.
+#[async_trait]
+pub trait EventStream: Send {
+    /// The next delivery, waiting for one; `None` once the bus is closed.
+    async fn next(&mut self) -> Option<Delivery>;
 }
 
-impl EventBus for LocalBus {
-    fn publish(&self, event: Event) {
-        tracing::trace!(kind = event.kind.name(), "publish");
-        // No subscriber (no gateway running) is not an error.
-        let _ = self.sender.send(Arc::new(event));
-    }
-
-    fn subscribe(&self) -> Subscription {
-        self.sender.subscribe()
-    }
+/// Which topics a subscription is interested in. Changes never block (a
+/// networked backend forwards them to its subscriber connection in order)
+/// and apply to every event the subscription comes to afterwards. Adding a
+/// topic held already, or removing one not held, changes nothing.
+pub trait Interest: Send + Sync {
+    fn add(&self, topics: &[Topic]);
+    fn remove(&self, topics: &[Topic]);
+    /// The topics held now.
+    fn topics(&self) -> Vec<Topic>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use concord_model::Snowflake;
-    use concord_model::event::{Audience, EventKind};
+/// One consumer's subscription: the stream it reads and a handle on its
+/// interest, which others may hold (the hub adds a guild when a session
+/// joins it, while its dispatcher reads the stream).
+pub struct Subscription {
+    stream: Box<dyn EventStream>,
+    interest: Arc<dyn Interest>,
+}
 
-    fn event(n: u64) -> Event {
-        Event {
-            kind: EventKind::MessageCreate,
-            audience: Audience::Users(vec![Snowflake(n)]),
-            data: n.to_string(),
-        }
+impl Subscription {
+    pub fn new(stream: Box<dyn EventStream>, interest: Arc<dyn Interest>) -> Subscription {
+        Subscription { stream, interest }
     }
 
-    #[tokio::test]
-    async fn every_subscriber_gets_every_event_in_order() {
-        let bus = LocalBus::new(16);
-        let mut a = bus.subscribe();
-        let mut b = bus.subscribe();
-        for n in 0..5 {
-            bus.publish(event(n));
-        }
-        for sub in [&mut a, &mut b] {
-            for n in 0..5 {
-                assert_eq!(sub.recv().await.unwrap().data, n.to_string());
-            }
-        }
+    /// The next event or gap; `None` once the bus is closed.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.stream.next().await
     }
 
-    #[tokio::test]
-    async fn publishing_without_subscribers_is_fine_and_lag_is_reported() {
-        let bus = LocalBus::new(2);
-        bus.publish(event(0));
-        let mut sub = bus.subscribe();
-        for n in 1..=4 {
-            bus.publish(event(n));
-        }
-        assert!(matches!(
-            sub.recv().await,
-            Err(broadcast::error::RecvError::Lagged(2))
-        ));
-        assert_eq!(sub.recv().await.unwrap().data, "3");
+    /// A delivery that is ready now, without waiting for one.
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        use futures_util::FutureExt;
+        self.stream.next().now_or_never().flatten()
+    }
+
+    pub fn interest(&self) -> &Arc<dyn Interest> {
+        &self.interest
     }
 }

@@ -107,7 +107,12 @@ impl Connection {
                     let _ = self.send_control(op::RECONNECT, &Value::Null).await;
                     return End::Close(close::UNKNOWN_ERROR);
                 }
-                _ = kick.notified() => return End::Close(close::UNKNOWN_ERROR),
+                _ = kick.notified() => {
+                    if self.session.as_ref().is_some_and(|s| s.take_reconnect()) {
+                        let _ = self.send_control(op::RECONNECT, &Value::Null).await;
+                    }
+                    return End::Close(close::UNKNOWN_ERROR);
+                }
                 _ = wake.notified(), if self.session.is_some() => {
                     if self.flush().await.is_err() {
                         return End::Dropped;

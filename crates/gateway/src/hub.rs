@@ -1,7 +1,13 @@
 //! The node's sessions and the fan-out. One bus subscription per node feeds
 //! one dispatcher task, which routes each event to the sessions that may
 //! receive it: by guild membership, shard, intents and, for channel events,
-//! the recipient's VIEW_CHANNEL there. A person's session also follows
+//! the recipient's VIEW_CHANNEL there. The subscription hears only the
+//! topics the node's sessions need: a guild from its first local session
+//! there until its last leaves, and each user with a local session (their
+//! DMs and what is sent to them alone). Routing reads the event's typed
+//! route, never its payload. When the bus reports a gap, every session of
+//! the node is told to reconnect (op 7) and cannot resume (op 9), since
+//! what it missed is unknown. A person's session also follows
 //! which channels they can view: channel lifecycle events reach them only
 //! for those, as CHANNEL_CREATE or CHANNEL_DELETE when their view changes
 //! (bots get every channel). Each event is serialized once (and once more
@@ -12,14 +18,13 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use concord_bus::Subscription;
+use concord_bus::{Delivery, Interest, Subscription, Topic};
 use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::Member;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
 use concord_service::sessions::GuildSnapshot;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
 use crate::session::{Pushed, Session};
@@ -27,13 +32,38 @@ use crate::session::{Pushed, Session};
 #[derive(Default)]
 struct Index {
     sessions: HashMap<Arc<str>, Arc<Session>>,
-    by_guild: HashMap<Snowflake, HashSet<Arc<str>>>,
-    by_user: HashMap<Snowflake, HashSet<Arc<str>>>,
+    by_guild: Sessions,
+    by_user: Sessions,
+}
+
+/// Session ids by guild or user.
+type Sessions = HashMap<Snowflake, HashSet<Arc<str>>>;
+
+/// Adds a session under `key`: true if it is the first there.
+fn join(map: &mut Sessions, key: Snowflake, id: &Arc<str>) -> bool {
+    let set = map.entry(key).or_default();
+    set.insert(Arc::clone(id)) && set.len() == 1
+}
+
+/// Removes a session from under `key`: true if it was the last there.
+fn leave(map: &mut Sessions, key: Snowflake, id: &str) -> bool {
+    let Some(set) = map.get_mut(&key) else {
+        return false;
+    };
+    set.remove(id);
+    let last = set.is_empty();
+    if last {
+        map.remove(&key);
+    }
+    last
 }
 
 pub(crate) struct Hub {
     pub(crate) service: Arc<Service>,
     index: RwLock<Index>,
+    /// The topics the node's subscription hears, changed with the index
+    /// (under its lock, so changes apply in the index's order).
+    interest: Arc<dyn Interest>,
 }
 
 /// What permissions are computed from, per guild; what an event there may
@@ -53,10 +83,11 @@ struct GuildPermissions {
 }
 
 impl Hub {
-    pub(crate) fn new(service: Arc<Service>) -> Hub {
+    pub(crate) fn new(service: Arc<Service>, interest: Arc<dyn Interest>) -> Hub {
         Hub {
             service,
             index: RwLock::new(Index::default()),
+            interest,
         }
     }
 
@@ -71,19 +102,19 @@ impl Hub {
     /// Registers a session in the guilds it was given.
     pub(crate) fn insert(&self, session: Arc<Session>) {
         let mut index = self.write();
+        let mut first = Vec::new();
         for guild in session.guilds() {
-            index
-                .by_guild
-                .entry(guild)
-                .or_default()
-                .insert(Arc::clone(&session.id));
+            if join(&mut index.by_guild, guild, &session.id) {
+                first.push(Topic::Guild(guild));
+            }
         }
-        index
-            .by_user
-            .entry(session.user_id)
-            .or_default()
-            .insert(Arc::clone(&session.id));
+        if join(&mut index.by_user, session.user_id, &session.id) {
+            first.push(Topic::User(session.user_id));
+        }
         index.sessions.insert(Arc::clone(&session.id), session);
+        if !first.is_empty() {
+            self.interest.add(&first);
+        }
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Session>> {
@@ -95,19 +126,17 @@ impl Hub {
         let Some(session) = index.sessions.remove(id) else {
             return;
         };
+        let mut last = Vec::new();
         for guild in session.guilds() {
-            if let Some(set) = index.by_guild.get_mut(&guild) {
-                set.remove(id);
-                if set.is_empty() {
-                    index.by_guild.remove(&guild);
-                }
+            if leave(&mut index.by_guild, guild, id) {
+                last.push(Topic::Guild(guild));
             }
         }
-        if let Some(set) = index.by_user.get_mut(&session.user_id) {
-            set.remove(id);
-            if set.is_empty() {
-                index.by_user.remove(&session.user_id);
-            }
+        if leave(&mut index.by_user, session.user_id, id) {
+            last.push(Topic::User(session.user_id));
+        }
+        if !last.is_empty() {
+            self.interest.remove(&last);
         }
     }
 
@@ -125,19 +154,16 @@ impl Hub {
     }
 
     fn subscribe(&self, session: &Session, guild: Snowflake) {
-        if session.add_guild(guild) {
-            self.write()
-                .by_guild
-                .entry(guild)
-                .or_default()
-                .insert(Arc::clone(&session.id));
+        if session.add_guild(guild) && join(&mut self.write().by_guild, guild, &session.id) {
+            self.interest.add(&[Topic::Guild(guild)]);
         }
     }
 
     fn unsubscribe(&self, session: &Session, guild: Snowflake) {
         session.remove_guild(guild);
-        if let Some(set) = self.write().by_guild.get_mut(&guild) {
-            set.remove(&session.id);
+        let mut index = self.write();
+        if leave(&mut index.by_guild, guild, &session.id) {
+            self.interest.remove(&[Topic::Guild(guild)]);
         }
     }
 
@@ -163,16 +189,46 @@ impl Hub {
     /// The dispatcher: runs until the bus closes.
     pub(crate) async fn fan_out(self: Arc<Self>, mut events: Subscription) {
         let mut permissions = PermissionCache::new();
-        loop {
-            match events.recv().await {
-                Ok(event) => self.deliver(&event, &mut permissions).await,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "gateway fell behind the bus; events were lost");
-                    metrics::counter!("concord_gateway_events_lost_total").increment(missed);
+        while let Some(delivery) = events.next().await {
+            match delivery {
+                Delivery::Event(event) => self.deliver(&event, &mut permissions).await,
+                Delivery::Gap { after } => {
                     permissions.clear();
+                    self.lost(after);
                 }
-                Err(RecvError::Closed) => return,
             }
+        }
+    }
+
+    /// Routes `events` as the fan-out does, but to `session` alone, in a
+    /// hub of its own: a session taken over from another node catches up
+    /// on the events its old holder never handled.
+    pub(crate) async fn replay_to(&self, session: &Arc<Session>, events: &[Arc<Event>]) {
+        let solo = Hub::new(
+            Arc::clone(&self.service),
+            Arc::new(crate::resume::NoInterest),
+        );
+        solo.insert(Arc::clone(session));
+        let mut permissions = PermissionCache::new();
+        for event in events {
+            solo.deliver(event, &mut permissions).await;
+        }
+    }
+
+    /// Events after `after` were lost to this node. Which sessions they
+    /// were for is unknown, so every session is told to reconnect (op 7)
+    /// and its RESUME fails (op 9): its client identifies afresh and loads
+    /// the current state, rather than resuming past a hole.
+    fn lost(&self, after: u64) {
+        let sessions = self.all();
+        tracing::error!(
+            after,
+            sessions = sessions.len(),
+            "gateway fell behind the bus; its sessions start afresh"
+        );
+        metrics::counter!("concord_gateway_event_gaps_total").increment(1);
+        for session in sessions {
+            session.lose_events();
         }
     }
 
@@ -200,8 +256,8 @@ impl Hub {
                 channel_id,
                 required,
             } => {
-                invalidate(permissions, *guild_id, event.kind, &mut payload);
-                let changed_channel = changed_channel(event.kind, &mut payload);
+                invalidate(permissions, *guild_id, event);
+                let changed_channel = changed_channel(event);
                 for session in self.in_guild(*guild_id) {
                     if !session.has_intent(required_intent(event.kind)) {
                         continue;
@@ -233,8 +289,8 @@ impl Hub {
                             continue;
                         }
                     }
-                    let hidden = may_hide_content(&session, event.kind)
-                        && !payload.parsed().is_some_and(|d| addressed_to(&session, d));
+                    let hidden =
+                        may_hide_content(&session, event.kind) && !addressed_to(&session, event);
                     let data = if hidden {
                         payload.stripped()
                     } else {
@@ -247,7 +303,7 @@ impl Hub {
                         self.unsubscribe(&session, *guild_id);
                     }
                 }
-                if let Some(whose) = views_changed_by(event.kind, &mut payload) {
+                if let Some(whose) = views_changed_by(event) {
                     self.refresh_views(permissions, *guild_id, whose).await;
                 }
             }
@@ -273,11 +329,7 @@ impl Hub {
                 {
                     continue;
                 }
-                let data = framed.get_or_insert_with(|| {
-                    let mut data = payload.parsed().cloned().unwrap_or_default();
-                    data["guild_id"] = guild.to_string().into();
-                    data.to_string().into()
-                });
+                let data = framed.get_or_insert_with(|| with_guild_id(&payload.full, *guild));
                 push(&session, event.kind.name(), Arc::clone(data));
             }
         }
@@ -287,12 +339,8 @@ impl Hub {
     /// each gets a GUILD_CREATE shaped for it); leaving unsubscribes them.
     async fn deliver_to_user(&self, event: &Event, session: &Session, payload: &mut Payload<'_>) {
         let full = Arc::clone(&payload.full);
-        let guild = match event.kind {
-            EventKind::GuildCreate | EventKind::GuildDelete => payload
-                .parsed()
-                .and_then(|d| d.get("id")?.as_str()?.parse().ok()),
-            _ => None,
-        };
+        // The guild joined or left, or the one an event is about.
+        let guild = event.route.guild_id;
         match (event.kind, guild) {
             (EventKind::SessionsRevoked, _) => session.revoke(),
             (EventKind::GuildCreate, Some(guild)) => {
@@ -324,9 +372,6 @@ impl Hub {
             _ => {
                 // An event about a guild (a thread joined, a list synced)
                 // belongs to the shard that has the guild.
-                let guild = payload
-                    .parsed()
-                    .and_then(|d| d.get("guild_id")?.as_str()?.parse().ok());
                 let elsewhere = guild.is_some_and(|g| !in_shard(g, session.shard));
                 if !elsewhere && session.has_intent(required_intent(event.kind)) {
                     push(session, event.kind.name(), Arc::clone(&full));
@@ -509,12 +554,20 @@ fn push(session: &Session, kind: &'static str, data: Arc<str>) {
 }
 
 /// The channel a CHANNEL_CREATE/UPDATE/DELETE is about.
-fn changed_channel(kind: EventKind, payload: &mut Payload<'_>) -> Option<Snowflake> {
+fn changed_channel(event: &Event) -> Option<Snowflake> {
     use EventKind::*;
-    if !matches!(kind, ChannelCreate | ChannelUpdate | ChannelDelete) {
+    if !matches!(event.kind, ChannelCreate | ChannelUpdate | ChannelDelete) {
         return None;
     }
-    payload.parsed()?.get("id")?.as_str()?.parse().ok()
+    event.route.channel_id
+}
+
+/// `data` (a JSON object) with a `guild_id` added, without parsing it.
+/// The payloads sent to several guilds at once carry none of their own.
+fn with_guild_id(data: &str, guild: Snowflake) -> Arc<str> {
+    let rest = data.strip_prefix('{').unwrap_or(data).trim_start();
+    let separator = if rest.starts_with('}') { "" } else { "," };
+    format!("{{\"guild_id\":\"{guild}\"{separator}{rest}").into()
 }
 
 /// Whose view of a guild's channels an event may change.
@@ -526,45 +579,32 @@ enum Whose {
 
 /// Events that may change who can view which channels, besides a channel's
 /// own edits (which [`Hub::follow_channel`] handles).
-fn views_changed_by(kind: EventKind, payload: &mut Payload<'_>) -> Option<Whose> {
+fn views_changed_by(event: &Event) -> Option<Whose> {
     use EventKind::*;
-    match kind {
+    match event.kind {
         GuildRoleUpdate | GuildRoleDelete | GuildUpdate => Some(Whose::Everyone),
-        GuildMemberUpdate => payload
-            .parsed()
-            .and_then(|d| d["user"]["id"].as_str()?.parse().ok())
-            .map(Whose::User),
+        GuildMemberUpdate => event.route.user_id.map(Whose::User),
         _ => None,
     }
 }
 
 /// Drops what an event in a guild made stale in its permission cache.
-fn invalidate(
-    cache: &mut PermissionCache,
-    guild: Snowflake,
-    kind: EventKind,
-    payload: &mut Payload<'_>,
-) {
+fn invalidate(cache: &mut PermissionCache, guild: Snowflake, event: &Event) {
     use EventKind::*;
     let Some(entry) = cache.get_mut(&guild) else {
         return;
     };
-    match kind {
+    match event.kind {
         // One member changed: only their permissions.
-        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => {
-            let user = payload
-                .parsed()
-                .and_then(|d| d["user"]["id"].as_str()?.parse::<Snowflake>().ok());
-            match user {
-                Some(user) => {
-                    entry.members.remove(&user);
-                    entry.computed.retain(|(_, u), _| *u != user);
-                }
-                None => {
-                    cache.remove(&guild);
-                }
+        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => match event.route.user_id {
+            Some(user) => {
+                entry.members.remove(&user);
+                entry.computed.retain(|(_, u), _| *u != user);
             }
-        }
+            None => {
+                cache.remove(&guild);
+            }
+        },
         // Deleting a role edits members' role lists without events of their own.
         GuildDelete | GuildRoleDelete => {
             cache.remove(&guild);
@@ -589,16 +629,13 @@ fn may_hide_content(session: &Session, kind: EventKind) -> bool {
 }
 
 /// Whether the session's user wrote the message or is mentioned in it.
-fn addressed_to(session: &Session, data: &Value) -> bool {
-    let me = session.user_id.to_string();
-    let authored = data["author"]["id"].as_str() == Some(me.as_str());
-    let mentioned = data["mentions"]
-        .as_array()
-        .is_some_and(|m| m.iter().any(|u| u["id"].as_str() == Some(me.as_str())));
-    authored || mentioned
+fn addressed_to(session: &Session, event: &Event) -> bool {
+    let me = session.user_id;
+    event.route.author_id == Some(me) || event.route.mentions.contains(&me)
 }
 
-/// One event's bytes, parsed and stripped of content only when a recipient needs it.
+/// One event's bytes, parsed and stripped of content only when a recipient
+/// needs it (routing reads the event's route, never the payload).
 struct Payload<'a> {
     event: &'a Event,
     full: Arc<str>,
@@ -649,4 +686,149 @@ fn strip_content(data: &Value) -> Arc<str> {
         data["referenced_message"]["content"] = Value::String(String::new());
     }
     serde_json::to_string(&data).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use concord_bus::{EventBus, LocalBus};
+    use concord_config::{Config, Settings};
+    use concord_model::event::NodeId;
+    use concord_model::records::{Channel, Guild, Role, User, channel_type};
+    use concord_service::ServiceConfig;
+    use concord_store::memory::MemoryStore;
+    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::session::Attachment;
+
+    const OWNER: Snowflake = Snowflake(10);
+    const GUILD: Snowflake = Snowflake(1);
+    const TEXT: Snowflake = Snowflake(2);
+
+    /// A hub over a bus that keeps `capacity` events, and its subscription.
+    async fn hub(capacity: usize) -> (Arc<Hub>, Arc<LocalBus>, Subscription) {
+        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+        store.create_user(&User::new(OWNER, "owner")).await.unwrap();
+        let guild = NewGuild {
+            guild: Guild::new(GUILD, "g", OWNER),
+            roles: vec![Role::everyone(GUILD)],
+            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
+            owner: Member::new(GUILD, OWNER, 0),
+        };
+        store.create_guild(&guild).await.unwrap();
+        let bus = Arc::new(LocalBus::new(capacity));
+        let config = Config::from_settings(Settings::defaults()).unwrap();
+        let config = ServiceConfig {
+            worker_id: 0,
+            process_id: 0,
+            rate_limits: config.rate_limits,
+            registration: config.registration,
+            public_base: String::new(),
+            attachment_max_bytes: config.attachment_max_bytes,
+            attachment_url_ttl_s: config.attachment_url_ttl_s,
+            upload_concurrency: config.bounds.upload_concurrency as usize,
+            cache_max_bytes: config.cache_max_bytes,
+            hash_concurrency: config.bounds.hash_concurrency,
+        };
+        let service = Service::open(store, bus.clone(), config).await.unwrap();
+        let events = bus.subscribe().await.unwrap();
+        let hub = Arc::new(Hub::new(Arc::new(service), Arc::clone(events.interest())));
+        (hub, bus, events)
+    }
+
+    fn attachment(id: u64) -> Attachment {
+        Attachment {
+            id,
+            wake: Arc::new(Notify::new()),
+            kick: Arc::new(Notify::new()),
+        }
+    }
+
+    fn session(id: &str) -> Arc<Session> {
+        let session = Session::new(
+            id.into(),
+            OWNER,
+            true,
+            intents::GUILD_MESSAGES,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.set_guilds([GUILD]);
+        session.open(Vec::new());
+        Arc::new(session)
+    }
+
+    fn typing() -> Event {
+        let data = serde_json::json!({ "channel_id": TEXT, "guild_id": GUILD });
+        Event::new(EventKind::TypingStart, in_text(), NodeId(1), &data)
+    }
+
+    fn in_text() -> Audience {
+        Audience::Guild {
+            guild_id: GUILD,
+            channel_id: Some(TEXT),
+            required: Permissions::NONE,
+        }
+    }
+
+    fn held(events: &Subscription) -> HashSet<Topic> {
+        events.interest().topics().into_iter().collect()
+    }
+
+    #[test]
+    fn a_guild_id_is_added_without_parsing() {
+        let added = |data: &str| -> serde_json::Value {
+            serde_json::from_str(&with_guild_id(data, GUILD)).unwrap()
+        };
+        assert_eq!(added("{}"), serde_json::json!({ "guild_id": "1" }));
+        assert_eq!(
+            added(r#"{"user":{"id":"10"}}"#),
+            serde_json::json!({ "guild_id": "1", "user": { "id": "10" } })
+        );
+    }
+
+    #[tokio::test]
+    async fn the_subscription_holds_what_local_sessions_need() {
+        let (hub, _bus, events) = hub(8).await;
+        assert!(held(&events).is_empty());
+        hub.insert(session("a"));
+        hub.insert(session("b"));
+        let both = HashSet::from([Topic::Guild(GUILD), Topic::User(OWNER)]);
+        assert_eq!(held(&events), both);
+        hub.remove("a");
+        assert_eq!(held(&events), both, "b still needs them");
+        hub.remove("b");
+        assert!(held(&events).is_empty());
+    }
+
+    /// A hub that falls behind the bus's history cannot know what its
+    /// sessions missed: each is told to reconnect and cannot resume.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_gap_makes_every_session_start_afresh() {
+        let (hub, bus, events) = hub(2).await;
+        let (attached, detached) = (session("attached"), session("detached"));
+        hub.insert(Arc::clone(&attached));
+        hub.insert(Arc::clone(&detached));
+        let connection = attachment(1);
+        attached.attach(connection.clone());
+        // Three events before the dispatcher runs: the first is gone.
+        for _ in 0..3 {
+            bus.publish(typing()).await.unwrap();
+        }
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        let kicked = tokio::time::timeout(Duration::from_secs(5), connection.kick.notified());
+        kicked.await.expect("the connection is let go");
+        assert!(attached.take_reconnect(), "with op 7 first");
+        assert!(attached.is_broken(), "and no resume");
+        assert!(detached.is_broken());
+        // The connection of an identify under way is told as it attaches.
+        let late = attachment(4);
+        detached.attach(late.clone());
+        let kicked = tokio::time::timeout(Duration::from_secs(5), late.kick.notified());
+        kicked.await.expect("told as it attaches");
+    }
 }

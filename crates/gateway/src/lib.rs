@@ -5,9 +5,10 @@
 //! socket (sequence numbers, guilds, view) lives in its [`session`], and
 //! the frames a RESUME replays in the session directory that every node
 //! shares, so a RESUME is served by any node ([`resume`]).
-//! The [`hub`] holds the node's sessions and is the only subscriber to the
-//! bus: it routes each event to the sessions allowed to see it, so the bus
-//! is read once per node, never once per socket.
+//! The [`hub`] holds the node's sessions and is the gateway's one
+//! subscriber to the bus, for the guilds and users its sessions need: it
+//! routes each event to the sessions allowed to see it, so the bus is read
+//! once per node, never once per socket.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -78,11 +79,19 @@ struct ConnectQuery {
 }
 
 impl Gateway {
-    /// Starts the node's fan-out and the reaper of expired sessions.
-    pub fn start(service: Arc<Service>, config: GatewayConfig) -> Arc<Gateway> {
-        let events = service.bus().subscribe();
+    /// Subscribes the node's fan-out to the bus (for the guilds and users
+    /// of its sessions) and starts it, and the syncing of its sessions with
+    /// the session directory.
+    pub async fn start(
+        service: Arc<Service>,
+        config: GatewayConfig,
+    ) -> Result<Arc<Gateway>, concord_bus::BusError> {
         let directory = Directory::new(Arc::clone(&service.realtime().sessions));
-        let hub = Arc::new(Hub::new(service));
+        // Where a session identified before the first event stands.
+        directory.cursor.start(service.bus().head().await?);
+        directory.cursor.finish();
+        let events = directory.track(service.bus().subscribe().await?);
+        let hub = Arc::new(Hub::new(service, Arc::clone(events.interest())));
         tokio::spawn(Arc::clone(&hub).fan_out(events));
         let gateway = Arc::new(Gateway {
             hub,
@@ -94,7 +103,7 @@ impl Gateway {
             next_id: AtomicU64::new(1),
         });
         tokio::spawn(reap(Arc::downgrade(&gateway)));
-        gateway
+        Ok(gateway)
     }
 
     /// WebSocket connections open now.

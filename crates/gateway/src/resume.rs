@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use concord_bus::{Interest, Topic};
 use concord_model::Snowflake;
-use concord_realtime::sessions::Resumed;
+use concord_realtime::sessions::{FRAMES_KEPT, Resumed, SessionRecord};
 
 use crate::session::{Attachment, Session, SyncError};
 use crate::{Gateway, KEEP_ALIVE};
@@ -75,18 +76,59 @@ impl Gateway {
         }
     }
 
-    /// Rebuilds a session taken over from another holder and catches it up.
+    /// Rebuilds a session taken over from another holder and catches it
+    /// up: registered in the hub first (holding back what the fan-out
+    /// delivers), its twin is given the bus history after the record's
+    /// `last_event`; the twin's frames then come first, followed by the
+    /// held events the history did not cover.
     async fn adopt(&self, resumed: Resumed, attachment: Attachment) -> Option<Arc<Session>> {
         let record = &resumed.record;
-        let Some(session) = Session::rebuild(record, Arc::clone(&self.directory.cursor)) else {
+        let rebuilt = Session::rebuild(record, Arc::clone(&self.directory.cursor))
+            .zip(Session::rebuild(record, Arc::default()));
+        let Some((session, twin)) = rebuilt else {
             tracing::warn!(session = %record.id, "session state unreadable; not resumed");
             self.end_session_id(&record.id).await;
             return None;
         };
-        let _ = attachment;
-        // The events its old holder never handled are not replayable yet.
-        self.end_session(&session).await;
-        None
+        let (session, twin) = (Arc::new(session), Arc::new(twin));
+        self.hub.insert(Arc::clone(&session));
+        let Some(caught_up) = self.replay_history(&twin, record).await else {
+            self.end_session(&session).await;
+            return None;
+        };
+        session.catch_up(&twin, caught_up);
+        session.resume(attachment, resumed.frames);
+        metrics::counter!("concord_gateway_takeovers_total").increment(1);
+        Some(session)
+    }
+
+    /// Gives `twin` the events after the record's that its old holder
+    /// never handled; returns the id of the last. `None` when it cannot be
+    /// done faithfully: the history no longer reaches back that far, the
+    /// replay would not fit in the frames a session keeps, the session was
+    /// revoked, or its guilds changed (their events were not asked for).
+    async fn replay_history(&self, twin: &Arc<Session>, record: &SessionRecord) -> Option<u64> {
+        let mut guilds = twin.guilds();
+        guilds.sort_unstable();
+        let mut topics: Vec<Topic> = guilds.iter().copied().map(Topic::Guild).collect();
+        topics.push(Topic::User(twin.user_id));
+        let bus = self.hub.service.bus();
+        let history = match bus.replay(record.last_event, &topics).await {
+            Ok(history) => history,
+            Err(e) => {
+                tracing::debug!(error = %e, session = %record.id, "not resumable here");
+                return None;
+            }
+        };
+        twin.open(Vec::new());
+        self.hub.replay_to(twin, &history).await;
+        let mut after = twin.guilds();
+        after.sort_unstable();
+        let numbered = twin.numbered() - record.seq;
+        if twin.is_broken() || numbered > FRAMES_KEPT as u64 || after != guilds {
+            return None;
+        }
+        Some(history.last().map_or(record.last_event, |e| e.id))
     }
 
     async fn end_session_id(&self, id: &Arc<str>) {
@@ -94,5 +136,17 @@ impl Gateway {
         if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
             tracing::warn!(error = %e, "ended session left in the directory");
         }
+    }
+}
+
+/// The interest of a hub that subscribes to nothing: the one that replays
+/// history to a single session.
+pub(crate) struct NoInterest;
+
+impl Interest for NoInterest {
+    fn add(&self, _: &[Topic]) {}
+    fn remove(&self, _: &[Topic]) {}
+    fn topics(&self) -> Vec<Topic> {
+        Vec::new()
     }
 }

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_trait::async_trait;
+use concord_bus::{Delivery, EventStream, Subscription};
 use concord_model::Snowflake;
 use concord_realtime::UserPresence;
 use concord_realtime::sessions::{
@@ -84,9 +86,11 @@ struct State {
     outbox: Vec<Frame>,
     attached: Option<Attachment>,
     detached_at: Option<Instant>,
-    /// The user's tokens no longer hold, or another node took the session
-    /// over: it cannot resume here.
+    /// The user's tokens no longer hold, events were lost on the bus, or
+    /// another node took the session over: it cannot resume here.
     broken: bool,
+    /// The connection is to be told to reconnect (op 7) as it goes.
+    reconnect: bool,
     guilds: HashSet<Snowflake>,
     /// A person's view: per guild, the channels their client was told of
     /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
@@ -162,6 +166,7 @@ impl Session {
                 attached: None,
                 detached_at: None,
                 broken: false,
+                reconnect: false,
                 guilds: HashSet::new(),
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
@@ -312,6 +317,29 @@ impl Session {
         self.lock().broken
     }
 
+    /// The sequence of the last frame numbered.
+    pub(crate) fn numbered(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Events the session should have had were lost on the bus: its
+    /// connection (now, or the one that attaches next) is told to
+    /// reconnect (op 7) and its RESUME fails (op 9), so the client
+    /// identifies afresh and loads the current state.
+    pub(crate) fn lose_events(&self) {
+        let mut s = self.lock();
+        s.broken = true;
+        s.reconnect = true;
+        if let Some(attachment) = &s.attached {
+            attachment.kick.notify_one();
+        }
+    }
+
+    /// Whether the connection that is let go should send op 7 first.
+    pub(crate) fn take_reconnect(&self) -> bool {
+        std::mem::take(&mut self.lock().reconnect)
+    }
+
     /// Another node took the session over: its connection here (if any)
     /// lets go.
     pub(crate) fn lose(&self) {
@@ -407,6 +435,9 @@ impl Session {
 
     fn attach_locked(s: &mut State, attachment: Attachment) {
         attachment.wake.notify_one();
+        if s.reconnect {
+            attachment.kick.notify_one();
+        }
         if let Some(old) = s.attached.replace(attachment) {
             old.kick.notify_one();
         }
@@ -498,6 +529,23 @@ impl Session {
 
     pub(crate) fn has_intent(&self, intent: u64) -> bool {
         self.intents & intent == intent
+    }
+}
+
+struct Tracked {
+    inner: Subscription,
+    cursor: Arc<Cursor>,
+}
+
+#[async_trait]
+impl EventStream for Tracked {
+    async fn next(&mut self) -> Option<Delivery> {
+        self.cursor.finish();
+        let delivery = self.inner.next().await;
+        if let Some(Delivery::Event(event)) = &delivery {
+            self.cursor.start(event.id);
+        }
+        delivery
     }
 }
 
@@ -601,6 +649,18 @@ impl Directory {
             session.resume(attachment, resumed.frames.clone());
         }
         Ok(resumed)
+    }
+
+    /// The node's subscription, moving [`Directory::cursor`] as the
+    /// fan-out takes each event: asking for the next one means the last
+    /// one is delivered.
+    pub(crate) fn track(&self, events: Subscription) -> Subscription {
+        let interest = Arc::clone(events.interest());
+        let tracked = Tracked {
+            inner: events,
+            cursor: Arc::clone(&self.cursor),
+        };
+        Subscription::new(Box::new(tracked), interest)
     }
 
     /// Syncs many sessions in one call, renewing those with a connection

@@ -131,19 +131,172 @@ pub enum Audience {
     },
 }
 
+/// The node that published an event, so a node can tell its own events
+/// (whose effects it already applied) from other nodes'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u64);
+
+/// What an event is about, as typed fields filled once by the publisher,
+/// so subscribers (the gateway, the search feed, cache invalidation) route
+/// and filter without parsing the payload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// The guild the event happens in: the guild itself for GUILD_*
+    /// events, also for events sent to users (a guild joined or left, a
+    /// thread membership), so a shard can tell whose it is.
+    pub guild_id: Option<Snowflake>,
+    /// The channel the event happens in; the channel itself for
+    /// CHANNEL_* and THREAD_CREATE/UPDATE/DELETE.
+    pub channel_id: Option<Snowflake>,
+    /// The object the payload describes (its `id`): the message, the
+    /// channel, the guild.
+    pub id: Option<Snowflake>,
+    /// The messages a bulk delete removed.
+    pub ids: Vec<Snowflake>,
+    /// The author of the message the event carries.
+    pub author_id: Option<Snowflake>,
+    /// The users the message mentions.
+    pub mentions: Vec<Snowflake>,
+    /// The user a member, ban or presence event is about.
+    pub user_id: Option<Snowflake>,
+}
+
+impl Route {
+    /// Reads the route from a dispatch's `d`, before it is serialized: the
+    /// one place that knows where each payload keeps its ids.
+    pub fn of(kind: EventKind, audience: &Audience, data: &serde_json::Value) -> Route {
+        use EventKind::*;
+        let id = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse().ok());
+        let object = id(&data["id"]);
+        let (audience_guild, audience_channel) = match audience {
+            Audience::Guild {
+                guild_id,
+                channel_id,
+                ..
+            } => (Some(*guild_id), *channel_id),
+            Audience::Private { channel_id, .. } => (None, Some(*channel_id)),
+            Audience::Users(_) | Audience::Guilds { .. } => (None, None),
+        };
+        let is_guild = matches!(kind, GuildCreate | GuildUpdate | GuildDelete);
+        let is_channel = matches!(
+            kind,
+            ChannelCreate
+                | ChannelUpdate
+                | ChannelDelete
+                | ThreadCreate
+                | ThreadUpdate
+                | ThreadDelete
+        );
+        let guild_id = audience_guild
+            .or_else(|| id(&data["guild_id"]))
+            .or(if is_guild { object } else { None });
+        let channel_id = if is_channel {
+            object
+        } else {
+            id(&data["channel_id"]).or(audience_channel)
+        };
+        let list = |v: &serde_json::Value, field: Option<&str>| -> Vec<Snowflake> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| id(field.map_or(item, |f| &item[f])))
+                .collect()
+        };
+        Route {
+            guild_id,
+            channel_id,
+            id: object,
+            ids: list(&data["ids"], None),
+            author_id: id(&data["author"]["id"]),
+            mentions: list(&data["mentions"], Some("id")),
+            user_id: id(&data["user"]["id"]).or_else(|| id(&data["user_id"])),
+        }
+    }
+}
+
+/// What a node subscribes to. An event is published on the topics of its
+/// audience ([`Event::topics`]); a subscription interested in `All` gets
+/// every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Topic {
+    /// Events for a guild's members.
+    Guild(Snowflake),
+    /// Events for one user: their DMs and group DMs, and what is sent to
+    /// them alone (a guild joined, their sessions revoked).
+    User(Snowflake),
+    /// Every event (the search feed, cache invalidation).
+    All,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Assigned by the bus when published, increasing in publish order; 0
+    /// before.
+    pub id: u64,
+    /// The node whose service published it.
+    pub origin: NodeId,
     pub kind: EventKind,
+    pub route: Route,
     pub audience: Audience,
     /// The dispatch's `d`, as JSON text.
     pub data: String,
 }
 
 impl Event {
+    /// An event not yet published, its route read from `data`.
+    pub fn new(
+        kind: EventKind,
+        audience: Audience,
+        origin: NodeId,
+        data: &serde_json::Value,
+    ) -> Event {
+        Event {
+            id: 0,
+            origin,
+            kind,
+            route: Route::of(kind, &audience, data),
+            audience,
+            data: data.to_string(),
+        }
+    }
+
     pub fn guild_id(&self) -> Option<Snowflake> {
         match &self.audience {
             Audience::Guild { guild_id, .. } => Some(*guild_id),
             Audience::Private { .. } | Audience::Users(_) | Audience::Guilds { .. } => None,
+        }
+    }
+
+    /// The topics the event is published on: its audience's guilds or
+    /// users. A DM's participants hear of it on their user topics.
+    pub fn topics(&self) -> Vec<Topic> {
+        match &self.audience {
+            Audience::Guild { guild_id, .. } => vec![Topic::Guild(*guild_id)],
+            Audience::Guilds { guild_ids, .. } => {
+                guild_ids.iter().map(|g| Topic::Guild(*g)).collect()
+            }
+            Audience::Private { recipients, .. } => {
+                recipients.iter().map(|u| Topic::User(*u)).collect()
+            }
+            Audience::Users(users) => users.iter().map(|u| Topic::User(*u)).collect(),
+        }
+    }
+
+    /// Whether a subscriber that wants the topics `wanted` says yes to
+    /// gets this event ([`Event::topics`], without collecting them).
+    pub fn is_on(&self, wanted: impl Fn(Topic) -> bool) -> bool {
+        if wanted(Topic::All) {
+            return true;
+        }
+        match &self.audience {
+            Audience::Guild { guild_id, .. } => wanted(Topic::Guild(*guild_id)),
+            Audience::Guilds { guild_ids, .. } => {
+                guild_ids.iter().any(|g| wanted(Topic::Guild(*g)))
+            }
+            Audience::Private { recipients, .. } => {
+                recipients.iter().any(|u| wanted(Topic::User(*u)))
+            }
+            Audience::Users(users) => users.iter().any(|u| wanted(Topic::User(*u))),
         }
     }
 }
@@ -151,6 +304,80 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
+
+    #[test]
+    fn routes_are_read_from_the_payload_once() {
+        let audience = Audience::Guild {
+            guild_id: Snowflake(1),
+            channel_id: Some(Snowflake(2)),
+            required: Permissions::NONE,
+        };
+        let data = json!({
+            "id": "3", "channel_id": "2", "author": {"id": "4"},
+            "mentions": [{"id": "5"}, {"id": "6"}], "content": "hi"
+        });
+        let event = Event::new(EventKind::MessageCreate, audience, NodeId(9), &data);
+        assert_eq!(
+            event.route,
+            Route {
+                guild_id: Some(Snowflake(1)),
+                channel_id: Some(Snowflake(2)),
+                id: Some(Snowflake(3)),
+                author_id: Some(Snowflake(4)),
+                mentions: vec![Snowflake(5), Snowflake(6)],
+                ..Route::default()
+            }
+        );
+        assert_eq!(event.topics(), vec![Topic::Guild(Snowflake(1))]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&event.data).unwrap(),
+            data
+        );
+
+        // A guild joined, sent to its new member: the guild is the object.
+        let joined = Event::new(
+            EventKind::GuildCreate,
+            Audience::Users(vec![Snowflake(7)]),
+            NodeId(9),
+            &json!({"id": "8"}),
+        );
+        assert_eq!(joined.route.guild_id, Some(Snowflake(8)));
+        assert_eq!(joined.topics(), vec![Topic::User(Snowflake(7))]);
+        assert!(joined.is_on(|t| t == Topic::User(Snowflake(7))));
+        assert!(!joined.is_on(|t| t == Topic::Guild(Snowflake(8))));
+        assert!(joined.is_on(|t| t == Topic::All));
+
+        // A channel event is about the channel itself.
+        let edited = Event::new(
+            EventKind::ChannelUpdate,
+            Audience::Guild {
+                guild_id: Snowflake(1),
+                channel_id: None,
+                required: Permissions::NONE,
+            },
+            NodeId(9),
+            &json!({"id": "2", "guild_id": "1"}),
+        );
+        assert_eq!(edited.route.channel_id, Some(Snowflake(2)));
+
+        let member = Event::new(
+            EventKind::GuildMemberUpdate,
+            Audience::Users(vec![]),
+            NodeId(9),
+            &json!({"guild_id": "1", "user": {"id": "4"}}),
+        );
+        assert_eq!(member.route.user_id, Some(Snowflake(4)));
+        assert_eq!(member.route.guild_id, Some(Snowflake(1)));
+        let bulk = Event::new(
+            EventKind::MessageDeleteBulk,
+            Audience::Users(vec![]),
+            NodeId(9),
+            &json!({"ids": ["3", "4"], "channel_id": "2"}),
+        );
+        assert_eq!(bulk.route.ids, vec![Snowflake(3), Snowflake(4)]);
+    }
 
     #[test]
     fn names_match_serde() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use concord_api::{AppState, MetricsAccess};
-use concord_bus::{EventBus, LocalBus};
+use concord_bus::{EventBus, LocalBus, Topic};
 use concord_config::Config;
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
@@ -61,6 +61,8 @@ pub enum ServerError {
     Service(#[from] concord_service::ServiceError),
     #[error("{0}")]
     Search(#[from] concord_search::SearchError),
+    #[error("{0}")]
+    Bus(#[from] concord_bus::BusError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -199,18 +201,22 @@ pub async fn run_node(
     };
     // The search feed commits what it holds once HTTP has drained.
     let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
-    let search_feed = index.as_ref().map(|index| {
-        let stop = async move {
-            let _ = search_stopped.await;
-        };
-        let events = bus.subscribe();
-        tokio::spawn(search::feed(
-            Arc::clone(&store),
-            Arc::clone(index),
-            events,
-            stop,
-        ))
-    });
+    let search_feed = match &index {
+        Some(index) => {
+            let stop = async move {
+                let _ = search_stopped.await;
+            };
+            let events = bus.subscribe().await?;
+            events.interest().add(&[Topic::All]);
+            Some(tokio::spawn(search::feed(
+                Arc::clone(&store),
+                Arc::clone(index),
+                events,
+                stop,
+            )))
+        }
+        None => None,
+    };
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
     let service_config = ServiceConfig {
@@ -245,7 +251,8 @@ pub async fn run_node(
             heartbeat_interval_ms: config.gateway_heartbeat_ms,
             url: gateway_url.clone(),
         },
-    );
+    )
+    .await?;
     let connections = Arc::clone(&gateway);
     let state = Arc::new(AppState {
         service,

@@ -173,7 +173,8 @@ impl Service {
                 EventKind::GuildRoleCreate,
                 to_guild(guild_id),
                 serde_json::json!({ "guild_id": guild_id, "role": wire::Role::from(&role) }),
-            );
+            )
+            .await;
             member.roles.push(role.id);
         }
         self.add_member(&member).await?;
@@ -186,7 +187,8 @@ impl Service {
         let mut added = serde_json::to_value(self.member_wire(member).await?)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         added["guild_id"] = member.guild_id.to_string().into();
-        self.publish(EventKind::GuildMemberAdd, to_guild(member.guild_id), added);
+        self.publish(EventKind::GuildMemberAdd, to_guild(member.guild_id), added)
+            .await;
         if let Some(full) = self
             .guild_create(member.guild_id, member.user_id, 250, true)
             .await?
@@ -195,7 +197,8 @@ impl Service {
                 EventKind::GuildCreate,
                 Audience::Users(vec![member.user_id]),
                 full,
-            );
+            )
+            .await;
         }
         Ok(())
     }

@@ -131,7 +131,8 @@ impl Service {
             channel_id: None,
             required: Permissions::VIEW_AUDIT_LOG,
         };
-        self.publish(EventKind::GuildAuditLogEntryCreate, audience, data);
+        self.publish(EventKind::GuildAuditLogEntryCreate, audience, data)
+            .await;
         Ok(())
     }
 

@@ -7,10 +7,9 @@
 //! path. Bumping the generation (password change, bot token reset) revokes
 //! every earlier token.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
-
-use std::cell::RefCell;
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -36,9 +35,22 @@ pub struct TokenState {
 
 pub struct TokenSigner {
     secret: Vec<u8>,
-    /// Generation and kind of each user seen; filled on first use.
-    states: Mutex<HashMap<Snowflake, TokenState>>,
+    /// Generation and kind of each user seen; filled on first use, and
+    /// emptied of a user whose generation moved through another node.
+    states: Mutex<States>,
 }
+
+#[derive(Default)]
+struct States {
+    users: HashMap<Snowflake, TokenState>,
+    /// Counts forgettings, so a state read from the store before one is
+    /// not remembered after it ([`TokenSigner::remember_read`]).
+    epoch: u64,
+}
+
+/// When a user's state was read, for [`TokenSigner::remember_read`].
+#[derive(Debug, Clone, Copy)]
+pub struct Epoch(u64);
 
 /// The parts of a token, before its MAC is checked.
 pub struct ParsedToken {
@@ -51,7 +63,7 @@ impl TokenSigner {
     pub fn new(secret: Vec<u8>) -> Self {
         TokenSigner {
             secret,
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(States::default()),
         }
     }
 
@@ -63,8 +75,10 @@ impl TokenSigner {
         mac
     }
 
+    /// A token for `user_id` at `state`. The state is not remembered: it
+    /// may be older than a revocation another node made meanwhile, so the
+    /// first check reads it afresh.
     pub fn issue(&self, user_id: Snowflake, state: TokenState, issued_ms: u64) -> String {
-        self.remember(user_id, state);
         let mac = self
             .mac(user_id, issued_ms, state.generation)
             .finalize()
@@ -105,20 +119,49 @@ impl TokenSigner {
         })
     }
 
-    /// The remembered state of a user, if any.
-    pub fn known(&self, user_id: Snowflake) -> Option<TokenState> {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&user_id)
-            .copied()
+    fn states(&self) -> std::sync::MutexGuard<'_, States> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The remembered state of a user, if any.
+    pub fn known(&self, user_id: Snowflake) -> Option<TokenState> {
+        self.states().users.get(&user_id).copied()
+    }
+
+    /// Remembers a state this node has just written.
     pub fn remember(&self, user_id: Snowflake, state: TokenState) {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(user_id, state);
+        self.states().users.insert(user_id, state);
+    }
+
+    /// Taken before reading a user's state from the store.
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.states().epoch)
+    }
+
+    /// Remembers a state read from the store since `read`, unless a user's
+    /// state was forgotten meanwhile: the read may predate that revocation.
+    pub fn remember_read(&self, read: Epoch, user_id: Snowflake, state: TokenState) {
+        let mut states = self.states();
+        if states.epoch == read.0 {
+            states.users.insert(user_id, state);
+        }
+    }
+
+    /// Forgets users whose generation moved elsewhere (another node
+    /// revoked their tokens): their next check reads the store.
+    pub fn forget(&self, users: &[Snowflake]) {
+        let mut states = self.states();
+        states.epoch += 1;
+        for user in users {
+            states.users.remove(user);
+        }
+    }
+
+    /// Forgets every user: revocations may have been missed.
+    pub fn forget_all(&self) {
+        let mut states = self.states();
+        states.epoch += 1;
+        states.users.clear();
     }
 
     /// Checks the MAC against the user's current generation.

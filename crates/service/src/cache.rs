@@ -7,6 +7,9 @@
 //! applied to the entry right after it is installed. Every update is
 //! idempotent, so applying a write the load already saw changes nothing.
 //!
+//! Writes through other nodes reach the cache as bus events, which drop
+//! the channel's entry ([`crate::invalidation`]).
+//!
 //! The cache holds at most `max_bytes` (estimated) across all channels:
 //! when it would hold more, whole entries of the least recently used
 //! channels go (in O(1) each), which keeps every remaining entry a
@@ -188,11 +191,21 @@ impl RecentMessages {
         self.resize(channel, &slot, entry.bytes());
     }
 
+    /// Drops a channel's entry: the channel is gone, or another node wrote
+    /// to it. A load under way ends in an entry no longer in the cache, so
+    /// what it read before the write is never served after it.
     pub fn forget(&self, channel: Snowflake) {
         let mut channels = self.lock();
         if let Some(slot) = channels.entries.pop(&channel) {
             channels.bytes -= slot.bytes;
         }
+    }
+
+    /// Drops every entry: writes elsewhere may have been missed.
+    pub fn forget_all(&self) {
+        let mut channels = self.lock();
+        channels.entries.clear();
+        channels.bytes = 0;
     }
 }
 

@@ -213,7 +213,8 @@ impl Service {
         errors.into_result()?;
         self.store.put_channel(&channel).await?;
         let out = wire::Channel::new(&channel, None);
-        self.publish(EventKind::ChannelCreate, to_guild(guild_id), &out);
+        self.publish(EventKind::ChannelCreate, to_guild(guild_id), &out)
+            .await;
         let mut details = Details::on(channel.id);
         details
             .changes
@@ -293,7 +294,8 @@ impl Service {
         let guild_id = view.guild()?.guild.id;
         self.update_channel(channel).await?;
         let out = self.channel_wire(channel).await?;
-        self.publish(EventKind::ChannelUpdate, to_guild(guild_id), &out);
+        self.publish(EventKind::ChannelUpdate, to_guild(guild_id), &out)
+            .await;
         Ok(out)
     }
 
@@ -324,13 +326,15 @@ impl Service {
                     EventKind::ChannelUpdate,
                     to_guild(guild_id),
                     wire::Channel::new(&child, None),
-                );
+                )
+                .await;
             }
         }
         self.store.delete_channel(channel_id).await?;
         self.sweep_blobs().await?;
         self.cache.forget(channel_id);
-        self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out);
+        self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out)
+            .await;
         let mut details = Details::on(channel_id);
         details
             .changes

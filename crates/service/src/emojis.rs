@@ -77,7 +77,8 @@ impl Service {
             "guild_id": guild_id,
             "emojis": self.emoji_list(guild_id).await?,
         });
-        self.publish(EventKind::GuildEmojisUpdate, to_guild(guild_id), data);
+        self.publish(EventKind::GuildEmojisUpdate, to_guild(guild_id), data)
+            .await;
         Ok(())
     }
 

@@ -81,7 +81,8 @@ impl Service {
             EventKind::GuildCreate,
             concord_model::event::Audience::Users(vec![caller.id]),
             &full,
-        );
+        )
+        .await;
         Ok(full)
     }
 
@@ -174,7 +175,8 @@ impl Service {
         errors.into_result()?;
         self.store.update_guild(&guild).await?;
         let out = wire::Guild::new(&guild, &view.roles);
-        self.publish(EventKind::GuildUpdate, to_guild(guild_id), &out);
+        self.publish(EventKind::GuildUpdate, to_guild(guild_id), &out)
+            .await;
         self.audit(
             guild_id,
             caller,
@@ -205,7 +207,8 @@ impl Service {
             EventKind::GuildDelete,
             to_guild(guild_id),
             serde_json::json!({ "id": guild_id }),
-        );
+        )
+        .await;
         Ok(())
     }
 
@@ -315,7 +318,8 @@ impl Service {
             EventKind::GuildRoleCreate,
             to_guild(guild_id),
             serde_json::json!({ "guild_id": guild_id, "role": &out }),
-        );
+        )
+        .await;
         let mut details = Details::on(role.id);
         details.changes.push(change("name", None::<()>, &role.name));
         self.audit(guild_id, caller, action::ROLE_CREATE, details)

@@ -118,7 +118,7 @@ impl Service {
             "channel_id": channel_id, "code": &invite.code, "created_at": &out.created_at,
             "guild_id": invite.guild_id, "inviter": &out.inviter, "max_age": max_age,
             "max_uses": max_uses, "temporary": invite.temporary, "uses": 0, "expires_at": &out.expires_at,
-        }));
+        })).await;
         Ok(out)
     }
 
@@ -193,7 +193,7 @@ impl Service {
             let member = Member::new(invite.guild_id, caller.id, now_ms());
             self.add_member(&member).await?;
             self.announce_join(invite.guild_id, caller.id).await?;
-            self.introduce_presence(invite.guild_id, caller.id);
+            self.introduce_presence(invite.guild_id, caller.id).await;
         }
         self.invite_wire(&invite, false).await
     }
@@ -230,7 +230,8 @@ impl Service {
             serde_json::json!({
                 "channel_id": invite.channel_id, "guild_id": invite.guild_id, "code": code,
             }),
-        );
+        )
+        .await;
         Ok(out)
     }
 }

@@ -2,6 +2,12 @@
 //! a write changes. Every write goes through here, persists to the store,
 //! then publishes its event on the bus, so no write can forget its event.
 //!
+//! A write awaits its publish before it answers: whoever learns of the
+//! write (its caller, a client reading another node) finds its event on the
+//! bus already. A publish that fails is logged and counted, never turned
+//! into an error: the write is committed, and only its announcement is
+//! lost, as if every subscriber had missed it.
+//!
 //! Methods take a [`Caller`] (an authenticated user) and return wire shapes,
 //! which the HTTP API serializes and the gateway reuses.
 
@@ -9,7 +15,7 @@ use std::sync::Arc;
 
 use concord_bus::EventBus;
 use concord_config::{RateLimits, Registration};
-use concord_model::event::{Audience, Event, EventKind};
+use concord_model::event::{Audience, Event, EventKind, NodeId};
 use concord_model::records::{Channel, Guild, Member, Role};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, SnowflakeGenerator, codes};
@@ -32,6 +38,7 @@ pub mod error;
 pub mod guilds;
 pub mod health;
 pub mod input;
+pub mod invalidation;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
@@ -47,6 +54,7 @@ pub mod read_states;
 pub mod registration;
 mod render;
 pub mod search;
+mod sequencer;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
@@ -56,9 +64,11 @@ pub use error::{FormErrors, ServiceError, ServiceResult};
 
 use auth::TokenSigner;
 use cache::RecentMessages;
+use invalidation::Applied;
 use passwords::Passwords;
 use permissions::MemberContext;
 use ratelimit::RateLimiter;
+use sequencer::Sequencer;
 use signed_urls::UrlSigner;
 
 /// The authenticated user behind a request.
@@ -91,11 +101,19 @@ pub struct ServiceConfig {
 pub struct Service {
     pub store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
+    /// This node, as the origin of the events it publishes.
+    node: NodeId,
     ids: SnowflakeGenerator,
-    tokens: TokenSigner,
+    /// Holds each channel's new messages' events until those with lower
+    /// ids are published.
+    sequencer: Sequencer,
+    tokens: Arc<TokenSigner>,
     /// Signs attachment URLs, with a key derived from the token secret.
     urls: UrlSigner,
-    cache: RecentMessages,
+    cache: Arc<RecentMessages>,
+    /// How far other nodes' events have been applied to `cache` and
+    /// `tokens` ([`invalidation`]).
+    applied: Applied,
     pub limiter: RateLimiter,
     /// Every password hash and check, bounded; login throttling.
     passwords: Passwords,
@@ -116,7 +134,8 @@ pub struct Service {
 const SECRET_KEY: &str = "token_secret";
 
 impl Service {
-    /// Loads (or creates, on first start) the token secret.
+    /// Loads (or creates, on first start) the token secret, and starts
+    /// applying other nodes' events on `bus` to this node's caches.
     pub async fn open(
         store: Arc<dyn Store>,
         bus: Arc<dyn EventBus>,
@@ -130,13 +149,22 @@ impl Service {
                 secret
             }
         };
+        let node = NodeId(rand::random::<u64>().max(1));
+        let urls = UrlSigner::new(&secret, config.attachment_url_ttl_s);
+        let tokens = Arc::new(TokenSigner::new(secret));
+        let cache = Arc::new(RecentMessages::new(config.cache_max_bytes));
+        let applied =
+            invalidation::start(node, &*bus, Arc::clone(&cache), Arc::clone(&tokens)).await?;
         Ok(Service {
             store,
             bus,
+            node,
             ids: SnowflakeGenerator::new(config.worker_id, config.process_id),
-            urls: UrlSigner::new(&secret, config.attachment_url_ttl_s),
-            tokens: TokenSigner::new(secret),
-            cache: RecentMessages::new(config.cache_max_bytes),
+            sequencer: Sequencer::default(),
+            urls,
+            tokens,
+            cache,
+            applied,
             limiter: RateLimiter::new(),
             passwords: Passwords::new(config.hash_concurrency),
             config,
@@ -176,21 +204,33 @@ impl Service {
         &self.realtime
     }
 
+    /// This node, as its events name it.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
     pub(crate) fn next_id(&self) -> Snowflake {
         self.ids.next()
     }
 
-    pub(crate) fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
-        match serde_json::to_string(&data) {
-            Ok(data) => {
-                metrics::counter!("concord_events_published_total").increment(1);
-                self.bus.publish(Event {
-                    kind,
-                    audience,
-                    data,
-                });
+    /// Publishes one event, its route read from `data` and its payload
+    /// serialized once. Call it after the write it announces is persisted.
+    pub(crate) async fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
+        let data = match serde_json::to_value(&data) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
+                return;
             }
-            Err(e) => tracing::error!(error = %e, kind = kind.name(), "event not serializable"),
+        };
+        let event = Event::new(kind, audience, self.node, &data);
+        match self.bus.publish(event).await {
+            Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
+            Err(e) => {
+                // The write is committed; subscribers miss its event as if they had lagged.
+                tracing::error!(error = %e, kind = kind.name(), "event not published");
+                metrics::counter!("concord_events_unpublished_total").increment(1);
+            }
         }
     }
 

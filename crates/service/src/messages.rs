@@ -140,20 +140,18 @@ impl Service {
         view.require(Permissions::SEND_MESSAGES)?;
         self.slowmode(&view, caller)?;
         let view = self.reopen_for_message(view).await?;
-        let message = self
-            .compose_message(&view, caller, input, self.next_id())
-            .await?;
-        self.deliver_message(&view, message).await
+        let message = self.compose_message(&view, caller, input).await?;
+        self.deliver_message(&view, message, None).await
     }
 
     /// Checks a new message and resolves what it refers to; stores its
-    /// files. Permission to send is the caller's to check.
+    /// files. Permission to send is the caller's to check. Its id is given
+    /// when it is delivered.
     pub(crate) async fn compose_message(
         &self,
         view: &ChannelView,
         caller: Caller,
         input: CreateMessage,
-        id: Snowflake,
     ) -> ServiceResult<Message> {
         let channel_id = view.channel.id;
         let content = input.content.unwrap_or_default();
@@ -215,7 +213,7 @@ impl Service {
             .await?;
         let attachments = self.store_uploads(channel_id, input.uploads).await?;
         Ok(Message {
-            id,
+            id: Snowflake(0),
             channel_id,
             guild_id: view.guild_id(),
             author_id: caller.id,
@@ -241,12 +239,19 @@ impl Service {
     }
 
     /// Stores a composed message and announces it (in a thread, after
-    /// counting it and making its author a member).
+    /// counting it and making its author a member). Its id is `id` (a forum
+    /// post's first message has its thread's), or minted now, in the
+    /// channel's order: its event waits for those of lower ids.
     pub(crate) async fn deliver_message(
         &self,
         view: &ChannelView,
-        message: Message,
+        mut message: Message,
+        id: Option<Snowflake>,
     ) -> ServiceResult<wire::Message> {
+        let turn = self
+            .sequencer
+            .enter(view.channel.id, || id.unwrap_or_else(|| self.next_id()));
+        message.id = turn.id;
         self.store.create_message(&message).await?;
         self.cache.created(&message).await;
         metrics::counter!("concord_messages_created_total").increment(1);
@@ -254,7 +259,9 @@ impl Service {
             self.thread_message_sent(view, &message).await?;
         }
         let out = self.render_message(&message).await?;
-        self.publish_message(EventKind::MessageCreate, view, &out);
+        turn.ready().await;
+        self.publish_message(EventKind::MessageCreate, view, &out)
+            .await;
         Ok(out)
     }
 
@@ -268,16 +275,19 @@ impl Service {
         content: &str,
         reference: Option<MessageReference>,
     ) -> ServiceResult<()> {
+        let turn = self.sequencer.enter(channel.id, || self.next_id());
         let notice = Message {
             guild_id: channel.guild_id,
             kind,
             message_reference: reference,
-            ..Message::new(self.next_id(), channel.id, author, content)
+            ..Message::new(turn.id, channel.id, author, content)
         };
         self.store.create_message(&notice).await?;
         self.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
-        self.publish(EventKind::MessageCreate, audience_of(channel), out);
+        turn.ready().await;
+        self.publish(EventKind::MessageCreate, audience_of(channel), out)
+            .await;
         Ok(())
     }
 
@@ -343,17 +353,18 @@ impl Service {
             let user = self.user_wire(caller.id).await?;
             data["member"] = serde_json::json!(wire::Member::new(member, Some(user)));
         }
-        self.publish(EventKind::TypingStart, view.audience(), data);
+        self.publish(EventKind::TypingStart, view.audience(), data)
+            .await;
         Ok(())
     }
 
     /// MESSAGE_CREATE and MESSAGE_UPDATE carry the author's member (without user).
-    fn publish_message(&self, kind: EventKind, view: &ChannelView, message: &wire::Message) {
+    async fn publish_message(&self, kind: EventKind, view: &ChannelView, message: &wire::Message) {
         let mut event = message.clone();
         if let Some(member) = view.member().filter(|m| m.user_id == event.author.id) {
             event.member = Some(wire::Member::new(member, None));
         }
-        self.publish(kind, view.audience(), &event);
+        self.publish(kind, view.audience(), &event).await;
     }
 
     /// Whether the caller may read message content: people always, bots
@@ -396,6 +407,7 @@ impl Service {
         if limit > CACHED_PER_CHANNEL {
             return self.store.messages_before(channel_id, None, limit).await;
         }
+        self.caught_up().await;
         let store = &self.store;
         self.cache
             .latest(channel_id, limit, || {
@@ -506,7 +518,8 @@ impl Service {
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
         self.cache.updated(&edited).await;
         let out = self.render_message(&edited).await?;
-        self.publish_message(EventKind::MessageUpdate, &view, &out);
+        self.publish_message(EventKind::MessageUpdate, &view, &out)
+            .await;
         Ok(out)
     }
 
@@ -530,7 +543,8 @@ impl Service {
                 .await?;
         }
         let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
-        self.publish(EventKind::MessageDelete, view.audience(), data);
+        self.publish(EventKind::MessageDelete, view.audience(), data)
+            .await;
         match view.guild_id() {
             // A moderator's deletion is on the record; an author's own is not.
             Some(guild_id) if message.author_id != caller.id => {
@@ -584,7 +598,8 @@ impl Service {
         if !deleted.is_empty() {
             let data =
                 view.with_guild_id(serde_json::json!({ "ids": deleted, "channel_id": channel_id }));
-            self.publish(EventKind::MessageDeleteBulk, view.audience(), data);
+            self.publish(EventKind::MessageDeleteBulk, view.audience(), data)
+                .await;
             if let Some(guild_id) = view.guild_id() {
                 let details = Details {
                     options: Some(serde_json::json!({ "count": deleted.len().to_string() })),

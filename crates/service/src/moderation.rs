@@ -70,7 +70,8 @@ impl Service {
             EventKind::GuildMemberUpdate,
             to_guild(member.guild_id),
             event,
-        );
+        )
+        .await;
         Ok(out)
     }
 
@@ -116,7 +117,8 @@ impl Service {
             EventKind::GuildRoleUpdate,
             to_guild(guild_id),
             json!({ "guild_id": guild_id, "role": &out }),
-        );
+        )
+        .await;
         self.audit(guild_id, caller, action::ROLE_UPDATE, Details::on(role_id))
             .await?;
         Ok(out)
@@ -157,7 +159,8 @@ impl Service {
             EventKind::GuildRoleDelete,
             to_guild(guild_id),
             json!({ "guild_id": guild_id, "role_id": role_id }),
-        );
+        )
+        .await;
         self.audit(guild_id, caller, action::ROLE_DELETE, Details::on(role_id))
             .await
     }
@@ -354,7 +357,8 @@ impl Service {
             EventKind::GuildBanAdd,
             to_ban_managers(guild_id),
             json!({ "guild_id": guild_id, "user": user }),
-        );
+        )
+        .await;
         if seconds > 0 {
             self.delete_recent_messages(guild_id, user_id, seconds)
                 .await?;
@@ -406,7 +410,8 @@ impl Service {
                     EventKind::MessageDeleteBulk,
                     crate::to_channel(guild_id, channel.id),
                     data,
-                );
+                )
+                .await;
             }
         }
         Ok(())
@@ -430,7 +435,8 @@ impl Service {
             EventKind::GuildBanRemove,
             to_ban_managers(guild_id),
             json!({ "guild_id": guild_id, "user": user }),
-        );
+        )
+        .await;
         self.audit(
             guild_id,
             caller,

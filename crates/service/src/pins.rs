@@ -60,7 +60,7 @@ impl Service {
             .put_pin(channel_id, message_id, pinned_at)
             .await?;
         self.set_pinned(&view, message_id, true).await?;
-        self.pins_changed(&view, Some(pinned_at));
+        self.pins_changed(&view, Some(pinned_at)).await;
         let reference = MessageReference {
             message_id,
             channel_id,
@@ -96,7 +96,7 @@ impl Service {
             .await?
             .first()
             .map(|(_, at)| *at);
-        self.pins_changed(&view, latest);
+        self.pins_changed(&view, latest).await;
         self.audit_pin(&view, caller, message_id, None, action::MESSAGE_UNPIN)
             .await
     }
@@ -118,7 +118,8 @@ impl Service {
         {
             self.cache.updated(&message).await;
             let out = self.render_message(&message).await?;
-            self.publish(EventKind::MessageUpdate, view.audience(), out);
+            self.publish(EventKind::MessageUpdate, view.audience(), out)
+                .await;
         }
         Ok(())
     }
@@ -144,12 +145,13 @@ impl Service {
         self.audit(guild_id, caller, kind, details).await
     }
 
-    fn pins_changed(&self, view: &ChannelView, last_pin_ms: Option<u64>) {
+    async fn pins_changed(&self, view: &ChannelView, last_pin_ms: Option<u64>) {
         let data = view.with_guild_id(json!({
             "channel_id": view.channel.id,
             "last_pin_timestamp": last_pin_ms.map(iso8601),
         }));
-        self.publish(EventKind::ChannelPinsUpdate, view.audience(), data);
+        self.publish(EventKind::ChannelPinsUpdate, view.audience(), data)
+            .await;
     }
 
     /// Pins before `before` (an ISO 8601 time), newest first; empty without

@@ -43,7 +43,8 @@ impl Service {
                     EventKind::GuildRoleUpdate,
                     to_guild(guild_id),
                     serde_json::json!({ "guild_id": guild_id, "role": out }),
-                );
+                )
+                .await;
             }
         }
         Ok(roles.iter().map(wire::Role::from).collect())
@@ -115,7 +116,8 @@ impl Service {
                 continue;
             }
             let out = self.channel_wire(&channel).await?;
-            self.publish(EventKind::ChannelUpdate, to_guild(guild_id), out);
+            self.publish(EventKind::ChannelUpdate, to_guild(guild_id), out)
+                .await;
             if synced {
                 // Who sees its threads follows who sees it.
                 self.sync_thread_list(&channel).await?;

@@ -66,14 +66,15 @@ impl Service {
 
     /// A user who just joined a guild: its members learn their presence
     /// (nothing to say if they show as offline).
-    pub(crate) fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
+    pub(crate) async fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
         let shown = self.shown_presence(user_id);
         if shown.status == Status::Offline {
             return;
         }
         let mut data = presence_json(user_id, &shown);
         data["guild_id"] = json!(guild_id);
-        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data);
+        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data)
+            .await;
     }
 
     /// What others see of the user now.
@@ -97,7 +98,8 @@ impl Service {
                 guild_ids: guilds,
                 about: user_id,
             };
-            self.publish(EventKind::PresenceUpdate, audience, data);
+            self.publish(EventKind::PresenceUpdate, audience, data)
+                .await;
         }
         Ok(())
     }

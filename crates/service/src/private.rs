@@ -115,7 +115,8 @@ impl Service {
                 EventKind::ChannelCreate,
                 Audience::Users(vec![*user]),
                 &view,
-            );
+            )
+            .await;
         }
         self.private_channel_wire(&channel, caller.id).await
     }
@@ -150,7 +151,7 @@ impl Service {
         });
         let mut audience = channel.recipients.clone();
         audience.extend(also);
-        self.publish(kind, Audience::Users(audience), data);
+        self.publish(kind, Audience::Users(audience), data).await;
         Ok(())
     }
 
@@ -179,7 +180,8 @@ impl Service {
         channel.recipients.push(user);
         self.store.update_private_channel(&channel, &[]).await?;
         let view = self.private_channel_wire(&channel, user).await?;
-        self.publish(EventKind::ChannelCreate, Audience::Users(vec![user]), &view);
+        self.publish(EventKind::ChannelCreate, Audience::Users(vec![user]), &view)
+            .await;
         self.recipients_changed(EventKind::ChannelRecipientAdd, &channel, user, None)
             .await
     }
@@ -205,7 +207,8 @@ impl Service {
         }
         self.store.update_private_channel(&channel, &[user]).await?;
         let gone = self.private_channel_wire(&channel, user).await?;
-        self.publish(EventKind::ChannelDelete, Audience::Users(vec![user]), &gone);
+        self.publish(EventKind::ChannelDelete, Audience::Users(vec![user]), &gone)
+            .await;
         self.recipients_changed(
             EventKind::ChannelRecipientRemove,
             &channel,

@@ -103,7 +103,8 @@ impl Service {
             let user = self.user_wire(caller.id).await?;
             data["member"] = json!(wire::Member::new(member, Some(user)));
         }
-        self.publish(EventKind::MessageReactionAdd, view.audience(), data);
+        self.publish(EventKind::MessageReactionAdd, view.audience(), data)
+            .await;
         Ok(())
     }
 
@@ -138,7 +139,8 @@ impl Service {
             "burst": false,
             "type": 0,
         }));
-        self.publish(EventKind::MessageReactionRemove, view.audience(), data);
+        self.publish(EventKind::MessageReactionRemove, view.audience(), data)
+            .await;
         Ok(())
     }
 
@@ -195,7 +197,7 @@ impl Service {
             }
             None => EventKind::MessageReactionRemoveAll,
         };
-        self.publish(kind, view.audience(), data);
+        self.publish(kind, view.audience(), data).await;
         Ok(())
     }
 

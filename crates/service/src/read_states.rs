@@ -59,7 +59,8 @@ impl Service {
             EventKind::MessageAck,
             Audience::Users(vec![caller.id]),
             data,
-        );
+        )
+        .await;
         Ok(AckToken { token: None })
     }
 

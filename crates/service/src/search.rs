@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_bus::Subscription;
+use concord_bus::{Delivery, Subscription};
 use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::channel_type;
 use concord_model::snowflake::now_ms;
@@ -18,8 +18,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 use concord_search::{Change, MessageDoc, SearchIndex, SearchQuery};
 pub use concord_search::{Has, Sort};
 use concord_store::Store;
-use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
+use serde::Serialize;
 
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
@@ -121,15 +120,6 @@ enum Work {
     Apply(Change),
 }
 
-/// The ids an event carries; the rest of its payload is not needed.
-#[derive(Deserialize)]
-struct EventIds {
-    id: Option<Snowflake>,
-    #[serde(default)]
-    ids: Vec<Snowflake>,
-    channel_id: Option<Snowflake>,
-}
-
 fn work_of(event: &Event) -> Vec<Work> {
     let relevant = matches!(
         event.kind,
@@ -143,10 +133,8 @@ fn work_of(event: &Event) -> Vec<Work> {
     if !relevant {
         return Vec::new();
     }
-    let Ok(ids) = serde_json::from_str::<EventIds>(&event.data) else {
-        return Vec::new();
-    };
-    match (event.kind, ids.id, ids.channel_id) {
+    let route = &event.route;
+    match (event.kind, route.id, route.channel_id) {
         (EventKind::MessageCreate | EventKind::MessageUpdate, Some(id), Some(channel_id)) => {
             vec![Work::Reindex {
                 channel_id,
@@ -155,10 +143,10 @@ fn work_of(event: &Event) -> Vec<Work> {
             }]
         }
         (EventKind::MessageDelete, Some(id), _) => vec![Work::Apply(Change::Delete(id))],
-        (EventKind::MessageDeleteBulk, _, _) => ids
+        (EventKind::MessageDeleteBulk, _, _) => route
             .ids
-            .into_iter()
-            .map(|id| Work::Apply(Change::Delete(id)))
+            .iter()
+            .map(|id| Work::Apply(Change::Delete(*id)))
             .collect(),
         (EventKind::ChannelDelete, Some(id), _) => vec![Work::Apply(Change::DeleteChannel(id))],
         // A guild deleted for everyone; a member leaving is sent to them alone.
@@ -239,8 +227,9 @@ impl Feed {
 
 /// Keeps `index` in step with the store until `stop` resolves (then commits
 /// what it holds) or the bus closes: first fills what it lacks (answering
-/// searches "not yet available" meanwhile), then follows `events`,
-/// committing in batches.
+/// searches "not yet available" meanwhile), then follows `events` (a
+/// subscription to every topic), committing in batches. Which message an
+/// event is about comes from its route.
 pub async fn feed(
     store: Arc<dyn Store>,
     index: Arc<SearchIndex>,
@@ -278,30 +267,32 @@ pub async fn feed(
         let result = tokio::select! {
             () = &mut stop => {
                 // Writes acknowledged before the stop have published their events.
-                while let Ok(event) = events.try_recv() {
-                    feed.pending.extend(work_of(&event));
+                while let Some(delivery) = events.try_next() {
+                    if let Delivery::Event(event) = delivery {
+                        feed.pending.extend(work_of(&event));
+                    }
                 }
                 if let Err(e) = feed.flush().await {
                     tracing::error!(error = %e, "last search index commit failed");
                 }
                 return;
             }
-            event = events.recv() => match event {
-                Ok(event) => {
+            delivery = events.next() => match delivery {
+                Some(Delivery::Event(event)) => {
                     feed.pending.extend(work_of(&event));
                     if feed.pending.len() < COMMIT_BATCH {
                         continue;
                     }
                     feed.flush().await
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "search feed fell behind the bus; catching up from the store");
+                Some(Delivery::Gap { after }) => {
+                    tracing::warn!(after, "search feed fell behind the bus; catching up from the store");
                     match feed.flush().await {
                         Ok(()) => feed.catch_up().await,
                         e => e,
                     }
                 }
-                Err(RecvError::Closed) => {
+                None => {
                     if let Err(e) = feed.flush().await {
                         tracing::error!(error = %e, "last search index commit failed");
                     }

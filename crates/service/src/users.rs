@@ -116,19 +116,22 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 impl Service {
     /// Checks a token; the user's state is read from the store only the
-    /// first time the user is seen.
+    /// first time the user is seen, and again after another node revoked
+    /// their tokens (once this node has applied what the bus holds).
     pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
         let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
+        self.caught_up().await;
         let state = match self.tokens.known(parsed.user_id) {
             Some(state) => state,
             None => {
+                let read = self.tokens.epoch();
                 let user = self
                     .store
                     .user(parsed.user_id)
                     .await?
                     .ok_or(ServiceError::Unauthorized)?;
                 let state = state_of(&user);
-                self.tokens.remember(user.id, state);
+                self.tokens.remember_read(read, user.id, state);
                 state
             }
         };
@@ -150,7 +153,8 @@ impl Service {
         self.store.update_user(user).await.map_err(taken)?;
         self.tokens.remember(user.id, state_of(user));
         let audience = Audience::Users(vec![user.id]);
-        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}));
+        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
+            .await;
         Ok(())
     }
 
@@ -314,7 +318,8 @@ impl Service {
             EventKind::UserUpdate,
             Audience::Users(vec![user.id]),
             &current,
-        );
+        )
+        .await;
         let mut body =
             serde_json::to_value(&current).map_err(|e| ServiceError::Internal(e.to_string()))?;
         if password_change {
@@ -347,9 +352,11 @@ impl Service {
         self.leave_guild_threads(guild_id, user_id).await?;
         let user = self.user_wire(user_id).await?;
         let removed = serde_json::json!({ "guild_id": guild_id, "user": user });
-        self.publish(EventKind::GuildMemberRemove, to_guild(guild_id), removed);
+        self.publish(EventKind::GuildMemberRemove, to_guild(guild_id), removed)
+            .await;
         let gone = serde_json::json!({ "id": guild_id });
-        self.publish(EventKind::GuildDelete, Audience::Users(vec![user_id]), gone);
+        self.publish(EventKind::GuildDelete, Audience::Users(vec![user_id]), gone)
+            .await;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ mod compression;
 mod events;
 mod fuzz;
 mod handshake;
+mod ordering;
 mod presence;
 mod resume;
 mod resume_elsewhere;

@@ -55,7 +55,8 @@ impl Service {
             thread
         };
         let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out)
+            .await;
         Ok(true)
     }
 }
@@ -80,7 +81,7 @@ pub async fn auto_archive(service: std::sync::Weak<Service>) {
 mod tests {
     use std::sync::Arc;
 
-    use concord_bus::{EventBus, LocalBus};
+    use concord_bus::{Delivery, EventBus, LocalBus, Topic};
     use concord_config::{Config, Settings};
     use concord_model::event::EventKind;
     use concord_model::records::{Guild, Member, Role, User};
@@ -107,7 +108,8 @@ mod tests {
         };
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(64));
-        let events = bus.subscribe();
+        let events = bus.subscribe().await.unwrap();
+        events.interest().add(&[Topic::All]);
         let config = Config::from_settings(Settings::defaults()).unwrap();
         let config = ServiceConfig {
             worker_id: 0,
@@ -161,7 +163,7 @@ mod tests {
         );
 
         let mut updates = Vec::new();
-        while let Ok(event) = events.try_recv() {
+        while let Some(Delivery::Event(event)) = events.try_next() {
             if event.kind == EventKind::ThreadUpdate {
                 updates.push(serde_json::from_str::<serde_json::Value>(&event.data).unwrap());
             }

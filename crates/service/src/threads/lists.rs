@@ -191,7 +191,8 @@ impl Service {
             EventKind::ThreadListSync,
             to_channel(guild_id, channel.id),
             data,
-        );
+        )
+        .await;
         Ok(())
     }
 
@@ -220,7 +221,8 @@ impl Service {
             EventKind::ThreadListSync,
             concord_model::event::Audience::Users(vec![user_id]),
             data,
-        );
+        )
+        .await;
         Ok(())
     }
 }

@@ -38,7 +38,8 @@ impl Service {
                 EventKind::ThreadMemberUpdate,
                 Audience::Users(vec![added.user_id]),
                 own,
-            );
+            )
+            .await;
         }
         if let Some(removed) = removed {
             data["removed_member_ids"] = serde_json::json!([removed]);
@@ -47,7 +48,8 @@ impl Service {
             EventKind::ThreadMembersUpdate,
             thread_audience(thread),
             data,
-        );
+        )
+        .await;
         Ok(())
     }
 
@@ -118,7 +120,8 @@ impl Service {
                 serde_json::to_value(wire::Channel::new(&thread, None)).unwrap_or_default();
             out["member"] =
                 serde_json::to_value(wire::ThreadMember::nested(&member)).unwrap_or_default();
-            self.publish(EventKind::ThreadCreate, Audience::Users(vec![user_id]), out);
+            self.publish(EventKind::ThreadCreate, Audience::Users(vec![user_id]), out)
+                .await;
         }
         self.announce_members(&thread, Some(&member), None).await
     }

@@ -97,7 +97,8 @@ impl Service {
         {
             self.cache.updated(&updated).await;
             let out = self.render_message(&updated).await?;
-            self.publish(EventKind::MessageUpdate, parent.audience(), out);
+            self.publish(EventKind::MessageUpdate, parent.audience(), out)
+                .await;
         }
         Ok(thread)
     }
@@ -166,8 +167,8 @@ impl Service {
             return Ok(serde_json::to_value(&thread).unwrap_or_default());
         };
         let view = self.channel_view(caller, id).await?;
-        let posted = match self.compose_message(&view, caller, first, id).await {
-            Ok(message) => self.deliver_message(&view, message).await,
+        let posted = match self.compose_message(&view, caller, first).await {
+            Ok(message) => self.deliver_message(&view, message, Some(id)).await,
             Err(e) => Err(e),
         };
         let message = match posted {
@@ -179,7 +180,8 @@ impl Service {
                     EventKind::ThreadDelete,
                     parent.audience(),
                     deleted(&view.channel),
-                );
+                )
+                .await;
                 return Err(e);
             }
         };
@@ -237,7 +239,8 @@ impl Service {
         let out = wire::Channel::new(&thread, None);
         let mut created = serde_json::to_value(&out).unwrap_or_default();
         created["newly_created"] = true.into();
-        self.publish(EventKind::ThreadCreate, thread_audience(&thread), created);
+        self.publish(EventKind::ThreadCreate, thread_audience(&thread), created)
+            .await;
         self.announce_members(&thread, Some(&creator), None).await?;
         let mut details = Details::on(id);
         details
@@ -351,7 +354,8 @@ impl Service {
         errors.into_result()?;
         self.update_channel(&thread).await?;
         let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out);
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), &out)
+            .await;
         let mut details = Details::on(thread.id);
         if view.channel.name != thread.name {
             details
@@ -414,10 +418,13 @@ impl Service {
                 channel_id: Some(parent),
                 required: Permissions::MANAGE_THREADS,
             };
-            self.publish(EventKind::ThreadDelete, moderators, &data);
-            self.publish(EventKind::ThreadDelete, Audience::Users(members), &data);
+            self.publish(EventKind::ThreadDelete, moderators, &data)
+                .await;
+            self.publish(EventKind::ThreadDelete, Audience::Users(members), &data)
+                .await;
         } else {
-            self.publish(EventKind::ThreadDelete, to_channel(guild_id, parent), &data);
+            self.publish(EventKind::ThreadDelete, to_channel(guild_id, parent), &data)
+                .await;
         }
         Ok(())
     }
@@ -448,7 +455,8 @@ impl Service {
             .await?
         };
         let out = self.channel_wire(&thread).await?;
-        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out);
+        self.publish(EventKind::ThreadUpdate, thread_audience(&thread), out)
+            .await;
         Ok(ChannelView {
             channel: thread,
             ..view
