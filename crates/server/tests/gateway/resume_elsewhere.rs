@@ -124,31 +124,43 @@ async fn say(node: &Node, owner: &str, channel: &str, content: &str) {
         .await;
 }
 
-/// The node holding a session stops; the client resumes on the other one
-/// and gets every event it missed, numbered on from its last sequence.
-#[tokio::test]
-async fn a_session_resumes_on_another_node_after_its_node_stopped() {
-    let (a, b, owner, general, bot) = cluster().await;
-    let mut ws = GatewayClient::connect(&format!("ws://{}", a.addr), "v=10&encoding=json").await;
+async fn hello(node: &Node) -> GatewayClient {
+    let mut ws = GatewayClient::connect(&format!("ws://{}", node.addr), "v=10&encoding=json").await;
     assert_eq!(ws.receive().await["op"], 10);
-    ws.identify(&bot, DEFAULT_INTENTS | MESSAGE_CONTENT).await;
+    ws
+}
+
+/// A bot session on `node` that has seen one message: (socket, session id, its seq).
+async fn watching(
+    node: &Node,
+    sender: &Node,
+    owner: &str,
+    general: &str,
+    bot: &str,
+) -> (GatewayClient, String, u64) {
+    let mut ws = hello(node).await;
+    ws.identify(bot, DEFAULT_INTENTS | MESSAGE_CONTENT).await;
     let ready = ws.dispatch("READY").await;
     let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
-    assert_eq!(ws.dispatch("GUILD_CREATE").await["op"], 0);
     assert_ne!(DEFAULT_INTENTS & GUILDS, 0);
-    say(&b, &owner, &general, "seen").await;
+    ws.dispatch("GUILD_CREATE").await;
+    say(sender, owner, general, "seen").await;
     let seen = ws.dispatch("MESSAGE_CREATE").await;
     assert_eq!(seen["d"]["content"], "seen");
-    let last = seen["s"].as_u64().unwrap();
+    (ws, session, seen["s"].as_u64().unwrap())
+}
 
-    a.stop().await;
-    drop(ws);
-    for content in ["missed one", "missed two"] {
-        say(&b, &owner, &general, content).await;
-    }
-
-    let mut ws = GatewayClient::connect(&format!("ws://{}", b.addr), "v=10&encoding=json").await;
-    assert_eq!(ws.receive().await["op"], 10);
+/// Resumes `session` after `last` on `node`, expecting the two missed
+/// messages, RESUMED, then live events, numbered on.
+async fn resume_missed_two(
+    node: &Node,
+    owner: &str,
+    general: &str,
+    bot: &str,
+    session: &str,
+    last: u64,
+) {
+    let mut ws = hello(node).await;
     let resume = json!({ "op": 6, "d": { "token": bot, "session_id": session, "seq": last } });
     ws.send(resume).await;
     for (n, content) in ["missed one", "missed two"].iter().enumerate() {
@@ -159,11 +171,46 @@ async fn a_session_resumes_on_another_node_after_its_node_stopped() {
         );
     }
     assert_eq!(ws.dispatch("RESUMED").await["s"], last + 3);
-    say(&b, &owner, &general, "after").await;
+    say(node, owner, general, "after").await;
     let after = ws.dispatch("MESSAGE_CREATE").await;
     assert_eq!(
         (after["d"]["content"].clone(), after["s"].clone()),
         (json!("after"), json!(last + 4))
     );
+}
+
+/// The node holding a session stops; the client resumes on the other one
+/// and gets every event it missed, numbered on from its last sequence.
+#[tokio::test]
+async fn a_session_resumes_on_another_node_after_its_node_stopped() {
+    let (a, b, owner, general, bot) = cluster().await;
+    let (ws, session, last) = watching(&a, &b, &owner, &general, &bot).await;
+    a.stop().await;
+    drop(ws);
+    for content in ["missed one", "missed two"] {
+        say(&b, &owner, &general, content).await;
+    }
+    resume_missed_two(&b, &owner, &general, &bot, &session, last).await;
+    b.stop().await;
+}
+
+/// A client whose socket to a live node dropped resumes on another node,
+/// which takes the session over; resuming back on the first node works
+/// too (it learns the session moved and takes it back).
+#[tokio::test]
+async fn a_session_moves_between_live_nodes() {
+    let (a, b, owner, general, bot) = cluster().await;
+    let (ws, session, last) = watching(&a, &b, &owner, &general, &bot).await;
+    drop(ws);
+    for content in ["missed one", "missed two"] {
+        say(&a, &owner, &general, content).await;
+    }
+    resume_missed_two(&b, &owner, &general, &bot, &session, last).await;
+    // The socket on B is dropped after seeing "after" (seq last + 4).
+    for content in ["missed one", "missed two"] {
+        say(&b, &owner, &general, content).await;
+    }
+    resume_missed_two(&a, &owner, &general, &bot, &session, last + 4).await;
+    a.stop().await;
     b.stop().await;
 }
