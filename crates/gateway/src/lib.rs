@@ -158,12 +158,25 @@ impl Gateway {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Removes `session` from the hub if it is still the one there under
+    /// its id (a session lost to another node may have come back as a new
+    /// one). Returns whether it was.
+    fn forget(&self, session: &Session) -> bool {
+        let current = self.hub.get(&session.id);
+        let same = current.is_some_and(|s| std::ptr::eq(&*s, session));
+        if same {
+            self.hub.remove(&session.id);
+        }
+        same
+    }
+
     /// Ends a session here and in the directory.
     async fn end_session(&self, session: &Session) {
-        self.hub.remove(&session.id);
-        let ids = vec![Arc::clone(&session.id)];
-        if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
-            tracing::warn!(error = %e, "ended session left in the directory");
+        if self.forget(session) {
+            let ids = vec![Arc::clone(&session.id)];
+            if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
+                tracing::warn!(error = %e, "ended session left in the directory");
+            }
         }
     }
 
@@ -171,7 +184,7 @@ impl Gateway {
     fn drop_lost(&self, session: &Session) {
         tracing::debug!(session = %session.id, "session taken over elsewhere");
         session.lose();
-        self.hub.remove(&session.id);
+        self.forget(session);
     }
 
     /// Stores what the node's sessions numbered since the last sync and
@@ -185,8 +198,9 @@ impl Gateway {
                 .detached_since()
                 .is_some_and(|t| t.elapsed() > RESUMABLE_FOR);
             if expired || (session.is_broken() && !session.is_attached()) {
-                self.hub.remove(&session.id);
-                ended.push(Arc::clone(&session.id));
+                if self.forget(&session) {
+                    ended.push(Arc::clone(&session.id));
+                }
             } else {
                 live.push(session);
             }
