@@ -14,10 +14,11 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
 use crate::Gateway;
+use crate::directory::SyncError;
 use crate::protocol::{
     self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, close, in_shard, intents, op,
 };
-use crate::session::{Attachment, Session, SyncError};
+use crate::session::{Attachment, Session};
 use crate::transport::Transport;
 
 /// Largest client payload, in bytes.

@@ -24,14 +24,16 @@ use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 mod connection;
+mod directory;
 mod hub;
 mod protocol;
 mod resume;
 mod session;
 mod transport;
 
+use directory::Directory;
 use hub::Hub;
-use session::{Directory, Session};
+use session::Session;
 
 /// Sessions without a connection stay resumable this long.
 const RESUMABLE_FOR: Duration = Duration::from_secs(180);

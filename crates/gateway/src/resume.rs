@@ -10,7 +10,8 @@ use concord_bus::{Interest, Topic};
 use concord_model::Snowflake;
 use concord_realtime::sessions::{FRAMES_KEPT, Resumed, SessionRecord};
 
-use crate::session::{Attachment, Session, SyncError};
+use crate::directory::SyncError;
+use crate::session::{Attachment, Session};
 use crate::{Gateway, KEEP_ALIVE};
 
 impl Gateway {

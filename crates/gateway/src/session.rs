@@ -10,55 +10,21 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use concord_bus::{Delivery, EventStream, Subscription};
 use concord_model::Snowflake;
 use concord_realtime::UserPresence;
-use concord_realtime::sessions::{
-    Append, FRAMES_KEPT, Frame, NodeId, Resumed, SessionDirectory, SessionRecord, SessionsError,
-};
+use concord_realtime::sessions::{FRAMES_KEPT, Frame, NodeId, SessionRecord};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::directory::{Batch, Cursor};
+
 /// Unsent dispatches after which a connection is a slow consumer and is
 /// dropped (the session stays resumable).
 pub(crate) const MAX_UNSENT: usize = 500;
-
-/// Where the node's fan-out stands on the bus: the event it is delivering
-/// and the last one it finished. A batch appended to the directory
-/// reflects every event up to `delivered` read before it was taken.
-#[derive(Default)]
-pub(crate) struct Cursor {
-    delivering: AtomicU64,
-    delivered: AtomicU64,
-}
-
-impl Cursor {
-    /// The fan-out starts on `event`: the one before it is done.
-    pub(crate) fn start(&self, event: u64) {
-        let previous = self.delivering.swap(event, Ordering::AcqRel);
-        self.delivered.store(previous, Ordering::Release);
-    }
-
-    /// The fan-out finished what it started.
-    pub(crate) fn finish(&self) {
-        let current = self.delivering.load(Ordering::Acquire);
-        self.delivered.store(current, Ordering::Release);
-    }
-
-    pub(crate) fn delivering(&self) -> u64 {
-        self.delivering.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Acquire)
-    }
-}
 
 /// The socket currently serving a session.
 #[derive(Clone)]
@@ -130,7 +96,7 @@ pub(crate) struct Session {
     cursor: Arc<Cursor>,
     state: Mutex<State>,
     /// Held while frames move to the directory, so batches go in order.
-    sync: tokio::sync::Mutex<()>,
+    pub(crate) sync: tokio::sync::Mutex<()>,
 }
 
 /// What pushing a frame found.
@@ -380,7 +346,7 @@ impl Session {
     /// it reaches given that the fan-out finished `delivered`; `None` while
     /// events are held back (the session is still opening: nothing of it
     /// may be claimed as delivered).
-    fn take_batch(&self, delivered: u64) -> Option<Batch> {
+    pub(crate) fn take_batch(&self, delivered: u64) -> Option<Batch> {
         let mut s = self.lock();
         if s.pending.is_some() {
             return None;
@@ -393,7 +359,7 @@ impl Session {
     }
 
     /// A batch the directory could not take goes back where it was.
-    fn requeue(&self, frames: Vec<Frame>, state_sent: bool) {
+    pub(crate) fn requeue(&self, frames: Vec<Frame>, state_sent: bool) {
         let mut s = self.lock();
         for frame in frames.into_iter().rev() {
             s.queue.push_front(frame);
@@ -403,7 +369,7 @@ impl Session {
 
     /// Frames now in the directory: the attached connection writes them
     /// (woken with `wake`, unless it is the one storing them).
-    fn stored(&self, frames: Vec<Frame>, wake: bool) {
+    pub(crate) fn stored(&self, frames: Vec<Frame>, wake: bool) {
         let mut s = self.lock();
         if let Some(attachment) = &s.attached {
             if wake && !frames.is_empty() {
@@ -532,201 +498,10 @@ impl Session {
     }
 }
 
-struct Tracked {
-    inner: Subscription,
-    cursor: Arc<Cursor>,
-}
-
-#[async_trait]
-impl EventStream for Tracked {
-    async fn next(&mut self) -> Option<Delivery> {
-        self.cursor.finish();
-        let delivery = self.inner.next().await;
-        if let Some(Delivery::Event(event)) = &delivery {
-            self.cursor.start(event.id);
-        }
-        delivery
-    }
-}
-
-/// What a session has for the directory.
-struct Batch {
-    frames: Vec<Frame>,
-    state: Option<String>,
-    last_event: u64,
-}
-
-/// Why frames did not reach the directory.
-#[derive(Debug)]
-pub(crate) enum SyncError {
-    /// Another node holds the session now (or it expired): let it go.
-    Lost,
-    Unavailable(SessionsError),
-}
-
-/// This node's side of the session directory.
-pub(crate) struct Directory {
-    pub(crate) inner: Arc<dyn SessionDirectory>,
-    pub(crate) node: NodeId,
-    pub(crate) cursor: Arc<Cursor>,
-}
-
-impl Directory {
-    pub(crate) fn new(inner: Arc<dyn SessionDirectory>) -> Directory {
-        Directory {
-            inner,
-            node: rand::random(),
-            cursor: Arc::default(),
-        }
-    }
-
-    /// Moves a session's new frames to the directory, then to its
-    /// connection's outbox; called by that connection. Nothing to move
-    /// costs nothing.
-    pub(crate) async fn sync(&self, session: &Session) -> Result<(), SyncError> {
-        let _order = session.sync.lock().await;
-        let frames = self.store(session).await?;
-        session.stored(frames, false);
-        Ok(())
-    }
-
-    /// Appends what the session has not stored yet; the caller holds its
-    /// sync lock. Returns the frames stored.
-    async fn store(&self, session: &Session) -> Result<Vec<Frame>, SyncError> {
-        let Some(Batch {
-            frames,
-            state,
-            last_event,
-        }) = session.take_batch(self.cursor.delivered())
-        else {
-            return Ok(Vec::new());
-        };
-        if frames.is_empty() && state.is_none() {
-            return Ok(frames);
-        }
-        let had_state = state.is_some();
-        let batch = Append {
-            id: Arc::clone(&session.id),
-            frames: frames.clone(),
-            last_event,
-            state,
-            renew: None,
-        };
-        match self.inner.append(self.node, vec![batch]).await {
-            Ok(refused) if refused.is_empty() => Ok(frames),
-            Ok(_) => Err(SyncError::Lost),
-            Err(e) => {
-                session.requeue(frames, had_state);
-                Err(SyncError::Unavailable(e))
-            }
-        }
-    }
-
-    /// Resumes a session this node has: what it numbered but did not store
-    /// yet is stored first, then the directory replays the frames after
-    /// `after` and the connection is attached, all under the session's sync
-    /// lock (a sync in between would store frames neither replayed nor
-    /// sent). Returns the directory's answer: `Resumed::record.node` other
-    /// than this node means another node held the session meanwhile, and
-    /// nothing was attached here.
-    pub(crate) async fn resume_local(
-        &self,
-        session: &Session,
-        after: u64,
-        attachment: Attachment,
-        ttl: Duration,
-    ) -> Result<Option<Resumed>, SyncError> {
-        let _order = session.sync.lock().await;
-        self.store(session).await?;
-        let resumed = self
-            .inner
-            .resume(&session.id, session.user_id, self.node, after, ttl)
-            .await
-            .map_err(SyncError::Unavailable)?;
-        if let Some(resumed) = &resumed
-            && resumed.record.node == self.node
-        {
-            session.resume(attachment, resumed.frames.clone());
-        }
-        Ok(resumed)
-    }
-
-    /// The node's subscription, moving [`Directory::cursor`] as the
-    /// fan-out takes each event: asking for the next one means the last
-    /// one is delivered.
-    pub(crate) fn track(&self, events: Subscription) -> Subscription {
-        let interest = Arc::clone(events.interest());
-        let tracked = Tracked {
-            inner: events,
-            cursor: Arc::clone(&self.cursor),
-        };
-        Subscription::new(Box::new(tracked), interest)
-    }
-
-    /// Syncs many sessions in one call, renewing those with a connection
-    /// for `ttl` and recording how far the node's fan-out got; a session
-    /// whose connection is syncing it right now is left to it. Returns the
-    /// sessions this node no longer holds.
-    pub(crate) async fn sync_all(
-        &self,
-        sessions: &[Arc<Session>],
-        ttl: Duration,
-    ) -> Result<Vec<Arc<Session>>, SessionsError> {
-        let delivered = self.cursor.delivered();
-        let mut guards = Vec::new();
-        let mut taken = Vec::new();
-        let mut batches = Vec::new();
-        for session in sessions {
-            let Ok(guard) = session.sync.try_lock() else {
-                continue;
-            };
-            let Some(Batch {
-                frames,
-                state,
-                last_event,
-            }) = session.take_batch(delivered)
-            else {
-                continue;
-            };
-            batches.push(Append {
-                id: Arc::clone(&session.id),
-                frames: frames.clone(),
-                last_event,
-                renew: session.is_attached().then_some(ttl),
-                state,
-            });
-            guards.push(guard);
-            taken.push((session, frames));
-        }
-        if batches.is_empty() {
-            return Ok(Vec::new());
-        }
-        let had_state: Vec<bool> = batches.iter().map(|b| b.state.is_some()).collect();
-        let refused = match self.inner.append(self.node, batches).await {
-            Ok(refused) => refused,
-            Err(e) => {
-                for ((session, frames), had_state) in taken.into_iter().zip(had_state) {
-                    session.requeue(frames, had_state);
-                }
-                return Err(e);
-            }
-        };
-        let refused: HashSet<Arc<str>> = refused.into_iter().collect();
-        let mut lost = Vec::new();
-        for (session, frames) in taken {
-            if refused.contains(&session.id) {
-                lost.push(Arc::clone(session));
-            } else {
-                session.stored(frames, true);
-            }
-        }
-        Ok(lost)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::{Directory, SyncError};
     use concord_realtime::sessions::LocalSessions;
 
     const TTL: Duration = Duration::from_secs(180);
