@@ -3,6 +3,9 @@
 //! its own listener and data directory.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use concord_bus::LocalBus;
 
 use concord_config::{Config, Settings, Switch};
 use concord_server::Backends;
@@ -79,9 +82,17 @@ impl Node {
 
 /// Two nodes over one set of backends: an owner, a guild and a bot.
 async fn cluster() -> (Node, Node, String, String, String) {
+    cluster_keeping(None).await
+}
+
+/// [`cluster`] over a bus that keeps `events` (its default if `None`).
+async fn cluster_keeping(events: Option<usize>) -> (Node, Node, String, String, String) {
     let first = tempfile::tempdir().expect("temp dir");
     concord_server::datadir::prepare(first.path()).expect("data dir");
-    let backends = Backends::open(&config(&first, 1)).expect("backends");
+    let mut backends = Backends::open(&config(&first, 1)).expect("backends");
+    if let Some(capacity) = events {
+        backends.bus = Arc::new(LocalBus::new(capacity));
+    }
     let a = Node::start(&backends, first, 1).await;
     let b = Node::start(&backends, tempfile::tempdir().expect("temp dir"), 2).await;
     let body =
@@ -212,5 +223,27 @@ async fn a_session_moves_between_live_nodes() {
     }
     resume_missed_two(&a, &owner, &general, &bot, &session, last + 4).await;
     a.stop().await;
+    b.stop().await;
+}
+
+/// Events the old holder never handled that the bus no longer keeps: the
+/// client is told to identify anew, never resumed across the hole.
+#[tokio::test]
+async fn a_resume_past_the_kept_history_is_refused() {
+    let (a, b, owner, general, bot) = cluster_keeping(Some(4)).await;
+    let (ws, session, last) = watching(&a, &b, &owner, &general, &bot).await;
+    a.stop().await;
+    drop(ws);
+    for n in 0..8 {
+        say(&b, &owner, &general, &format!("missed {n}")).await;
+    }
+    let mut ws = hello(&b).await;
+    let resume = json!({ "op": 6, "d": { "token": bot, "session_id": session, "seq": last } });
+    ws.send(resume).await;
+    let answer = ws.receive().await;
+    assert_eq!(
+        (answer["op"].clone(), answer["d"].clone()),
+        (json!(9), json!(false))
+    );
     b.stop().await;
 }
