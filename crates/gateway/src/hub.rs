@@ -6,8 +6,10 @@
 //! there until its last leaves, and each user with a local session (their
 //! DMs and what is sent to them alone). Routing reads the event's typed
 //! route, never its payload. When the bus reports a gap, every session of
-//! the node is told to reconnect (op 7) and cannot resume (op 9), since
-//! what it missed is unknown. A person's session also follows
+//! the node is told to reconnect (op 7) and stores nothing more, since
+//! what it missed is unknown: its RESUME replays the bus history from what
+//! the session directory holds, or fails (op 9) where that history no
+//! longer reaches. A person's session also follows
 //! which channels they can view: channel lifecycle events reach them only
 //! for those, as CHANNEL_CREATE or CHANNEL_DELETE when their view changes
 //! (bots get every channel). Each event is serialized once (and once more
@@ -217,8 +219,9 @@ impl Hub {
 
     /// Events after `after` were lost to this node. Which sessions they
     /// were for is unknown, so every session is told to reconnect (op 7)
-    /// and its RESUME fails (op 9): its client identifies afresh and loads
-    /// the current state, rather than resuming past a hole.
+    /// and stores nothing more: its RESUME replays the bus history from
+    /// what the directory holds, or fails (op 9) and its client identifies
+    /// afresh, rather than resuming past a hole.
     fn lost(&self, after: u64) {
         let sessions = self.all();
         tracing::error!(

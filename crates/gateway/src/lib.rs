@@ -191,7 +191,9 @@ impl Gateway {
 
     /// Stores what the node's sessions numbered since the last sync and
     /// renews those with a connection, in one directory call; ends those
-    /// without a connection for [`RESUMABLE_FOR`] and the revoked ones.
+    /// without a connection for [`RESUMABLE_FOR`], and lets go of broken
+    /// ones once their connection is gone (their records, no longer
+    /// renewed, expire unless a RESUME takes them over first).
     async fn sync_sessions(&self) {
         let mut ended = Vec::new();
         let mut live = Vec::new();
@@ -199,10 +201,12 @@ impl Gateway {
             let expired = session
                 .detached_since()
                 .is_some_and(|t| t.elapsed() > RESUMABLE_FOR);
-            if expired || (session.is_broken() && !session.is_attached()) {
+            if expired {
                 if self.forget(&session) {
                     ended.push(Arc::clone(&session.id));
                 }
+            } else if session.is_broken() && !session.is_attached() {
+                self.forget(&session);
             } else {
                 live.push(session);
             }

@@ -24,34 +24,48 @@ impl Gateway {
         after: u64,
         attachment: Attachment,
     ) -> Option<Arc<Session>> {
-        let directory = &self.directory;
-        if let Some(session) = self.hub.get(id).filter(|s| s.user_id == user) {
-            if session.is_broken() {
-                self.end_session(&session).await;
-                return None;
+        match self.hub.get(id).filter(|s| s.user_id == user) {
+            // What it got since it broke was never stored: the record and
+            // the bus history serve the RESUME, as on any other node.
+            Some(session) if session.is_broken() => {
+                self.forget(&session);
             }
-            let resumed = directory
-                .resume_local(&session, after, attachment.clone(), KEEP_ALIVE)
-                .await;
-            return match resumed {
-                Ok(Some(resumed)) if resumed.record.node == directory.node => Some(session),
-                // Taken over elsewhere meanwhile, and back here now.
-                Ok(Some(resumed)) => {
-                    self.drop_lost(&session);
-                    self.adopt(resumed, attachment).await
-                }
-                Ok(None) => None,
-                Err(SyncError::Lost) => {
-                    self.drop_lost(&session);
-                    self.take_over(id, user, after, attachment).await
-                }
-                Err(SyncError::Unavailable(e)) => {
-                    tracing::warn!(error = %e, "resume refused: session directory unavailable");
-                    None
-                }
-            };
+            Some(session) => return self.resume_here(session, user, after, attachment).await,
+            None => {}
         }
         self.take_over(id, user, after, attachment).await
+    }
+
+    /// Resumes a session this node has, unless another node took it over
+    /// meanwhile (then it is taken back from there).
+    async fn resume_here(
+        &self,
+        session: Arc<Session>,
+        user: Snowflake,
+        after: u64,
+        attachment: Attachment,
+    ) -> Option<Arc<Session>> {
+        let directory = &self.directory;
+        let resumed = directory
+            .resume_local(&session, after, attachment.clone(), KEEP_ALIVE)
+            .await;
+        match resumed {
+            Ok(Some(resumed)) if resumed.record.node == directory.node => Some(session),
+            // Taken over elsewhere meanwhile, and back here now.
+            Ok(Some(resumed)) => {
+                self.drop_lost(&session);
+                self.adopt(resumed, attachment).await
+            }
+            Ok(None) => None,
+            Err(SyncError::Lost) => {
+                self.drop_lost(&session);
+                self.take_over(&session.id, user, after, attachment).await
+            }
+            Err(SyncError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "resume refused: session directory unavailable");
+                None
+            }
+        }
     }
 
     /// Takes over a session this node does not have.

@@ -11,7 +11,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use concord_model::Snowflake;
 use concord_realtime::UserPresence;
@@ -290,8 +289,10 @@ impl Session {
 
     /// Events the session should have had were lost on the bus: its
     /// connection (now, or the one that attaches next) is told to
-    /// reconnect (op 7) and its RESUME fails (op 9), so the client
-    /// identifies afresh and loads the current state.
+    /// reconnect (op 7). Nothing more of it is stored, so its RESUME goes
+    /// through the directory and the bus history, as a takeover does, and
+    /// fails (op 9) where that history no longer reaches: never past the
+    /// hole.
     pub(crate) fn lose_events(&self) {
         let mut s = self.lock();
         s.broken = true;
@@ -343,12 +344,13 @@ impl Session {
     }
 
     /// Takes what the directory has not got yet, and how far in the bus
-    /// it reaches given that the fan-out finished `delivered`; `None` while
-    /// events are held back (the session is still opening: nothing of it
-    /// may be claimed as delivered).
+    /// it reaches given that the fan-out finished `delivered`. `None`
+    /// while events are held back (the session is still opening: nothing
+    /// of it may be claimed as delivered) and once it is broken (its
+    /// record keeps what it reflected before).
     pub(crate) fn take_batch(&self, delivered: u64) -> Option<Batch> {
         let mut s = self.lock();
-        if s.pending.is_some() {
+        if s.pending.is_some() || s.broken {
             return None;
         }
         Some(Batch {
@@ -500,6 +502,8 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::directory::{Directory, SyncError};
     use concord_realtime::sessions::LocalSessions;
@@ -701,6 +705,29 @@ mod tests {
         };
         assert_eq!(last_event("s").await, 41);
         assert_eq!(last_event("o").await, 0, "its event 41 is still held");
+    }
+
+    /// A session that lost events on the bus stores nothing more: its
+    /// record still says which event a RESUME must replay from.
+    #[tokio::test]
+    async fn a_broken_session_stores_nothing_more() {
+        let s = Arc::new(session());
+        let d = directory(&s).await;
+        d.cursor.start(5);
+        s.push("X", "{}".into());
+        d.cursor.finish();
+        d.sync(&s).await.unwrap();
+        s.lose_events();
+        d.cursor.start(9);
+        s.push("X", "{}".into());
+        d.cursor.finish();
+        d.sync(&s).await.unwrap();
+        let lost = d.sync_all(&[Arc::clone(&s)], TTL).await.unwrap();
+        assert!(lost.is_empty());
+        let resumed = d.inner.resume("s", Snowflake(1), d.node, 0, TTL).await;
+        let resumed = resumed.unwrap().unwrap();
+        assert_eq!(seqs(&resumed.frames), [(1, "X")]);
+        assert_eq!(resumed.record.last_event, 5);
     }
 
     /// The kick (and its log line) happens once, however many events
