@@ -87,10 +87,11 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
-    pub(crate) fn new(inner: Arc<dyn SessionDirectory>) -> Directory {
+    /// The directory as `node` (the node's id on the bus) uses it.
+    pub(crate) fn new(inner: Arc<dyn SessionDirectory>, node: NodeId) -> Directory {
         Directory {
             inner,
-            node: rand::random(),
+            node,
             cursor: Arc::default(),
         }
     }

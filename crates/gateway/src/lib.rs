@@ -88,7 +88,7 @@ impl Gateway {
         service: Arc<Service>,
         config: GatewayConfig,
     ) -> Result<Arc<Gateway>, concord_bus::BusError> {
-        let directory = Directory::new(Arc::clone(&service.realtime().sessions));
+        let directory = Directory::new(Arc::clone(&service.realtime().sessions), service.node());
         // Where a session identified before the first event stands.
         directory.cursor.start(service.bus().head().await?);
         directory.cursor.finish();

@@ -538,7 +538,7 @@ mod tests {
 
     /// A directory holding `session`, created on this node.
     async fn directory(session: &Session) -> Directory {
-        let directory = Directory::new(Arc::new(LocalSessions::default()));
+        let directory = Directory::new(Arc::new(LocalSessions::default()), NodeId(1));
         let record = session.record(directory.node, 0);
         directory.inner.create(record, TTL).await.unwrap();
         directory
@@ -622,7 +622,7 @@ mod tests {
         let s = session();
         let d = directory(&s).await;
         d.inner
-            .resume("s", Snowflake(1), d.node + 1, 0, TTL)
+            .resume("s", Snowflake(1), NodeId(2), 0, TTL)
             .await
             .unwrap();
         s.push("X", "{}".into());
@@ -650,7 +650,7 @@ mod tests {
         s.mark_visible(Snowflake(10), Snowflake(101), true);
         s.push("X", "{}".into());
         d.sync(&s).await.unwrap();
-        let taken = d.inner.resume("s", Snowflake(1), 99, 2, TTL).await;
+        let taken = d.inner.resume("s", Snowflake(1), NodeId(99), 2, TTL).await;
         let record = taken.unwrap().unwrap().record;
         let r = Session::rebuild(&record, Arc::default()).unwrap();
         assert_eq!(

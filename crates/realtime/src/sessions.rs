@@ -34,8 +34,8 @@ use tokio::time::Instant;
 /// Dispatches kept per session for RESUME.
 pub const FRAMES_KEPT: usize = 1_000;
 
-/// A gateway node, as the directory tells them apart (random per start).
-pub type NodeId = u64;
+/// A node, as the bus and the directory tell them apart.
+pub use concord_model::event::NodeId;
 
 /// What a node needs to serve a session it did not create.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,8 +331,8 @@ mod tests {
     use super::*;
 
     const TTL: Duration = Duration::from_secs(180);
-    const A: NodeId = 1;
-    const B: NodeId = 2;
+    const A: NodeId = NodeId(1);
+    const B: NodeId = NodeId(2);
     const USER: Snowflake = Snowflake(7);
 
     fn record(id: &str) -> SessionRecord {
