@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
 use crate::Gateway;
+use crate::directory::SyncError;
 use crate::protocol::{
     self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, close, in_shard, intents, op,
 };
@@ -175,7 +176,7 @@ impl Connection {
         if let Some(session) = self.session.take() {
             session.detach(self.id);
             if !keep_session {
-                self.gateway.hub.remove(&session.id);
+                self.gateway.end_session(&session).await;
             }
             // Offline if it was the user's last connection on any node.
             let service = &self.gateway.hub.service;
@@ -196,12 +197,24 @@ impl Connection {
         sent.map_err(drop)?.map_err(drop)
     }
 
-    /// Writes every unsent frame, then flushes once: several frames, one write.
+    /// Stores the session's new frames in the directory, then writes every
+    /// unsent frame and flushes once: several frames, one write.
     async fn flush(&mut self) -> Result<(), ()> {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        let frames = session.take_unsent();
+        match self.gateway.directory.sync(session).await {
+            Ok(()) => {}
+            Err(SyncError::Lost) => {
+                self.gateway.drop_lost(session);
+                return Err(());
+            }
+            Err(SyncError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "frames not stored; connection dropped");
+                return Err(());
+            }
+        }
+        let frames = session.take_outbox();
         if frames.is_empty() {
             return Ok(());
         }
@@ -209,7 +222,7 @@ impl Connection {
         let deadline = self.deadline;
         let write = async {
             for frame in frames {
-                let text = protocol::dispatch(frame.seq, frame.kind, &frame.data);
+                let text = protocol::dispatch(frame.seq, &frame.kind, &frame.data);
                 let message = self.transport.encode(text).map_err(drop)?;
                 self.sink.feed(message).await.map_err(drop)?;
             }
@@ -248,7 +261,11 @@ impl Connection {
             op::HEARTBEAT => {
                 self.deadline = Instant::now() + self.gateway.heartbeat_timeout();
                 if let (Some(session), Some(seq)) = (&self.session, payload.d.as_u64()) {
-                    session.confirm(seq);
+                    let directory = &self.gateway.directory;
+                    let confirmed = directory.inner.confirm(&session.id, directory.node, seq);
+                    if let Err(e) = confirmed.await {
+                        tracing::debug!(error = %e, "confirmed frames not freed");
+                    }
                 }
                 if let Some(session) = &self.session {
                     let service = &self.gateway.hub.service;
@@ -375,11 +392,19 @@ impl Connection {
             requested,
             shard,
             large_threshold,
+            Arc::clone(&self.gateway.directory.cursor),
         ));
         session.set_guilds(guilds.iter().copied());
         // Registered before the snapshot is read, so no event is missed; the
         // session holds events back until READY and the guilds are queued.
         self.gateway.hub.insert(Arc::clone(&session));
+        let directory = &self.gateway.directory;
+        let record = session.record(directory.node, directory.cursor.delivered());
+        if let Err(e) = directory.inner.create(record, crate::KEEP_ALIVE).await {
+            tracing::warn!(error = %e, "session not registered; identify refused");
+            self.gateway.hub.remove(&session_id);
+            return Err(close::UNKNOWN_ERROR);
+        }
 
         let application = match &start.application {
             Some(app) => {
@@ -444,13 +469,11 @@ impl Connection {
             .authenticate_token(&resume.token)
             .await
             .map_err(|_| close::AUTHENTICATION_FAILED)?;
-        let session = self
+        let seq = resume.seq.unwrap_or(0);
+        let resumed = self
             .gateway
-            .hub
-            .get(&resume.session_id)
-            .filter(|s| s.user_id == caller.id);
-        let resumed =
-            session.filter(|s| s.resume(self.attachment(), resume.seq.unwrap_or(0)).is_ok());
+            .resume_session(&resume.session_id, caller.id, seq, self.attachment())
+            .await;
         let Some(session) = resumed else {
             // Not resumable: tell the client to identify anew.
             return self

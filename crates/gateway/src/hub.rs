@@ -6,8 +6,10 @@
 //! there until its last leaves, and each user with a local session (their
 //! DMs and what is sent to them alone). Routing reads the event's typed
 //! route, never its payload. When the bus reports a gap, every session of
-//! the node is told to reconnect (op 7) and cannot resume (op 9), since
-//! what it missed is unknown. A person's session also follows
+//! the node is told to reconnect (op 7) and stores nothing more, since
+//! what it missed is unknown: its RESUME replays the bus history from what
+//! the session directory holds, or fails (op 9) where that history no
+//! longer reaches. A person's session also follows
 //! which channels they can view: channel lifecycle events reach them only
 //! for those, as CHANNEL_CREATE or CHANNEL_DELETE when their view changes
 //! (bots get every channel). Each event is serialized once (and once more
@@ -195,10 +197,26 @@ impl Hub {
         }
     }
 
+    /// Routes `events` as the fan-out does, but to `session` alone, in a
+    /// hub of its own: a session taken over from another node catches up
+    /// on the events its old holder never handled.
+    pub(crate) async fn replay_to(&self, session: &Arc<Session>, events: &[Arc<Event>]) {
+        let solo = Hub::new(
+            Arc::clone(&self.service),
+            Arc::new(crate::resume::NoInterest),
+        );
+        solo.insert(Arc::clone(session));
+        let mut permissions = PermissionCache::new();
+        for event in events {
+            solo.deliver(event, &mut permissions).await;
+        }
+    }
+
     /// Events after `after` were lost to this node. Which sessions they
     /// were for is unknown, so every session is told to reconnect (op 7)
-    /// and its RESUME fails (op 9): its client identifies afresh and loads
-    /// the current state, rather than resuming past a hole.
+    /// and stores nothing more: its RESUME replays the bus history from
+    /// what the directory holds, or fails (op 9) and its client identifies
+    /// afresh, rather than resuming past a hole.
     fn lost(&self, after: u64) {
         let sessions = self.all();
         tracing::error!(
@@ -695,7 +713,15 @@ mod tests {
     }
 
     fn session(id: &str) -> Arc<Session> {
-        let session = Session::new(id.into(), OWNER, true, intents::GUILD_MESSAGES, [0, 1], 50);
+        let session = Session::new(
+            id.into(),
+            OWNER,
+            true,
+            intents::GUILD_MESSAGES,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
         session.set_guilds([GUILD]);
         session.open(Vec::new());
         Arc::new(session)
@@ -762,8 +788,8 @@ mod tests {
         let kicked = tokio::time::timeout(Duration::from_secs(5), connection.kick.notified());
         kicked.await.expect("the connection is let go");
         assert!(attached.take_reconnect(), "with op 7 first");
-        assert!(attached.resume(attachment(2), 0).is_err(), "and no resume");
-        assert!(detached.resume(attachment(3), 0).is_err());
+        assert!(attached.is_broken(), "and no resume");
+        assert!(detached.is_broken());
         // The connection of an identify under way is told as it attaches.
         let late = attachment(4);
         detached.attach(late.clone());

@@ -2,7 +2,9 @@
 //! the HTTP API.
 //!
 //! A connection ([`connection`]) is one task; what must outlive a dropped
-//! socket (sequence numbers, the resume buffer) lives in its [`session`].
+//! socket (sequence numbers, guilds, view) lives in its [`session`], and
+//! the frames a RESUME replays in the session directory that every node
+//! shares, so a RESUME is served by any node ([`resume`]).
 //! The [`hub`] holds the node's sessions and is the gateway's one
 //! subscriber to the bus, for the guilds and users its sessions need: it
 //! routes each event to the sessions allowed to see it, so the bus is read
@@ -22,15 +24,26 @@ use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 mod connection;
+mod directory;
 mod hub;
 mod protocol;
+mod resume;
 mod session;
 mod transport;
 
+use directory::Directory;
 use hub::Hub;
+use session::Session;
 
 /// Sessions without a connection stay resumable this long.
 const RESUMABLE_FOR: Duration = Duration::from_secs(180);
+/// How often the node stores its sessions' new frames, renews those with a
+/// connection and ends those without one for too long.
+const SYNC_EVERY: Duration = Duration::from_secs(5);
+/// A session with a connection is kept alive this long from each sync: if
+/// its node dies, it stays resumable elsewhere about [`RESUMABLE_FOR`].
+const KEEP_ALIVE: Duration =
+    Duration::from_secs(RESUMABLE_FOR.as_secs() + 2 * SYNC_EVERY.as_secs());
 /// The longest a connection may stay unidentified.
 const IDENTIFY_WITHIN: Duration = Duration::from_secs(60);
 /// Socket read chunk. Client payloads are small (heartbeats, at most 4 KiB),
@@ -52,6 +65,7 @@ pub struct GatewayConfig {
 
 pub struct Gateway {
     hub: Arc<Hub>,
+    directory: Directory,
     config: GatewayConfig,
     shutdown: watch::Sender<bool>,
     connections: AtomicUsize,
@@ -68,16 +82,22 @@ struct ConnectQuery {
 
 impl Gateway {
     /// Subscribes the node's fan-out to the bus (for the guilds and users
-    /// of its sessions) and starts it, and the reaper of expired sessions.
+    /// of its sessions) and starts it, and the syncing of its sessions with
+    /// the session directory.
     pub async fn start(
         service: Arc<Service>,
         config: GatewayConfig,
     ) -> Result<Arc<Gateway>, concord_bus::BusError> {
-        let events = service.bus().subscribe().await?;
+        let directory = Directory::new(Arc::clone(&service.realtime().sessions), service.node());
+        // Where a session identified before the first event stands.
+        directory.cursor.start(service.bus().head().await?);
+        directory.cursor.finish();
+        let events = directory.track(service.bus().subscribe().await?);
         let hub = Arc::new(Hub::new(service, Arc::clone(events.interest())));
         tokio::spawn(Arc::clone(&hub).fan_out(events));
         let gateway = Arc::new(Gateway {
             hub,
+            directory,
             config,
             shutdown: watch::channel(false).0,
             connections: AtomicUsize::new(0),
@@ -140,6 +160,73 @@ impl Gateway {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Removes `session` from the hub if it is still the one there under
+    /// its id (a session lost to another node may have come back as a new
+    /// one). Returns whether it was.
+    fn forget(&self, session: &Session) -> bool {
+        let current = self.hub.get(&session.id);
+        let same = current.is_some_and(|s| std::ptr::eq(&*s, session));
+        if same {
+            self.hub.remove(&session.id);
+        }
+        same
+    }
+
+    /// Ends a session here and in the directory.
+    async fn end_session(&self, session: &Session) {
+        if self.forget(session) {
+            let ids = vec![Arc::clone(&session.id)];
+            if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
+                tracing::warn!(error = %e, "ended session left in the directory");
+            }
+        }
+    }
+
+    /// Another node took the session over: this one lets it go.
+    fn drop_lost(&self, session: &Session) {
+        tracing::debug!(session = %session.id, "session taken over elsewhere");
+        session.lose();
+        self.forget(session);
+    }
+
+    /// Stores what the node's sessions numbered since the last sync and
+    /// renews those with a connection, in one directory call; ends those
+    /// without a connection for [`RESUMABLE_FOR`], and lets go of broken
+    /// ones once their connection is gone (their records, no longer
+    /// renewed, expire unless a RESUME takes them over first).
+    async fn sync_sessions(&self) {
+        let mut ended = Vec::new();
+        let mut live = Vec::new();
+        for session in self.hub.all() {
+            let expired = session
+                .detached_since()
+                .is_some_and(|t| t.elapsed() > RESUMABLE_FOR);
+            if expired {
+                if self.forget(&session) {
+                    ended.push(Arc::clone(&session.id));
+                }
+            } else if session.is_broken() && !session.is_attached() {
+                self.forget(&session);
+            } else {
+                live.push(session);
+            }
+        }
+        if !ended.is_empty()
+            && let Err(e) = self
+                .directory
+                .inner
+                .remove(self.directory.node, ended)
+                .await
+        {
+            tracing::warn!(error = %e, "ended sessions left in the directory");
+        }
+        match self.directory.sync_all(&live, KEEP_ALIVE).await {
+            Ok(lost) => lost.iter().for_each(|s| self.drop_lost(s)),
+            Err(e) => tracing::warn!(error = %e, "sessions not synced to the directory"),
+        }
+        metrics::gauge!("concord_gateway_sessions").set(self.hub.count() as f64);
+    }
+
     fn connection_closed(&self) {
         metrics::gauge!("concord_gateway_connections").decrement(1.0);
         if self.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -174,22 +261,14 @@ async fn upgrade(
         .on_upgrade(move |socket| connection::serve(gateway, socket, query.compress, version_ok))
 }
 
-/// Drops sessions that stayed without a connection past [`RESUMABLE_FOR`].
+/// Syncs the node's sessions with the directory every [`SYNC_EVERY`].
 async fn reap(gateway: std::sync::Weak<Gateway>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    let mut tick = tokio::time::interval(SYNC_EVERY);
     loop {
         tick.tick().await;
         let Some(gateway) = gateway.upgrade() else {
             return;
         };
-        for session in gateway.hub.all() {
-            if session
-                .detached_since()
-                .is_some_and(|t| t.elapsed() > RESUMABLE_FOR)
-            {
-                gateway.hub.remove(&session.id);
-            }
-        }
-        metrics::gauge!("concord_gateway_sessions").set(gateway.hub.count() as f64);
+        gateway.sync_sessions().await;
     }
 }

@@ -1,32 +1,29 @@
-//! A session: what survives a dropped socket. It numbers dispatches and
-//! keeps the last [`RESUME_BUFFER`] of them for RESUME; the socket task of
-//! the connection attached to it drains the frames it has not sent yet.
+//! A session: what survives a dropped socket. It numbers dispatches; the
+//! frames a RESUME replays live in the session directory (the realtime
+//! seam, shared by the nodes of a cluster), so any node can serve it. A
+//! frame goes to the directory before it goes to the socket: whatever a
+//! client has seen, a RESUME elsewhere can replay.
 //!
 //! Frames hold the event's serialized `d` by reference, shared with every
 //! other session that got the same event; only the envelope (`op`, `s`,
 //! `t`) is written per session, at send time.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use concord_model::Snowflake;
 use concord_realtime::UserPresence;
+use concord_realtime::sessions::{FRAMES_KEPT, Frame, NodeId, SessionRecord};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Dispatches kept for RESUME.
-pub(crate) const RESUME_BUFFER: usize = 1_000;
+use crate::directory::{Batch, Cursor};
+
 /// Unsent dispatches after which a connection is a slow consumer and is
 /// dropped (the session stays resumable).
-pub(crate) const MAX_UNSENT: u64 = 500;
-
-/// One dispatch, numbered for this session.
-#[derive(Clone)]
-pub(crate) struct Frame {
-    pub(crate) seq: u64,
-    pub(crate) kind: &'static str,
-    pub(crate) data: Arc<str>,
-}
+pub(crate) const MAX_UNSENT: usize = 500;
 
 /// The socket currently serving a session.
 #[derive(Clone)]
@@ -38,15 +35,24 @@ pub(crate) struct Attachment {
     pub(crate) kick: Arc<Notify>,
 }
 
+/// A dispatch held back until READY (or a resumed session's catch-up) is
+/// queued, with the bus event it came from.
+struct Held {
+    kind: &'static str,
+    data: Arc<str>,
+    event: u64,
+}
+
 struct State {
     seq: u64,
-    buffer: VecDeque<Frame>,
-    /// Highest seq handed to the socket.
-    sent: u64,
+    /// Numbered frames not yet in the directory.
+    queue: VecDeque<Frame>,
+    /// Frames in the directory, not yet handed to the socket.
+    outbox: Vec<Frame>,
     attached: Option<Attachment>,
     detached_at: Option<Instant>,
-    /// Unsent frames were evicted, or events lost on the bus: a resume
-    /// would lose events.
+    /// The user's tokens no longer hold, events were lost on the bus, or
+    /// another node took the session over: it cannot resume here.
     broken: bool,
     /// The connection is to be told to reconnect (op 7) as it goes.
     reconnect: bool,
@@ -56,8 +62,25 @@ struct State {
     /// Bots see every channel and keep nothing here.
     visible: HashMap<Snowflake, HashSet<Snowflake>>,
     /// Events that arrived before READY was queued, in order.
-    pending: Option<Vec<(&'static str, Arc<str>)>>,
+    pending: Option<Vec<Held>>,
     /// What the client last set, restored when it resumes.
+    presence: Option<UserPresence>,
+    /// Guilds, view or presence changed since the directory got them.
+    dirty: bool,
+    /// Bus events up to this id are in the session's frames, however far
+    /// the node's fan-out got (a taken-over session's catch-up read the
+    /// history ahead of it).
+    caught_up: u64,
+}
+
+/// What another node needs, besides the record's own fields, to rebuild a
+/// session: the record's opaque `state`.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    bot: bool,
+    large_threshold: u64,
+    guilds: Vec<Snowflake>,
+    visible: Vec<(Snowflake, Vec<Snowflake>)>,
     presence: Option<UserPresence>,
 }
 
@@ -68,7 +91,11 @@ pub(crate) struct Session {
     pub(crate) intents: u64,
     pub(crate) shard: [u64; 2],
     pub(crate) large_threshold: u64,
+    /// The node's fan-out position, read to tag held events.
+    cursor: Arc<Cursor>,
     state: Mutex<State>,
+    /// Held while frames move to the directory, so batches go in order.
+    pub(crate) sync: tokio::sync::Mutex<()>,
 }
 
 /// What pushing a frame found.
@@ -87,6 +114,7 @@ impl Session {
         intents: u64,
         shard: [u64; 2],
         large_threshold: u64,
+        cursor: Arc<Cursor>,
     ) -> Session {
         Session {
             id,
@@ -95,10 +123,11 @@ impl Session {
             intents,
             shard,
             large_threshold,
+            cursor,
             state: Mutex::new(State {
                 seq: 0,
-                buffer: VecDeque::new(),
-                sent: 0,
+                queue: VecDeque::new(),
+                outbox: Vec::new(),
                 attached: None,
                 detached_at: None,
                 broken: false,
@@ -107,19 +136,83 @@ impl Session {
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
                 presence: None,
+                dirty: true,
+                caught_up: 0,
             }),
+            sync: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The session a record describes, as its holder left it: numbering
+    /// goes on after the record's sequence. Events are held back until
+    /// [`Session::open`], as for a new one.
+    pub(crate) fn rebuild(record: &SessionRecord, cursor: Arc<Cursor>) -> Option<Session> {
+        let saved: Saved = serde_json::from_str(&record.state).ok()?;
+        let session = Session::new(
+            Arc::clone(&record.id),
+            record.user_id,
+            saved.bot,
+            record.intents,
+            record.shard,
+            saved.large_threshold,
+            cursor,
+        );
+        {
+            let mut s = session.lock();
+            s.seq = record.seq;
+            s.guilds = saved.guilds.into_iter().collect();
+            s.visible = saved
+                .visible
+                .into_iter()
+                .map(|(guild, channels)| (guild, channels.into_iter().collect()))
+                .collect();
+            s.presence = saved.presence;
+            s.detached_at = Some(Instant::now());
+        }
+        Some(session)
+    }
+
+    /// The record a new session starts the directory with.
+    pub(crate) fn record(&self, node: NodeId, last_event: u64) -> SessionRecord {
+        let state = self.saved_state(&mut self.lock());
+        SessionRecord {
+            id: Arc::clone(&self.id),
+            user_id: self.user_id,
+            node,
+            intents: self.intents,
+            shard: self.shard,
+            state,
+            seq: 0,
+            last_event,
+        }
+    }
+
+    fn saved_state(&self, s: &mut State) -> String {
+        s.dirty = false;
+        let saved = Saved {
+            bot: self.bot,
+            large_threshold: self.large_threshold,
+            guilds: s.guilds.iter().copied().collect(),
+            visible: s
+                .visible
+                .iter()
+                .map(|(guild, channels)| (*guild, channels.iter().copied().collect()))
+                .collect(),
+            presence: s.presence.clone(),
+        };
+        serde_json::to_string(&saved).unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Numbers a dispatch, buffers it and wakes the connection.
+    /// Numbers a dispatch, queues it and wakes the connection.
     pub(crate) fn push(&self, kind: &'static str, data: Arc<str>) -> Pushed {
         let mut s = self.lock();
         if let Some(pending) = &mut s.pending {
-            pending.push((kind, data));
+            let event = self.cursor.delivering();
+            pending.push(Held { kind, data, event });
             return Pushed::Queued;
         }
         Self::number(&mut s, kind, data)
@@ -128,8 +221,18 @@ impl Session {
     /// Queues the opening frames (READY first), then whatever arrived
     /// while they were being built.
     pub(crate) fn open(&self, opening: Vec<(&'static str, Arc<str>)>) {
+        self.open_after(opening, 0);
+    }
+
+    /// As [`Session::open`], dropping held events up to `caught_up`: the
+    /// opening frames already reflect them.
+    pub(crate) fn open_after(&self, opening: Vec<(&'static str, Arc<str>)>, caught_up: u64) {
         let mut s = self.lock();
         let held = s.pending.take().unwrap_or_default();
+        let held = held
+            .into_iter()
+            .filter(|h| h.event == 0 || h.event > caught_up)
+            .map(|h| (h.kind, h.data));
         for (kind, data) in opening.into_iter().chain(held) {
             Self::number(&mut s, kind, data);
         }
@@ -138,22 +241,27 @@ impl Session {
     fn number(s: &mut State, kind: &'static str, data: Arc<str>) -> Pushed {
         s.seq += 1;
         let seq = s.seq;
-        s.buffer.push_back(Frame { seq, kind, data });
-        if s.buffer.len() > RESUME_BUFFER
-            && let Some(evicted) = s.buffer.pop_front()
-            && evicted.seq > s.sent
-        {
-            s.broken = true;
+        s.queue.push_back(Frame {
+            seq,
+            kind: Cow::Borrowed(kind),
+            data,
+        });
+        // Never moved to the directory (a session without a connection
+        // between two syncs): the next batch starts after a hole, which
+        // the directory does not paper over.
+        if s.queue.len() > FRAMES_KEPT {
+            s.queue.pop_front();
         }
         let Some(attachment) = &s.attached else {
             return Pushed::Queued;
         };
-        if seq - s.sent > MAX_UNSENT {
+        if s.queue.len() + s.outbox.len() > MAX_UNSENT {
             // Let go at once: the connection is told once (and logged
             // once), however many events follow before it has closed.
             attachment.kick.notify_one();
             s.attached = None;
             s.detached_at = Some(Instant::now());
+            s.outbox.clear();
             return Pushed::Kicked;
         }
         attachment.wake.notify_one();
@@ -170,10 +278,21 @@ impl Session {
         }
     }
 
+    pub(crate) fn is_broken(&self) -> bool {
+        self.lock().broken
+    }
+
+    /// The sequence of the last frame numbered.
+    pub(crate) fn numbered(&self) -> u64 {
+        self.lock().seq
+    }
+
     /// Events the session should have had were lost on the bus: its
     /// connection (now, or the one that attaches next) is told to
-    /// reconnect (op 7) and its RESUME fails (op 9), so the client
-    /// identifies afresh and loads the current state.
+    /// reconnect (op 7). Nothing more of it is stored, so its RESUME goes
+    /// through the directory and the bus history, as a takeover does, and
+    /// fails (op 9) where that history no longer reaches: never past the
+    /// hole.
     pub(crate) fn lose_events(&self) {
         let mut s = self.lock();
         s.broken = true;
@@ -188,26 +307,83 @@ impl Session {
         std::mem::take(&mut self.lock().reconnect)
     }
 
-    /// The client confirmed (in a heartbeat) that it received every frame up
-    /// to `seq`: a resume can never ask for them again, so they are freed.
-    pub(crate) fn confirm(&self, seq: u64) {
+    /// Another node took the session over: its connection here (if any)
+    /// lets go.
+    pub(crate) fn lose(&self) {
         let mut s = self.lock();
-        let upto = seq.min(s.sent);
-        while s.buffer.front().is_some_and(|f| f.seq <= upto) {
-            s.buffer.pop_front();
+        s.broken = true;
+        if let Some(attachment) = s.attached.take() {
+            attachment.kick.notify_one();
+        }
+        s.outbox.clear();
+    }
+
+    /// Ends the catch-up of a session taken over from another node: the
+    /// frames `twin` numbered from the bus history (after the record's
+    /// sequence) come first, with the view they left, then the events held
+    /// meanwhile that the history did not cover (after `caught_up`). The
+    /// guilds are the caller's to follow, through the hub's index.
+    pub(crate) fn catch_up(&self, twin: &Session, caught_up: u64) {
+        let (seq, queue, visible) = {
+            let mut t = twin.lock();
+            (
+                t.seq,
+                std::mem::take(&mut t.queue),
+                std::mem::take(&mut t.visible),
+            )
+        };
+        {
+            let mut s = self.lock();
+            s.seq = seq;
+            s.queue = queue;
+            s.visible = visible;
+            s.dirty = true;
+            s.caught_up = caught_up;
+        }
+        self.open_after(Vec::new(), caught_up);
+    }
+
+    /// Takes what the directory has not got yet, and how far in the bus
+    /// it reaches given that the fan-out finished `delivered`. `None`
+    /// while events are held back (the session is still opening: nothing
+    /// of it may be claimed as delivered) and once it is broken (its
+    /// record keeps what it reflected before).
+    pub(crate) fn take_batch(&self, delivered: u64) -> Option<Batch> {
+        let mut s = self.lock();
+        if s.pending.is_some() || s.broken {
+            return None;
+        }
+        Some(Batch {
+            frames: s.queue.drain(..).collect(),
+            state: s.dirty.then(|| self.saved_state(&mut s)),
+            last_event: delivered.max(s.caught_up),
+        })
+    }
+
+    /// A batch the directory could not take goes back where it was.
+    pub(crate) fn requeue(&self, frames: Vec<Frame>, state_sent: bool) {
+        let mut s = self.lock();
+        for frame in frames.into_iter().rev() {
+            s.queue.push_front(frame);
+        }
+        s.dirty |= state_sent;
+    }
+
+    /// Frames now in the directory: the attached connection writes them
+    /// (woken with `wake`, unless it is the one storing them).
+    pub(crate) fn stored(&self, frames: Vec<Frame>, wake: bool) {
+        let mut s = self.lock();
+        if let Some(attachment) = &s.attached {
+            if wake && !frames.is_empty() {
+                attachment.wake.notify_one();
+            }
+            s.outbox.extend(frames);
         }
     }
 
-    /// Frames not yet handed to the socket, marked as handed. They are the
-    /// buffer's tail, since frames are numbered in order.
-    pub(crate) fn take_unsent(&self) -> Vec<Frame> {
-        let mut s = self.lock();
-        let unsent = usize::try_from(s.seq - s.sent)
-            .unwrap_or(usize::MAX)
-            .min(s.buffer.len());
-        let frames = s.buffer.range(s.buffer.len() - unsent..).cloned().collect();
-        s.sent = s.seq;
-        frames
+    /// Frames for the socket, in order.
+    pub(crate) fn take_outbox(&self) -> Vec<Frame> {
+        std::mem::take(&mut self.lock().outbox)
     }
 
     /// Attaches a new connection, replacing (and kicking) any previous one.
@@ -215,19 +391,14 @@ impl Session {
         Self::attach_locked(&mut self.lock(), attachment);
     }
 
-    /// Attaches a resuming connection: the frames after `from` are replayed,
-    /// then RESUMED. Fails if they are no longer all buffered.
-    pub(crate) fn resume(&self, attachment: Attachment, from: u64) -> Result<(), ()> {
+    /// Attaches a resuming connection: `replay` (the frames after the
+    /// client's sequence, from the directory) goes first, then RESUMED.
+    pub(crate) fn resume(&self, attachment: Attachment, replay: Vec<Frame>) {
         let mut s = self.lock();
-        let oldest = s.buffer.front().map_or(s.seq + 1, |f| f.seq);
-        if s.broken || from > s.seq || from + 1 < oldest {
-            return Err(());
-        }
-        s.sent = from;
+        s.outbox = replay;
         // Numbered before attaching: a long replay is not a slow consumer.
         Self::number(&mut s, "RESUMED", "{}".into());
         Self::attach_locked(&mut s, attachment);
-        Ok(())
     }
 
     fn attach_locked(s: &mut State, attachment: Attachment) {
@@ -247,16 +418,19 @@ impl Session {
         if s.attached.as_ref().is_some_and(|a| a.id == id) {
             s.attached = None;
             s.detached_at = Some(Instant::now());
+            // In the directory: a RESUME replays them.
+            s.outbox.clear();
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn is_attached(&self) -> bool {
         self.lock().attached.is_some()
     }
 
     pub(crate) fn set_presence(&self, presence: UserPresence) {
-        self.lock().presence = Some(presence);
+        let mut s = self.lock();
+        s.presence = Some(presence);
+        s.dirty = true;
     }
 
     pub(crate) fn presence(&self) -> Option<UserPresence> {
@@ -273,17 +447,23 @@ impl Session {
     }
 
     pub(crate) fn set_guilds(&self, guilds: impl IntoIterator<Item = Snowflake>) {
-        self.lock().guilds = guilds.into_iter().collect();
+        let mut s = self.lock();
+        s.guilds = guilds.into_iter().collect();
+        s.dirty = true;
     }
 
     pub(crate) fn add_guild(&self, guild: Snowflake) -> bool {
-        self.lock().guilds.insert(guild)
+        let mut s = self.lock();
+        let added = s.guilds.insert(guild);
+        s.dirty |= added;
+        added
     }
 
     pub(crate) fn remove_guild(&self, guild: Snowflake) {
         let mut state = self.lock();
         state.guilds.remove(&guild);
         state.visible.remove(&guild);
+        state.dirty = true;
     }
 
     /// Adds the channels a GUILD_CREATE told this person's client of. Added
@@ -296,11 +476,9 @@ impl Session {
         channels: impl IntoIterator<Item = Snowflake>,
     ) {
         if !self.bot {
-            self.lock()
-                .visible
-                .entry(guild)
-                .or_default()
-                .extend(channels);
+            let mut s = self.lock();
+            s.visible.entry(guild).or_default().extend(channels);
+            s.dirty = true;
         }
     }
 
@@ -308,11 +486,13 @@ impl Session {
     pub(crate) fn mark_visible(&self, guild: Snowflake, channel: Snowflake, now: bool) -> bool {
         let mut state = self.lock();
         let known = state.visible.entry(guild).or_default();
-        if now {
+        let was = if now {
             !known.insert(channel)
         } else {
             known.remove(&channel)
-        }
+        };
+        state.dirty |= was != now;
+        was
     }
 
     pub(crate) fn has_intent(&self, intent: u64) -> bool {
@@ -322,7 +502,13 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::directory::{Directory, SyncError};
+    use concord_realtime::sessions::LocalSessions;
+
+    const TTL: Duration = Duration::from_secs(180);
 
     fn attachment(id: u64) -> Attachment {
         Attachment {
@@ -332,71 +518,216 @@ mod tests {
         }
     }
 
+    fn new_session() -> Session {
+        Session::new(
+            "s".into(),
+            Snowflake(1),
+            true,
+            0,
+            [0, 1],
+            50,
+            Arc::default(),
+        )
+    }
+
     fn session() -> Session {
-        let s = Session::new("s".into(), Snowflake(1), true, 0, [0, 1], 50);
+        let s = new_session();
         s.open(Vec::new());
         s
     }
 
-    #[test]
-    fn events_before_ready_follow_it() {
-        let s = Session::new("s".into(), Snowflake(1), true, 0, [0, 1], 50);
-        s.push("EARLY", "{}".into());
-        s.open(vec![("READY", "{}".into())]);
-        let kinds: Vec<_> = s.take_unsent().iter().map(|f| (f.seq, f.kind)).collect();
-        assert_eq!(kinds, [(1, "READY"), (2, "EARLY")]);
+    /// A directory holding `session`, created on this node.
+    async fn directory(session: &Session) -> Directory {
+        let directory = Directory::new(Arc::new(LocalSessions::default()), NodeId(1));
+        let record = session.record(directory.node, 0);
+        directory.inner.create(record, TTL).await.unwrap();
+        directory
     }
 
-    #[test]
-    fn frames_are_numbered_and_drained_once() {
+    fn seqs(frames: &[Frame]) -> Vec<(u64, &str)> {
+        frames.iter().map(|f| (f.seq, &*f.kind)).collect()
+    }
+
+    #[tokio::test]
+    async fn events_before_ready_follow_it() {
+        let s = new_session();
+        s.push("EARLY", "{}".into());
+        s.open(vec![("READY", "{}".into())]);
+        s.attach(attachment(1));
+        let d = directory(&s).await;
+        d.sync(&s).await.unwrap();
+        assert_eq!(seqs(&s.take_outbox()), [(1, "READY"), (2, "EARLY")]);
+    }
+
+    #[tokio::test]
+    async fn held_events_already_caught_up_are_dropped() {
+        let cursor = Arc::new(Cursor::default());
+        let s = Session::new(
+            "s".into(),
+            Snowflake(1),
+            true,
+            0,
+            [0, 1],
+            50,
+            Arc::clone(&cursor),
+        );
+        for event in [4, 5, 6] {
+            cursor.start(event);
+            s.push("X", event.to_string().into());
+        }
+        s.open_after(vec![("CAUGHT_UP", "{}".into())], 5);
+        let data: Vec<_> = s.lock().queue.iter().map(|f| f.data.to_string()).collect();
+        assert_eq!(data, ["{}", "6"]);
+    }
+
+    /// Frames reach the socket only once they are in the directory, so a
+    /// RESUME anywhere replays whatever the client saw.
+    #[tokio::test]
+    async fn frames_go_through_the_directory_to_the_socket() {
         let s = session();
         s.attach(attachment(1));
+        let d = directory(&s).await;
         for _ in 0..3 {
             assert_eq!(s.push("X", "{}".into()), Pushed::Queued);
         }
-        let seqs: Vec<u64> = s.take_unsent().iter().map(|f| f.seq).collect();
-        assert_eq!(seqs, [1, 2, 3]);
-        assert!(s.take_unsent().is_empty());
+        assert!(s.take_outbox().is_empty(), "not stored yet");
+        d.sync(&s).await.unwrap();
+        assert_eq!(seqs(&s.take_outbox()), [(1, "X"), (2, "X"), (3, "X")]);
+        assert!(s.take_outbox().is_empty());
+        let resumed = d.inner.resume("s", Snowflake(1), d.node, 1, TTL).await;
+        let frames = resumed.unwrap().unwrap().frames;
+        assert_eq!(seqs(&frames), [(2, "X"), (3, "X")]);
     }
 
-    #[test]
-    fn resume_replays_what_followed_the_given_seq() {
+    #[tokio::test]
+    async fn a_resume_replays_first_then_says_resumed() {
         let s = session();
         s.attach(attachment(1));
-        for _ in 0..5 {
+        let d = directory(&s).await;
+        for _ in 0..3 {
             s.push("X", "{}".into());
         }
-        s.take_unsent();
+        d.sync(&s).await.unwrap();
         s.detach(1);
         s.push("X", "{}".into());
-        s.resume(attachment(2), 3).unwrap();
-        let frames: Vec<(u64, &str)> = s.take_unsent().iter().map(|f| (f.seq, f.kind)).collect();
-        assert_eq!(frames, [(4, "X"), (5, "X"), (6, "X"), (7, "RESUMED")]);
-        assert!(s.resume(attachment(3), 9).is_err(), "a seq from the future");
+        d.sync(&s).await.unwrap();
+        let resumed = d.inner.resume("s", Snowflake(1), d.node, 2, TTL).await;
+        s.resume(attachment(2), resumed.unwrap().unwrap().frames);
+        d.sync(&s).await.unwrap();
+        assert_eq!(seqs(&s.take_outbox()), [(3, "X"), (4, "X"), (5, "RESUMED")]);
     }
 
-    #[test]
-    fn confirmed_frames_are_freed_and_cannot_be_resumed_from() {
+    #[tokio::test]
+    async fn a_taken_over_session_is_lost_here() {
         let s = session();
-        s.attach(attachment(1));
-        for _ in 0..4 {
-            s.push("X", "{}".into());
-        }
-        s.confirm(3);
+        let d = directory(&s).await;
+        d.inner
+            .resume("s", Snowflake(1), NodeId(2), 0, TTL)
+            .await
+            .unwrap();
+        s.push("X", "{}".into());
+        assert!(matches!(d.sync(&s).await, Err(SyncError::Lost)));
+        let lost = d.sync_all(&[Arc::new(session())], TTL).await.unwrap();
+        assert_eq!(lost.len(), 1, "unknown to the directory: not held");
+    }
+
+    #[tokio::test]
+    async fn the_state_rebuilds_the_session_elsewhere() {
+        let s = Session::new(
+            "s".into(),
+            Snowflake(1),
+            false,
+            3,
+            [1, 2],
+            75,
+            Arc::default(),
+        );
+        s.set_guilds([Snowflake(10), Snowflake(11)]);
+        s.add_visible(Snowflake(10), [Snowflake(100)]);
+        s.open(vec![("READY", "{}".into())]);
+        let d = directory(&s).await;
+        d.sync(&s).await.unwrap();
+        s.mark_visible(Snowflake(10), Snowflake(101), true);
+        s.push("X", "{}".into());
+        d.sync(&s).await.unwrap();
+        let taken = d.inner.resume("s", Snowflake(1), NodeId(99), 2, TTL).await;
+        let record = taken.unwrap().unwrap().record;
+        let r = Session::rebuild(&record, Arc::default()).unwrap();
         assert_eq!(
-            s.take_unsent().len(),
-            4,
-            "only sent frames can be confirmed"
+            (r.bot, r.intents, r.shard, r.large_threshold),
+            (false, 3, [1, 2], 75)
         );
-        s.confirm(3);
+        let mut guilds = r.guilds();
+        guilds.sort();
+        assert_eq!(guilds, [Snowflake(10), Snowflake(11)]);
         assert!(
-            s.resume(attachment(2), 3).is_ok(),
-            "resuming from the confirmed seq works"
+            r.mark_visible(Snowflake(10), Snowflake(101), true),
+            "the view came along"
         );
-        assert!(
-            s.resume(attachment(3), 1).is_err(),
-            "frames 2 and 3 are gone"
-        );
+        r.open(vec![("RESUMED", "{}".into())]);
+        assert_eq!(r.lock().queue[0].seq, 3, "numbering goes on");
+    }
+
+    /// The periodic sync records how far the node's fan-out got, so a new
+    /// holder replays only the events after it; a session still opening
+    /// is left out (its held events are not in its frames yet).
+    #[tokio::test]
+    async fn a_sync_records_the_fan_outs_position_but_not_for_an_opening_session() {
+        let s = Arc::new(session());
+        let d = directory(&s).await;
+        let opening = Arc::new(Session::new(
+            "o".into(),
+            Snowflake(1),
+            true,
+            0,
+            [0, 1],
+            50,
+            Arc::clone(&d.cursor),
+        ));
+        d.inner
+            .create(opening.record(d.node, 0), TTL)
+            .await
+            .unwrap();
+        d.cursor.start(41);
+        opening.push("X", "{}".into());
+        d.cursor.finish();
+        let lost = d
+            .sync_all(&[Arc::clone(&s), Arc::clone(&opening)], TTL)
+            .await;
+        assert!(lost.unwrap().is_empty());
+        let last_event = |id: &'static str| {
+            let inner = Arc::clone(&d.inner);
+            let node = d.node;
+            async move {
+                let resumed = inner.resume(id, Snowflake(1), node, 0, TTL).await;
+                resumed.unwrap().unwrap().record.last_event
+            }
+        };
+        assert_eq!(last_event("s").await, 41);
+        assert_eq!(last_event("o").await, 0, "its event 41 is still held");
+    }
+
+    /// A session that lost events on the bus stores nothing more: its
+    /// record still says which event a RESUME must replay from.
+    #[tokio::test]
+    async fn a_broken_session_stores_nothing_more() {
+        let s = Arc::new(session());
+        let d = directory(&s).await;
+        d.cursor.start(5);
+        s.push("X", "{}".into());
+        d.cursor.finish();
+        d.sync(&s).await.unwrap();
+        s.lose_events();
+        d.cursor.start(9);
+        s.push("X", "{}".into());
+        d.cursor.finish();
+        d.sync(&s).await.unwrap();
+        let lost = d.sync_all(&[Arc::clone(&s)], TTL).await.unwrap();
+        assert!(lost.is_empty());
+        let resumed = d.inner.resume("s", Snowflake(1), d.node, 0, TTL).await;
+        let resumed = resumed.unwrap().unwrap();
+        assert_eq!(seqs(&resumed.frames), [(1, "X")]);
+        assert_eq!(resumed.record.last_event, 5);
     }
 
     /// The kick (and its log line) happens once, however many events
@@ -412,32 +743,19 @@ mod tests {
         assert!(!s.is_attached(), "the session let go of the connection");
     }
 
-    #[test]
-    fn a_slow_connection_is_kicked_and_an_evicted_backlog_cannot_resume() {
+    /// Frames of a session without a connection that overflow before they
+    /// reach the directory leave a hole it refuses to resume across.
+    #[tokio::test]
+    async fn frames_lost_before_the_directory_cannot_be_resumed_across() {
         let s = session();
-        s.attach(attachment(1));
-        let mut kicked = false;
-        for _ in 0..=MAX_UNSENT {
-            kicked |= s.push("X", "{}".into()) == Pushed::Kicked;
-        }
-        assert!(kicked);
-        s.detach(1);
-        assert!(
-            s.resume(attachment(2), 0).is_ok(),
-            "still resumable while buffered"
-        );
-        assert_eq!(
-            s.push("X", "{}".into()),
-            Pushed::Kicked,
-            "a backlog over the limit is still a slow reader"
-        );
-        s.detach(2);
-        for _ in 0..RESUME_BUFFER {
+        let d = directory(&s).await;
+        s.push("X", "{}".into());
+        d.sync(&s).await.unwrap();
+        for _ in 0..FRAMES_KEPT + 1 {
             s.push("X", "{}".into());
         }
-        assert!(
-            s.resume(attachment(3), 0).is_err(),
-            "unsent frames were evicted"
-        );
+        d.sync(&s).await.unwrap();
+        let resumed = d.inner.resume("s", Snowflake(1), d.node, 1, TTL).await;
+        assert!(resumed.unwrap().is_none(), "frame 2 never reached it");
     }
 }

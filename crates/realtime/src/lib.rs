@@ -8,12 +8,15 @@
 //! - [`limiter`]: rate-limit windows and login failure streaks.
 //! - [`leases`]: names one node holds at a time (snowflake ids, singleton
 //!   tasks).
+//! - [`sessions`]: which node holds each gateway session, and what a
+//!   RESUME on any node replays.
 
 pub mod bounded;
 mod error;
 pub mod leases;
 pub mod limiter;
 pub mod presence;
+pub mod sessions;
 
 pub use error::{RealtimeError, RealtimeResult};
 pub use leases::{Leases, LocalLeases};
@@ -28,6 +31,7 @@ pub struct Realtime {
     pub presence: Arc<dyn Presence>,
     pub limiter: Arc<dyn Limiter>,
     pub leases: Arc<dyn Leases>,
+    pub sessions: Arc<dyn sessions::SessionDirectory>,
 }
 
 impl Realtime {
@@ -37,6 +41,7 @@ impl Realtime {
             presence: Arc::new(LocalPresence::new()),
             limiter: Arc::new(LocalLimiter::new()),
             leases: Arc::new(LocalLeases::new()),
+            sessions: Arc::new(sessions::LocalSessions::default()),
         }
     }
 }

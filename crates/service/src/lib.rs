@@ -239,6 +239,11 @@ impl Service {
         &self.bus
     }
 
+    /// The realtime state this node shares with the others.
+    pub fn realtime(&self) -> &Realtime {
+        &self.realtime
+    }
+
     /// This node, as its events name it.
     pub fn node(&self) -> NodeId {
         self.node

@@ -8,6 +8,7 @@ mod handshake;
 mod ordering;
 mod presence;
 mod resume;
+mod resume_elsewhere;
 mod threads;
 mod views;
 

@@ -1,0 +1,529 @@
+//! The session directory: which node holds each gateway session, what that
+//! node needs to rebuild it elsewhere, and the dispatches a RESUME replays.
+//! With one directory shared by every node, a RESUME is served by whichever
+//! node the client reaches, also after the node that held the session died.
+//!
+//! Per session a [`SessionRecord`] (holder, user, intents, shard, the
+//! gateway's own state, the last sequence and the id of the last bus event
+//! its frames reflect) and its last [`FRAMES_KEPT`] [`Frame`]s. A record
+//! lives for the TTL its holder last gave it: the holder renews the
+//! sessions that have a connection, so one without (or whose node died)
+//! expires on its own.
+//!
+//! Only the holder writes: [`SessionDirectory::append`] refuses a node that
+//! no longer holds the session, which is how a node whose session was
+//! taken over by a RESUME elsewhere ([`SessionDirectory::resume`]) learns
+//! to drop it.
+//!
+//! Shaped for a networked backend: in Redis a record is a hash and its
+//! frames a list, both with the record's TTL; `append`, `resume` and
+//! `confirm` are Lua scripts that check the holder (and, for `resume`, the
+//! user and the kept frames) before they write, and the batched calls run
+//! as one pipeline. [`LocalSessions`] is the in-process default: memory.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concord_model::Snowflake;
+use tokio::time::Instant;
+
+/// Dispatches kept per session for RESUME.
+pub const FRAMES_KEPT: usize = 1_000;
+
+/// A node, as the bus and the directory tell them apart.
+pub use concord_model::event::NodeId;
+
+/// What a node needs to serve a session it did not create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: Arc<str>,
+    pub user_id: Snowflake,
+    /// The node holding the session.
+    pub node: NodeId,
+    pub intents: u64,
+    pub shard: [u64; 2],
+    /// The gateway's own state of the session (its guilds, what its client
+    /// was shown, ...), opaque here.
+    pub state: String,
+    /// The sequence of the last frame appended.
+    pub seq: u64,
+    /// The id of the last bus event the appended frames reflect: a new
+    /// holder replays the events after it.
+    pub last_event: u64,
+}
+
+/// One dispatch of a session, numbered for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub seq: u64,
+    pub kind: Cow<'static, str>,
+    /// The dispatch's `d`, shared with every session that got it.
+    pub data: Arc<str>,
+}
+
+/// What a holder adds to one session's entry.
+#[derive(Debug, Clone, Default)]
+pub struct Append {
+    pub id: Arc<str>,
+    /// In sequence order. A batch that does not follow the last kept frame
+    /// (frames were lost on the way) replaces what is kept: a RESUME never
+    /// gets a replay with a hole in it.
+    pub frames: Vec<Frame>,
+    /// The record's new `last_event` (it never moves back).
+    pub last_event: u64,
+    /// The record's new `state`, when it changed.
+    pub state: Option<String>,
+    /// Keeps the session alive this long from now (it has a connection).
+    pub renew: Option<Duration>,
+}
+
+/// A session taken over by [`SessionDirectory::resume`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    /// The record as it was: `node` is the previous holder.
+    pub record: SessionRecord,
+    /// The frames after the client's sequence.
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsError {
+    /// The backend could not be reached or answered nonsense.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for SessionsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionsError::Unavailable(why) => write!(f, "session directory unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionsError {}
+
+#[async_trait]
+pub trait SessionDirectory: Send + Sync {
+    /// Registers a new session, held by `record.node`, for `ttl`.
+    async fn create(&self, record: SessionRecord, ttl: Duration) -> Result<(), SessionsError>;
+
+    /// Applies each batch to its session if `node` still holds it. Returns
+    /// the ids it does not hold (taken over, expired or removed): their
+    /// batches were refused, and the node must let them go.
+    async fn append(
+        &self,
+        node: NodeId,
+        batches: Vec<Append>,
+    ) -> Result<Vec<Arc<str>>, SessionsError>;
+
+    /// The conditional takeover behind RESUME: if the session exists, is
+    /// `user`'s, and still keeps every frame after `after`, `node` becomes
+    /// its holder for `ttl` and gets the record as it was with those
+    /// frames; otherwise nothing changes and the answer is `None`.
+    async fn resume(
+        &self,
+        id: &str,
+        user: Snowflake,
+        node: NodeId,
+        after: u64,
+        ttl: Duration,
+    ) -> Result<Option<Resumed>, SessionsError>;
+
+    /// The client has every frame up to `seq`: they are freed.
+    async fn confirm(&self, id: &str, node: NodeId, seq: u64) -> Result<(), SessionsError>;
+
+    /// Ends sessions `node` holds; the others are left alone.
+    async fn remove(&self, node: NodeId, ids: Vec<Arc<str>>) -> Result<(), SessionsError>;
+}
+
+struct Entry {
+    record: SessionRecord,
+    frames: VecDeque<Frame>,
+    expires: Instant,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires > now
+    }
+}
+
+const SHARDS: usize = 32;
+/// How often [`LocalSessions`] looks for expired entries.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// The in-process directory: entries in memory, in shards so that the
+/// nodes' appends rarely meet on one lock. Frames are kept as given (their
+/// payloads shared, not copied), so a single node pays a few pointer
+/// copies per dispatch for it.
+pub struct LocalSessions {
+    shards: Vec<Mutex<HashMap<Arc<str>, Entry>>>,
+    hasher: RandomState,
+    kept: usize,
+    next_sweep: Mutex<Instant>,
+}
+
+impl Default for LocalSessions {
+    fn default() -> Self {
+        LocalSessions::new(FRAMES_KEPT)
+    }
+}
+
+impl LocalSessions {
+    /// A directory keeping at most `kept` frames per session.
+    pub fn new(kept: usize) -> LocalSessions {
+        LocalSessions {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            kept: kept.max(1),
+            next_sweep: Mutex::new(Instant::now() + SWEEP_EVERY),
+        }
+    }
+
+    fn shard(&self, id: &str) -> MutexGuard<'_, HashMap<Arc<str>, Entry>> {
+        let index = self.hasher.hash_one(id) as usize % SHARDS;
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops expired entries, at most once per [`SWEEP_EVERY`]; between
+    /// sweeps an expired entry is only ignored.
+    fn sweep(&self, now: Instant) {
+        {
+            let mut next = self.next_sweep.lock().unwrap_or_else(|e| e.into_inner());
+            if *next > now {
+                return;
+            }
+            *next = now + SWEEP_EVERY;
+        }
+        for shard in &self.shards {
+            shard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|_, entry| entry.live(now));
+        }
+    }
+
+    /// Entries not yet swept, expired or not (for tests).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn apply(&self, entry: &mut Entry, batch: Append, now: Instant) {
+        if let Some(first) = batch.frames.first()
+            && first.seq != entry.record.seq + 1
+        {
+            entry.frames.clear();
+        }
+        if let Some(last) = batch.frames.last() {
+            entry.record.seq = last.seq;
+        }
+        entry.frames.extend(batch.frames);
+        let excess = entry.frames.len().saturating_sub(self.kept);
+        entry.frames.drain(..excess);
+        entry.record.last_event = entry.record.last_event.max(batch.last_event);
+        if let Some(state) = batch.state {
+            entry.record.state = state;
+        }
+        if let Some(ttl) = batch.renew {
+            entry.expires = now + ttl;
+        }
+    }
+}
+
+#[async_trait]
+impl SessionDirectory for LocalSessions {
+    async fn create(&self, record: SessionRecord, ttl: Duration) -> Result<(), SessionsError> {
+        let now = Instant::now();
+        self.sweep(now);
+        let entry = Entry {
+            record,
+            frames: VecDeque::new(),
+            expires: now + ttl,
+        };
+        self.shard(&entry.record.id)
+            .insert(Arc::clone(&entry.record.id), entry);
+        Ok(())
+    }
+
+    async fn append(
+        &self,
+        node: NodeId,
+        batches: Vec<Append>,
+    ) -> Result<Vec<Arc<str>>, SessionsError> {
+        let now = Instant::now();
+        let mut refused = Vec::new();
+        for batch in batches {
+            let mut shard = self.shard(&batch.id);
+            match shard.get_mut(&batch.id) {
+                Some(entry) if entry.live(now) && entry.record.node == node => {
+                    self.apply(entry, batch, now)
+                }
+                _ => refused.push(batch.id),
+            }
+        }
+        Ok(refused)
+    }
+
+    async fn resume(
+        &self,
+        id: &str,
+        user: Snowflake,
+        node: NodeId,
+        after: u64,
+        ttl: Duration,
+    ) -> Result<Option<Resumed>, SessionsError> {
+        let now = Instant::now();
+        let mut shard = self.shard(id);
+        let Some(entry) = shard.get_mut(id).filter(|e| e.live(now)) else {
+            return Ok(None);
+        };
+        let seq = entry.record.seq;
+        let oldest = entry.frames.front().map_or(seq + 1, |f| f.seq);
+        if entry.record.user_id != user || after > seq || after + 1 < oldest {
+            return Ok(None);
+        }
+        let record = entry.record.clone();
+        let frames = entry
+            .frames
+            .iter()
+            .skip_while(|f| f.seq <= after)
+            .cloned()
+            .collect();
+        entry.record.node = node;
+        entry.expires = now + ttl;
+        Ok(Some(Resumed { record, frames }))
+    }
+
+    async fn confirm(&self, id: &str, node: NodeId, seq: u64) -> Result<(), SessionsError> {
+        let mut shard = self.shard(id);
+        if let Some(entry) = shard.get_mut(id).filter(|e| e.record.node == node) {
+            while entry.frames.front().is_some_and(|f| f.seq <= seq) {
+                entry.frames.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, node: NodeId, ids: Vec<Arc<str>>) -> Result<(), SessionsError> {
+        for id in ids {
+            let mut shard = self.shard(&id);
+            if shard.get(&id).is_some_and(|e| e.record.node == node) {
+                shard.remove(&id);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(180);
+    const A: NodeId = NodeId(1);
+    const B: NodeId = NodeId(2);
+    const USER: Snowflake = Snowflake(7);
+
+    fn record(id: &str) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            user_id: USER,
+            node: A,
+            intents: 513,
+            shard: [0, 1],
+            state: "{}".into(),
+            seq: 0,
+            last_event: 10,
+        }
+    }
+
+    fn frames(seqs: std::ops::RangeInclusive<u64>) -> Vec<Frame> {
+        seqs.map(|seq| Frame {
+            seq,
+            kind: Cow::Borrowed("MESSAGE_CREATE"),
+            data: seq.to_string().into(),
+        })
+        .collect()
+    }
+
+    fn append(id: &str, seqs: std::ops::RangeInclusive<u64>, last_event: u64) -> Append {
+        Append {
+            id: id.into(),
+            frames: frames(seqs),
+            last_event,
+            ..Append::default()
+        }
+    }
+
+    fn seqs(resumed: &Option<Resumed>) -> Vec<u64> {
+        resumed
+            .as_ref()
+            .expect("resumable")
+            .frames
+            .iter()
+            .map(|f| f.seq)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_resume_gets_the_frames_after_its_sequence() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        let refused = d.append(A, vec![append("s", 1..=3, 11)]).await.unwrap();
+        assert!(refused.is_empty());
+        d.append(A, vec![append("s", 4..=5, 12)]).await.unwrap();
+        let resumed = d.resume("s", USER, A, 2, TTL).await.unwrap();
+        assert_eq!(seqs(&resumed), [3, 4, 5]);
+        let record = resumed.unwrap().record;
+        assert_eq!((record.seq, record.last_event), (5, 12));
+        let none = d.resume("s", USER, A, 5, TTL).await.unwrap();
+        assert_eq!(seqs(&none), Vec::<u64>::new(), "nothing missed");
+        assert!(
+            d.resume("s", USER, A, 6, TTL).await.unwrap().is_none(),
+            "a seq from the future"
+        );
+        assert!(
+            d.resume("s", Snowflake(8), A, 2, TTL)
+                .await
+                .unwrap()
+                .is_none(),
+            "someone else's"
+        );
+        assert!(
+            d.resume("t", USER, A, 0, TTL).await.unwrap().is_none(),
+            "unknown"
+        );
+    }
+
+    #[tokio::test]
+    async fn frames_are_bounded_and_a_resume_past_them_is_refused() {
+        let d = LocalSessions::new(4);
+        d.create(record("s"), TTL).await.unwrap();
+        d.append(A, vec![append("s", 1..=10, 11)]).await.unwrap();
+        assert!(
+            d.resume("s", USER, A, 5, TTL).await.unwrap().is_none(),
+            "6 was dropped"
+        );
+        assert_eq!(
+            seqs(&d.resume("s", USER, A, 6, TTL).await.unwrap()),
+            [7, 8, 9, 10]
+        );
+    }
+
+    #[tokio::test]
+    async fn confirmed_frames_are_freed() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        d.append(A, vec![append("s", 1..=4, 11)]).await.unwrap();
+        d.confirm("s", A, 3).await.unwrap();
+        assert!(d.resume("s", USER, A, 1, TTL).await.unwrap().is_none());
+        assert_eq!(seqs(&d.resume("s", USER, A, 3, TTL).await.unwrap()), [4]);
+    }
+
+    /// A batch that does not follow the kept frames replaces them: frames
+    /// lost on the way are never papered over.
+    #[tokio::test]
+    async fn a_batch_after_a_hole_replaces_the_kept_frames() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        d.append(A, vec![append("s", 1..=3, 11)]).await.unwrap();
+        d.append(A, vec![append("s", 6..=7, 12)]).await.unwrap();
+        assert!(
+            d.resume("s", USER, A, 3, TTL).await.unwrap().is_none(),
+            "4 and 5 are lost"
+        );
+        assert_eq!(seqs(&d.resume("s", USER, A, 5, TTL).await.unwrap()), [6, 7]);
+    }
+
+    #[tokio::test]
+    async fn a_takeover_refuses_the_old_holder() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        d.append(A, vec![append("s", 1..=2, 11)]).await.unwrap();
+        let taken = d.resume("s", USER, B, 1, TTL).await.unwrap().unwrap();
+        assert_eq!(taken.record.node, A, "the answer names the previous holder");
+        assert_eq!(seqs(&Some(taken)), [2]);
+
+        let refused = d.append(A, vec![append("s", 3..=3, 12)]).await.unwrap();
+        assert_eq!(refused, [Arc::<str>::from("s")], "A no longer holds it");
+        d.remove(A, vec!["s".into()]).await.unwrap();
+        assert!(
+            d.append(B, vec![append("s", 3..=3, 13)])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = d.resume("s", USER, B, 2, TTL).await.unwrap().unwrap();
+        assert_eq!((again.record.node, again.record.last_event), (B, 13));
+        assert_eq!(seqs(&Some(again)), [3]);
+    }
+
+    #[tokio::test]
+    async fn state_and_last_event_follow_the_holder() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        let batch = Append {
+            id: "s".into(),
+            last_event: 20,
+            state: Some("{\"guilds\":[1]}".into()),
+            ..Append::default()
+        };
+        d.append(A, vec![batch, append("s", 1..=1, 15)])
+            .await
+            .unwrap();
+        let record = d
+            .resume("s", USER, A, 0, TTL)
+            .await
+            .unwrap()
+            .unwrap()
+            .record;
+        assert_eq!(record.state, "{\"guilds\":[1]}");
+        assert_eq!(record.last_event, 20, "never moves back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_expire_unless_renewed() {
+        let d = LocalSessions::default();
+        d.create(record("kept"), TTL).await.unwrap();
+        d.create(record("left"), TTL).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::advance(Duration::from_secs(60)).await;
+            let renew = Append {
+                id: "kept".into(),
+                renew: Some(TTL),
+                ..Append::default()
+            };
+            assert!(d.append(A, vec![renew]).await.unwrap().is_empty());
+        }
+        assert!(d.resume("kept", USER, A, 0, TTL).await.unwrap().is_some());
+        assert!(
+            d.resume("left", USER, A, 0, TTL).await.unwrap().is_none(),
+            "expired"
+        );
+        let refused = d.append(A, vec![append("left", 1..=1, 11)]).await.unwrap();
+        assert_eq!(refused.len(), 1, "an expired session takes no frames");
+        d.create(record("new"), TTL).await.unwrap();
+        assert_eq!(d.len(), 2, "the expired entry was swept");
+    }
+
+    #[tokio::test]
+    async fn only_the_holder_removes() {
+        let d = LocalSessions::default();
+        d.create(record("s"), TTL).await.unwrap();
+        d.remove(B, vec!["s".into()]).await.unwrap();
+        assert!(d.resume("s", USER, A, 0, TTL).await.unwrap().is_some());
+        d.remove(A, vec!["s".into()]).await.unwrap();
+        assert!(d.is_empty());
+    }
+}
