@@ -236,6 +236,7 @@ fn init_logging(filter: &str) {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{Layer, fmt};
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let log_level = log_records_kept(&filter);
     let no_foreign_trace = filter_fn(|meta| {
         *meta.level() <= tracing::Level::DEBUG || meta.target().starts_with("concord")
     });
@@ -243,6 +244,24 @@ fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_filter(filter.and(no_foreign_trace));
     tracing_subscriber::registry().with(layer).init();
+    // The bridge from the `log` crate lets everything through by default,
+    // and each record is then filtered one by one: dependencies' per-frame
+    // trace records cost several percent of the fan-out's CPU.
+    log::set_max_level(log_level);
+}
+
+/// The most detailed `log` records worth passing on under `filter`. Only
+/// other crates use `log`, and they never log at trace (see
+/// [`init_logging`]).
+fn log_records_kept(filter: &EnvFilter) -> log::LevelFilter {
+    use tracing::level_filters::LevelFilter;
+    match filter.max_level_hint() {
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    }
 }
 
 /// Runs an admin command against the server `target` names.
@@ -284,4 +303,23 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or(());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_records_are_cut_where_the_filter_cuts() {
+        let kept = |f: &str| log_records_kept(&EnvFilter::new(f));
+        assert_eq!(kept("info"), log::LevelFilter::Info);
+        assert_eq!(kept("warn"), log::LevelFilter::Warn);
+        assert_eq!(kept("off"), log::LevelFilter::Off);
+        assert_eq!(
+            kept("trace"),
+            log::LevelFilter::Debug,
+            "never other crates' trace"
+        );
+        assert_eq!(kept("info,tungstenite=debug"), log::LevelFilter::Debug);
+    }
 }
