@@ -658,7 +658,6 @@ mod tests {
     use std::time::Duration;
 
     use concord_bus::{EventBus, LocalBus};
-    use concord_config::{Config, Settings};
     use concord_model::event::NodeId;
     use concord_model::records::{Channel, Guild, Role, User, channel_type};
     use concord_service::ServiceConfig;
@@ -685,19 +684,7 @@ mod tests {
         };
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(capacity));
-        let config = Config::from_settings(Settings::defaults()).unwrap();
-        let config = ServiceConfig {
-            worker_id: 0,
-            process_id: 0,
-            rate_limits: config.rate_limits,
-            registration: config.registration,
-            public_base: String::new(),
-            attachment_max_bytes: config.attachment_max_bytes,
-            attachment_url_ttl_s: config.attachment_url_ttl_s,
-            upload_concurrency: config.bounds.upload_concurrency as usize,
-            cache_max_bytes: config.cache_max_bytes,
-            hash_concurrency: config.bounds.hash_concurrency,
-        };
+        let config = ServiceConfig::defaults();
         let service = Service::open(store, bus.clone(), config).await.unwrap();
         let events = bus.subscribe().await.unwrap();
         let hub = Arc::new(Hub::new(Arc::new(service), Arc::clone(events.interest())));

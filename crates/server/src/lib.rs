@@ -220,18 +220,8 @@ pub async fn run_node(
     ));
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
-    let service_config = ServiceConfig {
-        worker_id,
-        process_id,
-        rate_limits: config.rate_limits.clone(),
-        registration: config.registration,
-        public_base: public_base(&gateway_url),
-        attachment_max_bytes: config.attachment_max_bytes,
-        attachment_url_ttl_s: config.attachment_url_ttl_s,
-        upload_concurrency: config.bounds.upload_concurrency as usize,
-        cache_max_bytes: config.cache_max_bytes,
-        hash_concurrency: config.bounds.hash_concurrency,
-    };
+    let service_config =
+        ServiceConfig::new(&config, (worker_id, process_id), public_base(&gateway_url));
     let mut service = Service::open(store, bus, service_config)
         .await?
         .with_realtime(realtime)

@@ -141,7 +141,6 @@ mod tests {
     use std::sync::Arc;
 
     use concord_bus::{BusError, BusResult, EventBus, LocalBus, Subscription, Topic};
-    use concord_config::{Config, Settings};
     use concord_model::Snowflake;
     use concord_model::event::Event;
     use concord_model::records::{Channel, Guild, Member, Role, User, channel_type};
@@ -177,18 +176,9 @@ mod tests {
             owner: Member::new(GUILD, OWNER, 0),
         };
         store.create_guild(&guild).await.unwrap();
-        let config = Config::from_settings(Settings::defaults()).unwrap();
         let node = |worker_id| ServiceConfig {
             worker_id,
-            process_id: 0,
-            rate_limits: config.rate_limits.clone(),
-            registration: config.registration,
-            public_base: String::new(),
-            attachment_max_bytes: config.attachment_max_bytes,
-            attachment_url_ttl_s: config.attachment_url_ttl_s,
-            upload_concurrency: config.bounds.upload_concurrency as usize,
-            cache_max_bytes: config.cache_max_bytes,
-            hash_concurrency: config.bounds.hash_concurrency,
+            ..ServiceConfig::defaults()
         };
         let a = Service::open(store.clone(), a, node(1)).await.unwrap();
         let b = Service::open(store, b, node(2)).await.unwrap();

@@ -100,24 +100,33 @@ pub struct ServiceConfig {
     pub hash_concurrency: u32,
 }
 
-#[cfg(test)]
 impl ServiceConfig {
-    /// A server's defaults, for unit tests.
-    pub(crate) fn for_tests() -> ServiceConfig {
-        let config = concord_config::Config::from_settings(concord_config::Settings::defaults())
-            .expect("the defaults are valid");
+    /// What the service takes from the server's settings; the snowflake
+    /// pair is the node's lease, `public_base` its public HTTP URL.
+    pub fn new(
+        config: &concord_config::Config,
+        (worker_id, process_id): (u8, u8),
+        public_base: String,
+    ) -> ServiceConfig {
         ServiceConfig {
-            worker_id: 0,
-            process_id: 0,
-            rate_limits: config.rate_limits,
+            worker_id,
+            process_id,
+            rate_limits: config.rate_limits.clone(),
             registration: config.registration,
-            public_base: String::new(),
+            public_base,
             attachment_max_bytes: config.attachment_max_bytes,
             attachment_url_ttl_s: config.attachment_url_ttl_s,
             upload_concurrency: config.bounds.upload_concurrency as usize,
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
         }
+    }
+
+    /// A server's defaults, as node (0, 0): for tests.
+    pub fn defaults() -> ServiceConfig {
+        let config = concord_config::Config::from_settings(concord_config::Settings::defaults())
+            .expect("the defaults are valid");
+        ServiceConfig::new(&config, (0, 0), String::new())
     }
 }
 

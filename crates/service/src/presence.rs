@@ -279,7 +279,7 @@ mod tests {
         events.interest().add(&[Topic::All]);
         let realtime = Realtime::local();
         let node = || async {
-            let config = ServiceConfig::for_tests();
+            let config = ServiceConfig::defaults();
             let service = Service::open(Arc::clone(&store), Arc::clone(&bus), config);
             service.await.unwrap().with_realtime(realtime.clone())
         };

@@ -112,7 +112,7 @@ mod tests {
     async fn a_limiter_that_is_down_fails_open_but_for_logins() {
         let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
         let bus = Arc::new(LocalBus::new(16));
-        let service = Service::open(store, bus, ServiceConfig::for_tests())
+        let service = Service::open(store, bus, ServiceConfig::defaults())
             .await
             .unwrap()
             .with_realtime(Realtime {

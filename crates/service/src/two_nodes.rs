@@ -39,7 +39,7 @@ pub(crate) async fn seeded_store() -> Arc<dyn Store> {
 
 /// The default configuration, without rate limits, as node `worker_id`.
 pub(crate) fn config(worker_id: u8) -> ServiceConfig {
-    let mut config = ServiceConfig::for_tests();
+    let mut config = ServiceConfig::defaults();
     config.worker_id = worker_id;
     config.rate_limits.enabled = false;
     config
