@@ -143,21 +143,11 @@ mod tests {
     use concord_bus::{BusError, BusResult, EventBus, LocalBus, Subscription, Topic};
     use concord_model::Snowflake;
     use concord_model::event::Event;
-    use concord_model::records::{Channel, Guild, Member, Role, User, channel_type};
-    use concord_store::memory::MemoryStore;
-    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
 
+    use crate::Service;
     use crate::input::CreateMessage;
+    use crate::two_nodes::{GUILD, OWNER, OWNER_CALLER as CALLER, TEXT, config, seeded_store};
     use crate::users::TokenKind;
-    use crate::{Caller, Service, ServiceConfig};
-
-    const OWNER: Snowflake = Snowflake(10);
-    const GUILD: Snowflake = Snowflake(1);
-    const TEXT: Snowflake = Snowflake(2);
-    const CALLER: Caller = Caller {
-        id: OWNER,
-        bot: false,
-    };
 
     /// Two nodes over one store and one bus, as a cluster has them.
     async fn two_nodes(bus_capacity: usize) -> (Service, Service) {
@@ -167,21 +157,9 @@ mod tests {
 
     /// Two nodes over one store, each publishing on the bus it is given.
     async fn nodes(a: Arc<dyn EventBus>, b: Arc<dyn EventBus>) -> (Service, Service) {
-        let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
-        store.create_user(&User::new(OWNER, "owner")).await.unwrap();
-        let guild = NewGuild {
-            guild: Guild::new(GUILD, "g", OWNER),
-            roles: vec![Role::everyone(GUILD)],
-            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
-            owner: Member::new(GUILD, OWNER, 0),
-        };
-        store.create_guild(&guild).await.unwrap();
-        let node = |worker_id| ServiceConfig {
-            worker_id,
-            ..ServiceConfig::defaults()
-        };
-        let a = Service::open(store.clone(), a, node(1)).await.unwrap();
-        let b = Service::open(store, b, node(2)).await.unwrap();
+        let store = seeded_store().await;
+        let a = Service::open(store.clone(), a, config(1)).await.unwrap();
+        let b = Service::open(store, b, config(2)).await.unwrap();
         (a, b)
     }
 
