@@ -24,8 +24,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use concord_model::event::Event;
 pub use concord_model::event::Topic;
+use concord_model::event::{Event, NodeId};
 
 mod local;
 
@@ -61,6 +61,16 @@ pub trait EventBus: Send + Sync {
     /// The id of the last event published (0 before any), so a reader can
     /// wait until its subscription has caught up with a write it knows of.
     async fn head(&self) -> BusResult<u64>;
+
+    /// The id of the last event published by a node other than `node` (0
+    /// before any): what `node` must have applied before it trusts caches
+    /// that its own writes keep current, so a single node never waits for
+    /// its own events. The overall [`EventBus::head`] is always a correct
+    /// answer, only one that makes readers wait longer.
+    async fn head_from_others(&self, node: NodeId) -> BusResult<u64> {
+        let _ = node;
+        self.head().await
+    }
 }
 
 /// What a subscription yields.

@@ -4,11 +4,11 @@
 //! behind finds its next event gone from the ring: a gap, and replaying it
 //! answers `Gone` too, since nothing older is kept anywhere.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
-use concord_model::event::{Event, Topic};
+use concord_model::event::{Event, NodeId, Topic};
 use tokio::sync::watch;
 
 use crate::{BusError, BusResult, Delivery, EventBus, EventStream, Interest, Subscription};
@@ -18,6 +18,8 @@ struct Ring {
     events: VecDeque<Arc<Event>>,
     head: u64,
     capacity: usize,
+    /// Per publishing node, the id of its last event.
+    last_by_origin: HashMap<NodeId, u64>,
 }
 
 impl Ring {
@@ -46,6 +48,7 @@ impl LocalBus {
                 events: VecDeque::new(),
                 head: 0,
                 capacity: capacity.max(1),
+                last_by_origin: HashMap::new(),
             })),
             published: watch::channel(0).0,
         }
@@ -67,6 +70,8 @@ impl EventBus for LocalBus {
             let mut ring = self.ring();
             ring.head += 1;
             event.id = ring.head;
+            let head = ring.head;
+            ring.last_by_origin.insert(event.origin, head);
             tracing::trace!(id = event.id, kind = event.kind.name(), "publish");
             ring.events.push_back(Arc::new(event));
             if ring.events.len() > ring.capacity {
@@ -111,6 +116,15 @@ impl EventBus for LocalBus {
     async fn head(&self) -> BusResult<u64> {
         // Read on every cached read: the watch, not the ring's lock.
         Ok(*self.published.borrow())
+    }
+
+    async fn head_from_others(&self, node: NodeId) -> BusResult<u64> {
+        let ring = self.ring();
+        let others = ring
+            .last_by_origin
+            .iter()
+            .filter(|(origin, _)| **origin != node);
+        Ok(others.map(|(_, id)| *id).max().unwrap_or(0))
     }
 }
 
@@ -292,5 +306,21 @@ mod tests {
         );
         assert_eq!(bus.replay(5, &[Topic::All]).await.unwrap().len(), 1);
         assert_eq!(bus.head().await.unwrap(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_node_hears_only_of_other_nodes_heads() {
+        let bus = LocalBus::new(4);
+        let from = |node: u64, n: u64| Event {
+            origin: NodeId(node),
+            ..event(1, n)
+        };
+        assert_eq!(bus.head_from_others(NodeId(1)).await.unwrap(), 0);
+        bus.publish(from(1, 1)).await.unwrap();
+        bus.publish(from(2, 2)).await.unwrap();
+        bus.publish(from(1, 3)).await.unwrap();
+        assert_eq!(bus.head_from_others(NodeId(1)).await.unwrap(), 2);
+        assert_eq!(bus.head_from_others(NodeId(2)).await.unwrap(), 3);
+        assert_eq!(bus.head_from_others(NodeId(3)).await.unwrap(), 3);
     }
 }

@@ -5,9 +5,10 @@
 //! gap (events lost) drops everything.
 //!
 //! A read that may be served from those caches first waits until this
-//! node has applied every event published so far ([`Service::caught_up`]):
-//! a write acknowledged by another node published its event before the
-//! acknowledgement, so a read that follows it sees its effect.
+//! node has applied every event other nodes published so far
+//! ([`Service::caught_up`]): a write acknowledged by another node published
+//! its event before the acknowledgement, so a read that follows it sees its
+//! effect.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -114,10 +115,11 @@ fn apply(event: &Event, cache: &RecentMessages, tokens: &TokenSigner) {
 
 impl Service {
     /// Waits (within a bound) until this node has applied every event
-    /// published before the call, so its caches hold no write another
-    /// node has acknowledged.
+    /// other nodes published before the call, so its caches hold no write
+    /// another node has acknowledged. Its own events change nothing here
+    /// (its writes keep its caches current), so a lone node never waits.
     pub(crate) async fn caught_up(&self) {
-        let head = match self.bus.head().await {
+        let head = match self.bus.head_from_others(self.node).await {
             Ok(head) => head,
             Err(e) => {
                 tracing::warn!(error = %e, "bus head unknown; reading caches as they are");
@@ -142,7 +144,7 @@ mod tests {
 
     use concord_bus::{BusError, BusResult, EventBus, LocalBus, Subscription, Topic};
     use concord_model::Snowflake;
-    use concord_model::event::Event;
+    use concord_model::event::{Event, NodeId};
 
     use crate::Service;
     use crate::input::CreateMessage;
@@ -190,6 +192,42 @@ mod tests {
         say(&a, "kept").await;
         assert_eq!(history(&a).await, ["kept"]);
         assert_eq!(history(&b).await, ["kept"]);
+    }
+
+    /// A bus whose subscriptions hear nothing (they are on a second bus no
+    /// one publishes on): a follower that never catches up.
+    struct Deaf(LocalBus, LocalBus);
+
+    #[async_trait::async_trait]
+    impl EventBus for Deaf {
+        async fn publish(&self, event: Event) -> BusResult<u64> {
+            self.0.publish(event).await
+        }
+        async fn subscribe(&self) -> BusResult<Subscription> {
+            self.1.subscribe().await
+        }
+        async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>> {
+            self.0.replay(after, topics).await
+        }
+        async fn head(&self) -> BusResult<u64> {
+            self.0.head().await
+        }
+        async fn head_from_others(&self, node: NodeId) -> BusResult<u64> {
+            self.0.head_from_others(node).await
+        }
+    }
+
+    /// A node's own events leave its caches current: reads never wait for
+    /// its follower to pass them (the clock is paused: a wait would move it).
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_node_never_waits_for_its_own_events() {
+        let store = seeded_store().await;
+        let bus = Arc::new(Deaf(LocalBus::new(8), LocalBus::new(1)));
+        let node = Service::open(store, bus, config(1)).await.unwrap();
+        say(&node, "one").await;
+        let before = tokio::time::Instant::now();
+        assert_eq!(history(&node).await, ["one"]);
+        assert_eq!(before.elapsed(), std::time::Duration::ZERO);
     }
 
     async fn say(node: &Service, content: &str) {
