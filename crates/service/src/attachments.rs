@@ -14,7 +14,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::blobs::{BlobStore, hex, staging_file};
 use crate::signed_urls::UrlSignature;
-use crate::users::blocking;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// A file as a client uploaded it. Its bytes wait on disk until the
@@ -157,6 +156,14 @@ fn clean_filename(name: &str) -> String {
         "" => "unknown".into(),
         _ => cleaned,
     }
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 impl Service {

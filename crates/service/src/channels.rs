@@ -7,7 +7,6 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
 use crate::input::{ChannelInput, PutOverwrite};
-use crate::permissions::overwrite_changes;
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };
@@ -41,33 +40,6 @@ fn normalize_name(kind: u8, name: &str) -> String {
             .to_lowercase()
     } else {
         name.to_owned()
-    }
-}
-
-impl GuildView {
-    /// The one rule for changing a channel's overwrites, whichever route
-    /// changes them (create, edit, PUT or DELETE of one, a reorder that
-    /// syncs with the category): `held` is what the caller holds in the
-    /// channel before the change. Every bit whose allow or deny changes
-    /// needs MANAGE_ROLES there and, but for an administrator, must itself
-    /// be held, so no one grants (or lifts a denial of) what they lack.
-    /// A write that changes no bit is allowed, so clients may send a
-    /// channel's overwrites back unchanged.
-    pub(crate) fn authorize_overwrites(
-        &self,
-        held: Permissions,
-        before: &[Overwrite],
-        after: &[Overwrite],
-    ) -> ServiceResult<()> {
-        let changed = overwrite_changes(before, after);
-        if changed == Permissions::NONE {
-            return Ok(());
-        }
-        crate::require(held, Permissions::MANAGE_ROLES)?;
-        if self.base().contains(Permissions::ADMINISTRATOR) {
-            return Ok(());
-        }
-        crate::require(held, changed)
     }
 }
 

@@ -16,7 +16,7 @@ use concord_bus::{Delivery, EventBus, Subscription, Topic};
 use concord_model::event::{Audience, Event, EventKind, NodeId};
 use tokio::sync::watch;
 
-use crate::auth::TokenSigner;
+use crate::access::auth::TokenSigner;
 use crate::cache::RecentMessages;
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -145,9 +145,9 @@ mod tests {
     use concord_model::event::Event;
 
     use crate::Service;
+    use crate::access::TokenKind;
     use crate::input::CreateMessage;
     use crate::two_nodes::{GUILD, OWNER, OWNER_CALLER as CALLER, TEXT, config, seeded_store};
-    use crate::users::TokenKind;
 
     /// Two nodes over one store and one bus, as a cluster has them.
     async fn two_nodes(bus_capacity: usize) -> (Service, Service) {

@@ -302,7 +302,7 @@ impl Service {
             return Ok(());
         }
         let key = format!("slowmode:{}:{}", view.channel.id, caller.id);
-        let limit = crate::ratelimit::Limit {
+        let limit = crate::access::ratelimit::Limit {
             count: 1,
             window_ms: seconds * 1000,
         };

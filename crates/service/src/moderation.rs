@@ -3,7 +3,7 @@
 //! role or member at or above their own highest role; the owner is exempt.
 
 use concord_model::event::{Audience, EventKind};
-use concord_model::records::{Ban, Member, Role};
+use concord_model::records::{Ban, Member};
 use concord_model::snowflake::now_ms;
 use concord_model::timestamp::parse_iso8601;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
@@ -12,40 +12,12 @@ use serde_json::json;
 use crate::audit::{Details, action, change, current_reason};
 use crate::error::check_length;
 use crate::input::{CreateBan, PatchMember, PatchNick, RoleInput};
-use crate::permissions::highest_position;
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
 
 /// The longest timeout Discord allows: 28 days.
 const MAX_TIMEOUT_MS: u64 = 28 * 24 * 60 * 60 * 1000;
 /// The most history a ban may delete: 7 days.
 const MAX_BAN_DELETE_SECONDS: u64 = 604_800;
-
-impl GuildView {
-    /// Whether the viewer stands above `target` in the hierarchy.
-    fn outranks(&self, target: &Member) -> bool {
-        if self.is_owner() {
-            return true;
-        }
-        target.user_id != self.guild.owner_id
-            && self.rank() > highest_position(&self.roles, &target.roles)
-    }
-
-    /// Whether the viewer may give or take `role`: one below their own
-    /// highest (anything, for the owner), and never a bot's managed role,
-    /// which would hand out whatever the bot was added with.
-    pub(crate) fn may_assign(&self, role: &Role) -> bool {
-        role.bot_id.is_none() && (self.is_owner() || role.position < self.rank())
-    }
-
-    /// 50013 unless the viewer outranks `target`.
-    fn require_above(&self, target: &Member) -> ServiceResult<()> {
-        if self.outranks(target) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS))
-        }
-    }
-}
 
 impl Service {
     async fn member_record(

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use concord_model::records::{Application, Channel, Guild, Member, Role};
 use concord_model::{Permissions, Snowflake, codes, wire};
 
-use crate::auth::TokenSigner;
-use crate::permissions::MemberContext;
+use crate::access::permissions::MemberContext;
 use crate::read_states::ReadStateEntry;
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
@@ -55,20 +54,6 @@ pub struct SessionStart {
 }
 
 impl Service {
-    /// A gateway token, bot or user: IDENTIFY carries it without a prefix.
-    pub async fn authenticate_token(&self, token: &str) -> ServiceResult<Caller> {
-        let token = token.strip_prefix("Bot ").unwrap_or(token);
-        let user_id = TokenSigner::parse(token)
-            .ok_or(ServiceError::Unauthorized)?
-            .user_id;
-        let kind = match self.store.user(user_id).await? {
-            Some(u) if u.bot => crate::users::TokenKind::Bot,
-            Some(_) => crate::users::TokenKind::User,
-            None => return Err(ServiceError::Unauthorized),
-        };
-        self.authenticate(kind, token).await
-    }
-
     pub async fn session_start(&self, caller: Caller) -> ServiceResult<SessionStart> {
         let user = self.me(caller).await?;
         let guild_ids = self.store.user_guild_ids(caller.id).await?;

@@ -60,8 +60,8 @@ mod tests {
     use concord_model::records::ThreadState;
 
     use super::*;
+    use crate::access::TokenKind;
     use crate::input::{CreateInvite, CreateMessage, StartThread};
-    use crate::users::TokenKind;
 
     /// Runs `op` once per `i` in `0..n`, on the runtime's threads at once.
     async fn all_at_once<T, F, Fut>(n: usize, op: F) -> Vec<T>

@@ -6,10 +6,9 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Snowflake, codes, limits, wire};
 use serde::Serialize;
 
-use crate::auth::{TokenSigner, TokenState};
-use crate::error::check_length;
+use crate::access::passwords::LoginAttempt;
+use crate::error::{check_length, taken};
 use crate::input::{Login, PatchMe, Register};
-use crate::passwords::LoginAttempt;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 #[derive(Debug, Serialize)]
@@ -22,27 +21,6 @@ pub struct LoginResponse {
     pub user_id: Snowflake,
     pub token: String,
     pub user_settings: serde_json::Value,
-}
-
-/// Where `Authorization` says the token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// `Bot <token>`
-    Bot,
-    /// A bare token: a user account.
-    User,
-}
-
-/// Splits an `Authorization` header into its kind and token.
-pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
-    let header = header.trim();
-    match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => {
-            Some((TokenKind::Bot, token.trim()))
-        }
-        Some(_) => None,
-        None => Some((TokenKind::User, header)),
-    }
 }
 
 /// An account about to be created, by registration or by an administrator.
@@ -99,69 +77,7 @@ pub(crate) fn check_password(errors: &mut FormErrors, field: &str, password: &st
     check_length(errors, field, password, min, max);
 }
 
-pub(crate) fn state_of(user: &User) -> TokenState {
-    TokenState {
-        generation: user.token_generation,
-        bot: user.bot,
-    }
-}
-
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))
-}
-
 impl Service {
-    /// Checks a token; the user's state is read from the store only the
-    /// first time the user is seen, and again after another node revoked
-    /// their tokens (once this node has applied what the bus holds).
-    pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
-        let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
-        self.caught_up().await;
-        let state = match self.tokens.known(parsed.user_id) {
-            Some(state) => state,
-            None => {
-                let read = self.tokens.epoch();
-                let user = self
-                    .store
-                    .user(parsed.user_id)
-                    .await?
-                    .ok_or(ServiceError::Unauthorized)?;
-                let state = state_of(&user);
-                self.tokens.remember_read(read, user.id, state);
-                state
-            }
-        };
-        if !self.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
-            return Err(ServiceError::Unauthorized);
-        }
-        Ok(Caller {
-            id: parsed.user_id,
-            bot: state.bot,
-        })
-    }
-
-    /// Saves the user with a new token generation, so every earlier token
-    /// stops working, and ends the user's live gateway sessions. The one
-    /// way a generation moves: password changes and resets, bot token
-    /// resets and disabling an account all come here.
-    pub(crate) async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
-        user.token_generation += 1;
-        self.store.update_user(user).await.map_err(taken)?;
-        self.tokens.remember(user.id, state_of(user));
-        let audience = Audience::Users(vec![user.id]);
-        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
-            .await;
-        Ok(())
-    }
-
-    pub(crate) fn issue_token(&self, user: &User) -> String {
-        self.tokens.issue(user.id, state_of(user), now_ms())
-    }
-
     /// Creates an account if the registration mode (or a token or invite)
     /// allows it.
     pub async fn register(&self, input: Register) -> ServiceResult<TokenResponse> {
@@ -358,46 +274,5 @@ impl Service {
         self.publish(EventKind::GuildDelete, Audience::Users(vec![user_id]), gone)
             .await;
         Ok(())
-    }
-}
-
-/// A unique-field conflict as Discord's form error.
-pub(crate) fn taken(e: concord_store::StoreError) -> ServiceError {
-    match e {
-        concord_store::StoreError::Conflict(field) => {
-            let code = if field == "email" {
-                "EMAIL_ALREADY_REGISTERED"
-            } else {
-                "USERNAME_ALREADY_TAKEN"
-            };
-            ServiceError::InvalidForm(FormErrors::single(
-                field,
-                code,
-                format!("This {field} is already taken."),
-            ))
-        }
-        other => other.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn authorization_header_forms() {
-        assert_eq!(
-            parse_authorization("Bot abc.def.ghi"),
-            Some((TokenKind::Bot, "abc.def.ghi"))
-        );
-        assert_eq!(
-            parse_authorization("bot abc"),
-            Some((TokenKind::Bot, "abc"))
-        );
-        assert_eq!(
-            parse_authorization("abc.def.ghi"),
-            Some((TokenKind::User, "abc.def.ghi"))
-        );
-        assert_eq!(parse_authorization("Bearer abc"), None);
     }
 }

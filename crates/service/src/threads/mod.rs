@@ -2,7 +2,7 @@
 //!
 //! A thread is a channel record with a [`ThreadState`]; the store lists
 //! threads apart from a guild's other channels. It takes its permissions
-//! from its parent (see [`crate::permissions::MemberContext::in_thread`]),
+//! from its parent (see [`crate::access::permissions::MemberContext::in_thread`]),
 //! and its members are those who follow it.
 
 use concord_model::event::{Audience, EventKind};
@@ -16,7 +16,6 @@ use concord_store::{ThreadEdit, ThreadUpdate};
 use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
 use crate::input::{ChannelInput, StartThread};
-use crate::permissions::MemberContext;
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
 
 mod archive;
@@ -504,32 +503,6 @@ impl Service {
             }
         }
         Ok(())
-    }
-
-    /// The member's permissions in `channel`; a thread's through its parent.
-    pub(crate) async fn permissions_in(
-        &self,
-        ctx: &MemberContext<'_>,
-        channel: &Channel,
-    ) -> ServiceResult<Permissions> {
-        if !channel.is_thread() {
-            return Ok(ctx.in_channel(channel));
-        }
-        let parent = match channel.parent_id {
-            Some(id) => self.store.channel(id).await?,
-            None => None,
-        };
-        let Some(parent) = parent else {
-            return Ok(Permissions::NONE);
-        };
-        let private = channel.kind == channel_type::PRIVATE_THREAD;
-        let joined = private
-            && self
-                .store
-                .thread_member(channel.id, ctx.member.user_id)
-                .await?
-                .is_some();
-        Ok(ctx.in_thread(&parent, private, joined))
     }
 }
 

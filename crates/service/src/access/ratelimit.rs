@@ -81,7 +81,7 @@ mod tests {
 
     use super::*;
     use crate::ServiceConfig;
-    use crate::passwords::LoginAttempt;
+    use crate::access::passwords::LoginAttempt;
 
     /// A limiter whose backend is down.
     struct Down;

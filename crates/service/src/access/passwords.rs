@@ -28,8 +28,9 @@ use concord_model::codes;
 use concord_realtime::{Limiter, RealtimeResult, Streak};
 use tokio::sync::Semaphore;
 
+use super::auth;
+use crate::Service;
 use crate::error::{ServiceError, ServiceResult};
-use crate::{Service, auth};
 
 /// The longest a hash waits for its turn before the request gets a 429.
 const QUEUE_WAIT: Duration = Duration::from_secs(10);

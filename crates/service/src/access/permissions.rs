@@ -1,10 +1,13 @@
 //! Discord's permission algorithm: base permissions from `@everyone` and
 //! the member's roles, then channel overwrites in Discord's order, then the
-//! implicit denials.
+//! implicit denials; a thread's through its parent
+//! ([`Service::permissions_in`], which reads what a thread needs).
 
 use concord_model::Permissions;
 use concord_model::Snowflake;
-use concord_model::records::{Channel, Guild, Member, Overwrite, Role};
+use concord_model::records::{Channel, Guild, Member, Overwrite, Role, channel_type};
+
+use crate::{Service, ServiceResult};
 
 /// What the computation needs about one member of one guild.
 pub struct MemberContext<'a> {
@@ -108,6 +111,34 @@ impl MemberContext<'_> {
     /// The highest position among the member's roles (0 for none).
     pub fn top_position(&self) -> i32 {
         highest_position(self.roles, &self.member.roles)
+    }
+}
+
+impl Service {
+    /// The member's permissions in `channel`; a thread's through its parent.
+    pub(crate) async fn permissions_in(
+        &self,
+        ctx: &MemberContext<'_>,
+        channel: &Channel,
+    ) -> ServiceResult<Permissions> {
+        if !channel.is_thread() {
+            return Ok(ctx.in_channel(channel));
+        }
+        let parent = match channel.parent_id {
+            Some(id) => self.store.channel(id).await?,
+            None => None,
+        };
+        let Some(parent) = parent else {
+            return Ok(Permissions::NONE);
+        };
+        let private = channel.kind == channel_type::PRIVATE_THREAD;
+        let joined = private
+            && self
+                .store
+                .thread_member(channel.id, ctx.member.user_id)
+                .await?
+                .is_some();
+        Ok(ctx.in_thread(&parent, private, joined))
     }
 }
 
