@@ -212,7 +212,7 @@ pub async fn run_node(
     .await?;
     let node_id = node_id_lease(worker_id, process_id);
     tracing::info!(worker_id, process_id, "snowflake ids leased");
-    let mut node_id_lost = tokio::spawn(concord_service::keep_lease(
+    let mut node_id_lost = tokio::spawn(concord_service::cluster::keep_lease(
         Arc::clone(&leases),
         node_id.clone(),
         holder.clone(),

@@ -112,7 +112,8 @@ async fn write(
     let leases = Arc::clone(&node.realtime.leases);
     let stopped = AtomicBool::new(false);
     {
-        let lost = crate::keep_lease(leases, INDEXER_LEASE.into(), holder.into(), LEASE_TTL);
+        let lost =
+            crate::cluster::keep_lease(leases, INDEXER_LEASE.into(), holder.into(), LEASE_TTL);
         let until = async {
             tokio::select! {
                 () = stop.as_mut() => stopped.store(true, Ordering::Relaxed),

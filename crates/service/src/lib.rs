@@ -15,13 +15,11 @@ use std::sync::Arc;
 
 use concord_bus::EventBus;
 use concord_config::{RateLimits, Registration};
-use concord_model::event::{Audience, Event, EventKind, NodeId};
-use concord_model::records::Channel;
-use concord_model::{Permissions, Snowflake, SnowflakeGenerator};
+use concord_model::event::NodeId;
+use concord_model::{Snowflake, SnowflakeGenerator};
 use concord_realtime::Realtime;
 use concord_search::SearchIndex;
 use concord_store::Store;
-use serde::Serialize;
 
 pub mod access;
 pub mod admin;
@@ -32,13 +30,14 @@ pub mod backup;
 pub mod blobs;
 pub mod cache;
 pub mod channels;
+pub mod cluster;
 pub mod emojis;
 pub mod error;
+mod events;
 pub mod guilds;
 pub mod health;
 pub mod indexing;
 pub mod input;
-pub mod invalidation;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
@@ -55,17 +54,16 @@ mod sequencer;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
-#[cfg(test)]
-mod two_nodes;
 pub mod users;
 
 pub use access::{ChannelView, GuildView};
 pub use error::{FormErrors, ServiceError, ServiceResult};
+pub(crate) use events::{audience_of, to_channel, to_guild};
 
 use access::auth::TokenSigner;
 use access::passwords::Passwords;
 use cache::RecentMessages;
-use invalidation::Applied;
+use cluster::invalidation::{self, Applied};
 use sequencer::Sequencer;
 use signed_urls::UrlSigner;
 
@@ -217,21 +215,6 @@ impl Service {
         self
     }
 
-    /// Whether the node named `holder` runs this turn of the singleton task
-    /// whose lease is `lease`: takes or renews it for `ttl`, longer than
-    /// the task's period, so the holder keeps it from one turn to the next
-    /// and another node takes over once it stops. A backend that cannot
-    /// answer skips the turn: these tasks run again shortly.
-    pub async fn takes_turn(&self, lease: &str, holder: &str, ttl: std::time::Duration) -> bool {
-        match self.realtime.leases.acquire(lease, holder, ttl).await {
-            Ok(held) => held,
-            Err(e) => {
-                tracing::warn!(error = %e, lease, "lease unavailable; turn skipped");
-                false
-            }
-        }
-    }
-
     /// Keeps attachments' bytes in `dir`.
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
         let concurrency = self.config.upload_concurrency;
@@ -256,113 +239,5 @@ impl Service {
 
     pub(crate) fn next_id(&self) -> Snowflake {
         self.ids.next()
-    }
-
-    /// Publishes one event, its route read from `data` and its payload
-    /// serialized once. Call it after the write it announces is persisted.
-    pub(crate) async fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
-        let data = match serde_json::to_value(&data) {
-            Ok(data) => data,
-            Err(e) => {
-                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return;
-            }
-        };
-        self.send(Event::new(kind, audience, self.node, &data))
-            .await;
-    }
-
-    /// A message event, its payload serialized twice here, once whole and
-    /// once as readers without the MESSAGE_CONTENT intent get it, so the
-    /// gateway never parses it back.
-    pub(crate) async fn publish_message_to(
-        &self,
-        kind: EventKind,
-        audience: Audience,
-        message: &concord_model::wire::Message,
-    ) {
-        let mut hidden = message.clone();
-        hidden.hide_content();
-        let (data, hidden) = match (
-            serde_json::to_value(message),
-            serde_json::to_string(&hidden),
-        ) {
-            (Ok(data), Ok(hidden)) => (data, hidden),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return;
-            }
-        };
-        let mut event = Event::new(kind, audience, self.node, &data);
-        event.hidden = Some(hidden);
-        self.send(event).await;
-    }
-
-    async fn send(&self, event: Event) {
-        let kind = event.kind;
-        match self.bus.publish(event).await {
-            Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
-            Err(e) => {
-                // The write is committed; subscribers miss its event as if they had lagged.
-                tracing::error!(error = %e, kind = kind.name(), "event not published");
-                metrics::counter!("concord_events_unpublished_total").increment(1);
-            }
-        }
-    }
-}
-
-/// Who hears about a channel's messages: those who see a guild channel,
-/// the participants of a private one.
-pub(crate) fn audience_of(channel: &Channel) -> Audience {
-    match channel.guild_id {
-        Some(guild_id) => to_channel(guild_id, channel.id),
-        None => Audience::Private {
-            channel_id: channel.id,
-            recipients: channel.recipients.clone(),
-        },
-    }
-}
-
-/// An event for every member of a guild.
-pub(crate) fn to_guild(guild_id: Snowflake) -> Audience {
-    Audience::Guild {
-        guild_id,
-        channel_id: None,
-        required: Permissions::NONE,
-    }
-}
-
-/// An event for the members who can see a channel.
-pub(crate) fn to_channel(guild_id: Snowflake, channel_id: Snowflake) -> Audience {
-    Audience::Guild {
-        guild_id,
-        channel_id: Some(channel_id),
-        required: Permissions::NONE,
-    }
-}
-
-/// Renews `holder`'s lease on `name` three times per `ttl`; returns only
-/// if another holder took it (this node stalled past `ttl`). A backend
-/// that cannot answer is tried again at the next renewal.
-pub async fn keep_lease(
-    leases: Arc<dyn concord_realtime::Leases>,
-    name: String,
-    holder: String,
-    ttl: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(ttl / 3);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let renewed = match leases.renew(&name, &holder, ttl).await {
-            // Ran out, but maybe nobody took it meanwhile.
-            Ok(false) => leases.acquire(&name, &holder, ttl).await,
-            held => held,
-        };
-        match renewed {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => tracing::warn!(error = %e, lease = name, "lease not renewed; trying again"),
-        }
     }
 }

@@ -146,8 +146,10 @@ mod tests {
 
     use crate::Service;
     use crate::access::TokenKind;
+    use crate::cluster::two_nodes::{
+        GUILD, OWNER, OWNER_CALLER as CALLER, TEXT, config, seeded_store,
+    };
     use crate::input::CreateMessage;
-    use crate::two_nodes::{GUILD, OWNER, OWNER_CALLER as CALLER, TEXT, config, seeded_store};
 
     /// Two nodes over one store and one bus, as a cluster has them.
     async fn two_nodes(bus_capacity: usize) -> (Service, Service) {
