@@ -22,8 +22,8 @@ use concord_search::SearchIndex;
 use concord_store::Store;
 
 pub mod access;
+pub mod accounts;
 pub mod admin;
-pub mod applications;
 pub mod attachments;
 pub mod audit;
 pub mod backup;
@@ -47,14 +47,12 @@ pub mod presence;
 pub mod private;
 pub mod reactions;
 pub mod read_states;
-pub mod registration;
 mod render;
 pub mod search;
 mod sequencer;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
-pub mod users;
 
 pub use access::{ChannelView, GuildView};
 pub use error::{FormErrors, ServiceError, ServiceResult};

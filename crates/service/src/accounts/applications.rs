@@ -6,9 +6,9 @@ use concord_model::snowflake::now_ms;
 use concord_model::wire::application_flags::*;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
+use super::input::{Authorize, CreateApplication, PatchApplication};
+use super::users::TokenResponse;
 use crate::error::check_length;
-use crate::input::{Authorize, CreateApplication, PatchApplication};
-use crate::users::TokenResponse;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {

@@ -10,7 +10,7 @@ use concord_model::limits;
 use concord_model::records::User;
 use serde::{Deserialize, Serialize};
 
-use crate::input::Register;
+use super::input::Register;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 /// The setup token, kept in clear so every start can print it again.

@@ -1,4 +1,4 @@
-//! Accounts: registration, login, tokens, the current user.
+//! Users: registration, login, the current user.
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::User;
@@ -6,9 +6,9 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Snowflake, codes, limits, wire};
 use serde::Serialize;
 
+use super::input::{Login, PatchMe, Register};
 use crate::access::passwords::LoginAttempt;
 use crate::error::{check_length, taken};
-use crate::input::{Login, PatchMe, Register};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 #[derive(Debug, Serialize)]
