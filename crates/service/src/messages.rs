@@ -11,8 +11,8 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{HistoryAnchor, StoreResult, history};
 use serde_json::Value;
 
-use crate::audit::{Details, action};
 use crate::cache::CACHED_PER_CHANNEL;
+use crate::guilds::audit::{Details, action};
 use crate::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, audience_of};
 

@@ -8,7 +8,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::{Details, action};
+use crate::guilds::audit::{Details, action};
 use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
 /// Discord's cap on pins per channel.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use concord_model::records::{Application, Channel, Guild, Member, Role};
-use concord_model::{Permissions, Snowflake, codes, wire};
+use concord_model::{Permissions, Snowflake, wire};
 
 use crate::access::permissions::MemberContext;
 use crate::read_states::ReadStateEntry;
@@ -136,54 +136,5 @@ impl Service {
         let object = serde_json::to_string(&self.channel_wire(&channel).await?)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(Some(object))
-    }
-
-    /// Members for a gateway member request: by ids, or by name prefix
-    /// (an empty prefix is everyone, up to `limit`, 0 meaning no limit).
-    pub async fn request_members(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-        query: Option<&str>,
-        limit: usize,
-        user_ids: &[Snowflake],
-    ) -> ServiceResult<Vec<wire::Member>> {
-        if self.store.member(guild_id, caller.id).await?.is_none() {
-            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
-        }
-        let mut out = Vec::new();
-        if !user_ids.is_empty() {
-            let asked = &user_ids[..user_ids.len().min(100)];
-            let members = self.store.members_by_ids(guild_id, asked).await?;
-            return self.members_wire(&members).await;
-        }
-        let prefix = query.unwrap_or("").to_lowercase();
-        let limit = if limit == 0 { usize::MAX } else { limit };
-        let mut after = Snowflake(0);
-        loop {
-            let page = self.store.members(guild_id, after, 1000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.user_id;
-            let rendered = self.members_wire(&page).await?;
-            for (m, member) in page.iter().zip(rendered) {
-                let user = member.user.as_ref();
-                let names = [
-                    user.map(|u| u.username.as_str()),
-                    user.and_then(|u| u.global_name.as_deref()),
-                    m.nick.as_deref(),
-                ];
-                if names
-                    .iter()
-                    .flatten()
-                    .any(|n| n.to_lowercase().starts_with(&prefix))
-                {
-                    out.push(member);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
-                }
-            }
-        }
-        Ok(out)
     }
 }

@@ -1,6 +1,6 @@
 //! Bot applications: each has one bot user whose id is the application id.
 
-use concord_model::event::{Audience, EventKind};
+use concord_model::event::EventKind;
 use concord_model::records::{Application, Member, Role, User};
 use concord_model::snowflake::now_ms;
 use concord_model::wire::application_flags::*;
@@ -179,27 +179,5 @@ impl Service {
         }
         self.add_member(&member).await?;
         Ok(serde_json::json!({ "location": "" }))
-    }
-
-    /// Stores a new member, tells the guild, and gives the member the guild.
-    pub(crate) async fn add_member(&self, member: &Member) -> ServiceResult<()> {
-        self.store.put_member(member).await?;
-        let mut added = serde_json::to_value(self.member_wire(member).await?)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        added["guild_id"] = member.guild_id.to_string().into();
-        self.publish(EventKind::GuildMemberAdd, to_guild(member.guild_id), added)
-            .await;
-        if let Some(full) = self
-            .guild_create(member.guild_id, member.user_id, 250, true)
-            .await?
-        {
-            self.publish(
-                EventKind::GuildCreate,
-                Audience::Users(vec![member.user_id]),
-                full,
-            )
-            .await;
-        }
-        Ok(())
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::input::{Login, PatchMe, Register};
 use crate::access::passwords::LoginAttempt;
 use crate::error::{check_length, taken};
-use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
+use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -242,37 +242,5 @@ impl Service {
             body["token"] = self.issue_token(&user).into();
         }
         Ok(body)
-    }
-
-    /// Leaves a guild; the owner cannot.
-    pub async fn leave_guild(&self, caller: Caller, guild_id: Snowflake) -> ServiceResult<()> {
-        let view = match self.guild_view(caller, guild_id).await {
-            Err(ServiceError::Forbidden(_)) => {
-                return Err(ServiceError::NotFound(codes::UNKNOWN_GUILD));
-            }
-            other => other?,
-        };
-        if view.is_owner() {
-            return Err(ServiceError::BadRequest(codes::INVALID_GUILD));
-        }
-        self.remove_member(guild_id, caller.id).await
-    }
-
-    /// Removes a member and tells the guild and the member.
-    pub(crate) async fn remove_member(
-        &self,
-        guild_id: Snowflake,
-        user_id: Snowflake,
-    ) -> ServiceResult<()> {
-        self.store.delete_member(guild_id, user_id).await?;
-        self.leave_guild_threads(guild_id, user_id).await?;
-        let user = self.user_wire(user_id).await?;
-        let removed = serde_json::json!({ "guild_id": guild_id, "user": user });
-        self.publish(EventKind::GuildMemberRemove, to_guild(guild_id), removed)
-            .await;
-        let gone = serde_json::json!({ "id": guild_id });
-        self.publish(EventKind::GuildDelete, Audience::Users(vec![user_id]), gone)
-            .await;
-        Ok(())
     }
 }

@@ -13,9 +13,10 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{ThreadEdit, ThreadUpdate};
 
-use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
-use crate::input::{ChannelInput, StartThread};
+use crate::guilds::ChannelInput;
+use crate::guilds::audit::{Details, action, change};
+use crate::input::StartThread;
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
 
 mod archive;

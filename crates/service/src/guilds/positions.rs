@@ -4,7 +4,7 @@ use concord_model::event::EventKind;
 use concord_model::records::channel_type;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
-use crate::input::Position;
+use super::input::Position;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {

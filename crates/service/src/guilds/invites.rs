@@ -8,7 +8,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::InviteUse;
 use rand::Rng;
 
-use crate::input::CreateInvite;
+use super::input::CreateInvite;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 const CODE_LEN: usize = 8;

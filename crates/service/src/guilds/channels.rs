@@ -4,9 +4,9 @@ use concord_model::event::EventKind;
 use concord_model::records::{Channel, Overwrite, channel_type};
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
-use crate::audit::{Details, action, change};
+use super::audit::{Details, action, change};
+use super::input::{ChannelInput, PutOverwrite};
 use crate::error::{check_length, check_slowmode};
-use crate::input::{ChannelInput, PutOverwrite};
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };

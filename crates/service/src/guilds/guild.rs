@@ -1,4 +1,5 @@
-//! Guilds, their members and roles.
+//! A guild itself: creating, reading, editing and deleting it, and the
+//! guilds of a user.
 
 use concord_model::event::EventKind;
 use concord_model::records::{Channel, Guild, Member, Role, channel_type};
@@ -6,9 +7,9 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::NewGuild;
 
-use crate::audit::{Details, action, change};
+use super::audit::{Details, action};
+use super::input::{CreateGuild, PatchGuild};
 use crate::error::check_length;
-use crate::input::{CreateGuild, PatchGuild, RoleInput};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 /// How many guilds a user may own or join.
@@ -240,132 +241,5 @@ impl Service {
             });
         }
         Ok(out)
-    }
-
-    pub async fn members(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-        after: Snowflake,
-        limit: usize,
-    ) -> ServiceResult<Vec<wire::Member>> {
-        self.guild_view(caller, guild_id).await?;
-        let members = self.store.members(guild_id, after, limit).await?;
-        self.members_wire(&members).await
-    }
-
-    pub async fn member(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-        user_id: Snowflake,
-    ) -> ServiceResult<wire::Member> {
-        self.guild_view(caller, guild_id).await?;
-        let member = self
-            .store
-            .member(guild_id, user_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_MEMBER))?;
-        self.member_wire(&member).await
-    }
-
-    pub async fn roles(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-    ) -> ServiceResult<Vec<wire::Role>> {
-        let view = self.guild_view(caller, guild_id).await?;
-        Ok(view.roles.iter().map(wire::Role::from).collect())
-    }
-
-    /// A new role below every other: MANAGE_ROLES, and only bits the caller holds.
-    pub async fn create_role(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-        input: RoleInput,
-    ) -> ServiceResult<wire::Role> {
-        let view = self.guild_view(caller, guild_id).await?;
-        view.require(Permissions::MANAGE_ROLES)?;
-        if view.roles.len() >= limits::ROLES_PER_GUILD {
-            return Err(ServiceError::LimitReached(codes::MAX_ROLES));
-        }
-        let permissions = input.permissions.unwrap_or(Permissions::NONE);
-        if !view.base().contains(permissions) {
-            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
-        }
-        let name = input.name.unwrap_or_else(|| "new role".into());
-        let mut errors = FormErrors::new();
-        check_length(&mut errors, "name", &name, 1, limits::ROLE_NAME_MAX);
-        errors.into_result()?;
-        let role = Role {
-            id: self.next_id(),
-            guild_id,
-            name,
-            permissions,
-            position: 1,
-            color: input.color.unwrap_or(0),
-            hoist: input.hoist.unwrap_or(false),
-            mentionable: input.mentionable.unwrap_or(false),
-            bot_id: None,
-        };
-        self.store.put_role(&role).await?;
-        let out = wire::Role::from(&role);
-        self.publish(
-            EventKind::GuildRoleCreate,
-            to_guild(guild_id),
-            serde_json::json!({ "guild_id": guild_id, "role": &out }),
-        )
-        .await;
-        let mut details = Details::on(role.id);
-        details.changes.push(change("name", None::<()>, &role.name));
-        self.audit(guild_id, caller, action::ROLE_CREATE, details)
-            .await?;
-        Ok(out)
-    }
-
-    /// Gives or takes a role: MANAGE_ROLES and [`crate::GuildView::may_assign`].
-    pub async fn set_member_role(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-        user_id: Snowflake,
-        role_id: Snowflake,
-        give: bool,
-    ) -> ServiceResult<()> {
-        let view = self.guild_view(caller, guild_id).await?;
-        view.require(Permissions::MANAGE_ROLES)?;
-        let role = view
-            .roles
-            .iter()
-            .find(|r| r.id == role_id && r.id != guild_id)
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_ROLE))?;
-        if !view.may_assign(role) {
-            return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
-        }
-        let mut member = self
-            .store
-            .member(guild_id, user_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_MEMBER))?;
-        let had = member.roles.contains(&role_id);
-        if had == give {
-            return Ok(());
-        }
-        if give {
-            member.roles.push(role_id);
-        } else {
-            member.roles.retain(|r| *r != role_id);
-        }
-        self.save_member(&member).await?;
-        self.sync_threads_for(guild_id, user_id).await?;
-        let key = if give { "$add" } else { "$remove" };
-        let role = serde_json::json!([{ "id": role_id, "name": role.name }]);
-        let mut details = Details::on(user_id);
-        details
-            .changes
-            .push(serde_json::json!({ "key": key, "new_value": role }));
-        self.audit(guild_id, caller, action::MEMBER_ROLE_UPDATE, details)
-            .await
     }
 }

@@ -8,8 +8,8 @@ use concord_model::event::EventKind;
 use concord_model::records::Emoji;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
-use crate::audit::{Details, action, change};
-use crate::input::{CreateEmoji, PatchEmoji};
+use super::audit::{Details, action, change};
+use super::input::{CreateEmoji, PatchEmoji};
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
 
 /// Static emoji a guild may have.
