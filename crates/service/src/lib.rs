@@ -27,7 +27,6 @@ pub mod admin;
 pub mod attachments;
 pub mod backup;
 pub mod blobs;
-pub mod cache;
 pub mod cluster;
 pub mod error;
 mod events;
@@ -36,14 +35,10 @@ pub mod health;
 pub mod indexing;
 pub mod input;
 pub mod messages;
-pub mod pins;
 pub mod presence;
 pub mod private;
-pub mod reactions;
-pub mod read_states;
 mod render;
 pub mod search;
-mod sequencer;
 pub mod sessions;
 pub mod signed_urls;
 pub mod threads;
@@ -54,9 +49,9 @@ pub(crate) use events::{audience_of, to_channel, to_guild};
 
 use access::auth::TokenSigner;
 use access::passwords::Passwords;
-use cache::RecentMessages;
 use cluster::invalidation::{self, Applied};
-use sequencer::Sequencer;
+use messages::cache::RecentMessages;
+use messages::sequencer::Sequencer;
 use signed_urls::UrlSigner;
 
 /// The authenticated user behind a request.

@@ -7,7 +7,7 @@ use concord_model::records::{Application, Channel, Guild, Member, Role};
 use concord_model::{Permissions, Snowflake, wire};
 
 use crate::access::permissions::MemberContext;
-use crate::read_states::ReadStateEntry;
+use crate::messages::read_states::ReadStateEntry;
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
 /// A guild, its roles and its channels (threads aside), as the gateway

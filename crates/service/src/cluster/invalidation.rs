@@ -17,7 +17,7 @@ use concord_model::event::{Audience, Event, EventKind, NodeId};
 use tokio::sync::watch;
 
 use crate::access::auth::TokenSigner;
-use crate::cache::RecentMessages;
+use crate::messages::cache::RecentMessages;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// How long a read waits for this node to catch up with the bus before it
@@ -149,7 +149,7 @@ mod tests {
     use crate::cluster::two_nodes::{
         GUILD, OWNER, OWNER_CALLER as CALLER, TEXT, config, seeded_store,
     };
-    use crate::input::CreateMessage;
+    use crate::messages::CreateMessage;
 
     /// Two nodes over one store and one bus, as a cluster has them.
     async fn two_nodes(bus_capacity: usize) -> (Service, Service) {

@@ -11,9 +11,9 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{HistoryAnchor, StoreResult, history};
 use serde_json::Value;
 
-use crate::cache::CACHED_PER_CHANNEL;
+use super::cache::CACHED_PER_CHANNEL;
+use super::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
 use crate::guilds::audit::{Details, action};
-use crate::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, audience_of};
 
 /// Flags a sender may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
