@@ -234,7 +234,7 @@ pub async fn run_node(
     // it; the writer commits what it holds once HTTP has drained.
     let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
     let search_feed = config.search.then(|| {
-        tokio::spawn(concord_service::indexing::write_or_follow(
+        tokio::spawn(concord_service::search::indexing::write_or_follow(
             Arc::downgrade(&service),
             config.search_dir.clone(),
             holder.clone(),

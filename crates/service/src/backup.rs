@@ -141,7 +141,7 @@ impl Service {
             seconds: started.elapsed().as_secs_f64(),
         };
         let manifest = serde_json::to_vec_pretty(&summary).map_err(|e| failed("manifest", e))?;
-        crate::blobs::write_durably(&dest.join(MANIFEST), &manifest)
+        crate::attachments::blobs::write_durably(&dest.join(MANIFEST), &manifest)
             .map_err(|e| failed("manifest", e))?;
         Ok(summary)
     }

@@ -26,13 +26,11 @@ pub mod accounts;
 pub mod admin;
 pub mod attachments;
 pub mod backup;
-pub mod blobs;
 pub mod cluster;
 pub mod error;
 mod events;
 pub mod guilds;
 pub mod health;
-pub mod indexing;
 pub mod input;
 pub mod messages;
 pub mod presence;
@@ -40,7 +38,6 @@ pub mod private;
 mod render;
 pub mod search;
 pub mod sessions;
-pub mod signed_urls;
 pub mod threads;
 
 pub use access::{ChannelView, GuildView};
@@ -49,10 +46,10 @@ pub(crate) use events::{audience_of, to_channel, to_guild};
 
 use access::auth::TokenSigner;
 use access::passwords::Passwords;
+use attachments::signed_urls::UrlSigner;
 use cluster::invalidation::{self, Applied};
 use messages::cache::RecentMessages;
 use messages::sequencer::Sequencer;
-use signed_urls::UrlSigner;
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +129,7 @@ pub struct Service {
     pub config: ServiceConfig,
     /// The message index searches read (`None`: search is off); an empty
     /// slot answers "not yet available".
-    search: Option<indexing::SearchSlot>,
+    search: Option<search::indexing::SearchSlot>,
     /// State shared by every node: presence, rate limits, leases, and more
     /// as the seam grows.
     /// In-process unless [`Service::with_realtime`] says otherwise.
@@ -184,16 +181,18 @@ impl Service {
         })
     }
 
-    /// Answers searches, from the index [`indexing::write_or_follow`]
+    /// Answers searches, from the index [`search::indexing::write_or_follow`]
     /// writes or follows.
     pub fn with_search(mut self) -> Self {
-        self.search = Some(indexing::SearchSlot::default());
+        self.search = Some(search::indexing::SearchSlot::default());
         self
     }
 
     /// The index searches read now, if search is on and one is open.
     pub(crate) fn search_index(&self) -> Option<Arc<SearchIndex>> {
-        self.search.as_ref().and_then(indexing::SearchSlot::get)
+        self.search
+            .as_ref()
+            .and_then(search::indexing::SearchSlot::get)
     }
 
     /// Shares `realtime` with the other nodes of a cluster.
@@ -205,7 +204,7 @@ impl Service {
     /// Keeps attachments' bytes in `dir`.
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
         let concurrency = self.config.upload_concurrency;
-        let store = Arc::new(blobs::DirectoryBlobs::new(dir));
+        let store = Arc::new(attachments::blobs::DirectoryBlobs::new(dir));
         self.blobs = Some(attachments::Blobs::new(store, concurrency));
         self
     }

@@ -5,7 +5,13 @@
 //! message back from the store when it commits a batch, so whatever order
 //! events and catch-up reads arrive in, the index ends with the store's
 //! latest state. Commits are batched (every [`COMMIT_INTERVAL`] or
-//! [`COMMIT_BATCH`] changes) so indexing stays off the write path.
+//! [`COMMIT_BATCH`] changes) so indexing stays off the write path. Which
+//! node feeds the index is [`indexing`]'s choice.
+//!
+//! Depends on the search index, the bus and the store, and on access (the
+//! channels a searcher may read) and messages (rendering the hits).
+
+pub mod indexing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,16 @@
-//! Files sent with messages. Their bytes are blobs (see [`crate::blobs`]),
-//! named by SHA-256 so identical files are stored once, written and synced
-//! before the message that carries them is acknowledged, and removed when
-//! the last attachment referring to them is deleted.
+//! Attachments: files sent with messages. Their bytes are blobs (see
+//! [`blobs`], the blob seam), named by SHA-256 so identical files are
+//! stored once, written and synced before the message that carries them
+//! is acknowledged, and removed when the last attachment referring to them
+//! is deleted; they are served only at URLs the server signed
+//! ([`signed_urls`]).
+//!
+//! Depends on the blob seam and the store's attachment references; on no
+//! other component. Messages depend on it for their files, guilds and
+//! threads for sweeping what a deletion left unreferenced.
+
+pub mod blobs;
+pub mod signed_urls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,9 +21,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::blobs::{BlobStore, hex, staging_file};
-use crate::signed_urls::UrlSignature;
 use crate::{Service, ServiceError, ServiceResult};
+use blobs::{BlobStore, hex, staging_file};
+use signed_urls::UrlSignature;
 
 /// A file as a client uploaded it. Its bytes wait on disk until the
 /// message carrying it is accepted; dropped before that (the message was
@@ -320,7 +329,7 @@ impl Service {
         }
     }
 
-    /// An attachment's URL for a reader, signed now (see [`crate::signed_urls`]).
+    /// An attachment's URL for a reader, signed now (see [`signed_urls`]).
     pub(crate) fn attachment_url(&self, attachment: &Attachment) -> String {
         let now_s = concord_model::snowflake::now_ms() / 1000;
         let path = self.urls.sign(&attachment.path(), now_s);
