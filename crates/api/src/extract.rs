@@ -12,8 +12,8 @@ use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::access::parse_authorization;
 use concord_service::attachments::Upload;
-use concord_service::input::StartThread;
 use concord_service::messages::CreateMessage;
+use concord_service::threads::StartThread;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
 

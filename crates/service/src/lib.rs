@@ -23,16 +23,14 @@ use concord_store::Store;
 
 pub mod access;
 pub mod accounts;
-pub mod admin;
 pub mod attachments;
-pub mod backup;
 pub mod cluster;
 pub mod error;
 mod events;
 pub mod guilds;
-pub mod health;
 pub mod input;
 pub mod messages;
+pub mod operations;
 pub mod presence;
 pub mod private;
 mod render;

@@ -5,7 +5,7 @@ use axum::response::Response;
 use concord_service::accounts::{
     Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
 };
-use concord_service::input::OpenPrivateChannel;
+use concord_service::private::OpenPrivateChannel;
 
 use super::{created, no_content, ok};
 use crate::State;

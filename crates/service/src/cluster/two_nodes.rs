@@ -62,8 +62,8 @@ mod tests {
     use super::*;
     use crate::access::TokenKind;
     use crate::guilds::CreateInvite;
-    use crate::input::StartThread;
     use crate::messages::CreateMessage;
+    use crate::threads::StartThread;
 
     /// Runs `op` once per `i` in `0..n`, on the runtime's threads at once.
     async fn all_at_once<T, F, Fut>(n: usize, op: F) -> Vec<T>

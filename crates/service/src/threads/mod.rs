@@ -3,7 +3,15 @@
 //! A thread is a channel record with a [`ThreadState`]; the store lists
 //! threads apart from a guild's other channels. It takes its permissions
 //! from its parent (see [`crate::access::permissions::MemberContext::in_thread`]),
-//! and its members are those who follow it.
+//! and its members are those who follow it. Starting, editing and
+//! deleting threads live here, with who follows them (`members`), the
+//! lists of threads (`lists`), auto-archiving (`archive`) and the request
+//! body that starts one (`input`).
+//!
+//! Depends on access (a thread's permissions, through its parent), on
+//! guilds (the audit log, channel edits' request bodies, a channel's wire
+//! shape), on messages (a forum post's first message, a thread's notice)
+//! and on attachments (sweeping a deleted thread's files).
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
@@ -16,14 +24,15 @@ use concord_store::{ThreadEdit, ThreadUpdate};
 use crate::error::{check_length, check_slowmode};
 use crate::guilds::ChannelInput;
 use crate::guilds::audit::{Details, action, change};
-use crate::input::StartThread;
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
 
 mod archive;
+pub mod input;
 mod lists;
 mod members;
 
 pub use archive::{ARCHIVE_LEASE, auto_archive};
+pub use input::StartThread;
 pub use lists::{Archived, ThreadList};
 
 /// The inactivity periods (minutes) a thread may archive itself after.

@@ -8,9 +8,9 @@ use concord_model::records::{Guild, User};
 use concord_model::{Snowflake, codes, limits};
 use serde::Serialize;
 
+use super::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
 use crate::accounts::users::{NewAccount, check_password};
 use crate::error::taken;
-use crate::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
 use crate::{FormErrors, Service, ServiceError, ServiceResult};
 
 /// Page size when counting everything for [`Service::stats`].

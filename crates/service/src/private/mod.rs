@@ -1,11 +1,19 @@
-//! DMs and group DMs: channels without a guild, seen by their participants
-//! only. A DM between two users is one channel, reused whoever opens it.
+//! Private channels: DMs and group DMs, channels without a guild, seen by
+//! their participants only. A DM between two users is one channel, reused
+//! whoever opens it.
+//!
+//! Depends on access (a private channel's view) and on guilds (a
+//! channel's wire shape); messages in them go through messages like any
+//! other channel's.
+
+pub mod input;
+
+pub use input::OpenPrivateChannel;
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{Channel, channel_type};
 use concord_model::{Snowflake, codes, wire};
 
-use crate::input::OpenPrivateChannel;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 /// Participants of a group DM, its owner included.
