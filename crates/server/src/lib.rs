@@ -249,7 +249,7 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
-        tokio::spawn(concord_service::presence::presence_sweep(
+        tokio::spawn(concord_service::sessions::presence::presence_sweep(
             Arc::downgrade(&service),
             holder.clone(),
         )),
@@ -315,7 +315,7 @@ pub async fn run_node(
     let leased = [
         node_id.as_str(),
         concord_service::threads::ARCHIVE_LEASE,
-        concord_service::presence::SWEEP_LEASE,
+        concord_service::sessions::presence::SWEEP_LEASE,
     ];
     for name in leased {
         if let Err(e) = leases.release(name, &holder).await {

@@ -31,7 +31,6 @@ pub mod guilds;
 pub mod input;
 pub mod messages;
 pub mod operations;
-pub mod presence;
 pub mod private;
 mod render;
 pub mod search;

@@ -392,4 +392,14 @@ impl Service {
         self.audit(guild_id, caller, action::CHANNEL_OVERWRITE_DELETE, details)
             .await
     }
+
+    /// A channel with its newest message id.
+    pub(crate) async fn channel_wire(&self, c: &Channel) -> ServiceResult<wire::Channel> {
+        let last = if channel_type::is_text(c.kind) {
+            self.latest_messages(c.id, 1).await?.first().map(|m| m.id)
+        } else {
+            None
+        };
+        Ok(wire::Channel::new(c, last))
+    }
 }

@@ -1,14 +1,14 @@
-//! What the gateway asks of the service: who a token is, what a session
-//! starts with, and what a member may see.
+//! What the gateway's hub computes permissions and views from: a guild's
+//! snapshot, a member, a channel's object, a member's permissions in a
+//! channel (a thread's through its parent).
 
 use std::collections::HashMap;
 
-use concord_model::records::{Application, Channel, Guild, Member, Role};
-use concord_model::{Permissions, Snowflake, wire};
+use concord_model::records::{Channel, Guild, Member, Role};
+use concord_model::{Permissions, Snowflake};
 
 use crate::access::permissions::MemberContext;
-use crate::messages::read_states::ReadStateEntry;
-use crate::{Caller, Service, ServiceError, ServiceResult};
+use crate::{Service, ServiceError, ServiceResult};
 
 /// A guild, its roles and its channels (threads aside), as the gateway
 /// keeps them to compute permissions in memory.
@@ -41,40 +41,7 @@ impl GuildSnapshot {
     }
 }
 
-/// What READY needs about the identifying user.
-pub struct SessionStart {
-    pub user: wire::CurrentUser,
-    pub guild_ids: Vec<Snowflake>,
-    /// The bot's application; `None` for user accounts.
-    pub application: Option<Application>,
-    /// The user's DMs and group DMs; bots get none in READY, as on Discord.
-    pub private_channels: Vec<wire::Channel>,
-    /// The user's read states; `None` for bots, which have none.
-    pub read_states: Option<Vec<ReadStateEntry>>,
-}
-
 impl Service {
-    pub async fn session_start(&self, caller: Caller) -> ServiceResult<SessionStart> {
-        let user = self.me(caller).await?;
-        let guild_ids = self.store.user_guild_ids(caller.id).await?;
-        if caller.bot {
-            return Ok(SessionStart {
-                user,
-                guild_ids,
-                application: self.store.application(caller.id).await?,
-                private_channels: Vec::new(),
-                read_states: None,
-            });
-        }
-        Ok(SessionStart {
-            user,
-            guild_ids,
-            application: None,
-            private_channels: self.private_channels(caller).await?,
-            read_states: Some(self.read_state_entries(caller).await?),
-        })
-    }
-
     /// A member's permissions in a channel of a guild; none if either is gone.
     pub async fn channel_permissions(
         &self,
