@@ -106,33 +106,27 @@ impl ServiceConfig {
 }
 
 pub struct Service {
-    pub store: Arc<dyn Store>,
+    /// The store, private to the service: every write goes through here.
+    pub(crate) store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     /// This node, as the origin of the events it publishes.
     node: NodeId,
     ids: SnowflakeGenerator,
-    /// Holds each channel's new messages' events until those with lower
-    /// ids are published.
-    sequencer: Sequencer,
-    tokens: Arc<TokenSigner>,
-    /// Signs attachment URLs, with a key derived from the token secret.
-    urls: UrlSigner,
-    cache: Arc<RecentMessages>,
-    /// How far other nodes' events have been applied to `cache` and
-    /// `tokens` ([`invalidation`]).
-    applied: Applied,
-    /// Every password hash and check, bounded; login throttling.
-    passwords: Passwords,
     pub config: ServiceConfig,
-    /// The message index searches read (`None`: search is off); an empty
-    /// slot answers "not yet available".
-    search: Option<search::indexing::SearchSlot>,
     /// State shared by every node: presence, rate limits, leases, and more
     /// as the seam grows.
     /// In-process unless [`Service::with_realtime`] says otherwise.
     realtime: Realtime,
-    /// Where attachments' bytes live; `None` refuses uploads.
-    blobs: Option<attachments::Blobs>,
+    /// What each component keeps on this node.
+    access: access::State,
+    messages: messages::State,
+    attachments: attachments::State,
+    /// The message index searches read (`None`: search is off); an empty
+    /// slot answers "not yet available".
+    search: Option<search::indexing::SearchSlot>,
+    /// How far other nodes' events have been applied to the caches of
+    /// `access` and `messages` ([`invalidation`]).
+    applied: Applied,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -165,16 +159,19 @@ impl Service {
             bus,
             node,
             ids: SnowflakeGenerator::new(config.worker_id, config.process_id),
-            sequencer: Sequencer::default(),
-            urls,
-            tokens,
-            cache,
+            access: access::State {
+                tokens,
+                passwords: Passwords::new(config.hash_concurrency),
+            },
+            messages: messages::State {
+                sequencer: Sequencer::default(),
+                cache,
+            },
+            attachments: attachments::State { urls, blobs: None },
             applied,
-            passwords: Passwords::new(config.hash_concurrency),
             config,
             search: None,
             realtime: Realtime::local(),
-            blobs: None,
         })
     }
 
@@ -202,7 +199,7 @@ impl Service {
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
         let concurrency = self.config.upload_concurrency;
         let store = Arc::new(attachments::blobs::DirectoryBlobs::new(dir));
-        self.blobs = Some(attachments::Blobs::new(store, concurrency));
+        self.attachments.blobs = Some(attachments::Blobs::new(store, concurrency));
         self
     }
 

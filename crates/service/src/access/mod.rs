@@ -21,3 +21,12 @@ mod views;
 
 pub use tokens::{TokenKind, parse_authorization};
 pub use views::{ChannelView, GuildView};
+
+/// What access keeps on each node.
+pub(crate) struct State {
+    /// Token states, checked in memory; kept true to revocations made
+    /// through other nodes by `cluster::invalidation`.
+    pub(crate) tokens: std::sync::Arc<auth::TokenSigner>,
+    /// Every password hash and check, bounded; login throttling.
+    pub(crate) passwords: passwords::Passwords,
+}

@@ -45,21 +45,21 @@ impl Service {
     pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
         let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
         self.caught_up().await;
-        let state = match self.tokens.known(parsed.user_id) {
+        let state = match self.access.tokens.known(parsed.user_id) {
             Some(state) => state,
             None => {
-                let read = self.tokens.epoch();
+                let read = self.access.tokens.epoch();
                 let user = self
                     .store
                     .user(parsed.user_id)
                     .await?
                     .ok_or(ServiceError::Unauthorized)?;
                 let state = state_of(&user);
-                self.tokens.remember_read(read, user.id, state);
+                self.access.tokens.remember_read(read, user.id, state);
                 state
             }
         };
-        if !self.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
+        if !self.access.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
             return Err(ServiceError::Unauthorized);
         }
         Ok(Caller {
@@ -75,7 +75,7 @@ impl Service {
     pub(crate) async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
         user.token_generation += 1;
         self.store.update_user(user).await.map_err(taken)?;
-        self.tokens.remember(user.id, state_of(user));
+        self.access.tokens.remember(user.id, state_of(user));
         let audience = Audience::Users(vec![user.id]);
         self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
             .await;
@@ -83,7 +83,7 @@ impl Service {
     }
 
     pub(crate) fn issue_token(&self, user: &User) -> String {
-        self.tokens.issue(user.id, state_of(user), now_ms())
+        self.access.tokens.issue(user.id, state_of(user), now_ms())
     }
 
     /// A gateway token, bot or user: IDENTIFY carries it without a prefix.

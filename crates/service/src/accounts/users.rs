@@ -111,7 +111,7 @@ impl Service {
 
     /// Stores a checked account with its password hashed.
     pub(crate) async fn create_account(&self, account: NewAccount) -> ServiceResult<User> {
-        let hash = self.passwords.hash(account.password).await?;
+        let hash = self.access.passwords.hash(account.password).await?;
         let user = User {
             global_name: account.global_name.filter(|n| !n.trim().is_empty()),
             email: account.email,
@@ -145,7 +145,7 @@ impl Service {
         }
         let user = self.store.user_by_login(&input.login).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let matches = self.passwords.verify(input.password, hash).await?;
+        let matches = self.access.passwords.verify(input.password, hash).await?;
         let user = match user {
             Some(user) if matches => user,
             _ => {
@@ -211,7 +211,7 @@ impl Service {
             check_length(&mut errors, "new_password", &new_password, min, max);
             let current = input.password.unwrap_or_default();
             let hash = user.password_hash.clone();
-            if !self.passwords.verify(current, hash).await? {
+            if !self.access.passwords.verify(current, hash).await? {
                 errors.add(
                     "password",
                     "PASSWORD_DOES_NOT_MATCH",
@@ -221,7 +221,7 @@ impl Service {
             if !errors.is_empty() {
                 return Err(ServiceError::InvalidForm(errors));
             }
-            user.password_hash = Some(self.passwords.hash(new_password).await?);
+            user.password_hash = Some(self.access.passwords.hash(new_password).await?);
         }
         errors.into_result()?;
         if password_change {

@@ -113,6 +113,14 @@ impl UploadWriter {
     }
 }
 
+/// What attachments keep on each node.
+pub(crate) struct State {
+    /// Signs attachment URLs, with a key derived from the token secret.
+    pub(crate) urls: signed_urls::UrlSigner,
+    /// Where attachments' bytes live; `None` refuses uploads.
+    pub(crate) blobs: Option<Blobs>,
+}
+
 /// A node's way to the blobs.
 pub struct Blobs {
     store: Arc<dyn BlobStore>,
@@ -177,7 +185,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 impl Service {
     fn blobs(&self) -> ServiceResult<&Blobs> {
-        self.blobs
+        self.attachments
+            .blobs
             .as_ref()
             .ok_or_else(|| ServiceError::Internal("no attachment storage configured".into()))
     }
@@ -293,7 +302,7 @@ impl Service {
     /// Deletes every blob no attachment refers to: after a channel or a
     /// guild went with all its messages, and whatever a crash left behind.
     pub(crate) async fn sweep_blobs(&self) -> ServiceResult<()> {
-        let Some(blobs) = &self.blobs else {
+        let Some(blobs) = &self.attachments.blobs else {
             return Ok(());
         };
         let _shared = blobs.backup.read().await;
@@ -332,7 +341,7 @@ impl Service {
     /// An attachment's URL for a reader, signed now (see [`signed_urls`]).
     pub(crate) fn attachment_url(&self, attachment: &Attachment) -> String {
         let now_s = concord_model::snowflake::now_ms() / 1000;
-        let path = self.urls.sign(&attachment.path(), now_s);
+        let path = self.attachments.urls.sign(&attachment.path(), now_s);
         format!("{}{path}", self.config.public_base)
     }
 
@@ -350,7 +359,7 @@ impl Service {
         let unknown = ServiceError::NotFound(codes::UNKNOWN_ATTACHMENT);
         let path = format!("/attachments/{channel_id}/{id}/{filename}");
         let now_s = concord_model::snowflake::now_ms() / 1000;
-        let Some(valid_for_s) = self.urls.check(&path, signature, now_s) else {
+        let Some(valid_for_s) = self.attachments.urls.check(&path, signature, now_s) else {
             return Err(unknown);
         };
         let attachment = match self.store.attachment(id).await? {

@@ -304,7 +304,7 @@ impl Service {
         }
         self.store.delete_channel(channel_id).await?;
         self.sweep_blobs().await?;
-        self.cache.forget(channel_id);
+        self.messages.cache.forget(channel_id);
         self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out)
             .await;
         let mut details = Details::on(channel_id);

@@ -200,7 +200,7 @@ impl Service {
     /// Deletes the guild with everything in it and tells its members.
     pub(crate) async fn remove_guild(&self, guild_id: Snowflake) -> ServiceResult<()> {
         for channel in self.store.guild_channels(guild_id).await? {
-            self.cache.forget(channel.id);
+            self.messages.cache.forget(channel.id);
         }
         self.store.delete_guild(guild_id).await?;
         self.sweep_blobs().await?;

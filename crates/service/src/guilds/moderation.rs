@@ -116,7 +116,7 @@ impl Service {
                     .iter()
                     .map(|m| m.id)
                     .collect();
-                self.cache.deleted(channel.id, &deleted).await;
+                self.messages.cache.deleted(channel.id, &deleted).await;
                 if channel.is_thread() {
                     self.thread_messages_deleted(channel.id, deleted.len())
                         .await?;

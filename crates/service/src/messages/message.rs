@@ -249,11 +249,12 @@ impl Service {
         id: Option<Snowflake>,
     ) -> ServiceResult<wire::Message> {
         let turn = self
+            .messages
             .sequencer
             .enter(view.channel.id, || id.unwrap_or_else(|| self.next_id()));
         message.id = turn.id;
         self.store.create_message(&message).await?;
-        self.cache.created(&message).await;
+        self.messages.cache.created(&message).await;
         metrics::counter!("concord_messages_created_total").increment(1);
         if view.channel.is_thread() {
             self.thread_message_sent(view, &message).await?;
@@ -275,7 +276,7 @@ impl Service {
         content: &str,
         reference: Option<MessageReference>,
     ) -> ServiceResult<()> {
-        let turn = self.sequencer.enter(channel.id, || self.next_id());
+        let turn = self.messages.sequencer.enter(channel.id, || self.next_id());
         let notice = Message {
             guild_id: channel.guild_id,
             kind,
@@ -283,7 +284,7 @@ impl Service {
             ..Message::new(turn.id, channel.id, author, content)
         };
         self.store.create_message(&notice).await?;
-        self.cache.created(&notice).await;
+        self.messages.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
         turn.ready().await;
         self.publish_message_to(EventKind::MessageCreate, audience_of(channel), &out)
@@ -392,7 +393,8 @@ impl Service {
         }
         self.caught_up().await;
         let store = &self.store;
-        self.cache
+        self.messages
+            .cache
             .latest(channel_id, limit, || {
                 store.messages_before(channel_id, None, CACHED_PER_CHANNEL)
             })
@@ -499,7 +501,7 @@ impl Service {
             .update_message(channel_id, id, &patch)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
-        self.cache.updated(&edited).await;
+        self.messages.cache.updated(&edited).await;
         let out = self.render_message(&edited).await?;
         self.publish_message(EventKind::MessageUpdate, &view, &out)
             .await;
@@ -519,7 +521,7 @@ impl Service {
             view.require(Permissions::MANAGE_MESSAGES)?;
         }
         let deleted = self.store.delete_messages(channel_id, &[id]).await?;
-        self.cache.deleted(channel_id, &[id]).await;
+        self.messages.cache.deleted(channel_id, &[id]).await;
         self.release_attachments(&deleted).await?;
         if view.channel.is_thread() {
             self.thread_messages_deleted(channel_id, deleted.len())
@@ -577,7 +579,7 @@ impl Service {
                 .await?;
         }
         let deleted: Vec<Snowflake> = removed.iter().map(|m| m.id).collect();
-        self.cache.deleted(channel_id, &deleted).await;
+        self.messages.cache.deleted(channel_id, &deleted).await;
         if !deleted.is_empty() {
             let data =
                 view.with_guild_id(serde_json::json!({ "ids": deleted, "channel_id": channel_id }));

@@ -20,3 +20,13 @@ mod render;
 pub(crate) mod sequencer;
 
 pub use input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage, ReferenceInput};
+
+/// What messages keep on each node.
+pub(crate) struct State {
+    /// Holds each channel's new messages' events until those with lower
+    /// ids are published.
+    pub(crate) sequencer: sequencer::Sequencer,
+    /// Each channel's newest messages; kept true to writes made through
+    /// other nodes by `cluster::invalidation`.
+    pub(crate) cache: std::sync::Arc<cache::RecentMessages>,
+}

@@ -116,7 +116,7 @@ impl Service {
             .update_message(view.channel.id, message_id, &patch)
             .await?
         {
-            self.cache.updated(&message).await;
+            self.messages.cache.updated(&message).await;
             let out = self.render_message(&message).await?;
             self.publish_message_to(EventKind::MessageUpdate, view.audience(), &out)
                 .await;

@@ -50,7 +50,7 @@ impl Service {
     /// Refreshes the cached row after its counts changed.
     async fn recount(&self, channel_id: Snowflake, message_id: Snowflake) -> ServiceResult<()> {
         if let Some(message) = self.store.message(channel_id, message_id).await? {
-            self.cache.updated(&message).await;
+            self.messages.cache.updated(&message).await;
         }
         Ok(())
     }
@@ -183,7 +183,7 @@ impl Service {
         else {
             return Err(ServiceError::NotFound(codes::UNKNOWN_MESSAGE));
         };
-        self.cache.updated(&message).await;
+        self.messages.cache.updated(&message).await;
         let mut data =
             view.with_guild_id(json!({ "channel_id": channel_id, "message_id": message_id }));
         let kind = match emoji {

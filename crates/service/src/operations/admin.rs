@@ -152,7 +152,7 @@ impl Service {
         let mut errors = FormErrors::new();
         check_password(&mut errors, "password", &password);
         errors.into_result()?;
-        let hash = self.passwords.hash(password).await?;
+        let hash = self.access.passwords.hash(password).await?;
         user.password_hash = Some(hash);
         self.save_revoking(&mut user).await?;
         Ok(Credentials {

@@ -100,7 +100,7 @@ impl Service {
         };
         // Uploads and deletions of files wait while the store and the blobs
         // are copied, so every attachment in the copy has its blob.
-        let blobs_held = match &self.blobs {
+        let blobs_held = match &self.attachments.blobs {
             Some(blobs) => Some(blobs.hold().await),
             None => None,
         };
@@ -116,7 +116,7 @@ impl Service {
         })
         .await;
         let store_records = copied.map_err(|e| failed("store", e))??;
-        let attachment_files = match &self.blobs {
+        let attachment_files = match &self.attachments.blobs {
             Some(blobs) => {
                 progress(BackupProgress::Attachments);
                 let to = dest.join(ATTACHMENTS_DIR);

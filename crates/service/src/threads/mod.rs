@@ -97,7 +97,7 @@ impl Service {
             .update_message(channel_id, message_id, &patch)
             .await?
         {
-            self.cache.updated(&updated).await;
+            self.messages.cache.updated(&updated).await;
             let out = self.render_message(&updated).await?;
             self.publish_message_to(EventKind::MessageUpdate, parent.audience(), &out)
                 .await;
@@ -411,7 +411,7 @@ impl Service {
             }
         }
         self.store.delete_channel(thread.id).await?;
-        self.cache.forget(thread.id);
+        self.messages.cache.forget(thread.id);
         self.sweep_blobs().await?;
         let data = deleted(thread);
         if thread.kind == channel_type::PRIVATE_THREAD {
