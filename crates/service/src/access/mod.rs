@@ -8,8 +8,10 @@
 //! assignment, channel overwrites).
 //!
 //! Depends on the store (users, guilds, members, roles, channels, thread
-//! members: read only, but for a revocation's user write) and the realtime
-//! limiter; on no other component. Every other component depends on it.
+//! members: read only, but for a revocation's user write), the realtime
+//! limiter, and cluster (a token read first waits until this node has
+//! applied other nodes' revocations); on no domain component. Every other
+//! component depends on it.
 
 pub mod auth;
 mod grants;

@@ -115,6 +115,31 @@ impl MemberContext<'_> {
 }
 
 impl Service {
+    /// A member's permissions in a channel of a guild; none if either is gone.
+    pub async fn channel_permissions(
+        &self,
+        user_id: Snowflake,
+        guild_id: Snowflake,
+        channel_id: Snowflake,
+    ) -> ServiceResult<Permissions> {
+        let (Some(guild), Some(member), Some(channel)) = (
+            self.store.guild(guild_id).await?,
+            self.store.member(guild_id, user_id).await?,
+            self.store.channel(channel_id).await?,
+        ) else {
+            return Ok(Permissions::NONE);
+        };
+        let roles = self.store.roles(guild_id).await?;
+        let now = concord_model::snowflake::now_ms();
+        let ctx = MemberContext {
+            guild: &guild,
+            roles: &roles,
+            member: &member,
+            now_ms: now,
+        };
+        self.permissions_in(&ctx, &channel).await
+    }
+
     /// The member's permissions in `channel`; a thread's through its parent.
     pub(crate) async fn permissions_in(
         &self,

@@ -5,7 +5,9 @@
 //! (`positions`), the audit log every moderation write leaves (`audit`),
 //! and the request bodies of those routes (`input`).
 //!
-//! Depends on access (views, permissions, the role hierarchy), on threads
+//! Depends on access (views, permissions, the role hierarchy), on accounts
+//! (a banned user must exist), on private (the channel routes also read and
+//! edit DMs), on threads
 //! (a member's threads when their roles or membership change, a deleted
 //! channel's threads), on messages (a channel's newest message id, a
 //! ban's message deletion, the recent-messages cache), on attachments

@@ -8,7 +8,8 @@
 //! Depends on access (views, rate limits for slowmode and the flood
 //! check), on guilds (the audit log, custom emoji for reactions), on
 //! threads (a thread's counters and followers as messages come and go),
-//! and on attachments (a message's files).
+//! on attachments (a message's files), and on cluster (a read from the
+//! cache first waits until this node has applied other nodes' writes).
 
 pub mod cache;
 pub mod input;

@@ -8,8 +8,9 @@
 //! [`COMMIT_BATCH`] changes) so indexing stays off the write path. Which
 //! node feeds the index is [`indexing`]'s choice.
 //!
-//! Depends on the search index, the bus and the store, and on access (the
-//! channels a searcher may read) and messages (rendering the hits).
+//! Depends on the search index, the bus and the store, on access and
+//! threads (the channels and threads a searcher may read), on messages
+//! (rendering the hits) and on cluster (the indexer's lease).
 
 pub mod indexing;
 

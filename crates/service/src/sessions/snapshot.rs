@@ -1,6 +1,7 @@
 //! What the gateway's hub computes permissions and views from: a guild's
-//! snapshot, a member, a channel's object, a member's permissions in a
-//! channel (a thread's through its parent).
+//! snapshot, a member, a channel's object. (A member's permissions in one
+//! channel, a thread's through its parent, are access's:
+//! [`Service::channel_permissions`].)
 
 use std::collections::HashMap;
 
@@ -42,31 +43,6 @@ impl GuildSnapshot {
 }
 
 impl Service {
-    /// A member's permissions in a channel of a guild; none if either is gone.
-    pub async fn channel_permissions(
-        &self,
-        user_id: Snowflake,
-        guild_id: Snowflake,
-        channel_id: Snowflake,
-    ) -> ServiceResult<Permissions> {
-        let (Some(guild), Some(member), Some(channel)) = (
-            self.store.guild(guild_id).await?,
-            self.store.member(guild_id, user_id).await?,
-            self.store.channel(channel_id).await?,
-        ) else {
-            return Ok(Permissions::NONE);
-        };
-        let roles = self.store.roles(guild_id).await?;
-        let now = concord_model::snowflake::now_ms();
-        let ctx = MemberContext {
-            guild: &guild,
-            roles: &roles,
-            member: &member,
-            now_ms: now,
-        };
-        self.permissions_in(&ctx, &channel).await
-    }
-
     /// What the gateway computes members' permissions from, read once per
     /// guild until an event may change it; `None` if the guild is gone.
     pub async fn guild_snapshot(
