@@ -10,6 +10,14 @@
 //!
 //! Methods take a [`Caller`] (an authenticated user) and return wire shapes,
 //! which the HTTP API serializes and the gateway reuses.
+//!
+//! One folder per component, each owning its state and its routes' request
+//! bodies, its `mod.rs` saying what it depends on: [`access`] (who a caller
+//! is and what they may do where), [`accounts`], [`guilds`], [`messages`],
+//! [`threads`], [`private`] (DMs), [`attachments`], [`search`],
+//! [`sessions`] (what a gateway session gets: READY, GUILD_CREATE,
+//! presence), [`cluster`] (leases, caches kept true across nodes) and
+//! [`operations`] (administration, backups, readiness).
 
 use std::sync::Arc;
 

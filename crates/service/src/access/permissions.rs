@@ -1,7 +1,7 @@
 //! Discord's permission algorithm: base permissions from `@everyone` and
 //! the member's roles, then channel overwrites in Discord's order, then the
 //! implicit denials; a thread's through its parent
-//! ([`Service::permissions_in`], which reads what a thread needs).
+//! (`Service::permissions_in`, which reads what a thread needs).
 
 use concord_model::Permissions;
 use concord_model::Snowflake;
