@@ -6,13 +6,13 @@
 //! and the request bodies of those routes (`input`).
 //!
 //! Depends on access (views, permissions, the role hierarchy), on accounts
-//! (a banned user must exist), on private (the channel routes also read and
-//! edit DMs), on threads
-//! (a member's threads when their roles or membership change, a deleted
-//! channel's threads), on messages (a channel's newest message id, a
-//! ban's message deletion, the recent-messages cache), on attachments
-//! (sweeping the blobs of what a deletion removed) and on sessions
-//! (GUILD_CREATE for a new guild or member, presence for a new member).
+//! (a banned user must exist), on private (the channel routes also read
+//! and edit DMs), on threads (a member's threads when their roles or
+//! membership change, a deleted channel's threads), on messages (a
+//! channel's newest message id, a ban's message deletion, the
+//! recent-messages cache), on attachments (sweeping the blobs of what a
+//! deletion removed) and on sessions (GUILD_CREATE for a new guild or
+//! member, presence for a new member).
 
 pub mod audit;
 pub mod channels;

@@ -36,7 +36,7 @@ impl SessionStart {
     ) -> Value {
         let application = match &self.application {
             Some(app) => {
-                json!({ "id": app.id, "flags": concord_model::wire::application_flags(app) })
+                json!({ "id": app.id, "flags": wire::application_flags(app) })
             }
             None => json!({ "id": self.user.user.id, "flags": 0 }),
         };
@@ -68,6 +68,7 @@ impl SessionStart {
 }
 
 impl Service {
+    /// What READY needs about `caller`, read when their session identifies.
     pub async fn session_start(&self, caller: Caller) -> ServiceResult<SessionStart> {
         let user = self.me(caller).await?;
         let guild_ids = self.store.user_guild_ids(caller.id).await?;
