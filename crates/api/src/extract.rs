@@ -10,9 +10,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use concord_model::Snowflake;
 use concord_model::limits;
+use concord_service::access::parse_authorization;
 use concord_service::attachments::Upload;
-use concord_service::input::{CreateMessage, StartThread};
-use concord_service::users::parse_authorization;
+use concord_service::messages::CreateMessage;
+use concord_service::threads::StartThread;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
 

@@ -56,7 +56,7 @@ async fn audit_reason(request: axum::extract::Request, next: middleware::Next) -
                 .decode_utf8_lossy()
                 .into_owned()
         });
-    concord_service::audit::with_reason(reason, next.run(request)).await
+    concord_service::guilds::audit::with_reason(reason, next.run(request)).await
 }
 
 /// The whole HTTP surface: `/api/v10` (with `/api/v9` and `/api` as

@@ -17,7 +17,7 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::Response;
 use concord_model::snowflake::now_ms;
-use concord_service::ratelimit::{Decision, Limit};
+use concord_service::access::ratelimit::{Decision, Limit};
 
 use crate::AppState;
 use crate::error::json_response;

@@ -406,35 +406,7 @@ impl Connection {
             return Err(close::UNKNOWN_ERROR);
         }
 
-        let application = match &start.application {
-            Some(app) => {
-                json!({ "id": app.id, "flags": concord_model::wire::application_flags(app) })
-            }
-            None => json!({ "id": caller.id, "flags": 0 }),
-        };
-        let stubs: Vec<Value> = guilds
-            .iter()
-            .map(|g| json!({ "id": g, "unavailable": true }))
-            .collect();
-        let mut ready = json!({
-            "v": 10,
-            "user": start.user,
-            "guilds": stubs,
-            "session_id": &*session_id,
-            "session_type": "normal",
-            "resume_gateway_url": self.gateway.config.url,
-            "shard": shard,
-            "application": application,
-            "private_channels": start.private_channels,
-            "relationships": [],
-            "presences": [],
-            "user_settings": {},
-            "guild_join_requests": [],
-            "geo_ordered_rtc_regions": [],
-        });
-        if let Some(entries) = &start.read_states {
-            ready["read_state"] = json!({ "entries": entries, "partial": false, "version": 1 });
-        }
+        let ready = start.ready(&session_id, &self.gateway.config.url, shard, &guilds);
         let mut opening: Vec<(&'static str, Arc<str>)> = vec![("READY", ready.to_string().into())];
         if session.has_intent(intents::GUILDS) {
             let all_members = session.has_intent(intents::GUILD_PRESENCES);

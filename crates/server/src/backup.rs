@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use concord_service::backup::{BackupSummary, MANIFEST, STORE_DIR};
+use concord_service::operations::backup::{BackupSummary, MANIFEST, STORE_DIR};
 use concord_store_fjall::{FjallOptions, FjallStore};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
@@ -157,7 +157,7 @@ pub(crate) fn restore(src: &Path, data_dir: &Path) -> Result<(), String> {
         summary.concord_version,
         data_dir.display()
     );
-    let config = data_dir.join(concord_service::backup::CONFIG_FILE);
+    let config = data_dir.join(concord_service::operations::backup::CONFIG_FILE);
     match config.exists() {
         true => println!(
             "start it with: concord serve --config {} --data-dir {}",

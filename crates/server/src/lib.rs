@@ -212,7 +212,7 @@ pub async fn run_node(
     .await?;
     let node_id = node_id_lease(worker_id, process_id);
     tracing::info!(worker_id, process_id, "snowflake ids leased");
-    let mut node_id_lost = tokio::spawn(concord_service::keep_lease(
+    let mut node_id_lost = tokio::spawn(concord_service::cluster::keep_lease(
         Arc::clone(&leases),
         node_id.clone(),
         holder.clone(),
@@ -234,7 +234,7 @@ pub async fn run_node(
     // it; the writer commits what it holds once HTTP has drained.
     let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
     let search_feed = config.search.then(|| {
-        tokio::spawn(concord_service::indexing::write_or_follow(
+        tokio::spawn(concord_service::search::indexing::write_or_follow(
             Arc::downgrade(&service),
             config.search_dir.clone(),
             holder.clone(),
@@ -249,7 +249,7 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
-        tokio::spawn(concord_service::presence::presence_sweep(
+        tokio::spawn(concord_service::sessions::presence::presence_sweep(
             Arc::downgrade(&service),
             holder.clone(),
         )),
@@ -315,7 +315,7 @@ pub async fn run_node(
     let leased = [
         node_id.as_str(),
         concord_service::threads::ARCHIVE_LEASE,
-        concord_service::presence::SWEEP_LEASE,
+        concord_service::sessions::presence::SWEEP_LEASE,
     ];
     for name in leased {
         if let Err(e) = leases.release(name, &holder).await {

@@ -151,6 +151,25 @@ pub(crate) fn check_slowmode(errors: &mut FormErrors, seconds: u32) {
     }
 }
 
+/// A unique-field conflict as Discord's form error.
+pub(crate) fn taken(e: concord_store::StoreError) -> ServiceError {
+    match e {
+        concord_store::StoreError::Conflict(field) => {
+            let code = if field == "email" {
+                "EMAIL_ALREADY_REGISTERED"
+            } else {
+                "USERNAME_ALREADY_TAKEN"
+            };
+            ServiceError::InvalidForm(FormErrors::single(
+                field,
+                code,
+                format!("This {field} is already taken."),
+            ))
+        }
+        other => other.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

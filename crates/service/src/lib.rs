@@ -10,68 +10,51 @@
 //!
 //! Methods take a [`Caller`] (an authenticated user) and return wire shapes,
 //! which the HTTP API serializes and the gateway reuses.
+//!
+//! One folder per component, each owning its state and its routes' request
+//! bodies, its `mod.rs` saying what it depends on: [`access`] (who a caller
+//! is and what they may do where), [`accounts`], [`guilds`], [`messages`],
+//! [`threads`], [`private`] (DMs), [`attachments`], [`search`],
+//! [`sessions`] (what a gateway session gets: READY, GUILD_CREATE,
+//! presence), [`cluster`] (leases, caches kept true across nodes) and
+//! [`operations`] (administration, backups, readiness).
 
 use std::sync::Arc;
 
 use concord_bus::EventBus;
 use concord_config::{RateLimits, Registration};
-use concord_model::event::{Audience, Event, EventKind, NodeId};
-use concord_model::records::{Channel, Guild, Member, Role};
-use concord_model::snowflake::now_ms;
-use concord_model::{Permissions, Snowflake, SnowflakeGenerator, codes};
+use concord_model::event::NodeId;
+use concord_model::{Snowflake, SnowflakeGenerator};
 use concord_realtime::Realtime;
 use concord_search::SearchIndex;
 use concord_store::Store;
-use serde::Serialize;
 
-pub mod admin;
-pub mod applications;
+pub mod access;
+pub mod accounts;
 pub mod attachments;
-pub mod audit;
-pub mod auth;
-pub mod backup;
-pub mod blobs;
-pub mod cache;
-pub mod channels;
-pub mod emojis;
+pub mod cluster;
 pub mod error;
+mod events;
 pub mod guilds;
-pub mod health;
-pub mod indexing;
 pub mod input;
-pub mod invalidation;
-pub mod invites;
 pub mod messages;
-pub mod moderation;
-pub mod passwords;
-pub mod permissions;
-pub mod pins;
-pub mod positions;
-pub mod presence;
+pub mod operations;
 pub mod private;
-pub mod ratelimit;
-pub mod reactions;
-pub mod read_states;
-pub mod registration;
 mod render;
 pub mod search;
-mod sequencer;
 pub mod sessions;
-pub mod signed_urls;
 pub mod threads;
-#[cfg(test)]
-mod two_nodes;
-pub mod users;
 
+pub use access::{ChannelView, GuildView};
 pub use error::{FormErrors, ServiceError, ServiceResult};
+pub(crate) use events::{audience_of, to_channel, to_guild};
 
-use auth::TokenSigner;
-use cache::RecentMessages;
-use invalidation::Applied;
-use passwords::Passwords;
-use permissions::MemberContext;
-use sequencer::Sequencer;
-use signed_urls::UrlSigner;
+use access::auth::TokenSigner;
+use access::passwords::Passwords;
+use attachments::signed_urls::UrlSigner;
+use cluster::invalidation::{self, Applied};
+use messages::cache::RecentMessages;
+use messages::sequencer::Sequencer;
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,33 +114,27 @@ impl ServiceConfig {
 }
 
 pub struct Service {
-    pub store: Arc<dyn Store>,
+    /// The store, private to the service: every write goes through here.
+    pub(crate) store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     /// This node, as the origin of the events it publishes.
     node: NodeId,
     ids: SnowflakeGenerator,
-    /// Holds each channel's new messages' events until those with lower
-    /// ids are published.
-    sequencer: Sequencer,
-    tokens: Arc<TokenSigner>,
-    /// Signs attachment URLs, with a key derived from the token secret.
-    urls: UrlSigner,
-    cache: Arc<RecentMessages>,
-    /// How far other nodes' events have been applied to `cache` and
-    /// `tokens` ([`invalidation`]).
-    applied: Applied,
-    /// Every password hash and check, bounded; login throttling.
-    passwords: Passwords,
     pub config: ServiceConfig,
-    /// The message index searches read (`None`: search is off); an empty
-    /// slot answers "not yet available".
-    search: Option<indexing::SearchSlot>,
     /// State shared by every node: presence, rate limits, leases, and more
     /// as the seam grows.
     /// In-process unless [`Service::with_realtime`] says otherwise.
     realtime: Realtime,
-    /// Where attachments' bytes live; `None` refuses uploads.
-    blobs: Option<attachments::Blobs>,
+    /// What each component keeps on this node.
+    access: access::State,
+    messages: messages::State,
+    attachments: attachments::State,
+    /// The message index searches read (`None`: search is off); an empty
+    /// slot answers "not yet available".
+    search: Option<search::indexing::SearchSlot>,
+    /// How far other nodes' events have been applied to the caches of
+    /// `access` and `messages` ([`invalidation`]).
+    applied: Applied,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -190,29 +167,34 @@ impl Service {
             bus,
             node,
             ids: SnowflakeGenerator::new(config.worker_id, config.process_id),
-            sequencer: Sequencer::default(),
-            urls,
-            tokens,
-            cache,
+            access: access::State {
+                tokens,
+                passwords: Passwords::new(config.hash_concurrency),
+            },
+            messages: messages::State {
+                sequencer: Sequencer::default(),
+                cache,
+            },
+            attachments: attachments::State { urls, blobs: None },
             applied,
-            passwords: Passwords::new(config.hash_concurrency),
             config,
             search: None,
             realtime: Realtime::local(),
-            blobs: None,
         })
     }
 
-    /// Answers searches, from the index [`indexing::write_or_follow`]
+    /// Answers searches, from the index [`search::indexing::write_or_follow`]
     /// writes or follows.
     pub fn with_search(mut self) -> Self {
-        self.search = Some(indexing::SearchSlot::default());
+        self.search = Some(search::indexing::SearchSlot::default());
         self
     }
 
     /// The index searches read now, if search is on and one is open.
     pub(crate) fn search_index(&self) -> Option<Arc<SearchIndex>> {
-        self.search.as_ref().and_then(indexing::SearchSlot::get)
+        self.search
+            .as_ref()
+            .and_then(search::indexing::SearchSlot::get)
     }
 
     /// Shares `realtime` with the other nodes of a cluster.
@@ -221,26 +203,11 @@ impl Service {
         self
     }
 
-    /// Whether the node named `holder` runs this turn of the singleton task
-    /// whose lease is `lease`: takes or renews it for `ttl`, longer than
-    /// the task's period, so the holder keeps it from one turn to the next
-    /// and another node takes over once it stops. A backend that cannot
-    /// answer skips the turn: these tasks run again shortly.
-    pub async fn takes_turn(&self, lease: &str, holder: &str, ttl: std::time::Duration) -> bool {
-        match self.realtime.leases.acquire(lease, holder, ttl).await {
-            Ok(held) => held,
-            Err(e) => {
-                tracing::warn!(error = %e, lease, "lease unavailable; turn skipped");
-                false
-            }
-        }
-    }
-
     /// Keeps attachments' bytes in `dir`.
     pub fn with_blobs(mut self, dir: std::path::PathBuf) -> Self {
         let concurrency = self.config.upload_concurrency;
-        let store = Arc::new(blobs::DirectoryBlobs::new(dir));
-        self.blobs = Some(attachments::Blobs::new(store, concurrency));
+        let store = Arc::new(attachments::blobs::DirectoryBlobs::new(dir));
+        self.attachments.blobs = Some(attachments::Blobs::new(store, concurrency));
         self
     }
 
@@ -260,285 +227,5 @@ impl Service {
 
     pub(crate) fn next_id(&self) -> Snowflake {
         self.ids.next()
-    }
-
-    /// Publishes one event, its route read from `data` and its payload
-    /// serialized once. Call it after the write it announces is persisted.
-    pub(crate) async fn publish(&self, kind: EventKind, audience: Audience, data: impl Serialize) {
-        let data = match serde_json::to_value(&data) {
-            Ok(data) => data,
-            Err(e) => {
-                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return;
-            }
-        };
-        self.send(Event::new(kind, audience, self.node, &data))
-            .await;
-    }
-
-    /// A message event, its payload serialized twice here, once whole and
-    /// once as readers without the MESSAGE_CONTENT intent get it, so the
-    /// gateway never parses it back.
-    pub(crate) async fn publish_message_to(
-        &self,
-        kind: EventKind,
-        audience: Audience,
-        message: &concord_model::wire::Message,
-    ) {
-        let mut hidden = message.clone();
-        hidden.hide_content();
-        let (data, hidden) = match (
-            serde_json::to_value(message),
-            serde_json::to_string(&hidden),
-        ) {
-            (Ok(data), Ok(hidden)) => (data, hidden),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return;
-            }
-        };
-        let mut event = Event::new(kind, audience, self.node, &data);
-        event.hidden = Some(hidden);
-        self.send(event).await;
-    }
-
-    async fn send(&self, event: Event) {
-        let kind = event.kind;
-        match self.bus.publish(event).await {
-            Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
-            Err(e) => {
-                // The write is committed; subscribers miss its event as if they had lagged.
-                tracing::error!(error = %e, kind = kind.name(), "event not published");
-                metrics::counter!("concord_events_unpublished_total").increment(1);
-            }
-        }
-    }
-
-    /// The guild, its roles and the caller's membership: 10004 if the guild
-    /// does not exist, 50001 if the caller is not in it.
-    pub async fn guild_view(
-        &self,
-        caller: Caller,
-        guild_id: Snowflake,
-    ) -> ServiceResult<GuildView> {
-        let guild = self
-            .store
-            .guild(guild_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_GUILD))?;
-        let member = self
-            .store
-            .member(guild_id, caller.id)
-            .await?
-            .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
-        let roles = self.store.roles(guild_id).await?;
-        Ok(GuildView {
-            guild,
-            roles,
-            member,
-        })
-    }
-
-    /// A channel the caller can see, with the caller's permissions there:
-    /// 10003 if it does not exist, 50001 if it cannot be seen. A DM or group
-    /// DM is seen by its participants only.
-    pub async fn channel_view(
-        &self,
-        caller: Caller,
-        channel_id: Snowflake,
-    ) -> ServiceResult<ChannelView> {
-        let channel = self
-            .store
-            .channel(channel_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
-        let Some(guild_id) = channel.guild_id else {
-            if !channel.recipients.contains(&caller.id) {
-                return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
-            }
-            return Ok(ChannelView {
-                channel,
-                guild: None,
-                permissions: Permissions::PRIVATE_CHANNEL,
-            });
-        };
-        let guild = match self.guild_view(caller, guild_id).await {
-            Err(ServiceError::NotFound(_)) => {
-                return Err(ServiceError::NotFound(codes::UNKNOWN_CHANNEL));
-            }
-            other => other?,
-        };
-        let permissions = self.permissions_in(&guild.context(), &channel).await?;
-        if !permissions.contains(Permissions::VIEW_CHANNEL) {
-            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
-        }
-        Ok(ChannelView {
-            channel,
-            guild: Some(guild),
-            permissions,
-        })
-    }
-}
-
-/// A guild as one member sees it.
-#[derive(Debug, Clone)]
-pub struct GuildView {
-    pub guild: Guild,
-    pub roles: Vec<Role>,
-    pub member: Member,
-}
-
-impl GuildView {
-    fn context(&self) -> MemberContext<'_> {
-        MemberContext {
-            guild: &self.guild,
-            roles: &self.roles,
-            member: &self.member,
-            now_ms: now_ms(),
-        }
-    }
-
-    pub fn base(&self) -> Permissions {
-        self.context().base()
-    }
-
-    pub fn in_channel(&self, channel: &Channel) -> Permissions {
-        self.context().in_channel(channel)
-    }
-
-    pub fn is_owner(&self) -> bool {
-        self.guild.owner_id == self.member.user_id
-    }
-
-    /// 50013 unless the member holds `needed` guild-wide.
-    pub fn require(&self, needed: Permissions) -> ServiceResult<()> {
-        require(self.base(), needed)
-    }
-
-    /// The highest role position, or `i32::MAX` for the owner.
-    pub fn rank(&self) -> i32 {
-        if self.is_owner() {
-            i32::MAX
-        } else {
-            self.context().top_position()
-        }
-    }
-}
-
-/// A channel as one user sees it: a guild channel through their membership,
-/// or a DM or group DM they are in.
-#[derive(Debug, Clone)]
-pub struct ChannelView {
-    pub channel: Channel,
-    /// `None` for DMs and group DMs.
-    pub guild: Option<GuildView>,
-    pub permissions: Permissions,
-}
-
-impl ChannelView {
-    pub fn require(&self, needed: Permissions) -> ServiceResult<()> {
-        require(self.permissions, needed)
-    }
-
-    pub fn guild_id(&self) -> Option<Snowflake> {
-        self.channel.guild_id
-    }
-
-    /// 50083 in an archived thread, which takes no new content.
-    pub fn require_unarchived(&self) -> ServiceResult<()> {
-        match &self.channel.thread {
-            Some(state) if state.archived => Err(ServiceError::BadRequest(codes::THREAD_ARCHIVED)),
-            _ => Ok(()),
-        }
-    }
-
-    /// The guild, for what only guild channels have: 50003 in a DM.
-    pub fn guild(&self) -> ServiceResult<&GuildView> {
-        self.guild
-            .as_ref()
-            .ok_or(ServiceError::Forbidden(codes::DM_CHANNEL))
-    }
-
-    /// The caller's membership, in a guild channel.
-    pub fn member(&self) -> Option<&Member> {
-        self.guild.as_ref().map(|g| &g.member)
-    }
-
-    /// `data` with the channel's `guild_id`, which DM events leave out
-    /// (discord.py reads a `null` one as a guild id and fails).
-    pub fn with_guild_id(&self, mut data: serde_json::Value) -> serde_json::Value {
-        if let (Some(guild_id), Some(map)) = (self.channel.guild_id, data.as_object_mut()) {
-            map.insert("guild_id".into(), serde_json::json!(guild_id));
-        }
-        data
-    }
-
-    /// Who an event about this channel's messages goes to.
-    pub fn audience(&self) -> Audience {
-        audience_of(&self.channel)
-    }
-}
-
-/// Who hears about a channel's messages: those who see a guild channel,
-/// the participants of a private one.
-pub(crate) fn audience_of(channel: &Channel) -> Audience {
-    match channel.guild_id {
-        Some(guild_id) => to_channel(guild_id, channel.id),
-        None => Audience::Private {
-            channel_id: channel.id,
-            recipients: channel.recipients.clone(),
-        },
-    }
-}
-
-pub(crate) fn require(held: Permissions, needed: Permissions) -> ServiceResult<()> {
-    if held.contains(needed) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS))
-    }
-}
-
-/// An event for every member of a guild.
-pub(crate) fn to_guild(guild_id: Snowflake) -> Audience {
-    Audience::Guild {
-        guild_id,
-        channel_id: None,
-        required: Permissions::NONE,
-    }
-}
-
-/// An event for the members who can see a channel.
-pub(crate) fn to_channel(guild_id: Snowflake, channel_id: Snowflake) -> Audience {
-    Audience::Guild {
-        guild_id,
-        channel_id: Some(channel_id),
-        required: Permissions::NONE,
-    }
-}
-
-/// Renews `holder`'s lease on `name` three times per `ttl`; returns only
-/// if another holder took it (this node stalled past `ttl`). A backend
-/// that cannot answer is tried again at the next renewal.
-pub async fn keep_lease(
-    leases: Arc<dyn concord_realtime::Leases>,
-    name: String,
-    holder: String,
-    ttl: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(ttl / 3);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let renewed = match leases.renew(&name, &holder, ttl).await {
-            // Ran out, but maybe nobody took it meanwhile.
-            Ok(false) => leases.acquire(&name, &holder, ttl).await,
-            held => held,
-        };
-        match renewed {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => tracing::warn!(error = %e, lease = name, "lease not renewed; trying again"),
-        }
     }
 }

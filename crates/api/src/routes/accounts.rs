@@ -2,9 +2,10 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use concord_service::input::{
-    Authorize, CreateApplication, Login, OpenPrivateChannel, PatchApplication, PatchMe, Register,
+use concord_service::accounts::{
+    Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
 };
+use concord_service::private::OpenPrivateChannel;
 
 use super::{created, no_content, ok};
 use crate::State;

@@ -3,7 +3,7 @@
 use axum::extract::Path;
 use axum::response::Response;
 use concord_model::Snowflake;
-use concord_service::input::{ChannelInput, CreateInvite, PutOverwrite};
+use concord_service::guilds::{ChannelInput, CreateInvite, PutOverwrite};
 
 use super::{no_content, ok};
 use crate::State;

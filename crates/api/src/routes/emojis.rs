@@ -3,7 +3,7 @@
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use concord_service::input::{CreateEmoji, PatchEmoji};
+use concord_service::guilds::{CreateEmoji, PatchEmoji};
 
 use super::guilds::guild_id;
 use super::{created, no_content, ok};

@@ -3,7 +3,7 @@
 use axum::extract::Path;
 use axum::response::Response;
 use concord_model::{Snowflake, limits};
-use concord_service::input::{ChannelInput, CreateGuild, PatchGuild, Position, RoleInput};
+use concord_service::guilds::{ChannelInput, CreateGuild, PatchGuild, Position, RoleInput};
 
 use super::{created, no_content, ok};
 use crate::State;

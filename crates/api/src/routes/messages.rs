@@ -5,8 +5,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use concord_model::limits;
 use concord_service::attachments::AttachmentFile;
-use concord_service::input::{BulkDelete, EditMessage};
-use concord_service::signed_urls::UrlSignature;
+use concord_service::attachments::signed_urls::UrlSignature;
+use concord_service::messages::{BulkDelete, EditMessage};
 use concord_service::{FormErrors, ServiceError};
 use concord_store::HistoryAnchor;
 

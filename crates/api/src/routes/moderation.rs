@@ -2,8 +2,8 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use concord_service::audit::AuditQuery;
-use concord_service::input::{CreateBan, PatchMember, PatchNick, RoleInput};
+use concord_service::guilds::audit::AuditQuery;
+use concord_service::guilds::{CreateBan, PatchMember, PatchNick, RoleInput};
 
 use super::guilds::guild_id;
 use super::{no_content, ok};

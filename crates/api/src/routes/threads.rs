@@ -2,8 +2,8 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use concord_service::input::StartThread;
 use concord_service::threads::Archived;
+use concord_service::threads::StartThread;
 
 use super::channels::channel_id;
 use super::{created, no_content, ok};

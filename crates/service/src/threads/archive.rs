@@ -87,8 +87,8 @@ mod tests {
 
     use super::*;
     use crate::Caller;
-    use crate::input::StartThread;
-    use crate::two_nodes::{OWNER, TEXT, config, seeded_store};
+    use crate::cluster::two_nodes::{OWNER, TEXT, config, seeded_store};
+    use crate::threads::StartThread;
 
     async fn service() -> (Service, concord_bus::Subscription) {
         let bus = Arc::new(LocalBus::new(64));

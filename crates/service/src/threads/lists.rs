@@ -7,7 +7,7 @@ use concord_model::records::{Channel, ThreadMember, channel_type};
 use concord_model::{Permissions, Snowflake, wire};
 use serde::Serialize;
 
-use crate::pins::time_cursor;
+use crate::messages::pins::time_cursor;
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_channel};
 use concord_model::event::EventKind;
 

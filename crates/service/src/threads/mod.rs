@@ -2,8 +2,16 @@
 //!
 //! A thread is a channel record with a [`ThreadState`]; the store lists
 //! threads apart from a guild's other channels. It takes its permissions
-//! from its parent (see [`crate::permissions::MemberContext::in_thread`]),
-//! and its members are those who follow it.
+//! from its parent (see [`crate::access::permissions::MemberContext::in_thread`]),
+//! and its members are those who follow it. Starting, editing and
+//! deleting threads live here, with who follows them (`members`), the
+//! lists of threads (`lists`), auto-archiving (`archive`) and the request
+//! body that starts one (`input`).
+//!
+//! Depends on access (a thread's permissions, through its parent), on
+//! guilds (the audit log, channel edits' request bodies, a channel's wire
+//! shape), on messages (a forum post's first message, a thread's notice)
+//! and on attachments (sweeping a deleted thread's files).
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
@@ -13,17 +21,18 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{ThreadEdit, ThreadUpdate};
 
-use crate::audit::{Details, action, change};
 use crate::error::{check_length, check_slowmode};
-use crate::input::{ChannelInput, StartThread};
-use crate::permissions::MemberContext;
+use crate::guilds::ChannelInput;
+use crate::guilds::audit::{Details, action, change};
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, to_channel};
 
 mod archive;
+pub mod input;
 mod lists;
 mod members;
 
 pub use archive::{ARCHIVE_LEASE, auto_archive};
+pub use input::StartThread;
 pub use lists::{Archived, ThreadList};
 
 /// The inactivity periods (minutes) a thread may archive itself after.
@@ -88,7 +97,7 @@ impl Service {
             .update_message(channel_id, message_id, &patch)
             .await?
         {
-            self.cache.updated(&updated).await;
+            self.messages.cache.updated(&updated).await;
             let out = self.render_message(&updated).await?;
             self.publish_message_to(EventKind::MessageUpdate, parent.audience(), &out)
                 .await;
@@ -402,7 +411,7 @@ impl Service {
             }
         }
         self.store.delete_channel(thread.id).await?;
-        self.cache.forget(thread.id);
+        self.messages.cache.forget(thread.id);
         self.sweep_blobs().await?;
         let data = deleted(thread);
         if thread.kind == channel_type::PRIVATE_THREAD {
@@ -504,32 +513,6 @@ impl Service {
             }
         }
         Ok(())
-    }
-
-    /// The member's permissions in `channel`; a thread's through its parent.
-    pub(crate) async fn permissions_in(
-        &self,
-        ctx: &MemberContext<'_>,
-        channel: &Channel,
-    ) -> ServiceResult<Permissions> {
-        if !channel.is_thread() {
-            return Ok(ctx.in_channel(channel));
-        }
-        let parent = match channel.parent_id {
-            Some(id) => self.store.channel(id).await?,
-            None => None,
-        };
-        let Some(parent) = parent else {
-            return Ok(Permissions::NONE);
-        };
-        let private = channel.kind == channel_type::PRIVATE_THREAD;
-        let joined = private
-            && self
-                .store
-                .thread_member(channel.id, ctx.member.user_id)
-                .await?
-                .is_some();
-        Ok(ctx.in_thread(&parent, private, joined))
     }
 }
 

@@ -1,0 +1,124 @@
+//! Who a request comes from: the `Authorization` header, its token checked
+//! in memory (see [`super::auth`]), tokens issued, and every older token
+//! revoked at once.
+
+use concord_model::event::{Audience, EventKind};
+use concord_model::records::User;
+use concord_model::snowflake::now_ms;
+
+use super::auth::{TokenSigner, TokenState};
+use crate::error::taken;
+use crate::{Caller, Service, ServiceError, ServiceResult};
+
+/// Where `Authorization` says the token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `Bot <token>`
+    Bot,
+    /// A bare token: a user account.
+    User,
+}
+
+/// Splits an `Authorization` header into its kind and token.
+pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
+    let header = header.trim();
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => {
+            Some((TokenKind::Bot, token.trim()))
+        }
+        Some(_) => None,
+        None => Some((TokenKind::User, header)),
+    }
+}
+
+pub(crate) fn state_of(user: &User) -> TokenState {
+    TokenState {
+        generation: user.token_generation,
+        bot: user.bot,
+    }
+}
+
+impl Service {
+    /// Checks a token; the user's state is read from the store only the
+    /// first time the user is seen, and again after another node revoked
+    /// their tokens (once this node has applied what the bus holds).
+    pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
+        let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
+        self.caught_up().await;
+        let state = match self.access.tokens.known(parsed.user_id) {
+            Some(state) => state,
+            None => {
+                let read = self.access.tokens.epoch();
+                let user = self
+                    .store
+                    .user(parsed.user_id)
+                    .await?
+                    .ok_or(ServiceError::Unauthorized)?;
+                let state = state_of(&user);
+                self.access.tokens.remember_read(read, user.id, state);
+                state
+            }
+        };
+        if !self.access.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
+            return Err(ServiceError::Unauthorized);
+        }
+        Ok(Caller {
+            id: parsed.user_id,
+            bot: state.bot,
+        })
+    }
+
+    /// Saves the user with a new token generation, so every earlier token
+    /// stops working, and ends the user's live gateway sessions. The one
+    /// way a generation moves: password changes and resets, bot token
+    /// resets and disabling an account all come here.
+    pub(crate) async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
+        user.token_generation += 1;
+        self.store.update_user(user).await.map_err(taken)?;
+        self.access.tokens.remember(user.id, state_of(user));
+        let audience = Audience::Users(vec![user.id]);
+        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
+            .await;
+        Ok(())
+    }
+
+    pub(crate) fn issue_token(&self, user: &User) -> String {
+        self.access.tokens.issue(user.id, state_of(user), now_ms())
+    }
+
+    /// A gateway token, bot or user: IDENTIFY carries it without a prefix.
+    pub async fn authenticate_token(&self, token: &str) -> ServiceResult<Caller> {
+        let token = token.strip_prefix("Bot ").unwrap_or(token);
+        let user_id = TokenSigner::parse(token)
+            .ok_or(ServiceError::Unauthorized)?
+            .user_id;
+        let kind = match self.store.user(user_id).await? {
+            Some(u) if u.bot => TokenKind::Bot,
+            Some(_) => TokenKind::User,
+            None => return Err(ServiceError::Unauthorized),
+        };
+        self.authenticate(kind, token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_header_forms() {
+        assert_eq!(
+            parse_authorization("Bot abc.def.ghi"),
+            Some((TokenKind::Bot, "abc.def.ghi"))
+        );
+        assert_eq!(
+            parse_authorization("bot abc"),
+            Some((TokenKind::Bot, "abc"))
+        );
+        assert_eq!(
+            parse_authorization("abc.def.ghi"),
+            Some((TokenKind::User, "abc.def.ghi"))
+        );
+        assert_eq!(parse_authorization("Bearer abc"), None);
+    }
+}
