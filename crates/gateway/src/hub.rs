@@ -16,18 +16,19 @@
 //! without message content, if a recipient needs that); every session
 //! shares those bytes.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::{Delivery, Interest, Subscription, Topic};
 use concord_model::event::{Audience, Event, EventKind};
-use concord_model::records::Member;
 use concord_model::wire::content_shown_without_intent;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
-use concord_service::sessions::GuildSnapshot;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
+use crate::directory::Cursor;
+use crate::guilds::{self, Change, GuildState, Loaded, Needs};
 use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
 use crate::session::{Pushed, Session};
 
@@ -66,30 +67,38 @@ pub(crate) struct Hub {
     /// The topics the node's subscription hears, changed with the index
     /// (under its lock, so changes apply in the index's order).
     interest: Arc<dyn Interest>,
+    /// Where the fan-out stands on the bus.
+    cursor: Arc<Cursor>,
+    /// To the dispatcher: guilds a session needs or no longer needs, and
+    /// finished loads.
+    commands: mpsc::UnboundedSender<Command>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
 }
 
-/// What permissions are computed from, per guild; what an event there may
-/// change is dropped ([`invalidate`]).
-type PermissionCache = HashMap<Snowflake, GuildPermissions>;
-
-/// One guild's snapshot, the members asked about, and what was computed:
-/// after the first delivery, permissions come from memory.
-#[derive(Default)]
-struct GuildPermissions {
-    /// Read on first use; `Some(None)` if the guild is gone.
-    snapshot: Option<Option<GuildSnapshot>>,
-    /// Kept across events but their own (and role deletions).
-    members: HashMap<Snowflake, Option<Member>>,
-    /// Per (channel, or the guild's own id for guild-wide, and user).
-    computed: HashMap<(Snowflake, Snowflake), Permissions>,
+/// What the dispatcher is told besides the bus's events.
+enum Command {
+    /// A local session needs the guild: its state is read now, not when
+    /// its first event comes.
+    Need(Snowflake),
+    /// The node's last session in the guild left: its state goes stale.
+    Forget(Snowflake),
+    Loaded(Done),
 }
 
 impl Hub {
-    pub(crate) fn new(service: Arc<Service>, interest: Arc<dyn Interest>) -> Hub {
+    pub(crate) fn new(
+        service: Arc<Service>,
+        interest: Arc<dyn Interest>,
+        cursor: Arc<Cursor>,
+    ) -> Hub {
+        let (commands, receiver) = mpsc::unbounded_channel();
         Hub {
             service,
             index: RwLock::new(Index::default()),
             interest,
+            cursor,
+            commands,
+            receiver: Mutex::new(Some(receiver)),
         }
     }
 
@@ -101,13 +110,20 @@ impl Hub {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a session in the guilds it was given.
+    fn tell(&self, command: Command) {
+        // No dispatcher (a hub replaying history): nothing to tell.
+        let _ = self.commands.send(command);
+    }
+
+    /// Registers a session in the guilds it was given; the dispatcher
+    /// starts reading what it needs of them.
     pub(crate) fn insert(&self, session: Arc<Session>) {
         let mut index = self.write();
         let mut first = Vec::new();
-        for guild in session.guilds() {
-            if join(&mut index.by_guild, guild, &session.id) {
-                first.push(Topic::Guild(guild));
+        let guilds = session.guilds();
+        for guild in &guilds {
+            if join(&mut index.by_guild, *guild, &session.id) {
+                first.push(Topic::Guild(*guild));
             }
         }
         if join(&mut index.by_user, session.user_id, &session.id) {
@@ -116,6 +132,10 @@ impl Hub {
         index.sessions.insert(Arc::clone(&session.id), session);
         if !first.is_empty() {
             self.interest.add(&first);
+        }
+        drop(index);
+        for guild in guilds {
+            self.tell(Command::Need(guild));
         }
     }
 
@@ -140,6 +160,12 @@ impl Hub {
         if !last.is_empty() {
             self.interest.remove(&last);
         }
+        drop(index);
+        for topic in last {
+            if let Topic::Guild(guild) = topic {
+                self.tell(Command::Forget(guild));
+            }
+        }
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Session>> {
@@ -161,6 +187,8 @@ impl Hub {
         let mut index = self.write();
         if leave(&mut index.by_guild, guild, &session.id) {
             self.interest.remove(&[Topic::Guild(guild)]);
+            drop(index);
+            self.tell(Command::Forget(guild));
         }
     }
 
@@ -183,32 +211,64 @@ impl Hub {
             .collect()
     }
 
-    /// The dispatcher: runs until the bus closes.
-    pub(crate) async fn fan_out(self: Arc<Self>, mut events: Subscription) {
-        let mut permissions = PermissionCache::new();
-        while let Some(delivery) = events.next().await {
-            match delivery {
-                Delivery::Event(event) => self.deliver(&event, &mut permissions).await,
-                Delivery::Gap { after } => {
-                    permissions.clear();
-                    self.lost(after);
-                }
+    /// The dispatcher: runs until the bus closes. It never waits on the
+    /// store: what a guild's events need is read by tasks of their own
+    /// while that guild's events wait, in order, and others go on.
+    pub(crate) async fn fan_out(self: Arc<Self>, events: Subscription) {
+        let Some(mut commands) = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        // A stream keeps the bus's `next` alive across the select below.
+        let mut events = Box::pin(futures_util::stream::unfold(events, |mut events| async {
+            events.next().await.map(|delivery| (delivery, events))
+        }));
+        let mut dispatch = Dispatch::new(Arc::clone(&self));
+        loop {
+            tokio::select! {
+                biased;
+                Some(command) = commands.recv() => dispatch.command(command),
+                delivery = events.next() => match delivery {
+                    None => return,
+                    Some(Delivery::Event(event)) => dispatch.event(event),
+                    Some(Delivery::Gap { after }) => {
+                        dispatch.clear();
+                        self.lost(after);
+                    }
+                },
+            }
+            for load in dispatch.loads.drain(..) {
+                let hub = Arc::clone(&self);
+                tokio::spawn(async move {
+                    let done = load.run(&hub.service).await;
+                    hub.tell(Command::Loaded(done));
+                });
             }
         }
     }
 
     /// Routes `events` as the fan-out does, but to `session` alone, in a
     /// hub of its own: a session taken over from another node catches up
-    /// on the events its old holder never handled.
+    /// on the events its old holder never handled. What the routing needs
+    /// is read here, in the resuming connection's task.
     pub(crate) async fn replay_to(&self, session: &Arc<Session>, events: &[Arc<Event>]) {
-        let solo = Hub::new(
+        let solo = Arc::new(Hub::new(
             Arc::clone(&self.service),
             Arc::new(crate::resume::NoInterest),
-        );
+            Arc::default(),
+        ));
         solo.insert(Arc::clone(session));
-        let mut permissions = PermissionCache::new();
+        let mut dispatch = Dispatch::new(Arc::clone(&solo));
         for event in events {
-            solo.deliver(event, &mut permissions).await;
+            dispatch.event(Arc::clone(event));
+            while let Some(load) = dispatch.loads.pop() {
+                let done = load.run(&solo.service).await;
+                dispatch.command(Command::Loaded(done));
+            }
         }
     }
 
@@ -229,8 +289,340 @@ impl Hub {
             session.lose_events();
         }
     }
+}
 
-    async fn deliver(&self, event: &Event, permissions: &mut PermissionCache) {
+/// One guild in the dispatcher: its state, and its events waiting for a
+/// load.
+struct Slot {
+    /// Tells this slot's loads from those of one dropped before it.
+    epoch: u64,
+    /// `None` before the first load (or if the guild is gone).
+    state: Option<GuildState>,
+    /// The first load was asked for.
+    started: bool,
+    /// Loads under way: while any is, the guild's events wait in `held`.
+    loads: usize,
+    /// A load failed: the held events go out with what is known (those
+    /// that need permissions are withheld), then the state is read again.
+    failed: bool,
+    held: VecDeque<Held>,
+}
+
+/// An event waiting for its guild's state, with what it changes (applied
+/// once).
+struct Held {
+    event: Arc<Event>,
+    change: Option<Change>,
+}
+
+/// A read for one guild, run in a task of its own.
+struct Load {
+    guild: Snowflake,
+    epoch: u64,
+    first: bool,
+    needs: Needs,
+    /// Whose private-thread memberships are read with a thread.
+    users: Vec<Snowflake>,
+    /// Sessions that joined the guild and are owed its GUILD_CREATE.
+    openings: Vec<Arc<Session>>,
+}
+
+struct Done {
+    guild: Snowflake,
+    epoch: u64,
+    loaded: Result<Loaded, concord_service::ServiceError>,
+    /// Each joining session's GUILD_CREATE and the channels it shows.
+    openings: Vec<(Arc<Session>, Option<(Arc<str>, Vec<Snowflake>)>)>,
+}
+
+impl Load {
+    async fn run(self, service: &Service) -> Done {
+        let loaded = guilds::load(service, self.guild, self.first, &self.needs, &self.users).await;
+        let mut openings = Vec::new();
+        for session in self.openings {
+            let all = session.has_intent(intents::GUILD_PRESENCES);
+            let built = service
+                .guild_create(self.guild, session.user_id, session.large_threshold, all)
+                .await;
+            let opening = match built {
+                Ok(Some(payload)) => serde_json::to_string(&payload).ok().map(|json| {
+                    let channels = payload.channels.iter().map(|c| c.id).collect();
+                    (Arc::from(json), channels)
+                }),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "GUILD_CREATE not built for a joining session");
+                    None
+                }
+            };
+            openings.push((session, opening));
+        }
+        Done {
+            guild: self.guild,
+            epoch: self.epoch,
+            loaded,
+            openings,
+        }
+    }
+}
+
+/// The dispatcher's side: the guilds' states and the loads to start.
+struct Dispatch {
+    hub: Arc<Hub>,
+    slots: HashMap<Snowflake, Slot>,
+    next_epoch: u64,
+    /// Loads asked for, for the caller to run.
+    loads: Vec<Load>,
+}
+
+impl Dispatch {
+    fn new(hub: Arc<Hub>) -> Dispatch {
+        Dispatch {
+            hub,
+            slots: HashMap::new(),
+            next_epoch: 1,
+            loads: Vec::new(),
+        }
+    }
+
+    /// After a gap: every state may have missed changes.
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.hub.cursor.hold(None);
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Need(guild) => {
+                if !self.slots.get(&guild).is_some_and(|s| s.loads > 0) {
+                    self.prepare(guild, None, Vec::new());
+                }
+            }
+            Command::Forget(guild) => {
+                // Unless a session came back meanwhile.
+                if self.hub.in_guild(guild).is_empty() && self.slots.remove(&guild).is_some() {
+                    self.update_hold();
+                }
+            }
+            Command::Loaded(done) => self.loaded(done),
+        }
+    }
+
+    /// The guild's slot, made on first use.
+    fn slot(&mut self, guild: Snowflake) -> &mut Slot {
+        let epoch = &mut self.next_epoch;
+        self.slots.entry(guild).or_insert_with(|| {
+            *epoch += 1;
+            Slot {
+                epoch: *epoch,
+                state: None,
+                started: false,
+                loads: 0,
+                failed: false,
+                held: VecDeque::new(),
+            }
+        })
+    }
+
+    /// Starts reading what the guild's local sessions (and `channel`)
+    /// need, with the GUILD_CREATE of `openings`. Returns whether a load
+    /// started (the guild's events then wait).
+    fn prepare(
+        &mut self,
+        guild: Snowflake,
+        channel: Option<Snowflake>,
+        openings: Vec<Arc<Session>>,
+    ) -> bool {
+        let users: Vec<Snowflake> = self.hub.in_guild(guild).iter().map(|s| s.user_id).collect();
+        let slot = self.slot(guild);
+        if slot.failed {
+            return false;
+        }
+        let first = !slot.started;
+        let needs = match &slot.state {
+            Some(state) => state.needs(users.iter().copied(), channel),
+            None if first => Needs {
+                members: dedup(users.clone()),
+                threads: channel.into_iter().collect(),
+            },
+            None => Needs::default(),
+        };
+        if !first && needs.is_empty() && openings.is_empty() {
+            return false;
+        }
+        slot.started = true;
+        slot.loads += 1;
+        let mut users = slot
+            .state
+            .as_ref()
+            .map(GuildState::users)
+            .unwrap_or_default();
+        users.extend(needs.members.iter().copied());
+        let load = Load {
+            guild,
+            epoch: slot.epoch,
+            first,
+            needs,
+            users: dedup(users),
+            openings,
+        };
+        self.loads.push(load);
+        true
+    }
+
+    fn loaded(&mut self, done: Done) {
+        let Some(slot) = self.slots.get_mut(&done.guild) else {
+            return;
+        };
+        if slot.epoch != done.epoch {
+            return;
+        }
+        slot.loads -= 1;
+        match done.loaded {
+            Ok(mut loaded) => {
+                if let Some(base) = loaded.guild.take() {
+                    slot.state = base.map(GuildState::new);
+                }
+                if let Some(state) = &mut slot.state {
+                    state.install(loaded);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "guild state not read; its events withheld");
+                slot.failed = true;
+            }
+        }
+        // Each joining session gets its GUILD_CREATE before anything else
+        // of the guild: the guild's events waited for it.
+        for (session, opening) in done.openings {
+            if let Some((json, channels)) = opening {
+                session.add_visible(done.guild, channels);
+                push(&session, EventKind::GuildCreate.name(), json);
+            }
+        }
+        self.release(done.guild);
+    }
+
+    /// Delivers the guild's held events in order, until one needs a load.
+    fn release(&mut self, guild: Snowflake) {
+        loop {
+            let Some(slot) = self.slots.get_mut(&guild) else {
+                break;
+            };
+            if slot.loads > 0 {
+                break;
+            }
+            let Some(held) = slot.held.pop_front() else {
+                if std::mem::take(&mut slot.failed) {
+                    // Read again on the guild's next event.
+                    slot.state = None;
+                    slot.started = false;
+                }
+                break;
+            };
+            self.hub.cursor.release(Some(held.event.id));
+            self.route(guild, held);
+        }
+        self.hub.cursor.release(None);
+        self.update_hold();
+    }
+
+    /// Tells the cursor the lowest event held back.
+    fn update_hold(&self) {
+        let lowest = self
+            .slots
+            .values()
+            .filter_map(|s| s.held.front())
+            .map(|h| h.event.id)
+            .min();
+        self.hub.cursor.hold(lowest);
+    }
+
+    fn event(&mut self, event: Arc<Event>) {
+        let Some(guild) = guild_of(&event) else {
+            self.hub.deliver_elsewhere(&event);
+            return;
+        };
+        let held = Held {
+            event,
+            change: None,
+        };
+        match self.slots.get_mut(&guild) {
+            Some(slot) if slot.loads > 0 => {
+                slot.held.push_back(held);
+                if slot.held.len() == 1 {
+                    self.update_hold();
+                }
+            }
+            _ => self.route(guild, held),
+        }
+    }
+
+    /// Delivers an event of `guild` whose turn it is, or holds it (first
+    /// in line) while what it needs is read.
+    fn route(&mut self, guild: Snowflake, mut held: Held) {
+        let event = Arc::clone(&held.event);
+        if let Audience::Guild { channel_id, .. } = &event.audience {
+            let started = self.slots.get(&guild).is_some_and(|s| s.started);
+            if !started && self.prepare(guild, *channel_id, Vec::new()) {
+                return self.hold_first(guild, held);
+            }
+            let slot = self.slot(guild);
+            if let Some(state) = &mut slot.state
+                && held.change.is_none()
+            {
+                let change = Change::of(&event);
+                state.apply(&change);
+                held.change = Some(change);
+            }
+            if self.prepare(guild, *channel_id, Vec::new()) {
+                return self.hold_first(guild, held);
+            }
+            let state = self.slots.get_mut(&guild).and_then(|s| s.state.as_mut());
+            self.hub.deliver_in_guild(&event, state);
+            if event.kind == EventKind::GuildDelete {
+                self.slots.remove(&guild);
+                self.update_hold();
+            }
+            return;
+        }
+        if event.kind == EventKind::GuildCreate {
+            // The guild's events wait for the joining sessions' GUILD_CREATE.
+            let joining = self.hub.join(&event, guild);
+            self.prepare(guild, None, joining);
+            return;
+        }
+        self.hub.deliver_elsewhere(&event);
+    }
+
+    fn hold_first(&mut self, guild: Snowflake, held: Held) {
+        self.slot(guild).held.push_front(held);
+        self.update_hold();
+    }
+}
+
+/// The guild whose order an event keeps: its audience's, or the one an
+/// event sent to users is about (a guild joined or left, a thread
+/// membership). Events to several guilds at once (presences) and DMs keep
+/// none.
+fn guild_of(event: &Event) -> Option<Snowflake> {
+    match &event.audience {
+        Audience::Guild { guild_id, .. } => Some(*guild_id),
+        Audience::Users(_) => event.route.guild_id,
+        Audience::Private { .. } | Audience::Guilds { .. } => None,
+    }
+}
+
+fn dedup(mut ids: Vec<Snowflake>) -> Vec<Snowflake> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+impl Hub {
+    /// Events that need no guild state: DMs, presences, and events sent
+    /// to users.
+    fn deliver_elsewhere(&self, event: &Event) {
         let mut payload = Payload::new(event);
         match &event.audience {
             // Only participants; message content is never hidden in DMs.
@@ -243,65 +635,72 @@ impl Hub {
             }
             Audience::Users(users) => {
                 for session in self.of_users(users) {
-                    self.deliver_to_user(event, &session, &mut payload).await;
+                    self.deliver_to_user(event, &session, &payload);
                 }
             }
             Audience::Guilds { guild_ids, about } => {
                 self.deliver_once_per_session(event, guild_ids, *about, &mut payload)
             }
-            Audience::Guild {
-                guild_id,
-                channel_id,
-                required,
-            } => {
-                invalidate(permissions, *guild_id, event);
-                let changed_channel = changed_channel(event);
-                for session in self.in_guild(*guild_id) {
-                    if !session.has_intent(required_intent(event.kind)) {
-                        continue;
-                    }
-                    if let Some(channel) = changed_channel
-                        && !session.bot
-                    {
-                        let sent = self
-                            .follow_channel(permissions, &session, *guild_id, channel, event.kind)
-                            .await;
-                        if let Some(kind) = sent {
-                            push(&session, kind, Arc::clone(&payload.full));
-                        }
-                        continue;
-                    }
-                    if channel_id.is_none() && *required != Permissions::NONE {
-                        let held = self
-                            .permissions(permissions, &session, *guild_id, None)
-                            .await;
-                        if !held.contains(*required) {
-                            continue;
-                        }
-                    }
-                    if let Some(channel) = channel_id {
-                        let held = self
-                            .permissions(permissions, &session, *guild_id, Some(*channel))
-                            .await;
-                        if !held.contains(Permissions::VIEW_CHANNEL | *required) {
-                            continue;
-                        }
-                    }
-                    let data = match payload.hidden() {
-                        Some(hidden) if hides_content(&session, event) => hidden,
-                        _ => Arc::clone(&payload.full),
-                    };
-                    push(&session, event.kind.name(), data);
-                }
-                if event.kind == EventKind::GuildDelete {
-                    for session in self.in_guild(*guild_id) {
-                        self.unsubscribe(&session, *guild_id);
-                    }
-                }
-                if let Some(whose) = views_changed_by(event) {
-                    self.refresh_views(permissions, *guild_id, whose).await;
-                }
+            Audience::Guild { .. } => self.deliver_in_guild(event, None),
+        }
+    }
+
+    /// An event to a guild's members, by the guild's state (its change
+    /// already applied). Without a state, only what needs no permissions
+    /// goes out.
+    fn deliver_in_guild(&self, event: &Event, mut state: Option<&mut GuildState>) {
+        let Audience::Guild {
+            guild_id,
+            channel_id,
+            required,
+        } = &event.audience
+        else {
+            return;
+        };
+        let mut payload = Payload::new(event);
+        let changed_channel = changed_channel(event);
+        for session in self.in_guild(*guild_id) {
+            if !session.has_intent(required_intent(event.kind)) {
+                continue;
             }
+            let mut permissions = |channel| match state.as_deref_mut() {
+                Some(state) => state.permissions(session.user_id, channel),
+                None => Permissions::NONE,
+            };
+            if let Some(channel) = changed_channel
+                && !session.bot
+            {
+                let now = event.kind != EventKind::ChannelDelete
+                    && permissions(Some(channel)).contains(Permissions::VIEW_CHANNEL);
+                if let Some(kind) = follow_channel(&session, *guild_id, channel, event.kind, now) {
+                    push(&session, kind, Arc::clone(&payload.full));
+                }
+                continue;
+            }
+            if channel_id.is_none()
+                && *required != Permissions::NONE
+                && !permissions(None).contains(*required)
+            {
+                continue;
+            }
+            if let Some(channel) = channel_id
+                && !permissions(Some(*channel)).contains(Permissions::VIEW_CHANNEL | *required)
+            {
+                continue;
+            }
+            let data = match payload.hidden() {
+                Some(hidden) if hides_content(&session, event) => hidden,
+                _ => Arc::clone(&payload.full),
+            };
+            push(&session, event.kind.name(), data);
+        }
+        if event.kind == EventKind::GuildDelete {
+            for session in self.in_guild(*guild_id) {
+                self.unsubscribe(&session, *guild_id);
+            }
+        }
+        if let (Some(whose), Some(state)) = (views_changed_by(event), state) {
+            self.refresh_views(state, *guild_id, whose);
         }
     }
 
@@ -330,34 +729,35 @@ impl Hub {
         }
     }
 
-    /// Events aimed at users. Joining a guild subscribes their sessions (and
-    /// each gets a GUILD_CREATE shaped for it); leaving unsubscribes them.
-    async fn deliver_to_user(&self, event: &Event, session: &Session, payload: &mut Payload<'_>) {
+    /// A guild joined: the users' sessions (of the guild's shard) follow
+    /// it from now on; those with the GUILDS intent are owed its
+    /// GUILD_CREATE, built off the dispatcher.
+    fn join(&self, event: &Event, guild: Snowflake) -> Vec<Arc<Session>> {
+        let Audience::Users(users) = &event.audience else {
+            return Vec::new();
+        };
+        let mut owed = Vec::new();
+        for session in self.of_users(users) {
+            if !in_shard(guild, session.shard) {
+                continue;
+            }
+            self.subscribe(&session, guild);
+            if session.has_intent(intents::GUILDS) {
+                owed.push(session);
+            }
+        }
+        owed
+    }
+
+    /// Events aimed at users (a guild joined is [`Hub::join`]): leaving a
+    /// guild unsubscribes their sessions.
+    fn deliver_to_user(&self, event: &Event, session: &Session, payload: &Payload<'_>) {
         let full = Arc::clone(&payload.full);
-        // The guild joined or left, or the one an event is about.
+        // The guild left, or the one an event is about.
         let guild = event.route.guild_id;
         match (event.kind, guild) {
             (EventKind::SessionsRevoked, _) => session.revoke(),
-            (EventKind::GuildCreate, Some(guild)) => {
-                if !in_shard(guild, session.shard) {
-                    return;
-                }
-                self.subscribe(session, guild);
-                if !session.has_intent(intents::GUILDS) {
-                    return;
-                }
-                let all = session.has_intent(intents::GUILD_PRESENCES);
-                let built = self
-                    .service
-                    .guild_create(guild, session.user_id, session.large_threshold, all)
-                    .await;
-                if let Ok(Some(payload)) = built
-                    && let Ok(json) = serde_json::to_string(&payload)
-                {
-                    session.add_visible(guild, payload.channels.iter().map(|c| c.id));
-                    push(session, event.kind.name(), json.into());
-                }
-            }
+            (EventKind::GuildCreate, Some(_)) => {}
             (EventKind::GuildDelete, Some(guild)) => {
                 if session.has_intent(intents::GUILDS) && in_shard(guild, session.shard) {
                     push(session, event.kind.name(), Arc::clone(&full));
@@ -375,40 +775,12 @@ impl Hub {
         }
     }
 
-    /// Where a person's client stands after a channel of theirs was created,
-    /// edited or deleted: the dispatch to send them, if any. An edit that
-    /// reveals the channel arrives as CHANNEL_CREATE and one that hides it
-    /// as CHANNEL_DELETE (the same channel object either way), so their
-    /// client only ever holds the channels they can view.
-    async fn follow_channel(
-        &self,
-        cache: &mut PermissionCache,
-        session: &Session,
-        guild: Snowflake,
-        channel: Snowflake,
-        kind: EventKind,
-    ) -> Option<&'static str> {
-        let now = kind != EventKind::ChannelDelete
-            && self
-                .permissions(cache, session, guild, Some(channel))
-                .await
-                .contains(Permissions::VIEW_CHANNEL);
-        let was = session.mark_visible(guild, channel, now);
-        let sent = match (was, now) {
-            (true, true) => kind,
-            (false, true) => EventKind::ChannelCreate,
-            (true, false) => EventKind::ChannelDelete,
-            (false, false) => return None,
-        };
-        Some(sent.name())
-    }
-
     /// After an event that may change what people see (a role's
     /// permissions, someone's roles, the owner), compares each affected
     /// person's view of the guild's channels with what their client was told
     /// and sends CHANNEL_CREATE for each channel revealed and CHANNEL_DELETE
     /// for each hidden. Bots see every channel and are left alone.
-    async fn refresh_views(&self, cache: &mut PermissionCache, guild: Snowflake, whose: Whose) {
+    fn refresh_views(&self, state: &mut GuildState, guild: Snowflake, whose: Whose) {
         let sessions: Vec<_> = self
             .in_guild(guild)
             .into_iter()
@@ -421,28 +793,16 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
-        // In id order: stable, and a category made before its channels comes first.
-        let mut channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
-            Some(snapshot) => snapshot.channels.keys().copied().collect(),
-            None => return,
-        };
-        channels.sort_unstable();
-        // Each channel's object is read once, and only if someone's view of it changed.
-        let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
+        let channels = state.channel_ids();
         for session in sessions {
             for id in &channels {
-                let now = self
-                    .permissions(cache, &session, guild, Some(*id))
-                    .await
+                let now = state
+                    .permissions(session.user_id, Some(*id))
                     .contains(Permissions::VIEW_CHANNEL);
                 if session.mark_visible(guild, *id, now) == now {
                     continue;
                 }
-                if let Entry::Vacant(slot) = objects.entry(*id) {
-                    let object = self.service.channel_object(*id).await.ok().flatten();
-                    slot.insert(object.map(Arc::from));
-                }
-                let Some(Some(object)) = objects.get(id) else {
+                let Some(object) = state.channel_object(*id) else {
                     continue;
                 };
                 let kind = if now {
@@ -450,99 +810,38 @@ impl Hub {
                 } else {
                     EventKind::ChannelDelete
                 };
-                push(&session, kind.name(), Arc::clone(object));
+                push(&session, kind.name(), object);
             }
         }
     }
+}
 
-    /// The guild's snapshot, read if not yet cached.
-    async fn snapshot<'a>(
-        &self,
-        cache: &'a mut PermissionCache,
-        guild: Snowflake,
-    ) -> Option<&'a GuildSnapshot> {
-        let entry = cache.entry(guild).or_default();
-        if entry.snapshot.is_none() {
-            match self.service.guild_snapshot(guild).await {
-                Ok(snapshot) => entry.snapshot = Some(snapshot),
-                Err(e) => {
-                    tracing::error!(error = %e, "channel views not refreshed");
-                    return None;
-                }
-            }
-        }
-        entry.snapshot.as_ref().and_then(Option::as_ref)
-    }
-
-    /// A session's permissions in a channel, or guild-wide with `None`;
-    /// computed in memory from the guild's snapshot, read once until an
-    /// event in the guild may change them (a thread asks the service, as
-    /// its permissions need its membership).
-    async fn permissions(
-        &self,
-        cache: &mut PermissionCache,
-        session: &Session,
-        guild: Snowflake,
-        channel: Option<Snowflake>,
-    ) -> Permissions {
-        let user = session.user_id;
-        // Guild-wide permissions are cached under the guild's own id.
-        let key = (channel.unwrap_or(guild), user);
-        let entry = cache.entry(guild).or_default();
-        if let Some(p) = entry.computed.get(&key) {
-            return *p;
-        }
-        let loaded = self.load(entry, guild, user).await;
-        let computed = match loaded {
-            Err(e) => {
-                tracing::error!(error = %e, "permission check failed; event withheld");
-                return Permissions::NONE;
-            }
-            Ok(None) => Permissions::NONE,
-            Ok(Some((snapshot, member))) => match channel {
-                None => snapshot.base(member),
-                Some(channel) => match snapshot.in_channel(member, channel) {
-                    Some(p) => p,
-                    None => {
-                        let asked = self.service.channel_permissions(user, guild, channel);
-                        match asked.await {
-                            Ok(p) => p,
-                            Err(e) => {
-                                tracing::error!(error = %e, "permission check failed; event withheld");
-                                return Permissions::NONE;
-                            }
-                        }
-                    }
-                },
-            },
-        };
-        entry.computed.insert(key, computed);
-        computed
-    }
-
-    /// The guild's snapshot and the user's membership, read if not yet
-    /// cached; `None` if either is gone.
-    async fn load<'a>(
-        &self,
-        entry: &'a mut GuildPermissions,
-        guild: Snowflake,
-        user: Snowflake,
-    ) -> Result<Option<(&'a GuildSnapshot, &'a Member)>, concord_service::ServiceError> {
-        if entry.snapshot.is_none() {
-            entry.snapshot = Some(self.service.guild_snapshot(guild).await?);
-        }
-        if let Entry::Vacant(slot) = entry.members.entry(user) {
-            slot.insert(self.service.guild_member(guild, user).await?);
-        }
-        let snapshot = entry.snapshot.as_ref().and_then(Option::as_ref);
-        let member = entry.members.get(&user).and_then(Option::as_ref);
-        Ok(snapshot.zip(member))
-    }
+/// Where a person's client stands after a channel of theirs was created,
+/// edited or deleted (`now`: whether they may view it after): the
+/// dispatch to send them, if any. An edit that reveals the channel
+/// arrives as CHANNEL_CREATE and one that hides it as CHANNEL_DELETE (the
+/// same channel object either way), so their client only ever holds the
+/// channels they can view.
+fn follow_channel(
+    session: &Session,
+    guild: Snowflake,
+    channel: Snowflake,
+    kind: EventKind,
+    now: bool,
+) -> Option<&'static str> {
+    let was = session.mark_visible(guild, channel, now);
+    let sent = match (was, now) {
+        (true, true) => kind,
+        (false, true) => EventKind::ChannelCreate,
+        (true, false) => EventKind::ChannelDelete,
+        (false, false) => return None,
+    };
+    Some(sent.name())
 }
 
 fn push(session: &Session, kind: &'static str, data: Arc<str>) {
     metrics::counter!("concord_gateway_dispatches_total").increment(1);
-    if session.push(kind, data) == Pushed::Kicked {
+    if session.push_event(kind, data) == Pushed::Kicked {
         metrics::counter!("concord_gateway_slow_consumers_total").increment(1);
         tracing::info!(session = %session.id, "slow consumer disconnected");
     }
@@ -580,38 +879,6 @@ fn views_changed_by(event: &Event) -> Option<Whose> {
         GuildRoleUpdate | GuildRoleDelete | GuildUpdate => Some(Whose::Everyone),
         GuildMemberUpdate => event.route.user_id.map(Whose::User),
         _ => None,
-    }
-}
-
-/// Drops what an event in a guild made stale in its permission cache.
-fn invalidate(cache: &mut PermissionCache, guild: Snowflake, event: &Event) {
-    use EventKind::*;
-    let Some(entry) = cache.get_mut(&guild) else {
-        return;
-    };
-    match event.kind {
-        // One member changed: only their permissions.
-        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => match event.route.user_id {
-            Some(user) => {
-                entry.members.remove(&user);
-                entry.computed.retain(|(_, u), _| *u != user);
-            }
-            None => {
-                cache.remove(&guild);
-            }
-        },
-        // Deleting a role edits members' role lists without events of their own.
-        GuildDelete | GuildRoleDelete => {
-            cache.remove(&guild);
-        }
-        GuildUpdate | GuildRoleCreate | GuildRoleUpdate | ChannelCreate | ChannelUpdate
-        | ChannelDelete => {
-            entry.snapshot = None;
-            entry.computed.clear();
-        }
-        // Threads are not in the snapshot; their permissions are recomputed.
-        ThreadCreate | ThreadUpdate | ThreadDelete | ThreadMembersUpdate => entry.computed.clear(),
-        _ => {}
     }
 }
 
@@ -687,7 +954,11 @@ mod tests {
         let config = ServiceConfig::defaults();
         let service = Service::open(store, bus.clone(), config).await.unwrap();
         let events = bus.subscribe().await.unwrap();
-        let hub = Arc::new(Hub::new(Arc::new(service), Arc::clone(events.interest())));
+        let hub = Arc::new(Hub::new(
+            Arc::new(service),
+            Arc::clone(events.interest()),
+            Arc::default(),
+        ));
         (hub, bus, events)
     }
 

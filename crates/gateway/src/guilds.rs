@@ -1,0 +1,526 @@
+//! What the fan-out computes permissions from, per guild, in the node's
+//! memory: the guild's owner, its roles, its channels with their
+//! overwrites, the threads heard of (parent and type), and the members
+//! with a session on this node (roles and timeout) with the private
+//! threads they follow. A guild's state is read from the store when a
+//! local session first needs it, off the dispatcher ([`load`]), and then
+//! kept current by applying each event's payload, parsed once per event
+//! ([`Change::of`]): every change to these records is announced on the
+//! bus, so delivering an event reads nothing. It is a cache of store
+//! state that every node keeps for itself; after a gap it is read again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use concord_model::event::{Event, EventKind};
+use concord_model::records::{Channel, Guild, Member, Role, channel_type};
+use concord_model::timestamp::parse_iso8601;
+use concord_model::{Permissions, Snowflake};
+use concord_service::permissions::MemberContext;
+use concord_service::{Service, ServiceResult};
+use serde::Deserialize;
+
+/// One guild as the fan-out sees it.
+pub(crate) struct GuildState {
+    guild: Guild,
+    roles: Vec<Role>,
+    /// The guild's channels (threads aside), with the object its clients
+    /// were last told of (`None`: rendered from the record when needed).
+    channels: HashMap<Snowflake, Known>,
+    /// Threads heard of; `None` for an id that is no thread of the guild.
+    threads: HashMap<Snowflake, Option<Thread>>,
+    /// Members asked about (those with a session here); `None` for a user
+    /// who is not one.
+    members: HashMap<Snowflake, Option<Member>>,
+    /// (thread, user): who follows which private thread, for the members
+    /// kept here.
+    joined: HashSet<(Snowflake, Snowflake)>,
+    /// Per (channel, or the guild's own id for guild-wide, and user);
+    /// cleared by any change.
+    computed: HashMap<(Snowflake, Snowflake), Permissions>,
+}
+
+struct Known {
+    channel: Channel,
+    object: Option<Arc<str>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Thread {
+    parent: Snowflake,
+    private: bool,
+}
+
+/// What must be read before an event of the guild can be delivered.
+#[derive(Default, Debug, PartialEq)]
+pub(crate) struct Needs {
+    pub(crate) members: Vec<Snowflake>,
+    pub(crate) threads: Vec<Snowflake>,
+}
+
+impl Needs {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.threads.is_empty()
+    }
+}
+
+/// What a load read: the guild itself on its first load (`None` inside
+/// when it is gone), then members and threads as they are needed.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    pub(crate) guild: Option<Option<GuildBase>>,
+    pub(crate) members: Vec<(Snowflake, Option<Member>)>,
+    /// A thread, and which of the users asked about follow it (private).
+    pub(crate) threads: Vec<(Snowflake, Option<Thread>, Vec<Snowflake>)>,
+}
+
+pub(crate) struct GuildBase {
+    guild: Guild,
+    roles: Vec<Role>,
+    channels: Vec<Channel>,
+}
+
+/// Reads what `needs` says of `guild` (and the guild itself if `first`).
+/// Runs in a task of its own, never in the dispatcher.
+pub(crate) async fn load(
+    service: &Service,
+    guild: Snowflake,
+    first: bool,
+    needs: &Needs,
+    users: &[Snowflake],
+) -> ServiceResult<Loaded> {
+    let mut loaded = Loaded::default();
+    if first {
+        let snapshot = service.guild_snapshot(guild).await?;
+        loaded.guild = Some(snapshot.map(|s| GuildBase {
+            guild: s.guild,
+            roles: s.roles,
+            channels: s.channels.into_values().collect(),
+        }));
+    }
+    for user in &needs.members {
+        loaded
+            .members
+            .push((*user, service.guild_member(guild, *user).await?));
+    }
+    for id in &needs.threads {
+        let object = service.channel_object(*id).await?;
+        let channel = object.and_then(|o| serde_json::from_str::<Channel>(&o).ok());
+        let thread = channel.and_then(|c| thread_of(&c, guild));
+        let mut joined = Vec::new();
+        if thread.is_some_and(|t| t.private) {
+            // Whoever sees a private thread follows it or manages threads:
+            // either way the thread's rule grants what it grants a follower.
+            for user in users {
+                let held = service.channel_permissions(*user, guild, *id).await?;
+                if held.contains(Permissions::VIEW_CHANNEL) {
+                    joined.push(*user);
+                }
+            }
+        }
+        loaded.threads.push((*id, thread, joined));
+    }
+    Ok(loaded)
+}
+
+/// A thread of `guild`, if the channel is one.
+fn thread_of(channel: &Channel, guild: Snowflake) -> Option<Thread> {
+    if !channel.is_thread() || channel.guild_id != Some(guild) {
+        return None;
+    }
+    Some(Thread {
+        parent: channel.parent_id?,
+        private: channel.kind == channel_type::PRIVATE_THREAD,
+    })
+}
+
+impl GuildState {
+    /// The state a first load read; `None` if the guild is gone.
+    pub(crate) fn new(base: GuildBase) -> GuildState {
+        GuildState {
+            guild: base.guild,
+            roles: base.roles,
+            channels: base
+                .channels
+                .into_iter()
+                .map(|channel| {
+                    let known = Known {
+                        channel,
+                        object: None,
+                    };
+                    (known.channel.id, known)
+                })
+                .collect(),
+            threads: HashMap::new(),
+            members: HashMap::new(),
+            joined: HashSet::new(),
+            computed: HashMap::new(),
+        }
+    }
+
+    /// Adds what a later load read. Something an event set meanwhile is
+    /// not there to overwrite: loads start only while the guild's events
+    /// are held, and those are applied after.
+    pub(crate) fn install(&mut self, loaded: Loaded) {
+        for (user, member) in loaded.members {
+            self.members.insert(user, member);
+        }
+        for (id, thread, joined) in loaded.threads {
+            self.threads.insert(id, thread);
+            self.joined
+                .extend(joined.into_iter().map(|user| (id, user)));
+        }
+        self.computed.clear();
+    }
+
+    /// What must be read before `users` can be told of something in
+    /// `channel` (or guild-wide with `None`).
+    pub(crate) fn needs(
+        &self,
+        users: impl IntoIterator<Item = Snowflake>,
+        channel: Option<Snowflake>,
+    ) -> Needs {
+        let mut needs = Needs::default();
+        for user in users {
+            if !self.members.contains_key(&user) && !needs.members.contains(&user) {
+                needs.members.push(user);
+            }
+        }
+        if let Some(channel) = channel
+            && channel != self.guild.id
+            && !self.channels.contains_key(&channel)
+            && !self.threads.contains_key(&channel)
+        {
+            needs.threads.push(channel);
+        }
+        needs
+    }
+
+    /// Users asked about whose private-thread memberships are kept.
+    pub(crate) fn users(&self) -> Vec<Snowflake> {
+        self.members.keys().copied().collect()
+    }
+
+    /// The guild's channels (threads aside), in id order: stable, and a
+    /// category made before its channels comes first.
+    pub(crate) fn channel_ids(&self) -> Vec<Snowflake> {
+        let mut ids: Vec<_> = self.channels.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A channel's object as its clients get it.
+    pub(crate) fn channel_object(&mut self, id: Snowflake) -> Option<Arc<str>> {
+        let known = self.channels.get_mut(&id)?;
+        let object = known.object.get_or_insert_with(|| {
+            let wire = concord_model::wire::Channel::new(&known.channel, None);
+            serde_json::to_string(&wire).unwrap_or_default().into()
+        });
+        Some(Arc::clone(object))
+    }
+
+    /// A user's permissions in a channel or thread of the guild, or
+    /// guild-wide with `None`; nothing for what is not known (a user who
+    /// is no member, a channel that is gone).
+    pub(crate) fn permissions(
+        &mut self,
+        user: Snowflake,
+        channel: Option<Snowflake>,
+    ) -> Permissions {
+        let key = (channel.unwrap_or(self.guild.id), user);
+        if let Some(p) = self.computed.get(&key) {
+            return *p;
+        }
+        let computed = self.compute(user, channel);
+        self.computed.insert(key, computed);
+        computed
+    }
+
+    fn compute(&self, user: Snowflake, channel: Option<Snowflake>) -> Permissions {
+        let Some(Some(member)) = self.members.get(&user) else {
+            return Permissions::NONE;
+        };
+        let context = MemberContext {
+            guild: &self.guild,
+            roles: &self.roles,
+            member,
+            now_ms: concord_model::snowflake::now_ms(),
+        };
+        let Some(channel) = channel else {
+            return context.base();
+        };
+        if let Some(known) = self.channels.get(&channel) {
+            return context.in_channel(&known.channel);
+        }
+        let Some(Some(thread)) = self.threads.get(&channel) else {
+            return Permissions::NONE;
+        };
+        let Some(parent) = self.channels.get(&thread.parent) else {
+            return Permissions::NONE;
+        };
+        let joined = thread.private && self.joined.contains(&(channel, user));
+        context.in_thread(&parent.channel, thread.private, joined)
+    }
+
+    /// Applies what an event of the guild changed.
+    pub(crate) fn apply(&mut self, change: &Change) {
+        match change {
+            Change::None => return,
+            Change::Owner(owner) => self.guild.owner_id = *owner,
+            Change::Role(role) => {
+                let role = Role {
+                    guild_id: self.guild.id,
+                    ..role.clone()
+                };
+                match self.roles.iter_mut().find(|r| r.id == role.id) {
+                    Some(slot) => *slot = role,
+                    None => self.roles.push(role),
+                }
+            }
+            Change::RoleGone(id) => {
+                self.roles.retain(|r| r.id != *id);
+                // Taken from every member in the store, without events of their own.
+                for member in self.members.values_mut().flatten() {
+                    member.roles.retain(|r| r != id);
+                }
+            }
+            Change::Channel(channel, object) => {
+                let known = Known {
+                    channel: channel.clone(),
+                    object: Some(Arc::clone(object)),
+                };
+                self.channels.insert(channel.id, known);
+            }
+            Change::ChannelGone(id) => {
+                self.channels.remove(id);
+                self.threads
+                    .retain(|_, t| t.is_none_or(|t| t.parent != *id));
+            }
+            Change::Member(member) => {
+                // Only those asked about are kept: a member with no session
+                // here is read when one connects.
+                if let Some(slot) = self.members.get_mut(&member.user_id) {
+                    let joined_at_ms = slot.as_ref().map_or(0, |m| m.joined_at_ms);
+                    *slot = Some(Member {
+                        guild_id: self.guild.id,
+                        joined_at_ms: member.joined_at_ms.max(joined_at_ms),
+                        ..member.clone()
+                    });
+                }
+            }
+            Change::MemberGone(user) => {
+                if let Some(slot) = self.members.get_mut(user) {
+                    *slot = None;
+                }
+                self.joined.retain(|(_, u)| u != user);
+            }
+            Change::Thread { id, thread, owner } => {
+                self.threads.insert(*id, *thread);
+                // A private thread's creator follows it from the start;
+                // THREAD_MEMBERS_UPDATE says so only after THREAD_CREATE.
+                if let (Some(thread), Some(owner)) = (thread, owner)
+                    && thread.private
+                {
+                    self.joined.insert((*id, *owner));
+                }
+            }
+            Change::ThreadGone(id) => {
+                self.threads.remove(id);
+                self.joined.retain(|(t, _)| t != id);
+            }
+            Change::ThreadMembers {
+                thread,
+                added,
+                removed,
+            } => {
+                for user in added {
+                    self.joined.insert((*thread, *user));
+                }
+                for user in removed {
+                    self.joined.remove(&(*thread, *user));
+                }
+            }
+        }
+        self.computed.clear();
+    }
+}
+
+/// What an event changes in its guild's state, read from its payload once.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    None,
+    Owner(Snowflake),
+    Role(Role),
+    RoleGone(Snowflake),
+    /// A channel and its object, as the event carries it.
+    Channel(Channel, Arc<str>),
+    ChannelGone(Snowflake),
+    Member(Member),
+    MemberGone(Snowflake),
+    Thread {
+        id: Snowflake,
+        thread: Option<Thread>,
+        owner: Option<Snowflake>,
+    },
+    ThreadGone(Snowflake),
+    ThreadMembers {
+        thread: Snowflake,
+        added: Vec<Snowflake>,
+        removed: Vec<Snowflake>,
+    },
+}
+
+/// The `d` of GUILD_ROLE_CREATE/UPDATE.
+#[derive(Deserialize)]
+struct RoleEvent {
+    role: RolePayload,
+}
+
+/// A role object: what permissions need of it.
+#[derive(Deserialize)]
+struct RolePayload {
+    id: Snowflake,
+    #[serde(default)]
+    name: String,
+    permissions: Permissions,
+    #[serde(default)]
+    position: i32,
+}
+
+/// The `d` of GUILD_ROLE_DELETE.
+#[derive(Deserialize)]
+struct RoleDeleted {
+    role_id: Snowflake,
+}
+
+/// A guild object (GUILD_UPDATE): who owns it.
+#[derive(Deserialize)]
+struct GuildPayload {
+    owner_id: Snowflake,
+}
+
+/// A member object (GUILD_MEMBER_ADD/UPDATE), or the user of
+/// GUILD_MEMBER_REMOVE.
+#[derive(Deserialize)]
+struct MemberPayload {
+    user: UserPayload,
+    #[serde(default)]
+    roles: Vec<Snowflake>,
+    #[serde(default)]
+    joined_at: Option<String>,
+    #[serde(default)]
+    communication_disabled_until: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserPayload {
+    id: Snowflake,
+}
+
+#[derive(Deserialize)]
+struct MemberRemoved {
+    user: UserPayload,
+}
+
+/// A thread object (THREAD_CREATE/UPDATE/DELETE): what it hangs from.
+#[derive(Deserialize)]
+struct ThreadPayload {
+    id: Snowflake,
+    #[serde(rename = "type")]
+    kind: u8,
+    parent_id: Option<Snowflake>,
+    #[serde(default)]
+    owner_id: Option<Snowflake>,
+}
+
+/// The `d` of THREAD_MEMBERS_UPDATE.
+#[derive(Deserialize)]
+struct ThreadMembersPayload {
+    id: Snowflake,
+    #[serde(default)]
+    added_members: Vec<AddedMember>,
+    #[serde(default)]
+    removed_member_ids: Vec<Snowflake>,
+}
+
+#[derive(Deserialize)]
+struct AddedMember {
+    user_id: Snowflake,
+}
+
+impl Change {
+    /// What `event` (one of the guild's, to its members) changes. A
+    /// payload that does not parse changes nothing (and is logged): the
+    /// service wrote it from the same wire types.
+    pub(crate) fn of(event: &Event) -> Change {
+        use EventKind::*;
+        let data = event.data.as_str();
+        let parsed = match event.kind {
+            GuildUpdate => parse::<GuildPayload>(data).map(|g| Change::Owner(g.owner_id)),
+            GuildRoleCreate | GuildRoleUpdate => parse::<RoleEvent>(data).map(|e| {
+                Change::Role(Role {
+                    id: e.role.id,
+                    guild_id: Snowflake(0),
+                    name: e.role.name,
+                    permissions: e.role.permissions,
+                    position: e.role.position,
+                    color: 0,
+                    hoist: false,
+                    mentionable: false,
+                    bot_id: None,
+                })
+            }),
+            GuildRoleDelete => parse::<RoleDeleted>(data).map(|e| Change::RoleGone(e.role_id)),
+            ChannelCreate | ChannelUpdate => {
+                parse::<Channel>(data).map(|c| Change::Channel(c, Arc::from(data)))
+            }
+            ChannelDelete => parse::<Channel>(data).map(|c| Change::ChannelGone(c.id)),
+            GuildMemberAdd | GuildMemberUpdate => parse::<MemberPayload>(data).map(|m| {
+                Change::Member(Member {
+                    guild_id: Snowflake(0),
+                    user_id: m.user.id,
+                    nick: None,
+                    roles: m.roles,
+                    joined_at_ms: m.joined_at.as_deref().and_then(parse_iso8601).unwrap_or(0),
+                    deaf: false,
+                    mute: false,
+                    communication_disabled_until_ms: m
+                        .communication_disabled_until
+                        .as_deref()
+                        .and_then(parse_iso8601),
+                })
+            }),
+            GuildMemberRemove => {
+                parse::<MemberRemoved>(data).map(|m| Change::MemberGone(m.user.id))
+            }
+            ThreadCreate | ThreadUpdate => parse::<ThreadPayload>(data).map(|t| Change::Thread {
+                id: t.id,
+                thread: t.parent_id.map(|parent| Thread {
+                    parent,
+                    private: t.kind == channel_type::PRIVATE_THREAD,
+                }),
+                owner: t.owner_id,
+            }),
+            ThreadDelete => parse::<ThreadPayload>(data).map(|t| Change::ThreadGone(t.id)),
+            ThreadMembersUpdate => {
+                parse::<ThreadMembersPayload>(data).map(|t| Change::ThreadMembers {
+                    thread: t.id,
+                    added: t.added_members.into_iter().map(|m| m.user_id).collect(),
+                    removed: t.removed_member_ids,
+                })
+            }
+            _ => Some(Change::None),
+        };
+        parsed.unwrap_or_else(|| {
+            tracing::error!(
+                kind = event.kind.name(),
+                "event payload unreadable; state not updated"
+            );
+            Change::None
+        })
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
+    serde_json::from_str(data).ok()
+}
