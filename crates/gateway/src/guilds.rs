@@ -524,3 +524,246 @@ impl Change {
 fn parse<'a, T: Deserialize<'a>>(data: &'a str) -> Option<T> {
     serde_json::from_str(data).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use concord_model::event::{Audience, NodeId};
+    use concord_model::records::{Overwrite, User, channel_type};
+    use concord_model::wire;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const GUILD: Snowflake = Snowflake(1);
+    const TEXT: Snowflake = Snowflake(2);
+    const OWNER: Snowflake = Snowflake(10);
+    const USER: Snowflake = Snowflake(20);
+    const ROLE: Snowflake = Snowflake(5);
+    const VIEW: Permissions = Permissions::VIEW_CHANNEL;
+
+    fn role(id: Snowflake, permissions: Permissions) -> Role {
+        Role {
+            id,
+            permissions,
+            ..Role::everyone(GUILD)
+        }
+    }
+
+    fn member(roles: &[Snowflake]) -> Member {
+        Member {
+            roles: roles.to_vec(),
+            ..Member::new(GUILD, USER, 0)
+        }
+    }
+
+    /// A guild where @everyone views and sends, with one text channel,
+    /// and USER a member without roles.
+    fn state() -> GuildState {
+        let mut state = GuildState::new(GuildBase {
+            guild: Guild::new(GUILD, "g", OWNER),
+            roles: vec![role(GUILD, VIEW | Permissions::SEND_MESSAGES)],
+            channels: vec![Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")],
+        });
+        state.install(Loaded {
+            members: vec![(USER, Some(member(&[])))],
+            ..Loaded::default()
+        });
+        state
+    }
+
+    /// The event the service would publish, from the same wire types.
+    fn event(kind: EventKind, data: Value) -> Event {
+        let audience = Audience::Guild {
+            guild_id: GUILD,
+            channel_id: None,
+            required: Permissions::NONE,
+        };
+        Event::new(kind, audience, NodeId(1), &data)
+    }
+
+    fn apply(state: &mut GuildState, kind: EventKind, data: Value) {
+        let change = Change::of(&event(kind, data));
+        assert_ne!(change, Change::None, "{kind:?} changes the state");
+        state.apply(&change);
+    }
+
+    fn sees(state: &mut GuildState, channel: Snowflake) -> bool {
+        state.permissions(USER, Some(channel)).contains(VIEW)
+    }
+
+    fn role_event(role: &Role) -> Value {
+        json!({ "guild_id": GUILD, "role": wire::Role::from(role) })
+    }
+
+    fn member_event(member: &Member) -> Value {
+        let user = wire::User::from(&User::new(member.user_id, "user"));
+        let mut out = serde_json::to_value(wire::Member::new(member, Some(user))).unwrap();
+        out["guild_id"] = json!(GUILD);
+        out
+    }
+
+    fn channel_event(channel: &Channel) -> Value {
+        serde_json::to_value(wire::Channel::new(channel, None)).unwrap()
+    }
+
+    #[test]
+    fn role_events_change_what_members_hold() {
+        let mut state = state();
+        assert!(sees(&mut state, TEXT));
+        let everyone = role(GUILD, Permissions::SEND_MESSAGES);
+        apply(
+            &mut state,
+            EventKind::GuildRoleUpdate,
+            role_event(&everyone),
+        );
+        assert!(!sees(&mut state, TEXT), "@everyone lost VIEW_CHANNEL");
+        apply(
+            &mut state,
+            EventKind::GuildRoleCreate,
+            role_event(&role(ROLE, VIEW)),
+        );
+        assert!(!sees(&mut state, TEXT), "not given yet");
+        apply(
+            &mut state,
+            EventKind::GuildMemberUpdate,
+            member_event(&member(&[ROLE])),
+        );
+        assert!(sees(&mut state, TEXT), "given");
+        let deleted = json!({ "guild_id": GUILD, "role_id": ROLE });
+        apply(&mut state, EventKind::GuildRoleDelete, deleted);
+        assert!(!sees(&mut state, TEXT), "the role left every member");
+        apply(
+            &mut state,
+            EventKind::GuildRoleCreate,
+            role_event(&role(ROLE, VIEW)),
+        );
+        assert!(!sees(&mut state, TEXT), "a role made anew is no one's");
+    }
+
+    #[test]
+    fn channel_events_carry_their_overwrites_and_objects() {
+        let mut state = state();
+        let hidden = Channel {
+            permission_overwrites: vec![Overwrite {
+                id: USER,
+                kind: 1,
+                allow: Permissions::NONE,
+                deny: VIEW,
+            }],
+            ..Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")
+        };
+        apply(&mut state, EventKind::ChannelUpdate, channel_event(&hidden));
+        assert!(!sees(&mut state, TEXT));
+        let object = state.channel_object(TEXT).unwrap();
+        let object: Value = serde_json::from_str(&object).unwrap();
+        assert_eq!(object, channel_event(&hidden), "the object clients got");
+        let other = Channel::new(Snowflake(3), channel_type::GUILD_TEXT, GUILD, "other");
+        apply(&mut state, EventKind::ChannelCreate, channel_event(&other));
+        assert!(sees(&mut state, other.id));
+        assert_eq!(state.channel_ids(), vec![TEXT, other.id]);
+        apply(&mut state, EventKind::ChannelDelete, channel_event(&other));
+        assert!(!sees(&mut state, other.id));
+        assert_eq!(state.channel_ids(), vec![TEXT]);
+    }
+
+    #[test]
+    fn guild_updates_move_ownership() {
+        let mut state = state();
+        let everyone = role(GUILD, Permissions::NONE);
+        apply(
+            &mut state,
+            EventKind::GuildRoleUpdate,
+            role_event(&everyone),
+        );
+        assert!(!sees(&mut state, TEXT));
+        let guild = wire::Guild::new(&Guild::new(GUILD, "g", USER), &[everyone]);
+        let data = serde_json::to_value(guild).unwrap();
+        apply(&mut state, EventKind::GuildUpdate, data);
+        assert_eq!(state.permissions(USER, None), Permissions::ALL);
+    }
+
+    #[test]
+    fn members_leave_and_come_back_timed_out() {
+        let mut state = state();
+        let user = wire::User::from(&User::new(USER, "user"));
+        let removed = json!({ "guild_id": GUILD, "user": user });
+        apply(&mut state, EventKind::GuildMemberRemove, removed);
+        assert_eq!(state.permissions(USER, Some(TEXT)), Permissions::NONE);
+        let timed_out = Member {
+            communication_disabled_until_ms: Some(concord_model::snowflake::now_ms() + 60_000),
+            ..member(&[])
+        };
+        apply(
+            &mut state,
+            EventKind::GuildMemberAdd,
+            member_event(&timed_out),
+        );
+        let held = state.permissions(USER, Some(TEXT));
+        assert!(held.contains(VIEW));
+        assert!(!held.contains(Permissions::SEND_MESSAGES), "timed out");
+        // Someone with no session here is not kept.
+        let stranger = Member::new(GUILD, Snowflake(30), 0);
+        apply(
+            &mut state,
+            EventKind::GuildMemberAdd,
+            member_event(&stranger),
+        );
+        assert_eq!(
+            state.permissions(Snowflake(30), Some(TEXT)),
+            Permissions::NONE
+        );
+        assert_eq!(
+            state.needs([Snowflake(30)], None).members,
+            vec![Snowflake(30)]
+        );
+    }
+
+    #[test]
+    fn threads_follow_their_parent_and_private_ones_their_members() {
+        let mut state = state();
+        let thread = |id: u64, kind: u8| Channel {
+            parent_id: Some(TEXT),
+            owner_id: Some(USER),
+            ..Channel::new(Snowflake(id), kind, GUILD, "t")
+        };
+        let public = thread(7, channel_type::PUBLIC_THREAD);
+        assert_eq!(
+            state.needs([USER], Some(public.id)).threads,
+            vec![public.id]
+        );
+        apply(&mut state, EventKind::ThreadCreate, channel_event(&public));
+        assert!(state.needs([USER], Some(public.id)).is_empty());
+        assert!(sees(&mut state, public.id));
+        // A private thread: its creator follows it from THREAD_CREATE on.
+        let private = thread(8, channel_type::PRIVATE_THREAD);
+        apply(&mut state, EventKind::ThreadCreate, channel_event(&private));
+        assert!(sees(&mut state, private.id));
+        let left = json!({ "id": private.id, "guild_id": GUILD, "member_count": 0,
+            "removed_member_ids": [USER] });
+        apply(&mut state, EventKind::ThreadMembersUpdate, left);
+        assert!(!sees(&mut state, private.id));
+        let added = json!({ "id": private.id, "guild_id": GUILD, "member_count": 1,
+            "added_members": [{ "id": private.id, "user_id": USER, "join_timestamp": "", "flags": 0 }] });
+        apply(&mut state, EventKind::ThreadMembersUpdate, added);
+        assert!(sees(&mut state, private.id));
+        // The parent's overwrites rule the thread.
+        let hidden = Channel {
+            permission_overwrites: vec![Overwrite {
+                id: GUILD,
+                kind: 0,
+                allow: Permissions::NONE,
+                deny: VIEW,
+            }],
+            ..Channel::new(TEXT, channel_type::GUILD_TEXT, GUILD, "text")
+        };
+        apply(&mut state, EventKind::ChannelUpdate, channel_event(&hidden));
+        assert!(!sees(&mut state, public.id));
+        let gone =
+            json!({ "id": public.id, "guild_id": GUILD, "parent_id": TEXT, "type": public.kind });
+        apply(&mut state, EventKind::ThreadDelete, gone);
+        assert!(
+            !state.needs([USER], Some(public.id)).is_empty(),
+            "forgotten"
+        );
+    }
+}

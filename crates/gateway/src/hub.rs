@@ -926,10 +926,10 @@ mod tests {
 
     use concord_bus::{EventBus, LocalBus};
     use concord_model::event::NodeId;
-    use concord_model::records::{Channel, Guild, Role, User, channel_type};
+    use concord_model::records::{Channel, Guild, Member, Role, User, channel_type};
     use concord_service::ServiceConfig;
     use concord_store::memory::MemoryStore;
-    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, MemberStore, NewGuild, UserStore};
     use tokio::sync::Notify;
 
     use super::*;
@@ -941,6 +941,14 @@ mod tests {
 
     /// A hub over a bus that keeps `capacity` events, and its subscription.
     async fn hub(capacity: usize) -> (Arc<Hub>, Arc<LocalBus>, Subscription) {
+        let (hub, bus, events, _) = hub_over_store(capacity).await;
+        (hub, bus, events)
+    }
+
+    /// As [`hub`], with the store the service uses.
+    async fn hub_over_store(
+        capacity: usize,
+    ) -> (Arc<Hub>, Arc<LocalBus>, Subscription, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
         store.create_user(&User::new(OWNER, "owner")).await.unwrap();
         let guild = NewGuild {
@@ -952,14 +960,16 @@ mod tests {
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(capacity));
         let config = ServiceConfig::defaults();
-        let service = Service::open(store, bus.clone(), config).await.unwrap();
+        let service = Service::open(store.clone(), bus.clone(), config)
+            .await
+            .unwrap();
         let events = bus.subscribe().await.unwrap();
         let hub = Arc::new(Hub::new(
             Arc::new(service),
             Arc::clone(events.interest()),
             Arc::default(),
         ));
-        (hub, bus, events)
+        (hub, bus, events, store)
     }
 
     fn attachment(id: u64) -> Attachment {
@@ -996,6 +1006,80 @@ mod tests {
             channel_id: Some(TEXT),
             required: Permissions::NONE,
         }
+    }
+
+    fn role_update(permissions: Permissions) -> Event {
+        let role = Role {
+            permissions,
+            ..Role::everyone(GUILD)
+        };
+        let data = serde_json::json!({
+            "guild_id": GUILD,
+            "role": concord_model::wire::Role::from(&role),
+        });
+        let audience = Audience::Guild {
+            guild_id: GUILD,
+            channel_id: None,
+            required: Permissions::NONE,
+        };
+        Event::new(EventKind::GuildRoleUpdate, audience, NodeId(1), &data)
+    }
+
+    /// Waits (boundedly) until `session` numbered `frames` dispatches.
+    async fn numbered(session: &Session, frames: u64) {
+        let reached = async {
+            while session.numbered() < frames {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let waited = tokio::time::timeout(Duration::from_secs(5), reached).await;
+        waited.unwrap_or_else(|_| panic!("{} of {frames} frames", session.numbered()));
+    }
+
+    /// Once a guild's state is read, delivering its events reads nothing
+    /// from the store: a role edit is applied from its own payload, and
+    /// the next events follow it.
+    #[tokio::test]
+    async fn delivery_reads_nothing_once_the_guild_is_loaded() {
+        let (hub, bus, events, store) = hub_over_store(64).await;
+        let member = Snowflake(20);
+        store.create_user(&User::new(member, "m")).await.unwrap();
+        store
+            .put_member(&Member::new(GUILD, member, 0))
+            .await
+            .unwrap();
+        let session = Session::new(
+            "m".into(),
+            member,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.set_guilds([GUILD]);
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        bus.publish(typing()).await.unwrap();
+        numbered(&session, 1).await;
+
+        let before = store.calls();
+        let everyone = Permissions::DEFAULT_EVERYONE;
+        bus.publish(role_update(everyone.remove(Permissions::VIEW_CHANNEL)))
+            .await
+            .unwrap();
+        bus.publish(typing()).await.unwrap(); // not theirs to see
+        bus.publish(role_update(everyone)).await.unwrap(); // and CHANNEL_CREATE
+        for _ in 0..20 {
+            bus.publish(typing()).await.unwrap();
+        }
+        numbered(&session, 24).await;
+        assert_eq!(store.calls(), before, "no store call while delivering");
+        bus.publish(typing()).await.unwrap();
+        numbered(&session, 25).await;
+        assert_eq!(session.numbered(), 25, "the hidden one was withheld");
     }
 
     fn held(events: &Subscription) -> HashSet<Topic> {
