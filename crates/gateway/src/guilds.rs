@@ -265,7 +265,7 @@ impl GuildState {
     /// Applies what an event of the guild changed.
     pub(crate) fn apply(&mut self, change: &Change) {
         match change {
-            Change::None => return,
+            Change::None | Change::Unreadable => return,
             Change::Owner(owner) => self.guild.owner_id = *owner,
             Change::Role(role) => {
                 let role = Role {
@@ -349,6 +349,8 @@ impl GuildState {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Change {
     None,
+    /// The payload did not parse: the state must be read again.
+    Unreadable,
     Owner(Snowflake),
     Role(Role),
     RoleGone(Snowflake),
@@ -449,9 +451,9 @@ struct AddedMember {
 }
 
 impl Change {
-    /// What `event` (one of the guild's, to its members) changes. A
-    /// payload that does not parse changes nothing (and is logged): the
-    /// service wrote it from the same wire types.
+    /// What `event` (one of the guild's, to its members) changes. The
+    /// service writes these payloads from the same wire types; one that
+    /// does not parse is logged and the guild read again.
     pub(crate) fn of(event: &Event) -> Change {
         use EventKind::*;
         let data = event.data.as_str();
@@ -514,9 +516,9 @@ impl Change {
         parsed.unwrap_or_else(|| {
             tracing::error!(
                 kind = event.kind.name(),
-                "event payload unreadable; state not updated"
+                "event payload unreadable; guild read again"
             );
-            Change::None
+            Change::Unreadable
         })
     }
 }
@@ -583,7 +585,8 @@ mod tests {
 
     fn apply(state: &mut GuildState, kind: EventKind, data: Value) {
         let change = Change::of(&event(kind, data));
-        assert_ne!(change, Change::None, "{kind:?} changes the state");
+        let changes = !matches!(change, Change::None | Change::Unreadable);
+        assert!(changes, "{kind:?} changes the state: {change:?}");
         state.apply(&change);
     }
 
@@ -664,6 +667,14 @@ mod tests {
         apply(&mut state, EventKind::ChannelDelete, channel_event(&other));
         assert!(!sees(&mut state, other.id));
         assert_eq!(state.channel_ids(), vec![TEXT]);
+    }
+
+    #[test]
+    fn an_unreadable_payload_is_told_apart() {
+        let broken = event(EventKind::GuildRoleUpdate, json!({ "role": { "id": "x" } }));
+        assert_eq!(Change::of(&broken), Change::Unreadable);
+        let other = event(EventKind::MessageCreate, json!({ "id": "3" }));
+        assert_eq!(Change::of(&other), Change::None);
     }
 
     #[test]

@@ -5,7 +5,13 @@
 //! topics the node's sessions need: a guild from its first local session
 //! there until its last leaves, and each user with a local session (their
 //! DMs and what is sent to them alone). Routing reads the event's typed
-//! route, never its payload. When the bus reports a gap, every session of
+//! route; permissions come from each guild's state in memory
+//! ([`crate::guilds`]), which the dispatcher updates from the payloads of
+//! the events that change it, so it never waits on the store. What a guild
+//! still needs read (the guild when a session first needs it, a member who
+//! connected, a thread not heard of, a joining session's GUILD_CREATE) is
+//! read by a task of its own while that guild's events wait, in order,
+//! and every other guild's go on. When the bus reports a gap, every session of
 //! the node is told to reconnect (op 7) and stores nothing more, since
 //! what it missed is unknown: its RESUME replays the bus history from what
 //! the session directory holds, or fails (op 9) where that history no
@@ -17,6 +23,7 @@
 //! shares those bytes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::{Delivery, Interest, Subscription, Topic};
@@ -72,6 +79,9 @@ pub(crate) struct Hub {
     /// To the dispatcher: guilds a session needs or no longer needs, and
     /// finished loads.
     commands: mpsc::UnboundedSender<Command>,
+    /// Counts sessions added to guilds, so the dispatcher looks for
+    /// members to read only after some arrived.
+    arrivals: AtomicU64,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
 }
 
@@ -98,6 +108,7 @@ impl Hub {
             interest,
             cursor,
             commands,
+            arrivals: AtomicU64::new(0),
             receiver: Mutex::new(Some(receiver)),
         }
     }
@@ -130,6 +141,7 @@ impl Hub {
             first.push(Topic::User(session.user_id));
         }
         index.sessions.insert(Arc::clone(&session.id), session);
+        self.arrivals.fetch_add(1, Ordering::AcqRel);
         if !first.is_empty() {
             self.interest.add(&first);
         }
@@ -177,7 +189,12 @@ impl Hub {
     }
 
     fn subscribe(&self, session: &Session, guild: Snowflake) {
-        if session.add_guild(guild) && join(&mut self.write().by_guild, guild, &session.id) {
+        if !session.add_guild(guild) {
+            return;
+        }
+        let mut index = self.write();
+        self.arrivals.fetch_add(1, Ordering::AcqRel);
+        if join(&mut index.by_guild, guild, &session.id) {
             self.interest.add(&[Topic::Guild(guild)]);
         }
     }
@@ -305,6 +322,8 @@ struct Slot {
     /// A load failed: the held events go out with what is known (those
     /// that need permissions are withheld), then the state is read again.
     failed: bool,
+    /// [`Hub::arrivals`] when the guild's sessions were last looked at.
+    checked: u64,
     held: VecDeque<Held>,
 }
 
@@ -419,6 +438,7 @@ impl Dispatch {
                 started: false,
                 loads: 0,
                 failed: false,
+                checked: 0,
                 held: VecDeque::new(),
             }
         })
@@ -433,7 +453,14 @@ impl Dispatch {
         channel: Option<Snowflake>,
         openings: Vec<Arc<Session>>,
     ) -> bool {
-        let users: Vec<Snowflake> = self.hub.in_guild(guild).iter().map(|s| s.user_id).collect();
+        // Members are looked for only when sessions arrived since the
+        // last look: a fan-out that no session joins costs nothing here.
+        let arrivals = self.hub.arrivals.load(Ordering::Acquire);
+        let look = self.slots.get(&guild).is_none_or(|s| s.checked != arrivals);
+        let users: Vec<Snowflake> = match look {
+            true => self.hub.in_guild(guild).iter().map(|s| s.user_id).collect(),
+            false => Vec::new(),
+        };
         let slot = self.slot(guild);
         if slot.failed {
             return false;
@@ -447,6 +474,7 @@ impl Dispatch {
             },
             None => Needs::default(),
         };
+        slot.checked = arrivals;
         if !first && needs.is_empty() && openings.is_empty() {
             return false;
         }
@@ -573,7 +601,15 @@ impl Dispatch {
             {
                 let change = Change::of(&event);
                 state.apply(&change);
-                held.change = Some(change);
+                if change == Change::Unreadable {
+                    // What it changed is unknown: the guild is read again
+                    // (after the write it announces), the event waiting.
+                    slot.state = None;
+                    slot.started = false;
+                    held.change = Some(Change::None);
+                } else {
+                    held.change = Some(change);
+                }
             }
             if self.prepare(guild, *channel_id, Vec::new()) {
                 return self.hold_first(guild, held);
