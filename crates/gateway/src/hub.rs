@@ -92,7 +92,7 @@ enum Command {
     Need(Snowflake),
     /// The node's last session in the guild left: its state goes stale.
     Forget(Snowflake),
-    Loaded(Done),
+    Loaded(Box<Done>),
 }
 
 impl Hub {
@@ -262,7 +262,7 @@ impl Hub {
                 let hub = Arc::clone(&self);
                 tokio::spawn(async move {
                     let done = load.run(&hub.service).await;
-                    hub.tell(Command::Loaded(done));
+                    hub.tell(Command::Loaded(Box::new(done)));
                 });
             }
         }
@@ -284,7 +284,7 @@ impl Hub {
             dispatch.event(Arc::clone(event));
             while let Some(load) = dispatch.loads.pop() {
                 let done = load.run(&solo.service).await;
-                dispatch.command(Command::Loaded(done));
+                dispatch.command(Command::Loaded(Box::new(done)));
             }
         }
     }
@@ -351,8 +351,11 @@ struct Done {
     epoch: u64,
     loaded: Result<Loaded, concord_service::ServiceError>,
     /// Each joining session's GUILD_CREATE and the channels it shows.
-    openings: Vec<(Arc<Session>, Option<(Arc<str>, Vec<Snowflake>)>)>,
+    openings: Vec<(Arc<Session>, Option<Opening>)>,
 }
+
+/// A joining session's GUILD_CREATE, and the channels it lists.
+type Opening = (Arc<str>, Vec<Snowflake>);
 
 impl Load {
     async fn run(self, service: &Service) -> Done {
@@ -413,7 +416,7 @@ impl Dispatch {
     fn command(&mut self, command: Command) {
         match command {
             Command::Need(guild) => {
-                if !self.slots.get(&guild).is_some_and(|s| s.loads > 0) {
+                if self.slots.get(&guild).is_none_or(|s| s.loads == 0) {
                     self.prepare(guild, None, Vec::new());
                 }
             }
@@ -423,7 +426,7 @@ impl Dispatch {
                     self.update_hold();
                 }
             }
-            Command::Loaded(done) => self.loaded(done),
+            Command::Loaded(done) => self.loaded(*done),
         }
     }
 
@@ -533,10 +536,7 @@ impl Dispatch {
 
     /// Delivers the guild's held events in order, until one needs a load.
     fn release(&mut self, guild: Snowflake) {
-        loop {
-            let Some(slot) = self.slots.get_mut(&guild) else {
-                break;
-            };
+        while let Some(slot) = self.slots.get_mut(&guild) {
             if slot.loads > 0 {
                 break;
             }
