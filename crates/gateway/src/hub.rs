@@ -209,6 +209,11 @@ impl Hub {
         }
     }
 
+    /// Whether a local session follows the guild.
+    fn has_guild(&self, guild: Snowflake) -> bool {
+        self.read().by_guild.contains_key(&guild)
+    }
+
     fn in_guild(&self, guild: Snowflake) -> Vec<Arc<Session>> {
         let index = self.read();
         let ids = index.by_guild.get(&guild);
@@ -422,7 +427,7 @@ impl Dispatch {
             }
             Command::Forget(guild) => {
                 // Unless a session came back meanwhile.
-                if self.hub.in_guild(guild).is_empty() && self.slots.remove(&guild).is_some() {
+                if !self.hub.has_guild(guild) && self.slots.remove(&guild).is_some() {
                     self.update_hold();
                 }
             }
@@ -545,6 +550,9 @@ impl Dispatch {
                     // Read again on the guild's next event.
                     slot.state = None;
                     slot.started = false;
+                } else {
+                    // Sessions that arrived during the load are read for now.
+                    self.prepare(guild, None, Vec::new());
                 }
                 break;
             };
@@ -592,6 +600,10 @@ impl Dispatch {
         let event = Arc::clone(&held.event);
         if let Audience::Guild { channel_id, .. } = &event.audience {
             let started = self.slots.get(&guild).is_some_and(|s| s.started);
+            if !started && !self.hub.has_guild(guild) {
+                // Heard before the node's interest in it ended: no one here to tell.
+                return;
+            }
             if !started && self.prepare(guild, *channel_id, Vec::new()) {
                 return self.hold_first(guild, held);
             }
@@ -1116,6 +1128,129 @@ mod tests {
         bus.publish(typing()).await.unwrap();
         numbered(&session, 25).await;
         assert_eq!(session.numbered(), 25, "the hidden one was withheld");
+    }
+
+    /// TYPING_START in `channel` of `guild`, numbered `id` on the bus.
+    fn typing_in(guild: Snowflake, channel: Snowflake, id: u64) -> Arc<Event> {
+        let data = serde_json::json!({ "channel_id": channel, "guild_id": guild, "n": id });
+        let audience = Audience::Guild {
+            guild_id: guild,
+            channel_id: Some(channel),
+            required: Permissions::NONE,
+        };
+        let mut event = Event::new(EventKind::TypingStart, audience, NodeId(1), &data);
+        event.id = id;
+        Arc::new(event)
+    }
+
+    /// Runs the loads the dispatcher asked for, as its tasks would.
+    async fn run_loads(dispatch: &mut Dispatch) {
+        while let Some(load) = dispatch.loads.pop() {
+            let done = load.run(&dispatch.hub.service).await;
+            dispatch.command(Command::Loaded(Box::new(done)));
+        }
+    }
+
+    /// While one guild is read, its events wait in order (and the cursor
+    /// stays below them) and another guild's go out.
+    #[tokio::test]
+    async fn a_guild_being_read_holds_its_events_while_others_go_on() {
+        let (hub, _bus, _events, store) = hub_over_store(8).await;
+        let (other, other_text) = (Snowflake(3), Snowflake(4));
+        store
+            .create_guild(&NewGuild {
+                guild: Guild::new(other, "h", OWNER),
+                roles: vec![Role::everyone(other)],
+                channels: vec![Channel::new(
+                    other_text,
+                    channel_type::GUILD_TEXT,
+                    other,
+                    "t",
+                )],
+                owner: Member::new(other, OWNER, 0),
+            })
+            .await
+            .unwrap();
+        let session = Session::new(
+            "o".into(),
+            OWNER,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.set_guilds([GUILD, other]);
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        let mut dispatch = Dispatch::new(Arc::clone(&hub));
+        dispatch.event(typing_in(other, other_text, 1));
+        run_loads(&mut dispatch).await;
+        assert_eq!(session.numbered(), 1);
+
+        dispatch.event(typing_in(GUILD, TEXT, 2));
+        dispatch.event(typing_in(GUILD, TEXT, 3));
+        assert_eq!(dispatch.loads.len(), 1, "the guild is being read");
+        dispatch.event(typing_in(other, other_text, 4));
+        assert_eq!(session.numbered(), 2, "the other guild goes on");
+        hub.cursor.start(4);
+        hub.cursor.finish();
+        assert_eq!(hub.cursor.delivered(), 1, "not past the held events");
+
+        run_loads(&mut dispatch).await;
+        assert_eq!(hub.cursor.delivered(), 4);
+        let frames = session.take_batch(0).unwrap().frames;
+        let order: Vec<u64> = frames
+            .iter()
+            .map(|f| {
+                serde_json::from_str::<serde_json::Value>(&f.data).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(order, [1, 4, 2, 3]);
+    }
+
+    /// A guild joined: the joining session's GUILD_CREATE is built off
+    /// the dispatcher, and the guild's events wait until it is sent.
+    #[tokio::test]
+    async fn a_joining_session_gets_guild_create_before_the_guilds_events() {
+        let (hub, _bus, _events, _store) = hub_over_store(8).await;
+        let session = Session::new(
+            "o".into(),
+            OWNER,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        let mut dispatch = Dispatch::new(Arc::clone(&hub));
+        let data = serde_json::json!({ "id": GUILD });
+        let mut joined = Event::new(
+            EventKind::GuildCreate,
+            Audience::Users(vec![OWNER]),
+            NodeId(1),
+            &data,
+        );
+        joined.id = 1;
+        dispatch.event(Arc::new(joined));
+        dispatch.event(typing_in(GUILD, TEXT, 2));
+        assert_eq!(
+            session.numbered(),
+            0,
+            "nothing before GUILD_CREATE is built"
+        );
+        assert_eq!(dispatch.loads.len(), 1);
+        run_loads(&mut dispatch).await;
+        let frames = session.take_batch(0).unwrap().frames;
+        let kinds: Vec<&str> = frames.iter().map(|f| &*f.kind).collect();
+        assert_eq!(kinds, ["GUILD_CREATE", "TYPING_START"]);
+        assert_eq!(session.guilds(), [GUILD]);
     }
 
     fn held(events: &Subscription) -> HashSet<Topic> {
