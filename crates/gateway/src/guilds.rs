@@ -24,8 +24,8 @@ use serde::Deserialize;
 pub(crate) struct GuildState {
     guild: Guild,
     roles: Vec<Role>,
-    /// The guild's channels (threads aside), with the object its clients
-    /// were last told of (`None`: rendered from the record when needed).
+    /// The guild's channels (threads aside), each with its newest message
+    /// and its object as clients get it (rendered when first needed).
     channels: HashMap<Snowflake, Known>,
     /// Threads heard of; `None` for an id that is no thread of the guild.
     threads: HashMap<Snowflake, Option<Thread>>,
@@ -42,6 +42,9 @@ pub(crate) struct GuildState {
 
 struct Known {
     channel: Channel,
+    /// As the last event about the channel or in it said (unknown for a
+    /// channel read with the guild until a message arrives).
+    last_message: Option<Snowflake>,
     object: Option<Arc<str>>,
 }
 
@@ -146,6 +149,7 @@ impl GuildState {
                 .map(|channel| {
                     let known = Known {
                         channel,
+                        last_message: None,
                         object: None,
                     };
                     (known.channel.id, known)
@@ -213,7 +217,7 @@ impl GuildState {
     pub(crate) fn channel_object(&mut self, id: Snowflake) -> Option<Arc<str>> {
         let known = self.channels.get_mut(&id)?;
         let object = known.object.get_or_insert_with(|| {
-            let wire = concord_model::wire::Channel::new(&known.channel, None);
+            let wire = concord_model::wire::Channel::new(&known.channel, known.last_message);
             serde_json::to_string(&wire).unwrap_or_default().into()
         });
         Some(Arc::clone(object))
@@ -266,6 +270,14 @@ impl GuildState {
     pub(crate) fn apply(&mut self, change: &Change) {
         match change {
             Change::None | Change::Unreadable => return,
+            // Changes no one's permissions: nothing computed is dropped.
+            Change::Message { channel, id } => {
+                if let Some(known) = self.channels.get_mut(channel) {
+                    known.last_message = Some(*id);
+                    known.object = None;
+                }
+                return;
+            }
             Change::Owner(owner) => self.guild.owner_id = *owner,
             Change::Role(role) => {
                 let role = Role {
@@ -284,10 +296,11 @@ impl GuildState {
                     member.roles.retain(|r| r != id);
                 }
             }
-            Change::Channel(channel, object) => {
+            Change::Channel(channel, last_message) => {
                 let known = Known {
                     channel: channel.clone(),
-                    object: Some(Arc::clone(object)),
+                    last_message: *last_message,
+                    object: None,
                 };
                 self.channels.insert(channel.id, known);
             }
@@ -354,8 +367,13 @@ pub(crate) enum Change {
     Owner(Snowflake),
     Role(Role),
     RoleGone(Snowflake),
-    /// A channel and its object, as the event carries it.
-    Channel(Channel, Arc<str>),
+    /// A channel, and its newest message as the event says.
+    Channel(Channel, Option<Snowflake>),
+    /// A message sent in a channel.
+    Message {
+        channel: Snowflake,
+        id: Snowflake,
+    },
     ChannelGone(Snowflake),
     Member(Member),
     MemberGone(Snowflake),
@@ -370,6 +388,16 @@ pub(crate) enum Change {
         added: Vec<Snowflake>,
         removed: Vec<Snowflake>,
     },
+}
+
+/// A channel object (CHANNEL_CREATE/UPDATE/DELETE): the record's fields
+/// carry the wire's names.
+#[derive(Deserialize)]
+struct ChannelPayload {
+    #[serde(flatten)]
+    channel: Channel,
+    #[serde(default)]
+    last_message_id: Option<Snowflake>,
 }
 
 /// The `d` of GUILD_ROLE_CREATE/UPDATE.
@@ -474,9 +502,14 @@ impl Change {
             }),
             GuildRoleDelete => parse::<RoleDeleted>(data).map(|e| Change::RoleGone(e.role_id)),
             ChannelCreate | ChannelUpdate => {
-                parse::<Channel>(data).map(|c| Change::Channel(c, Arc::from(data)))
+                parse::<ChannelPayload>(data).map(|c| Change::Channel(c.channel, c.last_message_id))
             }
             ChannelDelete => parse::<Channel>(data).map(|c| Change::ChannelGone(c.id)),
+            // Read from the route: a message's payload is never parsed.
+            MessageCreate => match (event.route.channel_id, event.route.id) {
+                (Some(channel), Some(id)) => Some(Change::Message { channel, id }),
+                _ => Some(Change::None),
+            },
             GuildMemberAdd | GuildMemberUpdate => parse::<MemberPayload>(data).map(|m| {
                 Change::Member(Member {
                     guild_id: Snowflake(0),
@@ -660,6 +693,18 @@ mod tests {
         let object = state.channel_object(TEXT).unwrap();
         let object: Value = serde_json::from_str(&object).unwrap();
         assert_eq!(object, channel_event(&hidden), "the object clients got");
+        let message = json!({ "id": "77", "channel_id": TEXT, "author": { "id": OWNER } });
+        let audience = Audience::Guild {
+            guild_id: GUILD,
+            channel_id: Some(TEXT),
+            required: Permissions::NONE,
+        };
+        let sent = Event::new(EventKind::MessageCreate, audience, NodeId(1), &message);
+        state.apply(&Change::of(&sent));
+        let object = state.channel_object(TEXT).unwrap();
+        let object: Value = serde_json::from_str(&object).unwrap();
+        assert_eq!(object["last_message_id"], "77", "its newest message");
+        assert!(!sees(&mut state, TEXT), "a message changes no permission");
         let other = Channel::new(Snowflake(3), channel_type::GUILD_TEXT, GUILD, "other");
         apply(&mut state, EventKind::ChannelCreate, channel_event(&other));
         assert!(sees(&mut state, other.id));
