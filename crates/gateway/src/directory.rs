@@ -18,11 +18,17 @@ use crate::session::{Attachment, Session};
 
 /// Where the node's fan-out stands on the bus: the event it is delivering
 /// and the last one it finished. A batch appended to the directory
-/// reflects every event up to `delivered` read before it was taken.
+/// reflects every event up to `delivered` read before it was taken; events
+/// the fan-out holds back (their guild's state is being read) keep
+/// `delivered` below them until they are delivered.
 #[derive(Default)]
 pub(crate) struct Cursor {
     delivering: AtomicU64,
     delivered: AtomicU64,
+    /// The lowest event held back, 0 for none.
+    held: AtomicU64,
+    /// A held event being delivered now, 0 for none.
+    releasing: AtomicU64,
 }
 
 impl Cursor {
@@ -38,12 +44,31 @@ impl Cursor {
         self.delivered.store(current, Ordering::Release);
     }
 
+    /// The event whose dispatches are being pushed now.
     pub(crate) fn delivering(&self) -> u64 {
-        self.delivering.load(Ordering::Acquire)
+        match self.releasing.load(Ordering::Acquire) {
+            0 => self.delivering.load(Ordering::Acquire),
+            held => held,
+        }
     }
 
+    /// Every event up to this one reached its sessions.
     pub(crate) fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Acquire)
+        let delivered = self.delivered.load(Ordering::Acquire);
+        match self.held.load(Ordering::Acquire) {
+            0 => delivered,
+            lowest => delivered.min(lowest - 1),
+        }
+    }
+
+    /// The lowest event the fan-out holds back now, if any.
+    pub(crate) fn hold(&self, lowest: Option<u64>) {
+        self.held.store(lowest.unwrap_or(0), Ordering::Release);
+    }
+
+    /// A held event is being delivered (`None`: done).
+    pub(crate) fn release(&self, event: Option<u64>) {
+        self.releasing.store(event.unwrap_or(0), Ordering::Release);
     }
 }
 

@@ -5,7 +5,13 @@
 //! topics the node's sessions need: a guild from its first local session
 //! there until its last leaves, and each user with a local session (their
 //! DMs and what is sent to them alone). Routing reads the event's typed
-//! route, never its payload. When the bus reports a gap, every session of
+//! route; permissions come from each guild's state in memory
+//! ([`crate::guilds`]), which the dispatcher updates from the payloads of
+//! the events that change it, so it never waits on the store. What a guild
+//! still needs read (the guild when a session first needs it, a member who
+//! connected, a thread not heard of, a joining session's GUILD_CREATE) is
+//! read by a task of its own while that guild's events wait, in order,
+//! and every other guild's go on. When the bus reports a gap, every session of
 //! the node is told to reconnect (op 7) and stores nothing more, since
 //! what it missed is unknown: its RESUME replays the bus history from what
 //! the session directory holds, or fails (op 9) where that history no
@@ -16,20 +22,26 @@
 //! without message content, if a recipient needs that); every session
 //! shares those bytes.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::{Delivery, Interest, Subscription, Topic};
 use concord_model::event::{Audience, Event, EventKind};
-use concord_model::records::Member;
 use concord_model::wire::content_shown_without_intent;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
-use concord_service::sessions::GuildSnapshot;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
+use crate::directory::Cursor;
+use crate::guilds::GuildState;
 use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
 use crate::session::{Pushed, Session};
+
+mod dispatch;
+
+use dispatch::{Dispatch, Done};
 
 #[derive(Default)]
 struct Index {
@@ -66,30 +78,42 @@ pub(crate) struct Hub {
     /// The topics the node's subscription hears, changed with the index
     /// (under its lock, so changes apply in the index's order).
     interest: Arc<dyn Interest>,
+    /// Where the fan-out stands on the bus.
+    cursor: Arc<Cursor>,
+    /// To the dispatcher: guilds a session needs or no longer needs, and
+    /// finished loads.
+    commands: mpsc::UnboundedSender<Command>,
+    /// Counts sessions added to guilds, so the dispatcher looks for
+    /// members to read only after some arrived.
+    arrivals: AtomicU64,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
 }
 
-/// What permissions are computed from, per guild; what an event there may
-/// change is dropped ([`invalidate`]).
-type PermissionCache = HashMap<Snowflake, GuildPermissions>;
-
-/// One guild's snapshot, the members asked about, and what was computed:
-/// after the first delivery, permissions come from memory.
-#[derive(Default)]
-struct GuildPermissions {
-    /// Read on first use; `Some(None)` if the guild is gone.
-    snapshot: Option<Option<GuildSnapshot>>,
-    /// Kept across events but their own (and role deletions).
-    members: HashMap<Snowflake, Option<Member>>,
-    /// Per (channel, or the guild's own id for guild-wide, and user).
-    computed: HashMap<(Snowflake, Snowflake), Permissions>,
+/// What the dispatcher is told besides the bus's events.
+enum Command {
+    /// A local session needs the guild: its state is read now, not when
+    /// its first event comes.
+    Need(Snowflake),
+    /// The node's last session in the guild left: its state goes stale.
+    Forget(Snowflake),
+    Loaded(Box<Done>),
 }
 
 impl Hub {
-    pub(crate) fn new(service: Arc<Service>, interest: Arc<dyn Interest>) -> Hub {
+    pub(crate) fn new(
+        service: Arc<Service>,
+        interest: Arc<dyn Interest>,
+        cursor: Arc<Cursor>,
+    ) -> Hub {
+        let (commands, receiver) = mpsc::unbounded_channel();
         Hub {
             service,
             index: RwLock::new(Index::default()),
             interest,
+            cursor,
+            commands,
+            arrivals: AtomicU64::new(0),
+            receiver: Mutex::new(Some(receiver)),
         }
     }
 
@@ -101,21 +125,33 @@ impl Hub {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a session in the guilds it was given.
+    fn tell(&self, command: Command) {
+        // No dispatcher (a hub replaying history): nothing to tell.
+        let _ = self.commands.send(command);
+    }
+
+    /// Registers a session in the guilds it was given; the dispatcher
+    /// starts reading what it needs of them.
     pub(crate) fn insert(&self, session: Arc<Session>) {
         let mut index = self.write();
         let mut first = Vec::new();
-        for guild in session.guilds() {
-            if join(&mut index.by_guild, guild, &session.id) {
-                first.push(Topic::Guild(guild));
+        let guilds = session.guilds();
+        for guild in &guilds {
+            if join(&mut index.by_guild, *guild, &session.id) {
+                first.push(Topic::Guild(*guild));
             }
         }
         if join(&mut index.by_user, session.user_id, &session.id) {
             first.push(Topic::User(session.user_id));
         }
         index.sessions.insert(Arc::clone(&session.id), session);
+        self.arrivals.fetch_add(1, Ordering::AcqRel);
         if !first.is_empty() {
             self.interest.add(&first);
+        }
+        drop(index);
+        for guild in guilds {
+            self.tell(Command::Need(guild));
         }
     }
 
@@ -140,6 +176,12 @@ impl Hub {
         if !last.is_empty() {
             self.interest.remove(&last);
         }
+        drop(index);
+        for topic in last {
+            if let Topic::Guild(guild) = topic {
+                self.tell(Command::Forget(guild));
+            }
+        }
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Session>> {
@@ -151,7 +193,12 @@ impl Hub {
     }
 
     fn subscribe(&self, session: &Session, guild: Snowflake) {
-        if session.add_guild(guild) && join(&mut self.write().by_guild, guild, &session.id) {
+        if !session.add_guild(guild) {
+            return;
+        }
+        let mut index = self.write();
+        self.arrivals.fetch_add(1, Ordering::AcqRel);
+        if join(&mut index.by_guild, guild, &session.id) {
             self.interest.add(&[Topic::Guild(guild)]);
         }
     }
@@ -161,7 +208,14 @@ impl Hub {
         let mut index = self.write();
         if leave(&mut index.by_guild, guild, &session.id) {
             self.interest.remove(&[Topic::Guild(guild)]);
+            drop(index);
+            self.tell(Command::Forget(guild));
         }
+    }
+
+    /// Whether a local session follows the guild.
+    fn has_guild(&self, guild: Snowflake) -> bool {
+        self.read().by_guild.contains_key(&guild)
     }
 
     fn in_guild(&self, guild: Snowflake) -> Vec<Arc<Session>> {
@@ -183,32 +237,64 @@ impl Hub {
             .collect()
     }
 
-    /// The dispatcher: runs until the bus closes.
-    pub(crate) async fn fan_out(self: Arc<Self>, mut events: Subscription) {
-        let mut permissions = PermissionCache::new();
-        while let Some(delivery) = events.next().await {
-            match delivery {
-                Delivery::Event(event) => self.deliver(&event, &mut permissions).await,
-                Delivery::Gap { after } => {
-                    permissions.clear();
-                    self.lost(after);
-                }
+    /// The dispatcher: runs until the bus closes. It never waits on the
+    /// store: what a guild's events need is read by tasks of their own
+    /// while that guild's events wait, in order, and others go on.
+    pub(crate) async fn fan_out(self: Arc<Self>, events: Subscription) {
+        let Some(mut commands) = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        // A stream keeps the bus's `next` alive across the select below.
+        let mut events = Box::pin(futures_util::stream::unfold(events, |mut events| async {
+            events.next().await.map(|delivery| (delivery, events))
+        }));
+        let mut dispatch = Dispatch::new(Arc::clone(&self));
+        loop {
+            tokio::select! {
+                biased;
+                Some(command) = commands.recv() => dispatch.command(command),
+                delivery = events.next() => match delivery {
+                    None => return,
+                    Some(Delivery::Event(event)) => dispatch.event(event),
+                    Some(Delivery::Gap { after }) => {
+                        dispatch.clear();
+                        self.lost(after);
+                    }
+                },
+            }
+            for load in dispatch.loads.drain(..) {
+                let hub = Arc::clone(&self);
+                tokio::spawn(async move {
+                    let done = load.run(&hub.service).await;
+                    hub.tell(Command::Loaded(Box::new(done)));
+                });
             }
         }
     }
 
     /// Routes `events` as the fan-out does, but to `session` alone, in a
     /// hub of its own: a session taken over from another node catches up
-    /// on the events its old holder never handled.
+    /// on the events its old holder never handled. What the routing needs
+    /// is read here, in the resuming connection's task.
     pub(crate) async fn replay_to(&self, session: &Arc<Session>, events: &[Arc<Event>]) {
-        let solo = Hub::new(
+        let solo = Arc::new(Hub::new(
             Arc::clone(&self.service),
             Arc::new(crate::resume::NoInterest),
-        );
+            Arc::default(),
+        ));
         solo.insert(Arc::clone(session));
-        let mut permissions = PermissionCache::new();
+        let mut dispatch = Dispatch::new(Arc::clone(&solo));
         for event in events {
-            solo.deliver(event, &mut permissions).await;
+            dispatch.event(Arc::clone(event));
+            while let Some(load) = dispatch.loads.pop() {
+                let done = load.run(&solo.service).await;
+                dispatch.command(Command::Loaded(Box::new(done)));
+            }
         }
     }
 
@@ -229,8 +315,12 @@ impl Hub {
             session.lose_events();
         }
     }
+}
 
-    async fn deliver(&self, event: &Event, permissions: &mut PermissionCache) {
+impl Hub {
+    /// Events that need no guild state: DMs, presences, and events sent
+    /// to users.
+    fn deliver_elsewhere(&self, event: &Event) {
         let mut payload = Payload::new(event);
         match &event.audience {
             // Only participants; message content is never hidden in DMs.
@@ -243,65 +333,72 @@ impl Hub {
             }
             Audience::Users(users) => {
                 for session in self.of_users(users) {
-                    self.deliver_to_user(event, &session, &mut payload).await;
+                    self.deliver_to_user(event, &session, &payload);
                 }
             }
             Audience::Guilds { guild_ids, about } => {
                 self.deliver_once_per_session(event, guild_ids, *about, &mut payload)
             }
-            Audience::Guild {
-                guild_id,
-                channel_id,
-                required,
-            } => {
-                invalidate(permissions, *guild_id, event);
-                let changed_channel = changed_channel(event);
-                for session in self.in_guild(*guild_id) {
-                    if !session.has_intent(required_intent(event.kind)) {
-                        continue;
-                    }
-                    if let Some(channel) = changed_channel
-                        && !session.bot
-                    {
-                        let sent = self
-                            .follow_channel(permissions, &session, *guild_id, channel, event.kind)
-                            .await;
-                        if let Some(kind) = sent {
-                            push(&session, kind, Arc::clone(&payload.full));
-                        }
-                        continue;
-                    }
-                    if channel_id.is_none() && *required != Permissions::NONE {
-                        let held = self
-                            .permissions(permissions, &session, *guild_id, None)
-                            .await;
-                        if !held.contains(*required) {
-                            continue;
-                        }
-                    }
-                    if let Some(channel) = channel_id {
-                        let held = self
-                            .permissions(permissions, &session, *guild_id, Some(*channel))
-                            .await;
-                        if !held.contains(Permissions::VIEW_CHANNEL | *required) {
-                            continue;
-                        }
-                    }
-                    let data = match payload.hidden() {
-                        Some(hidden) if hides_content(&session, event) => hidden,
-                        _ => Arc::clone(&payload.full),
-                    };
-                    push(&session, event.kind.name(), data);
-                }
-                if event.kind == EventKind::GuildDelete {
-                    for session in self.in_guild(*guild_id) {
-                        self.unsubscribe(&session, *guild_id);
-                    }
-                }
-                if let Some(whose) = views_changed_by(event) {
-                    self.refresh_views(permissions, *guild_id, whose).await;
-                }
+            Audience::Guild { .. } => self.deliver_in_guild(event, None),
+        }
+    }
+
+    /// An event to a guild's members, by the guild's state (its change
+    /// already applied). Without a state, only what needs no permissions
+    /// goes out.
+    fn deliver_in_guild(&self, event: &Event, mut state: Option<&mut GuildState>) {
+        let Audience::Guild {
+            guild_id,
+            channel_id,
+            required,
+        } = &event.audience
+        else {
+            return;
+        };
+        let mut payload = Payload::new(event);
+        let changed_channel = changed_channel(event);
+        for session in self.in_guild(*guild_id) {
+            if !session.has_intent(required_intent(event.kind)) {
+                continue;
             }
+            let mut permissions = |channel| match state.as_deref_mut() {
+                Some(state) => state.permissions(session.user_id, channel),
+                None => Permissions::NONE,
+            };
+            if let Some(channel) = changed_channel
+                && !session.bot
+            {
+                let now = event.kind != EventKind::ChannelDelete
+                    && permissions(Some(channel)).contains(Permissions::VIEW_CHANNEL);
+                if let Some(kind) = follow_channel(&session, *guild_id, channel, event.kind, now) {
+                    push(&session, kind, Arc::clone(&payload.full));
+                }
+                continue;
+            }
+            if channel_id.is_none()
+                && *required != Permissions::NONE
+                && !permissions(None).contains(*required)
+            {
+                continue;
+            }
+            if let Some(channel) = channel_id
+                && !permissions(Some(*channel)).contains(Permissions::VIEW_CHANNEL | *required)
+            {
+                continue;
+            }
+            let data = match payload.hidden() {
+                Some(hidden) if hides_content(&session, event) => hidden,
+                _ => Arc::clone(&payload.full),
+            };
+            push(&session, event.kind.name(), data);
+        }
+        if event.kind == EventKind::GuildDelete {
+            for session in self.in_guild(*guild_id) {
+                self.unsubscribe(&session, *guild_id);
+            }
+        }
+        if let (Some(whose), Some(state)) = (views_changed_by(event), state) {
+            self.refresh_views(state, *guild_id, whose);
         }
     }
 
@@ -330,34 +427,35 @@ impl Hub {
         }
     }
 
-    /// Events aimed at users. Joining a guild subscribes their sessions (and
-    /// each gets a GUILD_CREATE shaped for it); leaving unsubscribes them.
-    async fn deliver_to_user(&self, event: &Event, session: &Session, payload: &mut Payload<'_>) {
+    /// A guild joined: the users' sessions (of the guild's shard) follow
+    /// it from now on; those with the GUILDS intent are owed its
+    /// GUILD_CREATE, built off the dispatcher.
+    fn join(&self, event: &Event, guild: Snowflake) -> Vec<Arc<Session>> {
+        let Audience::Users(users) = &event.audience else {
+            return Vec::new();
+        };
+        let mut owed = Vec::new();
+        for session in self.of_users(users) {
+            if !in_shard(guild, session.shard) {
+                continue;
+            }
+            self.subscribe(&session, guild);
+            if session.has_intent(intents::GUILDS) {
+                owed.push(session);
+            }
+        }
+        owed
+    }
+
+    /// Events aimed at users (a guild joined is [`Hub::join`]): leaving a
+    /// guild unsubscribes their sessions.
+    fn deliver_to_user(&self, event: &Event, session: &Session, payload: &Payload<'_>) {
         let full = Arc::clone(&payload.full);
-        // The guild joined or left, or the one an event is about.
+        // The guild left, or the one an event is about.
         let guild = event.route.guild_id;
         match (event.kind, guild) {
             (EventKind::SessionsRevoked, _) => session.revoke(),
-            (EventKind::GuildCreate, Some(guild)) => {
-                if !in_shard(guild, session.shard) {
-                    return;
-                }
-                self.subscribe(session, guild);
-                if !session.has_intent(intents::GUILDS) {
-                    return;
-                }
-                let all = session.has_intent(intents::GUILD_PRESENCES);
-                let built = self
-                    .service
-                    .guild_create(guild, session.user_id, session.large_threshold, all)
-                    .await;
-                if let Ok(Some(payload)) = built
-                    && let Ok(json) = serde_json::to_string(&payload)
-                {
-                    session.add_visible(guild, payload.channels.iter().map(|c| c.id));
-                    push(session, event.kind.name(), json.into());
-                }
-            }
+            (EventKind::GuildCreate, Some(_)) => {}
             (EventKind::GuildDelete, Some(guild)) => {
                 if session.has_intent(intents::GUILDS) && in_shard(guild, session.shard) {
                     push(session, event.kind.name(), Arc::clone(&full));
@@ -375,40 +473,12 @@ impl Hub {
         }
     }
 
-    /// Where a person's client stands after a channel of theirs was created,
-    /// edited or deleted: the dispatch to send them, if any. An edit that
-    /// reveals the channel arrives as CHANNEL_CREATE and one that hides it
-    /// as CHANNEL_DELETE (the same channel object either way), so their
-    /// client only ever holds the channels they can view.
-    async fn follow_channel(
-        &self,
-        cache: &mut PermissionCache,
-        session: &Session,
-        guild: Snowflake,
-        channel: Snowflake,
-        kind: EventKind,
-    ) -> Option<&'static str> {
-        let now = kind != EventKind::ChannelDelete
-            && self
-                .permissions(cache, session, guild, Some(channel))
-                .await
-                .contains(Permissions::VIEW_CHANNEL);
-        let was = session.mark_visible(guild, channel, now);
-        let sent = match (was, now) {
-            (true, true) => kind,
-            (false, true) => EventKind::ChannelCreate,
-            (true, false) => EventKind::ChannelDelete,
-            (false, false) => return None,
-        };
-        Some(sent.name())
-    }
-
     /// After an event that may change what people see (a role's
     /// permissions, someone's roles, the owner), compares each affected
     /// person's view of the guild's channels with what their client was told
     /// and sends CHANNEL_CREATE for each channel revealed and CHANNEL_DELETE
     /// for each hidden. Bots see every channel and are left alone.
-    async fn refresh_views(&self, cache: &mut PermissionCache, guild: Snowflake, whose: Whose) {
+    fn refresh_views(&self, state: &mut GuildState, guild: Snowflake, whose: Whose) {
         let sessions: Vec<_> = self
             .in_guild(guild)
             .into_iter()
@@ -421,28 +491,16 @@ impl Hub {
         if sessions.is_empty() {
             return;
         }
-        // In id order: stable, and a category made before its channels comes first.
-        let mut channels: Vec<Snowflake> = match self.snapshot(cache, guild).await {
-            Some(snapshot) => snapshot.channels.keys().copied().collect(),
-            None => return,
-        };
-        channels.sort_unstable();
-        // Each channel's object is read once, and only if someone's view of it changed.
-        let mut objects: HashMap<Snowflake, Option<Arc<str>>> = HashMap::new();
+        let channels = state.channel_ids();
         for session in sessions {
             for id in &channels {
-                let now = self
-                    .permissions(cache, &session, guild, Some(*id))
-                    .await
+                let now = state
+                    .permissions(session.user_id, Some(*id))
                     .contains(Permissions::VIEW_CHANNEL);
                 if session.mark_visible(guild, *id, now) == now {
                     continue;
                 }
-                if let Entry::Vacant(slot) = objects.entry(*id) {
-                    let object = self.service.channel_object(*id).await.ok().flatten();
-                    slot.insert(object.map(Arc::from));
-                }
-                let Some(Some(object)) = objects.get(id) else {
+                let Some(object) = state.channel_object(*id) else {
                     continue;
                 };
                 let kind = if now {
@@ -450,99 +508,38 @@ impl Hub {
                 } else {
                     EventKind::ChannelDelete
                 };
-                push(&session, kind.name(), Arc::clone(object));
+                push(&session, kind.name(), object);
             }
         }
     }
+}
 
-    /// The guild's snapshot, read if not yet cached.
-    async fn snapshot<'a>(
-        &self,
-        cache: &'a mut PermissionCache,
-        guild: Snowflake,
-    ) -> Option<&'a GuildSnapshot> {
-        let entry = cache.entry(guild).or_default();
-        if entry.snapshot.is_none() {
-            match self.service.guild_snapshot(guild).await {
-                Ok(snapshot) => entry.snapshot = Some(snapshot),
-                Err(e) => {
-                    tracing::error!(error = %e, "channel views not refreshed");
-                    return None;
-                }
-            }
-        }
-        entry.snapshot.as_ref().and_then(Option::as_ref)
-    }
-
-    /// A session's permissions in a channel, or guild-wide with `None`;
-    /// computed in memory from the guild's snapshot, read once until an
-    /// event in the guild may change them (a thread asks the service, as
-    /// its permissions need its membership).
-    async fn permissions(
-        &self,
-        cache: &mut PermissionCache,
-        session: &Session,
-        guild: Snowflake,
-        channel: Option<Snowflake>,
-    ) -> Permissions {
-        let user = session.user_id;
-        // Guild-wide permissions are cached under the guild's own id.
-        let key = (channel.unwrap_or(guild), user);
-        let entry = cache.entry(guild).or_default();
-        if let Some(p) = entry.computed.get(&key) {
-            return *p;
-        }
-        let loaded = self.load(entry, guild, user).await;
-        let computed = match loaded {
-            Err(e) => {
-                tracing::error!(error = %e, "permission check failed; event withheld");
-                return Permissions::NONE;
-            }
-            Ok(None) => Permissions::NONE,
-            Ok(Some((snapshot, member))) => match channel {
-                None => snapshot.base(member),
-                Some(channel) => match snapshot.in_channel(member, channel) {
-                    Some(p) => p,
-                    None => {
-                        let asked = self.service.channel_permissions(user, guild, channel);
-                        match asked.await {
-                            Ok(p) => p,
-                            Err(e) => {
-                                tracing::error!(error = %e, "permission check failed; event withheld");
-                                return Permissions::NONE;
-                            }
-                        }
-                    }
-                },
-            },
-        };
-        entry.computed.insert(key, computed);
-        computed
-    }
-
-    /// The guild's snapshot and the user's membership, read if not yet
-    /// cached; `None` if either is gone.
-    async fn load<'a>(
-        &self,
-        entry: &'a mut GuildPermissions,
-        guild: Snowflake,
-        user: Snowflake,
-    ) -> Result<Option<(&'a GuildSnapshot, &'a Member)>, concord_service::ServiceError> {
-        if entry.snapshot.is_none() {
-            entry.snapshot = Some(self.service.guild_snapshot(guild).await?);
-        }
-        if let Entry::Vacant(slot) = entry.members.entry(user) {
-            slot.insert(self.service.guild_member(guild, user).await?);
-        }
-        let snapshot = entry.snapshot.as_ref().and_then(Option::as_ref);
-        let member = entry.members.get(&user).and_then(Option::as_ref);
-        Ok(snapshot.zip(member))
-    }
+/// Where a person's client stands after a channel of theirs was created,
+/// edited or deleted (`now`: whether they may view it after): the
+/// dispatch to send them, if any. An edit that reveals the channel
+/// arrives as CHANNEL_CREATE and one that hides it as CHANNEL_DELETE (the
+/// same channel object either way), so their client only ever holds the
+/// channels they can view.
+fn follow_channel(
+    session: &Session,
+    guild: Snowflake,
+    channel: Snowflake,
+    kind: EventKind,
+    now: bool,
+) -> Option<&'static str> {
+    let was = session.mark_visible(guild, channel, now);
+    let sent = match (was, now) {
+        (true, true) => kind,
+        (false, true) => EventKind::ChannelCreate,
+        (true, false) => EventKind::ChannelDelete,
+        (false, false) => return None,
+    };
+    Some(sent.name())
 }
 
 fn push(session: &Session, kind: &'static str, data: Arc<str>) {
     metrics::counter!("concord_gateway_dispatches_total").increment(1);
-    if session.push(kind, data) == Pushed::Kicked {
+    if session.push_event(kind, data) == Pushed::Kicked {
         metrics::counter!("concord_gateway_slow_consumers_total").increment(1);
         tracing::info!(session = %session.id, "slow consumer disconnected");
     }
@@ -580,38 +577,6 @@ fn views_changed_by(event: &Event) -> Option<Whose> {
         GuildRoleUpdate | GuildRoleDelete | GuildUpdate => Some(Whose::Everyone),
         GuildMemberUpdate => event.route.user_id.map(Whose::User),
         _ => None,
-    }
-}
-
-/// Drops what an event in a guild made stale in its permission cache.
-fn invalidate(cache: &mut PermissionCache, guild: Snowflake, event: &Event) {
-    use EventKind::*;
-    let Some(entry) = cache.get_mut(&guild) else {
-        return;
-    };
-    match event.kind {
-        // One member changed: only their permissions.
-        GuildMemberAdd | GuildMemberUpdate | GuildMemberRemove => match event.route.user_id {
-            Some(user) => {
-                entry.members.remove(&user);
-                entry.computed.retain(|(_, u), _| *u != user);
-            }
-            None => {
-                cache.remove(&guild);
-            }
-        },
-        // Deleting a role edits members' role lists without events of their own.
-        GuildDelete | GuildRoleDelete => {
-            cache.remove(&guild);
-        }
-        GuildUpdate | GuildRoleCreate | GuildRoleUpdate | ChannelCreate | ChannelUpdate
-        | ChannelDelete => {
-            entry.snapshot = None;
-            entry.computed.clear();
-        }
-        // Threads are not in the snapshot; their permissions are recomputed.
-        ThreadCreate | ThreadUpdate | ThreadDelete | ThreadMembersUpdate => entry.computed.clear(),
-        _ => {}
     }
 }
 
@@ -659,10 +624,10 @@ mod tests {
 
     use concord_bus::{EventBus, LocalBus};
     use concord_model::event::NodeId;
-    use concord_model::records::{Channel, Guild, Role, User, channel_type};
+    use concord_model::records::{Channel, Guild, Member, Role, User, channel_type};
     use concord_service::ServiceConfig;
     use concord_store::memory::MemoryStore;
-    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, NewGuild, UserStore};
+    use concord_store::{DEFAULT_BUCKET_MS, GuildStore, MemberStore, NewGuild, UserStore};
     use tokio::sync::Notify;
 
     use super::*;
@@ -674,6 +639,14 @@ mod tests {
 
     /// A hub over a bus that keeps `capacity` events, and its subscription.
     async fn hub(capacity: usize) -> (Arc<Hub>, Arc<LocalBus>, Subscription) {
+        let (hub, bus, events, _) = hub_over_store(capacity).await;
+        (hub, bus, events)
+    }
+
+    /// As [`hub`], with the store the service uses.
+    async fn hub_over_store(
+        capacity: usize,
+    ) -> (Arc<Hub>, Arc<LocalBus>, Subscription, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
         store.create_user(&User::new(OWNER, "owner")).await.unwrap();
         let guild = NewGuild {
@@ -685,10 +658,16 @@ mod tests {
         store.create_guild(&guild).await.unwrap();
         let bus = Arc::new(LocalBus::new(capacity));
         let config = ServiceConfig::defaults();
-        let service = Service::open(store, bus.clone(), config).await.unwrap();
+        let service = Service::open(store.clone(), bus.clone(), config)
+            .await
+            .unwrap();
         let events = bus.subscribe().await.unwrap();
-        let hub = Arc::new(Hub::new(Arc::new(service), Arc::clone(events.interest())));
-        (hub, bus, events)
+        let hub = Arc::new(Hub::new(
+            Arc::new(service),
+            Arc::clone(events.interest()),
+            Arc::default(),
+        ));
+        (hub, bus, events, store)
     }
 
     fn attachment(id: u64) -> Attachment {
@@ -725,6 +704,203 @@ mod tests {
             channel_id: Some(TEXT),
             required: Permissions::NONE,
         }
+    }
+
+    fn role_update(permissions: Permissions) -> Event {
+        let role = Role {
+            permissions,
+            ..Role::everyone(GUILD)
+        };
+        let data = serde_json::json!({
+            "guild_id": GUILD,
+            "role": concord_model::wire::Role::from(&role),
+        });
+        let audience = Audience::Guild {
+            guild_id: GUILD,
+            channel_id: None,
+            required: Permissions::NONE,
+        };
+        Event::new(EventKind::GuildRoleUpdate, audience, NodeId(1), &data)
+    }
+
+    /// Waits (boundedly) until `session` numbered `frames` dispatches.
+    async fn numbered(session: &Session, frames: u64) {
+        let reached = async {
+            while session.numbered() < frames {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let waited = tokio::time::timeout(Duration::from_secs(5), reached).await;
+        waited.unwrap_or_else(|_| panic!("{} of {frames} frames", session.numbered()));
+    }
+
+    /// Once a guild's state is read, delivering its events reads nothing
+    /// from the store: a role edit is applied from its own payload, and
+    /// the next events follow it.
+    #[tokio::test]
+    async fn delivery_reads_nothing_once_the_guild_is_loaded() {
+        let (hub, bus, events, store) = hub_over_store(64).await;
+        let member = Snowflake(20);
+        store.create_user(&User::new(member, "m")).await.unwrap();
+        store
+            .put_member(&Member::new(GUILD, member, 0))
+            .await
+            .unwrap();
+        let session = Session::new(
+            "m".into(),
+            member,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.set_guilds([GUILD]);
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        bus.publish(typing()).await.unwrap();
+        numbered(&session, 1).await;
+
+        let before = store.calls();
+        let everyone = Permissions::DEFAULT_EVERYONE;
+        bus.publish(role_update(everyone.remove(Permissions::VIEW_CHANNEL)))
+            .await
+            .unwrap();
+        bus.publish(typing()).await.unwrap(); // not theirs to see
+        bus.publish(role_update(everyone)).await.unwrap(); // and CHANNEL_CREATE
+        for _ in 0..20 {
+            bus.publish(typing()).await.unwrap();
+        }
+        numbered(&session, 24).await;
+        assert_eq!(store.calls(), before, "no store call while delivering");
+        bus.publish(typing()).await.unwrap();
+        numbered(&session, 25).await;
+        assert_eq!(session.numbered(), 25, "the hidden one was withheld");
+    }
+
+    /// TYPING_START in `channel` of `guild`, numbered `id` on the bus.
+    fn typing_in(guild: Snowflake, channel: Snowflake, id: u64) -> Arc<Event> {
+        let data = serde_json::json!({ "channel_id": channel, "guild_id": guild, "n": id });
+        let audience = Audience::Guild {
+            guild_id: guild,
+            channel_id: Some(channel),
+            required: Permissions::NONE,
+        };
+        let mut event = Event::new(EventKind::TypingStart, audience, NodeId(1), &data);
+        event.id = id;
+        Arc::new(event)
+    }
+
+    /// Runs the loads the dispatcher asked for, as its tasks would.
+    async fn run_loads(dispatch: &mut Dispatch) {
+        while let Some(load) = dispatch.loads.pop() {
+            let done = load.run(&dispatch.hub.service).await;
+            dispatch.command(Command::Loaded(Box::new(done)));
+        }
+    }
+
+    /// While one guild is read, its events wait in order (and the cursor
+    /// stays below them) and another guild's go out.
+    #[tokio::test]
+    async fn a_guild_being_read_holds_its_events_while_others_go_on() {
+        let (hub, _bus, _events, store) = hub_over_store(8).await;
+        let (other, other_text) = (Snowflake(3), Snowflake(4));
+        store
+            .create_guild(&NewGuild {
+                guild: Guild::new(other, "h", OWNER),
+                roles: vec![Role::everyone(other)],
+                channels: vec![Channel::new(
+                    other_text,
+                    channel_type::GUILD_TEXT,
+                    other,
+                    "t",
+                )],
+                owner: Member::new(other, OWNER, 0),
+            })
+            .await
+            .unwrap();
+        let session = Session::new(
+            "o".into(),
+            OWNER,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.set_guilds([GUILD, other]);
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        let mut dispatch = Dispatch::new(Arc::clone(&hub));
+        dispatch.event(typing_in(other, other_text, 1));
+        run_loads(&mut dispatch).await;
+        assert_eq!(session.numbered(), 1);
+
+        dispatch.event(typing_in(GUILD, TEXT, 2));
+        dispatch.event(typing_in(GUILD, TEXT, 3));
+        assert_eq!(dispatch.loads.len(), 1, "the guild is being read");
+        dispatch.event(typing_in(other, other_text, 4));
+        assert_eq!(session.numbered(), 2, "the other guild goes on");
+        hub.cursor.start(4);
+        hub.cursor.finish();
+        assert_eq!(hub.cursor.delivered(), 1, "not past the held events");
+
+        run_loads(&mut dispatch).await;
+        assert_eq!(hub.cursor.delivered(), 4);
+        let frames = session.take_batch(0).unwrap().frames;
+        let order: Vec<u64> = frames
+            .iter()
+            .map(|f| {
+                serde_json::from_str::<serde_json::Value>(&f.data).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(order, [1, 4, 2, 3]);
+    }
+
+    /// A guild joined: the joining session's GUILD_CREATE is built off
+    /// the dispatcher, and the guild's events wait until it is sent.
+    #[tokio::test]
+    async fn a_joining_session_gets_guild_create_before_the_guilds_events() {
+        let (hub, _bus, _events, _store) = hub_over_store(8).await;
+        let session = Session::new(
+            "o".into(),
+            OWNER,
+            false,
+            intents::ALL,
+            [0, 1],
+            50,
+            Arc::default(),
+        );
+        session.open(Vec::new());
+        let session = Arc::new(session);
+        hub.insert(Arc::clone(&session));
+        let mut dispatch = Dispatch::new(Arc::clone(&hub));
+        let data = serde_json::json!({ "id": GUILD });
+        let mut joined = Event::new(
+            EventKind::GuildCreate,
+            Audience::Users(vec![OWNER]),
+            NodeId(1),
+            &data,
+        );
+        joined.id = 1;
+        dispatch.event(Arc::new(joined));
+        dispatch.event(typing_in(GUILD, TEXT, 2));
+        assert_eq!(
+            session.numbered(),
+            0,
+            "nothing before GUILD_CREATE is built"
+        );
+        assert_eq!(dispatch.loads.len(), 1);
+        run_loads(&mut dispatch).await;
+        let frames = session.take_batch(0).unwrap().frames;
+        let kinds: Vec<&str> = frames.iter().map(|f| &*f.kind).collect();
+        assert_eq!(kinds, ["GUILD_CREATE", "TYPING_START"]);
+        assert_eq!(session.guilds(), [GUILD]);
     }
 
     fn held(events: &Subscription) -> HashSet<Topic> {

@@ -25,6 +25,7 @@ use tokio::sync::{Notify, watch};
 
 mod connection;
 mod directory;
+mod guilds;
 mod hub;
 mod protocol;
 mod resume;
@@ -93,7 +94,11 @@ impl Gateway {
         directory.cursor.start(service.bus().head().await?);
         directory.cursor.finish();
         let events = directory.track(service.bus().subscribe().await?);
-        let hub = Arc::new(Hub::new(service, Arc::clone(events.interest())));
+        let hub = Arc::new(Hub::new(
+            service,
+            Arc::clone(events.interest()),
+            Arc::clone(&directory.cursor),
+        ));
         tokio::spawn(Arc::clone(&hub).fan_out(events));
         let gateway = Arc::new(Gateway {
             hub,

@@ -209,10 +209,24 @@ impl Session {
 
     /// Numbers a dispatch, queues it and wakes the connection.
     pub(crate) fn push(&self, kind: &'static str, data: Arc<str>) -> Pushed {
+        self.push_as(kind, data, false)
+    }
+
+    /// Pushes what the fan-out routed here from the bus event it is
+    /// delivering: a session caught up from the bus history ahead of the
+    /// fan-out already has what it delivers up to there.
+    pub(crate) fn push_event(&self, kind: &'static str, data: Arc<str>) -> Pushed {
+        self.push_as(kind, data, true)
+    }
+
+    fn push_as(&self, kind: &'static str, data: Arc<str>, routed: bool) -> Pushed {
         let mut s = self.lock();
+        let event = self.cursor.delivering();
         if let Some(pending) = &mut s.pending {
-            let event = self.cursor.delivering();
             pending.push(Held { kind, data, event });
+            return Pushed::Queued;
+        }
+        if routed && event != 0 && event <= s.caught_up {
             return Pushed::Queued;
         }
         Self::number(&mut s, kind, data)

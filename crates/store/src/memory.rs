@@ -71,6 +71,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     bucket_ms: u64,
     visits: AtomicU64,
+    /// Calls so far: tests count the store I/O of a code path.
+    calls: AtomicU64,
     /// Every call yields to the runtime first: see [`MemoryStore::networked`].
     yields: bool,
 }
@@ -81,6 +83,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             bucket_ms,
             visits: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
             yields: false,
         }
     }
@@ -96,7 +99,13 @@ impl MemoryStore {
         }
     }
 
+    /// How many calls the store has answered.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     async fn pause(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         if self.yields {
             tokio::task::yield_now().await;
         }

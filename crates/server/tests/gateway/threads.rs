@@ -87,6 +87,10 @@ async fn thread_events_reach_those_who_see_the_thread() {
     assert_eq!(shown["id"], private.as_str());
     assert!(shown.get("newly_created").is_none(), "joined, not new");
     assert!(shown["member"]["join_timestamp"].is_string());
+    // And its messages reach bob from then on.
+    s.say(&w.owner, &private, "now bob hears").await;
+    let (_, heard) = until_message(&mut ws, "now bob hears").await;
+    assert_eq!(heard["d"]["channel_id"], private.as_str());
 
     // Archiving, a list sync after an overwrite change, and deleting.
     s.patch(
@@ -258,4 +262,47 @@ async fn a_new_role_syncs_the_threads_it_opens() {
         .collect();
     assert_eq!(ids, [thread.as_str()]);
     assert_eq!(sync["members"], json!([]), "bob follows none of them");
+}
+
+/// Threads made before a session connected are not in what the node read
+/// of the guild at IDENTIFY: each is read when its first event comes, and
+/// that event waits for it (with the guild's others), then goes to those
+/// who see the thread.
+#[tokio::test]
+async fn threads_older_than_the_session_are_read_when_first_needed() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let bob = s.register("bob").await;
+    s.join(&w.owner, &w.general, &bob).await;
+    let thread = |name: &'static str, kind: u8| {
+        let (path, owner) = (format!("/channels/{}/threads", w.general), &w.owner);
+        async move {
+            let made = s
+                .post(&path, &owner.auth, json!({ "name": name, "type": kind }))
+                .await;
+            assert_eq!(made.status, 201, "{:?}", made.body);
+            made.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let public = thread("public", 11).await;
+    let followed = thread("followed", 12).await;
+    let unknown = thread("unknown", 12).await;
+    let added = s
+        .put(
+            &format!("/channels/{followed}/thread-members/{}", bob.id),
+            &w.owner.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(added.status, 204);
+
+    let (mut ws, _) = w.connect(&bob.auth, GUILDS | 1 << 9).await;
+    s.say(&w.owner, &public, "in public").await;
+    let (_, got) = until_message(&mut ws, "in public").await;
+    assert_eq!(got["d"]["channel_id"], public.as_str());
+    s.say(&w.owner, &unknown, "not for bob").await;
+    s.say(&w.owner, &followed, "for bob").await;
+    let (seen, got) = until_message(&mut ws, "for bob").await;
+    assert_eq!(got["d"]["channel_id"], followed.as_str());
+    assert!(!seen.iter().any(|t| t == "MESSAGE_CREATE"), "{seen:?}");
 }

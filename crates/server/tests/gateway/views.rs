@@ -213,3 +213,94 @@ async fn channel_events_follow_the_view() {
     let (seen, _) = until_message(&mut ws, "three").await;
     assert!(!seen.iter().any(|t| t.starts_with("CHANNEL_")), "{seen:?}");
 }
+
+/// Messages reach whoever may view their channel as of the write that
+/// changed it: the fan-out applies each change as it passes, then the
+/// next message follows the new rule.
+#[tokio::test]
+async fn messages_follow_each_permission_change_at_once() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let hidden = hidden_channel(&w, "secret").await;
+    let bob = s.register("bob").await;
+    s.join(&w.owner, &w.general, &bob).await;
+    let (mut ws, _) = w.connect(&bob.auth, DEFAULT_INTENTS).await;
+    let in_hidden = |text: &'static str| s.say(&w.owner, &hidden, text);
+
+    in_hidden("unseen").await;
+    w.say("marker one").await;
+    let (_, got) = until_message(&mut ws, "marker one").await;
+    assert_eq!(got["d"]["channel_id"], w.general.as_str());
+
+    // An overwrite for bob: the very next message there reaches him.
+    let mine = format!("/channels/{hidden}/permissions/{}", bob.id);
+    let allow = json!({ "type": 1, "allow": VIEW_CHANNEL.to_string(), "deny": "0" });
+    assert_eq!(s.put(&mine, &w.owner.auth, allow).await.status, 204);
+    in_hidden("overwritten in").await;
+    let (seen, got) = until_message(&mut ws, "overwritten in").await;
+    assert_eq!(got["d"]["channel_id"], hidden.as_str());
+    assert!(!seen.iter().any(|t| t == "MESSAGE_CREATE"), "{seen:?}");
+    assert_eq!(s.delete(&mine, &w.owner.auth).await.status, 204);
+    in_hidden("overwritten out").await;
+    w.say("marker two").await;
+    let (seen, _) = until_message(&mut ws, "marker two").await;
+    assert!(!seen.iter().any(|t| t == "MESSAGE_CREATE"), "{seen:?}");
+
+    // A role that lets bob in, given to him, then edited to let no one in.
+    let role = s
+        .post(
+            &format!("/guilds/{}/roles", w.guild),
+            &w.owner.auth,
+            json!({ "name": "insiders" }),
+        )
+        .await;
+    let role = role.body["id"].as_str().unwrap().to_owned();
+    let allow = json!({ "type": 0, "allow": VIEW_CHANNEL.to_string(), "deny": "0" });
+    let overwrite = format!("/channels/{hidden}/permissions/{role}");
+    assert_eq!(s.put(&overwrite, &w.owner.auth, allow).await.status, 204);
+    let membership = format!("/guilds/{}/members/{}/roles/{role}", w.guild, bob.id);
+    assert_eq!(
+        s.put(&membership, &w.owner.auth, json!({})).await.status,
+        204
+    );
+    in_hidden("by role").await;
+    let (_, got) = until_message(&mut ws, "by role").await;
+    assert_eq!(got["d"]["channel_id"], hidden.as_str());
+    let deny = json!({ "type": 0, "allow": "0", "deny": VIEW_CHANNEL.to_string() });
+    assert_eq!(s.put(&overwrite, &w.owner.auth, deny).await.status, 204);
+    in_hidden("role denied").await;
+    w.say("marker three").await;
+    let (seen, _) = until_message(&mut ws, "marker three").await;
+    assert!(!seen.iter().any(|t| t == "MESSAGE_CREATE"), "{seen:?}");
+    // The role loses the deny and gains Administrator: in again.
+    assert_eq!(s.delete(&overwrite, &w.owner.auth).await.status, 204);
+    let admin = s
+        .patch(
+            &format!("/guilds/{}/roles/{role}", w.guild),
+            &w.owner.auth,
+            json!({ "permissions": (1u64 << 3).to_string() }),
+        )
+        .await;
+    assert_eq!(admin.status, 200, "{:?}", admin.body);
+    in_hidden("as admin").await;
+    let (_, got) = until_message(&mut ws, "as admin").await;
+    assert_eq!(got["d"]["channel_id"], hidden.as_str());
+}
+
+/// Someone who joins while connected gets the guild's GUILD_CREATE before
+/// any of its events, however soon they follow.
+#[tokio::test]
+async fn a_joining_user_gets_guild_create_before_the_next_message() {
+    let w = World::new(&[]).await;
+    let s = &w.s;
+    let carol = s.register("carol").await;
+    let mut ws = identify(&w, &carol.auth, DEFAULT_INTENTS).await;
+    // Carol has no guild yet: the node hears nothing of it for her.
+    s.join(&w.owner, &w.general, &carol).await;
+    w.say("right after").await;
+    let (seen, created) = until(&mut ws, "GUILD_CREATE").await;
+    assert!(!seen.iter().any(|t| t.starts_with("MESSAGE_")), "{seen:?}");
+    assert_eq!(created["d"]["id"], w.guild.as_str());
+    let (_, got) = until_message(&mut ws, "right after").await;
+    assert_eq!(got["d"]["channel_id"], w.general.as_str());
+}
