@@ -16,7 +16,7 @@ use concord_model::event::{Event, EventKind};
 use concord_model::records::{Channel, Guild, Member, Role, channel_type};
 use concord_model::timestamp::parse_iso8601;
 use concord_model::{Permissions, Snowflake};
-use concord_service::permissions::MemberContext;
+use concord_service::access::permissions::MemberContext;
 use concord_service::{Service, ServiceResult};
 use serde::Deserialize;
 
