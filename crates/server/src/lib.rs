@@ -253,6 +253,10 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
+        tokio::spawn(concord_service::operations::purge::purger(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
     ];
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
@@ -316,6 +320,7 @@ pub async fn run_node(
         node_id.as_str(),
         concord_service::threads::ARCHIVE_LEASE,
         concord_service::sessions::presence::SWEEP_LEASE,
+        concord_service::operations::purge::PURGE_LEASE,
     ];
     for name in leased {
         if let Err(e) = leases.release(name, &holder).await {

@@ -129,6 +129,9 @@ pub struct Service {
     access: access::State,
     messages: messages::State,
     attachments: attachments::State,
+    /// Rung when a deletion leaves something to purge
+    /// ([`operations::purge::purger`]).
+    purges: Arc<tokio::sync::Notify>,
     /// The message index searches read (`None`: search is off); an empty
     /// slot answers "not yet available".
     search: Option<search::indexing::SearchSlot>,
@@ -176,6 +179,7 @@ impl Service {
                 cache,
             },
             attachments: attachments::State { urls, blobs: None },
+            purges: Arc::default(),
             applied,
             config,
             search: None,

@@ -128,17 +128,7 @@ impl FjallStore {
             write_lock: Mutex::new(()),
             visits: AtomicU64::new(0),
         };
-        store.resume_purges()?;
         Ok(store)
-    }
-
-    /// Finishes purging channels whose deletion was interrupted.
-    fn resume_purges(&self) -> StoreResult<()> {
-        for key in Self::scan_keys(&self.t.purge, [])? {
-            let id = Snowflake(u64_value(&key));
-            while !self.commit_purge_step(id)?.0 {}
-        }
-        Ok(())
     }
 
     /// Removes one step of a deleted channel's records; true once none is
@@ -150,22 +140,6 @@ impl FjallStore {
             Ok(())
         })?;
         Ok((done, ticket))
-    }
-
-    /// Removes deleted channels' messages, reactions, pins and attachments
-    /// a step at a time: each step is its own short write, so other
-    /// writers wait for one step, never for a whole channel's history.
-    async fn purge(&self, channels: &[Snowflake]) -> StoreResult<()> {
-        for channel in channels {
-            loop {
-                let (done, ticket) = self.commit_purge_step(*channel)?;
-                self.synced(ticket).await?;
-                if done {
-                    break;
-                }
-            }
-        }
-        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
@@ -565,7 +539,8 @@ impl GuildStore for FjallStore {
     }
 
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()> {
-        let mut channels = Vec::new();
+        // Gone at once for every reader; the messages are left marked for
+        // `purge_deleted`.
         self.write(|b| {
             let g = keys::id(id);
             b.remove(&self.t.guild, g);
@@ -575,11 +550,9 @@ impl GuildStore for FjallStore {
             }
             for channel in self.guild_channels_now(id, &self.t.guild_channel)? {
                 self.stage_channel_removal(b, &channel)?;
-                channels.push(channel.id);
             }
             for thread in self.guild_channels_now(id, &self.t.guild_thread)? {
                 self.stage_channel_removal(b, &thread)?;
-                channels.push(thread.id);
             }
             for key in Self::scan_keys(&self.t.guild_member, g)? {
                 if let Some(user) = keys::pair_second(&key) {
@@ -607,9 +580,7 @@ impl GuildStore for FjallStore {
             }
             Ok(())
         })
-        .await?;
-        // Gone at once for every reader; the messages go a step at a time.
-        self.purge(&channels).await
+        .await
     }
 
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {
@@ -748,8 +719,8 @@ impl ChannelStore for FjallStore {
     }
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
-        // One write makes it unknown to every reader; its messages go
-        // after, a step at a time, without holding other writers.
+        // One write makes it unknown to every reader; its messages are left
+        // marked for `purge_deleted`.
         self.write(
             |b| match Self::get::<Channel>(&self.t.channel, keys::id(id))? {
                 Some(channel) => self.stage_channel_removal(b, &channel),
@@ -759,8 +730,16 @@ impl ChannelStore for FjallStore {
                 }
             },
         )
-        .await?;
-        self.purge(&[id]).await
+        .await
+    }
+
+    async fn purge_deleted(&self) -> StoreResult<bool> {
+        let Some(key) = Self::scan_keys(&self.t.purge, [])?.into_iter().next() else {
+            return Ok(false);
+        };
+        let (_, ticket) = self.commit_purge_step(Snowflake(u64_value(&key)))?;
+        self.synced(ticket).await?;
+        Ok(true)
     }
 }
 
@@ -1735,12 +1714,13 @@ mod tests {
 
     concord_store::store_conformance!(open);
 
-    /// A deletion interrupted after the channel was marked (a crash) is
-    /// finished when the store opens again; until then the id is not
-    /// taken again, so a thread restarted from the same message never
-    /// meets the old thread's messages.
+    /// A deletion returns once the channel is unknown and leaves its
+    /// messages marked; the mark outlives a restart (a crash mid-purge),
+    /// and until `purge_deleted` has taken everything the id is not taken
+    /// again, so a thread restarted from the same message never meets the
+    /// old thread's messages.
     #[tokio::test]
-    async fn interrupted_purges_finish_on_open() {
+    async fn purges_outlive_a_restart_and_finish_in_steps() {
         let dir = tempfile::tempdir().unwrap();
         let options = FjallOptions {
             bucket_ms: 1000,
@@ -1755,19 +1735,23 @@ mod tests {
                 let m = Message::new(id, channel.id, Snowflake(2), "x");
                 store.create_message(&m).await.unwrap();
             }
-            // Marked, and one step purged, as when a crash interrupts.
-            store
-                .write(|b| store.stage_channel_removal(b, &channel))
-                .await
-                .unwrap();
-            store.commit_purge_step(channel.id).unwrap();
+            store.delete_channel(channel.id).await.unwrap();
+            assert!(store.channel(channel.id).await.unwrap().is_none());
+            // One step purged, then the process stops.
+            assert!(store.purge_deleted().await.unwrap());
             assert!(!store.create_channel(&channel).await.unwrap());
             let left = store.messages_before(channel.id, None, 10).await.unwrap();
             assert!(!left.is_empty(), "the purge was cut short");
         }
         let store = FjallStore::open(dir.path(), options).unwrap();
+        assert!(!store.create_channel(&channel).await.unwrap());
+        let mut steps = 0;
+        while store.purge_deleted().await.unwrap() {
+            steps += 1;
+        }
+        assert!(steps >= 2, "1,200 messages go in several steps");
         let left = store.messages_before(channel.id, None, 10).await.unwrap();
-        assert!(left.is_empty(), "finished on open");
+        assert!(left.is_empty());
         assert_eq!(store.t.purge.iter().count(), 0);
         assert_eq!(store.t.channel_bucket.iter().count(), 0);
         assert!(store.create_channel(&channel).await.unwrap());

@@ -107,6 +107,12 @@ fn new_guild(guild: u64, owner: u64, channels: &[u64]) -> NewGuild {
     }
 }
 
+/// Takes what deleted channels left, step by step, as the service does in
+/// the background.
+async fn purge(store: &dyn Store) {
+    while store.purge_deleted().await.unwrap() {}
+}
+
 fn ids(messages: &[Message]) -> Vec<u64> {
     messages.iter().map(|m| m.id.get()).collect()
 }
@@ -209,6 +215,7 @@ pub async fn guild_lifecycle(store: &dyn Store) {
         1
     );
     store.delete_guild(Snowflake(200)).await.unwrap();
+    purge(store).await;
     assert_eq!(store.roles(Snowflake(100)).await.unwrap().len(), 1);
     let channels = store.guild_channels(Snowflake(100)).await.unwrap();
     assert_eq!(
@@ -268,6 +275,7 @@ pub async fn guild_lifecycle(store: &dyn Store) {
         .unwrap();
 
     store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
     assert_eq!(store.guild(Snowflake(100)).await.unwrap(), None);
     assert!(store.roles(Snowflake(100)).await.unwrap().is_empty());
     assert!(
@@ -377,6 +385,7 @@ pub async fn channels_and_cascade(store: &dyn Store) {
         .await
         .unwrap();
     store.delete_channel(Snowflake(102)).await.unwrap();
+    purge(store).await;
     assert_eq!(store.channel(Snowflake(102)).await.unwrap(), None);
     assert!(
         store
@@ -409,6 +418,7 @@ pub async fn channel_edits_never_recreate(store: &dyn Store) {
         "renamed"
     );
     store.delete_channel(Snowflake(102)).await.unwrap();
+    purge(store).await;
     c.name = "too late".into();
     assert!(!store.update_channel(&c).await.unwrap());
     assert_eq!(store.channel(Snowflake(102)).await.unwrap(), None);
@@ -517,6 +527,7 @@ pub async fn threads(store: &dyn Store) {
         "a channel that is no thread has no followers"
     );
     store.delete_channel(Snowflake(30)).await.unwrap();
+    purge(store).await;
     assert!(
         store
             .thread_member(Snowflake(30), Snowflake(12))
@@ -534,6 +545,7 @@ pub async fn threads(store: &dyn Store) {
     };
     store.add_thread_member(&in_31).await.unwrap().unwrap();
     store.delete_guild(Snowflake(1)).await.unwrap();
+    purge(store).await;
     assert!(store.channel(Snowflake(31)).await.unwrap().is_none());
     assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());
     assert!(
@@ -634,6 +646,7 @@ pub async fn bans(store: &dyn Store) {
         .await
         .unwrap();
     store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
     assert!(
         store
             .bans(Snowflake(100), Snowflake(0), 10)
@@ -687,6 +700,7 @@ pub async fn pins(store: &dyn Store) {
         "a deleted message is unpinned"
     );
     store.delete_channel(c).await.unwrap();
+    purge(store).await;
     assert_eq!(store.pin_count(c).await.unwrap(), 0);
 }
 
@@ -892,6 +906,7 @@ pub async fn emojis(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.emoji_image(Snowflake(6)).await.unwrap(), None);
     store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
     assert!(store.emojis(Snowflake(100)).await.unwrap().is_empty());
     assert_eq!(
         store.emoji_image(Snowflake(7)).await.unwrap(),
@@ -928,6 +943,7 @@ pub async fn audit_log(store: &dyn Store) {
         .await
         .unwrap();
     store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
     assert!(
         store
             .audit_entries(Snowflake(100), None, 10)
@@ -1272,6 +1288,13 @@ pub async fn large_channels_are_deleted_whole(store: &dyn Store) {
         store.put_attachments(&[file]).await.unwrap();
     }
     store.delete_channel(Snowflake(101)).await.unwrap();
+    assert_eq!(
+        store.channel(Snowflake(101)).await.unwrap(),
+        None,
+        "unknown at once"
+    );
+    purge(store).await;
+    assert!(!store.purge_deleted().await.unwrap(), "nothing is left");
     let first = ids[0];
     let gone = |channel: u64| async move {
         let c = Snowflake(channel);
@@ -1293,6 +1316,7 @@ pub async fn large_channels_are_deleted_whole(store: &dyn Store) {
         "the id is free once its records are gone"
     );
     store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
     assert!(gone(101).await && gone(102).await, "a guild's go with it");
 }
 
@@ -1425,6 +1449,7 @@ pub async fn thread_updates(store: &dyn Store) {
         None
     );
     store.delete_channel(id).await.unwrap();
+    purge(store).await;
     assert_eq!(update(sent(true, BASE_MS + 9)).await, None);
     assert_eq!(store.channel(id).await.unwrap(), None, "never recreated");
     assert!(store.guild_threads(Snowflake(1)).await.unwrap().is_empty());

@@ -83,9 +83,10 @@ pub trait GuildStore: Send + Sync {
     /// Every guild with an id above `after`, in id order.
     async fn guilds_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<Guild>>;
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()>;
-    /// Removes the guild with its roles, channels, messages, members and
-    /// invites: all but the messages at once, then the messages as
-    /// [`ChannelStore::delete_channel`] removes them.
+    /// Removes the guild with its roles, channels, members and invites at
+    /// once; its channels' messages are left to
+    /// [`ChannelStore::purge_deleted`], as [`ChannelStore::delete_channel`]
+    /// leaves them.
     async fn delete_guild(&self, id: Snowflake) -> StoreResult<()>;
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>>;
     async fn put_role(&self, role: &Role) -> StoreResult<()>;
@@ -112,13 +113,20 @@ pub trait ChannelStore: Send + Sync {
     /// nothing written, once it is deleted: an edit racing a deletion never
     /// brings the channel back.
     async fn update_channel(&self, channel: &Channel) -> StoreResult<bool>;
-    /// Removes the channel, every message in it (with their reactions,
-    /// pins and attachments) and, for a thread, its members. The channel is
-    /// unknown to every reader at once; its messages may then go in steps,
-    /// each a short write of its own, so other writers never wait for a
-    /// whole history, and its id is not created again until they are gone.
-    /// Returns once everything is removed.
+    /// Removes the channel and, for a thread, its members: it is unknown to
+    /// every reader once this returns. Its messages (with their reactions,
+    /// pins and attachments) may be left to [`ChannelStore::purge_deleted`],
+    /// durably marked so that they go even after a restart; its id is not
+    /// created again until they are gone.
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()>;
+    /// Removes one step of what deleted channels left, a short write of its
+    /// own so other writers never wait for a whole history; `true` while
+    /// something is left. Callers repeat it until `false`, in the
+    /// background. A store that removes everything in
+    /// [`ChannelStore::delete_channel`] leaves nothing, as this default says.
+    async fn purge_deleted(&self) -> StoreResult<bool> {
+        Ok(false)
+    }
     /// Changes a thread's state as one operation (read, [`ThreadUpdate::apply`],
     /// write, with no writer in between), so counters never lose an update
     /// and no lock is needed around them. The updated thread; `None`, and

@@ -57,6 +57,8 @@ struct Inner {
     /// Only non-empty partitions are kept, so empty buckets cannot be visited.
     messages: BTreeMap<(Snowflake, u64), Partition>,
     meta: HashMap<String, Vec<u8>>,
+    /// Deleted channels whose messages are left to `purge_deleted`.
+    purging: BTreeSet<Snowflake>,
 }
 
 /// Values keyed by id from just above `from`, in id order.
@@ -147,8 +149,17 @@ impl Inner {
             .collect()
     }
 
-    fn remove_channel_messages(&mut self, channel_id: Snowflake) {
+    /// Makes a channel unknown at once, leaving its messages to
+    /// `purge_deleted`.
+    fn remove_channel(&mut self, channel_id: Snowflake) {
+        if let Some(g) = self.channels.remove(&channel_id).and_then(|c| c.guild_id) {
+            self.guild_channels.remove(&(g, channel_id));
+        }
         self.thread_members.retain(|(t, _), _| *t != channel_id);
+        self.purging.insert(channel_id);
+    }
+
+    fn remove_channel_messages(&mut self, channel_id: Snowflake) {
         self.messages.retain(|(c, _), _| *c != channel_id);
         self.pins.retain(|(c, _, _)| *c != channel_id);
         self.reactions.retain(|(c, _, _, _)| *c != channel_id);
@@ -306,9 +317,7 @@ impl GuildStore for MemoryStore {
             .map(|(_, c)| *c)
             .collect();
         for c in channels {
-            inner.channels.remove(&c);
-            inner.guild_channels.remove(&(id, c));
-            inner.remove_channel_messages(c);
+            inner.remove_channel(c);
         }
         let members: Vec<Snowflake> = inner
             .members
@@ -393,7 +402,7 @@ impl ChannelStore for MemoryStore {
     async fn create_channel(&self, channel: &Channel) -> StoreResult<bool> {
         self.pause().await;
         let mut inner = self.lock();
-        if inner.channels.contains_key(&channel.id) {
+        if inner.channels.contains_key(&channel.id) || inner.purging.contains(&channel.id) {
             return Ok(false);
         }
         if let Some(g) = channel.guild_id {
@@ -436,12 +445,19 @@ impl ChannelStore for MemoryStore {
 
     async fn delete_channel(&self, id: Snowflake) -> StoreResult<()> {
         self.pause().await;
-        let mut inner = self.lock();
-        if let Some(g) = inner.channels.remove(&id).and_then(|c| c.guild_id) {
-            inner.guild_channels.remove(&(g, id));
-        }
-        inner.remove_channel_messages(id);
+        self.lock().remove_channel(id);
         Ok(())
+    }
+
+    /// One deleted channel's messages a call.
+    async fn purge_deleted(&self) -> StoreResult<bool> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let Some(channel) = inner.purging.pop_first() else {
+            return Ok(false);
+        };
+        inner.remove_channel_messages(channel);
+        Ok(true)
     }
 }
 

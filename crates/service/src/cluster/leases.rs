@@ -1,6 +1,6 @@
 //! Leases: a name one node holds for a while, for the node's snowflake
 //! ids and for singleton tasks (auto-archive, the presence sweep, the
-//! search indexer), taken and renewed through the realtime seam.
+//! search indexer, purges left behind), taken and renewed through the realtime seam.
 
 use std::sync::Arc;
 

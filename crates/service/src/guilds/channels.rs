@@ -303,7 +303,7 @@ impl Service {
             }
         }
         self.store.delete_channel(channel_id).await?;
-        self.sweep_blobs().await?;
+        self.purge_soon();
         self.messages.cache.forget(channel_id);
         self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out)
             .await;

@@ -203,7 +203,7 @@ impl Service {
             self.messages.cache.forget(channel.id);
         }
         self.store.delete_guild(guild_id).await?;
-        self.sweep_blobs().await?;
+        self.purge_soon();
         self.publish(
             EventKind::GuildDelete,
             to_guild(guild_id),

@@ -178,6 +178,7 @@ impl Service {
             Err(e) => {
                 // A post without its first message is no post: take it back.
                 self.store.delete_channel(id).await?;
+                self.purge_soon();
                 self.publish(
                     EventKind::ThreadDelete,
                     parent.audience(),
@@ -412,7 +413,7 @@ impl Service {
         }
         self.store.delete_channel(thread.id).await?;
         self.messages.cache.forget(thread.id);
-        self.sweep_blobs().await?;
+        self.purge_soon();
         let data = deleted(thread);
         if thread.kind == channel_type::PRIVATE_THREAD {
             let moderators = Audience::Guild {
