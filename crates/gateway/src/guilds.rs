@@ -177,27 +177,25 @@ impl GuildState {
         self.computed.clear();
     }
 
-    /// What must be read before `users` can be told of something in
-    /// `channel` (or guild-wide with `None`).
+    /// What must be read before `users` (given without repeats) can be
+    /// told of something in `channel` (or guild-wide with `None`).
     pub(crate) fn needs(
         &self,
         users: impl IntoIterator<Item = Snowflake>,
         channel: Option<Snowflake>,
     ) -> Needs {
-        let mut needs = Needs::default();
-        for user in users {
-            if !self.members.contains_key(&user) && !needs.members.contains(&user) {
-                needs.members.push(user);
-            }
+        let unknown_thread = channel.filter(|channel| {
+            *channel != self.guild.id
+                && !self.channels.contains_key(channel)
+                && !self.threads.contains_key(channel)
+        });
+        Needs {
+            members: users
+                .into_iter()
+                .filter(|user| !self.members.contains_key(user))
+                .collect(),
+            threads: unknown_thread.into_iter().collect(),
         }
-        if let Some(channel) = channel
-            && channel != self.guild.id
-            && !self.channels.contains_key(&channel)
-            && !self.threads.contains_key(&channel)
-        {
-            needs.threads.push(channel);
-        }
-        needs
     }
 
     /// Users asked about whose private-thread memberships are kept.

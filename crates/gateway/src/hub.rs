@@ -23,7 +23,6 @@
 //! shares those bytes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use concord_bus::{Delivery, Interest, Subscription, Topic};
@@ -83,9 +82,10 @@ pub(crate) struct Hub {
     /// To the dispatcher: guilds a session needs or no longer needs, and
     /// finished loads.
     commands: mpsc::UnboundedSender<Command>,
-    /// Counts sessions added to guilds, so the dispatcher looks for
-    /// members to read only after some arrived.
-    arrivals: AtomicU64,
+    /// Per guild, the users whose sessions joined it since the dispatcher
+    /// last looked: it reads the members it lacks among them, without
+    /// going over every session of the guild on each arrival.
+    arrivals: Mutex<HashMap<Snowflake, Vec<Snowflake>>>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
 }
 
@@ -112,7 +112,7 @@ impl Hub {
             interest,
             cursor,
             commands,
-            arrivals: AtomicU64::new(0),
+            arrivals: Mutex::default(),
             receiver: Mutex::new(Some(receiver)),
         }
     }
@@ -144,8 +144,8 @@ impl Hub {
         if join(&mut index.by_user, session.user_id, &session.id) {
             first.push(Topic::User(session.user_id));
         }
+        self.arrived(&guilds, session.user_id);
         index.sessions.insert(Arc::clone(&session.id), session);
-        self.arrivals.fetch_add(1, Ordering::AcqRel);
         if !first.is_empty() {
             self.interest.add(&first);
         }
@@ -197,7 +197,7 @@ impl Hub {
             return;
         }
         let mut index = self.write();
-        self.arrivals.fetch_add(1, Ordering::AcqRel);
+        self.arrived(&[guild], session.user_id);
         if join(&mut index.by_guild, guild, &session.id) {
             self.interest.add(&[Topic::Guild(guild)]);
         }
@@ -214,6 +214,20 @@ impl Hub {
     }
 
     /// Whether a local session follows the guild.
+    /// Notes that `user` has a session in `guilds` now.
+    fn arrived(&self, guilds: &[Snowflake], user: Snowflake) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        for guild in guilds {
+            arrivals.entry(*guild).or_default().push(user);
+        }
+    }
+
+    /// The users who joined `guild` since the last call, and forgets them.
+    fn take_arrivals(&self, guild: Snowflake) -> Vec<Snowflake> {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        arrivals.remove(&guild).unwrap_or_default()
+    }
+
     fn has_guild(&self, guild: Snowflake) -> bool {
         self.read().by_guild.contains_key(&guild)
     }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use concord_model::Snowflake;
 use concord_model::event::{Audience, Event, EventKind};
@@ -30,8 +29,6 @@ struct Slot {
     /// A load failed: the held events go out with what is known (those
     /// that need permissions are withheld), then the state is read again.
     failed: bool,
-    /// [`Hub::arrivals`] when the guild's sessions were last looked at.
-    checked: u64,
     held: VecDeque<Held>,
 }
 
@@ -149,7 +146,6 @@ impl Dispatch {
                 started: false,
                 loads: 0,
                 failed: false,
-                checked: 0,
                 held: VecDeque::new(),
             }
         })
@@ -164,45 +160,55 @@ impl Dispatch {
         channel: Option<Snowflake>,
         openings: Vec<Arc<Session>>,
     ) -> bool {
-        // Members are looked for only when sessions arrived since the
-        // last look: a fan-out that no session joins costs nothing here.
-        let arrivals = self.hub.arrivals.load(Ordering::Acquire);
-        let look = self.slots.get(&guild).is_none_or(|s| s.checked != arrivals);
-        let users: Vec<Snowflake> = match look {
-            true => self.hub.in_guild(guild).iter().map(|s| s.user_id).collect(),
-            false => Vec::new(),
-        };
-        let slot = self.slot(guild);
-        if slot.failed {
+        if self.slots.get(&guild).is_some_and(|s| s.failed) {
             return false;
         }
-        let first = !slot.started;
+        let slot = self.slot(guild);
+        let (first, known) = (!slot.started, slot.state.is_some());
+        // Members are looked for among the sessions that arrived since the
+        // last look; the first look takes every session of the guild. While
+        // the first read is under way, arrivals wait for the next look.
+        let users = match (first, known) {
+            (true, _) => {
+                self.hub.take_arrivals(guild);
+                dedup(self.hub.in_guild(guild).iter().map(|s| s.user_id).collect())
+            }
+            (false, true) => dedup(self.hub.take_arrivals(guild)),
+            (false, false) => Vec::new(),
+        };
+        let slot = self.slot(guild);
         let needs = match &slot.state {
-            Some(state) => state.needs(users.iter().copied(), channel),
+            Some(state) => state.needs(users, channel),
             None if first => Needs {
-                members: dedup(users.clone()),
+                members: users,
                 threads: channel.into_iter().collect(),
             },
             None => Needs::default(),
         };
-        slot.checked = arrivals;
         if !first && needs.is_empty() && openings.is_empty() {
             return false;
         }
         slot.started = true;
         slot.loads += 1;
-        let mut users = slot
-            .state
-            .as_ref()
-            .map(GuildState::users)
-            .unwrap_or_default();
-        users.extend(needs.members.iter().copied());
+        // Whose private-thread memberships are read, with a thread only.
+        let users = match needs.threads.is_empty() {
+            true => Vec::new(),
+            false => {
+                let mut users = slot
+                    .state
+                    .as_ref()
+                    .map(GuildState::users)
+                    .unwrap_or_default();
+                users.extend(needs.members.iter().copied());
+                dedup(users)
+            }
+        };
         let load = Load {
             guild,
             epoch: slot.epoch,
             first,
             needs,
-            users: dedup(users),
+            users,
             openings,
         };
         self.loads.push(load);
