@@ -12,6 +12,7 @@
 //!   RESUME on any node replays.
 
 pub mod bounded;
+pub mod conformance;
 mod error;
 pub mod leases;
 pub mod limiter;
@@ -44,4 +45,15 @@ impl Realtime {
             sessions: Arc::new(sessions::LocalSessions::default()),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every handle is the same in-process state, as for nodes of one test
+    /// process.
+    async fn open(nodes: usize) -> Option<Vec<super::Realtime>> {
+        Some(vec![super::Realtime::local(); nodes])
+    }
+
+    crate::realtime_conformance!(open);
 }
