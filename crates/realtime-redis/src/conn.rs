@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fred::error::Error;
 use fred::interfaces::{ClientLike, LuaInterface};
-use fred::prelude::{Builder, Client, Config, ReconnectPolicy};
+use fred::prelude::{Builder, Client, Config, Options, ReconnectPolicy};
 use fred::types::Value;
 use fred::types::scripts::Script;
 
@@ -104,7 +104,10 @@ impl Conn {
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build()
             .map_err(|e| why(&e))?;
-        client.init().await.map_err(|e| why(&e))?;
+        client
+            .init()
+            .await
+            .map_err(|e| format!("cannot connect to redis: {}", e.details()))?;
         Ok(Conn {
             client,
             prefix: prefix.to_owned(),
@@ -120,9 +123,18 @@ impl Conn {
         &self.client
     }
 
-    /// Whether the server answers.
+    /// Whether the server answers; at once "no" while the connection is
+    /// down, rather than after a timeout.
     pub(crate) async fn ping(&self) -> Result<(), String> {
-        self.client.ping::<()>(None).await.map_err(|e| why(&e))
+        let fail_fast = Options {
+            fail_fast: true,
+            ..Options::default()
+        };
+        self.client
+            .with_options(&fail_fast)
+            .ping::<()>(None)
+            .await
+            .map_err(|e| why(&e))
     }
 
     async fn load(&self, lua: &Lua) -> Result<(), String> {

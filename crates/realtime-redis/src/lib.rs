@@ -22,7 +22,8 @@ pub mod sessions;
 
 use std::sync::Arc;
 
-use concord_realtime::Realtime;
+use async_trait::async_trait;
+use concord_realtime::{Realtime, RealtimeError, RealtimeResult, Remote};
 
 pub use conn::check_url;
 pub use leases::RedisLeases;
@@ -58,12 +59,24 @@ impl RedisRealtime {
             limiter: Arc::new(RedisLimiter::new(Arc::clone(&self.conn))),
             leases: Arc::new(RedisLeases::new(Arc::clone(&self.conn))),
             sessions: Arc::new(RedisSessions::new(Arc::clone(&self.conn))),
+            remote: Some(Arc::new(self.clone())),
         }
     }
 
     /// Whether the server answers (for readiness).
     pub async fn ping(&self) -> Result<(), String> {
         self.conn.ping().await
+    }
+}
+
+#[async_trait]
+impl Remote for RedisRealtime {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> RealtimeResult<()> {
+        self.ping().await.map_err(RealtimeError)
     }
 }
 

@@ -155,9 +155,7 @@ pub async fn presence_the_most_recently_set_session_wins(nodes: Vec<Realtime>) {
     assert_eq!(a.disconnect(stranger, "s").await.unwrap(), None);
 }
 
-pub async fn presence_an_expired_session_stops_counting_while_another_lives(
-    nodes: Vec<Realtime>,
-) {
+pub async fn presence_an_expired_session_stops_counting_while_another_lives(nodes: Vec<Realtime>) {
     let (a, b) = (&*nodes[0].presence, &*nodes[1].presence);
     a.connect(ADA, "on-a", with(Status::Idle), LONG)
         .await
@@ -176,7 +174,10 @@ pub async fn presence_an_expired_session_stops_counting_while_another_lives(
         Touched::Live(to(with(Status::Dnd), with(Status::Idle))),
         "the expiry is told by the next change"
     );
-    assert_eq!(a.refresh(ADA, "on-a", LONG).await.unwrap(), Touched::Live(None));
+    assert_eq!(
+        a.refresh(ADA, "on-a", LONG).await.unwrap(),
+        Touched::Live(None)
+    );
     assert_eq!(
         b.refresh(ADA, "on-b", LONG).await.unwrap(),
         Touched::Gone,
@@ -268,7 +269,10 @@ pub async fn presence_reads_are_batched_and_in_order(nodes: Vec<Realtime>) {
         .await
         .unwrap();
     let invisible = with(Status::Invisible);
-    presence.connect(hidden, "h", invisible, LONG).await.unwrap();
+    presence
+        .connect(hidden, "h", invisible, LONG)
+        .await
+        .unwrap();
     let read = presence.get_many(&[ADA, bob, hidden, bob]).await.unwrap();
     let offline = UserPresence::offline();
     assert_eq!(
@@ -331,7 +335,10 @@ pub async fn presence_concurrent_sessions_tell_each_change_once(nodes: Vec<Realt
         offline,
         vec![to(with(Status::Online), UserPresence::offline()).unwrap()]
     );
-    assert_eq!(shown(&*nodes[0].presence, ADA).await, UserPresence::offline());
+    assert_eq!(
+        shown(&*nodes[0].presence, ADA).await,
+        UserPresence::offline()
+    );
 }
 
 /// Every node sweeps at once: each expired user is told of once.
@@ -484,7 +491,10 @@ pub async fn limiter_concurrent_requests_over_nodes_admit_the_limit(nodes: Vec<R
     }
     assert_eq!(admitted, 10);
     let route = nodes[0].limiter.check("route:u", limit, 5_001).await;
-    assert!(!route.unwrap().allowed, "the route counted only the admitted");
+    assert!(
+        !route.unwrap().allowed,
+        "the route counted only the admitted"
+    );
 }
 
 pub async fn limiter_concurrent_failures_all_count(nodes: Vec<Realtime>) {
@@ -516,7 +526,10 @@ pub async fn leases_have_one_holder_until_they_run_out(nodes: Vec<Realtime>) {
     assert!(!a.renew("task", "a", LONG).await.unwrap(), "ran out");
     assert!(b.acquire("task", "b", LONG).await.unwrap(), "free again");
     assert!(!a.acquire("task", "a", LONG).await.unwrap());
-    assert!(a.acquire("other", "a", LONG).await.unwrap(), "names are apart");
+    assert!(
+        a.acquire("other", "a", LONG).await.unwrap(),
+        "names are apart"
+    );
 }
 
 pub async fn leases_renewing_keeps_a_lease_past_its_first_ttl(nodes: Vec<Realtime>) {
@@ -691,9 +704,7 @@ pub async fn sessions_a_resume_gets_the_frames_after_its_sequence(nodes: Vec<Rea
     );
 }
 
-pub async fn sessions_frames_are_bounded_and_a_resume_past_them_is_refused(
-    nodes: Vec<Realtime>,
-) {
+pub async fn sessions_frames_are_bounded_and_a_resume_past_them_is_refused(nodes: Vec<Realtime>) {
     let d = &*nodes[0].sessions;
     let last = FRAMES_KEPT as u64 + 10;
     d.create(record("s"), LONG).await.unwrap();
@@ -737,7 +748,10 @@ pub async fn sessions_a_batch_after_a_hole_replaces_the_kept_frames(nodes: Vec<R
         d.resume("s", USER, A, 3, LONG).await.unwrap().is_none(),
         "4 and 5 are lost"
     );
-    assert_eq!(seqs(&d.resume("s", USER, A, 5, LONG).await.unwrap()), [6, 7]);
+    assert_eq!(
+        seqs(&d.resume("s", USER, A, 5, LONG).await.unwrap()),
+        [6, 7]
+    );
 }
 
 pub async fn sessions_a_takeover_refuses_the_old_holder(nodes: Vec<Realtime>) {
@@ -858,6 +872,8 @@ pub async fn sessions_concurrent_takeovers_form_one_chain(nodes: Vec<Realtime>) 
     let holder = *last[0];
     let refused = nodes[0].sessions.append(A, vec![append("s", 1..=1, 11)]);
     assert_eq!(refused.await.unwrap().len(), 1);
-    let accepted = nodes[1].sessions.append(holder, vec![append("s", 1..=1, 11)]);
+    let accepted = nodes[1]
+        .sessions
+        .append(holder, vec![append("s", 1..=1, 11)]);
     assert!(accepted.await.unwrap().is_empty());
 }

@@ -26,6 +26,8 @@ pub use presence::{LocalPresence, Presence, Status, Touched, Transition, UserPre
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 /// The realtime backends a node uses; nodes of one cluster share them.
 #[derive(Clone)]
 pub struct Realtime {
@@ -33,6 +35,18 @@ pub struct Realtime {
     pub limiter: Arc<dyn Limiter>,
     pub leases: Arc<dyn Leases>,
     pub sessions: Arc<dyn sessions::SessionDirectory>,
+    /// The server the parts live on, for readiness; none in this process.
+    pub remote: Option<Arc<dyn Remote>>,
+}
+
+/// A server behind the realtime seam, as `/readyz` reports it.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// What `/readyz` calls it (`redis`).
+    fn name(&self) -> &'static str;
+
+    /// Whether it answers now.
+    async fn check(&self) -> RealtimeResult<()>;
 }
 
 impl Realtime {
@@ -43,6 +57,7 @@ impl Realtime {
             limiter: Arc::new(LocalLimiter::new()),
             leases: Arc::new(LocalLeases::new()),
             sessions: Arc::new(sessions::LocalSessions::default()),
+            remote: None,
         }
     }
 }
