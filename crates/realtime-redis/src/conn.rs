@@ -8,8 +8,8 @@ use std::time::Duration;
 use fred::error::Error;
 use fred::interfaces::{ClientLike, LuaInterface};
 use fred::prelude::{Builder, Client, Config, Options, ReconnectPolicy};
-use fred::types::Value;
 use fred::types::scripts::Script;
+use fred::types::{Key, Value};
 
 /// The helpers every script starts with.
 const COMMON: &str = include_str!("lua/common.lua");
@@ -43,10 +43,11 @@ impl Lua {
     }
 }
 
-/// A call of a script: its keys and arguments.
+/// A call of a script: its keys and arguments (both shared buffers, so a
+/// retry copies no text).
 pub(crate) struct Call<'a> {
     pub(crate) lua: &'a Lua,
-    pub(crate) keys: Vec<String>,
+    pub(crate) keys: Vec<Key>,
     pub(crate) args: Vec<Value>,
 }
 
@@ -60,7 +61,7 @@ impl<'a> Call<'a> {
     }
 
     pub(crate) fn key(mut self, key: String) -> Self {
-        self.keys.push(key);
+        self.keys.push(Key::from(key));
         self
     }
 
