@@ -7,6 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use concord_realtime::Realtime;
 
+use futures_util::FutureExt;
+
 use crate::RedisRealtime;
 
 /// The server's URL, or `None` (with a message) to skip; a missing server
@@ -103,4 +105,118 @@ async fn scripts_flushed_from_the_server_are_loaded_again() {
     nodes[0].conn.client().script_flush(false).await.unwrap();
     assert!(!realtime.leases.acquire("task", "b", ttl).await.unwrap());
     assert!(realtime.leases.renew("task", "a", ttl).await.unwrap());
+}
+
+/// A Redis server of the test's own, which it can stop and start again.
+struct OwnServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = OwnServer {
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        server.resume();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port.
+    fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/services/redis installs it)");
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `ready` until it holds; panics after about 30 s.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, ready: impl Fn() -> F) {
+    for _ in 0..300 {
+        if ready().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not after 30 s");
+}
+
+/// The server stops and comes back (empty): calls fail meanwhile rather
+/// than hang, and then work again on the same connection, the server's
+/// lost scripts loaded again.
+#[tokio::test]
+async fn calls_fail_while_the_server_is_away_and_work_once_it_is_back() {
+    if server().is_none() {
+        return;
+    }
+    let mut own = OwnServer::start();
+    let url = own.url();
+    let connected = std::sync::Mutex::new(None);
+    eventually("the server answers", || async {
+        let redis = RedisRealtime::connect(&url, "outage:").await.ok();
+        let answered = redis.is_some();
+        *connected.lock().unwrap() = redis;
+        answered
+    })
+    .await;
+    let redis = connected.lock().unwrap().take().unwrap();
+    let realtime = redis.realtime();
+    let ttl = std::time::Duration::from_secs(60);
+    assert!(realtime.leases.acquire("task", "a", ttl).await.unwrap());
+
+    own.stop();
+    let within = std::time::Duration::from_secs(30);
+    let away = tokio::time::timeout(within, realtime.leases.acquire("task", "a", ttl)).await;
+    assert!(
+        away.expect("a call answers").is_err(),
+        "no server, no lease"
+    );
+    assert!(redis.ping().await.is_err());
+
+    own.resume();
+    eventually("the connection comes back", || {
+        redis.ping().map(|r| r.is_ok())
+    })
+    .await;
+    assert!(
+        realtime.leases.acquire("task", "b", ttl).await.unwrap(),
+        "the server came back empty"
+    );
+    let presence = &realtime.presence;
+    let online = concord_realtime::UserPresence {
+        status: concord_realtime::Status::Online,
+        activities: Vec::new(),
+    };
+    let told = presence.connect(concord_model::Snowflake(1), "s", online, ttl);
+    assert!(told.await.unwrap().is_some());
 }
