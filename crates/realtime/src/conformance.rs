@@ -73,7 +73,7 @@ macro_rules! realtime_conformance {
 }
 
 /// A TTL that the case waits out.
-pub const SHORT: Duration = Duration::from_millis(1_000);
+pub const SHORT: Duration = Duration::from_millis(2_000);
 /// A TTL that outlives the case.
 pub const LONG: Duration = Duration::from_secs(300);
 
