@@ -194,6 +194,14 @@ pub struct Settings {
     /// Directory of the search index; every node of a cluster must share it: one node writes it, the others follow [default: DATA_DIR/search]
     #[arg(long, env = "CONCORD_SEARCH_DIR")]
     pub search_dir: Option<PathBuf>,
+
+    /// Where presence, rate limits, leases and gateway sessions live: a Redis server every node of a cluster shares, as redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]. Unset, they live in this process (one node) [default: in this process]
+    #[arg(long, env = "CONCORD_REALTIME")]
+    pub realtime: Option<String>,
+
+    /// Prefix of every key Concord keeps in the realtime Redis, so clusters can share one server [default: concord:]
+    #[arg(long, env = "CONCORD_REALTIME_PREFIX")]
+    pub realtime_prefix: Option<String>,
 }
 
 macro_rules! layer {
@@ -241,6 +249,8 @@ impl Settings {
             attachment_url_ttl_s: Some(86_400),
             blob_dir: None,
             search_dir: None,
+            realtime: None,
+            realtime_prefix: Some("concord:".into()),
         }
     }
 
@@ -283,7 +293,9 @@ impl Settings {
             upload_concurrency,
             attachment_url_ttl_s,
             blob_dir,
-            search_dir
+            search_dir,
+            realtime,
+            realtime_prefix
         )
     }
 
@@ -367,6 +379,66 @@ pub struct Config {
     pub blob_dir: PathBuf,
     /// Where the search index lives.
     pub search_dir: PathBuf,
+    /// Where the realtime state lives.
+    pub realtime: RealtimeBackend,
+}
+
+/// Where presence, rate limits, leases and gateway sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealtimeBackend {
+    /// In this process: a single node.
+    Local,
+    /// A Redis server every node of a cluster shares, keys under `prefix`.
+    Redis { url: String, prefix: String },
+}
+
+impl RealtimeBackend {
+    /// The backend `url` names (none: in this process), or why it cannot be
+    /// used. The URL is not repeated in the error: it may hold a password.
+    fn from_settings(url: Option<String>, prefix: Option<String>) -> Result<Self, ConfigError> {
+        let Some(url) = url.filter(|u| !u.is_empty()) else {
+            return Ok(RealtimeBackend::Local);
+        };
+        let invalid = |why: &str| {
+            ConfigError::Invalid(
+                "realtime",
+                format!("{why}; the form is redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"),
+            )
+        };
+        let Some(rest) = url.strip_prefix("redis://") else {
+            return Err(invalid(
+                "must start with redis:// (the only realtime backend is Redis)",
+            ));
+        };
+        if rest.contains(['?', '#']) {
+            return Err(invalid("takes no query or fragment"));
+        }
+        let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || host_port.starts_with('[') => {
+                (host, Some(port))
+            }
+            _ => (host_port, None),
+        };
+        if host.is_empty() {
+            return Err(invalid("names no host"));
+        }
+        if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+            return Err(invalid("the port must be a number from 1 to 65535"));
+        }
+        if !db.is_empty() && db.parse::<u32>().is_err() {
+            return Err(invalid("the database after the / must be a number"));
+        }
+        let prefix = prefix.unwrap_or_else(|| "concord:".into());
+        if prefix.is_empty() {
+            return Err(ConfigError::Invalid(
+                "realtime_prefix",
+                "must not be empty: keys of other programs would mix with Concord's".into(),
+            ));
+        }
+        Ok(RealtimeBackend::Redis { url, prefix })
+    }
 }
 
 impl Config {
@@ -473,6 +545,7 @@ impl Config {
             attachment_url_ttl_s: nonzero("attachment_url_ttl_s", s.attachment_url_ttl_s)?,
             blob_dir: s.blob_dir.unwrap_or_else(|| data_dir.join("attachments")),
             search_dir: s.search_dir.unwrap_or_else(|| data_dir.join("search")),
+            realtime: RealtimeBackend::from_settings(s.realtime, s.realtime_prefix)?,
         })
     }
 }
@@ -518,6 +591,60 @@ mod tests {
         assert!(Config::from_settings(s).is_err());
         assert!(Settings::from_toml("no_such_option = 1").is_err());
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn realtime_urls_are_checked() {
+        let realtime = |url: &str| {
+            let s = Settings {
+                realtime: Some(url.into()),
+                ..Default::default()
+            };
+            Config::from_settings(s).map(|c| c.realtime)
+        };
+        assert_eq!(
+            Config::from_settings(Settings::default()).unwrap().realtime,
+            RealtimeBackend::Local
+        );
+        for good in [
+            "redis://127.0.0.1:6379",
+            "redis://cache.internal/2",
+            "redis://:secret@[::1]:6380/0",
+            "redis://concord:p%40ss@cache:6379",
+        ] {
+            let backend = realtime(good).unwrap();
+            let expected = RealtimeBackend::Redis {
+                url: good.into(),
+                prefix: "concord:".into(),
+            };
+            assert_eq!(backend, expected, "{good}");
+        }
+        for (bad, why) in [
+            ("cache:6379", "must start with redis://"),
+            ("rediss://cache", "must start with redis://"),
+            ("redis://", "names no host"),
+            ("redis://:pw@:6379", "names no host"),
+            ("redis://cache:port", "port must be a number"),
+            ("redis://cache:0", "port must be a number"),
+            ("redis://cache/db", "database after the / must be a number"),
+            ("redis://cache?timeout=1", "no query"),
+        ] {
+            let err = realtime(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("realtime") && err.contains(why),
+                "{bad}: {err}"
+            );
+            assert!(err.contains("redis://[[USER]:PASSWORD@]HOST"), "{err}");
+        }
+        let secret = realtime("redis://:hunter2@cache:x").unwrap_err();
+        assert!(!secret.to_string().contains("hunter2"), "{secret}");
+        let s = Settings {
+            realtime: Some("redis://cache".into()),
+            realtime_prefix: Some(String::new()),
+            ..Default::default()
+        };
+        let err = Config::from_settings(s).unwrap_err().to_string();
+        assert!(err.contains("realtime_prefix"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   RESUME on any node replays.
 
 pub mod bounded;
+pub mod conformance;
 mod error;
 pub mod leases;
 pub mod limiter;
@@ -25,6 +26,8 @@ pub use presence::{LocalPresence, Presence, Status, Touched, Transition, UserPre
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 /// The realtime backends a node uses; nodes of one cluster share them.
 #[derive(Clone)]
 pub struct Realtime {
@@ -32,6 +35,18 @@ pub struct Realtime {
     pub limiter: Arc<dyn Limiter>,
     pub leases: Arc<dyn Leases>,
     pub sessions: Arc<dyn sessions::SessionDirectory>,
+    /// The server the parts live on, for readiness; none in this process.
+    pub remote: Option<Arc<dyn Remote>>,
+}
+
+/// A server behind the realtime seam, as `/readyz` reports it.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// What `/readyz` calls it (`redis`).
+    fn name(&self) -> &'static str;
+
+    /// Whether it answers now.
+    async fn check(&self) -> RealtimeResult<()>;
 }
 
 impl Realtime {
@@ -42,6 +57,18 @@ impl Realtime {
             limiter: Arc::new(LocalLimiter::new()),
             leases: Arc::new(LocalLeases::new()),
             sessions: Arc::new(sessions::LocalSessions::default()),
+            remote: None,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every handle is the same in-process state, as for nodes of one test
+    /// process.
+    async fn open(nodes: usize) -> Option<Vec<super::Realtime>> {
+        Some(vec![super::Realtime::local(); nodes])
+    }
+
+    crate::realtime_conformance!(open);
 }

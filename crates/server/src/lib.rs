@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use concord_api::{AppState, MetricsAccess};
 use concord_bus::{EventBus, LocalBus};
-use concord_config::Config;
+use concord_config::{Config, RealtimeBackend};
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
 use concord_realtime::Realtime;
 use concord_realtime::leases::{NodeIdError, claim_node_id, node_id_lease};
+use concord_realtime_redis::RedisRealtime;
 use concord_search::SearchIndex;
 use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
@@ -73,6 +74,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     NodeId(#[from] NodeIdError),
+    #[error("realtime backend: {0}")]
+    Realtime(String),
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -163,14 +166,29 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The embedded store in the data directory, with the bus and the
-    /// realtime state in this process.
-    pub fn open(config: &Config) -> Result<Backends, ServerError> {
+    /// The backends `config` names: by default the embedded store in the
+    /// data directory, with the bus and the realtime state in this process.
+    pub async fn open(config: &Config) -> Result<Backends, ServerError> {
         Ok(Backends {
             store: open_store(config)?,
             bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
-            realtime: Realtime::local(),
+            realtime: open_realtime(config).await?,
         })
+    }
+}
+
+/// The realtime state in this process, or on the Redis server every node
+/// shares (which must answer now).
+pub async fn open_realtime(config: &Config) -> Result<Realtime, ServerError> {
+    match &config.realtime {
+        RealtimeBackend::Local => Ok(Realtime::local()),
+        RealtimeBackend::Redis { url, prefix } => {
+            let redis = RedisRealtime::connect(url, prefix)
+                .await
+                .map_err(ServerError::Realtime)?;
+            tracing::info!(prefix, "realtime state on redis");
+            Ok(redis.realtime())
+        }
     }
 }
 
@@ -181,7 +199,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     datadir::prepare(&config.data_dir)?;
-    let backends = Backends::open(&config)?;
+    let backends = Backends::open(&config).await?;
     run_node(config, backends, listener, shutdown).await
 }
 

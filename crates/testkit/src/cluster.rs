@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use concord_bus::LocalBus;
-use concord_config::{Config, Settings, Switch};
+use concord_config::{Config, RealtimeBackend, Settings, Switch};
 use concord_realtime::Realtime;
 use concord_server::Backends;
 use concord_store::memory::MemoryStore;
@@ -111,7 +111,14 @@ impl Cluster {
         let config = Config::from_settings(settings).expect("node config");
         concord_server::datadir::prepare(&config.data_dir).expect("node data dir");
         let (stop, stopped) = oneshot::channel::<()>();
-        let backends = self.backends.clone();
+        let mut backends = self.backends.clone();
+        // A networked realtime backend (set in the settings): each node
+        // has its own connection to it, as separate processes would.
+        if config.realtime != RealtimeBackend::Local {
+            backends.realtime = concord_server::open_realtime(&config)
+                .await
+                .expect("realtime backend");
+        }
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;

@@ -50,7 +50,7 @@ impl Service {
             ),
             (Some(_), None) => ("waiting for the index to be written".to_owned(), false),
         };
-        let checks = vec![
+        let mut checks = vec![
             store,
             Check {
                 name: "search",
@@ -59,6 +59,17 @@ impl Service {
                 detail: search.0,
             },
         ];
+        // The realtime server, when the nodes share one: without it no
+        // session, presence or rate limit is shared, so the node is not ready.
+        if let Some(remote) = &self.realtime().remote {
+            let answer = remote.check().await;
+            checks.push(Check {
+                name: remote.name(),
+                required: true,
+                ok: answer.is_ok(),
+                detail: answer.map_or_else(|e| e.to_string(), |()| "answers".into()),
+            });
+        }
         Readiness {
             ready: checks.iter().all(|c| c.ok || !c.required),
             checks,

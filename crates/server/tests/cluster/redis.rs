@@ -1,0 +1,148 @@
+//! The cluster over the Redis realtime backend (`CONCORD_TEST_REDIS`, which
+//! `scripts/services/redis` starts): each node with its own connection,
+//! every test under a key prefix of its own. Presence, rate limits and the
+//! session directory must hold across nodes as they do in one process.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use concord_config::Settings;
+use concord_testkit::cluster::Cluster;
+use concord_testkit::gateway::GatewayClient;
+use serde_json::{Value, json};
+
+use crate::{GUILD_MESSAGES, GUILD_PRESENCES, GUILDS, MESSAGE_CONTENT};
+use crate::{connect, guild_with, quiet_dispatches};
+
+/// The server's URL, or `None` (with a message) to skip; a missing server
+/// fails the test when `CONCORD_TEST_SERVICES_REQUIRED` is set.
+fn redis() -> Option<String> {
+    match std::env::var("CONCORD_TEST_REDIS") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_none(),
+                "CONCORD_TEST_REDIS is not set (scripts/services/redis starts a server)"
+            );
+            eprintln!("skipped: CONCORD_TEST_REDIS is not set");
+            None
+        }
+    }
+}
+
+/// `count` nodes sharing Redis under a fresh prefix, `adjust`ed.
+async fn cluster(count: usize, adjust: impl FnOnce(&mut Settings)) -> Option<Cluster> {
+    let url = redis()?;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let prefix = format!("cluster-test:{}:{nanos}:", std::process::id());
+    Some(
+        Cluster::start_with(count, |s| {
+            s.realtime = Some(url);
+            s.realtime_prefix = Some(prefix);
+            adjust(s);
+        })
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn readiness_names_redis() {
+    let Some(cluster) = cluster(1, |_| {}).await else {
+        return;
+    };
+    let ready: Value = reqwest::get(cluster.node(0).url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checks = ready["checks"].as_array().unwrap();
+    let redis = checks.iter().find(|c| c["name"] == "redis");
+    let redis = redis.unwrap_or_else(|| panic!("no redis check: {ready}"));
+    assert_eq!(
+        (&redis["ok"], &redis["required"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(ready["ready"], true);
+}
+
+#[tokio::test]
+async fn presence_and_rate_limits_are_shared_over_redis() {
+    let Some(cluster) = cluster(2, |s| {
+        s.rate_limits = Some(concord_config::Switch::On);
+        s.message_rate_limit = Some(3);
+        s.message_rate_window_ms = Some(60_000);
+    })
+    .await
+    else {
+        return;
+    };
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let (owner, general, people) = guild_with(&cluster, &["watcher", "ada"]).await;
+    let (watcher, ada) = (&people[0], &people[1]);
+    let (mut watching, _) = connect(a, &watcher.auth, GUILDS | GUILD_PRESENCES).await;
+    let (mut on_a, _) = connect(a, &ada.auth, GUILDS).await;
+    let (mut on_b, _) = connect(b, &ada.auth, GUILDS).await;
+    let quiet = Duration::from_millis(500);
+    let of_ada = |seen: &[Value], status: &str| {
+        seen.iter()
+            .any(|p| p["user"]["id"] == ada.id.as_str() && p["status"] == status)
+    };
+    let seen = quiet_dispatches(&mut watching, "PRESENCE_UPDATE", quiet).await;
+    assert!(of_ada(&seen, "online"), "ada came online: {seen:?}");
+    on_a.close(1000).await;
+    let seen = quiet_dispatches(&mut watching, "PRESENCE_UPDATE", quiet).await;
+    assert!(!of_ada(&seen, "offline"), "ada is still on B: {seen:?}");
+    on_b.close(1000).await;
+    let seen = quiet_dispatches(&mut watching, "PRESENCE_UPDATE", quiet).await;
+    assert!(
+        of_ada(&seen, "offline"),
+        "ada's last socket closed: {seen:?}"
+    );
+
+    let path = format!("/channels/{general}/messages");
+    let mut sent = 0;
+    for i in 0..8 {
+        let reply = cluster
+            .node(i % 2)
+            .post(&path, &owner.auth, json!({ "content": format!("m{i}") }))
+            .await;
+        match reply.status {
+            200 => sent += 1,
+            429 => {}
+            other => panic!("unexpected {other}: {:?}", reply.body),
+        }
+    }
+    assert_eq!(sent, 3, "one limit for the user, whichever node counts");
+}
+
+#[tokio::test]
+async fn a_session_of_a_stopped_node_resumes_on_another_over_redis() {
+    let Some(mut cluster) = cluster(2, |_| {}).await else {
+        return;
+    };
+    let (owner, general, people) = guild_with(&cluster, &["ada"]).await;
+    let ada = &people[0];
+    let intents = GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT;
+    let (mut ws, ready) = connect(cluster.node(0), &ada.auth, intents).await;
+    cluster.node(1).say(&owner, &general, "seen").await;
+    let last_seq = ws.dispatch("MESSAGE_CREATE").await["s"].as_u64().unwrap();
+    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+
+    cluster.stop(0).await;
+    drop(ws);
+    let b = cluster.node(1);
+    b.say(&owner, &general, "missed").await;
+    let mut ws = GatewayClient::connect(&b.ws_url(), "v=10&encoding=json").await;
+    assert_eq!(ws.receive().await["op"], 10);
+    ws.send(json!({ "op": 6, "d": { "token": ada.auth, "session_id": session, "seq": last_seq } }))
+        .await;
+    let missed = ws.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(
+        (missed["d"]["content"].clone(), missed["s"].clone()),
+        (json!("missed"), json!(last_seq + 1))
+    );
+    let resumed = ws.dispatch("RESUMED").await;
+    assert_eq!(resumed["s"], last_seq + 2);
+}
