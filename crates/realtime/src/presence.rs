@@ -16,7 +16,7 @@
 //! next change or by [`Presence::sweep`]. [`LocalPresence`] is the
 //! in-process default.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -140,7 +140,6 @@ pub trait Presence: Send + Sync {
 
 /// A live session of a user.
 struct Live {
-    id: Arc<str>,
     presence: UserPresence,
     /// When its presence was set, in the backend's order of changes.
     set: u64,
@@ -148,8 +147,14 @@ struct Live {
 }
 
 /// A user with live sessions, or whose going offline is yet to be told.
+/// A bot's shards are many sessions of one user: each change costs a few
+/// map operations, whatever their number.
 struct Entry {
-    sessions: Vec<Live>,
+    sessions: HashMap<Arc<str>, Live>,
+    /// The sessions by when their presence was set, the newest last.
+    by_set: BTreeMap<u64, Arc<str>>,
+    /// The sessions by expiry, the soonest first.
+    by_expiry: BTreeSet<(Instant, Arc<str>)>,
     /// What others were last told of the user.
     told: UserPresence,
 }
@@ -157,11 +162,12 @@ struct Entry {
 impl Entry {
     /// What others should see: the most recently set live session's.
     fn shown(&self, now: Instant) -> UserPresence {
-        self.sessions
-            .iter()
-            .filter(|s| s.expires > now)
-            .max_by_key(|s| s.set)
-            .map_or_else(UserPresence::offline, |s| s.presence.shown())
+        self.by_set
+            .values()
+            .rev()
+            .filter_map(|id| self.sessions.get(id))
+            .find(|live| live.expires > now)
+            .map_or_else(UserPresence::offline, |live| live.presence.shown())
     }
 
     /// The change since others were last told, recorded as told.
@@ -174,8 +180,38 @@ impl Entry {
         Some(Transition { before, after })
     }
 
-    fn find(&mut self, session: &str) -> Option<&mut Live> {
-        self.sessions.iter_mut().find(|s| &*s.id == session)
+    /// Sets a session's presence (adding the session, expiring `now`,
+    /// if it is new) as the latest change, `set`.
+    fn set(&mut self, session: &str, presence: UserPresence, set: u64, now: Instant) {
+        match self.sessions.get_mut(session) {
+            Some(live) => {
+                self.by_set.remove(&live.set);
+                live.presence = presence;
+                live.set = set;
+            }
+            None => {
+                let id: Arc<str> = session.into();
+                self.by_expiry.insert((now, Arc::clone(&id)));
+                let expires = now;
+                let live = Live {
+                    presence,
+                    set,
+                    expires,
+                };
+                self.sessions.insert(Arc::clone(&id), live);
+            }
+        }
+        if let Some((id, _)) = self.sessions.get_key_value(session) {
+            self.by_set.insert(set, Arc::clone(id));
+        }
+    }
+
+    /// Removes a session; its id and when it expired.
+    fn remove(&mut self, session: &str) -> Option<(Arc<str>, Instant)> {
+        let (id, live) = self.sessions.remove_entry(session)?;
+        self.by_set.remove(&live.set);
+        self.by_expiry.remove(&(live.expires, Arc::clone(&id)));
+        Some((id, live.expires))
     }
 }
 
@@ -197,17 +233,17 @@ impl State {
     /// The user's entry with its expired sessions dropped.
     fn entry(&mut self, user: Snowflake, now: Instant) -> &mut Entry {
         let entry = self.users.entry(user).or_insert_with(|| Entry {
-            sessions: Vec::new(),
+            sessions: HashMap::new(),
+            by_set: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
             told: UserPresence::offline(),
         });
-        let expiry = &mut self.expiry;
-        entry.sessions.retain(|s| {
-            let live = s.expires > now;
-            if !live {
-                expiry.remove(&(s.expires, user, Arc::clone(&s.id)));
-            }
-            live
-        });
+        while let Some((expires, id)) = entry.by_expiry.first().cloned()
+            && expires <= now
+        {
+            entry.remove(&id);
+            self.expiry.remove(&(expires, user, id));
+        }
         entry
     }
 
@@ -215,8 +251,8 @@ impl State {
     fn is_live(&self, user: Snowflake, session: &str, now: Instant) -> bool {
         self.users
             .get(&user)
-            .and_then(|e| e.sessions.iter().find(|s| &*s.id == session))
-            .is_some_and(|s| s.expires > now)
+            .and_then(|e| e.sessions.get(session))
+            .is_some_and(|live| live.expires > now)
     }
 
     /// Tells what changed for `user` and forgets them if nothing is left.
@@ -233,13 +269,17 @@ impl State {
         let Some(entry) = self.users.get_mut(&user) else {
             return;
         };
-        let Some(live) = entry.find(session) else {
+        let Some((id, live)) = entry.sessions.get_key_value(session) else {
             return;
         };
-        self.expiry
-            .remove(&(live.expires, user, Arc::clone(&live.id)));
-        live.expires = expires;
-        self.expiry.insert((expires, user, Arc::clone(&live.id)));
+        let (id, before) = (Arc::clone(id), live.expires);
+        entry.by_expiry.remove(&(before, Arc::clone(&id)));
+        entry.by_expiry.insert((expires, Arc::clone(&id)));
+        self.expiry.remove(&(before, user, Arc::clone(&id)));
+        self.expiry.insert((expires, user, id));
+        if let Some(live) = entry.sessions.get_mut(session) {
+            live.expires = expires;
+        }
     }
 }
 
@@ -276,20 +316,7 @@ impl Presence for LocalPresence {
         let now = Instant::now();
         let mut state = self.state();
         let set = state.tick();
-        let entry = state.entry(user, now);
-        match entry.find(session) {
-            Some(live) => {
-                live.presence = presence;
-                live.set = set;
-            }
-            None => entry.sessions.push(Live {
-                id: session.into(),
-                presence,
-                set,
-                // Moved to its real expiry just below.
-                expires: now,
-            }),
-        }
+        state.entry(user, now).set(session, presence, set, now);
         state.set_expiry(user, session, now + ttl);
         Ok(state.settle(user, now))
     }
@@ -307,10 +334,7 @@ impl Presence for LocalPresence {
             return Ok(Touched::Gone);
         }
         let set = state.tick();
-        if let Some(live) = state.entry(user, now).find(session) {
-            live.presence = presence;
-            live.set = set;
-        }
+        state.entry(user, now).set(session, presence, set, now);
         Ok(Touched::Live(state.settle(user, now)))
     }
 
@@ -337,10 +361,8 @@ impl Presence for LocalPresence {
     ) -> RealtimeResult<Option<Transition>> {
         let now = Instant::now();
         let mut state = self.state();
-        let entry = state.entry(user, now);
-        if let Some(at) = entry.sessions.iter().position(|s| &*s.id == session) {
-            let live = entry.sessions.swap_remove(at);
-            state.expiry.remove(&(live.expires, user, live.id));
+        if let Some((id, expires)) = state.entry(user, now).remove(session) {
+            state.expiry.remove(&(expires, user, id));
         }
         Ok(state.settle(user, now))
     }
