@@ -194,6 +194,10 @@ pub struct Settings {
     /// Directory of the search index; every node of a cluster must share it: one node writes it, the others follow [default: DATA_DIR/search]
     #[arg(long, env = "CONCORD_SEARCH_DIR")]
     pub search_dir: Option<PathBuf>,
+
+    /// Where the store lives: unset for the embedded store in DATA_DIR/store, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE for a PostgreSQL store that several nodes share [default: embedded]
+    #[arg(long, env = "CONCORD_STORE")]
+    pub store: Option<String>,
 }
 
 macro_rules! layer {
@@ -241,6 +245,7 @@ impl Settings {
             attachment_url_ttl_s: Some(86_400),
             blob_dir: None,
             search_dir: None,
+            store: None,
         }
     }
 
@@ -283,7 +288,8 @@ impl Settings {
             upload_concurrency,
             attachment_url_ttl_s,
             blob_dir,
-            search_dir
+            search_dir,
+            store
         )
     }
 
@@ -367,6 +373,43 @@ pub struct Config {
     pub blob_dir: PathBuf,
     /// Where the search index lives.
     pub search_dir: PathBuf,
+    pub store: StoreLocation,
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store, in the data directory.
+    Embedded,
+    /// A PostgreSQL database, by its URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// An unset or empty option is the embedded store; anything else must
+    /// be a PostgreSQL URL, and what is wrong with it is said.
+    fn parse(option: Option<String>) -> Result<StoreLocation, ConfigError> {
+        let Some(text) = option.filter(|t| !t.trim().is_empty()) else {
+            return Ok(StoreLocation::Embedded);
+        };
+        let invalid = |why: String| {
+            ConfigError::Invalid(
+                "store",
+                format!(
+                    "{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or unset for the embedded store"
+                ),
+            )
+        };
+        let url = url::Url::parse(&text).map_err(|e| invalid(format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(invalid(format!("unknown kind of store {:?}", url.scheme())));
+        }
+        let socket = url.query_pairs().any(|(key, _)| key == "host");
+        if url.host_str().is_none_or(str::is_empty) && !socket {
+            return Err(invalid("no host".into()));
+        }
+        Ok(StoreLocation::Postgres(text))
+    }
 }
 
 impl Config {
@@ -473,6 +516,7 @@ impl Config {
             attachment_url_ttl_s: nonzero("attachment_url_ttl_s", s.attachment_url_ttl_s)?,
             blob_dir: s.blob_dir.unwrap_or_else(|| data_dir.join("attachments")),
             search_dir: s.search_dir.unwrap_or_else(|| data_dir.join("search")),
+            store: StoreLocation::parse(s.store)?,
         })
     }
 }
@@ -518,6 +562,30 @@ mod tests {
         assert!(Config::from_settings(s).is_err());
         assert!(Settings::from_toml("no_such_option = 1").is_err());
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn the_store_is_embedded_or_a_postgres_url() {
+        let store = |url: &str| {
+            let s = Settings {
+                store: Some(url.into()),
+                ..Default::default()
+            };
+            Config::from_settings(s).map(|c| c.store)
+        };
+        assert_eq!(store("").unwrap(), StoreLocation::Embedded);
+        let url = "postgres://concord@db.example.org:5433/concord";
+        assert_eq!(store(url).unwrap(), StoreLocation::Postgres(url.into()));
+        let socket = "postgresql:///concord?host=/run/postgresql";
+        assert!(store(socket).is_ok());
+        for (bad, why) in [
+            ("db.example.org/concord", "not a URL"),
+            ("mysql://db/concord", "unknown kind of store"),
+            ("postgres://concord@db:99999/concord", "invalid port"),
+        ] {
+            let err = store(bad).unwrap_err().to_string();
+            assert!(err.contains("store") && err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

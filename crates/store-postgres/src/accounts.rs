@@ -69,11 +69,12 @@ impl UserStore for PgStore {
     }
 
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
-        let found: Option<Json<User>> = sqlx::query_scalar("SELECT record FROM users WHERE id = $1")
-            .bind(key(id))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let found: Option<Json<User>> =
+            sqlx::query_scalar("SELECT record FROM users WHERE id = $1")
+                .bind(key(id))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
         Ok(found.map(|u| u.0))
     }
 

@@ -14,16 +14,22 @@ use crate::accounts::commit;
 use crate::codec::{Json, backend, id, key, keys, limit};
 
 /// Channels listed by a guild column and kind, in id order.
-const IN_GUILD: &str = "SELECT record FROM channels WHERE guild_id = $1 AND is_thread = $2 ORDER BY id";
+const IN_GUILD: &str =
+    "SELECT record FROM channels WHERE guild_id = $1 AND is_thread = $2 ORDER BY id";
 
 /// Creates or replaces a channel with its key columns (`$1` id, `$2`
 /// guild, `$3` whether a thread, `$4` record).
-const PUT_CHANNEL: &str = "INSERT INTO channels (id, guild_id, is_thread, record) VALUES ($1, $2, $3, $4)
+const PUT_CHANNEL: &str =
+    "INSERT INTO channels (id, guild_id, is_thread, record) VALUES ($1, $2, $3, $4)
      ON CONFLICT (id) DO UPDATE SET guild_id = EXCLUDED.guild_id,
         is_thread = EXCLUDED.is_thread, record = EXCLUDED.record";
 
 impl PgStore {
-    async fn channels_where(&self, guild_id: Snowflake, threads: bool) -> StoreResult<Vec<Channel>> {
+    async fn channels_where(
+        &self,
+        guild_id: Snowflake,
+        threads: bool,
+    ) -> StoreResult<Vec<Channel>> {
         let found: Vec<Json<Channel>> = sqlx::query_scalar(IN_GUILD)
             .bind(key(guild_id))
             .bind(threads)
@@ -34,7 +40,9 @@ impl PgStore {
     }
 }
 
-fn put_channel(channel: &Channel) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+fn put_channel(
+    channel: &Channel,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(PUT_CHANNEL)
         .bind(key(channel.id))
         .bind(channel.guild_id.map(key))
@@ -269,12 +277,14 @@ impl PrivateChannelStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query("DELETE FROM private_channel_users WHERE channel_id = $1 AND user_id = ANY($2)")
-            .bind(key(channel.id))
-            .bind(keys(removed))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM private_channel_users WHERE channel_id = $1 AND user_id = ANY($2)",
+        )
+        .bind(key(channel.id))
+        .bind(keys(removed))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query(
             "INSERT INTO private_channel_users (user_id, channel_id)
              SELECT unnest($2::bigint[]), $1 ON CONFLICT DO NOTHING",

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{AuditEntry, Ban, Emoji, Guild, Invite, Member, Role};
 use concord_store::{
-    AuditLogStore, BanStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore,
-    NewGuild, StoreResult, keys as text_keys,
+    AuditLogStore, BanStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, NewGuild,
+    StoreResult, keys as text_keys,
 };
 
 use crate::PgStore;
@@ -236,13 +236,12 @@ impl MemberStore for PgStore {
     }
 
     async fn user_guild_ids(&self, user_id: Snowflake) -> StoreResult<Vec<Snowflake>> {
-        let found: Vec<i64> = sqlx::query_scalar(
-            "SELECT guild_id FROM members WHERE user_id = $1 ORDER BY guild_id",
-        )
-        .bind(key(user_id))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let found: Vec<i64> =
+            sqlx::query_scalar("SELECT guild_id FROM members WHERE user_id = $1 ORDER BY guild_id")
+                .bind(key(user_id))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
         Ok(found.into_iter().map(id).collect())
     }
 

@@ -38,6 +38,10 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::codec::backend;
 
+/// How long a call waits for a connection before it fails: while the
+/// database is unreachable, requests (and `/readyz`) fail after this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The schema, applied in order at start.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -83,7 +87,7 @@ impl PgStore {
         conn.close().await.map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(connect)
             .await
             .map_err(backend)?;

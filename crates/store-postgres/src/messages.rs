@@ -57,7 +57,11 @@ impl PgStore {
     /// (the partition of the cursor, or one a deletion has not yet
     /// dropped): then the walk goes on past them.
     async fn walk(&self, channel: i64, mut at: Cursor, count: usize) -> StoreResult<Vec<Message>> {
-        let sql = if at.newest_first { NEWEST_FIRST } else { OLDEST_FIRST };
+        let sql = if at.newest_first {
+            NEWEST_FIRST
+        } else {
+            OLDEST_FIRST
+        };
         let mut page = Vec::new();
         while page.len() < count {
             let want = count - page.len();
@@ -142,8 +146,14 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
         ("embeds", embeds.as_ref().map(serde_json::to_value)),
         ("flags", flags.map(serde_json::to_value)),
         ("mentions", mentions.as_ref().map(serde_json::to_value)),
-        ("mention_roles", mention_roles.as_ref().map(serde_json::to_value)),
-        ("mention_everyone", mention_everyone.map(serde_json::to_value)),
+        (
+            "mention_roles",
+            mention_roles.as_ref().map(serde_json::to_value),
+        ),
+        (
+            "mention_everyone",
+            mention_everyone.map(serde_json::to_value),
+        ),
         ("edited_ms", edited_ms.map(serde_json::to_value)),
         ("pinned", pinned.map(serde_json::to_value)),
     ];
@@ -594,10 +604,12 @@ impl AttachmentStore for PgStore {
     }
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blob_refs WHERE sha256 = $1 AND count > 0)")
-            .bind(sha256)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM blob_refs WHERE sha256 = $1 AND count > 0)",
+        )
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
     }
 }

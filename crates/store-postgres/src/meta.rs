@@ -8,6 +8,10 @@ use crate::codec::backend;
 
 #[async_trait]
 impl MetaStore for PgStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(keys::text(key)?)

@@ -32,11 +32,13 @@ pub(crate) async fn mark(conn: &mut PgConnection, channels: &[i64]) -> StoreResu
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-    sqlx::query("INSERT INTO purges (channel_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING")
-        .bind(channels)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO purges (channel_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(channels)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 

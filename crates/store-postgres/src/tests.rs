@@ -20,7 +20,9 @@ fn server() -> Option<String> {
             panic!("CONCORD_TEST_POSTGRES is unset: start scripts/services/postgres")
         }
         Err(_) => {
-            eprintln!("skipped: CONCORD_TEST_POSTGRES is unset (scripts/services/postgres starts a server)");
+            eprintln!(
+                "skipped: CONCORD_TEST_POSTGRES is unset (scripts/services/postgres starts a server)"
+            );
             None
         }
     }
@@ -145,11 +147,18 @@ async fn interrupted_purges_finish_on_start() {
     tx.commit().await.unwrap();
     assert!(!store.create_channel(&channel).await.unwrap(), "not yet");
 
-    let url = database.server.clone().database(&database.name).to_url_lossy();
+    let url = database
+        .server
+        .clone()
+        .database(&database.name)
+        .to_url_lossy();
     let restarted = connect(url.as_ref(), 1000).await;
     let resumed = restarted.resumed.lock().unwrap().take().unwrap();
     resumed.await.unwrap();
-    assert!(restarted.create_channel(&channel).await.unwrap(), "the id is free again");
+    assert!(
+        restarted.create_channel(&channel).await.unwrap(),
+        "the id is free again"
+    );
     let left = restarted.messages_before(channel.id, None, 10).await;
     assert!(left.unwrap().is_empty());
 }

@@ -17,7 +17,11 @@ macro_rules! num {
 }
 macro_rules! flag {
     ($field:literal) => {
-        concat!("coalesce((record->'thread'->>'", $field, "')::boolean, false)")
+        concat!(
+            "coalesce((record->'thread'->>'",
+            $field,
+            "')::boolean, false)"
+        )
     };
 }
 
@@ -95,9 +99,9 @@ pub(crate) async fn update_thread(
         ThreadUpdate::MessagesDeleted { count } => sqlx::query_scalar(MESSAGES_DELETED)
             .bind(thread)
             .bind(i64::from(*count)),
-        ThreadUpdate::Unarchive { at_ms } => sqlx::query_scalar(UNARCHIVE)
-            .bind(thread)
-            .bind(int(*at_ms)),
+        ThreadUpdate::Unarchive { at_ms } => {
+            sqlx::query_scalar(UNARCHIVE).bind(thread).bind(int(*at_ms))
+        }
         ThreadUpdate::ArchiveIfIdle { now_ms } => sqlx::query_scalar(ARCHIVE_IF_IDLE)
             .bind(thread)
             .bind(int(*now_ms)),

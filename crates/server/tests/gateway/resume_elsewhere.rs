@@ -89,7 +89,7 @@ async fn cluster() -> (Node, Node, String, String, String) {
 async fn cluster_keeping(events: Option<usize>) -> (Node, Node, String, String, String) {
     let first = tempfile::tempdir().expect("temp dir");
     concord_server::datadir::prepare(first.path()).expect("data dir");
-    let mut backends = Backends::open(&config(&first, 1)).expect("backends");
+    let mut backends = Backends::open(&config(&first, 1)).await.expect("backends");
     if let Some(capacity) = events {
         backends.bus = Arc::new(LocalBus::new(capacity));
     }
