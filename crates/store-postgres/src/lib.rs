@@ -27,6 +27,7 @@ mod guilds;
 mod messages;
 mod meta;
 mod purge;
+pub mod testing;
 mod threads;
 
 use std::sync::atomic::{AtomicU64, Ordering};

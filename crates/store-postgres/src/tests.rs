@@ -3,93 +3,18 @@
 //! test in a database of its own, dropped after it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::PgStore;
+use super::testing::{ScratchDatabase, test_server};
 use concord_model::Snowflake;
 use concord_model::records::{Channel, Message};
 use concord_store::{ChannelStore, MessageStore, Store};
-use sqlx::{ConnectOptions, Connection};
-
-use super::{PgOptions, PgStore};
-
-/// The server's URL, or `None` (after saying why) when the tests skip.
-fn server() -> Option<String> {
-    match std::env::var("CONCORD_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_some() => {
-            panic!("CONCORD_TEST_POSTGRES is unset: start scripts/services/postgres")
-        }
-        Err(_) => {
-            eprintln!(
-                "skipped: CONCORD_TEST_POSTGRES is unset (scripts/services/postgres starts a server)"
-            );
-            None
-        }
-    }
-}
-
-/// A database made for one test, dropped with it.
-struct Database {
-    server: sqlx::postgres::PgConnectOptions,
-    name: String,
-}
-
-impl Database {
-    async fn create(url: &str) -> (Database, String) {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "concord_test_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let server: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
-        let mut admin = server.connect().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let url = server.clone().database(&name).to_url_lossy().to_string();
-        (Database { server, name }, url)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        // A thread of its own: the test's runtime may be shutting down.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                let mut admin = server.connect().await?;
-                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(sqlx::AssertSqlSafe(drop))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        });
-        if let Ok(Err(e)) = dropped.join() {
-            eprintln!("dropping test database {}: {e}", self.name);
-        }
-    }
-}
-
-async fn connect(url: &str, bucket_ms: u64) -> PgStore {
-    let options = PgOptions {
-        bucket_ms,
-        max_connections: 8,
-    };
-    PgStore::connect(url, options).await.unwrap()
-}
 
 /// The store in a fresh database; `None` when there is no server.
-async fn fresh(bucket_ms: u64) -> Option<(Arc<PgStore>, Database)> {
-    let (database, url) = Database::create(&server()?).await;
-    Some((Arc::new(connect(&url, bucket_ms).await), database))
+async fn fresh(bucket_ms: u64) -> Option<(Arc<PgStore>, ScratchDatabase)> {
+    let database = ScratchDatabase::create(&test_server()?).await.unwrap();
+    let store = database.store(bucket_ms).await.unwrap();
+    Some((Arc::new(store), database))
 }
 
 async fn open(bucket_ms: u64) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
@@ -110,12 +35,12 @@ concord_store::store_conformance!(open);
 /// migrator's advisory lock), and all of them open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_together_apply_the_schema_once() {
-    let Some(url) = server() else { return };
-    let (_database, url) = Database::create(&url).await;
+    let Some(url) = test_server() else { return };
+    let database = Arc::new(ScratchDatabase::create(&url).await.unwrap());
     let starts: Vec<_> = (0..4)
         .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { connect(&url, 1000).await })
+            let database = Arc::clone(&database);
+            tokio::spawn(async move { database.store(1000).await.unwrap() })
         })
         .collect();
     for start in starts {
@@ -147,12 +72,7 @@ async fn interrupted_purges_finish_on_start() {
     tx.commit().await.unwrap();
     assert!(!store.create_channel(&channel).await.unwrap(), "not yet");
 
-    let url = database
-        .server
-        .clone()
-        .database(&database.name)
-        .to_url_lossy();
-    let restarted = connect(url.as_ref(), 1000).await;
+    let restarted = database.store(1000).await.unwrap();
     let resumed = restarted.resumed.lock().unwrap().take().unwrap();
     resumed.await.unwrap();
     assert!(
