@@ -8,8 +8,8 @@ use concord_store::{
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::PgStore;
 use crate::codec::{Json, backend, in_order, key, keys, limit};
+use crate::{PgStore, nul};
 
 impl PgStore {
     /// Writes a user and moves its logins, in the caller's transaction;
@@ -18,7 +18,7 @@ impl PgStore {
         let wanted = login_keys(user);
         let mut logins = Vec::with_capacity(wanted.len());
         for (login, _) in &wanted {
-            logins.push(text_keys::text(login)?.to_owned());
+            logins.push(nul::text(text_keys::text(login)?).into_owned());
         }
         sqlx::query("DELETE FROM logins WHERE user_id = $1")
             .bind(key(user.id))
@@ -36,7 +36,8 @@ impl PgStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-        if let Some((_, what)) = wanted.iter().find(|(login, _)| !taken.contains(login)) {
+        let refused = |login: &String| !taken.iter().any(|t| *t == nul::text(login));
+        if let Some((_, what)) = wanted.iter().find(|(login, _)| refused(login)) {
             return Err(StoreError::Conflict(what));
         }
         sqlx::query(
@@ -96,7 +97,7 @@ impl UserStore for PgStore {
         let found: Option<Json<User>> = sqlx::query_scalar(
             "SELECT u.record FROM logins l JOIN users u ON u.id = l.user_id WHERE l.login = $1",
         )
-        .bind(login)
+        .bind(nul::text(&login))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;

@@ -4,7 +4,53 @@
 use concord_model::Snowflake;
 use concord_store::StoreError;
 
-pub(crate) use sqlx::types::Json;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Encode, Postgres, Type};
+
+/// A record as a JSONB column: sqlx's JSON, with the text of its strings
+/// kept as [`crate::nul`] says.
+pub(crate) struct Json<T>(pub T);
+
+impl<T> Type<Postgres> for Json<T> {
+    fn type_info() -> PgTypeInfo {
+        <sqlx::types::Json<T> as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <sqlx::types::Json<T> as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<T> PgHasArrayType for Json<T> {
+    fn array_type_info() -> PgTypeInfo {
+        <sqlx::types::Json<T> as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl<T: Serialize> Encode<'_, Postgres> for Json<T> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let text = crate::nul::json(serde_json::to_string(&self.0)?);
+        let raw = RawValue::from_string(text)?;
+        <sqlx::types::Json<Box<RawValue>> as Encode<'_, Postgres>>::encode_by_ref(
+            &sqlx::types::Json(raw),
+            buf,
+        )
+    }
+}
+
+impl<'r, T: DeserializeOwned> Decode<'r, Postgres> for Json<T> {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let raw = <sqlx::types::Json<&'r RawValue> as Decode<'r, Postgres>>::decode(value)?;
+        Ok(Json(serde_json::from_str(&crate::nul::unjson(
+            raw.0.get(),
+        ))?))
+    }
+}
 
 /// A snowflake as a key column. Snowflakes stay below 2^63 (their
 /// timestamp has 41 bits until 2084); a larger bound (such as `u64::MAX`

@@ -9,9 +9,9 @@ use concord_store::{
     StoreResult, keys as text_keys,
 };
 
-use crate::PgStore;
 use crate::accounts::commit;
 use crate::codec::{Json, backend, id, in_order, int, key, keys, limit};
+use crate::{PgStore, nul};
 
 #[async_trait]
 impl GuildStore for PgStore {
@@ -261,7 +261,7 @@ impl InviteStore for PgStore {
     async fn invite(&self, code: &str) -> StoreResult<Option<Invite>> {
         let found: Option<Json<Invite>> =
             sqlx::query_scalar("SELECT record FROM invites WHERE code = $1")
-                .bind(text_keys::text(code)?)
+                .bind(nul::text(text_keys::text(code)?))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?;
@@ -273,7 +273,7 @@ impl InviteStore for PgStore {
             "INSERT INTO invites (code, guild_id, record) VALUES ($1, $2, $3)
              ON CONFLICT (code) DO UPDATE SET guild_id = EXCLUDED.guild_id, record = EXCLUDED.record",
         )
-        .bind(text_keys::text(&invite.code)?)
+        .bind(nul::text(text_keys::text(&invite.code)?))
         .bind(key(invite.guild_id))
         .bind(Json(invite))
         .execute(&self.pool)
@@ -284,7 +284,7 @@ impl InviteStore for PgStore {
 
     async fn delete_invite(&self, code: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM invites WHERE code = $1")
-            .bind(text_keys::text(code)?)
+            .bind(nul::text(text_keys::text(code)?))
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -307,7 +307,7 @@ impl InviteStore for PgStore {
                 RETURNING record)
              SELECT (SELECT record FROM used), EXISTS (SELECT 1 FROM invites WHERE code = $1)",
         )
-        .bind(text_keys::text(code)?)
+        .bind(nul::text(text_keys::text(code)?))
         .bind(int(now_ms))
         .fetch_one(&self.pool)
         .await

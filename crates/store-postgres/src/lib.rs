@@ -26,6 +26,7 @@ mod codec;
 mod guilds;
 mod messages;
 mod meta;
+mod nul;
 mod purge;
 pub mod testing;
 mod threads;

@@ -13,8 +13,8 @@ use concord_store::{
 };
 use sqlx::PgPool;
 
-use crate::PgStore;
 use crate::codec::{Json, backend, id, int, is_foreign_key_violation, key, keys, limit};
+use crate::{PgStore, nul};
 
 /// Rows: (bucket, message id, record) of the partitions at or below
 /// bucket `$2`, newest first; a partition with no message below `$3`
@@ -325,7 +325,7 @@ impl ReactionStore for PgStore {
         .bind(key(channel_id))
         .bind(self.bucket(message_id))
         .bind(key(message_id))
-        .bind(emoji)
+        .bind(nul::text(emoji))
         .bind(key(user_id))
         .fetch_one(&self.pool)
         .await
@@ -354,7 +354,7 @@ impl ReactionStore for PgStore {
         .bind(key(channel_id))
         .bind(self.bucket(message_id))
         .bind(key(message_id))
-        .bind(emoji)
+        .bind(nul::text(emoji))
         .bind(key(user_id))
         .fetch_one(&self.pool)
         .await
@@ -374,7 +374,7 @@ impl ReactionStore for PgStore {
         )
         .bind(key(channel_id))
         .bind(key(message_id))
-        .bind(emoji)
+        .bind(nul::text(emoji))
         .bind(key(user_id))
         .fetch_one(&self.pool)
         .await
@@ -396,7 +396,7 @@ impl ReactionStore for PgStore {
         )
         .bind(key(channel_id))
         .bind(key(message_id))
-        .bind(emoji)
+        .bind(nul::text(emoji))
         .bind(key(after))
         .bind(limit(count))
         .fetch_all(&self.pool)
@@ -421,7 +421,7 @@ impl ReactionStore for PgStore {
         .bind(key(channel_id))
         .bind(self.bucket(message_id))
         .bind(key(message_id))
-        .bind(emoji)
+        .bind(emoji.map(nul::text))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;

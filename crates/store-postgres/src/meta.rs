@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use concord_store::{MetaStore, StoreResult, keys};
 
-use crate::PgStore;
 use crate::codec::backend;
+use crate::{PgStore, nul};
 
 #[async_trait]
 impl MetaStore for PgStore {
@@ -14,7 +14,7 @@ impl MetaStore for PgStore {
 
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(keys::text(key)?)
+            .bind(nul::text(keys::text(key)?))
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)
@@ -25,7 +25,7 @@ impl MetaStore for PgStore {
             "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         )
-        .bind(keys::text(key)?)
+        .bind(nul::text(keys::text(key)?))
         .bind(value)
         .execute(&self.pool)
         .await
@@ -40,7 +40,7 @@ impl MetaStore for PgStore {
             "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = meta.value RETURNING value",
         )
-        .bind(keys::text(key)?)
+        .bind(nul::text(keys::text(key)?))
         .bind(value)
         .fetch_one(&self.pool)
         .await
@@ -49,7 +49,7 @@ impl MetaStore for PgStore {
 
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         sqlx::query_scalar("DELETE FROM meta WHERE key = $1 RETURNING value")
-            .bind(keys::text(key)?)
+            .bind(nul::text(keys::text(key)?))
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)

@@ -82,3 +82,91 @@ async fn interrupted_purges_finish_on_start() {
     let left = restarted.messages_before(channel.id, None, 10).await;
     assert!(left.unwrap().is_empty());
 }
+
+/// Text holding NUL (which PostgreSQL refuses) or the stuffing character
+/// is kept exactly, in records, keys and the fields SQL writes itself.
+#[tokio::test]
+async fn text_with_nul_is_kept_exactly() {
+    use concord_model::records::{Invite, MessagePatch, ThreadState, User, channel_type};
+    use concord_store::{
+        InviteStore, InviteUse, MetaStore, ReactionStore, ThreadEdit, ThreadUpdate, UserStore,
+    };
+    let Some((store, _database)) = fresh(1000).await else {
+        return;
+    };
+    let odd = "a\0b \u{E000}0 \u{E000}\u{E000} \\u0000 \0";
+    let (channel, id) = (
+        Snowflake(101),
+        Snowflake(Snowflake::from_timestamp_ms(1_767_225_600_000).get()),
+    );
+    let message = Message::new(id, channel, Snowflake(2), odd);
+    store.create_message(&message).await.unwrap();
+    assert_eq!(store.message(channel, id).await.unwrap(), Some(message));
+    let patch = MessagePatch {
+        content: Some(format!("{odd}!")),
+        ..MessagePatch::default()
+    };
+    let edited = store.update_message(channel, id, &patch).await.unwrap();
+    assert_eq!(edited.unwrap().content, format!("{odd}!"));
+    assert_eq!(
+        store
+            .add_reaction(channel, id, odd, Snowflake(5))
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert!(
+        store
+            .has_reacted(channel, id, odd, Snowflake(5))
+            .await
+            .unwrap()
+    );
+    let row = store.message(channel, id).await.unwrap().unwrap();
+    assert_eq!(row.reactions[0].emoji, odd, "counted under the same emoji");
+    assert!(
+        store
+            .remove_reaction(channel, id, odd, Snowflake(5))
+            .await
+            .unwrap()
+    );
+
+    let user = User::new(Snowflake(3), odd);
+    store.create_user(&user).await.unwrap();
+    assert_eq!(store.user_by_login(odd).await.unwrap(), Some(user));
+    store.put_meta(odd, b"v").await.unwrap();
+    assert_eq!(store.meta(odd).await.unwrap(), Some(b"v".to_vec()));
+    let invite = Invite {
+        code: odd.into(),
+        guild_id: Snowflake(1),
+        channel_id: channel,
+        inviter_id: Snowflake(3),
+        created_ms: 0,
+        max_age: 0,
+        max_uses: 0,
+        uses: 0,
+        temporary: false,
+    };
+    store.put_invite(&invite).await.unwrap();
+    assert!(
+        matches!(store.use_invite(odd, 0).await.unwrap(), InviteUse::Admitted(i) if i.code == odd)
+    );
+
+    let thread = Channel {
+        thread: Some(ThreadState::new(60, 0)),
+        ..Channel::new(
+            Snowflake(30),
+            channel_type::PUBLIC_THREAD,
+            Snowflake(1),
+            odd,
+        )
+    };
+    store.put_channel(&thread).await.unwrap();
+    let rename = ThreadEdit {
+        name: Some(format!("{odd}?")),
+        ..ThreadEdit::default()
+    };
+    let renamed = store
+        .update_thread(thread.id, &ThreadUpdate::Edit(rename))
+        .await;
+    assert_eq!(renamed.unwrap().unwrap().name, format!("{odd}?"));
+}

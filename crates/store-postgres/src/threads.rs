@@ -118,7 +118,7 @@ pub(crate) async fn update_thread(
             } = edit;
             sqlx::query_scalar(EDIT)
                 .bind(thread)
-                .bind(name.clone())
+                .bind(name.as_deref().map(crate::nul::text))
                 .bind(rate_limit_per_user.map(i64::from))
                 .bind(auto_archive_duration.map(i64::from))
                 .bind(*locked)
