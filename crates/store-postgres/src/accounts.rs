@@ -120,14 +120,24 @@ impl UserStore for PgStore {
     }
 }
 
+/// Creates or replaces an application.
+fn upsert_application(
+    app: &Application,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO applications (id, record) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+    )
+    .bind(key(app.id))
+    .bind(Json(app))
+}
+
 #[async_trait]
 impl ApplicationStore for PgStore {
     async fn create_application(&self, app: &Application, bot: &User) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         Self::write_user(&mut tx, bot).await?;
-        sqlx::query("INSERT INTO applications (id, record) VALUES ($1, $2)")
-            .bind(key(app.id))
-            .bind(Json(app))
+        upsert_application(app)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -145,15 +155,10 @@ impl ApplicationStore for PgStore {
     }
 
     async fn update_application(&self, app: &Application) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO applications (id, record) VALUES ($1, $2)
-             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-        )
-        .bind(key(app.id))
-        .bind(Json(app))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        upsert_application(app)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }
