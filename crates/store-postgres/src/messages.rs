@@ -40,6 +40,15 @@ const OLDEST_FIRST: &str = "SELECT b.bucket, m.message_id, m.record
     ORDER BY b.bucket, m.message_id
     LIMIT $4";
 
+/// Writes message `$3` (record `$4`) into partition `$2` of channel `$1`,
+/// listing the partition if it is not yet: the message's foreign key then
+/// holds the partition's row until the write commits.
+pub(crate) const CREATE_MESSAGE: &str = "WITH partition AS (
+        INSERT INTO channel_buckets (channel_id, bucket) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING)
+     INSERT INTO messages (channel_id, bucket, message_id, record) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (channel_id, bucket, message_id) DO UPDATE SET record = EXCLUDED.record";
+
 /// Where a page walk stands: partitions from `bucket` on, ids past `id`.
 struct Cursor {
     newest_first: bool,
@@ -48,7 +57,7 @@ struct Cursor {
 }
 
 impl PgStore {
-    fn bucket(&self, id: Snowflake) -> i64 {
+    pub(crate) fn bucket(&self, id: Snowflake) -> i64 {
         int(bucket_of(id, self.bucket_ms))
     }
 
@@ -167,21 +176,13 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
 impl MessageStore for PgStore {
     async fn create_message(&self, message: &Message) -> StoreResult<()> {
         loop {
-            // The partition is listed (if it is not yet) in the statement
-            // that writes the message, whose foreign key then holds it.
-            let written = sqlx::query(
-                "WITH partition AS (
-                    INSERT INTO channel_buckets (channel_id, bucket) VALUES ($1, $2)
-                    ON CONFLICT DO NOTHING)
-                 INSERT INTO messages (channel_id, bucket, message_id, record) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (channel_id, bucket, message_id) DO UPDATE SET record = EXCLUDED.record",
-            )
-            .bind(key(message.channel_id))
-            .bind(self.bucket(message.id))
-            .bind(key(message.id))
-            .bind(Json(message))
-            .execute(&self.pool)
-            .await;
+            let written = sqlx::query(CREATE_MESSAGE)
+                .bind(key(message.channel_id))
+                .bind(self.bucket(message.id))
+                .bind(key(message.id))
+                .bind(Json(message))
+                .execute(&self.pool)
+                .await;
             match written {
                 // The partition was dropped as found empty in between: list it again.
                 Err(e) if is_foreign_key_violation(&e) => continue,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::PgStore;
 use super::testing::{ScratchDatabase, test_server};
+use crate::codec::{Json, key};
 use concord_model::Snowflake;
 use concord_model::records::{Channel, Message};
 use concord_store::{ChannelStore, MessageStore, Store};
@@ -169,4 +170,53 @@ async fn text_with_nul_is_kept_exactly() {
         .update_thread(thread.id, &ThreadUpdate::Edit(rename))
         .await;
     assert_eq!(renamed.unwrap().unwrap().name, format!("{odd}?"));
+}
+
+/// A partition found empty by a deletion while a message is being
+/// written into it (not yet committed) is kept: the deletion waits for the
+/// write, and the message is where history looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_found_empty_during_a_write_into_it_is_kept() {
+    let Some((store, _database)) = fresh(1000).await else {
+        return;
+    };
+    let channel = Snowflake(9);
+    let at = Snowflake::from_timestamp_ms(1_767_225_600_000).get();
+    let (first, second) = (Snowflake(at | 1), Snowflake(at | 2));
+    let leaving = Message::new(first, channel, Snowflake(2), "leaving");
+    store.create_message(&leaving).await.unwrap();
+    // The second message, written and not yet committed.
+    let mut writing = store.begin().await.unwrap();
+    let arriving = Message::new(second, channel, Snowflake(2), "arriving");
+    sqlx::query(crate::messages::CREATE_MESSAGE)
+        .bind(key(channel))
+        .bind(store.bucket(second))
+        .bind(key(second))
+        .bind(Json(&arriving))
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+    // The first goes: its partition looks empty to the deletion.
+    let deleting = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.delete_messages(channel, &[first]).await })
+    };
+    // Until the deletion finishes or waits for the write's lock.
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        if waiting || deleting.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writing.commit().await.unwrap();
+    assert_eq!(deleting.await.unwrap().unwrap().len(), 1);
+    let page = store.messages_before(channel, None, 10).await.unwrap();
+    assert_eq!(page, [arriving]);
 }
