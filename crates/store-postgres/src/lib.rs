@@ -65,13 +65,6 @@ pub struct PgStore {
     resumed: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// Why a store URL cannot be used, in words for `concord config check`.
-pub fn check_url(url: &str) -> Result<(), String> {
-    url.parse::<PgConnectOptions>()
-        .map(|_| ())
-        .map_err(|e| format!("not a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE): {e}"))
-}
-
 impl PgStore {
     /// Connects to the database at `url`, brings its schema up to date and
     /// finishes, in the background, the deletions a stopped node left.
