@@ -202,6 +202,9 @@ pub struct Settings {
     /// Prefix of every key Concord keeps in the realtime Redis, so clusters can share one server [default: concord:]
     #[arg(long, env = "CONCORD_REALTIME_PREFIX")]
     pub realtime_prefix: Option<String>,
+    /// Where the store lives: unset for the embedded store in DATA_DIR/store, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE for a PostgreSQL store that several nodes share [default: embedded]
+    #[arg(long, env = "CONCORD_STORE")]
+    pub store: Option<String>,
 }
 
 macro_rules! layer {
@@ -251,6 +254,7 @@ impl Settings {
             search_dir: None,
             realtime: None,
             realtime_prefix: Some("concord:".into()),
+            store: None,
         }
     }
 
@@ -295,7 +299,8 @@ impl Settings {
             blob_dir,
             search_dir,
             realtime,
-            realtime_prefix
+            realtime_prefix,
+            store
         )
     }
 
@@ -381,6 +386,8 @@ pub struct Config {
     pub search_dir: PathBuf,
     /// Where the realtime state lives.
     pub realtime: RealtimeBackend,
+    /// Where the store lives.
+    pub store: StoreLocation,
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -438,6 +445,42 @@ impl RealtimeBackend {
             ));
         }
         Ok(RealtimeBackend::Redis { url, prefix })
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store, in the data directory.
+    Embedded,
+    /// A PostgreSQL database, by its URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// An unset or empty option is the embedded store; anything else must
+    /// be a PostgreSQL URL, and what is wrong with it is said.
+    fn parse(option: Option<String>) -> Result<StoreLocation, ConfigError> {
+        let Some(text) = option.filter(|t| !t.trim().is_empty()) else {
+            return Ok(StoreLocation::Embedded);
+        };
+        let invalid = |why: String| {
+            ConfigError::Invalid(
+                "store",
+                format!(
+                    "{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or unset for the embedded store"
+                ),
+            )
+        };
+        let url = url::Url::parse(&text).map_err(|e| invalid(format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(invalid(format!("unknown kind of store {:?}", url.scheme())));
+        }
+        let socket = url.query_pairs().any(|(key, _)| key == "host");
+        if url.host_str().is_none_or(str::is_empty) && !socket {
+            return Err(invalid("no host".into()));
+        }
+        Ok(StoreLocation::Postgres(text))
     }
 }
 
@@ -546,6 +589,7 @@ impl Config {
             blob_dir: s.blob_dir.unwrap_or_else(|| data_dir.join("attachments")),
             search_dir: s.search_dir.unwrap_or_else(|| data_dir.join("search")),
             realtime: RealtimeBackend::from_settings(s.realtime, s.realtime_prefix)?,
+            store: StoreLocation::parse(s.store)?,
         })
     }
 }
@@ -645,6 +689,30 @@ mod tests {
         };
         let err = Config::from_settings(s).unwrap_err().to_string();
         assert!(err.contains("realtime_prefix"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_embedded_or_a_postgres_url() {
+        let store = |url: &str| {
+            let s = Settings {
+                store: Some(url.into()),
+                ..Default::default()
+            };
+            Config::from_settings(s).map(|c| c.store)
+        };
+        assert_eq!(store("").unwrap(), StoreLocation::Embedded);
+        let url = "postgres://concord@db.example.org:5433/concord";
+        assert_eq!(store(url).unwrap(), StoreLocation::Postgres(url.into()));
+        let socket = "postgresql:///concord?host=/run/postgresql";
+        assert!(store(socket).is_ok());
+        for (bad, why) in [
+            ("db.example.org/concord", "not a URL"),
+            ("mysql://db/concord", "unknown kind of store"),
+            ("postgres://concord@db:99999/concord", "invalid port"),
+        ] {
+            let err = store(bad).unwrap_err().to_string();
+            assert!(err.contains("store") && err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

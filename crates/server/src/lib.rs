@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use concord_api::{AppState, MetricsAccess};
 use concord_bus::{EventBus, LocalBus};
-use concord_config::{Config, RealtimeBackend};
+use concord_config::{Config, RealtimeBackend, StoreLocation};
 use concord_gateway::{Gateway, GatewayConfig};
 use concord_model::Snowflake;
 use concord_realtime::Realtime;
@@ -20,6 +20,7 @@ use concord_service::search::{self, FillProgress};
 use concord_service::{Service, ServiceConfig};
 use concord_store::Store;
 use concord_store_fjall::{FjallOptions, FjallStore};
+use concord_store_postgres::{PgOptions, PgStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -85,8 +86,19 @@ fn metrics_handle() -> Option<PrometheusHandle> {
     metrics::set_global_recorder(recorder).ok().map(|()| handle)
 }
 
-/// The embedded store in the data directory, created on first use.
-fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+/// Connections one node keeps to a PostgreSQL store.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// The store the configuration names: PostgreSQL by its URL, or the
+/// embedded store in the data directory, created on first use.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+    if let StoreLocation::Postgres(url) = &config.store {
+        let options = PgOptions {
+            bucket_ms: config.message_bucket_ms,
+            max_connections: POSTGRES_CONNECTIONS,
+        };
+        return Ok(Arc::new(PgStore::connect(url, options).await?));
+    }
     let store_dir = config.data_dir.join("store");
     std::fs::create_dir_all(&store_dir)
         .map_err(|e| ServerError::DataDir(config.data_dir.display().to_string(), e.to_string()))?;
@@ -145,7 +157,7 @@ pub async fn reindex(
     progress: &mut (dyn FnMut(FillProgress) + Send),
 ) -> Result<(), ServerError> {
     datadir::prepare(&config.data_dir)?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let dir = config.search_dir.clone();
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
@@ -170,7 +182,7 @@ impl Backends {
     /// data directory, with the bus and the realtime state in this process.
     pub async fn open(config: &Config) -> Result<Backends, ServerError> {
         Ok(Backends {
-            store: open_store(config)?,
+            store: open_store(config).await?,
             bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
             realtime: open_realtime(config).await?,
         })

@@ -401,6 +401,11 @@ pub trait PinStore: Send + Sync {
 /// Small server-wide values, such as the token signing secret.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
+    /// What readiness checks call the store: `postgres` for the networked
+    /// backend, `store` for one in this process.
+    fn backend_name(&self) -> &'static str {
+        "store"
+    }
     async fn meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     async fn put_meta(&self, key: &str, value: &[u8]) -> StoreResult<()>;
     /// Stores `value` unless the key has one, as one operation, and

@@ -15,6 +15,7 @@ use concord_bus::LocalBus;
 use concord_config::{Config, RealtimeBackend, Settings, Switch};
 use concord_realtime::Realtime;
 use concord_server::Backends;
+use concord_store::Store;
 use concord_store::memory::MemoryStore;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -72,6 +73,21 @@ impl Cluster {
     /// `count` nodes whose settings `adjust` changes (turning rate limits
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
+        let store = Arc::new(MemoryStore::networked(BUCKET_MS));
+        Self::start_over_with(count, store, adjust).await
+    }
+
+    /// `count` nodes as [`Cluster::start`] makes them, over `store` (a
+    /// networked backend's) instead of the reference store.
+    pub async fn start_over(count: usize, store: Arc<dyn Store>) -> Cluster {
+        Self::start_over_with(count, store, |_| {}).await
+    }
+
+    async fn start_over_with(
+        count: usize,
+        store: Arc<dyn Store>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Cluster {
         let shared = tempfile::tempdir().expect("shared dir");
         let mut settings = Settings {
             rate_limits: Some(Switch::Off),
@@ -82,7 +98,7 @@ impl Cluster {
         };
         adjust(&mut settings);
         let backends = Backends {
-            store: Arc::new(MemoryStore::networked(BUCKET_MS)),
+            store,
             bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
             realtime: Realtime::local(),
         };

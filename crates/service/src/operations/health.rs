@@ -24,15 +24,17 @@ pub struct Check {
 
 impl Service {
     pub async fn readiness(&self) -> Readiness {
+        // A read: a networked store answers it or says why not.
+        let name = self.store.backend_name();
         let store = match self.store.meta("token_secret").await {
             Ok(_) => Check {
-                name: "store",
+                name,
                 required: true,
                 ok: true,
                 detail: "open".into(),
             },
             Err(e) => Check {
-                name: "store",
+                name,
                 required: true,
                 ok: false,
                 detail: e.to_string(),

@@ -1,0 +1,110 @@
+//! Removing a deleted channel's messages, reactions, pins and attachments
+//! a step at a time, each step a short statement of its own: other
+//! writers never wait for a whole history, and the WAL sees no giant
+//! transaction. The channel's `purges` mark keeps its id from being
+//! created again until the last step.
+
+use concord_store::StoreResult;
+use sqlx::{PgConnection, PgPool};
+
+use crate::PgStore;
+use crate::codec::{backend, is_foreign_key_violation};
+
+/// Rows one step removes from one table.
+const STEP: i64 = 2000;
+
+/// One step in each table holding a channel's records, by physical row id
+/// so that any table is stepped through the same way.
+const STEPS: &[&str] = &[
+    "DELETE FROM messages WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM messages WHERE channel_id = $1 LIMIT $2))",
+    "DELETE FROM reactions WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM reactions WHERE channel_id = $1 LIMIT $2))",
+    "DELETE FROM pins WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM pins WHERE channel_id = $1 LIMIT $2))",
+];
+
+/// In the transaction that deletes the channels: their followers go, and
+/// each is marked for purging.
+pub(crate) async fn mark(conn: &mut PgConnection, channels: &[i64]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM thread_members WHERE thread_id = ANY($1)")
+        .bind(channels)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO purges (channel_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(channels)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Removes every record of a marked channel, then its partitions and mark.
+pub(crate) async fn purge(pool: &PgPool, channel: i64) -> StoreResult<()> {
+    loop {
+        for &step in STEPS {
+            loop {
+                let done = sqlx::query(step)
+                    .bind(channel)
+                    .bind(STEP)
+                    .execute(pool)
+                    .await
+                    .map_err(backend)?;
+                if done.rows_affected() < STEP.unsigned_abs() {
+                    break;
+                }
+            }
+        }
+        crate::messages::release_channel_attachments(pool, channel, STEP).await?;
+        // A message written meanwhile (by a request that read the channel
+        // before it went) holds its partition: purge again.
+        match finish(pool, channel).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_foreign_key_violation(&e) => continue,
+            Err(e) => return Err(backend(e)),
+        }
+    }
+}
+
+async fn finish(pool: &PgPool, channel: i64) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM channel_buckets WHERE channel_id = $1")
+        .bind(channel)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM purges WHERE channel_id = $1")
+        .bind(channel)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+impl PgStore {
+    /// Finishes, in the background, the purges that a node stopped in
+    /// the middle of. Nodes starting together may both run one: every
+    /// step is idempotent.
+    pub(crate) fn resume_purges(&self) -> tokio::task::JoinHandle<()> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let marked: Result<Vec<i64>, _> = sqlx::query_scalar("SELECT channel_id FROM purges")
+                .fetch_all(&pool)
+                .await;
+            let result = match marked {
+                Ok(channels) => {
+                    let mut result = Ok(());
+                    for channel in channels {
+                        result = result.and(purge(&pool, channel).await);
+                    }
+                    result
+                }
+                Err(e) => Err(backend(e)),
+            };
+            if let Err(e) = result {
+                tracing::warn!("finishing interrupted channel deletions failed: {e}");
+            }
+        })
+    }
+}
