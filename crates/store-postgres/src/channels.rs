@@ -133,8 +133,13 @@ impl ChannelStore for PgStore {
         // A statement of its own, after the row's lock was had: it sees
         // the followers an add holding that lock committed.
         crate::purge::mark(&mut tx, &[channel]).await?;
-        commit(tx).await?;
-        crate::purge::purge(&self.pool, channel).await
+        commit(tx).await
+    }
+
+    /// A step here is one marked channel, itself removed in statements of
+    /// a few thousand rows each.
+    async fn purge_deleted(&self) -> StoreResult<bool> {
+        crate::purge::purge_one(&self.pool).await
     }
 
     async fn update_thread(

@@ -111,12 +111,8 @@ impl GuildStore for PgStore {
                 .await
                 .map_err(backend)?;
         crate::purge::mark(&mut tx, &channels).await?;
-        commit(tx).await?;
-        // Gone at once for every reader; the messages go a step at a time.
-        for channel in channels {
-            crate::purge::purge(&self.pool, channel).await?;
-        }
-        Ok(())
+        // Gone at once for every reader; the messages are left marked.
+        commit(tx).await
     }
 
     async fn roles(&self, guild_id: Snowflake) -> StoreResult<Vec<Role>> {

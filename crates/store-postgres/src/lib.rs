@@ -60,14 +60,10 @@ pub struct PgStore {
     pool: PgPool,
     bucket_ms: u64,
     visits: AtomicU64,
-    /// The purges left by stopped nodes, finishing in the background.
-    #[cfg_attr(not(test), allow(dead_code))]
-    resumed: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl PgStore {
-    /// Connects to the database at `url`, brings its schema up to date and
-    /// finishes, in the background, the deletions a stopped node left.
+    /// Connects to the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str, options: PgOptions) -> StoreResult<Self> {
         let connect: PgConnectOptions = url.parse().map_err(backend)?;
         let connect = connect.log_statements(tracing::log::LevelFilter::Trace);
@@ -86,15 +82,11 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(backend)?;
-        let mut store = PgStore {
+        Ok(PgStore {
             pool,
             bucket_ms: options.bucket_ms,
             visits: AtomicU64::new(0),
-            resumed: std::sync::Mutex::new(None),
-        };
-        let resumed = store.resume_purges();
-        store.resumed = std::sync::Mutex::new(Some(resumed));
-        Ok(store)
+        })
     }
 
     /// Whether the database answers: for readiness checks.

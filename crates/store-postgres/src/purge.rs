@@ -7,7 +7,6 @@
 use concord_store::StoreResult;
 use sqlx::{PgConnection, PgPool};
 
-use crate::PgStore;
 use crate::codec::{backend, is_foreign_key_violation};
 
 /// Rows one step removes from one table.
@@ -42,8 +41,21 @@ pub(crate) async fn mark(conn: &mut PgConnection, channels: &[i64]) -> StoreResu
     Ok(())
 }
 
+/// Purges one marked channel; `false` if none is marked. Nodes purging
+/// together may take the same one: every statement is idempotent.
+pub(crate) async fn purge_one(pool: &PgPool) -> StoreResult<bool> {
+    let marked: Option<i64> = sqlx::query_scalar("SELECT channel_id FROM purges LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    match marked {
+        Some(channel) => purge(pool, channel).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// Removes every record of a marked channel, then its partitions and mark.
-pub(crate) async fn purge(pool: &PgPool, channel: i64) -> StoreResult<()> {
+async fn purge(pool: &PgPool, channel: i64) -> StoreResult<()> {
     loop {
         for &step in STEPS {
             loop {
@@ -80,31 +92,4 @@ async fn finish(pool: &PgPool, channel: i64) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await
-}
-
-impl PgStore {
-    /// Finishes, in the background, the purges that a node stopped in
-    /// the middle of. Nodes starting together may both run one: every
-    /// step is idempotent.
-    pub(crate) fn resume_purges(&self) -> tokio::task::JoinHandle<()> {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let marked: Result<Vec<i64>, _> = sqlx::query_scalar("SELECT channel_id FROM purges")
-                .fetch_all(&pool)
-                .await;
-            let result = match marked {
-                Ok(channels) => {
-                    let mut result = Ok(());
-                    for channel in channels {
-                        result = result.and(purge(&pool, channel).await);
-                    }
-                    result
-                }
-                Err(e) => Err(backend(e)),
-            };
-            if let Err(e) = result {
-                tracing::warn!("finishing interrupted channel deletions failed: {e}");
-            }
-        })
-    }
 }

@@ -12,8 +12,8 @@ use concord_testkit::gateway::{GatewayClient, Received};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-mod redis;
 mod postgres;
+mod redis;
 
 const GUILDS: u64 = 1;
 const GUILD_PRESENCES: u64 = 1 << 8;
