@@ -19,7 +19,8 @@
 //!   an id on some topics, or [`BusError::Gone`] when the kept history no
 //!   longer reaches back that far, never a partial answer.
 //!
-//! [`LocalBus`] is the in-process default.
+//! [`LocalBus`] is the in-process default. Every backend runs the same
+//! [`conformance`] suite.
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 pub use concord_model::event::Topic;
 use concord_model::event::{Event, NodeId};
 
+pub mod conformance;
 mod local;
 
 pub use local::LocalBus;
