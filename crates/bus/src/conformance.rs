@@ -138,7 +138,10 @@ pub async fn subscribers_hear_their_topics_in_id_order(bus: Arc<dyn EventBus>) {
     for event in &published {
         hears(&mut all, event).await;
     }
-    for event in published.iter().filter(|e| e.guild_id() == Some(Snowflake(1))) {
+    for event in published
+        .iter()
+        .filter(|e| e.guild_id() == Some(Snowflake(1)))
+    {
         hears(&mut one, event).await;
     }
     let marker = publish(&*bus, in_guild(1, 6)).await;
@@ -251,7 +254,11 @@ pub async fn a_subscriber_falling_behind_is_told_of_gaps(bus: Arc<dyn EventBus>)
                 got_past = event.id;
             }
             Delivery::Event(event) => {
-                assert_eq!(Some(&*event), expected.next(), "no event is skipped silently");
+                assert_eq!(
+                    Some(&*event),
+                    expected.next(),
+                    "no event is skipped silently"
+                );
                 got_past = event.id;
             }
         }
