@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_trait::async_trait;
-use concord_bus::{BusError, BusResult, EventBus, Subscription, Topic};
+use concord_bus::{BusError, BusResult, EventBus, Health, Subscription, Topic};
 use concord_model::event::Event;
 use tokio::sync::watch;
 
@@ -49,6 +49,33 @@ impl NatsOptions {
             max_events: 1_000_000,
         }
     }
+}
+
+/// For tests: options for a stream of their own on the server that
+/// `CONCORD_TEST_NATS` names (keeping at most `max_events`), or `None`,
+/// having said so, when it is unset. Panics when it is unset and
+/// `CONCORD_TEST_SERVICES_REQUIRED` is set.
+pub fn test_options(max_events: u64) -> Option<NatsOptions> {
+    let Ok(url) = std::env::var("CONCORD_TEST_NATS") else {
+        assert!(
+            std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_none(),
+            "CONCORD_TEST_NATS is not set: run scripts/services/nats and export what it prints"
+        );
+        eprintln!("skipped: CONCORD_TEST_NATS is not set (scripts/services/nats starts a server)");
+        return None;
+    };
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut options = NatsOptions::new(url);
+    options.stream = format!("test_{}_{stamp}_{n}", std::process::id());
+    options.max_events = max_events;
+    // Long enough for any test, short enough to clean up after them.
+    options.max_age = Duration::from_secs(600);
+    Some(options)
 }
 
 /// What subscriptions share with the bus.
@@ -149,9 +176,16 @@ impl NatsBus {
     }
 
     /// Whether NATS answers now (a round trip), for readiness.
-    pub async fn answers(&self) -> bool {
+    pub async fn answers(&self) -> Result<(), String> {
         let flushed = tokio::time::timeout(Duration::from_secs(2), self.shared.client.flush());
-        matches!(flushed.await, Ok(Ok(())))
+        match flushed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "no answer within 2 s ({:?})",
+                self.shared.client.connection_state()
+            )),
+        }
     }
 
     /// Acts as if the connection had lost messages, for tests of how
@@ -191,6 +225,13 @@ impl EventBus for NatsBus {
 
     async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>> {
         history::replay(&self.shared, after, topics).await
+    }
+
+    async fn health(&self) -> Option<Health> {
+        Some(Health {
+            backend: "nats",
+            answers: self.answers().await,
+        })
     }
 
     async fn head(&self) -> BusResult<u64> {

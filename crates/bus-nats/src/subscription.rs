@@ -177,7 +177,14 @@ impl Follower {
                     self.apply(change).await;
                 }
                 Ok(()) = self.disruptions.changed() => {
-                    self.widen_hole(self.last, self.interest.held());
+                    let held = self.interest.held();
+                    if held.is_empty() {
+                        // Nothing it would have heard can be missing.
+                        let known = self.shared.known_head.load(Ordering::Relaxed);
+                        self.last = self.last.max(known);
+                    } else {
+                        self.widen_hole(self.last, held);
+                    }
                 }
                 Some(message) = self.live.next(), if !self.live.is_empty() => {
                     self.hear(message);

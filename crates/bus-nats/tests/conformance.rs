@@ -3,36 +3,14 @@
 //! a stream of its own.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use concord_bus::{Delivery, EventBus, Topic};
 use concord_bus_nats::{NatsBus, NatsOptions};
 use concord_model::Snowflake;
 use concord_model::event::{Audience, Event, EventKind, NodeId};
 
-/// Options for a fresh stream on the test server, or `None` (having said
-/// why) when there is none and none is required.
 fn options(max_events: usize) -> Option<NatsOptions> {
-    let Ok(url) = std::env::var("CONCORD_TEST_NATS") else {
-        assert!(
-            std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_none(),
-            "CONCORD_TEST_NATS is not set: run scripts/services/nats and export what it prints"
-        );
-        eprintln!("skipped: CONCORD_TEST_NATS is not set (scripts/services/nats starts a server)");
-        return None;
-    };
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut options = NatsOptions::new(url);
-    options.stream = format!("test_{}_{stamp}_{n}", std::process::id());
-    options.max_events = max_events as u64;
-    options.max_age = Duration::from_secs(600);
-    Some(options)
+    concord_bus_nats::test_options(max_events as u64)
 }
 
 async fn open(max_events: usize) -> Option<(Arc<dyn EventBus>, ())> {
@@ -129,5 +107,5 @@ async fn nodes_on_separate_connections_share_ids() {
             gap => panic!("expected event {id}, got {gap:?}"),
         }
     }
-    assert!(a.answers().await);
+    assert_eq!(a.answers().await, Ok(()));
 }

@@ -73,6 +73,21 @@ pub trait EventBus: Send + Sync {
         let _ = node;
         self.head().await
     }
+
+    /// For readiness: a networked backend's name and whether it answers
+    /// now. An in-process bus has nothing to check (`None`).
+    async fn health(&self) -> Option<Health> {
+        None
+    }
+}
+
+/// What a networked bus says of itself.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// The backend, as `/readyz` names it (`nats`).
+    pub backend: &'static str,
+    /// `Err` says why it does not answer.
+    pub answers: Result<(), String>,
 }
 
 /// What a subscription yields.

@@ -174,6 +174,20 @@ impl Backends {
     }
 }
 
+/// The bus the configuration names, if it names a networked one.
+async fn networked_bus(config: &Config) -> Result<Option<Arc<dyn EventBus>>, ServerError> {
+    let Some(bus) = &config.bus else {
+        return Ok(None);
+    };
+    let mut options = concord_bus_nats::NatsOptions::new(bus.url.clone());
+    options.stream = bus.stream.clone();
+    options.max_age = Duration::from_secs(bus.history_s);
+    options.max_events = bus.history_events;
+    let nats = concord_bus_nats::NatsBus::connect(&options).await?;
+    tracing::info!(url = %bus.url, stream = %bus.stream, "event bus on NATS");
+    Ok(Some(Arc::new(nats)))
+}
+
 /// Serves on `listener` until `shutdown` resolves, then drains requests.
 pub async fn run(
     config: Config,
@@ -181,7 +195,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     datadir::prepare(&config.data_dir)?;
-    let backends = Backends::open(&config)?;
+    let mut backends = Backends::open(&config)?;
+    if let Some(bus) = networked_bus(&config).await? {
+        backends.bus = bus;
+    }
     run_node(config, backends, listener, shutdown).await
 }
 

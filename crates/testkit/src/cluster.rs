@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_bus::LocalBus;
+use concord_bus::{EventBus, LocalBus};
 use concord_config::{Config, Settings, Switch};
 use concord_realtime::Realtime;
 use concord_server::Backends;
@@ -72,6 +72,20 @@ impl Cluster {
     /// `count` nodes whose settings `adjust` changes (turning rate limits
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
+        Self::start_on(count, Arc::new(LocalBus::new(BUS_CAPACITY)), adjust).await
+    }
+
+    /// `count` nodes sharing `bus` (a networked one, say), with rate limits
+    /// and search off.
+    pub async fn start_on_bus(count: usize, bus: Arc<dyn EventBus>) -> Cluster {
+        Self::start_on(count, bus, |_| {}).await
+    }
+
+    async fn start_on(
+        count: usize,
+        bus: Arc<dyn EventBus>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Cluster {
         let shared = tempfile::tempdir().expect("shared dir");
         let mut settings = Settings {
             rate_limits: Some(Switch::Off),
@@ -83,7 +97,7 @@ impl Cluster {
         adjust(&mut settings);
         let backends = Backends {
             store: Arc::new(MemoryStore::networked(BUCKET_MS)),
-            bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
+            bus,
             realtime: Realtime::local(),
         };
         let mut cluster = Cluster {

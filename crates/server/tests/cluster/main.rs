@@ -255,7 +255,20 @@ async fn history_on_one_node_includes_a_write_just_made_on_another() {
 
 #[tokio::test]
 async fn a_session_resumed_on_another_node_after_its_node_stops_replays_what_it_missed() {
-    let mut cluster = Cluster::start(2).await;
+    resumed_elsewhere_replays_what_it_missed(Cluster::start(2).await).await;
+}
+
+/// The same over NATS (`CONCORD_TEST_NATS`), on a stream of its own: the
+/// events missed come back from the stream.
+#[tokio::test]
+async fn a_session_resumed_on_another_node_replays_from_nats() {
+    let Some(bus) = concord_testkit::nats_bus().await else {
+        return;
+    };
+    resumed_elsewhere_replays_what_it_missed(Cluster::start_on_bus(2, bus).await).await;
+}
+
+async fn resumed_elsewhere_replays_what_it_missed(mut cluster: Cluster) {
     let (owner, general, people) = guild_with(&cluster, &["ada"]).await;
     let ada = &people[0];
     let intents = GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT;

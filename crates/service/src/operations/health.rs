@@ -50,7 +50,7 @@ impl Service {
             ),
             (Some(_), None) => ("waiting for the index to be written".to_owned(), false),
         };
-        let checks = vec![
+        let mut checks = vec![
             store,
             Check {
                 name: "search",
@@ -59,6 +59,15 @@ impl Service {
                 detail: search.0,
             },
         ];
+        // Without the bus, writes are not announced to other nodes.
+        if let Some(bus) = self.bus.health().await {
+            checks.push(Check {
+                name: bus.backend,
+                required: true,
+                ok: bus.answers.is_ok(),
+                detail: bus.answers.err().unwrap_or_else(|| "answers".into()),
+            });
+        }
         Readiness {
             ready: checks.iter().all(|c| c.ok || !c.required),
             checks,
