@@ -6,9 +6,11 @@
 //! `max_age` of events, at most `max_events` of them, which `replay`
 //! reads; older ones are `Gone`. Subscriptions listen on the subjects of
 //! the topics they hold, where the stream republishes what it stores
-//! ([`subjects`] says which), so a node hears of a guild only while its
-//! sessions see it; see [`subscription`] for how interest changes,
-//! ordering and gaps are kept.
+//! (`subjects` says which), so a node hears of a guild only while its
+//! sessions see it; see `subscription` for how interest changes,
+//! ordering and gaps are kept. `head` asks the stream (a round trip), and
+//! `head_from_others` is `head`: correct, though a reader may wait for
+//! its own node's events.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

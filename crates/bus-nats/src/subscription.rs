@@ -19,7 +19,10 @@
 //! - **Gaps.** When the connection drops or the client drops messages, the
 //!   task fills from the stream what came after the last event it handed
 //!   out; only if the stream no longer keeps it does the subscriber get a
-//!   [`Delivery::Gap`].
+//!   [`Delivery::Gap`]. The client tells of a lost connection through its
+//!   event callback, which runs apart from the message queues: the report
+//!   comes before the reconnection (a new TCP connection and handshake),
+//!   but nothing orders it before the first message heard after it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
