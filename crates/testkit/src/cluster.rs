@@ -33,6 +33,9 @@ const BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
 /// Nodes sharing one store, bus and realtime state.
 pub struct Cluster {
     backends: Backends,
+    /// Each node's own connection to a networked bus (node `i` takes
+    /// `buses[i % len]`); empty, every node shares `backends.bus`.
+    buses: Vec<Arc<dyn EventBus>>,
     settings: Settings,
     nodes: Vec<Node>,
     /// Attachments' files and the search index, shared as a cluster shares a mount.
@@ -72,18 +75,19 @@ impl Cluster {
     /// `count` nodes whose settings `adjust` changes (turning rate limits
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
-        Self::start_on(count, Arc::new(LocalBus::new(BUS_CAPACITY)), adjust).await
+        Self::start_on(count, vec![Arc::new(LocalBus::new(BUS_CAPACITY))], adjust).await
     }
 
-    /// `count` nodes sharing `bus` (a networked one, say), with rate limits
-    /// and search off.
-    pub async fn start_on_bus(count: usize, bus: Arc<dyn EventBus>) -> Cluster {
-        Self::start_on(count, bus, |_| {}).await
+    /// `count` nodes on a networked bus, each over its own connection
+    /// (`buses`, one per node, taken in turn), with rate limits and search
+    /// off.
+    pub async fn start_on_buses(count: usize, buses: Vec<Arc<dyn EventBus>>) -> Cluster {
+        Self::start_on(count, buses, |_| {}).await
     }
 
     async fn start_on(
         count: usize,
-        bus: Arc<dyn EventBus>,
+        buses: Vec<Arc<dyn EventBus>>,
         adjust: impl FnOnce(&mut Settings),
     ) -> Cluster {
         let shared = tempfile::tempdir().expect("shared dir");
@@ -97,11 +101,12 @@ impl Cluster {
         adjust(&mut settings);
         let backends = Backends {
             store: Arc::new(MemoryStore::networked(BUCKET_MS)),
-            bus,
+            bus: Arc::clone(&buses[0]),
             realtime: Realtime::local(),
         };
         let mut cluster = Cluster {
             backends,
+            buses,
             settings,
             nodes: Vec::new(),
             _shared: shared,
@@ -125,7 +130,8 @@ impl Cluster {
         let config = Config::from_settings(settings).expect("node config");
         concord_server::datadir::prepare(&config.data_dir).expect("node data dir");
         let (stop, stopped) = oneshot::channel::<()>();
-        let backends = self.backends.clone();
+        let mut backends = self.backends.clone();
+        backends.bus = Arc::clone(&self.buses[self.nodes.len() % self.buses.len()]);
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;

@@ -258,14 +258,15 @@ async fn a_session_resumed_on_another_node_after_its_node_stops_replays_what_it_
     resumed_elsewhere_replays_what_it_missed(Cluster::start(2).await).await;
 }
 
-/// The same over NATS (`CONCORD_TEST_NATS`), on a stream of its own: the
-/// events missed come back from the stream.
+/// The same over NATS (`CONCORD_TEST_NATS`), each node on its own
+/// connection to a stream of its own: the events missed come back from the
+/// stream.
 #[tokio::test]
 async fn a_session_resumed_on_another_node_replays_from_nats() {
-    let Some(bus) = concord_testkit::nats_bus().await else {
+    let Some(buses) = concord_testkit::nats_buses(2).await else {
         return;
     };
-    resumed_elsewhere_replays_what_it_missed(Cluster::start_on_bus(2, bus).await).await;
+    resumed_elsewhere_replays_what_it_missed(Cluster::start_on_buses(2, buses).await).await;
 }
 
 async fn resumed_elsewhere_replays_what_it_missed(mut cluster: Cluster) {
