@@ -19,7 +19,8 @@
 //!   an id on some topics, or [`BusError::Gone`] when the kept history no
 //!   longer reaches back that far, never a partial answer.
 //!
-//! [`LocalBus`] is the in-process default.
+//! [`LocalBus`] is the in-process default. Every backend runs the same
+//! [`conformance`] suite.
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 pub use concord_model::event::Topic;
 use concord_model::event::{Event, NodeId};
 
+pub mod conformance;
 mod local;
 
 pub use local::LocalBus;
@@ -71,6 +73,21 @@ pub trait EventBus: Send + Sync {
         let _ = node;
         self.head().await
     }
+
+    /// For readiness: a networked backend's name and whether it answers
+    /// now. An in-process bus has nothing to check (`None`).
+    async fn health(&self) -> Option<Health> {
+        None
+    }
+}
+
+/// What a networked bus says of itself.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// The backend, as `/readyz` names it (`nats`).
+    pub backend: &'static str,
+    /// `Err` says why it does not answer.
+    pub answers: Result<(), String>,
 }
 
 /// What a subscription yields.

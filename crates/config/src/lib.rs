@@ -202,9 +202,26 @@ pub struct Settings {
     /// Prefix of every key Concord keeps in the realtime Redis, so clusters can share one server [default: concord:]
     #[arg(long, env = "CONCORD_REALTIME_PREFIX")]
     pub realtime_prefix: Option<String>,
+
     /// Where the store lives: unset for the embedded store in DATA_DIR/store, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE for a PostgreSQL store that several nodes share [default: embedded]
     #[arg(long, env = "CONCORD_STORE")]
     pub store: Option<String>,
+
+    /// Event bus every node of a cluster shares: nats://HOST:PORT, a NATS server with JetStream (several URLs, comma-separated, for a NATS cluster); unset, events stay in this process [default: in-process]
+    #[arg(long, env = "CONCORD_BUS")]
+    pub bus: Option<String>,
+
+    /// Name of the NATS stream holding the events, and prefix of its subjects; instances sharing a NATS server need different ones [default: concord]
+    #[arg(long, env = "CONCORD_BUS_STREAM")]
+    pub bus_stream: Option<String>,
+
+    /// Seconds the NATS stream keeps events, as long as a session can resume on another node after missing them [default: 300]
+    #[arg(long, env = "CONCORD_BUS_HISTORY_S")]
+    pub bus_history_s: Option<u64>,
+
+    /// Events the NATS stream keeps at most, whatever their age [default: 1000000]
+    #[arg(long, env = "CONCORD_BUS_HISTORY_EVENTS")]
+    pub bus_history_events: Option<u64>,
 }
 
 macro_rules! layer {
@@ -255,6 +272,10 @@ impl Settings {
             realtime: None,
             realtime_prefix: Some("concord:".into()),
             store: None,
+            bus: None,
+            bus_stream: Some("concord".into()),
+            bus_history_s: Some(300),
+            bus_history_events: Some(1_000_000),
         }
     }
 
@@ -300,7 +321,11 @@ impl Settings {
             search_dir,
             realtime,
             realtime_prefix,
-            store
+            store,
+            bus,
+            bus_stream,
+            bus_history_s,
+            bus_history_events
         )
     }
 
@@ -388,6 +413,8 @@ pub struct Config {
     pub realtime: RealtimeBackend,
     /// Where the store lives.
     pub store: StoreLocation,
+    /// The networked event bus; `None` keeps events in this process.
+    pub bus: Option<BusConfig>,
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -484,6 +511,72 @@ impl StoreLocation {
     }
 }
 
+/// A NATS event bus: where it is and what its stream keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusConfig {
+    /// `nats://HOST:PORT`, or several comma-separated.
+    pub url: String,
+    pub stream: String,
+    pub history_s: u64,
+    pub history_events: u64,
+}
+
+impl BusConfig {
+    fn from_settings(s: &Settings) -> Result<Option<BusConfig>, ConfigError> {
+        let Some(url) = s.bus.clone() else {
+            return Ok(None);
+        };
+        for server in url.split(',') {
+            check_nats_url(server.trim()).map_err(|e| ConfigError::Invalid("bus", e))?;
+        }
+        let stream = s.bus_stream.clone().unwrap_or_else(|| "concord".into());
+        let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if stream.is_empty() || !stream.chars().all(valid) {
+            return Err(ConfigError::Invalid(
+                "bus_stream",
+                "must be letters, digits, '-' and '_'".into(),
+            ));
+        }
+        let positive = |name, v: Option<u64>| match v {
+            Some(v) if v > 0 => Ok(v),
+            _ => Err(ConfigError::Invalid(name, "must be greater than 0".into())),
+        };
+        Ok(Some(BusConfig {
+            url,
+            stream,
+            history_s: positive("bus_history_s", s.bus_history_s)?,
+            history_events: positive("bus_history_events", s.bus_history_events)?,
+        }))
+    }
+}
+
+/// Whether `url` names a NATS server the way the client takes it, saying
+/// what is wrong if not.
+fn check_nats_url(url: &str) -> Result<(), String> {
+    let form = "must be nats://HOST:PORT, e.g. nats://127.0.0.1:4222";
+    let Some(rest) = url.strip_prefix("nats://").or(url.strip_prefix("tls://")) else {
+        return Err(format!("{url:?} {form} (the scheme is nats:// or tls://)"));
+    };
+    // Credentials, if any, come before the host.
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    if host_port.contains(['/', '?', '#']) {
+        return Err(format!("{url:?} {form} (no path or query)"));
+    }
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} {form} (the host is missing)"));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("{url:?} {form} ({port:?} is not a port)"));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Fills unset options with defaults and checks every value.
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
@@ -518,6 +611,7 @@ impl Config {
             })
         };
         let data_dir: PathBuf = s.data_dir.clone().unwrap_or_else(|| "./data".into());
+        let bus = BusConfig::from_settings(&s)?;
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
             data_dir: data_dir.clone(),
@@ -590,6 +684,7 @@ impl Config {
             search_dir: s.search_dir.unwrap_or_else(|| data_dir.join("search")),
             realtime: RealtimeBackend::from_settings(s.realtime, s.realtime_prefix)?,
             store: StoreLocation::parse(s.store)?,
+            bus,
         })
     }
 }
@@ -634,6 +729,26 @@ mod tests {
         };
         assert!(Config::from_settings(s).is_err());
         assert!(Settings::from_toml("no_such_option = 1").is_err());
+        for (url, what) in [
+            ("http://127.0.0.1:4222", "scheme"),
+            ("nats://:4222", "host"),
+            ("nats://host:99999", "port"),
+            ("nats://host:4222/x", "path"),
+            ("nats://a:4222,redis://b", "scheme"),
+        ] {
+            let s = Settings {
+                bus: Some(url.into()),
+                ..Default::default()
+            };
+            let err = Config::from_settings(s).unwrap_err().to_string();
+            assert!(err.contains("bus") && err.contains(what), "{url}: {err}");
+        }
+        let s = Settings {
+            bus: Some("nats://127.0.0.1:4222, nats://u:p@[::1]:4223,tls://nats".into()),
+            ..Default::default()
+        };
+        let bus = Config::from_settings(s).unwrap().bus.unwrap();
+        assert_eq!((bus.stream.as_str(), bus.history_s), ("concord", 300));
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
     }
 

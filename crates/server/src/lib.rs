@@ -179,11 +179,12 @@ pub struct Backends {
 
 impl Backends {
     /// The backends `config` names: by default the embedded store in the
-    /// data directory, with the bus and the realtime state in this process.
+    /// data directory, with the bus and the realtime state in this process;
+    /// a networked backend must answer now.
     pub async fn open(config: &Config) -> Result<Backends, ServerError> {
         Ok(Backends {
             store: open_store(config).await?,
-            bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
+            bus: open_bus(config).await?,
             realtime: open_realtime(config).await?,
         })
     }
@@ -202,6 +203,20 @@ pub async fn open_realtime(config: &Config) -> Result<Realtime, ServerError> {
             Ok(redis.realtime())
         }
     }
+}
+
+/// The bus in this process, or the NATS server every node shares.
+pub async fn open_bus(config: &Config) -> Result<Arc<dyn EventBus>, ServerError> {
+    let Some(bus) = &config.bus else {
+        return Ok(Arc::new(LocalBus::new(BUS_CAPACITY)));
+    };
+    let mut options = concord_bus_nats::NatsOptions::new(bus.url.clone());
+    options.stream = bus.stream.clone();
+    options.max_age = Duration::from_secs(bus.history_s);
+    options.max_events = bus.history_events;
+    let nats = concord_bus_nats::NatsBus::connect(&options).await?;
+    tracing::info!(url = %bus.url, stream = %bus.stream, "event bus on NATS");
+    Ok(Arc::new(nats))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains requests.

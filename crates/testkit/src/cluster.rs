@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_bus::LocalBus;
+use concord_bus::{EventBus, LocalBus};
 use concord_config::{Config, RealtimeBackend, Settings, Switch};
 use concord_realtime::Realtime;
 use concord_server::Backends;
@@ -31,9 +31,16 @@ const BUS_CAPACITY: usize = 65_536;
 /// different nodes interleave between a request's reads and writes.
 const BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
 
+fn local_bus() -> Arc<dyn EventBus> {
+    Arc::new(LocalBus::new(BUS_CAPACITY))
+}
+
 /// Nodes sharing one store, bus and realtime state.
 pub struct Cluster {
     backends: Backends,
+    /// Each node's own connection to a networked bus (node `i` takes
+    /// `buses[i % len]`); empty, every node shares `backends.bus`.
+    buses: Vec<Arc<dyn EventBus>>,
     settings: Settings,
     nodes: Vec<Node>,
     /// Attachments' files and the search index, shared as a cluster shares a mount.
@@ -74,18 +81,27 @@ impl Cluster {
     /// on, say); every node gets the same settings.
     pub async fn start_with(count: usize, adjust: impl FnOnce(&mut Settings)) -> Cluster {
         let store = Arc::new(MemoryStore::networked(BUCKET_MS));
-        Self::start_over_with(count, store, adjust).await
+        Self::build(count, store, vec![local_bus()], adjust).await
     }
 
     /// `count` nodes as [`Cluster::start`] makes them, over `store` (a
     /// networked backend's) instead of the reference store.
     pub async fn start_over(count: usize, store: Arc<dyn Store>) -> Cluster {
-        Self::start_over_with(count, store, |_| {}).await
+        Self::build(count, store, vec![local_bus()], |_| {}).await
     }
 
-    async fn start_over_with(
+    /// `count` nodes on a networked bus, each over its own connection
+    /// (`buses`, one per node, taken in turn), with rate limits and search
+    /// off.
+    pub async fn start_on_buses(count: usize, buses: Vec<Arc<dyn EventBus>>) -> Cluster {
+        let store = Arc::new(MemoryStore::networked(BUCKET_MS));
+        Self::build(count, store, buses, |_| {}).await
+    }
+
+    async fn build(
         count: usize,
         store: Arc<dyn Store>,
+        buses: Vec<Arc<dyn EventBus>>,
         adjust: impl FnOnce(&mut Settings),
     ) -> Cluster {
         let shared = tempfile::tempdir().expect("shared dir");
@@ -99,11 +115,12 @@ impl Cluster {
         adjust(&mut settings);
         let backends = Backends {
             store,
-            bus: Arc::new(LocalBus::new(BUS_CAPACITY)),
+            bus: Arc::clone(&buses[0]),
             realtime: Realtime::local(),
         };
         let mut cluster = Cluster {
             backends,
+            buses,
             settings,
             nodes: Vec::new(),
             _shared: shared,
@@ -128,8 +145,9 @@ impl Cluster {
         concord_server::datadir::prepare(&config.data_dir).expect("node data dir");
         let (stop, stopped) = oneshot::channel::<()>();
         let mut backends = self.backends.clone();
-        // A networked realtime backend (set in the settings): each node
-        // has its own connection to it, as separate processes would.
+        // Networked backends: each node has its own connection, as
+        // separate processes would.
+        backends.bus = Arc::clone(&self.buses[self.nodes.len() % self.buses.len()]);
         if config.realtime != RealtimeBackend::Local {
             backends.realtime = concord_server::open_realtime(&config)
                 .await

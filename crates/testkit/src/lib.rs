@@ -20,6 +20,21 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 pub use tempfile::TempDir;
 
+/// `count` connections to one NATS bus, on a stream of its own on the test
+/// server (`CONCORD_TEST_NATS`), as `count` nodes have; `None` when there
+/// is none (see `concord_bus_nats::test_options`).
+pub async fn nats_buses(count: usize) -> Option<Vec<Arc<dyn concord_bus::EventBus>>> {
+    let options = concord_bus_nats::test_options(65_536)?;
+    let mut buses: Vec<Arc<dyn concord_bus::EventBus>> = Vec::new();
+    for _ in 0..count {
+        let bus = concord_bus_nats::NatsBus::connect(&options)
+            .await
+            .expect("connect to CONCORD_TEST_NATS");
+        buses.push(Arc::new(bus));
+    }
+    Some(buses)
+}
+
 /// A running `concord serve`.
 pub struct TestServer {
     binary: PathBuf,

@@ -271,7 +271,21 @@ async fn history_follows_writes_across_nodes(cluster: Cluster) {
 
 #[tokio::test]
 async fn a_session_resumed_on_another_node_after_its_node_stops_replays_what_it_missed() {
-    let mut cluster = Cluster::start(2).await;
+    resumed_elsewhere_replays_what_it_missed(Cluster::start(2).await).await;
+}
+
+/// The same over NATS (`CONCORD_TEST_NATS`), each node on its own
+/// connection to a stream of its own: the events missed come back from the
+/// stream.
+#[tokio::test]
+async fn a_session_resumed_on_another_node_replays_from_nats() {
+    let Some(buses) = concord_testkit::nats_buses(2).await else {
+        return;
+    };
+    resumed_elsewhere_replays_what_it_missed(Cluster::start_on_buses(2, buses).await).await;
+}
+
+async fn resumed_elsewhere_replays_what_it_missed(mut cluster: Cluster) {
     let (owner, general, people) = guild_with(&cluster, &["ada"]).await;
     let ada = &people[0];
     let intents = GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT;

@@ -72,6 +72,15 @@ impl Service {
                 detail: answer.map_or_else(|e| e.to_string(), |()| "answers".into()),
             });
         }
+        // Without the bus, writes are not announced to other nodes.
+        if let Some(bus) = self.bus.health().await {
+            checks.push(Check {
+                name: bus.backend,
+                required: true,
+                ok: bus.answers.is_ok(),
+                detail: bus.answers.err().unwrap_or_else(|| "answers".into()),
+            });
+        }
         Readiness {
             ready: checks.iter().all(|c| c.ok || !c.required),
             checks,

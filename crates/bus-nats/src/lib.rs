@@ -1,0 +1,245 @@
+//! The event bus over NATS JetStream, for nodes that serve as one.
+//!
+//! One stream holds the recent events, each stored once: its sequence is
+//! the event's id, so ids increase in publish order across every node and
+//! one channel's events keep their order. The stream keeps the last
+//! `max_age` of events, at most `max_events` of them, which `replay`
+//! reads; older ones are `Gone`. Subscriptions listen on the subjects of
+//! the topics they hold, where the stream republishes what it stores
+//! (`subjects` says which), so a node hears of a guild only while its
+//! sessions see it; see `subscription` for how interest changes,
+//! ordering and gaps are kept. `head` asks the stream (a round trip), and
+//! `head_from_others` is `head`: correct, though a reader may wait for
+//! its own node's events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use async_trait::async_trait;
+use concord_bus::{BusError, BusResult, EventBus, Health, Subscription, Topic};
+use concord_model::event::Event;
+use tokio::sync::watch;
+
+mod history;
+mod subjects;
+mod subscription;
+
+use subjects::Subjects;
+
+/// How to reach NATS and what the stream keeps.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// `nats://HOST:PORT` (several, comma-separated, for a NATS cluster).
+    pub url: String,
+    /// The stream's name, also the prefix of its subjects, so several
+    /// instances can share one NATS server.
+    pub stream: String,
+    /// How long an event stays replayable.
+    pub max_age: Duration,
+    /// How many events the stream keeps at most.
+    pub max_events: u64,
+}
+
+impl NatsOptions {
+    pub fn new(url: impl Into<String>) -> NatsOptions {
+        NatsOptions {
+            url: url.into(),
+            stream: "concord".to_string(),
+            max_age: Duration::from_secs(5 * 60),
+            max_events: 1_000_000,
+        }
+    }
+}
+
+/// For tests: options for a stream of their own on the server that
+/// `CONCORD_TEST_NATS` names (keeping at most `max_events`), or `None`,
+/// having said so, when it is unset. Panics when it is unset and
+/// `CONCORD_TEST_SERVICES_REQUIRED` is set.
+pub fn test_options(max_events: u64) -> Option<NatsOptions> {
+    let Ok(url) = std::env::var("CONCORD_TEST_NATS") else {
+        assert!(
+            std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_none(),
+            "CONCORD_TEST_NATS is not set: run scripts/services/nats and export what it prints"
+        );
+        eprintln!("skipped: CONCORD_TEST_NATS is not set (scripts/services/nats starts a server)");
+        return None;
+    };
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut options = NatsOptions::new(url);
+    options.stream = format!("test_{}_{stamp}_{n}", std::process::id());
+    options.max_events = max_events;
+    // Long enough for any test, short enough to clean up after them.
+    options.max_age = Duration::from_secs(600);
+    Some(options)
+}
+
+/// What subscriptions share with the bus.
+pub(crate) struct Shared {
+    client: async_nats::Client,
+    stream: stream::Stream<()>,
+    subjects: Subjects,
+    /// The highest id this node has seen published (its own publishes and
+    /// what its subscriptions heard): where a topic added now starts.
+    known_head: AtomicU64,
+    /// Counts the connection's losses and dropped messages, after which
+    /// subscriptions fill what they may have missed from the stream.
+    disruptions: Arc<watch::Sender<u64>>,
+}
+
+impl Shared {
+    fn saw(&self, id: u64) {
+        self.known_head.fetch_max(id, Ordering::Relaxed);
+    }
+}
+
+pub struct NatsBus {
+    shared: Arc<Shared>,
+    js: jetstream::Context,
+    /// Dropped with the bus, which ends its subscriptions.
+    _open: watch::Sender<()>,
+    open: watch::Receiver<()>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl NatsBus {
+    /// Connects and creates the stream, or updates its limits to these.
+    pub async fn connect(options: &NatsOptions) -> BusResult<NatsBus> {
+        let subjects = Subjects::new(&options.stream).map_err(BusError::Unavailable)?;
+        let disruptions = Arc::new(watch::Sender::new(0u64));
+        let disrupted = Arc::clone(&disruptions);
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .event_callback(move |event| {
+                let disrupted = Arc::clone(&disrupted);
+                async move {
+                    use async_nats::Event::*;
+                    match event {
+                        Disconnected | SlowConsumer(_) => {
+                            tracing::warn!(%event, "event bus connection disrupted");
+                            disrupted.send_modify(|n| *n += 1);
+                        }
+                        Connected => tracing::info!("event bus connected"),
+                        _ => tracing::debug!(%event, "event bus"),
+                    }
+                }
+            })
+            .connect(options.url.as_str())
+            .await
+            .map_err(unavailable)?;
+        let js = jetstream::new(client.clone());
+        let config = stream::Config {
+            name: subjects.stream().to_string(),
+            subjects: vec![subjects.stored_all()],
+            max_messages: i64::try_from(options.max_events).unwrap_or(i64::MAX),
+            max_age: options.max_age,
+            discard: stream::DiscardPolicy::Old,
+            storage: stream::StorageType::File,
+            allow_direct: true,
+            republish: Some(stream::Republish {
+                source: subjects.stored_all(),
+                destination: subjects.live_all(),
+                headers_only: false,
+            }),
+            ..Default::default()
+        };
+        // Nodes starting together race to create it: the loser updates.
+        if js.create_or_update_stream(config.clone()).await.is_err() {
+            js.create_or_update_stream(config)
+                .await
+                .map_err(unavailable)?;
+        }
+        let stream = js
+            .get_stream_no_info(subjects.stream())
+            .await
+            .map_err(unavailable)?;
+        let (open_tx, open) = watch::channel(());
+        Ok(NatsBus {
+            shared: Arc::new(Shared {
+                client,
+                stream,
+                subjects,
+                known_head: AtomicU64::new(0),
+                disruptions,
+            }),
+            js,
+            _open: open_tx,
+            open,
+        })
+    }
+
+    /// Whether NATS answers now (a round trip), for readiness.
+    pub async fn answers(&self) -> Result<(), String> {
+        let flushed = tokio::time::timeout(Duration::from_secs(2), self.shared.client.flush());
+        match flushed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "no answer within 2 s ({:?})",
+                self.shared.client.connection_state()
+            )),
+        }
+    }
+
+    /// Acts as if the connection had lost messages, for tests of how
+    /// subscriptions recover.
+    #[doc(hidden)]
+    pub fn disrupt(&self) {
+        self.shared.disruptions.send_modify(|n| *n += 1);
+    }
+}
+
+#[async_trait]
+impl EventBus for NatsBus {
+    async fn publish(&self, mut event: Event) -> BusResult<u64> {
+        event.id = 0;
+        let subject = self.shared.subjects.stored(&event);
+        let payload = serde_json::to_vec(&event).map_err(unavailable)?;
+        let ack = self
+            .js
+            .publish(subject, payload.into())
+            .await
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        tracing::trace!(id = ack.sequence, kind = event.kind.name(), "publish");
+        self.shared.saw(ack.sequence);
+        Ok(ack.sequence)
+    }
+
+    async fn subscribe(&self) -> BusResult<Subscription> {
+        let head = self.head().await?;
+        Ok(subscription::start(
+            Arc::clone(&self.shared),
+            head,
+            self.open.clone(),
+        ))
+    }
+
+    async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>> {
+        history::replay(&self.shared, after, topics).await
+    }
+
+    async fn health(&self) -> Option<Health> {
+        Some(Health {
+            backend: "nats",
+            answers: self.answers().await,
+        })
+    }
+
+    async fn head(&self) -> BusResult<u64> {
+        let info = self.shared.stream.get_info().await.map_err(unavailable)?;
+        let head = info.state.last_sequence;
+        self.shared.saw(head);
+        Ok(head)
+    }
+}

@@ -1,0 +1,339 @@
+//! A subscription: a task of its own reads the live subjects of the topics
+//! its interest holds, all on the bus's one connection, and hands
+//! deliveries to the subscriber in id order.
+//!
+//! - **Order.** The stream republishes in sequence order and the server
+//!   writes to a connection in order, but the client gives each NATS
+//!   subscription a queue of its own. Messages reach those queues in
+//!   arrival order, so once one has come, every earlier one is queued:
+//!   the task drains every queue into one map by sequence and hands out
+//!   from it in order, each id once (an event on `many` reaches a node
+//!   holding two of its topics twice).
+//! - **Interest.** A change is recorded at once (what the task hands out
+//!   is filtered by it) and forwarded to the task, which subscribes and
+//!   unsubscribes. An event published after a topic was added may reach
+//!   the stream before the server knows of the new NATS subscription, so
+//!   once the server has it (a round trip), the task fills from the stream
+//!   the topic's events after the highest id this node knew of when the
+//!   topic was added.
+//! - **Gaps.** When the connection drops or the client drops messages, the
+//!   task fills from the stream what came after the last event it handed
+//!   out; only if the stream no longer keeps it does the subscriber get a
+//!   [`Delivery::Gap`]. The client tells of a lost connection through its
+//!   event callback, which runs apart from the message queues: the report
+//!   comes before the reconnection (a new TCP connection and handshake),
+//!   but nothing orders it before the first message heard after it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use concord_bus::{BusError, Delivery, EventStream, Interest, Subscription, Topic};
+use concord_model::event::Event;
+use futures_util::stream::{AbortHandle, Abortable, SelectAll};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::{Shared, history};
+
+/// Deliveries a subscription holds for its reader.
+const BUFFER: usize = 1024;
+
+/// How long a fill that failed waits before it is tried again.
+const RETRY: Duration = Duration::from_millis(250);
+
+pub(crate) fn start(shared: Arc<Shared>, head: u64, open: watch::Receiver<()>) -> Subscription {
+    let (changes, changed) = mpsc::unbounded_channel();
+    let interest = Arc::new(NatsInterest {
+        held: RwLock::new(HashSet::new()),
+        changes,
+        shared: Arc::clone(&shared),
+    });
+    let (out, deliveries) = mpsc::channel(BUFFER);
+    let follower = Follower {
+        disruptions: shared.disruptions.subscribe(),
+        shared,
+        interest: Arc::clone(&interest),
+        changed,
+        out,
+        live: SelectAll::new(),
+        listening: HashMap::new(),
+        pending: BTreeMap::new(),
+        last: head,
+        hole: None,
+        open,
+    };
+    tokio::spawn(follower.run());
+    Subscription::new(Box::new(NatsStream { deliveries }), interest)
+}
+
+struct NatsStream {
+    deliveries: mpsc::Receiver<Delivery>,
+}
+
+#[async_trait]
+impl EventStream for NatsStream {
+    async fn next(&mut self) -> Option<Delivery> {
+        self.deliveries.recv().await
+    }
+}
+
+/// Topics added, with the highest id known when they were.
+struct Added {
+    topics: Vec<Topic>,
+    from: u64,
+}
+
+struct NatsInterest {
+    held: RwLock<HashSet<Topic>>,
+    /// `None` when topics were only removed.
+    changes: mpsc::UnboundedSender<Option<Added>>,
+    shared: Arc<Shared>,
+}
+
+impl NatsInterest {
+    fn wants(&self, event: &Event) -> bool {
+        let held = self.held.read().unwrap_or_else(|e| e.into_inner());
+        !held.is_empty() && event.is_on(|t| held.contains(&t))
+    }
+
+    fn held(&self) -> Vec<Topic> {
+        let held = self.held.read().unwrap_or_else(|e| e.into_inner());
+        held.iter().copied().collect()
+    }
+}
+
+impl Interest for NatsInterest {
+    fn add(&self, topics: &[Topic]) {
+        let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+        let added: Vec<Topic> = topics.iter().copied().filter(|t| held.insert(*t)).collect();
+        if !added.is_empty() {
+            let from = self.shared.known_head.load(Ordering::Relaxed);
+            // Under the lock, so the task gets changes in their order. A
+            // closed channel: the subscription has ended.
+            let _ = self.changes.send(Some(Added {
+                topics: added,
+                from,
+            }));
+        }
+    }
+
+    fn remove(&self, topics: &[Topic]) {
+        let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+        let removed = topics.iter().filter(|t| held.remove(t)).count();
+        if removed > 0 {
+            let _ = self.changes.send(None);
+        }
+    }
+
+    fn topics(&self) -> Vec<Topic> {
+        self.held()
+    }
+}
+
+/// What the stream must fill: events after `after` on `topics`.
+struct Hole {
+    after: u64,
+    topics: Vec<Topic>,
+}
+
+struct Follower {
+    shared: Arc<Shared>,
+    interest: Arc<NatsInterest>,
+    changed: mpsc::UnboundedReceiver<Option<Added>>,
+    out: mpsc::Sender<Delivery>,
+    /// Every live subject listened on, merged.
+    live: SelectAll<Abortable<async_nats::Subscriber>>,
+    listening: HashMap<String, AbortHandle>,
+    /// Events heard and not handed out yet, by id.
+    pending: BTreeMap<u64, Arc<Event>>,
+    /// The id of the last event handed out or passed over.
+    last: u64,
+    hole: Option<Hole>,
+    disruptions: watch::Receiver<u64>,
+    /// Closed when the bus is dropped.
+    open: watch::Receiver<()>,
+}
+
+/// The subscriber or the bus went away.
+struct Ended;
+
+impl Follower {
+    async fn run(mut self) {
+        let _ = self.follow().await;
+        for handle in self.listening.values() {
+            handle.abort();
+        }
+    }
+
+    async fn follow(&mut self) -> Result<(), Ended> {
+        loop {
+            let retry = self.hole.is_some();
+            tokio::select! {
+                biased;
+                _ = self.out.closed() => return Err(Ended),
+                _ = self.open.changed() => return Err(Ended),
+                change = self.changed.recv() => {
+                    let change = change.ok_or(Ended)?;
+                    self.apply(change).await;
+                }
+                Ok(()) = self.disruptions.changed() => {
+                    let held = self.interest.held();
+                    if held.is_empty() {
+                        // Nothing it would have heard can be missing.
+                        let known = self.shared.known_head.load(Ordering::Relaxed);
+                        self.last = self.last.max(known);
+                    } else {
+                        self.widen_hole(self.last, held);
+                    }
+                }
+                Some(message) = self.live.next(), if !self.live.is_empty() => {
+                    self.hear(message);
+                    self.drain();
+                }
+                () = tokio::time::sleep(RETRY), if retry => {}
+            }
+            if self.hole.is_some() {
+                self.fill().await?;
+            }
+            // Events the hole may hold come before those pending.
+            if self.hole.is_none() {
+                self.deliver().await?;
+            }
+        }
+    }
+
+    /// Takes every message already queued on any live subject.
+    fn drain(&mut self) {
+        while let Some(Some(message)) = self.live.next().now_or_never() {
+            self.hear(message);
+        }
+    }
+
+    fn hear(&mut self, message: async_nats::Message) {
+        let seq = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_SEQUENCE))
+            .and_then(|v| v.as_str().parse::<u64>().ok());
+        let Some(seq) = seq else {
+            tracing::warn!(subject = %message.subject, "event bus message without a sequence; skipped");
+            return;
+        };
+        self.shared.saw(seq);
+        if seq > self.last
+            && let Some(event) = history::decode(&message.payload, seq)
+        {
+            self.pending.insert(seq, Arc::new(event));
+        }
+    }
+
+    /// Hands out what is pending, in id order, as far as the reader takes.
+    async fn deliver(&mut self) -> Result<(), Ended> {
+        while let Some((id, event)) = self.pending.pop_first() {
+            if id <= self.last {
+                continue;
+            }
+            self.last = id;
+            if self.interest.wants(&event) {
+                self.out
+                    .send(Delivery::Event(event))
+                    .await
+                    .map_err(|_| Ended)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Listens on the subjects the held topics need (and no others), and
+    /// marks the added topics' recent events for filling.
+    async fn apply(&mut self, first: Option<Added>) {
+        let mut changes = vec![first];
+        while let Ok(change) = self.changed.try_recv() {
+            changes.push(change);
+        }
+        let wanted: HashSet<String> = self
+            .interest
+            .held()
+            .into_iter()
+            .flat_map(|t| self.shared.subjects.live(t))
+            .collect();
+        self.listening.retain(|subject, handle| {
+            let keep = wanted.contains(subject);
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for subject in wanted {
+            if self.listening.contains_key(&subject) {
+                continue;
+            }
+            match self.shared.client.subscribe(subject.clone()).await {
+                Ok(subscriber) => {
+                    let (live, handle) = futures_util::stream::abortable(subscriber);
+                    self.live.push(live);
+                    self.listening.insert(subject, handle);
+                }
+                // The client is closed: nothing will be heard again.
+                Err(e) => tracing::error!(error = %e, "event bus subscription failed"),
+            }
+        }
+        for Added { topics, from } in changes.into_iter().flatten() {
+            self.widen_hole(from, topics);
+        }
+    }
+
+    fn widen_hole(&mut self, after: u64, topics: Vec<Topic>) {
+        let hole = self.hole.get_or_insert(Hole {
+            after,
+            topics: Vec::new(),
+        });
+        hole.after = hole.after.min(after);
+        hole.topics.extend(topics);
+    }
+
+    /// Fills the hole from the stream, once the server has every NATS
+    /// subscription made so far (so what the fill does not reach is heard
+    /// live); a gap if the stream no longer reaches back.
+    async fn fill(&mut self) -> Result<(), Ended> {
+        let Some(hole) = self.hole.as_ref() else {
+            return Ok(());
+        };
+        if let Err(e) = self.shared.client.flush().await {
+            tracing::debug!(error = %e, "event bus unreachable; will fill later");
+            return Ok(());
+        }
+        let after = hole.after.max(self.last);
+        let r = history::replay(&self.shared, after, &hole.topics).await;
+        match r {
+            Ok(events) => {
+                for event in events {
+                    self.pending.insert(event.id, event);
+                }
+            }
+            Err(BusError::Gone { .. }) => {
+                tracing::warn!(after, "events lost to a subscription");
+                self.out
+                    .send(Delivery::Gap { after: self.last })
+                    .await
+                    .map_err(|_| Ended)?;
+                // Whatever the stream dropped is passed over.
+                let first_kept = self.shared.stream.get_info().await;
+                if let Ok(info) = first_kept {
+                    self.last = self.last.max(info.state.first_sequence.saturating_sub(1));
+                }
+            }
+            Err(BusError::Unavailable(e)) => {
+                tracing::debug!(error = %e, "event bus unreachable; will fill later");
+                return Ok(());
+            }
+        }
+        self.hole = None;
+        // Live messages that arrived meanwhile, some older than the fill.
+        self.drain();
+        Ok(())
+    }
+}

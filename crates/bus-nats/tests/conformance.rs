@@ -1,0 +1,111 @@
+//! The bus conformance suite and the NATS bus's own cases, against the
+//! NATS server named by `CONCORD_TEST_NATS` (with JetStream), each test on
+//! a stream of its own.
+
+use std::sync::Arc;
+
+use concord_bus::{Delivery, EventBus, Topic};
+use concord_bus_nats::{NatsBus, NatsOptions};
+use concord_model::Snowflake;
+use concord_model::event::{Audience, Event, EventKind, NodeId};
+
+fn options(max_events: usize) -> Option<NatsOptions> {
+    concord_bus_nats::test_options(max_events as u64)
+}
+
+async fn open(max_events: usize) -> Option<(Arc<dyn EventBus>, ())> {
+    let options = options(max_events)?;
+    let bus = NatsBus::connect(&options).await.expect("connect");
+    Some((Arc::new(bus), ()))
+}
+
+concord_bus::bus_conformance!(open);
+
+fn in_guild(guild: u64, n: u64) -> Event {
+    let audience = Audience::Guild {
+        guild_id: Snowflake(guild),
+        channel_id: None,
+        required: concord_model::Permissions::NONE,
+    };
+    let data = serde_json::json!({ "n": n });
+    Event::new(EventKind::TypingStart, audience, NodeId(1), &data)
+}
+
+async fn next_id(sub: &mut concord_bus::Subscription) -> Delivery {
+    sub.next().await.expect("the bus is open")
+}
+
+/// After a disruption the subscription fills what it may have missed from
+/// the stream: nothing is lost, nothing heard twice, no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disruption_the_stream_covers_is_filled() {
+    let Some(options) = options(100) else { return };
+    let bus = NatsBus::connect(&options).await.unwrap();
+    let mut sub = bus.subscribe().await.unwrap();
+    sub.interest().add(&[Topic::Guild(Snowflake(1))]);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(bus.publish(in_guild(1, n)).await.unwrap());
+    }
+    bus.disrupt();
+    for n in 3..5 {
+        ids.push(bus.publish(in_guild(1, n)).await.unwrap());
+    }
+    for id in ids {
+        match next_id(&mut sub).await {
+            Delivery::Event(event) => assert_eq!(event.id, id),
+            gap => panic!("expected event {id}, got {gap:?}"),
+        }
+    }
+}
+
+/// A disruption the stream no longer covers is a gap, before the next
+/// event: the stream cannot tell what the subscription missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disruption_past_the_history_is_a_gap() {
+    let Some(options) = options(2) else { return };
+    let bus = NatsBus::connect(&options).await.unwrap();
+    let mut sub = bus.subscribe().await.unwrap();
+    sub.interest().add(&[Topic::Guild(Snowflake(1))]);
+    let first = bus.publish(in_guild(1, 0)).await.unwrap();
+    match next_id(&mut sub).await {
+        Delivery::Event(event) => assert_eq!(event.id, first),
+        gap => panic!("expected event {first}, got {gap:?}"),
+    }
+    // The stream keeps the last two, none of them the subscription's.
+    for n in 1..=4 {
+        bus.publish(in_guild(2, n)).await.unwrap();
+    }
+    bus.disrupt();
+    let last = bus.publish(in_guild(1, 5)).await.unwrap();
+    match next_id(&mut sub).await {
+        Delivery::Gap { after } => assert_eq!(after, first),
+        event => panic!("expected a gap, got {event:?}"),
+    }
+    match next_id(&mut sub).await {
+        Delivery::Event(event) => assert_eq!(event.id, last),
+        gap => panic!("expected event {last}, got {gap:?}"),
+    }
+}
+
+/// Replay and live deliveries are the same event as published, field for
+/// field, and nodes on separate connections share one order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_on_separate_connections_share_ids() {
+    let Some(options) = options(100) else { return };
+    let a = NatsBus::connect(&options).await.unwrap();
+    let b = NatsBus::connect(&options).await.unwrap();
+    let mut sub = b.subscribe().await.unwrap();
+    sub.interest().add(&[Topic::Guild(Snowflake(1))]);
+    let x = a.publish(in_guild(1, 0)).await.unwrap();
+    let y = b.publish(in_guild(1, 1)).await.unwrap();
+    let z = a.publish(in_guild(1, 2)).await.unwrap();
+    assert!(x < y && y < z);
+    for id in [x, y, z] {
+        match next_id(&mut sub).await {
+            Delivery::Event(event) => assert_eq!(event.id, id),
+            gap => panic!("expected event {id}, got {gap:?}"),
+        }
+    }
+    assert_eq!(a.answers().await, Ok(()));
+}
