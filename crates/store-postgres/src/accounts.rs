@@ -70,13 +70,8 @@ impl UserStore for PgStore {
     }
 
     async fn user(&self, id: Snowflake) -> StoreResult<Option<User>> {
-        let found: Option<Json<User>> =
-            sqlx::query_scalar("SELECT record FROM users WHERE id = $1")
-                .bind(key(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|u| u.0))
+        self.record::<User>("SELECT record FROM users WHERE id = $1", &[key(id)])
+            .await
     }
 
     async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>> {
@@ -145,13 +140,8 @@ impl ApplicationStore for PgStore {
     }
 
     async fn application(&self, id: Snowflake) -> StoreResult<Option<Application>> {
-        let found: Option<Json<Application>> =
-            sqlx::query_scalar("SELECT record FROM applications WHERE id = $1")
-                .bind(key(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|a| a.0))
+        self.record::<Application>("SELECT record FROM applications WHERE id = $1", &[key(id)])
+            .await
     }
 
     async fn update_application(&self, app: &Application) -> StoreResult<()> {

@@ -53,13 +53,8 @@ fn put_channel(
 #[async_trait]
 impl ChannelStore for PgStore {
     async fn channel(&self, id: Snowflake) -> StoreResult<Option<Channel>> {
-        let found: Option<Json<Channel>> =
-            sqlx::query_scalar("SELECT record FROM channels WHERE id = $1")
-                .bind(key(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|c| c.0))
+        self.record::<Channel>("SELECT record FROM channels WHERE id = $1", &[key(id)])
+            .await
     }
 
     async fn guild_channels(&self, guild_id: Snowflake) -> StoreResult<Vec<Channel>> {
@@ -175,17 +170,12 @@ impl ThreadMemberStore for PgStore {
         after: Snowflake,
         count: usize,
     ) -> StoreResult<Vec<ThreadMember>> {
-        let found: Vec<Json<ThreadMember>> = sqlx::query_scalar(
+        self.records::<ThreadMember>(
             "SELECT record FROM thread_members WHERE thread_id = $1 AND user_id > $2
              ORDER BY user_id LIMIT $3",
+            &[key(thread_id), key(after), limit(count)],
         )
-        .bind(key(thread_id))
-        .bind(key(after))
-        .bind(limit(count))
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        Ok(found.into_iter().map(|m| m.0).collect())
     }
 
     async fn add_thread_member(&self, member: &ThreadMember) -> StoreResult<Option<Channel>> {
@@ -316,15 +306,12 @@ impl PrivateChannelStore for PgStore {
     }
 
     async fn private_channels(&self, user_id: Snowflake) -> StoreResult<Vec<Channel>> {
-        let found: Vec<Json<Channel>> = sqlx::query_scalar(
+        self.records::<Channel>(
             "SELECT c.record FROM private_channel_users p JOIN channels c ON c.id = p.channel_id
              WHERE p.user_id = $1 ORDER BY p.channel_id",
+            &[key(user_id)],
         )
-        .bind(key(user_id))
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        Ok(found.into_iter().map(|c| c.0).collect())
     }
 }
 
@@ -345,13 +332,10 @@ impl ReadStateStore for PgStore {
     }
 
     async fn read_states(&self, user_id: Snowflake) -> StoreResult<Vec<ReadState>> {
-        let found: Vec<Json<ReadState>> = sqlx::query_scalar(
+        self.records::<ReadState>(
             "SELECT record FROM read_states WHERE user_id = $1 ORDER BY channel_id",
+            &[key(user_id)],
         )
-        .bind(key(user_id))
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        Ok(found.into_iter().map(|s| s.0).collect())
     }
 }

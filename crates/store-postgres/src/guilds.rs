@@ -49,13 +49,8 @@ impl GuildStore for PgStore {
     }
 
     async fn guild(&self, id: Snowflake) -> StoreResult<Option<Guild>> {
-        let found: Option<Json<Guild>> =
-            sqlx::query_scalar("SELECT record FROM guilds WHERE id = $1")
-                .bind(key(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|g| g.0))
+        self.record::<Guild>("SELECT record FROM guilds WHERE id = $1", &[key(id)])
+            .await
     }
 
     async fn guilds_after(&self, after: Snowflake, count: usize) -> StoreResult<Vec<Guild>> {
@@ -168,14 +163,11 @@ async fn put_member(conn: &mut sqlx::PgConnection, member: &Member) -> StoreResu
 #[async_trait]
 impl MemberStore for PgStore {
     async fn member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Member>> {
-        let found: Option<Json<Member>> =
-            sqlx::query_scalar("SELECT record FROM members WHERE guild_id = $1 AND user_id = $2")
-                .bind(key(guild_id))
-                .bind(key(user_id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|m| m.0))
+        self.record::<Member>(
+            "SELECT record FROM members WHERE guild_id = $1 AND user_id = $2",
+            &[key(guild_id), key(user_id)],
+        )
+        .await
     }
 
     async fn members(
@@ -184,17 +176,12 @@ impl MemberStore for PgStore {
         after: Snowflake,
         count: usize,
     ) -> StoreResult<Vec<Member>> {
-        let found: Vec<Json<Member>> = sqlx::query_scalar(
+        self.records::<Member>(
             "SELECT record FROM members WHERE guild_id = $1 AND user_id > $2
              ORDER BY user_id LIMIT $3",
+            &[key(guild_id), key(after), limit(count)],
         )
-        .bind(key(guild_id))
-        .bind(key(after))
-        .bind(limit(count))
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        Ok(found.into_iter().map(|m| m.0).collect())
     }
 
     async fn members_by_ids(
@@ -329,14 +316,11 @@ impl InviteStore for PgStore {
 #[async_trait]
 impl BanStore for PgStore {
     async fn ban(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<Option<Ban>> {
-        let found: Option<Json<Ban>> =
-            sqlx::query_scalar("SELECT record FROM bans WHERE guild_id = $1 AND user_id = $2")
-                .bind(key(guild_id))
-                .bind(key(user_id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|b| b.0))
+        self.record::<Ban>(
+            "SELECT record FROM bans WHERE guild_id = $1 AND user_id = $2",
+            &[key(guild_id), key(user_id)],
+        )
+        .await
     }
 
     async fn bans(
@@ -345,17 +329,12 @@ impl BanStore for PgStore {
         after: Snowflake,
         count: usize,
     ) -> StoreResult<Vec<Ban>> {
-        let found: Vec<Json<Ban>> = sqlx::query_scalar(
+        self.records::<Ban>(
             "SELECT record FROM bans WHERE guild_id = $1 AND user_id > $2
              ORDER BY user_id LIMIT $3",
+            &[key(guild_id), key(after), limit(count)],
         )
-        .bind(key(guild_id))
-        .bind(key(after))
-        .bind(limit(count))
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        Ok(found.into_iter().map(|b| b.0).collect())
     }
 
     async fn put_ban(&self, ban: &Ban) -> StoreResult<()> {

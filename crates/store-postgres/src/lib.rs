@@ -103,6 +103,33 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The record `sql` selects with `keys` bound in order, if any: the
+    /// shape of every read of one record by its key columns.
+    pub(crate) async fn record<T>(&self, sql: &'static str, keys: &[i64]) -> StoreResult<Option<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + Unpin,
+    {
+        let query = keys
+            .iter()
+            .fold(sqlx::query_scalar(sql), |query, key| query.bind(*key));
+        let found: Option<codec::Json<T>> =
+            query.fetch_optional(&self.pool).await.map_err(backend)?;
+        Ok(found.map(|record| record.0))
+    }
+
+    /// The records `sql` selects with `binds` bound in order: the shape of
+    /// every page of records by key.
+    pub(crate) async fn records<T>(&self, sql: &'static str, binds: &[i64]) -> StoreResult<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + Unpin,
+    {
+        let query = binds
+            .iter()
+            .fold(sqlx::query_scalar(sql), |query, bind| query.bind(*bind));
+        let found: Vec<codec::Json<T>> = query.fetch_all(&self.pool).await.map_err(backend)?;
+        Ok(found.into_iter().map(|record| record.0).collect())
+    }
+
     fn visited(&self, buckets: u64) {
         self.visits.fetch_add(buckets, Ordering::Relaxed);
     }

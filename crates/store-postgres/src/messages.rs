@@ -583,13 +583,8 @@ impl AttachmentStore for PgStore {
     }
 
     async fn attachment(&self, id: Snowflake) -> StoreResult<Option<Attachment>> {
-        let found: Option<Json<Attachment>> =
-            sqlx::query_scalar("SELECT record FROM attachments WHERE id = $1")
-                .bind(key(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(found.map(|a| a.0))
+        self.record::<Attachment>("SELECT record FROM attachments WHERE id = $1", &[key(id)])
+            .await
     }
 
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {
