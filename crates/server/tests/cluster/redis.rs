@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use concord_config::Settings;
 use concord_testkit::cluster::Cluster;
-use concord_testkit::gateway::GatewayClient;
 use serde_json::{Value, json};
 
-use crate::{GUILD_MESSAGES, GUILD_PRESENCES, GUILDS, MESSAGE_CONTENT};
+use crate::{GUILD_PRESENCES, GUILDS};
 use crate::{connect, guild_with, quiet_dispatches};
 
 /// The server's URL, or `None` (with a message) to skip; a missing server
@@ -119,30 +118,8 @@ async fn presence_and_rate_limits_are_shared_over_redis() {
 
 #[tokio::test]
 async fn a_session_of_a_stopped_node_resumes_on_another_over_redis() {
-    let Some(mut cluster) = cluster(2, |_| {}).await else {
+    let Some(cluster) = cluster(2, |_| {}).await else {
         return;
     };
-    let (owner, general, people) = guild_with(&cluster, &["ada"]).await;
-    let ada = &people[0];
-    let intents = GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT;
-    let (mut ws, ready) = connect(cluster.node(0), &ada.auth, intents).await;
-    cluster.node(1).say(&owner, &general, "seen").await;
-    let last_seq = ws.dispatch("MESSAGE_CREATE").await["s"].as_u64().unwrap();
-    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
-
-    cluster.stop(0).await;
-    drop(ws);
-    let b = cluster.node(1);
-    b.say(&owner, &general, "missed").await;
-    let mut ws = GatewayClient::connect(&b.ws_url(), "v=10&encoding=json").await;
-    assert_eq!(ws.receive().await["op"], 10);
-    ws.send(json!({ "op": 6, "d": { "token": ada.auth, "session_id": session, "seq": last_seq } }))
-        .await;
-    let missed = ws.dispatch("MESSAGE_CREATE").await;
-    assert_eq!(
-        (missed["d"]["content"].clone(), missed["s"].clone()),
-        (json!("missed"), json!(last_seq + 1))
-    );
-    let resumed = ws.dispatch("RESUMED").await;
-    assert_eq!(resumed["s"], last_seq + 2);
+    super::resumed_elsewhere_replays_what_it_missed(cluster).await;
 }
