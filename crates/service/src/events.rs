@@ -2,6 +2,7 @@
 //! persisted, its route typed and its payload serialized once, and says
 //! who hears it (an [`Audience`]).
 
+use concord_bus::EventBus;
 use concord_model::event::{Audience, Event, EventKind};
 use concord_model::records::Channel;
 use concord_model::{Permissions, Snowflake};
@@ -33,6 +34,20 @@ impl Service {
         audience: Audience,
         message: &concord_model::wire::Message,
     ) {
+        if let Some(event) = self.message_event(kind, audience, message) {
+            self.send(event).await;
+        }
+    }
+
+    /// The event [`publish_message_to`](Self::publish_message_to) sends,
+    /// for a caller that publishes it in its turn; `None` (logged) if the
+    /// message cannot be serialized.
+    pub(crate) fn message_event(
+        &self,
+        kind: EventKind,
+        audience: Audience,
+        message: &concord_model::wire::Message,
+    ) -> Option<Event> {
         let mut hidden = message.clone();
         hidden.hide_content();
         let (data, hidden) = match (
@@ -42,23 +57,29 @@ impl Service {
             (Ok(data), Ok(hidden)) => (data, hidden),
             (Err(e), _) | (_, Err(e)) => {
                 tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return;
+                return None;
             }
         };
         let mut event = Event::new(kind, audience, self.node, &data);
         event.hidden = Some(hidden);
-        self.send(event).await;
+        Some(event)
     }
 
     async fn send(&self, event: Event) {
-        let kind = event.kind;
-        match self.bus.publish(event).await {
-            Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
-            Err(e) => {
-                // The write is committed; subscribers miss its event as if they had lagged.
-                tracing::error!(error = %e, kind = kind.name(), "event not published");
-                metrics::counter!("concord_events_unpublished_total").increment(1);
-            }
+        announce(&*self.bus, event).await;
+    }
+}
+
+/// Publishes `event` on `bus`. A publish that fails is logged and counted:
+/// the write it announces is committed, and subscribers miss its event as
+/// if they had lagged.
+pub(crate) async fn announce(bus: &dyn EventBus, event: Event) {
+    let kind = event.kind;
+    match bus.publish(event).await {
+        Ok(_) => metrics::counter!("concord_events_published_total").increment(1),
+        Err(e) => {
+            tracing::error!(error = %e, kind = kind.name(), "event not published");
+            metrics::counter!("concord_events_unpublished_total").increment(1);
         }
     }
 }

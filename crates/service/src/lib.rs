@@ -165,6 +165,7 @@ impl Service {
         let cache = Arc::new(RecentMessages::new(config.cache_max_bytes));
         let applied =
             invalidation::start(node, &*bus, Arc::clone(&cache), Arc::clone(&tokens)).await?;
+        let sequencer = Sequencer::new(Arc::clone(&bus));
         Ok(Service {
             store,
             bus,
@@ -174,10 +175,7 @@ impl Service {
                 tokens,
                 passwords: Passwords::new(config.hash_concurrency),
             },
-            messages: messages::State {
-                sequencer: Sequencer::default(),
-                cache,
-            },
+            messages: messages::State { sequencer, cache },
             attachments: attachments::State { urls, blobs: None },
             purges: Arc::default(),
             applied,

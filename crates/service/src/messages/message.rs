@@ -260,9 +260,13 @@ impl Service {
             self.thread_message_sent(view, &message).await?;
         }
         let out = self.render_message(&message).await?;
-        turn.ready().await;
-        self.publish_message(EventKind::MessageCreate, view, &out)
-            .await;
+        if let Some(event) = self.message_event(
+            EventKind::MessageCreate,
+            view.audience(),
+            &with_author_member(view, &out),
+        ) {
+            turn.publish(event).await;
+        }
         Ok(out)
     }
 
@@ -286,9 +290,11 @@ impl Service {
         self.store.create_message(&notice).await?;
         self.messages.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
-        turn.ready().await;
-        self.publish_message_to(EventKind::MessageCreate, audience_of(channel), &out)
-            .await;
+        if let Some(event) =
+            self.message_event(EventKind::MessageCreate, audience_of(channel), &out)
+        {
+            turn.publish(event).await;
+        }
         Ok(())
     }
 
@@ -346,11 +352,8 @@ impl Service {
 
     /// MESSAGE_CREATE and MESSAGE_UPDATE carry the author's member (without user).
     async fn publish_message(&self, kind: EventKind, view: &ChannelView, message: &wire::Message) {
-        let mut event = message.clone();
-        if let Some(member) = view.member().filter(|m| m.user_id == event.author.id) {
-            event.member = Some(wire::Member::new(member, None));
-        }
-        self.publish_message_to(kind, view.audience(), &event).await;
+        self.publish_message_to(kind, view.audience(), &with_author_member(view, message))
+            .await;
     }
 
     /// Whether the caller may read message content: people always, bots
@@ -596,6 +599,16 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// The message as its events carry it: with its author's member (without
+/// user), when the author is a member of the channel's guild.
+fn with_author_member(view: &ChannelView, message: &wire::Message) -> wire::Message {
+    let mut event = message.clone();
+    if let Some(member) = view.member().filter(|m| m.user_id == event.author.id) {
+        event.member = Some(wire::Member::new(member, None));
+    }
+    event
 }
 
 #[cfg(test)]
