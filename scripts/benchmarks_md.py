@@ -83,6 +83,42 @@ rows = [
      "", "p99 ≤ 20 ms, 0 dropped", ""),
 ]
 
+def scaled_out_table():
+    """Three nodes over PostgreSQL, NATS and Redis, and one node on PostgreSQL."""
+    cluster = json.loads((out / "cluster.json").read_text())
+    pg = json.loads((out / "postgres.json").read_text())
+    nodes = cluster["parameters"]["nodes"]
+    lat, base_lat = cluster["fanout_latency"]["concord"], cluster["fanout_latency"]["baseline"]
+    sat, base_sat = cluster["fanout_saturation"]["concord"], cluster["fanout_saturation"]["baseline"]
+    sockets = cluster["parameters"]["sockets"]
+    pg_ingest = pg["ingest"]
+    p1, p8 = pg["history"]["newest_page_concurrency_1"], pg["history"]["newest_page_concurrency_8"]
+    rows = [
+        (f"fan-out e2e across {nodes} nodes, N={sockets:,} sockets, 20 msg/s",
+         f"p50 {ms(lat['latency']['p50_us'])}, p99 {ms(lat['latency']['p99_us'])}, {lat['missing']} missing",
+         f"p50 {ms(base_lat['latency']['p50_us'])}, p99 {ms(base_lat['latency']['p99_us'])}",
+         "p99 ≤ 10 ms", cpu(lat["cost"])),
+        (f"fan-out saturation across {nodes} nodes, N={sockets:,}",
+         f"{sat['deliveries_per_second']:,.0f} deliveries/s, drained in {sat['drain_seconds']:.2f} s, {sat['missing']} missing",
+         f"{base_sat['deliveries_per_second']:,.0f} deliveries/s", "", cpu(sat["cost"])),
+        (f"ingest on PostgreSQL, {pg_ingest['senders']} senders, durable acks",
+         f"{pg_ingest['accepted_per_second']:,.0f} messages/s, p50 {ms(pg_ingest['latency']['p50_us'])}, p99 {ms(pg_ingest['latency']['p99_us'])}",
+         "", "", cpu(pg_ingest["cost"])),
+        ("history on PostgreSQL, limit=50, concurrency 1",
+         f"{p1['reads_per_second']:,.0f} reads/s, p99 {ms(p1['latency']['p99_us'])}", "", "", cpu(p1["cost"])),
+        ("history on PostgreSQL, limit=50, concurrency 8",
+         f"{p8['reads_per_second']:,.0f} reads/s, p99 {ms(p8['latency']['p99_us'])}", "", "", cpu(p8["cost"])),
+    ]
+    lines = ["## Scaled out\n",
+             f"{nodes} nodes over PostgreSQL, NATS and Redis on this machine: sockets and messages are",
+             "spread over the nodes in turn, so most deliveries cross from one node to another",
+             "through NATS. The servers of the backends share the machine too; CPU counts only the",
+             "nodes. The baseline is the same single-process broadcast server as above.\n",
+             "| figure | Concord | same-run baseline | target | CPU |", "| --- | --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def abuse_table(report):
     """What hostile clients can make the server hold; the baseline is the same server before the flood."""
     h, l, c = report["flood_headers"], report["flood_logins"], report["slow_connections"]
@@ -122,5 +158,6 @@ print("| --- | --- | --- | --- | --- |")
 for row in rows:
     print("| " + " | ".join(row) + " |")
 print()
+print(scaled_out_table())
 print(abuse_table(json.loads((out / "abuse.json").read_text())))
 print((Path(__file__).parent / "benchmarks_notes.md").read_text())

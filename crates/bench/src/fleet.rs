@@ -26,7 +26,7 @@ pub(crate) struct Fleet {
 
 /// Beyond one address's ports, sockets come from 127.0.0.2, .3, ...
 fn source(index: usize, total: usize, target: &Target) -> Option<IpAddr> {
-    let loopback = target.ws_url.contains("127.0.0.1");
+    let loopback = target.node(index).ws_url.contains("127.0.0.1");
     (loopback && total > SOCKETS_PER_SOURCE).then(|| {
         IpAddr::V4(Ipv4Addr::new(
             127,
@@ -45,10 +45,10 @@ impl Fleet {
         concurrency: usize,
         epoch: Instant,
     ) -> (Fleet, Value) {
-        let before = target.pid.and_then(ProcSample::of);
+        let before = ProcSample::of_all(&target.pids);
         let started = Instant::now();
         let opened: Vec<_> = futures_util::stream::iter(0..count)
-            .map(|i| target.open(source(i, count, target)))
+            .map(|i| target.open(i, source(i, count, target)))
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -78,7 +78,7 @@ impl Fleet {
         }
         // Let the server settle before reading its memory.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = target.pid.and_then(ProcSample::of);
+        let after = ProcSample::of_all(&target.pids);
         let per_socket = before
             .zip(after)
             .map(|(b, a)| a.rss_bytes.saturating_sub(b.rss_bytes) / count.max(1) as u64);

@@ -7,7 +7,7 @@
 //! figures are reported as a share of it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ mod stats;
 mod target;
 
 use fleet::Fleet;
-use target::{Kind, Target};
+use target::{Endpoint, Kind, Target};
 
 #[derive(Parser)]
 #[command(
@@ -52,12 +52,26 @@ struct RunArgs {
     /// Start this `concord` binary on a loopback port with a fresh data directory.
     #[arg(long, conflicts_with = "url")]
     spawn: Option<PathBuf>,
-    /// Measure the server at this base URL (http://ip:port) instead.
+    /// With --spawn: nodes to start, each on a port and data directory of
+    /// its own, sharing --store, --bus and --realtime (which more than one
+    /// node needs) and one blob directory.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// With --spawn: the nodes' store, bus and realtime backends (URLs, as
+    /// `concord serve` takes them); embedded when not given.
     #[arg(long)]
-    url: Option<String>,
-    /// The measured server's pid, for its CPU and memory (known with --spawn).
+    store: Option<String>,
     #[arg(long)]
-    server_pid: Option<u32>,
+    bus: Option<String>,
+    #[arg(long)]
+    realtime: Option<String>,
+    /// Measure the server at this base URL (http://ip:port) instead; several,
+    /// comma separated, for the nodes of one cluster.
+    #[arg(long, value_delimiter = ',')]
+    url: Vec<String>,
+    /// The measured server's pids, for their CPU and memory (known with --spawn).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Phases to run, comma separated.
     #[arg(
         long,
@@ -157,6 +171,8 @@ struct Spawned {
     child: Child,
     addr: String,
     _data: Option<tempdir::TempDir>,
+    /// A directory the process shares with others, removed after it stops.
+    shared: Option<tempdir::TempDir>,
 }
 
 mod tempdir {
@@ -185,6 +201,7 @@ impl Spawned {
             child,
             addr,
             _data: data,
+            shared: None,
         }
     }
 }
@@ -240,59 +257,49 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         .build()
         .expect("http client");
 
-    let spawned = args.spawn.as_ref().map(|binary| {
-        let data = concord_testkit::TempDir::new().expect("temp dir");
-        let mut command = Command::new(binary);
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--rate-limits",
-                "off",
-                "--log",
-                "warn",
-                // Every simulated client comes from loopback.
-                "--max-connections-per-address",
-                "100000",
-            ])
-            .args([
-                "--message-bucket-ms",
-                &args.bucket_ms.to_string(),
-                "--fsync",
-                &args.fsync,
-                "--search",
-                &args.search,
-            ])
-            .arg("--data-dir")
-            .arg(data.path());
-        Spawned::start(command, Some(data))
-    });
-    let base = match (&spawned, &args.url) {
-        (Some(s), _) => format!("http://{}", s.addr),
-        (None, Some(url)) => url.trim_end_matches('/').to_owned(),
-        (None, None) => {
-            eprintln!("concord-bench: give --spawn PATH or --url URL");
-            return std::process::ExitCode::FAILURE;
-        }
+    if args.nodes > 1 && (args.store.is_none() || args.bus.is_none() || args.realtime.is_none()) {
+        eprintln!("concord-bench: --nodes above 1 needs --store, --bus and --realtime");
+        return std::process::ExitCode::FAILURE;
+    }
+    let spawned = args.spawn.as_ref().map(|binary| spawn_nodes(binary, &args));
+    let bases: Vec<String> = match &spawned {
+        Some(nodes) => nodes.iter().map(|s| format!("http://{}", s.addr)).collect(),
+        None => args
+            .url
+            .iter()
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .collect(),
     };
-    let pid = spawned.as_ref().map(|s| s.child.id()).or(args.server_pid);
-    let gateway: Value = http
-        .get(format!("{base}/api/v10/gateway"))
-        .send()
-        .await
-        .expect("GET /gateway")
-        .json()
-        .await
-        .expect("gateway json");
-    let ws_url = gateway["url"].as_str().expect("gateway url").to_owned();
+    let Some(base) = bases.first().cloned() else {
+        eprintln!("concord-bench: give --spawn PATH or --url URL");
+        return std::process::ExitCode::FAILURE;
+    };
+    let pids = match &spawned {
+        Some(nodes) => nodes.iter().map(|s| s.child.id()).collect(),
+        None => args.server_pid.clone(),
+    };
+    let pid = pids.first().copied();
+    let mut nodes = Vec::new();
+    for base in &bases {
+        let gateway: Value = http
+            .get(format!("{base}/api/v10/gateway"))
+            .send()
+            .await
+            .expect("GET /gateway")
+            .json()
+            .await
+            .expect("gateway json");
+        nodes.push(Endpoint {
+            http_url: base.clone(),
+            ws_url: gateway["url"].as_str().expect("gateway url").to_owned(),
+        });
+    }
 
     let (token, channel) = provision(&http, &base, "benchreader").await;
     let make = |kind: Kind| Target {
         name: "concord",
-        http_url: base.clone(),
-        ws_url: ws_url.clone(),
-        pid,
+        nodes: nodes.clone(),
+        pids: pids.clone(),
         kind,
         http: http.clone(),
         content_bytes: args.content_bytes,
@@ -313,6 +320,9 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
     let mut report = json!({
         "parameters": {
             "sockets": args.sockets, "fsync": args.fsync, "search": args.search,
+            "nodes": nodes.len(), "store": backend_name(args.store.as_deref(), "embedded"),
+            "bus": backend_name(args.bus.as_deref(), "local"),
+            "realtime": backend_name(args.realtime.as_deref(), "local"),
             "connect_concurrency": args.connect_concurrency, "messages": args.messages, "rate": args.rate,
             "saturation_senders": args.saturation_senders, "saturation_seconds": args.saturation_seconds,
             "ingest_senders": args.ingest_senders, "ingest_seconds": args.ingest_seconds,
@@ -356,9 +366,11 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
             let server = Spawned::start(command, None);
             let baseline = Target {
                 name: "baseline",
-                http_url: format!("http://{}", server.addr),
-                ws_url: format!("ws://{}", server.addr),
-                pid: Some(server.child.id()),
+                nodes: vec![Endpoint {
+                    http_url: format!("http://{}", server.addr),
+                    ws_url: format!("ws://{}", server.addr),
+                }],
+                pids: vec![server.child.id()],
                 kind: Kind::Baseline,
                 http: http.clone(),
                 content_bytes: args.content_bytes,
@@ -615,6 +627,63 @@ async fn abuse_phases_run(
         );
         report["slow_connections"] = result;
     }
+}
+
+/// Starts `args.nodes` nodes of `binary` on loopback ports, each with a
+/// fresh data directory, over the backends `args` names.
+fn spawn_nodes(binary: &Path, args: &RunArgs) -> Vec<Spawned> {
+    let blobs = concord_testkit::TempDir::new().expect("temp dir");
+    let mut nodes: Vec<Spawned> = (0..args.nodes.max(1))
+        .map(|_| {
+            let data = concord_testkit::TempDir::new().expect("temp dir");
+            let mut command = Command::new(binary);
+            command
+                .args([
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--rate-limits",
+                    "off",
+                    "--log",
+                    "warn",
+                    // Every simulated client comes from loopback.
+                    "--max-connections-per-address",
+                    "100000",
+                ])
+                .args([
+                    "--message-bucket-ms",
+                    &args.bucket_ms.to_string(),
+                    "--fsync",
+                    &args.fsync,
+                    "--search",
+                    &args.search,
+                ])
+                .arg("--data-dir")
+                .arg(data.path())
+                .arg("--blob-dir")
+                .arg(blobs.path());
+            for (option, url) in [
+                ("--store", &args.store),
+                ("--bus", &args.bus),
+                ("--realtime", &args.realtime),
+            ] {
+                if let Some(url) = url {
+                    command.args([option, url]);
+                }
+            }
+            Spawned::start(command, Some(data))
+        })
+        .collect();
+    // The shared blob directory lives as long as the first node.
+    nodes[0].shared = Some(blobs);
+    nodes
+}
+
+/// What a report calls a backend: its URL's scheme, or `default`.
+fn backend_name(url: Option<&str>, default: &str) -> String {
+    url.and_then(|u| u.split_once("://"))
+        .map_or(default, |(scheme, _)| scheme)
+        .to_owned()
 }
 
 fn summary(latency: &Value) -> String {

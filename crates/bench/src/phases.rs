@@ -26,7 +26,7 @@ pub(crate) async fn fanout_latency(
     messages: u32,
     rate: f64,
 ) -> Value {
-    let meter = Meter::start(target.pid);
+    let meter = Meter::start(&target.pids);
     let first = take_indices(messages);
     let base = fleet.deliveries.load(Ordering::Relaxed);
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
@@ -69,7 +69,7 @@ pub(crate) async fn fanout_saturation(
     senders: usize,
     seconds: f64,
 ) -> Value {
-    let meter = Meter::start(target.pid);
+    let meter = Meter::start(&target.pids);
     let base = fleet.deliveries.load(Ordering::Relaxed);
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -114,7 +114,7 @@ pub(crate) async fn fanout_saturation(
 
 /// Concurrent senders for a while; accepted messages per second.
 pub(crate) async fn ingest(target: &Target, senders: usize, seconds: f64) -> Value {
-    let meter = Meter::start(target.pid);
+    let meter = Meter::start(&target.pids);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
     for _ in 0..senders {
@@ -154,7 +154,8 @@ pub(crate) async fn ingest(target: &Target, senders: usize, seconds: f64) -> Val
 }
 
 fn api_url(target: &Target, path: &str) -> Result<reqwest::Url, String> {
-    reqwest::Url::parse(&format!("{}/api/v10{path}", target.http_url)).map_err(|e| e.to_string())
+    reqwest::Url::parse(&format!("{}/api/v10{path}", target.node(0).http_url))
+        .map_err(|e| e.to_string())
 }
 
 /// A GET's body, unparsed: throughput phases must not measure JSON parsing
@@ -188,7 +189,7 @@ async fn read_many(target: &Target, path: &str, reads: usize, concurrency: usize
     let Ok(url) = api_url(target, path) else {
         return json!({ "error": "bad URL" });
     };
-    let meter = Meter::start(target.pid);
+    let meter = Meter::start(&target.pids);
     let started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..reads)
         .map(|_| async {
@@ -275,7 +276,10 @@ pub(crate) async fn tombstones(target: &Target, count: usize, reads: usize) -> V
     let send = |i: usize| {
         let (target, auth, channel) = (target.clone(), auth.clone(), channel.clone());
         async move {
-            let url = format!("{}/api/v10/channels/{channel}/messages", target.http_url);
+            let url = format!(
+                "{}/api/v10/channels/{channel}/messages",
+                target.node(i).http_url
+            );
             let reply = target
                 .http
                 .post(url)
@@ -303,7 +307,7 @@ pub(crate) async fn tombstones(target: &Target, count: usize, reads: usize) -> V
             async move {
                 let url = format!(
                     "{}/api/v10/channels/{channel}/messages/bulk-delete",
-                    target.http_url
+                    target.node(0).http_url
                 );
                 let reply = target
                     .http
@@ -347,7 +351,7 @@ pub(crate) async fn idle(
     epoch: Instant,
 ) -> Value {
     let (fleet, connect) = Fleet::connect(target, count, concurrency, epoch).await;
-    let meter = Meter::start(target.pid);
+    let meter = Meter::start(&target.pids);
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     let cost = meter.stop();
     let still_open = fleet.tasks_alive();

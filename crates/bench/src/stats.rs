@@ -60,6 +60,20 @@ impl ProcSample {
         })
     }
 
+    /// The processes together; `None` if there are none or one cannot be read.
+    pub(crate) fn of_all(pids: &[u32]) -> Option<ProcSample> {
+        let mut total = ProcSample {
+            rss_bytes: 0,
+            cpu_ticks: 0,
+        };
+        for pid in pids {
+            let one = Self::of(*pid)?;
+            total.rss_bytes += one.rss_bytes;
+            total.cpu_ticks += one.cpu_ticks;
+        }
+        (!pids.is_empty()).then_some(total)
+    }
+
     pub(crate) fn own() -> Option<ProcSample> {
         Self::of(std::process::id())
     }
@@ -86,25 +100,25 @@ pub(crate) struct Cost {
 
 /// Measures the server and this process around a phase.
 pub(crate) struct Meter {
-    server: Option<u32>,
+    server: Vec<u32>,
     started: std::time::Instant,
     server_before: Option<ProcSample>,
     own_before: Option<ProcSample>,
 }
 
 impl Meter {
-    pub(crate) fn start(server: Option<u32>) -> Meter {
+    pub(crate) fn start(server: &[u32]) -> Meter {
         Meter {
-            server,
+            server: server.to_vec(),
             started: std::time::Instant::now(),
-            server_before: server.and_then(ProcSample::of),
+            server_before: ProcSample::of_all(server),
             own_before: ProcSample::own(),
         }
     }
 
     pub(crate) fn stop(self) -> Cost {
         let seconds = self.started.elapsed().as_secs_f64();
-        let server_after = self.server.and_then(ProcSample::of);
+        let server_after = ProcSample::of_all(&self.server);
         let own_after = ProcSample::own();
         Cost {
             seconds,

@@ -21,14 +21,24 @@ pub(crate) enum Kind {
     Baseline,
 }
 
+/// One node of the target.
 #[derive(Clone)]
-pub(crate) struct Target {
-    pub(crate) name: &'static str,
+pub(crate) struct Endpoint {
     /// `http://ip:port`
     pub(crate) http_url: String,
     /// `ws://ip:port`
     pub(crate) ws_url: String,
-    pub(crate) pid: Option<u32>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
+    /// The nodes, one or several sharing their state: socket and message
+    /// `i` go to node `i` modulo their number, so that with several nodes
+    /// most deliveries cross from one node to another.
+    pub(crate) nodes: Vec<Endpoint>,
+    /// The processes serving it, for their CPU and memory (summed).
+    pub(crate) pids: Vec<u32>,
     pub(crate) kind: Kind,
     pub(crate) http: reqwest::Client,
     pub(crate) content_bytes: usize,
@@ -36,26 +46,30 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// Opens a socket and, for a Discord server, identifies: returns the
-    /// IDENTIFY→READY time.
+    /// Node `index` modulo their number.
+    pub(crate) fn node(&self, index: usize) -> &Endpoint {
+        &self.nodes[index % self.nodes.len()]
+    }
+
+    /// Opens socket `index` and, for a Discord server, identifies: returns
+    /// the IDENTIFY→READY time.
     pub(crate) async fn open(
         &self,
+        index: usize,
         source: Option<IpAddr>,
     ) -> std::io::Result<(Socket, Option<Duration>)> {
+        let ws_url = &self.node(index).ws_url;
         match &self.kind {
             Kind::Discord { token, .. } => {
                 let mut socket =
-                    socket::connect(&self.ws_url, "v=10&encoding=json", source, self.zlib).await?;
+                    socket::connect(ws_url, "v=10&encoding=json", source, self.zlib).await?;
                 let ready = socket
                     .identify(token)
                     .await
                     .ok_or_else(|| std::io::Error::other("no READY"))?;
                 Ok((socket, Some(ready)))
             }
-            Kind::Baseline => Ok((
-                socket::connect(&self.ws_url, "", source, false).await?,
-                None,
-            )),
+            Kind::Baseline => Ok((socket::connect(ws_url, "", source, false).await?, None)),
         }
     }
 
@@ -66,9 +80,10 @@ impl Target {
             "{head}{}",
             "x".repeat(self.content_bytes.saturating_sub(head.len()))
         );
+        let http_url = &self.node(index as usize).http_url;
         let reply = match &self.kind {
             Kind::Discord { auth, channel, .. } => {
-                let url = format!("{}/api/v10/channels/{channel}/messages", self.http_url);
+                let url = format!("{http_url}/api/v10/channels/{channel}/messages");
                 self.http
                     .post(url)
                     .header("authorization", auth)
@@ -80,7 +95,7 @@ impl Target {
                 let size = FRAME_BYTES
                     .load(Ordering::Relaxed)
                     .max(content.len() as u64 + 64);
-                let url = format!("{}/broadcast?size={size}", self.http_url);
+                let url = format!("{http_url}/broadcast?size={size}");
                 self.http.post(url).body(content).send().await?
             }
         };
