@@ -67,7 +67,7 @@ async fn roles_are_edited_and_deleted_within_the_hierarchy() {
         )
         .await;
     let lower = lower.body["id"].as_str().unwrap().to_owned();
-    // Both roles sit at position 1: bob's highest is not above it either.
+    // Both roles sit at position 1, and bob's, the older, stands above.
     assert_eq!(
         s.patch(
             &format!("/guilds/{guild}/roles/{lower}"),
@@ -76,7 +76,7 @@ async fn roles_are_edited_and_deleted_within_the_hierarchy() {
         )
         .await
         .status,
-        403
+        200
     );
     let edited = s
         .patch(
@@ -417,14 +417,23 @@ async fn roles_and_channels_are_reordered() {
         "below the mover's own role: {:?}",
         moved.body
     );
-    let above = s
+    // At the mover's own position a newer role still stands below it.
+    let level = s
         .patch(
             &format!("/guilds/{guild}/roles"),
             &bob.auth,
             json!([{ "id": helpers, "position": 3 }]),
         )
         .await;
-    assert_eq!(above.status, 403, "not to the mover's own level");
+    assert_eq!(level.status, 200, "{:?}", level.body);
+    let above = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &bob.auth,
+            json!([{ "id": helpers, "position": 4 }]),
+        )
+        .await;
+    assert_eq!(above.status, 403, "not above the mover's own role");
     let unknown = s
         .patch(
             &format!("/guilds/{guild}/roles"),

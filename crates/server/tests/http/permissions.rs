@@ -611,3 +611,98 @@ async fn bot_roles_are_given_to_no_one() {
     assert_eq!(role["managed"], true);
     assert_eq!(role["tags"]["bot_id"], bot.id.as_str());
 }
+
+#[tokio::test]
+async fn at_equal_positions_the_older_role_outranks_the_newer() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (guild, general) = s.guild(&ada, "Home").await;
+    s.join(&ada, &general, &bob).await;
+    // The bot's role is made with it, at the bottom (position 1).
+    let bot = s
+        .bot(&ada, "helper", &guild, &MANAGE_ROLES.to_string())
+        .await;
+    // A role made afterwards lands at the same position.
+    let newer = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "newer" }),
+        )
+        .await;
+    assert_eq!(newer.status, 200, "{:?}", newer.body);
+    let roles = s.get(&format!("/guilds/{guild}/roles"), &ada.auth).await;
+    let position = |name: &str| {
+        roles
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["position"]
+            .clone()
+    };
+    assert_eq!(position("helper"), position("newer"));
+    let newer = newer.body["id"].as_str().unwrap().to_owned();
+
+    // The bot stands above it: it may give it, edit it and delete it.
+    let give = s
+        .put(
+            &format!("/guilds/{guild}/members/{}/roles/{newer}", bob.id),
+            &bot.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(give.status, 204, "{:?}", give.body);
+    let edit = s
+        .patch(
+            &format!("/guilds/{guild}/roles/{newer}"),
+            &bot.auth,
+            json!({ "name": "renamed" }),
+        )
+        .await;
+    assert_eq!(edit.status, 200, "{:?}", edit.body);
+    let remove = s
+        .delete(&format!("/guilds/{guild}/roles/{newer}"), &bot.auth)
+        .await;
+    assert_eq!(remove.status, 204, "{:?}", remove.body);
+
+    // A member whose highest role is the newer one does not outrank the bot's.
+    let second = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "second", "permissions": MANAGE_ROLES.to_string() }),
+        )
+        .await;
+    let second = second.body["id"].as_str().unwrap().to_owned();
+    let given = s
+        .put(
+            &format!("/guilds/{guild}/members/{}/roles/{second}", bob.id),
+            &ada.auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(given.status, 204);
+    let helper = roles
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "helper")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edit = s
+        .patch(
+            &format!("/guilds/{guild}/roles/{helper}"),
+            &bob.auth,
+            json!({ "name": "mine now" }),
+        )
+        .await;
+    assert_eq!(
+        (edit.status, edit.body["code"].clone()),
+        (403, json!(50013))
+    );
+}

@@ -6,7 +6,7 @@
 use concord_model::records::{Member, Overwrite, Role};
 use concord_model::{Permissions, codes};
 
-use super::permissions::{highest_position, overwrite_changes};
+use super::permissions::{Rank, highest_rank, overwrite_changes};
 use super::views::require;
 use crate::{GuildView, ServiceError, ServiceResult};
 
@@ -17,14 +17,14 @@ impl GuildView {
             return true;
         }
         target.user_id != self.guild.owner_id
-            && self.rank() > highest_position(&self.roles, &target.roles)
+            && self.rank() > highest_rank(&self.roles, &target.roles)
     }
 
     /// Whether the viewer may give or take `role`: one below their own
     /// highest (anything, for the owner), and never a bot's managed role,
     /// which would hand out whatever the bot was added with.
     pub(crate) fn may_assign(&self, role: &Role) -> bool {
-        role.bot_id.is_none() && (self.is_owner() || role.position < self.rank())
+        role.bot_id.is_none() && (self.is_owner() || Rank::of(role) < self.rank())
     }
 
     /// 50013 unless the viewer outranks `target`.

@@ -108,9 +108,9 @@ impl MemberContext<'_> {
         implicit(p)
     }
 
-    /// The highest position among the member's roles (0 for none).
-    pub fn top_position(&self) -> i32 {
-        highest_position(self.roles, &self.member.roles)
+    /// The highest rank among the member's roles.
+    pub fn top_rank(&self) -> Rank {
+        highest_rank(self.roles, &self.member.roles)
     }
 }
 
@@ -167,13 +167,49 @@ impl Service {
     }
 }
 
-pub fn highest_position(roles: &[Role], member_roles: &[Snowflake]) -> i32 {
+/// A place in a guild's role hierarchy. Roles are ordered by position and,
+/// at equal positions, the older (lower id) above the newer, as Discord
+/// orders them: a bot's role, made when it joined, outranks a role made
+/// later at the same position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    position: i32,
+    newer: std::cmp::Reverse<Snowflake>,
+}
+
+impl Rank {
+    /// Below every role: a member with none.
+    pub const BOTTOM: Rank = Rank {
+        position: i32::MIN,
+        newer: std::cmp::Reverse(Snowflake(u64::MAX)),
+    };
+    /// Above every role: the owner.
+    pub const TOP: Rank = Rank {
+        position: i32::MAX,
+        newer: std::cmp::Reverse(Snowflake(0)),
+    };
+
+    pub fn of(role: &Role) -> Rank {
+        Rank::at(role, role.position)
+    }
+
+    /// Where `role` would stand at `position`.
+    pub fn at(role: &Role, position: i32) -> Rank {
+        Rank {
+            position,
+            newer: std::cmp::Reverse(role.id),
+        }
+    }
+}
+
+/// The highest rank among the member's roles.
+pub fn highest_rank(roles: &[Role], member_roles: &[Snowflake]) -> Rank {
     roles
         .iter()
         .filter(|r| member_roles.contains(&r.id))
-        .map(|r| r.position)
+        .map(Rank::of)
         .max()
-        .unwrap_or(0)
+        .unwrap_or(Rank::BOTTOM)
 }
 
 /// The bits whose overwrite state a write changes: for every target (role

@@ -9,7 +9,7 @@ use concord_model::records::{Channel, Guild, Member, Role};
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes};
 
-use super::permissions::MemberContext;
+use super::permissions::{MemberContext, Rank};
 use crate::{Caller, Service, ServiceError, ServiceResult, audience_of};
 
 impl Service {
@@ -114,12 +114,13 @@ impl GuildView {
         require(self.base(), needed)
     }
 
-    /// The highest role position, or `i32::MAX` for the owner.
-    pub fn rank(&self) -> i32 {
+    /// The viewer's place in the role hierarchy: their highest role's, or
+    /// the top for the owner.
+    pub fn rank(&self) -> Rank {
         if self.is_owner() {
-            i32::MAX
+            Rank::TOP
         } else {
-            self.context().top_position()
+            self.context().top_rank()
         }
     }
 }

@@ -5,6 +5,7 @@ use concord_model::records::channel_type;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::input::Position;
+use crate::access::permissions::Rank;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {
@@ -30,8 +31,8 @@ impl Service {
             let Some(Some(position)) = entry.position else {
                 continue;
             };
-            let allowed =
-                view.is_owner() || (role.position < view.rank() && position < view.rank());
+            let allowed = view.is_owner()
+                || (Rank::of(role) < view.rank() && Rank::at(role, position) < view.rank());
             if !allowed || position < 1 {
                 return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
             }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::audit::{Details, action, change};
 use super::input::RoleInput;
+use crate::access::permissions::Rank;
 use crate::error::check_length;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
@@ -83,7 +84,7 @@ impl Service {
             .find(|r| r.id == role_id)
             .cloned()
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_ROLE))?;
-        if !view.is_owner() && role.position >= view.rank() {
+        if !view.is_owner() && Rank::of(&role) >= view.rank() {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
         let mut errors = FormErrors::new();
@@ -133,7 +134,7 @@ impl Service {
         if role_id == guild_id {
             return Err(ServiceError::BadRequest(codes::INVALID_ROLE));
         }
-        if !view.is_owner() && role.position >= view.rank() {
+        if !view.is_owner() && Rank::of(role) >= view.rank() {
             return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
         }
         self.store.delete_role(guild_id, role_id).await?;
