@@ -227,6 +227,9 @@ pub struct Channel {
     /// Group DMs: who manages it. Threads: who started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<Snowflake>,
+    /// Group DMs: the icon its participants set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
     /// Threads only: their state and counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadState>,
@@ -311,6 +314,7 @@ impl Channel {
             user_limit: None,
             recipients: Vec::new(),
             owner_id: None,
+            icon: None,
             thread: None,
         }
     }

@@ -275,6 +275,10 @@ pub enum ChannelExtra {
     Private {
         last_message_id: Option<Snowflake>,
     },
+    GroupDm {
+        last_message_id: Option<Snowflake>,
+        icon: Option<String>,
+    },
     Thread(Box<ThreadFields>),
     Forum {
         topic: Option<String>,
@@ -341,7 +345,8 @@ impl ThreadMember {
         }
     }
 
-    /// As nested in its thread: without the ids.
+    /// As nested in a thread of GUILD_CREATE, the one place Discord leaves
+    /// the ids out (everywhere else they are there, and hikari needs them).
     pub fn nested(m: &records::ThreadMember) -> Self {
         ThreadMember {
             id: None,
@@ -369,7 +374,11 @@ impl Channel {
                 last_message_id,
             },
             channel_type::GUILD_CATEGORY => ChannelExtra::None {},
-            channel_type::DM | channel_type::GROUP_DM => ChannelExtra::Private { last_message_id },
+            channel_type::DM => ChannelExtra::Private { last_message_id },
+            channel_type::GROUP_DM => ChannelExtra::GroupDm {
+                last_message_id,
+                icon: c.icon.clone(),
+            },
             channel_type::GUILD_FORUM => ChannelExtra::Forum {
                 topic: c.topic.clone(),
                 last_message_id,

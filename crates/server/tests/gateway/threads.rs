@@ -87,6 +87,8 @@ async fn thread_events_reach_those_who_see_the_thread() {
     assert_eq!(shown["id"], private.as_str());
     assert!(shown.get("newly_created").is_none(), "joined, not new");
     assert!(shown["member"]["join_timestamp"].is_string());
+    assert_eq!(shown["member"]["id"], private.as_str());
+    assert_eq!(shown["member"]["user_id"], bob.id.as_str());
     // And its messages reach bob from then on.
     s.say(&w.owner, &private, "now bob hears").await;
     let (_, heard) = until_message(&mut ws, "now bob hears").await;
@@ -170,6 +172,9 @@ async fn guild_create_lists_active_threads_with_the_users_membership() {
     assert_eq!(threads.len(), 1, "archived threads are not listed");
     assert_eq!(threads[0]["id"], root.as_str());
     assert!(threads[0]["member"]["join_timestamp"].is_string());
+    // GUILD_CREATE is the one place a thread member goes without its ids.
+    assert!(threads[0]["member"].get("id").is_none());
+    assert!(threads[0]["member"].get("user_id").is_none());
     assert!(
         guild["channels"]
             .as_array()

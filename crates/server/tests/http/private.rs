@@ -390,3 +390,63 @@ async fn group_dms_have_an_owner_and_a_size_limit() {
         .await;
     assert_eq!(bot_dm.status, 200, "bots open DMs");
 }
+
+#[tokio::test]
+async fn a_group_dm_is_renamed_and_given_an_icon_by_its_participants() {
+    let s = server();
+    let (ada, bob, cat) = (
+        s.register("ada").await,
+        s.register("bob").await,
+        s.register("cat").await,
+    );
+    let group = s
+        .post(
+            "/users/@me/channels",
+            &ada.auth,
+            json!({ "recipients": [bob.id, cat.id] }),
+        )
+        .await;
+    let id = group.body["id"].as_str().unwrap().to_owned();
+    let icon = "data:image/png;base64,iVBORw0KGgo=";
+    let renamed = s
+        .patch(
+            &format!("/channels/{id}"),
+            &ada.auth,
+            json!({ "name": "weekend plans", "icon": icon }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    assert_eq!(renamed.body["name"], "weekend plans");
+    assert!(renamed.body["icon"].is_string());
+    // Any participant may, as on Discord; others see the change.
+    let by_bob = s
+        .patch(
+            &format!("/channels/{id}"),
+            &bob.auth,
+            json!({ "icon": null }),
+        )
+        .await;
+    assert_eq!(by_bob.status, 200, "{:?}", by_bob.body);
+    let seen = s.get(&format!("/channels/{id}"), &cat.auth).await;
+    assert_eq!(seen.body["name"], "weekend plans");
+    assert_eq!(seen.body["icon"], json!(null));
+    let long = s
+        .patch(
+            &format!("/channels/{id}"),
+            &cat.auth,
+            json!({ "name": "x".repeat(101) }),
+        )
+        .await;
+    assert_eq!(long.body["code"], 50035);
+    // A one-to-one DM has no name to change.
+    let dm = open_dm(&s, &ada, &bob).await;
+    let dm = dm["id"].as_str().unwrap();
+    let refused = s
+        .patch(
+            &format!("/channels/{dm}"),
+            &ada.auth,
+            json!({ "name": "us" }),
+        )
+        .await;
+    assert_eq!(refused.body["code"], 50003);
+}

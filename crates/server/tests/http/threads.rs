@@ -61,6 +61,9 @@ async fn a_thread_from_a_message_carries_its_id_and_counts_its_messages() {
     assert_eq!(thread["thread_metadata"]["auto_archive_duration"], 60);
     assert!(thread["thread_metadata"]["archive_timestamp"].is_string());
     assert!(thread["member"]["join_timestamp"].is_string());
+    // Over HTTP a thread member names its thread and user (hikari needs both).
+    assert_eq!(thread["member"]["id"], root.as_str());
+    assert_eq!(thread["member"]["user_id"], owner.id.as_str());
     assert_eq!(
         code(&s.post(&path, &owner.auth, body).await),
         (400, json!(160004))
@@ -80,7 +83,12 @@ async fn a_thread_from_a_message_carries_its_id_and_counts_its_messages() {
     assert_eq!(seen.body["message_count"], 2);
     assert_eq!(seen.body["total_message_sent"], 2);
     assert_eq!(seen.body["member_count"], 2);
-    assert!(seen.body["member"].is_object(), "his membership");
+    assert_eq!(
+        seen.body["member"]["user_id"],
+        bob.id.as_str(),
+        "his membership"
+    );
+    assert_eq!(seen.body["member"]["id"], id.as_str());
     let page = s.get(&format!("/channels/{id}/messages"), &bob.auth).await;
     assert_eq!(page.body.as_array().unwrap().len(), 2);
     let last = page.body[0]["id"].as_str().unwrap().to_owned();

@@ -216,6 +216,9 @@ impl Service {
         input: ChannelInput,
     ) -> ServiceResult<wire::Channel> {
         let view = self.channel_view(caller, channel_id).await?;
+        if view.guild.is_none() {
+            return self.patch_group_dm(caller, &view.channel, input).await;
+        }
         let guild = view.guild()?;
         if view.channel.is_thread() {
             return self.patch_thread(caller, &view, input).await;

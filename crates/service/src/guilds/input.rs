@@ -72,6 +72,9 @@ pub struct ChannelInput {
     pub auto_archive_duration: Option<u32>,
     pub locked: Option<bool>,
     pub invitable: Option<bool>,
+    /// Group DMs only: a data URI, or null to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub icon: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize)]

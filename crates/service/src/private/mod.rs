@@ -12,8 +12,10 @@ pub use input::OpenPrivateChannel;
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{Channel, channel_type};
-use concord_model::{Snowflake, codes, wire};
+use concord_model::{Snowflake, codes, limits, wire};
 
+use crate::error::check_length;
+use crate::guilds::input::ChannelInput;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 /// Participants of a group DM, its owner included.
@@ -164,6 +166,41 @@ impl Service {
             return Err(ServiceError::InvalidForm(error));
         }
         Ok(view.channel)
+    }
+
+    /// `PATCH /channels/{id}` on a group DM: any participant renames it or
+    /// sets its icon, as on Discord; a one-to-one DM has neither (50003).
+    pub(crate) async fn patch_group_dm(
+        &self,
+        caller: Caller,
+        channel: &Channel,
+        input: ChannelInput,
+    ) -> ServiceResult<wire::Channel> {
+        if channel.kind != channel_type::GROUP_DM {
+            return Err(ServiceError::Forbidden(codes::DM_CHANNEL));
+        }
+        let mut changed = channel.clone();
+        let mut errors = FormErrors::new();
+        if let Some(name) = input.name {
+            let (_, max) = limits::CHANNEL_NAME;
+            check_length(&mut errors, "name", &name, 0, max);
+            changed.name = name;
+        }
+        if let Some(icon) = input.icon {
+            changed.icon = icon;
+        }
+        errors.into_result()?;
+        self.update_channel(&changed).await?;
+        for user in &changed.recipients {
+            let view = self.private_channel_wire(&changed, *user).await?;
+            self.publish(
+                EventKind::ChannelUpdate,
+                Audience::Users(vec![*user]),
+                &view,
+            )
+            .await;
+        }
+        self.private_channel_wire(&changed, caller.id).await
     }
 
     /// Tells every participant (and `also`) that `user` joined or left.

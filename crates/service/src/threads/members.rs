@@ -111,7 +111,7 @@ impl Service {
             let mut out =
                 serde_json::to_value(wire::Channel::new(&thread, None)).unwrap_or_default();
             out["member"] =
-                serde_json::to_value(wire::ThreadMember::nested(&member)).unwrap_or_default();
+                serde_json::to_value(wire::ThreadMember::new(&member)).unwrap_or_default();
             self.publish(EventKind::ThreadCreate, Audience::Users(vec![user_id]), out)
                 .await;
         }

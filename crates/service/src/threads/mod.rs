@@ -257,7 +257,7 @@ impl Service {
         self.audit(guild.guild.id, caller, action::THREAD_CREATE, details)
             .await?;
         let mut out = out;
-        out.set_thread_member(Some(wire::ThreadMember::nested(&creator)));
+        out.set_thread_member(Some(wire::ThreadMember::new(&creator)));
         Ok(out)
     }
 
@@ -274,7 +274,7 @@ impl Service {
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
         let mut out = self.channel_wire(&thread).await?;
         let joined = self.store.thread_member(thread_id, viewer).await?;
-        out.set_thread_member(joined.as_ref().map(wire::ThreadMember::nested));
+        out.set_thread_member(joined.as_ref().map(wire::ThreadMember::new));
         Ok(out)
     }
 
