@@ -358,9 +358,20 @@ impl QueryMap {
         self.0.get(name).map_or(&[], Vec::as_slice)
     }
 
-    pub fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| matches!(v, "true" | "True" | "1"))
+    /// A boolean, false when absent; anything but Discord's spellings of
+    /// true and false is refused (50035), not taken for false.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some("true" | "True" | "1") => Ok(true),
+            Some("false" | "False" | "0") => Ok(false),
+            Some(_) => Err(FormErrors::single(
+                name,
+                "BOOLEAN_TYPE_COERCE",
+                "Must be either true or false.",
+            )
+            .into()),
+        }
     }
 
     /// The last value given for `name`.

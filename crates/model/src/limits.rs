@@ -13,6 +13,7 @@ pub const BULK_DELETE_MAX: usize = 100;
 pub const BULK_DELETE_MAX_AGE_MS: u64 = 14 * 24 * 60 * 60 * 1000;
 /// Guild and channel name lengths.
 pub const GUILD_NAME: (usize, usize) = (2, 100);
+pub const GUILD_DESCRIPTION_MAX: usize = 300;
 pub const CHANNEL_NAME: (usize, usize) = (1, 100);
 pub const ROLE_NAME_MAX: usize = 100;
 pub const USERNAME: (usize, usize) = (2, 32);

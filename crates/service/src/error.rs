@@ -126,6 +126,17 @@ impl ServiceError {
 }
 
 /// Checks a string's length in characters, Discord-style.
+/// A number within `[min, max]`, with Discord's words for one outside.
+pub(crate) fn check_range(errors: &mut FormErrors, path: &str, value: i64, min: i64, max: i64) {
+    if value < min {
+        let message = format!("int value should be greater than or equal to {min}.");
+        errors.add(path, "NUMBER_TYPE_MIN", message);
+    } else if value > max {
+        let message = format!("int value should be less than or equal to {max}.");
+        errors.add(path, "NUMBER_TYPE_MAX", message);
+    }
+}
+
 pub(crate) fn check_length(
     errors: &mut FormErrors,
     path: &str,

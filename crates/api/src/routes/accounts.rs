@@ -25,6 +25,7 @@ pub(super) fn routes() -> super::Routes {
         get "/users/{user_id}" => user;
         post "/applications" => create_application;
         get "/applications/@me" => current_application;
+        patch "/applications/@me" => patch_current_application;
         get "/oauth2/applications/@me" => current_application;
         get "/applications/{application_id}" => application;
         patch "/applications/{application_id}" => patch_application;
@@ -109,6 +110,17 @@ async fn create_application(
 
 async fn current_application(state: State, Auth(caller): Auth) -> ApiResult<Response> {
     Ok(ok(state.service.current_application(caller).await?))
+}
+
+async fn patch_current_application(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<PatchApplication>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .patch_current_application(caller, input)
+        .await?))
 }
 
 async fn application(

@@ -51,7 +51,7 @@ async fn guild(
 ) -> ApiResult<Response> {
     Ok(ok(state
         .service
-        .guild(caller, guild_id(&g)?, query.flag("with_counts"))
+        .guild(caller, guild_id(&g)?, query.flag("with_counts")?)
         .await?))
 }
 

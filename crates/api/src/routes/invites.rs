@@ -24,7 +24,7 @@ pub(super) fn routes() -> super::Routes {
 async fn invite(state: State, Path(code): Path<String>, query: QueryMap) -> ApiResult<Response> {
     Ok(ok(state
         .service
-        .invite(&code, query.flag("with_counts"))
+        .invite(&code, query.flag("with_counts")?)
         .await?))
 }
 

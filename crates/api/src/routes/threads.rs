@@ -102,7 +102,7 @@ async fn member(
     query: QueryMap,
 ) -> ApiResult<Response> {
     let user = id(&u, "user_id")?;
-    let with_member = query.flag("with_member");
+    let with_member = query.flag("with_member")?;
     Ok(ok(state
         .service
         .thread_member(caller, channel_id(&c)?, user, with_member)
@@ -117,7 +117,7 @@ async fn members(
 ) -> ApiResult<Response> {
     let limit = query.int("limit", 1, 100, 100)? as usize;
     let after = query.id("after")?.unwrap_or_default();
-    let with_member = query.flag("with_member");
+    let with_member = query.flag("with_member")?;
     Ok(ok(state
         .service
         .thread_members(caller, channel_id(&c)?, after, limit, with_member)

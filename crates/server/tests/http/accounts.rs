@@ -224,6 +224,29 @@ async fn bot_applications_tokens_and_authorization() {
         }
         assert_eq!(current.body["owner"]["id"], owner.id.as_str());
     }
+    // The bot edits its own application; a person has none to edit this way.
+    let edited = s
+        .patch(
+            "/applications/@me",
+            &first,
+            json!({ "description": "helps" }),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert_eq!(
+        s.get("/applications/@me", &first).await.body["description"],
+        "helps"
+    );
+    assert_eq!(
+        s.patch(
+            "/applications/@me",
+            &owner.auth,
+            json!({ "description": "x" })
+        )
+        .await
+        .status,
+        401
+    );
 
     let second = s
         .post(

@@ -156,3 +156,113 @@ async fn unicode_survives_the_round_trip() {
         "no request failed inside"
     );
 }
+
+#[tokio::test]
+async fn values_outside_discords_ranges_are_refused_not_stored() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (guild, general) = s.guild(&ada, "Home").await;
+    let code = |reply: &concord_testkit::Reply| (reply.status, reply.body["code"].clone());
+    let refused = (400, json!(50035));
+
+    let role = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "loud", "color": 0x100_0000 }),
+        )
+        .await;
+    assert_eq!(code(&role), refused, "{:?}", role.body);
+    let role = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "loud", "color": 0xFF_FFFF }),
+        )
+        .await;
+    assert_eq!(role.status, 200);
+    let role = role.body["id"].as_str().unwrap().to_owned();
+    let recolor = s
+        .patch(
+            &format!("/guilds/{guild}/roles/{role}"),
+            &ada.auth,
+            json!({ "color": 0x100_0000 }),
+        )
+        .await;
+    assert_eq!(code(&recolor), refused);
+    let negative = s
+        .patch(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!([{ "id": role, "position": -1 }]),
+        )
+        .await;
+    assert_eq!(code(&negative), refused);
+    let negative = s
+        .patch(
+            &format!("/channels/{general}"),
+            &ada.auth,
+            json!({ "position": -3 }),
+        )
+        .await;
+    assert_eq!(code(&negative), refused);
+    let negative = s
+        .patch(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!([{ "id": general, "position": -3 }]),
+        )
+        .await;
+    assert_eq!(code(&negative), refused);
+    let wordy = s
+        .patch(
+            &format!("/guilds/{guild}"),
+            &ada.auth,
+            json!({ "description": "x".repeat(301) }),
+        )
+        .await;
+    assert_eq!(code(&wordy), refused);
+    for nonce in [json!(1.5), json!("x".repeat(26)), json!([1])] {
+        let sent = s
+            .post(
+                &format!("/channels/{general}/messages"),
+                &ada.auth,
+                json!({ "content": "hi", "nonce": nonce }),
+            )
+            .await;
+        assert_eq!(code(&sent), refused, "nonce {nonce}");
+    }
+    for query in [
+        format!("/channels/{general}/messages?before=abc"),
+        format!("/guilds/{guild}?with_counts=maybe"),
+    ] {
+        assert_eq!(code(&s.get(&query, &ada.auth).await), refused, "{query}");
+    }
+
+    // Nothing refused was stored.
+    let roles = s.get(&format!("/guilds/{guild}/roles"), &ada.auth).await;
+    let loud = roles
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == role.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (loud["color"].clone(), loud["position"].clone()),
+        (json!(0xFF_FFFF), json!(1))
+    );
+    let channel = s.get(&format!("/channels/{general}"), &ada.auth).await;
+    assert!(channel.body["position"].as_i64().unwrap() >= 0);
+    let page = s
+        .get(&format!("/channels/{general}/messages"), &ada.auth)
+        .await;
+    assert_eq!(page.body, json!([]));
+    assert_eq!(
+        s.get(&format!("/guilds/{guild}?with_counts=true"), &ada.auth)
+            .await
+            .status,
+        200
+    );
+}

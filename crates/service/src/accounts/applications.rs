@@ -103,7 +103,29 @@ impl Service {
         id: Snowflake,
         input: PatchApplication,
     ) -> ServiceResult<wire::Application> {
-        let mut app = self.owned_application(caller, id).await?;
+        let app = self.owned_application(caller, id).await?;
+        self.edit_application(app, input).await
+    }
+
+    /// `PATCH /applications/@me`: the bot edits its own application, as
+    /// its owner may.
+    pub async fn patch_current_application(
+        &self,
+        caller: Caller,
+        input: PatchApplication,
+    ) -> ServiceResult<wire::Application> {
+        if !caller.bot {
+            return Err(ServiceError::Unauthorized);
+        }
+        let app = self.application_record(caller.id).await?;
+        self.edit_application(app, input).await
+    }
+
+    async fn edit_application(
+        &self,
+        mut app: Application,
+        input: PatchApplication,
+    ) -> ServiceResult<wire::Application> {
         if let Some(description) = input.description {
             app.description = description;
         }

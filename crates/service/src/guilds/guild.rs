@@ -131,6 +131,15 @@ impl Service {
             guild.name = name.trim().to_owned();
         }
         if let Some(description) = input.description {
+            if let Some(text) = &description {
+                check_length(
+                    &mut errors,
+                    "description",
+                    text,
+                    0,
+                    limits::GUILD_DESCRIPTION_MAX,
+                );
+            }
             guild.description = description;
         }
         if let Some(icon) = input.icon {

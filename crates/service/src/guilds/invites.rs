@@ -9,6 +9,7 @@ use concord_store::InviteUse;
 use rand::Rng;
 
 use super::input::CreateInvite;
+use crate::error::check_range;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 const CODE_LEN: usize = 8;
@@ -80,20 +81,20 @@ impl Service {
         let max_age = input.max_age.unwrap_or(limits::INVITE_DEFAULT_MAX_AGE);
         let max_uses = input.max_uses.unwrap_or(0);
         let mut errors = FormErrors::new();
-        if max_age > limits::INVITE_MAX_AGE {
-            errors.add(
-                "max_age",
-                "NUMBER_TYPE_MAX",
-                "int value should be less than or equal to 604800.",
-            );
-        }
-        if max_uses > limits::INVITE_MAX_USES {
-            errors.add(
-                "max_uses",
-                "NUMBER_TYPE_MAX",
-                "int value should be less than or equal to 100.",
-            );
-        }
+        check_range(
+            &mut errors,
+            "max_age",
+            i64::from(max_age),
+            0,
+            i64::from(limits::INVITE_MAX_AGE),
+        );
+        check_range(
+            &mut errors,
+            "max_uses",
+            i64::from(max_uses),
+            0,
+            i64::from(limits::INVITE_MAX_USES),
+        );
         if view.channel.kind == channel_type::GUILD_CATEGORY || view.channel.is_thread() {
             errors.add(
                 "channel_id",

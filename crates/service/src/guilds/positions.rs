@@ -6,6 +6,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::input::Position;
 use crate::access::permissions::Rank;
+use crate::error::check_range;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {
@@ -31,6 +32,16 @@ impl Service {
             let Some(Some(position)) = entry.position else {
                 continue;
             };
+            let mut errors = FormErrors::new();
+            let path = format!("{i}.position");
+            check_range(
+                &mut errors,
+                &path,
+                i64::from(position),
+                0,
+                i64::from(i32::MAX),
+            );
+            errors.into_result()?;
             let allowed = view.is_owner()
                 || (Rank::of(role) < view.rank() && Rank::at(role, position) < view.rank());
             if !allowed || position < 1 {
@@ -78,6 +89,14 @@ impl Service {
                 continue;
             };
             if let Some(Some(position)) = entry.position {
+                let path = format!("{i}.position");
+                check_range(
+                    &mut errors,
+                    &path,
+                    i64::from(position),
+                    0,
+                    i64::from(i32::MAX),
+                );
                 channel.position = position;
             }
             let mut synced = false;

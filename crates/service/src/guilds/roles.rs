@@ -10,7 +10,7 @@ use serde_json::json;
 use super::audit::{Details, action, change};
 use super::input::RoleInput;
 use crate::access::permissions::Rank;
-use crate::error::check_length;
+use crate::error::{check_length, check_range};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {
@@ -42,6 +42,7 @@ impl Service {
         let name = input.name.unwrap_or_else(|| "new role".into());
         let mut errors = FormErrors::new();
         check_length(&mut errors, "name", &name, 1, limits::ROLE_NAME_MAX);
+        check_color(&mut errors, input.color);
         errors.into_result()?;
         let role = Role {
             id: self.next_id(),
@@ -100,6 +101,7 @@ impl Service {
             }
             role.permissions = permissions;
         }
+        check_color(&mut errors, input.color);
         role.color = input.color.unwrap_or(role.color);
         role.hoist = input.hoist.unwrap_or(role.hoist);
         role.mentionable = input.mentionable.unwrap_or(role.mentionable);
@@ -200,5 +202,12 @@ impl Service {
             .push(serde_json::json!({ "key": key, "new_value": role }));
         self.audit(guild_id, caller, action::MEMBER_ROLE_UPDATE, details)
             .await
+    }
+}
+
+/// A role's color is an RGB value: at most 0xFFFFFF.
+fn check_color(errors: &mut FormErrors, color: Option<u32>) {
+    if let Some(color) = color {
+        check_range(errors, "color", i64::from(color), 0, 0xFF_FFFF);
     }
 }

@@ -162,7 +162,8 @@ impl Service {
         check_content(&mut errors, &content);
         check_embeds(&mut errors, &embeds);
         match &input.nonce {
-            None | Some(Value::Number(_)) => {}
+            None => {}
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
             Some(Value::String(s)) if s.chars().count() <= limits::NONCE_MAX => {}
             Some(_) => errors.add(
                 "nonce",
