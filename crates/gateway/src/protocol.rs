@@ -166,11 +166,29 @@ impl PresenceSet {
             Some("invisible" | "offline") => Status::Invisible,
             _ => Status::Online,
         };
+        let now = concord_model::snowflake::now_ms();
+        let activities = self.activities.unwrap_or_default().into_iter();
         UserPresence {
             status,
-            activities: self.activities.unwrap_or_default(),
+            activities: activities.filter_map(|a| activity(a, now)).collect(),
         }
     }
+}
+
+/// An activity as others are shown it: one with a name and a type, stamped
+/// with when it was set (`created_at`, which Discord always sends and hikari
+/// reads); anything else is dropped.
+fn activity(mut activity: Value, now_ms: u64) -> Option<Value> {
+    let object = activity.as_object_mut()?;
+    let named = object.get("name").is_some_and(Value::is_string);
+    let typed = object.get("type").is_some_and(Value::is_u64);
+    if !named || !typed {
+        return None;
+    }
+    object
+        .entry("created_at")
+        .or_insert_with(|| Value::from(now_ms));
+    Some(activity)
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,6 +271,24 @@ mod tests {
             v,
             serde_json::json!({"op":10,"d":{"heartbeat_interval":41250},"s":null,"t":null})
         );
+    }
+
+    #[test]
+    fn activities_are_stamped_and_nameless_ones_dropped() {
+        let set: PresenceSet = serde_json::from_value(serde_json::json!({
+            "status": "idle",
+            "activities": [
+                { "name": "chess", "type": 0 },
+                { "name": "kept", "type": 2, "created_at": 5 },
+                { "type": 0 },
+                "chess",
+            ],
+        }))
+        .unwrap();
+        let presence = set.into_presence();
+        assert_eq!(presence.activities.len(), 2);
+        assert!(presence.activities[0]["created_at"].as_u64().unwrap() > 5);
+        assert_eq!(presence.activities[1]["created_at"], 5);
     }
 
     #[test]

@@ -855,6 +855,39 @@ impl Application {
     }
 }
 
+/// An audit log entry as clients get it (the log's entries and
+/// GUILD_AUDIT_LOG_ENTRY_CREATE): `target_id` is always there, null when
+/// nothing was targeted, as Discord sends it and hikari reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: Snowflake,
+    pub guild_id: Snowflake,
+    pub user_id: Snowflake,
+    pub target_id: Option<Snowflake>,
+    pub action_type: u16,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&records::AuditEntry> for AuditEntry {
+    fn from(e: &records::AuditEntry) -> Self {
+        AuditEntry {
+            id: e.id,
+            guild_id: e.guild_id,
+            user_id: e.user_id,
+            target_id: e.target_id,
+            action_type: e.action_type,
+            changes: e.changes.clone(),
+            options: e.options.clone(),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,11 @@
 //! Compatibility: real Discord client libraries, unchanged but pointed at
-//! Concord, run a bot through the same scenario. The Python and Node
-//! libraries come from `scripts/test`, which installs them first.
+//! Concord, run a bot through the same scenario. The Python (discord.py,
+//! hikari) and Node (discord.js) libraries come from `scripts/test`, which
+//! installs them first.
 
 mod discordjs;
 mod discordpy;
+mod hikari;
 mod twilight;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +110,14 @@ pub fn workspace() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("workspace root")
+}
+
+/// The Python that has discord.py and hikari: `CONCORD_PYTHON`, or the
+/// virtual environment `scripts/test` makes.
+pub fn python() -> PathBuf {
+    std::env::var_os("CONCORD_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|| workspace().join("target/compat/venv/bin/python"))
 }
 
 /// A tool installed by `scripts/test`; a clear failure if it is missing.

@@ -103,6 +103,10 @@ async fn moderation_is_recorded_with_its_reason() {
         "newest first; own deletions are not moderation"
     );
     let entries = all.body["audit_log_entries"].as_array().unwrap();
+    assert!(
+        entries.iter().all(|e| e.get("target_id").is_some()),
+        "target_id is always there, null or not: {entries:?}"
+    );
     let kick = &entries[4];
     assert_eq!(kick["user_id"], ada.id.as_str());
     assert_eq!(kick["target_id"], cat.id.as_str());

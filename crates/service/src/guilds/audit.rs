@@ -91,7 +91,7 @@ pub struct AuditQuery {
 
 #[derive(Debug, Serialize)]
 pub struct AuditLog {
-    pub audit_log_entries: Vec<AuditEntry>,
+    pub audit_log_entries: Vec<wire::AuditEntry>,
     pub users: Vec<wire::User>,
     pub integrations: Vec<Value>,
     pub webhooks: Vec<Value>,
@@ -124,8 +124,7 @@ impl Service {
             reason: current_reason(),
         };
         self.store.append_audit(&entry).await?;
-        let mut data = json!(entry);
-        data["guild_id"] = json!(guild_id);
+        let data = wire::AuditEntry::from(&entry);
         let audience = Audience::Guild {
             guild_id,
             channel_id: None,
@@ -171,7 +170,7 @@ impl Service {
         let users = self.store.users(&user_ids).await?;
         let users = users.iter().map(wire::User::from).collect();
         Ok(AuditLog {
-            audit_log_entries: entries,
+            audit_log_entries: entries.iter().map(wire::AuditEntry::from).collect(),
             users,
             integrations: Vec::new(),
             webhooks: Vec::new(),
