@@ -178,14 +178,17 @@ impl NatsBus {
     }
 
     /// Whether NATS answers now (a round trip), for readiness.
+    /// The stream is asked, not only the server: a server that came back
+    /// without it (its JetStream data lost) can neither take nor replay
+    /// events, and the node must not look ready.
     pub async fn answers(&self) -> Result<(), String> {
         self.connected().map_err(|e| e.to_string())?;
-        let flushed = tokio::time::timeout(Duration::from_secs(2), self.shared.client.flush());
-        match flushed.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
+        let info = tokio::time::timeout(Duration::from_secs(2), self.shared.stream.get_info());
+        match info.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("stream {}: {e}", self.shared.subjects.stream())),
             Err(_) => Err(format!(
-                "no answer within 2 s ({:?})",
+                "no answer within 2 s ({})",
                 self.shared.client.connection_state()
             )),
         }

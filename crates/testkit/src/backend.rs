@@ -70,6 +70,14 @@ impl Backend {
         }
     }
 
+    /// Removes what the stopped server kept (`STATE_DIR/NAME`), so that it
+    /// starts again as on an empty disk.
+    pub fn lose_data(&mut self) {
+        assert!(self.pid.is_none(), "{} is still running", self.name);
+        let data = self.state.path().join(self.name);
+        std::fs::remove_dir_all(&data).expect("remove the server's data");
+    }
+
     /// Starts the stopped server again, on its port and its data.
     pub fn start_again(&mut self) {
         assert!(self.pid.is_none(), "{} is still running", self.name);

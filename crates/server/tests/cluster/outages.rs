@@ -49,8 +49,8 @@ struct Connection {
 }
 
 /// How a RESUME ended.
-enum Resumed {
-    Resumed(Connection),
+enum Resumption {
+    Resumed(Box<Connection>),
     /// Op 9: the client must identify anew.
     Invalid,
     /// The server closed with this code.
@@ -78,7 +78,7 @@ impl Connection {
     }
 
     /// Resumes this session on a new socket.
-    async fn resume(&self, server: &TestServer, who: &Account) -> Resumed {
+    async fn resume(&self, server: &TestServer, who: &Account) -> Resumption {
         let mut ws = GatewayClient::connect(&server.ws_url(), "v=10&encoding=json").await;
         assert_eq!(ws.receive().await["op"], 10);
         let resume = json!({ "op": 6, "d": {
@@ -97,13 +97,13 @@ impl Connection {
                 .receive_within(concord_testkit::gateway::PATIENCE)
                 .await
             {
-                Received::Payload(p) if p["op"] == 9 => return Resumed::Invalid,
+                Received::Payload(p) if p["op"] == 9 => return Resumption::Invalid,
                 Received::Payload(p) => {
                     if connection.saw(&p) == Some("RESUMED") {
-                        return Resumed::Resumed(connection);
+                        return Resumption::Resumed(Box::new(connection));
                     }
                 }
-                Received::Closed(code) => return Resumed::Closed(code),
+                Received::Closed(code) => return Resumption::Closed(code),
                 Received::Silent => panic!("no answer to RESUME"),
             }
         }
@@ -230,6 +230,39 @@ async fn a_node_that_loses_nats_refuses_writes_and_recovers() {
     );
 }
 
+/// A NATS server that comes back without its JetStream data has lost the
+/// stream, which holds the events' ids and history: the node cannot
+/// announce or replay events, and does not claim to be ready.
+#[tokio::test]
+async fn a_node_whose_nats_lost_its_stream_stays_not_ready() {
+    let Some(mut nats) = Backend::start("nats") else {
+        return;
+    };
+    let url = nats.url().to_owned();
+    let server = TestServer::start(BIN, &["--bus", &url]);
+    await_readiness(&server, "nats", true).await;
+
+    nats.stop();
+    nats.lose_data();
+    nats.start_again();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        // Reconnected: the check now fails on the stream itself.
+        let reply = server.readyz().await;
+        let detail = reply.body["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["name"] == "nats"))
+            .map(|c| c["detail"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        if detail.starts_with("stream ") {
+            assert_eq!(reply.status, 503, "{:?}", reply.body);
+            break;
+        }
+        assert!(Instant::now() < deadline, "/readyz: {:?}", reply.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Without Redis the session directory cannot keep a session's frames, so
 /// its connection is closed with 4000 at the next one (resumable) and a
 /// RESUME is put off with 4000 again rather than refused for good. Writes
@@ -249,20 +282,20 @@ async fn a_node_that_loses_redis_closes_sessions_resumably_and_recovers() {
     server.say(&owner, &general, "during").await;
     assert_eq!(connection.closed().await, Some(4000));
     match connection.resume(&server, &owner).await {
-        Resumed::Closed(code) => assert_eq!(code, Some(4000), "a resume put off, not refused"),
-        Resumed::Invalid => panic!("INVALID_SESSION while the directory is down"),
-        Resumed::Resumed(_) => panic!("resumed without the session directory"),
+        Resumption::Closed(code) => assert_eq!(code, Some(4000), "a resume put off, not refused"),
+        Resumption::Invalid => panic!("INVALID_SESSION while the directory is down"),
+        Resumption::Resumed(_) => panic!("resumed without the session directory"),
     }
 
     redis.start_again();
     await_readiness(&server, "redis", true).await;
     let mut connection = match connection.resume(&server, &owner).await {
-        Resumed::Resumed(mut resumed) => {
+        Resumption::Resumed(mut resumed) => {
             resumed.message("during").await;
-            resumed
+            *resumed
         }
-        Resumed::Invalid => Connection::identify(&server, &owner).await,
-        Resumed::Closed(code) => panic!("resume closed with {code:?} once Redis is back"),
+        Resumption::Invalid => Connection::identify(&server, &owner).await,
+        Resumption::Closed(code) => panic!("resume closed with {code:?} once Redis is back"),
     };
     assert_eq!(
         history(&server, &owner, &general).await,
