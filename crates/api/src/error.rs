@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use concord_model::codes;
 use concord_service::{FormErrors, ServiceError};
+use concord_store::StoreError;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -107,6 +108,14 @@ impl IntoResponse for ApiError {
                             "retry_after": 2,
                         }),
                     ),
+                    ServiceError::Unavailable(_)
+                    | ServiceError::Store(StoreError::Unavailable(_)) => {
+                        tracing::warn!(error = %e, "request refused");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            json!({ "message": message, "code": 0 }),
+                        )
+                    }
                     ServiceError::Store(_) | ServiceError::Internal(_) => {
                         tracing::error!(error = %e, "request failed");
                         (

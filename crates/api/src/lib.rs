@@ -15,6 +15,7 @@ use concord_model::limits;
 use concord_service::Service;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+mod availability;
 pub mod error;
 pub mod extract;
 mod observe;
@@ -68,6 +69,10 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         + limits::BODY_MAX_BYTES;
     let root_state = Arc::clone(&state);
     let api = routes::api()
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            availability::writes,
+        ))
         .route_layer(middleware::from_fn(audit_reason))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -178,15 +178,28 @@ impl NatsBus {
     }
 
     /// Whether NATS answers now (a round trip), for readiness.
+    /// The stream is asked, not only the server: a server that came back
+    /// without it (its JetStream data lost) can neither take nor replay
+    /// events, and the node must not look ready.
     pub async fn answers(&self) -> Result<(), String> {
-        let flushed = tokio::time::timeout(Duration::from_secs(2), self.shared.client.flush());
-        match flushed.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
+        self.connected().map_err(|e| e.to_string())?;
+        let info = tokio::time::timeout(Duration::from_secs(2), self.shared.stream.get_info());
+        match info.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("stream {}: {e}", self.shared.subjects.stream())),
             Err(_) => Err(format!(
-                "no answer within 2 s ({:?})",
+                "no answer within 2 s ({})",
                 self.shared.client.connection_state()
             )),
+        }
+    }
+
+    /// Whether the connection is up now (no round trip): while the client
+    /// reconnects, a publish would wait for it and then time out.
+    fn connected(&self) -> BusResult<()> {
+        match self.shared.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(BusError::Unavailable(format!("nats connection {state}"))),
         }
     }
 
@@ -226,7 +239,13 @@ impl EventBus for NatsBus {
     }
 
     async fn replay(&self, after: u64, topics: &[Topic]) -> BusResult<Vec<Arc<Event>>> {
+        // Without a connection, at once rather than after the request's timeout.
+        self.connected()?;
         history::replay(&self.shared, after, topics).await
+    }
+
+    fn available(&self) -> BusResult<()> {
+        self.connected()
     }
 
     async fn health(&self) -> Option<Health> {
@@ -237,6 +256,7 @@ impl EventBus for NatsBus {
     }
 
     async fn head(&self) -> BusResult<u64> {
+        self.connected()?;
         let info = self.shared.stream.get_info().await.map_err(unavailable)?;
         let head = info.state.last_sequence;
         self.shared.saw(head);

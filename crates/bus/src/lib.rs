@@ -74,6 +74,15 @@ pub trait EventBus: Send + Sync {
         self.head().await
     }
 
+    /// Whether a publish can be expected to succeed now, from what the
+    /// backend knows of its connection without a round trip. Writes ask
+    /// first, so that while the bus is down they fail before they are
+    /// committed rather than commit what no session would hear of. An
+    /// in-process bus always can.
+    fn available(&self) -> BusResult<()> {
+        Ok(())
+    }
+
     /// For readiness: a networked backend's name and whether it answers
     /// now. An in-process bus has nothing to check (`None`).
     async fn health(&self) -> Option<Health> {

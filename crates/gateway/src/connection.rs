@@ -18,6 +18,7 @@ use crate::directory::SyncError;
 use crate::protocol::{
     self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, close, in_shard, intents, op,
 };
+use crate::resume::Refusal;
 use crate::session::{Attachment, Session};
 use crate::transport::Transport;
 
@@ -120,8 +121,8 @@ impl Connection {
                     return End::Close(close::UNKNOWN_ERROR);
                 }
                 _ = wake.notified(), if self.session.is_some() => {
-                    if self.flush().await.is_err() {
-                        return End::Dropped;
+                    if let Err(end) = self.flush().await {
+                        return end;
                     }
                 }
                 message = stream.next() => match message {
@@ -198,8 +199,11 @@ impl Connection {
     }
 
     /// Stores the session's new frames in the directory, then writes every
-    /// unsent frame and flushes once: several frames, one write.
-    async fn flush(&mut self) -> Result<(), ()> {
+    /// unsent frame and flushes once: several frames, one write. Fails as
+    /// the connection ends: frames the directory cannot take now close it
+    /// with a resumable code (they stay queued; the RESUME is served once
+    /// the directory is back), a broken or lost socket is dropped.
+    async fn flush(&mut self) -> Result<(), End> {
         let Some(session) = &self.session else {
             return Ok(());
         };
@@ -207,11 +211,11 @@ impl Connection {
             Ok(()) => {}
             Err(SyncError::Lost) => {
                 self.gateway.drop_lost(session);
-                return Err(());
+                return Err(End::Dropped);
             }
             Err(SyncError::Unavailable(e)) => {
-                tracing::warn!(error = %e, "frames not stored; connection dropped");
-                return Err(());
+                tracing::warn!(error = %e, "frames not stored; connection closed to resume later");
+                return Err(End::Close(close::UNKNOWN_ERROR));
             }
         }
         let frames = session.take_outbox();
@@ -228,13 +232,14 @@ impl Connection {
             }
             self.sink.flush().await.map_err(drop)
         };
-        tokio::select! {
+        let written = tokio::select! {
             result = write => result,
             // A slow reader: stop waiting on its socket.
             _ = kick.notified() => Err(()),
             // A reader that stopped: the heartbeat deadline passed.
             _ = sleep_until(deadline) => Err(()),
-        }
+        };
+        written.map_err(|()| End::Dropped)
     }
 
     fn count_payload(&mut self) -> Handled {
@@ -430,7 +435,7 @@ impl Connection {
         self.session = Some(session);
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_identifies_total").increment(1);
-        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)?;
         self.connect_presence().await;
         Ok(())
     }
@@ -446,17 +451,23 @@ impl Connection {
             .gateway
             .resume_session(&resume.session_id, caller.id, seq, self.attachment())
             .await;
-        let Some(session) = resumed else {
+        let session = match resumed {
+            Ok(session) => session,
             // Not resumable: tell the client to identify anew.
-            return self
-                .send_control(op::INVALID_SESSION, &Value::Bool(false))
-                .await
-                .map_err(|()| close::UNKNOWN_ERROR);
+            Err(Refusal::Unresumable) => {
+                return self
+                    .send_control(op::INVALID_SESSION, &Value::Bool(false))
+                    .await
+                    .map_err(|()| close::UNKNOWN_ERROR);
+            }
+            // Still resumable, once what it needs is back: the client
+            // tries again after a resumable close.
+            Err(Refusal::Unavailable) => return Err(close::UNKNOWN_ERROR),
         };
         self.session = Some(session);
         self.caller = Some(caller);
         metrics::counter!("concord_gateway_resumes_total").increment(1);
-        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)?;
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)?;
         self.connect_presence().await;
         Ok(())
     }
@@ -528,7 +539,7 @@ impl Connection {
             }
             session.push("GUILD_MEMBERS_CHUNK", chunk.to_string().into());
         }
-        self.flush().await.map_err(|()| close::UNKNOWN_ERROR)
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)
     }
 }
 

@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use crate::directory::Cursor;
 use crate::guilds::GuildState;
 use crate::protocol::{in_shard, intents, required_intent, required_private_intent};
+use crate::resume::Refusal;
 use crate::session::{Pushed, Session};
 
 mod dispatch;
@@ -294,8 +295,13 @@ impl Hub {
     /// Routes `events` as the fan-out does, but to `session` alone, in a
     /// hub of its own: a session taken over from another node catches up
     /// on the events its old holder never handled. What the routing needs
-    /// is read here, in the resuming connection's task.
-    pub(crate) async fn replay_to(&self, session: &Arc<Session>, events: &[Arc<Event>]) {
+    /// is read here, in the resuming connection's task; if it cannot be,
+    /// the replay would have holes, and it fails as the read did.
+    pub(crate) async fn replay_to(
+        &self,
+        session: &Arc<Session>,
+        events: &[Arc<Event>],
+    ) -> Result<(), Refusal> {
         let solo = Arc::new(Hub::new(
             Arc::clone(&self.service),
             Arc::new(crate::resume::NoInterest),
@@ -307,9 +313,18 @@ impl Hub {
             dispatch.event(Arc::clone(event));
             while let Some(load) = dispatch.loads.pop() {
                 let done = load.run(&solo.service).await;
+                if let Some(e) = done.failure() {
+                    tracing::warn!(error = %e, "history not replayed: guild state not read");
+                    return Err(if e.is_unavailable() {
+                        Refusal::Unavailable
+                    } else {
+                        Refusal::Unresumable
+                    });
+                }
                 dispatch.command(Command::Loaded(Box::new(done)));
             }
         }
+        Ok(())
     }
 
     /// Events after `after` were lost to this node. Which sessions they

@@ -33,6 +33,10 @@ pub enum ServiceError {
     IndexNotReady { documents_indexed: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// 503: a backend the request needs is down (the event bus, a
+    /// networked store); the same request may succeed once it is back.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -101,6 +105,15 @@ impl FormErrors {
 }
 
 impl ServiceError {
+    /// Whether a backend the request needs is out of reach (503): the
+    /// same request may succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Unavailable(_) | ServiceError::Store(StoreError::Unavailable(_))
+        )
+    }
+
     /// Discord's `message` for this error.
     pub fn message(&self) -> String {
         match self {
@@ -117,6 +130,9 @@ impl ServiceError {
             ServiceError::RateLimited { code, .. } => codes::message(*code).into(),
             ServiceError::IndexNotReady { .. } => {
                 codes::message(codes::INDEX_NOT_YET_AVAILABLE).into()
+            }
+            ServiceError::Unavailable(_) | ServiceError::Store(StoreError::Unavailable(_)) => {
+                "503: Service Unavailable".into()
             }
             ServiceError::Store(_) | ServiceError::Internal(_) => {
                 "500: Internal Server Error".into()

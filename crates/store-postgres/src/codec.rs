@@ -78,8 +78,23 @@ pub(crate) fn backend(e: impl Into<Failure>) -> StoreError {
         Failure::Sql(sqlx::Error::ColumnDecode { source, .. } | sqlx::Error::Decode(source)) => {
             StoreError::Corrupt(source.to_string())
         }
+        Failure::Sql(e) if unreachable(&e) => StoreError::Unavailable(e.to_string()),
         Failure::Sql(e) => StoreError::Backend(e.to_string()),
         Failure::Other(message) => StoreError::Backend(message),
+    }
+}
+
+/// Whether `e` says the server cannot be reached rather than that the
+/// statement failed: no connection within the pool's wait, a connection
+/// that broke, or the server ending it (SQLSTATE class 08, connection
+/// exception, and 57, operator intervention: a shutdown or restart).
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 

@@ -34,6 +34,10 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// A networked store's server cannot be reached now (down, restarting,
+    /// no connection within the wait): the same call may succeed later.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
     #[error("stored record could not be decoded: {0}")]
     Corrupt(String),
     /// A key made of client text is longer than any store takes; the

@@ -273,6 +273,12 @@ impl Client {
         reply.body["id"].as_str().expect("message id").to_owned()
     }
 
+    /// `GET /readyz`: 200 or 503, and each check.
+    pub async fn readyz(&self) -> Reply {
+        let response = self.http.get(self.url("/readyz")).send().await;
+        Self::reply(response.expect("readyz")).await
+    }
+
     /// The server's Prometheus text.
     pub async fn metrics(&self) -> String {
         self.http

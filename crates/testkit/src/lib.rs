@@ -4,11 +4,13 @@
 //! The server is a child process so a test can `kill -9` it and start it
 //! again on the same data, exactly as an operator's crash would.
 
+mod backend;
 mod client;
 pub mod cluster;
 pub mod fuzz;
 pub mod gateway;
 
+pub use backend::Backend;
 pub use client::{Account, Client, Reply};
 
 use std::io::{BufRead, BufReader};

@@ -26,8 +26,10 @@ struct Slot {
     started: bool,
     /// Loads under way: while any is, the guild's events wait in `held`.
     loads: usize,
-    /// A load failed: the held events go out with what is known (those
-    /// that need permissions are withheld), then the state is read again.
+    /// A load failed: the guild's sessions here were told they lost
+    /// events (they reconnect and resume, replaying the bus history), the
+    /// held events go out with what is known (those that need permissions
+    /// are withheld), then the state is read again.
     failed: bool,
     held: VecDeque<Held>,
 }
@@ -57,6 +59,13 @@ pub(super) struct Done {
     loaded: Result<Loaded, concord_service::ServiceError>,
     /// Each joining session's GUILD_CREATE and the channels it shows.
     openings: Vec<(Arc<Session>, Option<Opening>)>,
+}
+
+impl Done {
+    /// Whether the guild's state could not be read, and why.
+    pub(super) fn failure(&self) -> Option<&concord_service::ServiceError> {
+        self.loaded.as_ref().err()
+    }
 }
 
 /// A joining session's GUILD_CREATE, and the channels it lists.
@@ -233,8 +242,12 @@ impl Dispatch {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "guild state not read; its events withheld");
+                // Events withheld from a session are a hole in its stream.
+                tracing::error!(error = %e, "guild state not read; its sessions here reconnect");
                 slot.failed = true;
+                for session in self.hub.in_guild(done.guild) {
+                    session.lose_events();
+                }
             }
         }
         // Each joining session gets its GUILD_CREATE before anything else

@@ -12,6 +12,7 @@ use concord_testkit::gateway::{GatewayClient, Received};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+mod outages;
 mod postgres;
 mod redis;
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::Service;
+use crate::{Service, ServiceError, ServiceResult};
 
 /// What `/readyz` reports: `ready` is false when a check needed for
 /// serving fails; each check says what it found.
@@ -23,6 +23,15 @@ pub struct Check {
 }
 
 impl Service {
+    /// Whether a write may be taken now: while the event bus is down it is
+    /// refused (503) before anything is committed, since its event would
+    /// reach no session and no other node. Reads go on meanwhile.
+    pub fn writable(&self) -> ServiceResult<()> {
+        self.bus
+            .available()
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    }
+
     pub async fn readiness(&self) -> Readiness {
         // A read: a networked store answers it or says why not.
         let name = self.store.backend_name();

@@ -179,24 +179,27 @@ struct Feed {
 
 impl Feed {
     /// Reads what the pending work needs from the store and commits it.
+    /// While the store cannot be read the work stays pending, for the next
+    /// flush: nothing is applied to the index until every read is done.
     async fn flush(&mut self) -> ServiceResult<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut changes = Vec::with_capacity(self.pending.len());
-        for (n, work) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+        let mut watermark = self.watermark;
+        for (n, work) in self.pending.iter().enumerate() {
             // Store reads do not yield by themselves: let requests through.
             if n % READS_BETWEEN_YIELDS == 0 {
                 tokio::task::yield_now().await;
             }
             changes.push(match work {
-                Work::Apply(change) => change,
-                Work::Reindex {
+                Work::Apply(change) => change.clone(),
+                &Work::Reindex {
                     channel_id,
                     id,
                     created,
                 } => {
-                    self.watermark = self.watermark.max(id);
+                    watermark = watermark.max(id);
                     let stored = self.store.message(channel_id, id).await?;
                     match stored.as_ref().and_then(MessageDoc::of) {
                         Some(doc) if created && id > self.filled_until => Change::Add(doc),
@@ -206,7 +209,8 @@ impl Feed {
                 }
             });
         }
-        let watermark = self.watermark;
+        self.pending.clear();
+        self.watermark = watermark;
         blocking(&self.index, move |i| {
             i.apply(&changes)?;
             i.commit(watermark)
@@ -309,7 +313,8 @@ pub async fn feed(
             _ = tick.tick() => feed.flush().await,
         };
         if let Err(e) = result {
-            // The pending work is lost; the next catch-up covers new messages.
+            // Work whose reads failed is tried again at the next flush;
+            // a failed commit's is lost, and the next catch-up covers it.
             tracing::error!(error = %e, "search index commit failed");
         }
     }
