@@ -8,6 +8,7 @@ mod client;
 pub mod cluster;
 pub mod fuzz;
 pub mod gateway;
+pub mod processes;
 
 pub use client::{Account, Client, Reply};
 

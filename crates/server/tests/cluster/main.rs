@@ -13,6 +13,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 mod postgres;
+mod processes;
 mod redis;
 
 const GUILDS: u64 = 1;

@@ -214,7 +214,7 @@ impl Service {
 /// Expired sessions forgotten per round trip of a sweep.
 const SWEEP_BATCH: usize = 500;
 /// How often the presence sweep runs.
-const SWEEP_EVERY: Duration = Duration::from_secs(15);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// The lease that makes one node of a cluster the sweeper.
 pub const SWEEP_LEASE: &str = "presence-sweep";
 
