@@ -309,6 +309,7 @@ async fn send_in_turn(
 /// without a gap across both nodes and he never had to identify again;
 /// and the lurker goes offline for the watcher within the presence TTL
 /// (and the time the sweep may take to notice), while bob does not.
+/// Started again, the node serves its share.
 async fn a_node_goes_while_messages_flow(loss: Loss) {
     let Some(mut cluster) = cluster(3).await else {
         return;
@@ -442,6 +443,16 @@ async fn a_node_goes_while_messages_flow(loss: Loss) {
         Some(&json!("online")),
         "bob, resumed elsewhere, shows online"
     );
+
+    // Started again, the node serves its share: the lurker comes back
+    // through it and hears what is said through another.
+    tokio::task::block_in_place(|| cluster.restart(DOOMED));
+    let (mut back, _) = Live::identify(cluster.node(DOOMED), lurker, reading).await;
+    let said = cluster.node(0).say(&owner, &general, "welcome back").await;
+    back.until("a message after the restart", |p| {
+        p["t"] == "MESSAGE_CREATE" && p["d"]["id"] == said.as_str()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,10 +472,13 @@ async fn clients_on_two_nodes_see_each_others_messages_edits_reactions_typing_pr
         return;
     };
     let (a, b) = (cluster.node(0), cluster.node(1));
-    let alice = a.register("alice").await;
-    let (_, general) = a.guild(&alice, "Across").await;
-    let bob = b.register("bob").await;
-    b.join(&alice, &general, &bob).await;
+    // Set up through both nodes in turn, as behind a load balancer.
+    let any = cluster.round_robin();
+    assert_ne!(any.ws_url(), any.ws_url(), "one node, then the other");
+    let alice = any.register("alice").await;
+    let (_, general) = any.guild(&alice, "Across").await;
+    let bob = any.register("bob").await;
+    any.join(&alice, &general, &bob).await;
     let intents = GUILDS
         | GUILD_PRESENCES
         | GUILD_MESSAGES
