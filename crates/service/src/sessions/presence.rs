@@ -240,8 +240,11 @@ const PRESENCE_RECHECKS: usize = 3;
 
 /// Expired sessions forgotten per round trip of a sweep.
 const SWEEP_BATCH: usize = 500;
-/// How often the presence sweep runs.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// How often the presence sweep runs: often enough that a crashed node's
+/// users are offline for others within a minute. A session's presence
+/// outlives its last heartbeat by the heartbeat timeout (51.25 s by
+/// default); the sweep notices it at most this much later.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// The lease that makes one node of a cluster the sweeper.
 pub const SWEEP_LEASE: &str = "presence-sweep";
 
