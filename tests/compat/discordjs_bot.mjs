@@ -1,6 +1,7 @@
 // A discord.js bot run against Concord, unchanged but for the REST base URL
 // (the gateway URL comes from GET /gateway/bot, as on Discord).
 // Environment: see discordpy_bot.py. Exits 0 when every step passed.
+// With PEER_ID set it talks with that bot instead (see peer()).
 
 import { ChannelType, Client, Events, GatewayIntentBits } from 'discord.js';
 import { WebSocketShardDestroyRecovery } from '@discordjs/ws';
@@ -148,10 +149,26 @@ async function scenario() {
   check(true, 'the event sent while away was replayed');
 }
 
+/**
+ * Another library's bot (PEER_ID), connected to another node of a cluster,
+ * and this one each see the other's message. Prints "ready" once connected,
+ * then speaks when a line comes on stdin, so that both listen before either speaks.
+ */
+async function peer() {
+  const channel = client.channels.cache.get(env.CHANNEL_ID);
+  check(channel !== undefined, 'the channel is in the cache');
+  console.log('ready');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  const heard = expect(Events.MessageCreate, (m) => m.author.id === env.PEER_ID);
+  await channel.send('hello from discord.js');
+  const [message] = await heard;
+  check(message.channelId === env.CHANNEL_ID, `the peer's message arrived: ${message.content}`);
+}
+
 let ok = false;
 client.once(Events.ClientReady, async () => {
   try {
-    await scenario();
+    await (env.PEER_ID ? peer() : scenario());
     ok = true;
   } catch (error) {
     console.error(error);

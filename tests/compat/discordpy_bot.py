@@ -2,6 +2,7 @@
 
 Environment: CONCORD_HTTP, CONCORD_WS, BOT_TOKEN, OWNER_TOKEN, OWNER_ID, GUILD_ID,
 CHANNEL_ID, HISTORY_CHANNEL_ID, HISTORY_COUNT, FORUM_ID. Exits 0 when every step passed.
+With PEER_ID set it talks with that bot instead (see peer()).
 """
 
 import asyncio
@@ -25,6 +26,7 @@ CHANNEL_ID = int(os.environ["CHANNEL_ID"])
 HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
 HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
 FORUM_ID = int(os.environ["FORUM_ID"])
+PEER_ID = os.environ.get("PEER_ID")
 TIMEOUT = 20
 # The start of a PNG: what discord.py needs to name the image's type.
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
@@ -219,10 +221,24 @@ async def scenario():
     check(message.channel.id == CHANNEL_ID, "the event sent while away was replayed")
 
 
+async def peer():
+    """Another library's bot (PEER_ID), connected to another node of a cluster,
+    and this one each see the other's message. Prints "ready" once connected,
+    then speaks when a line comes on stdin, so that both listen before either speaks."""
+    channel = client.get_channel(CHANNEL_ID)
+    check(channel is not None, "the channel is in the cache")
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    heard = expect("message", lambda m: m.author.id == int(PEER_ID))
+    await channel.send("hello from discord.py")
+    message = await heard
+    check(message.channel.id == CHANNEL_ID, f"the peer's message arrived: {message.content!r}")
+
+
 @client.event
 async def on_ready():
     try:
-        await scenario()
+        await (peer() if PEER_ID else scenario())
         outcome["ok"] = True
     except Exception:
         traceback.print_exc()

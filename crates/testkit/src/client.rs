@@ -3,6 +3,7 @@
 //! (register, make a guild, join it, say something).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -31,10 +32,18 @@ pub struct Account {
     pub auth: String,
 }
 
-/// HTTP to the node at `addr`.
+/// HTTP to the node at `addr`, or to several nodes in turn.
 pub struct Client {
     pub addr: SocketAddr,
     http: reqwest::Client,
+    /// Nodes of a cluster taken in turn, one per request or gateway URL,
+    /// as a round-robin load balancer would; `None` for `addr` alone.
+    spread: Option<Spread>,
+}
+
+struct Spread {
+    addrs: Vec<SocketAddr>,
+    next: AtomicUsize,
 }
 
 impl Client {
@@ -42,16 +51,41 @@ impl Client {
         Client {
             addr,
             http: reqwest::Client::new(),
+            spread: None,
+        }
+    }
+
+    /// A client that sends each request (and gives each gateway URL) to
+    /// the next of `addrs` in turn; `addr` is the first of them.
+    pub fn round_robin(addrs: Vec<SocketAddr>) -> Client {
+        let first = *addrs.first().expect("at least one node");
+        Client {
+            spread: Some(Spread {
+                addrs,
+                next: AtomicUsize::new(0),
+            }),
+            ..Client::new(first)
+        }
+    }
+
+    /// The node the next request goes to.
+    fn target(&self) -> SocketAddr {
+        match &self.spread {
+            Some(spread) => {
+                let turn = spread.next.fetch_add(1, Ordering::Relaxed);
+                spread.addrs[turn % spread.addrs.len()]
+            }
+            None => self.addr,
         }
     }
 
     /// The gateway's URL, as `GET /gateway` gives it.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
+        format!("ws://{}", self.target())
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("http://{}{}", self.target(), path)
     }
 
     /// `path` is relative to `/api/v10`.
@@ -74,6 +108,21 @@ impl Client {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.try_request(method, path, auth, body, headers)
+            .await
+            .expect("request")
+    }
+
+    /// [`request_with`](Self::request_with), with a failure to reach the
+    /// node (stopped, killed) as an error rather than a panic.
+    pub async fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, reqwest::Error> {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self
             .http
@@ -87,7 +136,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Self::reply(request.send().await.expect("request")).await
+        Self::try_reply(request.send().await?).await
     }
 
     /// Sends raw bytes with a content type, for malformed-input tests.
@@ -113,20 +162,24 @@ impl Client {
     }
 
     async fn reply(response: reqwest::Response) -> Reply {
+        Self::try_reply(response).await.expect("body")
+    }
+
+    async fn try_reply(response: reqwest::Response) -> Result<Reply, reqwest::Error> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
+        let bytes = response.bytes().await?;
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Reply {
+        Ok(Reply {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, auth: &str) -> Reply {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 mod outages;
 mod postgres;
+mod processes;
 mod redis;
 
 const GUILDS: u64 = 1;

@@ -7,30 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use concord_config::Settings;
 use concord_testkit::cluster::Cluster;
+use concord_testkit::processes::test_redis;
 use serde_json::{Value, json};
 
 use crate::{GUILD_PRESENCES, GUILDS};
 use crate::{connect, guild_with, quiet_dispatches};
 
-/// The server's URL, or `None` (with a message) to skip; a missing server
-/// fails the test when `CONCORD_TEST_SERVICES_REQUIRED` is set.
-fn redis() -> Option<String> {
-    match std::env::var("CONCORD_TEST_REDIS") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CONCORD_TEST_SERVICES_REQUIRED").is_none(),
-                "CONCORD_TEST_REDIS is not set (scripts/services/redis starts a server)"
-            );
-            eprintln!("skipped: CONCORD_TEST_REDIS is not set");
-            None
-        }
-    }
-}
-
 /// `count` nodes sharing Redis under a fresh prefix, `adjust`ed.
 async fn cluster(count: usize, adjust: impl FnOnce(&mut Settings)) -> Option<Cluster> {
-    let url = redis()?;
+    let url = test_redis()?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -3,6 +3,7 @@
 //! hikari) and Node (discord.js) libraries come from `scripts/test`, which
 //! installs them first.
 
+mod cluster;
 mod discordjs;
 mod discordpy;
 mod hikari;
@@ -130,17 +131,29 @@ pub fn installed(path: PathBuf) -> PathBuf {
     path
 }
 
-/// Runs a bot script to completion and fails the test with its output if it failed.
-pub async fn run_bot(stage: &Stage, program: PathBuf, script: &str) {
+/// A bot script run by `program` with `env`, its output piped, killed if
+/// the test ends first.
+pub fn bot_command(
+    program: PathBuf,
+    script: &str,
+    env: Vec<(&'static str, String)>,
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(program);
     command
         .arg(workspace().join("tests/compat").join(script))
         .current_dir(workspace().join("tests/compat"))
-        .envs(stage.env())
+        .envs(env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = command.spawn().expect("start the bot");
+    command
+}
+
+/// Runs a bot script to completion and fails the test with its output if it failed.
+pub async fn run_bot(stage: &Stage, program: PathBuf, script: &str) {
+    let child = bot_command(program, script, stage.env())
+        .spawn()
+        .expect("start the bot");
     let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
         .await
         .expect("the bot finished within 3 minutes")

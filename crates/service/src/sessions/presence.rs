@@ -189,6 +189,14 @@ impl Service {
             .collect()
     }
 
+    /// Tells the user's guilds of `transition`. The backend decides
+    /// transitions one at a time, but they are published apart: a later
+    /// one (the user resuming on another node) may reach the bus before
+    /// an earlier one (their old connection ending here), leaving others
+    /// with a stale last word. So once published, what others should see
+    /// is read again, and published too if it differs, until the last
+    /// thing this node said is current; whichever node publishes last
+    /// thus ends on what the backend holds.
     async fn tell_presence(
         &self,
         user_id: Snowflake,
@@ -198,23 +206,45 @@ impl Service {
             return Ok(());
         };
         let guilds = self.store.user_guild_ids(user_id).await?;
-        if !guilds.is_empty() {
-            let data = presence_json(user_id, &transition.after);
+        if guilds.is_empty() {
+            return Ok(());
+        }
+        let mut told = transition.after;
+        for _ in 0..PRESENCE_RECHECKS {
             let audience = Audience::Guilds {
-                guild_ids: guilds,
+                guild_ids: guilds.clone(),
                 about: user_id,
             };
+            let data = presence_json(user_id, &told);
             self.publish(EventKind::PresenceUpdate, audience, data)
                 .await;
+            let now = self
+                .realtime
+                .presence
+                .get_many(&[user_id])
+                .await
+                .map_err(unavailable)?
+                .pop();
+            match now {
+                Some(now) if now != told => told = now,
+                _ => break,
+            }
         }
         Ok(())
     }
 }
 
+/// How many times a presence change is published at most, when others'
+/// changes of the same user keep overtaking it (see `tell_presence`).
+const PRESENCE_RECHECKS: usize = 3;
+
 /// Expired sessions forgotten per round trip of a sweep.
 const SWEEP_BATCH: usize = 500;
-/// How often the presence sweep runs.
-const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// How often the presence sweep runs: often enough that a crashed node's
+/// users are offline for others within a minute. A session's presence
+/// outlives its last heartbeat by the heartbeat timeout (51.25 s by
+/// default); the sweep notices it at most this much later.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// The lease that makes one node of a cluster the sweeper.
 pub const SWEEP_LEASE: &str = "presence-sweep";
 
@@ -339,5 +369,29 @@ mod tests {
         assert_eq!(a.sweep_presences().await.unwrap(), 1);
         assert_eq!(told(&mut events), ["offline"]);
         assert_eq!(a.sweep_presences().await.unwrap(), 0, "told once");
+    }
+
+    /// Ada's connection on node b ends (offline, decided first) while she
+    /// resumes on node a (online, decided second), and a publishes first:
+    /// b, publishing last, ends on what she is now.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_published_after_a_later_one_is_followed_by_the_current_presence() {
+        let (a, b, mut events) = two_nodes().await;
+        b.connect_presence(ADA, "on-b", with(Status::Online), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["online"]);
+        let presences = &b.realtime.presence;
+        let ended = presences.disconnect(ADA, "on-b").await.unwrap();
+        a.connect_presence(ADA, "on-a", with(Status::Online), TTL)
+            .await
+            .unwrap();
+        assert_eq!(told(&mut events), ["online"]);
+        b.tell_presence(ADA, ended).await.unwrap();
+        assert_eq!(
+            told(&mut events),
+            ["offline", "online"],
+            "the last word is that she is online"
+        );
     }
 }

@@ -1,0 +1,146 @@
+//! discord.py connected to one node of a cluster (PostgreSQL, NATS and
+//! Redis under `concord serve` processes) while discord.js is connected to
+//! another: each sees the other's message. The bot scripts run in their
+//! peer mode (`PEER_ID`).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use concord_testkit::processes::ProcessCluster;
+use concord_testkit::{Account, TestServer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+
+use crate::{bot_command, installed, workspace};
+
+/// How long a bot may take to connect, and then to hear its peer.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A bot script in peer mode, started and reading its stdin.
+struct Peer {
+    script: &'static str,
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    printed: Vec<String>,
+}
+
+impl Peer {
+    /// Starts `script` as `bot`, through `node`, with `peer` the other bot.
+    fn start(
+        program: PathBuf,
+        script: &'static str,
+        node: &TestServer,
+        bot: &Account,
+        peer: &Account,
+        (guild, channel): (&str, &str),
+    ) -> Peer {
+        let env = vec![
+            ("CONCORD_HTTP", format!("http://{}", node.addr)),
+            ("CONCORD_WS", node.ws_url()),
+            ("BOT_TOKEN", bot.auth.trim_start_matches("Bot ").to_owned()),
+            ("PEER_ID", peer.id.clone()),
+            ("GUILD_ID", guild.to_owned()),
+            ("CHANNEL_ID", channel.to_owned()),
+            // Read by the full scenario's set-up, unused by the peer's.
+            ("OWNER_TOKEN", String::new()),
+            ("OWNER_ID", "0".to_owned()),
+            ("HISTORY_CHANNEL_ID", channel.to_owned()),
+            ("HISTORY_COUNT", "0".to_owned()),
+            ("FORUM_ID", channel.to_owned()),
+        ];
+        let mut command = bot_command(program, script, env);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start the bot");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Peer {
+            script,
+            child,
+            stdout,
+            printed: Vec::new(),
+        }
+    }
+
+    /// Reads what the bot prints until it says it is ready.
+    async fn ready(&mut self) {
+        loop {
+            let line = tokio::time::timeout(PATIENCE, self.stdout.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("{} did not get ready: {:?}", self.script, self.printed))
+                .expect("bot output");
+            match line {
+                Some(line) if line == "ready" => return,
+                Some(line) => self.printed.push(line),
+                None => panic!("{}", self.failure("ended before it was ready").await),
+            }
+        }
+    }
+
+    /// Lets the bot speak.
+    async fn go(&mut self) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        stdin.write_all(b"go\n").await.expect("write to the bot");
+        stdin.flush().await.expect("flush");
+    }
+
+    /// Waits for the bot to end; fails the test unless it passed.
+    async fn finish(mut self) {
+        let ended = tokio::time::timeout(PATIENCE, self.child.wait()).await;
+        let passed = matches!(ended, Ok(Ok(status)) if status.success());
+        if !passed {
+            panic!("{}", self.failure("failed").await);
+        }
+    }
+
+    /// Says how the bot failed, with all it printed.
+    async fn failure(&mut self, what: &str) -> String {
+        let _ = self.child.start_kill();
+        while let Ok(Some(line)) = self.stdout.next_line().await {
+            self.printed.push(line);
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr).await;
+        }
+        format!(
+            "{} {what}\n--- stdout\n{}\n--- stderr\n{stderr}",
+            self.script,
+            self.printed.join("\n")
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_py_on_one_node_and_discord_js_on_another_see_each_others_messages() {
+    let binary = env!("CARGO_BIN_EXE_concord");
+    let Some(cluster) = ProcessCluster::start(binary, 2, &["--search", "off"]).await else {
+        return;
+    };
+    let python = installed(crate::python());
+    installed(workspace().join("tests/compat/node_modules/discord.js"));
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let owner = a.register("owner").await;
+    let (guild, general) = a.guild(&owner, "Peers").await;
+    // VIEW_CHANNEL, SEND_MESSAGES, READ_MESSAGE_HISTORY.
+    let permissions = ((1u64 << 10) | (1 << 11) | (1 << 16)).to_string();
+    let py_bot = a.bot(&owner, "py-peer", &guild, &permissions).await;
+    let js_bot = b.bot(&owner, "js-peer", &guild, &permissions).await;
+    let place = (guild.as_str(), general.as_str());
+    let mut py = Peer::start(python, "discordpy_bot.py", a, &py_bot, &js_bot, place);
+    let mut js = Peer::start(
+        "node".into(),
+        "discordjs_bot.mjs",
+        b,
+        &js_bot,
+        &py_bot,
+        place,
+    );
+    py.ready().await;
+    js.ready().await;
+    py.go().await;
+    js.go().await;
+    py.finish().await;
+    js.finish().await;
+}
