@@ -208,8 +208,9 @@ async def scenario():
     oldest_first = [m.id async for m in rest.fetch_messages(HISTORY_ID, after=hikari.Snowflake(0))]
     check(sorted(oldest_first) == ids[::-1], "after= pages through them all")
     middle = newest_first[HISTORY_COUNT // 2]
-    # hikari asks for one page of 100 around the message.
-    around = [m.id async for m in rest.fetch_messages(HISTORY_ID, around=middle)]
+    # hikari asks for pages of 100 around the message, and would go on
+    # asking around the last of each: one page is what around= means.
+    around = [m.id async for m in rest.fetch_messages(HISTORY_ID, around=middle).limit(100)]
     check(middle.id in around and len(around) == 100, "around= returns the page around a message")
 
     resumed = expect(hikari.ShardResumedEvent)
