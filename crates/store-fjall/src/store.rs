@@ -1737,6 +1737,63 @@ impl BackupStore for FjallStore {
     }
 }
 
+#[async_trait]
+impl WebhookStore for FjallStore {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        self.write(|b| self.stage_webhook(b, webhook)).await
+    }
+
+    async fn webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        self.webhook_now(id)
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
+        let mut exists = false;
+        // Staged under the store's lock: a deletion is wholly before or
+        // wholly after this check.
+        self.write(|b| {
+            if let Some(old) = self.webhook_now(webhook.id)? {
+                exists = true;
+                // Only index keys that change are removed: a batch that
+                // removes and inserts one key leaves either.
+                let id = webhook.id.get();
+                if old.channel_id != webhook.channel_id {
+                    let key = keys::pair(old.channel_id.get(), id);
+                    b.remove(&self.t.channel_webhook, key);
+                }
+                if old.guild_id != webhook.guild_id {
+                    b.remove(&self.t.guild_webhook, keys::pair(old.guild_id.get(), id));
+                }
+                self.stage_webhook(b, webhook)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(exists)
+    }
+
+    async fn delete_webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        let mut removed = None;
+        self.write(|b| {
+            removed = self.webhook_now(id)?;
+            if let Some(old) = &removed {
+                self.stage_webhook_removal(b, old);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn channel_webhooks(&self, channel_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.indexed_webhooks(&self.t.channel_webhook, channel_id)
+    }
+
+    async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.indexed_webhooks(&self.t.guild_webhook, guild_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1871,62 +1928,5 @@ mod tests {
         }
         let store = FjallStore::open(dir.path(), options).unwrap();
         assert_eq!(store.meta("k").await.unwrap(), Some(b"v".to_vec()));
-    }
-}
-
-#[async_trait]
-impl WebhookStore for FjallStore {
-    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.write(|b| self.stage_webhook(b, webhook)).await
-    }
-
-    async fn webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
-        self.webhook_now(id)
-    }
-
-    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
-        let mut exists = false;
-        // Staged under the store's lock: a deletion is wholly before or
-        // wholly after this check.
-        self.write(|b| {
-            if let Some(old) = self.webhook_now(webhook.id)? {
-                exists = true;
-                // Only index keys that change are removed: a batch that
-                // removes and inserts one key leaves either.
-                let id = webhook.id.get();
-                if old.channel_id != webhook.channel_id {
-                    let key = keys::pair(old.channel_id.get(), id);
-                    b.remove(&self.t.channel_webhook, key);
-                }
-                if old.guild_id != webhook.guild_id {
-                    b.remove(&self.t.guild_webhook, keys::pair(old.guild_id.get(), id));
-                }
-                self.stage_webhook(b, webhook)?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(exists)
-    }
-
-    async fn delete_webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
-        let mut removed = None;
-        self.write(|b| {
-            removed = self.webhook_now(id)?;
-            if let Some(old) = &removed {
-                self.stage_webhook_removal(b, old);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(removed)
-    }
-
-    async fn channel_webhooks(&self, channel_id: Snowflake) -> StoreResult<Vec<Webhook>> {
-        self.indexed_webhooks(&self.t.channel_webhook, channel_id)
-    }
-
-    async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>> {
-        self.indexed_webhooks(&self.t.guild_webhook, guild_id)
     }
 }

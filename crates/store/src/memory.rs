@@ -1204,29 +1204,6 @@ impl crate::BackupStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
-    }
-
-    crate::store_conformance!(open);
-
-    /// The suite again with every call yielding, as a remote store's do.
-    mod networked {
-        use super::*;
-
-        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
-        }
-
-        crate::store_conformance!(open);
-    }
-}
-
 #[async_trait]
 impl WebhookStore for MemoryStore {
     async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -1271,5 +1248,28 @@ impl WebhookStore for MemoryStore {
         let inner = self.lock();
         let found = inner.webhooks.values().filter(|w| w.guild_id == guild_id);
         Ok(found.cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
+    }
+
+    crate::store_conformance!(open);
+
+    /// The suite again with every call yielding, as a remote store's do.
+    mod networked {
+        use super::*;
+
+        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
+        }
+
+        crate::store_conformance!(open);
     }
 }

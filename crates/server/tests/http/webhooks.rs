@@ -227,6 +227,17 @@ async fn executing_posts_as_the_webhook() {
     assert_eq!(posted["author"]["id"], id.as_str());
     assert_eq!(posted["author"]["username"], "CI");
     assert_eq!(posted["author"]["bot"], true);
+    let search = format!("/guilds/{guild}/messages/search?content=passed");
+    let found = s
+        .get_until(&search, &ada.auth, |r| {
+            r.status == 200 && r.body["total_results"] == 1
+        })
+        .await;
+    let hit = &found.body["messages"][0][0];
+    assert_eq!(
+        (hit["id"].clone(), hit["webhook_id"].clone()),
+        (posted["id"].clone(), json!(id))
+    );
 
     // With it: the message, under the overrides.
     let waited = execute(
