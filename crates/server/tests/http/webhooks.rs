@@ -588,6 +588,10 @@ async fn the_token_is_never_logged() {
     )
     .await;
     assert_eq!(s.request("DELETE", &path, None, None).await.status, 204);
+    // Metrics name the route, never the path it was called by.
+    let metrics = s.metrics().await;
+    assert!(metrics.contains("{webhook_token}"), "{metrics}");
+    assert!(!metrics.contains(&token), "the token is in the metrics");
     let log = s.stop_and_read_log();
     assert!(
         log.lines().count() > 10,
