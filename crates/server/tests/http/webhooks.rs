@@ -391,6 +391,31 @@ async fn executing_posts_as_the_webhook() {
         b"all green"
     );
 
+    // As `curl -F content=... -F file=@...` sends it: text fields, no JSON.
+    let form = reqwest::multipart::Form::new()
+        .text("content", "from curl")
+        .text("username", "curl")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"),
+        );
+    let reply = reqwest::Client::new()
+        .post(s.url(&format!("/api/v10{path}?wait=true")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let curled: Value = reply.json().await.unwrap();
+    assert_eq!(
+        (
+            curled["content"].clone(),
+            curled["author"]["username"].clone()
+        ),
+        (json!("from curl"), json!("curl"))
+    );
+    assert_eq!(curled["attachments"][0]["filename"], "x.txt");
+
     // Deleting its channel deletes it.
     let other = s
         .post(
