@@ -258,6 +258,25 @@ async fn executing_posts_as_the_webhook() {
     assert_eq!(message["guild_id"], guild.as_str());
     assert_eq!(newest(&s, &ada, &general).await["id"], message["id"]);
 
+    // Roles are mentioned, as a webhook may mention anyone.
+    let role = s
+        .post(
+            &format!("/guilds/{guild}/roles"),
+            &ada.auth,
+            json!({ "name": "oncall" }),
+        )
+        .await;
+    let role = role.body["id"].as_str().unwrap();
+    let paged = execute(
+        &s,
+        &format!("{path}?wait=true"),
+        json!({ "content": format!("<@&{role}> <@{}>", ada.id) }),
+    )
+    .await;
+    assert_eq!(paged.body["mention_roles"], json!([role]));
+    assert_eq!(paged.body["mentions"][0]["id"], ada.id.as_str());
+    assert!(paged.body.get("member").is_none());
+
     // Checked as any message, and the overrides as names are.
     let empty = execute(&s, &path, json!({ "content": " " })).await;
     assert_eq!(code(&empty), (400, json!(50006)));

@@ -3,12 +3,12 @@
 //! (history, search, MESSAGE_CREATE); and the webhook's own messages read,
 //! edited and deleted through its token.
 
-use concord_model::records::{Message, Webhook, WebhookAuthor, channel_type};
+use concord_model::records::{Member, Message, Webhook, WebhookAuthor, channel_type};
 use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::input::{ExecuteOptions, ExecuteWebhook};
 use crate::messages::EditMessage;
-use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult};
+use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult};
 
 /// What a webhook may do where it posts: send (with files, embeds and
 /// TTS) and mention anyone, as Discord's webhooks may.
@@ -141,9 +141,23 @@ impl Service {
                 None => true,
             })
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        // The guild's roles, so its messages mention roles. A webhook is
+        // no member: the view's member is nobody (id 0), so no event about
+        // its messages carries a member and it joins no thread.
+        let guild = self
+            .store
+            .guild(webhook.guild_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK))?;
+        let roles = self.store.roles(webhook.guild_id).await?;
+        let nobody = Member::new(webhook.guild_id, Snowflake(0), 0);
         Ok(ChannelView {
             channel,
-            guild: None,
+            guild: Some(GuildView {
+                guild,
+                roles,
+                member: nobody,
+            }),
             permissions: WEBHOOK_PERMISSIONS,
         })
     }
