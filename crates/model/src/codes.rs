@@ -35,6 +35,7 @@ pub const CHANNEL_TYPE_INVALID: u32 = 50024;
 pub const BULK_DELETE_COUNT: u32 = 50016;
 pub const SYSTEM_MESSAGE: u32 = 50021;
 pub const BULK_DELETE_TOO_OLD: u32 = 50034;
+pub const INVALID_WEBHOOK_TOKEN: u32 = 50027;
 pub const INVALID_FORM_BODY: u32 = 50035;
 pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
@@ -83,6 +84,7 @@ pub fn message(code: u32) -> &'static str {
         BULK_DELETE_COUNT => "You can only bulk delete messages between 2 and 100",
         SYSTEM_MESSAGE => "Cannot execute action on a system message",
         BULK_DELETE_TOO_OLD => "You can only bulk delete messages that are under 14 days old.",
+        INVALID_WEBHOOK_TOKEN => "Invalid Webhook Token",
         INVALID_FORM_BODY => "Invalid Form Body",
         INVALID_JSON => "The request body contains invalid JSON.",
         BANNED => "You are banned from this guild.",

@@ -163,7 +163,8 @@ async fn managing_webhooks_needs_manage_webhooks() {
             None,
         )
         .await;
-    assert_eq!(code(&wrong), (404, json!(10015)));
+    assert_eq!(code(&wrong), (401, json!(50027)));
+    assert_eq!(wrong.body["message"], "Invalid Webhook Token");
     let bad_name = s
         .patch(
             &format!("/webhooks/{id}"),
@@ -295,7 +296,14 @@ async fn executing_posts_as_the_webhook() {
         json!({ "content": "x" }),
     )
     .await;
-    assert_eq!(code(&wrong), (404, json!(10015)));
+    assert_eq!(code(&wrong), (401, json!(50027)));
+    let unknown = execute(
+        &s,
+        &format!("/webhooks/1/{token}"),
+        json!({ "content": "x" }),
+    )
+    .await;
+    assert_eq!(code(&unknown), (404, json!(10015)));
 
     // Its own messages, edited, read and deleted through the token.
     let mid = message["id"].as_str().unwrap();
@@ -543,7 +551,7 @@ async fn github_and_slack_deliveries_post_as_discord_shows_them() {
             &[("x-github-event", "ping")],
         )
         .await;
-    assert_eq!(code(&wrong), (404, json!(10015)));
+    assert_eq!(code(&wrong), (401, json!(50027)));
 
     // Slack's shape: `ok`, or the message when waited for.
     let slack = format!("/webhooks/{id}/{token}/slack");

@@ -285,8 +285,8 @@ impl Service {
         Ok(webhook)
     }
 
-    /// The webhook `token` opens; 10015 for an unknown id or a wrong token
-    /// alike, so a guess learns nothing.
+    /// The webhook `token` opens: 10015 for an unknown id, 401 with 50027
+    /// for a wrong token, as Discord answers (ids are no secret).
     pub(crate) async fn opened_webhook(
         &self,
         id: Snowflake,
@@ -294,7 +294,8 @@ impl Service {
     ) -> ServiceResult<Webhook> {
         match self.store.webhook(id).await? {
             Some(webhook) if same_token(token, &webhook.token) => Ok(webhook),
-            _ => Err(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK)),
+            Some(_) => Err(ServiceError::InvalidToken(codes::INVALID_WEBHOOK_TOKEN)),
+            None => Err(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK)),
         }
     }
 
