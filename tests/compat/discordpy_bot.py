@@ -200,6 +200,24 @@ async def scenario():
     answered = await answer
     check(answered.guild is None and answered.author.id == owner.id, "a DM message arrives as such")
 
+    hook = await channel.create_webhook(name="compat hook", reason="testing webhooks")
+    check(hook.token is not None and len(hook.token) >= 60 and hook.channel_id == CHANNEL_ID, "the bot creates a webhook")
+    check(hook.id in [h.id for h in await channel.webhooks()], "the channel lists its webhooks")
+    heard = expect("message", lambda m: m.webhook_id == hook.id)
+    async with aiohttp.ClientSession() as http:
+        poster = discord.Webhook.partial(hook.id, hook.token, session=http)
+        posted = await poster.send("from a webhook", username="Compat hook", wait=True)
+        check(posted.webhook_id == hook.id and posted.author.name == "Compat hook", "the webhook posts, waited for")
+        seen = await heard
+        check(seen.id == posted.id and seen.author.id == hook.id and seen.author.bot, "MESSAGE_CREATE names the webhook")
+        edited = await posted.edit(content="edited by the webhook")
+        check(edited.content == "edited by the webhook", "the webhook edits its message")
+        check((await poster.fetch_message(posted.id)).content == edited.content, "the webhook reads its message")
+        await posted.delete()
+        check(await poster.send("not waited for") is None, "without wait, nothing comes back")
+    await hook.delete()
+    check(hook.id not in [h.id for h in await channel.webhooks()], "the webhook is deleted")
+
     history = client.get_channel(HISTORY_ID)
     newest_first = [m async for m in history.history(limit=None)]
     check(len(newest_first) == HISTORY_COUNT, f"history pages through all {HISTORY_COUNT} messages")

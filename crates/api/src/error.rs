@@ -77,6 +77,10 @@ impl IntoResponse for ApiError {
                         StatusCode::UNAUTHORIZED,
                         json!({ "message": message, "code": 0 }),
                     ),
+                    ServiceError::InvalidToken(code) => (
+                        StatusCode::UNAUTHORIZED,
+                        json!({ "message": message, "code": code }),
+                    ),
                     ServiceError::NotFound(code) => (
                         StatusCode::NOT_FOUND,
                         json!({ "message": message, "code": code }),

@@ -16,6 +16,7 @@ use concord_service::messages::CreateMessage;
 use concord_service::threads::StartThread;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -203,6 +204,7 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             .await
             .map_err(|e| form_error(&e.body_text()))?;
         let mut input: Option<T> = None;
+        let mut text_fields = serde_json::Map::new();
         let mut uploads = Vec::new();
         // Taken at the first file: a request carrying files waits while
         // `upload_concurrency` others receive theirs.
@@ -215,6 +217,13 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
                 continue;
             }
             let Some(filename) = field.file_name().map(str::to_owned) else {
+                // `curl -F content=...`: a text field stands for its JSON key.
+                let text = field.text().await.map_err(multipart_error)?;
+                let value = match (name.as_str(), text.as_str()) {
+                    ("tts", "true" | "false") => Value::Bool(text == "true"),
+                    _ => Value::String(text),
+                };
+                text_fields.insert(name, value);
                 continue;
             };
             if uploads.len() == limits::ATTACHMENTS_MAX {
@@ -239,7 +248,12 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             }
             uploads.push(file.finish().await?);
         }
-        let mut input = input.unwrap_or_default();
+        let mut input = match input {
+            Some(input) => input,
+            None if text_fields.is_empty() => T::default(),
+            // Without `payload_json`, the text fields are the body.
+            None => parse(&serde_json::to_vec(&text_fields).unwrap_or_default())?,
+        };
         input.attach(uploads);
         Ok(MessageForm(input))
     }

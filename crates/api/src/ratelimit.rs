@@ -31,6 +31,20 @@ fn major_parameter(path: &str) -> &str {
     parts.nth(1).unwrap_or("")
 }
 
+/// Discord's limit on executing one webhook, whoever sends: 5 every 2 s.
+const WEBHOOK_EXECUTE: Limit = Limit {
+    count: 5,
+    window_ms: 2_000,
+};
+
+/// A webhook execution's route key and limit, counted per webhook (the
+/// major parameter: its id, never its token), if the request is one.
+fn webhook_execution(method: &Method, route: &str, major: &str) -> Option<(String, Limit)> {
+    let executes =
+        *method == Method::POST && route.contains("/webhooks/{webhook_id}/{webhook_token}");
+    executes.then(|| (format!("w:{major}"), WEBHOOK_EXECUTE))
+}
+
 /// A short stable name for a route, sent as `X-RateLimit-Bucket`.
 fn bucket_name(method: &Method, route: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -165,7 +179,8 @@ pub(crate) async fn limit(
     };
     let major = major_parameter(request.uri().path());
     let global_key = format!("g:{who}");
-    let route_key = format!("r:{who}:{bucket}:{major}");
+    let (route_key, route_limit) = webhook_execution(&method, &route, major)
+        .unwrap_or_else(|| (format!("r:{who}:{bucket}:{major}"), route_limit));
     // One round trip for both; the route is not counted when the global
     // limit refuses. A limiter that cannot answer lets the request through
     // (see `service::ratelimit`), without headers it cannot know.

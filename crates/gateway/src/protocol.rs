@@ -62,6 +62,7 @@ pub(crate) mod intents {
     pub(crate) const GUILD_MEMBERS: u64 = 1 << 1;
     pub(crate) const GUILD_MODERATION: u64 = 1 << 2;
     pub(crate) const GUILD_EXPRESSIONS: u64 = 1 << 3;
+    pub(crate) const GUILD_WEBHOOKS: u64 = 1 << 5;
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
@@ -92,6 +93,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         }
         InviteCreate | InviteDelete => intents::GUILD_INVITES,
         GuildEmojisUpdate => intents::GUILD_EXPRESSIONS,
+        WebhooksUpdate => intents::GUILD_WEBHOOKS,
         PresenceUpdate => intents::GUILD_PRESENCES,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
         MessageReactionAdd

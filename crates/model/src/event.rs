@@ -51,6 +51,8 @@ pub enum EventKind {
     TypingStart,
     PresenceUpdate,
     UserUpdate,
+    /// A channel's webhooks changed: `{guild_id, channel_id}`.
+    WebhooksUpdate,
     /// Not a dispatch: the user's tokens were revoked (an administrator
     /// disabled the account or reset its password), so the gateway closes
     /// their connections, whose resume then fails.
@@ -99,6 +101,7 @@ impl EventKind {
             EventKind::InviteDelete => "INVITE_DELETE",
             EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
+            EventKind::WebhooksUpdate => "WEBHOOKS_UPDATE",
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
             EventKind::PresenceUpdate => "PRESENCE_UPDATE",
         }

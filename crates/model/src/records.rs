@@ -429,6 +429,11 @@ pub struct Message {
     pub reactions: Vec<ReactionCount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// Set when a webhook posted it: its author is the webhook
+    /// (`author_id` is the webhook's id), under the name and avatar it
+    /// posted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookAuthor>,
 }
 
 /// A file sent with a message. Its bytes are a blob named by their
@@ -513,6 +518,7 @@ impl Message {
             pinned: false,
             reactions: Vec::new(),
             attachments: Vec::new(),
+            webhook: None,
         }
     }
 }
@@ -658,4 +664,36 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
     }
+}
+
+/// An incoming webhook: anyone holding its token posts to its channel,
+/// without an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Snowflake,
+    pub guild_id: Snowflake,
+    pub channel_id: Snowflake,
+    /// Who created it.
+    pub user_id: Snowflake,
+    pub name: String,
+    /// The avatar's hash, as a user's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// The secret in its URL: whoever holds it may post, edit and delete
+    /// the webhook. Compared in constant time, never logged.
+    pub token: String,
+}
+
+/// Who posted a webhook's message, as it was when posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAuthor {
+    /// The name shown: the `username` override, else the webhook's name.
+    pub username: String,
+    /// The webhook's avatar hash (none when an `avatar_url` override is
+    /// given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// The `avatar_url` override, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
 }

@@ -46,6 +46,19 @@ impl From<&records::User> for User {
     }
 }
 
+impl User {
+    /// The author of a webhook's message: the webhook (`id`), under the
+    /// name and avatar it posted with, as a bot.
+    pub fn webhook_author(id: Snowflake, author: &records::WebhookAuthor) -> User {
+        User {
+            discriminator: "0000",
+            bot: true,
+            avatar: author.avatar.clone(),
+            ..User::from(&records::User::new(id, author.username.clone()))
+        }
+    }
+}
+
 /// The user a token belongs to, with the private fields only it may see.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CurrentUser {
@@ -521,6 +534,9 @@ pub struct Message {
     /// The thread started from this message, if any (omitted, never `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<Box<Channel>>,
+    /// The webhook that posted it (its author's id), if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<Snowflake>,
 }
 
 /// An attachment as clients read it.
@@ -619,6 +635,7 @@ impl Message {
             }),
             referenced_message: None,
             thread: None,
+            webhook_id: m.webhook.as_ref().map(|_| m.author_id),
             reactions: (!m.reactions.is_empty())
                 .then(|| m.reactions.iter().map(Reaction::from).collect()),
         }
@@ -1008,4 +1025,54 @@ pub struct GuildCreate {
     pub stage_instances: Vec<Value>,
     pub guild_scheduled_events: Vec<Value>,
     pub soundboard_sounds: Vec<Value>,
+}
+
+/// A webhook as Discord returns it. `user` (its creator) and `token` are
+/// shown to those who manage webhooks; `url` is where it is executed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Webhook {
+    pub id: Snowflake,
+    /// 1: incoming.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub guild_id: Snowflake,
+    pub channel_id: Snowflake,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    pub name: String,
+    pub avatar: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub application_id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Webhook {
+    /// Without its creator, token or URL: what a token holder reads.
+    pub fn new(w: &records::Webhook) -> Webhook {
+        Webhook {
+            id: w.id,
+            kind: 1,
+            guild_id: w.guild_id,
+            channel_id: w.channel_id,
+            user: None,
+            name: w.name.clone(),
+            avatar: w.avatar.clone(),
+            token: None,
+            application_id: None,
+            url: None,
+        }
+    }
+
+    /// With its creator, token and URL (`api_base`: the server's URL up to
+    /// and with `/api/v10`), for those who manage it.
+    pub fn managed(w: &records::Webhook, user: User, api_base: &str) -> Webhook {
+        Webhook {
+            user: Some(user),
+            token: Some(w.token.clone()),
+            url: Some(format!("{api_base}/webhooks/{}/{}", w.id, w.token)),
+            ..Webhook::new(w)
+        }
+    }
 }

@@ -10,6 +10,10 @@ use serde_json::{Map, Value, json};
 pub enum ServiceError {
     #[error("unauthorized")]
     Unauthorized,
+    /// 401 with a code: a secret in the path (a webhook's token) that
+    /// opens nothing.
+    #[error("invalid token ({0})")]
+    InvalidToken(u32),
     /// 404 with an `Unknown ...` code.
     #[error("not found ({0})")]
     NotFound(u32),
@@ -119,6 +123,7 @@ impl ServiceError {
         match self {
             ServiceError::Unauthorized => "401: Unauthorized".into(),
             ServiceError::NotFound(c)
+            | ServiceError::InvalidToken(c)
             | ServiceError::Forbidden(c)
             | ServiceError::BadRequest(c)
             | ServiceError::LimitReached(c) => codes::message(*c).into(),

@@ -44,6 +44,7 @@ mod render;
 pub mod search;
 pub mod sessions;
 pub mod threads;
+pub mod webhooks;
 
 pub use access::{ChannelView, GuildView};
 pub use error::{FormErrors, ServiceError, ServiceResult};

@@ -74,6 +74,9 @@ pub const TABLES: &[(&str, &str)] = &[
         "blob_ref",
         "blob sha256 -> how many attachments refer to it (u64)",
     ),
+    ("webhook", "webhook id -> Webhook"),
+    ("channel_webhook", "channel id | webhook id -> ()"),
+    ("guild_webhook", "guild id | webhook id -> ()"),
     ("meta", "name -> bytes"),
     (
         "purge",

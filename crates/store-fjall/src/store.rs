@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User,
+    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
     CopyProgress, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
     MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, bucket_of, keys, login_key,
-    login_keys,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, keys,
+    login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -62,6 +62,9 @@ struct Tables {
     attachment: Keyspace,
     channel_attachment: Keyspace,
     blob_ref: Keyspace,
+    webhook: Keyspace,
+    channel_webhook: Keyspace,
+    guild_webhook: Keyspace,
     meta: Keyspace,
     purge: Keyspace,
 }
@@ -116,6 +119,9 @@ impl FjallStore {
             attachment: open("attachment")?,
             channel_attachment: open("channel_attachment")?,
             blob_ref: open("blob_ref")?,
+            webhook: open("webhook")?,
+            channel_webhook: open("channel_webhook")?,
+            guild_webhook: open("guild_webhook")?,
             meta: open("meta")?,
             purge: open("purge")?,
         };
@@ -371,9 +377,45 @@ impl FjallStore {
         for key in Self::scan_keys(&self.t.thread_member, keys::id(channel.id))? {
             batch.remove(&self.t.thread_member, key);
         }
+        for key in Self::scan_keys(&self.t.channel_webhook, keys::id(channel.id))? {
+            let id = keys::pair_second(&key).map(Snowflake);
+            if let Some(webhook) = id.map(|id| self.webhook_now(id)).transpose()?.flatten() {
+                self.stage_webhook_removal(batch, &webhook);
+            }
+        }
         // Its messages follow, a step at a time (`purge`).
         batch.insert(&self.t.purge, keys::id(channel.id), []);
         Ok(())
+    }
+
+    fn webhook_now(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        Self::get(&self.t.webhook, keys::id(id))
+    }
+
+    /// Writes a webhook and its channel and guild index entries.
+    fn stage_webhook(&self, batch: &mut WriteBatch, webhook: &Webhook) -> StoreResult<()> {
+        let (id, guild, channel) = (webhook.id.get(), webhook.guild_id, webhook.channel_id);
+        batch.insert(&self.t.webhook, keys::id(webhook.id), encode(webhook)?);
+        batch.insert(&self.t.channel_webhook, keys::pair(channel.get(), id), []);
+        batch.insert(&self.t.guild_webhook, keys::pair(guild.get(), id), []);
+        Ok(())
+    }
+
+    fn stage_webhook_removal(&self, batch: &mut WriteBatch, webhook: &Webhook) {
+        let (id, guild, channel) = (webhook.id.get(), webhook.guild_id, webhook.channel_id);
+        batch.remove(&self.t.webhook, keys::id(webhook.id));
+        batch.remove(&self.t.channel_webhook, keys::pair(channel.get(), id));
+        batch.remove(&self.t.guild_webhook, keys::pair(guild.get(), id));
+    }
+
+    /// The webhooks an index (`owner | webhook id`) lists under `owner`.
+    fn indexed_webhooks(&self, index: &Keyspace, owner: Snowflake) -> StoreResult<Vec<Webhook>> {
+        let mut found = Vec::new();
+        for key in Self::scan_keys(index, keys::id(owner))? {
+            let id = keys::pair_second(&key).map(Snowflake);
+            found.extend(id.map(|id| self.webhook_now(id)).transpose()?.flatten());
+        }
+        Ok(found)
     }
 
     /// Where a guild lists the channel: threads apart from the rest.
@@ -1692,6 +1734,63 @@ impl BackupStore for FjallStore {
         }
         target.persist(PersistMode::SyncAll).map_err(backend)?;
         Ok(copied)
+    }
+}
+
+#[async_trait]
+impl WebhookStore for FjallStore {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        self.write(|b| self.stage_webhook(b, webhook)).await
+    }
+
+    async fn webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        self.webhook_now(id)
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
+        let mut exists = false;
+        // Staged under the store's lock: a deletion is wholly before or
+        // wholly after this check.
+        self.write(|b| {
+            if let Some(old) = self.webhook_now(webhook.id)? {
+                exists = true;
+                // Only index keys that change are removed: a batch that
+                // removes and inserts one key leaves either.
+                let id = webhook.id.get();
+                if old.channel_id != webhook.channel_id {
+                    let key = keys::pair(old.channel_id.get(), id);
+                    b.remove(&self.t.channel_webhook, key);
+                }
+                if old.guild_id != webhook.guild_id {
+                    b.remove(&self.t.guild_webhook, keys::pair(old.guild_id.get(), id));
+                }
+                self.stage_webhook(b, webhook)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(exists)
+    }
+
+    async fn delete_webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        let mut removed = None;
+        self.write(|b| {
+            removed = self.webhook_now(id)?;
+            if let Some(old) = &removed {
+                self.stage_webhook_removal(b, old);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn channel_webhooks(&self, channel_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.indexed_webhooks(&self.t.channel_webhook, channel_id)
+    }
+
+    async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.indexed_webhooks(&self.t.guild_webhook, guild_id)
     }
 }
 

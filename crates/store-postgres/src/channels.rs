@@ -125,6 +125,11 @@ impl ChannelStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        sqlx::query("DELETE FROM webhooks WHERE channel_id = $1")
+            .bind(channel)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         // A statement of its own, after the row's lock was had: it sees
         // the followers an add holding that lock committed.
         crate::purge::mark(&mut tx, &[channel]).await?;

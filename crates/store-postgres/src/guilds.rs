@@ -92,6 +92,7 @@ impl GuildStore for PgStore {
             "WITH gone AS (DELETE FROM emojis WHERE guild_id = $1 RETURNING id)
              DELETE FROM emoji_images WHERE id IN (SELECT id FROM gone)",
             "DELETE FROM invites WHERE guild_id = $1",
+            "DELETE FROM webhooks WHERE guild_id = $1",
         ] {
             sqlx::query(statement)
                 .bind(g)

@@ -30,6 +30,7 @@ mod nul;
 mod purge;
 pub mod testing;
 mod threads;
+mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

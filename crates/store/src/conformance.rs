@@ -10,7 +10,7 @@ use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
     Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, ThreadMember, ThreadState, User, channel_type,
+    ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor, channel_type,
 };
 
 use crate::{
@@ -24,7 +24,8 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
-            users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent);
+            users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
+            webhooks, webhooks_go_with_their_channel);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
@@ -1684,5 +1685,131 @@ pub async fn concurrent_meta_bootstraps_agree(store: Arc<dyn Store>) {
     assert!(
         stored.iter().all(|s| *s == kept),
         "every node ends with the one secret"
+    );
+}
+
+fn webhook(id: u64, guild: u64, channel: u64) -> Webhook {
+    Webhook {
+        id: Snowflake(id),
+        guild_id: Snowflake(guild),
+        channel_id: Snowflake(channel),
+        user_id: Snowflake(1),
+        name: format!("hook {id}"),
+        avatar: None,
+        token: format!("token-{id}"),
+    }
+}
+
+pub async fn webhooks(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
+    store
+        .create_guild(&new_guild(200, 1, &[201]))
+        .await
+        .unwrap();
+    for w in [
+        webhook(12, 100, 102),
+        webhook(11, 100, 101),
+        webhook(13, 100, 101),
+    ] {
+        store.create_webhook(&w).await.unwrap();
+    }
+    store.create_webhook(&webhook(21, 200, 201)).await.unwrap();
+    let listed = |hooks: Vec<Webhook>| hooks.iter().map(|w| w.id.get()).collect::<Vec<_>>();
+    assert_eq!(
+        store.webhook(Snowflake(11)).await.unwrap(),
+        Some(webhook(11, 100, 101))
+    );
+    assert_eq!(store.webhook(Snowflake(99)).await.unwrap(), None);
+    let in_101 = store.channel_webhooks(Snowflake(101)).await.unwrap();
+    assert_eq!(listed(in_101), [11, 13], "a channel's, by id");
+    let in_100 = store.guild_webhooks(Snowflake(100)).await.unwrap();
+    assert_eq!(listed(in_100), [11, 12, 13], "a guild's, by id");
+
+    // An edit may move it: the lists follow.
+    let moved = Webhook {
+        name: "moved".into(),
+        avatar: Some("abc".into()),
+        ..webhook(11, 100, 102)
+    };
+    assert!(store.update_webhook(&moved).await.unwrap());
+    assert_eq!(
+        store.webhook(Snowflake(11)).await.unwrap(),
+        Some(moved.clone())
+    );
+    let in_101 = store.channel_webhooks(Snowflake(101)).await.unwrap();
+    assert_eq!(listed(in_101), [13]);
+    let in_102 = store.channel_webhooks(Snowflake(102)).await.unwrap();
+    assert_eq!(listed(in_102), [11, 12]);
+
+    assert_eq!(
+        store.delete_webhook(Snowflake(11)).await.unwrap(),
+        Some(moved.clone())
+    );
+    assert_eq!(store.delete_webhook(Snowflake(11)).await.unwrap(), None);
+    assert!(
+        !store.update_webhook(&moved).await.unwrap(),
+        "never recreated"
+    );
+    assert_eq!(store.webhook(Snowflake(11)).await.unwrap(), None);
+    let in_100 = store.guild_webhooks(Snowflake(100)).await.unwrap();
+    assert_eq!(listed(in_100), [12, 13]);
+
+    // A webhook's message keeps who posted it.
+    let posted = Message {
+        webhook: Some(WebhookAuthor {
+            username: "CI".into(),
+            avatar: None,
+            avatar_url: Some("https://example.com/a.png".into()),
+        }),
+        ..message(101, id_at(BASE_MS, 1), "built")
+    };
+    store.create_message(&posted).await.unwrap();
+    let read = store.message(Snowflake(101), posted.id).await.unwrap();
+    assert_eq!(read, Some(posted));
+}
+
+pub async fn webhooks_go_with_their_channel(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
+    store
+        .create_guild(&new_guild(200, 1, &[201]))
+        .await
+        .unwrap();
+    for w in [
+        webhook(11, 100, 101),
+        webhook(12, 100, 102),
+        webhook(21, 200, 201),
+    ] {
+        store.create_webhook(&w).await.unwrap();
+    }
+    store.delete_channel(Snowflake(101)).await.unwrap();
+    assert_eq!(store.webhook(Snowflake(11)).await.unwrap(), None);
+    assert!(
+        store
+            .channel_webhooks(Snowflake(101))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left: Vec<Webhook> = store.guild_webhooks(Snowflake(100)).await.unwrap();
+    assert_eq!(left, [webhook(12, 100, 102)]);
+    store.delete_guild(Snowflake(200)).await.unwrap();
+    assert_eq!(store.webhook(Snowflake(21)).await.unwrap(), None);
+    assert!(
+        store
+            .guild_webhooks(Snowflake(200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    purge(store).await;
+    assert_eq!(
+        store.webhook(Snowflake(12)).await.unwrap(),
+        Some(webhook(12, 100, 102))
     );
 }

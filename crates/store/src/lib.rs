@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User,
+    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 
 pub mod conformance;
@@ -402,6 +402,23 @@ pub trait PinStore: Send + Sync {
     async fn pin_count(&self, channel_id: Snowflake) -> StoreResult<usize>;
 }
 
+/// Incoming webhooks, found by id and listed per channel and per guild.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
+    async fn webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>>;
+    /// Replaces a webhook that still exists (it may move to another
+    /// channel), as one operation; `false`, and nothing written, once it is
+    /// deleted: an edit racing a deletion never brings it back.
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool>;
+    /// Removes the webhook; the one removed, `None` if there was none.
+    async fn delete_webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>>;
+    /// The channel's webhooks, by id.
+    async fn channel_webhooks(&self, channel_id: Snowflake) -> StoreResult<Vec<Webhook>>;
+    /// The guild's webhooks, by id.
+    async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>>;
+}
+
 /// Small server-wide values, such as the token signing secret.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -458,6 +475,7 @@ pub trait Store:
     + MetaStore
     + BackupStore
     + AttachmentStore
+    + WebhookStore
 {
 }
 
@@ -480,6 +498,7 @@ impl<T> Store for T where
         + MetaStore
         + BackupStore
         + AttachmentStore
+        + WebhookStore
 {
 }
 

@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User,
+    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
     InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore,
     ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
-    UserStore, bucket_of, login_key, login_keys,
+    UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -59,6 +59,7 @@ struct Inner {
     meta: HashMap<String, Vec<u8>>,
     /// Deleted channels whose messages are left to `purge_deleted`.
     purging: BTreeSet<Snowflake>,
+    webhooks: BTreeMap<Snowflake, Webhook>,
 }
 
 /// Values keyed by id from just above `from`, in id order.
@@ -156,6 +157,7 @@ impl Inner {
             self.guild_channels.remove(&(g, channel_id));
         }
         self.thread_members.retain(|(t, _), _| *t != channel_id);
+        self.webhooks.retain(|_, w| w.channel_id != channel_id);
         self.purging.insert(channel_id);
     }
 
@@ -1199,6 +1201,53 @@ impl crate::BackupStore for MemoryStore {
         Err(StoreError::Backend(
             "the in-memory store cannot be backed up".into(),
         ))
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        self.pause().await;
+        self.lock().webhooks.insert(webhook.id, webhook.clone());
+        Ok(())
+    }
+
+    async fn webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        self.pause().await;
+        Ok(self.lock().webhooks.get(&id).cloned())
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool> {
+        self.pause().await;
+        match self.lock().webhooks.get_mut(&webhook.id) {
+            Some(stored) => {
+                *stored = webhook.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_webhook(&self, id: Snowflake) -> StoreResult<Option<Webhook>> {
+        self.pause().await;
+        Ok(self.lock().webhooks.remove(&id))
+    }
+
+    async fn channel_webhooks(&self, channel_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.pause().await;
+        let inner = self.lock();
+        let found = inner
+            .webhooks
+            .values()
+            .filter(|w| w.channel_id == channel_id);
+        Ok(found.cloned().collect())
+    }
+
+    async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>> {
+        self.pause().await;
+        let inner = self.lock();
+        let found = inner.webhooks.values().filter(|w| w.guild_id == guild_id);
+        Ok(found.cloned().collect())
     }
 }
 

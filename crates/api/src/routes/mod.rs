@@ -47,6 +47,7 @@ mod pins;
 mod reactions;
 mod search;
 mod threads;
+mod webhooks;
 
 /// A router and the operations it routes.
 pub(crate) struct Routes {
@@ -108,6 +109,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(emojis::routes())
         .merge(search::routes())
         .merge(threads::routes())
+        .merge(webhooks::routes())
         .documented()
 }
 

@@ -58,7 +58,8 @@ impl Stage {
             .await;
         let forum = forum.body["id"].as_str().expect("forum").to_owned();
         // VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY,
-        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG, ATTACH_FILES, MANAGE_THREADS.
+        // MANAGE_GUILD_EXPRESSIONS, VIEW_AUDIT_LOG, ATTACH_FILES, MANAGE_THREADS,
+        // MANAGE_WEBHOOKS.
         let bot = s
             .bot(
                 &owner,
@@ -71,7 +72,8 @@ impl Stage {
                     | (1 << 16)
                     | (1 << 30)
                     | (1 << 7)
-                    | (1 << 34))
+                    | (1 << 34)
+                    | (1 << 29))
                     .to_string(),
             )
             .await;

@@ -25,6 +25,7 @@ mod private;
 mod ratelimits;
 mod search;
 mod threads;
+mod webhooks;
 
 use concord_testkit::TestServer;
 

@@ -236,6 +236,7 @@ impl Service {
             pinned: false,
             reactions: Vec::new(),
             attachments,
+            webhook: None,
         })
     }
 
@@ -428,7 +429,11 @@ impl Service {
         Ok(page)
     }
 
-    async fn message_record(&self, channel_id: Snowflake, id: Snowflake) -> ServiceResult<Message> {
+    pub(crate) async fn message_record(
+        &self,
+        channel_id: Snowflake,
+        id: Snowflake,
+    ) -> ServiceResult<Message> {
         self.store
             .message(channel_id, id)
             .await?
@@ -469,6 +474,17 @@ impl Service {
         if !message_type::is_editable(message.kind) {
             return Err(ServiceError::Forbidden(codes::SYSTEM_MESSAGE));
         }
+        self.apply_message_edit(&view, &message, input).await
+    }
+
+    /// Checks and writes an edit its author may make, and announces it.
+    pub(crate) async fn apply_message_edit(
+        &self,
+        view: &ChannelView,
+        message: &Message,
+        input: EditMessage,
+    ) -> ServiceResult<wire::Message> {
+        let (channel_id, id) = (message.channel_id, message.id);
         let mut patch = MessagePatch {
             edited_ms: Some(now_ms()),
             ..MessagePatch::default()
@@ -478,7 +494,7 @@ impl Service {
             let content = content.unwrap_or_default();
             check_content(&mut errors, &content);
             let mentions = self
-                .mentions(&view, &content, input.allowed_mentions.as_ref())
+                .mentions(view, &content, input.allowed_mentions.as_ref())
                 .await?;
             patch.mentions = Some(mentions.users);
             patch.mention_roles = Some(mentions.roles);
@@ -507,7 +523,7 @@ impl Service {
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
         self.messages.cache.updated(&edited).await;
         let out = self.render_message(&edited).await?;
-        self.publish_message(EventKind::MessageUpdate, &view, &out)
+        self.publish_message(EventKind::MessageUpdate, view, &out)
             .await;
         Ok(out)
     }
@@ -524,16 +540,7 @@ impl Service {
         if message.author_id != caller.id {
             view.require(Permissions::MANAGE_MESSAGES)?;
         }
-        let deleted = self.store.delete_messages(channel_id, &[id]).await?;
-        self.messages.cache.deleted(channel_id, &[id]).await;
-        self.release_attachments(&deleted).await?;
-        if view.channel.is_thread() {
-            self.thread_messages_deleted(channel_id, deleted.len())
-                .await?;
-        }
-        let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
-        self.publish(EventKind::MessageDelete, view.audience(), data)
-            .await;
+        self.remove_message(&view, id).await?;
         match view.guild_id() {
             // A moderator's deletion is on the record; an author's own is not.
             Some(guild_id) if message.author_id != caller.id => {
@@ -546,6 +553,27 @@ impl Service {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Deletes one message of the viewed channel (if it is still there)
+    /// with its files, and announces it; who may is the caller's to check.
+    pub(crate) async fn remove_message(
+        &self,
+        view: &ChannelView,
+        id: Snowflake,
+    ) -> ServiceResult<()> {
+        let channel_id = view.channel.id;
+        let deleted = self.store.delete_messages(channel_id, &[id]).await?;
+        self.messages.cache.deleted(channel_id, &[id]).await;
+        self.release_attachments(&deleted).await?;
+        if view.channel.is_thread() {
+            self.thread_messages_deleted(channel_id, deleted.len())
+                .await?;
+        }
+        let data = view.with_guild_id(serde_json::json!({ "id": id, "channel_id": channel_id }));
+        self.publish(EventKind::MessageDelete, view.audience(), data)
+            .await;
+        Ok(())
     }
 
     /// Deletes 2 to 100 messages, none older than two weeks.

@@ -34,11 +34,17 @@ impl Service {
         }
         let all = messages.iter().chain(referenced.values().flatten());
         let ids: Vec<Snowflake> = all
-            .flat_map(|m| std::iter::once(m.author_id).chain(m.mentions.iter().copied()))
+            .flat_map(|m| {
+                let author = m.webhook.is_none().then_some(m.author_id);
+                author.into_iter().chain(m.mentions.iter().copied())
+            })
             .collect();
         let users = self.users_wire(&ids).await?;
         let one = |m: &records::Message| {
-            let author = users[&m.author_id].clone();
+            let author = match &m.webhook {
+                Some(webhook) => wire::User::webhook_author(m.author_id, webhook),
+                None => users[&m.author_id].clone(),
+            };
             let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
             let mut out = wire::Message::new(m, author, mentions);
             // Signed afresh at every rendering: reading a message again

@@ -487,6 +487,10 @@ impl Service {
             .update_thread(view.channel.id, &sent)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        if message.webhook.is_some() {
+            // A webhook posts without joining: it is no member of anything.
+            return Ok(());
+        }
         self.add_to_thread(view, message.author_id).await
     }
 

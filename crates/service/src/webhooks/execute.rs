@@ -1,0 +1,164 @@
+//! Executing a webhook: a message posted as the webhook, under the name
+//! and avatar the request gives, checked and delivered as any message
+//! (history, search, MESSAGE_CREATE); and the webhook's own messages read,
+//! edited and deleted through its token.
+
+use concord_model::records::{Member, Message, Webhook, WebhookAuthor, channel_type};
+use concord_model::{Permissions, Snowflake, codes, wire};
+
+use super::input::{ExecuteOptions, ExecuteWebhook};
+use crate::messages::EditMessage;
+use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult};
+
+/// What a webhook may do where it posts: send (with files, embeds and
+/// TTS) and mention anyone, as Discord's webhooks may.
+const WEBHOOK_PERMISSIONS: Permissions = Permissions(
+    Permissions::VIEW_CHANNEL.0
+        | Permissions::SEND_MESSAGES.0
+        | Permissions::SEND_MESSAGES_IN_THREADS.0
+        | Permissions::SEND_TTS_MESSAGES.0
+        | Permissions::EMBED_LINKS.0
+        | Permissions::ATTACH_FILES.0
+        | Permissions::READ_MESSAGE_HISTORY.0
+        | Permissions::MENTION_EVERYONE.0,
+);
+
+/// Longest `avatar_url` kept.
+const AVATAR_URL_MAX: usize = 2048;
+
+impl Service {
+    /// `POST /webhooks/{id}/{token}`: the message when `wait`, else `None`.
+    pub async fn execute_webhook(
+        &self,
+        id: Snowflake,
+        token: &str,
+        options: ExecuteOptions,
+        input: ExecuteWebhook,
+    ) -> ServiceResult<Option<wire::Message>> {
+        let webhook = self.opened_webhook(id, token).await?;
+        let view = self.webhook_view(&webhook, options.thread_id).await?;
+        if view.channel.kind == channel_type::GUILD_FORUM {
+            return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
+        }
+        let view = self.reopen_for_message(view).await?;
+        let (message, username, avatar_url) = input.message();
+        let mut errors = FormErrors::new();
+        if let Some(username) = &username {
+            super::check_name(&mut errors, "username", username);
+        }
+        if avatar_url
+            .as_ref()
+            .is_some_and(|u| u.len() > AVATAR_URL_MAX)
+        {
+            let message = format!("Must be {AVATAR_URL_MAX} or fewer in length.");
+            errors.add("avatar_url", "BASE_TYPE_MAX_LENGTH", message);
+        }
+        errors.into_result()?;
+        let poster = Caller {
+            id: webhook.id,
+            bot: true,
+        };
+        let mut composed = self.compose_message(&view, poster, message).await?;
+        composed.webhook = Some(WebhookAuthor {
+            username: username.map_or(webhook.name, |u| u.trim().to_owned()),
+            avatar: webhook.avatar.filter(|_| avatar_url.is_none()),
+            avatar_url,
+        });
+        let out = self.deliver_message(&view, composed, None).await?;
+        Ok(options.wait.then_some(out))
+    }
+
+    /// `GET /webhooks/{id}/{token}/messages/{message_id}`.
+    pub async fn webhook_message(
+        &self,
+        id: Snowflake,
+        token: &str,
+        message_id: Snowflake,
+        thread_id: Option<Snowflake>,
+    ) -> ServiceResult<wire::Message> {
+        let (_, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
+        self.render_message(&message).await
+    }
+
+    /// `PATCH /webhooks/{id}/{token}/messages/{message_id}`.
+    pub async fn edit_webhook_message(
+        &self,
+        id: Snowflake,
+        token: &str,
+        message_id: Snowflake,
+        thread_id: Option<Snowflake>,
+        input: EditMessage,
+    ) -> ServiceResult<wire::Message> {
+        let (view, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
+        view.require_unarchived()?;
+        self.apply_message_edit(&view, &message, input).await
+    }
+
+    /// `DELETE /webhooks/{id}/{token}/messages/{message_id}`.
+    pub async fn delete_webhook_message(
+        &self,
+        id: Snowflake,
+        token: &str,
+        message_id: Snowflake,
+        thread_id: Option<Snowflake>,
+    ) -> ServiceResult<()> {
+        let (view, _) = self.webhooks_own(id, token, message_id, thread_id).await?;
+        self.remove_message(&view, message_id).await
+    }
+
+    /// A message the webhook posted, in its channel or the thread named;
+    /// 10008 for any other.
+    async fn webhooks_own(
+        &self,
+        id: Snowflake,
+        token: &str,
+        message_id: Snowflake,
+        thread_id: Option<Snowflake>,
+    ) -> ServiceResult<(ChannelView, Message)> {
+        let webhook = self.opened_webhook(id, token).await?;
+        let view = self.webhook_view(&webhook, thread_id).await?;
+        let message = self.message_record(view.channel.id, message_id).await?;
+        if message.author_id != webhook.id || message.webhook.is_none() {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_MESSAGE));
+        }
+        Ok((view, message))
+    }
+
+    /// The webhook's channel (or `thread_id`, a thread of it) as the
+    /// webhook sees it: 10003 for a thread elsewhere.
+    async fn webhook_view(
+        &self,
+        webhook: &Webhook,
+        thread_id: Option<Snowflake>,
+    ) -> ServiceResult<ChannelView> {
+        let target = thread_id.unwrap_or(webhook.channel_id);
+        let channel = self
+            .store
+            .channel(target)
+            .await?
+            .filter(|c| match thread_id {
+                Some(_) => c.is_thread() && c.parent_id == Some(webhook.channel_id),
+                None => true,
+            })
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        // The guild's roles, so its messages mention roles. A webhook is
+        // no member: the view's member is nobody (id 0), so no event about
+        // its messages carries a member and it joins no thread.
+        let guild = self
+            .store
+            .guild(webhook.guild_id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK))?;
+        let roles = self.store.roles(webhook.guild_id).await?;
+        let nobody = Member::new(webhook.guild_id, Snowflake(0), 0);
+        Ok(ChannelView {
+            channel,
+            guild: Some(GuildView {
+                guild,
+                roles,
+                member: nobody,
+            }),
+            permissions: WEBHOOK_PERMISSIONS,
+        })
+    }
+}
