@@ -321,7 +321,9 @@ impl Connection {
         if let Err(e) = updated.await {
             tracing::warn!(error = %e, "presence not announced");
         }
-        Ok(())
+        // The session's record gets it now, not at the next sync: a RESUME
+        // on another node right after must restore it.
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)
     }
 
     /// Connects this connection's presence, the session's (after IDENTIFY

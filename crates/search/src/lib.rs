@@ -134,9 +134,9 @@ impl SearchIndex {
         })
     }
 
-    /// Reads the index another node writes in `dir`: its commits become
-    /// searchable here within about a second (tantivy watches the commit
-    /// file). [`SearchError::NotWritten`] until the writer has created it
+    /// Reads the index another node writes in `dir`: each search first
+    /// picks up the writer's last commit, so every node answers a query
+    /// alike. [`SearchError::NotWritten`] until the writer has created it
     /// with this schema version.
     pub fn follow(dir: &Path) -> SearchResult<SearchIndex> {
         if !current_version(dir) {
@@ -148,7 +148,7 @@ impl SearchIndex {
         index.tokenizers().register(CHAT_TOKENIZER, ChatTokenizer);
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(SearchIndex {
             dir: dir.to_path_buf(),
@@ -276,6 +276,11 @@ impl SearchIndex {
     }
 
     pub fn search(&self, q: &SearchQuery) -> SearchResult<Page> {
+        if !self.writes() {
+            // A follower reads the commit file again (cheap when nothing
+            // changed): a message searchable on the writer is searchable here.
+            self.reader.reload()?;
+        }
         let searcher = self.reader.searcher();
         let query = q.to_query(&self.fields);
         let top = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);

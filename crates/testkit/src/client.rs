@@ -79,9 +79,19 @@ impl Client {
         }
     }
 
-    /// The gateway's URL, as `GET /gateway` gives it.
+    /// The gateway's URL, as `GET /gateway` gives it (the next node's,
+    /// for a round-robin client).
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.target())
+    }
+
+    /// Every node's gateway URL: what `GET /gateway` may answer.
+    pub fn ws_urls(&self) -> Vec<String> {
+        let nodes = match &self.spread {
+            Some(spread) => spread.addrs.clone(),
+            None => vec![self.addr],
+        };
+        nodes.iter().map(|node| format!("ws://{node}")).collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -333,14 +343,26 @@ impl Client {
     }
 
     /// The server's Prometheus text.
+    /// `/metrics` of the node, or of every node one after another for a
+    /// round-robin client (a counter then appears once per node).
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text")
+        let nodes = match &self.spread {
+            Some(spread) => spread.addrs.clone(),
+            None => vec![self.addr],
+        };
+        let mut all = String::new();
+        for node in nodes {
+            let text = self
+                .http
+                .get(format!("http://{node}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            all.push_str(&text);
+        }
+        all
     }
 }

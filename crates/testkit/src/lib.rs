@@ -51,8 +51,28 @@ pub struct TestServer {
     /// What the server logged (stderr), when asked to keep it.
     stderr: Option<Arc<Mutex<Vec<String>>>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
-    /// HTTP to the server, at its current address.
+    /// HTTP to the server, at its current address (to every node in turn,
+    /// for a cluster).
     client: Client,
+    /// The other nodes, when this one is the first of a cluster.
+    peers: Option<Box<Peers>>,
+}
+
+/// The nodes a cluster has besides its first, and the backends they share.
+struct Peers {
+    /// Declared first: the nodes stop before the database is dropped.
+    _nodes: Vec<TestServer>,
+    _backends: processes::SharedBackends,
+}
+
+/// How many nodes [`TestServer::start`] runs: `CONCORD_TEST_NODES`, 1 when
+/// unset. Above 1, the suites run against a cluster over the networked
+/// backends, each request and gateway connection going to the next node.
+fn nodes_wanted() -> usize {
+    std::env::var("CONCORD_TEST_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
 }
 
 impl std::ops::Deref for TestServer {
@@ -64,9 +84,39 @@ impl std::ops::Deref for TestServer {
 }
 
 impl TestServer {
-    /// Starts `binary serve` with rate limits off (unless `args` say otherwise).
+    /// Starts `binary serve` with rate limits off (unless `args` say
+    /// otherwise): one process, or with `CONCORD_TEST_NODES` above 1 that
+    /// many over PostgreSQL, NATS and Redis, which this server's HTTP and
+    /// gateway URLs take in turn, as behind a round-robin load balancer.
     pub fn start(binary: &str, args: &[&str]) -> TestServer {
+        match nodes_wanted() {
+            count if count > 1 => Self::start_cluster(binary, count, args),
+            _ => Self::start_single(binary, args),
+        }
+    }
+
+    /// One process, whatever `CONCORD_TEST_NODES` says: for a test of what
+    /// one process does with its own data directory, log or signals.
+    pub fn start_single(binary: &str, args: &[&str]) -> TestServer {
         Self::start_on(binary, tempfile::tempdir().expect("temp dir"), args)
+    }
+
+    fn start_cluster(binary: &str, count: usize, args: &[&str]) -> TestServer {
+        let backends = processes::SharedBackends::prepare()
+            .expect("CONCORD_TEST_NODES needs CONCORD_TEST_POSTGRES, CONCORD_TEST_NATS and CONCORD_TEST_REDIS");
+        let mut all: Vec<&str> = backends.args.iter().map(String::as_str).collect();
+        all.extend(args);
+        let mut first = Self::start_single(binary, &all);
+        let nodes: Vec<TestServer> = (1..count)
+            .map(|_| Self::start_single(binary, &all))
+            .collect();
+        let addrs = std::iter::once(first.addr).chain(nodes.iter().map(|n| n.addr));
+        first.client = Client::round_robin(addrs.collect());
+        first.peers = Some(Box::new(Peers {
+            _nodes: nodes,
+            _backends: backends,
+        }));
+        first
     }
 
     /// Starts the server on an existing data directory (a restored one, say).
@@ -92,6 +142,7 @@ impl TestServer {
             stderr: keep_log.then(Arc::default),
             stderr_reader: None,
             client: Client::new(SocketAddr::from(([127, 0, 0, 1], 0))),
+            peers: None,
         };
         server.spawn();
         server
@@ -99,6 +150,7 @@ impl TestServer {
 
     /// The lines the server printed after its listen line.
     pub fn printed(&self) -> Vec<String> {
+        self.single_only("printed");
         self.stdout
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -119,6 +171,7 @@ impl TestServer {
     /// Runs another `concord` command against this server (its address
     /// and data directory), feeding it `stdin`.
     pub fn command(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        self.single_only("command");
         use std::io::Write;
         let mut child = Command::new(&self.binary)
             .args(args)
@@ -139,11 +192,13 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> &Path {
+        self.single_only("data_dir");
         self.data.path()
     }
 
     /// The server's process id, while it runs (to read its `/proc` entry).
     pub fn pid(&self) -> Option<u32> {
+        self.single_only("pid");
         self.child.as_ref().map(Child::id)
     }
 
@@ -207,6 +262,7 @@ impl TestServer {
 
     /// SIGTERM: the server starts a graceful shutdown.
     pub fn signal_terminate(&self) {
+        self.single_only("signal_terminate");
         let child = self.child.as_ref().expect("server running");
         let status = Command::new("kill")
             .arg("-TERM")
@@ -218,6 +274,7 @@ impl TestServer {
 
     /// Waits for the server to exit and returns how it did.
     pub fn terminate_wait(&mut self) -> std::process::ExitStatus {
+        self.single_only("terminate_wait");
         self.child
             .take()
             .expect("server running")
@@ -227,8 +284,20 @@ impl TestServer {
 
     /// Starts the server again on the same data directory.
     pub fn restart(&mut self) {
+        self.single_only("restart");
         self.kill9();
         self.spawn();
+    }
+}
+
+impl TestServer {
+    /// What concerns one process (its data directory, output, signals,
+    /// restarts) means nothing for a cluster's round-robin client.
+    fn single_only(&self, what: &str) {
+        assert!(
+            self.peers.is_none(),
+            "{what} is about one process: start this test's server with TestServer::start_single"
+        );
     }
 }
 

@@ -34,37 +34,40 @@ pub fn test_redis() -> Option<String> {
     }
 }
 
-/// `concord serve` processes sharing PostgreSQL, NATS and Redis.
-pub struct ProcessCluster {
-    binary: String,
-    /// Every node's options: the backends and shared directories, then
-    /// what the test asked for.
-    args: Vec<String>,
-    /// Declared before the database, so the nodes stop before it is dropped.
-    nodes: Vec<TestServer>,
+/// The networked backends one cluster's nodes share: a scratch PostgreSQL
+/// database, a NATS stream and a Redis key prefix of their own, and one
+/// attachments and search directory; `args` tell a node to use them.
+pub(crate) struct SharedBackends {
+    pub(crate) args: Vec<String>,
     _database: ScratchDatabase,
     /// Attachments' files and the search index, as a shared mount.
     _shared: TempDir,
 }
 
-impl ProcessCluster {
-    /// `count` nodes of `binary` (`env!("CARGO_BIN_EXE_concord")`), started
-    /// one after the other (the first holds the cluster's singleton
-    /// leases), each with `args` added; `None` when a backend's variable
-    /// is unset (see [`test_redis`]).
-    pub async fn start(binary: &str, count: usize, args: &[&str]) -> Option<ProcessCluster> {
+impl SharedBackends {
+    /// `None` when a backend's variable is unset (see [`test_redis`]).
+    pub(crate) fn prepare() -> Option<SharedBackends> {
         let postgres = test_server()?;
         let nats = concord_bus_nats::test_options(65_536)?;
         let redis = test_redis()?;
-        let database = ScratchDatabase::create(&postgres)
-            .await
-            .expect("create a test database");
+        // A thread and runtime of its own: callers may be inside a
+        // current-thread runtime, which cannot block on a future.
+        let database = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(ScratchDatabase::create(&postgres))
+        })
+        .join()
+        .expect("database thread")
+        .expect("create a test database");
         let shared = tempfile::tempdir().expect("shared dir");
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let prefix = format!("processes:{}:{nanos}:", std::process::id());
-        let mut all: Vec<String> = vec![
+        let args = vec![
             "--store".into(),
             database.url.clone(),
             "--bus".into(),
@@ -80,13 +83,40 @@ impl ProcessCluster {
             "--search-dir".into(),
             shared.path().join("search").display().to_string(),
         ];
+        Some(SharedBackends {
+            args,
+            _database: database,
+            _shared: shared,
+        })
+    }
+}
+
+/// `concord serve` processes sharing PostgreSQL, NATS and Redis.
+pub struct ProcessCluster {
+    binary: String,
+    /// Every node's options: the backends and shared directories, then
+    /// what the test asked for.
+    args: Vec<String>,
+    /// Declared before the backends, so the nodes stop before the
+    /// database is dropped.
+    nodes: Vec<TestServer>,
+    _backends: SharedBackends,
+}
+
+impl ProcessCluster {
+    /// `count` nodes of `binary` (`env!("CARGO_BIN_EXE_concord")`), started
+    /// one after the other (the first holds the cluster's singleton
+    /// leases), each with `args` added; `None` when a backend's variable
+    /// is unset (see [`test_redis`]).
+    pub async fn start(binary: &str, count: usize, args: &[&str]) -> Option<ProcessCluster> {
+        let backends = SharedBackends::prepare()?;
+        let mut all = backends.args.clone();
         all.extend(args.iter().map(|a| (*a).to_owned()));
         let mut cluster = ProcessCluster {
             binary: binary.to_owned(),
             args: all,
             nodes: Vec::new(),
-            _database: database,
-            _shared: shared,
+            _backends: backends,
         };
         for _ in 0..count {
             cluster.add_node();
@@ -97,7 +127,8 @@ impl ProcessCluster {
     /// Starts one more node; its index.
     pub fn add_node(&mut self) -> usize {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        self.nodes.push(TestServer::start(&self.binary, &args));
+        self.nodes
+            .push(TestServer::start_single(&self.binary, &args));
         self.nodes.len() - 1
     }
 

@@ -54,7 +54,7 @@ fn webhook_id(raw: &str) -> ApiResult<concord_model::Snowflake> {
 
 fn options(query: &QueryMap) -> ApiResult<ExecuteOptions> {
     Ok(ExecuteOptions {
-        wait: query.flag("wait"),
+        wait: query.flag("wait")?,
         thread_id: query.id("thread_id")?,
     })
 }

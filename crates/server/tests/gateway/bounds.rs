@@ -15,7 +15,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn gateway_socket_that_stops_reading_is_closed() {
-    let w = World::new(&["--gateway-heartbeat-ms", "1000", "--fsync", "off"]).await;
+    let w = World::single(&["--gateway-heartbeat-ms", "1000", "--fsync", "off"]).await;
     // A tiny receive window, and after READY the client reads nothing more.
     let mut ws =
         GatewayClient::connect_small_buffer(&w.s.ws_url(), "v=10&encoding=json", 4096).await;
@@ -81,7 +81,7 @@ async fn gateway_socket_that_stops_reading_is_closed() {
 
 #[tokio::test]
 async fn unidentified_socket_is_closed() {
-    let w = World::new(&["--gateway-heartbeat-ms", "1000"]).await;
+    let w = World::single(&["--gateway-heartbeat-ms", "1000"]).await;
     let mut ws = GatewayClient::connect(&w.s.ws_url(), "v=10&encoding=json").await;
     assert_eq!(ws.receive().await["op"], 10);
     // Heartbeats, acknowledged, but never an IDENTIFY.
@@ -140,7 +140,8 @@ async fn tokens_are_not_logged() {
 #[tokio::test]
 async fn gateway_sockets_count_against_the_connection_limits() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = TestServer::start(
+    // The limits are each process's own.
+    let s = TestServer::start_single(
         env!("CARGO_BIN_EXE_concord"),
         &["--max-connections-per-address", "2"],
     );

@@ -7,10 +7,16 @@ use crate::{ALL_INTENTS, DEFAULT_INTENTS, World};
 async fn gateway_urls_have_no_slash_or_query() {
     let w = World::new(&[]).await;
     let plain = w.s.request("GET", "/gateway", None, None).await;
-    assert_eq!(plain.body["url"], w.s.ws_url());
+    assert!(
+        w.s.ws_urls()
+            .contains(&plain.body["url"].as_str().unwrap().to_owned())
+    );
     let bot = w.s.get("/gateway/bot", &w.bot.auth).await;
     assert_eq!(bot.status, 200);
-    assert_eq!(bot.body["url"], w.s.ws_url());
+    assert!(
+        w.s.ws_urls()
+            .contains(&bot.body["url"].as_str().unwrap().to_owned())
+    );
     assert_eq!(bot.body["shards"], 1);
     for field in ["total", "remaining", "reset_after", "max_concurrency"] {
         assert!(
@@ -55,7 +61,8 @@ async fn hello_heartbeat_before_identify_ready_and_guild_create() {
     assert_eq!(d["user"]["discriminator"], "0");
     assert_eq!(d["guilds"], json!([{ "id": w.guild, "unavailable": true }]));
     assert!(d["session_id"].as_str().is_some_and(|s| s.len() >= 16));
-    assert_eq!(d["resume_gateway_url"], w.s.ws_url());
+    let resume_url = d["resume_gateway_url"].as_str().unwrap().to_owned();
+    assert!(w.s.ws_urls().contains(&resume_url), "{resume_url}");
     assert_eq!(d["shard"], json!([0, 1]));
     assert_eq!(d["application"]["id"], w.bot.id.as_str());
     assert!(d["application"]["flags"].is_number());

@@ -33,8 +33,22 @@ pub struct World {
 }
 
 impl World {
+    /// One process, or a cluster taken node by node when
+    /// `CONCORD_TEST_NODES` is above 1.
     pub async fn new(args: &[&str]) -> World {
-        let s = TestServer::start(env!("CARGO_BIN_EXE_concord"), args);
+        Self::on(TestServer::start(env!("CARGO_BIN_EXE_concord"), args)).await
+    }
+
+    /// One process, always: for tests of its restarts and signals.
+    pub async fn single(args: &[&str]) -> World {
+        Self::on(TestServer::start_single(
+            env!("CARGO_BIN_EXE_concord"),
+            args,
+        ))
+        .await
+    }
+
+    async fn on(s: TestServer) -> World {
         let owner = s.register("owner").await;
         let (guild, general) = s.guild(&owner, "Home").await;
         let bot = s.bot(&owner, "helper", &guild, "0").await;

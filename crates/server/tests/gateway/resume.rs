@@ -177,7 +177,7 @@ async fn a_slow_consumer_is_dropped_without_slowing_others_and_can_resume() {
 
 #[tokio::test]
 async fn shutdown_asks_sessions_to_reconnect() {
-    let mut w = World::new(&[]).await;
+    let mut w = World::single(&[]).await;
     let (mut ws, ready) = w.connect_bot(DEFAULT_INTENTS).await;
     w.s.signal_terminate();
     let reconnect = ws.receive().await;

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::server;
+use crate::{server, single_server};
 
 #[tokio::test]
 async fn register_login_and_the_current_user() {
@@ -166,7 +166,7 @@ async fn password_change_revokes_old_tokens() {
 
 #[tokio::test]
 async fn tokens_survive_a_restart() {
-    let mut s = server();
+    let mut s = single_server();
     let ada = s.register("ada").await;
     s.restart();
     assert_eq!(s.get("/users/@me", &ada.auth).await.status, 200);

@@ -5,7 +5,7 @@ use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};
 use serde_json::{Value, json};
 
-use crate::{server, server_with};
+use crate::{single_server, single_server_with};
 
 /// Runs `concord ARGS` against the server; (success, stdout, stderr).
 fn concord(s: &TestServer, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -63,7 +63,7 @@ async fn login(s: &TestServer, name: &str, password: &str) -> (u16, Value) {
 #[tokio::test]
 async fn closed_and_token_modes_take_one_time_tokens() {
     for mode in ["closed", "token"] {
-        let s = server_with(&["--registration", mode]);
+        let s = single_server_with(&["--registration", mode]);
         let (status, body) = register(&s, "walk-in", json!({})).await;
         assert_eq!(status, 400, "{mode}: {body}");
         let expected = match mode {
@@ -96,7 +96,7 @@ async fn closed_and_token_modes_take_one_time_tokens() {
 
 #[tokio::test]
 async fn invite_mode_needs_an_invite_and_joins_its_guild() {
-    let s = server_with(&["--registration", "invite"]);
+    let s = single_server_with(&["--registration", "invite"]);
     let (status, body) = register(&s, "walk-in", json!({})).await;
     assert_eq!(status, 400);
     assert_eq!(field_code(&body, "invite"), "INVITE_REQUIRED");
@@ -162,7 +162,7 @@ async fn printed_setup_token(s: &TestServer) -> Option<String> {
 
 #[tokio::test]
 async fn the_setup_token_makes_the_first_admin_once() {
-    let mut s = server();
+    let mut s = single_server();
     let setup = printed_setup_token(&s)
         .await
         .expect("a setup token is printed");
@@ -194,7 +194,7 @@ async fn the_setup_token_makes_the_first_admin_once() {
 
 #[tokio::test]
 async fn admin_commands_manage_users_and_guilds() {
-    let s = server();
+    let s = single_server();
     let ada = s.register("ada").await;
     let (guild_id, _) = s.guild(&ada, "doomed").await;
 
@@ -273,7 +273,7 @@ async fn admin_commands_manage_users_and_guilds() {
 
 #[tokio::test]
 async fn admin_commands_fail_clearly() {
-    let s = server();
+    let s = single_server();
     let cases: &[(&[&str], &str)] = &[
         (&["user", "disable", "nobody"], "Unknown User"),
         (&["guild", "delete", "abc"], "snowflake"),

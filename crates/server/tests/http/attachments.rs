@@ -7,7 +7,7 @@ use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};
 use serde_json::{Value, json};
 
-use crate::{server, server_with};
+use crate::{single_server, single_server_with};
 
 /// A 3×2 red PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg==";
@@ -67,7 +67,7 @@ fn blob_files(s: &TestServer) -> usize {
 
 #[tokio::test]
 async fn files_are_stored_once_served_and_freed_with_their_last_message() {
-    let mut s = server();
+    let mut s = single_server();
     let ada = s.register("ada").await;
     let (guild, channel) = s.guild(&ada, "files").await;
     let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
@@ -210,7 +210,7 @@ async fn files_are_stored_once_served_and_freed_with_their_last_message() {
 
 #[tokio::test]
 async fn oversized_files_and_missing_permission_are_refused() {
-    let s = server_with(&["--attachment-max-bytes", "100"]);
+    let s = single_server_with(&["--attachment-max-bytes", "100"]);
     let ada = s.register("ada").await;
     let bob = s.register("bob").await;
     let (guild, channel) = s.guild(&ada, "strict").await;
@@ -334,7 +334,7 @@ async fn read_url(s: &TestServer, who: &Account, channel: &str, message: &str) -
 
 #[tokio::test]
 async fn guessed_attachment_urls_are_refused() {
-    let s = server_with(&["--attachment-url-ttl-s", "2"]);
+    let s = single_server_with(&["--attachment-url-ttl-s", "2"]);
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "hidden").await;
     let (status, sent) = send_files(
@@ -386,7 +386,7 @@ async fn guessed_attachment_urls_are_refused() {
 
 #[tokio::test]
 async fn attachment_url_refreshes_when_message_is_read() {
-    let s = server_with(&["--attachment-url-ttl-s", "2"]);
+    let s = single_server_with(&["--attachment-url-ttl-s", "2"]);
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "files").await;
     let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
@@ -435,7 +435,7 @@ fn peak_rss(s: &TestServer) -> usize {
 
 #[tokio::test]
 async fn uploads_stream_to_disk() {
-    let s = server();
+    let s = single_server();
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "big").await;
     let peak = || peak_rss(&s);
@@ -467,7 +467,7 @@ async fn uploads_stream_to_disk() {
 
 #[tokio::test]
 async fn downloads_stream_from_disk() {
-    let s = server();
+    let s = single_server();
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "big").await;
     let big = vec![9u8; 24 * MIB];
@@ -556,7 +556,7 @@ const SLOW_TAIL: &[u8] = b"\r\n--XyZ--\r\n";
 
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
-    let s = server_with(&["--upload-concurrency", "1"]);
+    let s = single_server_with(&["--upload-concurrency", "1"]);
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "slow").await;
     let (first, first_reply) = slow_upload(&s, &ada, &channel).await;
@@ -583,7 +583,7 @@ async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
 
 #[tokio::test]
 async fn refused_uploads_leave_no_files() {
-    let s = server_with(&["--attachment-max-bytes", "100"]);
+    let s = single_server_with(&["--attachment-max-bytes", "100"]);
     let ada = s.register("ada").await;
     let bob = s.register("bob").await;
     let (guild, channel) = s.guild(&ada, "strict").await;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use concord_testkit::{TempDir, TestServer, ids};
 use serde_json::json;
 
-use crate::server;
+use crate::single_server;
 
 const BIN: &str = env!("CARGO_BIN_EXE_concord");
 
@@ -44,7 +44,7 @@ async fn history(s: &TestServer, auth: &str, channel: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_during_writes_restores_exactly_a_prefix_of_them() {
-    let s = Arc::new(server());
+    let s = Arc::new(single_server());
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "kept").await;
     let mut acked = Vec::new();
@@ -158,7 +158,7 @@ async fn a_backup_taken_during_writes_restores_exactly_a_prefix_of_them() {
 
 #[tokio::test]
 async fn restore_refuses_what_is_not_a_backup() {
-    let s = server();
+    let s = single_server();
     let not_a_backup = TempDir::new().unwrap();
     std::fs::write(not_a_backup.path().join("notes.txt"), "hello").unwrap();
     let target = TempDir::new().unwrap();

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::server;
+use crate::single_server;
 
 /// Every path under `dir` (itself included) with its permission bits.
 fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
@@ -38,7 +38,7 @@ fn chmod(path: &Path, mode: u32) {
 
 #[tokio::test]
 async fn data_dir_is_private() {
-    let mut s = server();
+    let mut s = single_server();
     let ada = s.register("ada").await;
     let (_, channel) = s.guild(&ada, "secrets").await;
     let form = reqwest::multipart::Form::new()
@@ -76,7 +76,7 @@ async fn data_dir_is_private() {
 
 #[tokio::test]
 async fn partial_files_are_removed_at_start() {
-    let mut s = server();
+    let mut s = single_server();
     let ada = s.register("ada").await;
     let data = s.data_dir().to_owned();
     let left = [

@@ -6,11 +6,11 @@ use concord_testkit::Account;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::server_with;
+use crate::single_server_with;
 
 #[tokio::test]
 async fn every_acknowledged_message_survives_kill_9() {
-    let mut s = server_with(&["--fsync", "on"]);
+    let mut s = single_server_with(&["--fsync", "on"]);
     let ada = s.register("ada").await;
     let (_, general) = s.guild(&ada, "Home").await;
     let acknowledged = Arc::new(Mutex::new(Vec::new()));

@@ -29,11 +29,22 @@ mod webhooks;
 
 use concord_testkit::TestServer;
 
-/// A fresh server with rate limits off.
+/// A fresh server with rate limits off: one process, or a cluster taken
+/// node by node when `CONCORD_TEST_NODES` is above 1.
 fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_concord"), &[])
 }
 
 fn server_with(args: &[&str]) -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_concord"), args)
+}
+
+/// One process, always: for tests of its data directory, files, output,
+/// restarts and signals.
+fn single_server() -> TestServer {
+    TestServer::start_single(env!("CARGO_BIN_EXE_concord"), &[])
+}
+
+fn single_server_with(args: &[&str]) -> TestServer {
+    TestServer::start_single(env!("CARGO_BIN_EXE_concord"), args)
 }

@@ -1,8 +1,8 @@
-use crate::server;
+use crate::single_server;
 
 #[tokio::test]
 async fn healthz_and_metrics() {
-    let s = server();
+    let s = single_server();
     let health = reqwest::get(s.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(

@@ -4,7 +4,7 @@
 use concord_testkit::{Account, Reply, TestServer};
 use serde_json::{Value, json};
 
-use crate::{server, server_with};
+use crate::{server, single_server, single_server_with};
 
 const VIEW_CHANNEL: u64 = 1 << 10;
 const READ_MESSAGE_HISTORY: u64 = 1 << 16;
@@ -389,7 +389,7 @@ async fn edits_and_deletes_change_what_is_found() {
 /// `kill -9` and a restart: the index catches up from the store.
 #[tokio::test]
 async fn the_index_catches_up_after_an_unclean_stop() {
-    let mut s = server_with(&["--fsync", "on"]);
+    let mut s = single_server_with(&["--fsync", "on"]);
     let ada = s.register("ada").await;
     let (guild, general) = s.guild(&ada, "Home").await;
     let sent: Vec<String> = futures::future::join_all((0..40).map(|i| {
@@ -418,7 +418,7 @@ async fn the_index_catches_up_after_an_unclean_stop() {
 /// found; a missing index is rebuilt on start, answering 202 meanwhile.
 #[tokio::test]
 async fn a_rebuilt_index_answers_like_the_live_one() {
-    let mut s = server();
+    let mut s = single_server();
     let (ada, bob) = (s.register("ada").await, s.register("bob").await);
     let (guild, general) = s.guild(&ada, "Home").await;
     // Without a system channel, joining posts no notice: 30 messages exactly.
