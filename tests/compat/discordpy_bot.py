@@ -16,8 +16,8 @@ import aiohttp
 import discord
 import yarl
 from discord.http import Route
+from scenario import HTTP, TIMEOUT, check, owner_says
 
-HTTP = os.environ["CONCORD_HTTP"]
 Route.BASE = f"{HTTP}/api/v10"
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["CONCORD_WS"] + "/")
 
@@ -27,7 +27,6 @@ HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
 HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
 FORUM_ID = int(os.environ["FORUM_ID"])
 PEER_ID = os.environ.get("PEER_ID")
-TIMEOUT = 20
 # The start of a PNG: what discord.py needs to name the image's type.
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 # A whole 3x2 PNG, sent as a file.
@@ -43,23 +42,9 @@ client = discord.Client(intents=intents)
 outcome = {"ok": False}
 
 
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok - {what}", flush=True)
-
-
 def expect(event, check=None):
     """Starts waiting for an event now, before the action that causes it."""
     return asyncio.ensure_future(client.wait_for(event, check=check, timeout=TIMEOUT))
-
-
-async def owner_says(channel_id, content):
-    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
-    async with aiohttp.ClientSession() as http:
-        url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
-        async with http.post(url, json={"content": content}, headers=headers) as reply:
-            assert reply.status == 200, await reply.text()
 
 
 async def threads(guild, channel):

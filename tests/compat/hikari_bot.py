@@ -13,15 +13,14 @@ import traceback
 
 import aiohttp
 import hikari
+from scenario import HTTP, TIMEOUT, check, owner_says
 
-HTTP = os.environ["CONCORD_HTTP"]
 GUILD_ID = int(os.environ["GUILD_ID"])
 CHANNEL_ID = int(os.environ["CHANNEL_ID"])
 HISTORY_ID = int(os.environ["HISTORY_CHANNEL_ID"])
 HISTORY_COUNT = int(os.environ["HISTORY_COUNT"])
 FORUM_ID = int(os.environ["FORUM_ID"])
 OWNER_ID = int(os.environ["OWNER_ID"])
-TIMEOUT = 20
 # A whole 3x2 PNG, sent as a file and made an emoji.
 DOT = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg=="
@@ -36,23 +35,9 @@ bot = hikari.GatewayBot(
 outcome = {"ok": False}
 
 
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok - {what}", flush=True)
-
-
 def expect(event_type, predicate=None):
     """Starts waiting for an event now, before the action that causes it."""
     return asyncio.ensure_future(bot.wait_for(event_type, timeout=TIMEOUT, predicate=predicate))
-
-
-async def owner_says(channel_id, content):
-    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
-    async with aiohttp.ClientSession() as http:
-        url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
-        async with http.post(url, json={"content": content}, headers=headers) as reply:
-            assert reply.status == 200, await reply.text()
 
 
 async def threads(me):

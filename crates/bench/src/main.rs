@@ -659,9 +659,10 @@ fn spawn_nodes(binary: &Path, args: &RunArgs) -> Vec<Spawned> {
                     &args.search,
                 ])
                 .arg("--data-dir")
-                .arg(data.path())
-                .arg("--blob-dir")
-                .arg(blobs.path());
+                .arg(data.path());
+            if args.nodes > 1 {
+                command.arg("--blob-dir").arg(blobs.path());
+            }
             for (option, url) in [
                 ("--store", &args.store),
                 ("--bus", &args.bus),

@@ -158,6 +158,11 @@ pub(crate) fn check_range(errors: &mut FormErrors, path: &str, value: i64, min: 
     }
 }
 
+/// A position (of a channel or role in its list): never negative.
+pub(crate) fn check_position(errors: &mut FormErrors, path: &str, position: i32) {
+    check_range(errors, path, i64::from(position), 0, i64::from(i32::MAX));
+}
+
 pub(crate) fn check_length(
     errors: &mut FormErrors,
     path: &str,

@@ -87,11 +87,18 @@ impl Client {
 
     /// Every node's gateway URL: what `GET /gateway` may answer.
     pub fn ws_urls(&self) -> Vec<String> {
-        let nodes = match &self.spread {
+        self.nodes()
+            .iter()
+            .map(|node| format!("ws://{node}"))
+            .collect()
+    }
+
+    /// Every node this client sends to.
+    fn nodes(&self) -> Vec<SocketAddr> {
+        match &self.spread {
             Some(spread) => spread.addrs.clone(),
             None => vec![self.addr],
-        };
-        nodes.iter().map(|node| format!("ws://{node}")).collect()
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -346,12 +353,8 @@ impl Client {
     /// `/metrics` of the node, or of every node one after another for a
     /// round-robin client (a counter then appears once per node).
     pub async fn metrics(&self) -> String {
-        let nodes = match &self.spread {
-            Some(spread) => spread.addrs.clone(),
-            None => vec![self.addr],
-        };
         let mut all = String::new();
-        for node in nodes {
+        for node in self.nodes() {
             let text = self
                 .http
                 .get(format!("http://{node}/metrics"))

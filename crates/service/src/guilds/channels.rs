@@ -6,7 +6,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 
 use super::audit::{Details, action, change};
 use super::input::{ChannelInput, PutOverwrite};
-use crate::error::{check_length, check_range, check_slowmode};
+use crate::error::{check_length, check_position, check_slowmode};
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };
@@ -84,13 +84,7 @@ impl Service {
             channel.topic = topic;
         }
         if let Some(position) = input.position {
-            check_range(
-                errors,
-                "position",
-                i64::from(position),
-                0,
-                i64::from(i32::MAX),
-            );
+            check_position(errors, "position", position);
             channel.position = position;
         }
         if let Some(nsfw) = input.nsfw {

@@ -6,7 +6,7 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::input::Position;
 use crate::access::permissions::Rank;
-use crate::error::check_range;
+use crate::error::check_position;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 impl Service {
@@ -33,14 +33,7 @@ impl Service {
                 continue;
             };
             let mut errors = FormErrors::new();
-            let path = format!("{i}.position");
-            check_range(
-                &mut errors,
-                &path,
-                i64::from(position),
-                0,
-                i64::from(i32::MAX),
-            );
+            check_position(&mut errors, &format!("{i}.position"), position);
             errors.into_result()?;
             let allowed = view.is_owner()
                 || (Rank::of(role) < view.rank() && Rank::at(role, position) < view.rank());
@@ -89,14 +82,7 @@ impl Service {
                 continue;
             };
             if let Some(Some(position)) = entry.position {
-                let path = format!("{i}.position");
-                check_range(
-                    &mut errors,
-                    &path,
-                    i64::from(position),
-                    0,
-                    i64::from(i32::MAX),
-                );
+                check_position(&mut errors, &format!("{i}.position"), position);
                 channel.position = position;
             }
             let mut synced = false;

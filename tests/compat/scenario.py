@@ -1,0 +1,24 @@
+"""What the Python bots' scenarios share: their steps' reporting, and the
+owner speaking over plain HTTP as a person's client would."""
+
+import os
+
+import aiohttp
+
+HTTP = os.environ["CONCORD_HTTP"]
+# Seconds to wait for each event a step expects.
+TIMEOUT = 20
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok - {what}", flush=True)
+
+
+async def owner_says(channel_id, content):
+    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
+    async with aiohttp.ClientSession() as http:
+        url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
+        async with http.post(url, json={"content": content}, headers=headers) as reply:
+            assert reply.status == 200, await reply.text()
