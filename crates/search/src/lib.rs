@@ -270,17 +270,25 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// How many messages the index holds.
+    /// How many messages the index holds as of its last commit (as of the
+    /// last one read, if a follower cannot read the commit file now).
     pub fn documents(&self) -> u64 {
+        let _ = self.refresh();
         self.reader.searcher().num_docs()
     }
 
-    pub fn search(&self, q: &SearchQuery) -> SearchResult<Page> {
+    /// A follower reads the writer's commit file again (cheap when nothing
+    /// changed), so that whatever is searchable on the writer is searchable
+    /// here; the writer's own reader is reloaded as it commits.
+    fn refresh(&self) -> SearchResult<()> {
         if !self.writes() {
-            // A follower reads the commit file again (cheap when nothing
-            // changed): a message searchable on the writer is searchable here.
             self.reader.reload()?;
         }
+        Ok(())
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> SearchResult<Page> {
+        self.refresh()?;
         let searcher = self.reader.searcher();
         let query = q.to_query(&self.fields);
         let top = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);
