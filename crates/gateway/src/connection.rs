@@ -265,6 +265,11 @@ impl Connection {
         match payload.op {
             op::HEARTBEAT => {
                 self.deadline = Instant::now() + self.gateway.heartbeat_timeout();
+                // Acknowledged first: the client judges the connection by
+                // it, and the bookkeeping after it may wait on a backend.
+                self.send_control(op::HEARTBEAT_ACK, &Value::Null)
+                    .await
+                    .map_err(|()| close::UNKNOWN_ERROR)?;
                 if let (Some(session), Some(seq)) = (&self.session, payload.d.as_u64()) {
                     let directory = &self.gateway.directory;
                     let confirmed = directory.inner.confirm(&session.id, directory.node, seq);
@@ -284,9 +289,7 @@ impl Connection {
                         tracing::warn!(error = %e, "presence not renewed");
                     }
                 }
-                self.send_control(op::HEARTBEAT_ACK, &Value::Null)
-                    .await
-                    .map_err(|()| close::UNKNOWN_ERROR)
+                Ok(())
             }
             op::IDENTIFY if identified => Err(close::ALREADY_AUTHENTICATED),
             op::RESUME if identified => Err(close::ALREADY_AUTHENTICATED),

@@ -1,7 +1,8 @@
 //! This node's side of the session directory (the realtime seam): it
 //! moves the frames its sessions number to the directory, before they go
-//! to a socket, one session at a time as connections flush and all of them
-//! in one call every few seconds (renewing those with a connection), and
+//! to a socket, as connections flush (the batches of connections flushing
+//! at once go together: [`Gathered`]) and all of them in one call every
+//! few seconds (renewing those with a connection), and
 //! it knows how far the node's fan-out got on the bus, so that a session's
 //! record says from which event a new holder must replay.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use concord_bus::{Delivery, EventStream, Subscription};
 use concord_realtime::sessions::{Append, Frame, NodeId, Resumed, SessionDirectory, SessionsError};
+use tokio::sync::oneshot;
 
 use crate::session::{Attachment, Session};
 
@@ -104,11 +106,71 @@ pub(crate) enum SyncError {
     Unavailable(SessionsError),
 }
 
+/// Appends from many connections in as few directory calls as they allow
+/// (group commit): while one call is out, the batches that arrive wait
+/// for it to end and then go out together. A dispatch to a thousand
+/// sessions of a node so costs a few round trips to a networked
+/// directory, not a thousand; a lone flush goes out at once.
+#[derive(Default)]
+struct Gathered {
+    waiting: std::sync::Mutex<Vec<(Append, oneshot::Sender<Answer>)>>,
+    /// Held by the caller whose call is out.
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// Whether the node still holds the session its batch was for.
+type Answer = Result<bool, SessionsError>;
+
+impl Gathered {
+    async fn append(&self, inner: &dyn SessionDirectory, node: NodeId, batch: Append) -> Answer {
+        let (tx, mut rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((batch, tx));
+        let turn = self.turn.lock().await;
+        // A call that ended while this one waited for its turn took it.
+        if let Ok(answer) = rx.try_recv() {
+            return answer;
+        }
+        let taken = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        let (batches, senders): (Vec<Append>, Vec<_>) = taken.into_iter().unzip();
+        let ids: Vec<Arc<str>> = batches.iter().map(|b| Arc::clone(&b.id)).collect();
+        let answered = match batches.is_empty() {
+            true => Ok(Vec::new()),
+            false => inner.append(node, batches).await,
+        };
+        match answered {
+            Ok(refused) => {
+                let refused: HashSet<Arc<str>> = refused.into_iter().collect();
+                for (id, tx) in ids.iter().zip(senders) {
+                    let _gone = tx.send(Ok(!refused.contains(id)));
+                }
+            }
+            Err(e) => {
+                for tx in senders {
+                    let _gone = tx.send(Err(e.clone()));
+                }
+            }
+        }
+        drop(turn);
+        // Dropped unanswered only if the caller that took it went away
+        // mid-call: as if the directory had failed, the frames are queued
+        // again and the connection closes to resume.
+        rx.await.unwrap_or_else(|_| {
+            Err(SessionsError::Unavailable(
+                "the append carrying this batch was dropped".into(),
+            ))
+        })
+    }
+}
+
 /// This node's side of the session directory.
 pub(crate) struct Directory {
     pub(crate) inner: Arc<dyn SessionDirectory>,
     pub(crate) node: NodeId,
     pub(crate) cursor: Arc<Cursor>,
+    gathered: Gathered,
 }
 
 impl Directory {
@@ -118,6 +180,7 @@ impl Directory {
             inner,
             node,
             cursor: Arc::default(),
+            gathered: Gathered::default(),
         }
     }
 
@@ -153,9 +216,9 @@ impl Directory {
             state,
             renew: None,
         };
-        match self.inner.append(self.node, vec![batch]).await {
-            Ok(refused) if refused.is_empty() => Ok(frames),
-            Ok(_) => Err(SyncError::Lost),
+        match self.gathered.append(&*self.inner, self.node, batch).await {
+            Ok(true) => Ok(frames),
+            Ok(false) => Err(SyncError::Lost),
             Err(e) => {
                 session.requeue(frames, had_state);
                 Err(SyncError::Unavailable(e))
@@ -262,5 +325,113 @@ impl Directory {
             }
         }
         Ok(lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use concord_model::Snowflake;
+    use concord_realtime::sessions::{LocalSessions, SessionRecord};
+
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+    const A: NodeId = NodeId(1);
+    const B: NodeId = NodeId(2);
+
+    /// A directory that counts its append calls and answers them slowly,
+    /// as one across the network does.
+    #[derive(Default)]
+    struct Counted {
+        inner: LocalSessions,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl SessionDirectory for Counted {
+        async fn create(&self, record: SessionRecord, ttl: Duration) -> Result<(), SessionsError> {
+            self.inner.create(record, ttl).await
+        }
+
+        async fn append(
+            &self,
+            node: NodeId,
+            batches: Vec<Append>,
+        ) -> Result<Vec<Arc<str>>, SessionsError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.inner.append(node, batches).await
+        }
+
+        async fn resume(
+            &self,
+            id: &str,
+            user: Snowflake,
+            node: NodeId,
+            after: u64,
+            ttl: Duration,
+        ) -> Result<Option<Resumed>, SessionsError> {
+            self.inner.resume(id, user, node, after, ttl).await
+        }
+
+        async fn confirm(&self, id: &str, node: NodeId, seq: u64) -> Result<(), SessionsError> {
+            self.inner.confirm(id, node, seq).await
+        }
+
+        async fn remove(&self, node: NodeId, ids: Vec<Arc<str>>) -> Result<(), SessionsError> {
+            self.inner.remove(node, ids).await
+        }
+    }
+
+    fn record(id: &str) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            user_id: Snowflake(7),
+            node: A,
+            intents: 0,
+            shard: [0, 1],
+            state: String::new(),
+            seq: 0,
+            last_event: 0,
+        }
+    }
+
+    /// Connections flushing at once share calls, and each learns about
+    /// its own session: a thousand flushes are not a thousand calls.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn flushes_at_once_share_calls_and_get_their_own_answers() {
+        let counted = Arc::new(Counted::default());
+        let ids: Vec<Arc<str>> = (0..200).map(|i| format!("s{i}").into()).collect();
+        for id in &ids {
+            counted.create(record(id), TTL).await.unwrap();
+        }
+        counted.resume("s7", Snowflake(7), B, 0, TTL).await.unwrap();
+        let gathered = Arc::new(Gathered::default());
+        let flushes = ids.iter().map(|id| {
+            let (gathered, counted, id) = (gathered.clone(), counted.clone(), id.clone());
+            tokio::spawn(async move {
+                let frame = Frame {
+                    seq: 1,
+                    kind: "MESSAGE_CREATE".into(),
+                    data: "{}".into(),
+                };
+                let batch = Append {
+                    id: Arc::clone(&id),
+                    frames: vec![frame],
+                    ..Append::default()
+                };
+                (id, gathered.append(&*counted, A, batch).await)
+            })
+        });
+        for flush in futures_util::future::join_all(flushes).await {
+            let (id, answer) = flush.unwrap();
+            assert_eq!(answer, Ok(&*id != "s7"), "{id}");
+        }
+        let calls = counted.calls.load(Ordering::SeqCst);
+        assert!(calls < 20, "{calls} calls for 200 flushes");
+        let resumed = counted.resume("s9", Snowflake(7), A, 0, TTL).await.unwrap();
+        assert_eq!(resumed.unwrap().frames.len(), 1, "stored");
     }
 }

@@ -34,10 +34,14 @@ pub use sessions::RedisSessions;
 /// The key prefix when none is configured.
 pub const DEFAULT_PREFIX: &str = "concord:";
 
-/// One connection to Redis, shared by the realtime parts built on it.
+/// The connections to Redis the realtime parts share: one for the session
+/// directory, whose appends are bulk (a node's frames), and one for the
+/// rest, so that a presence renewal or a rate-limit check never queues
+/// behind megabytes of frames on its way to the server.
 #[derive(Clone)]
 pub struct RedisRealtime {
     conn: Arc<conn::Conn>,
+    frames: Arc<conn::Conn>,
 }
 
 impl RedisRealtime {
@@ -47,25 +51,28 @@ impl RedisRealtime {
     /// and each call fails (rather than waits) while the server is away.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisRealtime, String> {
         let conn = conn::Conn::connect(url, prefix).await?;
+        let frames = conn::Conn::connect(url, prefix).await?;
         Ok(RedisRealtime {
             conn: Arc::new(conn),
+            frames: Arc::new(frames),
         })
     }
 
-    /// Every part of the seam, over this connection.
+    /// Every part of the seam, over these connections.
     pub fn realtime(&self) -> Realtime {
         Realtime {
             presence: Arc::new(RedisPresence::new(Arc::clone(&self.conn))),
             limiter: Arc::new(RedisLimiter::new(Arc::clone(&self.conn))),
             leases: Arc::new(RedisLeases::new(Arc::clone(&self.conn))),
-            sessions: Arc::new(RedisSessions::new(Arc::clone(&self.conn))),
+            sessions: Arc::new(RedisSessions::new(Arc::clone(&self.frames))),
             remote: Some(Arc::new(self.clone())),
         }
     }
 
-    /// Whether the server answers (for readiness).
+    /// Whether the server answers (for readiness) on both connections.
     pub async fn ping(&self) -> Result<(), String> {
-        self.conn.ping().await
+        self.conn.ping().await?;
+        self.frames.ping().await
     }
 }
 

@@ -3,7 +3,7 @@
 //! under a key prefix of its own, each node with its own connection.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use concord_realtime::Realtime;
 
@@ -105,6 +105,72 @@ async fn scripts_flushed_from_the_server_are_loaded_again() {
     nodes[0].conn.client().script_flush(false).await.unwrap();
     assert!(!realtime.leases.acquire("task", "b", ttl).await.unwrap());
     assert!(realtime.leases.renew("task", "a", ttl).await.unwrap());
+}
+
+/// Sessions that got one frame share its text, stored once; a text gone
+/// (expired) makes a RESUME that needs it fail rather than replay a hole,
+/// while one that needs no frame still works.
+#[tokio::test]
+async fn frames_share_their_text_and_a_lost_text_refuses_the_resume() {
+    use concord_realtime::sessions::{Append, Frame, NodeId, SessionRecord};
+    use fred::interfaces::{ClientLike, KeysInterface};
+    let prefix = fresh_prefix();
+    let Some(nodes) = connect(1, &prefix).await else {
+        return;
+    };
+    let sessions = nodes[0].realtime().sessions;
+    let (node, user, ttl) = (
+        NodeId(1),
+        concord_model::Snowflake(5),
+        Duration::from_secs(60),
+    );
+    let data: std::sync::Arc<str> = "{\"big\":\"payload\"}".into();
+    let mut batches = Vec::new();
+    for id in ["a", "b", "c"] {
+        let record = SessionRecord {
+            id: id.into(),
+            user_id: user,
+            node,
+            intents: 0,
+            shard: [0, 1],
+            state: String::new(),
+            seq: 0,
+            last_event: 0,
+        };
+        sessions.create(record, ttl).await.unwrap();
+        let frame = Frame {
+            seq: 1,
+            kind: "MESSAGE_CREATE".into(),
+            data: std::sync::Arc::clone(&data),
+        };
+        batches.push(Append {
+            id: id.into(),
+            frames: vec![frame],
+            last_event: 3,
+            ..Append::default()
+        });
+    }
+    assert!(sessions.append(node, batches).await.unwrap().is_empty());
+    let client = nodes[0].conn.client();
+    let texts: Vec<String> = client
+        .custom(fred::cmd!("KEYS"), vec![format!("{prefix}text:*")])
+        .await
+        .unwrap();
+    assert_eq!(texts.len(), 1, "one text for three sessions: {texts:?}");
+
+    let resumed = sessions.resume("a", user, node, 0, ttl).await.unwrap();
+    assert_eq!(&*resumed.unwrap().frames[0].data, &*data);
+    client.del::<(), _>(texts[0].as_str()).await.unwrap();
+    assert!(
+        sessions
+            .resume("b", user, node, 0, ttl)
+            .await
+            .unwrap()
+            .is_none(),
+        "its frame's text is gone"
+    );
+    let nothing_missed = sessions.resume("c", user, node, 1, ttl).await.unwrap();
+    assert!(nothing_missed.unwrap().frames.is_empty());
 }
 
 /// A Redis server of the test's own, which it can stop and start again.

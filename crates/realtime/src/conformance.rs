@@ -55,6 +55,7 @@ macro_rules! realtime_conformance {
             sessions_confirmed_frames_are_freed,
             sessions_a_batch_after_a_hole_replaces_the_kept_frames,
             sessions_a_takeover_refuses_the_old_holder,
+            sessions_one_append_carries_many_sessions,
             sessions_state_and_last_event_follow_the_holder,
             sessions_expire_unless_renewed,
             sessions_only_the_holder_removes,
@@ -776,6 +777,66 @@ pub async fn sessions_a_takeover_refuses_the_old_holder(nodes: Vec<Realtime>) {
     let again = b.resume("s", USER, B, 2, LONG).await.unwrap().unwrap();
     assert_eq!((again.record.node, again.record.last_event), (B, 13));
     assert_eq!(seqs(&Some(again)), [3]);
+}
+
+/// A node's flush after one dispatch: hundreds of sessions in one append,
+/// the same text in each (the backend may send it once), one of them
+/// held by another node: each session gets its own frames, and only that
+/// one is refused.
+pub async fn sessions_one_append_carries_many_sessions(nodes: Vec<Realtime>) {
+    let (a, b) = (&*nodes[0].sessions, &*nodes[1].sessions);
+    let ids: Vec<String> = (0..600).map(|i| format!("many-{i}")).collect();
+    for id in &ids {
+        a.create(record(id), LONG).await.unwrap();
+    }
+    let taken = &ids[300];
+    b.resume(taken, USER, B, 0, LONG).await.unwrap().unwrap();
+    let shared: Arc<str> = "{\"shared\":true}\nline two".into();
+    let batches = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let seq = 1 + i as u64 % 3;
+            let mut frames = vec![Frame {
+                seq,
+                kind: "MESSAGE_CREATE".into(),
+                data: Arc::clone(&shared),
+            }];
+            frames.push(Frame {
+                seq: seq + 1,
+                kind: "TYPING_START".into(),
+                data: format!("{{\"own\":{i}}}").into(),
+            });
+            Append {
+                id: id.as_str().into(),
+                frames,
+                last_event: 20,
+                ..Append::default()
+            }
+        })
+        .collect();
+    let refused = a.append(A, batches).await.unwrap();
+    assert_eq!(refused, [Arc::<str>::from(taken.as_str())]);
+    for (i, id) in ids.iter().enumerate() {
+        if id == taken {
+            continue;
+        }
+        let seq = 1 + i as u64 % 3;
+        let resumed = b.resume(id, USER, B, seq - 1, LONG).await.unwrap();
+        let resumed = resumed.expect("resumable");
+        assert_eq!(resumed.record.last_event, 20);
+        let got: Vec<(u64, &str, &str)> = resumed
+            .frames
+            .iter()
+            .map(|f| (f.seq, &*f.kind, &*f.data))
+            .collect();
+        let own = format!("{{\"own\":{i}}}");
+        let expected = [
+            (seq, "MESSAGE_CREATE", &*shared),
+            (seq + 1, "TYPING_START", own.as_str()),
+        ];
+        assert_eq!(got, expected, "{id}");
+    }
 }
 
 pub async fn sessions_state_and_last_event_follow_the_holder(nodes: Vec<Realtime>) {

@@ -1,7 +1,9 @@
 -- The conditional takeover behind RESUME. KEYS: record, frames. ARGV:
 -- user, node, after, after + 1, ttl_ms. Returns nil, or the record as it
 -- was (node, intents, shard, state, seq, last_event) followed by the frames
--- after `after`.
+-- after `after`, each "seq\nkind\ndata": the entries name their texts,
+-- which are looked up; one that expired makes the session unresumable, as
+-- frames no longer kept do.
 local r = redis.call('HMGET', KEYS[1], 'user', 'node', 'intents', 'shard', 'state', 'seq', 'last_event')
 if not r[1] or r[1] ~= ARGV[1] then
   return nil
@@ -20,9 +22,21 @@ elseif cmp(after, seq) < 0 then
 end
 local out = {r[2], r[3], r[4], r[5], r[6], r[7]}
 if first then
-  for _, frame in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-    if cmp(string.match(frame, '^(%d+)\n'), after) > 0 then
-      out[#out + 1] = frame
+  local heads, texts = {}, {}
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    local frame_seq, kind, text = string.match(entry, '^(%d+)\n([^\n]*)\n(.*)$')
+    if cmp(frame_seq, after) > 0 then
+      heads[#heads + 1] = frame_seq .. '\n' .. kind .. '\n'
+      texts[#texts + 1] = text
+    end
+  end
+  for from = 1, #texts, 512 do
+    local found = redis.call('MGET', unpack(texts, from, math.min(from + 511, #texts)))
+    for i, data in ipairs(found) do
+      if not data then
+        return nil
+      end
+      out[#out + 1] = heads[from + i - 1] .. data
     end
   end
 end
