@@ -27,6 +27,7 @@ mod guilds;
 mod messages;
 mod meta;
 mod nul;
+mod polls;
 mod purge;
 pub mod testing;
 mod threads;

@@ -237,6 +237,7 @@ impl Service {
             reactions: Vec::new(),
             attachments,
             webhook: None,
+            poll,
         })
     }
 
