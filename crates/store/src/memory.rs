@@ -1268,29 +1268,6 @@ impl WebhookStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
-    }
-
-    crate::store_conformance!(open);
-
-    /// The suite again with every call yielding, as a remote store's do.
-    mod networked {
-        use super::*;
-
-        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
-        }
-
-        crate::store_conformance!(open);
-    }
-}
-
 impl Inner {
     /// The user's answers on a poll, ascending.
     fn votes_of(&self, channel_id: Snowflake, message_id: Snowflake, user: Snowflake) -> Vec<u8> {
@@ -1436,5 +1413,28 @@ impl PollStore for MemoryStore {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
+    }
+
+    crate::store_conformance!(open);
+
+    /// The suite again with every call yielding, as a remote store's do.
+    mod networked {
+        use super::*;
+
+        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
+        }
+
+        crate::store_conformance!(open);
     }
 }
