@@ -47,8 +47,9 @@ pub struct CreateMessage {
 pub struct PollInput {
     pub question: Option<PollMediaInput>,
     pub answers: Option<Vec<PollAnswerInput>>,
-    /// Hours; 24 when absent.
-    pub duration: Option<i64>,
+    /// Hours; 24 when absent. A number, not only an integer: discord.py
+    /// sends `1.0`.
+    pub duration: Option<f64>,
     pub allow_multiselect: Option<bool>,
     pub layout_type: Option<i64>,
 }

@@ -98,14 +98,14 @@ pub(crate) fn poll_from(
     let (shortest, longest) = limits::POLL_DURATION_HOURS;
     let hours = input
         .duration
-        .unwrap_or(i64::from(limits::POLL_DURATION_DEFAULT_HOURS));
-    if hours < i64::from(shortest) {
+        .unwrap_or(f64::from(limits::POLL_DURATION_DEFAULT_HOURS));
+    if hours.is_nan() || hours < f64::from(shortest) {
         errors.add(
             "poll.duration",
             "NUMBER_TYPE_MIN",
             format!("int value should be greater than or equal to {shortest}."),
         );
-    } else if hours > i64::from(longest) {
+    } else if hours > f64::from(longest) {
         errors.add(
             "poll.duration",
             "NUMBER_TYPE_MAX",
@@ -139,11 +139,13 @@ pub(crate) fn poll_from(
         });
     }
     let question = input.question.and_then(|q| q.text).unwrap_or_default();
-    let hours = u64::try_from(hours).unwrap_or(1);
+    // Within 1 to 768 hours: the product fits a u64 many times over.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let duration_ms = (hours * HOUR_MS as f64) as u64;
     Ok(Some(Poll {
         question,
         answers: checked,
-        expiry_ms: now_ms.saturating_add(hours * HOUR_MS),
+        expiry_ms: now_ms.saturating_add(duration_ms),
         allow_multiselect: input.allow_multiselect.unwrap_or(false),
         layout_type: 1,
         finalized: false,
@@ -253,14 +255,14 @@ mod tests {
             ),
             (
                 PollInput {
-                    duration: Some(0),
+                    duration: Some(0.5),
                     ..request(2)
                 },
                 "duration",
             ),
             (
                 PollInput {
-                    duration: Some(769),
+                    duration: Some(769.0),
                     ..request(2)
                 },
                 "duration",
@@ -284,7 +286,7 @@ mod tests {
         // At the limits, all is well.
         let mut fits = PollInput {
             question: media(&long(300)),
-            duration: Some(768),
+            duration: Some(768.0),
             ..request(10)
         };
         fits.answers.as_mut().unwrap()[9].poll_media = media(&long(55));
