@@ -265,6 +265,60 @@ mod tests {
         assert_eq!(results[0]["embeds"][0]["type"], "poll_result");
     }
 
+    async fn finalized(service: &Service, id: Snowflake) -> bool {
+        let message = service.message_record(TEXT, id).await.unwrap();
+        message.poll.unwrap().finalized
+    }
+
+    /// Nodes sharing leases end polls on one node only: the loop of a node
+    /// that does not hold the lease ends none, and takes over once the
+    /// holder gives it up. What is due is read from the store each turn.
+    #[tokio::test(start_paused = true)]
+    async fn only_the_lease_holder_ends_polls() {
+        let realtime = concord_realtime::Realtime::local();
+        let bus = Arc::new(LocalBus::new(64));
+        let service = Service::open(seeded_store().await, bus, config(0))
+            .await
+            .unwrap()
+            .with_realtime(realtime.clone());
+        let service = Arc::new(service);
+        // A poll already past its expiry, as one sent by a node that stopped.
+        let id = service.next_id();
+        let past_due = Message {
+            guild_id: Some(crate::cluster::two_nodes::GUILD),
+            poll: Some(Poll {
+                expiry_ms: now_ms() - 1,
+                finalized: false,
+                ..poll()
+            }),
+            ..Message::new(id, TEXT, crate::cluster::two_nodes::OWNER, "")
+        };
+        service.store.create_message(&past_due).await.unwrap();
+        let leases = &realtime.leases;
+        let long = EXPIRY_EVERY * 100;
+        assert!(leases.acquire(EXPIRY_LEASE, "other", long).await.unwrap());
+
+        let task = tokio::spawn(poll_expiry(Arc::downgrade(&service), "this".into()));
+        // The paused clock runs ahead while every task waits: three turns.
+        tokio::time::sleep(EXPIRY_EVERY * 3).await;
+        assert!(
+            !finalized(&service, id).await,
+            "another node holds the lease"
+        );
+
+        leases.release(EXPIRY_LEASE, "other").await.unwrap();
+        for _ in 0..3 {
+            if finalized(&service, id).await {
+                break;
+            }
+            tokio::time::sleep(EXPIRY_EVERY).await;
+        }
+        assert!(finalized(&service, id).await, "the lease was free to take");
+        let now_held = leases.acquire(EXPIRY_LEASE, "other", long).await.unwrap();
+        assert!(!now_held, "this node holds it now");
+        task.abort();
+    }
+
     fn poll() -> Poll {
         Poll {
             question: "lunch?".into(),
