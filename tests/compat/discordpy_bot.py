@@ -7,6 +7,7 @@ With PEER_ID set it talks with that bot instead (see peer()).
 
 import asyncio
 import base64
+import datetime
 import io
 import os
 import sys
@@ -16,7 +17,7 @@ import aiohttp
 import discord
 import yarl
 from discord.http import Route
-from scenario import HTTP, TIMEOUT, check, owner_says
+from scenario import HTTP, TIMEOUT, check, owner_says, owner_votes
 
 Route.BASE = f"{HTTP}/api/v10"
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["CONCORD_WS"] + "/")
@@ -81,6 +82,30 @@ async def threads(guild, channel):
         and post.message.content == "first words",
         "a forum post is a thread with its first message",
     )
+
+
+async def polls(channel):
+    poll = discord.Poll(question="Lunch?", duration=datetime.timedelta(hours=1))
+    poll.add_answer(text="pizza", emoji="\N{SLICE OF PIZZA}")
+    poll.add_answer(text="soup")
+    sent = await channel.send(poll=poll)
+    check(
+        sent.poll is not None and sent.poll.question == "Lunch?"
+        and [a.text for a in sent.poll.answers] == ["pizza", "soup"],
+        "send a poll",
+    )
+    voted = expect("raw_poll_vote_add", lambda p: p.message_id == sent.id)
+    await owner_votes(CHANNEL_ID, sent.id, ["2"])
+    vote = await voted
+    check(vote.answer_id == 2 and vote.user_id == int(os.environ["OWNER_ID"]), "MESSAGE_POLL_VOTE_ADD arrives")
+    fetched = await channel.fetch_message(sent.id)
+    soup = fetched.poll.get_answer(2)
+    check(soup.vote_count == 1 and not soup.self_voted and not fetched.poll.is_finalised(), "read the votes back")
+    result = expect("message", lambda m: m.type == discord.MessageType.poll_result)
+    ended = await fetched.end_poll()
+    check(ended.poll.is_finalised(), "end the poll early")
+    posted = await result
+    check(posted.reference is not None and posted.reference.message_id == sent.id, "its result is posted")
 
 
 async def scenario():
@@ -156,6 +181,7 @@ async def scenario():
     await with_file.delete()
 
     await threads(guild, channel)
+    await polls(channel)
 
     deletion = expect("raw_message_delete", lambda p: p.message_id == sent.id)
     await sent.delete()

@@ -22,3 +22,12 @@ async def owner_says(channel_id, content):
         url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
         async with http.post(url, json={"content": content}, headers=headers) as reply:
             assert reply.status == 200, await reply.text()
+
+
+async def owner_votes(channel_id, message_id, answer_ids):
+    """The owner votes as Discord's client does (bots cannot)."""
+    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
+    async with aiohttp.ClientSession() as http:
+        url = f"{HTTP}/api/v10/channels/{channel_id}/polls/{message_id}/answers/@me"
+        async with http.put(url, json={"answer_ids": answer_ids}, headers=headers) as reply:
+            assert reply.status == 204, await reply.text()

@@ -72,6 +72,8 @@ pub(crate) mod intents {
     pub(crate) const DIRECT_MESSAGE_REACTIONS: u64 = 1 << 13;
     pub(crate) const DIRECT_MESSAGE_TYPING: u64 = 1 << 14;
     pub(crate) const MESSAGE_CONTENT: u64 = 1 << 15;
+    pub(crate) const GUILD_MESSAGE_POLLS: u64 = 1 << 24;
+    pub(crate) const DIRECT_MESSAGE_POLLS: u64 = 1 << 25;
     /// Every intent Discord defines (bits 0-16, 20, 21, 24, 25).
     pub(crate) const VALID: u64 = 53_608_447;
     /// What a user session, which sends no intents, receives.
@@ -100,6 +102,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemove
         | MessageReactionRemoveAll
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
+        MessagePollVoteAdd | MessagePollVoteRemove => intents::GUILD_MESSAGE_POLLS,
         UserUpdate
         | ChannelRecipientAdd
         | ChannelRecipientRemove
@@ -120,6 +123,7 @@ pub(crate) fn required_private_intent(kind: EventKind) -> u64 {
         | MessageReactionRemove
         | MessageReactionRemoveAll
         | MessageReactionRemoveEmoji => intents::DIRECT_MESSAGE_REACTIONS,
+        MessagePollVoteAdd | MessagePollVoteRemove => intents::DIRECT_MESSAGE_POLLS,
         _ => 0,
     }
 }

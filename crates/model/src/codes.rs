@@ -46,6 +46,11 @@ pub const THREAD_ARCHIVED: u32 = 50083;
 pub const INDEX_NOT_YET_AVAILABLE: u32 = 110000;
 pub const THREAD_ALREADY_CREATED: u32 = 160004;
 pub const THREAD_LOCKED: u32 = 160005;
+pub const POLL_EXPIRED: u32 = 520001;
+pub const POLL_CHANNEL_TYPE_INVALID: u32 = 520002;
+pub const POLL_NOT_EDITABLE: u32 = 520003;
+pub const POLL_EMOJI_INVALID: u32 = 520004;
+pub const NOT_A_POLL: u32 = 520006;
 
 /// The `message` Discord sends with each code.
 pub fn message(code: u32) -> &'static str {
@@ -95,6 +100,11 @@ pub fn message(code: u32) -> &'static str {
         INDEX_NOT_YET_AVAILABLE => "Index not yet available. Try again later",
         THREAD_ALREADY_CREATED => "A thread has already been created for this message",
         THREAD_LOCKED => "Thread is locked",
+        POLL_EXPIRED => "Poll expired",
+        POLL_CHANNEL_TYPE_INVALID => "Invalid channel type for poll creation",
+        POLL_NOT_EDITABLE => "Cannot edit a poll message",
+        POLL_EMOJI_INVALID => "Cannot use an emoji included with the poll",
+        NOT_A_POLL => "Cannot expire a non-poll message",
         _ => "Unknown error",
     }
 }

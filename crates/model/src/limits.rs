@@ -41,3 +41,14 @@ pub const MEMBERS_LIMIT_MAX: u32 = 1000;
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
 /// Files one message may carry.
 pub const ATTACHMENTS_MAX: usize = 10;
+
+/// A poll's question text, in characters.
+pub const POLL_QUESTION_MAX: usize = 300;
+/// An answer's text, in characters.
+pub const POLL_ANSWER_TEXT_MAX: usize = 55;
+/// Answers a poll has at most (their ids are 1 to this).
+pub const POLL_ANSWERS_MAX: u8 = 10;
+/// How long a poll may run, in hours (32 days), and for how long it runs
+/// when its request does not say.
+pub const POLL_DURATION_HOURS: (u32, u32) = (1, 768);
+pub const POLL_DURATION_DEFAULT_HOURS: u32 = 24;

@@ -386,6 +386,8 @@ pub mod message_type {
     pub const THREAD_CREATED: u8 = 18;
     pub const REPLY: u8 = 19;
     pub const THREAD_STARTER_MESSAGE: u8 = 21;
+    /// The result of a poll that ended, posted as its author.
+    pub const POLL_RESULT: u8 = 46;
 
     /// Types an author may edit.
     pub fn is_editable(t: u8) -> bool {
@@ -434,6 +436,59 @@ pub struct Message {
     /// posted with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookAuthor>,
+    /// The poll the message carries; its votes are kept apart
+    /// (`PollStore`), never on this row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+}
+
+/// A poll, as its message was sent with it. Its answers never change;
+/// only `finalized` (and `expiry_ms`, when it ends early) do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Poll {
+    pub question: String,
+    /// Numbered from 1, in the order given.
+    pub answers: Vec<PollAnswer>,
+    /// When votes stop: its creation plus its duration, or when its author
+    /// ended it.
+    pub expiry_ms: u64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_multiselect: bool,
+    pub layout_type: u8,
+    /// Set once it ended and its result was posted: no vote changes after.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub finalized: bool,
+}
+
+impl Poll {
+    /// Whether votes may change at `now_ms`: the one rule every backend's
+    /// vote operation applies.
+    pub fn open_at(&self, now_ms: u64) -> bool {
+        !self.finalized && now_ms < self.expiry_ms
+    }
+
+    pub fn answer(&self, answer_id: u8) -> Option<&PollAnswer> {
+        self.answers.iter().find(|a| a.answer_id == answer_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollAnswer {
+    pub answer_id: u8,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<PollEmoji>,
+}
+
+/// An answer's emoji: a custom one by id, or a unicode one by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollEmoji {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Snowflake>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub animated: bool,
 }
 
 /// A file sent with a message. Its bytes are a blob named by their
@@ -519,6 +574,7 @@ impl Message {
             reactions: Vec::new(),
             attachments: Vec::new(),
             webhook: None,
+            poll: None,
         }
     }
 }

@@ -537,6 +537,89 @@ pub struct Message {
     /// The webhook that posted it (its author's id), if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+}
+
+/// A poll as clients read it; `results` are the votes counted at
+/// rendering, `me_voted` the reader's own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Poll {
+    pub question: PollMedia,
+    pub answers: Vec<PollAnswer>,
+    pub expiry: Option<String>,
+    pub allow_multiselect: bool,
+    pub layout_type: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<PollResults>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PollMedia {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<PollEmoji>,
+}
+
+/// A partial emoji: `id` for a custom one, `name` for a unicode one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PollEmoji {
+    pub id: Option<Snowflake>,
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub animated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PollAnswer {
+    pub answer_id: u8,
+    pub poll_media: PollMedia,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PollResults {
+    pub is_finalized: bool,
+    /// Answers with at least one vote, by answer id.
+    pub answer_counts: Vec<PollAnswerCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PollAnswerCount {
+    pub id: u8,
+    pub count: u64,
+    pub me_voted: bool,
+}
+
+impl Poll {
+    /// The poll without results: those are counted where it is rendered.
+    pub fn new(poll: &records::Poll) -> Self {
+        Poll {
+            question: PollMedia {
+                text: Some(poll.question.clone()),
+                emoji: None,
+            },
+            answers: poll
+                .answers
+                .iter()
+                .map(|a| PollAnswer {
+                    answer_id: a.answer_id,
+                    poll_media: PollMedia {
+                        text: Some(a.text.clone()),
+                        emoji: a.emoji.as_ref().map(|e| PollEmoji {
+                            id: e.id,
+                            name: e.name.clone(),
+                            animated: e.animated,
+                        }),
+                    },
+                })
+                .collect(),
+            expiry: Some(iso8601(poll.expiry_ms)),
+            allow_multiselect: poll.allow_multiselect,
+            layout_type: poll.layout_type,
+            results: None,
+        }
+    }
 }
 
 /// An attachment as clients read it.
@@ -600,6 +683,7 @@ impl Message {
         self.embeds.clear();
         self.attachments.clear();
         self.components.clear();
+        self.poll = None;
         if let Some(Some(referenced)) = &mut self.referenced_message {
             referenced.hide_content();
         }
@@ -636,6 +720,7 @@ impl Message {
             referenced_message: None,
             thread: None,
             webhook_id: m.webhook.as_ref().map(|_| m.author_id),
+            poll: m.poll.as_ref().map(Poll::new),
             reactions: (!m.reactions.is_empty())
                 .then(|| m.reactions.iter().map(Reaction::from).collect()),
         }

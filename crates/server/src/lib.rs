@@ -302,6 +302,10 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
+        tokio::spawn(concord_service::messages::polls::ending::poll_expiry(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
     ];
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
@@ -366,6 +370,7 @@ pub async fn run_node(
         concord_service::threads::ARCHIVE_LEASE,
         concord_service::sessions::presence::SWEEP_LEASE,
         concord_service::operations::purge::PURGE_LEASE,
+        concord_service::messages::polls::ending::EXPIRY_LEASE,
     ];
     for name in leased {
         if let Err(e) = leases.release(name, &holder).await {

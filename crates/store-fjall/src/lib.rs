@@ -77,6 +77,14 @@ pub const TABLES: &[(&str, &str)] = &[
     ("webhook", "webhook id -> Webhook"),
     ("channel_webhook", "channel id | webhook id -> ()"),
     ("guild_webhook", "guild id | webhook id -> ()"),
+    (
+        "poll_vote",
+        "channel id | message id | answer id (1 byte) | user id -> ()",
+    ),
+    (
+        "open_poll",
+        "expiry ms | channel id | message id -> () for polls not yet ended",
+    ),
     ("meta", "name -> bytes"),
     (
         "purge",

@@ -11,9 +11,9 @@ use concord_model::records::{
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
     CopyProgress, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
-    MetaStore, NewGuild, PinStore, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, keys,
-    login_key, login_keys,
+    MetaStore, NewGuild, OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore,
+    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
+    UserStore, WebhookStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -65,6 +65,8 @@ struct Tables {
     webhook: Keyspace,
     channel_webhook: Keyspace,
     guild_webhook: Keyspace,
+    poll_vote: Keyspace,
+    open_poll: Keyspace,
     meta: Keyspace,
     purge: Keyspace,
 }
@@ -122,6 +124,8 @@ impl FjallStore {
             webhook: open("webhook")?,
             channel_webhook: open("channel_webhook")?,
             guild_webhook: open("guild_webhook")?,
+            poll_vote: open("poll_vote")?,
+            open_poll: open("open_poll")?,
             meta: open("meta")?,
             purge: open("purge")?,
         };
@@ -297,6 +301,7 @@ impl FjallStore {
         for table in [
             &t.channel_bucket_message,
             &t.message_reaction,
+            &t.poll_vote,
             &t.channel_pin,
             &t.channel_pin_at,
         ] {
@@ -954,6 +959,31 @@ fn reaction_key(
     Ok(key)
 }
 
+/// `channel | message | answer | user`: an answer's voters in id order.
+fn poll_vote_key(channel: Snowflake, message: Snowflake, answer: u8, user: Snowflake) -> [u8; 25] {
+    let mut key = [0u8; 25];
+    key[..16].copy_from_slice(&keys::pair(channel.get(), message.get()));
+    key[16] = answer;
+    key[17..].copy_from_slice(&keys::id(user));
+    key
+}
+
+/// `expiry | channel | message`: a forward scan is the soonest to end first.
+fn open_poll_key(expiry_ms: u64, channel: Snowflake, message: Snowflake) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&expiry_ms.to_be_bytes());
+    key[8..].copy_from_slice(&keys::pair(channel.get(), message.get()));
+    key
+}
+
+/// The eight bytes at `at` of a key, as a number.
+fn key_u64(key: &[u8], at: usize) -> StoreResult<u64> {
+    key.get(at..at + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt("short poll key".into()))
+}
+
 /// `channel | !pinned_at | message`: a forward scan is newest pin first.
 fn pin_key(channel: Snowflake, pinned_at_ms: u64, message: Snowflake) -> [u8; 24] {
     let mut key = [0u8; 24];
@@ -1047,6 +1077,10 @@ impl MessageStore for FjallStore {
                 let bucket = bucket_of(message.id, self.bucket_ms);
                 self.stage_bucket_count(b, message.channel_id, bucket, 1)?;
             }
+            if let Some(poll) = message.poll.as_ref().filter(|p| !p.finalized) {
+                let listed = open_poll_key(poll.expiry_ms, message.channel_id, message.id);
+                b.insert(&self.t.open_poll, listed, []);
+            }
             b.insert(&self.t.channel_bucket_message, key, value);
             Ok(())
         })
@@ -1101,6 +1135,16 @@ impl MessageStore for FjallStore {
                         reaction_prefix(channel_id, *id, None)?,
                     )? {
                         b.remove(&self.t.message_reaction, key);
+                    }
+                    if let Some(poll) = &message.poll {
+                        let votes = keys::pair(channel_id.get(), id.get());
+                        for key in Self::scan_keys(&self.t.poll_vote, votes)? {
+                            b.remove(&self.t.poll_vote, key);
+                        }
+                        b.remove(
+                            &self.t.open_poll,
+                            open_poll_key(poll.expiry_ms, channel_id, *id),
+                        );
                     }
                     *per_bucket
                         .entry(bucket_of(*id, self.bucket_ms))
@@ -1528,6 +1572,170 @@ impl ReactionStore for FjallStore {
         })
         .await?;
         Ok(updated)
+    }
+}
+
+impl FjallStore {
+    /// The user's answers on a poll, ascending: one lookup per answer a
+    /// poll may have.
+    fn votes_of(
+        &self,
+        channel: Snowflake,
+        message: Snowflake,
+        user: Snowflake,
+    ) -> StoreResult<Vec<u8>> {
+        let mut answers = Vec::new();
+        for answer in 1..=concord_model::limits::POLL_ANSWERS_MAX {
+            let key = poll_vote_key(channel, message, answer, user);
+            if self.t.poll_vote.contains_key(key).map_err(backend)? {
+                answers.push(answer);
+            }
+        }
+        Ok(answers)
+    }
+}
+
+#[async_trait]
+impl PollStore for FjallStore {
+    async fn vote_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+        answer_ids: &[u8],
+        now_ms: u64,
+    ) -> StoreResult<PollVote> {
+        let mut outcome = PollVote::Unknown;
+        // Read and written under the store's lock: no other change of
+        // this vote, and no end of the poll, comes between.
+        self.write(|b| {
+            let key = self.message_key(channel_id, message_id);
+            let Some(message) = Self::get::<Message>(&self.t.channel_bucket_message, key)? else {
+                return Ok(());
+            };
+            match &message.poll {
+                None => return Ok(()),
+                Some(poll) if !poll.open_at(now_ms) => {
+                    outcome = PollVote::Ended;
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+            let before = self.votes_of(channel_id, message_id, user_id)?;
+            let removed: Vec<u8> = before
+                .iter()
+                .copied()
+                .filter(|a| !answer_ids.contains(a))
+                .collect();
+            let mut added: Vec<u8> = answer_ids
+                .iter()
+                .copied()
+                .filter(|a| !before.contains(a))
+                .collect();
+            added.sort_unstable();
+            added.dedup();
+            for answer in &removed {
+                let key = poll_vote_key(channel_id, message_id, *answer, user_id);
+                b.remove(&self.t.poll_vote, key);
+            }
+            for answer in &added {
+                let key = poll_vote_key(channel_id, message_id, *answer, user_id);
+                b.insert(&self.t.poll_vote, key, []);
+            }
+            outcome = PollVote::Changed { removed, added };
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn poll_counts(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> StoreResult<Vec<(u8, u64)>> {
+        let mut counts: std::collections::BTreeMap<u8, u64> = Default::default();
+        let prefix = keys::pair(channel_id.get(), message_id.get());
+        for guard in self.t.poll_vote.prefix(prefix) {
+            let key = guard.key().map_err(backend)?;
+            let answer = *key
+                .get(16)
+                .ok_or_else(|| StoreError::Corrupt("short poll vote key".into()))?;
+            *counts.entry(answer).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    async fn poll_votes(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Vec<u8>> {
+        self.votes_of(channel_id, message_id, user_id)
+    }
+
+    async fn poll_voters(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        answer_id: u8,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>> {
+        let from = Snowflake(after.get().saturating_add(1));
+        let start = poll_vote_key(channel_id, message_id, answer_id, from);
+        let end = poll_vote_key(channel_id, message_id, answer_id, Snowflake(u64::MAX));
+        let mut users = Vec::new();
+        for guard in self.t.poll_vote.range(start..=end).take(limit) {
+            let key = guard.key().map_err(backend)?;
+            users.push(Snowflake(key_u64(&key, 17)?));
+        }
+        Ok(users)
+    }
+
+    async fn polls_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<OpenPoll>> {
+        let end = open_poll_key(now_ms, Snowflake(u64::MAX), Snowflake(u64::MAX));
+        let mut due = Vec::new();
+        for guard in self.t.open_poll.range(..=end).take(limit) {
+            let key = guard.key().map_err(backend)?;
+            due.push(OpenPoll {
+                expiry_ms: key_u64(&key, 0)?,
+                channel_id: Snowflake(key_u64(&key, 8)?),
+                message_id: Snowflake(key_u64(&key, 16)?),
+            });
+        }
+        Ok(due)
+    }
+
+    async fn end_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        expiry_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<Option<Message>> {
+        let mut ended = None;
+        self.write(|b| {
+            b.remove(
+                &self.t.open_poll,
+                open_poll_key(expiry_ms, channel_id, message_id),
+            );
+            let key = self.message_key(channel_id, message_id);
+            let Some(mut message) = Self::get::<Message>(&self.t.channel_bucket_message, key)?
+            else {
+                return Ok(());
+            };
+            if let Some(poll) = message.poll.as_mut().filter(|p| !p.finalized) {
+                poll.finalized = true;
+                poll.expiry_ms = poll.expiry_ms.min(now_ms);
+                b.insert(&self.t.channel_bucket_message, key, encode(&message)?);
+                ended = Some(message);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(ended)
     }
 }
 

@@ -14,7 +14,9 @@
 //! Every conditional operation is one SQL statement (a conditional
 //! `UPDATE ... RETURNING`, `INSERT ... ON CONFLICT`), so concurrent
 //! callers on any number of nodes are ordered by the row locks PostgreSQL
-//! takes, never by a read, a decision here and a write. Their rules are
+//! takes, never by a read, a decision here and a write. A poll vote
+//! replaces a set of rows: it is one transaction that takes the poll
+//! message's row lock first (`polls`), ordered by that lock the same way. Their rules are
 //! those of `concord_store::ops`, written in SQL; the conformance suite
 //! holds the two to the same answers.
 
@@ -27,6 +29,7 @@ mod guilds;
 mod messages;
 mod meta;
 mod nul;
+mod polls;
 mod purge;
 pub mod testing;
 mod threads;

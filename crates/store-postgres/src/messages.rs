@@ -49,6 +49,17 @@ pub(crate) const CREATE_MESSAGE: &str = "WITH partition AS (
      INSERT INTO messages (channel_id, bucket, message_id, record) VALUES ($1, $2, $3, $4)
      ON CONFLICT (channel_id, bucket, message_id) DO UPDATE SET record = EXCLUDED.record";
 
+/// As [`CREATE_MESSAGE`], for a message with an open poll: the poll is
+/// listed to end at `$5` in the same statement.
+const CREATE_POLL_MESSAGE: &str = "WITH partition AS (
+        INSERT INTO channel_buckets (channel_id, bucket) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING),
+     listed AS (
+        INSERT INTO open_polls (channel_id, message_id, expiry_ms) VALUES ($1, $3, $5)
+        ON CONFLICT DO NOTHING)
+     INSERT INTO messages (channel_id, bucket, message_id, record) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (channel_id, bucket, message_id) DO UPDATE SET record = EXCLUDED.record";
+
 /// Where a page walk stands: partitions from `bucket` on, ids past `id`.
 struct Cursor {
     newest_first: bool,
@@ -175,14 +186,22 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_message(&self, message: &Message) -> StoreResult<()> {
+        let open_poll = message.poll.as_ref().filter(|p| !p.finalized);
         loop {
-            let written = sqlx::query(CREATE_MESSAGE)
+            let query = match open_poll {
+                Some(_) => sqlx::query(CREATE_POLL_MESSAGE),
+                None => sqlx::query(CREATE_MESSAGE),
+            };
+            let query = query
                 .bind(key(message.channel_id))
                 .bind(self.bucket(message.id))
                 .bind(key(message.id))
-                .bind(Json(message))
-                .execute(&self.pool)
-                .await;
+                .bind(Json(message));
+            let query = match open_poll {
+                Some(poll) => query.bind(int(poll.expiry_ms)),
+                None => query,
+            };
+            let written = query.execute(&self.pool).await;
             match written {
                 // The partition was dropped as found empty in between: list it again.
                 Err(e) if is_foreign_key_violation(&e) => continue,
@@ -243,7 +262,11 @@ impl MessageStore for PgStore {
              unpinned AS (
                 DELETE FROM pins WHERE channel_id = $1 AND message_id IN (SELECT message_id FROM gone)),
              unreacted AS (
-                DELETE FROM reactions WHERE channel_id = $1 AND message_id IN (SELECT message_id FROM gone))
+                DELETE FROM reactions WHERE channel_id = $1 AND message_id IN (SELECT message_id FROM gone)),
+             unvoted AS (
+                DELETE FROM poll_votes WHERE channel_id = $1 AND message_id IN (SELECT message_id FROM gone)),
+             unlisted AS (
+                DELETE FROM open_polls WHERE channel_id = $1 AND message_id IN (SELECT message_id FROM gone))
              SELECT bucket, message_id, record FROM gone",
         )
         .bind(channel)

@@ -1,4 +1,4 @@
-//! Removing a deleted channel's messages, reactions, pins and attachments
+//! Removing a deleted channel's messages, reactions, pins, poll votes and attachments
 //! a step at a time, each step a short statement of its own: other
 //! writers never wait for a whole history, and the WAL sees no giant
 //! transaction. The channel's `purges` mark keeps its id from being
@@ -21,6 +21,10 @@ const STEPS: &[&str] = &[
         SELECT ctid FROM reactions WHERE channel_id = $1 LIMIT $2))",
     "DELETE FROM pins WHERE ctid = ANY(ARRAY(
         SELECT ctid FROM pins WHERE channel_id = $1 LIMIT $2))",
+    "DELETE FROM poll_votes WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM poll_votes WHERE channel_id = $1 LIMIT $2))",
+    "DELETE FROM open_polls WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM open_polls WHERE channel_id = $1 LIMIT $2))",
 ];
 
 /// In the transaction that deletes the channels: their followers go, and

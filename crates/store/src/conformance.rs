@@ -9,12 +9,14 @@ use std::sync::Arc;
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
-    Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch,
-    ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor, channel_type,
+    Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, Poll,
+    PollAnswer, ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor,
+    channel_type,
 };
 
 use crate::{
-    HistoryAnchor, InviteUse, NewGuild, Store, StoreError, ThreadEdit, ThreadUpdate, history,
+    HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store, StoreError, ThreadEdit,
+    ThreadUpdate, history,
 };
 
 /// Expands to one `#[tokio::test]` per conformance case.
@@ -25,11 +27,13 @@ macro_rules! store_conformance {
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
             users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
-            webhooks, webhooks_go_with_their_channel);
+            webhooks, webhooks_go_with_their_channel,
+            poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
-            concurrent_meta_bootstraps_agree);
+            concurrent_meta_bootstraps_agree, concurrent_poll_votes_all_count,
+            concurrent_vote_changes_keep_one_vote, concurrent_poll_ends_end_once);
     };
     (@concurrent $open:path; $($case:ident),*) => {
         $(
@@ -1812,4 +1816,295 @@ pub async fn webhooks_go_with_their_channel(store: &dyn Store) {
         store.webhook(Snowflake(12)).await.unwrap(),
         Some(webhook(12, 100, 102))
     );
+}
+
+/// When the polls of these cases end: an hour after [`BASE_MS`].
+const POLL_EXPIRY_MS: u64 = BASE_MS + 3_600_000;
+
+/// A message of guild 100's channel 101 with a poll of three answers.
+fn poll_message(id: Snowflake, expiry_ms: u64, multiselect: bool) -> Message {
+    let answer = |answer_id: u8| PollAnswer {
+        answer_id,
+        text: format!("answer {answer_id}"),
+        emoji: None,
+    };
+    Message {
+        guild_id: Some(Snowflake(100)),
+        poll: Some(Poll {
+            question: "which?".into(),
+            answers: (1..=3).map(answer).collect(),
+            expiry_ms,
+            allow_multiselect: multiselect,
+            layout_type: 1,
+            finalized: false,
+        }),
+        ..Message::new(id, Snowflake(101), Snowflake(10), "")
+    }
+}
+
+async fn poll_world(store: &dyn Store) -> Snowflake {
+    store
+        .create_guild(&new_guild(100, 1, &[101, 102]))
+        .await
+        .unwrap();
+    let id = id_at(BASE_MS, 1);
+    store
+        .create_message(&poll_message(id, POLL_EXPIRY_MS, true))
+        .await
+        .unwrap();
+    id
+}
+
+fn changed(removed: &[u8], added: &[u8]) -> PollVote {
+    PollVote::Changed {
+        removed: removed.to_vec(),
+        added: added.to_vec(),
+    }
+}
+
+pub async fn poll_votes(store: &dyn Store) {
+    let id = poll_world(store).await;
+    let c = Snowflake(101);
+    let now = BASE_MS + 1_000;
+    let vote = |user: u64, answers: &'static [u8]| async move {
+        store
+            .vote_poll(c, id, Snowflake(user), answers, now)
+            .await
+            .unwrap()
+    };
+    assert_eq!(vote(21, &[1, 2]).await, changed(&[], &[1, 2]));
+    assert_eq!(vote(21, &[2, 3]).await, changed(&[1], &[3]));
+    assert_eq!(
+        vote(21, &[2, 3]).await,
+        changed(&[], &[]),
+        "the same vote again"
+    );
+    assert_eq!(vote(22, &[3]).await, changed(&[], &[3]));
+    assert_eq!(vote(23, &[3]).await, changed(&[], &[3]));
+    assert_eq!(
+        store.poll_counts(c, id).await.unwrap(),
+        [(2, 1), (3, 3)],
+        "answers without votes are left out"
+    );
+    assert_eq!(
+        store.poll_votes(c, id, Snowflake(21)).await.unwrap(),
+        [2, 3]
+    );
+    assert!(
+        store
+            .poll_votes(c, id, Snowflake(24))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let voters = |after: u64, limit: usize| async move {
+        let ids = store
+            .poll_voters(c, id, 3, Snowflake(after), limit)
+            .await
+            .unwrap();
+        ids.iter().map(|u| u.get()).collect::<Vec<_>>()
+    };
+    assert_eq!(voters(0, 10).await, [21, 22, 23]);
+    assert_eq!(voters(0, 2).await, [21, 22]);
+    assert_eq!(voters(22, 2).await, [23]);
+    assert!(voters(23, 2).await.is_empty());
+    assert_eq!(
+        vote(21, &[]).await,
+        changed(&[2, 3], &[]),
+        "an empty vote removes it"
+    );
+    assert_eq!(store.poll_counts(c, id).await.unwrap(), [(3, 2)]);
+    // Neither a message without a poll nor one that is not there takes votes.
+    let plain = id_at(BASE_MS, 2);
+    store
+        .create_message(&message(101, plain, "no poll"))
+        .await
+        .unwrap();
+    let voted = store.vote_poll(c, plain, Snowflake(21), &[1], now).await;
+    assert_eq!(voted.unwrap(), PollVote::Unknown);
+    let gone = id_at(BASE_MS, 3);
+    let voted = store.vote_poll(c, gone, Snowflake(21), &[1], now).await;
+    assert_eq!(voted.unwrap(), PollVote::Unknown);
+    // At its expiry, it takes no more.
+    let late = store
+        .vote_poll(c, id, Snowflake(24), &[1], POLL_EXPIRY_MS)
+        .await
+        .unwrap();
+    assert_eq!(late, PollVote::Ended);
+    assert_eq!(store.poll_counts(c, id).await.unwrap(), [(3, 2)]);
+}
+
+pub async fn polls_end_once_and_are_listed_until_then(store: &dyn Store) {
+    let first = poll_world(store).await;
+    let c = Snowflake(101);
+    let sooner = id_at(BASE_MS, 2);
+    let sooner_expiry = POLL_EXPIRY_MS - 60_000;
+    store
+        .create_message(&poll_message(sooner, sooner_expiry, false))
+        .await
+        .unwrap();
+    let listed = |at: Snowflake, expiry_ms: u64| OpenPoll {
+        channel_id: c,
+        message_id: at,
+        expiry_ms,
+    };
+    assert!(
+        store
+            .polls_due(sooner_expiry - 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.polls_due(POLL_EXPIRY_MS, 10).await.unwrap(),
+        [listed(sooner, sooner_expiry), listed(first, POLL_EXPIRY_MS)],
+        "soonest first"
+    );
+    assert_eq!(store.polls_due(POLL_EXPIRY_MS, 1).await.unwrap().len(), 1);
+    // Its author ends the first early: its expiry is then.
+    let early = BASE_MS + 5_000;
+    let ended = store
+        .end_poll(c, first, POLL_EXPIRY_MS, early)
+        .await
+        .unwrap()
+        .expect("ended by this call");
+    let poll = ended.poll.unwrap();
+    assert!(poll.finalized);
+    assert_eq!(poll.expiry_ms, early);
+    assert_eq!(
+        store.message(c, first).await.unwrap().unwrap().poll,
+        Some(poll)
+    );
+    assert_eq!(
+        store
+            .end_poll(c, first, POLL_EXPIRY_MS, early)
+            .await
+            .unwrap(),
+        None,
+        "a poll ends once"
+    );
+    let voted = store
+        .vote_poll(c, first, Snowflake(21), &[1], early - 1)
+        .await
+        .unwrap();
+    assert_eq!(voted, PollVote::Ended, "an ended poll takes no votes");
+    assert_eq!(
+        store.polls_due(u64::MAX, 10).await.unwrap(),
+        [listed(sooner, sooner_expiry)]
+    );
+    // Ended at its expiry, it keeps it.
+    let ended = store
+        .end_poll(c, sooner, sooner_expiry, POLL_EXPIRY_MS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.poll.unwrap().expiry_ms, sooner_expiry);
+    assert!(store.polls_due(u64::MAX, 10).await.unwrap().is_empty());
+    // A message without a poll, or none at all, ends nothing.
+    let plain = id_at(BASE_MS, 3);
+    store
+        .create_message(&message(101, plain, "no poll"))
+        .await
+        .unwrap();
+    assert_eq!(store.end_poll(c, plain, 0, early).await.unwrap(), None);
+    assert_eq!(store.message(c, plain).await.unwrap().unwrap().poll, None);
+}
+
+pub async fn poll_votes_go_with_their_message_and_channel(store: &dyn Store) {
+    let id = poll_world(store).await;
+    let c = Snowflake(101);
+    let now = BASE_MS + 1_000;
+    store
+        .vote_poll(c, id, Snowflake(21), &[1], now)
+        .await
+        .unwrap();
+    store.delete_messages(c, &[id]).await.unwrap();
+    assert!(store.poll_counts(c, id).await.unwrap().is_empty());
+    assert!(
+        store
+            .poll_votes(c, id, Snowflake(21))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store.polls_due(u64::MAX, 10).await.unwrap().is_empty(),
+        "a deleted poll is no longer listed"
+    );
+    // In a deleted channel, its votes go with its messages; its listing
+    // goes when it falls due and is found gone.
+    let other = id_at(BASE_MS, 2);
+    store
+        .create_message(&poll_message(other, POLL_EXPIRY_MS, true))
+        .await
+        .unwrap();
+    store
+        .vote_poll(c, other, Snowflake(21), &[2], now)
+        .await
+        .unwrap();
+    store.delete_channel(c).await.unwrap();
+    purge(store).await;
+    assert!(store.poll_counts(c, other).await.unwrap().is_empty());
+    let due = store.polls_due(u64::MAX, 10).await.unwrap();
+    for poll in due {
+        let ended = store
+            .end_poll(poll.channel_id, poll.message_id, poll.expiry_ms, now)
+            .await
+            .unwrap();
+        assert_eq!(ended, None, "its message is gone");
+    }
+    assert!(store.polls_due(u64::MAX, 10).await.unwrap().is_empty());
+}
+
+pub async fn concurrent_poll_votes_all_count(store: Arc<dyn Store>) {
+    let id = poll_world(&*store).await;
+    let now = BASE_MS + 1_000;
+    let votes = all_at_once(&store, 30, move |store, i| async move {
+        let user = Snowflake(1_000 + i as u64);
+        let answers = [(i % 3) as u8 + 1];
+        store
+            .vote_poll(Snowflake(101), id, user, &answers, now)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(votes.iter().all(|v| matches!(v, PollVote::Changed { .. })));
+    let counts = store.poll_counts(Snowflake(101), id).await.unwrap();
+    assert_eq!(counts, [(1, 10), (2, 10), (3, 10)], "no vote is lost");
+}
+
+pub async fn concurrent_vote_changes_keep_one_vote(store: Arc<dyn Store>) {
+    let id = poll_world(&*store).await;
+    let now = BASE_MS + 1_000;
+    all_at_once(&store, 12, move |store, i| async move {
+        let answers = [(i % 3) as u8 + 1];
+        store
+            .vote_poll(Snowflake(101), id, Snowflake(21), &answers, now)
+            .await
+            .unwrap()
+    })
+    .await;
+    let mine = store
+        .poll_votes(Snowflake(101), id, Snowflake(21))
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.len(),
+        1,
+        "each change replaced the one before: {mine:?}"
+    );
+    let counts = store.poll_counts(Snowflake(101), id).await.unwrap();
+    assert_eq!(counts, [(mine[0], 1)]);
+}
+
+pub async fn concurrent_poll_ends_end_once(store: Arc<dyn Store>) {
+    let id = poll_world(&*store).await;
+    let ended = all_at_once(&store, 8, move |store, _| async move {
+        store
+            .end_poll(Snowflake(101), id, POLL_EXPIRY_MS, POLL_EXPIRY_MS)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(ended.iter().flatten().count(), 1, "one caller ends it");
 }

@@ -212,6 +212,8 @@ pub trait InviteStore: Send + Sync {
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
+    /// Stores the message; one with an open poll is listed for
+    /// [`PollStore::polls_due`] in the same write.
     async fn create_message(&self, message: &Message) -> StoreResult<()>;
     async fn message(&self, channel_id: Snowflake, id: Snowflake) -> StoreResult<Option<Message>>;
     /// Changes only the patched columns; `None` if the message does not exist.
@@ -221,7 +223,8 @@ pub trait MessageStore: Send + Sync {
         id: Snowflake,
         patch: &MessagePatch,
     ) -> StoreResult<Option<Message>>;
-    /// Removes the messages that exist among `ids` and returns them.
+    /// Removes the messages that exist among `ids` (with their reactions,
+    /// pins and poll votes) and returns them.
     async fn delete_messages(
         &self,
         channel_id: Snowflake,
@@ -380,6 +383,82 @@ pub trait ReactionStore: Send + Sync {
     ) -> StoreResult<Option<Message>>;
 }
 
+/// What a change of one person's vote came to, decided in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollVote {
+    /// No such message, or it carries no poll.
+    Unknown,
+    /// The poll has ended ([`Poll::open_at`](concord_model::records::Poll::open_at)
+    /// says no): nothing changed.
+    Ended,
+    /// The answers the voter no longer and newly votes for, by id.
+    Changed { removed: Vec<u8>, added: Vec<u8> },
+}
+
+/// A poll not yet ended, as [`PollStore::polls_due`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenPoll {
+    pub channel_id: Snowflake,
+    pub message_id: Snowflake,
+    pub expiry_ms: u64,
+}
+
+/// Votes on polls, kept apart from their messages (each a row per voter
+/// and answer, counted when a poll is read), and the polls not yet ended,
+/// by expiry, which the expiry task walks. A message's votes and listing
+/// go with it; a deleted channel's votes with its purge.
+#[async_trait]
+pub trait PollStore: Send + Sync {
+    /// Makes `answer_ids` the user's whole vote (none: no vote), as one
+    /// operation and only while the poll is open at `now_ms`: of concurrent
+    /// changes on any node, each applies to what the one before left, and
+    /// none lands after the poll ended.
+    async fn vote_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+        answer_ids: &[u8],
+        now_ms: u64,
+    ) -> StoreResult<PollVote>;
+    /// Votes per answer, by answer id; answers without votes left out.
+    async fn poll_counts(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> StoreResult<Vec<(u8, u64)>>;
+    /// The answers the user votes for, ascending.
+    async fn poll_votes(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Vec<u8>>;
+    /// Who votes for the answer, by user id ascending, after `after`.
+    async fn poll_voters(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        answer_id: u8,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>>;
+    /// Polls not yet ended whose expiry is at or before `now_ms`, soonest first.
+    async fn polls_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<OpenPoll>>;
+    /// Ends the poll at `now_ms` (its expiry becomes `now_ms` if that is
+    /// sooner) and unlists it, as one operation: the message as it is now,
+    /// for the one caller that ended it; `None` if it had ended or is gone.
+    /// `expiry_ms` is the expiry it was listed under, so its listing goes
+    /// even when the message is gone.
+    async fn end_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        expiry_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<Option<Message>>;
+}
+
 /// Pinned messages of a channel, newest pin first.
 #[async_trait]
 pub trait PinStore: Send + Sync {
@@ -476,6 +555,7 @@ pub trait Store:
     + BackupStore
     + AttachmentStore
     + WebhookStore
+    + PollStore
 {
 }
 
@@ -499,6 +579,7 @@ impl<T> Store for T where
         + BackupStore
         + AttachmentStore
         + WebhookStore
+        + PollStore
 {
 }
 

@@ -15,9 +15,9 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
-    InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, PinStore, PrivateChannelStore,
-    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
-    UserStore, WebhookStore, bucket_of, login_key, login_keys,
+    InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore, PollStore,
+    PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult,
+    ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -60,6 +60,10 @@ struct Inner {
     /// Deleted channels whose messages are left to `purge_deleted`.
     purging: BTreeSet<Snowflake>,
     webhooks: BTreeMap<Snowflake, Webhook>,
+    /// (channel, message, answer, user)
+    poll_votes: BTreeSet<(Snowflake, Snowflake, u8, Snowflake)>,
+    /// (expiry, channel, message) of the polls not yet ended.
+    open_polls: BTreeSet<(u64, Snowflake, Snowflake)>,
 }
 
 /// Values keyed by id from just above `from`, in id order.
@@ -165,6 +169,7 @@ impl Inner {
         self.messages.retain(|(c, _), _| *c != channel_id);
         self.pins.retain(|(c, _, _)| *c != channel_id);
         self.reactions.retain(|(c, _, _, _)| *c != channel_id);
+        self.poll_votes.retain(|(c, _, _, _)| *c != channel_id);
         self.pinned_at.retain(|(c, _), _| *c != channel_id);
         let gone: Vec<Attachment> = self
             .attachments
@@ -657,7 +662,13 @@ impl MessageStore for MemoryStore {
     async fn create_message(&self, message: &Message) -> StoreResult<()> {
         self.pause().await;
         let bucket = bucket_of(message.id, self.bucket_ms);
-        self.lock()
+        let mut inner = self.lock();
+        if let Some(poll) = message.poll.as_ref().filter(|p| !p.finalized) {
+            inner
+                .open_polls
+                .insert((poll.expiry_ms, message.channel_id, message.id));
+        }
+        inner
             .messages
             .entry((message.channel_id, bucket))
             .or_default()
@@ -708,11 +719,17 @@ impl MessageStore for MemoryStore {
             if partition.is_empty() {
                 inner.messages.remove(&key);
             }
-            if removed.is_some() {
+            if let Some(message) = &removed {
                 inner.unpin(channel_id, *id);
                 inner
                     .reactions
                     .retain(|(c, m, _, _)| (*c, *m) != (channel_id, *id));
+                inner
+                    .poll_votes
+                    .retain(|(c, m, _, _)| (*c, *m) != (channel_id, *id));
+                if let Some(poll) = &message.poll {
+                    inner.open_polls.remove(&(poll.expiry_ms, channel_id, *id));
+                }
             }
             deleted.extend(removed);
         }
@@ -1248,6 +1265,154 @@ impl WebhookStore for MemoryStore {
         let inner = self.lock();
         let found = inner.webhooks.values().filter(|w| w.guild_id == guild_id);
         Ok(found.cloned().collect())
+    }
+}
+
+impl Inner {
+    /// The user's answers on a poll, ascending.
+    fn votes_of(&self, channel_id: Snowflake, message_id: Snowflake, user: Snowflake) -> Vec<u8> {
+        let all = (channel_id, message_id, 0, Snowflake(0))
+            ..=(channel_id, message_id, u8::MAX, Snowflake(u64::MAX));
+        self.poll_votes
+            .range(all)
+            .filter(|v| v.3 == user)
+            .map(|v| v.2)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl PollStore for MemoryStore {
+    async fn vote_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+        answer_ids: &[u8],
+        now_ms: u64,
+    ) -> StoreResult<PollVote> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let Some(message) = inner.message_mut(channel_id, message_id, self.bucket_ms) else {
+            return Ok(PollVote::Unknown);
+        };
+        match &message.poll {
+            None => return Ok(PollVote::Unknown),
+            Some(poll) if !poll.open_at(now_ms) => return Ok(PollVote::Ended),
+            Some(_) => {}
+        }
+        let before = inner.votes_of(channel_id, message_id, user_id);
+        let removed: Vec<u8> = before
+            .iter()
+            .copied()
+            .filter(|a| !answer_ids.contains(a))
+            .collect();
+        let mut added: Vec<u8> = answer_ids
+            .iter()
+            .copied()
+            .filter(|a| !before.contains(a))
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        for answer in &removed {
+            inner
+                .poll_votes
+                .remove(&(channel_id, message_id, *answer, user_id));
+        }
+        for answer in &added {
+            inner
+                .poll_votes
+                .insert((channel_id, message_id, *answer, user_id));
+        }
+        Ok(PollVote::Changed { removed, added })
+    }
+
+    async fn poll_counts(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+    ) -> StoreResult<Vec<(u8, u64)>> {
+        self.pause().await;
+        let inner = self.lock();
+        let all = (channel_id, message_id, 0, Snowflake(0))
+            ..=(channel_id, message_id, u8::MAX, Snowflake(u64::MAX));
+        let mut counts: BTreeMap<u8, u64> = BTreeMap::new();
+        for vote in inner.poll_votes.range(all) {
+            *counts.entry(vote.2).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    async fn poll_votes(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        user_id: Snowflake,
+    ) -> StoreResult<Vec<u8>> {
+        self.pause().await;
+        Ok(self.lock().votes_of(channel_id, message_id, user_id))
+    }
+
+    async fn poll_voters(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        answer_id: u8,
+        after: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Snowflake>> {
+        self.pause().await;
+        let inner = self.lock();
+        let from = Snowflake(after.get().saturating_add(1));
+        let range = (channel_id, message_id, answer_id, from)
+            ..=(channel_id, message_id, answer_id, Snowflake(u64::MAX));
+        Ok(inner
+            .poll_votes
+            .range(range)
+            .take(limit)
+            .map(|v| v.3)
+            .collect())
+    }
+
+    async fn polls_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<OpenPoll>> {
+        self.pause().await;
+        let inner = self.lock();
+        Ok(inner
+            .open_polls
+            .iter()
+            .take_while(|(expiry, _, _)| *expiry <= now_ms)
+            .take(limit)
+            .map(|&(expiry_ms, channel_id, message_id)| OpenPoll {
+                channel_id,
+                message_id,
+                expiry_ms,
+            })
+            .collect())
+    }
+
+    async fn end_poll(
+        &self,
+        channel_id: Snowflake,
+        message_id: Snowflake,
+        expiry_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<Option<Message>> {
+        self.pause().await;
+        let mut inner = self.lock();
+        inner
+            .open_polls
+            .remove(&(expiry_ms, channel_id, message_id));
+        let Some(message) = inner.message_mut(channel_id, message_id, self.bucket_ms) else {
+            return Ok(None);
+        };
+        match message.poll.as_mut() {
+            Some(poll) if !poll.finalized => {
+                poll.finalized = true;
+                poll.expiry_ms = poll.expiry_ms.min(now_ms);
+                Ok(Some(message.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

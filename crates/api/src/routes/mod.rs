@@ -44,6 +44,7 @@ mod invites;
 pub(crate) mod messages;
 mod moderation;
 mod pins;
+mod polls;
 mod reactions;
 mod search;
 mod threads;
@@ -105,6 +106,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(invites::routes())
         .merge(moderation::routes())
         .merge(pins::routes())
+        .merge(polls::routes())
         .merge(reactions::routes())
         .merge(emojis::routes())
         .merge(search::routes())

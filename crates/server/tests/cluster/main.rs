@@ -465,3 +465,71 @@ async fn every_node_searches_one_index_and_another_node_takes_its_writing_over()
         .await;
     assert_eq!(found.body["total_results"], 2, "{:?}", found.body);
 }
+
+#[tokio::test]
+async fn poll_votes_through_two_nodes_all_count_and_the_poll_ends_once() {
+    poll_votes_hold_across_nodes(Cluster::start(2).await).await;
+}
+
+/// Ten people vote at once through two nodes: every vote counts, as both
+/// nodes read it; the author ending the poll through both nodes at once
+/// ends it once, with one result message.
+async fn poll_votes_hold_across_nodes(cluster: Cluster) {
+    let names: Vec<String> = (0..10).map(|i| format!("voter{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (owner, general, voters) = guild_with(&cluster, &names).await;
+    let poll = json!({ "poll": {
+        "question": { "text": "Lunch?" },
+        "answers": [{ "poll_media": { "text": "pizza" } }, { "poll_media": { "text": "soup" } }],
+    }});
+    let sent = cluster
+        .node(0)
+        .post(&format!("/channels/{general}/messages"), &owner.auth, poll)
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    let votes = voters.iter().enumerate().map(|(i, voter)| {
+        let node = cluster.node(i % 2);
+        let path = format!("/channels/{general}/polls/{id}/answers/@me");
+        async move {
+            let answer = (i % 2 + 1).to_string();
+            node.put(&path, &voter.auth, json!({ "answer_ids": [answer] }))
+                .await
+                .status
+        }
+    });
+    assert!(join_all(votes).await.iter().all(|s| *s == 204));
+    for node in [cluster.node(0), cluster.node(1)] {
+        let read = node
+            .get(&format!("/channels/{general}/messages/{id}"), &owner.auth)
+            .await;
+        assert_eq!(
+            read.body["poll"]["results"]["answer_counts"],
+            json!([
+                { "id": 1, "count": 5, "me_voted": false },
+                { "id": 2, "count": 5, "me_voted": false },
+            ])
+        );
+    }
+    let expire = format!("/channels/{general}/polls/{id}/expire");
+    let ends =
+        [cluster.node(0), cluster.node(1)].map(|node| node.post(&expire, &owner.auth, json!({})));
+    let mut statuses: Vec<u16> = join_all(ends).await.iter().map(|r| r.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400], "ended once");
+    let page = cluster
+        .node(1)
+        .get(
+            &format!("/channels/{general}/messages?limit=10"),
+            &owner.auth,
+        )
+        .await;
+    let results = page
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == 46)
+        .count();
+    assert_eq!(results, 1, "one result message");
+}

@@ -37,3 +37,10 @@ async fn history_follows_writes_across_nodes_on_postgres() {
         super::history_follows_writes_across_nodes(cluster).await;
     }
 }
+
+#[tokio::test]
+async fn poll_votes_hold_across_nodes_on_postgres() {
+    if let Some((cluster, _database)) = cluster(2).await {
+        super::poll_votes_hold_across_nodes(cluster).await;
+    }
+}

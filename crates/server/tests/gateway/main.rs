@@ -6,6 +6,7 @@ mod events;
 mod fuzz;
 mod handshake;
 mod ordering;
+mod polls;
 mod presence;
 mod resume;
 mod resume_elsewhere;

@@ -21,6 +21,7 @@ mod observability;
 mod openapi;
 mod permission_matrix;
 mod permissions;
+mod polls;
 mod private;
 mod ratelimits;
 mod search;

@@ -39,6 +39,44 @@ pub struct CreateMessage {
     pub flags: Option<u64>,
     #[serde(default)]
     pub enforce_nonce: bool,
+    pub poll: Option<PollInput>,
+}
+
+/// Discord's poll create request; checked by `polls::create`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PollInput {
+    pub question: Option<PollMediaInput>,
+    pub answers: Option<Vec<PollAnswerInput>>,
+    /// Hours; 24 when absent. A number, not only an integer: discord.py
+    /// sends `1.0`.
+    pub duration: Option<f64>,
+    pub allow_multiselect: Option<bool>,
+    pub layout_type: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PollMediaInput {
+    pub text: Option<String>,
+    pub emoji: Option<PollEmojiInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PollAnswerInput {
+    pub poll_media: Option<PollMediaInput>,
+}
+
+/// A custom emoji by `id`, or a unicode one by `name`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PollEmojiInput {
+    pub id: Option<Snowflake>,
+    pub name: Option<String>,
+}
+
+/// `PUT /channels/{c}/polls/{m}/answers/@me`: the voter's whole vote,
+/// answer ids as strings (as Discord's client sends them) or numbers.
+#[derive(Debug, Default, Deserialize)]
+pub struct PollVoteInput {
+    pub answer_ids: Vec<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -202,8 +202,12 @@ impl Service {
             }
             None => None,
         };
+        let poll = self
+            .compose_poll(view, input.poll, now_ms(), &mut errors)
+            .await?;
         errors.into_result()?;
-        if content.trim().is_empty() && embeds.is_empty() && input.uploads.is_empty() {
+        let empty = content.trim().is_empty() && embeds.is_empty() && input.uploads.is_empty();
+        if empty && poll.is_none() {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
         if !input.uploads.is_empty() {
@@ -237,6 +241,7 @@ impl Service {
             reactions: Vec::new(),
             attachments,
             webhook: None,
+            poll,
         })
     }
 
@@ -282,13 +287,24 @@ impl Service {
         content: &str,
         reference: Option<MessageReference>,
     ) -> ServiceResult<()> {
-        let turn = self.messages.sequencer.enter(channel.id, || self.next_id());
         let notice = Message {
             guild_id: channel.guild_id,
             kind,
             message_reference: reference,
-            ..Message::new(turn.id, channel.id, author, content)
+            ..Message::new(Snowflake(0), channel.id, author, content)
         };
+        self.post_system_message(channel, notice).await
+    }
+
+    /// Stores and announces a message the server writes (a notice, a
+    /// poll's result); its id is minted now, in the channel's order.
+    pub(crate) async fn post_system_message(
+        &self,
+        channel: &Channel,
+        mut notice: Message,
+    ) -> ServiceResult<()> {
+        let turn = self.messages.sequencer.enter(channel.id, || self.next_id());
+        notice.id = turn.id;
         self.store.create_message(&notice).await?;
         self.messages.cache.created(&notice).await;
         let out = self.render_message(&notice).await?;
@@ -426,6 +442,7 @@ impl Service {
         self.hide_content_from_bots(caller, &view, &mut page)
             .await?;
         self.mark_own_reactions(caller.id, &mut page).await?;
+        self.mark_own_votes(caller.id, &mut page).await?;
         Ok(page)
     }
 
@@ -453,6 +470,7 @@ impl Service {
         self.hide_content_from_bots(caller, &view, &mut rendered)
             .await?;
         self.mark_own_reactions(caller.id, &mut rendered).await?;
+        self.mark_own_votes(caller.id, &mut rendered).await?;
         let [rendered] = rendered;
         Ok(rendered)
     }
@@ -485,6 +503,9 @@ impl Service {
         input: EditMessage,
     ) -> ServiceResult<wire::Message> {
         let (channel_id, id) = (message.channel_id, message.id);
+        if message.poll.is_some() {
+            return Err(ServiceError::BadRequest(codes::POLL_NOT_EDITABLE));
+        }
         let mut patch = MessagePatch {
             edited_ms: Some(now_ms()),
             ..MessagePatch::default()

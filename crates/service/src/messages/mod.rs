@@ -1,9 +1,9 @@
 //! Messages: what is said in a channel. Sending, history, edits and
 //! deletions (`message`), the order new messages are announced in
 //! (`sequencer`), the recent-messages cache (`cache`), rendering for
-//! clients (`render`), reactions, pins, read states and their unread
-//! mentions (`read_states`), and the request bodies of those routes
-//! (`input`).
+//! clients (`render`), reactions, pins, polls (votes, voters, their end
+//! and result), read states and their unread mentions (`read_states`),
+//! and the request bodies of those routes (`input`).
 //!
 //! Depends on access (views, rate limits for slowmode and the flood
 //! check), on guilds (the audit log, custom emoji for reactions), on
@@ -15,12 +15,16 @@ pub mod cache;
 pub mod input;
 pub mod message;
 pub mod pins;
+pub mod polls;
 pub mod reactions;
 pub mod read_states;
 mod render;
 pub(crate) mod sequencer;
 
-pub use input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage, ReferenceInput};
+pub use input::{
+    AllowedMentions, BulkDelete, CreateMessage, EditMessage, PollInput, PollVoteInput,
+    ReferenceInput,
+};
 
 /// What messages keep on each node.
 pub(crate) struct State {

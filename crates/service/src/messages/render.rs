@@ -1,5 +1,6 @@
 //! Messages as clients read them: with their authors, mentions,
-//! replied-to messages, threads, and attachment URLs signed afresh.
+//! replied-to messages, threads, attachment URLs signed afresh, and the
+//! votes on their polls.
 
 use std::collections::HashMap;
 
@@ -56,7 +57,7 @@ impl Service {
                 .collect();
             out
         };
-        Ok(messages
+        let mut rendered: Vec<wire::Message> = messages
             .iter()
             .map(|m| {
                 let mut out = one(m);
@@ -70,7 +71,9 @@ impl Service {
                 }
                 out
             })
-            .collect())
+            .collect();
+        self.count_poll_votes(messages, &mut rendered).await?;
+        Ok(rendered)
     }
 
     pub(crate) async fn render_message(

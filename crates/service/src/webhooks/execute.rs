@@ -10,8 +10,8 @@ use super::input::{ExecuteOptions, ExecuteWebhook};
 use crate::messages::EditMessage;
 use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult};
 
-/// What a webhook may do where it posts: send (with files, embeds and
-/// TTS) and mention anyone, as Discord's webhooks may.
+/// What a webhook may do where it posts: send (with files, embeds, TTS
+/// and polls) and mention anyone, as Discord's webhooks may.
 const WEBHOOK_PERMISSIONS: Permissions = Permissions(
     Permissions::VIEW_CHANNEL.0
         | Permissions::SEND_MESSAGES.0
@@ -20,7 +20,8 @@ const WEBHOOK_PERMISSIONS: Permissions = Permissions(
         | Permissions::EMBED_LINKS.0
         | Permissions::ATTACH_FILES.0
         | Permissions::READ_MESSAGE_HISTORY.0
-        | Permissions::MENTION_EVERYONE.0,
+        | Permissions::MENTION_EVERYONE.0
+        | Permissions::SEND_POLLS.0,
 );
 
 /// Longest `avatar_url` kept.

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::attachments::Upload;
 use crate::input::nullable;
-use crate::messages::{AllowedMentions, CreateMessage};
+use crate::messages::{AllowedMentions, CreateMessage, PollInput};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CreateWebhook {
@@ -39,6 +39,7 @@ pub struct ExecuteWebhook {
     pub embeds: Option<Vec<Value>>,
     pub allowed_mentions: Option<AllowedMentions>,
     pub flags: Option<u64>,
+    pub poll: Option<PollInput>,
 }
 
 impl ExecuteWebhook {
@@ -51,6 +52,7 @@ impl ExecuteWebhook {
             embeds: self.embeds,
             allowed_mentions: self.allowed_mentions,
             flags: self.flags,
+            poll: self.poll,
             ..CreateMessage::default()
         };
         (message, self.username, self.avatar_url)
