@@ -77,6 +77,19 @@ pub const TABLES: &[(&str, &str)] = &[
     ("webhook", "webhook id -> Webhook"),
     ("channel_webhook", "channel id | webhook id -> ()"),
     ("guild_webhook", "guild id | webhook id -> ()"),
+    (
+        "command",
+        "application id | guild id (0: global) | command id -> Command",
+    ),
+    (
+        "command_scope",
+        "command id -> application id | guild id (0: global)",
+    ),
+    ("guild_command", "guild id | command id -> ()"),
+    (
+        "command_permissions",
+        "guild id | command or application id -> CommandPermissions",
+    ),
     ("meta", "name -> bytes"),
     (
         "purge",
