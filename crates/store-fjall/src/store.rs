@@ -1876,6 +1876,108 @@ impl WebhookStore for FjallStore {
     }
 }
 
+#[async_trait]
+impl CommandStore for FjallStore {
+    async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate> {
+        let mut outcome = CommandCreate::LimitReached;
+        self.write(|b| {
+            let current = self.scope_commands(command.application_id, command.guild_id)?;
+            outcome = CommandCreate::apply(&current, command, max);
+            if let CommandCreate::Created(c) | CommandCreate::Replaced(c) = &outcome {
+                self.stage_command(b, c)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        self.command_now(id)
+    }
+
+    async fn commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+    ) -> StoreResult<Vec<Command>> {
+        self.scope_commands(application_id, guild_id)
+    }
+
+    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
+        let mut exists = false;
+        self.write(|b| {
+            // The scope never changes, so the keys stay the same.
+            exists = self.command_now(command.id)?.is_some();
+            if exists {
+                self.stage_command(b, command)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(exists)
+    }
+
+    async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        let mut removed = None;
+        self.write(|b| {
+            removed = self.stage_command_removal(b, id)?;
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn overwrite_commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+        commands: &[Command],
+    ) -> StoreResult<Vec<Command>> {
+        let mut stored = Vec::new();
+        self.write(|b| {
+            let current = self.scope_commands(application_id, guild_id)?;
+            let overwrite = CommandOverwrite::apply(&current, commands);
+            for id in &overwrite.removed {
+                self.stage_command_removal(b, *id)?;
+            }
+            for command in &overwrite.commands {
+                self.stage_command(b, command)?;
+            }
+            stored = overwrite.commands;
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
+    }
+
+    async fn command_permissions(
+        &self,
+        guild_id: Snowflake,
+        application_id: Snowflake,
+    ) -> StoreResult<Vec<CommandPermissions>> {
+        let all: Vec<CommandPermissions> =
+            Self::scan(&self.t.command_permissions, keys::id(guild_id))?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.application_id == application_id)
+            .collect())
+    }
+
+    async fn put_command_permissions(&self, permissions: &CommandPermissions) -> StoreResult<()> {
+        let key = keys::pair(permissions.guild_id.get(), permissions.id.get());
+        self.write(|b| {
+            if permissions.permissions.is_empty() {
+                b.remove(&self.t.command_permissions, key);
+            } else {
+                b.insert(&self.t.command_permissions, key, encode(permissions)?);
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2010,107 +2112,5 @@ mod tests {
         }
         let store = FjallStore::open(dir.path(), options).unwrap();
         assert_eq!(store.meta("k").await.unwrap(), Some(b"v".to_vec()));
-    }
-}
-
-#[async_trait]
-impl CommandStore for FjallStore {
-    async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate> {
-        let mut outcome = CommandCreate::LimitReached;
-        self.write(|b| {
-            let current = self.scope_commands(command.application_id, command.guild_id)?;
-            outcome = CommandCreate::apply(&current, command, max);
-            if let CommandCreate::Created(c) | CommandCreate::Replaced(c) = &outcome {
-                self.stage_command(b, c)?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(outcome)
-    }
-
-    async fn command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
-        self.command_now(id)
-    }
-
-    async fn commands(
-        &self,
-        application_id: Snowflake,
-        guild_id: Option<Snowflake>,
-    ) -> StoreResult<Vec<Command>> {
-        self.scope_commands(application_id, guild_id)
-    }
-
-    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
-        let mut exists = false;
-        self.write(|b| {
-            // The scope never changes, so the keys stay the same.
-            exists = self.command_now(command.id)?.is_some();
-            if exists {
-                self.stage_command(b, command)?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(exists)
-    }
-
-    async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
-        let mut removed = None;
-        self.write(|b| {
-            removed = self.stage_command_removal(b, id)?;
-            Ok(())
-        })
-        .await?;
-        Ok(removed)
-    }
-
-    async fn overwrite_commands(
-        &self,
-        application_id: Snowflake,
-        guild_id: Option<Snowflake>,
-        commands: &[Command],
-    ) -> StoreResult<Vec<Command>> {
-        let mut stored = Vec::new();
-        self.write(|b| {
-            let current = self.scope_commands(application_id, guild_id)?;
-            let overwrite = CommandOverwrite::apply(&current, commands);
-            for id in &overwrite.removed {
-                self.stage_command_removal(b, *id)?;
-            }
-            for command in &overwrite.commands {
-                self.stage_command(b, command)?;
-            }
-            stored = overwrite.commands;
-            Ok(())
-        })
-        .await?;
-        Ok(stored)
-    }
-
-    async fn command_permissions(
-        &self,
-        guild_id: Snowflake,
-        application_id: Snowflake,
-    ) -> StoreResult<Vec<CommandPermissions>> {
-        let all: Vec<CommandPermissions> =
-            Self::scan(&self.t.command_permissions, keys::id(guild_id))?;
-        Ok(all
-            .into_iter()
-            .filter(|p| p.application_id == application_id)
-            .collect())
-    }
-
-    async fn put_command_permissions(&self, permissions: &CommandPermissions) -> StoreResult<()> {
-        let key = keys::pair(permissions.guild_id.get(), permissions.id.get());
-        self.write(|b| {
-            if permissions.permissions.is_empty() {
-                b.remove(&self.t.command_permissions, key);
-            } else {
-                b.insert(&self.t.command_permissions, key, encode(permissions)?);
-            }
-            Ok(())
-        })
-        .await
     }
 }

@@ -1265,29 +1265,6 @@ impl WebhookStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
-    }
-
-    crate::store_conformance!(open);
-
-    /// The suite again with every call yielding, as a remote store's do.
-    mod networked {
-        use super::*;
-
-        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
-        }
-
-        crate::store_conformance!(open);
-    }
-}
-
 #[async_trait]
 impl CommandStore for MemoryStore {
     async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate> {
@@ -1373,5 +1350,28 @@ impl CommandStore for MemoryStore {
             inner.command_permissions.insert(key, permissions.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
+    }
+
+    crate::store_conformance!(open);
+
+    /// The suite again with every call yielding, as a remote store's do.
+    mod networked {
+        use super::*;
+
+        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
+        }
+
+        crate::store_conformance!(open);
     }
 }
