@@ -1006,6 +1006,72 @@ mod tests {
         assert_eq!(v["type"], 2);
         assert!(v.get("topic").is_none());
     }
+
+    fn command(guild: Option<u64>) -> records::Command {
+        records::Command {
+            id: Snowflake(10),
+            application_id: Snowflake(2),
+            guild_id: guild.map(Snowflake),
+            kind: 1,
+            name: "blep".into(),
+            name_localizations: Some([("fr".to_owned(), "blep-fr".to_owned())].into()),
+            description: "Blep".into(),
+            description_localizations: None,
+            options: vec![records::CommandOption {
+                kind: 4,
+                name: "n".into(),
+                name_localizations: None,
+                description: "How many".into(),
+                description_localizations: Some([("fr".to_owned(), "Combien".to_owned())].into()),
+                required: false,
+                choices: Vec::new(),
+                options: Vec::new(),
+                channel_types: Vec::new(),
+                min_value: Some(1.into()),
+                max_value: None,
+                min_length: None,
+                max_length: None,
+                autocomplete: true,
+            }],
+            default_member_permissions: Some(Permissions(8)),
+            dm_permission: true,
+            nsfw: false,
+            contexts: None,
+            integration_types: None,
+            version: Snowflake(11),
+        }
+    }
+
+    #[test]
+    fn application_command_golden() {
+        let global = ApplicationCommand::new(&command(None), Localized::Full);
+        assert_eq!(
+            serde_json::to_value(global).unwrap(),
+            json!({
+                "id": "10", "application_id": "2", "version": "11",
+                "default_member_permissions": "8", "type": 1, "name": "blep",
+                "name_localizations": { "fr": "blep-fr" }, "description": "Blep",
+                "description_localizations": null, "dm_permission": true, "contexts": null,
+                "integration_types": [0], "nsfw": false,
+                "options": [{ "type": 4, "name": "n", "description": "How many",
+                    "description_localizations": { "fr": "Combien" },
+                    "min_value": 1, "autocomplete": true }],
+            })
+        );
+        // A guild's, listed for a French reader.
+        let listed = ApplicationCommand::new(&command(Some(7)), Localized::For(Some("fr")));
+        assert_eq!(
+            serde_json::to_value(listed).unwrap(),
+            json!({
+                "id": "10", "application_id": "2", "version": "11",
+                "default_member_permissions": "8", "type": 1, "name": "blep",
+                "name_localized": "blep-fr", "description": "Blep", "guild_id": "7",
+                "nsfw": false,
+                "options": [{ "type": 4, "name": "n", "description": "How many",
+                    "description_localized": "Combien", "min_value": 1, "autocomplete": true }],
+            })
+        );
+    }
 }
 
 /// A guild as GUILD_CREATE carries it: the guild plus its state.
