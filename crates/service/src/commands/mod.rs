@@ -5,8 +5,8 @@
 //!
 //! Only the application's own bot manages its commands (anyone else gets
 //! 20012, as Discord answers a token of another application); a guild's
-//! commands also need the bot in the guild (50001). Discord's rules for a
-//! command's body are in `validate`, the bodies in `input`. Permissions
+//! commands also need the bot in the guild (50001). Discord's rules for the
+//! bodies are in `validate`, the bodies themselves in `input`. Permissions
 //! are read by the bot (or a member who manages the guild) and edited
 //! only by a member holding MANAGE_GUILD and MANAGE_ROLES: Discord
 //! refuses bot tokens there (20001); each edit announces
@@ -24,7 +24,7 @@ mod validate;
 use std::collections::HashSet;
 
 use concord_model::event::EventKind;
-use concord_model::records::{Command, CommandPermission, CommandPermissions};
+use concord_model::records::{Command, CommandPermissions};
 use concord_model::wire::{ApplicationCommand, Localized};
 use concord_model::{Permissions, Snowflake, codes};
 use concord_store::CommandCreate;
@@ -33,9 +33,6 @@ pub use input::{CommandInput, EditCommandPermissions};
 pub use validate::LOCALES;
 
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
-
-/// Overwrites a guild's permissions may hold per command.
-const PERMISSIONS_MAX: usize = 100;
 
 /// How a list of commands shows localizations: whole dictionaries when
 /// asked (`with_localizations`), else the reader's locale's text only.
@@ -395,42 +392,11 @@ impl Service {
         self.require_application_in(guild_id, application_id)
             .await?;
         self.permission_target(application_id, guild_id, id).await?;
-        let Some(given) = input.permissions else {
-            let mut errors = FormErrors::new();
-            errors.add(
-                "permissions",
-                "BASE_TYPE_REQUIRED",
-                "This field is required",
-            );
-            return Err(ServiceError::InvalidForm(errors));
-        };
-        let mut errors = FormErrors::new();
-        if given.len() > PERMISSIONS_MAX {
-            let message = format!("Must be {PERMISSIONS_MAX} or fewer in length.");
-            errors.add("permissions", "BASE_TYPE_MAX_LENGTH", message);
-        }
-        for (i, p) in given.iter().enumerate() {
-            if !(1..=3).contains(&p.kind) {
-                errors.add(
-                    &format!("permissions.{i}.type"),
-                    "BASE_TYPE_CHOICES",
-                    "Value must be one of {1, 2, 3}.",
-                );
-            }
-        }
-        errors.into_result()?;
         let permissions = CommandPermissions {
             id,
             application_id,
             guild_id,
-            permissions: given
-                .iter()
-                .map(|p| CommandPermission {
-                    id: p.id,
-                    kind: p.kind,
-                    permission: p.permission,
-                })
-                .collect(),
+            permissions: validate::permissions(&input)?,
         };
         self.store.put_command_permissions(&permissions).await?;
         self.publish(

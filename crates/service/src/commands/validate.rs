@@ -10,20 +10,22 @@
 //! 25 choices per option; subcommands only at the top or in a group,
 //! groups only at the top; required options before optional ones;
 //! autocomplete never with choices; localizations keyed by Discord's
-//! locales; and at most 8000 characters of text per command.
+//! locales; and at most 8000 characters of text per command. A command
+//! permissions edit holds at most 100 overwrites of a known type.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use concord_model::Snowflake;
 use concord_model::records::{
-    Command, CommandChoice, CommandOption, Localizations, command_type, option_type,
+    Command, CommandChoice, CommandOption, CommandPermission, Localizations, command_type,
+    option_type,
 };
 use regex::Regex;
 use serde_json::{Number, Value};
 
-use super::input::{ChoiceInput, CommandInput, OptionInput};
-use crate::FormErrors;
+use super::input::{ChoiceInput, CommandInput, EditCommandPermissions, OptionInput};
+use crate::{FormErrors, ServiceError, ServiceResult};
 
 /// Longest name of a command, option, in characters.
 const NAME_MAX: usize = 32;
@@ -49,6 +51,9 @@ pub const LOCALES: &[&str] = &[
 
 /// Channel types a `CHANNEL` option may be restricted to.
 const CHANNEL_TYPES: &[u8] = &[0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16];
+
+/// Overwrites one command's permissions in a guild may hold.
+const PERMISSIONS_MAX: usize = 100;
 
 /// The most commands of each type an application may have in one scope.
 pub(crate) fn max_of_kind(kind: u8) -> usize {
@@ -587,6 +592,33 @@ pub(crate) fn size(command: &Command) -> usize {
     longest(&command.name, &command.name_localizations)
         + longest(&command.description, &command.description_localizations)
         + of_options(&command.options)
+}
+
+/// A command permissions edit: a list of at most 100 overwrites, each a
+/// role (1), user (2) or channel (3).
+pub(crate) fn permissions(input: &EditCommandPermissions) -> ServiceResult<Vec<CommandPermission>> {
+    let mut errors = FormErrors::new();
+    let Some(given) = &input.permissions else {
+        required(&mut errors, "permissions");
+        return Err(ServiceError::InvalidForm(errors));
+    };
+    if given.len() > PERMISSIONS_MAX {
+        too_many(&mut errors, "permissions", PERMISSIONS_MAX);
+    }
+    for (i, p) in given.iter().enumerate() {
+        if !(1..=3).contains(&p.kind) {
+            choices_of(&mut errors, &format!("permissions.{i}.type"), &[1, 2, 3]);
+        }
+    }
+    errors.into_result()?;
+    Ok(given
+        .iter()
+        .map(|p| CommandPermission {
+            id: p.id,
+            kind: p.kind,
+            permission: p.permission,
+        })
+        .collect())
 }
 
 #[cfg(test)]
