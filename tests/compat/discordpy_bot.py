@@ -16,6 +16,7 @@ import traceback
 import aiohttp
 import discord
 import yarl
+from discord import app_commands
 from discord.http import Route
 from scenario import HTTP, TIMEOUT, check, owner_says, owner_votes
 
@@ -41,6 +42,24 @@ intents.presences = True
 intents.members = True
 client = discord.Client(intents=intents)
 outcome = {"ok": False}
+tree = app_commands.CommandTree(client)
+HOME = discord.Object(GUILD_ID)
+
+
+@tree.command(name="echo", description="Says it back", guild=HOME)
+@app_commands.describe(text="What to say", times="How often")
+async def echo(interaction: discord.Interaction, text: str, times: app_commands.Range[int, 1, 5] = 1):
+    await interaction.response.send_message(text * times)
+
+
+@echo.autocomplete("text")
+async def echo_text(interaction: discord.Interaction, current: str):
+    return [app_commands.Choice(name=current, value=current)]
+
+
+@tree.context_menu(name="Quote", guild=HOME)
+async def quote(interaction: discord.Interaction, message: discord.Message):
+    await interaction.response.send_message(message.content)
 
 
 def expect(event, check=None):
@@ -229,6 +248,8 @@ async def scenario():
     await hook.delete()
     check(hook.id not in [h.id for h in await channel.webhooks()], "the webhook is deleted")
 
+    await slash_commands()
+
     history = client.get_channel(HISTORY_ID)
     newest_first = [m async for m in history.history(limit=None)]
     check(len(newest_first) == HISTORY_COUNT, f"history pages through all {HISTORY_COUNT} messages")
@@ -248,6 +269,20 @@ async def scenario():
     check(True, "the session resumed after a dropped socket")
     message = await missed
     check(message.channel.id == CHANNEL_ID, "the event sent while away was replayed")
+
+
+async def slash_commands():
+    synced = await tree.sync(guild=HOME)
+    check(sorted(c.name for c in synced) == ["Quote", "echo"], "CommandTree.sync registers the guild's commands")
+    fetched = await tree.fetch_commands(guild=HOME)
+    check({c.id for c in fetched} == {c.id for c in synced}, "fetch_commands reads them back")
+    command = next(c for c in fetched if c.name == "echo")
+    text, times = command.options
+    check(command.guild_id == GUILD_ID and text.required and text.autocomplete, "a required option with autocomplete")
+    check(times.min_value == 1 and times.max_value == 5 and not times.required, "an optional ranged option")
+    again = await tree.sync(guild=HOME)
+    check({c.id for c in again} == {c.id for c in synced}, "a second sync keeps the commands' ids")
+    check(await tree.sync() == [] and await tree.fetch_commands() == [], "no global commands")
 
 
 async def peer():

@@ -107,7 +107,8 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | ChannelRecipientAdd
         | ChannelRecipientRemove
         | MessageAck
-        | SessionsRevoked => 0,
+        | SessionsRevoked
+        | ApplicationCommandPermissionsUpdate => 0,
     }
 }
 

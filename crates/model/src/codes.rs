@@ -105,6 +105,25 @@ pub fn message(code: u32) -> &'static str {
         POLL_NOT_EDITABLE => "Cannot edit a poll message",
         POLL_EMOJI_INVALID => "Cannot use an emoji included with the poll",
         NOT_A_POLL => "Cannot expire a non-poll message",
-        _ => "Unknown error",
+        _ => command_message(code).unwrap_or("Unknown error"),
     }
+}
+
+/// Application commands.
+pub const UNKNOWN_APPLICATION_COMMAND: u32 = 10063;
+pub const UNKNOWN_APPLICATION_COMMAND_PERMISSIONS: u32 = 10066;
+pub const NOT_AUTHORIZED_FOR_APPLICATION: u32 = 20012;
+pub const MAX_APPLICATION_COMMANDS: u32 = 30032;
+
+/// The `message` of the application command codes.
+pub fn command_message(code: u32) -> Option<&'static str> {
+    Some(match code {
+        UNKNOWN_APPLICATION_COMMAND => "Unknown application command",
+        UNKNOWN_APPLICATION_COMMAND_PERMISSIONS => "Unknown application command permissions",
+        NOT_AUTHORIZED_FOR_APPLICATION => {
+            "You are not authorized to perform this action on this application"
+        }
+        MAX_APPLICATION_COMMANDS => "Maximum number of application commands reached",
+        _ => return None,
+    })
 }

@@ -57,6 +57,9 @@ pub enum EventKind {
     UserUpdate,
     /// A channel's webhooks changed: `{guild_id, channel_id}`.
     WebhooksUpdate,
+    /// Who may use an application's commands in a guild changed: the
+    /// guild command permissions object.
+    ApplicationCommandPermissionsUpdate,
     /// Not a dispatch: the user's tokens were revoked (an administrator
     /// disabled the account or reset its password), so the gateway closes
     /// their connections, whose resume then fails.
@@ -108,6 +111,9 @@ impl EventKind {
             EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
             EventKind::WebhooksUpdate => "WEBHOOKS_UPDATE",
+            EventKind::ApplicationCommandPermissionsUpdate => {
+                "APPLICATION_COMMAND_PERMISSIONS_UPDATE"
+            }
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
             EventKind::PresenceUpdate => "PRESENCE_UPDATE",
         }

@@ -753,3 +753,189 @@ pub struct WebhookAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
 }
+
+/// Application command types (`type` of a command).
+pub mod command_type {
+    pub const CHAT_INPUT: u8 = 1;
+    pub const USER: u8 = 2;
+    pub const MESSAGE: u8 = 3;
+    pub const PRIMARY_ENTRY_POINT: u8 = 4;
+}
+
+/// Application command option types (`type` of an option).
+pub mod option_type {
+    pub const SUB_COMMAND: u8 = 1;
+    pub const SUB_COMMAND_GROUP: u8 = 2;
+    pub const STRING: u8 = 3;
+    pub const INTEGER: u8 = 4;
+    pub const BOOLEAN: u8 = 5;
+    pub const USER: u8 = 6;
+    pub const CHANNEL: u8 = 7;
+    pub const ROLE: u8 = 8;
+    pub const MENTIONABLE: u8 = 9;
+    pub const NUMBER: u8 = 10;
+    pub const ATTACHMENT: u8 = 11;
+}
+
+/// Where a command may be used (`contexts`).
+pub mod interaction_context {
+    pub const GUILD: u8 = 0;
+    pub const BOT_DM: u8 = 1;
+    pub const PRIVATE_CHANNEL: u8 = 2;
+}
+
+/// How an application is installed (`integration_types`).
+pub mod integration_type {
+    pub const GUILD_INSTALL: u8 = 0;
+    pub const USER_INSTALL: u8 = 1;
+}
+
+/// A localization dictionary: Discord locale → text.
+pub type Localizations = std::collections::BTreeMap<String, String>;
+
+/// An application command: global (`guild_id` none) or a guild's. Its
+/// name is unique per application, scope and type; `version` changes with
+/// every edit of its definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub id: Snowflake,
+    pub application_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<Localizations>,
+    /// Empty for user and message commands.
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_localizations: Option<Localizations>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<CommandOption>,
+    /// The permissions a member needs to use it: none means everyone,
+    /// `0` administrators only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_member_permissions: Option<Permissions>,
+    /// Deprecated by `contexts`; only meaningful for global commands.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub dm_permission: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nsfw: bool,
+    /// Interaction contexts (`interaction_context`) as given; none means
+    /// Discord's default (see [`Command::allowed_contexts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<Vec<u8>>,
+    /// Installation contexts (`integration_type`) as given; none means
+    /// guild installs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_types: Option<Vec<u8>>,
+    pub version: Snowflake,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Command {
+    /// Where it may be invoked: a guild command only in its guild; a
+    /// global one where `contexts` says, or else in guilds and, unless
+    /// `dm_permission` is false, in DMs with the bot (as Discord treats a
+    /// command without contexts).
+    pub fn allowed_contexts(&self) -> Vec<u8> {
+        use interaction_context::*;
+        if self.guild_id.is_some() {
+            return vec![GUILD];
+        }
+        match &self.contexts {
+            Some(contexts) => contexts.clone(),
+            None if self.dm_permission => vec![GUILD, BOT_DM],
+            None => vec![GUILD],
+        }
+    }
+
+    /// How the application must be installed for it to be offered.
+    pub fn allowed_integration_types(&self) -> Vec<u8> {
+        match (&self.integration_types, self.guild_id) {
+            (Some(types), None) => types.clone(),
+            _ => vec![integration_type::GUILD_INSTALL],
+        }
+    }
+
+    /// Whether `other` defines the same command (everything but id and
+    /// version): an overwrite or upsert that changes nothing keeps the
+    /// version.
+    pub fn same_definition(&self, other: &Command) -> bool {
+        Command {
+            id: other.id,
+            version: other.version,
+            ..self.clone()
+        } == *other
+    }
+}
+
+/// A parameter of a chat-input command, or a subcommand or group of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandOption {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<Localizations>,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_localizations: Option<Localizations>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<CommandChoice>,
+    /// A subcommand's parameters, or a group's subcommands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<CommandOption>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_types: Vec<u8>,
+    /// Integers stay integers: kept as JSON numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u16>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autocomplete: bool,
+}
+
+/// One of an option's fixed values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandChoice {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<Localizations>,
+    /// A string, integer or double, as the option's type says.
+    pub value: Value,
+}
+
+/// Who may or may not use an application's commands in a guild: for one
+/// command (`id` its id) or all of them (`id` the application's id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPermissions {
+    pub id: Snowflake,
+    pub application_id: Snowflake,
+    pub guild_id: Snowflake,
+    pub permissions: Vec<CommandPermission>,
+}
+
+/// One overwrite: a role (1), user (2) or channel (3) allowed or denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPermission {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub permission: bool,
+}

@@ -1091,6 +1091,72 @@ mod tests {
         assert_eq!(v["type"], 2);
         assert!(v.get("topic").is_none());
     }
+
+    fn command(guild: Option<u64>) -> records::Command {
+        records::Command {
+            id: Snowflake(10),
+            application_id: Snowflake(2),
+            guild_id: guild.map(Snowflake),
+            kind: 1,
+            name: "blep".into(),
+            name_localizations: Some([("fr".to_owned(), "blep-fr".to_owned())].into()),
+            description: "Blep".into(),
+            description_localizations: None,
+            options: vec![records::CommandOption {
+                kind: 4,
+                name: "n".into(),
+                name_localizations: None,
+                description: "How many".into(),
+                description_localizations: Some([("fr".to_owned(), "Combien".to_owned())].into()),
+                required: false,
+                choices: Vec::new(),
+                options: Vec::new(),
+                channel_types: Vec::new(),
+                min_value: Some(1.into()),
+                max_value: None,
+                min_length: None,
+                max_length: None,
+                autocomplete: true,
+            }],
+            default_member_permissions: Some(Permissions(8)),
+            dm_permission: true,
+            nsfw: false,
+            contexts: None,
+            integration_types: None,
+            version: Snowflake(11),
+        }
+    }
+
+    #[test]
+    fn application_command_golden() {
+        let global = ApplicationCommand::new(&command(None), Localized::Full);
+        assert_eq!(
+            serde_json::to_value(global).unwrap(),
+            json!({
+                "id": "10", "application_id": "2", "version": "11",
+                "default_member_permissions": "8", "type": 1, "name": "blep",
+                "name_localizations": { "fr": "blep-fr" }, "description": "Blep",
+                "description_localizations": null, "dm_permission": true, "contexts": null,
+                "integration_types": [0], "nsfw": false,
+                "options": [{ "type": 4, "name": "n", "description": "How many",
+                    "description_localizations": { "fr": "Combien" },
+                    "min_value": 1, "autocomplete": true }],
+            })
+        );
+        // A guild's, listed for a French reader.
+        let listed = ApplicationCommand::new(&command(Some(7)), Localized::For(Some("fr")));
+        assert_eq!(
+            serde_json::to_value(listed).unwrap(),
+            json!({
+                "id": "10", "application_id": "2", "version": "11",
+                "default_member_permissions": "8", "type": 1, "name": "blep",
+                "name_localized": "blep-fr", "description": "Blep", "guild_id": "7",
+                "nsfw": false,
+                "options": [{ "type": 4, "name": "n", "description": "How many",
+                    "description_localized": "Combien", "min_value": 1, "autocomplete": true }],
+            })
+        );
+    }
 }
 
 /// A guild as GUILD_CREATE carries it: the guild plus its state.
@@ -1160,4 +1226,177 @@ impl Webhook {
             ..Webhook::new(w)
         }
     }
+}
+
+/// How a command's localizations are shown: the whole dictionaries (as
+/// every route but the lists does by default), or only the text for the
+/// reader's locale (`name_localized`), as the lists do without
+/// `with_localizations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Localized<'a> {
+    Full,
+    For(Option<&'a str>),
+}
+
+impl Localized<'_> {
+    /// The dictionary field: present (maybe null) in full, else absent.
+    fn dictionary(
+        self,
+        l: &Option<records::Localizations>,
+    ) -> Option<Option<records::Localizations>> {
+        (self == Localized::Full).then(|| l.clone())
+    }
+
+    /// The `*_localized` field: the reader's locale's text, if any.
+    fn text(self, l: &Option<records::Localizations>) -> Option<String> {
+        match self {
+            Localized::Full => None,
+            Localized::For(locale) => l.as_ref()?.get(locale?).cloned(),
+        }
+    }
+}
+
+/// An application command as Discord returns it. Global commands carry
+/// `dm_permission`, `contexts` and `integration_types`; guild commands
+/// `guild_id` instead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplicationCommand {
+    pub id: Snowflake,
+    pub application_id: Snowflake,
+    pub version: Snowflake,
+    pub default_member_permissions: Option<Permissions>,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<Option<records::Localizations>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localized: Option<String>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_localizations: Option<Option<records::Localizations>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_localized: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dm_permission: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<Option<Vec<u8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration_types: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<CommandOption>,
+    pub nsfw: bool,
+}
+
+impl ApplicationCommand {
+    pub fn new(c: &records::Command, localized: Localized<'_>) -> ApplicationCommand {
+        let global = c.guild_id.is_none();
+        ApplicationCommand {
+            id: c.id,
+            application_id: c.application_id,
+            version: c.version,
+            default_member_permissions: c.default_member_permissions,
+            kind: c.kind,
+            name: c.name.clone(),
+            name_localizations: localized.dictionary(&c.name_localizations),
+            name_localized: localized.text(&c.name_localizations),
+            description: c.description.clone(),
+            description_localizations: localized.dictionary(&c.description_localizations),
+            description_localized: localized.text(&c.description_localizations),
+            guild_id: c.guild_id,
+            dm_permission: global.then_some(c.dm_permission),
+            contexts: global.then(|| c.contexts.clone()),
+            integration_types: global.then(|| c.allowed_integration_types()),
+            options: c
+                .options
+                .iter()
+                .map(|o| CommandOption::new(o, localized))
+                .collect(),
+            nsfw: c.nsfw,
+        }
+    }
+}
+
+/// A command's option as Discord returns it: fields that do not apply to
+/// its type are left out, as are `required` and `autocomplete` when false.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandOption {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<records::Localizations>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localized: Option<String>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_localizations: Option<records::Localizations>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_localized: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<CommandChoice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<CommandOption>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channel_types: Vec<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<serde_json::Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<serde_json::Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u16>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub autocomplete: bool,
+}
+
+impl CommandOption {
+    fn new(o: &records::CommandOption, localized: Localized<'_>) -> CommandOption {
+        CommandOption {
+            kind: o.kind,
+            name: o.name.clone(),
+            name_localizations: localized.dictionary(&o.name_localizations).flatten(),
+            name_localized: localized.text(&o.name_localizations),
+            description: o.description.clone(),
+            description_localizations: localized.dictionary(&o.description_localizations).flatten(),
+            description_localized: localized.text(&o.description_localizations),
+            required: o.required,
+            choices: o
+                .choices
+                .iter()
+                .map(|c| CommandChoice {
+                    name: c.name.clone(),
+                    name_localizations: localized.dictionary(&c.name_localizations).flatten(),
+                    name_localized: localized.text(&c.name_localizations),
+                    value: c.value.clone(),
+                })
+                .collect(),
+            options: o
+                .options
+                .iter()
+                .map(|o| CommandOption::new(o, localized))
+                .collect(),
+            channel_types: o.channel_types.clone(),
+            min_value: o.min_value.clone(),
+            max_value: o.max_value.clone(),
+            min_length: o.min_length,
+            max_length: o.max_length,
+            autocomplete: o.autocomplete,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandChoice {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localizations: Option<records::Localizations>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_localized: Option<String>,
+    pub value: Value,
 }

@@ -33,6 +33,7 @@ pub mod access;
 pub mod accounts;
 pub mod attachments;
 pub mod cluster;
+pub mod commands;
 pub mod error;
 mod events;
 pub mod guilds;

@@ -85,6 +85,19 @@ pub const TABLES: &[(&str, &str)] = &[
         "open_poll",
         "expiry ms | channel id | message id -> () for polls not yet ended",
     ),
+    (
+        "command",
+        "application id | guild id (0: global) | command id -> Command",
+    ),
+    (
+        "command_scope",
+        "command id -> application id | guild id (0: global)",
+    ),
+    ("guild_command", "guild id | command id -> ()"),
+    (
+        "command_permissions",
+        "guild id | command or application id -> CommandPermissions",
+    ),
     ("meta", "name -> bytes"),
     (
         "purge",

@@ -5,15 +5,16 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
+    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
-    CopyProgress, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
-    MetaStore, NewGuild, OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore,
-    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
-    UserStore, WebhookStore, bucket_of, keys, login_key, login_keys,
+    CommandCreate, CommandOverwrite, CommandStore, CopyProgress, EmojiStore, GuildStore,
+    InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore,
+    PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, keys,
+    login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -67,6 +68,10 @@ struct Tables {
     guild_webhook: Keyspace,
     poll_vote: Keyspace,
     open_poll: Keyspace,
+    command: Keyspace,
+    command_scope: Keyspace,
+    guild_command: Keyspace,
+    command_permissions: Keyspace,
     meta: Keyspace,
     purge: Keyspace,
 }
@@ -126,6 +131,10 @@ impl FjallStore {
             guild_webhook: open("guild_webhook")?,
             poll_vote: open("poll_vote")?,
             open_poll: open("open_poll")?,
+            command: open("command")?,
+            command_scope: open("command_scope")?,
+            guild_command: open("guild_command")?,
+            command_permissions: open("command_permissions")?,
             meta: open("meta")?,
             purge: open("purge")?,
         };
@@ -423,6 +432,72 @@ impl FjallStore {
         Ok(found)
     }
 
+    /// A command's key: `application | guild (0: global) | id`, so a
+    /// scope's commands are one prefix, by id.
+    fn command_key(command: &Command) -> Vec<u8> {
+        let scope = Self::command_scope(command.application_id, command.guild_id);
+        [&scope[..], &keys::id(command.id)[..]].concat()
+    }
+
+    fn command_scope(application: Snowflake, guild: Option<Snowflake>) -> [u8; 16] {
+        keys::pair(application.get(), guild.map_or(0, Snowflake::get))
+    }
+
+    fn command_now(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        let Some(scope) = self.t.command_scope.get(keys::id(id)).map_err(backend)? else {
+            return Ok(None);
+        };
+        Self::get(&self.t.command, [&scope[..], &keys::id(id)[..]].concat())
+    }
+
+    /// A scope's commands as of one instant: a batch replacing them is
+    /// wholly in or wholly out.
+    fn scope_commands(
+        &self,
+        application: Snowflake,
+        guild: Option<Snowflake>,
+    ) -> StoreResult<Vec<Command>> {
+        let snapshot = self.db.snapshot();
+        let prefix = Self::command_scope(application, guild);
+        snapshot
+            .prefix(&self.t.command, prefix)
+            .map(|g| decode(&g.value().map_err(backend)?))
+            .collect()
+    }
+
+    /// Writes a command and its index entries.
+    fn stage_command(&self, batch: &mut WriteBatch, command: &Command) -> StoreResult<()> {
+        batch.insert(
+            &self.t.command,
+            Self::command_key(command),
+            encode(command)?,
+        );
+        let scope = Self::command_scope(command.application_id, command.guild_id);
+        batch.insert(&self.t.command_scope, keys::id(command.id), scope);
+        if let Some(guild) = command.guild_id {
+            let key = keys::pair(guild.get(), command.id.get());
+            batch.insert(&self.t.guild_command, key, []);
+        }
+        Ok(())
+    }
+
+    /// Removes a command and its index entries; the one removed.
+    fn stage_command_removal(
+        &self,
+        batch: &mut WriteBatch,
+        id: Snowflake,
+    ) -> StoreResult<Option<Command>> {
+        let removed = self.command_now(id)?;
+        if let Some(command) = &removed {
+            batch.remove(&self.t.command, Self::command_key(command));
+            batch.remove(&self.t.command_scope, keys::id(id));
+            if let Some(guild) = command.guild_id {
+                batch.remove(&self.t.guild_command, keys::pair(guild.get(), id.get()));
+            }
+        }
+        Ok(removed)
+    }
+
     /// Where a guild lists the channel: threads apart from the rest.
     fn guild_index(&self, channel: &Channel) -> &Keyspace {
         if channel.is_thread() {
@@ -618,6 +693,14 @@ impl GuildStore for FjallStore {
                     b.remove(&self.t.emoji_image, emoji.to_be_bytes());
                 }
                 b.remove(&self.t.guild_emoji, key);
+            }
+            for key in Self::scan_keys(&self.t.guild_command, g)? {
+                if let Some(command) = keys::pair_second(&key) {
+                    self.stage_command_removal(b, Snowflake(command))?;
+                }
+            }
+            for key in Self::scan_keys(&self.t.command_permissions, g)? {
+                b.remove(&self.t.command_permissions, key);
             }
             for key in Self::scan_keys(&self.t.guild_invite, g)? {
                 if let Some(code) = key.get(8..) {
@@ -1999,6 +2082,108 @@ impl WebhookStore for FjallStore {
 
     async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>> {
         self.indexed_webhooks(&self.t.guild_webhook, guild_id)
+    }
+}
+
+#[async_trait]
+impl CommandStore for FjallStore {
+    async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate> {
+        let mut outcome = CommandCreate::LimitReached;
+        self.write(|b| {
+            let current = self.scope_commands(command.application_id, command.guild_id)?;
+            outcome = CommandCreate::apply(&current, command, max);
+            if let CommandCreate::Created(c) | CommandCreate::Replaced(c) = &outcome {
+                self.stage_command(b, c)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        self.command_now(id)
+    }
+
+    async fn commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+    ) -> StoreResult<Vec<Command>> {
+        self.scope_commands(application_id, guild_id)
+    }
+
+    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
+        let mut exists = false;
+        self.write(|b| {
+            // The scope never changes, so the keys stay the same.
+            exists = self.command_now(command.id)?.is_some();
+            if exists {
+                self.stage_command(b, command)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(exists)
+    }
+
+    async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        let mut removed = None;
+        self.write(|b| {
+            removed = self.stage_command_removal(b, id)?;
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn overwrite_commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+        commands: &[Command],
+    ) -> StoreResult<Vec<Command>> {
+        let mut stored = Vec::new();
+        self.write(|b| {
+            let current = self.scope_commands(application_id, guild_id)?;
+            let overwrite = CommandOverwrite::apply(&current, commands);
+            for id in &overwrite.removed {
+                self.stage_command_removal(b, *id)?;
+            }
+            for command in &overwrite.commands {
+                self.stage_command(b, command)?;
+            }
+            stored = overwrite.commands;
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
+    }
+
+    async fn command_permissions(
+        &self,
+        guild_id: Snowflake,
+        application_id: Snowflake,
+    ) -> StoreResult<Vec<CommandPermissions>> {
+        let all: Vec<CommandPermissions> =
+            Self::scan(&self.t.command_permissions, keys::id(guild_id))?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.application_id == application_id)
+            .collect())
+    }
+
+    async fn put_command_permissions(&self, permissions: &CommandPermissions) -> StoreResult<()> {
+        let key = keys::pair(permissions.guild_id.get(), permissions.id.get());
+        self.write(|b| {
+            if permissions.permissions.is_empty() {
+                b.remove(&self.t.command_permissions, key);
+            } else {
+                b.insert(&self.t.command_permissions, key, encode(permissions)?);
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

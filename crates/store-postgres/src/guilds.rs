@@ -93,6 +93,8 @@ impl GuildStore for PgStore {
              DELETE FROM emoji_images WHERE id IN (SELECT id FROM gone)",
             "DELETE FROM invites WHERE guild_id = $1",
             "DELETE FROM webhooks WHERE guild_id = $1",
+            "DELETE FROM application_commands WHERE guild_id = $1",
+            "DELETE FROM application_command_permissions WHERE guild_id = $1",
         ] {
             sqlx::query(statement)
                 .bind(g)

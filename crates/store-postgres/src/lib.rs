@@ -25,6 +25,7 @@
 mod accounts;
 mod channels;
 mod codec;
+mod commands;
 mod guilds;
 mod messages;
 mod meta;

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use concord_model::Snowflake;
 use concord_model::permissions::Permissions;
 use concord_model::records::{
-    Attachment, AuditEntry, Channel, Emoji, Guild, Invite, Member, Message, MessagePatch, Poll,
-    PollAnswer, ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor,
-    channel_type,
+    Attachment, AuditEntry, Channel, Command, CommandChoice, CommandOption, CommandPermission,
+    CommandPermissions, Emoji, Guild, Invite, Member, Message, MessagePatch, Poll, PollAnswer,
+    ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor, channel_type,
 };
 
 use crate::{
-    HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store, StoreError, ThreadEdit,
-    ThreadUpdate, history,
+    CommandCreate, HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store, StoreError,
+    ThreadEdit, ThreadUpdate, history,
 };
 
 /// Expands to one `#[tokio::test]` per conformance case.
@@ -28,12 +28,14 @@ macro_rules! store_conformance {
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
             users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
             webhooks, webhooks_go_with_their_channel,
-            poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel);
+            poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel,
+            commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
             concurrent_meta_bootstraps_agree, concurrent_poll_votes_all_count,
-            concurrent_vote_changes_keep_one_vote, concurrent_poll_ends_end_once);
+            concurrent_vote_changes_keep_one_vote, concurrent_poll_ends_end_once,
+            concurrent_command_overwrites_are_whole, concurrent_command_creates_make_one);
     };
     (@concurrent $open:path; $($case:ident),*) => {
         $(
@@ -2107,4 +2109,413 @@ pub async fn concurrent_poll_ends_end_once(store: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(ended.iter().flatten().count(), 1, "one caller ends it");
+}
+
+/// Application `app`'s command `name` (a chat-input one), global or in
+/// `guild`, at `version`.
+fn command(id: u64, app: u64, guild: Option<u64>, name: &str, version: u64) -> Command {
+    Command {
+        id: Snowflake(id),
+        application_id: Snowflake(app),
+        guild_id: guild.map(Snowflake),
+        kind: 1,
+        name: name.into(),
+        name_localizations: Some([("fr".to_owned(), format!("{name}-fr"))].into()),
+        description: format!("about {name}"),
+        description_localizations: None,
+        options: vec![CommandOption {
+            kind: 3,
+            name: "what".into(),
+            name_localizations: None,
+            description: "which".into(),
+            description_localizations: None,
+            required: true,
+            choices: vec![CommandChoice {
+                name: "one".into(),
+                name_localizations: None,
+                value: serde_json::json!("1"),
+            }],
+            options: Vec::new(),
+            channel_types: Vec::new(),
+            min_value: None,
+            max_value: None,
+            min_length: Some(1),
+            max_length: None,
+            autocomplete: false,
+        }],
+        default_member_permissions: Some(Permissions(32)),
+        dm_permission: false,
+        nsfw: false,
+        contexts: Some(vec![0]),
+        integration_types: None,
+        version: Snowflake(version),
+    }
+}
+
+fn command_ids(commands: &[Command]) -> Vec<u64> {
+    commands.iter().map(|c| c.id.get()).collect()
+}
+
+pub async fn commands(store: &dyn Store) {
+    let created = store
+        .create_command(&command(11, 1, None, "ping", 1), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        created,
+        CommandCreate::Created(command(11, 1, None, "ping", 1))
+    );
+    assert_eq!(
+        store.command(Snowflake(11)).await.unwrap(),
+        Some(command(11, 1, None, "ping", 1)),
+        "kept whole"
+    );
+    for c in [
+        command(13, 1, Some(100), "ping", 3),
+        command(14, 2, None, "ping", 4),
+        command(15, 1, None, "pong", 5),
+    ] {
+        let outcome = store.create_command(&c, 2).await.unwrap();
+        assert_eq!(
+            outcome,
+            CommandCreate::Created(c),
+            "another scope, app or name"
+        );
+    }
+    let user_command = Command {
+        kind: 2,
+        ..command(16, 1, None, "ping", 6)
+    };
+    let outcome = store.create_command(&user_command, 2).await.unwrap();
+    assert_eq!(
+        outcome,
+        CommandCreate::Created(user_command),
+        "another type"
+    );
+
+    // The same type and name replaces, keeping the id; the version moves
+    // only when the definition does.
+    let same = store
+        .create_command(&command(17, 1, None, "ping", 7), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        CommandCreate::Replaced(command(11, 1, None, "ping", 1))
+    );
+    let edited = Command {
+        description: "changed".into(),
+        ..command(18, 1, None, "ping", 8)
+    };
+    let outcome = store.create_command(&edited, 2).await.unwrap();
+    let expected = Command {
+        id: Snowflake(11),
+        ..edited.clone()
+    };
+    assert_eq!(outcome, CommandCreate::Replaced(expected.clone()));
+    assert_eq!(store.command(Snowflake(11)).await.unwrap(), Some(expected));
+    assert_eq!(store.command(Snowflake(18)).await.unwrap(), None);
+
+    // A third chat-input command is over the limit of 2; a replacement is not.
+    let third = store
+        .create_command(&command(19, 1, None, "third", 9), 2)
+        .await
+        .unwrap();
+    assert_eq!(third, CommandCreate::LimitReached);
+    assert_eq!(store.command(Snowflake(19)).await.unwrap(), None);
+
+    let global = store.commands(Snowflake(1), None).await.unwrap();
+    assert_eq!(command_ids(&global), [11, 15, 16], "one scope, by id");
+    let in_guild = store
+        .commands(Snowflake(1), Some(Snowflake(100)))
+        .await
+        .unwrap();
+    assert_eq!(command_ids(&in_guild), [13]);
+    assert!(store.commands(Snowflake(3), None).await.unwrap().is_empty());
+
+    let renamed = Command {
+        name: "renamed".into(),
+        ..command(15, 1, None, "pong", 20)
+    };
+    assert!(store.update_command(&renamed).await.unwrap());
+    assert_eq!(
+        store.command(Snowflake(15)).await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(
+        store.delete_command(Snowflake(15)).await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(store.delete_command(Snowflake(15)).await.unwrap(), None);
+    assert!(
+        !store.update_command(&renamed).await.unwrap(),
+        "never recreated"
+    );
+    assert_eq!(store.command(Snowflake(15)).await.unwrap(), None);
+    let global = store.commands(Snowflake(1), None).await.unwrap();
+    assert_eq!(command_ids(&global), [11, 16]);
+}
+
+pub async fn command_overwrites_keep_ids(store: &dyn Store) {
+    let scope = (Snowflake(1), Some(Snowflake(100)));
+    for c in [
+        command(11, 1, Some(100), "a", 1),
+        command(12, 1, Some(100), "b", 2),
+        command(13, 1, Some(100), "c", 3),
+        command(21, 1, None, "a", 4),
+    ] {
+        store.create_command(&c, 100).await.unwrap();
+    }
+    let changed_b = Command {
+        description: "new b".into(),
+        ..command(32, 1, Some(100), "b", 9)
+    };
+    let message_a = Command {
+        kind: 3,
+        description: String::new(),
+        options: Vec::new(),
+        ..command(34, 1, Some(100), "a", 9)
+    };
+    let new_set = [
+        command(31, 1, Some(100), "a", 9),
+        changed_b.clone(),
+        message_a.clone(),
+        command(35, 1, Some(100), "d", 9),
+    ];
+    let stored = store
+        .overwrite_commands(scope.0, scope.1, &new_set)
+        .await
+        .unwrap();
+    let expected = vec![
+        command(11, 1, Some(100), "a", 1),
+        Command {
+            id: Snowflake(12),
+            ..changed_b
+        },
+        message_a,
+        command(35, 1, Some(100), "d", 9),
+    ];
+    assert_eq!(
+        stored, expected,
+        "ids kept by type and name, in order given"
+    );
+    let listed = store.commands(scope.0, scope.1).await.unwrap();
+    assert_eq!(command_ids(&listed), [11, 12, 34, 35]);
+    assert_eq!(
+        store.command(Snowflake(13)).await.unwrap(),
+        None,
+        "c is gone"
+    );
+    assert_eq!(store.command(Snowflake(31)).await.unwrap(), None);
+    assert_eq!(
+        command_ids(&store.commands(Snowflake(1), None).await.unwrap()),
+        [21],
+        "other scopes untouched"
+    );
+
+    let emptied = store
+        .overwrite_commands(scope.0, scope.1, &[])
+        .await
+        .unwrap();
+    assert!(emptied.is_empty());
+    assert!(store.commands(scope.0, scope.1).await.unwrap().is_empty());
+    assert_eq!(store.command(Snowflake(11)).await.unwrap(), None);
+}
+
+pub async fn commands_go_with_their_guild(store: &dyn Store) {
+    store
+        .create_guild(&new_guild(100, 1, &[101]))
+        .await
+        .unwrap();
+    store
+        .create_guild(&new_guild(200, 1, &[201]))
+        .await
+        .unwrap();
+    for c in [
+        command(11, 1, Some(100), "a", 1),
+        command(12, 2, Some(100), "a", 1),
+        command(21, 1, Some(200), "a", 1),
+        command(31, 1, None, "a", 1),
+    ] {
+        store.create_command(&c, 100).await.unwrap();
+    }
+    let allowed = |guild: u64, id: u64| CommandPermissions {
+        id: Snowflake(id),
+        application_id: Snowflake(1),
+        guild_id: Snowflake(guild),
+        permissions: vec![CommandPermission {
+            id: Snowflake(guild),
+            kind: 1,
+            permission: false,
+        }],
+    };
+    store
+        .put_command_permissions(&allowed(100, 11))
+        .await
+        .unwrap();
+    store
+        .put_command_permissions(&allowed(200, 21))
+        .await
+        .unwrap();
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    for gone in [11, 12] {
+        assert_eq!(store.command(Snowflake(gone)).await.unwrap(), None);
+    }
+    assert!(
+        store
+            .commands(Snowflake(1), Some(Snowflake(100)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left = store
+        .command_permissions(Snowflake(100), Snowflake(1))
+        .await
+        .unwrap();
+    assert!(left.is_empty());
+    assert!(store.command(Snowflake(21)).await.unwrap().is_some());
+    assert!(store.command(Snowflake(31)).await.unwrap().is_some());
+    let kept = store
+        .command_permissions(Snowflake(200), Snowflake(1))
+        .await
+        .unwrap();
+    assert_eq!(kept, [allowed(200, 21)]);
+}
+
+pub async fn command_permissions(store: &dyn Store) {
+    let set = |app: u64, guild: u64, id: u64, allow: bool| CommandPermissions {
+        id: Snowflake(id),
+        application_id: Snowflake(app),
+        guild_id: Snowflake(guild),
+        permissions: vec![
+            CommandPermission {
+                id: Snowflake(7),
+                kind: 2,
+                permission: allow,
+            },
+            CommandPermission {
+                id: Snowflake(guild - 1),
+                kind: 3,
+                permission: !allow,
+            },
+        ],
+    };
+    for p in [
+        set(1, 100, 12, true),
+        set(1, 100, 1, false),
+        set(2, 100, 22, true),
+        set(1, 200, 12, true),
+    ] {
+        store.put_command_permissions(&p).await.unwrap();
+    }
+    let found = store
+        .command_permissions(Snowflake(100), Snowflake(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [set(1, 100, 1, false), set(1, 100, 12, true)],
+        "by id"
+    );
+    store
+        .put_command_permissions(&set(1, 100, 12, false))
+        .await
+        .unwrap();
+    let found = store
+        .command_permissions(Snowflake(100), Snowflake(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [set(1, 100, 1, false), set(1, 100, 12, false)],
+        "replaced"
+    );
+    let cleared = CommandPermissions {
+        permissions: Vec::new(),
+        ..set(1, 100, 1, true)
+    };
+    store.put_command_permissions(&cleared).await.unwrap();
+    let found = store
+        .command_permissions(Snowflake(100), Snowflake(1))
+        .await
+        .unwrap();
+    assert_eq!(found, [set(1, 100, 12, false)], "an empty list removes");
+    let other = store
+        .command_permissions(Snowflake(100), Snowflake(2))
+        .await
+        .unwrap();
+    assert_eq!(other, [set(2, 100, 22, true)]);
+}
+
+/// Writers overwrite a scope with one of two sets while readers list it:
+/// every list is one whole set, never a mix.
+pub async fn concurrent_command_overwrites_are_whole(store: Arc<dyn Store>) {
+    let set = |first: u64, names: &[&str]| -> Vec<Command> {
+        let names = names.iter().enumerate();
+        names
+            .map(|(i, n)| command(first + i as u64, 1, Some(100), n, first))
+            .collect()
+    };
+    let a = ["a", "b", "c", "d"];
+    let b = ["c", "d", "e", "f", "g"];
+    store
+        .overwrite_commands(Snowflake(1), Some(Snowflake(100)), &set(10, &a))
+        .await
+        .unwrap();
+    let seen = all_at_once(&store, 12, |store, i| async move {
+        let mut seen = Vec::new();
+        for round in 0..10 {
+            if i % 2 == 0 {
+                let names: &[&str] = if (i / 2 + round) % 2 == 0 { &b } else { &a };
+                let first = 1000 * (i as u64 + 1) + 10 * round as u64;
+                let given = set(first, names);
+                let stored = store
+                    .overwrite_commands(Snowflake(1), Some(Snowflake(100)), &given)
+                    .await
+                    .unwrap();
+                assert_eq!(stored.len(), names.len());
+            } else {
+                let listed = store
+                    .commands(Snowflake(1), Some(Snowflake(100)))
+                    .await
+                    .unwrap();
+                let mut names: Vec<String> = listed.iter().map(|c| c.name.clone()).collect();
+                names.sort();
+                seen.push(names);
+            }
+        }
+        seen
+    })
+    .await;
+    for names in seen.into_iter().flatten() {
+        assert!(names == a || names == b, "a mixed set: {names:?}");
+    }
+    // "c" and "d" were in every set: they kept their first ids throughout.
+    let listed = store
+        .commands(Snowflake(1), Some(Snowflake(100)))
+        .await
+        .unwrap();
+    let kept: Vec<u64> = listed
+        .iter()
+        .filter(|c| c.name == "c" || c.name == "d")
+        .map(|c| c.id.get())
+        .collect();
+    assert_eq!(kept, [12, 13]);
+}
+
+/// Nodes create the same command at once: one is created, the others
+/// replace it, and one command is left.
+pub async fn concurrent_command_creates_make_one(store: Arc<dyn Store>) {
+    let outcomes = all_at_once(&store, 8, |store, i| async move {
+        let c = command(10 + i as u64, 1, None, "same", 10 + i as u64);
+        store.create_command(&c, 100).await.unwrap()
+    })
+    .await;
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, CommandCreate::Created(_)))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    let listed = store.commands(Snowflake(1), None).await.unwrap();
+    assert_eq!(listed.len(), 1);
 }

@@ -13,8 +13,8 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
+    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 
 pub mod conformance;
@@ -22,7 +22,7 @@ pub mod keys;
 pub mod memory;
 mod ops;
 
-pub use ops::{InviteUse, ThreadEdit, ThreadUpdate};
+pub use ops::{CommandCreate, CommandOverwrite, InviteUse, ThreadEdit, ThreadUpdate};
 
 /// Discord's message bucket: ten days of milliseconds.
 pub const DEFAULT_BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
@@ -498,6 +498,54 @@ pub trait WebhookStore: Send + Sync {
     async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>>;
 }
 
+/// Application commands, global and per guild, and who may use them in a
+/// guild. A guild's commands and permissions go with the guild.
+#[async_trait]
+pub trait CommandStore: Send + Sync {
+    /// Creates `command`, or replaces the application's command of the
+    /// same scope, type and name, keeping that one's id (and its version
+    /// when the definition is unchanged), as one operation
+    /// ([`CommandCreate::apply`]). Refused when creating would leave more
+    /// than `max` commands of its type in its scope.
+    async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate>;
+    async fn command(&self, id: Snowflake) -> StoreResult<Option<Command>>;
+    /// An application's commands in one scope: a guild's, or the global
+    /// ones (`guild_id` none); by id.
+    async fn commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+    ) -> StoreResult<Vec<Command>>;
+    /// Replaces a command that still exists; `false`, and nothing
+    /// written, once it is deleted.
+    async fn update_command(&self, command: &Command) -> StoreResult<bool>;
+    /// Removes the command; the one removed, `None` if there was none.
+    async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>>;
+    /// Replaces an application's commands in one scope by `commands` as
+    /// one operation: a reader sees the old set or the new one, never a
+    /// mix. Each keeps the id of the command of the same type and name it
+    /// replaces ([`CommandOverwrite::apply`]). Returns the new set, in the
+    /// order given.
+    async fn overwrite_commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+        commands: &[Command],
+    ) -> StoreResult<Vec<Command>>;
+    /// An application's command permissions in a guild (for all its
+    /// commands, under its own id, and per command), by id. A deleted
+    /// command's may remain until its guild goes: readers pass over those
+    /// whose command is gone.
+    async fn command_permissions(
+        &self,
+        guild_id: Snowflake,
+        application_id: Snowflake,
+    ) -> StoreResult<Vec<CommandPermissions>>;
+    /// Replaces the permissions of one command (or of the application)
+    /// in a guild; an empty list removes them.
+    async fn put_command_permissions(&self, permissions: &CommandPermissions) -> StoreResult<()>;
+}
+
 /// Small server-wide values, such as the token signing secret.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -556,6 +604,7 @@ pub trait Store:
     + AttachmentStore
     + WebhookStore
     + PollStore
+    + CommandStore
 {
 }
 
@@ -580,6 +629,7 @@ impl<T> Store for T where
         + AttachmentStore
         + WebhookStore
         + PollStore
+        + CommandStore
 {
 }
 

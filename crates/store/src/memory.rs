@@ -9,13 +9,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
-    Application, Attachment, AuditEntry, Ban, Channel, Emoji, Guild, Invite, Member, Message,
-    MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
+    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
 };
 
 use crate::{
-    ApplicationStore, AuditLogStore, BanStore, ChannelStore, EmojiStore, GuildStore, InviteStore,
-    InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore, PollStore,
+    ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
+    CommandStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore, PollStore,
     PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult,
     ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
@@ -64,6 +64,17 @@ struct Inner {
     poll_votes: BTreeSet<(Snowflake, Snowflake, u8, Snowflake)>,
     /// (expiry, channel, message) of the polls not yet ended.
     open_polls: BTreeSet<(u64, Snowflake, Snowflake)>,
+    commands: BTreeMap<Snowflake, Command>,
+    /// (guild, command or application)
+    command_permissions: BTreeMap<(Snowflake, Snowflake), CommandPermissions>,
+}
+
+impl Inner {
+    fn scope_commands(&self, app: Snowflake, guild: Option<Snowflake>) -> Vec<Command> {
+        let found = self.commands.values();
+        let found = found.filter(|c| c.application_id == app && c.guild_id == guild);
+        found.cloned().collect()
+    }
 }
 
 /// Values keyed by id from just above `from`, in id order.
@@ -337,6 +348,8 @@ impl GuildStore for MemoryStore {
             inner.user_guilds.remove(&(u, id));
         }
         inner.invites.retain(|_, i| i.guild_id != id);
+        inner.commands.retain(|_, c| c.guild_id != Some(id));
+        inner.command_permissions.retain(|(g, _), _| *g != id);
         inner.bans.retain(|(g, _), _| *g != id);
         inner.audit.retain(|(g, _), _| *g != id);
         let emojis: Vec<Snowflake> = inner
@@ -1413,6 +1426,94 @@ impl PollStore for MemoryStore {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[async_trait]
+impl CommandStore for MemoryStore {
+    async fn create_command(&self, command: &Command, max: usize) -> StoreResult<CommandCreate> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let current = inner.scope_commands(command.application_id, command.guild_id);
+        let outcome = CommandCreate::apply(&current, command, max);
+        if let CommandCreate::Created(c) | CommandCreate::Replaced(c) = &outcome {
+            inner.commands.insert(c.id, c.clone());
+        }
+        Ok(outcome)
+    }
+
+    async fn command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        self.pause().await;
+        Ok(self.lock().commands.get(&id).cloned())
+    }
+
+    async fn commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+    ) -> StoreResult<Vec<Command>> {
+        self.pause().await;
+        Ok(self.lock().scope_commands(application_id, guild_id))
+    }
+
+    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
+        self.pause().await;
+        match self.lock().commands.get_mut(&command.id) {
+            Some(stored) => {
+                *stored = command.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {
+        self.pause().await;
+        Ok(self.lock().commands.remove(&id))
+    }
+
+    async fn overwrite_commands(
+        &self,
+        application_id: Snowflake,
+        guild_id: Option<Snowflake>,
+        commands: &[Command],
+    ) -> StoreResult<Vec<Command>> {
+        self.pause().await;
+        let mut inner = self.lock();
+        let current = inner.scope_commands(application_id, guild_id);
+        let overwrite = CommandOverwrite::apply(&current, commands);
+        for id in &overwrite.removed {
+            inner.commands.remove(id);
+        }
+        for c in &overwrite.commands {
+            inner.commands.insert(c.id, c.clone());
+        }
+        Ok(overwrite.commands)
+    }
+
+    async fn command_permissions(
+        &self,
+        guild_id: Snowflake,
+        application_id: Snowflake,
+    ) -> StoreResult<Vec<CommandPermissions>> {
+        self.pause().await;
+        let inner = self.lock();
+        let found = inner.command_permissions.range((guild_id, Snowflake(0))..);
+        let found = found.take_while(|((g, _), _)| *g == guild_id);
+        let found = found.filter(|(_, p)| p.application_id == application_id);
+        Ok(found.map(|(_, p)| p.clone()).collect())
+    }
+
+    async fn put_command_permissions(&self, permissions: &CommandPermissions) -> StoreResult<()> {
+        self.pause().await;
+        let key = (permissions.guild_id, permissions.id);
+        let mut inner = self.lock();
+        if permissions.permissions.is_empty() {
+            inner.command_permissions.remove(&key);
+        } else {
+            inner.command_permissions.insert(key, permissions.clone());
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,8 @@
 //! backend runs these rules inside its own one operation (under its write
 //! lock, or in a transaction), so the rule cannot differ between them.
 
-use concord_model::records::{Channel, Invite};
+use concord_model::Snowflake;
+use concord_model::records::{Channel, Command, Invite};
 
 /// A change to a thread's state, applied by
 /// [`ChannelStore::update_thread`](crate::ChannelStore::update_thread) as
@@ -128,5 +129,82 @@ impl InviteUse {
                 InviteUse::Admitted(invite.clone())
             }
         }
+    }
+}
+
+/// What [`CommandStore::create_command`](crate::CommandStore::create_command)
+/// did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandCreate {
+    /// No command of its scope had its type and name: it is new.
+    Created(Command),
+    /// It replaced the command of the same type and name, whose id it
+    /// took (and whose version, if nothing changed).
+    Replaced(Command),
+    /// Creating it would exceed the limit for its type.
+    LimitReached,
+}
+
+impl CommandCreate {
+    /// The rule, given the scope's commands now.
+    pub fn apply(current: &[Command], command: &Command, max: usize) -> CommandCreate {
+        if let Some(old) = current.iter().find(|c| same_slot(c, command)) {
+            return CommandCreate::Replaced(successor(old, command));
+        }
+        let of_kind = current.iter().filter(|c| c.kind == command.kind).count();
+        if of_kind >= max {
+            return CommandCreate::LimitReached;
+        }
+        CommandCreate::Created(command.clone())
+    }
+}
+
+/// What a bulk overwrite of a scope's commands writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOverwrite {
+    /// The new set, in the order given.
+    pub commands: Vec<Command>,
+    /// The ids of the scope's commands that are gone.
+    pub removed: Vec<Snowflake>,
+}
+
+impl CommandOverwrite {
+    /// The rule, given the scope's commands now: each new command takes
+    /// the id of the current one of its type and name (and its version,
+    /// if the definition is the same); the others are removed.
+    pub fn apply(current: &[Command], commands: &[Command]) -> CommandOverwrite {
+        let commands: Vec<Command> = commands
+            .iter()
+            .map(|new| match current.iter().find(|c| same_slot(c, new)) {
+                Some(old) => successor(old, new),
+                None => new.clone(),
+            })
+            .collect();
+        let removed = current
+            .iter()
+            .filter(|c| !commands.iter().any(|n| n.id == c.id))
+            .map(|c| c.id)
+            .collect();
+        CommandOverwrite { commands, removed }
+    }
+}
+
+/// Two commands of one scope that cannot both exist: same type and name.
+fn same_slot(a: &Command, b: &Command) -> bool {
+    a.kind == b.kind && a.name == b.name
+}
+
+/// `new` in place of `old`: `old`'s id, and its version unless the
+/// definition changed.
+fn successor(old: &Command, new: &Command) -> Command {
+    let version = if old.same_definition(new) {
+        old.version
+    } else {
+        new.version
+    };
+    Command {
+        id: old.id,
+        version,
+        ..new.clone()
     }
 }

@@ -37,6 +37,7 @@ pub(crate) use openapi::Operation;
 mod accounts;
 mod admin;
 mod channels;
+mod commands;
 pub(crate) mod emojis;
 mod gateway;
 mod guilds;
@@ -112,6 +113,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(search::routes())
         .merge(threads::routes())
         .merge(webhooks::routes())
+        .merge(commands::routes())
         .documented()
 }
 

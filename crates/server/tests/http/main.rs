@@ -7,6 +7,7 @@ mod admin;
 mod attachments;
 mod audit;
 mod backup;
+mod commands;
 mod connections;
 mod datadir;
 mod durability;
