@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, stream};
 use async_trait::async_trait;
 use concord_bus::{BusError, BusResult, EventBus, Health, Subscription, Topic};
@@ -102,9 +103,20 @@ impl Shared {
 pub struct NatsBus {
     shared: Arc<Shared>,
     js: jetstream::Context,
+    /// The stream as this node creates it: again, if the server lost it.
+    config: stream::Config,
     /// Dropped with the bus, which ends its subscriptions.
     _open: watch::Sender<()>,
     open: watch::Receiver<()>,
+}
+
+/// How far past the highest id a node saw a stream created again starts:
+/// nodes see the head at slightly different times, never this far apart.
+const ID_MARGIN: u64 = 1 << 20;
+
+/// Whether the server answered that the stream does not exist.
+fn is_lost_stream(e: &impl std::fmt::Display) -> bool {
+    e.to_string().contains("stream not found")
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -154,7 +166,7 @@ impl NatsBus {
         };
         // Nodes starting together race to create it: the loser updates.
         if js.create_or_update_stream(config.clone()).await.is_err() {
-            js.create_or_update_stream(config)
+            js.create_or_update_stream(config.clone())
                 .await
                 .map_err(unavailable)?;
         }
@@ -172,9 +184,43 @@ impl NatsBus {
                 disruptions,
             }),
             js,
+            config,
             _open: open_tx,
             open,
         })
+    }
+
+    /// Creates the stream again when the server came back without it (its
+    /// JetStream data lost): what it held is gone (a RESUME that needs it
+    /// gets a gap, as one past the kept history does), but events flow
+    /// again. The new stream numbers from well past every id this node
+    /// saw, so that no id is given twice, whichever node recreates it
+    /// first; the others find it made.
+    async fn restore_stream(&self) {
+        let first = self
+            .shared
+            .known_head
+            .load(Ordering::Relaxed)
+            .saturating_add(ID_MARGIN);
+        let mut config = self.config.clone();
+        config.first_sequence = Some(first);
+        if let Err(e) = self.js.create_stream(config).await {
+            tracing::debug!(error = %e, "event stream not created again");
+            return;
+        }
+        // A server before 2.10 ignores `first_sequence`; a purge up to it
+        // moves an empty stream's numbering there on every version.
+        let moved = self.shared.stream.purge().sequence(first).await;
+        match moved {
+            Ok(_) => tracing::warn!(
+                stream = self.shared.subjects.stream(),
+                first,
+                "event stream was lost by the server and is created again"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "event stream created again, but its ids not moved past the old ones")
+            }
+        }
     }
 
     /// Whether NATS answers now (a round trip), for readiness.
@@ -186,6 +232,10 @@ impl NatsBus {
         let info = tokio::time::timeout(Duration::from_secs(2), self.shared.stream.get_info());
         match info.await {
             Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if is_lost_stream(&e) => {
+                self.restore_stream().await;
+                Err(format!("stream {}: {e}", self.shared.subjects.stream()))
+            }
             Ok(Err(e)) => Err(format!("stream {}: {e}", self.shared.subjects.stream())),
             Err(_) => Err(format!(
                 "no answer within 2 s ({})",
@@ -216,14 +266,21 @@ impl EventBus for NatsBus {
     async fn publish(&self, mut event: Event) -> BusResult<u64> {
         event.id = 0;
         let subject = self.shared.subjects.stored(&event);
-        let payload = serde_json::to_vec(&event).map_err(unavailable)?;
-        let ack = self
-            .js
-            .publish(subject, payload.into())
-            .await
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)?;
+        let payload: bytes::Bytes = serde_json::to_vec(&event).map_err(unavailable)?.into();
+        let publish = || async {
+            self.js
+                .publish(subject.clone(), payload.clone())
+                .await?
+                .await
+        };
+        let ack = match publish().await {
+            Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+                self.restore_stream().await;
+                publish().await
+            }
+            acked => acked,
+        }
+        .map_err(unavailable)?;
         tracing::trace!(id = ack.sequence, kind = event.kind.name(), "publish");
         self.shared.saw(ack.sequence);
         Ok(ack.sequence)

@@ -15,9 +15,10 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
-    CommandStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore, PollStore,
-    PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult,
-    ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
+    CommandStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
+    MetaStore, NewGuild, OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore,
+    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
+    UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
