@@ -385,7 +385,9 @@ pub mod message_type {
     pub const USER_JOIN: u8 = 7;
     pub const THREAD_CREATED: u8 = 18;
     pub const REPLY: u8 = 19;
+    pub const CHAT_INPUT_COMMAND: u8 = 20;
     pub const THREAD_STARTER_MESSAGE: u8 = 21;
+    pub const CONTEXT_MENU_COMMAND: u8 = 23;
 
     /// Types an author may edit.
     pub fn is_editable(t: u8) -> bool {
@@ -434,6 +436,40 @@ pub struct Message {
     /// posted with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookAuthor>,
+    /// Action rows of buttons and selects, as the author sent them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Value>,
+    /// Set when an application posted it answering an interaction: its
+    /// author is the application's bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<InteractionMetadata>,
+}
+
+/// The interaction a message answers, as kept with it; clients read it
+/// as `interaction_metadata` (with the invoker's user object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionMetadata {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub application_id: Snowflake,
+    /// Who invoked it.
+    pub user_id: Snowflake,
+    /// Where the application is installed for it: the guild, or none
+    /// (the invoker's DM with the bot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    /// The command's name and type, for application commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_type: Option<u8>,
+    /// On follow-ups: the interaction's first response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_response_message_id: Option<Snowflake>,
+    /// On component interactions: the message whose component was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interacted_message_id: Option<Snowflake>,
 }
 
 /// A file sent with a message. Its bytes are a blob named by their
@@ -519,6 +555,8 @@ impl Message {
             reactions: Vec::new(),
             attachments: Vec::new(),
             webhook: None,
+            components: Vec::new(),
+            interaction: None,
         }
     }
 }
@@ -528,6 +566,7 @@ impl Message {
 pub struct MessagePatch {
     pub content: Option<String>,
     pub embeds: Option<Vec<Value>>,
+    pub components: Option<Vec<Value>>,
     pub flags: Option<u64>,
     pub mentions: Option<Vec<Snowflake>>,
     pub mention_roles: Option<Vec<Snowflake>>,
@@ -544,6 +583,9 @@ impl MessagePatch {
         }
         if let Some(v) = &self.embeds {
             message.embeds.clone_from(v);
+        }
+        if let Some(v) = &self.components {
+            message.components.clone_from(v);
         }
         if let Some(v) = self.flags {
             message.flags = v;

@@ -19,6 +19,9 @@ use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResul
 /// Flags a sender may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 const SETTABLE_FLAGS: u64 = 4 | 4096;
 
+/// An interaction's deferred response, shown as "thinking" until edited.
+pub(crate) const LOADING: u64 = 128;
+
 /// Who a message mentions, as allowed.
 struct Mentions {
     users: Vec<Snowflake>,
@@ -61,6 +64,27 @@ fn check_embeds(errors: &mut FormErrors, embeds: &[Value]) {
                 &format!("embeds.{i}"),
                 "DICT_TYPE_CONVERT",
                 "Only dictionaries may be used in a DictType",
+            );
+        }
+    }
+}
+
+/// Components are kept as sent: top-level action rows (at most 5), each
+/// an object with a numeric `type` holding its buttons or select.
+pub(crate) fn check_components(errors: &mut FormErrors, components: &[Value]) {
+    if components.len() > 5 {
+        errors.add(
+            "components",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 5 or fewer in length.",
+        );
+    }
+    for (i, row) in components.iter().enumerate() {
+        if !row.get("type").is_some_and(Value::is_u64) {
+            errors.add(
+                &format!("components.{i}.type"),
+                "BASE_TYPE_REQUIRED",
+                "This field is required",
             );
         }
     }
@@ -161,6 +185,8 @@ impl Service {
         let mut errors = FormErrors::new();
         check_content(&mut errors, &content);
         check_embeds(&mut errors, &embeds);
+        let components = input.components.unwrap_or_default();
+        check_components(&mut errors, &components);
         match &input.nonce {
             None => {}
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
@@ -203,7 +229,11 @@ impl Service {
             None => None,
         };
         errors.into_result()?;
-        if content.trim().is_empty() && embeds.is_empty() && input.uploads.is_empty() {
+        if content.trim().is_empty()
+            && embeds.is_empty()
+            && components.is_empty()
+            && input.uploads.is_empty()
+        {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
         if !input.uploads.is_empty() {
@@ -237,6 +267,8 @@ impl Service {
             reactions: Vec::new(),
             attachments,
             webhook: None,
+            components,
+            interaction: None,
         })
     }
 
@@ -477,14 +509,15 @@ impl Service {
         self.apply_message_edit(&view, &message, input).await
     }
 
-    /// Checks and writes an edit its author may make, and announces it.
-    pub(crate) async fn apply_message_edit(
+    /// The columns an edit changes, checked: what its author may send. An
+    /// edit of a response still loading (an interaction's deferred
+    /// answer) ends its loading.
+    pub(crate) async fn edit_patch(
         &self,
         view: &ChannelView,
         message: &Message,
         input: EditMessage,
-    ) -> ServiceResult<wire::Message> {
-        let (channel_id, id) = (message.channel_id, message.id);
+    ) -> ServiceResult<MessagePatch> {
         let mut patch = MessagePatch {
             edited_ms: Some(now_ms()),
             ..MessagePatch::default()
@@ -506,6 +539,11 @@ impl Service {
             check_embeds(&mut errors, &embeds);
             patch.embeds = Some(embeds);
         }
+        if let Some(components) = input.components {
+            let components = components.unwrap_or_default();
+            check_components(&mut errors, &components);
+            patch.components = Some(components);
+        }
         if let Some(flags) = input.flags {
             patch.flags =
                 Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
@@ -513,9 +551,30 @@ impl Service {
         errors.into_result()?;
         let content = patch.content.as_ref().unwrap_or(&message.content);
         let embeds = patch.embeds.as_ref().unwrap_or(&message.embeds);
-        if content.trim().is_empty() && embeds.is_empty() {
+        let components = patch.components.as_ref().unwrap_or(&message.components);
+        if content.trim().is_empty()
+            && embeds.is_empty()
+            && components.is_empty()
+            && message.attachments.is_empty()
+        {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
+        let flags = patch.flags.unwrap_or(message.flags);
+        if flags & LOADING != 0 {
+            patch.flags = Some(flags & !LOADING);
+        }
+        Ok(patch)
+    }
+
+    /// Checks and writes an edit its author may make, and announces it.
+    pub(crate) async fn apply_message_edit(
+        &self,
+        view: &ChannelView,
+        message: &Message,
+        input: EditMessage,
+    ) -> ServiceResult<wire::Message> {
+        let (channel_id, id) = (message.channel_id, message.id);
+        let patch = self.edit_patch(view, message, input).await?;
         let edited = self
             .store
             .update_message(channel_id, id, &patch)

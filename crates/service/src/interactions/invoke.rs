@@ -1,0 +1,471 @@
+//! `POST /interactions`: a person invokes a command, uses a component or
+//! submits a modal. Checked here (the command in this guild or global,
+//! its contexts, USE_APPLICATION_COMMANDS and `default_member_permissions`
+//! in the channel, the bot in the guild; the component on the
+//! application's message; the modal the application opened for this
+//! person), then delivered: the whole interaction to the application's
+//! bot, `{id, nonce}` to the invoker, and the deadline watched.
+
+use concord_model::event::{Audience, EventKind};
+use concord_model::records::{Command, integration_type, interaction_context};
+use concord_model::{Permissions, Snowflake, codes};
+use serde_json::{Value, json};
+
+use super::input::CreateInteraction;
+use super::interaction_type::*;
+use super::{Interaction, bad, modal_key, token};
+use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
+
+/// Option types naming what `resolved` carries.
+const USER: u64 = 6;
+const CHANNEL: u64 = 7;
+const ROLE: u64 = 8;
+const MENTIONABLE: u64 = 9;
+
+/// What was invoked, as checked.
+struct Invoked {
+    data: Value,
+    command: Option<Command>,
+    message: Option<Value>,
+    message_id: Option<Snowflake>,
+}
+
+impl Service {
+    /// Accepts an interaction (answered 204): the application's bot hears
+    /// of it at once and must answer within 3 seconds.
+    pub async fn create_interaction(
+        &self,
+        caller: Caller,
+        input: CreateInteraction,
+    ) -> ServiceResult<()> {
+        if caller.bot {
+            return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
+        }
+        if !matches!(
+            input.kind,
+            APPLICATION_COMMAND
+                | MESSAGE_COMPONENT
+                | APPLICATION_COMMAND_AUTOCOMPLETE
+                | MODAL_SUBMIT
+        ) {
+            return bad(
+                "type",
+                "BASE_TYPE_CHOICES",
+                "Value must be one of (2, 3, 4, 5).",
+            );
+        }
+        if !input.data.is_object() {
+            return bad(
+                "data",
+                "DICT_TYPE_CONVERT",
+                "Only dictionaries may be used in a DictType",
+            );
+        }
+        let view = self.channel_view(caller, input.channel_id).await?;
+        if input.guild_id.is_some() && input.guild_id != view.guild_id() {
+            return bad(
+                "guild_id",
+                "INTERACTION_CHANNEL_MISMATCH",
+                "The channel is not in this guild.",
+            );
+        }
+        let app = input.application_id;
+        let bot = self
+            .store
+            .user(app)
+            .await?
+            .filter(|u| u.bot)
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_APPLICATION))?;
+        let context = context_of(&view, bot.id);
+        let app_permissions = match view.guild_id() {
+            Some(guild_id) => {
+                if self.store.member(guild_id, bot.id).await?.is_none() {
+                    return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+                }
+                let bot_view = self
+                    .channel_view(
+                        Caller {
+                            id: bot.id,
+                            bot: true,
+                        },
+                        view.channel.id,
+                    )
+                    .await;
+                bot_view.map_or(Permissions::NONE, |v| v.permissions)
+            }
+            None => Permissions::NONE,
+        };
+        let invoked = match input.kind {
+            APPLICATION_COMMAND | APPLICATION_COMMAND_AUTOCOMPLETE => {
+                self.invoked_command(&view, context, &input).await?
+            }
+            MESSAGE_COMPONENT => self.invoked_component(caller, &view, &input).await?,
+            _ => self.invoked_modal(caller, &input).await?,
+        };
+        let id = self.next_id();
+        let (secret, token) = token::issue(id);
+        let interaction = Interaction {
+            id,
+            kind: input.kind,
+            application_id: app,
+            secret,
+            user_id: caller.id,
+            guild_id: view.guild_id(),
+            channel_id: view.channel.id,
+            nonce: input.nonce.clone(),
+            command_name: invoked.command.as_ref().map(|c| c.name.clone()),
+            command_type: invoked.command.as_ref().map(|c| c.kind),
+            message_id: invoked.message_id,
+            original: None,
+            original_ephemeral: false,
+            ephemeral: Vec::new(),
+        };
+        self.save_interaction(&interaction).await?;
+        let mut payload = json!({
+            "id": id,
+            "application_id": app,
+            "type": input.kind,
+            "data": invoked.data,
+            "channel_id": view.channel.id,
+            "token": token,
+            "version": 1,
+            "app_permissions": app_permissions.0.to_string(),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": match view.guild_id() {
+                Some(guild_id) => json!({ "0": guild_id }),
+                None => json!({ "1": caller.id }),
+            },
+            "context": context,
+            "attachment_size_limit": self.config.attachment_max_bytes,
+        });
+        let mut channel =
+            serde_json::to_value(self.channel_wire(&view.channel).await?).unwrap_or_default();
+        channel["permissions"] = json!(view.permissions.0.to_string());
+        payload["channel"] = channel;
+        match &view.guild {
+            Some(guild) => {
+                let mut member = serde_json::to_value(self.member_wire(&guild.member).await?)
+                    .unwrap_or_default();
+                member["permissions"] = json!(view.permissions.0.to_string());
+                payload["member"] = member;
+                payload["guild_id"] = json!(guild.guild.id);
+                payload["guild_locale"] = json!("en-US");
+                payload["guild"] =
+                    json!({ "id": guild.guild.id, "locale": "en-US", "features": [] });
+            }
+            None => {
+                payload["user"] =
+                    serde_json::to_value(self.user_wire(caller.id).await?).unwrap_or_default()
+            }
+        }
+        if let Some(message) = invoked.message {
+            payload["message"] = message;
+        }
+        self.publish(
+            EventKind::InteractionCreate,
+            Audience::Users(vec![app]),
+            payload,
+        )
+        .await;
+        if input.kind != APPLICATION_COMMAND_AUTOCOMPLETE {
+            let data = json!({ "id": id, "nonce": input.nonce });
+            self.publish(EventKind::InteractionCreate, interaction.invoker(), data)
+                .await;
+            self.watch_deadline(&interaction);
+        }
+        Ok(())
+    }
+
+    /// A command of the application for this channel, the invoker allowed
+    /// to use it; its data as the bot reads it, with `resolved`.
+    async fn invoked_command(
+        &self,
+        view: &ChannelView,
+        context: u8,
+        input: &CreateInteraction,
+    ) -> ServiceResult<Invoked> {
+        let unknown = ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND);
+        let Some(command_id) = input
+            .data
+            .get("id")
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse().ok())
+        else {
+            return bad("data.id", "BASE_TYPE_REQUIRED", "This field is required");
+        };
+        let command = self
+            .store
+            .command(Snowflake(command_id))
+            .await?
+            .filter(|c| c.application_id == input.application_id)
+            .filter(|c| c.guild_id.is_none() || c.guild_id == view.guild_id())
+            .ok_or(unknown)?;
+        if input.kind == APPLICATION_COMMAND_AUTOCOMPLETE && command.kind != 1 {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND));
+        }
+        if !command.allowed_contexts().contains(&context) {
+            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+        }
+        let installed = match context {
+            interaction_context::PRIVATE_CHANNEL => integration_type::USER_INSTALL,
+            _ => integration_type::GUILD_INSTALL,
+        };
+        if !command.allowed_integration_types().contains(&installed) {
+            return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
+        }
+        if view.guild.is_some() {
+            view.require(Permissions::USE_APPLICATION_COMMANDS)?;
+            if let Some(needed) = command.default_member_permissions
+                && !view.permissions.contains(Permissions::ADMINISTRATOR)
+                && (needed == Permissions::NONE || !view.permissions.contains(needed))
+            {
+                return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
+            }
+        }
+        let mut data = json!({
+            "id": command.id,
+            "name": command.name,
+            "type": command.kind,
+            "options": input.data.get("options").cloned().unwrap_or(json!([])),
+        });
+        if let Some(guild_id) = command.guild_id {
+            data["guild_id"] = json!(guild_id);
+        }
+        if let Some(target) = input.data.get("target_id") {
+            data["target_id"] = target.clone();
+        }
+        let resolved = self.resolved(view, &input.data).await?;
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
+        Ok(Invoked {
+            data,
+            command: Some(command),
+            message: None,
+            message_id: None,
+        })
+    }
+
+    /// A component of the application's message in this channel (or of
+    /// an ephemeral one shown to the invoker).
+    async fn invoked_component(
+        &self,
+        caller: Caller,
+        view: &ChannelView,
+        input: &CreateInteraction,
+    ) -> ServiceResult<Invoked> {
+        let unknown = ServiceError::NotFound(codes::UNKNOWN_MESSAGE);
+        let Some(message_id) = input.message_id else {
+            return bad("message_id", "BASE_TYPE_REQUIRED", "This field is required");
+        };
+        let message = match self.store.message(view.channel.id, message_id).await? {
+            Some(message) => message,
+            None => match self.ephemeral_message(message_id).await? {
+                Some(e) if e.user_id == caller.id && e.message.channel_id == view.channel.id => {
+                    e.message
+                }
+                _ => return Err(unknown),
+            },
+        };
+        if message.author_id != input.application_id {
+            return Err(unknown);
+        }
+        let custom_id = input
+            .data
+            .get("custom_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let kind = input.data.get("component_type").and_then(Value::as_u64);
+        let Some(component) = find_component(&message.components, custom_id) else {
+            return bad(
+                "data.custom_id",
+                "COMPONENT_CUSTOM_ID_INVALID",
+                "Unknown component.",
+            );
+        };
+        if kind.is_none() || component.get("type").and_then(Value::as_u64) != kind {
+            return bad(
+                "data.component_type",
+                "COMPONENT_TYPE_INVALID",
+                "Component type mismatch.",
+            );
+        }
+        let mut data = json!({ "custom_id": custom_id, "component_type": kind });
+        if let Some(values) = input.data.get("values") {
+            data["values"] = values.clone();
+        }
+        let rendered = self.render_message(&message).await?;
+        Ok(Invoked {
+            data,
+            command: None,
+            message: Some(serde_json::to_value(rendered).unwrap_or_default()),
+            message_id: Some(message_id),
+        })
+    }
+
+    /// A modal the application opened for this person, submitted once.
+    async fn invoked_modal(
+        &self,
+        caller: Caller,
+        input: &CreateInteraction,
+    ) -> ServiceResult<Invoked> {
+        let custom_id = input
+            .data
+            .get("custom_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let key = modal_key(input.application_id, caller.id, custom_id);
+        let Some(raw) = self.store.take_meta(&key).await? else {
+            return bad(
+                "data.custom_id",
+                "COMPONENT_CUSTOM_ID_INVALID",
+                "Unknown modal.",
+            );
+        };
+        let message_id: Option<Snowflake> = serde_json::from_slice(&raw).ok().flatten();
+        let data = json!({
+            "custom_id": custom_id,
+            "components": input.data.get("components").cloned().unwrap_or(json!([])),
+        });
+        Ok(Invoked {
+            data,
+            command: None,
+            message: None,
+            message_id,
+        })
+    }
+
+    /// The users, members, roles and channels the options name, as
+    /// Discord resolves them for the bot.
+    async fn resolved(&self, view: &ChannelView, data: &Value) -> ServiceResult<Value> {
+        let mut named: Vec<(u64, Snowflake)> = Vec::new();
+        collect_options(data.get("options"), &mut named);
+        if let Some(target) = data
+            .get("target_id")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok())
+        {
+            // A user command's target is a user; a message command's, a message.
+            match data.get("type").and_then(Value::as_u64) {
+                Some(2) => named.push((USER, Snowflake(target))),
+                Some(3) => {
+                    if let Some(message) = self
+                        .store
+                        .message(view.channel.id, Snowflake(target))
+                        .await?
+                    {
+                        let rendered = self.render_message(&message).await?;
+                        return Ok(json!({ "messages": { target.to_string(): rendered } }));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = serde_json::Map::new();
+        let roles = view
+            .guild
+            .as_ref()
+            .map(|g| g.roles.as_slice())
+            .unwrap_or(&[]);
+        let mut users = serde_json::Map::new();
+        let mut members = serde_json::Map::new();
+        let mut found_roles = serde_json::Map::new();
+        let mut channels = serde_json::Map::new();
+        for (kind, id) in named {
+            if matches!(kind, ROLE | MENTIONABLE)
+                && let Some(role) = roles.iter().find(|r| r.id == id)
+            {
+                let role = concord_model::wire::Role::from(role);
+                found_roles.insert(
+                    id.to_string(),
+                    serde_json::to_value(role).unwrap_or_default(),
+                );
+                continue;
+            }
+            if matches!(kind, USER | MENTIONABLE)
+                && let Some(user) = self.store.user(id).await?
+            {
+                let wire_user = self.user_wire(user.id).await?;
+                users.insert(
+                    id.to_string(),
+                    serde_json::to_value(wire_user).unwrap_or_default(),
+                );
+                if let Some(guild_id) = view.guild_id()
+                    && let Some(member) = self.store.member(guild_id, id).await?
+                {
+                    let mut m =
+                        serde_json::to_value(concord_model::wire::Member::new(&member, None))
+                            .unwrap_or_default();
+                    if let Some(m) = m.as_object_mut() {
+                        m.remove("user");
+                    }
+                    members.insert(id.to_string(), m);
+                }
+            }
+            if kind == CHANNEL
+                && let Some(channel) = self.store.channel(id).await?
+                && channel.guild_id == view.guild_id()
+            {
+                let wire = self.channel_wire(&channel).await?;
+                channels.insert(
+                    id.to_string(),
+                    serde_json::to_value(wire).unwrap_or_default(),
+                );
+            }
+        }
+        for (key, map) in [
+            ("users", users),
+            ("members", members),
+            ("roles", found_roles),
+            ("channels", channels),
+        ] {
+            if !map.is_empty() {
+                out.insert(key.to_owned(), Value::Object(map));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Where the interaction happens: a guild, the invoker's DM with the
+/// bot, or another private channel.
+fn context_of(view: &ChannelView, bot: Snowflake) -> u8 {
+    match view.guild {
+        Some(_) => interaction_context::GUILD,
+        None if view.channel.kind == concord_model::records::channel_type::DM
+            && view.channel.recipients.contains(&bot) =>
+        {
+            interaction_context::BOT_DM
+        }
+        None => interaction_context::PRIVATE_CHANNEL,
+    }
+}
+
+/// The (type, id) of every option naming a user, channel, role or
+/// mentionable, through subcommands.
+fn collect_options(options: Option<&Value>, out: &mut Vec<(u64, Snowflake)>) {
+    for option in options.and_then(Value::as_array).into_iter().flatten() {
+        let kind = option.get("type").and_then(Value::as_u64).unwrap_or(0);
+        if matches!(kind, USER | CHANNEL | ROLE | MENTIONABLE)
+            && let Some(id) = option
+                .get("value")
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse().ok())
+        {
+            out.push((kind, Snowflake(id)));
+        }
+        collect_options(option.get("options"), out);
+    }
+}
+
+/// The component with `custom_id`, however deep in the rows.
+pub(super) fn find_component<'a>(components: &'a [Value], custom_id: &str) -> Option<&'a Value> {
+    components.iter().find_map(|c| {
+        if !custom_id.is_empty() && c.get("custom_id").and_then(Value::as_str) == Some(custom_id) {
+            return Some(c);
+        }
+        let inner = c.get("components").and_then(Value::as_array)?;
+        find_component(inner, custom_id)
+    })
+}
