@@ -22,3 +22,12 @@ async def owner_says(channel_id, content):
         url = f"{HTTP}/api/v10/channels/{channel_id}/messages"
         async with http.post(url, json={"content": content}, headers=headers) as reply:
             assert reply.status == 200, await reply.text()
+
+
+async def owner_request(method, path, body=None):
+    """The owner's client calling the API: (status, JSON body or None)."""
+    headers = {"Authorization": os.environ["OWNER_TOKEN"]}
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, f"{HTTP}/api/v10{path}", json=body, headers=headers) as reply:
+            text = await reply.text()
+            return reply.status, (await reply.json() if text else None)

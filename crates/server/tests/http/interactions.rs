@@ -259,6 +259,7 @@ async fn a_deferred_answer_thinks_until_it_is_edited() {
     assert_eq!(follow.status, 200, "{:?}", follow.body);
     assert_eq!(follow.body["id"], thinking["d"]["id"]);
     assert_eq!(follow.body["flags"], 0);
+    assert_eq!(follow.body["edited_timestamp"], Value::Null);
     let updated = w.owner_ws.dispatch("MESSAGE_UPDATE").await;
     assert_eq!(updated["d"]["content"], "done");
 }

@@ -119,6 +119,7 @@ impl Service {
             original: None,
             original_ephemeral: false,
             ephemeral: Vec::new(),
+            modal: None,
         };
         self.save_interaction(&interaction).await?;
         let mut payload = json!({
@@ -172,8 +173,8 @@ impl Service {
             let data = json!({ "id": id, "nonce": input.nonce });
             self.publish(EventKind::InteractionCreate, interaction.invoker(), data)
                 .await;
-            self.watch_deadline(&interaction);
         }
+        self.watch_deadline(&interaction);
         Ok(())
     }
 

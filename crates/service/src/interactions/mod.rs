@@ -78,6 +78,10 @@ pub(crate) struct Interaction {
     /// Ephemeral messages answering it, removed with it.
     #[serde(default)]
     pub ephemeral: Vec<Snowflake>,
+    /// The modal it opened (its `custom_id`), forgotten with it if never
+    /// submitted.
+    #[serde(default)]
+    pub modal: Option<String>,
 }
 
 impl Interaction {
@@ -179,10 +183,11 @@ impl Service {
         Ok(())
     }
 
-    /// Fails the interaction at its deadline unless it was answered, then
-    /// forgets it when its token expires. Runs on the node that accepted
-    /// it; the outcome is decided in the store, so a callback on any node
-    /// and this timer never both win.
+    /// Fails the interaction at its deadline unless it was answered
+    /// (telling the invoker, but of an autocomplete), then forgets it when
+    /// its token expires. Runs on the node that accepted it; the outcome
+    /// is decided in the store, so a callback on any node and this timer
+    /// never both win.
     fn watch_deadline(&self, interaction: &Interaction) {
         let (store, bus, node) = (self.store.clone(), self.bus.clone(), self.node);
         let (id, nonce, invoker) = (
@@ -190,10 +195,11 @@ impl Service {
             interaction.nonce.clone(),
             interaction.invoker(),
         );
+        let tell = interaction.kind != interaction_type::APPLICATION_COMMAND_AUTOCOMPLETE;
         tokio::spawn(async move {
             tokio::time::sleep(RESPONSE_DEADLINE).await;
             match store.put_meta_if_absent(&ack_key(id), FAILED).await {
-                Ok(outcome) if outcome == FAILED => {
+                Ok(outcome) if outcome == FAILED && tell => {
                     let data = serde_json::json!({
                         "id": id,
                         "nonce": nonce,
@@ -208,14 +214,20 @@ impl Service {
             tokio::time::sleep(TOKEN_LIFETIME.saturating_sub(RESPONSE_DEADLINE)).await;
             let record = store.take_meta(&record_key(id)).await;
             let _ = store.take_meta(&ack_key(id)).await;
-            let ephemeral = record
+            let Some(record) = record
                 .ok()
                 .flatten()
                 .and_then(|raw| serde_json::from_slice::<Interaction>(&raw).ok())
-                .map(|i| i.ephemeral)
-                .unwrap_or_default();
-            for message_id in ephemeral {
-                let _ = store.take_meta(&ephemeral_key(message_id)).await;
+            else {
+                return;
+            };
+            let modal = record
+                .modal
+                .as_deref()
+                .map(|custom_id| modal_key(record.application_id, record.user_id, custom_id));
+            let ephemeral = record.ephemeral.iter().map(|id| ephemeral_key(*id));
+            for key in ephemeral.chain(modal) {
+                let _ = store.take_meta(&key).await;
             }
         });
     }

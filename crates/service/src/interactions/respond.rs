@@ -200,6 +200,8 @@ impl Service {
                 let key = modal_key(interaction.application_id, interaction.user_id, custom_id);
                 let origin = serde_json::to_vec(&interaction.message_id).unwrap_or_default();
                 self.store.put_meta(&key, &origin).await?;
+                interaction.modal = Some(custom_id.to_owned());
+                self.save_interaction(&interaction).await?;
                 let modal = json!({
                     "id": interaction.id,
                     "nonce": interaction.nonce,
@@ -510,7 +512,6 @@ impl Service {
             Response::Ephemeral(mut e) => {
                 let patch = self.edit_patch(&view, &e.message, input).await?;
                 patch.apply(&mut e.message);
-                e.message.edited_ms = patch.edited_ms;
                 self.save_ephemeral(&e).await?;
                 let out = self.render_message(&e.message).await?;
                 self.publish_message_to(

@@ -511,7 +511,8 @@ impl Service {
 
     /// The columns an edit changes, checked: what its author may send. An
     /// edit of a response still loading (an interaction's deferred
-    /// answer) ends its loading.
+    /// answer) ends its loading: it is its first content, not shown as
+    /// edited.
     pub(crate) async fn edit_patch(
         &self,
         view: &ChannelView,
@@ -562,6 +563,7 @@ impl Service {
         let flags = patch.flags.unwrap_or(message.flags);
         if flags & LOADING != 0 {
             patch.flags = Some(flags & !LOADING);
+            patch.edited_ms = None;
         }
         Ok(patch)
     }
