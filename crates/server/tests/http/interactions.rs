@@ -404,6 +404,40 @@ async fn who_may_invoke_what_where() {
         (403, json!(50013))
     );
     assert_eq!(w.invoke(&w.owner, &admins, "admins").await.status, 204);
+    // A guild manager's command permissions open it to one member.
+    let path = format!(
+        "/applications/{}/guilds/{}/commands/{managers}/permissions",
+        w.bot.id, w.guild
+    );
+    let allow = json!({ "permissions": [{ "id": w.member.id, "type": 2, "permission": true }] });
+    let put = w.s.put(&path, &w.owner.auth, allow).await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(w.invoke(&w.member, &managers, "managers").await.status, 204);
+    // As the channel's denial closes one to everyone but administrators.
+    let deny = json!({ "permissions": [{ "id": w.channel, "type": 3, "permission": false }] });
+    let put =
+        w.s.put(&path.replace(&managers, &ping), &w.owner.auth, deny)
+            .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(
+        code(&w.invoke(&w.member, &ping, "ping").await),
+        (403, json!(50013))
+    );
+
+    // Discord's client sends multipart bodies with `payload_json`.
+    let payload = json!({
+        "type": 2, "application_id": w.bot.id, "guild_id": w.guild, "channel_id": w.channel,
+        "session_id": "s", "nonce": "42", "data": { "id": admins, "name": "admins", "type": 1 },
+    });
+    let form = reqwest::multipart::Form::new().text("payload_json", payload.to_string());
+    let reply = reqwest::Client::new()
+        .post(w.s.url("/api/v10/interactions"))
+        .header("authorization", &w.owner.auth)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 204);
     // A command of another guild, an unknown one, a bad body, a bot.
     assert_eq!(
         code(&w.invoke(&w.member, "1", "nothing").await),

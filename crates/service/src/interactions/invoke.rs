@@ -7,7 +7,9 @@
 //! bot, `{id, nonce}` to the invoker, and the deadline watched.
 
 use concord_model::event::{Audience, EventKind};
-use concord_model::records::{Command, integration_type, interaction_context};
+use concord_model::records::{
+    Command, CommandPermission, CommandPermissions, integration_type, interaction_context,
+};
 use concord_model::{Permissions, Snowflake, codes};
 use serde_json::{Value, json};
 
@@ -215,12 +217,24 @@ impl Service {
         if !command.allowed_integration_types().contains(&installed) {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }
-        if view.guild.is_some() {
+        if let Some(guild) = &view.guild {
             view.require(Permissions::USE_APPLICATION_COMMANDS)?;
-            if let Some(needed) = command.default_member_permissions
-                && !view.permissions.contains(Permissions::ADMINISTRATOR)
-                && (needed == Permissions::NONE || !view.permissions.contains(needed))
-            {
+            let overwrites = self
+                .store
+                .command_permissions(guild.guild.id, command.application_id)
+                .await?;
+            let member = Invoker {
+                user_id: guild.member.user_id,
+                roles: &guild.member.roles,
+                guild_id: guild.guild.id,
+                channel_id: view
+                    .channel
+                    .parent_id
+                    .filter(|_| view.channel.is_thread())
+                    .unwrap_or(view.channel.id),
+                permissions: view.permissions,
+            };
+            if !member.may_use(&command, &overwrites) {
                 return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
             }
         }
@@ -429,6 +443,70 @@ impl Service {
     }
 }
 
+/// Who invokes a guild's command, where, as command permissions read it.
+struct Invoker<'a> {
+    user_id: Snowflake,
+    roles: &'a [Snowflake],
+    guild_id: Snowflake,
+    /// A thread's parent: command permissions name channels.
+    channel_id: Snowflake,
+    permissions: Permissions,
+}
+
+impl Invoker<'_> {
+    /// Command permissions, then `default_member_permissions`. The
+    /// command's own overwrites come before the application's (kept under
+    /// its id); a channel's (or all channels', `guild_id - 1`) deny
+    /// refuses; a user's overwrite decides, else the member's roles (an
+    /// allowed one wins), else @everyone's (the guild's id); with none,
+    /// `default_member_permissions` ("0": administrators only). An
+    /// administrator may always.
+    fn may_use(&self, command: &Command, overwrites: &[CommandPermissions]) -> bool {
+        if self.permissions.contains(Permissions::ADMINISTRATOR) {
+            return true;
+        }
+        let levels: Vec<&[CommandPermission]> = [command.id, command.application_id]
+            .iter()
+            .filter_map(|id| overwrites.iter().find(|o| o.id == *id))
+            .map(|o| o.permissions.as_slice())
+            .collect();
+        let all_channels = Snowflake(self.guild_id.0.wrapping_sub(1));
+        let channel = levels.iter().find_map(|level| {
+            let of = |id| level.iter().find(|p| p.kind == 3 && p.id == id);
+            of(self.channel_id)
+                .or_else(|| of(all_channels))
+                .map(|p| p.permission)
+        });
+        if channel == Some(false) {
+            return false;
+        }
+        let member = levels.iter().find_map(|level| {
+            if let Some(user) = level.iter().find(|p| p.kind == 2 && p.id == self.user_id) {
+                return Some(user.permission);
+            }
+            let roles: Vec<bool> = level
+                .iter()
+                .filter(|p| p.kind == 1 && self.roles.contains(&p.id))
+                .map(|p| p.permission)
+                .collect();
+            if !roles.is_empty() {
+                return Some(roles.contains(&true));
+            }
+            level
+                .iter()
+                .find(|p| p.kind == 1 && p.id == self.guild_id)
+                .map(|p| p.permission)
+        });
+        match (member, command.default_member_permissions) {
+            (Some(decided), _) => decided,
+            (None, None) => true,
+            (None, Some(needed)) => {
+                needed != Permissions::NONE && self.permissions.contains(needed)
+            }
+        }
+    }
+}
+
 /// Where the interaction happens: a guild, the invoker's DM with the
 /// bot, or another private channel.
 fn context_of(view: &ChannelView, bot: Snowflake) -> u8 {
@@ -469,4 +547,80 @@ pub(super) fn find_component<'a>(components: &'a [Value], custom_id: &str) -> Op
         let inner = c.get("components").and_then(Value::as_array)?;
         find_component(inner, custom_id)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUILD: Snowflake = Snowflake(1000);
+    const APP: Snowflake = Snowflake(7);
+    const COMMAND: Snowflake = Snowflake(70);
+    const ROLE: Snowflake = Snowflake(5);
+
+    fn command(default: Option<Permissions>) -> Command {
+        let body = json!({ "id": COMMAND, "application_id": APP, "type": 1, "name": "c",
+            "description": "d", "version": COMMAND });
+        let mut command: Command = serde_json::from_value(body).unwrap();
+        command.default_member_permissions = default;
+        command
+    }
+
+    fn set(id: Snowflake, permissions: &[(u8, Snowflake, bool)]) -> CommandPermissions {
+        CommandPermissions {
+            id,
+            application_id: APP,
+            guild_id: GUILD,
+            permissions: permissions
+                .iter()
+                .map(|&(kind, id, permission)| CommandPermission {
+                    id,
+                    kind,
+                    permission,
+                })
+                .collect(),
+        }
+    }
+
+    fn member(roles: &[Snowflake], permissions: Permissions) -> Invoker<'_> {
+        Invoker {
+            user_id: Snowflake(9),
+            roles,
+            guild_id: GUILD,
+            channel_id: Snowflake(20),
+            permissions,
+        }
+    }
+
+    #[test]
+    fn overwrites_decide_before_default_member_permissions() {
+        let plain = member(&[ROLE], Permissions::NONE);
+        let managers = command(Some(Permissions::MANAGE_GUILD));
+        assert!(!plain.may_use(&managers, &[]));
+        // A role of theirs allowed on the command opens it.
+        assert!(plain.may_use(&managers, &[set(COMMAND, &[(1, ROLE, true)])]));
+        // The user's own overwrite beats their roles.
+        let denied = set(COMMAND, &[(1, ROLE, true), (2, Snowflake(9), false)]);
+        assert!(!plain.may_use(&managers, &[denied]));
+        // The command's own overwrites come before the application's.
+        let both = [
+            set(APP, &[(1, GUILD, false)]),
+            set(COMMAND, &[(1, GUILD, true)]),
+        ];
+        assert!(plain.may_use(&command(None), &both));
+        assert!(!plain.may_use(&command(None), &both[..1]));
+        // A channel denied (or all of them) refuses.
+        assert!(!plain.may_use(
+            &command(None),
+            &[set(COMMAND, &[(3, Snowflake(20), false)])]
+        ));
+        assert!(!plain.may_use(&command(None), &[set(APP, &[(3, Snowflake(999), false)])]));
+        // "0" is for administrators, who may always.
+        assert!(!plain.may_use(&command(Some(Permissions::NONE)), &[]));
+        let admin = member(&[], Permissions::ADMINISTRATOR);
+        assert!(admin.may_use(
+            &command(Some(Permissions::NONE)),
+            &[set(COMMAND, &[(1, GUILD, false)])]
+        ));
+    }
 }
