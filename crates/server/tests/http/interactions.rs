@@ -663,3 +663,69 @@ async fn autocomplete_choices_reach_the_invoker() {
     let pong = w.callback(&id, &token, json!({ "type": 1 })).await;
     assert_eq!(code(&pong), (400, json!(50035)));
 }
+
+#[tokio::test]
+async fn the_bot_gets_what_options_name_resolved() {
+    let mut w = World::new().await;
+    let command = w
+        .command(json!({ "name": "look", "description": "d", "options": [
+            { "name": "who", "description": "d", "type": 6 },
+            { "name": "role", "description": "d", "type": 8 },
+            { "name": "where", "description": "d", "type": 7 }
+        ]}))
+        .await;
+    let options = json!([
+        { "name": "who", "type": 6, "value": w.member.id },
+        { "name": "role", "type": 8, "value": w.guild },
+        { "name": "where", "type": 7, "value": w.channel }
+    ]);
+    let body = json!({
+        "type": 2, "application_id": w.bot.id, "guild_id": w.guild, "channel_id": w.channel,
+        "session_id": "s", "nonce": "1",
+        "data": { "id": command, "name": "look", "type": 1, "options": options },
+    });
+    assert_eq!(
+        w.s.post("/interactions", &w.owner.auth, body).await.status,
+        204
+    );
+    let (_, _, d) = w.received().await;
+    let resolved = &d["data"]["resolved"];
+    assert_eq!(d["data"]["options"], options);
+    assert_eq!(resolved["users"][&w.member.id]["id"], json!(w.member.id));
+    assert!(resolved["members"][&w.member.id]["joined_at"].is_string());
+    assert!(resolved["members"][&w.member.id].get("user").is_none());
+    assert_eq!(resolved["roles"][&w.guild]["name"], "@everyone");
+    assert_eq!(resolved["channels"][&w.channel]["id"], json!(w.channel));
+
+    // A message command's target is resolved to the message, and its
+    // answer is of type 23.
+    let quote = w.command(json!({ "name": "Quote", "type": 3 })).await;
+    let said = w.s.say(&w.member, &w.channel, "quotable").await;
+    let body = json!({
+        "type": 2, "application_id": w.bot.id, "guild_id": w.guild, "channel_id": w.channel,
+        "session_id": "s", "nonce": "2",
+        "data": { "id": quote, "name": "Quote", "type": 3, "target_id": said },
+    });
+    assert_eq!(
+        w.s.post("/interactions", &w.owner.auth, body).await.status,
+        204
+    );
+    let (id, token, d) = w.received().await;
+    assert_eq!(d["data"]["target_id"], json!(said));
+    assert_eq!(
+        d["data"]["resolved"]["messages"][&said]["content"],
+        "quotable"
+    );
+    let reply = w
+        .callback(
+            &id,
+            &token,
+            json!({ "type": 4, "data": { "content": "quoted" } }),
+        )
+        .await;
+    assert_eq!(reply.body["resource"]["message"]["type"], 23);
+    assert_eq!(
+        reply.body["resource"]["message"]["interaction_metadata"]["command_type"],
+        3
+    );
+}
