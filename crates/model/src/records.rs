@@ -456,9 +456,13 @@ pub struct InteractionMetadata {
     /// Who invoked it.
     pub user_id: Snowflake,
     /// Where the application is installed for it: the guild, or none
-    /// (the invoker's DM with the bot).
+    /// (the invoker's DM with the bot, or a user installation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guild_id: Option<Snowflake>,
+    /// Invoked through the invoker's own installation (a private channel
+    /// other than the bot's DM).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub user_install: bool,
     /// The command's name and type, for application commands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -550,12 +550,24 @@ pub struct Message {
     pub interaction: Option<Value>,
 }
 
+/// Who authorized the application where it was invoked, keyed by
+/// installation type: a guild's installation (its id, or "0" in a DM with
+/// the bot), or the invoker's own.
+pub fn authorizing_integration_owners(
+    guild_id: Option<Snowflake>,
+    user_install: bool,
+    user_id: Snowflake,
+) -> Value {
+    match (guild_id, user_install) {
+        (_, true) => serde_json::json!({ "1": user_id }),
+        (Some(guild_id), false) => serde_json::json!({ "0": guild_id }),
+        (None, false) => serde_json::json!({ "0": "0" }),
+    }
+}
+
 /// `interaction_metadata` as Discord gives it, `user` the invoker.
 pub fn interaction_metadata(m: &records::InteractionMetadata, user: &User) -> Value {
-    let owners = match m.guild_id {
-        Some(guild_id) => serde_json::json!({ "0": guild_id }),
-        None => serde_json::json!({ "1": m.user_id }),
-    };
+    let owners = authorizing_integration_owners(m.guild_id, m.user_install, m.user_id);
     let mut out = serde_json::json!({
         "id": m.id,
         "type": m.kind,

@@ -729,3 +729,43 @@ async fn the_bot_gets_what_options_name_resolved() {
         3
     );
 }
+
+#[tokio::test]
+async fn a_command_in_the_bots_dm() {
+    let mut w = World::new().await;
+    let global = format!("/applications/{}/commands", w.bot.id);
+    let command = w.s.post(&global, &w.bot.auth, ping()).await;
+    assert_eq!(command.status, 201, "{:?}", command.body);
+    let dm =
+        w.s.post(
+            "/users/@me/channels",
+            &w.owner.auth,
+            json!({ "recipient_id": w.bot.id }),
+        )
+        .await;
+    let dm = dm.body["id"].clone();
+    let body = json!({
+        "type": 2, "application_id": w.bot.id, "channel_id": dm, "session_id": "s", "nonce": "3",
+        "data": { "id": command.body["id"], "name": "ping", "type": 1 },
+    });
+    let reply = w.s.post("/interactions", &w.owner.auth, body).await;
+    assert_eq!(reply.status, 204, "{:?}", reply.body);
+    let (id, token, d) = w.received().await;
+    assert_eq!(d["context"], 1);
+    assert_eq!(d["user"]["id"], json!(w.owner.id));
+    assert!(d.get("member").is_none() && d.get("guild_id").is_none());
+    assert_eq!(d["channel"]["id"], dm);
+    assert_eq!(d["authorizing_integration_owners"], json!({ "0": "0" }));
+    let reply = w
+        .callback(
+            &id,
+            &token,
+            json!({ "type": 4, "data": { "content": "pong in private" } }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let seen = w.owner_ws.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(seen["d"]["content"], "pong in private");
+    assert_eq!(seen["d"]["channel_id"], dm);
+    assert!(seen["d"].get("guild_id").is_none());
+}

@@ -10,7 +10,7 @@ use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
     Command, CommandPermission, CommandPermissions, integration_type, interaction_context,
 };
-use concord_model::{Permissions, Snowflake, codes};
+use concord_model::{Permissions, Snowflake, codes, wire};
 use serde_json::{Value, json};
 
 use super::input::CreateInteraction;
@@ -113,6 +113,7 @@ impl Service {
             secret,
             user_id: caller.id,
             guild_id: view.guild_id(),
+            user_install: context == interaction_context::PRIVATE_CHANNEL,
             channel_id: view.channel.id,
             nonce: input.nonce.clone(),
             command_name: invoked.command.as_ref().map(|c| c.name.clone()),
@@ -135,10 +136,11 @@ impl Service {
             "app_permissions": app_permissions.0.to_string(),
             "locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": match view.guild_id() {
-                Some(guild_id) => json!({ "0": guild_id }),
-                None => json!({ "1": caller.id }),
-            },
+            "authorizing_integration_owners": wire::authorizing_integration_owners(
+                interaction.guild_id,
+                interaction.user_install,
+                caller.id,
+            ),
             "context": context,
             "attachment_size_limit": self.config.attachment_max_bytes,
         });
@@ -391,7 +393,7 @@ impl Service {
             if matches!(kind, ROLE | MENTIONABLE)
                 && let Some(role) = roles.iter().find(|r| r.id == id)
             {
-                let role = concord_model::wire::Role::from(role);
+                let role = wire::Role::from(role);
                 found_roles.insert(
                     id.to_string(),
                     serde_json::to_value(role).unwrap_or_default(),
@@ -410,8 +412,7 @@ impl Service {
                     && let Some(member) = self.store.member(guild_id, id).await?
                 {
                     let mut m =
-                        serde_json::to_value(concord_model::wire::Member::new(&member, None))
-                            .unwrap_or_default();
+                        serde_json::to_value(wire::Member::new(&member, None)).unwrap_or_default();
                     if let Some(m) = m.as_object_mut() {
                         m.remove("user");
                     }

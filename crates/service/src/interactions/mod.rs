@@ -65,6 +65,9 @@ pub(crate) struct Interaction {
     pub secret: String,
     pub user_id: Snowflake,
     pub guild_id: Option<Snowflake>,
+    /// Invoked in a private channel through the invoker's installation.
+    #[serde(default)]
+    pub user_install: bool,
     pub channel_id: Snowflake,
     pub nonce: Option<Value>,
     pub command_name: Option<String>,
@@ -106,6 +109,7 @@ impl Interaction {
             application_id: self.application_id,
             user_id: self.user_id,
             guild_id: self.guild_id,
+            user_install: self.user_install,
             name: self.command_name.clone(),
             command_type: self.command_type,
             original_response_message_id: if follow_up { self.original } else { None },
