@@ -533,6 +533,23 @@ async fn buttons_update_their_message_and_open_modals() {
         .await;
     assert_eq!(sent.status, 200, "{:?}", sent.body);
     assert_eq!(sent.body["components"], row);
+    // Components are checked as Discord checks them.
+    let twice = json!([{ "type": 1, "components": [
+        { "type": 2, "style": 1, "label": "A", "custom_id": "same" },
+        { "type": 2, "style": 1, "label": "B", "custom_id": "same" }
+    ]}]);
+    let refused =
+        w.s.post(
+            &format!("/channels/{}/messages", w.channel),
+            &w.bot.auth,
+            json!({ "content": "x", "components": twice }),
+        )
+        .await;
+    assert_eq!(code(&refused), (400, json!(50035)));
+    assert_eq!(
+        refused.body["errors"]["components"]["0"]["components"]["1"]["custom_id"]["_errors"][0]["code"],
+        "COMPONENT_CUSTOM_ID_DUPLICATED"
+    );
     let message = sent.body["id"].as_str().unwrap().to_owned();
     let (app, guild, channel) = (w.bot.id.clone(), w.guild.clone(), w.channel.clone());
     let click = |custom_id: &str, kind: u8| {

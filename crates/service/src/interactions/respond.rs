@@ -185,17 +185,17 @@ impl Service {
                 {
                     return bad("data.title", "BASE_TYPE_REQUIRED", "This field is required");
                 }
-                if data
-                    .get("components")
-                    .and_then(Value::as_array)
-                    .is_none_or(|c| c.is_empty() || c.len() > 5)
-                {
+                let fields = data.get("components").and_then(Value::as_array);
+                let Some(fields) = fields.filter(|c| !c.is_empty()) else {
                     return bad(
                         "data.components",
                         "BASE_TYPE_REQUIRED",
                         "This field is required",
                     );
-                }
+                };
+                let mut errors = crate::FormErrors::new();
+                crate::messages::check_components(&mut errors, "data.components", fields, true);
+                errors.into_result()?;
                 self.acknowledge(&interaction).await?;
                 let key = modal_key(interaction.application_id, interaction.user_id, custom_id);
                 let origin = serde_json::to_vec(&interaction.message_id).unwrap_or_default();

@@ -69,27 +69,6 @@ fn check_embeds(errors: &mut FormErrors, embeds: &[Value]) {
     }
 }
 
-/// Components are kept as sent: top-level action rows (at most 5), each
-/// an object with a numeric `type` holding its buttons or select.
-pub(crate) fn check_components(errors: &mut FormErrors, components: &[Value]) {
-    if components.len() > 5 {
-        errors.add(
-            "components",
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 5 or fewer in length.",
-        );
-    }
-    for (i, row) in components.iter().enumerate() {
-        if !row.get("type").is_some_and(Value::is_u64) {
-            errors.add(
-                &format!("components.{i}.type"),
-                "BASE_TYPE_REQUIRED",
-                "This field is required",
-            );
-        }
-    }
-}
-
 fn check_content(errors: &mut FormErrors, content: &str) {
     if content.chars().count() > limits::MESSAGE_CONTENT_MAX {
         errors.add(
@@ -186,7 +165,7 @@ impl Service {
         check_content(&mut errors, &content);
         check_embeds(&mut errors, &embeds);
         let components = input.components.unwrap_or_default();
-        check_components(&mut errors, &components);
+        super::components::check(&mut errors, "components", &components, false);
         match &input.nonce {
             None => {}
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
@@ -542,7 +521,7 @@ impl Service {
         }
         if let Some(components) = input.components {
             let components = components.unwrap_or_default();
-            check_components(&mut errors, &components);
+            super::components::check(&mut errors, "components", &components, false);
             patch.components = Some(components);
         }
         if let Some(flags) = input.flags {

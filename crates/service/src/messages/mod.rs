@@ -12,6 +12,7 @@
 //! cache first waits until this node has applied other nodes' writes).
 
 pub mod cache;
+mod components;
 pub mod input;
 pub mod message;
 pub mod pins;
@@ -20,6 +21,7 @@ pub mod read_states;
 mod render;
 pub(crate) mod sequencer;
 
+pub(crate) use components::check as check_components;
 pub use input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage, ReferenceInput};
 
 /// What messages keep on each node.
