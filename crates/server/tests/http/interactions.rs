@@ -522,7 +522,12 @@ async fn buttons_update_their_message_and_open_modals() {
     let row = json!([{ "type": 1, "components": [
         { "type": 2, "style": 1, "label": "Click", "custom_id": "click" },
         { "type": 2, "style": 2, "label": "Ask", "custom_id": "ask" },
-        { "type": 2, "style": 5, "label": "Docs", "url": "https://example.org" }
+        { "type": 2, "style": 5, "label": "Docs", "url": "https://example.org" },
+        { "type": 2, "style": 4, "label": "Off", "custom_id": "off", "disabled": true }
+    ]}, { "type": 1, "components": [
+        { "type": 3, "custom_id": "pick", "min_values": 1, "max_values": 2, "options": [
+            { "label": "A", "value": "a" }, { "label": "B", "value": "b" }, { "label": "C", "value": "c" }
+        ]}
     ]}]);
     let sent =
         w.s.post(

@@ -18,6 +18,9 @@ use super::interaction_type::*;
 use super::{Interaction, bad, modal_key, token};
 use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
+/// A button component.
+const BUTTON: u64 = 2;
+
 /// Option types naming what `resolved` carries.
 const USER: u64 = 6;
 const CHANNEL: u64 = 7;
@@ -308,9 +311,17 @@ impl Service {
                 "Component type mismatch.",
             );
         }
+        if component.get("disabled").and_then(Value::as_bool) == Some(true) {
+            return bad(
+                "data.custom_id",
+                "COMPONENT_DISABLED",
+                "This component is disabled.",
+            );
+        }
         let mut data = json!({ "custom_id": custom_id, "component_type": kind });
-        if let Some(values) = input.data.get("values") {
-            data["values"] = values.clone();
+        if kind != Some(BUTTON) {
+            let values = chosen(component, input.data.get("values"))?;
+            data["values"] = json!(values);
         }
         let rendered = self.render_message(&message).await?;
         Ok(Invoked {
@@ -520,6 +531,42 @@ fn context_of(view: &ChannelView, bot: Snowflake) -> u8 {
         }
         None => interaction_context::PRIVATE_CHANNEL,
     }
+}
+
+/// A select's chosen values: between its `min_values` (default 1) and
+/// `max_values` (default 1), each one of its options for a string select,
+/// else an id.
+fn chosen(select: &Value, values: Option<&Value>) -> ServiceResult<Vec<String>> {
+    let values: Vec<String> = values
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let bound = |field: &str| select.get(field).and_then(Value::as_u64).unwrap_or(1) as usize;
+    if !(bound("min_values")..=bound("max_values")).contains(&values.len()) {
+        return bad(
+            "data.values",
+            "BASE_TYPE_BAD_LENGTH",
+            "Not as many values as the select takes.",
+        );
+    }
+    let allowed = |value: &String| match select.get("options").and_then(Value::as_array) {
+        Some(options) => options
+            .iter()
+            .any(|o| o.get("value").and_then(Value::as_str) == Some(value)),
+        None => value.parse::<u64>().is_ok(),
+    };
+    if !values.iter().all(allowed) {
+        return bad(
+            "data.values",
+            "COMPONENT_VALUE_INVALID",
+            "Not an option of the select.",
+        );
+    }
+    Ok(values)
 }
 
 /// The (type, id) of every option naming a user, channel, role or
