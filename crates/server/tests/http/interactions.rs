@@ -791,3 +791,54 @@ async fn a_command_in_the_bots_dm() {
     assert_eq!(seen["d"]["channel_id"], dm);
     assert!(seen["d"].get("guild_id").is_none());
 }
+
+#[tokio::test]
+async fn the_token_is_never_logged() {
+    let mut s = TestServer::start_logging(env!("CARGO_BIN_EXE_concord"), "trace", &[]);
+    let owner = s.register("owner").await;
+    let (guild, channel) = s.guild(&owner, "Home").await;
+    let bot = s.bot(&owner, "helper", &guild, "0").await;
+    let mut bot_ws = connect(&s, bot.auth.trim_start_matches("Bot ")).await;
+    let path = format!("/applications/{}/guilds/{guild}/commands", bot.id);
+    let command = s.post(&path, &bot.auth, ping()).await;
+    let body = json!({
+        "type": 2, "application_id": bot.id, "guild_id": guild, "channel_id": channel,
+        "session_id": "s", "nonce": "1",
+        "data": { "id": command.body["id"], "name": "ping", "type": 1 },
+    });
+    assert_eq!(s.post("/interactions", &owner.auth, body).await.status, 204);
+    let d = bot_ws.dispatch("INTERACTION_CREATE").await["d"].clone();
+    let (id, token) = (d["id"].as_str().unwrap(), d["token"].as_str().unwrap());
+    let callback = format!("/interactions/{id}/{token}/callback");
+    let answer = json!({ "type": 4, "data": { "content": "pong" } });
+    assert_eq!(
+        s.request("POST", &callback, None, Some(answer.clone()))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.request("POST", &callback, None, Some(answer))
+            .await
+            .status,
+        400
+    );
+    let hook = format!("/webhooks/{}/{token}", bot.id);
+    let follow = s
+        .request("POST", &hook, None, Some(json!({ "content": "more" })))
+        .await;
+    assert_eq!(follow.status, 200);
+    let original = format!("{hook}/messages/@original");
+    let edited = s
+        .request("PATCH", &original, None, Some(json!({ "content": "x" })))
+        .await;
+    assert_eq!(edited.status, 200);
+    let metrics = s.metrics().await;
+    assert!(!metrics.contains(token), "the token is in the metrics");
+    let log = s.stop_and_read_log();
+    assert!(
+        log.lines().count() > 10,
+        "the server logged at trace: {log}"
+    );
+    assert!(!log.contains(token), "the token was logged");
+}
