@@ -3,7 +3,18 @@
 // Environment: see discordpy_bot.py. Exits 0 when every step passed.
 // With PEER_ID set it talks with that bot instead (see peer()).
 
-import { ChannelType, Client, Events, GatewayIntentBits } from 'discord.js';
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  ChannelType,
+  Client,
+  Events,
+  GatewayIntentBits,
+  MessageType,
+  Routes,
+  SlashCommandBuilder,
+} from 'discord.js';
 import { WebSocketShardDestroyRecovery } from '@discordjs/ws';
 import WebSocket from 'ws';
 
@@ -51,6 +62,53 @@ async function ownerSays(channelId, content) {
     body: JSON.stringify({ content }),
   });
   if (reply.status !== 200) throw new Error(`owner message: ${reply.status} ${await reply.text()}`);
+}
+
+/** The owner invokes an interaction in #general as Discord's client does. */
+async function ownerInteracts(interaction) {
+  const body = {
+    application_id: client.user.id, guild_id: env.GUILD_ID, channel_id: env.CHANNEL_ID,
+    session_id: 'compat', nonce: String(Date.now()), ...interaction,
+  };
+  const reply = await fetch(`${env.CONCORD_HTTP}/api/v10/interactions`, {
+    method: 'POST',
+    headers: { authorization: env.OWNER_TOKEN, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (reply.status !== 204) throw new Error(`interaction: ${reply.status} ${await reply.text()}`);
+}
+
+async function slashCommands(guild) {
+  const command = new SlashCommandBuilder()
+    .setName('jsping')
+    .setDescription('Answers pong')
+    .addStringOption((o) => o.setName('word').setDescription('What to add'));
+  const registered = await client.rest.put(Routes.applicationGuildCommands(client.user.id, guild.id), {
+    body: [command.toJSON()],
+  });
+  check(registered.length === 1 && registered[0].name === 'jsping', 'a SlashCommandBuilder command registered over REST');
+  client.on(Events.InteractionCreate, async (interaction) => {
+    if (interaction.isChatInputCommand() && interaction.commandName === 'jsping') {
+      const button = new ButtonBuilder().setCustomId('js-press').setLabel('Press').setStyle(ButtonStyle.Primary);
+      const word = interaction.options.getString('word');
+      await interaction.reply({ content: `pong ${word}`, components: [new ActionRowBuilder().addComponents(button)] });
+    } else if (interaction.isButton() && interaction.customId === 'js-press') {
+      await interaction.update({ content: 'pressed', components: [] });
+    }
+  });
+  const answered = expect(Events.MessageCreate, (m) => m.content === 'pong hi');
+  const options = [{ name: 'word', type: 3, value: 'hi' }];
+  await ownerInteracts({ type: 2, data: { id: registered[0].id, name: 'jsping', type: 1, options } });
+  const [message] = await answered;
+  check(
+    message.type === MessageType.ChatInputCommand && message.interactionMetadata?.user.id === env.OWNER_ID,
+    'interaction.reply answers as the bot, naming the invoker',
+  );
+  check(message.components.length === 1, 'the answer carries its button');
+  const pressed = expect(Events.MessageUpdate, (_, after) => after.id === message.id && after.content === 'pressed');
+  await ownerInteracts({ type: 3, message_id: message.id, data: { component_type: 2, custom_id: 'js-press' } });
+  const [, after] = await pressed;
+  check(after.components.length === 0, 'interaction.update edits the button\'s message in place');
 }
 
 /** The owner connects with a status of their own; resolves once READY came. */
@@ -122,6 +180,7 @@ async function scenario() {
 
   await presence(guild);
   await thread(channel);
+  await slashCommands(guild);
 
   const history = guild.channels.cache.get(env.HISTORY_CHANNEL_ID);
   const ids = [];

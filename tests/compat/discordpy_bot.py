@@ -18,7 +18,7 @@ import discord
 import yarl
 from discord import app_commands
 from discord.http import Route
-from scenario import HTTP, TIMEOUT, check, owner_says, owner_votes
+from scenario import HTTP, TIMEOUT, check, owner_request, owner_says, owner_votes
 
 Route.BASE = f"{HTTP}/api/v10"
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["CONCORD_WS"] + "/")
@@ -60,6 +60,62 @@ async def echo_text(interaction: discord.Interaction, current: str):
 @tree.context_menu(name="Quote", guild=HOME)
 async def quote(interaction: discord.Interaction, message: discord.Message):
     await interaction.response.send_message(message.content)
+
+
+# What the handlers below answered, for the scenario to look at.
+answers = {}
+
+
+def answered(name):
+    answers[name] = asyncio.get_running_loop().create_future()
+    return asyncio.wait_for(answers[name], TIMEOUT)
+
+
+@tree.command(name="whisper", description="Answers the invoker alone", guild=HOME)
+async def whisper(interaction: discord.Interaction):
+    await interaction.response.send_message("psst", ephemeral=True)
+    answers["whisper"].set_result(await interaction.original_response())
+
+
+@tree.command(name="slow", description="Thinks, then answers", guild=HOME)
+async def slow(interaction: discord.Interaction):
+    await interaction.response.defer(thinking=True)
+    await asyncio.sleep(0.5)
+    answers["slow"].set_result(await interaction.followup.send("done thinking", wait=True))
+
+
+class Menu(discord.ui.View):
+    def __init__(self):
+        super().__init__(timeout=TIMEOUT)
+
+    @discord.ui.select(custom_id="menu-pick", options=[discord.SelectOption(label=v, value=v) for v in "ab"])
+    async def pick(self, interaction: discord.Interaction, select: discord.ui.Select):
+        await interaction.response.send_message(f"picked {','.join(select.values)}")
+
+    @discord.ui.button(label="Go", custom_id="menu-go", style=discord.ButtonStyle.primary)
+    async def go(self, interaction: discord.Interaction, button: discord.ui.Button):
+        await interaction.response.edit_message(content="went", view=None)
+
+
+@tree.command(name="menu", description="Shows a button and a select", guild=HOME)
+async def menu(interaction: discord.Interaction):
+    await interaction.response.send_message("choose", view=Menu())
+    answers["menu"].set_result(await interaction.original_response())
+
+
+class Ask(discord.ui.Modal, title="Tell me"):
+    name = discord.ui.TextInput(label="Name", custom_id="ask-name")
+
+    def __init__(self):
+        super().__init__(custom_id="ask-modal", timeout=TIMEOUT)
+
+    async def on_submit(self, interaction: discord.Interaction):
+        await interaction.response.send_message(f"hello {self.name.value}")
+
+
+@tree.command(name="ask", description="Asks in a modal", guild=HOME)
+async def ask(interaction: discord.Interaction):
+    await interaction.response.send_modal(Ask())
 
 
 def expect(event, check=None):
@@ -273,7 +329,8 @@ async def scenario():
 
 async def slash_commands():
     synced = await tree.sync(guild=HOME)
-    check(sorted(c.name for c in synced) == ["Quote", "echo"], "CommandTree.sync registers the guild's commands")
+    names = ["Quote", "ask", "echo", "menu", "slow", "whisper"]
+    check(sorted(c.name for c in synced) == names, "CommandTree.sync registers the guild's commands")
     fetched = await tree.fetch_commands(guild=HOME)
     check({c.id for c in fetched} == {c.id for c in synced}, "fetch_commands reads them back")
     command = next(c for c in fetched if c.name == "echo")
@@ -283,6 +340,69 @@ async def slash_commands():
     again = await tree.sync(guild=HOME)
     check({c.id for c in again} == {c.id for c in synced}, "a second sync keeps the commands' ids")
     check(await tree.sync() == [] and await tree.fetch_commands() == [], "no global commands")
+    await interactions({c.name: c for c in fetched})
+
+
+async def interactions(commands):
+    """The owner invokes the commands as Discord's client does; the bot answers
+    through discord.py's Interaction, views and modals."""
+    owner_id = int(os.environ["OWNER_ID"])
+    where = {"application_id": str(client.application_id), "guild_id": str(GUILD_ID),
+             "channel_id": str(CHANNEL_ID), "session_id": "compat"}
+
+    async def person(kind, data, **rest):
+        for _ in range(TIMEOUT * 10):
+            status, body = await owner_request("POST", "/interactions", {"type": kind, "data": data, **where, **rest})
+            # A modal is submitted once the bot has opened it.
+            if status != 400 or kind != 5:
+                break
+            await asyncio.sleep(0.1)
+        check(status == 204, f"POST /interactions type {kind}: {status} {body}")
+
+    def command(name, options=()):
+        c = commands[name]
+        return {"id": str(c.id), "name": name, "type": 1, "version": "1", "options": list(options)}
+
+    heard = expect("message", lambda m: m.content == "hihi")
+    options = [{"name": "text", "type": 3, "value": "hi"}, {"name": "times", "type": 4, "value": 2}]
+    await person(2, command("echo", options))
+    message = await heard
+    check(message.type == discord.MessageType.chat_input_command and message.author.id == client.user.id,
+          "a slash command's answer is the bot's message of type 20")
+    check(message.interaction_metadata.user.id == owner_id and message.application_id == client.application_id,
+          "it carries interaction_metadata naming the invoker")
+
+    waiting = answered("whisper")
+    await person(2, command("whisper"))
+    whispered = await waiting
+    check(whispered.flags.ephemeral and whispered.content == "psst", "an ephemeral reply, read back as @original")
+    _, history = await owner_request("GET", f"/channels/{CHANNEL_ID}/messages?limit=20")
+    check(all(m["id"] != str(whispered.id) for m in history), "an ephemeral reply stays out of the channel's history")
+
+    waiting = answered("slow")
+    await person(2, command("slow"))
+    followed = await waiting
+    check(followed.content == "done thinking" and not followed.flags.loading, "a deferred reply, then its follow-up")
+
+    waiting = answered("menu")
+    await person(2, command("menu"))
+    shown = await waiting
+    check(len(shown.components) == 2, "a View's button and select are on the message")
+    picked = expect("message", lambda m: m.content == "picked b")
+    await person(3, {"component_type": 3, "custom_id": "menu-pick", "values": ["b"]}, message_id=str(shown.id))
+    await picked
+    check(True, "a select's choice reaches the View")
+    edited = expect("raw_message_edit", lambda p: p.message_id == shown.id)
+    await person(3, {"component_type": 2, "custom_id": "menu-go"}, message_id=str(shown.id))
+    update = await edited
+    check(update.data["content"] == "went" and update.data["components"] == [], "a button edits its message in place")
+
+    greeted = expect("message", lambda m: m.content == "hello Ada")
+    await person(2, command("ask"))
+    fields = [{"type": 1, "components": [{"type": 4, "custom_id": "ask-name", "value": "Ada"}]}]
+    await person(5, {"custom_id": "ask-modal", "components": fields})
+    await greeted
+    check(True, "a Modal is opened and submitted")
 
 
 async def peer():

@@ -108,7 +108,12 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | ChannelRecipientRemove
         | MessageAck
         | SessionsRevoked
-        | ApplicationCommandPermissionsUpdate => 0,
+        | ApplicationCommandPermissionsUpdate
+        | InteractionCreate
+        | InteractionSuccess
+        | InteractionFailure
+        | InteractionModalCreate
+        | ApplicationCommandAutocompleteResponse => 0,
     }
 }
 

@@ -114,6 +114,8 @@ pub const UNKNOWN_APPLICATION_COMMAND: u32 = 10063;
 pub const UNKNOWN_APPLICATION_COMMAND_PERMISSIONS: u32 = 10066;
 pub const NOT_AUTHORIZED_FOR_APPLICATION: u32 = 20012;
 pub const MAX_APPLICATION_COMMANDS: u32 = 30032;
+pub const UNKNOWN_INTERACTION: u32 = 10062;
+pub const INTERACTION_ALREADY_ACKNOWLEDGED: u32 = 40060;
 
 /// The `message` of the application command codes.
 pub fn command_message(code: u32) -> Option<&'static str> {
@@ -124,6 +126,8 @@ pub fn command_message(code: u32) -> Option<&'static str> {
             "You are not authorized to perform this action on this application"
         }
         MAX_APPLICATION_COMMANDS => "Maximum number of application commands reached",
+        UNKNOWN_INTERACTION => "Unknown interaction",
+        INTERACTION_ALREADY_ACKNOWLEDGED => "Interaction has already been acknowledged.",
         _ => return None,
     })
 }

@@ -60,6 +60,17 @@ pub enum EventKind {
     /// Who may use an application's commands in a guild changed: the
     /// guild command permissions object.
     ApplicationCommandPermissionsUpdate,
+    /// To the application's bot: the whole interaction. To the invoker:
+    /// `{id, nonce}`, it was accepted.
+    InteractionCreate,
+    /// To the invoker: the application answered in time.
+    InteractionSuccess,
+    /// To the invoker: no answer in time (`reason`).
+    InteractionFailure,
+    /// To the invoker: the application answered with a modal.
+    InteractionModalCreate,
+    /// To the invoker: the choices an autocomplete interaction got.
+    ApplicationCommandAutocompleteResponse,
     /// Not a dispatch: the user's tokens were revoked (an administrator
     /// disabled the account or reset its password), so the gateway closes
     /// their connections, whose resume then fails.
@@ -113,6 +124,13 @@ impl EventKind {
             EventKind::WebhooksUpdate => "WEBHOOKS_UPDATE",
             EventKind::ApplicationCommandPermissionsUpdate => {
                 "APPLICATION_COMMAND_PERMISSIONS_UPDATE"
+            }
+            EventKind::InteractionCreate => "INTERACTION_CREATE",
+            EventKind::InteractionSuccess => "INTERACTION_SUCCESS",
+            EventKind::InteractionFailure => "INTERACTION_FAILURE",
+            EventKind::InteractionModalCreate => "INTERACTION_MODAL_CREATE",
+            EventKind::ApplicationCommandAutocompleteResponse => {
+                "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE"
             }
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
             EventKind::PresenceUpdate => "PRESENCE_UPDATE",

@@ -385,9 +385,11 @@ pub mod message_type {
     pub const USER_JOIN: u8 = 7;
     pub const THREAD_CREATED: u8 = 18;
     pub const REPLY: u8 = 19;
+    pub const CHAT_INPUT_COMMAND: u8 = 20;
     pub const THREAD_STARTER_MESSAGE: u8 = 21;
     /// The result of a poll that ended, posted as its author.
     pub const POLL_RESULT: u8 = 46;
+    pub const CONTEXT_MENU_COMMAND: u8 = 23;
 
     /// Types an author may edit.
     pub fn is_editable(t: u8) -> bool {
@@ -440,6 +442,13 @@ pub struct Message {
     /// (`PollStore`), never on this row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// Action rows of buttons and selects, as the author sent them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Value>,
+    /// Set when an application posted it answering an interaction: its
+    /// author is the application's bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<InteractionMetadata>,
 }
 
 /// A poll, as its message was sent with it. Its answers never change;
@@ -489,6 +498,37 @@ pub struct PollEmoji {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub animated: bool,
+}
+
+/// The interaction a message answers, as kept with it; clients read it
+/// as `interaction_metadata` (with the invoker's user object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionMetadata {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub application_id: Snowflake,
+    /// Who invoked it.
+    pub user_id: Snowflake,
+    /// Where the application is installed for it: the guild, or none
+    /// (the invoker's DM with the bot, or a user installation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    /// Invoked through the invoker's own installation (a private channel
+    /// other than the bot's DM).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub user_install: bool,
+    /// The command's name and type, for application commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_type: Option<u8>,
+    /// On follow-ups: the interaction's first response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_response_message_id: Option<Snowflake>,
+    /// On component interactions: the message whose component was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interacted_message_id: Option<Snowflake>,
 }
 
 /// A file sent with a message. Its bytes are a blob named by their
@@ -575,6 +615,8 @@ impl Message {
             attachments: Vec::new(),
             webhook: None,
             poll: None,
+            components: Vec::new(),
+            interaction: None,
         }
     }
 }
@@ -584,6 +626,7 @@ impl Message {
 pub struct MessagePatch {
     pub content: Option<String>,
     pub embeds: Option<Vec<Value>>,
+    pub components: Option<Vec<Value>>,
     pub flags: Option<u64>,
     pub mentions: Option<Vec<Snowflake>>,
     pub mention_roles: Option<Vec<Snowflake>>,
@@ -600,6 +643,9 @@ impl MessagePatch {
         }
         if let Some(v) = &self.embeds {
             message.embeds.clone_from(v);
+        }
+        if let Some(v) = &self.components {
+            message.components.clone_from(v);
         }
         if let Some(v) = self.flags {
             message.flags = v;

@@ -534,11 +534,22 @@ pub struct Message {
     /// The thread started from this message, if any (omitted, never `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<Box<Channel>>,
-    /// The webhook that posted it (its author's id), if one did.
+    /// The webhook that posted it (its author's id), if one did; for an
+    /// interaction's response, the application's id, as Discord gives it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_id: Option<Snowflake>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// The application whose interaction this message answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<Snowflake>,
+    /// The interaction it answers ([`interaction_metadata`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interaction_metadata: Option<Value>,
+    /// The same, in the shape Discord used before `interaction_metadata`
+    /// (older libraries read it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Value>,
 }
 
 /// A poll as clients read it; `results` are the votes counted at
@@ -620,6 +631,63 @@ impl Poll {
             results: None,
         }
     }
+}
+
+/// Who authorized the application where it was invoked, keyed by
+/// installation type: a guild's installation (its id, or "0" in a DM with
+/// the bot), or the invoker's own.
+pub fn authorizing_integration_owners(
+    guild_id: Option<Snowflake>,
+    user_install: bool,
+    user_id: Snowflake,
+) -> Value {
+    match (guild_id, user_install) {
+        (_, true) => serde_json::json!({ "1": user_id }),
+        (Some(guild_id), false) => serde_json::json!({ "0": guild_id }),
+        (None, false) => serde_json::json!({ "0": "0" }),
+    }
+}
+
+/// `interaction_metadata` as Discord gives it, `user` the invoker.
+pub fn interaction_metadata(m: &records::InteractionMetadata, user: &User) -> Value {
+    let owners = authorizing_integration_owners(m.guild_id, m.user_install, m.user_id);
+    let mut out = serde_json::json!({
+        "id": m.id,
+        "type": m.kind,
+        "user": user,
+        "authorizing_integration_owners": owners,
+    });
+    let fields = [
+        ("name", m.name.as_ref().map(|n| Value::from(n.as_str()))),
+        ("command_type", m.command_type.map(Value::from)),
+        (
+            "original_response_message_id",
+            m.original_response_message_id
+                .map(|id| Value::from(id.to_string())),
+        ),
+        (
+            "interacted_message_id",
+            m.interacted_message_id
+                .map(|id| Value::from(id.to_string())),
+        ),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            out[key] = value;
+        }
+    }
+    out
+}
+
+/// The deprecated `interaction` field: the id, type, command name and
+/// invoker.
+pub fn message_interaction(m: &records::InteractionMetadata, user: &User) -> Value {
+    serde_json::json!({
+        "id": m.id,
+        "type": m.kind,
+        "name": m.name.clone().unwrap_or_default(),
+        "user": user,
+    })
 }
 
 /// An attachment as clients read it.
@@ -709,7 +777,7 @@ impl Message {
             pinned: m.pinned,
             kind: m.kind,
             flags: m.flags,
-            components: Vec::new(),
+            components: m.components.clone(),
             nonce: m.nonce.clone(),
             message_reference: m.message_reference.map(|r| MessageReference {
                 kind: 0,
@@ -719,8 +787,15 @@ impl Message {
             }),
             referenced_message: None,
             thread: None,
-            webhook_id: m.webhook.as_ref().map(|_| m.author_id),
+            webhook_id: match (&m.webhook, &m.interaction) {
+                (Some(_), _) => Some(m.author_id),
+                (None, Some(i)) => Some(i.application_id),
+                (None, None) => None,
+            },
             poll: m.poll.as_ref().map(Poll::new),
+            application_id: m.interaction.as_ref().map(|i| i.application_id),
+            interaction_metadata: None,
+            interaction: None,
             reactions: (!m.reactions.is_empty())
                 .then(|| m.reactions.iter().map(Reaction::from).collect()),
         }

@@ -38,6 +38,7 @@ pub mod error;
 mod events;
 pub mod guilds;
 pub mod input;
+pub mod interactions;
 pub mod messages;
 pub mod operations;
 pub mod private;

@@ -147,6 +147,7 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
     let MessagePatch {
         content,
         embeds,
+        components,
         flags,
         mentions,
         mention_roles,
@@ -164,6 +165,7 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
     let fields = [
         ("content", content.as_ref().map(serde_json::to_value)),
         ("embeds", embeds.as_ref().map(serde_json::to_value)),
+        ("components", components.as_ref().map(serde_json::to_value)),
         ("flags", flags.map(serde_json::to_value)),
         ("mentions", mentions.as_ref().map(serde_json::to_value)),
         (

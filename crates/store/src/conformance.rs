@@ -1027,8 +1027,10 @@ pub async fn message_crud(store: &dyn Store) {
         "other channel"
     );
 
+    let row = serde_json::json!([{ "type": 1, "components": [{ "type": 2, "custom_id": "b" }] }]);
     let patch = MessagePatch {
         content: Some("second".into()),
+        components: Some(vec![row.clone()]),
         edited_ms: Some(BASE_MS + 5),
         ..MessagePatch::default()
     };
@@ -1038,6 +1040,7 @@ pub async fn message_crud(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(edited.content, "second");
+    assert_eq!(edited.components, vec![row], "components are patched");
     assert_eq!(edited.embeds, m.embeds, "unpatched columns are kept");
     assert_eq!(edited.nonce, m.nonce);
     assert_eq!(

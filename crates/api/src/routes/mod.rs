@@ -41,6 +41,7 @@ mod commands;
 pub(crate) mod emojis;
 mod gateway;
 mod guilds;
+mod interactions;
 mod invites;
 pub(crate) mod messages;
 mod moderation;
@@ -114,6 +115,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(threads::routes())
         .merge(webhooks::routes())
         .merge(commands::routes())
+        .merge(interactions::routes())
         .documented()
 }
 

@@ -9,6 +9,7 @@ use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use concord_service::attachments::Upload;
+use concord_service::interactions::WebhookMessageId;
 use concord_service::messages::EditMessage;
 use concord_service::webhooks::{
     CreateWebhook, ExecuteOptions, ExecuteWebhook, ModifyWebhook, github_message, slack_message,
@@ -50,6 +51,15 @@ impl CarriesFiles for ExecuteWebhook {
 
 fn webhook_id(raw: &str) -> ApiResult<concord_model::Snowflake> {
     id(raw, "webhook_id")
+}
+
+/// A message of a webhook route: an id, or `@original`, an interaction's
+/// first response.
+fn message_id(raw: &str) -> ApiResult<WebhookMessageId> {
+    match raw {
+        "@original" => Ok(WebhookMessageId::Original),
+        _ => Ok(WebhookMessageId::Id(id(raw, "message_id")?)),
+    }
 }
 
 fn options(query: &QueryMap) -> ApiResult<ExecuteOptions> {
@@ -220,7 +230,7 @@ async fn get_webhook_message(
     Path((w, t, m)): Path<(String, String, String)>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let (id, message) = (webhook_id(&w)?, id(&m, "message_id")?);
+    let (id, message) = (webhook_id(&w)?, message_id(&m)?);
     let thread = query.id("thread_id")?;
     Ok(ok(state
         .service
@@ -234,7 +244,7 @@ async fn edit_webhook_message(
     query: QueryMap,
     Body(input): Body<EditMessage>,
 ) -> ApiResult<Response> {
-    let (id, message) = (webhook_id(&w)?, id(&m, "message_id")?);
+    let (id, message) = (webhook_id(&w)?, message_id(&m)?);
     let thread = query.id("thread_id")?;
     let service = &state.service;
     Ok(ok(service
@@ -247,7 +257,7 @@ async fn delete_webhook_message(
     Path((w, t, m)): Path<(String, String, String)>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let (id, message) = (webhook_id(&w)?, id(&m, "message_id")?);
+    let (id, message) = (webhook_id(&w)?, message_id(&m)?);
     let thread = query.id("thread_id")?;
     state
         .service

@@ -5,6 +5,7 @@ mod compression;
 mod events;
 mod fuzz;
 mod handshake;
+mod interactions;
 mod ordering;
 mod polls;
 mod presence;

@@ -15,6 +15,7 @@ mod emojis;
 mod errors;
 mod fuzz;
 mod guilds;
+mod interactions;
 mod invites;
 mod messages;
 mod moderation;

@@ -37,6 +37,7 @@ pub struct CreateMessage {
     pub allowed_mentions: Option<AllowedMentions>,
     pub message_reference: Option<ReferenceInput>,
     pub flags: Option<u64>,
+    pub components: Option<Vec<Value>>,
     #[serde(default)]
     pub enforce_nonce: bool,
     pub poll: Option<PollInput>,
@@ -87,6 +88,8 @@ pub struct EditMessage {
     pub embeds: Option<Option<Vec<Value>>>,
     #[serde(default, deserialize_with = "nullable")]
     pub flags: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub components: Option<Option<Vec<Value>>>,
     pub allowed_mentions: Option<AllowedMentions>,
 }
 

@@ -19,6 +19,9 @@ use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResul
 /// Flags a sender may set: SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS.
 const SETTABLE_FLAGS: u64 = 4 | 4096;
 
+/// An interaction's deferred response, shown as "thinking" until edited.
+pub(crate) const LOADING: u64 = 128;
+
 /// Who a message mentions, as allowed.
 struct Mentions {
     users: Vec<Snowflake>,
@@ -161,6 +164,8 @@ impl Service {
         let mut errors = FormErrors::new();
         check_content(&mut errors, &content);
         check_embeds(&mut errors, &embeds);
+        let components = input.components.unwrap_or_default();
+        super::components::check(&mut errors, "components", &components, false);
         match &input.nonce {
             None => {}
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
@@ -206,7 +211,10 @@ impl Service {
             .compose_poll(view, input.poll, now_ms(), &mut errors)
             .await?;
         errors.into_result()?;
-        let empty = content.trim().is_empty() && embeds.is_empty() && input.uploads.is_empty();
+        let empty = content.trim().is_empty()
+            && embeds.is_empty()
+            && components.is_empty()
+            && input.uploads.is_empty();
         if empty && poll.is_none() {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
@@ -242,6 +250,8 @@ impl Service {
             attachments,
             webhook: None,
             poll,
+            components,
+            interaction: None,
         })
     }
 
@@ -495,14 +505,16 @@ impl Service {
         self.apply_message_edit(&view, &message, input).await
     }
 
-    /// Checks and writes an edit its author may make, and announces it.
-    pub(crate) async fn apply_message_edit(
+    /// The columns an edit changes, checked: what its author may send. An
+    /// edit of a response still loading (an interaction's deferred
+    /// answer) ends its loading: it is its first content, not shown as
+    /// edited.
+    pub(crate) async fn edit_patch(
         &self,
         view: &ChannelView,
         message: &Message,
         input: EditMessage,
-    ) -> ServiceResult<wire::Message> {
-        let (channel_id, id) = (message.channel_id, message.id);
+    ) -> ServiceResult<MessagePatch> {
         if message.poll.is_some() {
             return Err(ServiceError::BadRequest(codes::POLL_NOT_EDITABLE));
         }
@@ -527,6 +539,11 @@ impl Service {
             check_embeds(&mut errors, &embeds);
             patch.embeds = Some(embeds);
         }
+        if let Some(components) = input.components {
+            let components = components.unwrap_or_default();
+            super::components::check(&mut errors, "components", &components, false);
+            patch.components = Some(components);
+        }
         if let Some(flags) = input.flags {
             patch.flags =
                 Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
@@ -534,9 +551,31 @@ impl Service {
         errors.into_result()?;
         let content = patch.content.as_ref().unwrap_or(&message.content);
         let embeds = patch.embeds.as_ref().unwrap_or(&message.embeds);
-        if content.trim().is_empty() && embeds.is_empty() {
+        let components = patch.components.as_ref().unwrap_or(&message.components);
+        if content.trim().is_empty()
+            && embeds.is_empty()
+            && components.is_empty()
+            && message.attachments.is_empty()
+        {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }
+        let flags = patch.flags.unwrap_or(message.flags);
+        if flags & LOADING != 0 {
+            patch.flags = Some(flags & !LOADING);
+            patch.edited_ms = None;
+        }
+        Ok(patch)
+    }
+
+    /// Checks and writes an edit its author may make, and announces it.
+    pub(crate) async fn apply_message_edit(
+        &self,
+        view: &ChannelView,
+        message: &Message,
+        input: EditMessage,
+    ) -> ServiceResult<wire::Message> {
+        let (channel_id, id) = (message.channel_id, message.id);
+        let patch = self.edit_patch(view, message, input).await?;
         let edited = self
             .store
             .update_message(channel_id, id, &patch)

@@ -12,6 +12,7 @@
 //! cache first waits until this node has applied other nodes' writes).
 
 pub mod cache;
+mod components;
 pub mod input;
 pub mod message;
 pub mod pins;
@@ -21,6 +22,7 @@ pub mod read_states;
 mod render;
 pub(crate) mod sequencer;
 
+pub(crate) use components::check as check_components;
 pub use input::{
     AllowedMentions, BulkDelete, CreateMessage, EditMessage, PollInput, PollVoteInput,
     ReferenceInput,

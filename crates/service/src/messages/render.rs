@@ -37,7 +37,11 @@ impl Service {
         let ids: Vec<Snowflake> = all
             .flat_map(|m| {
                 let author = m.webhook.is_none().then_some(m.author_id);
-                author.into_iter().chain(m.mentions.iter().copied())
+                let invoker = m.interaction.as_ref().map(|i| i.user_id);
+                author
+                    .into_iter()
+                    .chain(invoker)
+                    .chain(m.mentions.iter().copied())
             })
             .collect();
         let users = self.users_wire(&ids).await?;
@@ -48,6 +52,11 @@ impl Service {
             };
             let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
             let mut out = wire::Message::new(m, author, mentions);
+            if let Some(interaction) = &m.interaction {
+                let invoker = &users[&interaction.user_id];
+                out.interaction_metadata = Some(wire::interaction_metadata(interaction, invoker));
+                out.interaction = Some(wire::message_interaction(interaction, invoker));
+            }
             // Signed afresh at every rendering: reading a message again
             // always gives URLs that work.
             out.attachments = m

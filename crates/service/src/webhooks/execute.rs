@@ -3,10 +3,11 @@
 //! (history, search, MESSAGE_CREATE); and the webhook's own messages read,
 //! edited and deleted through its token.
 
-use concord_model::records::{Member, Message, Webhook, WebhookAuthor, channel_type};
+use concord_model::records::{Channel, Member, Message, Webhook, WebhookAuthor, channel_type};
 use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::input::{ExecuteOptions, ExecuteWebhook};
+use crate::interactions::WebhookMessageId;
 use crate::messages::EditMessage;
 use crate::{Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult};
 
@@ -27,6 +28,13 @@ const WEBHOOK_PERMISSIONS: Permissions = Permissions(
 /// Longest `avatar_url` kept.
 const AVATAR_URL_MAX: usize = 2048;
 
+/// The one dispatch rule of `/webhooks/{id}/{token}`: an interaction's
+/// token (its id then an application's, never a webhook's) is tried
+/// first, by its shape; any other token opens a webhook.
+fn is_interaction(token: &str) -> bool {
+    crate::interactions::token::parse(token).is_some()
+}
+
 impl Service {
     /// `POST /webhooks/{id}/{token}`: the message when `wait`, else `None`.
     pub async fn execute_webhook(
@@ -36,6 +44,11 @@ impl Service {
         options: ExecuteOptions,
         input: ExecuteWebhook,
     ) -> ServiceResult<Option<wire::Message>> {
+        if is_interaction(token) {
+            let (message, _, _) = input.message();
+            let out = self.interaction_follow_up(id, token, message).await?;
+            return Ok(Some(out));
+        }
         let webhook = self.opened_webhook(id, token).await?;
         let view = self.webhook_view(&webhook, options.thread_id).await?;
         if view.channel.kind == channel_type::GUILD_FORUM {
@@ -74,9 +87,12 @@ impl Service {
         &self,
         id: Snowflake,
         token: &str,
-        message_id: Snowflake,
+        message_id: WebhookMessageId,
         thread_id: Option<Snowflake>,
     ) -> ServiceResult<wire::Message> {
+        if is_interaction(token) {
+            return self.interaction_response(id, token, message_id).await;
+        }
         let (_, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
         self.render_message(&message).await
     }
@@ -86,10 +102,15 @@ impl Service {
         &self,
         id: Snowflake,
         token: &str,
-        message_id: Snowflake,
+        message_id: WebhookMessageId,
         thread_id: Option<Snowflake>,
         input: EditMessage,
     ) -> ServiceResult<wire::Message> {
+        if is_interaction(token) {
+            return self
+                .edit_interaction_response(id, token, message_id, input)
+                .await;
+        }
         let (view, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
         view.require_unarchived()?;
         self.apply_message_edit(&view, &message, input).await
@@ -100,11 +121,16 @@ impl Service {
         &self,
         id: Snowflake,
         token: &str,
-        message_id: Snowflake,
+        message_id: WebhookMessageId,
         thread_id: Option<Snowflake>,
     ) -> ServiceResult<()> {
-        let (view, _) = self.webhooks_own(id, token, message_id, thread_id).await?;
-        self.remove_message(&view, message_id).await
+        if is_interaction(token) {
+            return self
+                .delete_interaction_response(id, token, message_id)
+                .await;
+        }
+        let (view, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
+        self.remove_message(&view, message.id).await
     }
 
     /// A message the webhook posted, in its channel or the thread named;
@@ -113,9 +139,12 @@ impl Service {
         &self,
         id: Snowflake,
         token: &str,
-        message_id: Snowflake,
+        message_id: WebhookMessageId,
         thread_id: Option<Snowflake>,
     ) -> ServiceResult<(ChannelView, Message)> {
+        let WebhookMessageId::Id(message_id) = message_id else {
+            return Err(ServiceError::NotFound(codes::UNKNOWN_MESSAGE));
+        };
         let webhook = self.opened_webhook(id, token).await?;
         let view = self.webhook_view(&webhook, thread_id).await?;
         let message = self.message_record(view.channel.id, message_id).await?;
@@ -142,17 +171,31 @@ impl Service {
                 None => true,
             })
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
-        // The guild's roles, so its messages mention roles. A webhook is
-        // no member: the view's member is nobody (id 0), so no event about
-        // its messages carries a member and it joins no thread.
-        let guild = self
-            .store
-            .guild(webhook.guild_id)
+        self.poster_view(channel)
             .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK))?;
-        let roles = self.store.roles(webhook.guild_id).await?;
-        let nobody = Member::new(webhook.guild_id, Snowflake(0), 0);
-        Ok(ChannelView {
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK))
+    }
+
+    /// A channel as a poster that is no member sees it (a webhook, an
+    /// application answering an interaction): the guild's roles, so its
+    /// messages mention roles, and [`WEBHOOK_PERMISSIONS`]. The view's
+    /// member is nobody (id 0), so no event about its messages carries a
+    /// member and it joins no thread. `None` if a guild channel's guild is
+    /// gone.
+    pub(crate) async fn poster_view(&self, channel: Channel) -> ServiceResult<Option<ChannelView>> {
+        let Some(guild_id) = channel.guild_id else {
+            return Ok(Some(ChannelView {
+                channel,
+                guild: None,
+                permissions: WEBHOOK_PERMISSIONS,
+            }));
+        };
+        let Some(guild) = self.store.guild(guild_id).await? else {
+            return Ok(None);
+        };
+        let roles = self.store.roles(guild_id).await?;
+        let nobody = Member::new(guild_id, Snowflake(0), 0);
+        Ok(Some(ChannelView {
             channel,
             guild: Some(GuildView {
                 guild,
@@ -160,6 +203,6 @@ impl Service {
                 member: nobody,
             }),
             permissions: WEBHOOK_PERMISSIONS,
-        })
+        }))
     }
 }

@@ -44,7 +44,7 @@ fn new_token() -> String {
 }
 
 /// Whether `given` is `token`, taking the same time wherever they differ.
-fn same_token(given: &str, token: &str) -> bool {
+pub(crate) fn same_token(given: &str, token: &str) -> bool {
     let (given, token) = (given.as_bytes(), token.as_bytes());
     let differ = given
         .iter()

@@ -1,0 +1,54 @@
+//! Interactions: a person invokes one as Discord's client does (JSON or
+//! multipart with `payload_json`), and the application answers it through
+//! the token it was given (the token is the only secret: a path segment,
+//! never logged, no `Authorization` needed). Follow-ups go through the
+//! webhook routes (`webhooks`).
+
+use axum::extract::Path;
+use axum::response::Response;
+use concord_service::attachments::Upload;
+use concord_service::interactions::{CreateInteraction, InteractionCallback};
+
+use super::{no_content, ok};
+use crate::State;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Body, CarriesFiles, MessageForm, QueryMap, id};
+
+pub(super) fn routes() -> super::Routes {
+    routes!("Interactions" {
+        post "/interactions" => create_interaction;
+        post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback;
+    })
+}
+
+/// Files a person attaches to an interaction are not kept.
+impl CarriesFiles for CreateInteraction {
+    fn attach(&mut self, _uploads: Vec<Upload>) {}
+}
+
+async fn create_interaction(
+    state: State,
+    Auth(caller): Auth,
+    MessageForm(input): MessageForm<CreateInteraction>,
+) -> ApiResult<Response> {
+    state.service.create_interaction(caller, input).await?;
+    Ok(no_content())
+}
+
+async fn interaction_callback(
+    state: State,
+    Path((i, t)): Path<(String, String)>,
+    query: QueryMap,
+    Body(input): Body<InteractionCallback>,
+) -> ApiResult<Response> {
+    let interaction = id(&i, "interaction_id")?;
+    let with_response = query.flag("with_response")?;
+    let answer = state
+        .service
+        .interaction_callback(interaction, &t, input, with_response)
+        .await?;
+    Ok(match answer {
+        Some(answer) => ok(answer),
+        None => no_content(),
+    })
+}
