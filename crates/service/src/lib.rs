@@ -40,6 +40,7 @@ pub mod guilds;
 pub mod input;
 pub mod messages;
 pub mod operations;
+pub mod outbound;
 pub mod private;
 mod render;
 pub mod search;
@@ -83,6 +84,8 @@ pub struct ServiceConfig {
     pub cache_max_bytes: u64,
     /// Password hashes run at once at most (each takes 19 MiB).
     pub hash_concurrency: u32,
+    /// Hosts outbound requests may reach wherever they resolve ([`outbound`]).
+    pub outbound_allow: Vec<String>,
 }
 
 impl ServiceConfig {
@@ -104,6 +107,7 @@ impl ServiceConfig {
             upload_concurrency: config.bounds.upload_concurrency as usize,
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
+            outbound_allow: config.outbound_allow.clone(),
         }
     }
 
@@ -140,6 +144,8 @@ pub struct Service {
     /// How far other nodes' events have been applied to the caches of
     /// `access` and `messages` ([`invalidation`]).
     applied: Applied,
+    /// The guard and client of every request to a URL a user gave.
+    pub(crate) outbound: outbound::Outbound,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -168,7 +174,9 @@ impl Service {
         let applied =
             invalidation::start(node, &*bus, Arc::clone(&cache), Arc::clone(&tokens)).await?;
         let sequencer = Sequencer::new(Arc::clone(&bus));
+        let outbound = outbound::Outbound::new(&config.outbound_allow)?;
         Ok(Service {
+            outbound,
             store,
             bus,
             node,
@@ -222,6 +230,11 @@ impl Service {
     /// The realtime state this node shares with the others.
     pub fn realtime(&self) -> &Realtime {
         &self.realtime
+    }
+
+    /// The guard every request to a URL a user gave passes, and its client.
+    pub fn outbound(&self) -> &outbound::Outbound {
+        &self.outbound
     }
 
     /// This node, as its events name it.
