@@ -104,6 +104,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
         MessagePollVoteAdd | MessagePollVoteRemove => intents::GUILD_MESSAGE_POLLS,
         UserUpdate
+        | UserGuildSettingsUpdate
         | ChannelRecipientAdd
         | ChannelRecipientRemove
         | MessageAck

@@ -39,6 +39,7 @@ mod events;
 pub mod guilds;
 pub mod input;
 pub mod messages;
+pub mod notifications;
 pub mod operations;
 pub mod outbound;
 pub mod private;
@@ -144,6 +145,7 @@ pub struct Service {
     /// How far other nodes' events have been applied to the caches of
     /// `access` and `messages` ([`invalidation`]).
     applied: Applied,
+    notifications: notifications::State,
     /// The guard and client of every request to a URL a user gave.
     pub(crate) outbound: outbound::Outbound,
 }
@@ -175,7 +177,9 @@ impl Service {
             invalidation::start(node, &*bus, Arc::clone(&cache), Arc::clone(&tokens)).await?;
         let sequencer = Sequencer::new(Arc::clone(&bus));
         let outbound = outbound::Outbound::new(&config.outbound_allow)?;
+        let notifications = notifications::State::open(&*store).await?;
         Ok(Service {
+            notifications,
             outbound,
             store,
             bus,

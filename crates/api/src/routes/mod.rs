@@ -44,6 +44,7 @@ mod guilds;
 mod invites;
 pub(crate) mod messages;
 mod moderation;
+mod notifications;
 mod pins;
 mod polls;
 mod reactions;
@@ -114,6 +115,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(threads::routes())
         .merge(webhooks::routes())
         .merge(commands::routes())
+        .merge(notifications::routes())
         .documented()
 }
 
