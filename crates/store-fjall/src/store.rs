@@ -2203,6 +2203,125 @@ impl CommandStore for FjallStore {
     }
 }
 
+#[async_trait]
+impl NotificationStore for FjallStore {
+    async fn put_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+        max: usize,
+    ) -> StoreResult<bool> {
+        let key = push_subscription_key(subscription.user_id, &subscription.endpoint)?;
+        let value = encode(subscription)?;
+        let mut admitted = false;
+        self.write(|b| {
+            let known = self
+                .t
+                .push_subscription
+                .get(&key)
+                .map_err(backend)?
+                .is_some();
+            let count = self
+                .t
+                .push_subscription
+                .prefix(keys::id(subscription.user_id))
+                .count();
+            admitted = known || count < max;
+            if admitted {
+                b.insert(&self.t.push_subscription, key.as_slice(), value);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(admitted)
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        user_id: Snowflake,
+        endpoint: &str,
+    ) -> StoreResult<bool> {
+        let Ok(key) = push_subscription_key(user_id, endpoint) else {
+            return Ok(false);
+        };
+        let mut removed = false;
+        self.write(|b| {
+            removed = self
+                .t
+                .push_subscription
+                .get(&key)
+                .map_err(backend)?
+                .is_some();
+            b.remove(&self.t.push_subscription, key.as_slice());
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn push_subscriptions(&self, user_id: Snowflake) -> StoreResult<Vec<PushSubscription>> {
+        Self::scan(&self.t.push_subscription, keys::id(user_id))
+    }
+
+    async fn queue_pushes(&self, pushes: &[QueuedPush]) -> StoreResult<()> {
+        self.write(|b| {
+            for push in pushes {
+                keys::text(&push.endpoint)?;
+                if let Some(due) = self.t.push_due.get(keys::id(push.id)).map_err(backend)? {
+                    b.remove(
+                        &self.t.push_queue,
+                        keys::pair(u64_value(&due), push.id.get()),
+                    );
+                }
+                let key = keys::pair(push.due_ms, push.id.get());
+                b.insert(&self.t.push_queue, key, encode(push)?);
+                b.insert(
+                    &self.t.push_due,
+                    keys::id(push.id),
+                    push.due_ms.to_be_bytes(),
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pushes_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<QueuedPush>> {
+        let end = keys::pair(now_ms, u64::MAX);
+        self.t
+            .push_queue
+            .range(..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
+    async fn unqueue_push(&self, id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            if let Some(due) = self.t.push_due.get(keys::id(id)).map_err(backend)? {
+                b.remove(&self.t.push_queue, keys::pair(u64_value(&due), id.get()));
+                b.remove(&self.t.push_due, keys::id(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_guild_settings(&self, user_id: Snowflake) -> StoreResult<Vec<UserGuildSettings>> {
+        Self::scan(&self.t.user_guild_settings, keys::id(user_id))
+    }
+
+    async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()> {
+        let guild = settings.guild_id.map_or(0, Snowflake::get);
+        let key = keys::pair(settings.user_id.get(), guild);
+        let value = encode(settings)?;
+        self.write(|b| {
+            b.insert(&self.t.user_guild_settings, key, value);
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2337,124 +2456,5 @@ mod tests {
         }
         let store = FjallStore::open(dir.path(), options).unwrap();
         assert_eq!(store.meta("k").await.unwrap(), Some(b"v".to_vec()));
-    }
-}
-
-#[async_trait]
-impl NotificationStore for FjallStore {
-    async fn put_push_subscription(
-        &self,
-        subscription: &PushSubscription,
-        max: usize,
-    ) -> StoreResult<bool> {
-        let key = push_subscription_key(subscription.user_id, &subscription.endpoint)?;
-        let value = encode(subscription)?;
-        let mut admitted = false;
-        self.write(|b| {
-            let known = self
-                .t
-                .push_subscription
-                .get(&key)
-                .map_err(backend)?
-                .is_some();
-            let count = self
-                .t
-                .push_subscription
-                .prefix(keys::id(subscription.user_id))
-                .count();
-            admitted = known || count < max;
-            if admitted {
-                b.insert(&self.t.push_subscription, key.as_slice(), value);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(admitted)
-    }
-
-    async fn delete_push_subscription(
-        &self,
-        user_id: Snowflake,
-        endpoint: &str,
-    ) -> StoreResult<bool> {
-        let Ok(key) = push_subscription_key(user_id, endpoint) else {
-            return Ok(false);
-        };
-        let mut removed = false;
-        self.write(|b| {
-            removed = self
-                .t
-                .push_subscription
-                .get(&key)
-                .map_err(backend)?
-                .is_some();
-            b.remove(&self.t.push_subscription, key.as_slice());
-            Ok(())
-        })
-        .await?;
-        Ok(removed)
-    }
-
-    async fn push_subscriptions(&self, user_id: Snowflake) -> StoreResult<Vec<PushSubscription>> {
-        Self::scan(&self.t.push_subscription, keys::id(user_id))
-    }
-
-    async fn queue_pushes(&self, pushes: &[QueuedPush]) -> StoreResult<()> {
-        self.write(|b| {
-            for push in pushes {
-                keys::text(&push.endpoint)?;
-                if let Some(due) = self.t.push_due.get(keys::id(push.id)).map_err(backend)? {
-                    b.remove(
-                        &self.t.push_queue,
-                        keys::pair(u64_value(&due), push.id.get()),
-                    );
-                }
-                let key = keys::pair(push.due_ms, push.id.get());
-                b.insert(&self.t.push_queue, key, encode(push)?);
-                b.insert(
-                    &self.t.push_due,
-                    keys::id(push.id),
-                    push.due_ms.to_be_bytes(),
-                );
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn pushes_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<QueuedPush>> {
-        let end = keys::pair(now_ms, u64::MAX);
-        self.t
-            .push_queue
-            .range(..=end)
-            .take(limit)
-            .map(|guard| decode(&guard.value().map_err(backend)?))
-            .collect()
-    }
-
-    async fn unqueue_push(&self, id: Snowflake) -> StoreResult<()> {
-        self.write(|b| {
-            if let Some(due) = self.t.push_due.get(keys::id(id)).map_err(backend)? {
-                b.remove(&self.t.push_queue, keys::pair(u64_value(&due), id.get()));
-                b.remove(&self.t.push_due, keys::id(id));
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn user_guild_settings(&self, user_id: Snowflake) -> StoreResult<Vec<UserGuildSettings>> {
-        Self::scan(&self.t.user_guild_settings, keys::id(user_id))
-    }
-
-    async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()> {
-        let guild = settings.guild_id.map_or(0, Snowflake::get);
-        let key = keys::pair(settings.user_id.get(), guild);
-        let value = encode(settings)?;
-        self.write(|b| {
-            b.insert(&self.t.user_guild_settings, key, value);
-            Ok(())
-        })
-        .await
     }
 }

@@ -1526,29 +1526,6 @@ impl CommandStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
-    }
-
-    crate::store_conformance!(open);
-
-    /// The suite again with every call yielding, as a remote store's do.
-    mod networked {
-        use super::*;
-
-        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
-            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
-        }
-
-        crate::store_conformance!(open);
-    }
-}
-
 #[async_trait]
 impl NotificationStore for MemoryStore {
     async fn put_push_subscription(
@@ -1640,5 +1617,28 @@ impl NotificationStore for MemoryStore {
             .user_guild_settings
             .insert(key, settings.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(MemoryStore::new(bucket_ms)), Box::new(()))
+    }
+
+    crate::store_conformance!(open);
+
+    /// The suite again with every call yielding, as a remote store's do.
+    mod networked {
+        use super::*;
+
+        async fn open(bucket_ms: u64) -> (Arc<dyn crate::Store>, Box<dyn std::any::Any + Send>) {
+            (Arc::new(MemoryStore::networked(bucket_ms)), Box::new(()))
+        }
+
+        crate::store_conformance!(open);
     }
 }
