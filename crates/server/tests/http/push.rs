@@ -505,3 +505,52 @@ async fn subscriptions_are_checked() {
         .await;
     assert_eq!(elsewhere.status, 404);
 }
+
+/// READY's unread mention counts follow the same settings: @everyone
+/// suppressed, then nothing at all.
+#[tokio::test]
+async fn mention_badges_follow_the_settings() {
+    let s = server();
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let (guild, general) = s.guild(&alice, "Badges").await;
+    s.join(&alice, &general, &bob).await;
+    let first = s.say(&alice, &general, "welcome").await;
+    let acked = s
+        .post(
+            &format!("/channels/{general}/messages/{first}/ack"),
+            &bob.auth,
+            json!({ "token": null }),
+        )
+        .await;
+    assert_eq!(acked.status, 200, "{:?}", acked.body);
+    s.say(&alice, &general, "@everyone meeting").await;
+    s.say(&alice, &general, &format!("<@{}> you too", bob.id))
+        .await;
+    let badge = || async {
+        let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+        ws.identify(&bob.auth, 0).await;
+        let ready = ws.dispatch("READY").await;
+        let entries = ready["d"]["read_state"]["entries"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let entry = entries.iter().find(|e| e["id"] == general).unwrap().clone();
+        entry["mention_count"].as_u64().unwrap()
+    };
+    assert_eq!(badge().await, 2);
+    let path = format!("/users/@me/guilds/{guild}/settings");
+    let suppressed = s
+        .patch(&path, &bob.auth, json!({ "suppress_everyone": true }))
+        .await;
+    assert_eq!(suppressed.status, 200, "{:?}", suppressed.body);
+    assert_eq!(badge().await, 1);
+    let muted = s.patch(&path, &bob.auth, json!({ "muted": true })).await;
+    assert_eq!(muted.status, 200, "{:?}", muted.body);
+    assert_eq!(badge().await, 1, "a mute hides notifications, not badges");
+    let nothing = s
+        .patch(&path, &bob.auth, json!({ "message_notifications": 2 }))
+        .await;
+    assert_eq!(nothing.status, 200, "{:?}", nothing.body);
+    assert_eq!(badge().await, 0);
+}

@@ -48,14 +48,48 @@ pub fn lets_through(
     let Some(s) = settings else {
         return guild_default != notify_level::NO_MESSAGES || reason == Reason::Direct;
     };
-    let own = channels
-        .iter()
-        .find_map(|c| s.channel_overrides.iter().find(|o| o.channel_id == *c));
+    let own = own_override(s, channels);
     if own.is_some_and(|o| mute_active(o.muted, o.mute_end_ms, now_ms))
         || mute_active(s.muted, s.mute_end_ms, now_ms)
     {
         return false;
     }
+    allowed_by_level(s, own, guild_default, reason)
+}
+
+/// Whether an unread message mentioning the user (`reason`: by name, a
+/// role, @everyone) counts in their mention badge: as for a push, but a
+/// mute hides notifications, not badges.
+pub fn counts_mention(
+    settings: Option<&UserGuildSettings>,
+    guild_default: u8,
+    channels: &[Snowflake],
+    reason: Reason,
+) -> bool {
+    match settings {
+        None => guild_default != notify_level::NO_MESSAGES,
+        Some(s) => allowed_by_level(s, own_override(s, channels), guild_default, reason),
+    }
+}
+
+/// The override of the first of `channels` that has one.
+fn own_override<'a>(
+    s: &'a UserGuildSettings,
+    channels: &[Snowflake],
+) -> Option<&'a ChannelNotifyOverride> {
+    channels
+        .iter()
+        .find_map(|c| s.channel_overrides.iter().find(|o| o.channel_id == *c))
+}
+
+/// The level that applies (the channel's own, else the guild's as set,
+/// else the guild's default) and the suppressions, for `reason`.
+fn allowed_by_level(
+    s: &UserGuildSettings,
+    own: Option<&ChannelNotifyOverride>,
+    guild_default: u8,
+    reason: Reason,
+) -> bool {
     let level = own
         .map(|o| o.message_notifications)
         .filter(|l| *l != notify_level::INHERIT)
@@ -338,6 +372,24 @@ mod tests {
             Reason::Mention,
             NOW
         ));
+    }
+
+    #[test]
+    fn badges_follow_levels_and_suppressions_but_not_mutes() {
+        let muted = UserGuildSettings {
+            muted: true,
+            suppress_everyone: true,
+            ..settings()
+        };
+        assert!(counts_mention(Some(&muted), 0, &[C], Reason::Mention));
+        assert!(!counts_mention(Some(&muted), 0, &[C], Reason::Everyone));
+        let nothing = UserGuildSettings {
+            message_notifications: Some(2),
+            ..settings()
+        };
+        assert!(!counts_mention(Some(&nothing), 0, &[C], Reason::Mention));
+        assert!(!counts_mention(None, 2, &[C], Reason::Mention));
+        assert!(counts_mention(None, 1, &[C], Reason::Everyone));
     }
 
     #[test]
