@@ -163,6 +163,8 @@ pub(crate) struct PresenceSet {
     status: Option<String>,
     #[serde(default)]
     activities: Option<Vec<Value>>,
+    #[serde(default)]
+    afk: Option<bool>,
 }
 
 impl PresenceSet {
@@ -179,6 +181,7 @@ impl PresenceSet {
         UserPresence {
             status,
             activities: activities.filter_map(|a| activity(a, now)).collect(),
+            afk: self.afk.unwrap_or(false),
         }
     }
 }

@@ -327,6 +327,27 @@ async fn pushes_reach_offline_people_encrypted_and_signed() {
     assert_eq!(update["d"]["guild_id"], guild);
     assert_eq!(update["d"]["message_notifications"], 1);
     assert_eq!(update["d"]["channel_overrides"], json!([]));
+
+    // A client that says its person is away (`afk`) no longer holds pushes back.
+    let mut watcher = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    // GUILDS | GUILD_PRESENCES
+    watcher.identify(&alice.auth, 1 | 1 << 8).await;
+    watcher.dispatch("READY").await;
+    ws.send(
+        json!({ "op": 3, "d": { "since": null, "activities": [], "status": "idle", "afk": true } }),
+    )
+    .await;
+    loop {
+        let seen = watcher.dispatch("PRESENCE_UPDATE").await;
+        if seen["d"]["user"]["id"] == bob.id && seen["d"]["status"] == "idle" {
+            assert!(seen["d"].get("afk").is_none(), "others are not shown it");
+            break;
+        }
+    }
+    let away = s.say(&alice, &channel, "back soon?").await;
+    let pushes = service.wait_for("bob", 4).await;
+    let payload = open(&pushes[3], &browser, &vapid_key, &service.base, "high");
+    assert_eq!(payload["message_id"], away);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! is pushed to for a DM or group DM they are in, a mention of them or of
 //! a role of theirs, @everyone, or a reply to their message; never for
 //! their own, never where they cannot view the channel, never while a
-//! session of theirs is live (they see it there), and only as their
+//! session of theirs is live and not away (they see it there), and only as their
 //! settings ([`super::settings::lets_through`]) allow.
 
 use std::collections::BTreeMap;
@@ -130,12 +130,14 @@ impl Service {
         if who.is_empty() {
             return Ok(Vec::new());
         }
-        // A live session anywhere shows the message there.
+        // A live session shows the message there, unless its client says
+        // its person is away (`afk`, as the most recently set presence of
+        // their sessions). An invisible person reads as offline here.
         let users: Vec<Snowflake> = who.keys().copied().collect();
         let presences = (self.realtime.presence.get_many(&users).await)
             .map_err(|e| crate::ServiceError::Unavailable(e.to_string()))?;
         for (user, presence) in users.iter().zip(&presences) {
-            if presence.status != Status::Offline {
+            if presence.status != Status::Offline && !presence.afk {
                 who.remove(user);
             }
         }
