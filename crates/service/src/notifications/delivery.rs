@@ -28,6 +28,8 @@ const DRAIN_EVERY: Duration = Duration::from_secs(1);
 const LEASE_TTL: Duration = Duration::from_secs(60);
 /// Pushes posted at once in a pass.
 const BATCH: usize = 32;
+/// Batches posted one after another in one turn at most.
+const PASSES_PER_TURN: usize = 8;
 /// Tries of one push at most.
 const ATTEMPTS_MAX: u32 = 5;
 /// How long a push service keeps a push for an offline browser, and how
@@ -230,10 +232,14 @@ pub async fn push_delivery(service: Weak<Service>, holder: String) {
         let Some(service) = service.upgrade() else {
             return;
         };
-        if !service.takes_turn(DELIVERY_LEASE, &holder, LEASE_TTL).await {
-            continue;
-        }
-        loop {
+        // Full batches follow one another, a bounded number per turn (a
+        // push that cannot be settled, the store failing, is not posted
+        // over and over), each under the lease renewed: a pass is shorter
+        // than the lease, so no other node takes it meanwhile.
+        for _ in 0..PASSES_PER_TURN {
+            if !service.takes_turn(DELIVERY_LEASE, &holder, LEASE_TTL).await {
+                break;
+            }
             match service.deliver_due_pushes(now_ms()).await {
                 Ok(n) if n == BATCH => continue,
                 Ok(_) => break,
