@@ -517,6 +517,24 @@ async fn subscriptions_are_checked() {
     assert_eq!(dms.status, 200, "{:?}", dms.body);
     assert_eq!(dms.body["guild_id"], Value::Null);
     assert_eq!(dms.body["muted"], true);
+    assert_eq!(
+        dms.body["mute_config"]["end_time"],
+        Value::Null,
+        "until unmuted"
+    );
+    let until = s
+        .patch(
+            "/users/@me/guilds/@me/settings",
+            &bob.auth,
+            json!({ "mute_config": { "end_time": "2030-01-01T00:00:00Z" } }),
+        )
+        .await;
+    assert_eq!(until.status, 200, "{:?}", until.body);
+    assert_eq!(until.body["muted"], true, "kept");
+    assert_eq!(
+        until.body["mute_config"]["end_time"],
+        "2030-01-01T00:00:00.000000+00:00"
+    );
     let elsewhere = s
         .patch(
             "/users/@me/guilds/1234/settings",
