@@ -222,6 +222,10 @@ pub struct Settings {
     /// Events the NATS stream keeps at most, whatever their age [default: 1000000]
     #[arg(long, env = "CONCORD_BUS_HISTORY_EVENTS")]
     pub bus_history_events: Option<u64>,
+
+    /// Hosts the server may call although they resolve to loopback, private or link-local addresses, also over plain http (comma-separated on the command line); URLs users give the server (Web Push endpoints) are otherwise refused there [default: none]
+    #[arg(long, env = "CONCORD_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Option<Vec<String>>,
 }
 
 macro_rules! layer {
@@ -276,6 +280,7 @@ impl Settings {
             bus_stream: Some("concord".into()),
             bus_history_s: Some(300),
             bus_history_events: Some(1_000_000),
+            outbound_allow: Some(Vec::new()),
         }
     }
 
@@ -325,7 +330,8 @@ impl Settings {
             bus,
             bus_stream,
             bus_history_s,
-            bus_history_events
+            bus_history_events,
+            outbound_allow
         )
     }
 
@@ -415,6 +421,9 @@ pub struct Config {
     pub store: StoreLocation,
     /// The networked event bus; `None` keeps events in this process.
     pub bus: Option<BusConfig>,
+    /// Hosts outbound requests may reach whatever they resolve to,
+    /// lowercased.
+    pub outbound_allow: Vec<String>,
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -473,6 +482,30 @@ impl RealtimeBackend {
         }
         Ok(RealtimeBackend::Redis { url, prefix })
     }
+}
+
+/// The hosts of `outbound_allow`, trimmed and lowercased; a URL or a host
+/// with a path is refused, since the option names hosts.
+fn outbound_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for host in hosts {
+        let host = host.trim().to_ascii_lowercase();
+        if host.is_empty() {
+            continue;
+        }
+        if host.contains(['/', '@', '?', '#']) || host.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid(
+                "outbound_allow",
+                format!("{host:?} is not a host name or address (no scheme, port or path)"),
+            ));
+        }
+        out.push(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        );
+    }
+    Ok(out)
 }
 
 /// Where the store lives.
@@ -685,6 +718,7 @@ impl Config {
             realtime: RealtimeBackend::from_settings(s.realtime, s.realtime_prefix)?,
             store: StoreLocation::parse(s.store)?,
             bus,
+            outbound_allow: outbound_hosts(s.outbound_allow.unwrap_or_default())?,
         })
     }
 }
@@ -857,5 +891,38 @@ mod tests {
         defaults.public_url = example.public_url.clone();
         assert_eq!(example, defaults);
         assert!(example.public_url.is_some(), "public_url is shown too");
+    }
+
+    #[test]
+    fn outbound_allow_is_a_list_of_hosts() {
+        let file =
+            Settings::from_toml("outbound_allow = [\"Push.Local\", \" 127.0.0.1 \", \"[::1]\"]")
+                .unwrap();
+        let config = Config::from_settings(file.over(Settings::defaults())).unwrap();
+        assert_eq!(config.outbound_allow, ["push.local", "127.0.0.1", "::1"]);
+        let none = Config::from_settings(Settings::defaults()).unwrap();
+        assert!(none.outbound_allow.is_empty());
+        let url = Settings {
+            outbound_allow: Some(vec!["http://push.local/".into()]),
+            ..Settings::defaults()
+        };
+        let err = Config::from_settings(url).unwrap_err().to_string();
+        assert!(err.contains("outbound_allow"), "{err}");
+    }
+
+    #[test]
+    fn outbound_allow_flag_takes_commas() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let cli =
+            Cli::try_parse_from(["concord", "--outbound-allow", "a.local,127.0.0.1"]).unwrap();
+        assert_eq!(
+            cli.settings.outbound_allow,
+            Some(vec!["a.local".to_owned(), "127.0.0.1".to_owned()])
+        );
     }
 }

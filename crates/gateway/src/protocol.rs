@@ -104,6 +104,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | MessageReactionRemoveEmoji => intents::GUILD_MESSAGE_REACTIONS,
         MessagePollVoteAdd | MessagePollVoteRemove => intents::GUILD_MESSAGE_POLLS,
         UserUpdate
+        | UserGuildSettingsUpdate
         | ChannelRecipientAdd
         | ChannelRecipientRemove
         | MessageAck
@@ -167,6 +168,8 @@ pub(crate) struct PresenceSet {
     status: Option<String>,
     #[serde(default)]
     activities: Option<Vec<Value>>,
+    #[serde(default)]
+    afk: Option<bool>,
 }
 
 impl PresenceSet {
@@ -183,6 +186,7 @@ impl PresenceSet {
         UserPresence {
             status,
             activities: activities.filter_map(|a| activity(a, now)).collect(),
+            afk: self.afk.unwrap_or(false),
         }
     }
 }

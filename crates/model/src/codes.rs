@@ -105,7 +105,9 @@ pub fn message(code: u32) -> &'static str {
         POLL_NOT_EDITABLE => "Cannot edit a poll message",
         POLL_EMOJI_INVALID => "Cannot use an emoji included with the poll",
         NOT_A_POLL => "Cannot expire a non-poll message",
-        _ => command_message(code).unwrap_or("Unknown error"),
+        _ => command_message(code)
+            .or_else(|| push_message(code))
+            .unwrap_or("Unknown error"),
     }
 }
 
@@ -128,6 +130,20 @@ pub fn command_message(code: u32) -> Option<&'static str> {
         MAX_APPLICATION_COMMANDS => "Maximum number of application commands reached",
         UNKNOWN_INTERACTION => "Unknown interaction",
         INTERACTION_ALREADY_ACKNOWLEDGED => "Interaction has already been acknowledged.",
+        _ => return None,
+    })
+}
+
+/// Web Push subscriptions: Concord's own routes, so codes of its own, in
+/// ranges Discord leaves unused.
+pub const UNKNOWN_PUSH_SUBSCRIPTION: u32 = 10900;
+pub const MAX_PUSH_SUBSCRIPTIONS: u32 = 30900;
+
+/// The `message` of the push subscription codes.
+pub fn push_message(code: u32) -> Option<&'static str> {
+    Some(match code {
+        UNKNOWN_PUSH_SUBSCRIPTION => "Unknown push subscription",
+        MAX_PUSH_SUBSCRIPTIONS => "Maximum number of push subscriptions reached (10)",
         _ => return None,
     })
 }

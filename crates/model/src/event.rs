@@ -55,6 +55,9 @@ pub enum EventKind {
     TypingStart,
     PresenceUpdate,
     UserUpdate,
+    /// The user's notification settings for a guild (or DMs) changed: the
+    /// user guild settings object, to the user's sessions.
+    UserGuildSettingsUpdate,
     /// A channel's webhooks changed: `{guild_id, channel_id}`.
     WebhooksUpdate,
     /// Who may use an application's commands in a guild changed: the
@@ -121,6 +124,7 @@ impl EventKind {
             EventKind::InviteDelete => "INVITE_DELETE",
             EventKind::TypingStart => "TYPING_START",
             EventKind::UserUpdate => "USER_UPDATE",
+            EventKind::UserGuildSettingsUpdate => "USER_GUILD_SETTINGS_UPDATE",
             EventKind::WebhooksUpdate => "WEBHOOKS_UPDATE",
             EventKind::ApplicationCommandPermissionsUpdate => {
                 "APPLICATION_COMMAND_PERMISSIONS_UPDATE"

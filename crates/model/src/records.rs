@@ -985,3 +985,95 @@ pub struct CommandPermission {
     pub kind: u8,
     pub permission: bool,
 }
+
+/// A browser's Web Push subscription (RFC 8030), one per user and endpoint:
+/// where to deliver and the keys to encrypt for (RFC 8291).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscription {
+    pub user_id: Snowflake,
+    /// The push service's URL for this browser; checked by the outbound guard.
+    pub endpoint: String,
+    /// The browser's P-256 public key, base64url (uncompressed point).
+    pub p256dh: String,
+    /// The browser's 16-byte authentication secret, base64url.
+    pub auth: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_ms: Option<u64>,
+}
+
+/// A push waiting for delivery to one subscription, in the store's queue so
+/// that whichever node drains it delivers it once, also after a node died.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedPush {
+    pub id: Snowflake,
+    /// When it is next tried.
+    pub due_ms: u64,
+    /// Tries so far.
+    #[serde(default)]
+    pub attempts: u32,
+    pub user_id: Snowflake,
+    pub endpoint: String,
+    /// RFC 8030 `Urgency`: `high` for DMs and mentions, else `normal`.
+    pub urgency: String,
+    /// The JSON the browser decrypts.
+    pub payload: String,
+}
+
+/// Notification levels of Discord's user guild settings.
+pub mod notify_level {
+    pub const ALL_MESSAGES: u8 = 0;
+    pub const ONLY_MENTIONS: u8 = 1;
+    pub const NO_MESSAGES: u8 = 2;
+    /// A channel override that follows its guild.
+    pub const INHERIT: u8 = 3;
+}
+
+/// A channel's own notification settings within [`UserGuildSettings`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelNotifyOverride {
+    pub channel_id: Snowflake,
+    pub message_notifications: u8,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub muted: bool,
+    /// Muted until then (ms since the epoch); none: until unmuted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_end_ms: Option<u64>,
+}
+
+/// What a user wants to be notified of in one guild, or in their direct
+/// messages (`guild_id` none: Discord's `@me`), as Discord keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGuildSettings {
+    pub user_id: Snowflake,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    /// `None`: the guild's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_notifications: Option<u8>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suppress_everyone: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suppress_roles: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub muted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_end_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_overrides: Vec<ChannelNotifyOverride>,
+}
+
+impl UserGuildSettings {
+    /// No settings: everything as the guild's defaults say.
+    pub fn new(user_id: Snowflake, guild_id: Option<Snowflake>) -> UserGuildSettings {
+        UserGuildSettings {
+            user_id,
+            guild_id,
+            message_notifications: None,
+            suppress_everyone: false,
+            suppress_roles: false,
+            muted: false,
+            mute_end_ms: None,
+            channel_overrides: Vec::new(),
+        }
+    }
+}

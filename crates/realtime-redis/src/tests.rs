@@ -282,6 +282,7 @@ async fn calls_fail_while_the_server_is_away_and_work_once_it_is_back() {
     let online = concord_realtime::UserPresence {
         status: concord_realtime::Status::Online,
         activities: Vec::new(),
+        afk: false,
     };
     let told = presence.connect(concord_model::Snowflake(1), "s", online, ttl);
     assert!(told.await.unwrap().is_some());

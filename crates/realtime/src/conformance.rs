@@ -89,6 +89,7 @@ fn with(status: Status) -> UserPresence {
     UserPresence {
         status,
         activities: vec![json!({ "name": "chess", "type": 0 })],
+        afk: false,
     }
 }
 

@@ -55,6 +55,11 @@ pub struct UserPresence {
     pub status: Status,
     /// Activities as the client sent them (Discord's activity objects).
     pub activities: Vec<Value>,
+    /// The client said `afk: true`: its person is away from it (Discord's
+    /// idle desktop), so notifications go to their other devices. Others
+    /// are not shown it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub afk: bool,
 }
 
 impl UserPresence {
@@ -62,6 +67,7 @@ impl UserPresence {
         UserPresence {
             status: Status::Offline,
             activities: Vec::new(),
+            afk: false,
         }
     }
 
@@ -415,6 +421,7 @@ mod tests {
         UserPresence {
             status,
             activities: vec![serde_json::json!({ "name": "chess", "type": 0 })],
+            afk: false,
         }
     }
 

@@ -306,6 +306,14 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
+        tokio::spawn(concord_service::notifications::delivery::push_delivery(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
+        // Not a singleton: each node decides the pushes of what it stored.
+        tokio::spawn(concord_service::notifications::delivery::push_intake(
+            Arc::downgrade(&service),
+        )),
     ];
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;
@@ -371,6 +379,7 @@ pub async fn run_node(
         concord_service::sessions::presence::SWEEP_LEASE,
         concord_service::operations::purge::PURGE_LEASE,
         concord_service::messages::polls::ending::EXPIRY_LEASE,
+        concord_service::notifications::delivery::DELIVERY_LEASE,
     ];
     for name in leased {
         if let Err(e) = leases.release(name, &holder).await {

@@ -40,7 +40,9 @@ pub mod guilds;
 pub mod input;
 pub mod interactions;
 pub mod messages;
+pub mod notifications;
 pub mod operations;
+pub mod outbound;
 pub mod private;
 mod render;
 pub mod search;
@@ -84,6 +86,8 @@ pub struct ServiceConfig {
     pub cache_max_bytes: u64,
     /// Password hashes run at once at most (each takes 19 MiB).
     pub hash_concurrency: u32,
+    /// Hosts outbound requests may reach wherever they resolve ([`outbound`]).
+    pub outbound_allow: Vec<String>,
 }
 
 impl ServiceConfig {
@@ -105,6 +109,7 @@ impl ServiceConfig {
             upload_concurrency: config.bounds.upload_concurrency as usize,
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
+            outbound_allow: config.outbound_allow.clone(),
         }
     }
 
@@ -141,6 +146,9 @@ pub struct Service {
     /// How far other nodes' events have been applied to the caches of
     /// `access` and `messages` ([`invalidation`]).
     applied: Applied,
+    notifications: notifications::State,
+    /// The guard and client of every request to a URL a user gave.
+    pub(crate) outbound: outbound::Outbound,
 }
 
 const SECRET_KEY: &str = "token_secret";
@@ -169,7 +177,11 @@ impl Service {
         let applied =
             invalidation::start(node, &*bus, Arc::clone(&cache), Arc::clone(&tokens)).await?;
         let sequencer = Sequencer::new(Arc::clone(&bus));
+        let outbound = outbound::Outbound::new(&config.outbound_allow)?;
+        let notifications = notifications::State::open(&*store).await?;
         Ok(Service {
+            notifications,
+            outbound,
             store,
             bus,
             node,
@@ -223,6 +235,11 @@ impl Service {
     /// The realtime state this node shares with the others.
     pub fn realtime(&self) -> &Realtime {
         &self.realtime
+    }
+
+    /// The guard every request to a URL a user gave passes, and its client.
+    pub fn outbound(&self) -> &outbound::Outbound {
+        &self.outbound
     }
 
     /// This node, as its events name it.

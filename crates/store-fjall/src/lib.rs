@@ -98,6 +98,16 @@ pub const TABLES: &[(&str, &str)] = &[
         "command_permissions",
         "guild id | command or application id -> CommandPermissions",
     ),
+    (
+        "push_subscription",
+        "user id | endpoint -> PushSubscription",
+    ),
+    ("push_queue", "due ms | push id -> QueuedPush"),
+    ("push_due", "push id -> due ms (u64)"),
+    (
+        "user_guild_settings",
+        "user id | guild id (0: direct messages) -> UserGuildSettings",
+    ),
     ("meta", "name -> bytes"),
     (
         "purge",

@@ -6,15 +6,16 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
-    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
+    ThreadMember, User, UserGuildSettings, Webhook,
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
     CommandCreate, CommandOverwrite, CommandStore, CopyProgress, EmojiStore, GuildStore,
-    InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, OpenPoll, PinStore,
-    PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
-    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, keys,
-    login_key, login_keys,
+    InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, NotificationStore,
+    OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore,
+    StoreError, StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of,
+    keys, login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -72,6 +73,10 @@ struct Tables {
     command_scope: Keyspace,
     guild_command: Keyspace,
     command_permissions: Keyspace,
+    push_subscription: Keyspace,
+    push_queue: Keyspace,
+    push_due: Keyspace,
+    user_guild_settings: Keyspace,
     meta: Keyspace,
     purge: Keyspace,
 }
@@ -135,6 +140,10 @@ impl FjallStore {
             command_scope: open("command_scope")?,
             guild_command: open("guild_command")?,
             command_permissions: open("command_permissions")?,
+            push_subscription: open("push_subscription")?,
+            push_queue: open("push_queue")?,
+            push_due: open("push_due")?,
+            user_guild_settings: open("user_guild_settings")?,
             meta: open("meta")?,
             purge: open("purge")?,
         };
@@ -1065,6 +1074,13 @@ fn key_u64(key: &[u8], at: usize) -> StoreResult<u64> {
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(u64::from_be_bytes)
         .ok_or_else(|| StoreError::Corrupt("short poll key".into()))
+}
+
+/// `user | endpoint`: a user's subscriptions under one prefix.
+fn push_subscription_key(user: Snowflake, endpoint: &str) -> StoreResult<Vec<u8>> {
+    let mut key = keys::id(user).to_vec();
+    key.extend_from_slice(keys::text(endpoint)?.as_bytes());
+    Ok(key)
 }
 
 /// `channel | !pinned_at | message`: a forward scan is newest pin first.
@@ -2181,6 +2197,125 @@ impl CommandStore for FjallStore {
             } else {
                 b.insert(&self.t.command_permissions, key, encode(permissions)?);
             }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl NotificationStore for FjallStore {
+    async fn put_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+        max: usize,
+    ) -> StoreResult<bool> {
+        let key = push_subscription_key(subscription.user_id, &subscription.endpoint)?;
+        let value = encode(subscription)?;
+        let mut admitted = false;
+        self.write(|b| {
+            let known = self
+                .t
+                .push_subscription
+                .get(&key)
+                .map_err(backend)?
+                .is_some();
+            let count = self
+                .t
+                .push_subscription
+                .prefix(keys::id(subscription.user_id))
+                .count();
+            admitted = known || count < max;
+            if admitted {
+                b.insert(&self.t.push_subscription, key.as_slice(), value);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(admitted)
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        user_id: Snowflake,
+        endpoint: &str,
+    ) -> StoreResult<bool> {
+        let Ok(key) = push_subscription_key(user_id, endpoint) else {
+            return Ok(false);
+        };
+        let mut removed = false;
+        self.write(|b| {
+            removed = self
+                .t
+                .push_subscription
+                .get(&key)
+                .map_err(backend)?
+                .is_some();
+            b.remove(&self.t.push_subscription, key.as_slice());
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
+    async fn push_subscriptions(&self, user_id: Snowflake) -> StoreResult<Vec<PushSubscription>> {
+        Self::scan(&self.t.push_subscription, keys::id(user_id))
+    }
+
+    async fn queue_pushes(&self, pushes: &[QueuedPush]) -> StoreResult<()> {
+        self.write(|b| {
+            for push in pushes {
+                keys::text(&push.endpoint)?;
+                if let Some(due) = self.t.push_due.get(keys::id(push.id)).map_err(backend)? {
+                    b.remove(
+                        &self.t.push_queue,
+                        keys::pair(u64_value(&due), push.id.get()),
+                    );
+                }
+                let key = keys::pair(push.due_ms, push.id.get());
+                b.insert(&self.t.push_queue, key, encode(push)?);
+                b.insert(
+                    &self.t.push_due,
+                    keys::id(push.id),
+                    push.due_ms.to_be_bytes(),
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pushes_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<QueuedPush>> {
+        let end = keys::pair(now_ms, u64::MAX);
+        self.t
+            .push_queue
+            .range(..=end)
+            .take(limit)
+            .map(|guard| decode(&guard.value().map_err(backend)?))
+            .collect()
+    }
+
+    async fn unqueue_push(&self, id: Snowflake) -> StoreResult<()> {
+        self.write(|b| {
+            if let Some(due) = self.t.push_due.get(keys::id(id)).map_err(backend)? {
+                b.remove(&self.t.push_queue, keys::pair(u64_value(&due), id.get()));
+                b.remove(&self.t.push_due, keys::id(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_guild_settings(&self, user_id: Snowflake) -> StoreResult<Vec<UserGuildSettings>> {
+        Self::scan(&self.t.user_guild_settings, keys::id(user_id))
+    }
+
+    async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()> {
+        let guild = settings.guild_id.map_or(0, Snowflake::get);
+        let key = keys::pair(settings.user_id.get(), guild);
+        let value = encode(settings)?;
+        self.write(|b| {
+            b.insert(&self.t.user_guild_settings, key, value);
             Ok(())
         })
         .await

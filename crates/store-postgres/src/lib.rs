@@ -29,6 +29,7 @@ mod commands;
 mod guilds;
 mod messages;
 mod meta;
+mod notifications;
 mod nul;
 mod polls;
 mod purge;

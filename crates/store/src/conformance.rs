@@ -11,7 +11,8 @@ use concord_model::permissions::Permissions;
 use concord_model::records::{
     Attachment, AuditEntry, Channel, Command, CommandChoice, CommandOption, CommandPermission,
     CommandPermissions, Emoji, Guild, Invite, Member, Message, MessagePatch, Poll, PollAnswer,
-    ReadState, Role, ThreadMember, ThreadState, User, Webhook, WebhookAuthor, channel_type,
+    PushSubscription, QueuedPush, ReadState, Role, ThreadMember, ThreadState, User,
+    UserGuildSettings, Webhook, WebhookAuthor, channel_type,
 };
 
 use crate::{
@@ -29,13 +30,15 @@ macro_rules! store_conformance {
             users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
             webhooks, webhooks_go_with_their_channel,
             poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel,
-            commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions);
+            commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions,
+            push_subscriptions, push_queue, user_guild_settings);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
             concurrent_meta_bootstraps_agree, concurrent_poll_votes_all_count,
             concurrent_vote_changes_keep_one_vote, concurrent_poll_ends_end_once,
-            concurrent_command_overwrites_are_whole, concurrent_command_creates_make_one);
+            concurrent_command_overwrites_are_whole, concurrent_command_creates_make_one,
+            concurrent_push_subscriptions_stay_within_max);
     };
     (@concurrent $open:path; $($case:ident),*) => {
         $(
@@ -2521,4 +2524,210 @@ pub async fn concurrent_command_creates_make_one(store: Arc<dyn Store>) {
     assert_eq!(created, 1, "{outcomes:?}");
     let listed = store.commands(Snowflake(1), None).await.unwrap();
     assert_eq!(listed.len(), 1);
+}
+
+fn push_subscription(user: u64, endpoint: &str) -> PushSubscription {
+    PushSubscription {
+        user_id: Snowflake(user),
+        endpoint: endpoint.into(),
+        p256dh: "BKey".into(),
+        auth: "secret".into(),
+        expiration_ms: None,
+    }
+}
+
+/// A user's subscriptions, one per endpoint, at most `max`; replacing one
+/// does not count against it; each user sees only their own.
+pub async fn push_subscriptions(store: &dyn Store) {
+    let a = "https://push.example/a";
+    assert!(
+        store
+            .put_push_subscription(&push_subscription(1, a), 2)
+            .await
+            .unwrap()
+    );
+    let replaced = PushSubscription {
+        auth: "other".into(),
+        expiration_ms: Some(5),
+        ..push_subscription(1, a)
+    };
+    assert!(store.put_push_subscription(&replaced, 2).await.unwrap());
+    let b = "https://push.example/b";
+    assert!(
+        store
+            .put_push_subscription(&push_subscription(1, b), 2)
+            .await
+            .unwrap()
+    );
+    let c = "https://push.example/c";
+    assert!(
+        !store
+            .put_push_subscription(&push_subscription(1, c), 2)
+            .await
+            .unwrap(),
+        "max"
+    );
+    assert!(
+        store
+            .put_push_subscription(&push_subscription(1, a), 2)
+            .await
+            .unwrap(),
+        "a replacement"
+    );
+    assert!(
+        store
+            .put_push_subscription(&push_subscription(2, c), 2)
+            .await
+            .unwrap()
+    );
+    let mine = store.push_subscriptions(Snowflake(1)).await.unwrap();
+    assert_eq!(mine, vec![push_subscription(1, a), push_subscription(1, b)]);
+    assert!(
+        store
+            .delete_push_subscription(Snowflake(1), a)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_push_subscription(Snowflake(1), a)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_push_subscription(Snowflake(1), c)
+            .await
+            .unwrap(),
+        "another's"
+    );
+    assert_eq!(
+        store.push_subscriptions(Snowflake(1)).await.unwrap(),
+        vec![push_subscription(1, b)]
+    );
+    assert_eq!(
+        store.push_subscriptions(Snowflake(2)).await.unwrap().len(),
+        1
+    );
+    let long = format!(
+        "https://push.example/{}",
+        "x".repeat(crate::keys::TEXT_KEY_MAX)
+    );
+    assert!(matches!(
+        store
+            .put_push_subscription(&push_subscription(3, &long), 2)
+            .await,
+        Err(StoreError::KeyTooLong(_))
+    ));
+}
+
+fn queued(id: u64, due_ms: u64) -> QueuedPush {
+    QueuedPush {
+        id: Snowflake(id),
+        due_ms,
+        attempts: 0,
+        user_id: Snowflake(1),
+        endpoint: "https://push.example/a".into(),
+        urgency: "high".into(),
+        payload: format!("{{\"n\":{id}}}"),
+    }
+}
+
+/// The queue lists what is due, soonest first; a push queued again (a
+/// retry) moves to its new time; an unqueued one is gone.
+pub async fn push_queue(store: &dyn Store) {
+    store
+        .queue_pushes(&[queued(1, 30), queued(2, 10), queued(3, 20)])
+        .await
+        .unwrap();
+    let due = store.pushes_due(20, 10).await.unwrap();
+    assert_eq!(due, vec![queued(2, 10), queued(3, 20)]);
+    assert_eq!(store.pushes_due(100, 1).await.unwrap(), vec![queued(2, 10)]);
+    let retried = QueuedPush {
+        attempts: 1,
+        ..queued(2, 40)
+    };
+    store
+        .queue_pushes(std::slice::from_ref(&retried))
+        .await
+        .unwrap();
+    let due = store.pushes_due(100, 10).await.unwrap();
+    assert_eq!(due, vec![queued(3, 20), queued(1, 30), retried]);
+    store.unqueue_push(Snowflake(3)).await.unwrap();
+    store.unqueue_push(Snowflake(3)).await.unwrap();
+    let ids: Vec<Snowflake> = store
+        .pushes_due(100, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, vec![Snowflake(1), Snowflake(2)]);
+}
+
+/// Settings per user and guild (or DMs), replaced whole.
+pub async fn user_guild_settings(store: &dyn Store) {
+    assert!(
+        store
+            .user_guild_settings(Snowflake(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let guild = UserGuildSettings {
+        message_notifications: Some(1),
+        muted: true,
+        mute_end_ms: Some(99),
+        channel_overrides: vec![concord_model::records::ChannelNotifyOverride {
+            channel_id: Snowflake(7),
+            message_notifications: 2,
+            muted: true,
+            mute_end_ms: None,
+        }],
+        ..UserGuildSettings::new(Snowflake(1), Some(Snowflake(5)))
+    };
+    let dms = UserGuildSettings {
+        suppress_everyone: true,
+        ..UserGuildSettings::new(Snowflake(1), None)
+    };
+    store.put_user_guild_settings(&guild).await.unwrap();
+    store.put_user_guild_settings(&dms).await.unwrap();
+    store
+        .put_user_guild_settings(&UserGuildSettings::new(Snowflake(2), Some(Snowflake(5))))
+        .await
+        .unwrap();
+    let mine = store.user_guild_settings(Snowflake(1)).await.unwrap();
+    assert_eq!(mine, vec![dms.clone(), guild.clone()]);
+    let unmuted = UserGuildSettings {
+        muted: false,
+        ..guild
+    };
+    store.put_user_guild_settings(&unmuted).await.unwrap();
+    let mine = store.user_guild_settings(Snowflake(1)).await.unwrap();
+    assert_eq!(mine, vec![dms, unmuted]);
+}
+
+/// Many devices of one user subscribing at once never exceed the bound.
+pub async fn concurrent_push_subscriptions_stay_within_max(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let endpoint = format!("https://push.example/{i}");
+                store
+                    .put_push_subscription(&push_subscription(1, &endpoint), 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(admitted, 5);
+    assert_eq!(
+        store.push_subscriptions(Snowflake(1)).await.unwrap().len(),
+        5
+    );
 }

@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
-    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
+    ThreadMember, User, UserGuildSettings, Webhook,
 };
 
 pub mod conformance;
@@ -498,6 +499,40 @@ pub trait WebhookStore: Send + Sync {
     async fn guild_webhooks(&self, guild_id: Snowflake) -> StoreResult<Vec<Webhook>>;
 }
 
+/// Notifications: each user's Web Push subscriptions (one per endpoint, a
+/// bounded number per user), the queue of pushes to deliver (drained by one
+/// node at a time, so a push reaches a device once whichever node queued
+/// it), and each user's notification settings per guild and for DMs.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Stores the subscription, replacing the user's one for the same
+    /// endpoint, as one operation; `false`, and nothing written, when it
+    /// would give the user more than `max`.
+    async fn put_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+        max: usize,
+    ) -> StoreResult<bool>;
+    /// Removes the user's subscription for `endpoint`; whether there was one.
+    async fn delete_push_subscription(
+        &self,
+        user_id: Snowflake,
+        endpoint: &str,
+    ) -> StoreResult<bool>;
+    /// The user's subscriptions, by endpoint.
+    async fn push_subscriptions(&self, user_id: Snowflake) -> StoreResult<Vec<PushSubscription>>;
+    /// Adds pushes to the queue (one with an id already queued replaces it).
+    async fn queue_pushes(&self, pushes: &[QueuedPush]) -> StoreResult<()>;
+    /// Queued pushes due at or before `now_ms`, soonest first.
+    async fn pushes_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<QueuedPush>>;
+    /// Takes a push off the queue (delivered, or given up).
+    async fn unqueue_push(&self, id: Snowflake) -> StoreResult<()>;
+    /// The user's notification settings, DMs' (no guild) first, then by guild.
+    async fn user_guild_settings(&self, user_id: Snowflake) -> StoreResult<Vec<UserGuildSettings>>;
+    /// Replaces the user's settings for the guild (or DMs).
+    async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()>;
+}
+
 /// Application commands, global and per guild, and who may use them in a
 /// guild. A guild's commands and permissions go with the guild.
 #[async_trait]
@@ -605,6 +640,7 @@ pub trait Store:
     + WebhookStore
     + PollStore
     + CommandStore
+    + NotificationStore
 {
 }
 
@@ -630,6 +666,7 @@ impl<T> Store for T where
         + WebhookStore
         + PollStore
         + CommandStore
+        + NotificationStore
 {
 }
 

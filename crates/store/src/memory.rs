@@ -10,15 +10,16 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
-    Invite, Member, Message, MessagePatch, ReadState, Role, ThreadMember, User, Webhook,
+    Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
+    ThreadMember, User, UserGuildSettings, Webhook,
 };
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
     CommandStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
-    MetaStore, NewGuild, OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore,
-    ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate,
-    UserStore, WebhookStore, bucket_of, login_key, login_keys,
+    MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore, PollStore, PollVote,
+    PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore,
+    ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -68,6 +69,13 @@ struct Inner {
     commands: BTreeMap<Snowflake, Command>,
     /// (guild, command or application)
     command_permissions: BTreeMap<(Snowflake, Snowflake), CommandPermissions>,
+    /// (user, endpoint)
+    push_subscriptions: BTreeMap<(Snowflake, String), PushSubscription>,
+    /// (due, id) -> push, and id -> due
+    push_queue: BTreeMap<(u64, Snowflake), QueuedPush>,
+    push_due: HashMap<Snowflake, u64>,
+    /// (user, guild or 0 for DMs)
+    user_guild_settings: BTreeMap<(Snowflake, Snowflake), UserGuildSettings>,
 }
 
 impl Inner {
@@ -1514,6 +1522,100 @@ impl CommandStore for MemoryStore {
         } else {
             inner.command_permissions.insert(key, permissions.clone());
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MemoryStore {
+    async fn put_push_subscription(
+        &self,
+        subscription: &PushSubscription,
+        max: usize,
+    ) -> StoreResult<bool> {
+        self.pause().await;
+        crate::keys::text(&subscription.endpoint)?;
+        let mut inner = self.lock();
+        let user = subscription.user_id;
+        let key = (user, subscription.endpoint.clone());
+        let theirs =
+            (user, String::new())..(Snowflake(user.get().saturating_add(1)), String::new());
+        let count = inner.push_subscriptions.range(theirs).count();
+        if !inner.push_subscriptions.contains_key(&key) && count >= max {
+            return Ok(false);
+        }
+        inner.push_subscriptions.insert(key, subscription.clone());
+        Ok(true)
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        user_id: Snowflake,
+        endpoint: &str,
+    ) -> StoreResult<bool> {
+        self.pause().await;
+        let key = (user_id, endpoint.to_owned());
+        Ok(self.lock().push_subscriptions.remove(&key).is_some())
+    }
+
+    async fn push_subscriptions(&self, user_id: Snowflake) -> StoreResult<Vec<PushSubscription>> {
+        self.pause().await;
+        let inner = self.lock();
+        let theirs = inner
+            .push_subscriptions
+            .values()
+            .filter(|s| s.user_id == user_id);
+        Ok(theirs.cloned().collect())
+    }
+
+    async fn queue_pushes(&self, pushes: &[QueuedPush]) -> StoreResult<()> {
+        self.pause().await;
+        let mut inner = self.lock();
+        for push in pushes {
+            crate::keys::text(&push.endpoint)?;
+            if let Some(due) = inner.push_due.insert(push.id, push.due_ms) {
+                inner.push_queue.remove(&(due, push.id));
+            }
+            inner
+                .push_queue
+                .insert((push.due_ms, push.id), push.clone());
+        }
+        Ok(())
+    }
+
+    async fn pushes_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<QueuedPush>> {
+        self.pause().await;
+        let inner = self.lock();
+        let due = inner.push_queue.range(..=(now_ms, Snowflake(u64::MAX)));
+        Ok(due.take(limit).map(|(_, p)| p.clone()).collect())
+    }
+
+    async fn unqueue_push(&self, id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
+        let mut inner = self.lock();
+        if let Some(due) = inner.push_due.remove(&id) {
+            inner.push_queue.remove(&(due, id));
+        }
+        Ok(())
+    }
+
+    async fn user_guild_settings(&self, user_id: Snowflake) -> StoreResult<Vec<UserGuildSettings>> {
+        self.pause().await;
+        let inner = self.lock();
+        let theirs = (user_id, Snowflake(0))..=(user_id, Snowflake(u64::MAX));
+        Ok(inner
+            .user_guild_settings
+            .range(theirs)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()> {
+        self.pause().await;
+        let key = (settings.user_id, settings.guild_id.unwrap_or(Snowflake(0)));
+        self.lock()
+            .user_guild_settings
+            .insert(key, settings.clone());
         Ok(())
     }
 }

@@ -45,6 +45,7 @@ mod interactions;
 mod invites;
 pub(crate) mod messages;
 mod moderation;
+mod notifications;
 mod pins;
 mod polls;
 mod reactions;
@@ -116,6 +117,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(webhooks::routes())
         .merge(commands::routes())
         .merge(interactions::routes())
+        .merge(notifications::routes())
         .documented()
 }
 

@@ -70,7 +70,7 @@ impl Operation {
     fn public(&self) -> bool {
         matches!(
             self.name(),
-            "register" | "login" | "gateway" | "invite" | "openapi"
+            "register" | "login" | "gateway" | "invite" | "openapi" | "vapid_key"
         ) || self.path.contains("{webhook_token}")
     }
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 mod outages;
 mod postgres;
 mod processes;
+mod push;
 mod redis;
 
 const GUILDS: u64 = 1;

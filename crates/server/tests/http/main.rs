@@ -25,6 +25,7 @@ mod permission_matrix;
 mod permissions;
 mod polls;
 mod private;
+mod push;
 mod ratelimits;
 mod search;
 mod threads;

@@ -46,10 +46,21 @@ async fn every_documented_operation_is_routed() {
         ("GET", "/guilds/{guild_id}/messages/search"),
         ("POST", "/admin/backup"),
         ("GET", "/openapi.json"),
+        ("GET", "/push/vapid-key"),
+        ("PUT", "/users/@me/push-subscriptions"),
+        ("DELETE", "/users/@me/push-subscriptions"),
+        ("PATCH", "/users/@me/guilds/{guild_id}/settings"),
     ] {
         let expected = (expected.0.to_owned(), expected.1.to_owned());
         assert!(operations.contains(&expected), "{expected:?} documented");
     }
+
+    let vapid = &paths["/push/vapid-key"]["get"];
+    assert_eq!(
+        vapid["security"][0],
+        serde_json::json!({}),
+        "no token needed"
+    );
 
     for (method, path) in &operations {
         let concrete: String = path

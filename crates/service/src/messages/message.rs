@@ -284,6 +284,8 @@ impl Service {
         ) {
             turn.publish(event).await;
         }
+        // Pushes are decided and sent off this request: it never waits for them.
+        self.notice_message(&view.channel, &message);
         Ok(out)
     }
 

@@ -8,6 +8,7 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes};
 use serde::Serialize;
 
+use crate::notifications::settings::{Reason, counts_mention};
 use crate::{Caller, Service, ServiceError, ServiceResult};
 
 /// Messages after an ack looked at when counting unread mentions.
@@ -65,24 +66,37 @@ impl Service {
     }
 
     /// The user's read states in channels they can still read.
+    /// Mentions count as the user's notification settings say
+    /// ([`counts_mention`]).
     pub async fn read_state_entries(&self, caller: Caller) -> ServiceResult<Vec<ReadStateEntry>> {
         let mut entries = Vec::new();
+        let settings = self.store.user_guild_settings(caller.id).await?;
         for state in self.store.read_states(caller.id).await? {
-            let readable = self
-                .channel_view(caller, state.channel_id)
-                .await
-                .is_ok_and(|v| v.permissions.contains(Permissions::READ_MESSAGE_HISTORY));
-            if !readable {
-                continue;
-            }
+            let view = match self.channel_view(caller, state.channel_id).await {
+                Ok(view) if view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) => view,
+                _ => continue,
+            };
             let unread = self
                 .store
                 .messages_after(state.channel_id, state.last_message_id, MENTION_SCAN)
                 .await?;
+            let guild_id = view.guild_id();
+            let here = settings.iter().find(|s| s.guild_id == guild_id);
+            let default = view
+                .guild
+                .as_ref()
+                .map_or(0, |g| g.guild.default_message_notifications);
+            let channels = [Some(view.channel.id), view.channel.parent_id];
+            let channels: Vec<Snowflake> = channels.into_iter().flatten().collect();
             let mention_count = unread
                 .iter()
                 .filter(|m| m.author_id != caller.id)
-                .filter(|m| m.mention_everyone || m.mentions.contains(&caller.id))
+                .filter_map(|m| match () {
+                    () if m.mentions.contains(&caller.id) => Some(Reason::Mention),
+                    () if m.mention_everyone => Some(Reason::Everyone),
+                    () => None,
+                })
+                .filter(|reason| counts_mention(here, default, &channels, *reason))
                 .count();
             entries.push(ReadStateEntry {
                 id: state.channel_id,

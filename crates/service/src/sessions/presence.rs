@@ -332,6 +332,7 @@ mod tests {
         UserPresence {
             status,
             activities: Vec::new(),
+            afk: false,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct SessionStart {
     pub private_channels: Vec<wire::Channel>,
     /// The user's read states; `None` for bots, which have none.
     pub read_states: Option<Vec<ReadStateEntry>>,
+    /// The user's notification settings; `None` for bots.
+    pub user_guild_settings: Option<Vec<Value>>,
 }
 
 impl SessionStart {
@@ -63,6 +65,10 @@ impl SessionStart {
         if let Some(entries) = &self.read_states {
             ready["read_state"] = json!({ "entries": entries, "partial": false, "version": 1 });
         }
+        if let Some(entries) = &self.user_guild_settings {
+            ready["user_guild_settings"] =
+                json!({ "entries": entries, "partial": false, "version": 0 });
+        }
         ready
     }
 }
@@ -79,6 +85,7 @@ impl Service {
                 application: self.store.application(caller.id).await?,
                 private_channels: Vec::new(),
                 read_states: None,
+                user_guild_settings: None,
             });
         }
         Ok(SessionStart {
@@ -87,6 +94,7 @@ impl Service {
             application: None,
             private_channels: self.private_channels(caller).await?,
             read_states: Some(self.read_state_entries(caller).await?),
+            user_guild_settings: Some(self.user_guild_settings_entries(caller).await?),
         })
     }
 }
