@@ -15,19 +15,19 @@ use crate::extract::{Auth, Body, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Application commands" {
-        get "/applications/{application_id}/commands" => global_commands;
-        post "/applications/{application_id}/commands" => create_global_command;
-        put "/applications/{application_id}/commands" => overwrite_global_commands;
-        get "/applications/{application_id}/commands/{command_id}" => global_command;
-        patch "/applications/{application_id}/commands/{command_id}" => edit_global_command;
-        delete "/applications/{application_id}/commands/{command_id}" => delete_global_command;
-        get "/applications/{application_id}/guilds/{guild_id}/commands" => guild_commands;
-        post "/applications/{application_id}/guilds/{guild_id}/commands" => create_guild_command;
-        put "/applications/{application_id}/guilds/{guild_id}/commands" => overwrite_guild_commands;
+        get "/applications/{application_id}/commands" => list_commands;
+        post "/applications/{application_id}/commands" => create_command;
+        put "/applications/{application_id}/commands" => overwrite_commands;
+        get "/applications/{application_id}/commands/{command_id}" => get_command;
+        patch "/applications/{application_id}/commands/{command_id}" => edit_command;
+        delete "/applications/{application_id}/commands/{command_id}" => delete_command;
+        get "/applications/{application_id}/guilds/{guild_id}/commands" => list_commands;
+        post "/applications/{application_id}/guilds/{guild_id}/commands" => create_command;
+        put "/applications/{application_id}/guilds/{guild_id}/commands" => overwrite_commands;
         get "/applications/{application_id}/guilds/{guild_id}/commands/permissions" => guild_command_permissions;
-        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => guild_command;
-        patch "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => edit_guild_command;
-        delete "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => delete_guild_command;
+        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => get_command;
+        patch "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => edit_command;
+        delete "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => delete_command;
         get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => command_permissions;
         put "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => edit_command_permissions;
     })
@@ -69,164 +69,106 @@ fn upserted((command, is_new): (concord_model::wire::ApplicationCommand, bool)) 
     }
 }
 
-async fn global_commands(
+/// The path of a command route: the application, the guild for a guild's
+/// commands (none for global ones), and the command where there is one.
+#[derive(serde::Deserialize)]
+struct Scope {
+    application_id: String,
+    guild_id: Option<String>,
+    command_id: Option<String>,
+}
+
+impl Scope {
+    fn application(&self) -> ApiResult<Snowflake> {
+        application_id(&self.application_id)
+    }
+
+    fn guild(&self) -> ApiResult<Option<Snowflake>> {
+        self.guild_id.as_deref().map(guild_id).transpose()
+    }
+
+    fn command(&self) -> ApiResult<Snowflake> {
+        command_id(self.command_id.as_deref().unwrap_or_default())
+    }
+}
+
+async fn list_commands(
     state: State,
     Auth(caller): Auth,
-    Path(a): Path<String>,
+    Path(scope): Path<Scope>,
     query: QueryMap,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let app = application_id(&a)?;
     let localization = localization(&query, &headers)?;
-    let service = &state.service;
-    Ok(ok(service
-        .application_commands(caller, app, None, &localization)
-        .await?))
-}
-
-async fn create_global_command(
-    state: State,
-    Auth(caller): Auth,
-    Path(a): Path<String>,
-    Body(input): Body<CommandInput>,
-) -> ApiResult<Response> {
-    let app = application_id(&a)?;
-    let service = &state.service;
-    Ok(upserted(
-        service
-            .create_application_command(caller, app, None, input)
-            .await?,
-    ))
-}
-
-async fn overwrite_global_commands(
-    state: State,
-    Auth(caller): Auth,
-    Path(a): Path<String>,
-    Body(inputs): Body<Vec<CommandInput>>,
-) -> ApiResult<Response> {
-    let app = application_id(&a)?;
-    let service = &state.service;
-    Ok(ok(service
-        .overwrite_application_commands(caller, app, None, inputs)
-        .await?))
-}
-
-async fn global_command(
-    state: State,
-    Auth(caller): Auth,
-    Path((a, c)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let (app, command) = (application_id(&a)?, command_id(&c)?);
-    let service = &state.service;
-    Ok(ok(service
-        .application_command(caller, app, None, command)
-        .await?))
-}
-
-async fn edit_global_command(
-    state: State,
-    Auth(caller): Auth,
-    Path((a, c)): Path<(String, String)>,
-    Body(input): Body<CommandInput>,
-) -> ApiResult<Response> {
-    let (app, command) = (application_id(&a)?, command_id(&c)?);
-    let service = &state.service;
-    Ok(ok(service
-        .edit_application_command(caller, app, None, command, input)
-        .await?))
-}
-
-async fn delete_global_command(
-    state: State,
-    Auth(caller): Auth,
-    Path((a, c)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let (app, command) = (application_id(&a)?, command_id(&c)?);
-    let service = &state.service;
-    service
-        .delete_application_command(caller, app, None, command)
+    let listed = state
+        .service
+        .application_commands(caller, scope.application()?, scope.guild()?, &localization)
         .await?;
-    Ok(no_content())
+    Ok(ok(listed))
 }
 
-async fn guild_commands(
+async fn create_command(
     state: State,
     Auth(caller): Auth,
-    Path((a, g)): Path<(String, String)>,
-    query: QueryMap,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let (app, guild) = (application_id(&a)?, guild_id(&g)?);
-    let localization = localization(&query, &headers)?;
-    let service = &state.service;
-    Ok(ok(service
-        .application_commands(caller, app, Some(guild), &localization)
-        .await?))
-}
-
-async fn create_guild_command(
-    state: State,
-    Auth(caller): Auth,
-    Path((a, g)): Path<(String, String)>,
+    Path(scope): Path<Scope>,
     Body(input): Body<CommandInput>,
 ) -> ApiResult<Response> {
-    let (app, guild) = (application_id(&a)?, guild_id(&g)?);
-    let service = &state.service;
-    Ok(upserted(
-        service
-            .create_application_command(caller, app, Some(guild), input)
-            .await?,
-    ))
+    let made = state
+        .service
+        .create_application_command(caller, scope.application()?, scope.guild()?, input)
+        .await?;
+    Ok(upserted(made))
 }
 
-async fn overwrite_guild_commands(
+async fn overwrite_commands(
     state: State,
     Auth(caller): Auth,
-    Path((a, g)): Path<(String, String)>,
+    Path(scope): Path<Scope>,
     Body(inputs): Body<Vec<CommandInput>>,
 ) -> ApiResult<Response> {
-    let (app, guild) = (application_id(&a)?, guild_id(&g)?);
-    let service = &state.service;
-    Ok(ok(service
-        .overwrite_application_commands(caller, app, Some(guild), inputs)
-        .await?))
+    let set = state
+        .service
+        .overwrite_application_commands(caller, scope.application()?, scope.guild()?, inputs)
+        .await?;
+    Ok(ok(set))
 }
 
-async fn guild_command(
+async fn get_command(
     state: State,
     Auth(caller): Auth,
-    Path((a, g, c)): Path<(String, String, String)>,
+    Path(scope): Path<Scope>,
 ) -> ApiResult<Response> {
-    let (app, guild, command) = (application_id(&a)?, guild_id(&g)?, command_id(&c)?);
-    let service = &state.service;
-    Ok(ok(service
-        .application_command(caller, app, Some(guild), command)
-        .await?))
+    let (app, guild, command) = (scope.application()?, scope.guild()?, scope.command()?);
+    let found = state
+        .service
+        .application_command(caller, app, guild, command)
+        .await?;
+    Ok(ok(found))
 }
 
-async fn edit_guild_command(
+async fn edit_command(
     state: State,
     Auth(caller): Auth,
-    Path((a, g, c)): Path<(String, String, String)>,
+    Path(scope): Path<Scope>,
     Body(input): Body<CommandInput>,
 ) -> ApiResult<Response> {
-    let (app, guild, command) = (application_id(&a)?, guild_id(&g)?, command_id(&c)?);
-    let service = &state.service;
-    Ok(ok(service
-        .edit_application_command(caller, app, Some(guild), command, input)
-        .await?))
+    let (app, guild, command) = (scope.application()?, scope.guild()?, scope.command()?);
+    let edited = state
+        .service
+        .edit_application_command(caller, app, guild, command, input)
+        .await?;
+    Ok(ok(edited))
 }
 
-async fn delete_guild_command(
+async fn delete_command(
     state: State,
     Auth(caller): Auth,
-    Path((a, g, c)): Path<(String, String, String)>,
+    Path(scope): Path<Scope>,
 ) -> ApiResult<Response> {
-    let (app, guild, command) = (application_id(&a)?, guild_id(&g)?, command_id(&c)?);
-    let service = &state.service;
-    service
-        .delete_application_command(caller, app, Some(guild), command)
+    let (app, guild, command) = (scope.application()?, scope.guild()?, scope.command()?);
+    state
+        .service
+        .delete_application_command(caller, app, guild, command)
         .await?;
     Ok(no_content())
 }
