@@ -1,7 +1,8 @@
 //! discord.py connected to one node of a cluster (PostgreSQL, NATS and
-//! Redis under `concord serve` processes) while discord.js is connected to
-//! another: each sees the other's message. The bot scripts run in their
-//! peer mode (`PEER_ID`).
+//! Redis under `concord serve` processes) while discord.js, or a person in
+//! the web client, is connected to another: each sees the other's message.
+//! The bot scripts run in their peer mode (`PEER_ID`), the browser through
+//! `tests/web/peer.mjs`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,7 +18,7 @@ use crate::{bot_command, installed, workspace};
 /// How long a bot may take to connect, and then to hear its peer.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A bot script in peer mode, started and reading its stdin.
+/// A bot script in peer mode, or the browser, started and reading its stdin.
 struct Peer {
     script: &'static str,
     child: Child,
@@ -49,11 +50,39 @@ impl Peer {
             ("HISTORY_COUNT", "0".to_owned()),
             ("FORUM_ID", channel.to_owned()),
         ];
-        let mut command = bot_command(program, script, env);
+        Peer::spawn(script, bot_command(program, script, env))
+    }
+
+    /// Starts `person` in the web client on `node`, in `channel`, to answer
+    /// `peer`.
+    fn browser(
+        node: &TestServer,
+        person: &Account,
+        peer: &Account,
+        (guild, channel): (&str, &str),
+    ) -> Peer {
+        const SCRIPT: &str = "peer.mjs";
+        let web = workspace().join("tests/web");
+        let mut command = tokio::process::Command::new("node");
+        command
+            .arg(web.join(SCRIPT))
+            .current_dir(&web)
+            .env("CONCORD_HTTP", format!("http://{}", node.addr))
+            .env("TOKEN", &person.auth)
+            .env("PEER_ID", &peer.id)
+            .env("GUILD_ID", guild)
+            .env("CHANNEL_ID", channel)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Peer::spawn(SCRIPT, command)
+    }
+
+    fn spawn(script: &'static str, mut command: tokio::process::Command) -> Peer {
         let mut child = command
             .stdin(Stdio::piped())
             .spawn()
-            .expect("start the bot");
+            .expect("start the peer");
         let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         Peer {
             script,
@@ -143,4 +172,29 @@ async fn discord_py_on_one_node_and_discord_js_on_another_see_each_others_messag
     js.go().await;
     py.finish().await;
     js.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_on_one_node_and_a_person_in_the_browser_on_another_talk() {
+    let binary = env!("CARGO_BIN_EXE_concord");
+    let Some(cluster) = ProcessCluster::start(binary, 3, &["--search", "off"]).await else {
+        return;
+    };
+    let python = installed(crate::python());
+    installed(workspace().join("tests/web/node_modules/playwright-core"));
+    installed(PathBuf::from("/usr/bin/chromium"));
+    let (a, c) = (cluster.node(0), cluster.node(2));
+    let person = a.register("person").await;
+    let (guild, general) = a.guild(&person, "Browser and bot").await;
+    // VIEW_CHANNEL, SEND_MESSAGES, READ_MESSAGE_HISTORY.
+    let permissions = ((1u64 << 10) | (1 << 11) | (1 << 16)).to_string();
+    let bot = a.bot(&person, "py-peer", &guild, &permissions).await;
+    let place = (guild.as_str(), general.as_str());
+    let mut py = Peer::start(python, "discordpy_bot.py", a, &bot, &person, place);
+    let mut browser = Peer::browser(c, &person, &bot, place);
+    py.ready().await;
+    browser.ready().await;
+    py.go().await;
+    py.finish().await;
+    browser.finish().await;
 }
