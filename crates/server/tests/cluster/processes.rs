@@ -591,3 +591,42 @@ async fn clients_on_two_nodes_see_each_others_messages_edits_reactions_typing_pr
     })
     .await;
 }
+
+/// Whichever node runs the presence sweep (the holder of its lease), a
+/// kill hands the sweep to a node still running. Each of two nodes is
+/// killed in turn while a user is connected to it alone, and a watcher on
+/// the other node hears that user go offline: one of the two kills is of
+/// the sweep's holder, so a survivor must have taken the lease over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_presence_sweep_moves_to_another_node_when_its_holder_dies() {
+    let Some(mut cluster) = cluster(2).await else {
+        return;
+    };
+    let first = cluster.node(0);
+    let owner = first.register("owner").await;
+    let (_, general) = first.guild(&owner, "Sweeping").await;
+    let watcher = first.register("watcher").await;
+    let lurker = first.register("lurker").await;
+    for member in [&watcher, &lurker] {
+        first.join(&owner, &general, member).await;
+    }
+    // The lurker's presence outlives the kill by its TTL; the sweep's
+    // lease outlives its holder by up to three sweeps.
+    let ttl = Duration::from_millis(HEARTBEAT_MS + HEARTBEAT_MS / 4);
+    let within = ttl + SWEEP_EVERY * 4 + Duration::from_secs(10);
+    for (doomed, survivor) in [(0, 1), (1, 0)] {
+        let (mut watching, _) =
+            Live::identify(cluster.node(survivor), &watcher, GUILDS | GUILD_PRESENCES).await;
+        let (_lurking, _) = Live::identify(cluster.node(doomed), &lurker, GUILDS).await;
+        watching
+            .until("the lurker online", |p| presence(p, &lurker.id, "online"))
+            .await;
+        cluster.kill9(doomed);
+        watching
+            .received_within("the lurker offline", within, |p| {
+                presence(p, &lurker.id, "offline")
+            })
+            .await;
+        tokio::task::block_in_place(|| cluster.restart(doomed));
+    }
+}
