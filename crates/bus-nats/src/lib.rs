@@ -115,6 +115,11 @@ pub struct NatsBus {
 const ID_MARGIN: u64 = 1 << 20;
 
 /// Whether the server answered that the stream does not exist.
+/// The largest event a stream made again takes until its numbering has
+/// moved past the lost one's: none, as every event is larger; republishing
+/// and subjects (which a 2.9 server cannot change later) are as usual.
+const SEALED_MESSAGE_SIZE: i32 = 1;
+
 fn is_lost_stream(e: &impl std::fmt::Display) -> bool {
     e.to_string().contains("stream not found")
 }
@@ -197,30 +202,73 @@ impl NatsBus {
     /// saw, so that no id is given twice, whichever node recreates it
     /// first; the others find it made.
     async fn restore_stream(&self) {
+        if let Some(first) = self.seal_lost_stream().await {
+            self.open_restored_stream(first).await;
+        }
+    }
+
+    /// The first half of `restore_stream`: the stream made again on a
+    /// subject of its own, which no node publishes to, so that nothing is
+    /// stored before its numbering has moved on; where it moves to is
+    /// written down for any node that finishes the work. Returns that
+    /// place, also when another node made the stream and has not opened it
+    /// yet (or stopped half way); `None` when the stream is open.
+    #[doc(hidden)]
+    pub async fn seal_lost_stream(&self) -> Option<u64> {
         let first = self
             .shared
             .known_head
             .load(Ordering::Relaxed)
             .saturating_add(ID_MARGIN);
-        let mut config = self.config.clone();
-        config.first_sequence = Some(first);
-        if let Err(e) = self.js.create_stream(config).await {
-            tracing::debug!(error = %e, "event stream not created again");
-            return;
+        let sealed = stream::Config {
+            first_sequence: Some(first),
+            max_message_size: SEALED_MESSAGE_SIZE,
+            description: Some(first.to_string()),
+            ..self.config.clone()
+        };
+        match self.js.create_stream(sealed).await {
+            Ok(_) => Some(first),
+            Err(e) => {
+                let first = self.sealed_at().await;
+                if first.is_none() {
+                    tracing::debug!(error = %e, "event stream not created again");
+                }
+                first
+            }
         }
+    }
+
+    /// The second half of `restore_stream`: the numbering moved to `first`
+    /// and the stream opened to events. Every node finishing it moves to
+    /// the same place, so a purge after events came in again drops none.
+    #[doc(hidden)]
+    pub async fn open_restored_stream(&self, first: u64) {
         // A server before 2.10 ignores `first_sequence`; a purge up to it
         // moves an empty stream's numbering there on every version.
-        let moved = self.shared.stream.purge().sequence(first).await;
-        match moved {
+        if let Err(e) = self.shared.stream.purge().sequence(first).await {
+            tracing::error!(error = %e, "event stream created again, but its ids not moved past the old ones");
+            return;
+        }
+        match self.js.update_stream(self.config.clone()).await {
             Ok(_) => tracing::warn!(
                 stream = self.shared.subjects.stream(),
                 first,
                 "event stream was lost by the server and is created again"
             ),
             Err(e) => {
-                tracing::error!(error = %e, "event stream created again, but its ids not moved past the old ones")
+                tracing::error!(error = %e, "event stream created again, but not opened to events")
             }
         }
+    }
+
+    /// Where a stream made again starts numbering, while it is not yet open
+    /// to events (see `restore_stream`).
+    async fn sealed_at(&self) -> Option<u64> {
+        let info = self.shared.stream.get_info().await.ok()?;
+        if info.config.max_message_size != SEALED_MESSAGE_SIZE {
+            return None;
+        }
+        info.config.description?.parse().ok()
     }
 
     /// Whether NATS answers now (a round trip), for readiness.
@@ -231,6 +279,13 @@ impl NatsBus {
         self.connected().map_err(|e| e.to_string())?;
         let info = tokio::time::timeout(Duration::from_secs(2), self.shared.stream.get_info());
         match info.await {
+            Ok(Ok(info)) if info.config.max_message_size == SEALED_MESSAGE_SIZE => {
+                self.restore_stream().await;
+                Err(format!(
+                    "stream {}: being made again",
+                    self.shared.subjects.stream()
+                ))
+            }
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if is_lost_stream(&e) => {
                 self.restore_stream().await;
@@ -274,7 +329,14 @@ impl EventBus for NatsBus {
                 .await
         };
         let ack = match publish().await {
-            Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+            // No stream, or one made again and still sealed (its refusal
+            // says only "publish failed").
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    PublishErrorKind::StreamNotFound | PublishErrorKind::Other
+                ) =>
+            {
                 self.restore_stream().await;
                 publish().await
             }

@@ -109,3 +109,32 @@ async fn nodes_on_separate_connections_share_ids() {
     }
     assert_eq!(a.answers().await, Ok(()));
 }
+
+/// A stream the server lost and one node made again, but had not yet
+/// opened to events (it stopped half way, or is slow): another node's
+/// publish finishes the work and goes through, numbered past every old id,
+/// and the first node finishing later drops nothing published meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_made_again_half_way_is_finished_by_any_node_and_loses_nothing() {
+    let Some(options) = options(100) else { return };
+    let a = NatsBus::connect(&options).await.unwrap();
+    let b = NatsBus::connect(&options).await.unwrap();
+    let old = a.publish(in_guild(1, 0)).await.unwrap();
+    b.publish(in_guild(1, 1)).await.unwrap();
+    let client = async_nats::connect(&options.url).await.unwrap();
+    async_nats::jetstream::new(client)
+        .delete_stream(&options.stream)
+        .await
+        .unwrap();
+    let first = a.seal_lost_stream().await.expect("made again, sealed");
+    assert!(first > old, "numbered past the old ids");
+    assert!(a.answers().await.is_err(), "not ready while sealed");
+
+    let new = b.publish(in_guild(1, 2)).await.expect("b finished it");
+    assert!(new >= first, "id {new} is past the lost ones ({first})");
+    a.open_restored_stream(first).await;
+    let kept = a.replay(first - 1, &[Topic::Guild(Snowflake(1))]).await;
+    let ids: Vec<u64> = kept.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(ids, [new], "what b published survived a's late purge");
+    assert_eq!(a.answers().await, Ok(()));
+}
