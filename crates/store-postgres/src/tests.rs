@@ -224,3 +224,76 @@ async fn a_partition_found_empty_during_a_write_into_it_is_kept() {
     let page = store.messages_before(channel, None, 10).await.unwrap();
     assert_eq!(page, [arriving]);
 }
+
+/// A store reached over TLS with the server's certificate verified against
+/// the root the URL names (`sslmode=verify-full&sslrootcert=FILE`, as
+/// docs/deployment.md shows) talks over an encrypted connection; a root
+/// that did not sign the certificate is refused. The test server of
+/// `scripts/services/postgres` has TLS on with a certificate of its own;
+/// a server with TLS off skips this.
+#[tokio::test]
+async fn a_store_over_tls_verifies_the_server() {
+    let Some((plain, database)) = fresh(1000).await else {
+        return;
+    };
+    let ssl: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&plain.pool)
+        .await
+        .unwrap();
+    if ssl != "on" {
+        eprintln!("skipped: the test server has TLS off");
+        return;
+    }
+    let certificate: String = sqlx::query_scalar("SHOW ssl_cert_file")
+        .fetch_one(&plain.pool)
+        .await
+        .unwrap();
+    let separator = if database.url.contains('?') { '&' } else { '?' };
+    let verified = |root: &str| {
+        format!(
+            "{}{separator}sslmode=verify-full&sslrootcert={root}",
+            database.url
+        )
+    };
+    let options = super::PgOptions {
+        bucket_ms: 1000,
+        max_connections: 2,
+    };
+    let store = PgStore::connect(&verified(&certificate), options.clone())
+        .await
+        .expect("verified against the server's own certificate");
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+
+    let stranger = tempfile::tempdir().unwrap();
+    let root = stranger.path().join("root.crt");
+    // Made as scripts/services/postgres makes the server's, so it differs
+    // only in who signed it.
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(stranger.path().join("root.key"))
+        .arg("-out")
+        .arg(&root)
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "openssl: {made:?}");
+    let refused = PgStore::connect(&verified(root.to_str().unwrap()), options).await;
+    assert!(
+        refused.is_err(),
+        "a certificate from another root is refused"
+    );
+}
