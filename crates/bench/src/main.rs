@@ -69,9 +69,29 @@ struct RunArgs {
     /// comma separated, for the nodes of one cluster.
     #[arg(long, value_delimiter = ',')]
     url: Vec<String>,
-    /// The measured server's pids, for their CPU and memory (known with --spawn).
+    /// The measured server's pids, for their CPU and memory (known with
+    /// --spawn): each with its descendants, so a server of several
+    /// processes is measured whole by its parent's pid.
     #[arg(long, value_delimiter = ',')]
     server_pid: Vec<u32>,
+    /// Ready-made user tokens for the gateway sockets (comma separated; socket
+    /// `i` identifies with token `i` modulo their number) instead of accounts
+    /// registered for the run; the first also sends. Needs --channel.
+    #[arg(long, value_delimiter = ',', requires = "channel")]
+    token: Vec<String>,
+    /// With --token: the text channel every token's user reads and the
+    /// first writes.
+    #[arg(long, requires = "token")]
+    channel: Option<String>,
+    /// Accounts registered for the run that the sockets are spread over
+    /// (socket `i` identifies as account `i` modulo their number), all in
+    /// one guild.
+    #[arg(long, default_value_t = 1)]
+    users: usize,
+    /// What the report calls the measured server [default: concord with
+    /// --spawn, else the first --url].
+    #[arg(long)]
+    target_name: Option<String>,
     /// Phases to run, comma separated.
     #[arg(
         long,
@@ -213,35 +233,127 @@ impl Drop for Spawned {
     }
 }
 
-async fn post(http: &reqwest::Client, url: String, auth: Option<&str>, body: Value) -> Value {
-    let mut request = http.post(url).json(&body);
+/// Why provisioning failed, in a sentence.
+type Refusal = String;
+
+/// Sends `body` (or nothing) to `path` on `base`; the JSON answer of a 2xx.
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> Result<Value, Refusal> {
+    let mut request = http.request(method.clone(), &url);
     if let Some(auth) = auth {
         request = request.header("authorization", auth);
     }
-    let reply = request.send().await.expect("provisioning request");
-    reply.json().await.unwrap_or(Value::Null)
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let reply = request
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = reply.status();
+    let text = reply.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("{method} {url}: {status} {text}"));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// A fresh account with a guild; returns (token, #general's id).
-async fn provision(http: &reqwest::Client, base: &str, name: &str) -> (String, String) {
-    let username = format!("{name}{}", std::process::id());
-    let body = json!({ "username": username, "password": "bench-password", "email": format!("{username}@bench.invalid") });
-    let token = post(http, format!("{base}/api/v10/auth/register"), None, body).await["token"]
-        .as_str()
-        .expect("register")
-        .to_owned();
-    let guild = post(
+/// A token for a new account `username`: registered with what
+/// Discord-style servers ask for (some also want consent and a date of
+/// birth), or, when registration hands out no token, logged in.
+async fn account(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> Result<String, Refusal> {
+    let email = format!("{username}@bench.invalid");
+    let body = json!({
+        "username": username, "password": password, "email": email,
+        "consent": true, "date_of_birth": "2000-01-01",
+    });
+    let url = format!("{base}/api/v10/auth/register");
+    let registered = call(http, reqwest::Method::POST, url, None, Some(body)).await;
+    if let Some(token) = registered.as_ref().ok().and_then(|r| r["token"].as_str()) {
+        return Ok(token.to_owned());
+    }
+    let body = json!({ "login": email, "password": password });
+    let url = format!("{base}/api/v10/auth/login");
+    let logged_in = call(http, reqwest::Method::POST, url, None, Some(body)).await;
+    match logged_in.map(|r| r["token"].as_str().map(str::to_owned)) {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) => Err(format!("no token for {username} from register or login")),
+        Err(e) => Err(format!("{e} (after register: {registered:?})")),
+    }
+}
+
+/// `users` fresh accounts in a fresh guild (the first owns it, the others
+/// join by invite); returns their tokens and the guild's first text channel.
+async fn provision(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    users: usize,
+) -> Result<(Vec<String>, String), Refusal> {
+    use reqwest::Method;
+    let api = format!("{base}/api/v10");
+    let username = |k: usize| format!("{name}{}x{k}", std::process::id());
+    let owner = account(http, base, &username(0), "bench-password").await?;
+    let guild = call(
         http,
-        format!("{base}/api/v10/guilds"),
-        Some(&token),
-        json!({ "name": "bench" }),
+        Method::POST,
+        format!("{api}/guilds"),
+        Some(&owner),
+        Some(json!({ "name": "bench" })),
     )
-    .await;
-    let general = guild["channels"]
+    .await?;
+    let guild = guild["id"].as_str().ok_or("POST /guilds gave no id")?;
+    // Not from the creation's answer: not every server lists channels there.
+    let channels = call(
+        http,
+        Method::GET,
+        format!("{api}/guilds/{guild}/channels"),
+        Some(&owner),
+        None,
+    )
+    .await?;
+    let channel = channels
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == 0))
-        .and_then(|c| c["id"].as_str());
-    (token.clone(), general.expect("a text channel").to_owned())
+        .and_then(|c| c["id"].as_str())
+        .ok_or("the new guild has no text channel")?
+        .to_owned();
+    let mut tokens = vec![owner.clone()];
+    if users > 1 {
+        let url = format!("{api}/channels/{channel}/invites");
+        let invite = call(
+            http,
+            Method::POST,
+            url,
+            Some(&owner),
+            Some(json!({ "max_age": 0 })),
+        )
+        .await?;
+        let code = invite["code"].as_str().ok_or("the invite has no code")?;
+        for k in 1..users {
+            let token = account(http, base, &username(k), "bench-password").await?;
+            call(
+                http,
+                Method::POST,
+                format!("{api}/invites/{code}"),
+                Some(&token),
+                Some(json!({})),
+            )
+            .await?;
+            tokens.push(token);
+        }
+    }
+    Ok((tokens, channel))
 }
 
 fn percent(concord: &Value, baseline: &Value, key: &str) -> Option<f64> {
@@ -295,29 +407,55 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         });
     }
 
-    let (token, channel) = provision(&http, &base, "benchreader").await;
-    let make = |kind: Kind| Target {
+    let ready_made = args
+        .channel
+        .clone()
+        .map(|channel| (args.token.clone(), channel));
+    // Accounts of the run's own, or the tokens given.
+    let cast = |name: &'static str, users: usize| {
+        let (http, base, ready_made) = (&http, &base, ready_made.clone());
+        async move {
+            match ready_made {
+                Some(given) => Ok(given),
+                None => provision(http, base, name, users).await,
+            }
+        }
+    };
+    let (tokens, channel) = match cast("benchreader", args.users).await {
+        Ok(cast) => cast,
+        Err(e) => {
+            eprintln!("concord-bench: cannot provision the readers: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let make = |(tokens, channel): (Vec<String>, String)| Target {
         name: "concord",
         nodes: nodes.clone(),
         pids: pids.clone(),
-        kind,
+        kind: Kind::Discord {
+            auth: tokens[0].clone(),
+            tokens,
+            channel,
+        },
         http: http.clone(),
         content_bytes: args.content_bytes,
         zlib: args.zlib,
     };
-    let concord = make(Kind::Discord {
-        token: token.clone(),
-        auth: token.clone(),
-        channel,
-    });
-    let (writer_token, writer_channel) = provision(&http, &base, "benchwriter").await;
-    let writer = make(Kind::Discord {
-        token: writer_token.clone(),
-        auth: writer_token,
-        channel: writer_channel,
+    let concord = make((tokens, channel));
+    let writer = match cast("benchwriter", 1).await {
+        Ok(cast) => make(cast),
+        Err(e) => {
+            eprintln!("concord-bench: cannot provision the writer: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let target_name = args.target_name.clone().unwrap_or_else(|| match &spawned {
+        Some(_) => "concord".to_owned(),
+        None => base.clone(),
     });
 
     let mut report = json!({
+        "target": { "name": target_name, "urls": bases },
         "parameters": {
             "sockets": args.sockets, "fsync": args.fsync, "search": args.search,
             "nodes": nodes.len(), "store": backend_name(args.store.as_deref(), "embedded"),
@@ -428,12 +566,13 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         report["history"] = result;
     }
     if wants("tombstones") {
-        let (t, c) = provision(&http, &base, "benchtombs").await;
-        let tombs = make(Kind::Discord {
-            token: t.clone(),
-            auth: t,
-            channel: c,
-        });
+        let tombs = match cast("benchtombs", 1).await {
+            Ok(cast) => make(cast),
+            Err(e) => {
+                eprintln!("concord-bench: cannot provision the tombstones' channel: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
         let result = phases::tombstones(&tombs, args.tombstones, args.reads.min(1000)).await;
         println!(
             "tombstones: {} deleted, first page {}",
@@ -549,11 +688,9 @@ async fn abuse_phases_run(
     };
     let login = format!("victim{}", std::process::id());
     let password = "victim-password".to_owned();
-    let body = json!({ "username": login, "password": password, "email": format!("{login}@bench.invalid") });
-    let token = post(http, format!("{base}/api/v10/auth/register"), None, body).await["token"]
-        .as_str()
-        .expect("register")
-        .to_owned();
+    let token = account(http, &base, &login, &password)
+        .await
+        .expect("an account on the spawned server");
     let victim = abuse::Victim {
         base,
         pid,
@@ -579,17 +716,9 @@ async fn abuse_phases_run(
         // Against the server with rate limits off: the logins all reach the
         // hasher, as they would from as many addresses.
         let login = format!("hashed{}", std::process::id());
-        let body = json!({ "username": login, "password": victim.password, "email": format!("{login}@bench.invalid") });
-        let token = post(
-            http,
-            format!("{main_base}/api/v10/auth/register"),
-            None,
-            body,
-        )
-        .await["token"]
-            .as_str()
-            .expect("register")
-            .to_owned();
+        let token = account(http, main_base, &login, &victim.password)
+            .await
+            .expect("an account on the spawned server");
         let unlimited = abuse::Victim {
             base: main_base.to_owned(),
             pid: main_pid,

@@ -12,9 +12,10 @@ use futures_util::{SinkExt, StreamExt};
 use memchr::memmem;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Content of every bench message starts with this, then the message index.
 pub(crate) const MARKER: &[u8] = b"bench-";
@@ -22,7 +23,7 @@ pub(crate) const MARKER: &[u8] = b"bench-";
 /// Size of the last bench frame received, so the baseline sends the same.
 pub(crate) static FRAME_BYTES: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub(crate) struct Socket {
     pub(crate) ws: Ws,
@@ -40,17 +41,66 @@ fn config() -> WebSocketConfig {
         .max_message_size(Some(16 << 20))
 }
 
-/// Connects a WebSocket to `ws://ip:port/?query`, from `source` if given.
+/// Where a gateway URL (`ws://` or `wss://`, an address or a host name,
+/// maybe a path) points.
+#[derive(Debug, PartialEq)]
+pub(crate) struct GatewayUrl {
+    pub(crate) tls: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The path, without a query.
+    pub(crate) path: String,
+}
+
+impl GatewayUrl {
+    pub(crate) fn parse(url: &str) -> std::io::Result<GatewayUrl> {
+        let bad = |why: &str| std::io::Error::other(format!("gateway URL {url:?}: {why}"));
+        let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
+        let tls = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => return Err(bad("not ws:// or wss://")),
+        };
+        let host = uri.host().ok_or_else(|| bad("no host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok(GatewayUrl {
+            tls,
+            host,
+            port,
+            path: uri.path().to_owned(),
+        })
+    }
+
+    /// The URL to open, with `query`.
+    fn with_query(&self, query: &str) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}?{query}", self.port, self.path)
+    }
+}
+
+/// Connects a WebSocket to gateway `url` with `query`, from `source` if
+/// given (then to an address of the same family).
 pub(crate) async fn connect(
     url: &str,
     query: &str,
     source: Option<IpAddr>,
     zlib: bool,
 ) -> std::io::Result<Socket> {
-    let host = url.trim_start_matches("ws://").trim_end_matches('/');
-    let addr: SocketAddr = host
-        .parse()
-        .map_err(|_| std::io::Error::other(format!("not ip:port: {host}")))?;
+    let url = GatewayUrl::parse(url)?;
+    let addrs = tokio::net::lookup_host((url.host.as_str(), url.port)).await?;
+    let addr = addrs
+        .into_iter()
+        .find(|a| source.is_none_or(|s| s.is_ipv4() == a.is_ipv4()))
+        .ok_or_else(|| std::io::Error::other(format!("{} has no usable address", url.host)))?;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -66,10 +116,11 @@ pub(crate) async fn connect(
     } else {
         query.to_owned()
     };
-    let request = format!("ws://{host}/?{query}");
-    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config()))
-        .await
-        .map_err(std::io::Error::other)?;
+    let request = url.with_query(&query);
+    let (ws, _) =
+        tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config()), None)
+            .await
+            .map_err(std::io::Error::other)?;
     let inflate = zlib.then(|| Box::new(Decompress::new(true)));
     Ok(Socket {
         ws,
@@ -208,5 +259,27 @@ mod tests {
             Some(42)
         );
         assert_eq!(marker_index(&finder, br#"{"d":{"content":"hello"}}"#), None);
+    }
+
+    #[test]
+    fn gateway_urls_name_a_host_a_port_and_a_path() {
+        let parse = |url: &str| GatewayUrl::parse(url).unwrap();
+        let plain = parse("ws://127.0.0.1:8080");
+        assert_eq!(
+            (plain.tls, plain.port, plain.path.as_str()),
+            (false, 8080, "/")
+        );
+        let named = parse("wss://chat.example.org/api/gateway/");
+        assert_eq!(named.host, "chat.example.org");
+        assert_eq!((named.tls, named.port), (true, 443));
+        assert_eq!(
+            named.with_query("v=10"),
+            "wss://chat.example.org:443/api/gateway/?v=10"
+        );
+        let v6 = parse("ws://[::1]:9000/?v=9");
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 9000));
+        assert_eq!(v6.with_query("v=10"), "ws://[::1]:9000/?v=10");
+        assert!(GatewayUrl::parse("http://127.0.0.1:1").is_err());
+        assert!(GatewayUrl::parse("127.0.0.1:1").is_err());
     }
 }

@@ -60,14 +60,19 @@ impl ProcSample {
         })
     }
 
-    /// The processes together; `None` if there are none or one cannot be read.
+    /// The processes and their descendants (read anew each time: a server
+    /// may start workers) together; `None` if there are none or one of
+    /// `pids` cannot be read.
     pub(crate) fn of_all(pids: &[u32]) -> Option<ProcSample> {
         let mut total = ProcSample {
             rss_bytes: 0,
             cpu_ticks: 0,
         };
         for pid in pids {
-            let one = Self::of(*pid)?;
+            Self::of(*pid)?;
+        }
+        for pid in with_descendants(pids) {
+            let one = Self::of(pid)?;
             total.rss_bytes += one.rss_bytes;
             total.cpu_ticks += one.cpu_ticks;
         }
@@ -77,6 +82,40 @@ impl ProcSample {
     pub(crate) fn own() -> Option<ProcSample> {
         Self::of(std::process::id())
     }
+}
+
+/// `roots` and every process below them, each once.
+fn with_descendants(roots: &[u32]) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the parenthesised command name: state, then the parent's pid.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if let Some(parent) = parent.and_then(|p| p.parse::<u32>().ok()) {
+            children.entry(parent).or_default().push(pid);
+        }
+    }
+    let mut all: Vec<u32> = Vec::new();
+    let mut next: Vec<u32> = roots.to_vec();
+    while let Some(pid) = next.pop() {
+        if all.contains(&pid) {
+            continue;
+        }
+        all.push(pid);
+        next.extend(children.get(&pid).into_iter().flatten());
+    }
+    all
 }
 
 /// CPU use between two samples, in percent of one core.
@@ -144,6 +183,20 @@ mod tests {
         let l = Latency::of((1..=100).collect());
         assert_eq!((l.p50_us, l.p90_us, l.p99_us, l.max_us), (51, 90, 99, 100));
         assert_eq!(Latency::of(vec![]).count, 0);
+    }
+
+    #[test]
+    fn a_process_tree_is_measured_whole() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("start sleep");
+        let me = std::process::id();
+        let tree = with_descendants(&[me]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree[0], me);
+        assert!(tree.contains(&child.id()), "the child is counted: {tree:?}");
     }
 
     #[test]

@@ -11,10 +11,11 @@ use crate::socket::{self, FRAME_BYTES, Socket};
 
 #[derive(Clone)]
 pub(crate) enum Kind {
-    /// A server speaking the Discord API: sockets identify with `token`,
-    /// messages go to `channel`.
+    /// A server speaking the Discord API: socket `i` identifies with
+    /// `tokens[i]` (modulo their number), messages go to `channel`, sent
+    /// with `auth`.
     Discord {
-        token: String,
+        tokens: Vec<String>,
         auth: String,
         channel: String,
     },
@@ -24,9 +25,9 @@ pub(crate) enum Kind {
 /// One node of the target.
 #[derive(Clone)]
 pub(crate) struct Endpoint {
-    /// `http://ip:port`
+    /// `http://host:port` (or https, maybe with a path)
     pub(crate) http_url: String,
-    /// `ws://ip:port`
+    /// What its `/gateway` names: `ws://` or `wss://`, an address or a host name, maybe a path.
     pub(crate) ws_url: String,
 }
 
@@ -60,7 +61,8 @@ impl Target {
     ) -> std::io::Result<(Socket, Option<Duration>)> {
         let ws_url = &self.node(index).ws_url;
         match &self.kind {
-            Kind::Discord { token, .. } => {
+            Kind::Discord { tokens, .. } => {
+                let token = &tokens[index % tokens.len()];
                 let mut socket =
                     socket::connect(ws_url, "v=10&encoding=json", source, self.zlib).await?;
                 let ready = socket
