@@ -237,9 +237,12 @@ impl Gateway {
     /// renews those with a connection, in one directory call; ends those
     /// without a connection for [`RESUMABLE_FOR`], and lets go of broken
     /// ones once their connection is gone (their records, no longer
-    /// renewed, expire unless a RESUME takes them over first).
+    /// renewed, expire unless a RESUME takes them over first). Ended and
+    /// revoked sessions leave their voice channels; the others' voice
+    /// states are renewed.
     async fn sync_sessions(&self) {
         let mut ended = Vec::new();
+        let mut revoked = Vec::new();
         let mut live = Vec::new();
         for session in self.hub.all() {
             let expired = session
@@ -250,7 +253,10 @@ impl Gateway {
                     ended.push(session);
                 }
             } else if session.is_broken() && !session.is_attached() {
-                self.forget(&session);
+                // A revoked session can never resume: it leaves voice now.
+                if self.forget(&session) && session.is_revoked() {
+                    revoked.push(session);
+                }
             } else {
                 live.push(session);
             }
@@ -260,9 +266,9 @@ impl Gateway {
             if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
                 tracing::warn!(error = %e, "ended sessions left in the directory");
             }
-            for session in &ended {
-                self.end_voice(session).await;
-            }
+        }
+        for session in ended.iter().chain(&revoked) {
+            self.end_voice(session).await;
         }
         self.renew_voice(&live).await;
         match self.directory.sync_all(&live, KEEP_ALIVE).await {

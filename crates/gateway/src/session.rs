@@ -56,6 +56,9 @@ struct State {
     broken: bool,
     /// The connection is to be told to reconnect (op 7) as it goes.
     reconnect: bool,
+    /// Broken because the user's tokens no longer hold: it ends for good
+    /// (whereas a session taken over or behind the bus lives on elsewhere).
+    revoked: bool,
     guilds: HashSet<Snowflake>,
     /// A person's view: per guild, the channels their client was told of
     /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
@@ -137,6 +140,7 @@ impl Session {
                 detached_at: None,
                 broken: false,
                 reconnect: false,
+                revoked: false,
                 guilds: HashSet::new(),
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
@@ -295,6 +299,7 @@ impl Session {
     pub(crate) fn revoke(&self) {
         let mut s = self.lock();
         s.broken = true;
+        s.revoked = true;
         if let Some(attachment) = &s.attached {
             attachment.kick.notify_one();
         }
@@ -302,6 +307,10 @@ impl Session {
 
     pub(crate) fn is_broken(&self) -> bool {
         self.lock().broken
+    }
+
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.lock().revoked
     }
 
     /// The sequence of the last frame numbered.

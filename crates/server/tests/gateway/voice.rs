@@ -373,3 +373,19 @@ async fn moderators_mute_deafen_move_and_disconnect_with_audit_entries() {
     assert_eq!(moved["options"]["count"], "1");
     assert_eq!(of(27).expect("MEMBER_DISCONNECT")["options"]["count"], "1");
 }
+
+#[tokio::test]
+async fn a_revoked_session_leaves_its_voice_channel() {
+    let w = world().await;
+    let lounge = voice_channel(&w, "Lounge", json!({})).await;
+    let ann = member(&w, "ann").await;
+    let (mut watching, _) = connect(&w, &w.owner).await;
+    let (mut ws, session) = connect(&w, &ann).await;
+    join(&mut ws, &w.guild, &lounge).await;
+    state_of(&mut watching, &ann.id).await;
+    let change = json!({ "password": "password-ann", "new_password": "a brand new one" });
+    let reply = w.s.patch("/users/@me", &ann.auth, change).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let left = state_in(&mut watching, &ann.id, &Value::Null).await;
+    assert_eq!(left["session_id"], session);
+}
