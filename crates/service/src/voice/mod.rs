@@ -346,24 +346,14 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 /// as long as the service lives and while this node (named `holder`)
 /// holds the [`SWEEP_LEASE`].
 pub async fn voice_sweep(service: std::sync::Weak<Service>, holder: String) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        tick.tick().await;
-        let Some(service) = service.upgrade() else {
-            return;
-        };
-        if !service
-            .takes_turn(SWEEP_LEASE, &holder, SWEEP_EVERY * 3)
-            .await
-        {
-            continue;
-        }
+    let sweep = |service: std::sync::Arc<Service>| async move {
         match service.sweep_voice().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(states = n, "voice states of stopped sessions removed"),
             Err(e) => tracing::warn!(error = %e, "voice sweep failed"),
         }
-    }
+    };
+    crate::cluster::leases::each_turn(service, holder, SWEEP_LEASE, SWEEP_EVERY, sweep).await;
 }
 
 #[cfg(test)]
