@@ -226,6 +226,10 @@ pub struct Settings {
     /// Hosts the server may call although they resolve to loopback, private or link-local addresses, also over plain http (comma-separated on the command line); URLs users give the server (Web Push endpoints) are otherwise refused there [default: none]
     #[arg(long, env = "CONCORD_OUTBOUND_ALLOW", value_delimiter = ',')]
     pub outbound_allow: Option<Vec<String>>,
+
+    /// The voice endpoint this node sends its voice channels' members to, as `host:port` without a scheme (VOICE_SERVER_UPDATE's `endpoint`); unset, voice channels cannot be joined [default: none]
+    #[arg(long, env = "CONCORD_VOICE_ENDPOINT")]
+    pub voice_endpoint: Option<String>,
 }
 
 macro_rules! layer {
@@ -281,6 +285,7 @@ impl Settings {
             bus_history_s: Some(300),
             bus_history_events: Some(1_000_000),
             outbound_allow: Some(Vec::new()),
+            voice_endpoint: None,
         }
     }
 
@@ -331,7 +336,8 @@ impl Settings {
             bus_stream,
             bus_history_s,
             bus_history_events,
-            outbound_allow
+            outbound_allow,
+            voice_endpoint
         )
     }
 
@@ -424,6 +430,8 @@ pub struct Config {
     /// Hosts outbound requests may reach whatever they resolve to,
     /// lowercased.
     pub outbound_allow: Vec<String>,
+    /// The voice endpoint (`host:port`) of this node; `None`: voice is off.
+    pub voice_endpoint: Option<String>,
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -481,6 +489,31 @@ impl RealtimeBackend {
             ));
         }
         Ok(RealtimeBackend::Redis { url, prefix })
+    }
+}
+
+/// A voice endpoint is `host:port`: no scheme, no path, a port (clients
+/// put `wss://` before it themselves).
+fn voice_endpoint(endpoint: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(endpoint) = endpoint
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(None);
+    };
+    let port = endpoint
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(port)))
+            if port > 0 && !host.is_empty() && !endpoint.contains(['/', '@', '?', '#', ' ']) =>
+        {
+            Ok(Some(endpoint))
+        }
+        _ => Err(ConfigError::Invalid(
+            "voice_endpoint",
+            format!("{endpoint}: must be host:port, without a scheme"),
+        )),
     }
 }
 
@@ -719,6 +752,7 @@ impl Config {
             store: StoreLocation::parse(s.store)?,
             bus,
             outbound_allow: outbound_hosts(s.outbound_allow.unwrap_or_default())?,
+            voice_endpoint: voice_endpoint(s.voice_endpoint)?,
         })
     }
 }

@@ -16,7 +16,8 @@ use tokio::time::{Instant, sleep_until};
 use crate::Gateway;
 use crate::directory::SyncError;
 use crate::protocol::{
-    self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, close, in_shard, intents, op,
+    self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, VoiceStateSet, close,
+    in_shard, intents, op,
 };
 use crate::resume::Refusal;
 use crate::session::{Attachment, Session};
@@ -302,7 +303,7 @@ impl Connection {
                 Err(close::NOT_AUTHENTICATED)
             }
             op::PRESENCE_UPDATE => Box::pin(self.set_presence(parse(payload.d)?)).await,
-            op::VOICE_STATE_UPDATE => Ok(()),
+            op::VOICE_STATE_UPDATE => Box::pin(self.set_voice_state(parse(payload.d)?)).await,
             op::REQUEST_GUILD_MEMBERS => Box::pin(self.request_members(parse(payload.d)?)).await,
             code if op::IGNORED.contains(&code) => Ok(()),
             _ if !identified => Err(close::NOT_AUTHENTICATED),
@@ -326,6 +327,29 @@ impl Connection {
         }
         // The session's record gets it now, not at the next sync: a RESUME
         // on another node right after must restore it.
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)
+    }
+
+    /// Op 4: joins, moves or leaves a voice channel of one of the session's
+    /// guilds. The session keeps the guild among those whose voice states
+    /// it renews (and leaves when it ends) until a renewal finds it no
+    /// longer owns one there.
+    async fn set_voice_state(&mut self, set: VoiceStateSet) -> Handled {
+        let (Some(caller), Some(session)) = (self.caller, self.session.clone()) else {
+            return Err(close::NOT_AUTHENTICATED);
+        };
+        if !session.guilds().contains(&set.guild_id) {
+            return Ok(());
+        }
+        let request = set.into_request();
+        if request.channel_id.is_some() {
+            session.add_voice(request.guild_id);
+        }
+        let service = &self.gateway.hub.service;
+        let updated = service.update_voice_state(caller, &session.id, request);
+        if let Err(e) = updated.await {
+            tracing::warn!(error = %e, "voice state not updated");
+        }
         self.flush().await.map_err(|_| close::UNKNOWN_ERROR)
     }
 

@@ -495,7 +495,13 @@ impl Hub {
                 // An event about a guild (a thread joined, a list synced)
                 // belongs to the shard that has the guild.
                 let elsewhere = guild.is_some_and(|g| !in_shard(g, session.shard));
-                if !elsewhere && session.has_intent(required_intent(event.kind)) {
+                // An event for one session (VOICE_SERVER_UPDATE) skips the others.
+                let other_session = event
+                    .route
+                    .session_id
+                    .as_deref()
+                    .is_some_and(|id| id != &*session.id);
+                if !elsewhere && !other_session && session.has_intent(required_intent(event.kind)) {
                     push(session, event.kind.name(), Arc::clone(&full));
                 }
             }

@@ -177,12 +177,51 @@ impl Gateway {
         same
     }
 
-    /// Ends a session here and in the directory.
+    /// Ends a session here and in the directory; it leaves its voice
+    /// channels.
     async fn end_session(&self, session: &Session) {
         if self.forget(session) {
             let ids = vec![Arc::clone(&session.id)];
             if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
                 tracing::warn!(error = %e, "ended session left in the directory");
+            }
+            self.end_voice(session).await;
+        }
+    }
+
+    /// An ended session leaves the voice channels it is in.
+    async fn end_voice(&self, session: &Session) {
+        let guilds = session.voice_guilds();
+        if !guilds.is_empty() {
+            let service = &self.hub.service;
+            service
+                .end_voice(session.user_id, &session.id, &guilds)
+                .await;
+        }
+    }
+
+    /// Renews the voice states the node's sessions own; a session that no
+    /// longer owns one in a guild stops renewing it there.
+    async fn renew_voice(&self, sessions: &[Arc<Session>]) {
+        let mut held = Vec::new();
+        let mut whose = Vec::new();
+        for session in sessions {
+            for guild_id in session.voice_guilds() {
+                held.push(concord_realtime::voice::Held {
+                    guild_id,
+                    user_id: session.user_id,
+                    session_id: session.id.to_string(),
+                });
+                whose.push(session);
+            }
+        }
+        if held.is_empty() {
+            return;
+        }
+        let kept = self.hub.service.renew_voice(&held).await;
+        for ((h, session), kept) in held.iter().zip(whose).zip(kept) {
+            if !kept {
+                session.drop_voice(h.guild_id);
             }
         }
     }
@@ -198,9 +237,12 @@ impl Gateway {
     /// renews those with a connection, in one directory call; ends those
     /// without a connection for [`RESUMABLE_FOR`], and lets go of broken
     /// ones once their connection is gone (their records, no longer
-    /// renewed, expire unless a RESUME takes them over first).
+    /// renewed, expire unless a RESUME takes them over first). Ended and
+    /// revoked sessions leave their voice channels; the others' voice
+    /// states are renewed.
     async fn sync_sessions(&self) {
         let mut ended = Vec::new();
+        let mut revoked = Vec::new();
         let mut live = Vec::new();
         for session in self.hub.all() {
             let expired = session
@@ -208,23 +250,27 @@ impl Gateway {
                 .is_some_and(|t| t.elapsed() > RESUMABLE_FOR);
             if expired {
                 if self.forget(&session) {
-                    ended.push(Arc::clone(&session.id));
+                    ended.push(session);
                 }
             } else if session.is_broken() && !session.is_attached() {
-                self.forget(&session);
+                // A revoked session can never resume: it leaves voice now.
+                if self.forget(&session) && session.is_revoked() {
+                    revoked.push(session);
+                }
             } else {
                 live.push(session);
             }
         }
-        if !ended.is_empty()
-            && let Err(e) = self
-                .directory
-                .inner
-                .remove(self.directory.node, ended)
-                .await
-        {
-            tracing::warn!(error = %e, "ended sessions left in the directory");
+        if !ended.is_empty() {
+            let ids = ended.iter().map(|s| Arc::clone(&s.id)).collect();
+            if let Err(e) = self.directory.inner.remove(self.directory.node, ids).await {
+                tracing::warn!(error = %e, "ended sessions left in the directory");
+            }
         }
+        for session in ended.iter().chain(&revoked) {
+            self.end_voice(session).await;
+        }
+        self.renew_voice(&live).await;
         match self.directory.sync_all(&live, KEEP_ALIVE).await {
             Ok(lost) => lost.iter().for_each(|s| self.drop_lost(s)),
             Err(e) => tracing::warn!(error = %e, "sessions not synced to the directory"),

@@ -64,6 +64,7 @@ pub(crate) mod intents {
     pub(crate) const GUILD_EXPRESSIONS: u64 = 1 << 3;
     pub(crate) const GUILD_WEBHOOKS: u64 = 1 << 5;
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
+    pub(crate) const GUILD_VOICE_STATES: u64 = 1 << 7;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
     pub(crate) const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
@@ -97,6 +98,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         GuildEmojisUpdate => intents::GUILD_EXPRESSIONS,
         WebhooksUpdate => intents::GUILD_WEBHOOKS,
         PresenceUpdate => intents::GUILD_PRESENCES,
+        VoiceStateUpdate => intents::GUILD_VOICE_STATES,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
         MessageReactionAdd
         | MessageReactionRemove
@@ -114,7 +116,8 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         | InteractionSuccess
         | InteractionFailure
         | InteractionModalCreate
-        | ApplicationCommandAutocompleteResponse => 0,
+        | ApplicationCommandAutocompleteResponse
+        | VoiceServerUpdate => 0,
     }
 }
 
@@ -213,6 +216,36 @@ pub(crate) struct Resume {
     pub(crate) session_id: String,
     #[serde(default)]
     pub(crate) seq: Option<u64>,
+}
+
+/// Op 4: join, move or leave (`channel_id` null) a voice channel, and the
+/// client's own mute and deafen (null reads as false).
+#[derive(Debug, Deserialize)]
+pub(crate) struct VoiceStateSet {
+    pub(crate) guild_id: Snowflake,
+    #[serde(default)]
+    pub(crate) channel_id: Option<Snowflake>,
+    #[serde(default)]
+    pub(crate) self_mute: Option<bool>,
+    #[serde(default)]
+    pub(crate) self_deaf: Option<bool>,
+    #[serde(default)]
+    pub(crate) self_video: Option<bool>,
+    #[serde(default)]
+    pub(crate) self_stream: Option<bool>,
+}
+
+impl VoiceStateSet {
+    pub(crate) fn into_request(self) -> concord_service::voice::VoiceRequest {
+        concord_service::voice::VoiceRequest {
+            guild_id: self.guild_id,
+            channel_id: self.channel_id,
+            self_mute: self.self_mute.unwrap_or(false),
+            self_deaf: self.self_deaf.unwrap_or(false),
+            self_video: self.self_video.unwrap_or(false),
+            self_stream: self.self_stream.unwrap_or(false),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

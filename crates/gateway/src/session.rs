@@ -56,6 +56,9 @@ struct State {
     broken: bool,
     /// The connection is to be told to reconnect (op 7) as it goes.
     reconnect: bool,
+    /// Broken because the user's tokens no longer hold: it ends for good
+    /// (whereas a session taken over or behind the bus lives on elsewhere).
+    revoked: bool,
     guilds: HashSet<Snowflake>,
     /// A person's view: per guild, the channels their client was told of
     /// (by GUILD_CREATE, then CHANNEL_CREATE/DELETE as the view changes).
@@ -65,6 +68,9 @@ struct State {
     pending: Option<Vec<Held>>,
     /// What the client last set, restored when it resumes.
     presence: Option<UserPresence>,
+    /// Guilds where the session may own the user's voice state: it renews
+    /// those and leaves them when it ends.
+    voice: HashSet<Snowflake>,
     /// Guilds, view or presence changed since the directory got them.
     dirty: bool,
     /// Bus events up to this id are in the session's frames, however far
@@ -82,6 +88,8 @@ struct Saved {
     guilds: Vec<Snowflake>,
     visible: Vec<(Snowflake, Vec<Snowflake>)>,
     presence: Option<UserPresence>,
+    #[serde(default)]
+    voice: Vec<Snowflake>,
 }
 
 pub(crate) struct Session {
@@ -132,10 +140,12 @@ impl Session {
                 detached_at: None,
                 broken: false,
                 reconnect: false,
+                revoked: false,
                 guilds: HashSet::new(),
                 visible: HashMap::new(),
                 pending: Some(Vec::new()),
                 presence: None,
+                voice: HashSet::new(),
                 dirty: true,
                 caught_up: 0,
             }),
@@ -167,6 +177,7 @@ impl Session {
                 .map(|(guild, channels)| (guild, channels.into_iter().collect()))
                 .collect();
             s.presence = saved.presence;
+            s.voice = saved.voice.into_iter().collect();
             s.detached_at = Some(Instant::now());
         }
         Some(session)
@@ -199,6 +210,7 @@ impl Session {
                 .map(|(guild, channels)| (*guild, channels.iter().copied().collect()))
                 .collect(),
             presence: s.presence.clone(),
+            voice: s.voice.iter().copied().collect(),
         };
         serde_json::to_string(&saved).unwrap_or_default()
     }
@@ -287,6 +299,7 @@ impl Session {
     pub(crate) fn revoke(&self) {
         let mut s = self.lock();
         s.broken = true;
+        s.revoked = true;
         if let Some(attachment) = &s.attached {
             attachment.kick.notify_one();
         }
@@ -294,6 +307,10 @@ impl Session {
 
     pub(crate) fn is_broken(&self) -> bool {
         self.lock().broken
+    }
+
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.lock().revoked
     }
 
     /// The sequence of the last frame numbered.
@@ -449,6 +466,27 @@ impl Session {
 
     pub(crate) fn presence(&self) -> Option<UserPresence> {
         self.lock().presence.clone()
+    }
+
+    /// The session asked to join a voice channel in `guild`.
+    pub(crate) fn add_voice(&self, guild: Snowflake) {
+        let mut s = self.lock();
+        if s.voice.insert(guild) {
+            s.dirty = true;
+        }
+    }
+
+    /// The guilds where the session may own a voice state.
+    pub(crate) fn voice_guilds(&self) -> Vec<Snowflake> {
+        self.lock().voice.iter().copied().collect()
+    }
+
+    /// The session no longer owns a voice state in `guild`.
+    pub(crate) fn drop_voice(&self, guild: Snowflake) {
+        let mut s = self.lock();
+        if s.voice.remove(&guild) {
+            s.dirty = true;
+        }
     }
 
     /// When the session lost its connection, if it has none now.

@@ -39,6 +39,8 @@ pub const INVALID_WEBHOOK_TOKEN: u32 = 50027;
 pub const INVALID_FORM_BODY: u32 = 50035;
 pub const INVALID_JSON: u32 = 50109;
 pub const BANNED: u32 = 40007;
+/// A voice change (mute, deafen, move) for a member not in a voice channel.
+pub const TARGET_NOT_CONNECTED_TO_VOICE: u32 = 40032;
 pub const RESOURCE_RATE_LIMITED: u32 = 40062;
 pub const INVALID_GUILD: u32 = 50055;
 pub const INVALID_ROLE: u32 = 50028;
@@ -93,6 +95,7 @@ pub fn message(code: u32) -> &'static str {
         INVALID_FORM_BODY => "Invalid Form Body",
         INVALID_JSON => "The request body contains invalid JSON.",
         BANNED => "You are banned from this guild.",
+        TARGET_NOT_CONNECTED_TO_VOICE => "Target user is not connected to voice.",
         RESOURCE_RATE_LIMITED => "Service resource is being rate limited.",
         INVALID_GUILD => "Invalid Guild",
         INVALID_ROLE => "Invalid Role",

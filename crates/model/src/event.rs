@@ -74,6 +74,12 @@ pub enum EventKind {
     InteractionModalCreate,
     /// To the invoker: the choices an autocomplete interaction got.
     ApplicationCommandAutocompleteResponse,
+    /// A member's voice state changed (joined, moved, muted, left with
+    /// `channel_id: null`): Discord's voice state object, to the guild.
+    VoiceStateUpdate,
+    /// To the one session named by the route: the voice server to connect
+    /// to, `{token, guild_id, endpoint}`.
+    VoiceServerUpdate,
     /// Not a dispatch: the user's tokens were revoked (an administrator
     /// disabled the account or reset its password), so the gateway closes
     /// their connections, whose resume then fails.
@@ -137,6 +143,8 @@ impl EventKind {
                 "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE"
             }
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
+            EventKind::VoiceStateUpdate => "VOICE_STATE_UPDATE",
+            EventKind::VoiceServerUpdate => "VOICE_SERVER_UPDATE",
             EventKind::PresenceUpdate => "PRESENCE_UPDATE",
         }
     }
@@ -196,6 +204,10 @@ pub struct Route {
     pub mentions: Vec<Snowflake>,
     /// The user a member, ban or presence event is about.
     pub user_id: Option<Snowflake>,
+    /// The one gateway session of the audience's users that gets the
+    /// event (VOICE_SERVER_UPDATE); set by the publisher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 impl Route {
@@ -247,6 +259,7 @@ impl Route {
             author_id: id(&data["author"]["id"]),
             mentions: list(&data["mentions"], Some("id")),
             user_id: id(&data["user"]["id"]).or_else(|| id(&data["user_id"])),
+            session_id: None,
         }
     }
 }

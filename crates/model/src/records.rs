@@ -221,6 +221,10 @@ pub struct Channel {
     pub bitrate: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_limit: Option<u32>,
+    /// Voice channels: the voice region its members are sent to; `None`
+    /// picks one for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtc_region: Option<String>,
     /// Private channels (DMs, group DMs): who is in them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<Snowflake>,
@@ -312,6 +316,7 @@ impl Channel {
             permission_overwrites: Vec::new(),
             bitrate: None,
             user_limit: None,
+            rtc_region: None,
             recipients: Vec::new(),
             owner_id: None,
             icon: None,

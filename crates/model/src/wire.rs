@@ -382,7 +382,7 @@ impl Channel {
             channel_type::GUILD_VOICE => ChannelExtra::Voice {
                 bitrate: c.bitrate.unwrap_or(64_000),
                 user_limit: c.user_limit.unwrap_or(0),
-                rtc_region: None,
+                rtc_region: c.rtc_region.clone(),
                 rate_limit_per_user: c.rate_limit_per_user,
                 last_message_id,
             },
@@ -449,6 +449,28 @@ impl Channel {
             extra,
         }
     }
+}
+
+/// Discord's voice state object: a member in a voice channel, or leaving
+/// one (`channel_id` null in that VOICE_STATE_UPDATE). GUILD_CREATE lists
+/// the guild's states without `guild_id` and `member`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guild_id: Option<Snowflake>,
+    pub channel_id: Option<Snowflake>,
+    pub user_id: Snowflake,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<Member>,
+    pub session_id: String,
+    pub deaf: bool,
+    pub mute: bool,
+    pub self_deaf: bool,
+    pub self_mute: bool,
+    pub self_stream: bool,
+    pub self_video: bool,
+    pub suppress: bool,
+    pub request_to_speak_timestamp: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

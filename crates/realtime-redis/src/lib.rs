@@ -10,7 +10,8 @@
 //!
 //! Every key starts with a prefix (by default [`DEFAULT_PREFIX`]), so
 //! clusters can share one server: `limit:*`, `streak:*` (limiter),
-//! `lease:*`, `presence:*`, and `session:*` with `frames:*` (directory).
+//! `lease:*`, `presence:*`, `session:*` with `frames:*` (directory), and
+//! `voice:*` with `voice-expiry` (voice states).
 //! Scripts name every key they touch, but some touch several keys at once:
 //! one server (or a primary with replicas), not Redis Cluster.
 
@@ -19,6 +20,7 @@ pub mod leases;
 pub mod limiter;
 pub mod presence;
 pub mod sessions;
+pub mod voice;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub use leases::RedisLeases;
 pub use limiter::RedisLimiter;
 pub use presence::RedisPresence;
 pub use sessions::RedisSessions;
+pub use voice::RedisVoice;
 
 /// The key prefix when none is configured.
 pub const DEFAULT_PREFIX: &str = "concord:";
@@ -65,6 +68,7 @@ impl RedisRealtime {
             limiter: Arc::new(RedisLimiter::new(Arc::clone(&self.conn))),
             leases: Arc::new(RedisLeases::new(Arc::clone(&self.conn))),
             sessions: Arc::new(RedisSessions::new(Arc::clone(&self.frames))),
+            voice: Arc::new(RedisVoice::new(Arc::clone(&self.conn))),
             remote: Some(Arc::new(self.clone())),
         }
     }

@@ -21,6 +21,7 @@ use crate::leases::{NodeIdError, claim_node_id};
 use crate::limiter::{Limit, Streak};
 use crate::presence::{Status, Touched, Transition, UserPresence};
 use crate::sessions::{Append, FRAMES_KEPT, Frame, NodeId, Resumed, SessionRecord};
+use crate::voice::{Change, Held, Joined, VoiceState};
 use crate::{Presence, Realtime};
 
 /// Expands to one `#[tokio::test]` per conformance case, each on a
@@ -59,7 +60,13 @@ macro_rules! realtime_conformance {
             sessions_state_and_last_event_follow_the_holder,
             sessions_expire_unless_renewed,
             sessions_only_the_holder_removes,
-            sessions_concurrent_takeovers_form_one_chain);
+            sessions_concurrent_takeovers_form_one_chain,
+            voice_the_first_join_sets_the_guilds_endpoint_for_every_node,
+            voice_the_same_channel_keeps_its_token_a_move_takes_the_new_one,
+            voice_a_full_channel_refuses_a_newcomer_only,
+            voice_the_guild_mutes_deafens_and_moves,
+            voice_a_dead_nodes_states_are_swept_once,
+            voice_concurrent_joins_over_nodes_hold_the_user_limit);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -938,4 +945,259 @@ pub async fn sessions_concurrent_takeovers_form_one_chain(nodes: Vec<Realtime>) 
         .sessions
         .append(holder, vec![append("s", 1..=1, 11)]);
     assert!(accepted.await.unwrap().is_empty());
+}
+
+const GUILD: Snowflake = Snowflake(50);
+const ROOM: Snowflake = Snowflake(60);
+const HALL: Snowflake = Snowflake(61);
+
+fn voice_state(user: u64, channel: Snowflake, session: &str, token: &str) -> VoiceState {
+    VoiceState {
+        guild_id: GUILD,
+        channel_id: channel,
+        user_id: Snowflake(user),
+        session_id: session.to_owned(),
+        token: token.to_owned(),
+        deaf: false,
+        mute: false,
+        self_deaf: false,
+        self_mute: false,
+        self_stream: false,
+        self_video: false,
+        suppress: false,
+    }
+}
+
+/// The state a join set, or a panic if the channel was full.
+fn set(joined: Joined) -> (Option<VoiceState>, VoiceState, String) {
+    match joined {
+        Joined::Set {
+            before,
+            after,
+            endpoint,
+        } => (before, after, endpoint),
+        Joined::Full => panic!("the join was refused"),
+    }
+}
+
+pub async fn voice_the_first_join_sets_the_guilds_endpoint_for_every_node(nodes: Vec<Realtime>) {
+    let first = voice_state(1, ROOM, "s1", "t1");
+    let (before, after, endpoint) = set(nodes[0]
+        .voice
+        .join(first.clone(), None, "a:1", LONG)
+        .await
+        .unwrap());
+    assert_eq!((before, &after, endpoint.as_str()), (None, &first, "a:1"));
+    let second = voice_state(2, HALL, "s2", "t2");
+    let (_, _, endpoint) = set(nodes[1]
+        .voice
+        .join(second, None, "b:2", LONG)
+        .await
+        .unwrap());
+    assert_eq!(endpoint, "a:1", "one voice server per guild");
+    let mut all = nodes[2].voice.guild(GUILD).await.unwrap();
+    all.sort_by_key(|s| s.user_id);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        nodes[2].voice.get(GUILD, Snowflake(1)).await.unwrap(),
+        Some(first)
+    );
+    for user in [1, 2] {
+        let left = nodes[2]
+            .voice
+            .leave(GUILD, Snowflake(user), None)
+            .await
+            .unwrap();
+        assert!(left.is_some());
+    }
+    assert!(nodes[0].voice.guild(GUILD).await.unwrap().is_empty());
+    let again = voice_state(1, ROOM, "s1", "t3");
+    let (_, _, endpoint) = set(nodes[1].voice.join(again, None, "b:2", LONG).await.unwrap());
+    assert_eq!(endpoint, "b:2", "the endpoint went with the last state");
+}
+
+pub async fn voice_the_same_channel_keeps_its_token_a_move_takes_the_new_one(nodes: Vec<Realtime>) {
+    let voice = &nodes[0].voice;
+    set(voice
+        .join(voice_state(1, ROOM, "s1", "t1"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    let mut muted = voice_state(1, ROOM, "s1", "t2");
+    muted.self_mute = true;
+    let (before, after, _) = set(voice.join(muted, None, "a:1", LONG).await.unwrap());
+    assert_eq!(after.token, "t1", "only the flags changed");
+    assert!(after.self_mute);
+    assert!(!Joined::connected(&before, &after));
+    let (before, after, _) = set(nodes[1]
+        .voice
+        .join(voice_state(1, HALL, "s1", "t3"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    assert_eq!((after.channel_id, after.token.as_str()), (HALL, "t3"));
+    assert!(Joined::connected(&before, &after));
+    // Another session of the user takes the state over, with a new token.
+    let (before, after, _) = set(nodes[2]
+        .voice
+        .join(voice_state(1, HALL, "s2", "t4"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    assert_eq!(before.map(|b| b.session_id), Some("s1".to_owned()));
+    assert_eq!(after.token, "t4");
+    assert_eq!(
+        voice.leave(GUILD, Snowflake(1), Some("s1")).await.unwrap(),
+        None
+    );
+    let left = voice.leave(GUILD, Snowflake(1), Some("s2")).await.unwrap();
+    assert_eq!(left.map(|s| s.token), Some("t4".to_owned()));
+    assert_eq!(voice.leave(GUILD, Snowflake(1), None).await.unwrap(), None);
+}
+
+pub async fn voice_a_full_channel_refuses_a_newcomer_only(nodes: Vec<Realtime>) {
+    let voice = &nodes[0].voice;
+    for user in [1, 2] {
+        let state = voice_state(user, ROOM, &format!("s{user}"), "t");
+        set(voice.join(state, Some(2), "a:1", LONG).await.unwrap());
+    }
+    let third = voice_state(3, ROOM, "s3", "t");
+    let refused = nodes[1].voice.join(third.clone(), Some(2), "a:1", LONG);
+    assert_eq!(refused.await.unwrap(), Joined::Full);
+    assert_eq!(voice.get(GUILD, Snowflake(3)).await.unwrap(), None);
+    // Someone already inside changes flags or session freely.
+    let mut muted = voice_state(2, ROOM, "s2", "t");
+    muted.self_mute = true;
+    set(voice.join(muted, Some(2), "a:1", LONG).await.unwrap());
+    set(voice
+        .join(voice_state(2, ROOM, "s9", "u"), Some(2), "a:1", LONG)
+        .await
+        .unwrap());
+    // No limit given (the joiner may move members): in it goes.
+    set(nodes[2].voice.join(third, None, "a:1", LONG).await.unwrap());
+    assert_eq!(voice.guild(GUILD).await.unwrap().len(), 3);
+    // A refused join into an empty guild leaves nothing behind.
+    let other = VoiceState {
+        guild_id: Snowflake(51),
+        ..voice_state(4, ROOM, "s4", "t")
+    };
+    assert_eq!(
+        voice
+            .join(other.clone(), Some(0), "b:2", LONG)
+            .await
+            .unwrap(),
+        Joined::Full
+    );
+    let (_, _, endpoint) = set(voice.join(other, None, "c:3", LONG).await.unwrap());
+    assert_eq!(endpoint, "c:3");
+}
+
+pub async fn voice_the_guild_mutes_deafens_and_moves(nodes: Vec<Realtime>) {
+    let voice = &nodes[0].voice;
+    let none = voice
+        .change(GUILD, Snowflake(1), Change::default())
+        .await
+        .unwrap();
+    assert_eq!(none, None, "not connected");
+    set(voice
+        .join(voice_state(1, ROOM, "s1", "t1"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    let change = Change {
+        mute: Some(true),
+        deaf: Some(true),
+        move_to: None,
+    };
+    let (before, after, endpoint) = nodes[1]
+        .voice
+        .change(GUILD, Snowflake(1), change)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!before.mute && after.mute && after.deaf);
+    assert_eq!((after.token.as_str(), endpoint.as_str()), ("t1", "a:1"));
+    let change = Change {
+        move_to: Some((HALL, "t2".to_owned())),
+        ..Change::default()
+    };
+    let (_, after, _) = nodes[2]
+        .voice
+        .change(GUILD, Snowflake(1), change)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.channel_id, after.token.as_str(), after.mute),
+        (HALL, "t2", true)
+    );
+    assert_eq!(voice.get(GUILD, Snowflake(1)).await.unwrap(), Some(after));
+}
+
+pub async fn voice_a_dead_nodes_states_are_swept_once(nodes: Vec<Realtime>) {
+    let voice = &nodes[0].voice;
+    set(voice
+        .join(voice_state(1, ROOM, "s1", "t"), None, "a:1", SHORT)
+        .await
+        .unwrap());
+    set(voice
+        .join(voice_state(2, ROOM, "s2", "t"), None, "a:1", SHORT)
+        .await
+        .unwrap());
+    set(voice
+        .join(voice_state(3, HALL, "s3", "t"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    let held = |user: u64, session: &str| Held {
+        guild_id: GUILD,
+        user_id: Snowflake(user),
+        session_id: session.to_owned(),
+    };
+    // Node 1 renews user 1's state; user 2's node is gone.
+    let renewed = nodes[1]
+        .voice
+        .renew(&[held(1, "s1"), held(2, "other"), held(4, "s4")], LONG)
+        .await
+        .unwrap();
+    assert_eq!(renewed, vec![true, false, false]);
+    assert!(nodes[2].voice.sweep(100).await.unwrap().is_empty());
+    wait_out_short().await;
+    let sweeps: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let voice = Arc::clone(&n.voice);
+            tokio::spawn(async move { voice.sweep(100).await.unwrap() })
+        })
+        .collect();
+    let mut swept: Vec<VoiceState> = Vec::new();
+    for sweep in sweeps {
+        swept.extend(sweep.await.unwrap());
+    }
+    assert_eq!(swept.len(), 1, "swept once: {swept:?}");
+    assert_eq!(swept[0].user_id, Snowflake(2));
+    let mut left: Vec<u64> = voice
+        .guild(GUILD)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.user_id.0)
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, vec![1, 3]);
+}
+
+pub async fn voice_concurrent_joins_over_nodes_hold_the_user_limit(nodes: Vec<Realtime>) {
+    let joins: Vec<_> = (1..=12u64)
+        .map(|user| {
+            let voice = Arc::clone(&nodes[user as usize % nodes.len()].voice);
+            tokio::spawn(async move {
+                let state = voice_state(user, ROOM, &format!("s{user}"), "t");
+                voice.join(state, Some(5), "a:1", LONG).await.unwrap()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for join in joins {
+        if matches!(join.await.unwrap(), Joined::Set { .. }) {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5);
+    assert_eq!(nodes[0].voice.guild(GUILD).await.unwrap().len(), 5);
 }

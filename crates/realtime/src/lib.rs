@@ -10,6 +10,8 @@
 //!   tasks).
 //! - [`sessions`]: which node holds each gateway session, and what a
 //!   RESUME on any node replays.
+//! - [`voice`]: who is in which voice channel, from which session, and the
+//!   voice endpoint of each guild.
 
 pub mod bounded;
 pub mod conformance;
@@ -18,11 +20,13 @@ pub mod leases;
 pub mod limiter;
 pub mod presence;
 pub mod sessions;
+pub mod voice;
 
 pub use error::{RealtimeError, RealtimeResult};
 pub use leases::{Leases, LocalLeases};
 pub use limiter::{Decision, Limit, Limiter, LocalLimiter, Streak};
 pub use presence::{LocalPresence, Presence, Status, Touched, Transition, UserPresence};
+pub use voice::{LocalVoice, VoiceState, VoiceStates};
 
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ pub struct Realtime {
     pub limiter: Arc<dyn Limiter>,
     pub leases: Arc<dyn Leases>,
     pub sessions: Arc<dyn sessions::SessionDirectory>,
+    pub voice: Arc<dyn VoiceStates>,
     /// The server the parts live on, for readiness; none in this process.
     pub remote: Option<Arc<dyn Remote>>,
 }
@@ -57,6 +62,7 @@ impl Realtime {
             limiter: Arc::new(LocalLimiter::new()),
             leases: Arc::new(LocalLeases::new()),
             sessions: Arc::new(sessions::LocalSessions::default()),
+            voice: Arc::new(LocalVoice::new()),
             remote: None,
         }
     }

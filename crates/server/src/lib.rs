@@ -298,6 +298,10 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
+        tokio::spawn(concord_service::voice::voice_sweep(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
         tokio::spawn(concord_service::operations::purge::purger(
             Arc::downgrade(&service),
             holder.clone(),

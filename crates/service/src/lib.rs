@@ -48,6 +48,7 @@ mod render;
 pub mod search;
 pub mod sessions;
 pub mod threads;
+pub mod voice;
 pub mod webhooks;
 
 pub use access::{ChannelView, GuildView};
@@ -88,6 +89,10 @@ pub struct ServiceConfig {
     pub hash_concurrency: u32,
     /// Hosts outbound requests may reach wherever they resolve ([`outbound`]).
     pub outbound_allow: Vec<String>,
+    /// This node's voice endpoint (`host:port`, no scheme), where the
+    /// guilds whose first voice member joins here are sent; `None`: voice
+    /// is off and joins are ignored.
+    pub voice_endpoint: Option<String>,
 }
 
 impl ServiceConfig {
@@ -110,6 +115,7 @@ impl ServiceConfig {
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
             outbound_allow: config.outbound_allow.clone(),
+            voice_endpoint: config.voice_endpoint.clone(),
         }
     }
 

@@ -126,7 +126,14 @@ impl ProcessCluster {
 
     /// Starts one more node; its index.
     pub fn add_node(&mut self) -> usize {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.add_node_with(&[])
+    }
+
+    /// Starts one more node with options of its own besides the
+    /// cluster's (its own voice endpoint, say); its index.
+    pub fn add_node_with(&mut self, own: &[&str]) -> usize {
+        let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        args.extend(own);
         self.nodes
             .push(TestServer::start_single(&self.binary, &args));
         self.nodes.len() - 1

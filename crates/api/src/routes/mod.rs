@@ -51,6 +51,7 @@ mod polls;
 mod reactions;
 mod search;
 mod threads;
+mod voice;
 mod webhooks;
 
 /// A router and the operations it routes.
@@ -118,6 +119,7 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(commands::routes())
         .merge(interactions::routes())
         .merge(notifications::routes())
+        .merge(voice::routes())
         .documented()
 }
 

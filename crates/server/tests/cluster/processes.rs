@@ -629,4 +629,78 @@ async fn the_presence_sweep_moves_to_another_node_when_its_holder_dies() {
             .await;
         tokio::task::block_in_place(|| cluster.restart(doomed));
     }
+
+/// Voice across nodes, each with its own voice endpoint: members joining
+/// through different nodes are sent to the same voice server (the node
+/// the first of them joined through), and the members of a node killed
+/// without ending its sessions leave their channel once their states
+/// expire, told by the node holding the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_members_share_one_endpoint_and_a_killed_nodes_members_leave() {
+    const GUILD_VOICE_STATES: u64 = 1 << 7;
+    let heartbeat = HEARTBEAT_MS.to_string();
+    let args = [
+        "--gateway-heartbeat-ms",
+        heartbeat.as_str(),
+        "--search",
+        "off",
+    ];
+    let binary = env!("CARGO_BIN_EXE_concord");
+    let Some(mut cluster) = ProcessCluster::start(binary, 0, &args).await else {
+        return;
+    };
+    cluster.add_node_with(&["--voice-endpoint", "127.0.0.1:1001"]);
+    cluster.add_node_with(&["--voice-endpoint", "127.0.0.1:1002"]);
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let alice = a.register("alice").await;
+    let (guild, general) = a.guild(&alice, "Voice").await;
+    let bob = a.register("bob").await;
+    a.join(&alice, &general, &bob).await;
+    let room = a
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &alice.auth,
+            json!({ "name": "Room", "type": 2 }),
+        )
+        .await;
+    assert_eq!(room.status, 201, "{:?}", room.body);
+    let room = room.body["id"].as_str().expect("channel id").to_owned();
+    let join = json!({ "op": 4, "d": {
+        "guild_id": guild, "channel_id": room, "self_mute": false, "self_deaf": false
+    }});
+    let intents = GUILDS | GUILD_VOICE_STATES;
+
+    let (mut on_b, _) = Live::identify(b, &bob, intents).await;
+    on_b.until("GUILD_CREATE", |p| p["t"] == "GUILD_CREATE")
+        .await;
+    on_b.send(join.clone());
+    let server = on_b
+        .until("bob's voice server", |p| p["t"] == "VOICE_SERVER_UPDATE")
+        .await;
+    assert_eq!(server["d"]["endpoint"], "127.0.0.1:1002");
+
+    let (mut on_a, _) = Live::identify(a, &alice, intents).await;
+    let created = on_a
+        .until("GUILD_CREATE", |p| p["t"] == "GUILD_CREATE")
+        .await;
+    let listed = &created["d"]["voice_states"];
+    assert_eq!(listed[0]["user_id"], bob.id.as_str(), "{listed}");
+    on_a.send(join);
+    let server = on_a
+        .until("alice's voice server", |p| p["t"] == "VOICE_SERVER_UPDATE")
+        .await;
+    assert_eq!(
+        server["d"]["endpoint"], "127.0.0.1:1002",
+        "the guild's voice server, not this node's"
+    );
+
+    cluster.kill9(1);
+    let left = on_a
+        .until_within("bob's leave", Duration::from_secs(90), |p| {
+            p["t"] == "VOICE_STATE_UPDATE"
+                && p["d"]["user_id"] == bob.id.as_str()
+                && p["d"]["channel_id"].is_null()
+        })
+        .await;
+    assert_eq!(left["d"]["guild_id"], guild.as_str());
 }

@@ -13,6 +13,7 @@ mod resume;
 mod resume_elsewhere;
 mod threads;
 mod views;
+mod voice;
 
 use concord_testkit::gateway::GatewayClient;
 use concord_testkit::{Account, TestServer};

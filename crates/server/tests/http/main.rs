@@ -29,6 +29,7 @@ mod push;
 mod ratelimits;
 mod search;
 mod threads;
+mod voice;
 mod webhooks;
 
 use concord_testkit::TestServer;

@@ -4,8 +4,9 @@
 //! request, slowmode and flood limits (`ratelimit`), Discord's permission
 //! algorithm with threads seen through their parents (`permissions`), the
 //! views every route starts from (`views`: [`GuildView`], [`ChannelView`]),
-//! and who may hand out which right (`grants`: the role hierarchy, role
-//! assignment, channel overwrites).
+//! who may hand out which right (`grants`: the role hierarchy, role
+//! assignment, channel overwrites), and who may join, speak and move
+//! members in voice channels (`voice`).
 //!
 //! Depends on the store (users, guilds, members, roles, channels, thread
 //! members: read only, but for a revocation's user write), the realtime
@@ -20,6 +21,7 @@ pub mod permissions;
 pub mod ratelimit;
 mod tokens;
 mod views;
+pub mod voice;
 
 pub use tokens::{TokenKind, parse_authorization};
 pub use views::{ChannelView, GuildView};

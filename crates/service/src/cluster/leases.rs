@@ -23,6 +23,31 @@ impl Service {
     }
 }
 
+/// Runs `turn` every `period`, for as long as the service lives, on the
+/// turns this node (named `holder`) holds `lease` (taken for three periods,
+/// so another node takes over once this one stops).
+pub async fn each_turn<F, Fut>(
+    service: std::sync::Weak<Service>,
+    holder: String,
+    lease: &'static str,
+    period: std::time::Duration,
+    turn: F,
+) where
+    F: Fn(Arc<Service>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else {
+            return;
+        };
+        if service.takes_turn(lease, &holder, period * 3).await {
+            turn(service).await;
+        }
+    }
+}
+
 /// Renews `holder`'s lease on `name` three times per `ttl`; returns only
 /// if another holder took it (this node stalled past `ttl`). A backend
 /// that cannot answer is tried again at the next renewal.

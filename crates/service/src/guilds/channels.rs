@@ -115,6 +115,19 @@ impl Service {
                 }
                 channel.user_limit = Some(limit);
             }
+            if let Some(region) = input.rtc_region {
+                if region
+                    .as_deref()
+                    .is_some_and(|r| !crate::voice::is_region(r))
+                {
+                    errors.add(
+                        "rtc_region",
+                        "BASE_TYPE_CHOICES",
+                        "Value must be one of the voice regions.",
+                    );
+                }
+                channel.rtc_region = region;
+            }
         }
         if let Some(parent) = input.parent_id {
             if let Some(parent_id) = parent {
@@ -309,6 +322,7 @@ impl Service {
         self.store.delete_channel(channel_id).await?;
         self.purge_soon();
         self.messages.cache.forget(channel_id);
+        self.disconnect_channel(guild_id, channel_id).await;
         self.publish(EventKind::ChannelDelete, to_guild(guild_id), &out)
             .await;
         let mut details = Details::on(channel_id);

@@ -213,6 +213,7 @@ impl Service {
         }
         self.store.delete_guild(guild_id).await?;
         self.purge_soon();
+        self.disconnect_guild(guild_id).await;
         self.publish(
             EventKind::GuildDelete,
             to_guild(guild_id),

@@ -66,6 +66,8 @@ pub struct ChannelInput {
     pub rate_limit_per_user: Option<u32>,
     pub bitrate: Option<u32>,
     pub user_limit: Option<u32>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub rtc_region: Option<Option<String>>,
     pub permission_overwrites: Option<Vec<OverwriteInput>>,
     /// Threads only, like the three below.
     pub archived: Option<bool>,
@@ -128,6 +130,9 @@ pub struct PatchMember {
     pub roles: Option<Vec<Snowflake>>,
     pub mute: Option<bool>,
     pub deaf: Option<bool>,
+    /// The voice channel to move the member to; `null` disconnects them.
+    #[serde(default, deserialize_with = "nullable")]
+    pub channel_id: Option<Option<Snowflake>>,
     /// ISO 8601; `null` lifts a timeout.
     #[serde(default, deserialize_with = "nullable")]
     pub communication_disabled_until: Option<Option<String>>,

@@ -83,6 +83,12 @@ impl Service {
         let mut member = self.member_record(guild_id, user_id).await?;
         let before = member.clone();
         let mut errors = FormErrors::new();
+        // Only a move or disconnect leaves the member record alone.
+        let edits_member = input.nick.is_some()
+            || input.roles.is_some()
+            || input.mute.is_some()
+            || input.deaf.is_some()
+            || input.communication_disabled_until.is_some();
         if let Some(nick) = input.nick {
             if user_id == caller.id {
                 view.require(Permissions::CHANGE_NICKNAME)?;
@@ -158,6 +164,16 @@ impl Service {
             };
         }
         errors.into_result()?;
+        let voice = self
+            .plan_voice_edit(&view, &before, (input.mute, input.deaf), input.channel_id)
+            .await?;
+        if !edits_member {
+            let out = self.member_wire(&member).await?;
+            if let Some(edit) = voice {
+                self.apply_voice_edit(caller, &member, edit).await?;
+            }
+            return Ok(out);
+        }
         let out = self.save_member(&member).await?;
         if before.roles != member.roles {
             self.sync_threads_for(guild_id, user_id).await?;
@@ -173,7 +189,18 @@ impl Service {
                 .changes
                 .push(change("nick", &before.nick, &member.nick));
         }
+        for (key, old, new) in [
+            ("mute", before.mute, member.mute),
+            ("deaf", before.deaf, member.deaf),
+        ] {
+            if old != new {
+                details.changes.push(change(key, old, new));
+            }
+        }
         self.audit(guild_id, caller, kind, details).await?;
+        if let Some(edit) = voice {
+            self.apply_voice_edit(caller, &member, edit).await?;
+        }
         Ok(out)
     }
 
@@ -245,6 +272,7 @@ impl Service {
         user_id: Snowflake,
     ) -> ServiceResult<()> {
         self.store.delete_member(guild_id, user_id).await?;
+        self.disconnect(guild_id, user_id, None).await;
         self.leave_guild_threads(guild_id, user_id).await?;
         let user = self.user_wire(user_id).await?;
         let removed = serde_json::json!({ "guild_id": guild_id, "user": user });

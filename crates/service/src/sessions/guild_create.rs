@@ -65,6 +65,12 @@ impl Service {
             out.set_thread_member(visible.joined.as_ref().map(wire::ThreadMember::nested));
             threads.push(out);
         }
+        let voice_states = self
+            .listed_voice_states(guild_id)
+            .await
+            .iter()
+            .filter_map(|s| serde_json::to_value(s).ok())
+            .collect();
         let mut guild_wire = wire::Guild::new(&guild, &roles);
         guild_wire.emojis = self.emoji_list(guild_id).await?;
         Ok(Some(wire::GuildCreate {
@@ -77,7 +83,7 @@ impl Service {
             channels,
             threads,
             presences,
-            voice_states: vec![],
+            voice_states,
             stage_instances: vec![],
             guild_scheduled_events: vec![],
             soundboard_sounds: vec![],

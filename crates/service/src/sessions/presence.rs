@@ -256,24 +256,14 @@ fn unavailable(e: concord_realtime::RealtimeError) -> ServiceError {
 /// seconds, for as long as the service lives and while this node (named
 /// `holder`) holds the [`SWEEP_LEASE`].
 pub async fn presence_sweep(service: std::sync::Weak<Service>, holder: String) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        tick.tick().await;
-        let Some(service) = service.upgrade() else {
-            return;
-        };
-        if !service
-            .takes_turn(SWEEP_LEASE, &holder, SWEEP_EVERY * 3)
-            .await
-        {
-            continue;
-        }
+    let sweep = |service: std::sync::Arc<Service>| async move {
         match service.sweep_presences().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(users = n, "presences of stopped sessions told offline"),
             Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
         }
-    }
+    };
+    crate::cluster::leases::each_turn(service, holder, SWEEP_LEASE, SWEEP_EVERY, sweep).await;
 }
 
 #[cfg(test)]

@@ -1,0 +1,220 @@
+//! Voice over two nodes sharing one store, bus and realtime state: the
+//! voice server's admission rule, the guild's one endpoint, and the sweep
+//! of a stopped node's states.
+
+use std::sync::Arc;
+
+use concord_bus::{Delivery, EventBus, LocalBus, Subscription, Topic};
+use concord_model::event::EventKind;
+use concord_model::records::{Channel, Guild, Member, Overwrite, Role, User, channel_type};
+use concord_model::{Permissions, Snowflake};
+use concord_realtime::Realtime;
+use concord_realtime::voice::Held;
+use concord_store::memory::MemoryStore;
+use concord_store::{DEFAULT_BUCKET_MS, NewGuild, Store};
+use serde_json::Value;
+
+use super::*;
+use crate::ServiceConfig;
+
+const ADA: Snowflake = Snowflake(10);
+const BOB: Snowflake = Snowflake(11);
+const GUILD: Snowflake = Snowflake(1);
+const ROOM: Snowflake = Snowflake(2);
+const HALL: Snowflake = Snowflake(3);
+
+fn caller(id: Snowflake) -> Caller {
+    Caller { id, bot: false }
+}
+
+/// Two nodes with their own voice endpoints (`None`: voice off); Ada owns
+/// a guild with two voice channels, where Bob may not speak in the first.
+async fn two_nodes(endpoints: [Option<&str>; 2]) -> (Service, Service, Subscription) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
+    for (id, name) in [(ADA, "ada"), (BOB, "bob")] {
+        store.create_user(&User::new(id, name)).await.unwrap();
+    }
+    let mut room = Channel::new(ROOM, channel_type::GUILD_VOICE, GUILD, "Room");
+    room.permission_overwrites = vec![Overwrite {
+        id: BOB,
+        kind: 1,
+        allow: Permissions::NONE,
+        deny: Permissions::SPEAK,
+    }];
+    let hall = Channel::new(HALL, channel_type::GUILD_VOICE, GUILD, "Hall");
+    let guild = NewGuild {
+        guild: Guild::new(GUILD, "g", ADA),
+        roles: vec![Role::everyone(GUILD)],
+        channels: vec![room, hall],
+        owner: Member::new(GUILD, ADA, 0),
+    };
+    store.create_guild(&guild).await.unwrap();
+    store.put_member(&Member::new(GUILD, BOB, 0)).await.unwrap();
+    let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(256));
+    let events = bus.subscribe().await.unwrap();
+    events.interest().add(&[Topic::All]);
+    let realtime = Realtime::local();
+    let node = |endpoint: Option<&str>| {
+        let mut config = ServiceConfig::defaults();
+        config.voice_endpoint = endpoint.map(str::to_owned);
+        let store = Arc::clone(&store);
+        let bus = Arc::clone(&bus);
+        let realtime = realtime.clone();
+        async move {
+            let service = Service::open(store, bus, config).await.unwrap();
+            service.with_realtime(realtime)
+        }
+    };
+    let a = node(endpoints[0]).await;
+    let b = node(endpoints[1]).await;
+    (a, b, events)
+}
+
+/// The voice events published since the last call: (kind, session the
+/// event is for, data).
+fn told(events: &mut Subscription) -> Vec<(EventKind, Option<String>, Value)> {
+    let mut out = Vec::new();
+    while let Some(Delivery::Event(event)) = events.try_next() {
+        if matches!(
+            event.kind,
+            EventKind::VoiceStateUpdate | EventKind::VoiceServerUpdate
+        ) {
+            let data = serde_json::from_str(&event.data).unwrap();
+            out.push((event.kind, event.route.session_id.clone(), data));
+        }
+    }
+    out
+}
+
+/// The token and endpoint of the one VOICE_SERVER_UPDATE among `told`.
+fn server_update(told: &[(EventKind, Option<String>, Value)], session: &str) -> (String, String) {
+    let servers: Vec<_> = told
+        .iter()
+        .filter(|(kind, ..)| *kind == EventKind::VoiceServerUpdate)
+        .collect();
+    assert_eq!(servers.len(), 1, "{told:?}");
+    let (_, to, data) = servers[0];
+    assert_eq!(to.as_deref(), Some(session), "for the joining session only");
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    (text(&data["token"]), text(&data["endpoint"]))
+}
+
+fn join(channel: Option<Snowflake>) -> VoiceRequest {
+    VoiceRequest {
+        guild_id: GUILD,
+        channel_id: channel,
+        ..VoiceRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn only_the_current_token_of_the_owning_session_is_admitted() {
+    let (a, b, mut events) = two_nodes([Some("a.example:1"), Some("b.example:2")]).await;
+    a.update_voice_state(caller(BOB), "s1", join(Some(ROOM)))
+        .await
+        .unwrap();
+    let (token, endpoint) = server_update(&told(&mut events), "s1");
+    assert_eq!(endpoint, "a.example:1");
+    let admitted = b.voice_admission(GUILD, BOB, "s1", &token).await.unwrap();
+    assert_eq!(
+        admitted,
+        Some(VoiceAdmission {
+            channel_id: ROOM,
+            mute: false,
+            deaf: false,
+            self_mute: false,
+            self_deaf: false,
+            suppress: false,
+            may_speak: false,
+            priority: false,
+        })
+    );
+    for (user, session, token) in [
+        (BOB, "s1", "not-the-token"),
+        (BOB, "s2", token.as_str()),
+        (ADA, "s1", token.as_str()),
+    ] {
+        let refused = a
+            .voice_admission(GUILD, user, session, token)
+            .await
+            .unwrap();
+        assert_eq!(refused, None, "{user} {session} {token}");
+    }
+
+    // Ada joins through the other node: the guild keeps its endpoint.
+    b.update_voice_state(caller(ADA), "s9", join(Some(HALL)))
+        .await
+        .unwrap();
+    let (ada_token, endpoint) = server_update(&told(&mut events), "s9");
+    assert_eq!(endpoint, "a.example:1", "one voice server per guild");
+    let ada = a
+        .voice_admission(GUILD, ADA, "s9", &ada_token)
+        .await
+        .unwrap();
+    assert!(ada.is_some_and(|a| a.may_speak && a.priority), "the owner");
+
+    // A move: the old token no longer opens anything.
+    b.update_voice_state(caller(BOB), "s1", join(Some(HALL)))
+        .await
+        .unwrap();
+    let (moved, _) = server_update(&told(&mut events), "s1");
+    assert_ne!(moved, token);
+    assert_eq!(
+        a.voice_admission(GUILD, BOB, "s1", &token).await.unwrap(),
+        None
+    );
+    let now = a.voice_admission(GUILD, BOB, "s1", &moved).await.unwrap();
+    assert!(now.is_some_and(|n| n.channel_id == HALL && n.may_speak));
+
+    a.update_voice_state(caller(BOB), "s1", join(None))
+        .await
+        .unwrap();
+    let left = told(&mut events);
+    assert_eq!(left.len(), 1, "one leave: {left:?}");
+    assert_eq!(left[0].2["channel_id"], Value::Null);
+    assert_eq!(
+        a.voice_admission(GUILD, BOB, "s1", &moved).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_node_without_voice_ignores_joins() {
+    let (a, b, mut events) = two_nodes([None, Some("b.example:2")]).await;
+    a.update_voice_state(caller(BOB), "s1", join(Some(ROOM)))
+        .await
+        .unwrap();
+    assert!(told(&mut events).is_empty());
+    assert!(b.listed_voice_states(GUILD).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_nodes_states_are_swept_and_told_once() {
+    let (a, b, mut events) = two_nodes([Some("a.example:1"), Some("b.example:2")]).await;
+    a.update_voice_state(caller(ADA), "on-a", join(Some(ROOM)))
+        .await
+        .unwrap();
+    b.update_voice_state(caller(BOB), "on-b", join(Some(ROOM)))
+        .await
+        .unwrap();
+    told(&mut events);
+    // Node a keeps renewing its session's state; node b has stopped.
+    let held = [Held {
+        guild_id: GUILD,
+        user_id: ADA,
+        session_id: "on-a".into(),
+    }];
+    for _ in 0..3 {
+        tokio::time::advance(VOICE_TTL / 2).await;
+        assert_eq!(a.renew_voice(&held).await, vec![true]);
+    }
+    assert_eq!(a.sweep_voice().await.unwrap(), 1);
+    assert_eq!(b.sweep_voice().await.unwrap(), 0, "told once");
+    let swept = told(&mut events);
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(swept[0].2["user_id"], BOB.to_string());
+    assert_eq!(swept[0].2["channel_id"], Value::Null);
+    let listed = a.listed_voice_states(GUILD).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].user_id, ADA);
+}
