@@ -629,6 +629,7 @@ async fn the_presence_sweep_moves_to_another_node_when_its_holder_dies() {
             .await;
         tokio::task::block_in_place(|| cluster.restart(doomed));
     }
+}
 
 /// Voice across nodes, each with its own voice endpoint: members joining
 /// through different nodes are sent to the same voice server (the node
