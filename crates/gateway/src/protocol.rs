@@ -64,6 +64,7 @@ pub(crate) mod intents {
     pub(crate) const GUILD_EXPRESSIONS: u64 = 1 << 3;
     pub(crate) const GUILD_WEBHOOKS: u64 = 1 << 5;
     pub(crate) const GUILD_INVITES: u64 = 1 << 6;
+    pub(crate) const GUILD_VOICE_STATES: u64 = 1 << 7;
     pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
     pub(crate) const GUILD_MESSAGES: u64 = 1 << 9;
     pub(crate) const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
@@ -97,6 +98,7 @@ pub(crate) fn required_intent(kind: EventKind) -> u64 {
         GuildEmojisUpdate => intents::GUILD_EXPRESSIONS,
         WebhooksUpdate => intents::GUILD_WEBHOOKS,
         PresenceUpdate => intents::GUILD_PRESENCES,
+        VoiceStateUpdate => intents::GUILD_VOICE_STATES,
         TypingStart => intents::GUILD_MESSAGE_TYPING,
         MessageReactionAdd
         | MessageReactionRemove

@@ -78,6 +78,9 @@ pub enum EventKind {
     /// disabled the account or reset its password), so the gateway closes
     /// their connections, whose resume then fails.
     SessionsRevoked,
+    /// A user's voice state in a guild: Discord's voice state object (with
+    /// `channel_id` null when they left).
+    VoiceStateUpdate,
 }
 
 impl EventKind {
@@ -138,6 +141,7 @@ impl EventKind {
             }
             EventKind::SessionsRevoked => "SESSIONS_REVOKED",
             EventKind::PresenceUpdate => "PRESENCE_UPDATE",
+            EventKind::VoiceStateUpdate => "VOICE_STATE_UPDATE",
         }
     }
 }
