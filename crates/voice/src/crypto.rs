@@ -51,6 +51,8 @@ pub(crate) struct Opened {
     pub(crate) extension: Vec<u8>,
     /// The Opus frame.
     pub(crate) payload: Vec<u8>,
+    /// The sender's nonce counter.
+    pub(crate) counter: u32,
 }
 
 impl Cipher {
@@ -89,6 +91,7 @@ impl Cipher {
             header,
             extension: plain,
             payload,
+            counter: u32::from_be_bytes(counter),
         })
     }
 
@@ -111,6 +114,49 @@ impl Cipher {
         out.extend_from_slice(&sealed);
         out.extend_from_slice(&counter);
         out
+    }
+}
+
+/// Which of a sender's nonce counters were seen: the newest and the 64
+/// before it, as SRTP keeps them, so a replayed packet is dropped while one
+/// that arrives a little late still gets through.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReplayWindow {
+    newest: Option<u32>,
+    /// Bit `n` set: `newest - n` was seen.
+    seen: u64,
+}
+
+/// A counter not seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fresh {
+    /// The newest yet.
+    Newest,
+    /// Older than the newest, but not seen.
+    Late,
+}
+
+impl ReplayWindow {
+    /// Notes `counter` (of a packet that opened), or `None` if it was seen
+    /// or is too old to tell.
+    pub(crate) fn check(&mut self, counter: u32) -> Option<Fresh> {
+        let Some(newest) = self.newest else {
+            self.newest = Some(counter);
+            self.seen = 1;
+            return Some(Fresh::Newest);
+        };
+        if counter > newest {
+            let shift = counter - newest;
+            self.seen = if shift >= 64 { 0 } else { self.seen << shift } | 1;
+            self.newest = Some(counter);
+            return Some(Fresh::Newest);
+        }
+        let bit = 1u64.checked_shl(newest - counter)?;
+        if self.seen & bit != 0 {
+            return None;
+        }
+        self.seen |= bit;
+        Some(Fresh::Late)
     }
 }
 
@@ -141,6 +187,7 @@ mod tests {
             assert_eq!(opened.extension, [0x10, 0x2A, 0, 0]);
             assert_eq!(opened.payload, [1, 2, 3]);
             assert_eq!(opened.header.ssrc, 77);
+            assert_eq!(opened.counter, 9);
 
             // Another key, a changed header or a changed counter fail.
             assert!(Cipher::new(mode, &[8; 32]).open(&packet).is_none());
@@ -157,5 +204,19 @@ mod tests {
             Some(Mode::XChaCha20Poly1305)
         );
         assert_eq!(Mode::parse("xsalsa20_poly1305"), None);
+    }
+
+    #[test]
+    fn replays_are_refused_and_late_packets_taken_once() {
+        let mut window = ReplayWindow::default();
+        assert_eq!(window.check(10), Some(Fresh::Newest));
+        assert_eq!(window.check(10), None);
+        assert_eq!(window.check(12), Some(Fresh::Newest));
+        assert_eq!(window.check(11), Some(Fresh::Late));
+        assert_eq!(window.check(11), None);
+        assert_eq!(window.check(200), Some(Fresh::Newest));
+        assert_eq!(window.check(12), None, "too old to tell");
+        assert_eq!(window.check(137), Some(Fresh::Late));
+        assert_eq!(window.check(136), None, "just out of the window");
     }
 }

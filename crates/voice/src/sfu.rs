@@ -18,7 +18,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-use crate::crypto::{Cipher, Mode};
+use crate::crypto::{Cipher, Fresh, Mode, ReplayWindow};
 use crate::protocol::{close, op};
 use crate::select::{self, Activity, Candidate};
 use crate::{Admission, Admitted, rtp};
@@ -64,6 +64,9 @@ struct Peer {
     cipher: Option<Arc<Cipher>>,
     /// Where its media comes from and goes to, once known.
     addr: Option<SocketAddr>,
+    /// The nonce counters it sent: a replayed packet is dropped, and only
+    /// the newest may move its media address.
+    replay: ReplayWindow,
     /// The nonce counter of the next packet sent to it.
     counter: u32,
     /// Per speaker, the last sequence number this listener got from it.
@@ -129,6 +132,7 @@ pub(crate) struct Routed {
 #[derive(Default)]
 struct State {
     next_id: ConnId,
+    next_link: u64,
     peers: HashMap<ConnId, Peer>,
     by_ssrc: HashMap<u32, ConnId>,
     by_addr: HashMap<SocketAddr, ConnId>,
@@ -160,6 +164,13 @@ impl Sfu {
             interest,
             media,
         }
+    }
+
+    /// An id for a new WebSocket, to tell its link from a later one's.
+    pub(crate) fn next_link(&self) -> u64 {
+        let mut st = self.state();
+        st.next_link += 1;
+        st.next_link
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -203,6 +214,7 @@ impl Sfu {
             numbered,
             cipher: None,
             addr: None,
+            replay: ReplayWindow::default(),
             counter: 0,
             sequences: HashMap::new(),
             speaking: 0,
@@ -240,6 +252,7 @@ impl Sfu {
     /// Select Protocol: a fresh key in `mode`, told in Session Description;
     /// the first time, the channel and the newcomer are told of each other.
     pub(crate) fn select(&self, id: ConnId, mode: Mode) {
+        // A new key restarts the nonces the client seals with.
         let mut key = [0u8; 32];
         rand::rng().fill(&mut key);
         let mut session = [0u8; 16];
@@ -249,6 +262,7 @@ impl Sfu {
             return;
         };
         peer.cipher = Some(Arc::new(Cipher::new(mode, &key)));
+        peer.replay = ReplayWindow::default();
         peer.send(
             op::SESSION_DESCRIPTION,
             json!({
@@ -475,7 +489,13 @@ impl Sfu {
         let id = *st.by_ssrc.get(&header.ssrc)?;
         let peer = st.peers.get(&id)?;
         let opened = peer.cipher.as_ref()?.open(packet)?;
-        if peer.addr != Some(from) {
+        let moved = peer.addr != Some(from);
+        let peer = st.peers.get_mut(&id)?;
+        let fresh = peer.replay.check(opened.counter)?;
+        if moved {
+            if fresh != Fresh::Newest {
+                return None;
+            }
             st.bind(id, from);
         }
         let peer = st.peers.get_mut(&id)?;

@@ -7,7 +7,6 @@
 //! [`MAX_MESSAGE`] bytes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -43,8 +42,6 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2 * 13_750 + 5_000);
 const OUTBOX: usize = 256;
 
 type Socket = WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
-
-static LINKS: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) async fn accept_loop(
     listener: TcpListener,
@@ -144,7 +141,7 @@ enum Ended {
 impl Connection {
     async fn run(mut self, (socket, version): (Socket, u8), deadline: Instant) {
         let (mut sink, mut stream) = socket.split();
-        let link_id = LINKS.fetch_add(1, Ordering::Relaxed);
+        let link_id = self.sfu.next_link();
         let (outbox, mut outgoing) = mpsc::channel::<Arc<str>>(OUTBOX);
         let (closer, mut closing) = watch::channel(None);
         let link = || Link {

@@ -235,6 +235,26 @@ async fn muted_and_speechless_speakers_are_dropped() {
 }
 
 #[tokio::test]
+async fn a_replayed_packet_neither_moves_a_stream_nor_is_heard_twice() {
+    let h = Harness::start().await;
+    let mut a = h.join(1, member(), XCHACHA).await;
+    let mut b = h.join(2, member(), AES).await;
+    let captured = a.speak(b"once", None).await;
+    assert_eq!(b.hear().await.payload, b"once");
+
+    // Someone elsewhere sends A's packet again, and so does A's address.
+    let elsewhere = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    elsewhere.send_to(&captured, a.media).await.unwrap();
+    a.udp().send(&captured).await.unwrap();
+    a.speak(b"twice", None).await;
+    assert_eq!(b.hear().await.payload, b"twice", "the replay was dropped");
+
+    // What B says still goes to A's own socket.
+    b.speak(b"to a", None).await;
+    assert_eq!(a.hear().await.payload, b"to a");
+}
+
+#[tokio::test]
 async fn speaking_is_relayed_and_the_channel_is_told_who_comes_and_goes() {
     let h = Harness::start().await;
     let mut a = h.join(1, member(), XCHACHA).await;

@@ -336,8 +336,8 @@ impl Client {
     }
 
     /// Sends an Opus frame (any bytes) as the next packet, with an audio
-    /// level extension when `level` is given.
-    pub async fn speak(&mut self, opus: &[u8], level: Option<u8>) {
+    /// level extension when `level` is given; the packet as sent.
+    pub async fn speak(&mut self, opus: &[u8], level: Option<u8>) -> Vec<u8> {
         let mut header = vec![0x80, 0x78];
         header.extend_from_slice(&self.sequence.to_be_bytes());
         header.extend_from_slice(&self.timestamp.to_be_bytes());
@@ -355,6 +355,7 @@ impl Client {
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(960);
         self.udp().send(&packet).await.unwrap();
+        packet
     }
 
     /// The next packet for this client, opened with its own key.
