@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use concord_model::Snowflake;
 use concord_voice::{Admitted, MAX_FORWARDED_SPEAKERS};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use support::*;
 use tokio::net::UdpSocket;
@@ -252,6 +253,68 @@ async fn a_replayed_packet_neither_moves_a_stream_nor_is_heard_twice() {
     // What B says still goes to A's own socket.
     b.speak(b"to a", None).await;
     assert_eq!(a.hear().await.payload, b"to a");
+}
+
+#[tokio::test]
+async fn after_lost_events_every_connection_is_asked_about_again() {
+    // A bus that keeps one event: the server's subscription, not read while
+    // this test publishes (one thread), falls behind and sees a gap.
+    let h = Harness::with_bus(concord_bus::LocalBus::new(1)).await;
+    let mut a = h.join(1, member(), XCHACHA).await;
+    let mut b = h.join(2, member(), AES).await;
+    h.admission.revoke(a.user);
+    for _ in 0..3 {
+        h.voice_state(b.user, Some(CHANNEL), json!({})).await;
+    }
+    assert_eq!(a.closed().await, 4014);
+    // B, still admitted, stays.
+    let c = h.join(3, member(), XCHACHA).await;
+    b.speak(b"still in", None).await;
+    assert_eq!(c.hear().await.payload, b"still in");
+}
+
+#[tokio::test]
+async fn an_oversized_message_ends_an_anonymous_connection() {
+    let h = Harness::start().await;
+    let mut client = Client::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
+    client.expect(8).await;
+    // An Identify the main gateway would refuse (4004), were it read.
+    let token = "x".repeat(64 * 1024);
+    let identify = json!({"op": 0, "d": {"server_id": support::GUILD, "user_id": "1",
+        "session_id": "s", "token": token}});
+    let _ = client
+        .ws
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            identify.to_string(),
+        ))
+        .await;
+    let end = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match client.ws.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the server ends it");
+    assert!(
+        matches!(end, None | Some(1009)),
+        "never read as an Identify: {end:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stopping_server_closes_its_connections_with_1001() {
+    let h = Harness::start().await;
+    let mut a = h.join(1, member(), XCHACHA).await;
+    let support::Harness { server, .. } = h;
+    let stopping = tokio::spawn(server.shutdown());
+    assert_eq!(a.closed().await, 1001);
+    stopping.await.unwrap();
 }
 
 #[tokio::test]

@@ -46,6 +46,14 @@ pub struct TestAdmission {
 }
 
 impl TestAdmission {
+    /// The main gateway no longer has this user in voice.
+    pub fn revoke(&self, user: Snowflake) {
+        self.admitted
+            .lock()
+            .unwrap()
+            .retain(|(_, who, _, _), _| *who != user);
+    }
+
     pub fn allow(&self, user: Snowflake, admitted: Admitted) {
         self.admitted
             .lock()
@@ -95,9 +103,13 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Harness::with_bus(LocalBus::new(1024)).await
+    }
+
+    pub async fn with_bus(bus: LocalBus) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let admission = Arc::new(TestAdmission::default());
-        let bus = Arc::new(LocalBus::new(1024));
+        let bus = Arc::new(bus);
         let config = VoiceConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             udp: "127.0.0.1:0".parse().unwrap(),
