@@ -248,7 +248,7 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_VOICE_KEY")]
     pub voice_key: Option<PathBuf>,
 
-    /// Host that voice endpoints name, as clients reach the voice WebSocket, and whose IPv4 address voice Ready names when the media socket is bound to all addresses [default: the host of public_url, else the voice listener's address]
+    /// HOST or HOST:PORT that voice endpoints name, as clients reach the voice WebSocket (a port when a TLS proxy in front listens on another than voice_listen's), and whose IPv4 address voice Ready names when the media socket is bound to all addresses [default: the host of public_url, else the voice listener's address]
     #[arg(long, env = "CONCORD_VOICE_PUBLIC_HOST")]
     pub voice_public_host: Option<String>,
 }
@@ -474,6 +474,8 @@ pub struct VoiceSettings {
     pub udp: SocketAddr,
     /// The host voice endpoints name.
     pub public_host: String,
+    /// The port they name, when not the listener's own (a proxy in front).
+    pub public_port: Option<u16>,
     pub tls: VoiceTls,
 }
 
@@ -518,33 +520,53 @@ impl VoiceSettings {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
             ip => ip.to_string(),
         };
-        let public_host = match (&s.voice_public_host, &s.public_url) {
-            (Some(host), _) => {
-                if host.is_empty() || host.contains(['/', ':', '@', '?', '#', ' ', '[']) {
-                    return Err(ConfigError::Invalid(
-                        "voice_public_host",
-                        format!(
-                            "{host:?} is not a host name or IPv4 address (no scheme, port or path)"
-                        ),
-                    ));
-                }
-                host.clone()
-            }
+        let (public_host, public_port) = match (&s.voice_public_host, &s.public_url) {
+            (Some(endpoint), _) => voice_endpoint(endpoint)?,
             // An IPv6 address is no voice host (the clients are IPv4 only).
-            (None, Some(url)) => url::Url::parse(url)
-                .ok()
-                .and_then(|url| url.host_str().map(str::to_owned))
-                .filter(|host| !host.contains(':') && !host.starts_with('['))
-                .unwrap_or(fallback),
-            (None, None) => fallback,
+            (None, Some(url)) => {
+                let host = url::Url::parse(url)
+                    .ok()
+                    .and_then(|url| url.host_str().map(str::to_owned))
+                    .filter(|host| !host.contains(':') && !host.starts_with('['));
+                (host.unwrap_or(fallback), None)
+            }
+            (None, None) => (fallback, None),
         };
         Ok(Some(VoiceSettings {
             listen,
             udp,
             public_host,
+            public_port,
             tls,
         }))
     }
+}
+
+/// `HOST` or `HOST:PORT` (a name or an IPv4 address, no scheme or path).
+fn voice_endpoint(endpoint: &str) -> Result<(String, Option<u16>), ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(
+            "voice_public_host",
+            format!(
+                "{endpoint:?} is not HOST or HOST:PORT with a host name or IPv4 address (no scheme or path)"
+            ),
+        )
+    };
+    let (host, port) = match endpoint.split_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(invalid)?;
+            (host, Some(port))
+        }
+        None => (endpoint, None),
+    };
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ', '[', ']']) {
+        return Err(invalid());
+    }
+    Ok((host.to_owned(), port))
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -931,7 +953,17 @@ mod tests {
         };
         let voice = Config::from_settings(s).unwrap().voice.unwrap();
         assert_eq!(voice.public_host, "chat.example.org");
+        assert_eq!(voice.public_port, None);
         assert!(matches!(voice.tls, VoiceTls::Files { .. }));
+        let s = Settings {
+            voice_public_host: Some("voice.example.org:443".into()),
+            ..Default::default()
+        };
+        let voice = Config::from_settings(s).unwrap().voice.unwrap();
+        assert_eq!(
+            (voice.public_host.as_str(), voice.public_port),
+            ("voice.example.org", Some(443))
+        );
         let off = Settings::from_toml("voice = \"off\"").unwrap();
         assert_eq!(Config::from_settings(off).unwrap().voice, None);
         for (s, what) in [
