@@ -463,12 +463,22 @@ impl Sfu {
     }
 
     /// IP discovery: the request's SSRC names the connection, whose media
-    /// address is now where the request came from. Strangers get no answer.
+    /// address is now where the request came from, until Select Protocol
+    /// (before which only its client knows the SSRC). Afterwards the SSRC is
+    /// known to the channel, so only packets sealed with its key move it, and
+    /// a discovery is answered from its own address alone. Strangers get no
+    /// answer.
     pub(crate) fn discovered(&self, ssrc: u32, from: SocketAddr) -> bool {
         let mut st = self.state();
         let Some(&id) = st.by_ssrc.get(&ssrc) else {
             return false;
         };
+        let Some(peer) = st.peers.get(&id) else {
+            return false;
+        };
+        if peer.cipher.is_some() {
+            return peer.addr == Some(from);
+        }
         st.bind(id, from);
         true
     }

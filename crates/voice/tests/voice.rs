@@ -125,6 +125,22 @@ async fn ip_discovery_is_answered_from_the_named_socket_to_known_ssrcs_only() {
 }
 
 #[tokio::test]
+async fn a_known_ssrc_cannot_take_a_listener_stream_by_discovery() {
+    let h = Harness::start().await;
+    let a = h.join(1, member(), XCHACHA).await;
+    let mut b = h.join(2, member(), AES).await;
+    // B was told A's SSRC; a discovery with it from elsewhere moves nothing.
+    let elsewhere = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut request = vec![0u8; 74];
+    request[0..2].copy_from_slice(&1u16.to_be_bytes());
+    request[2..4].copy_from_slice(&70u16.to_be_bytes());
+    request[4..8].copy_from_slice(&a.ssrc.to_be_bytes());
+    elsewhere.send_to(&request, a.media).await.unwrap();
+    b.speak(b"to a", None).await;
+    assert_eq!(a.hear().await.payload, b"to a");
+}
+
+#[tokio::test]
 async fn packets_are_resealed_for_each_listener_in_both_modes() {
     let h = Harness::start().await;
     let mut a = h.join(1, member(), XCHACHA).await;
