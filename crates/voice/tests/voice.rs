@@ -90,14 +90,11 @@ async fn ip_discovery_is_answered_from_the_named_socket_to_known_ssrcs_only() {
 
     // An unconnected socket, to see where answers come from.
     let probe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut request = vec![0u8; 74];
-    request[0..2].copy_from_slice(&1u16.to_be_bytes());
-    request[2..4].copy_from_slice(&70u16.to_be_bytes());
     // First an SSRC no connection has: no answer; then the client's.
-    request[4..8].copy_from_slice(&client.ssrc.wrapping_add(1).to_be_bytes());
-    probe.send_to(&request, client.media).await.unwrap();
-    request[4..8].copy_from_slice(&client.ssrc.to_be_bytes());
-    probe.send_to(&request, client.media).await.unwrap();
+    let unknown = discovery_request(client.ssrc.wrapping_add(1));
+    probe.send_to(&unknown, client.media).await.unwrap();
+    let known = discovery_request(client.ssrc);
+    probe.send_to(&known, client.media).await.unwrap();
 
     let mut buf = [0u8; 2048];
     let (len, from) = tokio::time::timeout(PATIENCE, probe.recv_from(&mut buf))
@@ -131,10 +128,7 @@ async fn a_known_ssrc_cannot_take_a_listener_stream_by_discovery() {
     let mut b = h.join(2, member(), AES).await;
     // B was told A's SSRC; a discovery with it from elsewhere moves nothing.
     let elsewhere = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut request = vec![0u8; 74];
-    request[0..2].copy_from_slice(&1u16.to_be_bytes());
-    request[2..4].copy_from_slice(&70u16.to_be_bytes());
-    request[4..8].copy_from_slice(&a.ssrc.to_be_bytes());
+    let request = discovery_request(a.ssrc);
     elsewhere.send_to(&request, a.media).await.unwrap();
     b.speak(b"to a", None).await;
     assert_eq!(a.hear().await.payload, b"to a");

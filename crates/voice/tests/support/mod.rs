@@ -390,13 +390,18 @@ impl Client {
     }
 }
 
-/// Sends an IP discovery request for `ssrc` and waits for a 74-byte answer.
-pub async fn discovery(udp: &UdpSocket, ssrc: u32) -> Vec<u8> {
+/// An IP discovery request for `ssrc`, as discord.py writes it.
+pub fn discovery_request(ssrc: u32) -> Vec<u8> {
     let mut request = vec![0u8; 74];
     request[0..2].copy_from_slice(&1u16.to_be_bytes());
     request[2..4].copy_from_slice(&70u16.to_be_bytes());
     request[4..8].copy_from_slice(&ssrc.to_be_bytes());
-    udp.send(&request).await.unwrap();
+    request
+}
+
+/// Sends an IP discovery request for `ssrc` and waits for a 74-byte answer.
+pub async fn discovery(udp: &UdpSocket, ssrc: u32) -> Vec<u8> {
+    udp.send(&discovery_request(ssrc)).await.unwrap();
     let mut buf = [0u8; 2048];
     let len = tokio::time::timeout(PATIENCE, udp.recv(&mut buf))
         .await
