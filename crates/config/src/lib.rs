@@ -227,9 +227,30 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_OUTBOUND_ALLOW", value_delimiter = ',')]
     pub outbound_allow: Option<Vec<String>>,
 
-    /// The voice endpoint this node sends its voice channels' members to, as `host:port` without a scheme (VOICE_SERVER_UPDATE's `endpoint`); unset, voice channels cannot be joined [default: none]
-    #[arg(long, env = "CONCORD_VOICE_ENDPOINT")]
-    pub voice_endpoint: Option<String>,
+    // Voice: the voice WebSocket and the media socket of the SFU.
+    /// Serve voice channels: the voice WebSocket and its UDP media socket [default: on]
+    #[arg(long, env = "CONCORD_VOICE")]
+    pub voice: Option<Switch>,
+
+    /// Address of the voice WebSocket (TLS, as the clients require); port 0 picks a free port, which VOICE_SERVER_UPDATE names [default: 127.0.0.1:0]
+    #[arg(long, env = "CONCORD_VOICE_LISTEN")]
+    pub voice_listen: Option<SocketAddr>,
+
+    /// Address of the voice media socket (UDP, IPv4: the clients are IPv4 only); port 0 picks a free port, which voice Ready names [default: 127.0.0.1:0]
+    #[arg(long, env = "CONCORD_VOICE_UDP")]
+    pub voice_udp: Option<SocketAddr>,
+
+    /// Certificate chain (PEM) of the voice WebSocket; without it and voice_key, a self-signed one is generated into DATA_DIR/voice on first start and its fingerprint logged [default: self-signed]
+    #[arg(long, env = "CONCORD_VOICE_CERT")]
+    pub voice_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of voice_cert [default: self-signed]
+    #[arg(long, env = "CONCORD_VOICE_KEY")]
+    pub voice_key: Option<PathBuf>,
+
+    /// HOST or HOST:PORT that voice endpoints name, as clients reach the voice WebSocket (a port when a TLS proxy in front listens on another than voice_listen's), and whose IPv4 address voice Ready names when the media socket is bound to all addresses [default: the host of public_url, else the voice listener's address]
+    #[arg(long, env = "CONCORD_VOICE_PUBLIC_HOST")]
+    pub voice_public_host: Option<String>,
 }
 
 macro_rules! layer {
@@ -285,7 +306,12 @@ impl Settings {
             bus_history_s: Some(300),
             bus_history_events: Some(1_000_000),
             outbound_allow: Some(Vec::new()),
-            voice_endpoint: None,
+            voice: Some(Switch::On),
+            voice_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            voice_udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            voice_cert: None,
+            voice_key: None,
+            voice_public_host: None,
         }
     }
 
@@ -337,7 +363,12 @@ impl Settings {
             bus_history_s,
             bus_history_events,
             outbound_allow,
-            voice_endpoint
+            voice,
+            voice_listen,
+            voice_udp,
+            voice_cert,
+            voice_key,
+            voice_public_host
         )
     }
 
@@ -430,8 +461,112 @@ pub struct Config {
     /// Hosts outbound requests may reach whatever they resolve to,
     /// lowercased.
     pub outbound_allow: Vec<String>,
-    /// The voice endpoint (`host:port`) of this node; `None`: voice is off.
-    pub voice_endpoint: Option<String>,
+    /// The voice server; `None` when voice is off.
+    pub voice: Option<VoiceSettings>,
+}
+
+/// Where the voice server listens and what it tells clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceSettings {
+    /// The voice WebSocket's TLS listener.
+    pub listen: SocketAddr,
+    /// The media socket, IPv4.
+    pub udp: SocketAddr,
+    /// The host voice endpoints name.
+    pub public_host: String,
+    /// The port they name, when not the listener's own (a proxy in front).
+    pub public_port: Option<u16>,
+    pub tls: VoiceTls,
+}
+
+/// The voice WebSocket's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceTls {
+    /// PEM files given by the operator.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generated once into this directory and kept.
+    SelfSigned { dir: PathBuf },
+}
+
+impl VoiceSettings {
+    fn from_settings(s: &Settings, data_dir: &Path) -> Result<Option<VoiceSettings>, ConfigError> {
+        if !s.voice.is_none_or(Switch::is_on) {
+            return Ok(None);
+        }
+        let listen = s.voice_listen.unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+        let udp = s.voice_udp.unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+        if !udp.is_ipv4() {
+            return Err(ConfigError::Invalid(
+                "voice_udp",
+                "must be an IPv4 address: voice clients are IPv4 only".into(),
+            ));
+        }
+        let tls = match (&s.voice_cert, &s.voice_key) {
+            (Some(cert), Some(key)) => VoiceTls::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (None, None) => VoiceTls::SelfSigned {
+                dir: data_dir.join("voice"),
+            },
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "voice_cert",
+                    "voice_cert and voice_key go together".into(),
+                ));
+            }
+        };
+        let fallback = match listen.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            ip => ip.to_string(),
+        };
+        let (public_host, public_port) = match (&s.voice_public_host, &s.public_url) {
+            (Some(endpoint), _) => voice_endpoint(endpoint)?,
+            // An IPv6 address is no voice host (the clients are IPv4 only).
+            (None, Some(url)) => {
+                let host = url::Url::parse(url)
+                    .ok()
+                    .and_then(|url| url.host_str().map(str::to_owned))
+                    .filter(|host| !host.contains(':') && !host.starts_with('['));
+                (host.unwrap_or(fallback), None)
+            }
+            (None, None) => (fallback, None),
+        };
+        Ok(Some(VoiceSettings {
+            listen,
+            udp,
+            public_host,
+            public_port,
+            tls,
+        }))
+    }
+}
+
+/// `HOST` or `HOST:PORT` (a name or an IPv4 address, no scheme or path).
+fn voice_endpoint(endpoint: &str) -> Result<(String, Option<u16>), ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(
+            "voice_public_host",
+            format!(
+                "{endpoint:?} is not HOST or HOST:PORT with a host name or IPv4 address (no scheme or path)"
+            ),
+        )
+    };
+    let (host, port) = match endpoint.split_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(invalid)?;
+            (host, Some(port))
+        }
+        None => (endpoint, None),
+    };
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ', '[', ']']) {
+        return Err(invalid());
+    }
+    Ok((host.to_owned(), port))
 }
 
 /// Where presence, rate limits, leases and gateway sessions live.
@@ -489,31 +624,6 @@ impl RealtimeBackend {
             ));
         }
         Ok(RealtimeBackend::Redis { url, prefix })
-    }
-}
-
-/// A voice endpoint is `host:port`: no scheme, no path, a port (clients
-/// put `wss://` before it themselves).
-fn voice_endpoint(endpoint: Option<String>) -> Result<Option<String>, ConfigError> {
-    let Some(endpoint) = endpoint
-        .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty())
-    else {
-        return Ok(None);
-    };
-    let port = endpoint
-        .rsplit_once(':')
-        .map(|(host, port)| (host, port.parse::<u16>()));
-    match port {
-        Some((host, Ok(port)))
-            if port > 0 && !host.is_empty() && !endpoint.contains(['/', '@', '?', '#', ' ']) =>
-        {
-            Ok(Some(endpoint))
-        }
-        _ => Err(ConfigError::Invalid(
-            "voice_endpoint",
-            format!("{endpoint}: must be host:port, without a scheme"),
-        )),
     }
 }
 
@@ -678,6 +788,7 @@ impl Config {
         };
         let data_dir: PathBuf = s.data_dir.clone().unwrap_or_else(|| "./data".into());
         let bus = BusConfig::from_settings(&s)?;
+        let voice = VoiceSettings::from_settings(&s, &data_dir)?;
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into()),
             data_dir: data_dir.clone(),
@@ -752,7 +863,7 @@ impl Config {
             store: StoreLocation::parse(s.store)?,
             bus,
             outbound_allow: outbound_hosts(s.outbound_allow.unwrap_or_default())?,
-            voice_endpoint: voice_endpoint(s.voice_endpoint)?,
+            voice,
         })
     }
 }
@@ -818,6 +929,69 @@ mod tests {
         let bus = Config::from_settings(s).unwrap().bus.unwrap();
         assert_eq!((bus.stream.as_str(), bus.history_s), ("concord", 300));
         assert!(Settings::from_toml("rate_limits = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn voice_is_on_by_default_with_a_self_signed_certificate() {
+        let voice = Config::from_settings(Settings::default())
+            .unwrap()
+            .voice
+            .unwrap();
+        assert_eq!(voice.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(voice.public_host, "127.0.0.1");
+        assert_eq!(
+            voice.tls,
+            VoiceTls::SelfSigned {
+                dir: PathBuf::from("./data/voice")
+            }
+        );
+        let s = Settings {
+            public_url: Some("wss://chat.example.org".into()),
+            voice_cert: Some("cert.pem".into()),
+            voice_key: Some("key.pem".into()),
+            ..Default::default()
+        };
+        let voice = Config::from_settings(s).unwrap().voice.unwrap();
+        assert_eq!(voice.public_host, "chat.example.org");
+        assert_eq!(voice.public_port, None);
+        assert!(matches!(voice.tls, VoiceTls::Files { .. }));
+        let s = Settings {
+            voice_public_host: Some("voice.example.org:443".into()),
+            ..Default::default()
+        };
+        let voice = Config::from_settings(s).unwrap().voice.unwrap();
+        assert_eq!(
+            (voice.public_host.as_str(), voice.public_port),
+            ("voice.example.org", Some(443))
+        );
+        let off = Settings::from_toml("voice = \"off\"").unwrap();
+        assert_eq!(Config::from_settings(off).unwrap().voice, None);
+        for (s, what) in [
+            (
+                Settings {
+                    voice_cert: Some("cert.pem".into()),
+                    ..Default::default()
+                },
+                "voice_cert",
+            ),
+            (
+                Settings {
+                    voice_udp: Some("[::1]:0".parse().unwrap()),
+                    ..Default::default()
+                },
+                "voice_udp",
+            ),
+            (
+                Settings {
+                    voice_public_host: Some("wss://voice.example.org".into()),
+                    ..Default::default()
+                },
+                "voice_public_host",
+            ),
+        ] {
+            let err = Config::from_settings(s).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
     }
 
     #[test]

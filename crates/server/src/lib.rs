@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 
 pub mod datadir;
 pub mod listener;
+mod voice;
 
 /// Events a slow gateway dispatcher may fall behind before it is told.
 const BUS_CAPACITY: usize = 65_536;
@@ -77,6 +78,8 @@ pub enum ServerError {
     NodeId(#[from] NodeIdError),
     #[error("realtime backend: {0}")]
     Realtime(String),
+    #[error("{0}")]
+    Voice(#[from] concord_voice::VoiceError),
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -265,8 +268,23 @@ pub async fn run_node(
     ));
     let addr = listener.local_addr()?;
     let gateway_url = config.public_url.clone().unwrap_or_else(|| local_url(addr));
-    let service_config =
+    let mut service_config =
         ServiceConfig::new(&config, (worker_id, process_id), public_base(&gateway_url));
+    // The voice server listens first: VOICE_SERVER_UPDATE names its
+    // endpoint. Who may connect it asks the service, once there is one.
+    let admission = Arc::new(voice::Admission::default());
+    let voice_server = match &config.voice {
+        Some(settings) => Some(
+            concord_voice::VoiceServer::start(
+                voice::config(settings),
+                admission.clone(),
+                Arc::clone(&bus),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    service_config.voice_endpoint = voice_server.as_ref().map(|v| v.endpoint());
     let mut service = Service::open(store, bus, service_config)
         .await?
         .with_realtime(realtime)
@@ -275,6 +293,7 @@ pub async fn run_node(
         service = service.with_search();
     }
     let service = Arc::new(service);
+    admission.serve(&service);
     // One node of a cluster writes the search index, the others follow
     // it; the writer commits what it holds once HTTP has drained.
     let (stop_search, search_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -381,6 +400,7 @@ pub async fn run_node(
         node_id.as_str(),
         concord_service::threads::ARCHIVE_LEASE,
         concord_service::sessions::presence::SWEEP_LEASE,
+        concord_service::voice::SWEEP_LEASE,
         concord_service::operations::purge::PURGE_LEASE,
         concord_service::messages::polls::ending::EXPIRY_LEASE,
         concord_service::notifications::delivery::DELIVERY_LEASE,
@@ -389,6 +409,9 @@ pub async fn run_node(
         if let Err(e) = leases.release(name, &holder).await {
             tracing::warn!(error = %e, lease = name, "lease not released; it runs out on its own");
         }
+    }
+    if let Some(voice_server) = voice_server {
+        voice_server.shutdown().await;
     }
     let _ = stop_search.send(());
     if let Some(feed) = search_feed {

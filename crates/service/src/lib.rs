@@ -115,7 +115,8 @@ impl ServiceConfig {
             cache_max_bytes: config.cache_max_bytes,
             hash_concurrency: config.bounds.hash_concurrency,
             outbound_allow: config.outbound_allow.clone(),
-            voice_endpoint: config.voice_endpoint.clone(),
+            // Named by the server once its voice server listens.
+            voice_endpoint: None,
         }
     }
 

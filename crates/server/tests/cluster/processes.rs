@@ -650,8 +650,15 @@ async fn voice_members_share_one_endpoint_and_a_killed_nodes_members_leave() {
     let Some(mut cluster) = ProcessCluster::start(binary, 0, &args).await else {
         return;
     };
-    cluster.add_node_with(&["--voice-endpoint", "127.0.0.1:1001"]);
-    cluster.add_node_with(&["--voice-endpoint", "127.0.0.1:1002"]);
+    // Each node's voice server on a port of its own, known beforehand.
+    let free = || {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("its address").to_string()
+    };
+    let voice = [free(), free()];
+    for listen in &voice {
+        cluster.add_node_with(&["--voice-listen", listen.as_str()]);
+    }
     let (a, b) = (cluster.node(0), cluster.node(1));
     let alice = a.register("alice").await;
     let (guild, general) = a.guild(&alice, "Voice").await;
@@ -678,7 +685,7 @@ async fn voice_members_share_one_endpoint_and_a_killed_nodes_members_leave() {
     let server = on_b
         .until("bob's voice server", |p| p["t"] == "VOICE_SERVER_UPDATE")
         .await;
-    assert_eq!(server["d"]["endpoint"], "127.0.0.1:1002");
+    assert_eq!(server["d"]["endpoint"], voice[1].as_str());
 
     let (mut on_a, _) = Live::identify(a, &alice, intents).await;
     let created = on_a
@@ -691,7 +698,8 @@ async fn voice_members_share_one_endpoint_and_a_killed_nodes_members_leave() {
         .until("alice's voice server", |p| p["t"] == "VOICE_SERVER_UPDATE")
         .await;
     assert_eq!(
-        server["d"]["endpoint"], "127.0.0.1:1002",
+        server["d"]["endpoint"],
+        voice[1].as_str(),
         "the guild's voice server, not this node's"
     );
 
