@@ -74,6 +74,10 @@ pub struct Application {
     pub allow_members: bool,
     #[serde(default)]
     pub allow_message_content: bool,
+    /// Where its interactions are POSTed, signed, instead of reaching its
+    /// bot over the gateway; verified when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactions_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

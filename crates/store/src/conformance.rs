@@ -189,6 +189,7 @@ pub async fn applications(store: &dyn Store) {
         allow_presences: true,
         allow_members: true,
         allow_message_content: true,
+        interactions_endpoint_url: None,
     };
     store.create_application(&app, &bot).await.unwrap();
     assert_eq!(store.application(bot.id).await.unwrap(), Some(app.clone()));
@@ -200,6 +201,7 @@ pub async fn applications(store: &dyn Store) {
     );
     let mut changed = app.clone();
     changed.allow_message_content = false;
+    changed.interactions_endpoint_url = Some("https://bot.example/interactions".into());
     store.update_application(&changed).await.unwrap();
     assert_eq!(store.application(bot.id).await.unwrap(), Some(changed));
 }
