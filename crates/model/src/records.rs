@@ -637,6 +637,8 @@ pub struct MessagePatch {
     pub mention_everyone: Option<bool>,
     pub edited_ms: Option<u64>,
     pub pinned: Option<bool>,
+    /// Its files, when an edit adds some.
+    pub attachments: Option<Vec<Attachment>>,
 }
 
 impl MessagePatch {
@@ -668,6 +670,9 @@ impl MessagePatch {
         }
         if let Some(v) = self.pinned {
             message.pinned = v;
+        }
+        if let Some(v) = &self.attachments {
+            message.attachments.clone_from(v);
         }
     }
 }

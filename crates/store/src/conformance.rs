@@ -1033,10 +1033,21 @@ pub async fn message_crud(store: &dyn Store) {
     );
 
     let row = serde_json::json!([{ "type": 1, "components": [{ "type": 2, "custom_id": "b" }] }]);
+    let file = concord_model::records::Attachment {
+        id: id_at(BASE_MS, 9),
+        channel_id: Snowflake(101),
+        filename: "added.txt".into(),
+        size: 3,
+        content_type: None,
+        width: None,
+        height: None,
+        sha256: "ab".repeat(32),
+    };
     let patch = MessagePatch {
         content: Some("second".into()),
         components: Some(vec![row.clone()]),
         edited_ms: Some(BASE_MS + 5),
+        attachments: Some(vec![file.clone()]),
         ..MessagePatch::default()
     };
     let edited = store
@@ -1046,6 +1057,7 @@ pub async fn message_crud(store: &dyn Store) {
         .unwrap();
     assert_eq!(edited.content, "second");
     assert_eq!(edited.components, vec![row], "components are patched");
+    assert_eq!(edited.attachments, vec![file], "an edit's files are kept");
     assert_eq!(edited.embeds, m.embeds, "unpatched columns are kept");
     assert_eq!(edited.nonce, m.nonce);
     assert_eq!(
