@@ -27,7 +27,7 @@ use concord_model::event::EventKind;
 use concord_model::records::{Command, CommandPermissions};
 use concord_model::wire::{ApplicationCommand, Localized};
 use concord_model::{Permissions, Snowflake, codes};
-use concord_store::CommandCreate;
+use concord_store::{CommandCreate, CommandUpdate};
 
 pub use input::{CommandInput, EditCommandPermissions};
 pub use validate::LOCALES;
@@ -213,10 +213,16 @@ impl Service {
                 ..edited
             },
         };
-        if !self.store.update_command(&edited).await? {
-            return Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND));
+        match self.store.update_command(&edited).await? {
+            CommandUpdate::Updated => Ok(full(&edited)),
+            CommandUpdate::Gone => Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND)),
+            // Taken meanwhile by another rename or a create.
+            CommandUpdate::NameTaken => {
+                let mut errors = FormErrors::new();
+                duplicate(&mut errors, "name");
+                Err(ServiceError::InvalidForm(errors))
+            }
         }
-        Ok(full(&edited))
     }
 
     /// `DELETE .../commands/{id}`.
