@@ -89,7 +89,7 @@ impl World {
     }
 }
 
-async fn connect(s: &TestServer, token: &str) -> GatewayClient {
+pub(crate) async fn connect(s: &TestServer, token: &str) -> GatewayClient {
     let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
     ws.receive().await;
     ws.identify(token, 1 | 512 | 4096 | 32768).await;

@@ -17,6 +17,7 @@ use concord_testkit::{Account, Reply, TestServer};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Value, json};
 
+use crate::interactions::connect;
 use crate::{server, server_with};
 
 /// A request the endpoint received, and whether its signature held.
@@ -313,14 +314,6 @@ impl World {
             }
         }
     }
-}
-
-async fn connect(s: &TestServer, token: &str) -> GatewayClient {
-    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
-    ws.receive().await;
-    ws.identify(token, 1 | 512 | 32768).await;
-    ws.dispatch("READY").await;
-    ws
 }
 
 #[tokio::test]
