@@ -12,7 +12,7 @@ use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::access::parse_authorization;
 use concord_service::attachments::Upload;
-use concord_service::messages::CreateMessage;
+use concord_service::messages::{CreateMessage, EditMessage};
 use concord_service::threads::StartThread;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
@@ -172,6 +172,13 @@ pub trait CarriesFiles: DeserializeOwned + Default {
 }
 
 impl CarriesFiles for CreateMessage {
+    fn attach(&mut self, uploads: Vec<Upload>) {
+        self.uploads = uploads;
+    }
+}
+
+/// Files an edit adds (the routes of an interaction's or webhook's messages).
+impl CarriesFiles for EditMessage {
     fn attach(&mut self, uploads: Vec<Upload>) {
         self.uploads = uploads;
     }

@@ -223,7 +223,7 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_BUS_HISTORY_EVENTS")]
     pub bus_history_events: Option<u64>,
 
-    /// Hosts the server may call although they resolve to loopback, private or link-local addresses, also over plain http (comma-separated on the command line); URLs users give the server (Web Push endpoints) are otherwise refused there [default: none]
+    /// Hosts the server may call although they resolve to loopback, private or link-local addresses, also over plain http (comma-separated on the command line); URLs users give the server (Web Push endpoints, interactions endpoints) are otherwise refused there [default: none]
     #[arg(long, env = "CONCORD_OUTBOUND_ALLOW", value_delimiter = ',')]
     pub outbound_allow: Option<Vec<String>>,
 

@@ -74,6 +74,10 @@ pub struct Application {
     pub allow_members: bool,
     #[serde(default)]
     pub allow_message_content: bool,
+    /// Where its interactions are POSTed, signed, instead of reaching its
+    /// bot over the gateway; verified when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactions_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -638,6 +642,8 @@ pub struct MessagePatch {
     pub mention_everyone: Option<bool>,
     pub edited_ms: Option<u64>,
     pub pinned: Option<bool>,
+    /// Its files, when an edit adds some.
+    pub attachments: Option<Vec<Attachment>>,
 }
 
 impl MessagePatch {
@@ -669,6 +675,9 @@ impl MessagePatch {
         }
         if let Some(v) = self.pinned {
             message.pinned = v;
+        }
+        if let Some(v) = &self.attachments {
+            message.attachments.clone_from(v);
         }
     }
 }

@@ -1033,7 +1033,8 @@ pub fn application_flags(a: &records::Application) -> u64 {
 }
 
 impl Application {
-    pub fn new(a: &records::Application, owner: User, bot: User) -> Self {
+    /// `verify_key`: the hex of the public key its interactions are signed with.
+    pub fn new(a: &records::Application, owner: User, bot: User, verify_key: String) -> Self {
         let flags = application_flags(a);
         Application {
             id: a.id,
@@ -1044,11 +1045,11 @@ impl Application {
             bot_public: a.bot_public,
             bot_require_code_grant: false,
             owner,
-            verify_key: format!("{:064x}", a.id.get()),
+            verify_key,
             team: None,
             flags,
             redirect_uris: Vec::new(),
-            interactions_endpoint_url: None,
+            interactions_endpoint_url: a.interactions_endpoint_url.clone(),
             bot,
         }
     }

@@ -1,5 +1,5 @@
 //! Requests the server makes to URLs users give it (Web Push endpoints,
-//! later interaction endpoints): a server-side request forgery risk, so
+//! applications' interactions endpoints): a server-side request forgery risk, so
 //! every one passes one rule here. A URL must be https, and every address
 //! its host resolves to must be public: not loopback, private (RFC 1918,
 //! fc00::/7), link-local, unspecified, shared (CGNAT, 100.64/10),

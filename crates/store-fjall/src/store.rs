@@ -11,11 +11,11 @@ use concord_model::records::{
 };
 use concord_store::{
     ApplicationStore, AttachmentStore, AuditLogStore, BackupStore, BanStore, ChannelStore,
-    CommandCreate, CommandOverwrite, CommandStore, CopyProgress, EmojiStore, GuildStore,
-    InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild, NotificationStore,
-    OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore,
-    StoreError, StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of,
-    keys, login_key, login_keys,
+    CommandCreate, CommandOverwrite, CommandStore, CommandUpdate, CopyProgress, EmojiStore,
+    GuildStore, InviteStore, InviteUse, MemberStore, MessageStore, MetaStore, NewGuild,
+    NotificationStore, OpenPoll, PinStore, PollStore, PollVote, PrivateChannelStore, ReactionStore,
+    ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate, UserStore,
+    WebhookStore, bucket_of, keys, login_key, login_keys,
 };
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
@@ -2129,18 +2129,19 @@ impl CommandStore for FjallStore {
         self.scope_commands(application_id, guild_id)
     }
 
-    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
-        let mut exists = false;
+    async fn update_command(&self, command: &Command) -> StoreResult<CommandUpdate> {
+        let mut outcome = CommandUpdate::Gone;
         self.write(|b| {
-            // The scope never changes, so the keys stay the same.
-            exists = self.command_now(command.id)?.is_some();
-            if exists {
+            let current = self.scope_commands(command.application_id, command.guild_id)?;
+            outcome = CommandUpdate::apply(&current, command);
+            if outcome == CommandUpdate::Updated {
+                // The scope never changes, so the keys stay the same.
                 self.stage_command(b, command)?;
             }
             Ok(())
         })
         .await?;
-        Ok(exists)
+        Ok(outcome)
     }
 
     async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {

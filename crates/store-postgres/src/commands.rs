@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{Command, CommandPermissions};
-use concord_store::{CommandCreate, CommandOverwrite, CommandStore, StoreResult};
+use concord_store::{CommandCreate, CommandOverwrite, CommandStore, CommandUpdate, StoreResult};
 use sqlx::{Postgres, Transaction};
 
 use crate::PgStore;
@@ -93,14 +93,20 @@ impl CommandStore for PgStore {
         self.records(sql, &binds).await
     }
 
-    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
-        let updated = sqlx::query("UPDATE application_commands SET record = $2 WHERE id = $1")
-            .bind(key(command.id))
-            .bind(Json(command))
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(updated.rows_affected() > 0)
+    async fn update_command(&self, command: &Command) -> StoreResult<CommandUpdate> {
+        let mut tx = self.begin().await?;
+        let current = lock_scope(&mut tx, command.application_id, command.guild_id).await?;
+        let outcome = CommandUpdate::apply(&current, command);
+        if outcome == CommandUpdate::Updated {
+            sqlx::query("UPDATE application_commands SET record = $2 WHERE id = $1")
+                .bind(key(command.id))
+                .bind(Json(command))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        commit(tx).await?;
+        Ok(outcome)
     }
 
     async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {

@@ -154,6 +154,7 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
         mention_everyone,
         edited_ms,
         pinned,
+        attachments,
     } = patch;
     let mut set = serde_json::Map::new();
     let mut put = |field: &str, value: Option<serde_json::Result<serde_json::Value>>| {
@@ -178,6 +179,10 @@ fn patch_json(patch: &MessagePatch) -> StoreResult<serde_json::Value> {
         ),
         ("edited_ms", edited_ms.map(serde_json::to_value)),
         ("pinned", pinned.map(serde_json::to_value)),
+        (
+            "attachments",
+            attachments.as_ref().map(serde_json::to_value),
+        ),
     ];
     for (field, value) in fields {
         put(field, value).map_err(|e| concord_store::StoreError::Corrupt(e.to_string()))?;

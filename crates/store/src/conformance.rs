@@ -16,8 +16,8 @@ use concord_model::records::{
 };
 
 use crate::{
-    CommandCreate, HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store, StoreError,
-    ThreadEdit, ThreadUpdate, history,
+    CommandCreate, CommandUpdate, HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store,
+    StoreError, ThreadEdit, ThreadUpdate, history,
 };
 
 /// Expands to one `#[tokio::test]` per conformance case.
@@ -38,6 +38,7 @@ macro_rules! store_conformance {
             concurrent_meta_bootstraps_agree, concurrent_poll_votes_all_count,
             concurrent_vote_changes_keep_one_vote, concurrent_poll_ends_end_once,
             concurrent_command_overwrites_are_whole, concurrent_command_creates_make_one,
+            concurrent_command_renames_keep_names_unique,
             concurrent_push_subscriptions_stay_within_max);
     };
     (@concurrent $open:path; $($case:ident),*) => {
@@ -189,6 +190,7 @@ pub async fn applications(store: &dyn Store) {
         allow_presences: true,
         allow_members: true,
         allow_message_content: true,
+        interactions_endpoint_url: None,
     };
     store.create_application(&app, &bot).await.unwrap();
     assert_eq!(store.application(bot.id).await.unwrap(), Some(app.clone()));
@@ -200,6 +202,7 @@ pub async fn applications(store: &dyn Store) {
     );
     let mut changed = app.clone();
     changed.allow_message_content = false;
+    changed.interactions_endpoint_url = Some("https://bot.example/interactions".into());
     store.update_application(&changed).await.unwrap();
     assert_eq!(store.application(bot.id).await.unwrap(), Some(changed));
 }
@@ -1031,10 +1034,21 @@ pub async fn message_crud(store: &dyn Store) {
     );
 
     let row = serde_json::json!([{ "type": 1, "components": [{ "type": 2, "custom_id": "b" }] }]);
+    let file = concord_model::records::Attachment {
+        id: id_at(BASE_MS, 9),
+        channel_id: Snowflake(101),
+        filename: "added.txt".into(),
+        size: 3,
+        content_type: None,
+        width: None,
+        height: None,
+        sha256: "ab".repeat(32),
+    };
     let patch = MessagePatch {
         content: Some("second".into()),
         components: Some(vec![row.clone()]),
         edited_ms: Some(BASE_MS + 5),
+        attachments: Some(vec![file.clone()]),
         ..MessagePatch::default()
     };
     let edited = store
@@ -1044,6 +1058,7 @@ pub async fn message_crud(store: &dyn Store) {
         .unwrap();
     assert_eq!(edited.content, "second");
     assert_eq!(edited.components, vec![row], "components are patched");
+    assert_eq!(edited.attachments, vec![file], "an edit's files are kept");
     assert_eq!(edited.embeds, m.embeds, "unpatched columns are kept");
     assert_eq!(edited.nonce, m.nonce);
     assert_eq!(
@@ -2243,7 +2258,21 @@ pub async fn commands(store: &dyn Store) {
         name: "renamed".into(),
         ..command(15, 1, None, "pong", 20)
     };
-    assert!(store.update_command(&renamed).await.unwrap());
+    assert_eq!(
+        store.update_command(&renamed).await.unwrap(),
+        CommandUpdate::Updated
+    );
+    // Not to the name of another of its type in the scope.
+    let other = store.command(Snowflake(16)).await.unwrap().unwrap();
+    let onto_other = Command {
+        name: other.name.clone(),
+        kind: other.kind,
+        ..renamed.clone()
+    };
+    assert_eq!(
+        store.update_command(&onto_other).await.unwrap(),
+        CommandUpdate::NameTaken
+    );
     assert_eq!(
         store.command(Snowflake(15)).await.unwrap(),
         Some(renamed.clone())
@@ -2253,8 +2282,9 @@ pub async fn commands(store: &dyn Store) {
         Some(renamed.clone())
     );
     assert_eq!(store.delete_command(Snowflake(15)).await.unwrap(), None);
-    assert!(
-        !store.update_command(&renamed).await.unwrap(),
+    assert_eq!(
+        store.update_command(&renamed).await.unwrap(),
+        CommandUpdate::Gone,
         "never recreated"
     );
     assert_eq!(store.command(Snowflake(15)).await.unwrap(), None);
@@ -2524,6 +2554,27 @@ pub async fn concurrent_command_creates_make_one(store: Arc<dyn Store>) {
     assert_eq!(created, 1, "{outcomes:?}");
     let listed = store.commands(Snowflake(1), None).await.unwrap();
     assert_eq!(listed.len(), 1);
+}
+
+/// Commands renamed at once to one name: one rename is kept.
+pub async fn concurrent_command_renames_keep_names_unique(store: Arc<dyn Store>) {
+    for i in 0..8u64 {
+        let c = command(10 + i, 1, None, &format!("c{i}"), 1);
+        store.create_command(&c, 100).await.unwrap();
+    }
+    let outcomes = all_at_once(&store, 8, |store, i| async move {
+        let c = command(10 + i as u64, 1, None, "same", 2);
+        store.update_command(&c).await.unwrap()
+    })
+    .await;
+    let updated = outcomes
+        .iter()
+        .filter(|o| **o == CommandUpdate::Updated)
+        .count();
+    assert_eq!(updated, 1, "{outcomes:?}");
+    let listed = store.commands(Snowflake(1), None).await.unwrap();
+    let same = listed.iter().filter(|c| c.name == "same").count();
+    assert_eq!((listed.len(), same), (8, 1));
 }
 
 fn push_subscription(user: u64, endpoint: &str) -> PushSubscription {

@@ -23,7 +23,9 @@ pub mod keys;
 pub mod memory;
 mod ops;
 
-pub use ops::{CommandCreate, CommandOverwrite, InviteUse, ThreadEdit, ThreadUpdate};
+pub use ops::{
+    CommandCreate, CommandOverwrite, CommandUpdate, InviteUse, ThreadEdit, ThreadUpdate,
+};
 
 /// Discord's message bucket: ten days of milliseconds.
 pub const DEFAULT_BUCKET_MS: u64 = 10 * 24 * 60 * 60 * 1000;
@@ -551,9 +553,11 @@ pub trait CommandStore: Send + Sync {
         application_id: Snowflake,
         guild_id: Option<Snowflake>,
     ) -> StoreResult<Vec<Command>>;
-    /// Replaces a command that still exists; `false`, and nothing
-    /// written, once it is deleted.
-    async fn update_command(&self, command: &Command) -> StoreResult<bool>;
+    /// Replaces a command that still exists and whose type and name no
+    /// other command of its scope has, as one operation with the scope's
+    /// other writes ([`CommandUpdate::apply`]): a rename racing another,
+    /// or a create, leaves one command of that name.
+    async fn update_command(&self, command: &Command) -> StoreResult<CommandUpdate>;
     /// Removes the command; the one removed, `None` if there was none.
     async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>>;
     /// Replaces an application's commands in one scope by `commands` as

@@ -16,8 +16,8 @@ use concord_model::records::{
 
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
-    CommandStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, MessageStore,
-    MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore, PollStore, PollVote,
+    CommandStore, CommandUpdate, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore,
+    MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore, PollStore, PollVote,
     PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore,
     ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
 };
@@ -1465,15 +1465,15 @@ impl CommandStore for MemoryStore {
         Ok(self.lock().scope_commands(application_id, guild_id))
     }
 
-    async fn update_command(&self, command: &Command) -> StoreResult<bool> {
+    async fn update_command(&self, command: &Command) -> StoreResult<CommandUpdate> {
         self.pause().await;
-        match self.lock().commands.get_mut(&command.id) {
-            Some(stored) => {
-                *stored = command.clone();
-                Ok(true)
-            }
-            None => Ok(false),
+        let mut inner = self.lock();
+        let current = inner.scope_commands(command.application_id, command.guild_id);
+        let outcome = CommandUpdate::apply(&current, command);
+        if outcome == CommandUpdate::Updated {
+            inner.commands.insert(command.id, command.clone());
         }
+        Ok(outcome)
     }
 
     async fn delete_command(&self, id: Snowflake) -> StoreResult<Option<Command>> {

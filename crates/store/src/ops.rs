@@ -159,6 +159,33 @@ impl CommandCreate {
     }
 }
 
+/// What [`CommandStore::update_command`](crate::CommandStore::update_command)
+/// did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandUpdate {
+    Updated,
+    /// The command is gone: nothing was written.
+    Gone,
+    /// Another command of its scope has its type and (new) name.
+    NameTaken,
+}
+
+impl CommandUpdate {
+    /// The rule, given the scope's commands now.
+    pub fn apply(current: &[Command], command: &Command) -> CommandUpdate {
+        if !current.iter().any(|c| c.id == command.id) {
+            return CommandUpdate::Gone;
+        }
+        if current
+            .iter()
+            .any(|c| c.id != command.id && same_slot(c, command))
+        {
+            return CommandUpdate::NameTaken;
+        }
+        CommandUpdate::Updated
+    }
+}
+
 /// What a bulk overwrite of a scope's commands writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandOverwrite {

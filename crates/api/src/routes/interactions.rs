@@ -1,6 +1,6 @@
 //! Interactions: a person invokes one as Discord's client does (JSON or
 //! multipart with `payload_json`), and the application answers it through
-//! the token it was given (the token is the only secret: a path segment,
+//! the token it was given (JSON, or multipart with files) (the token is the only secret: a path segment,
 //! never logged, no `Authorization` needed). Follow-ups go through the
 //! webhook routes (`webhooks`).
 
@@ -12,13 +12,20 @@ use concord_service::interactions::{CreateInteraction, InteractionCallback};
 use super::{no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, CarriesFiles, MessageForm, QueryMap, id};
+use crate::extract::{Auth, CarriesFiles, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Interactions" {
         post "/interactions" => create_interaction;
         post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback;
     })
+}
+
+/// A callback's files go with the message it sends or updates.
+impl CarriesFiles for InteractionCallback {
+    fn attach(&mut self, uploads: Vec<Upload>) {
+        self.uploads = uploads;
+    }
 }
 
 /// Files a person attaches to an interaction are not kept.
@@ -39,7 +46,7 @@ async fn interaction_callback(
     state: State,
     Path((i, t)): Path<(String, String)>,
     query: QueryMap,
-    Body(input): Body<InteractionCallback>,
+    MessageForm(input): MessageForm<InteractionCallback>,
 ) -> ApiResult<Response> {
     let interaction = id(&i, "interaction_id")?;
     let with_response = query.flag("with_response")?;

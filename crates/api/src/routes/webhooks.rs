@@ -242,7 +242,7 @@ async fn edit_webhook_message(
     state: State,
     Path((w, t, m)): Path<(String, String, String)>,
     query: QueryMap,
-    Body(input): Body<EditMessage>,
+    MessageForm(input): MessageForm<EditMessage>,
 ) -> ApiResult<Response> {
     let (id, message) = (webhook_id(&w)?, message_id(&m)?);
     let thread = query.id("thread_id")?;

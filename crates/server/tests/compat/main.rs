@@ -1,12 +1,14 @@
 //! Compatibility: real Discord client libraries, unchanged but pointed at
 //! Concord, run a bot through the same scenario. The Python (discord.py,
 //! hikari) and Node (discord.js) libraries come from `scripts/test`, which
-//! installs them first.
+//! installs them first; the Rust ones (twilight, serenity) are
+//! dev-dependencies.
 
 mod cluster;
 mod discordjs;
 mod discordpy;
 mod hikari;
+mod serenity;
 mod twilight;
 
 use std::path::{Path, PathBuf};

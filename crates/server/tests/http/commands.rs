@@ -747,6 +747,47 @@ async fn command_permissions_are_read_by_the_bot_and_set_by_a_guild_manager() {
         ["BASE_TYPE_CHOICES"]
     );
 
+    // Every target is the guild's: a role, a member, a channel (or all of
+    // them), never a thread or another guild's.
+    let (_, elsewhere) = w.s.guild(&w.owner, "Elsewhere").await;
+    let thread =
+        w.s.post(
+            &format!("/channels/{general}/threads"),
+            &w.owner.auth,
+            json!({ "name": "t", "type": 11 }),
+        )
+        .await;
+    let thread = thread.body["id"].as_str().unwrap().to_owned();
+    let all_channels = (w.guild.parse::<u64>().unwrap() - 1).to_string();
+    let targets = json!({ "permissions": [
+        { "id": "123", "type": 1, "permission": true },
+        { "id": w.owner.id, "type": 2, "permission": true },
+        { "id": w.bot.id, "type": 1, "permission": true },
+        { "id": "456", "type": 2, "permission": true },
+        { "id": elsewhere, "type": 3, "permission": true },
+        { "id": thread, "type": 3, "permission": true },
+        { "id": general, "type": 3, "permission": true },
+        { "id": all_channels, "type": 3, "permission": false }
+    ]});
+    let unknown_targets = w.s.put(&one, &w.owner.auth, targets).await;
+    for (at, why) in [
+        ("0", "ROLE"),
+        ("2", "ROLE"),
+        ("3", "USER"),
+        ("4", "CHANNEL"),
+        ("5", "CHANNEL"),
+    ] {
+        let expected = format!("APPLICATION_COMMAND_PERMISSIONS_UNKNOWN_{why}");
+        assert_eq!(
+            errors_at(&unknown_targets, &format!("permissions.{at}.id")),
+            [expected.as_str()]
+        );
+    }
+    let refused = &unknown_targets.body["errors"]["permissions"];
+    for fine in ["1", "6", "7"] {
+        assert!(refused[fine].is_null(), "{fine}: {refused}");
+    }
+
     let set = w.s.put(&one, &w.owner.auth, body.clone()).await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     let expected = json!({

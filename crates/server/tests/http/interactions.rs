@@ -89,7 +89,7 @@ impl World {
     }
 }
 
-async fn connect(s: &TestServer, token: &str) -> GatewayClient {
+pub(crate) async fn connect(s: &TestServer, token: &str) -> GatewayClient {
     let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
     ws.receive().await;
     ws.identify(token, 1 | 512 | 4096 | 32768).await;
@@ -841,4 +841,120 @@ async fn the_token_is_never_logged() {
         "the server logged at trace: {log}"
     );
     assert!(!log.contains(token), "the token was logged");
+}
+
+/// A multipart body: `payload_json` and one file per `(name, bytes)`.
+fn with_files(payload: Value, files: &[(&str, &[u8])]) -> reqwest::multipart::Form {
+    let form = reqwest::multipart::Form::new().text("payload_json", payload.to_string());
+    files
+        .iter()
+        .enumerate()
+        .fold(form, |form, (n, (name, bytes))| {
+            let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string());
+            form.part(format!("files[{n}]"), part)
+        })
+}
+
+/// POSTs (or PATCHes) `form` to `path` without a token; status and body.
+async fn send_form(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    form: reqwest::multipart::Form,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let reply = reqwest::Client::new()
+        .request(method, s.url(&format!("/api/v10{path}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or_default())
+}
+
+/// The bytes an attachment's URL serves.
+async fn served(attachment: &Value) -> Vec<u8> {
+    let url = attachment["url"].as_str().unwrap();
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn callbacks_and_follow_ups_carry_files() {
+    let mut w = World::new().await;
+    let command = w.command(ping()).await;
+
+    // A callback's message, with two files.
+    assert_eq!(w.invoke(&w.owner, &command, "ping").await.status, 204);
+    let (id, token, _) = w.received().await;
+    let answer = json!({ "type": 4, "data": { "content": "report" } });
+    let form = with_files(answer, &[("a.txt", b"alpha"), ("b.log", b"beta!")]);
+    let path = format!("/interactions/{id}/{token}/callback?with_response=true");
+    let (status, body) = send_form(&w.s, "POST", &path, form).await;
+    assert_eq!(status, 200, "{body:?}");
+    let message = &body["resource"]["message"];
+    assert_eq!(message["content"], "report");
+    assert_eq!(message["attachments"][0]["filename"], "a.txt");
+    assert_eq!(message["attachments"][1]["filename"], "b.log");
+    assert_eq!(served(&message["attachments"][1]).await, b"beta!");
+    let created = w.owner_ws.dispatch("MESSAGE_CREATE").await["d"].clone();
+    assert_eq!(created["attachments"][0]["size"], 5);
+
+    // A follow-up with a file and a button.
+    let button = json!([{ "type": 1, "components": [
+        { "type": 2, "style": 1, "label": "Again", "custom_id": "again" } ] }]);
+    let payload = json!({ "content": "more", "components": button });
+    let form = with_files(payload, &[("c.txt", b"gamma")]);
+    let (status, follow) = send_form(&w.s, "POST", &w.webhook(&token, ""), form).await;
+    assert_eq!(status, 200, "{follow:?}");
+    assert_eq!(follow["attachments"][0]["filename"], "c.txt");
+    assert_eq!(served(&follow["attachments"][0]).await, b"gamma");
+    assert_eq!(follow["components"], button);
+
+    // An edit of @original adds a file after those it has.
+    let form = with_files(
+        json!({ "content": "report, amended" }),
+        &[("d.txt", b"delta")],
+    );
+    let original = w.webhook(&token, "/messages/@original");
+    let (status, edited) = send_form(&w.s, "PATCH", &original, form).await;
+    assert_eq!(status, 200, "{edited:?}");
+    let names: Vec<&str> = edited["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.txt", "b.log", "d.txt"]);
+    let read =
+        w.s.get(
+            &format!(
+                "/channels/{}/messages/{}",
+                w.channel,
+                edited["id"].as_str().unwrap()
+            ),
+            &w.owner.auth,
+        )
+        .await;
+    assert_eq!(read.body["attachments"][2]["filename"], "d.txt");
+
+    // A deferred answer's first follow-up fills it, files included.
+    assert_eq!(w.invoke(&w.owner, &command, "ping").await.status, 204);
+    let (id, token, _) = w.received().await;
+    let reply = w.callback(&id, &token, json!({ "type": 5 })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let thinking = reply.body["resource"]["message"]["id"].clone();
+    let form = with_files(json!({ "content": "done" }), &[("e.txt", b"epsilon")]);
+    let (status, filled) = send_form(&w.s, "POST", &w.webhook(&token, ""), form).await;
+    assert_eq!(status, 200, "{filled:?}");
+    assert_eq!(filled["id"], thinking);
+    assert_eq!(filled["flags"], 0);
+    assert_eq!(filled["attachments"][0]["filename"], "e.txt");
+    assert_eq!(served(&filled["attachments"][0]).await, b"epsilon");
 }

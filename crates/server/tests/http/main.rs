@@ -16,6 +16,7 @@ mod errors;
 mod fuzz;
 mod guilds;
 mod interactions;
+mod interactions_endpoint;
 mod invites;
 mod messages;
 mod moderation;

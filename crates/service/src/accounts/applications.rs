@@ -31,7 +31,8 @@ impl Service {
     async fn application_wire(&self, app: &Application) -> ServiceResult<wire::Application> {
         let owner = self.user_wire(app.owner_id).await?;
         let bot = self.user_wire(app.id).await?;
-        Ok(wire::Application::new(app, owner, bot))
+        let verify_key = self.application_key(app.id).await?.verify_key();
+        Ok(wire::Application::new(app, owner, bot, verify_key))
     }
 
     pub async fn create_application(
@@ -59,6 +60,7 @@ impl Service {
             allow_presences: true,
             allow_members: true,
             allow_message_content: true,
+            interactions_endpoint_url: None,
         };
         self.store.create_application(&app, &bot).await?;
         self.application_wire(&app).await
@@ -96,7 +98,8 @@ impl Service {
         self.application_wire(&app).await
     }
 
-    /// The owner edits the description and which privileged intents are allowed.
+    /// The owner edits the description, which privileged intents are
+    /// allowed and the interactions endpoint.
     pub async fn patch_application(
         &self,
         caller: Caller,
@@ -133,6 +136,12 @@ impl Service {
             app.allow_presences = flags & GATEWAY_PRESENCE_LIMITED != 0;
             app.allow_members = flags & GATEWAY_GUILD_MEMBERS_LIMITED != 0;
             app.allow_message_content = flags & GATEWAY_MESSAGE_CONTENT_LIMITED != 0;
+        }
+        if let Some(url) = input.interactions_endpoint_url {
+            app.interactions_endpoint_url = match url.filter(|u| !u.is_empty()) {
+                Some(url) => Some(self.verified_endpoint(app.id, &url).await?),
+                None => None,
+            };
         }
         self.store.update_application(&app).await?;
         self.application_wire(&app).await

@@ -48,6 +48,10 @@ pub struct PatchApplication {
     /// Privileged intents the bot may ask for, as Discord's flag bits
     /// (`GATEWAY_PRESENCE_LIMITED` etc.).
     pub flags: Option<u64>,
+    /// Where interactions are POSTed instead of the gateway; null or ""
+    /// goes back to the gateway.
+    #[serde(default, deserialize_with = "nullable")]
+    pub interactions_endpoint_url: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize)]

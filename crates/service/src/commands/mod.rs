@@ -27,7 +27,7 @@ use concord_model::event::EventKind;
 use concord_model::records::{Command, CommandPermissions};
 use concord_model::wire::{ApplicationCommand, Localized};
 use concord_model::{Permissions, Snowflake, codes};
-use concord_store::CommandCreate;
+use concord_store::{CommandCreate, CommandUpdate};
 
 pub use input::{CommandInput, EditCommandPermissions};
 pub use validate::LOCALES;
@@ -213,10 +213,16 @@ impl Service {
                 ..edited
             },
         };
-        if !self.store.update_command(&edited).await? {
-            return Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND));
+        match self.store.update_command(&edited).await? {
+            CommandUpdate::Updated => Ok(full(&edited)),
+            CommandUpdate::Gone => Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND)),
+            // Taken meanwhile by another rename or a create.
+            CommandUpdate::NameTaken => {
+                let mut errors = FormErrors::new();
+                duplicate(&mut errors, "name");
+                Err(ServiceError::InvalidForm(errors))
+            }
         }
-        Ok(full(&edited))
     }
 
     /// `DELETE .../commands/{id}`.
@@ -374,6 +380,48 @@ impl Service {
             ))
     }
 
+    /// Each overwrite names something of the guild: one of its roles
+    /// (@everyone is the guild's id), one of its members, or one of its
+    /// channels other than threads (all of them: the guild's id less one),
+    /// else 50035 at its `id`.
+    async fn check_permission_targets(
+        &self,
+        view: &crate::GuildView,
+        overwrites: &[concord_model::records::CommandPermission],
+    ) -> ServiceResult<()> {
+        let guild_id = view.guild.id;
+        let all_channels = Snowflake(guild_id.0.wrapping_sub(1));
+        let mut errors = FormErrors::new();
+        for (i, p) in overwrites.iter().enumerate() {
+            let (known, code, message) = match p.kind {
+                1 => (
+                    view.roles.iter().any(|r| r.id == p.id),
+                    "APPLICATION_COMMAND_PERMISSIONS_UNKNOWN_ROLE",
+                    "Unknown role.",
+                ),
+                2 => (
+                    self.store.member(guild_id, p.id).await?.is_some(),
+                    "APPLICATION_COMMAND_PERMISSIONS_UNKNOWN_USER",
+                    "Unknown user.",
+                ),
+                _ => (
+                    p.id == all_channels
+                        || self
+                            .store
+                            .channel(p.id)
+                            .await?
+                            .is_some_and(|c| c.guild_id == Some(guild_id) && !c.is_thread()),
+                    "APPLICATION_COMMAND_PERMISSIONS_UNKNOWN_CHANNEL",
+                    "Unknown channel.",
+                ),
+            };
+            if !known {
+                errors.add(&format!("permissions.{i}.id"), code, message);
+            }
+        }
+        errors.into_result()
+    }
+
     /// `PUT .../guilds/{id}/commands/{id}/permissions`: replaces them.
     /// Discord takes only a user's token here: bots get 20001.
     pub async fn edit_command_permissions(
@@ -398,6 +446,8 @@ impl Service {
             guild_id,
             permissions: validate::permissions(&input)?,
         };
+        self.check_permission_targets(&view, &permissions.permissions)
+            .await?;
         self.store.put_command_permissions(&permissions).await?;
         self.publish(
             EventKind::ApplicationCommandPermissionsUpdate,

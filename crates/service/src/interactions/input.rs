@@ -23,8 +23,12 @@ pub struct CreateInteraction {
 }
 
 /// `POST /interactions/{id}/{token}/callback`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct InteractionCallback {
+    /// Files of a multipart callback (`files[n]`), for the message it
+    /// sends or updates.
+    #[serde(skip)]
+    pub uploads: Vec<crate::attachments::Upload>,
     #[serde(rename = "type")]
     pub kind: u8,
     #[serde(default)]

@@ -6,6 +6,8 @@
 //! person), then delivered: the whole interaction to the application's
 //! bot, `{id, nonce}` to the invoker, and the deadline watched.
 
+use std::sync::Arc;
+
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
     Command, CommandPermission, CommandPermissions, integration_type, interaction_context,
@@ -39,7 +41,7 @@ impl Service {
     /// Accepts an interaction (answered 204): the application's bot hears
     /// of it at once and must answer within 3 seconds.
     pub async fn create_interaction(
-        &self,
+        self: &Arc<Self>,
         caller: Caller,
         input: CreateInteraction,
     ) -> ServiceResult<()> {
@@ -170,12 +172,22 @@ impl Service {
         if let Some(message) = invoked.message {
             payload["message"] = message;
         }
-        self.publish(
-            EventKind::InteractionCreate,
-            Audience::Users(vec![app]),
-            payload,
-        )
-        .await;
+        let endpoint = self
+            .store
+            .application(app)
+            .await?
+            .and_then(|a| a.interactions_endpoint_url);
+        match endpoint {
+            Some(url) => self.deliver_over_http(url, &interaction, token, payload),
+            None => {
+                self.publish(
+                    EventKind::InteractionCreate,
+                    Audience::Users(vec![app]),
+                    payload,
+                )
+                .await
+            }
+        }
         if input.kind != APPLICATION_COMMAND_AUTOCOMPLETE {
             let data = json!({ "id": id, "nonce": input.nonce });
             self.publish(EventKind::InteractionCreate, interaction.invoker(), data)

@@ -1,7 +1,8 @@
 //! Interactions: a person invokes an application's command, clicks a
 //! component of its message or submits its modal (`invoke`); the
-//! application's bot gets INTERACTION_CREATE with a token and answers
-//! once within 3 seconds, then follows up for 15 minutes through
+//! application's bot gets INTERACTION_CREATE with a token, or its
+//! interactions endpoint a signed POST (`endpoint`, `signing`), and
+//! answers once within 3 seconds, then follows up for 15 minutes through
 //! `/webhooks/{application_id}/{token}` (`respond`).
 //!
 //! Every node may take any step, so an interaction's state is in the
@@ -23,9 +24,11 @@
 //! Depends on access, commands (the records), messages, webhooks (the
 //! poster's view).
 
+mod endpoint;
 pub mod input;
 mod invoke;
 mod respond;
+pub(crate) mod signing;
 pub(crate) mod token;
 
 use std::time::Duration;

@@ -95,11 +95,12 @@ impl Service {
             );
         }
         let data = input.data.unwrap_or(Value::Null);
+        let uploads = input.uploads;
         let answered = match input.kind {
             callback::CHANNEL_MESSAGE_WITH_SOURCE => {
-                let message = self
-                    .response_message(&interaction, message_input(data)?, false)
-                    .await?;
+                let mut input = message_input(data)?;
+                input.uploads = uploads;
+                let message = self.response_message(&interaction, input, false).await?;
                 self.acknowledge(&interaction).await?;
                 let out = self.deliver_response(&mut interaction, message).await?;
                 answered(out, false)
@@ -131,7 +132,8 @@ impl Service {
                 }
             }
             callback::UPDATE_MESSAGE => {
-                let edit = edit_input(data)?;
+                let mut edit = edit_input(data)?;
+                edit.uploads = uploads;
                 let target = self
                     .response(
                         &interaction,
@@ -275,6 +277,7 @@ impl Service {
                     embeds: Some(input.embeds),
                     components: Some(input.components),
                     allowed_mentions: input.allowed_mentions,
+                    uploads: input.uploads,
                     ..EditMessage::default()
                 };
                 return self.edit_response(&interaction, target, edit).await;

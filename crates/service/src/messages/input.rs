@@ -82,6 +82,10 @@ pub struct PollVoteInput {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct EditMessage {
+    /// Files an edit adds (multipart `files[n]`, where a route takes them:
+    /// an interaction's responses), after those the message has.
+    #[serde(skip)]
+    pub uploads: Vec<crate::attachments::Upload>,
     #[serde(default, deserialize_with = "nullable")]
     pub content: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]

@@ -550,14 +550,34 @@ impl Service {
             patch.flags =
                 Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
         }
+        if !input.uploads.is_empty() {
+            view.require(Permissions::ATTACH_FILES)?;
+            if message.attachments.len() + input.uploads.len() > limits::ATTACHMENTS_MAX {
+                let most = limits::ATTACHMENTS_MAX;
+                errors.add(
+                    "attachments",
+                    "BASE_TYPE_MAX_LENGTH",
+                    format!("Must be {most} or fewer in length."),
+                );
+            }
+        }
         errors.into_result()?;
+        if !input.uploads.is_empty() {
+            let added = self
+                .store_uploads(message.channel_id, input.uploads)
+                .await?;
+            let mut files = message.attachments.clone();
+            files.extend(added);
+            patch.attachments = Some(files);
+        }
         let content = patch.content.as_ref().unwrap_or(&message.content);
         let embeds = patch.embeds.as_ref().unwrap_or(&message.embeds);
         let components = patch.components.as_ref().unwrap_or(&message.components);
+        let files = patch.attachments.as_ref().unwrap_or(&message.attachments);
         if content.trim().is_empty()
             && embeds.is_empty()
             && components.is_empty()
-            && message.attachments.is_empty()
+            && files.is_empty()
         {
             return Err(ServiceError::BadRequest(codes::EMPTY_MESSAGE));
         }

@@ -55,7 +55,8 @@ impl Service {
             return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
         }
         let view = self.reopen_for_message(view).await?;
-        let (message, username, avatar_url) = input.message();
+        let (mut message, username, avatar_url) = input.message();
+        message.components = None;
         let mut errors = FormErrors::new();
         if let Some(username) = &username {
             super::check_name(&mut errors, "username", username);

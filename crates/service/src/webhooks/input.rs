@@ -40,6 +40,9 @@ pub struct ExecuteWebhook {
     pub allowed_mentions: Option<AllowedMentions>,
     pub flags: Option<u64>,
     pub poll: Option<PollInput>,
+    /// An interaction's follow-up may carry components; a webhook's
+    /// message does not.
+    pub components: Option<Vec<Value>>,
 }
 
 impl ExecuteWebhook {
@@ -53,6 +56,7 @@ impl ExecuteWebhook {
             allowed_mentions: self.allowed_mentions,
             flags: self.flags,
             poll: self.poll,
+            components: self.components,
             ..CreateMessage::default()
         };
         (message, self.username, self.avatar_url)
