@@ -842,3 +842,61 @@ async fn the_token_is_never_logged() {
     );
     assert!(!log.contains(token), "the token was logged");
 }
+
+/// The names of the commands the index lists for `who` in `channel`.
+async fn indexed(s: &TestServer, who: &Account, channel: &str) -> Vec<String> {
+    let path = format!("/channels/{channel}/application-command-index");
+    let reply = s.get(&path, &who.auth).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let mut names: Vec<String> = reply.body["application_commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_command_index_lists_what_each_person_may_use() {
+    let w = World::new().await;
+    w.command(ping()).await;
+    w.command(json!({ "name": "admins", "description": "d", "default_member_permissions": "0" }))
+        .await;
+    let global = format!("/applications/{}/commands", w.bot.id);
+    for body in [
+        json!({ "name": "anywhere", "description": "d" }),
+        json!({ "name": "dm", "description": "d", "contexts": [1] }),
+    ] {
+        let made = w.s.post(&global, &w.bot.auth, body).await;
+        assert!(matches!(made.status, 200 | 201), "{:?}", made.body);
+    }
+    // The owner administers the guild; the member does not; DM-only
+    // commands stay out of the guild.
+    assert_eq!(
+        indexed(&w.s, &w.owner, &w.channel).await,
+        ["admins", "anywhere", "ping"]
+    );
+    assert_eq!(
+        indexed(&w.s, &w.member, &w.channel).await,
+        ["anywhere", "ping"]
+    );
+    let path = format!("/channels/{}/application-command-index", w.channel);
+    let index = w.s.get(&path, &w.member.auth).await.body;
+    assert_eq!(index["applications"][0]["id"], json!(w.bot.id));
+    // In the DM with the bot: its global commands for that context.
+    let dm =
+        w.s.post(
+            "/users/@me/channels",
+            &w.member.auth,
+            json!({ "recipient_id": w.bot.id }),
+        )
+        .await;
+    let dm = dm.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(indexed(&w.s, &w.member, &dm).await, ["anywhere", "dm"]);
+    // A channel one cannot see: nothing listed, as for any read of it.
+    let (_, other) = w.s.guild(&w.owner, "Private").await;
+    let path = format!("/channels/{other}/application-command-index");
+    assert_eq!(w.s.get(&path, &w.member.auth).await.status, 403);
+}

@@ -23,6 +23,7 @@
 //! Depends on access, commands (the records), messages, webhooks (the
 //! poster's view).
 
+mod index;
 pub mod input;
 mod invoke;
 mod respond;
