@@ -551,6 +551,223 @@ async function main() {
       await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.unread === 'false', ids.general, 'read state');
     });
 
+    // ---- a bot of alice's, its slash commands, components and modals ----
+
+    /** A bot connected over the gateway from a page of its own; `handle(d)` answers each interaction. */
+    async function startBot(botToken, handle) {
+      const page = await browser.newPage();
+      await page.goto(`${base}/static/favicon.svg`);
+      await page.exposeFunction('onInteraction', (d) => handle(d).catch((e) => pageErrors.push(`bot: ${e.message}`)));
+      await page.evaluate((token) => new Promise((ready) => {
+        const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/?v=10&encoding=json`);
+        let seq = null;
+        ws.onmessage = (e) => {
+          const p = JSON.parse(e.data);
+          if (p.s) seq = p.s;
+          if (p.op === 10) {
+            setInterval(() => ws.send(JSON.stringify({ op: 1, d: seq })), p.d.heartbeat_interval);
+            ws.send(JSON.stringify({ op: 2, d: { token, intents: 1, properties: { os: 'linux', browser: 'e2e', device: 'e2e' } } }));
+          }
+          if (p.t === 'READY') ready();
+          if (p.t === 'INTERACTION_CREATE') window.onInteraction(p.d);
+        };
+      }), botToken);
+      return page;
+    }
+    const answer = async (d, body) => {
+      const res = await fetch(`${base}/api/v10/interactions/${d.id}/${d.token}/callback`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`callback ${body.type}: ${res.status} ${await res.text()}`);
+    };
+    const followUp = async (d, method, path, body) => {
+      const res = await fetch(`${base}/api/v10/webhooks/${d.application_id}/${d.token}${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    };
+    const COLOURS = ['red', 'green', 'blue', 'black', 'white'];
+    /** What the bot does with each interaction. */
+    async function botHandle(d) {
+      const option = (name) => d.data.options?.find((o) => o.name === name)?.value;
+      if (d.type === 4) {
+        const typed = String(option('colour') ?? '').toLowerCase();
+        const choices = COLOURS.filter((c) => c.startsWith(typed)).map((c) => ({ name: `Colour ${c}`, value: c }));
+        return answer(d, { type: 8, data: { choices } });
+      }
+      if (d.type === 2 && d.data.name === 'paint') {
+        return answer(d, { type: 4, data: { content: `Painted ${option('colour')} ${option('times') ?? 1} time(s)` } });
+      }
+      if (d.type === 2 && d.data.name === 'secret') {
+        return answer(d, { type: 4, data: { content: 'A secret for you', flags: 64 } });
+      }
+      if (d.type === 2 && d.data.name === 'slow') {
+        await answer(d, { type: 5 });
+        await new Promise((r) => setTimeout(r, 1500));
+        return followUp(d, 'PATCH', '/messages/@original', { content: 'Done thinking' });
+      }
+      if (d.type === 2 && d.data.name === 'menu') {
+        return answer(d, { type: 4, data: {
+          content: 'Pick something',
+          components: [
+            { type: 1, components: [
+              { type: 2, style: 1, label: 'Feedback', custom_id: 'feedback' },
+              { type: 2, style: 4, label: 'Off', custom_id: 'off', disabled: true },
+              { type: 2, style: 5, label: 'Docs', url: 'https://example.org/docs' },
+            ] },
+            { type: 1, components: [
+              { type: 3, custom_id: 'fruit', placeholder: 'A fruit', options: [{ label: 'Apple', value: 'apple' }, { label: 'Pear', value: 'pear' }] },
+            ] },
+          ],
+        } });
+      }
+      if (d.type === 3 && d.data.custom_id === 'feedback') {
+        return answer(d, { type: 9, data: { custom_id: 'feedback-form', title: 'Your feedback', components: [
+          { type: 1, components: [{ type: 4, custom_id: 'text', label: 'What do you think?', style: 2, required: true, max_length: 200 }] },
+        ] } });
+      }
+      if (d.type === 3 && d.data.custom_id === 'fruit') {
+        return answer(d, { type: 7, data: { content: `You picked ${d.data.values[0]}`, components: [] } });
+      }
+      if (d.type === 5) {
+        const text = d.data.components[0].components[0].value;
+        return answer(d, { type: 4, data: { content: `Thanks for: ${text}` } });
+      }
+      // `/silent` gets no answer: it fails at the deadline.
+      return undefined;
+    }
+
+    await step('a bot with slash commands joins', async () => {
+      const app = await http(alice, 'POST', '/applications', { name: 'Painter' });
+      const { token: botToken } = await http(alice, 'POST', `/applications/${app.id}/bot/reset`, {});
+      await http(alice, 'POST', `/oauth2/authorize?client_id=${app.id}&scope=bot&permissions=0`, { guild_id: ids.guild, permissions: '0', authorize: true });
+      ids.app = app.id;
+      const res = await fetch(`${base}/api/v10/applications/${app.id}/guilds/${ids.guild}/commands`, {
+        method: 'PUT',
+        headers: { Authorization: `Bot ${botToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify([
+          { name: 'paint', description: 'Paints in a colour', options: [
+            { type: 3, name: 'colour', description: 'Which colour', required: true, autocomplete: true },
+            { type: 4, name: 'times', description: 'How often', choices: [{ name: 'Once', value: 1 }, { name: 'Twice', value: 2 }] },
+          ] },
+          { name: 'secret', description: 'Tells you a secret' },
+          { name: 'slow', description: 'Takes its time' },
+          { name: 'menu', description: 'Shows buttons' },
+          { name: 'silent', description: 'Never answers' },
+        ]),
+      });
+      check(res.ok, `commands registered: ${res.status} ${await res.text()}`);
+      await startBot(botToken, botHandle);
+    });
+
+    await step('slash commands: typing / lists them, options and autocomplete', async () => {
+      await openChannel(bob, 'general');
+      const input = bob.getByTestId('composer-input');
+      await input.click();
+      await input.fill('/');
+      await visible(bob.locator('[data-testid="command-option"][data-command="paint"]'), '/paint listed');
+      await input.fill('/pa');
+      await until(bob, () => document.querySelectorAll('[data-testid="command-option"]').length === 1, null, 'only /paint matches');
+      await shot(bob, 'slash-commands');
+      await input.press('Enter');
+      await visible(bob.getByTestId('command-form'), 'command form');
+      const colour = bob.locator('[data-testid="command-field"][data-option="colour"]');
+      await colour.fill('bl');
+      await visible(bob.locator('[data-testid="autocomplete-option"][data-value="blue"]'), 'autocomplete suggestions');
+      check(await bob.locator('[data-testid="autocomplete-option"][data-value="black"]').count() === 1, 'both colours starting with bl');
+      await bob.locator('[data-testid="autocomplete-option"][data-value="blue"]').click();
+      await bob.locator('[data-testid="command-field"][data-option="times"]').selectOption('2');
+      await bob.getByTestId('command-send').click();
+      await hidden(bob.getByTestId('command-form'), 'form closed after sending');
+      await visible(exactly(alice, 'Painted blue 2 time(s)'), 'the answer reaches everyone');
+      await visible(message(alice, 'Painted blue').getByTestId('interaction-header').filter({ hasText: 'used /paint' }), 'who used which command');
+      await hidden(bob.getByTestId('interaction-notice'), 'no pending notice once answered');
+    });
+
+    /** Bob picks and sends a command without options. */
+    async function runCommand(page, name) {
+      const input = page.getByTestId('composer-input');
+      await input.click();
+      await input.fill(`/${name}`);
+      await visible(page.locator(`[data-testid="command-option"][data-command="${name}"]`), `/${name} listed`);
+      await page.locator(`[data-testid="command-option"][data-command="${name}"]`).click();
+      await page.getByTestId('command-send').click();
+    }
+
+    await step('slash commands: ephemeral, thinking, failure', async () => {
+      await runCommand(bob, 'secret');
+      const secret = exactly(bob, 'A secret for you');
+      await visible(secret.getByTestId('ephemeral-note'), 'only you can see this');
+      await runCommand(bob, 'slow');
+      await visible(bob.getByTestId('thinking'), 'is thinking…');
+      await visible(exactly(bob, 'Done thinking'), 'the deferred answer fills in');
+      await hidden(bob.getByTestId('thinking'), 'thinking ends');
+      // The ephemeral answer was bob's alone.
+      await visible(exactly(alice, 'Done thinking'), 'alice sees the deferred answer');
+      check(await exactly(alice, 'A secret for you').count() === 0, 'alice must not see the ephemeral answer');
+      await secret.getByTestId('dismiss-ephemeral').click();
+      await hidden(secret, 'ephemeral dismissed');
+      await runCommand(bob, 'silent');
+      await visible(bob.getByTestId('interaction-notice').getByTestId('interaction-failed'), 'interaction failure shown', T + 5000);
+      await shot(bob, 'interaction-failed');
+      await bob.getByTestId('dismiss-interaction').click();
+      await hidden(bob.getByTestId('interaction-notice'), 'failure dismissed');
+    });
+
+    await step('components: buttons, a link, a select, a modal', async () => {
+      await runCommand(bob, 'menu');
+      const menu = exactly(bob, 'Pick something');
+      await visible(menu.getByTestId('components'), 'components rendered');
+      check(await menu.locator('[data-testid="component-button"][data-custom-id="off"]').isDisabled(), 'disabled button');
+      const link = menu.getByTestId('component-link');
+      check((await link.getAttribute('target')) === '_blank' && (await link.getAttribute('href')) === 'https://example.org/docs', 'link button opens in a new tab');
+      await shot(bob, 'components');
+      await menu.locator('[data-testid="component-button"][data-custom-id="feedback"]').click();
+      await visible(bob.getByTestId('app-modal'), 'the modal opens');
+      await bob.locator('[data-testid="modal-input"][data-custom-id="text"]').fill('Lovely colours');
+      await shot(bob, 'modal');
+      await bob.getByTestId('modal-submit').click();
+      await visible(exactly(alice, 'Thanks for: Lovely colours'), 'the modal submission answered');
+      // The select updates its message in place.
+      await menu.getByTestId('component-select').selectOption('pear');
+      await visible(message(alice, 'You picked pear'), 'message updated by the select');
+      check(await message(alice, 'Pick something').count() === 0, 'the old text replaced');
+    });
+
+    await step('polls: create, vote, change, take back, end', async () => {
+      await alice.getByTestId('poll-button').click();
+      await visible(alice.getByTestId('poll-dialog'), 'poll dialog');
+      await alice.getByTestId('poll-question-input').fill('Lunch where?');
+      const answers = alice.getByTestId('poll-answer-input');
+      await answers.nth(0).fill('Pizza place');
+      await answers.nth(1).fill('Noodle bar');
+      await alice.getByTestId('poll-add-answer').click();
+      await answers.nth(2).fill('Bring my own');
+      await alice.getByTestId('poll-submit').click();
+      const poll = (page) => page.getByTestId('poll').filter({ hasText: 'Lunch where?' });
+      await visible(poll(bob), 'bob sees the poll');
+      const answer = (page, id) => poll(page).locator(`[data-testid="poll-answer"][data-answer-id="${id}"]`);
+      await answer(bob, 1).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="1"]')?.dataset.count === '1', null, 'alice sees bob\'s vote');
+      await answer(alice, 2).click();
+      await until(bob, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="2"]')?.dataset.count === '1', null, 'bob sees alice\'s vote');
+      await visible(poll(bob).getByTestId('poll-count').filter({ hasText: '50%' }), 'percentages');
+      check((await answer(bob, 1).getAttribute('aria-pressed')) === 'true', 'bob\'s own vote marked');
+      // Another answer moves the vote; the same one takes it back.
+      await answer(bob, 3).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="3"]')?.dataset.count === '1' && document.querySelector('[data-testid="poll-answer"][data-answer-id="1"]')?.dataset.count === '0', null, 'vote moved');
+      await answer(bob, 3).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="3"]')?.dataset.count === '0', null, 'vote taken back');
+      await shot(alice, 'poll');
+      await poll(alice).getByTestId('poll-end').click();
+      await visible(poll(bob).getByTestId('poll-status').filter({ hasText: 'Poll ended' }), 'ended for bob');
+      check(await answer(bob, 1).isDisabled(), 'no votes after the end');
+    });
+
     await step('threads', async () => {
       await alice.getByTestId('toggle-threads').click();
       await visible(alice.getByTestId('threads-panel'), 'threads panel');

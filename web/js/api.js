@@ -160,6 +160,21 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     removeReaction: (channelId, messageId, emoji) =>
       request('DELETE', `/channels/${channelId}/messages/${messageId}/reactions/${enc(emoji)}/@me`),
     typing: (channelId) => request('POST', `/channels/${channelId}/typing`, { retries: 0 }),
+    // Applications: what `/` lists, and invoking (commands, components, modals).
+    commandIndex: (channelId) => request('GET', `/channels/${channelId}/application-command-index`),
+    interact: (body) => request('POST', '/interactions', { body, retries: 0 }),
+
+    // Polls
+    votePoll: (channelId, messageId, answerIds) =>
+      request('PUT', `/channels/${channelId}/polls/${messageId}/answers/@me`, { body: { answer_ids: answerIds } }),
+    expirePoll: (channelId, messageId) => request('POST', `/channels/${channelId}/polls/${messageId}/expire`),
+
+    // Notifications
+    vapidKey: () => request('GET', '/push/vapid-key'),
+    pushSubscribe: (subscription) => request('PUT', '/users/@me/push-subscriptions', { body: subscription }),
+    pushUnsubscribe: (endpoint) => request('DELETE', '/users/@me/push-subscriptions', { body: { endpoint } }),
+    patchGuildSettings: (guildId, body) => request('PATCH', `/users/@me/guilds/${guildId ?? '@me'}/settings`, { body }),
+
     ack: (channelId, messageId) => request('POST', `/channels/${channelId}/messages/${messageId}/ack`, { body: {} }),
   };
   return api;

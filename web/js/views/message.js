@@ -10,6 +10,12 @@ import { showMenu, closeMenu, confirmAction, promptText } from './dialog.js';
 import { showMemberCard } from './people.js';
 import { COMMON_EMOJI } from '../emoji.js';
 import { icon } from '../icons.js';
+import { renderComponents } from './components.js';
+import { renderPoll } from './poll.js';
+
+/** Message flags the client shows. */
+const EPHEMERAL = 64;
+const LOADING = 128;
 
 const IMAGE_EXT = /\.(png|jpe?g|gif|webp|avif|bmp)$/i;
 
@@ -86,6 +92,7 @@ export function renderMessage(ctx, m, opts) {
   });
 
   if (m.message_reference && m.type === 19) el.appendChild(replyPreview(ctx, m, channel));
+  if (m.interaction_metadata) el.appendChild(interactionHeader(ctx, m, guildId));
 
   const gutter = grouped
     ? h('time', { class: 'gutter-time', dateTime: m.timestamp, title: formatFull(m.timestamp), text: formatTime(m.timestamp) })
@@ -110,7 +117,9 @@ export function renderMessage(ctx, m, opts) {
     );
   }
 
-  if (opts.editing) {
+  if ((m.flags ?? 0) & LOADING) {
+    body.appendChild(h('div', { class: 'message-content thinking', testid: 'thinking', role: 'status', text: `${name} is thinking…` }));
+  } else if (opts.editing) {
     body.appendChild(editForm(ctx, m, opts));
   } else if (m.content) {
     const content = h('div', { class: 'message-content', testid: 'message-content' });
@@ -121,6 +130,17 @@ export function renderMessage(ctx, m, opts) {
     body.appendChild(content);
   }
   if (m.attachments?.length) body.appendChild(attachments(m));
+  if (m.poll) body.appendChild(renderPoll(ctx, m));
+  if (m.components?.length) body.appendChild(renderComponents(ctx, m));
+  if ((m.flags ?? 0) & EPHEMERAL) {
+    el.classList.add('ephemeral');
+    body.appendChild(
+      h('p', { class: 'ephemeral-note hint', testid: 'ephemeral-note' },
+        'Only you can see this · ',
+        h('button', { type: 'button', class: 'link-button', testid: 'dismiss-ephemeral', onClick: () => ctx.actions.dismissEphemeral(m.channel_id, m.id) }, 'Dismiss message'),
+      ),
+    );
+  }
   if (m.thread && !m.pending) body.appendChild(threadLink(ctx, m.thread));
   if (m.failed) {
     body.appendChild(
@@ -133,8 +153,22 @@ export function renderMessage(ctx, m, opts) {
   if (m.reactions?.length) body.appendChild(reactions(ctx, m));
 
   el.append(gutter, body);
-  if (!m.pending && !opts.editing) el.appendChild(toolbar(ctx, m, channel, mine, name));
+  if (!m.pending && !opts.editing && !((m.flags ?? 0) & EPHEMERAL)) el.appendChild(toolbar(ctx, m, channel, mine, name));
   return el;
+}
+
+/** "Someone used /command" above an application's answer. */
+function interactionHeader(ctx, m, guildId) {
+  const meta = m.interaction_metadata;
+  const userId = meta.user?.id ?? meta.user_id;
+  const user = meta.user ?? ctx.store.state.users.get(userId);
+  const who = displayName(user, guildId ? ctx.store.member(guildId, userId) : null);
+  const what = meta.name ?? m.interaction?.name;
+  return h('div', { class: 'reply-preview interaction-header', testid: 'interaction-header' },
+    h('span', { 'aria-hidden': 'true', text: '↱ ' }),
+    h('span', { class: 'reply-author', text: who }),
+    h('span', { class: 'hint', text: what ? ` used /${what}` : ' used a command' }),
+  );
 }
 
 function replyPreview(ctx, m, channel) {

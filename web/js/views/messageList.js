@@ -7,6 +7,7 @@
 import { h } from '../dom.js';
 import { renderMessage } from './message.js';
 import { channelTitle, isThread } from './common.js';
+import { interactionNotices } from './slashCommands.js';
 
 const GROUP_MS = 7 * 60 * 1000;
 const LOAD_MARGIN_PX = 600;
@@ -23,6 +24,7 @@ export function mountMessageList(ctx) {
   const { store, actions } = ctx;
   const top = h('div', { class: 'messages-top', testid: 'messages-top' });
   const items = h('div', { class: 'message-items' });
+  const notices = h('div', { class: 'interaction-notices', testid: 'interaction-notices' });
   const scroller = h('div', {
     class: 'messages',
     testid: 'message-list',
@@ -31,7 +33,7 @@ export function mountMessageList(ctx) {
     'aria-live': 'polite',
     'aria-relevant': 'additions',
     tabIndex: 0,
-  }, top, items);
+  }, top, items, notices);
   const present = h('div', { class: 'jump-bar', hidden: true },
     h('span', { text: 'You are viewing older messages' }),
     h('button', { type: 'button', class: 'button button-small', testid: 'jump-to-present', onClick: () => actions.jumpToPresent(channelId) }, 'Jump to present'),
@@ -116,6 +118,7 @@ export function mountMessageList(ctx) {
     }
 
     top.replaceChildren(topContent(entry, channel));
+    notices.replaceChildren(...interactionNotices(ctx, channelId));
     present.hidden = !entry.hasNewer;
 
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -219,6 +222,7 @@ export function mountMessageList(ctx) {
   const offs = [
     store.on('messages', (id) => id === channelId && render()),
     store.on('ui', () => render()),
+    store.on('interactions', (id) => id === channelId && render()),
     store.on('channels', () => {
       if (channelId && !store.state.messages.get(channelId)?.loaded) render();
     }),
