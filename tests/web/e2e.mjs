@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
+import { createECDH, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const BIN = resolve(process.env.CONCORD_BIN ?? 'target/debug/concord');
@@ -34,7 +35,7 @@ class Server {
   /** Starts `concord serve`; resolves with its base URL (the first stdout line ends with it). */
   start(listen = '127.0.0.1:0') {
     const args = ['serve', '--listen', listen, '--data-dir', this.dataDir, '--log', 'warn'];
-    const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off', CONCORD_OUTBOUND_ALLOW: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((done) => proc.once('exit', (code, signal) => done({ code, signal })));
     proc.stderr.on('data', (chunk) => {
@@ -766,6 +767,85 @@ async function main() {
       await poll(alice).getByTestId('poll-end').click();
       await visible(poll(bob).getByTestId('poll-status').filter({ hasText: 'Poll ended' }), 'ended for bob');
       check(await answer(bob, 1).isDisabled(), 'no votes after the end');
+    });
+
+    await step('notification settings: a guild\'s and a channel\'s', async () => {
+      await bob.getByTestId('guild-menu').click();
+      await bob.getByTestId('menu-notifications').click();
+      const dialog = bob.getByTestId('notification-settings');
+      await visible(dialog, 'guild notification settings');
+      await dialog.locator('input[data-level="1"]').check();
+      await dialog.getByTestId('notify-suppress-everyone').check();
+      await dialog.getByTestId('notify-mute').selectOption('60');
+      await shot(bob, 'notification-settings');
+      const saved = bob.waitForResponse((r) => r.url().endsWith(`/users/@me/guilds/${ids.guild}/settings`) && r.request().method() === 'PATCH');
+      await dialog.getByTestId('notify-save').click();
+      check((await saved).status() === 200, 'guild settings saved');
+      await hidden(dialog, 'dialog closed');
+      // What the server answered (and USER_GUILD_SETTINGS_UPDATE) is what the dialog shows again.
+      await bob.getByTestId('guild-menu').click();
+      await bob.getByTestId('menu-notifications').click();
+      check(await dialog.locator('input[data-level="1"]').isChecked(), 'level kept');
+      check(await dialog.getByTestId('notify-suppress-everyone').isChecked(), 'suppression kept');
+      check((await dialog.getByTestId('notify-mute').inputValue()) === 'keep', 'the mute shows its end');
+      await dialog.getByTestId('notify-mute').selectOption('');
+      await dialog.locator('input[data-level="0"]').check();
+      await dialog.getByTestId('notify-suppress-everyone').uncheck();
+      await dialog.getByTestId('notify-save').click();
+      await hidden(dialog, 'dialog closed again');
+      // A channel muted for good shows muted in the list, until unmuted.
+      await bob.getByTestId('channel-notifications').click();
+      await dialog.getByTestId('notify-mute').selectOption('forever');
+      await dialog.getByTestId('notify-save').click();
+      const general = bob.locator(`[data-testid="channel-item"][data-channel-id="${ids.general}"]`);
+      await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.muted === 'true', ids.general, '#general muted');
+      await bob.getByTestId('channel-notifications').click();
+      await dialog.getByTestId('notify-mute').selectOption('');
+      await dialog.getByTestId('notify-save').click();
+      await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.muted === 'false', ids.general, '#general unmuted');
+      check((await general.getAttribute('data-muted')) === 'false', 'unmuted');
+    });
+
+    await step('web push: subscribing from the settings, the service worker shows a push', async () => {
+      await bob.context().grantPermissions(['notifications'], { origin: base });
+      // Headless Chromium has no push service of its own: the browser's
+      // subscription is stood in for, with real keys, and an endpoint the
+      // server is told to allow.
+      const ecdh = createECDH('prime256v1');
+      ecdh.generateKeys();
+      const keys = { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+      const endpoint = `http://127.0.0.1:9/push/${randomBytes(8).toString('hex')}`;
+      await bob.evaluate(({ endpoint, keys }) => {
+        const subscription = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys }), unsubscribe: async () => { window.__subscription = null; return true; } };
+        PushManager.prototype.subscribe = async () => (window.__subscription = subscription);
+        PushManager.prototype.getSubscription = async () => window.__subscription ?? null;
+      }, { endpoint, keys });
+      await bob.getByTestId('user-settings').click();
+      await visible(bob.getByTestId('user-settings-dialog'), 'settings dialog');
+      const stored = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'PUT');
+      await bob.getByTestId('push-toggle').check();
+      check((await stored).status() === 204, 'the subscription reached the server');
+      await visible(bob.getByTestId('push-status').filter({ hasText: 'gets notifications' }), 'push on');
+      // A push delivered to the service worker (through the DevTools protocol) shows a notification.
+      const cdp = await bob.context().newCDPSession(bob);
+      const registrationId = new Promise((done) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const r = registrations.find((x) => x.scopeURL.endsWith('/static/js/') && !x.isDeleted);
+        if (r) done(r.registrationId);
+      }));
+      await cdp.send('ServiceWorker.enable');
+      const payload = { type: 'mention', guild_id: ids.guild, channel_id: ids.general, message_id: '1', title: 'alice in #general', body: 'Lunch is ready' };
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin: base, registrationId: await registrationId, data: JSON.stringify(payload) });
+      await until(bob, async () => {
+        const reg = await navigator.serviceWorker.getRegistration('/static/js/sw.js');
+        const shown = await reg?.getNotifications();
+        return shown?.some((n) => n.title === 'alice in #general' && n.body === 'Lunch is ready' && n.data?.path?.startsWith('/channels/'));
+      }, null, 'the notification is shown');
+      // Turned off: the server forgets the subscription (a second delete would be refused).
+      const dropped = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'DELETE');
+      await bob.getByTestId('push-toggle').uncheck();
+      check((await dropped).status() === 204, 'the subscription dropped on the server');
+      await bob.keyboard.press('Escape');
+      await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
     });
 
     await step('threads', async () => {

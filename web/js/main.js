@@ -11,6 +11,9 @@ import { renderInvite } from './views/invite.js';
 import { mountShell } from './views/shell.js';
 import { currentStatus } from './views/userPanel.js';
 import { closeMenu } from './views/dialog.js';
+import { followWorkerClicks, hiddenTabAlerts } from './notifications.js';
+import { alertReason, letsThrough } from './notify.js';
+import { displayName } from './util.js';
 
 const TOKEN_KEY = 'concord.token';
 const root = document.getElementById('root');
@@ -87,10 +90,30 @@ function onDispatch(type, data) {
       break;
     case 'MESSAGE_CREATE':
       if (!data.guild_id && !store.state.channels.has(data.channel_id)) actions.learnChannel(data.channel_id);
+      alertIfConcerned(data);
       break;
     default:
       break;
   }
+}
+
+const alertHidden = hiddenTabAlerts({ navigate: (path) => navigate(path) });
+followWorkerClicks((path) => navigate(path));
+
+/** While the tab is hidden, what would push to this person alerts here. */
+function alertIfConcerned(m) {
+  const me = store.state.me?.id;
+  const guild = m.guild_id ? store.state.guilds.get(m.guild_id) : null;
+  const channel = store.state.channels.get(m.channel_id);
+  const reason = alertReason(m, me, guild ? store.member(guild.id, me)?.roles ?? [] : [], {
+    direct: !m.guild_id,
+    repliedToMe: m.referenced_message?.author?.id === me,
+  });
+  const channels = [m.channel_id, channel?.parent_id].filter(Boolean);
+  if (!letsThrough(store.guildSettings(m.guild_id ?? '@me'), guild?.default_message_notifications ?? 0, channels, reason)) return;
+  const author = displayName(m.author, m.member);
+  const title = channel?.name ? `${author} in #${channel.name}` : author;
+  alertHidden(m, { title, body: String(m.content ?? '').slice(0, 200) || 'Sent an attachment' });
 }
 
 // ---- routing ----

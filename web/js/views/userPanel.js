@@ -4,6 +4,7 @@
 import { h, avatar, iconButton } from '../dom.js';
 import { redraw } from './common.js';
 import { showMenu } from './dialog.js';
+import { openUserSettings } from './userSettings.js';
 
 export const STATUSES = [
   ['online', 'Online'],
@@ -63,5 +64,5 @@ function build(ctx) {
       h('span', { class: 'truncate hint', text: label }),
     ),
   );
-  return [picker, iconButton('Log out', 'logout', () => ctx.session.logout(), { testid: 'logout', 'data-key': 'logout' })];
+  return [picker, iconButton('User settings', 'gear', () => openUserSettings(ctx), { testid: 'user-settings', 'data-key': 'settings' }), iconButton('Log out', 'logout', () => ctx.session.logout(), { testid: 'logout', 'data-key': 'logout' })];
 }
