@@ -9,9 +9,10 @@
 // Exits non-zero with the failing step's name and reason.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
 import { createECDH, randomBytes } from 'node:crypto';
@@ -167,6 +168,26 @@ async function send(page, text) {
   await input.press('Enter');
 }
 
+// axe-core, run in the page through the DevTools protocol (the page's
+// content security policy allows no injected script).
+const AXE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules/axe-core/axe.min.js'), 'utf8');
+const audited = [];
+const inaccessible = [];
+
+/** Runs the accessibility audit on what `page` shows; serious or critical violations fail. */
+async function audit(page, screen) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  audited.push(screen);
+  // Gathered, so one run names every screen's problems.
+  for (const v of violations) inaccessible.push(`${screen}: ${v}`);
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
@@ -262,6 +283,7 @@ async function main() {
       await alice.goto(`${base}/`);
       await visible(alice.getByTestId('login-screen'), 'login screen');
       await shot(alice, 'login');
+      await audit(alice, 'the login screen');
     });
 
     await step('alice registers', async () => {
@@ -414,6 +436,7 @@ async function main() {
 
     await step('screenshot of the guild', async () => {
       await shot(alice, 'guild');
+      await audit(alice, 'a guild channel');
     });
 
     await step('keyboard: the log is one stop, arrows move between messages', async () => {
@@ -674,8 +697,10 @@ async function main() {
       await input.fill('/pa');
       await until(bob, () => document.querySelectorAll('[data-testid="command-option"]').length === 1, null, 'only /paint matches');
       await shot(bob, 'slash-commands');
+      await audit(bob, 'the command list');
       await input.press('Enter');
       await visible(bob.getByTestId('command-form'), 'command form');
+      await audit(bob, 'a command form');
       const colour = bob.locator('[data-testid="command-field"][data-option="colour"]');
       await colour.fill('bl');
       await visible(bob.locator('[data-testid="autocomplete-option"][data-value="blue"]'), 'autocomplete suggestions');
@@ -727,10 +752,12 @@ async function main() {
       const link = menu.getByTestId('component-link');
       check((await link.getAttribute('target')) === '_blank' && (await link.getAttribute('href')) === 'https://example.org/docs', 'link button opens in a new tab');
       await shot(bob, 'components');
+      await audit(bob, 'a message with components');
       await menu.locator('[data-testid="component-button"][data-custom-id="feedback"]').click();
       await visible(bob.getByTestId('app-modal'), 'the modal opens');
       await bob.locator('[data-testid="modal-input"][data-custom-id="text"]').fill('Lovely colours');
       await shot(bob, 'modal');
+      await audit(bob, 'an application\'s modal');
       await bob.getByTestId('modal-submit').click();
       await visible(exactly(alice, 'Thanks for: Lovely colours'), 'the modal submission answered');
       // The select updates its message in place.
@@ -764,6 +791,7 @@ async function main() {
       await answer(bob, 3).click();
       await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="3"]')?.dataset.count === '0', null, 'vote taken back');
       await shot(alice, 'poll');
+      await audit(alice, 'a poll');
       await poll(alice).getByTestId('poll-end').click();
       await visible(poll(bob).getByTestId('poll-status').filter({ hasText: 'Poll ended' }), 'ended for bob');
       check(await answer(bob, 1).isDisabled(), 'no votes after the end');
@@ -778,6 +806,7 @@ async function main() {
       await dialog.getByTestId('notify-suppress-everyone').check();
       await dialog.getByTestId('notify-mute').selectOption('60');
       await shot(bob, 'notification-settings');
+      await audit(bob, 'the notification settings');
       const saved = bob.waitForResponse((r) => r.url().endsWith(`/users/@me/guilds/${ids.guild}/settings`) && r.request().method() === 'PATCH');
       await dialog.getByTestId('notify-save').click();
       check((await saved).status() === 200, 'guild settings saved');
@@ -826,6 +855,7 @@ async function main() {
       await bob.getByTestId('push-toggle').check();
       check((await stored).status() === 204, 'the subscription reached the server');
       await visible(bob.getByTestId('push-status').filter({ hasText: 'gets notifications' }), 'push on');
+      await audit(bob, 'the user settings');
       // A push delivered to the service worker (through the DevTools protocol) shows a notification.
       const cdp = await bob.context().newCDPSession(bob);
       const registrationId = new Promise((done) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
@@ -991,6 +1021,12 @@ async function main() {
     await step('the gateway spoke zlib-stream', async () => {
       check(sockets.length > 0, 'no gateway socket was opened');
       check(sockets.every((u) => /[?&]v=10\b/.test(u) && /compress=zlib-stream/.test(u)), `gateway URLs: ${sockets.join(', ')}`);
+    });
+
+    await step('accessibility audits ran', async () => {
+      console.log(`(${audited.join(', ')}) `);
+      check(audited.length >= 9, `only ${audited.length} screens audited`);
+      check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 
     await step('no requests to other hosts, no page errors', async () => {

@@ -185,12 +185,13 @@ function replyPreview(ctx, m, channel) {
       type: 'button',
       class: 'reply-preview',
       testid: 'reply-preview',
-      'aria-label': `Reply to ${name}: ${snippet}. Jump to the original message`,
       onClick: () => ctx.actions.jumpTo(m.channel_id, ref.id),
     },
     h('span', { 'aria-hidden': 'true', text: '↱ ' }),
+    h('span', { class: 'visually-hidden', text: 'Reply to ' }),
     h('span', { class: 'reply-author', text: `@${name}` }),
     h('span', { class: 'reply-snippet truncate', text: snippet }),
+    h('span', { class: 'visually-hidden', text: '. Jump to the original message' }),
   );
 }
 

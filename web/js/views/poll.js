@@ -19,7 +19,6 @@ export function renderPoll(ctx, m) {
   const list = h('div', { class: 'poll-answers', role: 'group', 'aria-label': 'Answers' });
   for (const a of tally.answers) {
     const showCounts = voted || ended;
-    const label = `${a.text}${showCounts ? `, ${a.count} vote${a.count === 1 ? '' : 's'}, ${a.percent}%` : ''}${a.mine ? ', your vote' : ''}`;
     const bar = h('span', { class: 'poll-bar', 'aria-hidden': 'true' });
     bar.style.width = showCounts ? `${a.percent}%` : '0';
     list.appendChild(
@@ -30,7 +29,6 @@ export function renderPoll(ctx, m) {
         'data-answer-id': String(a.id),
         'data-count': String(a.count),
         'aria-pressed': String(a.mine),
-        'aria-label': label,
         disabled: ended || m.pending,
         onClick: () => ctx.actions.votePoll(m.channel_id, m.id, nextVotes(poll, mine, a.id)).catch((e) => toast(e.message, 'error')),
       },
@@ -38,6 +36,7 @@ export function renderPoll(ctx, m) {
       a.emoji?.name ? h('span', { class: 'poll-emoji', text: a.emoji.id ? `:${a.emoji.name}:` : a.emoji.name }) : null,
       h('span', { class: 'poll-text', text: a.text }),
       showCounts ? h('span', { class: 'poll-count', testid: 'poll-count', text: `${a.count} · ${a.percent}%` }) : null,
+      a.mine ? h('span', { class: 'visually-hidden', text: ', your vote' }) : null,
       ),
     );
   }

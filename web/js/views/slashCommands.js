@@ -31,7 +31,6 @@ export function mountCommandPicker(ctx, { input, channelId, onPick }) {
   function close() {
     matches = [];
     list.hidden = true;
-    input.setAttribute('aria-expanded', 'false');
     input.removeAttribute('aria-activedescendant');
   }
 
@@ -59,7 +58,6 @@ export function mountCommandPicker(ctx, { input, channelId, onPick }) {
 
   function render() {
     list.hidden = false;
-    input.setAttribute('aria-expanded', 'true');
     if (!matches.length) {
       list.replaceChildren(h('li', { class: 'command-empty hint', role: 'presentation', testid: 'command-empty', text: 'No commands match.' }));
       input.removeAttribute('aria-activedescendant');
