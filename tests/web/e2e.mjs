@@ -797,6 +797,28 @@ async function main() {
       check(await answer(bob, 1).isDisabled(), 'no votes after the end');
     });
 
+    await step('message context menu and pins', async () => {
+      const painted = message(alice, 'Painted blue');
+      await painted.getByTestId('message-content').click({ button: 'right' });
+      await visible(alice.getByTestId('message-menu'), 'message menu');
+      await audit(alice, 'the message menu');
+      await alice.getByTestId('menu-pin').click();
+      await visible(message(bob, 'Painted blue').getByTestId('pinned-mark'), 'pinned, for bob too');
+      await bob.getByTestId('toggle-pins').click();
+      const pin = bob.getByTestId('pin').filter({ hasText: 'Painted blue 2 time(s)' });
+      await visible(pin, 'the pin listed');
+      await shot(bob, 'pins');
+      await pin.getByTestId('pin-jump').click();
+      await until(bob, () => document.activeElement?.textContent?.includes('Painted blue'), null, 'jumped to the pinned message');
+      // Unpinned from the panel by alice; the mark goes.
+      await alice.getByTestId('toggle-pins').click();
+      await alice.getByTestId('pin').filter({ hasText: 'Painted blue' }).getByTestId('pin-remove').click();
+      await hidden(message(bob, 'Painted blue').getByTestId('pinned-mark'), 'unpinned');
+      await alice.getByTestId('toggle-pins').click();
+      await visible(alice.getByTestId('pins-empty'), 'no pins left');
+      await alice.keyboard.press('Escape');
+    });
+
     await step('notification settings: a guild\'s and a channel\'s', async () => {
       await bob.getByTestId('guild-menu').click();
       await bob.getByTestId('menu-notifications').click();
@@ -1025,7 +1047,7 @@ async function main() {
 
     await step('accessibility audits ran', async () => {
       console.log(`(${audited.join(', ')}) `);
-      check(audited.length >= 9, `only ${audited.length} screens audited`);
+      check(audited.length >= 10, `only ${audited.length} screens audited`);
       check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 

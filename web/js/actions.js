@@ -401,6 +401,22 @@ export function createActions({ api, store, getGateway }) {
     store.messageDelete(channelId, [messageId]);
   }
 
+  // ---- pins ----
+
+  /** The channel's pinned messages, newest pin first. */
+  async function loadPins(channelId) {
+    const { items = [] } = await api.pins(channelId);
+    for (const { message } of items) noteMessage(message);
+    return items.map((i) => i.message);
+  }
+
+  /** Pins or unpins; the message shows it at once (MESSAGE_UPDATE follows). */
+  async function setPinned(channelId, message, pinned) {
+    if (pinned) await api.pin(channelId, message.id);
+    else await api.unpin(channelId, message.id);
+    store.messageUpdate({ id: message.id, channel_id: channelId, pinned });
+  }
+
   // ---- polls ----
 
   /** Replaces our votes on a poll (none removes them). */
@@ -474,6 +490,8 @@ export function createActions({ api, store, getGateway }) {
     submitModal,
     dismissInteraction,
     dismissEphemeral,
+    loadPins,
+    setPinned,
     votePoll,
     endPoll,
     createPoll,

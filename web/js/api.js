@@ -175,6 +175,10 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     pushUnsubscribe: (endpoint) => request('DELETE', '/users/@me/push-subscriptions', { body: { endpoint } }),
     patchGuildSettings: (guildId, body) => request('PATCH', `/users/@me/guilds/${guildId ?? '@me'}/settings`, { body }),
 
+    pins: (channelId) => request('GET', `/channels/${channelId}/messages/pins`, { query: { limit: 50 } }),
+    pin: (channelId, messageId) => request('PUT', `/channels/${channelId}/messages/pins/${messageId}`),
+    unpin: (channelId, messageId) => request('DELETE', `/channels/${channelId}/messages/pins/${messageId}`),
+
     ack: (channelId, messageId) => request('POST', `/channels/${channelId}/messages/${messageId}/ack`, { body: {} }),
   };
   return api;
