@@ -56,7 +56,10 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     let url = base + path;
     if (query) {
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.append(k, String(v));
+      for (const [k, v] of Object.entries(query)) {
+        // A list is the key repeated (`author_id=1&author_id=2`).
+        for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined && item !== null) params.append(k, String(item));
+      }
       const qs = params.toString();
       if (qs) url += '?' + qs;
     }
@@ -175,6 +178,8 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     pushUnsubscribe: (endpoint) => request('DELETE', '/users/@me/push-subscriptions', { body: { endpoint } }),
     patchGuildSettings: (guildId, body) => request('PATCH', `/users/@me/guilds/${guildId ?? '@me'}/settings`, { body }),
 
+    searchGuild: (guildId, query) => request('GET', `/guilds/${guildId}/messages/search`, { query }),
+    searchChannel: (channelId, query) => request('GET', `/channels/${channelId}/messages/search`, { query }),
     pins: (channelId) => request('GET', `/channels/${channelId}/messages/pins`, { query: { limit: 50 } }),
     pin: (channelId, messageId) => request('PUT', `/channels/${channelId}/messages/pins/${messageId}`),
     unpin: (channelId, messageId) => request('DELETE', `/channels/${channelId}/messages/pins/${messageId}`),
