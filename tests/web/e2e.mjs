@@ -569,6 +569,8 @@ async function main() {
       await visible(general.getByTestId('mention-badge'), 'mention badge on #general');
       check((await general.getAttribute('data-unread')) === 'true', '#general should be unread');
       await openChannel(bob, 'general');
+      await visible(bob.getByTestId('new-messages-divider'), 'the new messages line');
+      await visible(bob.getByTestId('day-divider'), 'a day divider');
       const mention = message(bob, 'look here');
       await visible(mention.locator('.md-mention-me'), 'mention highlighted');
       await hidden(general.getByTestId('mention-badge'), 'badge cleared once read');
@@ -693,7 +695,7 @@ async function main() {
       const input = bob.getByTestId('composer-input');
       await input.click();
       await input.fill('/');
-      await visible(bob.locator('[data-testid="command-option"][data-command="paint"]'), '/paint listed');
+      await visible(bob.locator('[data-testid="command-option"][data-key="paint"]'), '/paint listed');
       await input.fill('/pa');
       await until(bob, () => document.querySelectorAll('[data-testid="command-option"]').length === 1, null, 'only /paint matches');
       await shot(bob, 'slash-commands');
@@ -719,8 +721,8 @@ async function main() {
       const input = page.getByTestId('composer-input');
       await input.click();
       await input.fill(`/${name}`);
-      await visible(page.locator(`[data-testid="command-option"][data-command="${name}"]`), `/${name} listed`);
-      await page.locator(`[data-testid="command-option"][data-command="${name}"]`).click();
+      await visible(page.locator(`[data-testid="command-option"][data-key="${name}"]`), `/${name} listed`);
+      await page.locator(`[data-testid="command-option"][data-key="${name}"]`).click();
       await page.getByTestId('command-send').click();
     }
 
@@ -840,6 +842,27 @@ async function main() {
       await box.fill('from:nobody');
       await box.press('Enter');
       await visible(bob.getByTestId('toast').filter({ hasText: 'No member named nobody.' }), 'an unknown name is said so');
+    });
+
+    await step('autocomplete: @member, #channel, :emoji:', async () => {
+      const input = alice.getByTestId('composer-input');
+      await input.click();
+      await input.fill('');
+      await input.pressSequentially('ping @bo');
+      await visible(alice.locator(`[data-testid="mention-option"][data-key="user-${ids.bob}"]`), 'bob suggested');
+      await audit(alice, 'composer suggestions');
+      await input.press('Enter');
+      await input.pressSequentially('in #gene');
+      await visible(alice.locator(`[data-testid="mention-option"][data-key="channel-${ids.general}"]`), '#general suggested');
+      await input.press('Tab');
+      await input.pressSequentially('now :fir');
+      await visible(alice.locator('[data-testid="mention-option"][data-key="emoji-fire"]'), 'fire suggested');
+      await input.press('Enter');
+      check((await input.inputValue()) === `ping <@${ids.bob}> in <#${ids.general}> now 🔥 `, `completed text: ${await input.inputValue()}`);
+      await input.press('Enter');
+      const sent = message(bob, 'now 🔥');
+      await visible(sent.locator('.md-mention-me'), 'bob mentioned');
+      check((await sent.getByTestId('message-content').innerText()).includes('#general'), 'channel mention rendered');
     });
 
     await step('notification settings: a guild\'s and a channel\'s', async () => {
@@ -1070,7 +1093,7 @@ async function main() {
 
     await step('accessibility audits ran', async () => {
       console.log(`(${audited.join(', ')}) `);
-      check(audited.length >= 11, `only ${audited.length} screens audited`);
+      check(audited.length >= 12, `only ${audited.length} screens audited`);
       check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 

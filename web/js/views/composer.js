@@ -12,6 +12,7 @@ import { autosize } from './message.js';
 import { icon } from '../icons.js';
 import { mountCommandPicker, commandForm } from './slashCommands.js';
 import { openPollComposer } from './poll.js';
+import { mountMentionPicker } from './mentionPicker.js';
 
 const MAX_FILES = 10;
 
@@ -45,6 +46,7 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
     onInput() {
       autosize(input);
       picker.update();
+      mentions.update();
       if (input.value.trim() && !input.value.startsWith('/') && channelId) actions.typing(channelId);
     },
     onPaste(e) {
@@ -58,12 +60,14 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
   const pollButton = iconButton('Create a poll', 'poll', () => channelId && openPollComposer(ctx, channelId), { class: 'attach-button', testid: 'poll-button' });
   const send = h('button', { type: 'submit', class: 'send-button', testid: 'send-button', 'aria-label': 'Send message', title: 'Send' }, icon('send'));
   const picker = mountCommandPicker(ctx, { input, channelId: () => channelId, onPick: openCommand });
+  const mentions = mountMentionPicker(ctx, { input, channelId: () => channelId, onChange: () => autosize(input) });
   const row = h('div', { class: 'composer-row' }, attach, fileInput, input, pollButton, send);
   let command = null;
   const form = h('form', { class: 'composer', testid: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } },
     replyBar,
     previews,
     picker.el,
+    mentions.el,
     row,
   );
 
@@ -93,7 +97,7 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
   });
 
   function onKeydown(e) {
-    if (picker.handleKey(e)) return;
+    if (picker.handleKey(e) || mentions.handleKey(e)) return;
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
@@ -199,6 +203,7 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
       if (channelId) drafts.set(channelId, input.value);
       channelId = id;
       picker.reset();
+      mentions.close();
       closeCommand();
       input.value = drafts.get(id) ?? '';
       autosize(input);

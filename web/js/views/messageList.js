@@ -8,6 +8,10 @@ import { h } from '../dom.js';
 import { renderMessage } from './message.js';
 import { channelTitle, isThread } from './common.js';
 import { interactionNotices } from './slashCommands.js';
+import { compareIds } from '../util.js';
+
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+const dayOf = (iso) => new Date(iso).toDateString();
 
 const GROUP_MS = 7 * 60 * 1000;
 const LOAD_MARGIN_PX = 600;
@@ -45,9 +49,22 @@ export function mountMessageList(ctx) {
   let stick = true;
   let highlightTimer = null;
 
+  // Where the reader had read to when they opened the channel: the
+  // "new messages" line stays there while they are in it.
+  let readMark = null;
+  const dividers = new Map();
+
+  /** A divider element, kept by key so the list does not rebuild it. */
+  function divider(key, build) {
+    if (!dividers.has(key)) dividers.set(key, build());
+    return dividers.get(key);
+  }
+
   function setChannel(id) {
     if (id === channelId) return;
     channelId = id;
+    readMark = id ? store.state.serverRead.get(id) ?? store.state.readStates.get(id)?.lastMessageId ?? null : null;
+    dividers.clear();
     cache = new Map();
     items.replaceChildren();
     stick = true;
@@ -77,8 +94,22 @@ export function mountMessageList(ctx) {
 
     const wanted = [];
     let prev = null;
+    let newLine = false;
     for (const m of [...entry.list, ...entry.pending]) {
+      const newDay = !m.pending && (!prev || dayOf(prev.timestamp) !== dayOf(m.timestamp));
+      if (newDay && m.timestamp) {
+        const day = dayOf(m.timestamp);
+        wanted.push(divider(`day-${day}`, () => h('div', { class: 'day-divider', role: 'separator', testid: 'day-divider', 'aria-label': dayFormat.format(new Date(m.timestamp)) },
+          h('span', { text: dayFormat.format(new Date(m.timestamp)) }))));
+      }
+      const unseen = !newLine && readMark && !m.pending && m.author?.id !== me && compareIds(m.id, readMark) > 0;
+      if (unseen) {
+        newLine = true;
+        wanted.push(divider('new-messages', () => h('div', { class: 'new-divider', role: 'separator', testid: 'new-messages-divider', 'aria-label': 'New messages' }, h('span', { text: 'New' }))));
+      }
       const grouped = Boolean(
+        !newDay &&
+        !unseen &&
         prev &&
           prev.author?.id === m.author?.id &&
           [0, 19].includes(prev.type ?? 0) &&
@@ -157,7 +188,13 @@ export function mountMessageList(ctx) {
   }
 
   function maybeMarkRead() {
-    if (document.visibilityState === 'visible' && channelId) actions.markRead(channelId);
+    if (document.visibilityState !== 'visible' || !channelId) return;
+    // Read as it arrives: no line for it.
+    if (!items.querySelector('[data-testid="new-messages-divider"]')) {
+      const list = store.state.messages.get(channelId)?.list ?? [];
+      readMark = list[list.length - 1]?.id ?? readMark;
+    }
+    actions.markRead(channelId);
   }
 
   scroller.addEventListener('scroll', () => {

@@ -9,35 +9,34 @@
 import { h, toast } from '../dom.js';
 import { OPTION, entryName, matchEntries } from '../commands.js';
 import { displayName } from '../util.js';
+import { mountListbox } from './listbox.js';
 
 const AUTOCOMPLETE_DELAY_MS = 250;
-let uid = 0;
 
 /**
  * The `/` list under the composer's `input`. `onPick(entry)` when one is
- * chosen. Returns {el, update(), handleKey(e) → handled, close()}.
+ * chosen. Returns {el, update(), handleKey(e) → handled, close(), reset()}.
  */
 export function mountCommandPicker(ctx, { input, channelId, onPick }) {
-  const id = `command-picker-${++uid}`;
-  const list = h('ul', { class: 'command-picker', id, role: 'listbox', 'aria-label': 'Commands', testid: 'command-picker', hidden: true });
-  let matches = [];
-  let active = 0;
+  const list = mountListbox({
+    input,
+    label: 'Commands',
+    testid: 'command-picker',
+    optionTestid: 'command-option',
+    key: entryName,
+    render: (entry) => [
+      h('span', { class: 'command-name', text: `/${entryName(entry)}` }),
+      h('span', { class: 'command-description hint truncate', text: entry.description }),
+      h('span', { class: 'command-app hint', text: entry.application }),
+    ],
+    onPick,
+  });
   let entries = null;
   let loadingFor = null;
 
-  input.setAttribute('aria-controls', id);
-  input.setAttribute('aria-autocomplete', 'list');
-
-  function close() {
-    matches = [];
-    list.hidden = true;
-    input.removeAttribute('aria-activedescendant');
-  }
-
   async function update() {
     const channel = channelId();
-    const text = input.value;
-    if (!channel || !text.startsWith('/')) return close();
+    if (!channel || !input.value.startsWith('/')) return list.close();
     if (!entries || entries.channel !== channel) {
       if (loadingFor === channel) return;
       loadingFor = channel;
@@ -51,79 +50,18 @@ export function mountCommandPicker(ctx, { input, channelId, onPick }) {
       }
       if (channelId() !== channel) return;
     }
-    matches = matchEntries(entries.list, input.value) ?? [];
-    active = Math.min(active, Math.max(0, matches.length - 1));
-    render();
-  }
-
-  function render() {
-    list.hidden = false;
-    if (!matches.length) {
-      list.replaceChildren(h('li', { class: 'command-empty hint', role: 'presentation', testid: 'command-empty', text: 'No commands match.' }));
-      input.removeAttribute('aria-activedescendant');
-      return;
-    }
-    list.replaceChildren(
-      ...matches.map((entry, i) =>
-        h('li', {
-          id: `${id}-${i}`,
-          role: 'option',
-          class: ['command-option', i === active && 'active'],
-          testid: 'command-option',
-          'data-command': entryName(entry),
-          'aria-selected': String(i === active),
-          onPointerdown: (e) => {
-            e.preventDefault();
-            pick(i);
-          },
-        },
-        h('span', { class: 'command-name', text: `/${entryName(entry)}` }),
-        h('span', { class: 'command-description hint truncate', text: entry.description }),
-        h('span', { class: 'command-app hint', text: entry.application }),
-        ),
-      ),
-    );
-    input.setAttribute('aria-activedescendant', `${id}-${active}`);
-  }
-
-  function pick(i) {
-    const entry = matches[i];
-    close();
-    if (entry) onPick(entry);
-  }
-
-  /** Keys while the list is open; true when the key was the list's. */
-  function handleKey(e) {
-    if (list.hidden || !matches.length) {
-      if (!list.hidden && e.key === 'Escape') {
-        close();
-        return true;
-      }
-      return false;
-    }
-    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-      active = (active + (e.key === 'ArrowDown' ? 1 : -1) + matches.length) % matches.length;
-      render();
-    } else if (e.key === 'Enter' || e.key === 'Tab') {
-      pick(active);
-    } else if (e.key === 'Escape') {
-      close();
-    } else {
-      return false;
-    }
-    e.preventDefault();
-    return true;
+    list.show(matchEntries(entries.list, input.value) ?? [], 'No commands match.');
   }
 
   return {
-    el: list,
+    el: list.el,
     update,
-    handleKey,
-    close,
-    /** Forget the cached list (another channel, or a fresh `/`). */
+    handleKey: list.handleKey,
+    close: list.close,
+    /** Forget the cached list (another channel). */
     reset() {
       entries = null;
-      close();
+      list.close();
     },
   };
 }
