@@ -865,6 +865,35 @@ async function main() {
       check((await sent.getByTestId('message-content').innerText()).includes('#general'), 'channel mention rendered');
     });
 
+    await step('member context menu: nickname, timeout', async () => {
+      const bobInList = alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"]`);
+      await bobInList.click({ button: 'right' });
+      await visible(alice.getByTestId('member-menu'), 'member menu');
+      await audit(alice, 'the member menu');
+      await alice.getByTestId('menu-nickname-member').click();
+      await alice.getByTestId('prompt-input').fill('Bobby');
+      await alice.getByTestId('prompt-submit').click();
+      await visible(bobInList.filter({ hasText: 'Bobby' }), 'nickname shown');
+      // The bot is timed out (a person would have their own requests refused meanwhile).
+      const botInList = alice.locator(`[data-testid="member"][data-user-id="${ids.app}"]`);
+      await botInList.click({ button: 'right' });
+      await alice.getByTestId('menu-timeout-member').click();
+      await alice.getByTestId('timeout-60').click();
+      await visible(alice.getByTestId('toast').filter({ hasText: 'is timed out' }), 'timed out');
+      // Once the server says so, the menu offers to end it; ended at once.
+      const deadline = Date.now() + T;
+      for (;;) {
+        await botInList.click({ button: 'right' });
+        if (await alice.getByTestId('menu-timeout-member').filter({ hasText: 'Remove timeout' }).count()) break;
+        await alice.keyboard.press('Escape');
+        check(Date.now() < deadline, 'the timeout never reached the member list');
+        await alice.waitForTimeout(200);
+      }
+      const ended = alice.waitForResponse((r) => r.url().endsWith(`/guilds/${ids.guild}/members/${ids.app}`) && r.request().method() === 'PATCH');
+      await alice.getByTestId('menu-timeout-member').click();
+      check((await ended).ok(), 'timeout removed');
+    });
+
     await step('notification settings: a guild\'s and a channel\'s', async () => {
       await bob.getByTestId('guild-menu').click();
       await bob.getByTestId('menu-notifications').click();
@@ -1093,7 +1122,7 @@ async function main() {
 
     await step('accessibility audits ran', async () => {
       console.log(`(${audited.join(', ')}) `);
-      check(audited.length >= 12, `only ${audited.length} screens audited`);
+      check(audited.length >= 13, `only ${audited.length} screens audited`);
       check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 

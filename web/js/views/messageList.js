@@ -73,7 +73,8 @@ export function mountMessageList(ctx) {
 
   function anchorOf() {
     const viewTop = scroller.scrollTop;
-    for (const child of items.children) {
+    // Messages only: a divider moves when older messages come before it.
+    for (const child of items.querySelectorAll(':scope > [data-message-id]')) {
       if (child.offsetTop + child.offsetHeight > viewTop) return { el: child, offset: child.offsetTop - viewTop };
     }
     return null;
