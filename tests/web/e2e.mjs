@@ -865,6 +865,27 @@ async function main() {
       check((await sent.getByTestId('message-content').innerText()).includes('#general'), 'channel mention rendered');
     });
 
+    await step('emoji picker: in the composer and for reactions', async () => {
+      await bob.getByTestId('emoji-button').click();
+      await visible(bob.getByTestId('emoji-picker'), 'emoji picker');
+      await visible(bob.locator('[data-testid="picker-emoji"][data-key="grinning_face"]'), 'the full set loaded');
+      await audit(bob, 'the emoji picker');
+      await bob.getByTestId('emoji-search').fill('pizza');
+      await bob.locator('[data-testid="picker-emoji"][data-key="pizza"]').click();
+      const input = bob.getByTestId('composer-input');
+      await input.press('End');
+      await input.pressSequentially(' for lunch');
+      await input.press('Enter');
+      const lunch = message(alice, '🍕 for lunch');
+      await visible(lunch, 'a picked emoji sent');
+      await lunch.getByTestId('message-content').hover();
+      await lunch.getByTestId('add-reaction').click();
+      await alice.getByTestId('more-emoji').click();
+      await alice.getByTestId('emoji-search').fill('rocket');
+      await alice.locator('[data-testid="picker-emoji"][data-key="rocket"]').click();
+      await visible(message(bob, '🍕 for lunch').locator('[data-testid="reaction"][data-emoji="🚀"]'), 'a reaction from the full picker');
+    });
+
     await step('member context menu: nickname, timeout', async () => {
       const bobInList = alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"]`);
       await bobInList.click({ button: 'right' });
@@ -1122,7 +1143,7 @@ async function main() {
 
     await step('accessibility audits ran', async () => {
       console.log(`(${audited.join(', ')}) `);
-      check(audited.length >= 13, `only ${audited.length} screens audited`);
+      check(audited.length >= 14, `only ${audited.length} screens audited`);
       check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 

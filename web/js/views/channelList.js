@@ -200,7 +200,8 @@ function channelRow(ctx, channel, nested = false) {
   const perms = channelPerms(store, channel.id);
   const href = `/channels/${channel.guild_id}/${channel.id}`;
   const muted = channelMuted(store.guildSettings(channel.guild_id), [channel.id, channel.parent_id].filter(Boolean));
-  const label = `${isThread(channel) ? 'thread' : 'channel'} ${channel.name}${mentions ? `, ${mentions} mentions` : unread ? ', unread' : ''}`;
+  // Named by its content (a label unlike the text shown would not be).
+  const state = `${mentions ? `, ${mentions} mentions` : unread ? ', unread' : ''}${muted ? ', muted' : ''}`;
   return h(
     'div',
     { class: ['channel-row', nested && 'nested', active && 'active', unread && !muted && 'unread', muted && 'muted'], 'data-key': channel.id },
@@ -213,7 +214,6 @@ function channelRow(ctx, channel, nested = false) {
         'data-channel-id': channel.id,
         'data-unread': String(unread),
         'data-muted': String(muted),
-        'aria-label': muted ? `${label}, muted` : label,
         'aria-current': active ? 'page' : undefined,
         onClick(e) {
           e.preventDefault();
@@ -221,7 +221,9 @@ function channelRow(ctx, channel, nested = false) {
         },
       },
       h('span', { class: 'channel-glyph' }, icon(isThread(channel) ? 'threads' : channel.type === 2 ? 'speaker' : 'hash', 18)),
+      h('span', { class: 'visually-hidden', text: isThread(channel) ? 'thread ' : 'channel ' }),
       h('span', { class: 'truncate channel-name', text: channel.name }),
+      state ? h('span', { class: 'visually-hidden', text: state }) : null,
       mentions ? h('span', { class: 'badge', testid: 'mention-badge', 'aria-hidden': 'true', text: String(mentions) }) : null,
     ),
     has(perms, isThread(channel) ? P.MANAGE_THREADS : P.MANAGE_CHANNELS)

@@ -13,6 +13,7 @@ import { icon } from '../icons.js';
 import { mountCommandPicker, commandForm } from './slashCommands.js';
 import { openPollComposer } from './poll.js';
 import { mountMentionPicker } from './mentionPicker.js';
+import { openEmojiPicker } from './emojiPicker.js';
 
 const MAX_FILES = 10;
 
@@ -57,11 +58,20 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
       }
     },
   });
+  const emojiButton = iconButton('Emoji', 'smile', () => channelId && openEmojiPicker(ctx, emojiButton, {
+    guildId: store.state.channels.get(channelId)?.guild_id ?? null,
+    onPick(emoji) {
+      const at = input.selectionStart ?? input.value.length;
+      input.setRangeText(emoji.text, at, input.selectionEnd ?? at, 'end');
+      input.focus();
+      autosize(input);
+    },
+  }), { class: 'attach-button', testid: 'emoji-button' });
   const pollButton = iconButton('Create a poll', 'poll', () => channelId && openPollComposer(ctx, channelId), { class: 'attach-button', testid: 'poll-button' });
   const send = h('button', { type: 'submit', class: 'send-button', testid: 'send-button', 'aria-label': 'Send message', title: 'Send' }, icon('send'));
   const picker = mountCommandPicker(ctx, { input, channelId: () => channelId, onPick: openCommand });
   const mentions = mountMentionPicker(ctx, { input, channelId: () => channelId, onChange: () => autosize(input) });
-  const row = h('div', { class: 'composer-row' }, attach, fileInput, input, pollButton, send);
+  const row = h('div', { class: 'composer-row' }, attach, fileInput, input, emojiButton, pollButton, send);
   let command = null;
   const form = h('form', { class: 'composer', testid: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } },
     replyBar,
@@ -183,6 +193,7 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
     send.disabled = !canSend;
     attach.disabled = !canSend || !has(perms, P.ATTACH_FILES);
     pollButton.disabled = !canSend;
+    emojiButton.disabled = !canSend;
     const title = channelTitle(store, channel);
     const label = channel?.guild_id ? `Message #${title}` : `Message ${title}`;
     input.setAttribute('aria-label', label);

@@ -13,6 +13,7 @@ import { icon } from '../icons.js';
 import { renderComponents } from './components.js';
 import { renderPoll } from './poll.js';
 import { mayPin } from './pins.js';
+import { openEmojiPicker } from './emojiPicker.js';
 
 /** Message flags the client shows. */
 const EPHEMERAL = 64;
@@ -288,6 +289,17 @@ export function openReactionPicker(ctx, m, anchor) {
       }),
     );
   }
+  const channel = ctx.store.state.channels.get(m.channel_id);
+  const more = h('button', {
+    type: 'button',
+    class: 'button button-small button-secondary emoji-more',
+    testid: 'more-emoji',
+    onClick: () => openEmojiPicker(ctx, anchor, {
+      guildId: channel?.guild_id ?? null,
+      label: 'Pick a reaction',
+      onPick: (emoji) => ctx.actions.toggleReaction(m.channel_id, m, emoji).catch((e) => toast(e.message, 'error')),
+    }),
+  }, 'More emoji…');
   grid.addEventListener('keydown', (e) => {
     const buttons = [...grid.querySelectorAll('button')];
     const i = buttons.indexOf(document.activeElement);
@@ -298,7 +310,7 @@ export function openReactionPicker(ctx, m, anchor) {
       e.stopPropagation();
     }
   });
-  showMenu(anchor, grid, { label: 'Reactions', testid: 'reaction-menu', align: 'end' });
+  showMenu(anchor, h('div', { class: 'reaction-menu-body' }, grid, more), { label: 'Reactions', testid: 'reaction-menu', align: 'end' });
 }
 
 /** What one may do with a message; the toolbar and the context menu both list these. */
