@@ -992,8 +992,22 @@ async function main() {
       const dropped = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'DELETE');
       await bob.getByTestId('push-toggle').uncheck();
       check((await dropped).status() === 204, 'the subscription dropped on the server');
+      await bob.getByTestId('theme-light').check();
       await bob.keyboard.press('Escape');
       await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
+    });
+
+    await step('the light theme, kept across a reload', async () => {
+      await until(bob, () => document.documentElement.dataset.theme === 'light', null, 'light theme applied');
+      await bob.reload();
+      await visible(bob.getByTestId('composer-input'), 'reloaded');
+      check((await bob.evaluate(() => document.documentElement.dataset.theme)) === 'light', 'theme kept');
+      await shot(bob, 'light-theme');
+      await audit(bob, 'a channel in the light theme');
+      await bob.getByTestId('user-settings').click();
+      await bob.getByTestId('theme-dark').check();
+      await bob.keyboard.press('Escape');
+      await until(bob, () => document.documentElement.dataset.theme === 'dark', null, 'back to dark');
     });
 
     await step('threads', async () => {
@@ -1143,7 +1157,7 @@ async function main() {
 
     await step('accessibility audits ran', async () => {
       console.log(`(${audited.join(', ')}) `);
-      check(audited.length >= 14, `only ${audited.length} screens audited`);
+      check(audited.length >= 15, `only ${audited.length} screens audited`);
       check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 

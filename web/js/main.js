@@ -14,6 +14,9 @@ import { closeMenu } from './views/dialog.js';
 import { followWorkerClicks, hiddenTabAlerts } from './notifications.js';
 import { alertReason, letsThrough } from './notify.js';
 import { displayName } from './util.js';
+import { applyTheme } from './theme.js';
+
+applyTheme();
 
 const TOKEN_KEY = 'concord.token';
 const root = document.getElementById('root');

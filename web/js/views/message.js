@@ -57,6 +57,7 @@ const SYSTEM_TEXT = {
   1: (name, m) => `${name} added ${m.mentions?.[0]?.username ?? 'someone'} to the group.`,
   2: (name, m) => `${name} removed ${m.mentions?.[0]?.username ?? 'someone'} from the group.`,
   4: (name, m) => `${name} changed the group name: ${m.content}`,
+  46: (name) => `${name}'s poll has closed.`,
 };
 
 /**

@@ -6,6 +6,7 @@ import { h, toast } from '../dom.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from '../notifications.js';
 import { openDialog } from './dialog.js';
 import { openNotificationSettings } from './notificationSettings.js';
+import { THEMES, currentTheme, setTheme } from '../theme.js';
 
 export function openUserSettings(ctx) {
   return openDialog({
@@ -36,7 +37,15 @@ export function openUserSettings(ctx) {
           toggle.disabled = false;
         }
       });
+      const theme = h('fieldset', { class: 'field', testid: 'theme-choice' },
+        h('legend', { text: 'Theme' }),
+        ...THEMES.map(([value, text]) =>
+          h('label', { class: 'field-inline' },
+            h('input', { type: 'radio', name: 'theme', value, checked: currentTheme() === value, testid: `theme-${value}`, onChange: () => setTheme(value) }),
+            h('span', { text }))));
       return h('div', { class: 'form' },
+        h('h3', { text: 'Appearance' }),
+        theme,
         h('h3', { text: 'Notifications' }),
         h('label', { class: 'field field-inline' }, toggle, h('span', { text: 'Push notifications on this device' })),
         status,
