@@ -997,6 +997,29 @@ async function main() {
       await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
     });
 
+    await step('profile: display name, a password change that keeps this session', async () => {
+      await bob.getByTestId('user-settings').click();
+      await bob.getByTestId('display-name').fill('Bob B.');
+      await bob.getByTestId('save-display-name').click();
+      await visible(bob.getByTestId('me-name').filter({ hasText: 'Bob B.' }), 'display name shown');
+      const change = async (from, to) => {
+        await bob.getByTestId('current-password').fill(from);
+        await bob.getByTestId('new-password').fill(to);
+        await bob.getByTestId('change-password').click();
+        await visible(bob.getByTestId('toast').filter({ hasText: 'Password changed' }), 'password changed');
+      };
+      const before = await token(bob);
+      await change(PASSWORD, `${PASSWORD} too`);
+      check((await token(bob)) !== before, 'a new token kept');
+      await change(`${PASSWORD} too`, PASSWORD);
+      await bob.keyboard.press('Escape');
+      // Still connected, with the new token: real time both ways.
+      await send(bob, 'still here after the password change');
+      await visible(message(alice, 'still here after the password change'), 'bob still sends');
+      await send(alice, 'and you still hear me');
+      await visible(message(bob, 'and you still hear me'), 'bob still receives');
+    });
+
     await step('the light theme, kept across a reload', async () => {
       await until(bob, () => document.documentElement.dataset.theme === 'light', null, 'light theme applied');
       await bob.reload();

@@ -22,11 +22,13 @@ const TOKEN_KEY = 'concord.token';
 const root = document.getElementById('root');
 
 let token = localStorage.getItem(TOKEN_KEY);
+// A token change in flight: the old session's close is expected.
+let rotating = false;
 let gateway = null;
 let shell = null;
 
 const store = createStore();
-const api = createApi({ getToken: () => token, onUnauthorized: () => session.logout() });
+const api = createApi({ getToken: () => token, onUnauthorized: () => !rotating && session.logout() });
 const actions = createActions({ api, store, getGateway: () => gateway });
 
 const session = {
@@ -36,6 +38,22 @@ const session = {
     localStorage.setItem(TOKEN_KEY, token);
     startGateway();
     navigate(localPath(next) ?? '/channels/@me', { replace: true });
+  },
+  /**
+   * Runs `change()`, which answers with a new token (a password change
+   * revokes every other): this tab keeps going with it, while its old
+   * gateway session, closed by the server, is let go rather than logging out.
+   */
+  async rotateToken(change) {
+    rotating = true;
+    try {
+      const next = await change();
+      token = next;
+      localStorage.setItem(TOKEN_KEY, token);
+      startGateway();
+    } finally {
+      rotating = false;
+    }
   },
   logout() {
     if (!token) return;
@@ -63,7 +81,7 @@ function startGateway() {
     onDispatch,
     onState: (state) => store.setConnection(state),
     onFatal: (code) => {
-      if (code === 4004) session.logout();
+      if (code === 4004 && !rotating) session.logout();
     },
   });
   gateway.start();

@@ -44,6 +44,8 @@ export function openUserSettings(ctx) {
             h('input', { type: 'radio', name: 'theme', value, checked: currentTheme() === value, testid: `theme-${value}`, onChange: () => setTheme(value) }),
             h('span', { text }))));
       return h('div', { class: 'form' },
+        profileForm(ctx),
+        passwordForm(ctx),
         h('h3', { text: 'Appearance' }),
         theme,
         h('h3', { text: 'Notifications' }),
@@ -62,4 +64,56 @@ export function openUserSettings(ctx) {
       );
     },
   });
+}
+
+/** The name others see (Discord's global name). */
+function profileForm(ctx) {
+  const me = ctx.store.state.me;
+  const name = h('input', { type: 'text', maxLength: 32, value: me?.global_name ?? '', placeholder: me?.username ?? '', testid: 'display-name', 'aria-label': 'Display name' });
+  return h('form', {
+    class: 'form',
+    async onSubmit(e) {
+      e.preventDefault();
+      try {
+        await ctx.api.patchMe({ global_name: name.value.trim() || null });
+        toast('Display name saved.');
+      } catch (err) {
+        toast(err.message, 'error');
+      }
+    },
+  },
+  h('h3', { text: 'Profile' }),
+  h('label', { class: 'field' }, h('span', { text: 'Display name' }), name),
+  h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'save-display-name' }, 'Save')));
+}
+
+/** A new password; every other session is logged out by it, this one goes on. */
+function passwordForm(ctx) {
+  const current = h('input', { type: 'password', autocomplete: 'current-password', required: true, testid: 'current-password', 'aria-label': 'Current password' });
+  const next = h('input', { type: 'password', autocomplete: 'new-password', required: true, minLength: 8, testid: 'new-password', 'aria-label': 'New password' });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  return h('form', {
+    class: 'form',
+    async onSubmit(e) {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        await ctx.session.rotateToken(async () => {
+          const answer = await ctx.api.patchMe({ password: current.value, new_password: next.value });
+          return answer.token;
+        });
+        current.value = '';
+        next.value = '';
+        toast('Password changed. Other sessions are logged out.');
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    },
+  },
+  h('h3', { text: 'Password' }),
+  h('label', { class: 'field' }, h('span', { text: 'Current password' }), current),
+  h('label', { class: 'field' }, h('span', { text: 'New password' }), next),
+  h('p', { class: 'hint', text: 'Changing it logs you out everywhere else.' }),
+  error,
+  h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'change-password' }, 'Change password')));
 }
