@@ -1020,6 +1020,21 @@ async function main() {
       await visible(message(bob, 'and you still hear me'), 'bob still receives');
     });
 
+    await step('a hidden tab counts mentions in its title', async () => {
+      const setVisibility = (state) => bob.evaluate((s) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+      await setVisibility('hidden');
+      await send(alice, `<@${ids.bob}> are you there?`);
+      await until(bob, () => document.title.startsWith('(1) '), null, 'the title counts the mention');
+      await send(alice, 'no mention in this one');
+      await visible(message(bob, 'no mention in this one'), 'a plain message arrives');
+      check((await bob.title()).startsWith('(1) '), 'only what would notify counts');
+      await setVisibility('visible');
+      await until(bob, () => !document.title.startsWith('('), null, 'the count goes when the tab is seen');
+    });
+
     await step('the light theme, kept across a reload', async () => {
       await until(bob, () => document.documentElement.dataset.theme === 'light', null, 'light theme applied');
       await bob.reload();

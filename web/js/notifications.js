@@ -74,6 +74,12 @@ export function followWorkerClicks(navigate) {
 export function hiddenTabAlerts({ navigate }) {
   let count = 0;
   const base = () => document.title.replace(/^\(\d+\) /, '');
+  const badge = () => {
+    if (count && !document.title.startsWith(`(${count}) `)) document.title = `(${count}) ${base()}`;
+  };
+  // The views set the title as the channel changes: the count stays in front.
+  const title = document.querySelector('title');
+  if (title) new MutationObserver(badge).observe(title, { childList: true, characterData: true, subtree: true });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible' && count) {
       count = 0;
@@ -83,7 +89,7 @@ export function hiddenTabAlerts({ navigate }) {
   return (message, { title, body }) => {
     if (document.visibilityState !== 'hidden') return;
     count += 1;
-    document.title = `(${count}) ${base()}`;
+    badge();
     if (!('Notification' in window) || Notification.permission !== 'granted') return;
     const payload = { title, body, guild_id: message.guild_id, channel_id: message.channel_id };
     const shown = notificationFor(payload);

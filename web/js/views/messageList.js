@@ -42,7 +42,22 @@ export function mountMessageList(ctx) {
     h('span', { text: 'You are viewing older messages' }),
     h('button', { type: 'button', class: 'button button-small', testid: 'jump-to-present', onClick: () => actions.jumpToPresent(channelId) }, 'Jump to present'),
   );
-  const el = h('div', { class: 'message-pane' }, scroller, present);
+  const unreadBar = h('div', { class: 'jump-bar unread-bar', hidden: true },
+    h('span', { text: 'You have unread messages' }),
+    h('button', { type: 'button', class: 'button button-small', testid: 'jump-to-unread', onClick: () => {
+      const line = items.querySelector('[data-testid="new-messages-divider"]');
+      if (!line) return;
+      stick = false;
+      line.scrollIntoView({ block: 'start' });
+      unreadBar.hidden = true;
+    } }, 'Jump to first unread'));
+  const el = h('div', { class: 'message-pane' }, unreadBar, scroller, present);
+
+  /** The bar shows while the new messages line is above the view. */
+  function showUnreadBar() {
+    const line = items.querySelector('[data-testid="new-messages-divider"]');
+    unreadBar.hidden = !line || line.offsetTop + line.offsetHeight >= scroller.scrollTop;
+  }
 
   let channelId = null;
   let cache = new Map();
@@ -173,6 +188,7 @@ export function mountMessageList(ctx) {
       actions.loadOlder(channelId);
     }
     if (stick && !entry.hasNewer) maybeMarkRead();
+    showUnreadBar();
   }
 
   function topContent(entry, channel) {
@@ -206,6 +222,7 @@ export function mountMessageList(ctx) {
     if (scroller.scrollTop < LOAD_MARGIN_PX && entry.hasOlder) actions.loadOlder(channelId);
     if (fromBottom < LOAD_MARGIN_PX && entry.hasNewer) actions.loadNewer(channelId);
     if (stick) maybeMarkRead();
+    showUnreadBar();
   }, { passive: true });
 
   // Keyboard: the log is one tab stop; arrows move between messages, and
