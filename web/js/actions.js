@@ -211,6 +211,8 @@ export function createActions({ api, store, getGateway }) {
     const entry = { target };
     entry.timer = setTimeout(() => {
       ackTimers.delete(channelId);
+      // Gone meanwhile (left, kicked, deleted): nothing to tell the server.
+      if (!state.channels.has(channelId)) return;
       if (compareIds(state.serverRead.get(channelId), entry.target) >= 0) return;
       store.noteAcked(channelId, entry.target);
       api.ack(channelId, entry.target).catch(() => {});
