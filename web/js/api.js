@@ -46,8 +46,8 @@ function collectFieldErrors(errors, path, out) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A client bound to a token source. `onUnauthorized` runs on any 401 with
- * a token (the token was revoked or the account disabled).
+ * A client bound to a token source. `onUnauthorized(token)` runs on any
+ * 401 with a token (the token was revoked or the account disabled).
  */
 export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE, fetchImpl } = {}) {
   const doFetch = fetchImpl ?? ((...args) => fetch(...args));
@@ -94,7 +94,7 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
         continue;
       }
       if (!response.ok) {
-        if (response.status === 401 && token) onUnauthorized();
+        if (response.status === 401 && token) onUnauthorized(token);
         throw new ApiError(response.status, data);
       }
       return data;

@@ -28,7 +28,8 @@ let gateway = null;
 let shell = null;
 
 const store = createStore();
-const api = createApi({ getToken: () => token, onUnauthorized: () => !rotating && session.logout() });
+// Only the current token's refusal logs out: one replaced meanwhile is expected to be refused.
+const api = createApi({ getToken: () => token, onUnauthorized: (used) => used === token && !rotating && session.logout() });
 const actions = createActions({ api, store, getGateway: () => gateway });
 
 const session = {
@@ -74,16 +75,18 @@ function startGateway() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const status = currentStatus();
   store.state.selfStatus = status;
-  gateway = new Gateway({
+  const started = new Gateway({
     token,
     url: `${scheme}//${location.host}`,
     presence: { status, since: 0, activities: [], afk: false },
     onDispatch,
     onState: (state) => store.setConnection(state),
     onFatal: (code) => {
-      if (code === 4004 && !rotating) session.logout();
+      // A replaced session's close (a password change) is no log out.
+      if (code === 4004 && gateway === started && !rotating) session.logout();
     },
   });
+  gateway = started;
   gateway.start();
 }
 
