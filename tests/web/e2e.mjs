@@ -9,11 +9,13 @@
 // Exits non-zero with the failing step's name and reason.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
+import { createECDH, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const BIN = resolve(process.env.CONCORD_BIN ?? 'target/debug/concord');
@@ -34,7 +36,7 @@ class Server {
   /** Starts `concord serve`; resolves with its base URL (the first stdout line ends with it). */
   start(listen = '127.0.0.1:0') {
     const args = ['serve', '--listen', listen, '--data-dir', this.dataDir, '--log', 'warn'];
-    const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off', CONCORD_OUTBOUND_ALLOW: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((done) => proc.once('exit', (code, signal) => done({ code, signal })));
     proc.stderr.on('data', (chunk) => {
@@ -166,6 +168,26 @@ async function send(page, text) {
   await input.press('Enter');
 }
 
+// axe-core, run in the page through the DevTools protocol (the page's
+// content security policy allows no injected script).
+const AXE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'node_modules/axe-core/axe.min.js'), 'utf8');
+const audited = [];
+const inaccessible = [];
+
+/** Runs the accessibility audit on what `page` shows; serious or critical violations fail. */
+async function audit(page, screen) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  audited.push(screen);
+  // Gathered, so one run names every screen's problems.
+  for (const v of violations) inaccessible.push(`${screen}: ${v}`);
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
@@ -261,6 +283,7 @@ async function main() {
       await alice.goto(`${base}/`);
       await visible(alice.getByTestId('login-screen'), 'login screen');
       await shot(alice, 'login');
+      await audit(alice, 'the login screen');
     });
 
     await step('alice registers', async () => {
@@ -413,6 +436,7 @@ async function main() {
 
     await step('screenshot of the guild', async () => {
       await shot(alice, 'guild');
+      await audit(alice, 'a guild channel');
     });
 
     await step('keyboard: the log is one stop, arrows move between messages', async () => {
@@ -545,10 +569,490 @@ async function main() {
       await visible(general.getByTestId('mention-badge'), 'mention badge on #general');
       check((await general.getAttribute('data-unread')) === 'true', '#general should be unread');
       await openChannel(bob, 'general');
+      await visible(bob.getByTestId('new-messages-divider'), 'the new messages line');
+      await visible(bob.getByTestId('day-divider'), 'a day divider');
       const mention = message(bob, 'look here');
       await visible(mention.locator('.md-mention-me'), 'mention highlighted');
       await hidden(general.getByTestId('mention-badge'), 'badge cleared once read');
       await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.unread === 'false', ids.general, 'read state');
+    });
+
+    // ---- a bot of alice's, its slash commands, components and modals ----
+
+    /** A bot connected over the gateway from a page of its own; `handle(d)` answers each interaction. */
+    async function startBot(botToken, handle) {
+      const page = await browser.newPage();
+      await page.goto(`${base}/static/favicon.svg`);
+      await page.exposeFunction('onInteraction', (d) => handle(d).catch((e) => pageErrors.push(`bot: ${e.message}`)));
+      await page.evaluate((token) => new Promise((ready) => {
+        const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/?v=10&encoding=json`);
+        let seq = null;
+        ws.onmessage = (e) => {
+          const p = JSON.parse(e.data);
+          if (p.s) seq = p.s;
+          if (p.op === 10) {
+            setInterval(() => ws.send(JSON.stringify({ op: 1, d: seq })), p.d.heartbeat_interval);
+            ws.send(JSON.stringify({ op: 2, d: { token, intents: 1, properties: { os: 'linux', browser: 'e2e', device: 'e2e' } } }));
+          }
+          if (p.t === 'READY') ready();
+          if (p.t === 'INTERACTION_CREATE') window.onInteraction(p.d);
+        };
+      }), botToken);
+      return page;
+    }
+    const answer = async (d, body) => {
+      const res = await fetch(`${base}/api/v10/interactions/${d.id}/${d.token}/callback`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`callback ${body.type}: ${res.status} ${await res.text()}`);
+    };
+    const followUp = async (d, method, path, body) => {
+      const res = await fetch(`${base}/api/v10/webhooks/${d.application_id}/${d.token}${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    };
+    const COLOURS = ['red', 'green', 'blue', 'black', 'white'];
+    /** What the bot does with each interaction. */
+    async function botHandle(d) {
+      const option = (name) => d.data.options?.find((o) => o.name === name)?.value;
+      if (d.type === 4) {
+        const typed = String(option('colour') ?? '').toLowerCase();
+        const choices = COLOURS.filter((c) => c.startsWith(typed)).map((c) => ({ name: `Colour ${c}`, value: c }));
+        return answer(d, { type: 8, data: { choices } });
+      }
+      if (d.type === 2 && d.data.name === 'paint') {
+        return answer(d, { type: 4, data: { content: `Painted ${option('colour')} ${option('times') ?? 1} time(s)` } });
+      }
+      if (d.type === 2 && d.data.name === 'secret') {
+        return answer(d, { type: 4, data: { content: 'A secret for you', flags: 64 } });
+      }
+      if (d.type === 2 && d.data.name === 'slow') {
+        await answer(d, { type: 5 });
+        await new Promise((r) => setTimeout(r, 1500));
+        return followUp(d, 'PATCH', '/messages/@original', { content: 'Done thinking' });
+      }
+      if (d.type === 2 && d.data.name === 'menu') {
+        return answer(d, { type: 4, data: {
+          content: 'Pick something',
+          components: [
+            { type: 1, components: [
+              { type: 2, style: 1, label: 'Feedback', custom_id: 'feedback' },
+              { type: 2, style: 4, label: 'Off', custom_id: 'off', disabled: true },
+              { type: 2, style: 5, label: 'Docs', url: 'https://example.org/docs' },
+            ] },
+            { type: 1, components: [
+              { type: 3, custom_id: 'fruit', placeholder: 'A fruit', options: [{ label: 'Apple', value: 'apple' }, { label: 'Pear', value: 'pear' }] },
+            ] },
+          ],
+        } });
+      }
+      if (d.type === 3 && d.data.custom_id === 'feedback') {
+        return answer(d, { type: 9, data: { custom_id: 'feedback-form', title: 'Your feedback', components: [
+          { type: 1, components: [{ type: 4, custom_id: 'text', label: 'What do you think?', style: 2, required: true, max_length: 200 }] },
+        ] } });
+      }
+      if (d.type === 3 && d.data.custom_id === 'fruit') {
+        return answer(d, { type: 7, data: { content: `You picked ${d.data.values[0]}`, components: [] } });
+      }
+      if (d.type === 5) {
+        const text = d.data.components[0].components[0].value;
+        return answer(d, { type: 4, data: { content: `Thanks for: ${text}` } });
+      }
+      // `/silent` gets no answer: it fails at the deadline.
+      return undefined;
+    }
+
+    await step('a bot with slash commands joins', async () => {
+      const app = await http(alice, 'POST', '/applications', { name: 'Painter' });
+      const { token: botToken } = await http(alice, 'POST', `/applications/${app.id}/bot/reset`, {});
+      await http(alice, 'POST', `/oauth2/authorize?client_id=${app.id}&scope=bot&permissions=0`, { guild_id: ids.guild, permissions: '0', authorize: true });
+      ids.app = app.id;
+      const res = await fetch(`${base}/api/v10/applications/${app.id}/guilds/${ids.guild}/commands`, {
+        method: 'PUT',
+        headers: { Authorization: `Bot ${botToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify([
+          { name: 'paint', description: 'Paints in a colour', options: [
+            { type: 3, name: 'colour', description: 'Which colour', required: true, autocomplete: true },
+            { type: 4, name: 'times', description: 'How often', choices: [{ name: 'Once', value: 1 }, { name: 'Twice', value: 2 }] },
+          ] },
+          { name: 'secret', description: 'Tells you a secret' },
+          { name: 'slow', description: 'Takes its time' },
+          { name: 'menu', description: 'Shows buttons' },
+          { name: 'silent', description: 'Never answers' },
+        ]),
+      });
+      check(res.ok, `commands registered: ${res.status} ${await res.text()}`);
+      await startBot(botToken, botHandle);
+    });
+
+    await step('slash commands: typing / lists them, options and autocomplete', async () => {
+      await openChannel(bob, 'general');
+      const input = bob.getByTestId('composer-input');
+      await input.click();
+      await input.fill('/');
+      await visible(bob.locator('[data-testid="command-option"][data-key="paint"]'), '/paint listed');
+      await input.fill('/pa');
+      await until(bob, () => document.querySelectorAll('[data-testid="command-option"]').length === 1, null, 'only /paint matches');
+      await shot(bob, 'slash-commands');
+      await audit(bob, 'the command list');
+      await input.press('Enter');
+      await visible(bob.getByTestId('command-form'), 'command form');
+      await audit(bob, 'a command form');
+      const colour = bob.locator('[data-testid="command-field"][data-option="colour"]');
+      await colour.fill('bl');
+      await visible(bob.locator('[data-testid="autocomplete-option"][data-value="blue"]'), 'autocomplete suggestions');
+      check(await bob.locator('[data-testid="autocomplete-option"][data-value="black"]').count() === 1, 'both colours starting with bl');
+      await bob.locator('[data-testid="autocomplete-option"][data-value="blue"]').click();
+      await bob.locator('[data-testid="command-field"][data-option="times"]').selectOption('2');
+      await bob.getByTestId('command-send').click();
+      await hidden(bob.getByTestId('command-form'), 'form closed after sending');
+      await visible(exactly(alice, 'Painted blue 2 time(s)'), 'the answer reaches everyone');
+      await visible(message(alice, 'Painted blue').getByTestId('interaction-header').filter({ hasText: 'used /paint' }), 'who used which command');
+      await hidden(bob.getByTestId('interaction-notice'), 'no pending notice once answered');
+    });
+
+    /** Bob picks and sends a command without options. */
+    async function runCommand(page, name) {
+      const input = page.getByTestId('composer-input');
+      await input.click();
+      await input.fill(`/${name}`);
+      await visible(page.locator(`[data-testid="command-option"][data-key="${name}"]`), `/${name} listed`);
+      await page.locator(`[data-testid="command-option"][data-key="${name}"]`).click();
+      await page.getByTestId('command-send').click();
+    }
+
+    await step('slash commands: ephemeral, thinking, failure', async () => {
+      await runCommand(bob, 'secret');
+      const secret = exactly(bob, 'A secret for you');
+      await visible(secret.getByTestId('ephemeral-note'), 'only you can see this');
+      await runCommand(bob, 'slow');
+      await visible(bob.getByTestId('thinking'), 'is thinking…');
+      await visible(exactly(bob, 'Done thinking'), 'the deferred answer fills in');
+      await hidden(bob.getByTestId('thinking'), 'thinking ends');
+      // The ephemeral answer was bob's alone.
+      await visible(exactly(alice, 'Done thinking'), 'alice sees the deferred answer');
+      check(await exactly(alice, 'A secret for you').count() === 0, 'alice must not see the ephemeral answer');
+      await secret.getByTestId('dismiss-ephemeral').click();
+      await hidden(secret, 'ephemeral dismissed');
+      await runCommand(bob, 'silent');
+      await visible(bob.getByTestId('interaction-notice').getByTestId('interaction-failed'), 'interaction failure shown', T + 5000);
+      await shot(bob, 'interaction-failed');
+      await bob.getByTestId('dismiss-interaction').click();
+      await hidden(bob.getByTestId('interaction-notice'), 'failure dismissed');
+    });
+
+    await step('components: buttons, a link, a select, a modal', async () => {
+      await runCommand(bob, 'menu');
+      const menu = exactly(bob, 'Pick something');
+      await visible(menu.getByTestId('components'), 'components rendered');
+      check(await menu.locator('[data-testid="component-button"][data-custom-id="off"]').isDisabled(), 'disabled button');
+      const link = menu.getByTestId('component-link');
+      check((await link.getAttribute('target')) === '_blank' && (await link.getAttribute('href')) === 'https://example.org/docs', 'link button opens in a new tab');
+      await shot(bob, 'components');
+      await audit(bob, 'a message with components');
+      await menu.locator('[data-testid="component-button"][data-custom-id="feedback"]').click();
+      await visible(bob.getByTestId('app-modal'), 'the modal opens');
+      await bob.locator('[data-testid="modal-input"][data-custom-id="text"]').fill('Lovely colours');
+      await shot(bob, 'modal');
+      await audit(bob, 'an application\'s modal');
+      await bob.getByTestId('modal-submit').click();
+      await visible(exactly(alice, 'Thanks for: Lovely colours'), 'the modal submission answered');
+      // The select updates its message in place.
+      await menu.getByTestId('component-select').selectOption('pear');
+      await visible(message(alice, 'You picked pear'), 'message updated by the select');
+      check(await message(alice, 'Pick something').count() === 0, 'the old text replaced');
+    });
+
+    await step('polls: create, vote, change, take back, end', async () => {
+      await alice.getByTestId('poll-button').click();
+      await visible(alice.getByTestId('poll-dialog'), 'poll dialog');
+      await alice.getByTestId('poll-question-input').fill('Lunch where?');
+      const answers = alice.getByTestId('poll-answer-input');
+      await answers.nth(0).fill('Pizza place');
+      await answers.nth(1).fill('Noodle bar');
+      await alice.getByTestId('poll-add-answer').click();
+      await answers.nth(2).fill('Bring my own');
+      await alice.getByTestId('poll-submit').click();
+      const poll = (page) => page.getByTestId('poll').filter({ hasText: 'Lunch where?' });
+      await visible(poll(bob), 'bob sees the poll');
+      const answer = (page, id) => poll(page).locator(`[data-testid="poll-answer"][data-answer-id="${id}"]`);
+      await answer(bob, 1).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="1"]')?.dataset.count === '1', null, 'alice sees bob\'s vote');
+      await answer(alice, 2).click();
+      await until(bob, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="2"]')?.dataset.count === '1', null, 'bob sees alice\'s vote');
+      await visible(poll(bob).getByTestId('poll-count').filter({ hasText: '50%' }), 'percentages');
+      check((await answer(bob, 1).getAttribute('aria-pressed')) === 'true', 'bob\'s own vote marked');
+      // Another answer moves the vote; the same one takes it back.
+      await answer(bob, 3).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="3"]')?.dataset.count === '1' && document.querySelector('[data-testid="poll-answer"][data-answer-id="1"]')?.dataset.count === '0', null, 'vote moved');
+      await answer(bob, 3).click();
+      await until(alice, () => document.querySelector('[data-testid="poll-answer"][data-answer-id="3"]')?.dataset.count === '0', null, 'vote taken back');
+      await shot(alice, 'poll');
+      await audit(alice, 'a poll');
+      await poll(alice).getByTestId('poll-end').click();
+      await visible(poll(bob).getByTestId('poll-status').filter({ hasText: 'Poll ended' }), 'ended for bob');
+      check(await answer(bob, 1).isDisabled(), 'no votes after the end');
+    });
+
+    await step('message context menu and pins', async () => {
+      const painted = message(alice, 'Painted blue');
+      await painted.getByTestId('message-content').click({ button: 'right' });
+      await visible(alice.getByTestId('message-menu'), 'message menu');
+      await audit(alice, 'the message menu');
+      await alice.getByTestId('menu-pin').click();
+      await visible(message(bob, 'Painted blue').getByTestId('pinned-mark'), 'pinned, for bob too');
+      await bob.getByTestId('toggle-pins').click();
+      const pin = bob.getByTestId('pin').filter({ hasText: 'Painted blue 2 time(s)' });
+      await visible(pin, 'the pin listed');
+      await shot(bob, 'pins');
+      await pin.getByTestId('pin-jump').click();
+      await until(bob, () => document.activeElement?.textContent?.includes('Painted blue'), null, 'jumped to the pinned message');
+      // Unpinned from the panel by alice; the mark goes.
+      await alice.getByTestId('toggle-pins').click();
+      await alice.getByTestId('pin').filter({ hasText: 'Painted blue' }).getByTestId('pin-remove').click();
+      await hidden(message(bob, 'Painted blue').getByTestId('pinned-mark'), 'unpinned');
+      await alice.getByTestId('toggle-pins').click();
+      await visible(alice.getByTestId('pins-empty'), 'no pins left');
+      await alice.keyboard.press('Escape');
+    });
+
+    await step('search with filters, jump to a result', async () => {
+      const box = bob.getByTestId('search-input');
+      const hit = bob.getByTestId('search-result').filter({ hasText: 'Painted blue 2 time(s)' });
+      // The index follows the messages shortly: ask again until it has them.
+      const deadline = Date.now() + T;
+      for (;;) {
+        await box.fill('blue from:Painter in:general');
+        await box.press('Enter');
+        await visible(bob.getByTestId('search-count'), 'search answered');
+        if (await hit.count()) break;
+        check(Date.now() < deadline, 'the painted message never found');
+        await bob.waitForTimeout(300);
+      }
+      check((await bob.getByTestId('search-result').count()) === 1, 'only the bot\'s message in #general with "blue"');
+      await shot(bob, 'search');
+      await audit(bob, 'search results');
+      await hit.getByTestId('search-jump').click();
+      await until(bob, () => document.activeElement?.textContent?.includes('Painted blue'), null, 'jumped to the result');
+      await box.fill('from:nobody');
+      await box.press('Enter');
+      await visible(bob.getByTestId('toast').filter({ hasText: 'No member named nobody.' }), 'an unknown name is said so');
+    });
+
+    await step('autocomplete: @member, #channel, :emoji:', async () => {
+      const input = alice.getByTestId('composer-input');
+      await input.click();
+      await input.fill('');
+      await input.pressSequentially('ping @bo');
+      await visible(alice.locator(`[data-testid="mention-option"][data-key="user-${ids.bob}"]`), 'bob suggested');
+      await audit(alice, 'composer suggestions');
+      await input.press('Enter');
+      await input.pressSequentially('in #gene');
+      await visible(alice.locator(`[data-testid="mention-option"][data-key="channel-${ids.general}"]`), '#general suggested');
+      await input.press('Tab');
+      await input.pressSequentially('now :fir');
+      await visible(alice.locator('[data-testid="mention-option"][data-key="emoji-fire"]'), 'fire suggested');
+      await input.press('Enter');
+      check((await input.inputValue()) === `ping <@${ids.bob}> in <#${ids.general}> now 🔥 `, `completed text: ${await input.inputValue()}`);
+      await input.press('Enter');
+      const sent = message(bob, 'now 🔥');
+      await visible(sent.locator('.md-mention-me'), 'bob mentioned');
+      check((await sent.getByTestId('message-content').innerText()).includes('#general'), 'channel mention rendered');
+    });
+
+    await step('emoji picker: in the composer and for reactions', async () => {
+      await bob.getByTestId('emoji-button').click();
+      await visible(bob.getByTestId('emoji-picker'), 'emoji picker');
+      await visible(bob.locator('[data-testid="picker-emoji"][data-key="grinning_face"]'), 'the full set loaded');
+      await audit(bob, 'the emoji picker');
+      await bob.getByTestId('emoji-search').fill('pizza');
+      await bob.locator('[data-testid="picker-emoji"][data-key="pizza"]').click();
+      const input = bob.getByTestId('composer-input');
+      await input.press('End');
+      await input.pressSequentially(' for lunch');
+      await input.press('Enter');
+      const lunch = message(alice, '🍕 for lunch');
+      await visible(lunch, 'a picked emoji sent');
+      await lunch.getByTestId('message-content').hover();
+      await lunch.getByTestId('add-reaction').click();
+      await alice.getByTestId('more-emoji').click();
+      await alice.getByTestId('emoji-search').fill('rocket');
+      await alice.locator('[data-testid="picker-emoji"][data-key="rocket"]').click();
+      await visible(message(bob, '🍕 for lunch').locator('[data-testid="reaction"][data-emoji="🚀"]'), 'a reaction from the full picker');
+    });
+
+    await step('member context menu: nickname, timeout', async () => {
+      const bobInList = alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"]`);
+      await bobInList.click({ button: 'right' });
+      await visible(alice.getByTestId('member-menu'), 'member menu');
+      await audit(alice, 'the member menu');
+      await alice.getByTestId('menu-nickname-member').click();
+      await alice.getByTestId('prompt-input').fill('Bobby');
+      await alice.getByTestId('prompt-submit').click();
+      await visible(bobInList.filter({ hasText: 'Bobby' }), 'nickname shown');
+      // The bot is timed out (a person would have their own requests refused meanwhile).
+      const botInList = alice.locator(`[data-testid="member"][data-user-id="${ids.app}"]`);
+      await botInList.click({ button: 'right' });
+      await alice.getByTestId('menu-timeout-member').click();
+      await alice.getByTestId('timeout-60').click();
+      await visible(alice.getByTestId('toast').filter({ hasText: 'is timed out' }), 'timed out');
+      // Once the server says so, the menu offers to end it; ended at once.
+      const deadline = Date.now() + T;
+      for (;;) {
+        await botInList.click({ button: 'right' });
+        if (await alice.getByTestId('menu-timeout-member').filter({ hasText: 'Remove timeout' }).count()) break;
+        await alice.keyboard.press('Escape');
+        check(Date.now() < deadline, 'the timeout never reached the member list');
+        await alice.waitForTimeout(200);
+      }
+      const ended = alice.waitForResponse((r) => r.url().endsWith(`/guilds/${ids.guild}/members/${ids.app}`) && r.request().method() === 'PATCH');
+      await alice.getByTestId('menu-timeout-member').click();
+      check((await ended).ok(), 'timeout removed');
+    });
+
+    await step('notification settings: a guild\'s and a channel\'s', async () => {
+      await bob.getByTestId('guild-menu').click();
+      await bob.getByTestId('menu-notifications').click();
+      const dialog = bob.getByTestId('notification-settings');
+      await visible(dialog, 'guild notification settings');
+      await dialog.locator('input[data-level="1"]').check();
+      await dialog.getByTestId('notify-suppress-everyone').check();
+      await dialog.getByTestId('notify-mute').selectOption('60');
+      await shot(bob, 'notification-settings');
+      await audit(bob, 'the notification settings');
+      const saved = bob.waitForResponse((r) => r.url().endsWith(`/users/@me/guilds/${ids.guild}/settings`) && r.request().method() === 'PATCH');
+      await dialog.getByTestId('notify-save').click();
+      check((await saved).status() === 200, 'guild settings saved');
+      await hidden(dialog, 'dialog closed');
+      // What the server answered (and USER_GUILD_SETTINGS_UPDATE) is what the dialog shows again.
+      await bob.getByTestId('guild-menu').click();
+      await bob.getByTestId('menu-notifications').click();
+      check(await dialog.locator('input[data-level="1"]').isChecked(), 'level kept');
+      check(await dialog.getByTestId('notify-suppress-everyone').isChecked(), 'suppression kept');
+      check((await dialog.getByTestId('notify-mute').inputValue()) === 'keep', 'the mute shows its end');
+      await dialog.getByTestId('notify-mute').selectOption('');
+      await dialog.locator('input[data-level="0"]').check();
+      await dialog.getByTestId('notify-suppress-everyone').uncheck();
+      await dialog.getByTestId('notify-save').click();
+      await hidden(dialog, 'dialog closed again');
+      // A channel muted for good shows muted in the list, until unmuted.
+      await bob.getByTestId('channel-notifications').click();
+      await dialog.getByTestId('notify-mute').selectOption('forever');
+      await dialog.getByTestId('notify-save').click();
+      const general = bob.locator(`[data-testid="channel-item"][data-channel-id="${ids.general}"]`);
+      await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.muted === 'true', ids.general, '#general muted');
+      await bob.getByTestId('channel-notifications').click();
+      await dialog.getByTestId('notify-mute').selectOption('');
+      await dialog.getByTestId('notify-save').click();
+      await until(bob, (id) => document.querySelector(`[data-testid="channel-item"][data-channel-id="${id}"]`)?.dataset.muted === 'false', ids.general, '#general unmuted');
+      check((await general.getAttribute('data-muted')) === 'false', 'unmuted');
+    });
+
+    await step('web push: subscribing from the settings, the service worker shows a push', async () => {
+      await bob.context().grantPermissions(['notifications'], { origin: base });
+      // Headless Chromium has no push service of its own: the browser's
+      // subscription is stood in for, with real keys, and an endpoint the
+      // server is told to allow.
+      const ecdh = createECDH('prime256v1');
+      ecdh.generateKeys();
+      const keys = { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+      const endpoint = `http://127.0.0.1:9/push/${randomBytes(8).toString('hex')}`;
+      await bob.evaluate(({ endpoint, keys }) => {
+        const subscription = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys }), unsubscribe: async () => { window.__subscription = null; return true; } };
+        PushManager.prototype.subscribe = async () => (window.__subscription = subscription);
+        PushManager.prototype.getSubscription = async () => window.__subscription ?? null;
+      }, { endpoint, keys });
+      await bob.getByTestId('user-settings').click();
+      await visible(bob.getByTestId('user-settings-dialog'), 'settings dialog');
+      const stored = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'PUT');
+      await bob.getByTestId('push-toggle').check();
+      check((await stored).status() === 204, 'the subscription reached the server');
+      await visible(bob.getByTestId('push-status').filter({ hasText: 'gets notifications' }), 'push on');
+      await audit(bob, 'the user settings');
+      // A push delivered to the service worker (through the DevTools protocol) shows a notification.
+      const cdp = await bob.context().newCDPSession(bob);
+      const registrationId = new Promise((done) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const r = registrations.find((x) => x.scopeURL.endsWith('/static/js/') && !x.isDeleted);
+        if (r) done(r.registrationId);
+      }));
+      await cdp.send('ServiceWorker.enable');
+      const payload = { type: 'mention', guild_id: ids.guild, channel_id: ids.general, message_id: '1', title: 'alice in #general', body: 'Lunch is ready' };
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin: base, registrationId: await registrationId, data: JSON.stringify(payload) });
+      await until(bob, async () => {
+        const reg = await navigator.serviceWorker.getRegistration('/static/js/sw.js');
+        const shown = await reg?.getNotifications();
+        return shown?.some((n) => n.title === 'alice in #general' && n.body === 'Lunch is ready' && n.data?.path?.startsWith('/channels/'));
+      }, null, 'the notification is shown');
+      // Turned off: the server forgets the subscription (a second delete would be refused).
+      const dropped = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'DELETE');
+      await bob.getByTestId('push-toggle').uncheck();
+      check((await dropped).status() === 204, 'the subscription dropped on the server');
+      await bob.getByTestId('theme-light').check();
+      await bob.keyboard.press('Escape');
+      await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
+    });
+
+    await step('profile: display name, a password change that keeps this session', async () => {
+      await bob.getByTestId('user-settings').click();
+      await bob.getByTestId('display-name').fill('Bob B.');
+      await bob.getByTestId('save-display-name').click();
+      await visible(bob.getByTestId('me-name').filter({ hasText: 'Bob B.' }), 'display name shown');
+      const change = async (from, to) => {
+        await bob.getByTestId('current-password').fill(from);
+        await bob.getByTestId('new-password').fill(to);
+        await bob.getByTestId('change-password').click();
+        await visible(bob.getByTestId('toast').filter({ hasText: 'Password changed' }), 'password changed');
+      };
+      const before = await token(bob);
+      await change(PASSWORD, `${PASSWORD} too`);
+      check((await token(bob)) !== before, 'a new token kept');
+      await bob.keyboard.press('Escape');
+      // Still connected, with the new token: real time both ways.
+      await send(bob, 'still here after the password change');
+      await visible(message(alice, 'still here after the password change'), 'bob still sends');
+      await send(alice, 'and you still hear me');
+      await visible(message(bob, 'and you still hear me'), 'bob still receives');
+      // Back to the first password (the later steps log in with it), once
+      // the new session is up: a check of the old token still on its way
+      // during a revocation can briefly refuse the new one on the server.
+      await bob.getByTestId('user-settings').click();
+      await change(`${PASSWORD} too`, PASSWORD);
+      await bob.keyboard.press('Escape');
+      await send(alice, 'hear me again');
+      await visible(message(bob, 'hear me again'), 'bob receives after the second change');
+    });
+
+    await step('a hidden tab counts mentions in its title', async () => {
+      const setVisibility = (state) => bob.evaluate((s) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+      await setVisibility('hidden');
+      await send(alice, `<@${ids.bob}> are you there?`);
+      await until(bob, () => document.title.startsWith('(1) '), null, 'the title counts the mention');
+      await send(alice, 'no mention in this one');
+      await visible(message(bob, 'no mention in this one'), 'a plain message arrives');
+      check((await bob.title()).startsWith('(1) '), 'only what would notify counts');
+      await setVisibility('visible');
+      await until(bob, () => !document.title.startsWith('('), null, 'the count goes when the tab is seen');
+    });
+
+    await step('the light theme, kept across a reload', async () => {
+      await until(bob, () => document.documentElement.dataset.theme === 'light', null, 'light theme applied');
+      await bob.reload();
+      await visible(bob.getByTestId('composer-input'), 'reloaded');
+      check((await bob.evaluate(() => document.documentElement.dataset.theme)) === 'light', 'theme kept');
+      await shot(bob, 'light-theme');
+      await audit(bob, 'a channel in the light theme');
+      await bob.getByTestId('user-settings').click();
+      await bob.getByTestId('theme-dark').check();
+      await bob.keyboard.press('Escape');
+      await until(bob, () => document.documentElement.dataset.theme === 'dark', null, 'back to dark');
     });
 
     await step('threads', async () => {
@@ -694,6 +1198,12 @@ async function main() {
     await step('the gateway spoke zlib-stream', async () => {
       check(sockets.length > 0, 'no gateway socket was opened');
       check(sockets.every((u) => /[?&]v=10\b/.test(u) && /compress=zlib-stream/.test(u)), `gateway URLs: ${sockets.join(', ')}`);
+    });
+
+    await step('accessibility audits ran', async () => {
+      console.log(`(${audited.join(', ')}) `);
+      check(audited.length >= 15, `only ${audited.length} screens audited`);
+      check(!inaccessible.length, `serious accessibility violations:\n  ${inaccessible.join('\n  ')}`);
     });
 
     await step('no requests to other hosts, no page errors', async () => {

@@ -200,3 +200,36 @@ test('thread membership follows THREAD_MEMBER(S)_UPDATE and THREAD_LIST_SYNC', (
   assert.ok(store.state.channels.get('3002'), 'other channel untouched');
   assert.ok(store.state.channels.get('3003').member, 'membership from the sync');
 });
+
+test('an interaction is followed from sending to its answer or failure', () => {
+  const store = createStore();
+  store.applyDispatch('READY', { user: { id: '1', username: 'me' }, guilds: [], private_channels: [] });
+  store.interactionStart({ nonce: '77', kind: 2, channelId: 'c', name: 'ping' });
+  assert.equal(store.interactionsIn('c')[0].status, 'sending');
+  store.applyDispatch('INTERACTION_CREATE', { id: '500', nonce: '77' });
+  assert.deepEqual([store.interactionsIn('c')[0].status, store.interactionsIn('c')[0].id], ['pending', '500']);
+  store.applyDispatch('INTERACTION_FAILURE', { id: '500', nonce: '77', reason: 'The application did not respond' });
+  assert.equal(store.interactionsIn('c')[0].reason, 'The application did not respond');
+  store.interactionStart({ nonce: '78', kind: 2, channelId: 'c', name: 'ping' });
+  store.applyDispatch('INTERACTION_SUCCESS', { id: '501', nonce: '78' });
+  assert.deepEqual(store.interactionsIn('c').map((i) => i.nonce), ['77']);
+  // A modal answers it too, and is kept until shown.
+  store.interactionStart({ nonce: '79', kind: 3, channelId: 'c', messageId: 'm' });
+  assert.equal(store.interactionsIn('c', 'm').length, 1);
+  store.applyDispatch('INTERACTION_MODAL_CREATE', { id: '502', nonce: '79', custom_id: 'form', title: 'T', components: [] });
+  assert.equal(store.interactionsIn('c', 'm').length, 0);
+  assert.equal(store.state.modal.custom_id, 'form');
+});
+
+test('poll votes move counts and our own mark', () => {
+  const store = createStore();
+  store.applyDispatch('READY', { user: { id: '1', username: 'me' }, guilds: [], private_channels: [] });
+  const entry = store.channelMessages('c');
+  entry.loaded = true;
+  entry.list = [{ id: 'm', channel_id: 'c', poll: { answers: [{ answer_id: 1 }, { answer_id: 2 }], results: { is_finalized: false, answer_counts: [] } } }];
+  store.applyDispatch('MESSAGE_POLL_VOTE_ADD', { user_id: '1', channel_id: 'c', message_id: 'm', answer_id: 2 });
+  store.applyDispatch('MESSAGE_POLL_VOTE_ADD', { user_id: '5', channel_id: 'c', message_id: 'm', answer_id: 2 });
+  assert.deepEqual(entry.list[0].poll.results.answer_counts, [{ id: 2, count: 2, me_voted: true }]);
+  store.applyDispatch('MESSAGE_POLL_VOTE_REMOVE', { user_id: '1', channel_id: 'c', message_id: 'm', answer_id: 2 });
+  assert.deepEqual(entry.list[0].poll.results.answer_counts, [{ id: 2, count: 1, me_voted: false }]);
+});

@@ -3,10 +3,14 @@
 // idempotently). Views call these and never talk to the API themselves.
 
 import { compareIds, makeNonce, upsertSorted } from './util.js';
+import { INTERACTION, buildCommandData, commandEntries, entryName, interactionNonce } from './commands.js';
 
 const PAGE = 50;
 const ACK_DELAY_MS = 400;
 const TYPING_EVERY_MS = 8000;
+// How long the `/` list of a channel is reused before it is asked again.
+const COMMANDS_FRESH_MS = 30_000;
+const AUTOCOMPLETE_WAIT_MS = 5000;
 
 export function createActions({ api, store, getGateway }) {
   const { state } = store;
@@ -207,6 +211,8 @@ export function createActions({ api, store, getGateway }) {
     const entry = { target };
     entry.timer = setTimeout(() => {
       ackTimers.delete(channelId);
+      // Gone meanwhile (left, kicked, deleted): nothing to tell the server.
+      if (!state.channels.has(channelId)) return;
       if (compareIds(state.serverRead.get(channelId), entry.target) >= 0) return;
       store.noteAcked(channelId, entry.target);
       api.ack(channelId, entry.target).catch(() => {});
@@ -300,10 +306,155 @@ export function createActions({ api, store, getGateway }) {
     store.emit('me');
   }
 
+  // ---- applications: commands, components, modals ----
+
+  const commandCache = new Map();
+
+  /** The command entries usable in a channel (cached briefly). */
+  async function loadCommands(channelId) {
+    const cached = commandCache.get(channelId);
+    if (cached && Date.now() - cached.at < COMMANDS_FRESH_MS) return cached.entries;
+    const index = await api.commandIndex(channelId);
+    const entries = commandEntries(index.application_commands ?? [], index.applications ?? []);
+    commandCache.set(channelId, { at: Date.now(), entries });
+    return entries;
+  }
+
+  /** The fields every interaction a person sends carries. */
+  function interactionBody(type, channelId, applicationId, data, extra = {}) {
+    const channel = state.channels.get(channelId);
+    const body = {
+      type,
+      application_id: applicationId,
+      channel_id: channelId,
+      session_id: getGateway()?.sessionId ?? null,
+      nonce: interactionNonce(),
+      data,
+      ...extra,
+    };
+    if (channel?.guild_id) body.guild_id = channel.guild_id;
+    return body;
+  }
+
+  /** Sends an interaction and follows it in the store until it is answered. */
+  async function interact(body, { name = null, messageId = null } = {}) {
+    store.interactionStart({ nonce: body.nonce, kind: body.type, channelId: body.channel_id, messageId, name });
+    try {
+      await api.interact(body);
+    } catch (e) {
+      store.interactionUpdate(body.nonce, { status: 'failed', reason: e.message });
+      throw e;
+    }
+  }
+
+  /** Invokes a command entry with the field texts; `{errors}` if a field is wrong. */
+  async function invokeCommand(channelId, entry, values) {
+    const built = buildCommandData(entry, values);
+    if (built.errors) return built;
+    const body = interactionBody(INTERACTION.COMMAND, channelId, entry.command.application_id, built.data);
+    await interact(body, { name: entryName(entry) });
+    return {};
+  }
+
+  /** The application's choices for the option being typed. */
+  async function autocomplete(channelId, entry, values, focused) {
+    const { data } = buildCommandData(entry, values, { focused });
+    const body = interactionBody(INTERACTION.AUTOCOMPLETE, channelId, entry.command.application_id, data);
+    const answer = new Promise((resolve) => {
+      const timer = setTimeout(() => done([]), AUTOCOMPLETE_WAIT_MS);
+      const off = store.on('autocomplete', (a) => a.nonce === body.nonce && done(a.choices));
+      function done(choices) {
+        clearTimeout(timer);
+        off();
+        resolve(choices);
+      }
+    });
+    await api.interact(body);
+    return answer;
+  }
+
+  /** A button clicked or a select chosen on an application's message. */
+  async function useComponent(message, component, values = null) {
+    const data = { custom_id: component.custom_id, component_type: component.type };
+    if (values) data.values = values;
+    const applicationId = message.application_id ?? message.author?.id;
+    const body = interactionBody(INTERACTION.COMPONENT, message.channel_id, applicationId, data, { message_id: message.id, message_flags: message.flags ?? 0 });
+    await interact(body, { messageId: message.id });
+  }
+
+  /** Submits the open modal with its text inputs' values (by custom_id). */
+  async function submitModal(modal, values) {
+    const components = (modal.components ?? []).map((row) => ({
+      type: 1,
+      components: (row.components ?? []).map((input) => ({ type: input.type, custom_id: input.custom_id, value: values[input.custom_id] ?? '' })),
+    }));
+    const body = interactionBody(INTERACTION.MODAL_SUBMIT, modal.channel_id, modal.application?.id, { custom_id: modal.custom_id, components });
+    store.closeModal();
+    await interact(body, { name: modal.title });
+  }
+
+  /** Forgets a failed interaction's notice. */
+  function dismissInteraction(nonce) {
+    store.interactionDone(nonce);
+  }
+
+  /** An ephemeral message is ours alone: dismissing it removes it here. */
+  function dismissEphemeral(channelId, messageId) {
+    store.messageDelete(channelId, [messageId]);
+  }
+
+  // ---- pins ----
+
+  /** The channel's pinned messages, newest pin first. */
+  async function loadPins(channelId) {
+    const { items = [] } = await api.pins(channelId);
+    for (const { message } of items) noteMessage(message);
+    return items.map((i) => i.message);
+  }
+
+  /** Pins or unpins; the message shows it at once (MESSAGE_UPDATE follows). */
+  async function setPinned(channelId, message, pinned) {
+    if (pinned) await api.pin(channelId, message.id);
+    else await api.unpin(channelId, message.id);
+    store.messageUpdate({ id: message.id, channel_id: channelId, pinned });
+  }
+
+  // ---- polls ----
+
+  /** Replaces our votes on a poll (none removes them). */
+  async function votePoll(channelId, messageId, answerIds) {
+    await api.votePoll(channelId, messageId, answerIds.map(String));
+  }
+
+  async function endPoll(channelId, messageId) {
+    store.messageUpdate(await api.expirePoll(channelId, messageId));
+  }
+
+  /** Sends a message carrying a poll. */
+  async function createPoll(channelId, { question, answers, hours, multiselect }) {
+    const poll = {
+      question: { text: question },
+      answers: answers.map((text) => ({ poll_media: { text } })),
+      duration: hours,
+      allow_multiselect: multiselect,
+      layout_type: 1,
+    };
+    const message = await api.sendMessage(channelId, { poll, nonce: makeNonce() });
+    store.messageCreate(message);
+    return message;
+  }
+
+  // ---- notification settings ----
+
+  async function patchGuildSettings(guildId, body) {
+    store.putGuildSettings(await api.patchGuildSettings(guildId, body));
+  }
+
   /** Drops scheduled work (acks) when the session ends. */
   function cancelPending() {
     for (const { timer } of ackTimers.values()) clearTimeout(timer);
     ackTimers.clear();
+    commandCache.clear();
     lastTyping = { channelId: null, at: 0 };
   }
 
@@ -334,5 +485,18 @@ export function createActions({ api, store, getGateway }) {
     openGroupDm,
     learnChannel,
     setStatus,
+    loadCommands,
+    invokeCommand,
+    autocomplete,
+    useComponent,
+    submitModal,
+    dismissInteraction,
+    dismissEphemeral,
+    loadPins,
+    setPinned,
+    votePoll,
+    endPoll,
+    createPoll,
+    patchGuildSettings,
   };
 }

@@ -46,8 +46,8 @@ function collectFieldErrors(errors, path, out) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A client bound to a token source. `onUnauthorized` runs on any 401 with
- * a token (the token was revoked or the account disabled).
+ * A client bound to a token source. `onUnauthorized(token)` runs on any
+ * 401 with a token (the token was revoked or the account disabled).
  */
 export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE, fetchImpl } = {}) {
   const doFetch = fetchImpl ?? ((...args) => fetch(...args));
@@ -56,7 +56,10 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     let url = base + path;
     if (query) {
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.append(k, String(v));
+      for (const [k, v] of Object.entries(query)) {
+        // A list is the key repeated (`author_id=1&author_id=2`).
+        for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined && item !== null) params.append(k, String(item));
+      }
       const qs = params.toString();
       if (qs) url += '?' + qs;
     }
@@ -91,7 +94,7 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
         continue;
       }
       if (!response.ok) {
-        if (response.status === 401 && token) onUnauthorized();
+        if (response.status === 401 && token) onUnauthorized(token);
         throw new ApiError(response.status, data);
       }
       return data;
@@ -160,6 +163,27 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     removeReaction: (channelId, messageId, emoji) =>
       request('DELETE', `/channels/${channelId}/messages/${messageId}/reactions/${enc(emoji)}/@me`),
     typing: (channelId) => request('POST', `/channels/${channelId}/typing`, { retries: 0 }),
+    // Applications: what `/` lists, and invoking (commands, components, modals).
+    commandIndex: (channelId) => request('GET', `/channels/${channelId}/application-command-index`),
+    interact: (body) => request('POST', '/interactions', { body, retries: 0 }),
+
+    // Polls
+    votePoll: (channelId, messageId, answerIds) =>
+      request('PUT', `/channels/${channelId}/polls/${messageId}/answers/@me`, { body: { answer_ids: answerIds } }),
+    expirePoll: (channelId, messageId) => request('POST', `/channels/${channelId}/polls/${messageId}/expire`),
+
+    // Notifications
+    vapidKey: () => request('GET', '/push/vapid-key'),
+    pushSubscribe: (subscription) => request('PUT', '/users/@me/push-subscriptions', { body: subscription }),
+    pushUnsubscribe: (endpoint) => request('DELETE', '/users/@me/push-subscriptions', { body: { endpoint } }),
+    patchGuildSettings: (guildId, body) => request('PATCH', `/users/@me/guilds/${guildId ?? '@me'}/settings`, { body }),
+
+    searchGuild: (guildId, query) => request('GET', `/guilds/${guildId}/messages/search`, { query }),
+    searchChannel: (channelId, query) => request('GET', `/channels/${channelId}/messages/search`, { query }),
+    pins: (channelId) => request('GET', `/channels/${channelId}/messages/pins`, { query: { limit: 50 } }),
+    pin: (channelId, messageId) => request('PUT', `/channels/${channelId}/messages/pins/${messageId}`),
+    unpin: (channelId, messageId) => request('DELETE', `/channels/${channelId}/messages/pins/${messageId}`),
+
     ack: (channelId, messageId) => request('POST', `/channels/${channelId}/messages/${messageId}/ack`, { body: {} }),
   };
   return api;

@@ -23,6 +23,10 @@ const PATHS = {
   chevron: 'M6 9l6 6 6-6',
   crown: 'M2 8l4 10h12l4-10-6 4-4-8-4 8z',
   arrow: 'M5 12h14 M12 5l7 7-7 7',
+  poll: 'M4 20V10 M10 20V4 M16 20v-7 M22 20H2',
+  bell: 'M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9 M13.7 21a2 2 0 0 1-3.4 0',
+  pin: 'M12 17v5 M9 10.8V4h6v6.8l3 3.2v2H6v-2z',
+  search: 'M11 19a8 8 0 1 0 0-16 8 8 0 0 0 0 16z M21 21l-4.3-4.3',
 };
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -11,16 +11,25 @@ import { renderInvite } from './views/invite.js';
 import { mountShell } from './views/shell.js';
 import { currentStatus } from './views/userPanel.js';
 import { closeMenu } from './views/dialog.js';
+import { followWorkerClicks, hiddenTabAlerts } from './notifications.js';
+import { alertReason, letsThrough } from './notify.js';
+import { displayName } from './util.js';
+import { applyTheme } from './theme.js';
+
+applyTheme();
 
 const TOKEN_KEY = 'concord.token';
 const root = document.getElementById('root');
 
 let token = localStorage.getItem(TOKEN_KEY);
+// A token change in flight: the old session's close is expected.
+let rotating = false;
 let gateway = null;
 let shell = null;
 
 const store = createStore();
-const api = createApi({ getToken: () => token, onUnauthorized: () => session.logout() });
+// Only the current token's refusal logs out: one replaced meanwhile is expected to be refused.
+const api = createApi({ getToken: () => token, onUnauthorized: (used) => used === token && !rotating && session.logout() });
 const actions = createActions({ api, store, getGateway: () => gateway });
 
 const session = {
@@ -30,6 +39,22 @@ const session = {
     localStorage.setItem(TOKEN_KEY, token);
     startGateway();
     navigate(localPath(next) ?? '/channels/@me', { replace: true });
+  },
+  /**
+   * Runs `change()`, which answers with a new token (a password change
+   * revokes every other): this tab keeps going with it, while its old
+   * gateway session, closed by the server, is let go rather than logging out.
+   */
+  async rotateToken(change) {
+    rotating = true;
+    try {
+      const next = await change();
+      token = next;
+      localStorage.setItem(TOKEN_KEY, token);
+      startGateway();
+    } finally {
+      rotating = false;
+    }
   },
   logout() {
     if (!token) return;
@@ -50,16 +75,18 @@ function startGateway() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const status = currentStatus();
   store.state.selfStatus = status;
-  gateway = new Gateway({
+  const started = new Gateway({
     token,
     url: `${scheme}//${location.host}`,
     presence: { status, since: 0, activities: [], afk: false },
     onDispatch,
     onState: (state) => store.setConnection(state),
     onFatal: (code) => {
-      if (code === 4004) session.logout();
+      // A replaced session's close (a password change) is no log out.
+      if (code === 4004 && gateway === started && !rotating) session.logout();
     },
   });
+  gateway = started;
   gateway.start();
 }
 
@@ -87,10 +114,30 @@ function onDispatch(type, data) {
       break;
     case 'MESSAGE_CREATE':
       if (!data.guild_id && !store.state.channels.has(data.channel_id)) actions.learnChannel(data.channel_id);
+      alertIfConcerned(data);
       break;
     default:
       break;
   }
+}
+
+const alertHidden = hiddenTabAlerts({ navigate: (path) => navigate(path) });
+followWorkerClicks((path) => navigate(path));
+
+/** While the tab is hidden, what would push to this person alerts here. */
+function alertIfConcerned(m) {
+  const me = store.state.me?.id;
+  const guild = m.guild_id ? store.state.guilds.get(m.guild_id) : null;
+  const channel = store.state.channels.get(m.channel_id);
+  const reason = alertReason(m, me, guild ? store.member(guild.id, me)?.roles ?? [] : [], {
+    direct: !m.guild_id,
+    repliedToMe: m.referenced_message?.author?.id === me,
+  });
+  const channels = [m.channel_id, channel?.parent_id].filter(Boolean);
+  if (!letsThrough(store.guildSettings(m.guild_id ?? '@me'), guild?.default_message_notifications ?? 0, channels, reason)) return;
+  const author = displayName(m.author, m.member);
+  const title = channel?.name ? `${author} in #${channel.name}` : author;
+  alertHidden(m, { title, body: String(m.content ?? '').slice(0, 200) || 'Sent an attachment' });
 }
 
 // ---- routing ----

@@ -6,7 +6,8 @@
 // Topics: 'me', 'connection', 'guilds', 'channels' (arg: guild id or
 // '@me'), 'members' (guild id), 'presence' (user id), 'messages'
 // (channel id), 'readstate' (channel id), 'typing' (channel id),
-// 'invites' (guild id), 'ui'.
+// 'invites' (guild id), 'ui', 'interactions' (channel id), 'modal',
+// 'autocomplete' (nonce), 'settings' (guild id or '@me').
 //
 // Messages are never mutated in place: a change replaces the object, so a
 // view can tell what to redraw by identity.
@@ -33,6 +34,14 @@ export function createStore() {
     serverRead: new Map(),
     typing: new Map(),
     invites: new Map(),
+    // Interactions this person started, by nonce: {nonce, id, kind,
+    // channelId, messageId, name, status: sending|pending|failed, reason}.
+    interactions: new Map(),
+    // The modal an application opened for us, until submitted or closed.
+    modal: null,
+    // Notification settings by guild id ('@me' for DMs), as READY and
+    // USER_GUILD_SETTINGS_UPDATE give them.
+    guildSettings: new Map(),
     selfStatus: null,
     ui: {
       guildId: null,
@@ -298,6 +307,8 @@ export function createStore() {
       state.messages.clear();
       for (const g of d.guilds ?? []) putGuild({ ...g, unavailable: true });
       for (const c of d.private_channels ?? []) putChannel(c);
+      state.guildSettings.clear();
+      for (const e of d.user_guild_settings?.entries ?? []) state.guildSettings.set(e.guild_id ?? '@me', e);
       for (const e of d.read_state?.entries ?? []) {
         state.readStates.set(e.id, { lastMessageId: e.last_message_id, mentionCount: e.mention_count ?? 0 });
         state.serverRead.set(e.id, e.last_message_id);
@@ -486,11 +497,103 @@ export function createStore() {
     INVITE_CREATE(d) {
       putInvite(d);
     },
+    INTERACTION_CREATE(d) {
+      // A person hears `{id, nonce}` of their own interaction.
+      if (d.nonce != null) interactionUpdate(String(d.nonce), { id: d.id, status: 'pending' });
+    },
+    INTERACTION_SUCCESS(d) {
+      if (d.nonce != null) interactionDone(String(d.nonce));
+    },
+    INTERACTION_FAILURE(d) {
+      if (d.nonce != null) interactionUpdate(String(d.nonce), { status: 'failed', reason: d.reason || 'The application did not respond.' });
+    },
+    INTERACTION_MODAL_CREATE(d) {
+      if (d.nonce != null) interactionDone(String(d.nonce));
+      state.modal = d;
+      emit('modal');
+    },
+    APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE(d) {
+      emit('autocomplete', { nonce: String(d.nonce), choices: d.choices ?? [] });
+    },
+    MESSAGE_POLL_VOTE_ADD(d) {
+      pollVote(d, +1);
+    },
+    MESSAGE_POLL_VOTE_REMOVE(d) {
+      pollVote(d, -1);
+    },
+    USER_GUILD_SETTINGS_UPDATE(d) {
+      const key = d.guild_id ?? '@me';
+      state.guildSettings.set(key, d);
+      emit('settings', key);
+      emit('channels', key);
+      emit('guilds');
+    },
     INVITE_DELETE(d) {
       state.invites.get(d.guild_id)?.delete(d.code);
       emit('invites', d.guild_id);
     },
   };
+
+  // ---- interactions and polls ----
+
+  /** Records an interaction we started (before the server knows its id). */
+  function interactionStart(entry) {
+    state.interactions.set(entry.nonce, { status: 'sending', ...entry });
+    interactionChanged(entry.nonce);
+  }
+
+  function interactionUpdate(nonce, patch) {
+    const old = state.interactions.get(nonce);
+    if (!old) return;
+    state.interactions.set(nonce, { ...old, ...patch });
+    interactionChanged(nonce);
+  }
+
+  /** Answered (or dismissed): forgotten. */
+  function interactionDone(nonce) {
+    const old = state.interactions.get(nonce);
+    if (!old) return;
+    state.interactions.delete(nonce);
+    interactionChanged(nonce, old);
+  }
+
+  function interactionChanged(nonce, gone = null) {
+    const i = state.interactions.get(nonce) ?? gone;
+    if (!i) return;
+    // The message whose component it was redraws (a new object).
+    if (i.messageId) replaceMessage(i.channelId, i.messageId, (m) => ({ ...m }));
+    emit('interactions', i.channelId);
+  }
+
+  /** Our interactions in a channel, for a message's component or none. */
+  function interactionsIn(channelId, messageId = null) {
+    return [...state.interactions.values()].filter((i) => i.channelId === channelId && (i.messageId ?? null) === messageId);
+  }
+
+  function pollVote(d, delta) {
+    const mine = d.user_id === state.me?.id;
+    const answerId = Number(d.answer_id);
+    replaceMessage(d.channel_id, d.message_id, (m) => {
+      if (!m.poll) return m;
+      const counts = [...(m.poll.results?.answer_counts ?? [])];
+      const i = counts.findIndex((c) => c.id === answerId);
+      const old = i < 0 ? { id: answerId, count: 0, me_voted: false } : counts[i];
+      const next = { ...old, count: Math.max(0, old.count + delta), me_voted: mine ? delta > 0 : old.me_voted };
+      if (i < 0) counts.push(next);
+      else counts[i] = next;
+      const results = { is_finalized: false, ...(m.poll.results ?? {}), answer_counts: counts };
+      return { ...m, poll: { ...m.poll, results } };
+    });
+  }
+
+  /** Notification settings for a guild ('@me' for DMs), or null. */
+  function guildSettings(guildId) {
+    return state.guildSettings.get(guildId ?? '@me') ?? null;
+  }
+
+  function putGuildSettings(settings) {
+    reducers.USER_GUILD_SETTINGS_UPDATE(settings);
+  }
 
   function putInvite(invite) {
     const guildId = invite.guild_id ?? invite.guild?.id;
@@ -572,6 +675,9 @@ export function createStore() {
     state.serverRead.clear();
     state.typing.clear();
     state.invites.clear();
+    state.interactions.clear();
+    state.guildSettings.clear();
+    state.modal = null;
     state.ui = { ...state.ui, guildId: null, channelId: null };
     emit('me');
     emit('guilds');
@@ -602,6 +708,14 @@ export function createStore() {
     setUi,
     setConnection,
     reset,
+    interactionStart,
+    interactionUpdate,
+    interactionDone,
+    closeModal() {
+      state.modal = null;
+      emit('modal');
+    },
+    putGuildSettings,
     // queries
     guildChannels,
     privateChannels,
@@ -611,5 +725,7 @@ export function createStore() {
     typingUsers,
     presence,
     mentionsMe,
+    interactionsIn,
+    guildSettings,
   };
 }

@@ -7,6 +7,8 @@ import { compareIds } from '../util.js';
 import { P, has } from '../permissions.js';
 import { redraw, guildPerms, channelPerms, channelTitle, isThread } from './common.js';
 import { promptText, confirmAction, showMenu } from './dialog.js';
+import { openNotificationSettings } from './notificationSettings.js';
+import { channelMuted } from '../notify.js';
 import { mountUserPanel } from './userPanel.js';
 import { icon } from '../icons.js';
 import { openGuildSettings } from './guildSettings.js';
@@ -76,6 +78,7 @@ function guildMenu(ctx, guild, anchor) {
     const channel = target && target.type === 0 && target.guild_id === guild.id ? target : firstText;
     items.push({ label: 'Invite people', icon: '➕', testid: 'menu-invite', onSelect: () => openInviteDialog(ctx, channel) });
   }
+  items.push({ label: 'Notification settings', icon: '🔔', testid: 'menu-notifications', onSelect: () => openNotificationSettings(ctx, guild.id) });
   if (isOwner || has(perms, P.MANAGE_GUILD) || has(perms, P.MANAGE_ROLES) || has(perms, P.KICK_MEMBERS) || has(perms, P.BAN_MEMBERS)) {
     items.push({ label: 'Server settings', icon: '⚙', testid: 'menu-settings', onSelect: () => openGuildSettings(ctx, guild.id) });
   }
@@ -196,10 +199,12 @@ function channelRow(ctx, channel, nested = false) {
   const mentions = store.mentionCount(channel.id);
   const perms = channelPerms(store, channel.id);
   const href = `/channels/${channel.guild_id}/${channel.id}`;
-  const label = `${isThread(channel) ? 'thread' : 'channel'} ${channel.name}${mentions ? `, ${mentions} mentions` : unread ? ', unread' : ''}`;
+  const muted = channelMuted(store.guildSettings(channel.guild_id), [channel.id, channel.parent_id].filter(Boolean));
+  // Named by its content (a label unlike the text shown would not be).
+  const state = `${mentions ? `, ${mentions} mentions` : unread ? ', unread' : ''}${muted ? ', muted' : ''}`;
   return h(
     'div',
-    { class: ['channel-row', nested && 'nested', active && 'active', unread && 'unread'], 'data-key': channel.id },
+    { class: ['channel-row', nested && 'nested', active && 'active', unread && !muted && 'unread', muted && 'muted'], 'data-key': channel.id },
     h(
       'a',
       {
@@ -208,7 +213,7 @@ function channelRow(ctx, channel, nested = false) {
         testid: 'channel-item',
         'data-channel-id': channel.id,
         'data-unread': String(unread),
-        'aria-label': label,
+        'data-muted': String(muted),
         'aria-current': active ? 'page' : undefined,
         onClick(e) {
           e.preventDefault();
@@ -216,7 +221,9 @@ function channelRow(ctx, channel, nested = false) {
         },
       },
       h('span', { class: 'channel-glyph' }, icon(isThread(channel) ? 'threads' : channel.type === 2 ? 'speaker' : 'hash', 18)),
+      h('span', { class: 'visually-hidden', text: isThread(channel) ? 'thread ' : 'channel ' }),
       h('span', { class: 'truncate channel-name', text: channel.name }),
+      state ? h('span', { class: 'visually-hidden', text: state }) : null,
       mentions ? h('span', { class: 'badge', testid: 'mention-badge', 'aria-hidden': 'true', text: String(mentions) }) : null,
     ),
     has(perms, isThread(channel) ? P.MANAGE_THREADS : P.MANAGE_CHANNELS)

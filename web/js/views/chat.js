@@ -6,16 +6,28 @@ import { displayName } from '../util.js';
 import { channelTitle, isThread } from './common.js';
 import { mountMessageList } from './messageList.js';
 import { mountComposer } from './composer.js';
+import { openNotificationSettings } from './notificationSettings.js';
+import { openPins } from './pins.js';
+import { mountSearch } from './search.js';
 
 export function mountChat(ctx) {
   const { store } = ctx;
   const title = h('h1', { class: 'chat-title truncate', testid: 'channel-title' });
   const topic = h('p', { class: 'chat-topic truncate', testid: 'channel-topic' });
   const threadsButton = iconButton('Threads', 'threads', () => store.setUi({ threadsOpen: !store.state.ui.threadsOpen }), { testid: 'toggle-threads' });
+  const notifyButton = iconButton('Notification settings', 'bell', () => {
+    const channel = store.state.channels.get(channelId);
+    if (channel) openNotificationSettings(ctx, channel.guild_id ?? null, channel.guild_id ? channel.id : null);
+  }, { testid: 'channel-notifications' });
+  const search = mountSearch(ctx);
+  const pinsButton = iconButton('Pinned messages', 'pin', (e) => channelId && openPins(ctx, channelId, e.currentTarget), { testid: 'toggle-pins' });
   const membersButton = iconButton('Member list', 'members', () => store.setUi({ membersOpen: !store.state.ui.membersOpen }), { testid: 'toggle-members' });
   const header = h('header', { class: 'chat-header' },
     iconButton('Open navigation', 'menu', () => store.setUi({ sidebarOpen: !store.state.ui.sidebarOpen }), { class: 'nav-toggle', testid: 'toggle-sidebar' }),
     h('div', { class: 'chat-heading' }, title, topic),
+    search.el,
+    notifyButton,
+    pinsButton,
     threadsButton,
     membersButton,
   );

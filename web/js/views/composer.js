@@ -1,6 +1,8 @@
 // The message composer: Enter sends, Shift+Enter breaks the line, Up
 // edits the last own message, Escape cancels a reply; files with image
-// previews; typing notices to others.
+// previews; typing notices to others; `/` lists the channel's commands
+// and a picked one becomes a form (`slashCommands`); a poll is composed
+// in a dialog (`poll`).
 
 import { h, toast, iconButton } from '../dom.js';
 import { displayName, formatBytes } from '../util.js';
@@ -8,6 +10,10 @@ import { P, has } from '../permissions.js';
 import { channelPerms, channelTitle } from './common.js';
 import { autosize } from './message.js';
 import { icon } from '../icons.js';
+import { mountCommandPicker, commandForm } from './slashCommands.js';
+import { openPollComposer } from './poll.js';
+import { mountMentionPicker } from './mentionPicker.js';
+import { openEmojiPicker } from './emojiPicker.js';
 
 const MAX_FILES = 10;
 
@@ -40,7 +46,9 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
     onKeydown,
     onInput() {
       autosize(input);
-      if (input.value.trim() && channelId) actions.typing(channelId);
+      picker.update();
+      mentions.update();
+      if (input.value.trim() && !input.value.startsWith('/') && channelId) actions.typing(channelId);
     },
     onPaste(e) {
       const pasted = [...(e.clipboardData?.files ?? [])];
@@ -50,12 +58,48 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
       }
     },
   });
+  const emojiButton = iconButton('Emoji', 'smile', () => channelId && openEmojiPicker(ctx, emojiButton, {
+    guildId: store.state.channels.get(channelId)?.guild_id ?? null,
+    onPick(emoji) {
+      const at = input.selectionStart ?? input.value.length;
+      input.setRangeText(emoji.text, at, input.selectionEnd ?? at, 'end');
+      input.focus();
+      autosize(input);
+    },
+  }), { class: 'attach-button', testid: 'emoji-button' });
+  const pollButton = iconButton('Create a poll', 'poll', () => channelId && openPollComposer(ctx, channelId), { class: 'attach-button', testid: 'poll-button' });
   const send = h('button', { type: 'submit', class: 'send-button', testid: 'send-button', 'aria-label': 'Send message', title: 'Send' }, icon('send'));
+  const picker = mountCommandPicker(ctx, { input, channelId: () => channelId, onPick: openCommand });
+  const mentions = mountMentionPicker(ctx, { input, channelId: () => channelId, onChange: () => autosize(input) });
+  const row = h('div', { class: 'composer-row' }, attach, fileInput, input, emojiButton, pollButton, send);
+  let command = null;
   const form = h('form', { class: 'composer', testid: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } },
     replyBar,
     previews,
-    h('div', { class: 'composer-row' }, attach, fileInput, input, send),
+    picker.el,
+    mentions.el,
+    row,
   );
+
+  /** A picked command: its form takes the input's place until sent or cancelled. */
+  function openCommand(entry) {
+    closeCommand();
+    command = commandForm(ctx, { channelId, entry, onDone: () => {
+      closeCommand();
+      input.value = '';
+      autosize(input);
+      input.focus();
+    } });
+    row.hidden = true;
+    form.parentNode.insertBefore(command.el, form);
+    command.focus();
+  }
+
+  function closeCommand() {
+    command?.el.remove();
+    command = null;
+    row.hidden = false;
+  }
   form.addEventListener('dragover', (e) => e.preventDefault());
   form.addEventListener('drop', (e) => {
     e.preventDefault();
@@ -63,6 +107,7 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
   });
 
   function onKeydown(e) {
+    if (picker.handleKey(e) || mentions.handleKey(e)) return;
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
@@ -147,6 +192,8 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
     input.disabled = !canSend;
     send.disabled = !canSend;
     attach.disabled = !canSend || !has(perms, P.ATTACH_FILES);
+    pollButton.disabled = !canSend;
+    emojiButton.disabled = !canSend;
     const title = channelTitle(store, channel);
     const label = channel?.guild_id ? `Message #${title}` : `Message ${title}`;
     input.setAttribute('aria-label', label);
@@ -166,6 +213,9 @@ export function mountComposer(ctx, { lastOwnMessage, scrollToBottom }) {
     setChannel(id) {
       if (channelId) drafts.set(channelId, input.value);
       channelId = id;
+      picker.reset();
+      mentions.close();
+      closeCommand();
       input.value = drafts.get(id) ?? '';
       autosize(input);
       setFiles([]);

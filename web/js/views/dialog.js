@@ -101,7 +101,8 @@ let openMenu = null;
  */
 export function showMenu(anchor, items, { label = 'Menu', testid = 'menu', align = 'start' } = {}) {
   closeMenu();
-  const menu = h('div', { class: 'menu', role: 'menu', 'aria-label': label, testid });
+  // A list of items is a menu; other content (a picker, a panel) a popover dialog.
+  const menu = h('div', { class: 'menu', role: items instanceof Node ? 'dialog' : 'menu', 'aria-label': label, testid });
   if (items instanceof Node) {
     menu.appendChild(items);
   } else {

@@ -93,7 +93,6 @@ function guildIcon(ctx, { key, label, text, glyph, href, active, testid, guildId
         href,
         class: 'guild-icon',
         title: label,
-        'aria-label': name,
         'aria-current': active ? 'page' : undefined,
         testid,
         'data-guild-id': guildId,
@@ -105,6 +104,8 @@ function guildIcon(ctx, { key, label, text, glyph, href, active, testid, guildId
         },
       },
       glyph ? icon(glyph, 24) : h('span', { 'aria-hidden': 'true', text }),
+      // Named by its content, not a label unlike what it shows.
+      h('span', { class: 'visually-hidden', text: name }),
     ),
     mentions ? h('span', { class: 'badge', testid: 'guild-mention-badge', 'aria-hidden': 'true', text: String(mentions) }) : null,
   );

@@ -5,7 +5,7 @@
 import { h, avatar } from '../dom.js';
 import { displayName } from '../util.js';
 import { redraw } from './common.js';
-import { showMemberCard } from './people.js';
+import { showMemberCard, openMemberMenu } from './people.js';
 import { icon } from '../icons.js';
 
 export function mountMemberList(ctx) {
@@ -109,11 +109,15 @@ function memberItem(ctx, guild, user, member) {
       'data-key': `member-${user.id}`,
       'data-user-id': user.id,
       'data-status': status,
-      'aria-label': `${name}, ${status}${roleNames.length ? `, roles ${roleNames.join(', ')}` : ''}${guild?.owner_id === user.id ? ', server owner' : ''}`,
       onClick: () => showMemberCard(ctx, guild?.id ?? null, user.id, button),
+      onContextmenu: (e) => {
+        e.preventDefault();
+        openMemberMenu(ctx, guild?.id ?? null, user.id, button, e);
+      },
     },
     avatar(user, { size: 32, status }),
     h('span', { class: 'member-names' }, nameEl, guild?.owner_id === user.id ? h('span', { class: 'owner-crown', title: 'Server owner' }, icon('crown', 14)) : null),
+    h('span', { class: 'visually-hidden', text: `, ${status}${roleNames.length ? `, roles ${roleNames.join(', ')}` : ''}${guild?.owner_id === user.id ? ', server owner' : ''}` }),
   );
   return h('li', {}, button);
 }

@@ -10,6 +10,14 @@ import { showMenu, closeMenu, confirmAction, promptText } from './dialog.js';
 import { showMemberCard } from './people.js';
 import { COMMON_EMOJI } from '../emoji.js';
 import { icon } from '../icons.js';
+import { renderComponents } from './components.js';
+import { renderPoll } from './poll.js';
+import { mayPin } from './pins.js';
+import { openEmojiPicker } from './emojiPicker.js';
+
+/** Message flags the client shows. */
+const EPHEMERAL = 64;
+const LOADING = 128;
 
 const IMAGE_EXT = /\.(png|jpe?g|gif|webp|avif|bmp)$/i;
 
@@ -49,6 +57,7 @@ const SYSTEM_TEXT = {
   1: (name, m) => `${name} added ${m.mentions?.[0]?.username ?? 'someone'} to the group.`,
   2: (name, m) => `${name} removed ${m.mentions?.[0]?.username ?? 'someone'} from the group.`,
   4: (name, m) => `${name} changed the group name: ${m.content}`,
+  46: (name) => `${name}'s poll has closed.`,
 };
 
 /**
@@ -86,6 +95,7 @@ export function renderMessage(ctx, m, opts) {
   });
 
   if (m.message_reference && m.type === 19) el.appendChild(replyPreview(ctx, m, channel));
+  if (m.interaction_metadata) el.appendChild(interactionHeader(ctx, m, guildId));
 
   const gutter = grouped
     ? h('time', { class: 'gutter-time', dateTime: m.timestamp, title: formatFull(m.timestamp), text: formatTime(m.timestamp) })
@@ -104,13 +114,16 @@ export function renderMessage(ctx, m, opts) {
     body.appendChild(
       h('header', { class: 'message-header' },
         author,
-        m.author?.bot ? h('span', { class: 'bot-tag', text: 'BOT' }) : null,
+        m.author?.bot ? h('span', { class: 'bot-tag', text: m.webhook_id ? 'APP' : 'BOT' }) : null,
+        m.pinned ? h('span', { class: 'pinned-mark', testid: 'pinned-mark', text: 'Pinned' }) : null,
         h('time', { class: 'message-time', dateTime: m.timestamp, title: formatFull(m.timestamp), testid: 'message-time', text: formatTimestamp(m.timestamp) }),
       ),
     );
   }
 
-  if (opts.editing) {
+  if ((m.flags ?? 0) & LOADING) {
+    body.appendChild(h('div', { class: 'message-content thinking', testid: 'thinking', role: 'status', text: `${name} is thinking…` }));
+  } else if (opts.editing) {
     body.appendChild(editForm(ctx, m, opts));
   } else if (m.content) {
     const content = h('div', { class: 'message-content', testid: 'message-content' });
@@ -121,6 +134,17 @@ export function renderMessage(ctx, m, opts) {
     body.appendChild(content);
   }
   if (m.attachments?.length) body.appendChild(attachments(m));
+  if (m.poll) body.appendChild(renderPoll(ctx, m));
+  if (m.components?.length) body.appendChild(renderComponents(ctx, m));
+  if ((m.flags ?? 0) & EPHEMERAL) {
+    el.classList.add('ephemeral');
+    body.appendChild(
+      h('p', { class: 'ephemeral-note hint', testid: 'ephemeral-note' },
+        'Only you can see this · ',
+        h('button', { type: 'button', class: 'link-button', testid: 'dismiss-ephemeral', onClick: () => ctx.actions.dismissEphemeral(m.channel_id, m.id) }, 'Dismiss message'),
+      ),
+    );
+  }
   if (m.thread && !m.pending) body.appendChild(threadLink(ctx, m.thread));
   if (m.failed) {
     body.appendChild(
@@ -133,8 +157,29 @@ export function renderMessage(ctx, m, opts) {
   if (m.reactions?.length) body.appendChild(reactions(ctx, m));
 
   el.append(gutter, body);
-  if (!m.pending && !opts.editing) el.appendChild(toolbar(ctx, m, channel, mine, name));
+  if (!m.pending && !opts.editing && !((m.flags ?? 0) & EPHEMERAL)) {
+    el.appendChild(toolbar(ctx, m, channel, mine, name));
+    el.addEventListener('contextmenu', (e) => {
+      if (e.target.closest('a, textarea, input')) return;
+      e.preventDefault();
+      openMessageMenu(ctx, m, channel, mine, el, e);
+    });
+  }
   return el;
+}
+
+/** "Someone used /command" above an application's answer. */
+function interactionHeader(ctx, m, guildId) {
+  const meta = m.interaction_metadata;
+  const userId = meta.user?.id ?? meta.user_id;
+  const user = meta.user ?? ctx.store.state.users.get(userId);
+  const who = displayName(user, guildId ? ctx.store.member(guildId, userId) : null);
+  const what = meta.name ?? m.interaction?.name;
+  return h('div', { class: 'reply-preview interaction-header', testid: 'interaction-header' },
+    h('span', { 'aria-hidden': 'true', text: '↱ ' }),
+    h('span', { class: 'reply-author', text: who }),
+    h('span', { class: 'hint', text: what ? ` used /${what}` : ' used a command' }),
+  );
 }
 
 function replyPreview(ctx, m, channel) {
@@ -151,12 +196,13 @@ function replyPreview(ctx, m, channel) {
       type: 'button',
       class: 'reply-preview',
       testid: 'reply-preview',
-      'aria-label': `Reply to ${name}: ${snippet}. Jump to the original message`,
       onClick: () => ctx.actions.jumpTo(m.channel_id, ref.id),
     },
     h('span', { 'aria-hidden': 'true', text: '↱ ' }),
+    h('span', { class: 'visually-hidden', text: 'Reply to ' }),
     h('span', { class: 'reply-author', text: `@${name}` }),
     h('span', { class: 'reply-snippet truncate', text: snippet }),
+    h('span', { class: 'visually-hidden', text: '. Jump to the original message' }),
   );
 }
 
@@ -244,6 +290,17 @@ export function openReactionPicker(ctx, m, anchor) {
       }),
     );
   }
+  const channel = ctx.store.state.channels.get(m.channel_id);
+  const more = h('button', {
+    type: 'button',
+    class: 'button button-small button-secondary emoji-more',
+    testid: 'more-emoji',
+    onClick: () => openEmojiPicker(ctx, anchor, {
+      guildId: channel?.guild_id ?? null,
+      label: 'Pick a reaction',
+      onPick: (emoji) => ctx.actions.toggleReaction(m.channel_id, m, emoji).catch((e) => toast(e.message, 'error')),
+    }),
+  }, 'More emoji…');
   grid.addEventListener('keydown', (e) => {
     const buttons = [...grid.querySelectorAll('button')];
     const i = buttons.indexOf(document.activeElement);
@@ -254,26 +311,26 @@ export function openReactionPicker(ctx, m, anchor) {
       e.stopPropagation();
     }
   });
-  showMenu(anchor, grid, { label: 'Reactions', testid: 'reaction-menu', align: 'end' });
+  showMenu(anchor, h('div', { class: 'reaction-menu-body' }, grid, more), { label: 'Reactions', testid: 'reaction-menu', align: 'end' });
 }
 
-function toolbar(ctx, m, channel, mine, name) {
+/** What one may do with a message; the toolbar and the context menu both list these. */
+function messageActions(ctx, m, channel, mine) {
   const { store, actions } = ctx;
   const perms = channelPerms(store, m.channel_id);
-  const bar = h('div', { class: 'message-toolbar', role: 'toolbar', 'aria-label': `Actions for message by ${name}` });
-  const add = (label, glyph, onClick, testid) => bar.appendChild(iconButton(label, glyph, onClick, { testid }));
   const editable = [0, 19].includes(m.type);
+  const list = [];
   if (has(perms, P.ADD_REACTIONS) || (m.reactions ?? []).length) {
-    add('Add reaction', 'smile', (e) => openReactionPicker(ctx, m, e.currentTarget), 'add-reaction');
+    list.push({ label: 'Add reaction', glyph: 'smile', testid: 'add-reaction', run: (anchor) => openReactionPicker(ctx, m, anchor) });
   }
   if (has(perms, P.SEND_MESSAGES) && editable) {
-    add('Reply', 'reply', () => {
+    list.push({ label: 'Reply', glyph: 'reply', testid: 'reply', run: () => {
       store.setUi({ replyTo: m.id });
       document.querySelector('[data-testid="composer-input"]')?.focus();
-    }, 'reply');
+    } });
   }
   if (channel?.guild_id && !isThread(channel) && channel.type === 0 && !m.thread && has(perms, P.CREATE_PUBLIC_THREADS)) {
-    add('Create thread', 'threads', async () => {
+    list.push({ label: 'Create thread', glyph: 'threads', testid: 'create-thread', run: async () => {
       const threadName = await promptText({ title: 'Create thread', label: 'Thread name', value: plainText(parse(m.content || '')).slice(0, 80) || 'New thread', confirm: 'Create' });
       if (!threadName) return;
       try {
@@ -282,16 +339,54 @@ function toolbar(ctx, m, channel, mine, name) {
       } catch (e) {
         toast(e.message, 'error');
       }
-    }, 'create-thread');
+    } });
   }
-  if (mine && editable) add('Edit', 'edit', () => store.setUi({ editingId: m.id }), 'edit');
+  if (mayPin(store, m.channel_id)) {
+    list.push({ label: m.pinned ? 'Unpin message' : 'Pin message', glyph: 'pin', testid: m.pinned ? 'unpin' : 'pin', menuOnly: true, run: () =>
+      actions.setPinned(m.channel_id, m, !m.pinned).catch((e) => toast(e.message, 'error')) });
+  }
+  list.push({ label: 'Copy message link', glyph: 'file', testid: 'copy-link', menuOnly: true, run: () =>
+    copy(`${location.origin}/channels/${channel?.guild_id ?? '@me'}/${m.channel_id}/${m.id}`, 'Link copied.') });
+  if (m.content) list.push({ label: 'Copy text', glyph: 'file', testid: 'copy-text', menuOnly: true, run: () => copy(m.content, 'Text copied.') });
+  if (mine && editable) list.push({ label: 'Edit', glyph: 'edit', testid: 'edit', run: () => store.setUi({ editingId: m.id }) });
   if (mine || has(perms, P.MANAGE_MESSAGES)) {
-    add('Delete', 'trash', async (e) => {
-      if (!e.shiftKey && !(await confirmAction({ title: 'Delete message', text: 'This cannot be undone.', confirm: 'Delete' }))) return;
+    list.push({ label: 'Delete', glyph: 'trash', testid: 'delete', danger: true, run: async (_anchor, e) => {
+      if (!e?.shiftKey && !(await confirmAction({ title: 'Delete message', text: 'This cannot be undone.', confirm: 'Delete' }))) return;
       actions.remove(m.channel_id, m.id).catch((err) => toast(err.message, 'error'));
-    }, 'delete');
+    } });
+  }
+  return list;
+}
+
+function copy(text, done) {
+  navigator.clipboard?.writeText(text).then(() => toast(done), () => toast('Cannot copy here.', 'error'));
+}
+
+function toolbar(ctx, m, channel, mine, name) {
+  const bar = h('div', { class: 'message-toolbar', role: 'toolbar', 'aria-label': `Actions for message by ${name}` });
+  for (const action of messageActions(ctx, m, channel, mine)) {
+    if (action.menuOnly) continue;
+    bar.appendChild(iconButton(action.label, action.glyph, (e) => action.run(e.currentTarget, e), { testid: action.testid }));
   }
   return bar;
+}
+
+/** The message's context menu (right click, or the menu key), at the pointer. */
+function openMessageMenu(ctx, m, channel, mine, article, e) {
+  const x = e.clientX || article.getBoundingClientRect().left + 40;
+  const y = e.clientY || article.getBoundingClientRect().top + 20;
+  const anchor = {
+    getBoundingClientRect: () => new DOMRect(x, y, 0, 0),
+    contains: () => false,
+    focus: () => article.focus(),
+  };
+  const items = messageActions(ctx, m, channel, mine).map((action) => ({
+    label: action.label,
+    testid: `menu-${action.testid}`,
+    danger: action.danger,
+    onSelect: () => action.run(article, null),
+  }));
+  showMenu(anchor, items, { label: 'Message actions', testid: 'message-menu' });
 }
 
 function editForm(ctx, m, opts) {

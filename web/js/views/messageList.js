@@ -7,6 +7,11 @@
 import { h } from '../dom.js';
 import { renderMessage } from './message.js';
 import { channelTitle, isThread } from './common.js';
+import { interactionNotices } from './slashCommands.js';
+import { compareIds } from '../util.js';
+
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+const dayOf = (iso) => new Date(iso).toDateString();
 
 const GROUP_MS = 7 * 60 * 1000;
 const LOAD_MARGIN_PX = 600;
@@ -23,6 +28,7 @@ export function mountMessageList(ctx) {
   const { store, actions } = ctx;
   const top = h('div', { class: 'messages-top', testid: 'messages-top' });
   const items = h('div', { class: 'message-items' });
+  const notices = h('div', { class: 'interaction-notices', testid: 'interaction-notices' });
   const scroller = h('div', {
     class: 'messages',
     testid: 'message-list',
@@ -31,21 +37,49 @@ export function mountMessageList(ctx) {
     'aria-live': 'polite',
     'aria-relevant': 'additions',
     tabIndex: 0,
-  }, top, items);
+  }, top, items, notices);
   const present = h('div', { class: 'jump-bar', hidden: true },
     h('span', { text: 'You are viewing older messages' }),
     h('button', { type: 'button', class: 'button button-small', testid: 'jump-to-present', onClick: () => actions.jumpToPresent(channelId) }, 'Jump to present'),
   );
-  const el = h('div', { class: 'message-pane' }, scroller, present);
+  const unreadBar = h('div', { class: 'jump-bar unread-bar', hidden: true },
+    h('span', { text: 'You have unread messages' }),
+    h('button', { type: 'button', class: 'button button-small', testid: 'jump-to-unread', onClick: () => {
+      const line = items.querySelector('[data-testid="new-messages-divider"]');
+      if (!line) return;
+      stick = false;
+      line.scrollIntoView({ block: 'start' });
+      unreadBar.hidden = true;
+    } }, 'Jump to first unread'));
+  const el = h('div', { class: 'message-pane' }, unreadBar, scroller, present);
+
+  /** The bar shows while the new messages line is above the view. */
+  function showUnreadBar() {
+    const line = items.querySelector('[data-testid="new-messages-divider"]');
+    unreadBar.hidden = !line || line.offsetTop + line.offsetHeight >= scroller.scrollTop;
+  }
 
   let channelId = null;
   let cache = new Map();
   let stick = true;
   let highlightTimer = null;
 
+  // Where the reader had read to when they opened the channel: the
+  // "new messages" line stays there while they are in it.
+  let readMark = null;
+  const dividers = new Map();
+
+  /** A divider element, kept by key so the list does not rebuild it. */
+  function divider(key, build) {
+    if (!dividers.has(key)) dividers.set(key, build());
+    return dividers.get(key);
+  }
+
   function setChannel(id) {
     if (id === channelId) return;
     channelId = id;
+    readMark = id ? store.state.serverRead.get(id) ?? store.state.readStates.get(id)?.lastMessageId ?? null : null;
+    dividers.clear();
     cache = new Map();
     items.replaceChildren();
     stick = true;
@@ -54,7 +88,8 @@ export function mountMessageList(ctx) {
 
   function anchorOf() {
     const viewTop = scroller.scrollTop;
-    for (const child of items.children) {
+    // Messages only: a divider moves when older messages come before it.
+    for (const child of items.querySelectorAll(':scope > [data-message-id]')) {
       if (child.offsetTop + child.offsetHeight > viewTop) return { el: child, offset: child.offsetTop - viewTop };
     }
     return null;
@@ -75,8 +110,22 @@ export function mountMessageList(ctx) {
 
     const wanted = [];
     let prev = null;
+    let newLine = false;
     for (const m of [...entry.list, ...entry.pending]) {
+      const newDay = !m.pending && (!prev || dayOf(prev.timestamp) !== dayOf(m.timestamp));
+      if (newDay && m.timestamp) {
+        const day = dayOf(m.timestamp);
+        wanted.push(divider(`day-${day}`, () => h('div', { class: 'day-divider', role: 'separator', testid: 'day-divider', 'aria-label': dayFormat.format(new Date(m.timestamp)) },
+          h('span', { text: dayFormat.format(new Date(m.timestamp)) }))));
+      }
+      const unseen = !newLine && readMark && !m.pending && m.author?.id !== me && compareIds(m.id, readMark) > 0;
+      if (unseen) {
+        newLine = true;
+        wanted.push(divider('new-messages', () => h('div', { class: 'new-divider', role: 'separator', testid: 'new-messages-divider', 'aria-label': 'New messages' }, h('span', { text: 'New' }))));
+      }
       const grouped = Boolean(
+        !newDay &&
+        !unseen &&
         prev &&
           prev.author?.id === m.author?.id &&
           [0, 19].includes(prev.type ?? 0) &&
@@ -116,6 +165,7 @@ export function mountMessageList(ctx) {
     }
 
     top.replaceChildren(topContent(entry, channel));
+    notices.replaceChildren(...interactionNotices(ctx, channelId));
     present.hidden = !entry.hasNewer;
 
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -138,6 +188,7 @@ export function mountMessageList(ctx) {
       actions.loadOlder(channelId);
     }
     if (stick && !entry.hasNewer) maybeMarkRead();
+    showUnreadBar();
   }
 
   function topContent(entry, channel) {
@@ -154,7 +205,13 @@ export function mountMessageList(ctx) {
   }
 
   function maybeMarkRead() {
-    if (document.visibilityState === 'visible' && channelId) actions.markRead(channelId);
+    if (document.visibilityState !== 'visible' || !channelId) return;
+    // Read as it arrives: no line for it.
+    if (!items.querySelector('[data-testid="new-messages-divider"]')) {
+      const list = store.state.messages.get(channelId)?.list ?? [];
+      readMark = list[list.length - 1]?.id ?? readMark;
+    }
+    actions.markRead(channelId);
   }
 
   scroller.addEventListener('scroll', () => {
@@ -165,6 +222,7 @@ export function mountMessageList(ctx) {
     if (scroller.scrollTop < LOAD_MARGIN_PX && entry.hasOlder) actions.loadOlder(channelId);
     if (fromBottom < LOAD_MARGIN_PX && entry.hasNewer) actions.loadNewer(channelId);
     if (stick) maybeMarkRead();
+    showUnreadBar();
   }, { passive: true });
 
   // Keyboard: the log is one tab stop; arrows move between messages, and
@@ -219,6 +277,7 @@ export function mountMessageList(ctx) {
   const offs = [
     store.on('messages', (id) => id === channelId && render()),
     store.on('ui', () => render()),
+    store.on('interactions', (id) => id === channelId && render()),
     store.on('channels', () => {
       if (channelId && !store.state.messages.get(channelId)?.loaded) render();
     }),

@@ -5,7 +5,7 @@ import { h, avatar, toast } from '../dom.js';
 import { displayName } from '../util.js';
 import { P, has, topRolePosition } from '../permissions.js';
 import { guildPerms } from './common.js';
-import { openDialog, showMenu, confirmAction } from './dialog.js';
+import { openDialog, showMenu, confirmAction, promptText } from './dialog.js';
 
 export function inviteUrl(code) {
   return `${location.origin}/invite/${code}`;
@@ -114,13 +114,122 @@ export function openGroupDmDialog(ctx) {
 }
 
 /** A member's card next to `anchor`. */
-export function showMemberCard(ctx, guildId, userId, anchor) {
+const TIMEOUTS = [[60, '1 minute'], [300, '5 minutes'], [600, '10 minutes'], [3600, '1 hour'], [86400, '1 day'], [604800, '1 week']];
+
+/**
+ * What the current user may do to a member (or the person, outside a
+ * guild): the card's buttons and the member's context menu list these.
+ */
+export function memberActions(ctx, guildId, userId) {
   const { store, actions, api } = ctx;
+  const { state } = store;
+  const me = state.me?.id;
+  const user = state.users.get(userId);
+  const member = guildId ? store.member(guildId, userId) : null;
+  const guild = guildId ? state.guilds.get(guildId) : null;
+  const name = displayName(user, member);
+  const fail = (e) => toast(e.message, 'error');
+  const list = [];
+  if (userId !== me) {
+    list.push({ label: 'Message', testid: 'message-member', run: async () => {
+      try {
+        const channel = await actions.openDm(userId);
+        ctx.navigate(`/channels/@me/${channel.id}`);
+      } catch (e) {
+        fail(e);
+      }
+    } });
+  }
+  if (!guild) return list;
+  const perms = guildPerms(store, guildId);
+  const isOwner = guild.owner_id === me;
+  const outranks = userId !== guild.owner_id && (isOwner || topRolePosition(guild, store.member(guildId, me), me) > topRolePosition(guild, member, userId));
+  const self = userId === me;
+  if ((self && has(perms, P.CHANGE_NICKNAME)) || (!self && has(perms, P.MANAGE_NICKNAMES) && outranks)) {
+    list.push({ label: 'Change nickname', testid: 'nickname-member', secondary: true, run: async () => {
+      const nick = await promptText({ title: `Nickname for ${name}`, label: 'Nickname', value: member?.nick ?? '', confirm: 'Save', testid: 'nickname-dialog' });
+      if (nick === null) return;
+      const body = { nick: nick.trim() || null };
+      (self ? api.request('PATCH', `/guilds/${guildId}/members/@me`, { body }) : api.patchMember(guildId, userId, body)).catch(fail);
+    } });
+  }
+  if (!self && outranks && has(perms, P.MANAGE_ROLES)) {
+    list.push({ label: 'Roles', testid: 'roles-member', secondary: true, run: () => openMemberRoles(ctx, guildId, userId) });
+  }
+  if (!self && outranks && has(perms, P.MODERATE_MEMBERS)) {
+    const timedOut = member?.communication_disabled_until && Date.parse(member.communication_disabled_until) > Date.now();
+    list.push({ label: timedOut ? 'Remove timeout' : 'Time out', testid: 'timeout-member', danger: !timedOut, secondary: timedOut, run: async () => {
+      if (timedOut) return api.patchMember(guildId, userId, { communication_disabled_until: null }).catch(fail);
+      const seconds = await openDialog({
+        title: `Time out ${name}`,
+        testid: 'timeout-dialog',
+        render: (close) => h('div', { class: 'form' },
+          h('p', { text: 'They will not be able to send messages, react or join voice until it ends.' }),
+          h('div', { class: 'form-actions' }, ...TIMEOUTS.map(([secs, text]) =>
+            h('button', { type: 'button', class: 'button button-secondary button-small', testid: `timeout-${secs}`, onClick: () => close(secs) }, text)))),
+      });
+      if (!seconds) return;
+      const until = new Date(Date.now() + seconds * 1000).toISOString();
+      api.patchMember(guildId, userId, { communication_disabled_until: until }).then(() => toast(`${name} is timed out.`)).catch(fail);
+    } });
+  }
+  if (!self && outranks && has(perms, P.KICK_MEMBERS)) {
+    list.push({ label: 'Kick', testid: 'kick-member', danger: true, run: async () => {
+      if (!(await confirmAction({ title: `Kick ${name}`, text: 'They can join again with an invite.', confirm: 'Kick' }))) return;
+      api.kick(guildId, userId).then(() => toast(`${name} was kicked.`)).catch(fail);
+    } });
+  }
+  if (!self && outranks && has(perms, P.BAN_MEMBERS)) {
+    list.push({ label: 'Ban', testid: 'ban-member', danger: true, run: async () => {
+      if (!(await confirmAction({ title: `Ban ${name}`, text: 'They will be removed and cannot rejoin until unbanned.', confirm: 'Ban' }))) return;
+      api.ban(guildId, userId).then(() => toast(`${name} was banned.`)).catch(fail);
+    } });
+  }
+  return list;
+}
+
+/** Toggles the member's roles (those below the current user's highest). */
+function openMemberRoles(ctx, guildId, userId) {
+  const { store, api } = ctx;
+  const guild = store.state.guilds.get(guildId);
+  const me = store.state.me?.id;
+  const mine = guild.owner_id === me ? Infinity : topRolePosition(guild, store.member(guildId, me), me);
+  const roles = [...guild.roles.values()].filter((r) => r.id !== guildId && !r.managed && r.position < mine).sort((a, b) => b.position - a.position);
+  return openDialog({
+    title: `Roles of ${displayName(store.state.users.get(userId), store.member(guildId, userId))}`,
+    testid: 'member-roles-dialog',
+    render: () => h('div', { class: 'form' },
+      roles.length ? null : h('p', { class: 'hint', text: 'No roles you can give.' }),
+      ...roles.map((r) => {
+        const box = h('input', { type: 'checkbox', testid: 'member-role', 'data-role-id': r.id, checked: (store.member(guildId, userId)?.roles ?? []).includes(r.id) });
+        box.addEventListener('change', () => {
+          const call = box.checked ? api.addMemberRole(guildId, userId, r.id) : api.removeMemberRole(guildId, userId, r.id);
+          call.catch((e) => {
+            box.checked = !box.checked;
+            toast(e.message, 'error');
+          });
+        });
+        return h('label', { class: 'field field-inline' }, box, h('span', { text: r.name }));
+      })),
+  });
+}
+
+/** The member's actions as a context menu at the pointer (or under `target`). */
+export function openMemberMenu(ctx, guildId, userId, target, e) {
+  const rect = target.getBoundingClientRect();
+  const x = e.clientX || rect.left + 20;
+  const y = e.clientY || rect.bottom;
+  const anchor = { getBoundingClientRect: () => new DOMRect(x, y, 0, 0), contains: () => false, focus: () => target.focus() };
+  const items = memberActions(ctx, guildId, userId).map((a) => ({ label: a.label, testid: `menu-${a.testid}`, danger: a.danger, onSelect: () => a.run() }));
+  if (items.length) showMenu(anchor, items, { label: 'Member actions', testid: 'member-menu' });
+}
+
+export function showMemberCard(ctx, guildId, userId, anchor) {
+  const { store } = ctx;
   const { state } = store;
   const user = state.users.get(userId);
   const member = guildId ? store.member(guildId, userId) : null;
   const guild = guildId ? state.guilds.get(guildId) : null;
-  const me = state.me?.id;
   const status = store.presence(userId);
   const roles = guild
     ? (member?.roles ?? []).map((id) => guild.roles.get(id)).filter(Boolean).sort((a, b) => b.position - a.position)
@@ -141,47 +250,13 @@ export function showMemberCard(ctx, guildId, userId, anchor) {
       : null,
   );
   const buttons = h('div', { class: 'member-card-actions' });
-  if (userId !== me) {
+  for (const action of memberActions(ctx, guildId, userId)) {
     buttons.appendChild(h('button', {
       type: 'button',
-      class: 'button',
-      testid: 'message-member',
-      async onClick() {
-        try {
-          const channel = await actions.openDm(userId);
-          ctx.navigate(`/channels/@me/${channel.id}`);
-        } catch (e) {
-          toast(e.message, 'error');
-        }
-      },
-    }, 'Message'));
-  }
-  if (guild && userId !== me && userId !== guild.owner_id) {
-    const perms = guildPerms(store, guildId);
-    const outranks = topRolePosition(guild, store.member(guildId, me), me) > topRolePosition(guild, member, userId);
-    const name = displayName(user, member);
-    if (has(perms, P.KICK_MEMBERS) && outranks) {
-      buttons.appendChild(h('button', {
-        type: 'button',
-        class: 'button button-danger',
-        testid: 'kick-member',
-        async onClick() {
-          if (!(await confirmAction({ title: `Kick ${name}`, text: 'They can join again with an invite.', confirm: 'Kick' }))) return;
-          api.kick(guildId, userId).then(() => toast(`${name} was kicked.`)).catch((e) => toast(e.message, 'error'));
-        },
-      }, 'Kick'));
-    }
-    if (has(perms, P.BAN_MEMBERS) && outranks) {
-      buttons.appendChild(h('button', {
-        type: 'button',
-        class: 'button button-danger',
-        testid: 'ban-member',
-        async onClick() {
-          if (!(await confirmAction({ title: `Ban ${name}`, text: 'They will be removed and cannot rejoin until unbanned.', confirm: 'Ban' }))) return;
-          api.ban(guildId, userId).then(() => toast(`${name} was banned.`)).catch((e) => toast(e.message, 'error'));
-        },
-      }, 'Ban'));
-    }
+      class: ['button', action.danger && 'button-danger', action.secondary && 'button-secondary'],
+      testid: action.testid,
+      onClick: () => action.run(),
+    }, action.label));
   }
   if (buttons.children.length) card.appendChild(buttons);
   showMenu(anchor, card, { label: `${displayName(user, member)} profile`, testid: 'member-popover' });

@@ -9,6 +9,7 @@ import { mountChat } from './chat.js';
 import { mountMemberList } from './memberList.js';
 import { mountThreadsPanel } from './threads.js';
 import { channelPerms } from './common.js';
+import { mountAppModals } from './appModal.js';
 
 const NARROW = '(max-width: 700px)';
 
@@ -78,6 +79,7 @@ export function mountShell(ctx) {
   }
 
   const offs = [
+    mountAppModals(ctx),
     store.on('ui', layout),
     // A guild that arrives after its route (just joined, or still loading).
     store.on('guilds', () => route.guildId && !route.channelId && resolve()),

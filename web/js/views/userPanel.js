@@ -4,6 +4,7 @@
 import { h, avatar, iconButton } from '../dom.js';
 import { redraw } from './common.js';
 import { showMenu } from './dialog.js';
+import { openUserSettings } from './userSettings.js';
 
 export const STATUSES = [
   ['online', 'Online'],
@@ -41,7 +42,6 @@ function build(ctx) {
       testid: 'status-picker',
       'data-status': status,
       'aria-haspopup': 'menu',
-      'aria-label': `${me.global_name || me.username}, status ${label}. Change status`,
       onClick: () =>
         showMenu(
           picker,
@@ -61,7 +61,8 @@ function build(ctx) {
       { class: 'user-panel-names' },
       h('span', { class: 'truncate user-panel-name', testid: 'me-name', text: me.global_name || me.username }),
       h('span', { class: 'truncate hint', text: label }),
+      h('span', { class: 'visually-hidden', text: ', change status' }),
     ),
   );
-  return [picker, iconButton('Log out', 'logout', () => ctx.session.logout(), { testid: 'logout', 'data-key': 'logout' })];
+  return [picker, iconButton('User settings', 'gear', () => openUserSettings(ctx), { testid: 'user-settings', 'data-key': 'settings' }), iconButton('Log out', 'logout', () => ctx.session.logout(), { testid: 'logout', 'data-key': 'logout' })];
 }

@@ -43,7 +43,7 @@ fn command_id(raw: &str) -> ApiResult<Snowflake> {
 
 /// The reader's locale: `X-Discord-Locale`, else the first language of
 /// `Accept-Language`.
-fn locale(headers: &HeaderMap) -> Option<String> {
+pub(super) fn locale(headers: &HeaderMap) -> Option<String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(locale) = header("x-discord-locale") {
         return Some(locale.trim().to_owned());

@@ -5,6 +5,7 @@
 //! webhook routes (`webhooks`).
 
 use axum::extract::Path;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use concord_service::attachments::Upload;
 use concord_service::interactions::{CreateInteraction, InteractionCallback};
@@ -18,6 +19,7 @@ pub(super) fn routes() -> super::Routes {
     routes!("Interactions" {
         post "/interactions" => create_interaction;
         post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback;
+        get "/channels/{channel_id}/application-command-index" => command_index;
     })
 }
 
@@ -40,6 +42,22 @@ async fn create_interaction(
 ) -> ApiResult<Response> {
     state.service.create_interaction(caller, input).await?;
     Ok(no_content())
+}
+
+/// The commands the caller may use in the channel, for the `/` list.
+async fn command_index(
+    state: State,
+    Auth(caller): Auth,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let channel = id(&channel, "channel_id")?;
+    let locale = super::commands::locale(&headers);
+    let index = state
+        .service
+        .command_index(caller, channel, locale.as_deref())
+        .await?;
+    Ok(ok(index))
 }
 
 async fn interaction_callback(

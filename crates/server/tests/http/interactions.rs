@@ -84,6 +84,14 @@ impl World {
         self.s.request("POST", &path, None, Some(body)).await
     }
 
+    /// The id of `who`'s DM with the bot.
+    async fn dm_with_bot(&self, who: &Account) -> String {
+        let body = json!({ "recipient_id": self.bot.id });
+        let dm = self.s.post("/users/@me/channels", &who.auth, body).await;
+        assert_eq!(dm.status, 200, "{:?}", dm.body);
+        dm.body["id"].as_str().unwrap().to_owned()
+    }
+
     fn webhook(&self, token: &str, rest: &str) -> String {
         format!("/webhooks/{}/{token}{rest}", self.bot.id)
     }
@@ -487,16 +495,9 @@ async fn who_may_invoke_what_where() {
     let reply = w.s.post("/interactions", &w.member.auth, elsewhere).await;
     assert_eq!(code(&reply), (403, json!(50001)), "{:?}", reply.body);
     // A guild-only command in the person's DM with the bot.
-    let dm =
-        w.s.post(
-            "/users/@me/channels",
-            &w.member.auth,
-            json!({ "recipient_id": w.bot.id }),
-        )
-        .await;
-    assert_eq!(dm.status, 200, "{:?}", dm.body);
+    let dm = w.dm_with_bot(&w.member).await;
     let in_dm = json!({
-        "type": 2, "application_id": w.bot.id, "channel_id": dm.body["id"],
+        "type": 2, "application_id": w.bot.id, "channel_id": dm,
         "data": { "id": ping, "name": "ping", "type": 1 },
     });
     let reply = w.s.post("/interactions", &w.member.auth, in_dm).await;
@@ -509,7 +510,7 @@ async fn who_may_invoke_what_where() {
         )
         .await;
     let in_dm = json!({
-        "type": 2, "application_id": w.bot.id, "channel_id": dm.body["id"],
+        "type": 2, "application_id": w.bot.id, "channel_id": dm,
         "data": { "id": guild_only.body["id"], "name": "guildonly", "type": 1 },
     });
     let reply = w.s.post("/interactions", &w.member.auth, in_dm).await;
@@ -758,14 +759,7 @@ async fn a_command_in_the_bots_dm() {
     let global = format!("/applications/{}/commands", w.bot.id);
     let command = w.s.post(&global, &w.bot.auth, ping()).await;
     assert_eq!(command.status, 201, "{:?}", command.body);
-    let dm =
-        w.s.post(
-            "/users/@me/channels",
-            &w.owner.auth,
-            json!({ "recipient_id": w.bot.id }),
-        )
-        .await;
-    let dm = dm.body["id"].clone();
+    let dm = w.dm_with_bot(&w.owner).await;
     let body = json!({
         "type": 2, "application_id": w.bot.id, "channel_id": dm, "session_id": "s", "nonce": "3",
         "data": { "id": command.body["id"], "name": "ping", "type": 1 },
@@ -957,4 +951,55 @@ async fn callbacks_and_follow_ups_carry_files() {
     assert_eq!(filled["flags"], 0);
     assert_eq!(filled["attachments"][0]["filename"], "e.txt");
     assert_eq!(served(&filled["attachments"][0]).await, b"epsilon");
+}
+
+/// The names of the commands the index lists for `who` in `channel`.
+async fn indexed(s: &TestServer, who: &Account, channel: &str) -> Vec<String> {
+    let path = format!("/channels/{channel}/application-command-index");
+    let reply = s.get(&path, &who.auth).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let mut names: Vec<String> = reply.body["application_commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_command_index_lists_what_each_person_may_use() {
+    let w = World::new().await;
+    w.command(ping()).await;
+    w.command(json!({ "name": "admins", "description": "d", "default_member_permissions": "0" }))
+        .await;
+    let global = format!("/applications/{}/commands", w.bot.id);
+    for body in [
+        json!({ "name": "anywhere", "description": "d" }),
+        json!({ "name": "dm", "description": "d", "contexts": [1] }),
+    ] {
+        let made = w.s.post(&global, &w.bot.auth, body).await;
+        assert!(matches!(made.status, 200 | 201), "{:?}", made.body);
+    }
+    // The owner administers the guild; the member does not; DM-only
+    // commands stay out of the guild.
+    assert_eq!(
+        indexed(&w.s, &w.owner, &w.channel).await,
+        ["admins", "anywhere", "ping"]
+    );
+    assert_eq!(
+        indexed(&w.s, &w.member, &w.channel).await,
+        ["anywhere", "ping"]
+    );
+    let path = format!("/channels/{}/application-command-index", w.channel);
+    let index = w.s.get(&path, &w.member.auth).await.body;
+    assert_eq!(index["applications"][0]["id"], json!(w.bot.id));
+    // In the DM with the bot: its global commands for that context.
+    let dm = w.dm_with_bot(&w.member).await;
+    assert_eq!(indexed(&w.s, &w.member, &dm).await, ["anywhere", "dm"]);
+    // A channel one cannot see: nothing listed, as for any read of it.
+    let (_, other) = w.s.guild(&w.owner, "Private").await;
+    let path = format!("/channels/{other}/application-command-index");
+    assert_eq!(w.s.get(&path, &w.member.auth).await.status, 403);
 }

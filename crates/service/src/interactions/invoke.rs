@@ -224,6 +224,41 @@ impl Service {
         if input.kind == APPLICATION_COMMAND_AUTOCOMPLETE && command.kind != 1 {
             return Err(ServiceError::NotFound(codes::UNKNOWN_APPLICATION_COMMAND));
         }
+        self.may_invoke(view, context, &command).await?;
+        let mut data = json!({
+            "id": command.id,
+            "name": command.name,
+            "type": command.kind,
+            "options": input.data.get("options").cloned().unwrap_or(json!([])),
+        });
+        if let Some(guild_id) = command.guild_id {
+            data["guild_id"] = json!(guild_id);
+        }
+        if let Some(target) = input.data.get("target_id") {
+            data["target_id"] = target.clone();
+        }
+        let resolved = self.resolved(view, &input.data).await?;
+        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
+            data["resolved"] = resolved;
+        }
+        Ok(Invoked {
+            data,
+            command: Some(command),
+            message: None,
+            message_id: None,
+        })
+    }
+
+    /// The rule of who may invoke `command` here: its contexts and
+    /// installation types, then in a guild USE_APPLICATION_COMMANDS and
+    /// the command permissions (else `default_member_permissions`). The
+    /// command index lists what passes it.
+    pub(super) async fn may_invoke(
+        &self,
+        view: &ChannelView,
+        context: u8,
+        command: &Command,
+    ) -> ServiceResult<()> {
         if !command.allowed_contexts().contains(&context) {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }
@@ -251,32 +286,11 @@ impl Service {
                     .unwrap_or(view.channel.id),
                 permissions: view.permissions,
             };
-            if !member.may_use(&command, &overwrites) {
+            if !member.may_use(command, &overwrites) {
                 return Err(ServiceError::Forbidden(codes::MISSING_PERMISSIONS));
             }
         }
-        let mut data = json!({
-            "id": command.id,
-            "name": command.name,
-            "type": command.kind,
-            "options": input.data.get("options").cloned().unwrap_or(json!([])),
-        });
-        if let Some(guild_id) = command.guild_id {
-            data["guild_id"] = json!(guild_id);
-        }
-        if let Some(target) = input.data.get("target_id") {
-            data["target_id"] = target.clone();
-        }
-        let resolved = self.resolved(view, &input.data).await?;
-        if resolved.as_object().is_some_and(|r| !r.is_empty()) {
-            data["resolved"] = resolved;
-        }
-        Ok(Invoked {
-            data,
-            command: Some(command),
-            message: None,
-            message_id: None,
-        })
+        Ok(())
     }
 
     /// A component of the application's message in this channel (or of
@@ -533,7 +547,7 @@ impl Invoker<'_> {
 
 /// Where the interaction happens: a guild, the invoker's DM with the
 /// bot, or another private channel.
-fn context_of(view: &ChannelView, bot: Snowflake) -> u8 {
+pub(super) fn context_of(view: &ChannelView, bot: Snowflake) -> u8 {
     match view.guild {
         Some(_) => interaction_context::GUILD,
         None if view.channel.kind == concord_model::records::channel_type::DM

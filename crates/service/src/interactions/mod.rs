@@ -25,6 +25,7 @@
 //! poster's view).
 
 mod endpoint;
+mod index;
 pub mod input;
 mod invoke;
 mod respond;
