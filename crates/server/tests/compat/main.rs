@@ -10,6 +10,7 @@ mod discordpy;
 mod hikari;
 mod serenity;
 mod twilight;
+mod voice;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -155,7 +156,13 @@ pub fn bot_command(
 
 /// Runs a bot script to completion and fails the test with its output if it failed.
 pub async fn run_bot(stage: &Stage, program: PathBuf, script: &str) {
-    let child = bot_command(program, script, stage.env())
+    run_script(program, script, stage.env()).await;
+}
+
+/// Runs `script` with `env` to completion; fails the test with its output
+/// if it failed.
+pub async fn run_script(program: PathBuf, script: &str, env: Vec<(&'static str, String)>) {
+    let child = bot_command(program, script, env)
         .spawn()
         .expect("start the bot");
     let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
