@@ -43,8 +43,9 @@ pub struct TokenSigner {
 #[derive(Default)]
 struct States {
     users: HashMap<Snowflake, TokenState>,
-    /// Counts forgettings, so a state read from the store before one is
-    /// not remembered after it ([`TokenSigner::remember_read`]).
+    /// Counts forgettings and writes, so a state read from the store
+    /// before one is not remembered after it
+    /// ([`TokenSigner::remember_read`]).
     epoch: u64,
 }
 
@@ -128,9 +129,13 @@ impl TokenSigner {
         self.states().users.get(&user_id).copied()
     }
 
-    /// Remembers a state this node has just written.
+    /// Remembers a state this node has just written. A read of the store
+    /// that began before the write may still bring the old state back: it
+    /// is not remembered (the epoch moves, as on forgetting).
     pub fn remember(&self, user_id: Snowflake, state: TokenState) {
-        self.states().users.insert(user_id, state);
+        let mut states = self.states();
+        states.epoch += 1;
+        states.users.insert(user_id, state);
     }
 
     /// Taken before reading a user's state from the store.
@@ -271,6 +276,22 @@ mod tests {
         ));
         let other = TokenSigner::new(b"other".to_vec());
         assert!(!other.verify(&parsed, USER), "another server's secret");
+    }
+
+    /// A password change writes a new generation while a request's read of
+    /// the old one is still out: the read, finishing last, must not put the
+    /// old generation back, or the new token would be refused.
+    #[test]
+    fn a_read_older_than_a_write_is_not_remembered() {
+        let signer = TokenSigner::new(b"secret".to_vec());
+        let read = signer.epoch();
+        let changed = TokenState {
+            generation: 1,
+            bot: false,
+        };
+        signer.remember(Snowflake(42), changed);
+        signer.remember_read(read, Snowflake(42), USER);
+        assert_eq!(signer.known(Snowflake(42)), Some(changed));
     }
 
     #[test]
