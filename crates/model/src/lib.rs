@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod records;
 pub mod snowflake;
 pub mod timestamp;
+pub mod voice;
 pub mod wire;
 
 pub use permissions::Permissions;

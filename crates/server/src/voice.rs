@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use concord_config::{VoiceSettings, VoiceTls};
 use concord_model::Snowflake;
 use concord_service::Service;
-use concord_voice::{Admitted, TlsSource, VoiceConfig};
+use concord_voice::{TlsSource, VoiceAdmission, VoiceConfig};
 
 /// The voice server's settings as the crate takes them.
 pub(crate) fn config(settings: &VoiceSettings) -> VoiceConfig {
@@ -50,22 +50,13 @@ impl concord_voice::Admission for Admission {
         user_id: Snowflake,
         session_id: &str,
         token: &str,
-    ) -> Option<Admitted> {
+    ) -> Option<VoiceAdmission> {
         let service = self.service.get()?.upgrade()?;
         let admission = service
             .voice_admission(guild_id, user_id, session_id, token)
             .await;
         match admission {
-            Ok(admission) => admission.map(|a| Admitted {
-                channel_id: a.channel_id,
-                mute: a.mute,
-                deaf: a.deaf,
-                self_mute: a.self_mute,
-                self_deaf: a.self_deaf,
-                suppress: a.suppress,
-                may_speak: a.may_speak,
-                priority: a.priority,
-            }),
+            Ok(admission) => admission,
             Err(e) => {
                 tracing::warn!(error = %e, "voice admission unavailable; connection refused");
                 None

@@ -42,6 +42,7 @@ mod tls;
 mod udp;
 mod ws;
 
+pub use concord_model::voice::VoiceAdmission;
 pub use crypto::Mode;
 pub use select::MAX_FORWARDED_SPEAKERS;
 pub use tls::{SELF_SIGNED_CERT, SELF_SIGNED_KEY};
@@ -91,37 +92,7 @@ pub trait Admission: Send + Sync {
         user_id: Snowflake,
         session_id: &str,
         token: &str,
-    ) -> Option<Admitted>;
-}
-
-/// A voice state as the voice server needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Admitted {
-    pub channel_id: Snowflake,
-    /// Server mute.
-    pub mute: bool,
-    /// Server deafen.
-    pub deaf: bool,
-    pub self_mute: bool,
-    pub self_deaf: bool,
-    /// Not allowed to speak in a stage channel.
-    pub suppress: bool,
-    /// Holds SPEAK in the channel.
-    pub may_speak: bool,
-    /// Holds PRIORITY_SPEAKER in the channel.
-    pub priority: bool,
-}
-
-impl Admitted {
-    /// Whether what this connection sends may be forwarded.
-    pub fn heard(&self) -> bool {
-        self.may_speak && !self.mute && !self.self_mute && !self.suppress
-    }
-
-    /// Whether anything may be forwarded to this connection.
-    pub fn listens(&self) -> bool {
-        !self.deaf && !self.self_deaf
-    }
+    ) -> Option<VoiceAdmission>;
 }
 
 #[derive(Debug, thiserror::Error)]

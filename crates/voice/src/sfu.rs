@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use crate::crypto::{Cipher, Fresh, Mode, ReplayWindow};
 use crate::protocol::{close, op};
 use crate::select::{self, Activity, Candidate};
-use crate::{Admission, Admitted, rtp};
+use crate::{Admission, VoiceAdmission, rtp};
 
 pub(crate) type ConnId = u64;
 
@@ -56,7 +56,7 @@ pub(crate) struct Identity {
 
 struct Peer {
     identity: Identity,
-    state: Admitted,
+    state: VoiceAdmission,
     /// Given in Ready; the SSRC its packets carry and listeners are told.
     ssrc: u32,
     /// Whether server messages carry `seq` (version 8).
@@ -185,7 +185,7 @@ impl Sfu {
     pub(crate) fn join(
         &self,
         identity: Identity,
-        state: Admitted,
+        state: VoiceAdmission,
         numbered: bool,
         link: Link,
     ) -> Option<ConnId> {

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use concord_model::Snowflake;
-use concord_voice::{Admitted, MAX_FORWARDED_SPEAKERS};
+use concord_voice::{MAX_FORWARDED_SPEAKERS, VoiceAdmission};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use support::*;
@@ -139,7 +139,7 @@ async fn packets_are_resealed_for_each_listener_in_both_modes() {
     let h = Harness::start().await;
     let mut a = h.join(1, member(), XCHACHA).await;
     let mut b = h.join(2, member(), AES).await;
-    let deaf = Admitted {
+    let deaf = VoiceAdmission {
         self_deaf: true,
         ..member()
     };
@@ -188,12 +188,12 @@ async fn packets_are_resealed_for_each_listener_in_both_modes() {
 #[tokio::test]
 async fn muted_and_speechless_speakers_are_dropped() {
     let h = Harness::start().await;
-    let muted = Admitted {
+    let muted = VoiceAdmission {
         mute: true,
         ..member()
     };
     let mut a = h.join(1, muted, XCHACHA).await;
-    let no_speak = Admitted {
+    let no_speak = VoiceAdmission {
         may_speak: false,
         ..member()
     };
@@ -431,7 +431,7 @@ async fn only_the_loudest_speakers_are_forwarded_priority_first() {
     let h = Harness::start().await;
     let mut speakers = Vec::new();
     for (i, _) in levels.iter().enumerate() {
-        let admitted = Admitted {
+        let admitted = VoiceAdmission {
             priority: i == 3,
             ..member()
         };

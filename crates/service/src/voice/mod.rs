@@ -27,6 +27,7 @@ mod regions;
 use std::time::Duration;
 
 use concord_model::event::{Audience, Event, EventKind};
+use concord_model::voice::VoiceAdmission;
 use concord_model::{Snowflake, wire};
 use concord_realtime::voice::{Held, Joined, VoiceState};
 use serde_json::json;
@@ -57,22 +58,6 @@ pub struct VoiceRequest {
     pub self_deaf: bool,
     pub self_video: bool,
     pub self_stream: bool,
-}
-
-/// What the voice server needs to admit a connection: where the member is,
-/// how they are muted, and what they may do there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VoiceAdmission {
-    pub channel_id: Snowflake,
-    pub mute: bool,
-    pub deaf: bool,
-    pub self_mute: bool,
-    pub self_deaf: bool,
-    pub suppress: bool,
-    /// SPEAK in the channel.
-    pub may_speak: bool,
-    /// PRIORITY_SPEAKER in the channel.
-    pub priority: bool,
 }
 
 fn unavailable(e: concord_realtime::RealtimeError) -> ServiceError {

@@ -17,7 +17,7 @@ use chacha20poly1305::XChaCha20Poly1305;
 use concord_bus::{EventBus, LocalBus};
 use concord_model::event::{Audience, Event, EventKind, NodeId};
 use concord_model::{Permissions, Snowflake};
-use concord_voice::{Admission, Admitted, TlsSource, VoiceConfig, VoiceServer};
+use concord_voice::{Admission, TlsSource, VoiceAdmission, VoiceConfig, VoiceServer};
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -42,7 +42,7 @@ pub const XCHACHA: &str = "aead_xchacha20_poly1305_rtpsize";
 /// Admits what it was told to, keyed by (guild, user, session, token).
 #[derive(Default)]
 pub struct TestAdmission {
-    admitted: Mutex<HashMap<(Snowflake, Snowflake, String, String), Admitted>>,
+    admitted: Mutex<HashMap<(Snowflake, Snowflake, String, String), VoiceAdmission>>,
 }
 
 impl TestAdmission {
@@ -54,7 +54,7 @@ impl TestAdmission {
             .retain(|(_, who, _, _), _| *who != user);
     }
 
-    pub fn allow(&self, user: Snowflake, admitted: Admitted) {
+    pub fn allow(&self, user: Snowflake, admitted: VoiceAdmission) {
         self.admitted
             .lock()
             .unwrap()
@@ -70,7 +70,7 @@ impl Admission for TestAdmission {
         user_id: Snowflake,
         session_id: &str,
         token: &str,
-    ) -> Option<Admitted> {
+    ) -> Option<VoiceAdmission> {
         let key = (guild_id, user_id, session_id.to_string(), token.to_string());
         self.admitted.lock().unwrap().get(&key).copied()
     }
@@ -85,11 +85,11 @@ pub fn token_of(user: Snowflake) -> String {
 }
 
 /// A speaker and listener in [`CHANNEL`] holding SPEAK.
-pub fn member() -> Admitted {
-    Admitted {
+pub fn member() -> VoiceAdmission {
+    VoiceAdmission {
         channel_id: CHANNEL,
         may_speak: true,
-        ..Admitted::default()
+        ..VoiceAdmission::default()
     }
 }
 
@@ -162,7 +162,7 @@ impl Harness {
 
     /// A client identified as `user` (allowed with `admitted`), its UDP
     /// discovered and its protocol selected in `mode`.
-    pub async fn join(&self, user: u64, admitted: Admitted, mode: &str) -> Client {
+    pub async fn join(&self, user: u64, admitted: VoiceAdmission, mode: &str) -> Client {
         let user = Snowflake(user);
         self.admission.allow(user, admitted);
         let mut client = Client::identify(self.open("?v=8").await.unwrap(), user).await;
