@@ -142,6 +142,13 @@ impl Service {
         else {
             return Ok(());
         };
+        // A delete of the channel between the read above and the join
+        // found nobody there to disconnect; the joiner, looking again after
+        // its write, sees the delete and leaves.
+        if self.store.channel(channel_id).await?.is_none() {
+            self.disconnect(guild_id, caller.id, Some(session_id)).await;
+            return Ok(());
+        }
         if before.as_ref() != Some(&after) {
             self.announce_voice(&after, Some(after.channel_id)).await;
         }

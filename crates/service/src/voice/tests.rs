@@ -9,7 +9,8 @@ use concord_model::event::EventKind;
 use concord_model::records::{Channel, Guild, Member, Overwrite, Role, User, channel_type};
 use concord_model::{Permissions, Snowflake};
 use concord_realtime::Realtime;
-use concord_realtime::voice::Held;
+use concord_realtime::RealtimeResult;
+use concord_realtime::voice::{Change, Held, VoiceStates};
 use concord_store::memory::MemoryStore;
 use concord_store::{DEFAULT_BUCKET_MS, NewGuild, Store};
 use serde_json::Value;
@@ -30,6 +31,15 @@ fn caller(id: Snowflake) -> Caller {
 /// Two nodes with their own voice endpoints (`None`: voice off); Ada owns
 /// a guild with two voice channels, where Bob may not speak in the first.
 async fn two_nodes(endpoints: [Option<&str>; 2]) -> (Service, Service, Subscription) {
+    two_nodes_with(endpoints, |_, voice| voice).await
+}
+
+/// [`two_nodes`], their voice states made by `voice` from the store and
+/// the in-process states.
+async fn two_nodes_with(
+    endpoints: [Option<&str>; 2],
+    voice: impl FnOnce(Arc<dyn Store>, Arc<dyn VoiceStates>) -> Arc<dyn VoiceStates>,
+) -> (Service, Service, Subscription) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(DEFAULT_BUCKET_MS));
     for (id, name) in [(ADA, "ada"), (BOB, "bob")] {
         store.create_user(&User::new(id, name)).await.unwrap();
@@ -53,7 +63,8 @@ async fn two_nodes(endpoints: [Option<&str>; 2]) -> (Service, Service, Subscript
     let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(256));
     let events = bus.subscribe().await.unwrap();
     events.interest().add(&[Topic::All]);
-    let realtime = Realtime::local();
+    let mut realtime = Realtime::local();
+    realtime.voice = voice(Arc::clone(&store), realtime.voice);
     let node = |endpoint: Option<&str>| {
         let mut config = ServiceConfig::defaults();
         config.voice_endpoint = endpoint.map(str::to_owned);
@@ -217,4 +228,76 @@ async fn a_stopped_nodes_states_are_swept_and_told_once() {
     let listed = a.listed_voice_states(GUILD).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].user_id, ADA);
+}
+
+/// Voice states whose every join first sees `channel` deleted, as when a
+/// delete lands between a joiner's read of the channel and its write.
+struct DeletedBeforeJoin {
+    states: Arc<dyn VoiceStates>,
+    store: Arc<dyn Store>,
+    channel: Snowflake,
+}
+
+#[async_trait::async_trait]
+impl VoiceStates for DeletedBeforeJoin {
+    async fn join(
+        &self,
+        state: VoiceState,
+        limit: Option<u32>,
+        endpoint: &str,
+        ttl: std::time::Duration,
+    ) -> RealtimeResult<Joined> {
+        self.store.delete_channel(self.channel).await.unwrap();
+        self.states.join(state, limit, endpoint, ttl).await
+    }
+    async fn leave(
+        &self,
+        guild: Snowflake,
+        user: Snowflake,
+        session: Option<&str>,
+    ) -> RealtimeResult<Option<VoiceState>> {
+        self.states.leave(guild, user, session).await
+    }
+    async fn change(
+        &self,
+        guild: Snowflake,
+        user: Snowflake,
+        change: Change,
+    ) -> RealtimeResult<Option<(VoiceState, VoiceState, String)>> {
+        self.states.change(guild, user, change).await
+    }
+    async fn get(&self, guild: Snowflake, user: Snowflake) -> RealtimeResult<Option<VoiceState>> {
+        self.states.get(guild, user).await
+    }
+    async fn guild(&self, guild: Snowflake) -> RealtimeResult<Vec<VoiceState>> {
+        self.states.guild(guild).await
+    }
+    async fn renew(&self, held: &[Held], ttl: std::time::Duration) -> RealtimeResult<Vec<bool>> {
+        self.states.renew(held, ttl).await
+    }
+    async fn sweep(&self, max: usize) -> RealtimeResult<Vec<VoiceState>> {
+        self.states.sweep(max).await
+    }
+}
+
+#[tokio::test]
+async fn a_join_racing_the_channels_delete_leaves_no_state() {
+    let (a, _, mut events) = two_nodes_with([Some("a.example:1"), None], |store, states| {
+        Arc::new(DeletedBeforeJoin {
+            states,
+            store,
+            channel: ROOM,
+        })
+    })
+    .await;
+    a.update_voice_state(caller(BOB), "s1", join(Some(ROOM)))
+        .await
+        .unwrap();
+    assert!(a.listed_voice_states(GUILD).await.is_empty());
+    let told = told(&mut events);
+    assert!(
+        told.iter()
+            .all(|(kind, ..)| *kind != EventKind::VoiceServerUpdate),
+        "no voice server for a deleted channel: {told:?}"
+    );
 }
