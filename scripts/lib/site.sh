@@ -23,8 +23,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Builds the server and prints the path of its binary.
+# Prints the path of the server's binary: $CONCORD_BIN when set (a build
+# made already), else the one it builds.
 concord_binary() {
+    if [ -n "${CONCORD_BIN:-}" ]; then
+        echo "$CONCORD_BIN"
+        return
+    fi
     cargo build --locked -q --bin concord
     echo "${CARGO_TARGET_DIR:-target}/debug/concord"
 }
