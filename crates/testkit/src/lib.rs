@@ -106,10 +106,18 @@ impl TestServer {
             .expect("CONCORD_TEST_NODES needs CONCORD_TEST_POSTGRES, CONCORD_TEST_NATS and CONCORD_TEST_REDIS");
         let mut all: Vec<&str> = backends.args.iter().map(String::as_str).collect();
         all.extend(args);
+        // The first node alone, so that it holds the singleton leases; the
+        // others together, which shortens every clustered test's start.
         let mut first = Self::start_single(binary, &all);
-        let nodes: Vec<TestServer> = (1..count)
-            .map(|_| Self::start_single(binary, &all))
-            .collect();
+        let nodes: Vec<TestServer> = std::thread::scope(|scope| {
+            let starting: Vec<_> = (1..count)
+                .map(|_| scope.spawn(|| Self::start_single(binary, &all)))
+                .collect();
+            starting
+                .into_iter()
+                .map(|node| node.join().expect("a node started"))
+                .collect()
+        });
         let addrs = std::iter::once(first.addr).chain(nodes.iter().map(|n| n.addr));
         first.client = Client::round_robin(addrs.collect());
         first.peers = Some(Box::new(Peers {
