@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
 import { createECDH, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { SCENE, takeReadmePicture } from './picture.mjs';
 
 const BIN = resolve(process.env.CONCORD_BIN ?? 'target/debug/concord');
 const SCREENSHOTS = resolve(process.env.SCREENSHOT_DIR ?? 'target/web-screenshots');
@@ -995,6 +996,19 @@ async function main() {
       await bob.getByTestId('theme-light').check();
       await bob.keyboard.press('Escape');
       await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
+      // A click on the notification brings the open tab to the message's
+      // channel. Headless Chromium shows nothing to click: the click is
+      // dispatched in the worker.
+      await bob.getByTestId('guild-home').click();
+      await bob.waitForURL('**/channels/@me**', { timeout: T });
+      const worker = bob.context().serviceWorkers().find((w) => w.url().endsWith('/static/js/sw.js'));
+      check(worker, 'the service worker runs');
+      await worker.evaluate(async () => {
+        const [notification] = await self.registration.getNotifications();
+        self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
+      });
+      await bob.waitForURL(`**/channels/${ids.guild}/${ids.general}`, { timeout: T });
+      await until(bob, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#general', null, 'the click opened #general');
     });
 
     await step('profile: display name, a password change that keeps this session', async () => {
@@ -1090,6 +1104,42 @@ async function main() {
       await openChannel(alice, 'general');
       await bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
       await openChannel(bob, 'general');
+    });
+
+    await step('the README\'s picture: a conversation in a guild of its own', async () => {
+      const guild = await http(alice, 'POST', '/guilds', { name: SCENE.guild });
+      const general = (await http(alice, 'GET', `/guilds/${guild.id}/channels`)).find((c) => c.name === 'general');
+      const made = {};
+      for (const name of SCENE.channels.filter((n) => n !== 'general')) {
+        const topic = name === SCENE.channel ? SCENE.topic : undefined;
+        made[name] = await http(alice, 'POST', `/guilds/${guild.id}/channels`, { name, topic, parent_id: general.parent_id });
+      }
+      const invite = await http(alice, 'POST', `/channels/${general.id}/invites`, {});
+      await http(bob, 'POST', `/invites/${invite.code}`, {});
+      const channel = made[SCENE.channel];
+      const pages = { alice, bob };
+      for (const page of [alice, bob]) {
+        await page.locator(`[data-testid="guild-icon"][data-guild-id="${guild.id}"]`).click();
+        await openChannel(page, SCENE.channel);
+      }
+      const said = [];
+      for (const line of SCENE.lines) {
+        const body = { content: line.text };
+        if (line.reply !== undefined) body.message_reference = { message_id: said[line.reply].id };
+        said.push(await http(pages[line.from], 'POST', `/channels/${channel.id}/messages`, body));
+      }
+      for (const r of SCENE.reactions) {
+        await http(pages[r.from], 'PUT', `/channels/${channel.id}/messages/${said[r.to].id}/reactions/${encodeURIComponent(r.emoji)}/@me`);
+      }
+      const last = said[said.length - 1].id;
+      await until(alice, (id) => document.querySelector(`[data-message-id="${id}"]`) !== null, last, 'the last line shown');
+      const reactions = SCENE.reactions.length;
+      await until(alice, (n) => [...document.querySelectorAll('[data-testid="reaction"]')].reduce((sum, r) => sum + Number(r.dataset.count), 0) === n, reactions, 'every reaction shown');
+      await takeReadmePicture(alice, SCREENSHOTS);
+      for (const page of [alice, bob]) {
+        await page.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
+        await openChannel(page, 'general');
+      }
     });
 
     await step('session survives a reload', async () => {
