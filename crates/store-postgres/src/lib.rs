@@ -28,6 +28,7 @@ mod codec;
 mod commands;
 mod guilds;
 mod messages;
+mod mentions;
 mod meta;
 mod notifications;
 mod nul;
