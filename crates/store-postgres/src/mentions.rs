@@ -11,7 +11,10 @@ use crate::codec::{backend, id, key, limit};
 
 /// The entries as column arrays, for one `unnest` statement.
 fn columns(mentions: &[Mention]) -> (Vec<i16>, Vec<i64>, Vec<i64>, Vec<i64>) {
-    let kinds = mentions.iter().map(|m| i16::from(m.target.kind())).collect();
+    let kinds = mentions
+        .iter()
+        .map(|m| i16::from(m.target.kind()))
+        .collect();
     let targets = mentions.iter().map(|m| key(m.target.id())).collect();
     let messages = mentions.iter().map(|m| key(m.message_id)).collect();
     let channels = mentions.iter().map(|m| key(m.channel_id)).collect();

@@ -768,15 +768,29 @@ pub async fn mentions_inbox(store: &dyn Store) {
         [(4, 102), (1, 101)],
         "only the targets asked for"
     );
-    assert!(store.mentions(reader, &[], None, 10).await.unwrap().is_empty());
-    store.dismiss_mention(reader, id_at(BASE_MS, 4)).await.unwrap();
+    assert!(
+        store
+            .mentions(reader, &[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .dismiss_mention(reader, id_at(BASE_MS, 4))
+        .await
+        .unwrap();
     assert_eq!(
         page(store.mentions(reader, &all, None, 2).await.unwrap()),
         [(3, 101), (2, 102)],
         "a dismissed message leaves the reader's inbox and takes no place in a page"
     );
     assert_eq!(
-        page(store.mentions(other, &[MentionTarget::Role(role)], None, 10).await.unwrap()),
+        page(
+            store
+                .mentions(other, &[MentionTarget::Role(role)], None, 10)
+                .await
+                .unwrap()
+        ),
         [(4, 102), (2, 102)],
         "but not anyone else's"
     );

@@ -18,9 +18,10 @@ use crate::mentions::{Mention, MentionTarget, Mentioned};
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
     CommandStore, CommandUpdate, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore,
-    MentionStore, MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore, PollStore, PollVote,
-    PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore,
-    ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
+    MentionStore, MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore,
+    PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key,
+    login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;

@@ -73,7 +73,11 @@ pub fn mentions_of(message: &Message) -> Vec<Mention> {
         return Vec::new();
     }
     let users = message.mentions.iter().copied().map(MentionTarget::User);
-    let roles = message.mention_roles.iter().copied().map(MentionTarget::Role);
+    let roles = message
+        .mention_roles
+        .iter()
+        .copied()
+        .map(MentionTarget::Role);
     let everyone = message
         .guild_id
         .filter(|_| message.mention_everyone)
@@ -95,7 +99,7 @@ pub fn mentions_of(message: &Message) -> Vec<Mention> {
 /// reading no more than that per target is enough.
 pub fn merge_newest(lists: Vec<Vec<Mentioned>>, limit: usize) -> Vec<Mentioned> {
     let mut all: Vec<Mentioned> = lists.into_iter().flatten().collect();
-    all.sort_unstable_by(|a, b| b.message_id.cmp(&a.message_id));
+    all.sort_unstable_by_key(|m| std::cmp::Reverse(m.message_id));
     all.dedup_by_key(|m| m.message_id);
     all.truncate(limit);
     all

@@ -26,7 +26,9 @@ async fn say(s: &TestServer, who: &Account, channel: &str, content: &str) -> Str
 
 /// The ids of the reader's inbox for `query`, in the order given.
 async fn inbox(s: &TestServer, reader: &Account, query: &str) -> Vec<String> {
-    let reply = s.get(&format!("/users/@me/mentions{query}"), &reader.auth).await;
+    let reply = s
+        .get(&format!("/users/@me/mentions{query}"), &reader.auth)
+        .await;
     assert_eq!(reply.status, 200, "{query}: {:?}", reply.body);
     let ids = reply.body.as_array().unwrap().iter();
     ids.map(|m| m["id"].as_str().unwrap().to_owned()).collect()
@@ -94,18 +96,27 @@ async fn user_role_and_everyone_mentions_newest_first_with_filters_and_paging() 
         inbox(&s, &bob, &format!("?guild_id={guild}")).await,
         [&by_everyone, &by_role, &by_name].map(String::clone)
     );
-    assert_eq!(inbox(&s, &bob, &format!("?guild_id={elsewhere}")).await, [there.clone()]);
+    assert_eq!(
+        inbox(&s, &bob, &format!("?guild_id={elsewhere}")).await,
+        [there.as_str()]
+    );
 
     // Paging: `limit`, then `before` the last one seen.
     let first = inbox(&s, &bob, "?limit=2").await;
     assert_eq!(first, all[..2]);
     let next = inbox(&s, &bob, &format!("?limit=2&before={}", first[1])).await;
     assert_eq!(next, all[2..]);
-    assert!(inbox(&s, &bob, &format!("?before={by_name}")).await.is_empty());
+    assert!(
+        inbox(&s, &bob, &format!("?before={by_name}"))
+            .await
+            .is_empty()
+    );
 
     // Bad parameters are Discord's 50035, not a 500.
     for query in ["?limit=0", "?limit=101", "?roles=maybe", "?before=x"] {
-        let reply = s.get(&format!("/users/@me/mentions{query}"), &bob.auth).await;
+        let reply = s
+            .get(&format!("/users/@me/mentions{query}"), &bob.auth)
+            .await;
         assert_eq!(
             (reply.status, reply.body["code"].clone()),
             (400, json!(50035)),
@@ -124,7 +135,9 @@ async fn inbox_shows_only_what_the_reader_can_still_read() {
     let mut channels = Vec::new();
     for name in ["hidden", "no-history", "edited", "deleted", "kept"] {
         let body = json!({ "name": name, "type": 0 });
-        let made = s.post(&format!("/guilds/{guild}/channels"), &ada.auth, body).await;
+        let made = s
+            .post(&format!("/guilds/{guild}/channels"), &ada.auth, body)
+            .await;
         assert_eq!(made.status, 201, "{:?}", made.body);
         let id = made.body["id"].as_str().unwrap().to_owned();
         let message = say(&s, &ada, &id, &format!("<@{}> look", bob.id)).await;
@@ -145,15 +158,20 @@ async fn inbox_shows_only_what_the_reader_can_still_read() {
     assert_eq!(edit.status, 200, "{:?}", edit.body);
     let path = format!("/channels/{}/messages/{}", deleted.0, deleted.1);
     assert_eq!(s.delete(&path, &ada.auth).await.status, 204);
-    assert_eq!(inbox(&s, &bob, "").await, [kept.1.clone()]);
+    assert_eq!(inbox(&s, &bob, "").await, [kept.1.as_str()]);
 
     // Access given back brings the mention back.
     let path = format!("/channels/{}/permissions/{}", hidden.0, bob.id);
     assert_eq!(s.delete(&path, &ada.auth).await.status, 204);
-    assert_eq!(inbox(&s, &bob, "").await, [kept.1.clone(), hidden.1.clone()]);
+    assert_eq!(
+        inbox(&s, &bob, "").await,
+        [kept.1.clone(), hidden.1.clone()]
+    );
 
     // Leaving the guild empties the inbox of it.
-    let left = s.delete(&format!("/users/@me/guilds/{guild}"), &bob.auth).await;
+    let left = s
+        .delete(&format!("/users/@me/guilds/{guild}"), &bob.auth)
+        .await;
     assert_eq!(left.status, 204, "{:?}", left.body);
     assert!(inbox(&s, &bob, "").await.is_empty());
 }
@@ -189,9 +207,11 @@ async fn a_dismissed_mention_leaves_only_that_readers_inbox() {
     s.join(&ada, &general, &cat).await;
     let older = say(&s, &ada, &general, "@here first").await;
     let newer = say(&s, &ada, &general, "@everyone second").await;
-    let dismiss = s.delete(&format!("/users/@me/mentions/{newer}"), &bob.auth).await;
+    let dismiss = s
+        .delete(&format!("/users/@me/mentions/{newer}"), &bob.auth)
+        .await;
     assert_eq!(dismiss.status, 204, "{:?}", dismiss.body);
-    assert_eq!(inbox(&s, &bob, "?limit=1").await, [older.clone()]);
+    assert_eq!(inbox(&s, &bob, "?limit=1").await, [older.as_str()]);
     assert_eq!(inbox(&s, &cat, "").await, [newer, older]);
     let bad = s.delete("/users/@me/mentions/nope", &bob.auth).await;
     assert_eq!(bad.status, 400, "{:?}", bad.body);

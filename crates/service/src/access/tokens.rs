@@ -2,9 +2,9 @@
 //! in memory (see [`super::auth`]), tokens issued, and every older token
 //! revoked at once.
 
+use concord_model::codes;
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::User;
-use concord_model::codes;
 use concord_model::snowflake::now_ms;
 
 use super::auth::{TokenSigner, TokenState};

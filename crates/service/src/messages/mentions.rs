@@ -24,6 +24,7 @@
 //! continued with `before`.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use concord_model::records::Message;
 use concord_model::{Permissions, Snowflake, codes, wire};
@@ -65,11 +66,19 @@ impl Default for MentionsQuery {
 
 /// Whether `message`, read in `view`, mentions `reader` in a way the query
 /// counts: the one rule both the index's hints and the reads answer to.
-fn mentions_reader(message: &Message, view: &ChannelView, reader: Snowflake, q: &MentionsQuery) -> bool {
+fn mentions_reader(
+    message: &Message,
+    view: &ChannelView,
+    reader: Snowflake,
+    q: &MentionsQuery,
+) -> bool {
     if message.flags & EPHEMERAL != 0 {
         return false;
     }
-    let held = view.member().map(|m| m.roles.as_slice()).unwrap_or_default();
+    let held = view
+        .member()
+        .map(|m| m.roles.as_slice())
+        .unwrap_or_default();
     message.mentions.contains(&reader)
         || (q.roles && message.mention_roles.iter().any(|r| held.contains(r)))
         || (q.everyone && message.mention_everyone && view.guild.is_some())
@@ -101,7 +110,11 @@ impl Service {
     /// What the reader's inbox is looked up under: them, and per guild of
     /// theirs (or only the one asked for) the roles they hold and the
     /// guild's @everyone, as the query asks.
-    async fn mention_targets(&self, reader: Snowflake, q: &MentionsQuery) -> ServiceResult<Vec<MentionTarget>> {
+    async fn mention_targets(
+        &self,
+        reader: Snowflake,
+        q: &MentionsQuery,
+    ) -> ServiceResult<Vec<MentionTarget>> {
         let mut targets = vec![MentionTarget::User(reader)];
         if !(q.roles || q.everyone) {
             return Ok(targets);
@@ -126,12 +139,21 @@ impl Service {
 
     /// The reader's view of a channel, or `None` where they may not read
     /// its history (or it is gone).
-    async fn readable_view(&self, caller: Caller, channel_id: Snowflake) -> ServiceResult<Option<ChannelView>> {
+    async fn readable_view(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+    ) -> ServiceResult<Option<ChannelView>> {
         match self.text_channel(caller, channel_id).await {
-            Ok(view) if view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) => Ok(Some(view)),
-            Ok(_) | Err(ServiceError::NotFound(_) | ServiceError::Forbidden(_) | ServiceError::BadRequest(_)) => {
-                Ok(None)
+            Ok(view) if view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) => {
+                Ok(Some(view))
             }
+            Ok(_)
+            | Err(
+                ServiceError::NotFound(_)
+                | ServiceError::Forbidden(_)
+                | ServiceError::BadRequest(_),
+            ) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -144,23 +166,30 @@ impl Service {
         q: &MentionsQuery,
         views: &mut HashMap<Snowflake, Option<ChannelView>>,
     ) -> ServiceResult<Option<Message>> {
-        if !views.contains_key(&entry.channel_id) {
-            let view = self.readable_view(caller, entry.channel_id).await?;
-            views.insert(entry.channel_id, view);
-        }
-        let Some(view) = views.get(&entry.channel_id).and_then(Option::as_ref) else {
+        let view = match views.entry(entry.channel_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.readable_view(caller, entry.channel_id).await?),
+        };
+        let Some(view) = view.as_ref() else {
             return Ok(None);
         };
         if q.guild_id.is_some() && view.guild_id() != q.guild_id {
             return Ok(None);
         }
-        let message = self.store.message(entry.channel_id, entry.message_id).await?;
+        let message = self
+            .store
+            .message(entry.channel_id, entry.message_id)
+            .await?;
         Ok(message.filter(|m| mentions_reader(m, view, caller.id, q)))
     }
 
     /// `GET /users/@me/mentions`: the caller's recent mentions, newest
     /// first. People only (20001 for bots, as on Discord).
-    pub async fn recent_mentions(&self, caller: Caller, mut q: MentionsQuery) -> ServiceResult<Vec<wire::Message>> {
+    pub async fn recent_mentions(
+        &self,
+        caller: Caller,
+        mut q: MentionsQuery,
+    ) -> ServiceResult<Vec<wire::Message>> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
@@ -170,7 +199,10 @@ impl Service {
         let mut found = Vec::new();
         let mut before = q.before;
         for _ in 0..MAX_ROUNDS {
-            let page = self.store.mentions(caller.id, &targets, before, q.limit).await?;
+            let page = self
+                .store
+                .mentions(caller.id, &targets, before, q.limit)
+                .await?;
             for entry in &page {
                 if found.len() == q.limit {
                     break;
@@ -192,7 +224,11 @@ impl Service {
     /// `DELETE /users/@me/mentions/{message_id}`: takes a message out of the
     /// caller's inbox (on every node: the store keeps it). Dismissing a
     /// message not in the inbox is no error, as on Discord.
-    pub async fn dismiss_mention(&self, caller: Caller, message_id: Snowflake) -> ServiceResult<()> {
+    pub async fn dismiss_mention(
+        &self,
+        caller: Caller,
+        message_id: Snowflake,
+    ) -> ServiceResult<()> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }

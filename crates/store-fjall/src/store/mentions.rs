@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use concord_model::Snowflake;
-use concord_store::{Mention, MentionStore, MentionTarget, Mentioned, StoreError, StoreResult, keys};
+use concord_store::{
+    Mention, MentionStore, MentionTarget, Mentioned, StoreError, StoreResult, keys,
+};
 
 use super::FjallStore;
 use crate::codec::backend;
@@ -71,7 +73,13 @@ impl MentionStore for FjallStore {
                 let (key, value) = guard.into_inner().map_err(backend)?;
                 let message_id = Snowflake(!id_at(&key, 9)?);
                 let dismissed = keys::pair(reader.get(), message_id.get());
-                if self.t.mention_dismissed.get(dismissed).map_err(backend)?.is_some() {
+                if self
+                    .t
+                    .mention_dismissed
+                    .get(dismissed)
+                    .map_err(backend)?
+                    .is_some()
+                {
                     continue;
                 }
                 list.push(Mentioned {
