@@ -11,19 +11,6 @@ use crate::server;
 const VIEW_CHANNEL: u64 = 1 << 10;
 const READ_MESSAGE_HISTORY: u64 = 1 << 16;
 
-/// Posts `content` in `channel` as `who`; the message's id.
-async fn say(s: &TestServer, who: &Account, channel: &str, content: &str) -> String {
-    let reply = s
-        .post(
-            &format!("/channels/{channel}/messages"),
-            &who.auth,
-            json!({ "content": content }),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_owned()
-}
-
 /// The ids of the reader's inbox for `query`, in the order given.
 async fn inbox(s: &TestServer, reader: &Account, query: &str) -> Vec<String> {
     let reply = s
@@ -63,15 +50,18 @@ async fn user_role_and_everyone_mentions_newest_first_with_filters_and_paging() 
     let other = role(&s, &ada, &guild, "other").await;
     give_role(&s, &ada, &guild, &bob, &team).await;
 
-    let by_name = say(&s, &ada, &general, &format!("hi <@{}>", bob.id)).await;
-    let by_role = say(&s, &ada, &general, &format!("<@&{team}> meeting")).await;
-    let by_everyone = say(&s, &ada, &general, "@everyone lunch").await;
-    say(&s, &ada, &general, "nobody is mentioned").await;
-    say(&s, &ada, &general, &format!("<@&{other}> not bob's role")).await;
+    let by_name = s.say(&ada, &general, &format!("hi <@{}>", bob.id)).await;
+    let by_role = s.say(&ada, &general, &format!("<@&{team}> meeting")).await;
+    let by_everyone = s.say(&ada, &general, "@everyone lunch").await;
+    s.say(&ada, &general, "nobody is mentioned").await;
+    s.say(&ada, &general, &format!("<@&{other}> not bob's role"))
+        .await;
     // A nickname mention, in a second guild.
     let (elsewhere, lobby) = s.guild(&ada, "elsewhere").await;
     s.join(&ada, &lobby, &bob).await;
-    let there = say(&s, &ada, &lobby, &format!("<@!{}> over here", bob.id)).await;
+    let there = s
+        .say(&ada, &lobby, &format!("<@!{}> over here", bob.id))
+        .await;
 
     let all = [&there, &by_everyone, &by_role, &by_name].map(String::clone);
     assert_eq!(inbox(&s, &bob, "").await, all);
@@ -140,7 +130,7 @@ async fn inbox_shows_only_what_the_reader_can_still_read() {
             .await;
         assert_eq!(made.status, 201, "{:?}", made.body);
         let id = made.body["id"].as_str().unwrap().to_owned();
-        let message = say(&s, &ada, &id, &format!("<@{}> look", bob.id)).await;
+        let message = s.say(&ada, &id, &format!("<@{}> look", bob.id)).await;
         channels.push((id, message));
     }
     let [hidden, no_history, edited, deleted, kept] = channels.try_into().unwrap();
@@ -183,7 +173,7 @@ async fn an_edit_that_adds_a_mention_lists_it() {
     let bob = s.register("bob").await;
     let (_, general) = s.guild(&ada, "home").await;
     s.join(&ada, &general, &bob).await;
-    let id = say(&s, &ada, &general, "hello").await;
+    let id = s.say(&ada, &general, "hello").await;
     assert!(inbox(&s, &bob, "").await.is_empty());
     let edit = s
         .patch(
@@ -205,8 +195,8 @@ async fn a_dismissed_mention_leaves_only_that_readers_inbox() {
     let (_, general) = s.guild(&ada, "home").await;
     s.join(&ada, &general, &bob).await;
     s.join(&ada, &general, &cat).await;
-    let older = say(&s, &ada, &general, "@here first").await;
-    let newer = say(&s, &ada, &general, "@everyone second").await;
+    let older = s.say(&ada, &general, "@here first").await;
+    let newer = s.say(&ada, &general, "@everyone second").await;
     let dismiss = s
         .delete(&format!("/users/@me/mentions/{newer}"), &bob.auth)
         .await;
