@@ -4,11 +4,12 @@
 // the mentions inbox.
 
 import { h, iconButton, toast } from '../dom.js';
-import { parse, plainText } from '../markdown.js';
+import { parse, toDom } from '../markdown.js';
 import { P, has } from '../permissions.js';
 import { displayName, formatTimestamp } from '../util.js';
 import { channelPerms } from './common.js';
 import { closeMenu, showMenu } from './dialog.js';
+import { mentionResolver } from './message.js';
 
 export function mayPin(store, channelId) {
   const perms = channelPerms(store, channelId);
@@ -16,7 +17,7 @@ export function mayPin(store, channelId) {
 }
 
 /**
- * One message in a list panel: author, `where` (a channel's name, or
+ * One message in a list panel (its text with mentions named): author, `where` (a channel's name, or
  * nothing), time and text, a Jump button and, with `onRemove`, a remove
  * button named `removeLabel`. Test ids are `prefix`, `prefix-jump`, `prefix-remove`.
  */
@@ -27,7 +28,10 @@ export function summaryItem(store, m, { prefix, where = '', onJump, onRemove = n
       h('strong', { text: displayName(m.author, guildId ? store.member(guildId, m.author?.id) : null) }),
       where ? h('span', { class: 'hint', text: ` in ${where}` }) : null,
       h('span', { class: 'hint', text: ` ${formatTimestamp(m.timestamp)}` })),
-    h('p', { class: 'pin-text', text: plainText(parse(m.content || '')).slice(0, 300) || (m.attachments?.length ? 'Attachment' : '') }),
+    h('p', { class: 'pin-text' },
+      m.content
+        ? toDom(parse(m.content.slice(0, 300)), document, mentionResolver(store, guildId))
+        : (m.attachments?.length ? 'Attachment' : '')),
     h('div', { class: 'pin-actions' },
       h('button', {
         type: 'button',
