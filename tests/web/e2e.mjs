@@ -1056,6 +1056,27 @@ async function main() {
       await until(bob, () => !document.title.startsWith('('), null, 'the count goes when the tab is seen');
     });
 
+    await step('the mentions inbox: listed, jumped to, removed', async () => {
+      await bob.getByTestId('toggle-inbox').click();
+      const item = bob.getByTestId('inbox-item').filter({ hasText: 'are you there?' });
+      await visible(item, 'the mention listed');
+      check((await item.textContent()).includes('in #general'), 'with its channel');
+      await shot(bob, 'inbox');
+      await audit(bob, 'the mentions inbox');
+      await item.getByTestId('inbox-item-jump').click();
+      await until(bob, () => document.activeElement?.textContent?.includes('are you there?'), null, 'jumped to the mention');
+      await bob.getByTestId('toggle-inbox').click();
+      const removed = bob.waitForResponse((r) => r.url().includes('/users/@me/mentions/') && r.request().method() === 'DELETE');
+      await item.getByTestId('inbox-item-remove').click();
+      check((await removed).status() === 204, 'removed on the server');
+      await hidden(item, 'gone from the panel');
+      await bob.keyboard.press('Escape');
+      await bob.getByTestId('toggle-inbox').click();
+      await visible(bob.getByTestId('inbox-panel').getByRole('heading', { name: 'Recent mentions' }), 'inbox again');
+      check(!(await bob.getByTestId('inbox-item').filter({ hasText: 'are you there?' }).count()), 'still gone when opened again');
+      await bob.keyboard.press('Escape');
+    });
+
     await step('the light theme, kept across a reload', async () => {
       await until(bob, () => document.documentElement.dataset.theme === 'light', null, 'light theme applied');
       await bob.reload();
@@ -1243,6 +1264,27 @@ async function main() {
       await bob.getByTestId('confirm-button').click();
       await hidden(bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`), 'guild gone after leaving');
       await hidden(alice.locator(`[data-testid="member"][data-user-id="${ids.bob}"]`), 'bob gone from alice\'s member list');
+    });
+
+    await step('log out everywhere: every browser of the account, and its tokens', async () => {
+      const other = await newPage('bob-elsewhere');
+      await other.goto(`${base}/login`);
+      await other.getByTestId('auth-login').fill('bob');
+      await other.getByTestId('auth-password').fill(PASSWORD);
+      await other.getByTestId('auth-submit').click();
+      await other.waitForURL('**/channels/@me', { timeout: T });
+      await visible(other.getByTestId('composer-input').or(other.getByTestId('guild-home')), 'bob signed in elsewhere');
+      const tokens = [await token(bob), await token(other)];
+      await bob.getByTestId('user-settings').click();
+      await bob.getByTestId('logout-everywhere').click();
+      await bob.getByTestId('confirm-button').click();
+      await visible(bob.getByTestId('login-screen'), 'this browser logged out');
+      await visible(other.getByTestId('login-screen'), 'the other browser logged out by the server');
+      for (const old of tokens) {
+        const res = await fetch(`${base}/api/v10/users/@me`, { headers: { Authorization: old } });
+        check(res.status === 401, `an old token is refused (${res.status})`);
+      }
+      await other.close();
     });
 
     await step('the gateway spoke zlib-stream', async () => {

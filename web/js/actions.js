@@ -412,6 +412,15 @@ export function createActions({ api, store, getGateway }) {
     return items.map((i) => i.message);
   }
 
+  /** The recent mentions of me, newest first, as Discord's client asks. */
+  async function loadMentions() {
+    const mentions = await api.mentions({ limit: 25, roles: true, everyone: true });
+    mentions.forEach(noteMessage);
+    return mentions;
+  }
+
+  const dismissMention = (messageId) => api.dismissMention(messageId);
+
   /** Pins or unpins; the message shows it at once (MESSAGE_UPDATE follows). */
   async function setPinned(channelId, message, pinned) {
     if (pinned) await api.pin(channelId, message.id);
@@ -464,6 +473,8 @@ export function createActions({ api, store, getGateway }) {
     loadOlder,
     loadNewer,
     jumpTo,
+    loadMentions,
+    dismissMention,
     jumpToPresent,
     send,
     discardPending,

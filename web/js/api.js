@@ -116,6 +116,9 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
     openDm: (recipientId) => request('POST', '/users/@me/channels', { body: { recipient_id: recipientId } }),
     openGroupDm: (recipients) => request('POST', '/users/@me/channels', { body: { recipients } }),
     leaveGuild: (guildId) => request('DELETE', `/users/@me/guilds/${guildId}`),
+    logoutEverywhere: () => request('POST', '/auth/logout-everywhere', { body: {} }),
+    mentions: (query) => request('GET', '/users/@me/mentions', { query }),
+    dismissMention: (messageId) => request('DELETE', `/users/@me/mentions/${messageId}`),
 
     // Guilds
     createGuild: (name) => request('POST', '/guilds', { body: { name } }),

@@ -116,6 +116,11 @@ impl Connection {
                     return End::Close(close::UNKNOWN_ERROR);
                 }
                 _ = kick.notified() => {
+                    // Its token no longer works: the client is told so, as
+                    // Discord does, rather than to resume.
+                    if self.session.as_ref().is_some_and(|s| s.is_revoked()) {
+                        return End::Close(close::AUTHENTICATION_FAILED);
+                    }
                     if self.session.as_ref().is_some_and(|s| s.take_reconnect()) {
                         let _ = self.send_control(op::RECONNECT, &Value::Null).await;
                     }

@@ -108,6 +108,11 @@ pub const TABLES: &[(&str, &str)] = &[
         "user_guild_settings",
         "user id | guild id (0: direct messages) -> UserGuildSettings",
     ),
+    (
+        "mention",
+        "mention kind (1 byte) | user, role or guild id | !message id -> channel id",
+    ),
+    ("mention_dismissed", "user id | message id -> ()"),
     ("meta", "name -> bytes"),
     (
         "purge",

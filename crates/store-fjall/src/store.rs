@@ -25,6 +25,8 @@ use serde::de::DeserializeOwned;
 use crate::codec::{backend, decode, encode, u64_value};
 use crate::group_commit::GroupCommit;
 
+mod mentions;
+
 #[derive(Debug, Clone)]
 pub struct FjallOptions {
     /// Width of a message partition in milliseconds.
@@ -77,6 +79,8 @@ struct Tables {
     push_queue: Keyspace,
     push_due: Keyspace,
     user_guild_settings: Keyspace,
+    mention: Keyspace,
+    mention_dismissed: Keyspace,
     meta: Keyspace,
     purge: Keyspace,
 }
@@ -144,6 +148,8 @@ impl FjallStore {
             push_queue: open("push_queue")?,
             push_due: open("push_due")?,
             user_guild_settings: open("user_guild_settings")?,
+            mention: open("mention")?,
+            mention_dismissed: open("mention_dismissed")?,
             meta: open("meta")?,
             purge: open("purge")?,
         };

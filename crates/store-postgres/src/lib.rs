@@ -27,6 +27,7 @@ mod channels;
 mod codec;
 mod commands;
 mod guilds;
+mod mentions;
 mod messages;
 mod meta;
 mod notifications;

@@ -19,6 +19,7 @@ use crate::{
     CommandCreate, CommandUpdate, HistoryAnchor, InviteUse, NewGuild, OpenPoll, PollVote, Store,
     StoreError, ThreadEdit, ThreadUpdate, history,
 };
+use crate::{Mention, MentionTarget, Mentioned};
 
 /// Expands to one `#[tokio::test]` per conformance case.
 #[macro_export]
@@ -31,7 +32,7 @@ macro_rules! store_conformance {
             webhooks, webhooks_go_with_their_channel,
             poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel,
             commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions,
-            push_subscriptions, push_queue, user_guild_settings);
+            push_subscriptions, push_queue, user_guild_settings, mentions_inbox);
         $crate::store_conformance!(@concurrent $open;
             concurrent_invite_uses_admit_max_uses, concurrent_thread_messages_all_count,
             concurrent_thread_updates_never_recreate, concurrent_thread_starts_create_one,
@@ -715,6 +716,89 @@ pub async fn pins(store: &dyn Store) {
     store.delete_channel(c).await.unwrap();
     purge(store).await;
     assert_eq!(store.pin_count(c).await.unwrap(), 0);
+}
+
+pub async fn mentions_inbox(store: &dyn Store) {
+    let (reader, other) = (Snowflake(1), Snowflake(2));
+    let (role, guild) = (Snowflake(30), Snowflake(40));
+    let (c1, c2) = (Snowflake(101), Snowflake(102));
+    let entry = |target, n: u64, channel_id| Mention {
+        target,
+        message_id: id_at(BASE_MS, n),
+        channel_id,
+    };
+    let entries = [
+        entry(MentionTarget::User(reader), 1, c1),
+        entry(MentionTarget::Role(role), 2, c2),
+        entry(MentionTarget::Everyone(guild), 3, c1),
+        // One message mentioning the reader twice is listed once.
+        entry(MentionTarget::User(reader), 4, c2),
+        entry(MentionTarget::Role(role), 4, c2),
+        entry(MentionTarget::User(other), 5, c1),
+    ];
+    store.put_mentions(&entries).await.unwrap();
+    // Putting again keeps one entry.
+    store.put_mentions(&entries[..1]).await.unwrap();
+    let all = [
+        MentionTarget::User(reader),
+        MentionTarget::Role(role),
+        MentionTarget::Everyone(guild),
+    ];
+    let page = |list: Vec<Mentioned>| {
+        list.iter()
+            .map(|m| (m.message_id.get() & 0xfff, m.channel_id.get()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        page(store.mentions(reader, &all, None, 10).await.unwrap()),
+        [(4, 102), (3, 101), (2, 102), (1, 101)]
+    );
+    assert_eq!(
+        page(store.mentions(reader, &all, None, 2).await.unwrap()),
+        [(4, 102), (3, 101)]
+    );
+    let before = Some(id_at(BASE_MS, 3));
+    assert_eq!(
+        page(store.mentions(reader, &all, before, 10).await.unwrap()),
+        [(2, 102), (1, 101)],
+        "before is exclusive"
+    );
+    assert_eq!(
+        page(store.mentions(reader, &all[..1], None, 10).await.unwrap()),
+        [(4, 102), (1, 101)],
+        "only the targets asked for"
+    );
+    assert!(
+        store
+            .mentions(reader, &[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .dismiss_mention(reader, id_at(BASE_MS, 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        page(store.mentions(reader, &all, None, 2).await.unwrap()),
+        [(3, 101), (2, 102)],
+        "a dismissed message leaves the reader's inbox and takes no place in a page"
+    );
+    assert_eq!(
+        page(
+            store
+                .mentions(other, &[MentionTarget::Role(role)], None, 10)
+                .await
+                .unwrap()
+        ),
+        [(4, 102), (2, 102)],
+        "but not anyone else's"
+    );
+    store.delete_mentions(&entries[..2]).await.unwrap();
+    assert_eq!(
+        page(store.mentions(reader, &all, None, 10).await.unwrap()),
+        [(3, 101)]
+    );
 }
 
 pub async fn reactions(store: &dyn Store) {

@@ -21,8 +21,10 @@ use concord_model::records::{
 pub mod conformance;
 pub mod keys;
 pub mod memory;
+pub mod mentions;
 mod ops;
 
+pub use mentions::{Mention, MentionTarget, Mentioned};
 pub use ops::{
     CommandCreate, CommandOverwrite, CommandUpdate, InviteUse, ThreadEdit, ThreadUpdate,
 };
@@ -535,6 +537,29 @@ pub trait NotificationStore: Send + Sync {
     async fn put_user_guild_settings(&self, settings: &UserGuildSettings) -> StoreResult<()>;
 }
 
+/// The mentions inbox index ([`mentions`]): entries by what they mention,
+/// newest message first, and the messages each user removed from their
+/// inbox.
+#[async_trait]
+pub trait MentionStore: Send + Sync {
+    /// Adds entries (one already there is kept).
+    async fn put_mentions(&self, mentions: &[Mention]) -> StoreResult<()>;
+    /// Removes entries (those not there are skipped).
+    async fn delete_mentions(&self, mentions: &[Mention]) -> StoreResult<()>;
+    /// Up to `limit` messages mentioning any of `targets`, with ids below
+    /// `before` (all if `None`), newest first, each once, leaving out those
+    /// `reader` dismissed. Reads at most `limit` entries per target.
+    async fn mentions(
+        &self,
+        reader: Snowflake,
+        targets: &[MentionTarget],
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<Mentioned>>;
+    /// Takes the message out of the reader's inbox for good.
+    async fn dismiss_mention(&self, reader: Snowflake, message_id: Snowflake) -> StoreResult<()>;
+}
+
 /// Application commands, global and per guild, and who may use them in a
 /// guild. A guild's commands and permissions go with the guild.
 #[async_trait]
@@ -645,6 +670,7 @@ pub trait Store:
     + PollStore
     + CommandStore
     + NotificationStore
+    + MentionStore
 {
 }
 
@@ -671,6 +697,7 @@ impl<T> Store for T where
         + PollStore
         + CommandStore
         + NotificationStore
+        + MentionStore
 {
 }
 

@@ -2,7 +2,7 @@
 //! not durable; the conformance suite holds every other backend to it.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -14,12 +14,14 @@ use concord_model::records::{
     ThreadMember, User, UserGuildSettings, Webhook,
 };
 
+use crate::mentions::{Mention, MentionTarget, Mentioned};
 use crate::{
     ApplicationStore, AuditLogStore, BanStore, ChannelStore, CommandCreate, CommandOverwrite,
     CommandStore, CommandUpdate, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore,
-    MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore, PollStore, PollVote,
-    PrivateChannelStore, ReactionStore, ReadStateStore, StoreError, StoreResult, ThreadMemberStore,
-    ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key, login_keys,
+    MentionStore, MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore,
+    PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
+    StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key,
+    login_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -76,6 +78,10 @@ struct Inner {
     push_due: HashMap<Snowflake, u64>,
     /// (user, guild or 0 for DMs)
     user_guild_settings: BTreeMap<(Snowflake, Snowflake), UserGuildSettings>,
+    /// (target, newest message first) -> channel
+    mentions: BTreeMap<(MentionTarget, Reverse<Snowflake>), Snowflake>,
+    /// (reader, message) dismissed from the reader's inbox
+    dismissed_mentions: HashSet<(Snowflake, Snowflake)>,
 }
 
 impl Inner {
@@ -1616,6 +1622,65 @@ impl NotificationStore for MemoryStore {
         self.lock()
             .user_guild_settings
             .insert(key, settings.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MentionStore for MemoryStore {
+    async fn put_mentions(&self, mentions: &[Mention]) -> StoreResult<()> {
+        self.pause().await;
+        let mut inner = self.lock();
+        for m in mentions {
+            inner
+                .mentions
+                .insert((m.target, Reverse(m.message_id)), m.channel_id);
+        }
+        Ok(())
+    }
+
+    async fn delete_mentions(&self, mentions: &[Mention]) -> StoreResult<()> {
+        self.pause().await;
+        let mut inner = self.lock();
+        for m in mentions {
+            inner.mentions.remove(&(m.target, Reverse(m.message_id)));
+        }
+        Ok(())
+    }
+
+    async fn mentions(
+        &self,
+        reader: Snowflake,
+        targets: &[MentionTarget],
+        before: Option<Snowflake>,
+        limit: usize,
+    ) -> StoreResult<Vec<Mentioned>> {
+        self.pause().await;
+        let inner = self.lock();
+        let first = Reverse(Snowflake(
+            before.map_or(u64::MAX, |b| b.get().saturating_sub(1)),
+        ));
+        let lists = targets
+            .iter()
+            .map(|target| {
+                inner
+                    .mentions
+                    .range((*target, first)..=(*target, Reverse(Snowflake(0))))
+                    .map(|((_, message), channel)| Mentioned {
+                        message_id: message.0,
+                        channel_id: *channel,
+                    })
+                    .filter(|m| !inner.dismissed_mentions.contains(&(reader, m.message_id)))
+                    .take(limit)
+                    .collect()
+            })
+            .collect();
+        Ok(crate::mentions::merge_newest(lists, limit))
+    }
+
+    async fn dismiss_mention(&self, reader: Snowflake, message_id: Snowflake) -> StoreResult<()> {
+        self.pause().await;
+        self.lock().dismissed_mentions.insert((reader, message_id));
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ import { channelTitle, isThread } from './common.js';
 import { mountMessageList } from './messageList.js';
 import { mountComposer } from './composer.js';
 import { openNotificationSettings } from './notificationSettings.js';
+import { openInbox } from './inbox.js';
 import { openPins } from './pins.js';
 import { mountSearch } from './search.js';
 
@@ -21,6 +22,7 @@ export function mountChat(ctx) {
   }, { testid: 'channel-notifications' });
   const search = mountSearch(ctx);
   const pinsButton = iconButton('Pinned messages', 'pin', (e) => channelId && openPins(ctx, channelId, e.currentTarget), { testid: 'toggle-pins' });
+  const inboxButton = iconButton('Recent mentions', 'inbox', (e) => openInbox(ctx, e.currentTarget), { testid: 'toggle-inbox' });
   const membersButton = iconButton('Member list', 'members', () => store.setUi({ membersOpen: !store.state.ui.membersOpen }), { testid: 'toggle-members' });
   const header = h('header', { class: 'chat-header' },
     iconButton('Open navigation', 'menu', () => store.setUi({ sidebarOpen: !store.state.ui.sidebarOpen }), { class: 'nav-toggle', testid: 'toggle-sidebar' }),
@@ -28,6 +30,7 @@ export function mountChat(ctx) {
     search.el,
     notifyButton,
     pinsButton,
+    inboxButton,
     threadsButton,
     membersButton,
   );

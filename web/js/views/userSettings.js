@@ -4,7 +4,7 @@
 
 import { h, toast } from '../dom.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from '../notifications.js';
-import { openDialog } from './dialog.js';
+import { confirmAction, openDialog } from './dialog.js';
 import { openNotificationSettings } from './notificationSettings.js';
 import { THEMES, currentTheme, setTheme } from '../theme.js';
 
@@ -46,6 +46,17 @@ export function openUserSettings(ctx) {
       return h('div', { class: 'form' },
         profileForm(ctx),
         passwordForm(ctx),
+        h('h3', { text: 'Sessions' }),
+        h('p', { class: 'hint', text: 'Logs this account out on every device and browser, this one included.' }),
+        h('div', { class: 'form-actions' }, h('button', {
+          type: 'button',
+          class: 'button button-small button-danger',
+          testid: 'logout-everywhere',
+          async onClick() {
+            close(null);
+            await logOutEverywhere(ctx);
+          },
+        }, 'Log out everywhere')),
         h('h3', { text: 'Appearance' }),
         theme,
         h('h3', { text: 'Notifications' }),
@@ -64,6 +75,23 @@ export function openUserSettings(ctx) {
       );
     },
   });
+}
+
+/** Ends every session of the account on the server, then this one here. */
+async function logOutEverywhere(ctx) {
+  const sure = await confirmAction({
+    title: 'Log out everywhere?',
+    text: 'Every device and browser signed in to this account is logged out, this one too.',
+    confirm: 'Log out everywhere',
+  });
+  if (!sure) return;
+  try {
+    await ctx.api.logoutEverywhere();
+  } catch (e) {
+    toast(e.message, 'error');
+    return;
+  }
+  ctx.session.logout();
 }
 
 /** The name others see (Discord's global name). */

@@ -5,6 +5,7 @@ use axum::response::Response;
 use concord_service::accounts::{
     Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
 };
+use concord_service::messages::mentions::{DEFAULT_LIMIT, MAX_LIMIT, MentionsQuery};
 use concord_service::private::OpenPrivateChannel;
 
 use super::{created, no_content, ok};
@@ -16,9 +17,12 @@ pub(super) fn routes() -> super::Routes {
     routes!("Users and applications" {
         post "/auth/register" => register;
         post "/auth/login" => login;
+        post "/auth/logout-everywhere" => logout_everywhere;
         get "/users/@me" => me;
         patch "/users/@me" => patch_me;
         get "/users/@me/guilds" => my_guilds;
+        get "/users/@me/mentions" => my_mentions;
+        delete "/users/@me/mentions/{message_id}" => dismiss_mention;
         get "/users/@me/channels" => private_channels;
         post "/users/@me/channels" => open_private_channel;
         delete "/users/@me/guilds/{guild_id}" => leave_guild;
@@ -44,6 +48,14 @@ async fn login(
     Body(input): Body<Login>,
 ) -> ApiResult<Response> {
     Ok(ok(state.service.login(input, &address).await?))
+}
+
+/// Concord's (Discord's client ends sessions one by one, by hashes of
+/// session ids it does not give out): ends every session of the account,
+/// the caller's own token too, on every node.
+async fn logout_everywhere(state: State, Auth(caller): Auth) -> ApiResult<Response> {
+    state.service.log_out_everywhere(caller).await?;
+    Ok(no_content())
 }
 
 async fn me(state: State, Auth(caller): Auth) -> ApiResult<Response> {
@@ -84,6 +96,32 @@ async fn my_guilds(state: State, Auth(caller): Auth, query: QueryMap) -> ApiResu
         .my_guilds(caller, query.id("before")?, query.id("after")?, limit)
         .await?;
     Ok(ok(guilds))
+}
+
+/// `roles` and `everyone` are taken as true unless given false.
+async fn my_mentions(state: State, Auth(caller): Auth, query: QueryMap) -> ApiResult<Response> {
+    let on_unless_false = |name| match query.get(name) {
+        None => Ok(true),
+        Some(_) => query.flag(name),
+    };
+    let request = MentionsQuery {
+        limit: query.int("limit", 1, MAX_LIMIT as u64, DEFAULT_LIMIT as u64)? as usize,
+        before: query.id("before")?,
+        roles: on_unless_false("roles")?,
+        everyone: on_unless_false("everyone")?,
+        guild_id: query.id("guild_id")?,
+    };
+    Ok(ok(state.service.recent_mentions(caller, request).await?))
+}
+
+async fn dismiss_mention(
+    state: State,
+    Auth(caller): Auth,
+    Path(message_id): Path<String>,
+) -> ApiResult<Response> {
+    let message_id = id(&message_id, "message_id")?;
+    state.service.dismiss_mention(caller, message_id).await?;
+    Ok(no_content())
 }
 
 async fn leave_guild(

@@ -213,3 +213,19 @@ async fn shutdown_asks_sessions_to_reconnect() {
         id.as_str()
     );
 }
+
+#[tokio::test]
+async fn a_session_logged_out_everywhere_closes_with_4004_and_cannot_resume() {
+    let w = World::new(&[]).await;
+    let (mut ws, ready) = w.connect(&w.owner.auth, DEFAULT_INTENTS).await;
+    let session = ready["d"]["session_id"].as_str().unwrap();
+    let out =
+        w.s.post("/auth/logout-everywhere", &w.owner.auth, json!({}))
+            .await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    assert_eq!(ws.closed().await, Some(4004), "authentication failed");
+    // Not even through another node: the session ended with its token.
+    let mut again = reconnect(&w, &ready).await;
+    again.send(resume(&w.owner.auth, session, 1)).await;
+    assert_eq!(again.closed().await, Some(4004));
+}

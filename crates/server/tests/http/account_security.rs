@@ -35,6 +35,43 @@ async fn password_change_ends_live_sessions() {
 }
 
 #[tokio::test]
+async fn logging_out_everywhere_ends_every_token_and_session() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let bob = s.register("bob").await;
+    let second = login(&s, "ada", "password-ada").await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let second = second.body["token"].as_str().unwrap().to_owned();
+    let mut sessions = vec![
+        live_session(&s, &ada.auth).await,
+        live_session(&s, &second).await,
+    ];
+    let mut bobs = live_session(&s, &bob.auth).await;
+    let out = s.post("/auth/logout-everywhere", &second, json!({})).await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    for ws in &mut sessions {
+        assert_eq!(ws.closed().await, Some(4004), "told its token failed");
+    }
+    // Asked again (of every node, in a cluster), each old token is refused.
+    for _ in 0..3 {
+        for token in [&ada.auth, &second] {
+            assert_eq!(s.get("/users/@me", token).await.status, 401);
+        }
+    }
+    let mut refused = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    refused.identify(&ada.auth, 0).await;
+    assert_eq!(refused.closed().await, Some(4004));
+    // Someone else is untouched, and logging in again works.
+    assert_eq!(s.get("/users/@me", &bob.auth).await.status, 200);
+    bobs.send(json!({ "op": 1, "d": null })).await;
+    while bobs.receive().await["op"] != 11 {}
+    let again = login(&s, "ada", "password-ada").await;
+    let fresh = again.body["token"].as_str().unwrap();
+    assert_eq!(s.get("/users/@me", fresh).await.status, 200);
+    live_session(&s, fresh).await;
+}
+
+#[tokio::test]
 async fn bot_token_reset_ends_live_sessions() {
     let s = server();
     let owner = s.register("owner").await;

@@ -18,6 +18,7 @@ mod guilds;
 mod interactions;
 mod interactions_endpoint;
 mod invites;
+mod mentions;
 mod messages;
 mod moderation;
 mod observability;

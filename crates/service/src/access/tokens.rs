@@ -2,6 +2,7 @@
 //! in memory (see [`super::auth`]), tokens issued, and every older token
 //! revoked at once.
 
+use concord_model::codes;
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::User;
 use concord_model::snowflake::now_ms;
@@ -80,6 +81,17 @@ impl Service {
         self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
             .await;
         Ok(())
+    }
+
+    /// Logs the caller's account out everywhere: every token issued so far
+    /// (the caller's own too) stops working on every node, and its gateway
+    /// sessions close. People only: a bot resets its token instead.
+    pub async fn log_out_everywhere(&self, caller: Caller) -> ServiceResult<()> {
+        if caller.bot {
+            return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
+        }
+        let mut user = (self.store.user(caller.id).await?).ok_or(ServiceError::Unauthorized)?;
+        self.save_revoking(&mut user).await
     }
 
     pub(crate) fn issue_token(&self, user: &User) -> String {

@@ -270,6 +270,7 @@ impl Service {
             .sequencer
             .enter(view.channel.id, || id.unwrap_or_else(|| self.next_id()));
         message.id = turn.id;
+        self.index_mentions(&message).await?;
         self.store.create_message(&message).await?;
         self.messages.cache.created(&message).await;
         metrics::counter!("concord_messages_created_total").increment(1);
@@ -598,6 +599,11 @@ impl Service {
     ) -> ServiceResult<wire::Message> {
         let (channel_id, id) = (message.channel_id, message.id);
         let patch = self.edit_patch(view, message, input).await?;
+        if patch.mentions.is_some() {
+            let mut after = message.clone();
+            patch.apply(&mut after);
+            self.index_mentions(&after).await?;
+        }
         let edited = self
             .store
             .update_message(channel_id, id, &patch)
@@ -647,6 +653,7 @@ impl Service {
         let channel_id = view.channel.id;
         let deleted = self.store.delete_messages(channel_id, &[id]).await?;
         self.messages.cache.deleted(channel_id, &[id]).await;
+        self.forget_mentions(&deleted).await;
         self.release_attachments(&deleted).await?;
         if view.channel.is_thread() {
             self.thread_messages_deleted(channel_id, deleted.len())
@@ -687,6 +694,7 @@ impl Service {
             return Err(ServiceError::BadRequest(codes::BULK_DELETE_TOO_OLD));
         }
         let removed = self.store.delete_messages(channel_id, &ids).await?;
+        self.forget_mentions(&removed).await;
         self.release_attachments(&removed).await?;
         if view.channel.is_thread() {
             self.thread_messages_deleted(channel_id, removed.len())

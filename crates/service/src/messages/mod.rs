@@ -3,7 +3,7 @@
 //! (`sequencer`), the recent-messages cache (`cache`), rendering for
 //! clients (`render`), reactions, pins, polls (votes, voters, their end
 //! and result), read states and their unread mentions (`read_states`),
-//! and the request bodies of those routes (`input`).
+//! the mentions inbox (`mentions`), and the request bodies of those routes (`input`).
 //!
 //! Depends on access (views, rate limits for slowmode and the flood
 //! check), on guilds (the audit log, custom emoji for reactions), on
@@ -14,6 +14,7 @@
 pub mod cache;
 mod components;
 pub mod input;
+pub mod mentions;
 pub mod message;
 pub mod pins;
 pub mod polls;
