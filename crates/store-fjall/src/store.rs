@@ -598,8 +598,18 @@ impl UserStore for FjallStore {
         Self::get(&self.t.user, id)
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        self.create_user(user).await
+    async fn update_user(&self, user: &User, seen: u64) -> StoreResult<bool> {
+        let mut written = false;
+        self.write(|b| {
+            let stored = Self::get::<User>(&self.t.user, keys::id(user.id))?;
+            if stored.map(|u| u.token_generation) != Some(seen) {
+                return Ok(());
+            }
+            written = true;
+            self.stage_user(b, user)
+        })
+        .await?;
+        Ok(written)
     }
 
     async fn users_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<User>> {

@@ -99,8 +99,24 @@ impl UserStore for PgStore {
         Ok(found.map(|u| u.0))
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        self.create_user(user).await
+    async fn update_user(&self, user: &User, seen: u64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // The row stays locked until the commit, so no revocation lands
+        // between this look and the write.
+        let stored: Option<i64> = sqlx::query_scalar(
+            "SELECT COALESCE((record->>'token_generation')::bigint, 0) FROM users
+             WHERE id = $1 FOR UPDATE",
+        )
+        .bind(key(user.id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if stored.and_then(|g| u64::try_from(g).ok()) != Some(seen) {
+            return Ok(false);
+        }
+        Self::write_user(&mut tx, user).await?;
+        commit(tx).await?;
+        Ok(true)
     }
 
     async fn users_after(&self, after: Snowflake, count: usize) -> StoreResult<Vec<User>> {

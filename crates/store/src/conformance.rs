@@ -151,7 +151,18 @@ pub async fn users_and_logins(store: &dyn Store) {
 
     let mut renamed = ada.clone();
     renamed.username = "lovelace".into();
-    store.update_user(&renamed).await.unwrap();
+    assert!(store.update_user(&renamed, 0).await.unwrap());
+    // A write read before a revocation is refused, whole.
+    let mut revoked = renamed.clone();
+    revoked.token_generation = 1;
+    revoked.password_hash = Some("new".into());
+    assert!(store.update_user(&revoked, 0).await.unwrap());
+    let mut stale = renamed.clone();
+    stale.global_name = Some("Ada".into());
+    assert!(!store.update_user(&stale, 0).await.unwrap());
+    let kept = store.user(Snowflake(1)).await.unwrap().unwrap();
+    assert_eq!((kept.token_generation, kept.global_name), (1, None));
+    assert_eq!(kept.password_hash.as_deref(), Some("new"));
     assert_eq!(
         store.user_by_login("ada").await.unwrap(),
         None,

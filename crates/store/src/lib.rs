@@ -63,7 +63,12 @@ pub trait UserStore: Send + Sync {
     async fn users(&self, ids: &[Snowflake]) -> StoreResult<Vec<User>>;
     /// Looks a user up by username or email, case-insensitively.
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
-    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces the user's record if its stored `token_generation` is
+    /// still `seen`, the one the caller read; `false`, writing nothing,
+    /// when it moved. A write that raced a revocation (a password change,
+    /// logging out everywhere) would otherwise put the old generation, and
+    /// with it the revoked tokens, back.
+    async fn update_user(&self, user: &User, seen: u64) -> StoreResult<bool>;
     /// Every user (bots included) with an id above `after`, in id order.
     async fn users_after(&self, after: Snowflake, limit: usize) -> StoreResult<Vec<User>>;
 }

@@ -268,9 +268,16 @@ impl UserStore for MemoryStore {
         Ok(id.and_then(|id| inner.users.get(id)).cloned())
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
+    async fn update_user(&self, user: &User, seen: u64) -> StoreResult<bool> {
         self.pause().await;
-        self.create_user(user).await
+        let mut inner = self.lock();
+        let stored = inner.users.get(&user.id).map(|u| u.token_generation);
+        if stored != Some(seen) {
+            return Ok(false);
+        }
+        inner.claim_logins(user)?;
+        inner.users.insert(user.id, user.clone());
+        Ok(true)
     }
 
     async fn users_after(&self, from: Snowflake, limit: usize) -> StoreResult<Vec<User>> {

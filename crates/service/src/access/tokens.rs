@@ -2,6 +2,7 @@
 //! in memory (see [`super::auth`]), tokens issued, and every older token
 //! revoked at once.
 
+use concord_model::Snowflake;
 use concord_model::codes;
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::User;
@@ -10,6 +11,10 @@ use concord_model::snowflake::now_ms;
 use super::auth::{TokenSigner, TokenState};
 use crate::error::taken;
 use crate::{Caller, Service, ServiceError, ServiceResult};
+
+/// How many times [`Service::edit_user`] reads and edits again when a
+/// revocation lands between its read and its write.
+const EDIT_TRIES: usize = 3;
 
 /// Where `Authorization` says the token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,14 +78,65 @@ impl Service {
     /// stops working, and ends the user's live gateway sessions. The one
     /// way a generation moves: password changes and resets, bot token
     /// resets and disabling an account all come here.
+    ///
+    /// `user` is the record as read; a revocation that landed since (the
+    /// user changed their password elsewhere, say) refuses the write: the
+    /// reader's own token is gone with it.
     pub(crate) async fn save_revoking(&self, user: &mut User) -> ServiceResult<()> {
+        let seen = user.token_generation;
         user.token_generation += 1;
-        self.store.update_user(user).await.map_err(taken)?;
+        self.save_user(user, seen).await?;
+        self.revoked(user).await;
+        Ok(())
+    }
+
+    /// Saves `user`, read at token generation `seen`. A revocation that
+    /// landed since refuses it (401: the reader's own token went with it),
+    /// so that an edit racing a password change never puts the old
+    /// password or the revoked tokens back.
+    pub(crate) async fn save_user(&self, user: &User, seen: u64) -> ServiceResult<()> {
+        match self.store.update_user(user, seen).await.map_err(taken)? {
+            true => Ok(()),
+            false => Err(ServiceError::Unauthorized),
+        }
+    }
+
+    /// Reads user `id`, applies `edit` and saves the result, with a new
+    /// token generation when `edit` says so (`true`): for edits by someone
+    /// other than the user (an administrator, an application's owner), or
+    /// of everything at once, which a concurrent revocation does not make
+    /// wrong. Such a revocation makes it read and edit again.
+    pub(crate) async fn edit_user(
+        &self,
+        id: Snowflake,
+        mut edit: impl FnMut(&mut User) -> ServiceResult<bool>,
+    ) -> ServiceResult<User> {
+        for _ in 0..EDIT_TRIES {
+            let mut user = self.user_record(id).await?;
+            let seen = user.token_generation;
+            let revoke = edit(&mut user)?;
+            if revoke {
+                user.token_generation += 1;
+            }
+            if self.store.update_user(&user, seen).await.map_err(taken)? {
+                if revoke {
+                    self.revoked(&user).await;
+                }
+                return Ok(user);
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "the account kept changing while it was edited".into(),
+        ))
+    }
+
+    /// After a revocation was stored: this node forgets the old tokens now,
+    /// the others and the gateway sessions through the event.
+    async fn revoked(&self, user: &User) {
         self.access.tokens.remember(user.id, state_of(user));
         let audience = Audience::Users(vec![user.id]);
         self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
             .await;
-        Ok(())
     }
 
     /// Logs the caller's account out everywhere: every token issued so far
@@ -90,8 +146,8 @@ impl Service {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
-        let mut user = (self.store.user(caller.id).await?).ok_or(ServiceError::Unauthorized)?;
-        self.save_revoking(&mut user).await
+        self.edit_user(caller.id, |_| Ok(true)).await?;
+        Ok(())
     }
 
     pub(crate) fn issue_token(&self, user: &User) -> String {

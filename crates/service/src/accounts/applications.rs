@@ -73,8 +73,7 @@ impl Service {
         id: Snowflake,
     ) -> ServiceResult<TokenResponse> {
         self.owned_application(caller, id).await?;
-        let mut bot = self.user_record(id).await?;
-        self.save_revoking(&mut bot).await?;
+        let bot = self.edit_user(id, |_| Ok(true)).await?;
         Ok(TokenResponse {
             token: self.issue_token(&bot),
         })

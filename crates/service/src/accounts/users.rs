@@ -227,7 +227,8 @@ impl Service {
         if password_change {
             self.save_revoking(&mut user).await?;
         } else {
-            self.store.update_user(&user).await.map_err(taken)?;
+            let seen = user.token_generation;
+            self.save_user(&user, seen).await?;
         }
         let current = wire::CurrentUser::from(&user);
         self.publish(

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::input::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
 use crate::accounts::users::{NewAccount, check_password};
-use crate::error::taken;
 use crate::{FormErrors, Service, ServiceError, ServiceResult};
 
 /// Page size when counting everything for [`Service::stats`].
@@ -140,8 +139,8 @@ impl Service {
         key: &str,
         input: AdminResetPassword,
     ) -> ServiceResult<Credentials> {
-        let mut user = self.admin_user_record(key).await?;
-        if user.bot {
+        let found = self.admin_user_record(key).await?;
+        if found.bot {
             return Err(ServiceError::BadRequest(codes::INVALID_FORM_BODY));
         }
         let generated = input.password.is_none().then(generated_password);
@@ -153,8 +152,12 @@ impl Service {
         check_password(&mut errors, "password", &password);
         errors.into_result()?;
         let hash = self.access.passwords.hash(password).await?;
-        user.password_hash = Some(hash);
-        self.save_revoking(&mut user).await?;
+        let user = self
+            .edit_user(found.id, |user| {
+                user.password_hash = Some(hash.clone());
+                Ok(true)
+            })
+            .await?;
         Ok(Credentials {
             user: AdminUser::from(&user),
             password: generated,
@@ -168,17 +171,19 @@ impl Service {
         key: &str,
         input: AdminPatchUser,
     ) -> ServiceResult<AdminUser> {
-        let mut user = self.admin_user_record(key).await?;
-        if let Some(admin) = input.admin {
-            user.admin = admin;
-        }
-        match input.disabled {
-            Some(disabled) if disabled != user.disabled => {
-                user.disabled = disabled;
-                self.save_revoking(&mut user).await?;
-            }
-            _ => self.store.update_user(&user).await.map_err(taken)?,
-        }
+        let id = self.admin_user_record(key).await?.id;
+        let user = self
+            .edit_user(id, |user| {
+                if let Some(admin) = input.admin {
+                    user.admin = admin;
+                }
+                let revoke = input.disabled.is_some_and(|d| d != user.disabled);
+                if let Some(disabled) = input.disabled {
+                    user.disabled = disabled;
+                }
+                Ok(revoke)
+            })
+            .await?;
         if user.admin {
             self.setup_done().await?;
         }
