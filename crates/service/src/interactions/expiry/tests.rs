@@ -77,17 +77,14 @@ async fn kept(service: &Service, id: Snowflake) -> bool {
     service.interaction_record(id).await.unwrap().is_some()
 }
 
-/// Once its token has closed, an interaction's ephemeral answers go with
-/// their files, and the files of its answers in the channel stay.
-#[tokio::test]
-async fn ephemeral_files_go_when_the_interaction_closes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store().await;
-    let service = node(&store, 0, dir.path()).await;
+/// A node keeping files in `dir` and an interaction it accepted, answered
+/// ephemerally with a file: the node, the interaction, its token and the
+/// file's blob.
+async fn answered_ephemerally(dir: &std::path::Path) -> (Service, Snowflake, String, String) {
+    let service = node(&store().await, 0, dir).await;
     let id = service.next_id();
     let token = accepted(&service, id).await;
-
-    let (file, ephemeral_blob) = upload(&service, b"only for you").await;
+    let (file, blob) = upload(&service, b"only for you").await;
     let answer = InteractionCallback {
         kind: 4,
         data: Some(json!({ "content": "psst", "flags": 64 })),
@@ -97,6 +94,20 @@ async fn ephemeral_files_go_when_the_interaction_closes() {
         .interaction_callback(id, &token, answer, false)
         .await
         .unwrap();
+    assert!(blobs(dir).exists(&blob).await.unwrap());
+    (service, id, token, blob)
+}
+
+fn blobs(dir: &std::path::Path) -> DirectoryBlobs {
+    DirectoryBlobs::new(dir.to_path_buf())
+}
+
+/// Once its token has closed, an interaction's ephemeral answers go with
+/// their files, and the files of its answers in the channel stay.
+#[tokio::test]
+async fn ephemeral_files_go_when_the_interaction_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, id, token, ephemeral_blob) = answered_ephemerally(dir.path()).await;
     let (file, ephemeral_follow_up_blob) = upload(&service, b"also for you").await;
     let follow_up = CreateMessage {
         flags: Some(64),
@@ -117,10 +128,9 @@ async fn ephemeral_files_go_when_the_interaction_closes() {
         .await
         .unwrap();
 
-    let blobs = DirectoryBlobs::new(dir.path().to_path_buf());
-    for blob in [&ephemeral_blob, &ephemeral_follow_up_blob, &public_blob] {
-        assert!(blobs.exists(blob).await.unwrap());
-    }
+    let blobs = blobs(dir.path());
+    assert!(blobs.exists(&ephemeral_follow_up_blob).await.unwrap());
+    assert!(blobs.exists(&public_blob).await.unwrap());
     let closed = due_ms(id);
     assert_eq!(service.sweep_interactions(closed - 1).await.unwrap(), 0);
     assert!(kept(&service, id).await, "open until its token closes");
@@ -138,27 +148,13 @@ async fn ephemeral_files_go_when_the_interaction_closes() {
 #[tokio::test]
 async fn a_deleted_ephemeral_answer_releases_its_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store().await;
-    let service = node(&store, 0, dir.path()).await;
-    let id = service.next_id();
-    let token = accepted(&service, id).await;
-    let (file, blob) = upload(&service, b"gone soon").await;
-    let answer = InteractionCallback {
-        kind: 4,
-        data: Some(json!({ "content": "psst", "flags": 64 })),
-        uploads: vec![file],
-    };
+    let (service, _, token, blob) = answered_ephemerally(dir.path()).await;
+    let original = crate::interactions::WebhookMessageId::Original;
     service
-        .interaction_callback(id, &token, answer, false)
+        .delete_interaction_response(BOT, &token, original)
         .await
         .unwrap();
-    let blobs = DirectoryBlobs::new(dir.path().to_path_buf());
-    assert!(blobs.exists(&blob).await.unwrap());
-    service
-        .delete_interaction_response(BOT, &token, crate::interactions::WebhookMessageId::Original)
-        .await
-        .unwrap();
-    assert!(!blobs.exists(&blob).await.unwrap());
+    assert!(!blobs(dir.path()).exists(&blob).await.unwrap());
 }
 
 /// What a node accepted is removed by another once its token has closed,
