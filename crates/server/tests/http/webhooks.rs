@@ -468,6 +468,51 @@ async fn executing_posts_as_the_webhook() {
     assert_eq!(code(&after), (404, json!(10015)));
 }
 
+/// A forum holds posts alone: its webhook posts into one named by
+/// `thread_id`, and without one is refused as Discord refuses it.
+#[tokio::test]
+async fn a_forums_webhook_posts_into_its_posts() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (guild, _) = s.guild(&ada, "Home").await;
+    let forum = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "ideas", "type": 15 }),
+        )
+        .await;
+    assert_eq!(forum.status, 201, "{:?}", forum.body);
+    let forum = forum.body["id"].as_str().unwrap().to_owned();
+    let (id, token) = create(&s, &ada, &forum, "Feed").await;
+    let path = format!("/webhooks/{id}/{token}");
+
+    let loose = execute(&s, &path, json!({ "content": "where to?" })).await;
+    assert_eq!(code(&loose), (400, json!(220001)));
+    assert_eq!(
+        loose.body["message"],
+        "Webhooks posted to forum channels must have a thread_name or thread_id"
+    );
+
+    let post = s
+        .post(
+            &format!("/channels/{forum}/threads"),
+            &ada.auth,
+            json!({ "name": "a post", "message": { "content": "first" } }),
+        )
+        .await;
+    assert_eq!(post.status, 201, "{:?}", post.body);
+    let post = post.body["id"].as_str().unwrap();
+    let into_post = execute(
+        &s,
+        &format!("{path}?wait=true&thread_id={post}"),
+        json!({ "content": "into the post" }),
+    )
+    .await;
+    assert_eq!(into_post.status, 200, "{:?}", into_post.body);
+    assert_eq!(into_post.body["channel_id"], post);
+}
+
 #[tokio::test]
 async fn github_and_slack_deliveries_post_as_discord_shows_them() {
     let s = server();

@@ -51,8 +51,11 @@ impl Service {
         }
         let webhook = self.opened_webhook(id, token).await?;
         let view = self.webhook_view(&webhook, options.thread_id).await?;
+        // A forum holds posts alone: a message goes into one of them.
         if view.channel.kind == channel_type::GUILD_FORUM {
-            return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
+            return Err(ServiceError::BadRequest(
+                codes::WEBHOOK_FORUM_THREAD_REQUIRED,
+            ));
         }
         let view = self.reopen_for_message(view).await?;
         let (mut message, username, avatar_url) = input.message();
