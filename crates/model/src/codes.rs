@@ -50,6 +50,9 @@ pub const THREAD_ALREADY_CREATED: u32 = 160004;
 pub const THREAD_LOCKED: u32 = 160005;
 /// A webhook of a forum executed without `thread_id` (nor `thread_name`).
 pub const WEBHOOK_FORUM_THREAD_REQUIRED: u32 = 220001;
+pub const WEBHOOK_FORUM_THREAD_AND_NAME: u32 = 220002;
+/// `thread_name` given to a webhook of a channel that is no forum.
+pub const WEBHOOK_THREAD_NOT_IN_FORUM: u32 = 220003;
 pub const POLL_EXPIRED: u32 = 520001;
 pub const POLL_CHANNEL_TYPE_INVALID: u32 = 520002;
 pub const POLL_NOT_EDITABLE: u32 = 520003;
@@ -108,6 +111,10 @@ pub fn message(code: u32) -> &'static str {
         WEBHOOK_FORUM_THREAD_REQUIRED => {
             "Webhooks posted to forum channels must have a thread_name or thread_id"
         }
+        WEBHOOK_FORUM_THREAD_AND_NAME => {
+            "Webhooks posted to forum channels cannot have both a thread_name and thread_id"
+        }
+        WEBHOOK_THREAD_NOT_IN_FORUM => "Webhooks can only create threads in forum channels",
         POLL_EXPIRED => "Poll expired",
         POLL_CHANNEL_TYPE_INVALID => "Invalid channel type for poll creation",
         POLL_NOT_EDITABLE => "Cannot edit a poll message",
