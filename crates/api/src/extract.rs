@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::Multipart;
-use axum::extract::multipart::MultipartError;
+use axum::RequestExt;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -12,11 +11,11 @@ use concord_model::Snowflake;
 use concord_model::limits;
 use concord_service::access::parse_authorization;
 use concord_service::attachments::Upload;
+use concord_service::attachments::form::FormRefusal;
 use concord_service::messages::{CreateMessage, EditMessage};
 use concord_service::threads::StartThread;
 use concord_service::{Caller, FormErrors, ServiceError};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -206,61 +205,28 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             let Body(input) = Body::from_request(req, state).await?;
             return Ok(MessageForm(input));
         }
-        let max = state.service.config.attachment_max_bytes;
-        let mut form = Multipart::from_request(req, state)
+        let boundary = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multer::parse_boundary(v).ok())
+            .ok_or_else(|| form_error("Invalid `boundary` for `multipart/form-data` request"))?;
+        // Within the router's body limit, as every body.
+        let body = req.with_limited_body().into_body().into_data_stream();
+        let form = state
+            .service
+            .receive_form(multer::Multipart::new(body, boundary))
             .await
-            .map_err(|e| form_error(&e.body_text()))?;
-        let mut input: Option<T> = None;
-        let mut text_fields = serde_json::Map::new();
-        let mut uploads = Vec::new();
-        // Taken at the first file: a request carrying files waits while
-        // `upload_concurrency` others receive theirs.
-        let mut turn = None;
-        while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
-            let name = field.name().unwrap_or_default().to_owned();
-            if name == "payload_json" {
-                let text = field.bytes().await.map_err(multipart_error)?;
-                input = Some(parse(&text)?);
-                continue;
-            }
-            let Some(filename) = field.file_name().map(str::to_owned) else {
-                // `curl -F content=...`: a text field stands for its JSON key.
-                let text = field.text().await.map_err(multipart_error)?;
-                let value = match (name.as_str(), text.as_str()) {
-                    ("tts", "true" | "false") => Value::Bool(text == "true"),
-                    _ => Value::String(text),
-                };
-                text_fields.insert(name, value);
-                continue;
-            };
-            if uploads.len() == limits::ATTACHMENTS_MAX {
-                return Err(form_error("Too many files: at most 10 per message."));
-            }
-            let turn = match &turn {
-                Some(turn) => turn,
-                None => turn.insert(state.service.upload_turn().await?),
-            };
-            let content_type = field.content_type().map(str::to_owned);
-            // Straight to disk; on any error below the writer is dropped
-            // and its file with it.
-            let mut file = state
-                .service
-                .receive_upload(turn, filename, content_type)
-                .await?;
-            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                if file.size() + chunk.len() as u64 > max {
-                    return Err(ApiError::PayloadTooLarge);
-                }
-                file.write(&chunk).await?;
-            }
-            uploads.push(file.finish().await?);
-        }
-        let mut input = match input {
-            Some(input) => input,
-            None if text_fields.is_empty() => T::default(),
-            // Without `payload_json`, the text fields are the body.
-            None => parse(&serde_json::to_vec(&text_fields).unwrap_or_default())?,
+            .map_err(|refusal| match refusal {
+                FormRefusal::Invalid(message) => form_error(&message),
+                FormRefusal::TooLarge => ApiError::PayloadTooLarge,
+                FormRefusal::Service(e) => e.into(),
+            })?;
+        let mut input = match form.json() {
+            Some(json) => parse(&json)?,
+            None => T::default(),
         };
+        let uploads = form.uploads;
         input.attach(uploads);
         Ok(MessageForm(input))
     }
@@ -268,13 +234,6 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
 
 fn form_error(message: &str) -> ApiError {
     FormErrors::single("", "MULTIPART_INVALID", message).into()
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    match e.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => form_error(&e.body_text()),
-    }
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -48,6 +48,11 @@ pub const THREAD_ARCHIVED: u32 = 50083;
 pub const INDEX_NOT_YET_AVAILABLE: u32 = 110000;
 pub const THREAD_ALREADY_CREATED: u32 = 160004;
 pub const THREAD_LOCKED: u32 = 160005;
+/// A webhook of a forum executed without `thread_id` (nor `thread_name`).
+pub const WEBHOOK_FORUM_THREAD_REQUIRED: u32 = 220001;
+pub const WEBHOOK_FORUM_THREAD_AND_NAME: u32 = 220002;
+/// `thread_name` given to a webhook of a channel that is no forum.
+pub const WEBHOOK_THREAD_NOT_IN_FORUM: u32 = 220003;
 pub const POLL_EXPIRED: u32 = 520001;
 pub const POLL_CHANNEL_TYPE_INVALID: u32 = 520002;
 pub const POLL_NOT_EDITABLE: u32 = 520003;
@@ -103,6 +108,13 @@ pub fn message(code: u32) -> &'static str {
         INDEX_NOT_YET_AVAILABLE => "Index not yet available. Try again later",
         THREAD_ALREADY_CREATED => "A thread has already been created for this message",
         THREAD_LOCKED => "Thread is locked",
+        WEBHOOK_FORUM_THREAD_REQUIRED => {
+            "Webhooks posted to forum channels must have a thread_name or thread_id"
+        }
+        WEBHOOK_FORUM_THREAD_AND_NAME => {
+            "Webhooks posted to forum channels cannot have both a thread_name and thread_id"
+        }
+        WEBHOOK_THREAD_NOT_IN_FORUM => "Webhooks can only create threads in forum channels",
         POLL_EXPIRED => "Poll expired",
         POLL_CHANNEL_TYPE_INVALID => "Invalid channel type for poll creation",
         POLL_NOT_EDITABLE => "Cannot edit a poll message",

@@ -333,6 +333,10 @@ pub async fn run_node(
             Arc::downgrade(&service),
             holder.clone(),
         )),
+        tokio::spawn(concord_service::interactions::expiry::interaction_sweep(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
         // Not a singleton: each node decides the pushes of what it stored.
         tokio::spawn(concord_service::notifications::delivery::push_intake(
             Arc::downgrade(&service),

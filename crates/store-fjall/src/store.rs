@@ -1961,6 +1961,16 @@ impl MetaStore for FjallStore {
         .await?;
         Ok(taken)
     }
+
+    async fn meta_keys(&self, prefix: &str, limit: usize) -> StoreResult<Vec<String>> {
+        let prefix = keys::text(prefix)?;
+        (self.t.meta.prefix(prefix).take(limit))
+            .map(|g| {
+                let key = g.key().map_err(backend)?;
+                Ok(String::from_utf8_lossy(&key).into_owned())
+            })
+            .collect()
+    }
 }
 
 #[async_trait]

@@ -54,4 +54,19 @@ impl MetaStore for PgStore {
             .await
             .map_err(backend)
     }
+
+    async fn meta_keys(&self, prefix: &str, limit: usize) -> StoreResult<Vec<String>> {
+        // Byte order is the "C" collation's. A scan of the table: meta
+        // holds small, short-lived values, and sweeps list it rarely.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT key FROM meta WHERE starts_with(key, $1)
+             ORDER BY key COLLATE \"C\" LIMIT $2",
+        )
+        .bind(nul::text(keys::text(prefix)?))
+        .bind(crate::codec::limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(keys.iter().map(|k| nul::untext(k).into_owned()).collect())
+    }
 }

@@ -25,6 +25,11 @@ pub(crate) fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A string read back as it was before [`text`].
+pub(crate) fn untext(s: &str) -> Cow<'_, str> {
+    unstuff(s, "\0")
+}
+
 /// Serialized JSON as the database keeps it: NUL appears there as the
 /// escape `\u0000`, ESC as itself.
 pub(crate) fn json(s: String) -> String {
@@ -54,6 +59,11 @@ pub(crate) fn json(s: String) -> String {
 
 /// JSON text read from the database, as it was serialized.
 pub(crate) fn unjson(s: &str) -> Cow<'_, str> {
+    unstuff(s, "\\u0000")
+}
+
+/// Undoes the stuffing, a NUL read back as `nul`.
+fn unstuff<'a>(s: &'a str, nul: &str) -> Cow<'a, str> {
     if !s.contains(ESC) {
         return Cow::Borrowed(s);
     }
@@ -63,7 +73,7 @@ pub(crate) fn unjson(s: &str) -> Cow<'_, str> {
         match (c, c == ESC) {
             (_, true) => match chars.next() {
                 Some(ESC) => out.push(ESC),
-                Some('0') => out.push_str("\\u0000"),
+                Some('0') => out.push_str(nul),
                 // Not written by `text` or `json`: kept as it is.
                 other => {
                     out.push(ESC);
@@ -102,6 +112,7 @@ mod tests {
             assert_eq!(unjson(&stored), serialized, "{s:?}");
             let kept = text(s);
             assert!(!kept.contains('\0'));
+            assert_eq!(untext(&kept), s, "{s:?}");
             // Text put into a record by SQL reads back as the original.
             let in_record = format!("\"{}\"", kept.replace('\\', "\\\\"));
             let back: String = serde_json::from_str(&unjson(&in_record)).unwrap();

@@ -1110,6 +1110,17 @@ pub async fn meta(store: &dyn Store) {
     assert_eq!(store.take_meta("secret").await.unwrap(), Some(vec![0, 1]));
     assert_eq!(store.take_meta("secret").await.unwrap(), None, "taken once");
     assert_eq!(store.meta("secret").await.unwrap(), None);
+
+    // Listed by prefix, in byte order, the first `limit` of them.
+    for key in ["due:002", "due:010", "due:001", "dues", "du", "other:000"] {
+        store.put_meta(key, b"").await.unwrap();
+    }
+    let due = store.meta_keys("due:", 10).await.unwrap();
+    assert_eq!(due, ["due:001", "due:002", "due:010"]);
+    assert_eq!(store.meta_keys("due:", 2).await.unwrap(), due[..2]);
+    assert!(store.meta_keys("none:", 10).await.unwrap().is_empty());
+    store.take_meta("due:001").await.unwrap();
+    assert_eq!(store.meta_keys("due:", 1).await.unwrap(), ["due:002"]);
 }
 
 pub async fn message_crud(store: &dyn Store) {

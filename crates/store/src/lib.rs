@@ -632,6 +632,10 @@ pub trait MetaStore: Send + Sync {
     /// Removes and returns the value in one step: of two callers racing
     /// for a one-time value, only one gets it.
     async fn take_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// The first `limit` keys that begin with `prefix`, in byte order: how
+    /// a sweep finds what a stopped node left, when the keys put the
+    /// oldest first (a zero-padded time or id after the prefix).
+    async fn meta_keys(&self, prefix: &str, limit: usize) -> StoreResult<Vec<String>>;
 }
 
 /// How far a [`BackupStore::copy_to`] has got.

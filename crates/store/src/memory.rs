@@ -1190,6 +1190,18 @@ impl MetaStore for MemoryStore {
         Ok(self.lock().meta.remove(crate::keys::text(key)?))
     }
 
+    async fn meta_keys(&self, prefix: &str, limit: usize) -> StoreResult<Vec<String>> {
+        self.pause().await;
+        let prefix = crate::keys::text(prefix)?;
+        let mut keys: Vec<String> = (self.lock().meta.keys())
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort_unstable();
+        keys.truncate(limit);
+        Ok(keys)
+    }
+
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
         self.pause().await;
         let key = crate::keys::text(key)?;

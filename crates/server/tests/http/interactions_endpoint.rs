@@ -31,7 +31,8 @@ struct Received {
 /// The application's endpoint. `/checked` refuses bad signatures with
 /// 401, answers a PING with a PONG and a command with a message;
 /// `/later` does the same but answers a command with an empty 202,
-/// leaving the callback route to answer; `/careless` answers every PING,
+/// leaving the callback route to answer; `/files` answers a command in
+/// `multipart/form-data` with a file; `/careless` answers every PING,
 /// signed or not.
 struct Endpoint {
     base: String,
@@ -132,9 +133,36 @@ fn answer(mode: &str, signed: bool, body: &Value) -> Response {
     match (body["type"].as_u64(), mode) {
         (Some(1), _) => axum::Json(json!({ "type": 1 })).into_response(),
         (_, "later") => StatusCode::ACCEPTED.into_response(),
+        (_, "files") => with_file(),
         _ => axum::Json(json!({ "type": 4, "data": { "content": "pong over http" } }))
             .into_response(),
     }
+}
+
+/// The file `/files` answers with.
+const FILE: &[u8] = b"a file from the endpoint\n";
+
+/// A message with a file, as Discord lets an endpoint answer: its JSON in
+/// `payload_json`, the file in `files[0]`.
+fn with_file() -> Response {
+    let payload = json!({
+        "type": 4,
+        "data": {
+            "content": "pong with a file",
+            "attachments": [{ "id": 0, "filename": "notes.txt" }],
+        },
+    });
+    let mut body = format!(
+        "--part\r\ncontent-disposition: form-data; name=\"payload_json\"\r\n\
+         content-type: application/json\r\n\r\n{payload}\r\n--part\r\n\
+         content-disposition: form-data; name=\"files[0]\"; filename=\"notes.txt\"\r\n\
+         content-type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(FILE);
+    body.extend_from_slice(b"\r\n--part--\r\n");
+    let headers = [("content-type", "multipart/form-data; boundary=part")];
+    (headers, body).into_response()
 }
 
 fn form_error(reply: &Reply) -> Value {
@@ -385,4 +413,24 @@ async fn an_endpoint_may_answer_later_through_the_callback_route() {
     let success = w.owner_ws.dispatch("INTERACTION_SUCCESS").await["d"].clone();
     assert_eq!(success["id"], json!(id));
     w.bot_sees_only_the_answer("answered later").await;
+}
+
+#[tokio::test]
+async fn an_endpoint_may_answer_with_files() {
+    let mut w = World::new("files").await;
+    w.invoke().await;
+    let posted = w.endpoint.interaction("files", 2).await;
+    assert!(posted.signed, "{posted:?}");
+    let created = w.owner_ws.dispatch("MESSAGE_CREATE").await["d"].clone();
+    assert_eq!(created["content"], "pong with a file");
+    assert_eq!(created["interaction_metadata"]["id"], posted.body["id"]);
+    let files = created["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{created}");
+    assert_eq!(files[0]["filename"], "notes.txt");
+    assert_eq!(files[0]["size"], FILE.len());
+    let url = files[0]["url"].as_str().unwrap();
+    let fetched = reqwest::get(url).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap(), FILE);
+    w.bot_sees_only_the_answer("pong with a file").await;
 }

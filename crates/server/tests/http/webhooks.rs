@@ -468,6 +468,95 @@ async fn executing_posts_as_the_webhook() {
     assert_eq!(code(&after), (404, json!(10015)));
 }
 
+/// A forum holds posts alone: its webhook posts into one named by
+/// `thread_id` or starts one named by `thread_name`, and without either
+/// is refused as Discord refuses it.
+#[tokio::test]
+async fn a_forums_webhook_posts_into_its_posts() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (guild, text) = s.guild(&ada, "Home").await;
+    let forum = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "ideas", "type": 15 }),
+        )
+        .await;
+    assert_eq!(forum.status, 201, "{:?}", forum.body);
+    let forum = forum.body["id"].as_str().unwrap().to_owned();
+    let (id, token) = create(&s, &ada, &forum, "Feed").await;
+    let path = format!("/webhooks/{id}/{token}");
+
+    let loose = execute(&s, &path, json!({ "content": "where to?" })).await;
+    assert_eq!(code(&loose), (400, json!(220001)));
+    assert_eq!(
+        loose.body["message"],
+        "Webhooks posted to forum channels must have a thread_name or thread_id"
+    );
+
+    let post = s
+        .post(
+            &format!("/channels/{forum}/threads"),
+            &ada.auth,
+            json!({ "name": "a post", "message": { "content": "first" } }),
+        )
+        .await;
+    assert_eq!(post.status, 201, "{:?}", post.body);
+    let post = post.body["id"].as_str().unwrap();
+    let into_post = execute(
+        &s,
+        &format!("{path}?wait=true&thread_id={post}"),
+        json!({ "content": "into the post" }),
+    )
+    .await;
+    assert_eq!(into_post.status, 200, "{:?}", into_post.body);
+    assert_eq!(into_post.body["channel_id"], post);
+
+    // `thread_name` starts a post, the message its first, its id the post's.
+    let started = execute(
+        &s,
+        &format!("{path}?wait=true"),
+        json!({ "content": "release notes", "thread_name": "v1.2" }),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let new_post = started.body["channel_id"].as_str().unwrap().to_owned();
+    assert_eq!(started.body["id"], new_post.as_str());
+    assert_eq!(started.body["webhook_id"], id.as_str());
+    let channel = s.get(&format!("/channels/{new_post}"), &ada.auth).await;
+    assert_eq!(channel.body["name"], "v1.2");
+    assert_eq!(channel.body["parent_id"], forum.as_str());
+    assert_eq!(channel.body["owner_id"], id.as_str());
+    let members = s
+        .get(&format!("/channels/{new_post}/thread-members"), &ada.auth)
+        .await;
+    assert!(
+        !members.body.to_string().contains(&id),
+        "{:?}",
+        members.body
+    );
+    let first = newest(&s, &ada, &new_post).await;
+    assert_eq!(first["content"], "release notes");
+    assert_eq!(first["author"]["username"], "Feed");
+
+    let both = execute(
+        &s,
+        &format!("{path}?thread_id={post}"),
+        json!({ "content": "x", "thread_name": "y" }),
+    )
+    .await;
+    assert_eq!(code(&both), (400, json!(220002)));
+    let (text_id, text_token) = create(&s, &ada, &text, "Text").await;
+    let not_forum = execute(
+        &s,
+        &format!("/webhooks/{text_id}/{text_token}"),
+        json!({ "content": "x", "thread_name": "y" }),
+    )
+    .await;
+    assert_eq!(code(&not_forum), (400, json!(220003)));
+}
+
 #[tokio::test]
 async fn github_and_slack_deliveries_post_as_discord_shows_them() {
     let s = server();

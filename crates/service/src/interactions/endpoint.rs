@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use concord_model::Snowflake;
 use concord_model::snowflake::now_ms;
+use concord_model::{Snowflake, limits};
 use serde_json::{Value, json};
 
 use super::input::InteractionCallback;
@@ -33,10 +33,13 @@ const FIELD: &str = "interactions_endpoint_url";
 /// The callback answering a PING.
 const PONG: u64 = 1;
 
-/// An endpoint's answer: its status and body.
+/// An endpoint's answer: its status and body (JSON, or the
+/// `payload_json` of a multipart answer), with the files of a multipart
+/// one.
 struct Answer {
     status: u16,
     body: Vec<u8>,
+    uploads: Vec<crate::attachments::Upload>,
 }
 
 impl Answer {
@@ -123,13 +126,14 @@ impl Service {
             let Some(answer) = answer.filter(|a| a.success() && !a.body.is_empty()) else {
                 return;
             };
-            let callback = match serde_json::from_slice::<InteractionCallback>(&answer.body) {
+            let mut callback = match serde_json::from_slice::<InteractionCallback>(&answer.body) {
                 Ok(callback) => callback,
                 Err(e) => {
                     tracing::debug!(interaction = %id, error = %e, "endpoint answered no callback");
                     return;
                 }
             };
+            callback.uploads = answer.uploads;
             let taken = service
                 .interaction_callback(id, &token, callback, false)
                 .await;
@@ -168,7 +172,7 @@ impl Service {
             .body(body)
             .send()
             .await;
-        let mut response = match sent {
+        let response = match sent {
             Ok(response) => response,
             Err(e) => {
                 tracing::debug!(error = %e, "interactions endpoint unreachable");
@@ -176,18 +180,70 @@ impl Service {
             }
         };
         let status = response.status().as_u16();
-        let mut body = Vec::new();
-        loop {
+        let boundary = (response.headers().get("content-type"))
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+            .and_then(|v| multer::parse_boundary(v).ok());
+        match boundary {
+            Some(boundary) => self.form_answer(status, response, boundary).await,
+            None => json_answer(status, response).await,
+        }
+    }
+
+    /// A multipart answer, its files received as a request's are, within
+    /// the same bounds.
+    async fn form_answer(
+        &self,
+        status: u16,
+        response: reqwest::Response,
+        boundary: String,
+    ) -> Option<Answer> {
+        let files = limits::ATTACHMENTS_MAX as u64 * self.config.attachment_max_bytes;
+        let size = multer::SizeLimit::new()
+            .whole_stream(ANSWER_MAX as u64 + files)
+            .for_field("payload_json", ANSWER_MAX as u64);
+        let chunks = futures_util::stream::unfold(response, |mut response| async move {
             match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() <= ANSWER_MAX => {
-                    body.extend_from_slice(&chunk)
-                }
-                Ok(Some(_)) => return None,
-                Ok(None) => return Some(Answer { status, body }),
-                Err(e) => {
-                    tracing::debug!(error = %e, "interactions endpoint's answer cut");
-                    return None;
-                }
+                Ok(Some(chunk)) => Some((Ok(chunk), response)),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), response)),
+            }
+        });
+        let constraints = multer::Constraints::new().size_limit(size);
+        let form = multer::Multipart::with_constraints(chunks, boundary, constraints);
+        match self.receive_form(form).await {
+            Ok(form) => Some(Answer {
+                status,
+                body: form.json().unwrap_or_default(),
+                uploads: form.uploads,
+            }),
+            Err(refusal) => {
+                tracing::debug!(?refusal, "interactions endpoint's answer refused");
+                None
+            }
+        }
+    }
+}
+
+/// A JSON answer, read whole up to [`ANSWER_MAX`].
+async fn json_answer(status: u16, mut response: reqwest::Response) -> Option<Answer> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= ANSWER_MAX => {
+                body.extend_from_slice(&chunk)
+            }
+            Ok(Some(_)) => return None,
+            Ok(None) => {
+                return Some(Answer {
+                    status,
+                    body,
+                    uploads: Vec::new(),
+                });
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "interactions endpoint's answer cut");
+                return None;
             }
         }
     }

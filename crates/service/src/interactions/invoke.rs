@@ -129,7 +129,7 @@ impl Service {
             ephemeral: Vec::new(),
             modal: None,
         };
-        self.save_interaction(&interaction).await?;
+        self.remember_interaction(&interaction).await?;
         let mut payload = json!({
             "id": id,
             "application_id": app,

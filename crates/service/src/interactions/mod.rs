@@ -13,9 +13,9 @@
 //! timer (`failed`, then INTERACTION_FAILURE to the invoker). Ephemeral
 //! messages (flag 64) are kept beside it (`ephemeral:{message_id}`), never
 //! in the channel: only the invoker's sessions hear of them and only the
-//! token reads them. The timer removes all of it after 15 minutes (a node
-//! stopped meanwhile leaves records that nothing reads: each is refused
-//! past its expiry).
+//! token reads them. Once the token has closed, whichever node holds the
+//! sweep's lease removes all of it, with the ephemeral messages' files
+//! (`expiry`), whether or not the node that accepted it still runs.
 //!
 //! The token is `base64url("interaction:{id}:{secret}")`, so the webhook
 //! routes tell it from a webhook's by its shape (`token::parse`) and the
@@ -25,6 +25,7 @@
 //! poster's view).
 
 mod endpoint;
+pub mod expiry;
 mod index;
 pub mod input;
 mod invoke;
@@ -192,8 +193,8 @@ impl Service {
     }
 
     /// Fails the interaction at its deadline unless it was answered
-    /// (telling the invoker, but of an autocomplete), then forgets it when
-    /// its token expires. Runs on the node that accepted it; the outcome
+    /// (telling the invoker, but of an autocomplete); [`expiry`] forgets
+    /// it once its token closes. Runs on the node that accepted it; the outcome
     /// is decided in the store, so a callback on any node and this timer
     /// never both win.
     fn watch_deadline(&self, interaction: &Interaction) {
@@ -218,24 +219,6 @@ impl Service {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "interaction deadline not settled"),
-            }
-            tokio::time::sleep(TOKEN_LIFETIME.saturating_sub(RESPONSE_DEADLINE)).await;
-            let record = store.take_meta(&record_key(id)).await;
-            let _ = store.take_meta(&ack_key(id)).await;
-            let Some(record) = record
-                .ok()
-                .flatten()
-                .and_then(|raw| serde_json::from_slice::<Interaction>(&raw).ok())
-            else {
-                return;
-            };
-            let modal = record
-                .modal
-                .as_deref()
-                .map(|custom_id| modal_key(record.application_id, record.user_id, custom_id));
-            let ephemeral = record.ephemeral.iter().map(|id| ephemeral_key(*id));
-            for key in ephemeral.chain(modal) {
-                let _ = store.take_meta(&key).await;
             }
         });
     }

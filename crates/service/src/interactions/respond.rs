@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::input::InteractionCallback;
 use super::interaction_type::*;
 use super::{
-    Ephemeral, FAILED, Interaction, RESPONSE_DEADLINE, TOKEN_LIFETIME, ack_key, bad, ephemeral_key,
-    modal_key, token,
+    Ephemeral, FAILED, Interaction, RESPONSE_DEADLINE, TOKEN_LIFETIME, ack_key, bad, modal_key,
+    token,
 };
 use crate::messages::message::LOADING;
 use crate::messages::{CreateMessage, EditMessage};
@@ -328,7 +328,7 @@ impl Service {
                 self.remove_message(&view, m.id).await
             }
             Response::Ephemeral(e) => {
-                self.store.take_meta(&ephemeral_key(e.message.id)).await?;
+                self.forget_ephemeral(e.message.id).await?;
                 let mut data = json!({ "id": e.message.id, "channel_id": e.message.channel_id });
                 if let Some(guild_id) = e.message.guild_id {
                     data["guild_id"] = json!(guild_id);

@@ -15,7 +15,8 @@
 
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{
-    Channel, MessagePatch, MessageReference, ThreadMember, ThreadState, channel_type, message_type,
+    Channel, Message, MessagePatch, MessageReference, ThreadMember, ThreadState, channel_type,
+    message_type,
 };
 use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
@@ -169,33 +170,65 @@ impl Service {
             return Ok(serde_json::to_value(&thread).unwrap_or_default());
         };
         let view = self.channel_view(caller, id).await?;
-        let posted = match self.compose_message(&view, caller, first).await {
-            Ok(message) => self.deliver_message(&view, message, Some(id)).await,
-            Err(e) => Err(e),
-        };
-        let message = match posted {
-            Ok(message) => message,
-            Err(e) => {
-                // A post without its first message is no post: take it back.
-                self.store.delete_channel(id).await?;
-                self.purge_soon();
-                self.publish(
-                    EventKind::ThreadDelete,
-                    parent.audience(),
-                    deleted(&view.channel),
-                )
-                .await;
-                return Err(e);
-            }
-        };
+        let composed = self.compose_message(&view, caller, first).await;
+        let message = self.first_post_message(&parent, &view, composed).await?;
         let mut out =
             serde_json::to_value(self.thread_wire(id, caller.id).await?).unwrap_or_default();
         out["message"] = serde_json::to_value(message).unwrap_or_default();
         Ok(out)
     }
 
+    /// Delivers a forum post's first message (its id the post's), or, if
+    /// it was refused, takes the post back: a post without its first
+    /// message is no post.
+    pub(crate) async fn first_post_message(
+        &self,
+        parent: &ChannelView,
+        view: &ChannelView,
+        composed: ServiceResult<Message>,
+    ) -> ServiceResult<wire::Message> {
+        let id = view.channel.id;
+        let posted = match composed {
+            Ok(message) => self.deliver_message(view, message, Some(id)).await,
+            Err(e) => Err(e),
+        };
+        if posted.is_err() {
+            self.store.delete_channel(id).await?;
+            self.purge_soon();
+            self.publish(
+                EventKind::ThreadDelete,
+                parent.audience(),
+                deleted(&view.channel),
+            )
+            .await;
+        }
+        posted
+    }
+
+    /// A forum post a webhook starts (`thread_name`): owned by the
+    /// webhook, which joins it no more than any thread it posts in.
+    pub(crate) async fn open_webhook_post(
+        &self,
+        webhook: Caller,
+        forum: &ChannelView,
+        name: String,
+    ) -> ServiceResult<Channel> {
+        let input = StartThread {
+            name: Some(name),
+            ..StartThread::default()
+        };
+        let id = self.next_id();
+        self.open_thread(webhook, forum, id, channel_type::PUBLIC_THREAD, &input)
+            .await?;
+        self.store
+            .channel(id)
+            .await?
+            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))
+    }
+
     /// Creates the thread record (unless one has its id: 160004), makes
-    /// the caller its first member and announces it.
+    /// the caller its first member (unless a poster that is no member
+    /// opens it: a webhook's forum post) and announces it.
     async fn open_thread(
         &self,
         caller: Caller,
@@ -239,17 +272,23 @@ impl Service {
             join_ms: now,
             flags: 0,
         };
-        let thread = self
-            .store
-            .add_thread_member(&creator)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+        let joins = guild.member.user_id == caller.id;
+        let thread = match joins {
+            true => self
+                .store
+                .add_thread_member(&creator)
+                .await?
+                .ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?,
+            false => thread,
+        };
         let out = wire::Channel::new(&thread, None);
         let mut created = serde_json::to_value(&out).unwrap_or_default();
         created["newly_created"] = true.into();
         self.publish(EventKind::ThreadCreate, thread_audience(&thread), created)
             .await;
-        self.announce_members(&thread, Some(&creator), None).await?;
+        if joins {
+            self.announce_members(&thread, Some(&creator), None).await?;
+        }
         let mut details = Details::on(id);
         details
             .changes
@@ -257,7 +296,7 @@ impl Service {
         self.audit(guild.guild.id, caller, action::THREAD_CREATE, details)
             .await?;
         let mut out = out;
-        out.set_thread_member(Some(wire::ThreadMember::new(&creator)));
+        out.set_thread_member(joins.then(|| wire::ThreadMember::new(&creator)));
         Ok(out)
     }
 

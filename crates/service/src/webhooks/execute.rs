@@ -50,11 +50,20 @@ impl Service {
             return Ok(Some(out));
         }
         let webhook = self.opened_webhook(id, token).await?;
+        let thread_name = input.thread_name.clone();
         let view = self.webhook_view(&webhook, options.thread_id).await?;
-        if view.channel.kind == channel_type::GUILD_FORUM {
-            return Err(ServiceError::BadRequest(codes::CHANNEL_TYPE_INVALID));
+        let forum = view.channel.kind == channel_type::GUILD_FORUM;
+        // A forum holds posts alone: a message goes into one of them, or
+        // starts one.
+        let code = match (&thread_name, options.thread_id) {
+            (Some(_), Some(_)) => Some(codes::WEBHOOK_FORUM_THREAD_AND_NAME),
+            (Some(_), None) if !forum => Some(codes::WEBHOOK_THREAD_NOT_IN_FORUM),
+            (None, None) if forum => Some(codes::WEBHOOK_FORUM_THREAD_REQUIRED),
+            _ => None,
+        };
+        if let Some(code) = code {
+            return Err(ServiceError::BadRequest(code));
         }
-        let view = self.reopen_for_message(view).await?;
         let (mut message, username, avatar_url) = input.message();
         message.components = None;
         let mut errors = FormErrors::new();
@@ -73,13 +82,30 @@ impl Service {
             id: webhook.id,
             bot: true,
         };
-        let mut composed = self.compose_message(&view, poster, message).await?;
-        composed.webhook = Some(WebhookAuthor {
+        let author = WebhookAuthor {
             username: username.map_or(webhook.name, |u| u.trim().to_owned()),
             avatar: webhook.avatar.filter(|_| avatar_url.is_none()),
             avatar_url,
-        });
-        let out = self.deliver_message(&view, composed, None).await?;
+        };
+        let out = match thread_name {
+            Some(name) => {
+                let post = self.open_webhook_post(poster, &view, name).await?;
+                let post_view = self.poster_view(post).await?;
+                let post_view = post_view.ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
+                let composed = self.compose_message(&post_view, poster, message).await;
+                let composed = composed.map(|m| Message {
+                    webhook: Some(author),
+                    ..m
+                });
+                self.first_post_message(&view, &post_view, composed).await?
+            }
+            None => {
+                let view = self.reopen_for_message(view).await?;
+                let mut composed = self.compose_message(&view, poster, message).await?;
+                composed.webhook = Some(author);
+                self.deliver_message(&view, composed, None).await?
+            }
+        };
         Ok(options.wait.then_some(out))
     }
 

@@ -43,6 +43,8 @@ pub struct ExecuteWebhook {
     /// An interaction's follow-up may carry components; a webhook's
     /// message does not.
     pub components: Option<Vec<Value>>,
+    /// A forum's webhook starts a post of this name with the message.
+    pub thread_name: Option<String>,
 }
 
 impl ExecuteWebhook {
