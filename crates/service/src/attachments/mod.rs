@@ -10,6 +10,7 @@
 //! threads for sweeping what a deletion left unreferenced.
 
 pub mod blobs;
+pub mod images;
 pub mod signed_urls;
 
 use std::path::{Path, PathBuf};
