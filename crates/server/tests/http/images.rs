@@ -108,7 +108,10 @@ async fn avatars_are_uploaded_served_replaced_and_removed() {
         .patch("/users/@me", &ada.auth, json!({ "global_name": "Ada" }))
         .await;
     assert_eq!(renamed.body["avatar"], gif.as_str());
-    assert_eq!(ws.dispatch("USER_UPDATE").await["d"]["avatar"], gif.as_str());
+    assert_eq!(
+        ws.dispatch("USER_UPDATE").await["d"]["avatar"],
+        gif.as_str()
+    );
 
     let me = set_avatar(&s, &ada, Value::Null).await;
     assert!(me["avatar"].is_null());
