@@ -126,36 +126,33 @@ async fn an_image_shared_by_users_and_an_attachment_stays_while_any_holds_it() {
     let s = single_server();
     let (ada, bob) = (s.register("ada").await, s.register("bob").await);
     let (_, channel) = s.guild(&ada, "Home").await;
-    let ada_hash = hash(
-        &set_avatar(&s, &ada, uri("image/png", PNG).into()).await,
-        "avatar",
-    );
-    let bob_hash = hash(
-        &set_avatar(&s, &bob, uri("image/png", PNG).into()).await,
-        "avatar",
-    );
+    let png = || uri("image/png", PNG).into();
+    let ada_hash = hash(&set_avatar(&s, &ada, png()).await, "avatar");
+    let bob_hash = hash(&set_avatar(&s, &bob, png()).await, "avatar");
     assert_eq!(ada_hash, bob_hash, "the hash names the content");
-    let (status, sent) = send_files(
-        &s,
-        &ada,
-        &channel,
-        "",
-        &[("red.png", "image/png", bytes(PNG))],
-    )
-    .await;
-    assert_eq!(status, 200, "{sent:?}");
-    assert_eq!(blob_files(&s), 1, "one blob for all three");
+    assert_eq!(blob_files(&s), 1, "one blob for both");
+    let (ada_path, bob_path) = (
+        format!("/avatars/{}/{ada_hash}.png", ada.id),
+        format!("/avatars/{}/{bob_hash}.png", bob.id),
+    );
 
-    let bob_path = format!("/avatars/{}/{bob_hash}.png", bob.id);
     set_avatar(&s, &ada, Value::Null).await;
     assert_eq!(
         fetch(&s, &bob_path).await.3,
         bytes(PNG),
         "bob still shows it"
     );
+
+    // An attachment of the same bytes shares the blob too.
+    let file = [("red.png", "image/png", bytes(PNG))];
+    let (status, sent) = send_files(&s, &ada, &channel, "", &file).await;
+    assert_eq!(status, 200, "{sent:?}");
     set_avatar(&s, &bob, Value::Null).await;
     assert_eq!(fetch(&s, &bob_path).await.0, 404);
     assert_eq!(blob_files(&s), 1, "the attachment still carries it");
+
+    // And an avatar keeps it when the attachment goes.
+    set_avatar(&s, &ada, png()).await;
     let message = sent["id"].as_str().unwrap();
     let deleted = s
         .delete(
@@ -164,6 +161,12 @@ async fn an_image_shared_by_users_and_an_attachment_stays_while_any_holds_it() {
         )
         .await;
     assert_eq!(deleted.status, 204);
+    assert_eq!(
+        fetch(&s, &ada_path).await.3,
+        bytes(PNG),
+        "ada still shows it"
+    );
+    set_avatar(&s, &ada, Value::Null).await;
     assert_eq!(blob_files(&s), 0, "nothing holds it any more");
 }
 
