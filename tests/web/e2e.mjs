@@ -418,6 +418,36 @@ async function main() {
       await until(bob, () => [...document.querySelectorAll('[data-testid="attachment-image"]')].some((i) => i.complete && i.naturalWidth === 2), null, 'image loaded');
     });
 
+    await step('avatar and guild icon: uploaded in the settings, shown to others', async () => {
+      await alice.getByTestId('user-settings').click();
+      await visible(alice.getByTestId('user-settings-dialog'), 'settings dialog');
+      const saved = alice.waitForResponse((r) => r.url().endsWith('/users/@me') && r.request().method() === 'PATCH');
+      await alice.getByTestId('avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: tinyPng() });
+      check((await saved).status() === 200, 'the avatar reached the server');
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('user-settings-dialog'), 'settings closed');
+      const loaded = (selector) => {
+        const img = document.querySelector(selector);
+        return Boolean(img?.complete && img.naturalWidth > 0);
+      };
+      await until(alice, loaded, '[data-testid="user-panel"] img.avatar-image', 'the avatar in her own panel, from the server');
+      check(/\/avatars\/\d+\/[0-9a-f]{32}\.png/.test(await alice.locator('[data-testid="user-panel"] img.avatar-image').getAttribute('src')), 'at its CDN path');
+      // Her next message (after one of bob's, so it starts a group) shows it to bob.
+      await send(bob, 'show us your face');
+      await visible(message(alice, 'show us your face'), 'bob said it');
+      await send(alice, 'here it is');
+      await until(bob, (text) => [...document.querySelectorAll('[data-testid="message"]')]
+        .some((m) => m.textContent.includes(text) && m.querySelector('img.avatar-image')?.naturalWidth > 0), 'here it is', 'her avatar beside her message');
+      await alice.getByTestId('guild-menu').click();
+      await alice.getByTestId('menu-settings').click();
+      await visible(alice.getByTestId('guild-settings'), 'settings dialog');
+      await alice.getByTestId('guild-icon-file').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: tinyPng() });
+      await until(bob, loaded, '[data-testid="guild-icon"] img.guild-icon-image', 'the guild icon in bob\'s guild bar');
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('guild-settings'), 'settings dialog');
+      await shot(bob, 'avatars');
+    });
+
     await step('no HTML injection from messages', async () => {
       await send(alice, 'html: <img src=x onerror="window.__xss=1">');
       await send(alice, 'link: [click](javascript:window.__xss=2)');

@@ -3,7 +3,7 @@
 // (`aria-*`, `data-*`, `role`, ...), classes and event listeners (`onClick`).
 
 import { icon, hasIcon } from './icons.js';
-import { avatarHue, initials } from './util.js';
+import { avatarHue, imagePath, initials } from './util.js';
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -43,16 +43,27 @@ export function iconButton(label, glyph, onClick, props = {}) {
   return h('button', { type: 'button', 'aria-label': label, title: label, onClick, ...rest, class: ['icon-button', props.class] }, face);
 }
 
-/** A user's round avatar: initials on a colour derived from their id. */
+/**
+ * A user's round avatar: their image if they uploaded one, else (and if
+ * the image cannot be loaded) initials on a colour derived from their id.
+ */
 export function avatar(user, { size = 40, status = null } = {}) {
   const name = user?.global_name || user?.username || '?';
   const wrap = h('span', { class: 'avatar', 'aria-hidden': 'true' });
   wrap.style.setProperty('--size', `${size}px`);
   const face = h('span', { class: 'avatar-face', text: initials(name) });
   face.style.setProperty('--hue', String(avatarHue(user?.id)));
-  wrap.appendChild(face);
+  wrap.appendChild(imageOr(imagePath('avatars', user?.id, user?.avatar, size * 2), face, 'avatar-image'));
   if (status) wrap.appendChild(h('span', { class: `status-dot status-${status}` }));
   return wrap;
+}
+
+/** An image at `src` that gives way to `fallback` if it fails to load (or `fallback` alone without one). */
+export function imageOr(src, fallback, className) {
+  if (!src) return fallback;
+  const img = h('img', { class: className, src, alt: '', loading: 'lazy', decoding: 'async' });
+  img.addEventListener('error', () => img.replaceWith(fallback), { once: true });
+  return img;
 }
 
 /** Shows a short message at the bottom of the screen. */

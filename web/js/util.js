@@ -62,6 +62,17 @@ export function formatFull(iso) {
   return fullFormat.format(new Date(iso));
 }
 
+/**
+ * The path the server serves an uploaded image at (Discord's CDN paths):
+ * `kind` is `avatars` (users, webhooks) or `icons` (guilds); a hash that
+ * starts with `a_` is an animated GIF. Null without a hash.
+ */
+export function imagePath(kind, id, hash, size = 128) {
+  if (!id || typeof hash !== 'string' || !/^(a_)?[0-9a-f]{32}$/.test(hash)) return null;
+  const extension = hash.startsWith('a_') ? 'gif' : 'png';
+  return `/${kind}/${id}/${hash}.${extension}?size=${size}`;
+}
+
 /** A stable colour for a user without an avatar image. */
 export function avatarHue(id) {
   let h = 0;

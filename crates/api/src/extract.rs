@@ -121,10 +121,19 @@ fn same_secret(given: &str, expected: &str) -> bool {
 }
 
 /// A JSON body: 50109 if it is not JSON, 50035 naming the field if a value
-/// has the wrong type. Missing and empty bodies read as `{}`.
-pub struct Body<T>(pub T);
+/// has the wrong type. Missing and empty bodies read as `{}`. At most
+/// `LIMIT` bytes (413 beyond).
+pub struct Body<T, const LIMIT: usize = { limits::BODY_MAX_BYTES }>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+/// A JSON body that may carry an avatar or icon as a data URI: room for
+/// the largest image, base64-encoded, beside the usual fields.
+pub type ImageBody<T> = Body<T, IMAGE_BODY_MAX_BYTES>;
+
+/// Largest body of a route taking an image.
+pub const IMAGE_BODY_MAX_BYTES: usize =
+    concord_service::attachments::images::IMAGE_MAX_BYTES.div_ceil(3) * 4 + limits::BODY_MAX_BYTES;
+
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S> for Body<T, LIMIT> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
@@ -140,7 +149,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     .to_ascii_lowercase()
             });
         // JSON keeps its own limit: the router's is sized for uploads.
-        let bytes = axum::body::to_bytes(req.into_body(), limits::BODY_MAX_BYTES)
+        let bytes = axum::body::to_bytes(req.into_body(), LIMIT)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -202,7 +211,7 @@ impl<T: CarriesFiles + Send> FromRequest<Arc<AppState>> for MessageForm<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
         if !multipart {
-            let Body(input) = Body::from_request(req, state).await?;
+            let Body(input) = Body::<T>::from_request(req, state).await?;
             return Ok(MessageForm(input));
         }
         let boundary = req

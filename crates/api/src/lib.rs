@@ -86,6 +86,8 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .nest("/api/v9", api.clone())
         .nest("/api", api)
         .route("/emojis/{file}", get(routes::emojis::image))
+        .route("/avatars/{user_id}/{file}", get(routes::images::avatar))
+        .route("/icons/{guild_id}/{file}", get(routes::images::icon))
         .route(
             "/attachments/{channel_id}/{attachment_id}/{filename}",
             get(routes::messages::attachment),

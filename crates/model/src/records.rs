@@ -21,6 +21,9 @@ pub struct User {
     pub global_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
+    /// The blob holding the avatar's bytes (see [`Images`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_blob: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub bot: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,6 +50,7 @@ impl User {
             username: username.into(),
             global_name: None,
             avatar: None,
+            avatar_blob: None,
             bot: false,
             email: None,
             password_hash: None,
@@ -54,6 +58,32 @@ impl User {
             admin: false,
             disabled: false,
         }
+    }
+}
+
+/// Records that show an uploaded image (an avatar, an icon). Its bytes
+/// are a blob, named by their SHA-256, which the store counts as referred
+/// to for as long as a stored record names it, so the blob sweep keeps it.
+pub trait Images {
+    /// The blob this record's image is kept in, if it has one.
+    fn image_blob(&self) -> Option<&str>;
+}
+
+impl Images for User {
+    fn image_blob(&self) -> Option<&str> {
+        self.avatar_blob.as_deref()
+    }
+}
+
+impl Images for Guild {
+    fn image_blob(&self) -> Option<&str> {
+        self.icon_blob.as_deref()
+    }
+}
+
+impl Images for Webhook {
+    fn image_blob(&self) -> Option<&str> {
+        self.avatar_blob.as_deref()
     }
 }
 
@@ -87,6 +117,9 @@ pub struct Guild {
     pub owner_id: Snowflake,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// The blob holding the icon's bytes (see [`Images`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_blob: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +144,7 @@ impl Guild {
             name: name.to_owned(),
             owner_id,
             icon: None,
+            icon_blob: None,
             description: None,
             system_channel_id: None,
             afk_channel_id: None,
@@ -795,6 +829,9 @@ pub struct Webhook {
     /// The avatar's hash, as a user's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
+    /// The blob holding the avatar's bytes (see [`Images`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_blob: Option<String>,
     /// The secret in its URL: whoever holds it may post, edit and delete
     /// the webhook. Compared in constant time, never logged.
     pub token: String,

@@ -74,6 +74,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "blob_ref",
         "blob sha256 -> how many attachments refer to it (u64)",
     ),
+    (
+        "image_ref",
+        "blob sha256 | '|' | user, guild or webhook id -> () while it shows the image",
+    ),
     ("webhook", "webhook id -> Webhook"),
     ("channel_webhook", "channel id | webhook id -> ()"),
     ("guild_webhook", "guild id | webhook id -> ()"),

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
-    Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
+    Images, Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
     ThreadMember, User, UserGuildSettings, Webhook,
 };
 use concord_store::{
@@ -66,6 +66,7 @@ struct Tables {
     attachment: Keyspace,
     channel_attachment: Keyspace,
     blob_ref: Keyspace,
+    image_ref: Keyspace,
     webhook: Keyspace,
     channel_webhook: Keyspace,
     guild_webhook: Keyspace,
@@ -135,6 +136,7 @@ impl FjallStore {
             attachment: open("attachment")?,
             channel_attachment: open("channel_attachment")?,
             blob_ref: open("blob_ref")?,
+            image_ref: open("image_ref")?,
             webhook: open("webhook")?,
             channel_webhook: open("channel_webhook")?,
             guild_webhook: open("guild_webhook")?,
@@ -269,15 +271,45 @@ impl FjallStore {
                 return Err(StoreError::Conflict(what));
             }
         }
-        if let Some(old) = Self::get::<User>(&self.t.user, keys::id(user.id))? {
-            for (key, _) in login_keys(&old) {
+        let old = Self::get::<User>(&self.t.user, keys::id(user.id))?;
+        if let Some(old) = &old {
+            for (key, _) in login_keys(old) {
                 batch.remove(&self.t.login_user, key);
             }
         }
+        self.stage_image(batch, user.id, old.as_ref().map(|u| u as _), Some(user))?;
         for (key, _) in keys {
             batch.insert(&self.t.login_user, key, keys::id(user.id));
         }
         batch.insert(&self.t.user, keys::id(user.id), encode(user)?);
+        Ok(())
+    }
+
+    /// Moves `owner`'s image reference from the blob its stored record
+    /// shows (`old`) to the one its new record shows (`new`; `None` when
+    /// the record goes), so that `blob_referenced` follows the records.
+    fn stage_image(
+        &self,
+        batch: &mut WriteBatch,
+        owner: Snowflake,
+        old: Option<&dyn Images>,
+        new: Option<&dyn Images>,
+    ) -> StoreResult<()> {
+        let (old, new) = (
+            old.and_then(Images::image_blob),
+            new.and_then(Images::image_blob),
+        );
+        // Only a key that changes is touched: a batch that removes and
+        // inserts one key leaves either.
+        if old == new {
+            return Ok(());
+        }
+        if let Some(old) = old {
+            batch.remove(&self.t.image_ref, image_key(old, owner)?);
+        }
+        if let Some(new) = new {
+            batch.insert(&self.t.image_ref, image_key(new, owner)?, []);
+        }
         Ok(())
     }
 
@@ -409,7 +441,7 @@ impl FjallStore {
         for key in Self::scan_keys(&self.t.channel_webhook, keys::id(channel.id))? {
             let id = keys::pair_second(&key).map(Snowflake);
             if let Some(webhook) = id.map(|id| self.webhook_now(id)).transpose()?.flatten() {
-                self.stage_webhook_removal(batch, &webhook);
+                self.stage_webhook_removal(batch, &webhook)?;
             }
         }
         // Its messages follow, a step at a time (`purge`).
@@ -424,17 +456,26 @@ impl FjallStore {
     /// Writes a webhook and its channel and guild index entries.
     fn stage_webhook(&self, batch: &mut WriteBatch, webhook: &Webhook) -> StoreResult<()> {
         let (id, guild, channel) = (webhook.id.get(), webhook.guild_id, webhook.channel_id);
+        let old = self.webhook_now(webhook.id)?;
+        self.stage_image(
+            batch,
+            webhook.id,
+            old.as_ref().map(|w| w as _),
+            Some(webhook),
+        )?;
         batch.insert(&self.t.webhook, keys::id(webhook.id), encode(webhook)?);
         batch.insert(&self.t.channel_webhook, keys::pair(channel.get(), id), []);
         batch.insert(&self.t.guild_webhook, keys::pair(guild.get(), id), []);
         Ok(())
     }
 
-    fn stage_webhook_removal(&self, batch: &mut WriteBatch, webhook: &Webhook) {
+    fn stage_webhook_removal(&self, batch: &mut WriteBatch, webhook: &Webhook) -> StoreResult<()> {
+        self.stage_image(batch, webhook.id, Some(webhook), None)?;
         let (id, guild, channel) = (webhook.id.get(), webhook.guild_id, webhook.channel_id);
         batch.remove(&self.t.webhook, keys::id(webhook.id));
         batch.remove(&self.t.channel_webhook, keys::pair(channel.get(), id));
         batch.remove(&self.t.guild_webhook, keys::pair(guild.get(), id));
+        Ok(())
     }
 
     /// The webhooks an index (`owner | webhook id`) lists under `owner`.
@@ -647,6 +688,8 @@ impl GuildStore for FjallStore {
     async fn create_guild(&self, new: &NewGuild) -> StoreResult<()> {
         self.write(|b| {
             let g = new.guild.id;
+            let old = Self::get::<Guild>(&self.t.guild, keys::id(g))?;
+            self.stage_image(b, g, old.as_ref().map(|g| g as _), Some(&new.guild))?;
             b.insert(&self.t.guild, keys::id(g), encode(&new.guild)?);
             for role in &new.roles {
                 b.insert(
@@ -679,6 +722,8 @@ impl GuildStore for FjallStore {
     async fn update_guild(&self, guild: &Guild) -> StoreResult<()> {
         let value = encode(guild)?;
         self.write(|b| {
+            let old = Self::get::<Guild>(&self.t.guild, keys::id(guild.id))?;
+            self.stage_image(b, guild.id, old.as_ref().map(|g| g as _), Some(guild))?;
             b.insert(&self.t.guild, keys::id(guild.id), value);
             Ok(())
         })
@@ -690,6 +735,8 @@ impl GuildStore for FjallStore {
         // `purge_deleted`.
         self.write(|b| {
             let g = keys::id(id);
+            let old = Self::get::<Guild>(&self.t.guild, g)?;
+            self.stage_image(b, id, old.as_ref().map(|g| g as _), None)?;
             b.remove(&self.t.guild, g);
             b.remove(&self.t.guild_member_count, g);
             for key in Self::scan_keys(&self.t.guild_role, g)? {
@@ -1090,6 +1137,20 @@ fn key_u64(key: &[u8], at: usize) -> StoreResult<u64> {
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(u64::from_be_bytes)
         .ok_or_else(|| StoreError::Corrupt("short poll key".into()))
+}
+
+/// `sha256 |`: every owner showing the blob's image.
+fn image_prefix(sha256: &str) -> StoreResult<Vec<u8>> {
+    let mut key = keys::text(sha256)?.as_bytes().to_vec();
+    key.push(b'|');
+    Ok(key)
+}
+
+/// `sha256 | owner id`.
+fn image_key(sha256: &str, owner: Snowflake) -> StoreResult<Vec<u8>> {
+    let mut key = image_prefix(sha256)?;
+    key.extend_from_slice(&keys::id(owner));
+    Ok(key)
 }
 
 /// `user | endpoint`: a user's subscriptions under one prefix.
@@ -2014,7 +2075,12 @@ impl AttachmentStore for FjallStore {
     }
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
-        Ok(self.t.blob_ref.get(sha256).map_err(backend)?.is_some())
+        if self.t.blob_ref.get(sha256).map_err(backend)?.is_some() {
+            return Ok(true);
+        }
+        let mut shown = self.t.image_ref.prefix(image_prefix(sha256)?);
+        let first = shown.next().map(|g| g.key().map_err(backend)).transpose()?;
+        Ok(first.is_some())
     }
 }
 
@@ -2110,7 +2176,7 @@ impl WebhookStore for FjallStore {
         self.write(|b| {
             removed = self.webhook_now(id)?;
             if let Some(old) = &removed {
-                self.stage_webhook_removal(b, old);
+                self.stage_webhook_removal(b, old)?;
             }
             Ok(())
         })

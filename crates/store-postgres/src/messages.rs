@@ -630,8 +630,17 @@ impl AttachmentStore for PgStore {
     }
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
+        // An image is referred to by the rows naming it, through the
+        // indexes of migration 0006 (their predicates repeated, so the
+        // planner takes them).
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM blob_refs WHERE sha256 = $1 AND count > 0)",
+            "SELECT EXISTS (SELECT 1 FROM blob_refs WHERE sha256 = $1 AND count > 0)
+                 OR EXISTS (SELECT 1 FROM users
+                            WHERE record ? 'avatar_blob' AND record->>'avatar_blob' = $1)
+                 OR EXISTS (SELECT 1 FROM guilds
+                            WHERE record ? 'icon_blob' AND record->>'icon_blob' = $1)
+                 OR EXISTS (SELECT 1 FROM webhooks
+                            WHERE record ? 'avatar_blob' AND record->>'avatar_blob' = $1)",
         )
         .bind(sha256)
         .fetch_one(&self.pool)

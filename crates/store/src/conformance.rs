@@ -29,7 +29,7 @@ macro_rules! store_conformance {
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
             users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
-            webhooks, webhooks_go_with_their_channel,
+            webhooks, webhooks_go_with_their_channel, images_keep_their_blobs,
             poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel,
             commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions,
             push_subscriptions, push_queue, user_guild_settings, mentions_inbox);
@@ -1103,6 +1103,79 @@ pub async fn attachments(store: &dyn Store) {
     assert_eq!(freed, ["aa"]);
 }
 
+/// A blob is referred to while an attachment or any stored record's image
+/// names it, and stops being once the last of them is replaced, removed
+/// or deleted with what showed it.
+pub async fn images_keep_their_blobs(store: &dyn Store) {
+    let referenced = |sha: &'static str| async move { store.blob_referenced(sha).await.unwrap() };
+    let mut ada = user(1, "ada");
+    ada.avatar_blob = Some("aa".into());
+    store.create_user(&ada).await.unwrap();
+    let mut bob = user(2, "bob");
+    bob.avatar_blob = Some("aa".into());
+    store.create_user(&bob).await.unwrap();
+    assert!(referenced("aa").await);
+    assert!(!referenced("a").await, "a prefix of a name is not the name");
+
+    ada.avatar_blob = Some("bb".into());
+    store.update_user(&ada).await.unwrap();
+    assert!(
+        referenced("aa").await && referenced("bb").await,
+        "bob still shows aa"
+    );
+    bob.avatar_blob = None;
+    store.update_user(&bob).await.unwrap();
+    assert!(!referenced("aa").await, "replaced and removed");
+    store.update_user(&ada).await.unwrap();
+    assert!(referenced("bb").await, "written again unchanged");
+
+    let file = Attachment {
+        id: Snowflake(7),
+        channel_id: Snowflake(10),
+        filename: "f.png".into(),
+        size: 3,
+        content_type: None,
+        width: None,
+        height: None,
+        sha256: "bb".into(),
+    };
+    store.put_attachments(&[file]).await.unwrap();
+    ada.avatar_blob = None;
+    store.update_user(&ada).await.unwrap();
+    assert!(referenced("bb").await, "the attachment still refers to it");
+    let freed = store.delete_attachments(&[Snowflake(7)]).await.unwrap();
+    assert!(freed.len() <= 1, "at most the blob itself: {freed:?}");
+    assert!(!referenced("bb").await);
+
+    let mut guild = new_guild(100, 1, &[101]);
+    guild.guild.icon_blob = Some("cc".into());
+    store.create_guild(&guild).await.unwrap();
+    assert!(referenced("cc").await);
+    guild.guild.icon_blob = Some("dd".into());
+    store.update_guild(&guild.guild).await.unwrap();
+    assert!(!referenced("cc").await && referenced("dd").await);
+
+    let mut hook = webhook(50, 100, 101);
+    hook.avatar_blob = Some("ee".into());
+    store.create_webhook(&hook).await.unwrap();
+    assert!(referenced("ee").await);
+    hook.avatar_blob = Some("ff".into());
+    assert!(store.update_webhook(&hook).await.unwrap());
+    assert!(!referenced("ee").await && referenced("ff").await);
+    let mut other = webhook(51, 100, 101);
+    other.avatar_blob = Some("99".into());
+    store.create_webhook(&other).await.unwrap();
+    store.delete_webhook(Snowflake(51)).await.unwrap();
+    assert!(!referenced("99").await, "a deleted webhook shows nothing");
+
+    store.delete_guild(Snowflake(100)).await.unwrap();
+    purge(store).await;
+    assert!(
+        !referenced("dd").await && !referenced("ff").await,
+        "a deleted guild's icon and webhooks show nothing"
+    );
+}
+
 pub async fn meta(store: &dyn Store) {
     assert_eq!(store.meta("secret").await.unwrap(), None);
     store.put_meta("secret", b"\x00\x01").await.unwrap();
@@ -1829,6 +1902,7 @@ fn webhook(id: u64, guild: u64, channel: u64) -> Webhook {
         user_id: Snowflake(1),
         name: format!("hook {id}"),
         avatar: None,
+        avatar_blob: None,
         token: format!("token-{id}"),
     }
 }

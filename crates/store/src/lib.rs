@@ -297,9 +297,12 @@ pub trait AttachmentStore: Send + Sync {
     /// Removes the records (unknown ids are skipped) and returns the blobs
     /// nothing refers to any more.
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>>;
-    /// Whether any attachment refers to the blob. Deleting a channel or a
-    /// guild drops its attachments with it; blobs left unreferenced are
-    /// found with this.
+    /// Whether any attachment, or any stored user's, guild's or webhook's
+    /// image ([`Images`](concord_model::records::Images)), refers to the
+    /// blob. Deleting a channel or a guild drops its attachments with it;
+    /// replacing or removing an image, or deleting what showed it, stops
+    /// its reference in the same write; blobs left unreferenced are found
+    /// with this.
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool>;
 }
 

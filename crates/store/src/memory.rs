@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_model::records::{
     Application, Attachment, AuditEntry, Ban, Channel, Command, CommandPermissions, Emoji, Guild,
-    Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
+    Images, Invite, Member, Message, MessagePatch, PushSubscription, QueuedPush, ReadState, Role,
     ThreadMember, User, UserGuildSettings, Webhook,
 };
 
@@ -1233,7 +1233,14 @@ impl crate::AttachmentStore for MemoryStore {
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
         self.pause().await;
-        Ok(self.lock().blob_refs.contains_key(sha256))
+        let inner = self.lock();
+        // Images are found by looking through the records: this backend
+        // holds test-sized data, and nothing can drift from the records.
+        let shows = |record: &dyn Images| record.image_blob() == Some(sha256);
+        Ok(inner.blob_refs.contains_key(sha256)
+            || inner.users.values().any(|u| shows(u))
+            || inner.guilds.values().any(|g| shows(g))
+            || inner.webhooks.values().any(|w| shows(w)))
     }
 
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {

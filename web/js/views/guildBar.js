@@ -1,8 +1,8 @@
 // The leftmost column: Home (direct messages), one icon per guild with
 // unread and mention marks, and buttons to create or join a guild.
 
-import { h, toast } from '../dom.js';
-import { inviteCodeFrom, initials } from '../util.js';
+import { h, imageOr, toast } from '../dom.js';
+import { imagePath, inviteCodeFrom, initials } from '../util.js';
 import { channelPerms, redraw, isThread } from './common.js';
 import { P, has } from '../permissions.js';
 import { promptText } from './dialog.js';
@@ -62,6 +62,7 @@ function build(ctx) {
         key: id,
         label: guild.name ?? 'Loading server',
         text: guild.name ? initials(guild.name) : '…',
+        image: imagePath('icons', id, guild.icon, 96),
         href: `/channels/${id}`,
         active: current === id,
         testid: 'guild-icon',
@@ -81,7 +82,7 @@ function build(ctx) {
   return items;
 }
 
-function guildIcon(ctx, { key, label, text, glyph, href, active, testid, guildId, unread, mentions }) {
+function guildIcon(ctx, { key, label, text, glyph, image, href, active, testid, guildId, unread, mentions }) {
   const name = mentions ? `${label}, ${mentions} mentions` : unread ? `${label}, unread messages` : label;
   return h(
     'div',
@@ -103,7 +104,7 @@ function guildIcon(ctx, { key, label, text, glyph, href, active, testid, guildId
           if (window.matchMedia('(max-width: 700px)').matches) ctx.store.setUi({ sidebarOpen: true });
         },
       },
-      glyph ? icon(glyph, 24) : h('span', { 'aria-hidden': 'true', text }),
+      glyph ? icon(glyph, 24) : imageOr(image, h('span', { 'aria-hidden': 'true', text }), 'guild-icon-image'),
       // Named by its content, not a label unlike what it shows.
       h('span', { class: 'visually-hidden', text: name }),
     ),

@@ -1,8 +1,9 @@
 // Server settings for its owner and managers: overview (name, delete),
 // roles with permissions, members (roles, kick, ban), invites and bans.
 
-import { h, toast, avatar } from '../dom.js';
-import { displayName, formatFull } from '../util.js';
+import { h, toast, avatar, imageOr } from '../dom.js';
+import { imageField } from './imageUpload.js';
+import { displayName, formatFull, imagePath, initials } from '../util.js';
 import { P, has, EDITABLE, GUILD_ONLY, topRolePosition } from '../permissions.js';
 import { guildPerms } from './common.js';
 import { openDialog, confirmAction } from './dialog.js';
@@ -44,7 +45,22 @@ function overview(ctx, guildId, closeDialog) {
   const description = h('textarea', { rows: 2, value: guild.description ?? '', maxLength: 120, testid: 'guild-description-input' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const isOwner = guild.owner_id === ctx.store.state.me?.id;
+  const iconPreview = () => {
+    const current = ctx.store.state.guilds.get(guildId) ?? guild;
+    const fallback = h('span', { class: 'guild-icon', 'aria-hidden': 'true', text: initials(current.name ?? '') });
+    const image = imageOr(imagePath('icons', guildId, current.icon, 128), fallback, 'guild-icon-image');
+    return image === fallback ? fallback : h('span', { class: 'guild-icon' }, image);
+  };
   return h('div', {},
+    imageField({
+      label: 'Icon',
+      testid: 'guild-icon',
+      preview: iconPreview,
+      async save(icon) {
+        const updated = await ctx.api.patchGuild(guildId, { icon });
+        ctx.store.applyDispatch('GUILD_UPDATE', updated);
+      },
+    }),
     h('form', {
       class: 'form',
       async onSubmit(e) {

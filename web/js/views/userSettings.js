@@ -1,8 +1,9 @@
-// The person's own settings: push notifications on this device (the
+// The person's own settings: their avatar, push notifications on this device (the
 // browser asks for permission only when they turn it on) and the
 // notification settings of direct messages.
 
-import { h, toast } from '../dom.js';
+import { avatar, h, toast } from '../dom.js';
+import { imageField } from './imageUpload.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from '../notifications.js';
 import { confirmAction, openDialog } from './dialog.js';
 import { openNotificationSettings } from './notificationSettings.js';
@@ -44,6 +45,15 @@ export function openUserSettings(ctx) {
             h('input', { type: 'radio', name: 'theme', value, checked: currentTheme() === value, testid: `theme-${value}`, onChange: () => setTheme(value) }),
             h('span', { text }))));
       return h('div', { class: 'form' },
+        imageField({
+          label: 'Avatar',
+          testid: 'avatar',
+          preview: () => avatar(ctx.store.state.me, { size: 64 }),
+          async save(image) {
+            const me = await ctx.api.patchMe({ avatar: image });
+            ctx.store.applyDispatch('USER_UPDATE', me);
+          },
+        }),
         profileForm(ctx),
         passwordForm(ctx),
         h('h3', { text: 'Sessions' }),

@@ -11,7 +11,7 @@ use concord_service::private::OpenPrivateChannel;
 use super::{created, no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, ClientAddress, QueryMap, id};
+use crate::extract::{Auth, Body, ClientAddress, ImageBody, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Users and applications" {
@@ -65,7 +65,7 @@ async fn me(state: State, Auth(caller): Auth) -> ApiResult<Response> {
 async fn patch_me(
     state: State,
     Auth(caller): Auth,
-    Body(input): Body<PatchMe>,
+    Body(input): ImageBody<PatchMe>,
 ) -> ApiResult<Response> {
     Ok(ok(state.service.patch_me(caller, input).await?))
 }

@@ -8,7 +8,7 @@ use concord_service::guilds::{ChannelInput, CreateGuild, PatchGuild, Position, R
 use super::{created, no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, QueryMap, id};
+use crate::extract::{Auth, Body, ImageBody, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Guilds" {
@@ -38,7 +38,7 @@ pub(super) fn guild_id(raw: &str) -> ApiResult<Snowflake> {
 async fn create_guild(
     state: State,
     Auth(caller): Auth,
-    Body(input): Body<CreateGuild>,
+    Body(input): ImageBody<CreateGuild>,
 ) -> ApiResult<Response> {
     Ok(created(state.service.create_guild(caller, input).await?))
 }
@@ -59,7 +59,7 @@ async fn patch_guild(
     state: State,
     Auth(caller): Auth,
     Path(g): Path<String>,
-    Body(input): Body<PatchGuild>,
+    Body(input): ImageBody<PatchGuild>,
 ) -> ApiResult<Response> {
     Ok(ok(state
         .service

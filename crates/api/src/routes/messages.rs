@@ -212,7 +212,7 @@ pub(crate) async fn attachment(
 }
 
 /// A file's bytes as they are read, a chunk at a time.
-fn file_body(file: tokio::fs::File) -> axum::body::Body {
+pub(super) fn file_body(file: tokio::fs::File) -> axum::body::Body {
     use tokio::io::AsyncReadExt;
     const CHUNK: usize = 64 * 1024;
     // The file is dropped at its end or its first error, which ends the body.

@@ -41,6 +41,7 @@ mod commands;
 pub(crate) mod emojis;
 mod gateway;
 mod guilds;
+pub(crate) mod images;
 mod interactions;
 mod invites;
 pub(crate) mod messages;

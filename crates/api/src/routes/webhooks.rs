@@ -21,7 +21,7 @@ use super::guilds::guild_id;
 use super::{no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, CarriesFiles, MessageForm, QueryMap, id};
+use crate::extract::{Auth, Body, CarriesFiles, ImageBody, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Webhooks" {
@@ -81,7 +81,7 @@ async fn create_webhook(
     state: State,
     Auth(caller): Auth,
     Path(c): Path<String>,
-    Body(input): Body<CreateWebhook>,
+    Body(input): ImageBody<CreateWebhook>,
 ) -> ApiResult<Response> {
     let channel = channel_id(&c)?;
     Ok(ok(state
@@ -120,7 +120,7 @@ async fn modify_webhook(
     state: State,
     Auth(caller): Auth,
     Path(w): Path<String>,
-    Body(input): Body<ModifyWebhook>,
+    Body(input): ImageBody<ModifyWebhook>,
 ) -> ApiResult<Response> {
     let id = webhook_id(&w)?;
     Ok(ok(state.service.modify_webhook(caller, id, input).await?))
@@ -149,7 +149,7 @@ async fn get_webhook_with_token(
 async fn modify_webhook_with_token(
     state: State,
     Path((w, t)): Path<(String, String)>,
-    Body(input): Body<ModifyWebhook>,
+    Body(input): ImageBody<ModifyWebhook>,
 ) -> ApiResult<Response> {
     let id = webhook_id(&w)?;
     Ok(ok(state

@@ -18,7 +18,7 @@ fn png() -> Vec<u8> {
 }
 
 /// Posts a message with `files` (name, type, bytes) as discord.py does.
-async fn send_files(
+pub(crate) async fn send_files(
     s: &TestServer,
     who: &Account,
     channel: &str,
@@ -55,7 +55,7 @@ async fn fetch(url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     (status, headers, reply.bytes().await.unwrap().to_vec())
 }
 
-fn blob_files(s: &TestServer) -> usize {
+pub(crate) fn blob_files(s: &TestServer) -> usize {
     let dir = s.data_dir().join("attachments");
     let Ok(fans) = std::fs::read_dir(dir) else {
         return 0;

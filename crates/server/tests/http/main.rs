@@ -15,6 +15,7 @@ mod emojis;
 mod errors;
 mod fuzz;
 mod guilds;
+mod images;
 mod interactions;
 mod interactions_endpoint;
 mod invites;

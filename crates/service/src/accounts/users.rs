@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::input::{Login, PatchMe, Register};
 use crate::access::passwords::LoginAttempt;
+use crate::attachments::images::image_edit;
 use crate::error::{check_length, taken};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
@@ -202,9 +203,7 @@ impl Service {
         if let Some(global_name) = input.global_name {
             user.global_name = global_name.filter(|n| !n.trim().is_empty());
         }
-        if let Some(avatar) = input.avatar {
-            user.avatar = avatar;
-        }
+        let avatar = image_edit("avatar", input.avatar, &mut errors);
         let password_change = input.new_password.is_some();
         if let Some(new_password) = input.new_password {
             let (min, max) = limits::PASSWORD;
@@ -224,12 +223,18 @@ impl Service {
             user.password_hash = Some(self.access.passwords.hash(new_password).await?);
         }
         errors.into_result()?;
+        let old_avatar = user.avatar_blob.clone();
+        let avatar = self.stage_image(avatar).await?;
+        if let Some(staged) = &avatar {
+            staged.apply(&mut user.avatar, &mut user.avatar_blob);
+        }
         if password_change {
             self.save_revoking(&mut user).await?;
         } else {
             let seen = user.token_generation;
             self.save_user(&user, seen).await?;
         }
+        self.settle_image(avatar, old_avatar.as_deref()).await?;
         let current = wire::CurrentUser::from(&user);
         self.publish(
             EventKind::UserUpdate,

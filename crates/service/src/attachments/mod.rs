@@ -11,6 +11,7 @@
 
 pub mod blobs;
 pub mod form;
+pub mod images;
 pub mod signed_urls;
 
 use std::path::{Path, PathBuf};

@@ -2,42 +2,19 @@
 //! change announces the guild's whole list (GUILD_EMOJIS_UPDATE), as
 //! Discord does.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use concord_model::event::EventKind;
 use concord_model::records::Emoji;
 use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::audit::{Details, action, change};
 use super::input::{CreateEmoji, PatchEmoji};
+use crate::attachments::images::{decode_image, image_type};
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
 
 /// Static emoji a guild may have.
 pub const EMOJIS_PER_GUILD: usize = 50;
 /// Largest emoji image, in bytes.
 pub const EMOJI_IMAGE_MAX: usize = 256 * 1024;
-const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
-
-/// The image of a data URI, with its content type.
-fn decode_image(uri: &str, errors: &mut FormErrors) -> Option<(String, Vec<u8>)> {
-    let parsed = uri
-        .strip_prefix("data:")
-        .and_then(|rest| rest.split_once(";base64,"))
-        .filter(|(kind, _)| IMAGE_TYPES.contains(kind))
-        .and_then(|(kind, data)| Some((kind.to_owned(), B64.decode(data).ok()?)));
-    match parsed {
-        Some((_, bytes)) if bytes.len() > EMOJI_IMAGE_MAX => {
-            let message = format!("File cannot be larger than {} kb.", EMOJI_IMAGE_MAX / 1024);
-            errors.add("image", "BINARY_TYPE_MAX_SIZE", message);
-            None
-        }
-        Some(image) => Some(image),
-        None => {
-            errors.add("image", "IMAGE_INVALID", "Invalid image data");
-            None
-        }
-    }
-}
 
 /// 2 to 32 letters, digits and underscores.
 fn check_name(name: &str, errors: &mut FormErrors) {
@@ -145,9 +122,9 @@ impl Service {
         check_name(&input.name, &mut errors);
         let roles = input.roles.unwrap_or_default();
         check_roles(&guild, &roles, &mut errors);
-        let image = decode_image(&input.image, &mut errors);
+        let image = decode_image("image", &input.image, EMOJI_IMAGE_MAX, &mut errors);
         errors.into_result()?;
-        let Some((content_type, bytes)) = image else {
+        let Some(image) = image else {
             return Err(ServiceError::Internal("image checked above".into()));
         };
         if self.store.emojis(guild_id).await?.len() >= EMOJIS_PER_GUILD {
@@ -159,10 +136,10 @@ impl Service {
             name: input.name,
             roles,
             user_id: caller.id,
-            animated: content_type == "image/gif",
-            content_type,
+            animated: image.content_type == "image/gif",
+            content_type: image.content_type.to_owned(),
         };
-        self.store.put_emoji(&emoji, Some(&bytes)).await?;
+        self.store.put_emoji(&emoji, Some(&image.bytes)).await?;
         self.emojis_changed(guild_id).await?;
         let mut details = Details::on(emoji.id);
         details
@@ -235,32 +212,7 @@ impl Service {
             .emoji_image(id)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_EMOJI))?;
-        let kind = infer_image_type(&bytes);
+        let kind = image_type(&bytes);
         Ok((kind.to_owned(), bytes))
-    }
-}
-
-/// The content type of image bytes, from their signature.
-fn infer_image_type(bytes: &[u8]) -> &'static str {
-    match bytes {
-        [0x89, b'P', b'N', b'G', ..] => "image/png",
-        [0xff, 0xd8, ..] => "image/jpeg",
-        [b'G', b'I', b'F', ..] => "image/gif",
-        [
-            b'R',
-            b'I',
-            b'F',
-            b'F',
-            _,
-            _,
-            _,
-            _,
-            b'W',
-            b'E',
-            b'B',
-            b'P',
-            ..,
-        ] => "image/webp",
-        _ => "application/octet-stream",
     }
 }

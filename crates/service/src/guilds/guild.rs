@@ -7,8 +7,9 @@ use concord_model::snowflake::now_ms;
 use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::NewGuild;
 
-use super::audit::{Details, action};
+use super::audit::{Details, action, change};
 use super::input::{CreateGuild, PatchGuild};
+use crate::attachments::images::image_edit;
 use crate::error::check_length;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
@@ -41,19 +42,24 @@ impl Service {
         let mut errors = FormErrors::new();
         let (min, max) = limits::GUILD_NAME;
         check_length(&mut errors, "name", input.name.trim(), min, max);
+        let icon = image_edit("icon", input.icon.map(Some), &mut errors);
         errors.into_result()?;
         if self.store.user_guild_ids(caller.id).await?.len() >= GUILDS_PER_USER {
             return Err(ServiceError::LimitReached(codes::MAX_GUILDS));
         }
+        let icon = self.stage_image(icon).await?;
         let id = self.next_id();
         let category = self.next_id();
         let general = self.next_id();
+        let mut guild = Guild {
+            system_channel_id: Some(general),
+            ..Guild::new(id, input.name.trim(), caller.id)
+        };
+        if let Some(staged) = &icon {
+            staged.apply(&mut guild.icon, &mut guild.icon_blob);
+        }
         let new = NewGuild {
-            guild: Guild {
-                icon: input.icon,
-                system_channel_id: Some(general),
-                ..Guild::new(id, input.name.trim(), caller.id)
-            },
+            guild,
             roles: vec![Role::everyone(id)],
             channels: vec![
                 new_channel(
@@ -74,6 +80,7 @@ impl Service {
             owner: Member::new(id, caller.id, now_ms()),
         };
         self.store.create_guild(&new).await?;
+        self.settle_image(icon, None).await?;
         let full = self
             .guild_create(id, caller.id, 250, true)
             .await?
@@ -142,9 +149,7 @@ impl Service {
             }
             guild.description = description;
         }
-        if let Some(icon) = input.icon {
-            guild.icon = icon;
-        }
+        let icon = image_edit("icon", input.icon, &mut errors);
         if let Some(system_channel) = input.system_channel_id {
             if let Some(id) = system_channel {
                 let found = self.store.channel(id).await?;
@@ -183,17 +188,23 @@ impl Service {
             }
         }
         errors.into_result()?;
+        let icon = self.stage_image(icon).await?;
+        if let Some(staged) = &icon {
+            staged.apply(&mut guild.icon, &mut guild.icon_blob);
+        }
         self.store.update_guild(&guild).await?;
+        self.settle_image(icon, view.guild.icon_blob.as_deref())
+            .await?;
         let out = wire::Guild::new(&guild, &view.roles);
         self.publish(EventKind::GuildUpdate, to_guild(guild_id), &out)
             .await;
-        self.audit(
-            guild_id,
-            caller,
-            action::GUILD_UPDATE,
-            Details::on(guild_id),
-        )
-        .await?;
+        let mut details = Details::on(guild_id);
+        if guild.icon != view.guild.icon {
+            let icon = change("icon_hash", &view.guild.icon, &guild.icon);
+            details.changes.push(icon);
+        }
+        self.audit(guild_id, caller, action::GUILD_UPDATE, details)
+            .await?;
         Ok(out)
     }
 

@@ -24,12 +24,12 @@ use concord_model::event::EventKind;
 use concord_model::records::{Channel, Webhook, channel_type};
 use concord_model::{Permissions, Snowflake, codes, wire};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub use github::github_message;
 pub use input::{CreateWebhook, ExecuteOptions, ExecuteWebhook, ModifyWebhook};
 pub use slack::slack_message;
 
+use crate::attachments::images::image_edit;
 use crate::guilds::audit::{Details, action, change};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_channel};
 
@@ -76,29 +76,6 @@ pub(crate) fn check_name(errors: &mut FormErrors, field: &str, name: &str) {
     }
 }
 
-/// An avatar as a user's: the image data URI's hash (the image itself is
-/// not served, as for users' avatars).
-fn avatar_hash(errors: &mut FormErrors, data_uri: &str) -> Option<String> {
-    let data = data_uri
-        .strip_prefix("data:image/")
-        .and_then(|rest| rest.split_once(";base64,"))
-        .and_then(|(_, data)| base64::engine::general_purpose::STANDARD.decode(data).ok());
-    match data {
-        Some(bytes) => {
-            let digest = Sha256::digest(&bytes);
-            Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
-        }
-        None => {
-            errors.add(
-                "avatar",
-                "IMAGE_INVALID",
-                "Invalid image data (a data:image/...;base64 URI).",
-            );
-            None
-        }
-    }
-}
-
 /// What a webhook may be created in: a guild's text, announcement,
 /// voice or forum channel (not a thread: it posts in threads by id).
 fn takes_webhooks(channel: &Channel) -> bool {
@@ -124,24 +101,27 @@ impl Service {
         }
         let mut errors = FormErrors::new();
         check_name(&mut errors, "name", &input.name);
-        let avatar = input
-            .avatar
-            .as_deref()
-            .and_then(|uri| avatar_hash(&mut errors, uri));
+        let avatar = image_edit("avatar", input.avatar.map(Some), &mut errors);
         errors.into_result()?;
         if self.store.channel_webhooks(channel_id).await?.len() >= WEBHOOKS_PER_CHANNEL {
             return Err(ServiceError::LimitReached(codes::MAX_WEBHOOKS));
         }
-        let webhook = Webhook {
+        let avatar = self.stage_image(avatar).await?;
+        let mut webhook = Webhook {
             id: self.next_id(),
             guild_id,
             channel_id,
             user_id: caller.id,
             name: input.name.trim().to_owned(),
-            avatar,
+            avatar: None,
+            avatar_blob: None,
             token: new_token(),
         };
+        if let Some(staged) = &avatar {
+            staged.apply(&mut webhook.avatar, &mut webhook.avatar_blob);
+        }
         self.store.create_webhook(&webhook).await?;
+        self.settle_image(avatar, None).await?;
         self.webhooks_changed(guild_id, channel_id).await;
         let details = Details {
             changes: vec![
@@ -308,18 +288,20 @@ impl Service {
             check_name(&mut errors, "name", &name);
             new.name = name.trim().to_owned();
         }
-        match input.avatar {
-            Some(Some(uri)) => new.avatar = avatar_hash(&mut errors, &uri),
-            Some(None) => new.avatar = None,
-            None => {}
-        }
+        let avatar = image_edit("avatar", input.avatar, &mut errors);
         if let Some(channel_id) = input.channel_id {
             new.channel_id = channel_id;
         }
         errors.into_result()?;
+        let avatar = self.stage_image(avatar).await?;
+        if let Some(staged) = &avatar {
+            staged.apply(&mut new.avatar, &mut new.avatar_blob);
+        }
         if !self.store.update_webhook(&new).await? {
             return Err(ServiceError::NotFound(codes::UNKNOWN_WEBHOOK));
         }
+        self.settle_image(avatar, old.avatar_blob.as_deref())
+            .await?;
         self.webhooks_changed(new.guild_id, new.channel_id).await;
         if new.channel_id != old.channel_id {
             self.webhooks_changed(old.guild_id, old.channel_id).await;
@@ -331,6 +313,7 @@ impl Service {
     async fn remove_webhook(&self, webhook: &Webhook) -> ServiceResult<bool> {
         let removed = self.store.delete_webhook(webhook.id).await?.is_some();
         if removed {
+            self.release_image(webhook.avatar_blob.as_deref()).await?;
             self.webhooks_changed(webhook.guild_id, webhook.channel_id)
                 .await;
         }

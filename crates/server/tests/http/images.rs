@@ -1,0 +1,363 @@
+//! Avatars and guild icons: uploaded as data URIs, kept as blobs, served
+//! at Discord's CDN paths, released when replaced or removed (but never
+//! while anything else shows or carries the same bytes), and who may
+//! change a guild's.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use concord_testkit::gateway::GatewayClient;
+use concord_testkit::{Account, TestServer};
+use serde_json::{Value, json};
+
+use crate::attachments::{blob_files, send_files};
+use crate::{server, single_server};
+
+/// A 3×2 red PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg==";
+/// A 1×1 GIF.
+const GIF: &str = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==";
+
+fn uri(kind: &str, base64: &str) -> String {
+    format!("data:{kind};base64,{base64}")
+}
+
+fn bytes(base64: &str) -> Vec<u8> {
+    STANDARD.decode(base64).unwrap()
+}
+
+/// Status, content type, cache policy and bytes of a path at the root.
+async fn fetch(s: &TestServer, path: &str) -> (u16, String, String, Vec<u8>) {
+    let reply = reqwest::get(s.url(path)).await.unwrap();
+    let header = |name: &str| {
+        reply
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (kind, cache) = (header("content-type"), header("cache-control"));
+    let status = reply.status().as_u16();
+    (status, kind, cache, reply.bytes().await.unwrap().to_vec())
+}
+
+async fn set_avatar(s: &TestServer, who: &Account, avatar: Value) -> Value {
+    let reply = s
+        .patch("/users/@me", &who.auth, json!({ "avatar": avatar }))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+fn hash(body: &Value, field: &str) -> String {
+    body[field].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn avatars_are_uploaded_served_replaced_and_removed() {
+    let s = single_server();
+    let ada = s.register("ada").await;
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    ws.identify(&ada.auth, 1).await;
+    ws.dispatch("READY").await;
+
+    let me = set_avatar(&s, &ada, uri("image/png", PNG).into()).await;
+    let png = hash(&me, "avatar");
+    assert!(
+        png.len() == 32 && png.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{png}"
+    );
+    let update = ws.dispatch("USER_UPDATE").await;
+    assert_eq!(update["d"]["avatar"], png.as_str());
+    let read = s.get(&format!("/users/{}", ada.id), &ada.auth).await;
+    assert_eq!(read.body["avatar"], png.as_str());
+
+    let path = format!("/avatars/{}/{png}.png", ada.id);
+    let (status, kind, cache, served) = fetch(&s, &format!("{path}?size=128")).await;
+    assert_eq!(status, 200);
+    assert_eq!(served, bytes(PNG), "the bytes uploaded");
+    assert_eq!(kind, "image/png");
+    assert!(
+        cache.contains("public") && cache.contains("immutable"),
+        "{cache}"
+    );
+    let other_extension = fetch(&s, &format!("/avatars/{}/{png}.webp", ada.id)).await;
+    assert_eq!(
+        (other_extension.0, other_extension.1.as_str()),
+        (200, "image/png"),
+        "served as what it is"
+    );
+    assert_eq!(blob_files(&s), 1);
+
+    // A GIF replaces it: marked animated, and the PNG's blob goes.
+    let me = set_avatar(&s, &ada, uri("image/gif", GIF).into()).await;
+    let gif = hash(&me, "avatar");
+    assert!(gif.starts_with("a_") && gif.len() == 34, "{gif}");
+    assert_eq!(
+        ws.dispatch("USER_UPDATE").await["d"]["avatar"],
+        gif.as_str()
+    );
+    assert_eq!(fetch(&s, &path).await.0, 404, "the old hash is gone");
+    let (status, kind, _, served) = fetch(&s, &format!("/avatars/{}/{gif}.gif", ada.id)).await;
+    assert_eq!((status, kind.as_str()), (200, "image/gif"));
+    assert_eq!(served, bytes(GIF));
+    assert_eq!(blob_files(&s), 1, "the replaced image's blob is released");
+
+    // Another edit leaves the avatar as it is.
+    let renamed = s
+        .patch("/users/@me", &ada.auth, json!({ "global_name": "Ada" }))
+        .await;
+    assert_eq!(renamed.body["avatar"], gif.as_str());
+    assert_eq!(
+        ws.dispatch("USER_UPDATE").await["d"]["avatar"],
+        gif.as_str()
+    );
+
+    let me = set_avatar(&s, &ada, Value::Null).await;
+    assert!(me["avatar"].is_null());
+    assert!(ws.dispatch("USER_UPDATE").await["d"]["avatar"].is_null());
+    let gone = fetch(&s, &format!("/avatars/{}/{gif}.gif", ada.id)).await;
+    assert_eq!(gone.0, 404);
+    assert_eq!(blob_files(&s), 0, "a removed avatar releases its blob");
+}
+
+#[tokio::test]
+async fn an_image_shared_by_users_and_an_attachment_stays_while_any_holds_it() {
+    let s = single_server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let (_, channel) = s.guild(&ada, "Home").await;
+    let png = || uri("image/png", PNG).into();
+    let ada_hash = hash(&set_avatar(&s, &ada, png()).await, "avatar");
+    let bob_hash = hash(&set_avatar(&s, &bob, png()).await, "avatar");
+    assert_eq!(ada_hash, bob_hash, "the hash names the content");
+    assert_eq!(blob_files(&s), 1, "one blob for both");
+    let (ada_path, bob_path) = (
+        format!("/avatars/{}/{ada_hash}.png", ada.id),
+        format!("/avatars/{}/{bob_hash}.png", bob.id),
+    );
+
+    set_avatar(&s, &ada, Value::Null).await;
+    assert_eq!(
+        fetch(&s, &bob_path).await.3,
+        bytes(PNG),
+        "bob still shows it"
+    );
+
+    // An attachment of the same bytes shares the blob too.
+    let file = [("red.png", "image/png", bytes(PNG))];
+    let (status, sent) = send_files(&s, &ada, &channel, "", &file).await;
+    assert_eq!(status, 200, "{sent:?}");
+    set_avatar(&s, &bob, Value::Null).await;
+    assert_eq!(fetch(&s, &bob_path).await.0, 404);
+    assert_eq!(blob_files(&s), 1, "the attachment still carries it");
+
+    // And an avatar keeps it when the attachment goes.
+    set_avatar(&s, &ada, png()).await;
+    let message = sent["id"].as_str().unwrap();
+    let deleted = s
+        .delete(
+            &format!("/channels/{channel}/messages/{message}"),
+            &ada.auth,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        fetch(&s, &ada_path).await.3,
+        bytes(PNG),
+        "ada still shows it"
+    );
+    set_avatar(&s, &ada, Value::Null).await;
+    assert_eq!(blob_files(&s), 0, "nothing holds it any more");
+}
+
+#[tokio::test]
+async fn bad_images_and_unknown_paths_are_refused() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let too_big = [bytes(PNG), vec![0; 10 * 1024 * 1024]].concat();
+    let cases = [
+        (
+            "not base64",
+            "data:image/png;base64,%%%".to_owned(),
+            "IMAGE_INVALID",
+        ),
+        (
+            "a link",
+            "https://example.com/a.png".to_owned(),
+            "IMAGE_INVALID",
+        ),
+        (
+            "an SVG",
+            uri("image/svg+xml", &STANDARD.encode("<svg/>")),
+            "IMAGE_INVALID",
+        ),
+        (
+            "text",
+            uri("image/png", &STANDARD.encode("hello")),
+            "IMAGE_INVALID",
+        ),
+        (
+            "over 10 MiB",
+            uri("image/png", &STANDARD.encode(&too_big)),
+            "BINARY_TYPE_MAX_SIZE",
+        ),
+    ];
+    for (what, avatar, code) in cases {
+        let reply = s
+            .patch("/users/@me", &ada.auth, json!({ "avatar": avatar }))
+            .await;
+        assert_eq!(reply.status, 400, "{what}: {:?}", reply.body);
+        assert_eq!(reply.body["code"], 50035, "{what}");
+        assert_eq!(
+            reply.body["errors"]["avatar"]["_errors"][0]["code"], code,
+            "{what}"
+        );
+    }
+    let me = s.get("/users/@me", &ada.auth).await;
+    assert!(me.body["avatar"].is_null(), "nothing was kept");
+
+    let hash = hash(
+        &set_avatar(&s, &ada, uri("image/png", PNG).into()).await,
+        "avatar",
+    );
+    for path in [
+        format!("/avatars/{}/{}.png", ada.id, "0".repeat(32)),
+        format!("/avatars/1/{hash}.png"),
+        format!("/avatars/x/{hash}.png"),
+        format!("/avatars/{}/{hash}.svg", ada.id),
+        format!("/avatars/{}/{hash}", ada.id),
+        format!("/icons/{}/{hash}.png", ada.id),
+    ] {
+        assert_eq!(fetch(&s, &path).await.0, 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn guild_icons_need_manage_guild_and_are_announced() {
+    let s = server();
+    let (ada, bob) = (s.register("ada").await, s.register("bob").await);
+    let made = s
+        .post(
+            "/guilds",
+            &ada.auth,
+            json!({ "name": "Home", "icon": uri("image/png", PNG) }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let guild = made.body["id"].as_str().unwrap().to_owned();
+    let first = hash(&made.body, "icon");
+    assert_eq!(first.len(), 32, "{first}");
+    let (status, kind, _, served) = fetch(&s, &format!("/icons/{guild}/{first}.png")).await;
+    assert_eq!(
+        (status, kind.as_str(), served),
+        (200, "image/png", bytes(PNG))
+    );
+
+    let general = made.body["system_channel_id"].as_str().unwrap().to_owned();
+    s.join(&ada, &general, &bob).await;
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    ws.identify(&ada.auth, 1).await;
+    ws.dispatch("READY").await;
+
+    let path = format!("/guilds/{guild}");
+    let denied = s
+        .patch(&path, &bob.auth, json!({ "icon": uri("image/gif", GIF) }))
+        .await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.body["code"], 50013);
+
+    let bad = s
+        .patch(
+            &path,
+            &ada.auth,
+            json!({ "icon": "data:image/png;base64,%%%" }),
+        )
+        .await;
+    assert_eq!(bad.body["code"], 50035);
+    assert_eq!(
+        bad.body["errors"]["icon"]["_errors"][0]["code"],
+        "IMAGE_INVALID"
+    );
+
+    let changed = s
+        .patch(&path, &ada.auth, json!({ "icon": uri("image/gif", GIF) }))
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let second = hash(&changed.body, "icon");
+    assert!(second.starts_with("a_"), "{second}");
+    let update = ws.dispatch("GUILD_UPDATE").await;
+    assert_eq!(update["d"]["icon"], second.as_str());
+    assert_eq!(
+        fetch(&s, &format!("/icons/{guild}/{first}.png")).await.0,
+        404
+    );
+    assert_eq!(
+        fetch(&s, &format!("/icons/{guild}/{second}.gif")).await.3,
+        bytes(GIF)
+    );
+
+    let log = s
+        .get(&format!("/guilds/{guild}/audit-logs"), &ada.auth)
+        .await;
+    let entry = &log.body["audit_log_entries"][0];
+    assert_eq!(entry["action_type"], 1, "GUILD_UPDATE");
+    assert_eq!(
+        entry["changes"],
+        json!([{ "key": "icon_hash", "old_value": first, "new_value": second }])
+    );
+
+    let removed = s.patch(&path, &ada.auth, json!({ "icon": null })).await;
+    assert!(removed.body["icon"].is_null());
+    assert!(ws.dispatch("GUILD_UPDATE").await["d"]["icon"].is_null());
+    assert_eq!(
+        fetch(&s, &format!("/icons/{guild}/{second}.gif")).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn webhook_avatars_are_served_as_users_are() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    let made = s
+        .post(
+            &format!("/channels/{general}/webhooks"),
+            &ada.auth,
+            json!({ "name": "CI", "avatar": uri("image/png", PNG) }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    let (id, first) = (
+        made.body["id"].as_str().unwrap(),
+        hash(&made.body, "avatar"),
+    );
+    assert_eq!(
+        fetch(&s, &format!("/avatars/{id}/{first}.png")).await.3,
+        bytes(PNG)
+    );
+    let changed = s
+        .patch(
+            &format!("/webhooks/{id}"),
+            &ada.auth,
+            json!({ "avatar": uri("image/gif", GIF) }),
+        )
+        .await;
+    let second = hash(&changed.body, "avatar");
+    assert_eq!(
+        fetch(&s, &format!("/avatars/{id}/{first}.png")).await.0,
+        404
+    );
+    assert_eq!(
+        fetch(&s, &format!("/avatars/{id}/{second}.gif")).await.3,
+        bytes(GIF)
+    );
+    let bad = s
+        .patch(
+            &format!("/webhooks/{id}"),
+            &ada.auth,
+            json!({ "avatar": "data:text/plain;base64,aGk=" }),
+        )
+        .await;
+    assert_eq!(bad.body["code"], 50035);
+}
