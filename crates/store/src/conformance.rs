@@ -1118,15 +1118,15 @@ pub async fn images_keep_their_blobs(store: &dyn Store) {
     assert!(!referenced("a").await, "a prefix of a name is not the name");
 
     ada.avatar_blob = Some("bb".into());
-    store.update_user(&ada).await.unwrap();
+    assert!(store.update_user(&ada, 0).await.unwrap());
     assert!(
         referenced("aa").await && referenced("bb").await,
         "bob still shows aa"
     );
     bob.avatar_blob = None;
-    store.update_user(&bob).await.unwrap();
+    assert!(store.update_user(&bob, 0).await.unwrap());
     assert!(!referenced("aa").await, "replaced and removed");
-    store.update_user(&ada).await.unwrap();
+    assert!(store.update_user(&ada, 0).await.unwrap());
     assert!(referenced("bb").await, "written again unchanged");
 
     let file = Attachment {
@@ -1141,7 +1141,7 @@ pub async fn images_keep_their_blobs(store: &dyn Store) {
     };
     store.put_attachments(&[file]).await.unwrap();
     ada.avatar_blob = None;
-    store.update_user(&ada).await.unwrap();
+    assert!(store.update_user(&ada, 0).await.unwrap());
     assert!(referenced("bb").await, "the attachment still refers to it");
     let freed = store.delete_attachments(&[Snowflake(7)]).await.unwrap();
     assert!(freed.len() <= 1, "at most the blob itself: {freed:?}");
