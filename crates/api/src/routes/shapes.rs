@@ -1,0 +1,119 @@
+//! Every type a route line of the table may name (`routes!` brings them
+//! into scope), and the shapes of the few answers built as JSON values
+//! rather than from a type: those exist only to be described, and the
+//! http suite checks that what is sent matches them.
+#![allow(dead_code)]
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+pub(crate) use super::{JsonLines, NoBody, PlainText};
+pub(crate) use concord_model::records::CommandPermissions;
+pub(crate) use concord_model::wire::{
+    Application, ApplicationCommand, Channel, CurrentUser, Emoji, Guild, GuildCreate, Invite,
+    Member, Message, PartialGuild, Role, ThreadMember, User, Webhook,
+};
+pub(crate) use concord_service::accounts::users::{LoginResponse, TokenResponse};
+pub(crate) use concord_service::accounts::{
+    Authorize, CreateApplication, Login, PatchApplication, PatchMe, Register,
+};
+pub(crate) use concord_service::commands::{CommandInput, EditCommandPermissions};
+pub(crate) use concord_service::guilds::audit::AuditLog;
+pub(crate) use concord_service::guilds::{
+    ChannelInput, CreateBan, CreateEmoji, CreateGuild, CreateInvite, PatchEmoji, PatchGuild,
+    PatchMember, PatchNick, Position, PutOverwrite, RoleInput,
+};
+pub(crate) use concord_service::interactions::{CreateInteraction, InteractionCallback};
+pub(crate) use concord_service::messages::pins::PinPage;
+pub(crate) use concord_service::messages::read_states::AckToken;
+pub(crate) use concord_service::messages::{BulkDelete, CreateMessage, EditMessage, PollVoteInput};
+pub(crate) use concord_service::notifications::subscriptions::VapidKey;
+pub(crate) use concord_service::notifications::{
+    PatchGuildSettings, PushSubscriptionInput, PushUnsubscribe,
+};
+pub(crate) use concord_service::operations::admin::{AdminGuild, AdminUser, Credentials, Stats};
+pub(crate) use concord_service::operations::backup::{BackupProgress, BackupSummary};
+pub(crate) use concord_service::operations::{AdminCreateUser, AdminPatchUser, AdminResetPassword};
+pub(crate) use concord_service::private::OpenPrivateChannel;
+pub(crate) use concord_service::search::SearchResults;
+pub(crate) use concord_service::threads::{StartThread, ThreadList};
+pub(crate) use concord_service::voice::VoiceRegion;
+pub(crate) use concord_service::webhooks::{CreateWebhook, ExecuteWebhook, ModifyWebhook};
+
+/// Any JSON value: a shape not described further.
+pub(crate) type Anything = serde_json::Value;
+
+/// `GET /gateway`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GatewayUrl {
+    url: String,
+}
+
+/// `GET /gateway/bot`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GatewayBot {
+    url: String,
+    shards: u32,
+    session_start_limit: SessionStartLimit,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct SessionStartLimit {
+    total: u32,
+    remaining: u32,
+    reset_after: u64,
+    max_concurrency: u32,
+}
+
+/// A ban: the user and the reason given, if any.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Ban {
+    reason: Option<String>,
+    user: User,
+}
+
+/// Who voted for a poll's answer.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PollVoters {
+    users: Vec<User>,
+}
+
+/// A registration token an administrator made.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RegistrationToken {
+    token: String,
+}
+
+/// Where the browser goes after adding a bot to a guild.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Authorized {
+    location: String,
+}
+
+/// The current user after an edit, with a fresh `token` after a password
+/// change (which revoked the others).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PatchedMe {
+    #[serde(flatten)]
+    user: CurrentUser,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// A thread just started: the channel, and in a forum its first message.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct StartedThread {
+    #[serde(flatten)]
+    channel: Channel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Message>,
+}
+
+/// One line of a backup's progress: a phase, then the summary or the error.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum BackupLine {
+    Progress(BackupProgress),
+    Done { done: BackupSummary },
+    Failed { error: String },
+}
