@@ -14,7 +14,7 @@ pub(super) fn routes() -> super::Routes {
         get "/channels/{channel_id}/messages/pins" => list, 200 PinPage;
         put "/channels/{channel_id}/messages/pins/{message_id}" => pin, 204 NoBody;
         delete "/channels/{channel_id}/messages/pins/{message_id}" => unpin, 204 NoBody;
-        get "/channels/{channel_id}/pins" => list_deprecated, 200 PinPage;
+        get "/channels/{channel_id}/pins" => list_deprecated, 200 Vec<Message>;
         put "/channels/{channel_id}/pins/{message_id}" => pin, 204 NoBody;
         delete "/channels/{channel_id}/pins/{message_id}" => unpin, 204 NoBody;
     })

@@ -109,6 +109,16 @@ pub(crate) struct StartedThread {
     message: Option<Message>,
 }
 
+/// A search asked before the index is ready: Discord's error object, with
+/// how many messages are indexed so far and when to ask again.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct IndexNotReady {
+    code: u32,
+    message: String,
+    documents_indexed: u64,
+    retry_after: u32,
+}
+
 /// One line of a backup's progress: a phase, then the summary or the error.
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
