@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
@@ -36,7 +36,14 @@ pub(crate) fn load(document: Value) -> &'static Document {
 
 /// One documented answer: the schema of its body by media type (none for
 /// no body).
-type Answer = Vec<(String, Value)>;
+type Answer = Vec<Body>;
+
+struct Body {
+    media: String,
+    schema: Value,
+    /// Compiled on first use.
+    compiled: OnceLock<jsonschema::Validator>,
+}
 
 struct Operation {
     method: String,
@@ -70,8 +77,6 @@ impl Operation {
 pub struct Document {
     operations: Vec<Operation>,
     components: Value,
-    /// Compiled schemas, by their text.
-    compiled: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
     /// Operations answered so far (`GET /path`), for
     /// `CONCORD_TEST_OPENAPI_COVERAGE`.
     seen: Mutex<BTreeSet<String>>,
@@ -87,7 +92,11 @@ impl Document {
                 for (status, answer) in op["responses"].as_object().into_iter().flatten() {
                     let answer = resolve(&document, answer);
                     let content = answer["content"].as_object().into_iter().flatten();
-                    let body = content.map(|(media, c)| (media.clone(), c["schema"].clone()));
+                    let body = content.map(|(media, c)| Body {
+                        media: media.clone(),
+                        schema: c["schema"].clone(),
+                        compiled: OnceLock::new(),
+                    });
                     answers.insert(status.clone(), body.collect());
                 }
                 operations.push(Operation {
@@ -101,7 +110,6 @@ impl Document {
         Document {
             operations,
             components: json!({ "schemas": document["components"]["schemas"] }),
-            compiled: Mutex::default(),
             seen: Mutex::default(),
         }
     }
@@ -140,21 +148,23 @@ impl Document {
             );
             return;
         }
-        let Some((media, schema)) = answer
+        let Some(body) = answer
             .iter()
-            .find(|(media, _)| content_type.starts_with(media.as_str()))
+            .find(|body| content_type.starts_with(body.media.as_str()))
         else {
             panic!(
                 "{name} answered {status} as {content_type:?}, which the document does not list"
             );
         };
-        if media == "application/json" {
-            self.validate(&name, &status, schema, &reply.body);
+        if body.media == "application/json" {
+            self.validate(&name, &status, body, &reply.body);
         }
     }
 
-    fn validate(&self, name: &str, status: &str, schema: &Value, body: &Value) {
-        let validator = self.compiled(schema);
+    fn validate(&self, name: &str, status: &str, expected: &Body, body: &Value) {
+        let validator = expected
+            .compiled
+            .get_or_init(|| self.compile(&expected.schema));
         if validator.is_valid(body) {
             return;
         }
@@ -171,24 +181,16 @@ impl Document {
         );
     }
 
-    fn compiled(&self, schema: &Value) -> Arc<jsonschema::Validator> {
-        let key = schema.to_string();
-        let mut compiled = self.compiled.lock().expect("schemas");
-        if let Some(validator) = compiled.get(&key) {
-            return Arc::clone(validator);
-        }
-        // The schema, with the document's named schemas where its `$ref`s
-        // point (`#/components/schemas/…`).
+    /// The schema, with the document's named schemas where its `$ref`s
+    /// point (`#/components/schemas/…`).
+    fn compile(&self, schema: &Value) -> jsonschema::Validator {
         let mut root = match schema {
             Value::Object(_) => schema.clone(),
             other => json!({ "allOf": [other] }),
         };
         root["components"] = self.components.clone();
-        let validator = jsonschema::draft202012::new(&root)
-            .unwrap_or_else(|e| panic!("the document's schema {key} does not compile: {e}"));
-        let validator = Arc::new(validator);
-        compiled.insert(key, Arc::clone(&validator));
-        validator
+        jsonschema::draft202012::new(&root)
+            .unwrap_or_else(|e| panic!("the document's schema {schema} does not compile: {e}"))
     }
 
     /// With `CONCORD_TEST_OPENAPI_COVERAGE=FILE`, each operation and status
