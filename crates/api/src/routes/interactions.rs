@@ -19,7 +19,7 @@ pub(super) fn routes() -> super::Routes {
     routes!("Interactions" {
         post "/interactions" => create_interaction, 204 NoBody, form CreateInteraction;
         post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback, 204 NoBody | 200 Anything, form InteractionCallback;
-        get "/channels/{channel_id}/application-command-index" => command_index, 200 Anything;
+        get "/channels/{channel_id}/application-command-index" => command_index, 200 CommandIndex;
     })
 }
 

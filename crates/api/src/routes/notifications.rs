@@ -16,7 +16,7 @@ pub(super) fn routes() -> super::Routes {
         get "/push/vapid-key" => vapid_key, 200 VapidKey;
         put "/users/@me/push-subscriptions" => subscribe, 204 NoBody, body PushSubscriptionInput;
         delete "/users/@me/push-subscriptions" => unsubscribe, 204 NoBody, body PushUnsubscribe;
-        patch "/users/@me/guilds/{guild_id}/settings" => patch_settings, 200 Anything, body PatchGuildSettings;
+        patch "/users/@me/guilds/{guild_id}/settings" => patch_settings, 200 GuildSettings, body PatchGuildSettings;
     })
 }
 

@@ -119,6 +119,60 @@ pub(crate) struct IndexNotReady {
     retry_after: u32,
 }
 
+/// The commands the caller may use in a channel, and the bots they are of.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CommandIndex {
+    applications: Vec<IndexedApplication>,
+    application_commands: Vec<ApplicationCommand>,
+    version: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct IndexedApplication {
+    id: concord_model::Snowflake,
+    name: String,
+    icon: Option<String>,
+    description: String,
+    bot_id: concord_model::Snowflake,
+}
+
+/// A user's notification settings for one guild, as Discord's clients
+/// read them.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GuildSettings {
+    /// `null` for the settings of private channels (`@me`).
+    guild_id: Option<concord_model::Snowflake>,
+    message_notifications: u8,
+    suppress_everyone: bool,
+    suppress_roles: bool,
+    muted: bool,
+    mute_config: Option<MuteConfig>,
+    mobile_push: bool,
+    hide_muted_channels: bool,
+    mute_scheduled_events: bool,
+    notify_highlights: u8,
+    flags: u64,
+    version: u64,
+    channel_overrides: Vec<ChannelOverride>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ChannelOverride {
+    channel_id: concord_model::Snowflake,
+    message_notifications: u8,
+    muted: bool,
+    mute_config: Option<MuteConfig>,
+    collapsed: bool,
+    flags: u64,
+}
+
+/// Until when a mute lasts (`null` for ever).
+#[derive(Serialize, JsonSchema)]
+struct MuteConfig {
+    end_time: Option<String>,
+    selected_time_window: i32,
+}
+
 /// One line of a backup's progress: a phase, then the summary or the error.
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
