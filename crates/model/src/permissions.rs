@@ -104,6 +104,20 @@ impl Serialize for Permissions {
     }
 }
 
+impl schemars::JsonSchema for Permissions {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Permissions".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::snowflake::decimal_schema(generator)
+    }
+}
+
 impl<'de> Deserialize<'de> for Permissions {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;

@@ -224,7 +224,7 @@ pub mod channel_type {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Overwrite {
     pub id: Snowflake,
     /// 0 = role, 1 = member.
@@ -1020,7 +1020,7 @@ pub struct CommandChoice {
 
 /// Who may or may not use an application's commands in a guild: for one
 /// command (`id` its id) or all of them (`id` the application's id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandPermissions {
     pub id: Snowflake,
     pub application_id: Snowflake,
@@ -1029,7 +1029,7 @@ pub struct CommandPermissions {
 }
 
 /// One overwrite: a role (1), user (2) or channel (3) allowed or denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandPermission {
     pub id: Snowflake,
     #[serde(rename = "type")]

@@ -99,6 +99,33 @@ impl<'de> Deserialize<'de> for Snowflake {
     }
 }
 
+/// Sent as a decimal string; read from a string or an integer.
+impl schemars::JsonSchema for Snowflake {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Snowflake".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        decimal_schema(generator)
+    }
+}
+
+/// A 64-bit unsigned integer as Discord sends it (a decimal string), or
+/// as it accepts it (also a bare integer).
+pub fn decimal_schema(generator: &schemars::SchemaGenerator) -> schemars::Schema {
+    let string = schemars::json_schema!({ "type": "string", "pattern": "^[0-9]{1,20}$" });
+    match generator.contract().is_serialize() {
+        true => string,
+        false => schemars::json_schema!({
+            "anyOf": [string, { "type": "integer", "minimum": 0 }],
+        }),
+    }
+}
+
 /// Makes ids that are unique and increasing within one process.
 #[derive(Debug)]
 pub struct SnowflakeGenerator {

@@ -9,7 +9,7 @@ use crate::records::{self, channel_type};
 use crate::timestamp::iso8601;
 use crate::{Permissions, Snowflake};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct User {
     pub id: Snowflake,
     pub username: String,
@@ -60,7 +60,7 @@ impl User {
 }
 
 /// The user a token belongs to, with the private fields only it may see.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CurrentUser {
     #[serde(flatten)]
     pub user: User,
@@ -84,7 +84,7 @@ impl From<&records::User> for CurrentUser {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Role {
     pub id: Snowflake,
     pub name: String,
@@ -103,12 +103,12 @@ pub struct Role {
 }
 
 /// What a managed role is managed by.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RoleTags {
     pub bot_id: Snowflake,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RoleColors {
     pub primary_color: u32,
     pub secondary_color: Option<u32>,
@@ -139,7 +139,7 @@ impl From<&records::Role> for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Guild {
     pub id: Snowflake,
     pub name: String,
@@ -234,7 +234,7 @@ impl Guild {
 }
 
 /// An entry of `GET /users/@me/guilds`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PartialGuild {
     pub id: Snowflake,
     pub name: String,
@@ -245,7 +245,7 @@ pub struct PartialGuild {
     pub features: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Channel {
     pub id: Snowflake,
     #[serde(rename = "type")]
@@ -268,7 +268,7 @@ pub struct Channel {
 }
 
 /// Fields that only some channel types carry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ChannelExtra {
     Text {
@@ -307,7 +307,7 @@ pub enum ChannelExtra {
     None {},
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ThreadFields {
     pub last_message_id: Option<Snowflake>,
     pub rate_limit_per_user: u32,
@@ -321,7 +321,7 @@ pub struct ThreadFields {
     pub member: Option<ThreadMember>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ThreadMetadata {
     pub archived: bool,
     pub auto_archive_duration: u32,
@@ -334,7 +334,7 @@ pub struct ThreadMetadata {
 }
 
 /// A thread member. In a thread object, `id` and `user_id` are left out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ThreadMember {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Snowflake>,
@@ -454,7 +454,7 @@ impl Channel {
 /// Discord's voice state object: a member in a voice channel, or leaving
 /// one (`channel_id` null in that VOICE_STATE_UPDATE). GUILD_CREATE lists
 /// the guild's states without `guild_id` and `member`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VoiceState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guild_id: Option<Snowflake>,
@@ -473,7 +473,7 @@ pub struct VoiceState {
     pub request_to_speak_timestamp: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Member {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
@@ -510,7 +510,7 @@ impl Member {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MessageReference {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -520,7 +520,7 @@ pub struct MessageReference {
     pub guild_id: Option<Snowflake>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Message {
     pub id: Snowflake,
     pub channel_id: Snowflake,
@@ -576,7 +576,7 @@ pub struct Message {
 
 /// A poll as clients read it; `results` are the votes counted at
 /// rendering, `me_voted` the reader's own.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Poll {
     pub question: PollMedia,
     pub answers: Vec<PollAnswer>,
@@ -587,7 +587,7 @@ pub struct Poll {
     pub results: Option<PollResults>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PollMedia {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -596,7 +596,7 @@ pub struct PollMedia {
 }
 
 /// A partial emoji: `id` for a custom one, `name` for a unicode one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PollEmoji {
     pub id: Option<Snowflake>,
     pub name: Option<String>,
@@ -604,20 +604,20 @@ pub struct PollEmoji {
     pub animated: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PollAnswer {
     pub answer_id: u8,
     pub poll_media: PollMedia,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PollResults {
     pub is_finalized: bool,
     /// Answers with at least one vote, by answer id.
     pub answer_counts: Vec<PollAnswerCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PollAnswerCount {
     pub id: u8,
     pub count: u64,
@@ -713,7 +713,7 @@ pub fn message_interaction(m: &records::InteractionMetadata, user: &User) -> Val
 }
 
 /// An attachment as clients read it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Attachment {
     pub id: Snowflake,
     pub filename: String,
@@ -825,7 +825,7 @@ impl Message {
 }
 
 /// A guild's custom emoji.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Emoji {
     pub id: Snowflake,
     pub name: String,
@@ -854,7 +854,7 @@ impl Emoji {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PartialEmoji {
     pub id: Option<Snowflake>,
     pub name: String,
@@ -876,13 +876,13 @@ impl PartialEmoji {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReactionCountDetails {
     pub burst: u32,
     pub normal: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reaction {
     pub count: u32,
     pub count_details: ReactionCountDetails,
@@ -909,7 +909,7 @@ impl From<&records::ReactionCount> for Reaction {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct InviteGuild {
     pub id: Snowflake,
     pub name: String,
@@ -925,7 +925,7 @@ pub struct InviteGuild {
     pub premium_subscription_count: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct InviteChannel {
     pub id: Snowflake,
     pub name: String,
@@ -933,7 +933,7 @@ pub struct InviteChannel {
     pub kind: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Invite {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -994,7 +994,7 @@ impl Invite {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Application {
     pub id: Snowflake,
     pub name: String,
@@ -1058,7 +1058,7 @@ impl Application {
 /// An audit log entry as clients get it (the log's entries and
 /// GUILD_AUDIT_LOG_ENTRY_CREATE): `target_id` is always there, null when
 /// nothing was targeted, as Discord sends it and hikari reads it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: Snowflake,
     pub guild_id: Snowflake,
@@ -1258,7 +1258,7 @@ mod tests {
 }
 
 /// A guild as GUILD_CREATE carries it: the guild plus its state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GuildCreate {
     #[serde(flatten)]
     pub guild: Guild,
@@ -1278,7 +1278,7 @@ pub struct GuildCreate {
 
 /// A webhook as Discord returns it. `user` (its creator) and `token` are
 /// shown to those who manage webhooks; `url` is where it is executed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Webhook {
     pub id: Snowflake,
     /// 1: incoming.
@@ -1357,7 +1357,7 @@ impl Localized<'_> {
 /// An application command as Discord returns it. Global commands carry
 /// `dm_permission`, `contexts` and `integration_types`; guild commands
 /// `guild_id` instead.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplicationCommand {
     pub id: Snowflake,
     pub application_id: Snowflake,
@@ -1419,7 +1419,7 @@ impl ApplicationCommand {
 
 /// A command's option as Discord returns it: fields that do not apply to
 /// its type are left out, as are `required` and `autocomplete` when false.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CommandOption {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -1489,7 +1489,7 @@ impl CommandOption {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CommandChoice {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -140,6 +140,7 @@ impl Client {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, reqwest::Error> {
+        let method_name = method;
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self
             .http
@@ -153,7 +154,27 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Self::try_reply(request.send().await?).await
+        let reply = Self::try_reply(request.send().await?).await?;
+        self.check(method_name, path, &reply).await;
+        Ok(reply)
+    }
+
+    /// The reply checked against the OpenAPI document, when the suite
+    /// asked for it ([`crate::openapi::check_replies`]).
+    async fn check(&self, method: &str, path: &str, reply: &Reply) {
+        if !crate::openapi::enabled() {
+            return;
+        }
+        let document = match crate::openapi::loaded() {
+            Some(document) => document,
+            None => {
+                let url = self.url("/api/v10/openapi.json");
+                let fetched = self.http.get(url).send().await.expect("openapi.json");
+                let document = fetched.json().await.expect("openapi.json is JSON");
+                crate::openapi::load(document)
+            }
+        };
+        document.check(method, path, reply);
     }
 
     /// Sends raw bytes with a content type, for malformed-input tests.
@@ -165,6 +186,7 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> Reply {
+        let method_name = method;
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         // A connection of its own: the server may close it after refusing
         // a body it did not read, and the shared pool must not reuse it.
@@ -175,7 +197,9 @@ impl Client {
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
-        Self::reply(request.send().await.expect("request")).await
+        let reply = Self::reply(request.send().await.expect("request")).await;
+        self.check(method_name, path, &reply).await;
+        reply
     }
 
     async fn reply(response: reqwest::Response) -> Reply {

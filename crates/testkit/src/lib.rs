@@ -9,6 +9,7 @@ mod client;
 pub mod cluster;
 pub mod fuzz;
 pub mod gateway;
+pub mod openapi;
 pub mod processes;
 
 pub use backend::Backend;

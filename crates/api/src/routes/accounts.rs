@@ -15,26 +15,26 @@ use crate::extract::{Auth, Body, ClientAddress, ImageBody, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Users and applications" {
-        post "/auth/register" => register;
-        post "/auth/login" => login;
-        post "/auth/logout-everywhere" => logout_everywhere;
-        get "/users/@me" => me;
-        patch "/users/@me" => patch_me;
-        get "/users/@me/guilds" => my_guilds;
-        get "/users/@me/mentions" => my_mentions;
-        delete "/users/@me/mentions/{message_id}" => dismiss_mention;
-        get "/users/@me/channels" => private_channels;
-        post "/users/@me/channels" => open_private_channel;
-        delete "/users/@me/guilds/{guild_id}" => leave_guild;
-        get "/users/{user_id}" => user;
-        post "/applications" => create_application;
-        get "/applications/@me" => current_application;
-        patch "/applications/@me" => patch_current_application;
-        get "/oauth2/applications/@me" => current_application;
-        get "/applications/{application_id}" => application;
-        patch "/applications/{application_id}" => patch_application;
-        post "/applications/{application_id}/bot/reset" => reset_bot_token;
-        post "/oauth2/authorize" => authorize;
+        post "/auth/register" => register, 201 TokenResponse, body Register;
+        post "/auth/login" => login, 200 LoginResponse, body Login;
+        post "/auth/logout-everywhere" => logout_everywhere, 204 NoBody;
+        get "/users/@me" => me, 200 CurrentUser;
+        patch "/users/@me" => patch_me, 200 PatchedMe, body PatchMe;
+        get "/users/@me/guilds" => my_guilds, 200 Vec<PartialGuild>;
+        get "/users/@me/mentions" => my_mentions, 200 Vec<Message>;
+        delete "/users/@me/mentions/{message_id}" => dismiss_mention, 204 NoBody;
+        get "/users/@me/channels" => private_channels, 200 Vec<Channel>;
+        post "/users/@me/channels" => open_private_channel, 200 Channel, body OpenPrivateChannel;
+        delete "/users/@me/guilds/{guild_id}" => leave_guild, 204 NoBody;
+        get "/users/{user_id}" => user, 200 User;
+        post "/applications" => create_application, 201 Application, body CreateApplication;
+        get "/applications/@me" => current_application, 200 Application;
+        patch "/applications/@me" => patch_current_application, 200 Application, body PatchApplication;
+        get "/oauth2/applications/@me" => current_application, 200 Application;
+        get "/applications/{application_id}" => application, 200 Application;
+        patch "/applications/{application_id}" => patch_application, 200 Application, body PatchApplication;
+        post "/applications/{application_id}/bot/reset" => reset_bot_token, 200 TokenResponse;
+        post "/oauth2/authorize" => authorize, 200 Authorized, body Authorize;
     })
 }
 

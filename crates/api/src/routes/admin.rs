@@ -22,16 +22,16 @@ use crate::extract::{Admin, Body, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Instance administration" {
-        get "/admin/users" => users;
-        post "/admin/users" => create_user;
-        get "/admin/users/{user}" => user;
-        patch "/admin/users/{user}" => patch_user;
-        post "/admin/users/{user}/password" => reset_password;
-        post "/admin/registration-tokens" => create_token;
-        get "/admin/guilds" => guilds;
-        delete "/admin/guilds/{guild_id}" => delete_guild;
-        get "/admin/stats" => stats;
-        post "/admin/backup" => backup;
+        get "/admin/users" => users, 200 Vec<AdminUser>;
+        post "/admin/users" => create_user, 201 Credentials, body AdminCreateUser;
+        get "/admin/users/{user}" => user, 200 AdminUser;
+        patch "/admin/users/{user}" => patch_user, 200 AdminUser, body AdminPatchUser;
+        post "/admin/users/{user}/password" => reset_password, 200 Credentials, body AdminResetPassword;
+        post "/admin/registration-tokens" => create_token, 201 RegistrationToken;
+        get "/admin/guilds" => guilds, 200 Vec<AdminGuild>;
+        delete "/admin/guilds/{guild_id}" => delete_guild, 204 NoBody;
+        get "/admin/stats" => stats, 200 Stats;
+        post "/admin/backup" => backup, 200 JsonLines<BackupLine>, body BackupRequest;
     })
 }
 
@@ -100,7 +100,7 @@ async fn stats(state: State, _: Admin) -> ApiResult<Response> {
     Ok(ok(stats))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct BackupRequest {
     /// An absolute path on the server's machine: missing or empty.
     destination: String,

@@ -12,14 +12,14 @@ use crate::extract::{Auth, Body, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Channels" {
-        get "/channels/{channel_id}" => channel;
-        patch "/channels/{channel_id}" => patch_channel;
-        delete "/channels/{channel_id}" => delete_channel;
-        put "/channels/{channel_id}/permissions/{overwrite_id}" => put_overwrite;
-        delete "/channels/{channel_id}/permissions/{overwrite_id}" => delete_overwrite;
-        post "/channels/{channel_id}/invites" => create_invite;
-        put "/channels/{channel_id}/recipients/{user_id}" => add_recipient;
-        delete "/channels/{channel_id}/recipients/{user_id}" => remove_recipient;
+        get "/channels/{channel_id}" => channel, 200 Channel;
+        patch "/channels/{channel_id}" => patch_channel, 200 Channel, body ChannelInput;
+        delete "/channels/{channel_id}" => delete_channel, 200 Channel;
+        put "/channels/{channel_id}/permissions/{overwrite_id}" => put_overwrite, 204 NoBody, body PutOverwrite;
+        delete "/channels/{channel_id}/permissions/{overwrite_id}" => delete_overwrite, 204 NoBody;
+        post "/channels/{channel_id}/invites" => create_invite, 200 Invite, body CreateInvite;
+        put "/channels/{channel_id}/recipients/{user_id}" => add_recipient, 204 NoBody;
+        delete "/channels/{channel_id}/recipients/{user_id}" => remove_recipient, 204 NoBody;
     })
 }
 

@@ -15,21 +15,21 @@ use crate::extract::{Auth, Body, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Application commands" {
-        get "/applications/{application_id}/commands" => list_commands;
-        post "/applications/{application_id}/commands" => create_command;
-        put "/applications/{application_id}/commands" => overwrite_commands;
-        get "/applications/{application_id}/commands/{command_id}" => get_command;
-        patch "/applications/{application_id}/commands/{command_id}" => edit_command;
-        delete "/applications/{application_id}/commands/{command_id}" => delete_command;
-        get "/applications/{application_id}/guilds/{guild_id}/commands" => list_commands;
-        post "/applications/{application_id}/guilds/{guild_id}/commands" => create_command;
-        put "/applications/{application_id}/guilds/{guild_id}/commands" => overwrite_commands;
-        get "/applications/{application_id}/guilds/{guild_id}/commands/permissions" => guild_command_permissions;
-        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => get_command;
-        patch "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => edit_command;
-        delete "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => delete_command;
-        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => command_permissions;
-        put "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => edit_command_permissions;
+        get "/applications/{application_id}/commands" => list_commands, 200 Vec<ApplicationCommand>;
+        post "/applications/{application_id}/commands" => create_command, 201 ApplicationCommand | 200 ApplicationCommand, body CommandInput;
+        put "/applications/{application_id}/commands" => overwrite_commands, 200 Vec<ApplicationCommand>, body Vec<CommandInput>;
+        get "/applications/{application_id}/commands/{command_id}" => get_command, 200 ApplicationCommand;
+        patch "/applications/{application_id}/commands/{command_id}" => edit_command, 200 ApplicationCommand, body CommandInput;
+        delete "/applications/{application_id}/commands/{command_id}" => delete_command, 204 NoBody;
+        get "/applications/{application_id}/guilds/{guild_id}/commands" => list_commands, 200 Vec<ApplicationCommand>;
+        post "/applications/{application_id}/guilds/{guild_id}/commands" => create_command, 201 ApplicationCommand | 200 ApplicationCommand, body CommandInput;
+        put "/applications/{application_id}/guilds/{guild_id}/commands" => overwrite_commands, 200 Vec<ApplicationCommand>, body Vec<CommandInput>;
+        get "/applications/{application_id}/guilds/{guild_id}/commands/permissions" => guild_command_permissions, 200 Vec<CommandPermissions>;
+        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => get_command, 200 ApplicationCommand;
+        patch "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => edit_command, 200 ApplicationCommand, body CommandInput;
+        delete "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}" => delete_command, 204 NoBody;
+        get "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => command_permissions, 200 CommandPermissions;
+        put "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions" => edit_command_permissions, 200 CommandPermissions, body EditCommandPermissions;
     })
 }
 

@@ -13,11 +13,11 @@ use crate::extract::{Auth, Body, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Emoji" {
-        get "/guilds/{guild_id}/emojis" => list;
-        post "/guilds/{guild_id}/emojis" => create;
-        get "/guilds/{guild_id}/emojis/{emoji_id}" => one;
-        patch "/guilds/{guild_id}/emojis/{emoji_id}" => patch;
-        delete "/guilds/{guild_id}/emojis/{emoji_id}" => delete;
+        get "/guilds/{guild_id}/emojis" => list, 200 Vec<Emoji>;
+        post "/guilds/{guild_id}/emojis" => create, 201 Emoji, body CreateEmoji;
+        get "/guilds/{guild_id}/emojis/{emoji_id}" => one, 200 Emoji;
+        patch "/guilds/{guild_id}/emojis/{emoji_id}" => patch, 200 Emoji, body PatchEmoji;
+        delete "/guilds/{guild_id}/emojis/{emoji_id}" => delete, 204 NoBody;
     })
 }
 

@@ -11,8 +11,8 @@ use crate::extract::Auth;
 
 pub(super) fn routes() -> super::Routes {
     routes!("Gateway" {
-        get "/gateway" => gateway;
-        get "/gateway/bot" => gateway_bot;
+        get "/gateway" => gateway, 200 GatewayUrl;
+        get "/gateway/bot" => gateway_bot, 200 GatewayBot;
     })
 }
 

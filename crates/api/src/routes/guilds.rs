@@ -12,22 +12,22 @@ use crate::extract::{Auth, Body, ImageBody, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Guilds" {
-        post "/guilds" => create_guild;
-        get "/guilds/{guild_id}" => guild;
-        patch "/guilds/{guild_id}" => patch_guild;
-        delete "/guilds/{guild_id}" => delete_guild;
-        get "/guilds/{guild_id}/channels" => channels;
-        post "/guilds/{guild_id}/channels" => create_channel;
-        patch "/guilds/{guild_id}/channels" => reorder_channels;
-        get "/guilds/{guild_id}/members" => members;
-        get "/guilds/{guild_id}/members/{user_id}" => member;
-        patch "/guilds/{guild_id}/members/{user_id}" => super::moderation::edit_member;
-        delete "/guilds/{guild_id}/members/{user_id}" => super::moderation::kick;
-        put "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => add_role;
-        delete "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => remove_role;
-        get "/guilds/{guild_id}/roles" => roles;
-        post "/guilds/{guild_id}/roles" => create_role;
-        patch "/guilds/{guild_id}/roles" => reorder_roles;
+        post "/guilds" => create_guild, 201 GuildCreate, body CreateGuild;
+        get "/guilds/{guild_id}" => guild, 200 Guild;
+        patch "/guilds/{guild_id}" => patch_guild, 200 Guild, body PatchGuild;
+        delete "/guilds/{guild_id}" => delete_guild, 204 NoBody;
+        get "/guilds/{guild_id}/channels" => channels, 200 Vec<Channel>;
+        post "/guilds/{guild_id}/channels" => create_channel, 201 Channel, body ChannelInput;
+        patch "/guilds/{guild_id}/channels" => reorder_channels, 204 NoBody, body Vec<Position>;
+        get "/guilds/{guild_id}/members" => members, 200 Vec<Member>;
+        get "/guilds/{guild_id}/members/{user_id}" => member, 200 Member;
+        patch "/guilds/{guild_id}/members/{user_id}" => super::moderation::edit_member, 200 Member, body PatchMember;
+        delete "/guilds/{guild_id}/members/{user_id}" => super::moderation::kick, 204 NoBody;
+        put "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => add_role, 204 NoBody;
+        delete "/guilds/{guild_id}/members/{user_id}/roles/{role_id}" => remove_role, 204 NoBody;
+        get "/guilds/{guild_id}/roles" => roles, 200 Vec<Role>;
+        post "/guilds/{guild_id}/roles" => create_role, 200 Role, body RoleInput;
+        patch "/guilds/{guild_id}/roles" => reorder_roles, 200 Vec<Role>, body Vec<Position>;
     })
 }
 

@@ -17,9 +17,9 @@ use crate::extract::{Auth, CarriesFiles, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Interactions" {
-        post "/interactions" => create_interaction;
-        post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback;
-        get "/channels/{channel_id}/application-command-index" => command_index;
+        post "/interactions" => create_interaction, 204 NoBody, form CreateInteraction;
+        post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback, 204 NoBody | 200 Anything, form InteractionCallback;
+        get "/channels/{channel_id}/application-command-index" => command_index, 200 CommandIndex;
     })
 }
 

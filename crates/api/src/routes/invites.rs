@@ -12,11 +12,11 @@ use crate::extract::{Auth, QueryMap};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Invites" {
-        get "/invites/{code}" => invite;
-        post "/invites/{code}" => accept;
-        delete "/invites/{code}" => revoke;
-        get "/guilds/{guild_id}/invites" => guild_invites;
-        get "/channels/{channel_id}/invites" => channel_invites;
+        get "/invites/{code}" => invite, 200 Invite;
+        post "/invites/{code}" => accept, 200 Invite;
+        delete "/invites/{code}" => revoke, 200 Invite;
+        get "/guilds/{guild_id}/invites" => guild_invites, 200 Vec<Invite>;
+        get "/channels/{channel_id}/invites" => channel_invites, 200 Vec<Invite>;
     })
 }
 

@@ -18,14 +18,14 @@ use crate::extract::{Auth, Body, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Messages" {
-        get "/channels/{channel_id}/messages" => history;
-        post "/channels/{channel_id}/messages" => create;
-        post "/channels/{channel_id}/messages/bulk-delete" => bulk_delete;
-        post "/channels/{channel_id}/typing" => typing;
-        get "/channels/{channel_id}/messages/{message_id}" => message;
-        patch "/channels/{channel_id}/messages/{message_id}" => edit;
-        delete "/channels/{channel_id}/messages/{message_id}" => delete;
-        post "/channels/{channel_id}/messages/{message_id}/ack" => ack;
+        get "/channels/{channel_id}/messages" => history, 200 Vec<Message>;
+        post "/channels/{channel_id}/messages" => create, 200 Message, form CreateMessage;
+        post "/channels/{channel_id}/messages/bulk-delete" => bulk_delete, 204 NoBody, body BulkDelete;
+        post "/channels/{channel_id}/typing" => typing, 204 NoBody;
+        get "/channels/{channel_id}/messages/{message_id}" => message, 200 Message;
+        patch "/channels/{channel_id}/messages/{message_id}" => edit, 200 Message, body EditMessage;
+        delete "/channels/{channel_id}/messages/{message_id}" => delete, 204 NoBody;
+        post "/channels/{channel_id}/messages/{message_id}/ack" => ack, 200 AckToken;
     })
 }
 

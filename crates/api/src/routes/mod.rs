@@ -13,26 +13,42 @@ use serde::Serialize;
 use crate::AppState;
 use crate::error::json_response;
 
-/// `routes!("Tag" { get "/path" => handler; ... })`: a [`Routes`] in which
-/// every line is both routed and documented.
+/// `routes!("Tag" { get "/path" => handler, 200 Type; ... })`: a
+/// [`Routes`] in which every line is both routed and documented. Each line
+/// says what the route answers (`200 Channel`, `201 Guild`, `204 NoBody`,
+/// alternatives joined by `|`) and, where it reads one, its body (`body T`
+/// for JSON, `form T` for JSON or multipart with files).
 macro_rules! routes {
-    ($tag:literal { $($method:ident $path:expr => $handler:path;)* }) => {
-        $crate::routes::Routes::new()
+    ($tag:literal { $(
+        $method:ident $path:expr => $handler:path,
+        $($status:literal $answer:ty)|+
+        $(, body $body:ty)? $(, form $form:ty)?;
+    )* }) => {
+        {
+            #[allow(unused_imports)]
+            use $crate::routes::shapes::*;
+            $crate::routes::Routes::new()
             $(.add(
                 $crate::routes::Operation::new(
                     $tag,
                     stringify!($method),
                     $path,
                     stringify!($handler),
-                ),
+                )
+                $(.answers::<$answer>($status))+
+                $(.body::<$body>())?
+                $(.form::<$form>())?,
                 axum::routing::$method($handler),
             ))*
+        }
     };
 }
 
 mod openapi;
+mod shapes;
 
 pub(crate) use openapi::Operation;
+pub(crate) use openapi::{JsonLines, NoBody, PlainText};
 
 mod accounts;
 mod admin;
@@ -88,7 +104,8 @@ impl Routes {
     /// The router, with the document of all its operations (itself
     /// included) at `/openapi.json`.
     fn documented(self) -> Router<Arc<AppState>> {
-        let this = Operation::new("Meta", "get", "/openapi.json", "openapi");
+        let this =
+            Operation::new("Meta", "get", "/openapi.json", "openapi").answers::<OpenApi>(200);
         let mut operations = self.operations;
         operations.push(this.clone());
         let document = openapi::document(&operations);
@@ -100,7 +117,29 @@ impl Routes {
     }
 }
 
+/// The document served at `/openapi.json`: an OpenAPI 3.1 object.
+struct OpenApi;
+
+impl schemars::JsonSchema for OpenApi {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OpenApi".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "required": ["openapi", "info", "paths"],
+            "properties": { "openapi": { "type": "string", "pattern": "^3\\.1\\." } },
+        })
+    }
+}
+
 pub(crate) fn api() -> Router<Arc<AppState>> {
+    table().documented()
+}
+
+/// Every route of the API but the document's own.
+fn table() -> Routes {
     Routes::new()
         .merge(accounts::routes())
         .merge(admin::routes())
@@ -121,7 +160,6 @@ pub(crate) fn api() -> Router<Arc<AppState>> {
         .merge(interactions::routes())
         .merge(notifications::routes())
         .merge(voice::routes())
-        .documented()
 }
 
 /// 200 with a JSON body.
@@ -139,4 +177,17 @@ fn with_status<T: Serialize>(status: StatusCode, value: T) -> Response {
 
 pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A schema name stands for one shape: a type read and written alike,
+    /// or named apart.
+    #[test]
+    fn every_schema_name_has_one_shape() {
+        let (document, conflicts) = super::openapi::document_checked(&super::table().operations);
+        assert_eq!(conflicts, Vec::<String>::new());
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        assert!(schemas.contains_key("Message") && schemas.contains_key("CreateMessage"));
+    }
 }

@@ -13,15 +13,15 @@ use crate::extract::{Auth, Body, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Moderation" {
-        patch "/guilds/{guild_id}/roles/{role_id}" => edit_role;
-        delete "/guilds/{guild_id}/roles/{role_id}" => delete_role;
-        patch "/guilds/{guild_id}/members/@me" => edit_own_nick;
-        get "/guilds/{guild_id}/audit-logs" => audit_log;
-        get "/guilds/{guild_id}/members/search" => search_members;
-        get "/guilds/{guild_id}/bans" => bans;
-        get "/guilds/{guild_id}/bans/{user_id}" => ban;
-        put "/guilds/{guild_id}/bans/{user_id}" => create_ban;
-        delete "/guilds/{guild_id}/bans/{user_id}" => unban;
+        patch "/guilds/{guild_id}/roles/{role_id}" => edit_role, 200 Role, body RoleInput;
+        delete "/guilds/{guild_id}/roles/{role_id}" => delete_role, 204 NoBody;
+        patch "/guilds/{guild_id}/members/@me" => edit_own_nick, 200 Member, body PatchNick;
+        get "/guilds/{guild_id}/audit-logs" => audit_log, 200 AuditLog;
+        get "/guilds/{guild_id}/members/search" => search_members, 200 Vec<Member>;
+        get "/guilds/{guild_id}/bans" => bans, 200 Vec<Ban>;
+        get "/guilds/{guild_id}/bans/{user_id}" => ban, 200 Ban;
+        put "/guilds/{guild_id}/bans/{user_id}" => create_ban, 204 NoBody, body CreateBan;
+        delete "/guilds/{guild_id}/bans/{user_id}" => unban, 204 NoBody;
     })
 }
 

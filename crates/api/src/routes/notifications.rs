@@ -13,10 +13,10 @@ use crate::extract::{Auth, Body, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Notifications" {
-        get "/push/vapid-key" => vapid_key;
-        put "/users/@me/push-subscriptions" => subscribe;
-        delete "/users/@me/push-subscriptions" => unsubscribe;
-        patch "/users/@me/guilds/{guild_id}/settings" => patch_settings;
+        get "/push/vapid-key" => vapid_key, 200 VapidKey;
+        put "/users/@me/push-subscriptions" => subscribe, 204 NoBody, body PushSubscriptionInput;
+        delete "/users/@me/push-subscriptions" => unsubscribe, 204 NoBody, body PushUnsubscribe;
+        patch "/users/@me/guilds/{guild_id}/settings" => patch_settings, 200 GuildSettings, body PatchGuildSettings;
     })
 }
 

@@ -11,12 +11,12 @@ use crate::extract::{Auth, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Pins" {
-        get "/channels/{channel_id}/messages/pins" => list;
-        put "/channels/{channel_id}/messages/pins/{message_id}" => pin;
-        delete "/channels/{channel_id}/messages/pins/{message_id}" => unpin;
-        get "/channels/{channel_id}/pins" => list_deprecated;
-        put "/channels/{channel_id}/pins/{message_id}" => pin;
-        delete "/channels/{channel_id}/pins/{message_id}" => unpin;
+        get "/channels/{channel_id}/messages/pins" => list, 200 PinPage;
+        put "/channels/{channel_id}/messages/pins/{message_id}" => pin, 204 NoBody;
+        delete "/channels/{channel_id}/messages/pins/{message_id}" => unpin, 204 NoBody;
+        get "/channels/{channel_id}/pins" => list_deprecated, 200 Vec<Message>;
+        put "/channels/{channel_id}/pins/{message_id}" => pin, 204 NoBody;
+        delete "/channels/{channel_id}/pins/{message_id}" => unpin, 204 NoBody;
     })
 }
 

@@ -17,9 +17,9 @@ const BASE: &str = "/channels/{channel_id}/polls/{message_id}";
 
 pub(super) fn routes() -> super::Routes {
     routes!("Polls" {
-        put format!("{BASE}/answers/@me") => vote;
-        get format!("{BASE}/answers/{{answer_id}}") => voters;
-        post format!("{BASE}/expire") => expire;
+        put format!("{BASE}/answers/@me") => vote, 204 NoBody, body PollVoteInput;
+        get format!("{BASE}/answers/{{answer_id}}") => voters, 200 PollVoters;
+        post format!("{BASE}/expire") => expire, 200 Message;
     })
 }
 

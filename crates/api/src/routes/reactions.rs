@@ -13,12 +13,12 @@ const BASE: &str = "/channels/{channel_id}/messages/{message_id}/reactions";
 
 pub(super) fn routes() -> super::Routes {
     routes!("Reactions" {
-        delete BASE => clear_all;
-        get format!("{BASE}/{{emoji}}") => users;
-        delete format!("{BASE}/{{emoji}}") => clear_emoji;
-        put format!("{BASE}/{{emoji}}/@me") => add;
-        delete format!("{BASE}/{{emoji}}/@me") => remove_own;
-        delete format!("{BASE}/{{emoji}}/{{user_id}}") => remove_other;
+        delete BASE => clear_all, 204 NoBody;
+        get format!("{BASE}/{{emoji}}") => users, 200 Vec<User>;
+        delete format!("{BASE}/{{emoji}}") => clear_emoji, 204 NoBody;
+        put format!("{BASE}/{{emoji}}/@me") => add, 204 NoBody;
+        delete format!("{BASE}/{{emoji}}/@me") => remove_own, 204 NoBody;
+        delete format!("{BASE}/{{emoji}}/{{user_id}}") => remove_other, 204 NoBody;
     })
 }
 

@@ -17,8 +17,8 @@ const MAX_CONTENT: usize = 1024;
 
 pub(super) fn routes() -> super::Routes {
     routes!("Search" {
-        get "/guilds/{guild_id}/messages/search" => in_guild;
-        get "/channels/{channel_id}/messages/search" => in_channel;
+        get "/guilds/{guild_id}/messages/search" => in_guild, 200 SearchResults | 202 IndexNotReady;
+        get "/channels/{channel_id}/messages/search" => in_channel, 200 SearchResults | 202 IndexNotReady;
     })
 }
 

@@ -15,18 +15,18 @@ const MEMBERS: &str = "/channels/{channel_id}/thread-members";
 
 pub(super) fn routes() -> super::Routes {
     routes!("Threads" {
-        post "/channels/{channel_id}/messages/{message_id}/threads" => start_from_message;
-        post "/channels/{channel_id}/threads" => start;
-        get MEMBERS => members;
-        put format!("{MEMBERS}/@me") => join;
-        delete format!("{MEMBERS}/@me") => leave;
-        get format!("{MEMBERS}/{{user_id}}") => member;
-        put format!("{MEMBERS}/{{user_id}}") => add_member;
-        delete format!("{MEMBERS}/{{user_id}}") => remove_member;
-        get "/guilds/{guild_id}/threads/active" => active;
-        get "/channels/{channel_id}/threads/archived/public" => archived_public;
-        get "/channels/{channel_id}/threads/archived/private" => archived_private;
-        get "/channels/{channel_id}/users/@me/threads/archived/private" => archived_joined;
+        post "/channels/{channel_id}/messages/{message_id}/threads" => start_from_message, 201 Channel, body StartThread;
+        post "/channels/{channel_id}/threads" => start, 201 StartedThread, form StartThread;
+        get MEMBERS => members, 200 Vec<ThreadMember>;
+        put format!("{MEMBERS}/@me") => join, 204 NoBody;
+        delete format!("{MEMBERS}/@me") => leave, 204 NoBody;
+        get format!("{MEMBERS}/{{user_id}}") => member, 200 ThreadMember;
+        put format!("{MEMBERS}/{{user_id}}") => add_member, 204 NoBody;
+        delete format!("{MEMBERS}/{{user_id}}") => remove_member, 204 NoBody;
+        get "/guilds/{guild_id}/threads/active" => active, 200 ThreadList;
+        get "/channels/{channel_id}/threads/archived/public" => archived_public, 200 ThreadList;
+        get "/channels/{channel_id}/threads/archived/private" => archived_private, 200 ThreadList;
+        get "/channels/{channel_id}/users/@me/threads/archived/private" => archived_joined, 200 ThreadList;
     })
 }
 

@@ -11,8 +11,8 @@ use crate::extract::Auth;
 
 pub(super) fn routes() -> super::Routes {
     routes!("Voice" {
-        get "/voice/regions" => regions;
-        get "/guilds/{guild_id}/regions" => guild_regions;
+        get "/voice/regions" => regions, 200 Vec<VoiceRegion>;
+        get "/guilds/{guild_id}/regions" => guild_regions, 200 Vec<VoiceRegion>;
     })
 }
 

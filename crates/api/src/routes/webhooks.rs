@@ -25,21 +25,21 @@ use crate::extract::{Auth, Body, CarriesFiles, ImageBody, MessageForm, QueryMap,
 
 pub(super) fn routes() -> super::Routes {
     routes!("Webhooks" {
-        post "/channels/{channel_id}/webhooks" => create_webhook;
-        get "/channels/{channel_id}/webhooks" => channel_webhooks;
-        get "/guilds/{guild_id}/webhooks" => guild_webhooks;
-        get "/webhooks/{webhook_id}" => get_webhook;
-        patch "/webhooks/{webhook_id}" => modify_webhook;
-        delete "/webhooks/{webhook_id}" => delete_webhook;
-        get "/webhooks/{webhook_id}/{webhook_token}" => get_webhook_with_token;
-        patch "/webhooks/{webhook_id}/{webhook_token}" => modify_webhook_with_token;
-        delete "/webhooks/{webhook_id}/{webhook_token}" => delete_webhook_with_token;
-        post "/webhooks/{webhook_id}/{webhook_token}" => execute_webhook;
-        post "/webhooks/{webhook_id}/{webhook_token}/slack" => execute_slack_webhook;
-        post "/webhooks/{webhook_id}/{webhook_token}/github" => execute_github_webhook;
-        get "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => get_webhook_message;
-        patch "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => edit_webhook_message;
-        delete "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => delete_webhook_message;
+        post "/channels/{channel_id}/webhooks" => create_webhook, 200 Webhook, body CreateWebhook;
+        get "/channels/{channel_id}/webhooks" => channel_webhooks, 200 Vec<Webhook>;
+        get "/guilds/{guild_id}/webhooks" => guild_webhooks, 200 Vec<Webhook>;
+        get "/webhooks/{webhook_id}" => get_webhook, 200 Webhook;
+        patch "/webhooks/{webhook_id}" => modify_webhook, 200 Webhook, body ModifyWebhook;
+        delete "/webhooks/{webhook_id}" => delete_webhook, 204 NoBody;
+        get "/webhooks/{webhook_id}/{webhook_token}" => get_webhook_with_token, 200 Webhook;
+        patch "/webhooks/{webhook_id}/{webhook_token}" => modify_webhook_with_token, 200 Webhook, body ModifyWebhook;
+        delete "/webhooks/{webhook_id}/{webhook_token}" => delete_webhook_with_token, 204 NoBody;
+        post "/webhooks/{webhook_id}/{webhook_token}" => execute_webhook, 200 Message | 204 NoBody, form ExecuteWebhook;
+        post "/webhooks/{webhook_id}/{webhook_token}/slack" => execute_slack_webhook, 200 Message | 200 PlainText, body Anything;
+        post "/webhooks/{webhook_id}/{webhook_token}/github" => execute_github_webhook, 200 Message | 204 NoBody, body Anything;
+        get "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => get_webhook_message, 200 Message;
+        patch "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => edit_webhook_message, 200 Message, form EditMessage;
+        delete "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}" => delete_webhook_message, 204 NoBody;
     })
 }
 

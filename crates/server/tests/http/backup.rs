@@ -126,6 +126,7 @@ async fn a_backup_taken_during_writes_restores_exactly_a_prefix_of_them() {
     let (ok, text) = restore(&dest, restored.path());
     assert!(!ok && text.contains("not empty"), "{text}");
 
+    crate::check_replies();
     let r = TestServer::start_on(BIN, restored, &[]);
     let kept = history(&r, &ada.auth, &channel).await;
     assert!(kept.len() >= acked_before + 5, "{} kept", kept.len());

@@ -788,6 +788,7 @@ async fn a_command_in_the_bots_dm() {
 
 #[tokio::test]
 async fn the_token_is_never_logged() {
+    crate::check_replies();
     let mut s = TestServer::start_logging(env!("CARGO_BIN_EXE_concord"), "trace", &[]);
     let owner = s.register("owner").await;
     let (guild, channel) = s.guild(&owner, "Home").await;

@@ -37,22 +37,31 @@ mod webhooks;
 
 use concord_testkit::TestServer;
 
+/// Every reply in this suite is checked against the OpenAPI document.
+fn check_replies() {
+    concord_testkit::openapi::check_replies();
+}
+
 /// A fresh server with rate limits off: one process, or a cluster taken
 /// node by node when `CONCORD_TEST_NODES` is above 1.
 fn server() -> TestServer {
+    check_replies();
     TestServer::start(env!("CARGO_BIN_EXE_concord"), &[])
 }
 
 fn server_with(args: &[&str]) -> TestServer {
+    check_replies();
     TestServer::start(env!("CARGO_BIN_EXE_concord"), args)
 }
 
 /// One process, always: for tests of its data directory, files, output,
 /// restarts and signals.
 fn single_server() -> TestServer {
+    check_replies();
     TestServer::start_single(env!("CARGO_BIN_EXE_concord"), &[])
 }
 
 fn single_server_with(args: &[&str]) -> TestServer {
+    check_replies();
     TestServer::start_single(env!("CARGO_BIN_EXE_concord"), args)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::server;
 
@@ -94,4 +94,61 @@ async fn every_documented_operation_is_routed() {
         (missing.status, missing.body["code"].clone()),
         (404, 0.into())
     );
+}
+
+/// Every reply of this suite is checked against the document; a reply
+/// that strays from it (an id sent as a number, a required field left
+/// out or null) is caught.
+#[tokio::test]
+async fn replies_are_checked_against_the_document() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, channel) = s.guild(&ada, "checked").await;
+    let path = format!("/channels/{channel}/messages");
+    let sent = s
+        .post(&path, &ada.auth, json!({ "content": "hello" }))
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let document = concord_testkit::openapi::loaded().expect("fetched on the first reply");
+    document.check("POST", &path, &sent);
+
+    let strays = |change: &dyn Fn(&mut Value)| {
+        let mut body = sent.body.clone();
+        change(&mut body);
+        let reply = concord_testkit::Reply {
+            status: sent.status,
+            headers: sent.headers.clone(),
+            body,
+        };
+        let check = || document.check("POST", &path, &reply);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_err()
+    };
+    assert!(
+        strays(&|m| m["id"] = json!(12345)),
+        "a snowflake is a string"
+    );
+    assert!(
+        strays(&|m| m["author"]["id"] = json!(1)),
+        "in nested objects too"
+    );
+    assert!(
+        strays(&|m| m["content"] = Value::Null),
+        "content is never null"
+    );
+    assert!(
+        strays(&|m| drop(m.as_object_mut().unwrap().remove("mentions"))),
+        "mentions is always sent"
+    );
+    assert!(
+        !strays(&|m| m["edited_timestamp"] = Value::Null),
+        "nullable"
+    );
+
+    // A 204 carries no body, and an error is Discord's error object.
+    let typing = s
+        .post(&format!("/channels/{channel}/typing"), &ada.auth, json!({}))
+        .await;
+    assert_eq!(typing.status, 204);
+    let missing = s.get("/channels/1/messages", &ada.auth).await;
+    assert!(missing.status >= 400 && missing.body["code"].is_u64());
 }

@@ -702,6 +702,7 @@ async fn executions_are_limited_per_webhook() {
 
 #[tokio::test]
 async fn the_token_is_never_logged() {
+    crate::check_replies();
     let mut s = TestServer::start_logging(env!("CARGO_BIN_EXE_concord"), "trace", &[]);
     let ada = s.register("ada").await;
     let (_, general) = s.guild(&ada, "Home").await;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::input::nullable;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Register {
     pub username: Option<String>,
     pub global_name: Option<String>,
@@ -18,13 +18,13 @@ pub struct Register {
     pub registration_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Login {
     pub login: String,
     pub password: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchMe {
     pub username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -35,14 +35,14 @@ pub struct PatchMe {
     pub new_password: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateApplication {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchApplication {
     pub description: Option<String>,
     /// Privileged intents the bot may ask for, as Discord's flag bits
@@ -54,7 +54,7 @@ pub struct PatchApplication {
     pub interactions_endpoint_url: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Authorize {
     pub guild_id: Snowflake,
     #[serde(default)]

@@ -23,7 +23,7 @@ fn token_key(token: &str) -> String {
 }
 
 /// What a registration token grants.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 struct Grant {
     #[serde(default)]
     admin: bool,

@@ -12,12 +12,12 @@ use crate::attachments::images::image_edit;
 use crate::error::{check_length, taken};
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TokenResponse {
     pub token: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LoginResponse {
     pub user_id: Snowflake,
     pub token: String,

@@ -11,7 +11,7 @@ use crate::input::nullable;
 
 /// A command as created (`POST`), in a bulk overwrite (`PUT`), or the
 /// fields an edit (`PATCH`) changes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandInput {
     /// In a bulk overwrite: the id the client knows it by (the command of
     /// the same type and name keeps its id in any case).
@@ -113,7 +113,7 @@ impl CommandInput {
 }
 
 /// A command's option, subcommand or group.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OptionInput {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<u8>,
@@ -146,7 +146,7 @@ pub struct OptionInput {
 }
 
 /// One of an option's choices.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChoiceInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -157,13 +157,13 @@ pub struct ChoiceInput {
 }
 
 /// `PUT .../commands/{id}/permissions`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct EditCommandPermissions {
     #[serde(default)]
     pub permissions: Option<Vec<PermissionInput>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct PermissionInput {
     pub id: Snowflake,
     #[serde(rename = "type")]

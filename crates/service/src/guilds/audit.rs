@@ -94,7 +94,7 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AuditLog {
     pub audit_log_entries: Vec<wire::AuditEntry>,
     pub users: Vec<wire::User>,

@@ -7,14 +7,14 @@ use serde::Deserialize;
 
 use crate::input::nullable;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateGuild {
     pub name: String,
     #[serde(default)]
     pub icon: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchGuild {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -30,7 +30,7 @@ pub struct PatchGuild {
     pub owner_id: Option<Snowflake>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct OverwriteInput {
     pub id: Snowflake,
     #[serde(rename = "type")]
@@ -52,7 +52,7 @@ impl OverwriteInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ChannelInput {
     pub name: Option<String>,
     #[serde(rename = "type")]
@@ -79,7 +79,7 @@ pub struct ChannelInput {
     pub icon: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PutOverwrite {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -89,7 +89,7 @@ pub struct PutOverwrite {
     pub deny: Option<Permissions>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct RoleInput {
     pub name: Option<String>,
     pub permissions: Option<Permissions>,
@@ -98,7 +98,7 @@ pub struct RoleInput {
     pub mentionable: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateEmoji {
     pub name: String,
     /// A data URI: `data:image/png;base64,...`.
@@ -106,14 +106,14 @@ pub struct CreateEmoji {
     pub roles: Option<Vec<Snowflake>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PatchEmoji {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub roles: Option<Option<Vec<Snowflake>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateInvite {
     pub max_age: Option<u32>,
     pub max_uses: Option<u32>,
@@ -123,7 +123,7 @@ pub struct CreateInvite {
     pub unique: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchMember {
     #[serde(default, deserialize_with = "nullable")]
     pub nick: Option<Option<String>>,
@@ -138,13 +138,13 @@ pub struct PatchMember {
     pub communication_disabled_until: Option<Option<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchNick {
     #[serde(default, deserialize_with = "nullable")]
     pub nick: Option<Option<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateBan {
     pub delete_message_seconds: Option<u64>,
     /// Deprecated by Discord, still sent by older clients.
@@ -152,7 +152,7 @@ pub struct CreateBan {
 }
 
 /// One entry of a bulk position change (roles or channels).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Position {
     pub id: Snowflake,
     #[serde(default, deserialize_with = "nullable")]

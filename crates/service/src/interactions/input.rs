@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// `POST /interactions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateInteraction {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -23,7 +23,7 @@ pub struct CreateInteraction {
 }
 
 /// `POST /interactions/{id}/{token}/callback`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct InteractionCallback {
     /// Files of a multipart callback (`files[n]`), for the message it
     /// sends or updates.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::input::nullable;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct AllowedMentions {
     pub parse: Option<Vec<String>>,
     pub users: Option<Vec<Snowflake>>,
@@ -15,7 +15,7 @@ pub struct AllowedMentions {
     pub replied_user: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ReferenceInput {
     pub message_id: Snowflake,
     pub channel_id: Option<Snowflake>,
@@ -23,7 +23,7 @@ pub struct ReferenceInput {
     pub fail_if_not_exists: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateMessage {
     /// Files from a multipart request (`files[n]`), not part of the JSON.
     #[serde(skip)]
@@ -44,7 +44,7 @@ pub struct CreateMessage {
 }
 
 /// Discord's poll create request; checked by `polls::create`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PollInput {
     pub question: Option<PollMediaInput>,
     pub answers: Option<Vec<PollAnswerInput>>,
@@ -55,19 +55,19 @@ pub struct PollInput {
     pub layout_type: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PollMediaInput {
     pub text: Option<String>,
     pub emoji: Option<PollEmojiInput>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PollAnswerInput {
     pub poll_media: Option<PollMediaInput>,
 }
 
 /// A custom emoji by `id`, or a unicode one by `name`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PollEmojiInput {
     pub id: Option<Snowflake>,
     pub name: Option<String>,
@@ -75,12 +75,12 @@ pub struct PollEmojiInput {
 
 /// `PUT /channels/{c}/polls/{m}/answers/@me`: the voter's whole vote,
 /// answer ids as strings (as Discord's client sends them) or numbers.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PollVoteInput {
     pub answer_ids: Vec<Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct EditMessage {
     /// Files an edit adds (multipart `files[n]`, where a route takes them:
     /// an interaction's responses), after those the message has.
@@ -97,7 +97,7 @@ pub struct EditMessage {
     pub allowed_mentions: Option<AllowedMentions>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct BulkDelete {
     pub messages: Vec<Snowflake>,
 }

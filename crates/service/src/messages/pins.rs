@@ -14,13 +14,13 @@ use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 /// Discord's cap on pins per channel.
 const MAX_PINS: usize = 250;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PinnedMessage {
     pub pinned_at: String,
     pub message: wire::Message,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PinPage {
     pub items: Vec<PinnedMessage>,
     pub has_more: bool,

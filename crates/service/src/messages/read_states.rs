@@ -15,13 +15,13 @@ use crate::{Caller, Service, ServiceError, ServiceResult};
 const MENTION_SCAN: usize = 100;
 
 /// What an ack answers, as Discord does.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AckToken {
     pub token: Option<String>,
 }
 
 /// One channel's read state as READY gives it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ReadStateEntry {
     /// The channel.
     pub id: Snowflake,

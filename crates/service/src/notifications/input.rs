@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::input::nullable;
 
 /// `PushSubscription.toJSON()` as a browser gives it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PushSubscriptionInput {
     #[serde(default)]
@@ -19,7 +19,7 @@ pub struct PushSubscriptionInput {
     pub keys: Option<PushKeysInput>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PushKeysInput {
     #[serde(default)]
     pub p256dh: Option<String>,
@@ -28,14 +28,14 @@ pub struct PushKeysInput {
 }
 
 /// `DELETE /users/@me/push-subscriptions`: which one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PushUnsubscribe {
     #[serde(default)]
     pub endpoint: Option<String>,
 }
 
 /// `mute_config` as Discord's client sends it.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 pub struct MuteConfigInput {
     /// ISO 8601; `null`: until unmuted.
     #[serde(default)]
@@ -43,7 +43,7 @@ pub struct MuteConfigInput {
 }
 
 /// One channel's part of a settings PATCH.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ChannelOverrideInput {
     #[serde(default)]
     pub message_notifications: Option<u8>,
@@ -54,7 +54,7 @@ pub struct ChannelOverrideInput {
 }
 
 /// `PATCH /users/@me/guilds/{guild}/settings`: what changes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PatchGuildSettings {
     #[serde(default)]
     pub message_notifications: Option<u8>,

@@ -14,7 +14,7 @@ use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 pub const SUBSCRIPTIONS_MAX: usize = 10;
 
 /// `GET /push/vapid-key`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct VapidKey {
     /// base64url of the uncompressed P-256 point: a browser's
     /// `applicationServerKey`.

@@ -16,7 +16,7 @@ use crate::{FormErrors, Service, ServiceError, ServiceResult};
 const SCAN_PAGE: usize = 1_000;
 
 /// A user as an administrator sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AdminUser {
     pub id: Snowflake,
     pub username: String,
@@ -42,14 +42,14 @@ impl From<&User> for AdminUser {
 }
 
 /// An account with the password it was given, shown once when generated.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Credentials {
     pub user: AdminUser,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AdminGuild {
     pub id: Snowflake,
     pub name: String,
@@ -58,7 +58,7 @@ pub struct AdminGuild {
 }
 
 /// Instance-wide counts.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub users: u64,
     pub bots: u64,

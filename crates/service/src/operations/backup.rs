@@ -23,7 +23,7 @@ pub const ATTACHMENTS_DIR: &str = "attachments";
 pub const CONFIG_FILE: &str = "concord.toml";
 
 /// What a finished backup holds; written as its manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackupSummary {
     pub format: u32,
     pub concord_version: String,
@@ -38,7 +38,7 @@ pub struct BackupSummary {
 }
 
 /// Reported as a backup goes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum BackupProgress {
     Search,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `POST /admin/users`: the password is generated when left out.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AdminCreateUser {
     pub username: String,
     pub email: Option<String>,
@@ -13,14 +13,14 @@ pub struct AdminCreateUser {
 }
 
 /// `PATCH /admin/users/{user}`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct AdminPatchUser {
     pub disabled: Option<bool>,
     pub admin: Option<bool>,
 }
 
 /// `POST /admin/users/{user}/password`: generated when left out.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct AdminResetPassword {
     pub password: Option<String>,
 }

@@ -325,7 +325,7 @@ pub async fn feed(
 pub type SearchRequest = SearchQuery;
 
 /// One result: the message as it is now, marked as a hit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SearchHit {
     #[serde(flatten)]
     pub message: wire::Message,
@@ -333,7 +333,7 @@ pub struct SearchHit {
 }
 
 /// Discord's search response: each result wrapped in a one-element array.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SearchResults {
     pub total_results: usize,
     pub messages: Vec<[SearchHit; 1]>,

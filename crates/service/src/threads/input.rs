@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::messages::CreateMessage;
 
 /// `POST /channels/{c}/threads` and `.../messages/{m}/threads`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct StartThread {
     pub name: Option<String>,
     pub auto_archive_duration: Option<u32>,

@@ -12,7 +12,7 @@ use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult,
 use concord_model::event::EventKind;
 
 /// Threads with the caller's memberships among them, as the list routes answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ThreadList {
     pub threads: Vec<wire::Channel>,
     pub members: Vec<wire::ThreadMember>,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{Caller, Service, ServiceResult};
 
 /// Discord's voice region object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VoiceRegion {
     pub id: &'static str,
     pub name: &'static str,

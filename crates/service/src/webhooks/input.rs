@@ -9,14 +9,14 @@ use crate::attachments::Upload;
 use crate::input::nullable;
 use crate::messages::{AllowedMentions, CreateMessage, PollInput};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateWebhook {
     pub name: String,
     /// An image data URI.
     pub avatar: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ModifyWebhook {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -26,7 +26,7 @@ pub struct ModifyWebhook {
 }
 
 /// `POST /webhooks/{id}/{token}`: a message, and who it shows as.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ExecuteWebhook {
     /// Files from a multipart request (`files[n]`), not part of the JSON.
     #[serde(skip)]
