@@ -1019,11 +1019,6 @@ async function main() {
         const shown = await reg?.getNotifications();
         return shown?.some((n) => n.title === 'alice in #general' && n.body === 'Lunch is ready' && n.data?.path?.startsWith('/channels/'));
       }, null, 'the notification is shown');
-      // Turned off: the server forgets the subscription (a second delete would be refused).
-      const dropped = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'DELETE');
-      await bob.getByTestId('push-toggle').uncheck();
-      check((await dropped).status() === 204, 'the subscription dropped on the server');
-      await bob.getByTestId('theme-light').check();
       await bob.keyboard.press('Escape');
       await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
       // A click on the notification brings the open tab to the message's
@@ -1035,10 +1030,20 @@ async function main() {
       check(worker, 'the service worker runs');
       await worker.evaluate(async () => {
         const [notification] = await self.registration.getNotifications();
+        if (!notification) throw new Error('no notification is shown');
         self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
       });
       await bob.waitForURL(`**/channels/${ids.guild}/${ids.general}`, { timeout: T });
       await until(bob, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#general', null, 'the click opened #general');
+      await bob.getByTestId('user-settings').click();
+      await visible(bob.getByTestId('user-settings-dialog'), 'settings open again');
+      // Turned off: the server forgets the subscription (a second delete would be refused).
+      const dropped = bob.waitForResponse((r) => r.url().endsWith('/users/@me/push-subscriptions') && r.request().method() === 'DELETE');
+      await bob.getByTestId('push-toggle').uncheck();
+      check((await dropped).status() === 204, 'the subscription dropped on the server');
+      await bob.getByTestId('theme-light').check();
+      await bob.keyboard.press('Escape');
+      await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
     });
 
     await step('profile: display name, a password change that keeps this session', async () => {
@@ -1158,6 +1163,9 @@ async function main() {
     });
 
     await step('the README\'s picture: a conversation in a guild of its own', async () => {
+      // The test images of the steps before are no one's real face.
+      await http(alice, 'PATCH', '/users/@me', { avatar: null });
+      await http(alice, 'PATCH', `/guilds/${ids.guild}`, { icon: null });
       const guild = await http(alice, 'POST', '/guilds', { name: SCENE.guild });
       const general = (await http(alice, 'GET', `/guilds/${guild.id}/channels`)).find((c) => c.name === 'general');
       const made = {};
