@@ -9,7 +9,8 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 
@@ -19,32 +20,52 @@ const KEYWORD = 'concord-picture';
 
 export const SCENE = JSON.parse(readFileSync(join(ROOT, 'tests/web/readme-scene.json'), 'utf8'));
 
-/** A hash of the scene and of every file under web/, in a stable order. */
-export function fingerprint() {
-  const hash = createHash('sha256').update(JSON.stringify(SCENE));
+/**
+ * The files of the web client: those git tracks under web/ (so that an
+ * editor's stray files change nothing), or every file there outside git.
+ */
+function webFiles() {
+  const tracked = spawnSync('git', ['ls-files', '-z', 'web'], { cwd: ROOT, encoding: 'utf8' });
+  if (tracked.status === 0 && tracked.stdout) return tracked.stdout.split('\0').filter(Boolean);
+  const found = [];
   const walk = (dir) => {
-    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const entry of entries) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else hash.update(relative(ROOT, path)).update('\0').update(readFileSync(path));
+      else found.push(relative(ROOT, path).split(sep).join('/'));
     }
   };
   walk(join(ROOT, 'web'));
+  return found;
+}
+
+/** A hash of the scene and of every file of the web client, in path order. */
+export function fingerprint() {
+  const hash = createHash('sha256').update(JSON.stringify(SCENE));
+  for (const path of webFiles().sort()) hash.update(path).update('\0').update(readFileSync(join(ROOT, path)));
   return hash.digest('hex');
 }
 
-/** `png` with a tEXt chunk `keyword`=`text` before its IEND chunk. */
+/** `png` with a tEXt chunk `keyword`=`text` (in place of one it had) before its IEND chunk. */
 export function withText(png, keyword, text) {
+  const chunks = [];
+  for (let at = 8; at + 12 <= png.length; ) {
+    const length = png.readUInt32BE(at);
+    const chunk = png.subarray(at, at + 12 + length);
+    const type = png.toString('latin1', at + 4, at + 8);
+    const data = png.subarray(at + 8, at + 8 + length);
+    const named = type === 'tEXt' && data.toString('latin1', 0, data.indexOf(0)) === keyword;
+    if (!named && type !== 'IEND') chunks.push(chunk);
+    at += 12 + length;
+  }
   const data = Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]);
   const type = Buffer.from('tEXt', 'latin1');
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
   const sum = Buffer.alloc(4);
   sum.writeUInt32BE(crc32(Buffer.concat([type, data])));
-  // IEND, the last chunk, has no data: 12 bytes.
-  const end = png.length - 12;
-  return Buffer.concat([png.subarray(0, end), length, type, data, sum, png.subarray(end)]);
+  const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+  return Buffer.concat([png.subarray(0, 8), ...chunks, length, type, data, sum, iend]);
 }
 
 /** The text of `png`'s tEXt chunk `keyword`, or null. */

@@ -89,6 +89,10 @@ pub fn router(state: Arc<AppState>, extra: Router) -> Router {
         .route("/avatars/{user_id}/{file}", get(routes::images::avatar))
         .route("/icons/{guild_id}/{file}", get(routes::images::icon))
         .route(
+            "/channel-icons/{channel_id}/{file}",
+            get(routes::images::channel_icon),
+        )
+        .route(
             "/attachments/{channel_id}/{attachment_id}/{filename}",
             get(routes::messages::attachment),
         )

@@ -53,6 +53,8 @@ pub const WEBHOOK_FORUM_THREAD_REQUIRED: u32 = 220001;
 pub const WEBHOOK_FORUM_THREAD_AND_NAME: u32 = 220002;
 /// `thread_name` given to a webhook of a channel that is no forum.
 pub const WEBHOOK_THREAD_NOT_IN_FORUM: u32 = 220003;
+/// A forum's webhook executed through the Slack or GitHub route.
+pub const WEBHOOK_SERVICE_IN_FORUM: u32 = 220004;
 pub const POLL_EXPIRED: u32 = 520001;
 pub const POLL_CHANNEL_TYPE_INVALID: u32 = 520002;
 pub const POLL_NOT_EDITABLE: u32 = 520003;
@@ -115,6 +117,7 @@ pub fn message(code: u32) -> &'static str {
             "Webhooks posted to forum channels cannot have both a thread_name and thread_id"
         }
         WEBHOOK_THREAD_NOT_IN_FORUM => "Webhooks can only create threads in forum channels",
+        WEBHOOK_SERVICE_IN_FORUM => "Webhook services cannot be used with forum channels",
         POLL_EXPIRED => "Poll expired",
         POLL_CHANNEL_TYPE_INVALID => "Invalid channel type for poll creation",
         POLL_NOT_EDITABLE => "Cannot edit a poll message",

@@ -87,6 +87,12 @@ impl Images for Webhook {
     }
 }
 
+impl Images for Channel {
+    fn image_blob(&self) -> Option<&str> {
+        self.icon_blob.as_deref()
+    }
+}
+
 /// A bot application. Its id is its bot user's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Application {
@@ -272,6 +278,9 @@ pub struct Channel {
     /// Group DMs: the icon its participants set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// The blob holding that icon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_blob: Option<String>,
     /// Threads only: their state and counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadState>,
@@ -358,6 +367,7 @@ impl Channel {
             recipients: Vec::new(),
             owner_id: None,
             icon: None,
+            icon_blob: None,
             thread: None,
         }
     }

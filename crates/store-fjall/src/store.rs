@@ -415,8 +415,25 @@ impl FjallStore {
         Ok(freed)
     }
 
+    /// A group DM's icon reference, moved with its record: only private
+    /// channels have icons, so only their writes read the stored record.
+    fn stage_channel_icon(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
+        if !channel.is_private() {
+            return Ok(());
+        }
+        let old = Self::get::<Channel>(&self.t.channel, keys::id(channel.id))?;
+        let old = old.as_ref().map(|c| c as &dyn Images);
+        self.stage_image(batch, channel.id, old, Some(channel))
+    }
+
     /// Stages a channel's record (encoded as `value`) and its guild index entry.
-    fn stage_channel(&self, batch: &mut WriteBatch, channel: &Channel, value: Vec<u8>) {
+    fn stage_channel(
+        &self,
+        batch: &mut WriteBatch,
+        channel: &Channel,
+        value: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.stage_channel_icon(batch, channel)?;
         batch.insert(&self.t.channel, keys::id(channel.id), value);
         if let Some(g) = channel.guild_id {
             batch.insert(
@@ -425,9 +442,11 @@ impl FjallStore {
                 [],
             );
         }
+        Ok(())
     }
 
     fn stage_channel_removal(&self, batch: &mut WriteBatch, channel: &Channel) -> StoreResult<()> {
+        self.stage_image(batch, channel.id, Some(channel), None)?;
         batch.remove(&self.t.channel, keys::id(channel.id));
         if let Some(g) = channel.guild_id {
             batch.remove(
@@ -853,7 +872,7 @@ impl ChannelStore for FjallStore {
     async fn put_channel(&self, channel: &Channel) -> StoreResult<()> {
         let value = encode(channel)?;
         self.write(|b| {
-            self.stage_channel(b, channel, value);
+            self.stage_channel(b, channel, value)?;
             Ok(())
         })
         .await
@@ -869,7 +888,7 @@ impl ChannelStore for FjallStore {
             created = !self.t.channel.contains_key(key).map_err(backend)?
                 && !self.t.purge.contains_key(key).map_err(backend)?;
             if created {
-                self.stage_channel(b, channel, value);
+                self.stage_channel(b, channel, value)?;
             }
             Ok(())
         })
@@ -891,7 +910,7 @@ impl ChannelStore for FjallStore {
                 return Ok(());
             };
             if update.apply(&mut thread) {
-                self.stage_channel(b, &thread, encode(&thread)?);
+                self.stage_channel(b, &thread, encode(&thread)?)?;
                 updated = Some(thread);
             }
             Ok(())
@@ -912,7 +931,7 @@ impl ChannelStore for FjallStore {
                 .contains_key(keys::id(channel.id))
                 .map_err(backend)?;
             if exists {
-                self.stage_channel(b, channel, value);
+                self.stage_channel(b, channel, value)?;
             }
             Ok(())
         })
@@ -983,7 +1002,7 @@ impl ThreadMemberStore for FjallStore {
                 state.member_count = state.member_count.saturating_add(1);
             }
             b.insert(&self.t.thread_member, key, value);
-            self.stage_channel(b, &thread, encode(&thread)?);
+            self.stage_channel(b, &thread, encode(&thread)?)?;
             updated = Some(thread);
             Ok(())
         })
@@ -1010,7 +1029,7 @@ impl ThreadMemberStore for FjallStore {
             if let Some(state) = thread.thread.as_mut() {
                 state.member_count = state.member_count.saturating_sub(1);
             }
-            self.stage_channel(b, &thread, encode(&thread)?);
+            self.stage_channel(b, &thread, encode(&thread)?)?;
             updated = Some(thread);
             Ok(())
         })
@@ -1536,6 +1555,7 @@ impl PrivateChannelStore for FjallStore {
     async fn create_private_channel(&self, channel: &Channel) -> StoreResult<()> {
         let value = encode(channel)?;
         self.write(|b| {
+            self.stage_channel_icon(b, channel)?;
             b.insert(&self.t.channel, keys::id(channel.id), value);
             for user in &channel.recipients {
                 b.insert(
@@ -1566,6 +1586,7 @@ impl PrivateChannelStore for FjallStore {
     ) -> StoreResult<()> {
         let value = encode(channel)?;
         self.write(|b| {
+            self.stage_channel_icon(b, channel)?;
             b.insert(&self.t.channel, keys::id(channel.id), value);
             for user in removed {
                 let key = keys::pair(user.get(), channel.id.get());

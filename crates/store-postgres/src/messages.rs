@@ -631,7 +631,7 @@ impl AttachmentStore for PgStore {
 
     async fn blob_referenced(&self, sha256: &str) -> StoreResult<bool> {
         // An image is referred to by the rows naming it, through the
-        // indexes of migration 0006 (their predicates repeated, so the
+        // indexes of migrations 0006 and 0008 (their predicates repeated, so the
         // planner takes them).
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM blob_refs WHERE sha256 = $1 AND count > 0)
@@ -640,7 +640,9 @@ impl AttachmentStore for PgStore {
                  OR EXISTS (SELECT 1 FROM guilds
                             WHERE record ? 'icon_blob' AND record->>'icon_blob' = $1)
                  OR EXISTS (SELECT 1 FROM webhooks
-                            WHERE record ? 'avatar_blob' AND record->>'avatar_blob' = $1)",
+                            WHERE record ? 'avatar_blob' AND record->>'avatar_blob' = $1)
+                 OR EXISTS (SELECT 1 FROM channels
+                            WHERE record ? 'icon_blob' AND record->>'icon_blob' = $1)",
         )
         .bind(sha256)
         .fetch_one(&self.pool)

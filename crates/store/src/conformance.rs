@@ -1174,6 +1174,28 @@ pub async fn images_keep_their_blobs(store: &dyn Store) {
         !referenced("dd").await && !referenced("ff").await,
         "a deleted guild's icon and webhooks show nothing"
     );
+
+    // A group DM's icon, set by an edit of its channel, then by one of
+    // its recipients.
+    let mut group = Channel::private(
+        Snowflake(200),
+        channel_type::GROUP_DM,
+        vec![Snowflake(1), Snowflake(2)],
+    );
+    store.create_private_channel(&group).await.unwrap();
+    group.icon_blob = Some("77".into());
+    assert!(store.update_channel(&group).await.unwrap());
+    assert!(referenced("77").await);
+    group.icon_blob = Some("88".into());
+    group.recipients.pop();
+    store
+        .update_private_channel(&group, &[Snowflake(2)])
+        .await
+        .unwrap();
+    assert!(!referenced("77").await && referenced("88").await);
+    group.icon_blob = None;
+    assert!(store.update_channel(&group).await.unwrap());
+    assert!(!referenced("88").await, "removed");
 }
 
 pub async fn meta(store: &dyn Store) {

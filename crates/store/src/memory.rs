@@ -1240,7 +1240,8 @@ impl crate::AttachmentStore for MemoryStore {
         Ok(inner.blob_refs.contains_key(sha256)
             || inner.users.values().any(|u| shows(u))
             || inner.guilds.values().any(|g| shows(g))
-            || inner.webhooks.values().any(|w| shows(w)))
+            || inner.webhooks.values().any(|w| shows(w))
+            || inner.channels.values().any(|c| shows(c)))
     }
 
     async fn delete_attachments(&self, ids: &[Snowflake]) -> StoreResult<Vec<String>> {

@@ -1,4 +1,4 @@
-//! Avatars and icons at Discord's CDN paths, at the root of the server
+//! Avatars, guild icons and group DM icons at Discord's CDN paths, at the root of the server
 //! (where a client library's asset base URL points): public, since their
 //! hashes are in every user and guild object, and cached for good, since
 //! a hash names its content.
@@ -38,6 +38,17 @@ pub(crate) async fn icon(
         return Ok(not_found());
     };
     serve(state.service.icon_image(guild, hash).await)
+}
+
+/// `GET /channel-icons/{channel_id}/{hash}.{ext}`: a group DM's icon.
+pub(crate) async fn channel_icon(
+    state: State,
+    Path((channel, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let Some((channel, hash)) = asked(&channel, &file) else {
+        return Ok(not_found());
+    };
+    serve(state.service.channel_icon_image(channel, hash).await)
 }
 
 /// The id and hash of a path, if it is one an image can have.

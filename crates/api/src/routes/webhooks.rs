@@ -66,6 +66,15 @@ fn options(query: &QueryMap) -> ApiResult<ExecuteOptions> {
     Ok(ExecuteOptions {
         wait: query.flag("wait")?,
         thread_id: query.id("thread_id")?,
+        service: false,
+    })
+}
+
+/// The options of the Slack and GitHub routes.
+fn service_options(query: &QueryMap) -> ApiResult<ExecuteOptions> {
+    Ok(ExecuteOptions {
+        service: true,
+        ..options(query)?
     })
 }
 
@@ -188,7 +197,7 @@ async fn execute_slack_webhook(
     query: QueryMap,
     Body(body): Body<Value>,
 ) -> ApiResult<Response> {
-    let (id, options) = (webhook_id(&w)?, options(&query)?);
+    let (id, options) = (webhook_id(&w)?, service_options(&query)?);
     let input = slack_message(&body);
     let message = state
         .service
@@ -209,7 +218,7 @@ async fn execute_github_webhook(
     headers: HeaderMap,
     Body(body): Body<Value>,
 ) -> ApiResult<Response> {
-    let (id, options) = (webhook_id(&w)?, options(&query)?);
+    let (id, options) = (webhook_id(&w)?, service_options(&query)?);
     let event = headers
         .get("x-github-event")
         .and_then(|v| v.to_str().ok())

@@ -13,20 +13,20 @@ use crate::attachments::{blob_files, send_files};
 use crate::{server, single_server};
 
 /// A 3×2 red PNG.
-const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg==";
+pub(crate) const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAEElEQVR4nGP4z8AAQQxwFgBB0gX7h/C5SAAAAABJRU5ErkJggg==";
 /// A 1×1 GIF.
 const GIF: &str = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==";
 
-fn uri(kind: &str, base64: &str) -> String {
+pub(crate) fn uri(kind: &str, base64: &str) -> String {
     format!("data:{kind};base64,{base64}")
 }
 
-fn bytes(base64: &str) -> Vec<u8> {
+pub(crate) fn bytes(base64: &str) -> Vec<u8> {
     STANDARD.decode(base64).unwrap()
 }
 
 /// Status, content type, cache policy and bytes of a path at the root.
-async fn fetch(s: &TestServer, path: &str) -> (u16, String, String, Vec<u8>) {
+pub(crate) async fn fetch(s: &TestServer, path: &str) -> (u16, String, String, Vec<u8>) {
     let reply = reqwest::get(s.url(path)).await.unwrap();
     let header = |name: &str| {
         reply

@@ -4,7 +4,7 @@
 use concord_testkit::{Account, TestServer};
 use serde_json::{Value, json};
 
-use crate::server;
+use crate::{images, server};
 
 async fn open_dm(s: &TestServer, who: &Account, with: &Account) -> Value {
     let reply = s
@@ -407,7 +407,7 @@ async fn a_group_dm_is_renamed_and_given_an_icon_by_its_participants() {
         )
         .await;
     let id = group.body["id"].as_str().unwrap().to_owned();
-    let icon = "data:image/png;base64,iVBORw0KGgo=";
+    let icon = images::uri("image/png", images::PNG);
     let renamed = s
         .patch(
             &format!("/channels/{id}"),
@@ -417,7 +417,24 @@ async fn a_group_dm_is_renamed_and_given_an_icon_by_its_participants() {
         .await;
     assert_eq!(renamed.status, 200, "{:?}", renamed.body);
     assert_eq!(renamed.body["name"], "weekend plans");
-    assert!(renamed.body["icon"].is_string());
+    // A hash, as guild icons have, naming the image at Discord's CDN path.
+    let hash = renamed.body["icon"].as_str().unwrap().to_owned();
+    assert!(
+        hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hash}"
+    );
+    let path = format!("/channel-icons/{id}/{hash}.png");
+    let (status, kind, _, served) = images::fetch(&s, &path).await;
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+    assert_eq!(served, images::bytes(images::PNG));
+    let bad = s
+        .patch(
+            &format!("/channels/{id}"),
+            &ada.auth,
+            json!({ "icon": "https://example.com/a.png" }),
+        )
+        .await;
+    assert_eq!(bad.body["code"], 50035, "{:?}", bad.body);
     // Any participant may, as on Discord; others see the change.
     let by_bob = s
         .patch(
@@ -430,6 +447,7 @@ async fn a_group_dm_is_renamed_and_given_an_icon_by_its_participants() {
     let seen = s.get(&format!("/channels/{id}"), &cat.auth).await;
     assert_eq!(seen.body["name"], "weekend plans");
     assert_eq!(seen.body["icon"], json!(null));
+    assert_eq!(images::fetch(&s, &path).await.0, 404, "no longer its icon");
     let long = s
         .patch(
             &format!("/channels/{id}"),

@@ -555,6 +555,20 @@ async fn a_forums_webhook_posts_into_its_posts() {
     )
     .await;
     assert_eq!(code(&not_forum), (400, json!(220003)));
+
+    // A service's format (Slack, GitHub) cannot post into a forum at all.
+    let slack = execute(&s, &format!("{path}/slack"), json!({ "text": "x" })).await;
+    assert_eq!(code(&slack), (400, json!(220004)));
+    let github = s
+        .request_with(
+            "POST",
+            &format!("{path}/github?thread_id={post}"),
+            None,
+            Some(json!({ "action": "started", "repository": { "full_name": "o/r" } })),
+            &[("x-github-event", "watch")],
+        )
+        .await;
+    assert_eq!(code(&github), (400, json!(220004)));
 }
 
 #[tokio::test]

@@ -295,6 +295,19 @@ impl Service {
         self.shown_image(blob, codes::UNKNOWN_GUILD).await
     }
 
+    /// A group DM's icon (`/channel-icons/{channel_id}/{hash}`).
+    pub async fn channel_icon_image(
+        &self,
+        channel_id: Snowflake,
+        hash: &str,
+    ) -> ServiceResult<ImageFile> {
+        let blob = match self.store.channel(channel_id).await? {
+            Some(channel) if channel.is_private() => shown(channel.icon, channel.icon_blob, hash),
+            _ => None,
+        };
+        self.shown_image(blob, codes::UNKNOWN_CHANNEL).await
+    }
+
     async fn shown_image(&self, blob: Option<String>, code: u32) -> ServiceResult<ImageFile> {
         let unknown = ServiceError::NotFound(code);
         match blob {

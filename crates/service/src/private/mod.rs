@@ -14,6 +14,7 @@ use concord_model::event::{Audience, EventKind};
 use concord_model::records::{Channel, channel_type};
 use concord_model::{Snowflake, codes, limits, wire};
 
+use crate::attachments::images::image_edit;
 use crate::error::check_length;
 use crate::guilds::input::ChannelInput;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
@@ -186,11 +187,15 @@ impl Service {
             check_length(&mut errors, "name", &name, 0, max);
             changed.name = name;
         }
-        if let Some(icon) = input.icon {
-            changed.icon = icon;
-        }
+        let icon = image_edit("icon", input.icon, &mut errors);
         errors.into_result()?;
+        let icon = self.stage_image(icon).await?;
+        if let Some(staged) = &icon {
+            staged.apply(&mut changed.icon, &mut changed.icon_blob);
+        }
         self.update_channel(&changed).await?;
+        self.settle_image(icon, channel.icon_blob.as_deref())
+            .await?;
         for user in &changed.recipients {
             let view = self.private_channel_wire(&changed, *user).await?;
             self.publish(

@@ -53,6 +53,11 @@ impl Service {
         let thread_name = input.thread_name.clone();
         let view = self.webhook_view(&webhook, options.thread_id).await?;
         let forum = view.channel.kind == channel_type::GUILD_FORUM;
+        // A service's format posts into no forum, not even into one of its
+        // posts (`thread_id`), as Discord's do.
+        if options.service && self.webhook_in_forum(&webhook).await? {
+            return Err(ServiceError::BadRequest(codes::WEBHOOK_SERVICE_IN_FORUM));
+        }
         // A forum holds posts alone: a message goes into one of them, or
         // starts one.
         let code = match (&thread_name, options.thread_id) {
@@ -107,6 +112,11 @@ impl Service {
             }
         };
         Ok(options.wait.then_some(out))
+    }
+
+    async fn webhook_in_forum(&self, webhook: &Webhook) -> ServiceResult<bool> {
+        let channel = self.store.channel(webhook.channel_id).await?;
+        Ok(channel.is_some_and(|c| c.kind == channel_type::GUILD_FORUM))
     }
 
     /// `GET /webhooks/{id}/{token}/messages/{message_id}`.

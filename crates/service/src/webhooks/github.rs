@@ -1,6 +1,8 @@
 //! `POST /webhooks/{id}/{token}/github`: GitHub's webhook deliveries
-//! turned into the embeds Discord posts for them, each naming the
-//! repository (`[owner/repo] ...`). Events it does not show (a `ping`,
+//! (push, issues and their comments, pull requests, their reviews and
+//! review comments, releases, branches and tags made or deleted, forks,
+//! stars, commit comments) turned into the embeds Discord posts for them,
+//! each naming the repository (`[owner/repo] ...`). Events it does not show (a `ping`,
 //! an action it does not announce) post nothing, as Discord's.
 
 use serde_json::{Value, json};
@@ -169,13 +171,92 @@ pub fn github_message(event: &str, payload: &Value) -> Option<ExecuteWebhook> {
                 RELEASE,
             )
         }
-        // `ping` (sent when the hook is set up) and everything else.
-        _ => return None,
+        _ => repository_event(event, action, repo, payload)?,
     };
     Some(ExecuteWebhook {
         embeds: Some(vec![embed]),
         ..ExecuteWebhook::default()
     })
+}
+
+/// The events about the repository itself and reviews: branches and tags
+/// made and deleted, forks, stars, commit comments and pull request
+/// reviews. `None` for `ping` (sent when the hook is set up) and every
+/// other event or action.
+fn repository_event(event: &str, action: &str, repo: &str, payload: &Value) -> Option<Value> {
+    let url = text(payload, "/repository/html_url");
+    let (heading, url, body, color) = match event {
+        "create" | "delete" => {
+            let kind = match text(payload, "/ref_type") {
+                "branch" => "branch",
+                "tag" => "tag",
+                _ => return None,
+            };
+            let name = text(payload, "/ref");
+            let heading = match event {
+                "create" => format!("[{repo}] New {kind} created: {name}"),
+                _ => format!("[{repo}] {} deleted: {name}", capitalized(kind)),
+            };
+            (
+                heading,
+                url,
+                None,
+                if event == "create" { PUSH } else { CLOSED },
+            )
+        }
+        "fork" => {
+            let fork = text(payload, "/forkee/full_name");
+            let heading = format!("[{repo}] Fork created: {fork}");
+            (heading, text(payload, "/forkee/html_url"), None, PUSH)
+        }
+        "watch" if action == "started" => (format!("[{repo}] New star added"), url, None, PUSH),
+        "commit_comment" if action == "created" => {
+            let id = text(payload, "/comment/commit_id");
+            let short = id.get(..7).unwrap_or(id);
+            let heading = format!("[{repo}] New comment on commit `{short}`");
+            let body = text(payload, "/comment/body").to_owned();
+            (
+                heading,
+                text(payload, "/comment/html_url"),
+                Some(body),
+                COMMENT,
+            )
+        }
+        "pull_request_review" if action == "submitted" => {
+            let number = payload.pointer("/pull_request/number")?;
+            let title = text(payload, "/pull_request/title");
+            let heading = format!("[{repo}] Pull request review submitted: #{number} {title}");
+            let body = text(payload, "/review/body").to_owned();
+            (
+                heading,
+                text(payload, "/review/html_url"),
+                Some(body),
+                COMMENT,
+            )
+        }
+        "pull_request_review_comment" if action == "created" => {
+            let number = payload.pointer("/pull_request/number")?;
+            let title = text(payload, "/pull_request/title");
+            let heading = format!("[{repo}] New review comment on pull request #{number}: {title}");
+            let body = text(payload, "/comment/body").to_owned();
+            (
+                heading,
+                text(payload, "/comment/html_url"),
+                Some(body),
+                COMMENT,
+            )
+        }
+        _ => return None,
+    };
+    Some(embed(payload, heading, url, body, color))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -251,12 +332,54 @@ mod tests {
                 base(json!({"action": "published", "release": {"tag_name": "v1.0"}})),
                 "[o/r] New release published: v1.0",
             ),
+            (
+                "create",
+                base(json!({"ref": "topic", "ref_type": "branch"})),
+                "[o/r] New branch created: topic",
+            ),
+            (
+                "delete",
+                base(json!({"ref": "v0.9", "ref_type": "tag"})),
+                "[o/r] Tag deleted: v0.9",
+            ),
+            (
+                "fork",
+                base(json!({"forkee": {"full_name": "bob/r"}})),
+                "[o/r] Fork created: bob/r",
+            ),
+            (
+                "watch",
+                base(json!({"action": "started"})),
+                "[o/r] New star added",
+            ),
+            (
+                "commit_comment",
+                base(
+                    json!({"action": "created", "comment": {"commit_id": "0123456789", "body": "nice"}}),
+                ),
+                "[o/r] New comment on commit `0123456`",
+            ),
+            (
+                "pull_request_review",
+                base(
+                    json!({"action": "submitted", "pull_request": {"number": 8, "title": "Fix"}, "review": {"body": "ok"}}),
+                ),
+                "[o/r] Pull request review submitted: #8 Fix",
+            ),
+            (
+                "pull_request_review_comment",
+                base(
+                    json!({"action": "created", "pull_request": {"number": 8, "title": "Fix"}, "comment": {"body": "nit"}}),
+                ),
+                "[o/r] New review comment on pull request #8: Fix",
+            ),
         ];
         for (event, payload, expected) in cases {
             let message = github_message(event, &payload).unwrap();
             assert_eq!(title(&message), expected);
         }
         assert!(github_message("ping", &base(json!({"zen": "Keep it simple."}))).is_none());
+        assert!(github_message("watch", &base(json!({"action": "deleted"}))).is_none());
         assert!(
             github_message(
                 "issues",

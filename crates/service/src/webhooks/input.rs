@@ -72,4 +72,7 @@ pub struct ExecuteOptions {
     pub wait: bool,
     /// A thread of the webhook's channel to post in.
     pub thread_id: Option<Snowflake>,
+    /// Posted through a service's format (the Slack and GitHub routes),
+    /// which a forum refuses, as Discord's do.
+    pub service: bool,
 }
