@@ -296,7 +296,7 @@ impl GuildState {
             }
             Change::Channel(channel, last_message) => {
                 let known = Known {
-                    channel: channel.clone(),
+                    channel: Channel::clone(channel),
                     last_message: *last_message,
                     object: None,
                 };
@@ -365,8 +365,9 @@ pub(crate) enum Change {
     Owner(Snowflake),
     Role(Role),
     RoleGone(Snowflake),
-    /// A channel, and its newest message as the event says.
-    Channel(Channel, Option<Snowflake>),
+    /// A channel (boxed: the largest of the changes by far), and its
+    /// newest message as the event says.
+    Channel(Box<Channel>, Option<Snowflake>),
     /// A message sent in a channel.
     Message {
         channel: Snowflake,
@@ -499,9 +500,8 @@ impl Change {
                 })
             }),
             GuildRoleDelete => parse::<RoleDeleted>(data).map(|e| Change::RoleGone(e.role_id)),
-            ChannelCreate | ChannelUpdate => {
-                parse::<ChannelPayload>(data).map(|c| Change::Channel(c.channel, c.last_message_id))
-            }
+            ChannelCreate | ChannelUpdate => parse::<ChannelPayload>(data)
+                .map(|c| Change::Channel(Box::new(c.channel), c.last_message_id)),
             ChannelDelete => parse::<Channel>(data).map(|c| Change::ChannelGone(c.id)),
             // Read from the route: a message's payload is never parsed.
             MessageCreate => match (event.route.channel_id, event.route.id) {
