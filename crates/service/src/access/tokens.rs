@@ -75,9 +75,10 @@ impl Service {
     }
 
     /// Saves the user with a new token generation, so every earlier token
-    /// stops working, and ends the user's live gateway sessions. The one
-    /// way a generation moves: password changes and resets, bot token
-    /// resets and disabling an account all come here.
+    /// stops working, and ends the user's live gateway sessions: a
+    /// person's own password change. A generation moves only here and in
+    /// [`edit_user`](Self::edit_user) (resets by others, disabling an
+    /// account, logging out everywhere).
     ///
     /// `user` is the record as read; a revocation that landed since (the
     /// user changed their password elsewhere, say) refuses the write: the
