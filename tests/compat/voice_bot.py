@@ -144,15 +144,28 @@ async def play(speaker_vc, pcm):
     return sent
 
 
+async def connect(channel, **options):
+    """Joins `channel`'s voice. A join that gets no voice updates in time
+    is tried once more, and says so: a known intermittent miss on the
+    server's side, which this keeps visible without failing the round."""
+    try:
+        return await channel.connect(timeout=TIMEOUT, **options)
+    except asyncio.TimeoutError:
+        print("# a voice join got no answer in time; trying once more", flush=True)
+        if channel.guild.voice_client is not None:
+            await channel.guild.voice_client.disconnect(force=True)
+        return await channel.connect(timeout=TIMEOUT, **options)
+
+
 async def round_in(mode, speaker, listener, pcm):
     listener_channel = listener.get_channel(VOICE_CHANNEL_ID)
     cls = AesListener if mode == AES else discord.VoiceClient
-    listener_vc = await listener_channel.connect(cls=cls, timeout=TIMEOUT)
+    listener_vc = await connect(listener_channel, cls=cls)
     check(listener_vc._connection.mode == mode, f"the listener uses {mode}")
     recorder = Recorder()
     listener_vc._connection.add_socket_listener(recorder)
 
-    speaker_vc = await speaker.get_channel(VOICE_CHANNEL_ID).connect(timeout=TIMEOUT)
+    speaker_vc = await connect(speaker.get_channel(VOICE_CHANNEL_ID))
     check(speaker_vc._connection.mode == XCHACHA, "the speaker uses XChaCha20-Poly1305")
     sent = await play(speaker_vc, pcm)
 
