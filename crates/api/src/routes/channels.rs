@@ -8,7 +8,7 @@ use concord_service::guilds::{ChannelInput, CreateInvite, PutOverwrite};
 use super::{no_content, ok};
 use crate::State;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, id};
+use crate::extract::{Auth, Body, ImageBody, id};
 
 pub(super) fn routes() -> super::Routes {
     routes!("Channels" {
@@ -31,11 +31,12 @@ async fn channel(state: State, Auth(caller): Auth, Path(c): Path<String>) -> Api
     Ok(ok(state.service.channel(caller, channel_id(&c)?).await?))
 }
 
+/// Room for an image: a group DM's icon comes in the body.
 async fn patch_channel(
     state: State,
     Auth(caller): Auth,
     Path(c): Path<String>,
-    Body(input): Body<ChannelInput>,
+    Body(input): ImageBody<ChannelInput>,
 ) -> ApiResult<Response> {
     Ok(ok(state
         .service
