@@ -26,6 +26,21 @@ test('sends the raw token and JSON, and reads JSON', async () => {
   assert.equal(calls[0].init.body, '{"name":"Name"}');
 });
 
+test('a token that is being changed is waited for, not sent stale', async () => {
+  const { calls, fetchImpl } = scripted([[200, []]]);
+  let token = 'old';
+  let settle;
+  const rotation = new Promise((done) => (settle = done));
+  const api = createApi({ getToken: () => rotation.then(() => token), fetchImpl });
+  const pending = api.messages('5', { limit: 1 });
+  await new Promise((done) => setTimeout(done, 10));
+  assert.equal(calls.length, 0, 'nothing is sent while the token changes');
+  token = 'new';
+  settle();
+  await pending;
+  assert.equal(calls[0].init.headers.Authorization, 'new');
+});
+
 test('waits out a 429 for retry_after, then retries', async () => {
   const { calls, fetchImpl } = scripted([
     [429, { message: 'You are being rate limited.', retry_after: 0.05, global: false }, { 'Retry-After': '1' }],

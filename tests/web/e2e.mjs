@@ -1005,7 +1005,15 @@ async function main() {
       check((await stored).status() === 204, 'the subscription reached the server');
       await visible(bob.getByTestId('push-status').filter({ hasText: 'gets notifications' }), 'push on');
       await audit(bob, 'the user settings');
-      // A push delivered to the service worker (through the DevTools protocol) shows a notification.
+      await bob.keyboard.press('Escape');
+      await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
+      await bob.getByTestId('guild-home').click();
+      await bob.waitForURL('**/channels/@me**', { timeout: T });
+      // A push delivered to the service worker (through the DevTools protocol)
+      // shows a notification, and a click on it brings the open tab to the
+      // message's channel. Headless Chromium shows nothing to click: the
+      // click is dispatched in the worker, as soon as the notification is
+      // there (headless Chromium may take a shown notification away again).
       const cdp = await bob.context().newCDPSession(bob);
       const registrationId = new Promise((done) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
         const r = registrations.find((x) => x.scopeURL.endsWith('/static/js/') && !x.isDeleted);
@@ -1014,25 +1022,23 @@ async function main() {
       await cdp.send('ServiceWorker.enable');
       const payload = { type: 'mention', guild_id: ids.guild, channel_id: ids.general, message_id: '1', title: 'alice in #general', body: 'Lunch is ready' };
       await cdp.send('ServiceWorker.deliverPushMessage', { origin: base, registrationId: await registrationId, data: JSON.stringify(payload) });
-      await until(bob, async () => {
-        const reg = await navigator.serviceWorker.getRegistration('/static/js/sw.js');
-        const shown = await reg?.getNotifications();
-        return shown?.some((n) => n.title === 'alice in #general' && n.body === 'Lunch is ready' && n.data?.path?.startsWith('/channels/'));
-      }, null, 'the notification is shown');
-      await bob.keyboard.press('Escape');
-      await hidden(bob.getByTestId('user-settings-dialog'), 'settings closed');
-      // A click on the notification brings the open tab to the message's
-      // channel. Headless Chromium shows nothing to click: the click is
-      // dispatched in the worker.
-      await bob.getByTestId('guild-home').click();
-      await bob.waitForURL('**/channels/@me**', { timeout: T });
       const worker = bob.context().serviceWorkers().find((w) => w.url().endsWith('/static/js/sw.js'));
       check(worker, 'the service worker runs');
-      await worker.evaluate(async () => {
-        const [notification] = await self.registration.getNotifications();
-        if (!notification) throw new Error('no notification is shown');
-        self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
-      });
+      await worker.evaluate(async (timeout) => {
+        const until = Date.now() + timeout;
+        for (;;) {
+          const [shown] = await self.registration.getNotifications();
+          if (shown) {
+            if (shown.title !== 'alice in #general' || shown.body !== 'Lunch is ready' || !shown.data?.path?.startsWith('/channels/')) {
+              throw new Error(`the notification shown is ${JSON.stringify({ title: shown.title, body: shown.body, data: shown.data })}`);
+            }
+            self.dispatchEvent(new NotificationEvent('notificationclick', { notification: shown }));
+            return;
+          }
+          if (Date.now() > until) throw new Error('no notification is shown');
+          await new Promise((done) => setTimeout(done, 50));
+        }
+      }, T);
       await bob.waitForURL(`**/channels/${ids.guild}/${ids.general}`, { timeout: T });
       await until(bob, () => document.querySelector('[data-testid="channel-title"]')?.textContent === '#general', null, 'the click opened #general');
       await bob.getByTestId('user-settings').click();

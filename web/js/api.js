@@ -46,7 +46,9 @@ function collectFieldErrors(errors, path, out) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A client bound to a token source. `onUnauthorized(token)` runs on any
+ * A client bound to a token source. `getToken()` may answer with a promise
+ * (a token change in flight: the request waits for the new token rather
+ * than being refused with the old one). `onUnauthorized(token)` runs on any
  * 401 with a token (the token was revoked or the account disabled).
  */
 export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE, fetchImpl } = {}) {
@@ -64,7 +66,7 @@ export function createApi({ getToken, onUnauthorized = () => {}, base = API_BASE
       if (qs) url += '?' + qs;
     }
     const headers = {};
-    const token = getToken?.();
+    const token = await getToken?.();
     if (token) headers.Authorization = token;
     if (reason) headers['X-Audit-Log-Reason'] = encodeURIComponent(reason);
     let payload;

@@ -22,14 +22,18 @@ const TOKEN_KEY = 'concord.token';
 const root = document.getElementById('root');
 
 let token = localStorage.getItem(TOKEN_KEY);
-// A token change in flight: the old session's close is expected.
-let rotating = false;
+// A token change in flight: settles when it is done. Meanwhile requests wait
+// for the new token, and the old session's close is expected.
+let rotation = null;
 let gateway = null;
 let shell = null;
 
 const store = createStore();
 // Only the current token's refusal logs out: one replaced meanwhile is expected to be refused.
-const api = createApi({ getToken: () => token, onUnauthorized: (used) => used === token && !rotating && session.logout() });
+const api = createApi({
+  getToken: () => (rotation ? rotation.then(() => token) : token),
+  onUnauthorized: (used) => used === token && !rotation && session.logout(),
+});
 const actions = createActions({ api, store, getGateway: () => gateway });
 
 const session = {
@@ -41,19 +45,24 @@ const session = {
     navigate(localPath(next) ?? '/channels/@me', { replace: true });
   },
   /**
-   * Runs `change()`, which answers with a new token (a password change
-   * revokes every other): this tab keeps going with it, while its old
-   * gateway session, closed by the server, is let go rather than logging out.
+   * Runs `change(api)`, which answers with a new token (a password change
+   * revokes the old one). `api` is bound to the old token: it is the one
+   * request that does not wait. The app's other requests wait for the
+   * change, so none is sent with a token the server has just revoked; the
+   * old gateway session, closed by the server, is let go rather than
+   * logging out.
    */
   async rotateToken(change) {
-    rotating = true;
+    const old = token;
+    let settle;
+    rotation = new Promise((done) => (settle = done));
     try {
-      const next = await change();
-      token = next;
+      token = await change(createApi({ getToken: () => old }));
       localStorage.setItem(TOKEN_KEY, token);
       startGateway();
     } finally {
-      rotating = false;
+      rotation = null;
+      settle();
     }
   },
   logout() {
@@ -83,7 +92,7 @@ function startGateway() {
     onState: (state) => store.setConnection(state),
     onFatal: (code) => {
       // A replaced session's close (a password change) is no log out.
-      if (code === 4004 && gateway === started && !rotating) session.logout();
+      if (code === 4004 && gateway === started && !rotation) session.logout();
     },
   });
   gateway = started;

@@ -136,8 +136,8 @@ function passwordForm(ctx) {
       e.preventDefault();
       error.textContent = '';
       try {
-        await ctx.session.rotateToken(async () => {
-          const answer = await ctx.api.patchMe({ password: current.value, new_password: next.value });
+        await ctx.session.rotateToken(async (api) => {
+          const answer = await api.patchMe({ password: current.value, new_password: next.value });
           return answer.token;
         });
         current.value = '';
