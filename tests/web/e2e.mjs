@@ -82,8 +82,12 @@ class Server {
 
 // ---------------------------------------------------------------- helpers
 
-function tinyPng() {
-  // A 2×2 red PNG, built here so the test needs no fixture file.
+/** A 2×2 red PNG. */
+const tinyPng = () => pngOf(2, 2, () => RED);
+const [RED, GREEN, BLUE, YELLOW] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
+
+/** A PNG built here, so the test needs no fixture file: `colorAt(x, y)` gives each pixel's [r, g, b]. */
+function pngOf(width, height, colorAt) {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -103,12 +107,13 @@ function tinyPng() {
     return Buffer.concat([len, body, sum]);
   };
   const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(2, 0);
-  ihdr.writeUInt32BE(2, 4);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // truecolour
-  const row = Buffer.from([0, 255, 0, 0, 255, 0, 0]);
-  const raw = Buffer.concat([row, row]);
+  // Each row: filter type 0, then the pixels.
+  const rows = Array.from({ length: height }, (_, y) => [0, ...Array.from({ length: width }, (_, x) => colorAt(x, y)).flat()]);
+  const raw = Buffer.from(rows.flat());
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
@@ -116,6 +121,23 @@ function tinyPng() {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/** The colours of an image's first and last pixels, as the page decodes it. */
+function colors(page, selector) {
+  return page.evaluate((selector) => {
+    const img = document.querySelector(selector);
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const at = (x, y) => [...g.getImageData(x, y, 1, 1).data.slice(0, 3)];
+    return [at(0, 0), at(canvas.width - 1, canvas.height - 1)];
+  }, selector);
+}
+
+/** Whether every colour is `expected`. */
+const sameColors = (found, expected) => found.every((c) => c.every((v, i) => v === expected[i]));
 
 let currentStep = '(setup)';
 async function step(name, fn) {
@@ -422,7 +444,17 @@ async function main() {
       await alice.getByTestId('user-settings').click();
       await visible(alice.getByTestId('user-settings-dialog'), 'settings dialog');
       const saved = alice.waitForResponse((r) => r.url().endsWith('/users/@me') && r.request().method() === 'PATCH');
-      await alice.getByTestId('avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: tinyPng() });
+      // Red, green and blue thirds: the frame starts on the middle square
+      // (green) and is moved right, onto the blue one, with the keyboard.
+      const thirds = pngOf(6, 2, (x) => [RED, GREEN, BLUE][Math.floor(x / 2)]);
+      await alice.getByTestId('avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: thirds });
+      await visible(alice.getByTestId('crop-dialog'), 'the crop dialog');
+      await audit(alice, 'the crop dialog');
+      await shot(alice, 'crop');
+      await alice.getByTestId('crop-area').focus();
+      await alice.keyboard.press('ArrowRight');
+      await alice.keyboard.press('ArrowRight');
+      await alice.getByTestId('crop-apply').click();
       check((await saved).status() === 200, 'the avatar reached the server');
       await alice.keyboard.press('Escape');
       await hidden(alice.getByTestId('user-settings-dialog'), 'settings closed');
@@ -432,6 +464,7 @@ async function main() {
       };
       await until(alice, loaded, '[data-testid="user-panel"] img.avatar-image', 'the avatar in her own panel, from the server');
       check(/\/avatars\/\d+\/[0-9a-f]{32}\.png/.test(await alice.locator('[data-testid="user-panel"] img.avatar-image').getAttribute('src')), 'at its CDN path');
+      check(sameColors(await colors(alice, '[data-testid="user-panel"] img.avatar-image'), BLUE), 'the square chosen in the crop is the avatar');
       // Her next message (after one of bob's, so it starts a group) shows it to bob.
       await send(bob, 'show us your face');
       await visible(message(alice, 'show us your face'), 'bob said it');
@@ -441,8 +474,18 @@ async function main() {
       await alice.getByTestId('guild-menu').click();
       await alice.getByTestId('menu-settings').click();
       await visible(alice.getByTestId('guild-settings'), 'settings dialog');
-      await alice.getByTestId('guild-icon-file').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: tinyPng() });
+      // A yellow top-left quarter: zoomed in to half the side, the frame is
+      // moved up and left onto it.
+      const quarter = pngOf(4, 4, (x, y) => (x < 2 && y < 2 ? YELLOW : BLUE));
+      await alice.getByTestId('guild-icon-file').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: quarter });
+      await visible(alice.getByTestId('crop-dialog'), 'the crop dialog');
+      await alice.getByTestId('crop-zoom').fill('2');
+      await alice.getByTestId('crop-area').focus();
+      await alice.keyboard.press('ArrowUp');
+      await alice.keyboard.press('ArrowLeft');
+      await alice.getByTestId('crop-apply').click();
       await until(bob, loaded, '[data-testid="guild-icon"] img.guild-icon-image', 'the guild icon in bob\'s guild bar');
+      check(sameColors(await colors(bob, '[data-testid="guild-icon"] img.guild-icon-image'), YELLOW), 'the zoomed-in square is the icon');
       await alice.keyboard.press('Escape');
       await hidden(alice.getByTestId('guild-settings'), 'settings dialog');
       await shot(bob, 'avatars');
@@ -1166,6 +1209,32 @@ async function main() {
       await openChannel(alice, 'general');
       await bob.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
       await openChannel(bob, 'general');
+    });
+
+    await step('a group DM: renamed and given an icon, which the others see', async () => {
+      const group = await http(alice, 'POST', '/users/@me/channels', { recipients: [ids.bob] });
+      for (const page of [alice, bob]) await page.getByTestId('guild-home').click();
+      const entry = (page) => page.locator(`[data-testid="dm-item"][data-channel-id="${group.id}"]`);
+      await entry(alice).click();
+      await alice.getByTestId('group-settings-button').click();
+      await visible(alice.getByTestId('group-settings'), 'the group settings');
+      await alice.getByTestId('group-name').fill('Lunch crew');
+      await alice.getByTestId('save-group-name').click();
+      await visible(entry(bob).filter({ hasText: 'Lunch crew' }), 'the new name in bob\'s list');
+      await alice.getByTestId('group-icon-file').setInputFiles({ name: 'group.png', mimeType: 'image/png', buffer: pngOf(2, 2, () => GREEN) });
+      await visible(alice.getByTestId('crop-dialog'), 'the crop dialog');
+      await alice.getByTestId('crop-apply').click();
+      const icon = '[data-testid="dm-item"][data-channel-id="' + group.id + '"] img.group-icon-image';
+      await until(bob, (selector) => document.querySelector(selector)?.naturalWidth > 0, icon, 'the icon in bob\'s list');
+      check(/\/channel-icons\/\d+\/[0-9a-f]{32}\.png/.test(await bob.locator(icon).getAttribute('src')), 'at its CDN path');
+      check(sameColors(await colors(bob, icon), GREEN), 'the icon alice chose');
+      await audit(alice, 'the group settings');
+      await alice.keyboard.press('Escape');
+      await hidden(alice.getByTestId('group-settings'), 'settings closed');
+      for (const page of [alice, bob]) {
+        await page.locator(`[data-testid="guild-icon"][data-guild-id="${ids.guild}"]`).click();
+        await openChannel(page, 'general');
+      }
     });
 
     await step('the README\'s picture: a conversation in a guild of its own', async () => {

@@ -14,6 +14,7 @@ import { icon } from '../icons.js';
 import { openGuildSettings } from './guildSettings.js';
 import { openChannelSettings } from './channelSettings.js';
 import { openInviteDialog, openGroupDmDialog } from './people.js';
+import { groupIcon } from './groupSettings.js';
 
 const collapsed = new Set();
 
@@ -273,7 +274,7 @@ function dmList(ctx) {
             ctx.navigate(href);
           },
         },
-        other ? avatar(other, { size: 28, status: store.presence(other.id) }) : h('span', { class: 'channel-glyph' }, icon('group', 20)),
+        other ? avatar(other, { size: 28, status: store.presence(other.id) }) : groupIcon(c, 28),
         h('span', { class: 'truncate channel-name', text: title }),
         unread ? h('span', { class: 'unread-dot', 'aria-hidden': 'true' }) : null,
       ),

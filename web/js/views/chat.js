@@ -8,6 +8,7 @@ import { mountMessageList } from './messageList.js';
 import { mountComposer } from './composer.js';
 import { openNotificationSettings } from './notificationSettings.js';
 import { openInbox } from './inbox.js';
+import { openGroupSettings } from './groupSettings.js';
 import { openPins } from './pins.js';
 import { mountSearch } from './search.js';
 
@@ -23,6 +24,7 @@ export function mountChat(ctx) {
   const search = mountSearch(ctx);
   const pinsButton = iconButton('Pinned messages', 'pin', (e) => channelId && openPins(ctx, channelId, e.currentTarget), { testid: 'toggle-pins' });
   const inboxButton = iconButton('Recent mentions', 'inbox', (e) => openInbox(ctx, e.currentTarget), { testid: 'toggle-inbox' });
+  const groupButton = iconButton('Group settings', 'gear', () => channelId && openGroupSettings(ctx, channelId), { testid: 'group-settings-button' });
   const membersButton = iconButton('Member list', 'members', () => store.setUi({ membersOpen: !store.state.ui.membersOpen }), { testid: 'toggle-members' });
   const header = h('header', { class: 'chat-header' },
     iconButton('Open navigation', 'menu', () => store.setUi({ sidebarOpen: !store.state.ui.sidebarOpen }), { class: 'nav-toggle', testid: 'toggle-sidebar' }),
@@ -32,6 +34,7 @@ export function mountChat(ctx) {
     pinsButton,
     inboxButton,
     threadsButton,
+    groupButton,
     membersButton,
   );
   const banner = h('div', { class: 'connection-banner', role: 'status', testid: 'reconnecting-banner', hidden: true });
@@ -50,6 +53,7 @@ export function mountChat(ctx) {
     title.replaceChildren();
     // Only guild channels and group DMs have a member list.
     membersButton.hidden = !(channel?.guild_id || channel?.type === 3);
+    groupButton.hidden = channel?.type !== 3;
     if (!channel) {
       title.textContent = store.state.ui.guildId === '@me' ? 'Direct messages' : '';
       topic.textContent = '';

@@ -1,8 +1,9 @@
 // Choosing an avatar or icon: a file from the device, cut to the square
-// in its middle and scaled to at most 512 pixels (a GIF is sent as it is,
-// to keep its animation), sent as the data URI Discord's routes take.
+// the person chooses and scaled to at most 512 pixels (a GIF is sent as it
+// is, to keep its animation), sent as the data URI Discord's routes take.
 
 import { h, toast } from '../dom.js';
+import { chooseSquare } from './cropSquare.js';
 
 const TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 const SIDE = 512;
@@ -31,7 +32,8 @@ export function imageField({ label, testid, preview, save }) {
       toast('Choose a PNG, JPEG, GIF or WebP image.', 'error');
       return;
     }
-    await send(await squareDataUri(file));
+    const chosen = await squareDataUri(file);
+    if (chosen) await send(chosen);
   });
   return h('div', { class: 'field' },
     h('span', { text: label }),
@@ -42,20 +44,25 @@ export function imageField({ label, testid, preview, save }) {
       input));
 }
 
-/** The file as a data URI: the middle square, at most SIDE pixels (a GIF unchanged). */
+/**
+ * The file as a data URI: the square the person chooses, at most SIDE
+ * pixels (a GIF unchanged); null when they cancel.
+ */
 async function squareDataUri(file) {
   if (file.type === 'image/gif') return readDataUri(file);
   const bitmap = await createImageBitmap(file);
-  const side = Math.min(bitmap.width, bitmap.height);
-  const out = Math.min(side, SIDE);
-  const canvas = document.createElement('canvas');
-  canvas.width = out;
-  canvas.height = out;
-  const x = (bitmap.width - side) / 2;
-  const y = (bitmap.height - side) / 2;
-  canvas.getContext('2d').drawImage(bitmap, x, y, side, side, 0, 0, out, out);
-  bitmap.close();
-  return canvas.toDataURL('image/png');
+  try {
+    const crop = await chooseSquare(bitmap);
+    if (!crop) return null;
+    const out = Math.min(crop.side, SIDE);
+    const canvas = document.createElement('canvas');
+    canvas.width = out;
+    canvas.height = out;
+    canvas.getContext('2d').drawImage(bitmap, crop.x, crop.y, crop.side, crop.side, 0, 0, out, out);
+    return canvas.toDataURL('image/png');
+  } finally {
+    bitmap.close();
+  }
 }
 
 function readDataUri(file) {
