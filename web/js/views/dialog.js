@@ -42,6 +42,33 @@ export function openDialog({ title, render, testid = 'dialog', wide = false }) {
   });
 }
 
+/**
+ * A form whose submit runs `action()`. What it throws is shown in the
+ * form's alert line, which stands before the last child (the buttons).
+ */
+export function actionForm(action, ...children) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const buttons = children.pop();
+  return h(
+    'form',
+    {
+      class: 'form',
+      async onSubmit(e) {
+        e.preventDefault();
+        error.textContent = '';
+        try {
+          await action();
+        } catch (err) {
+          error.textContent = err.message;
+        }
+      },
+    },
+    ...children,
+    error,
+    buttons,
+  );
+}
+
 /** Asks for one line of text; resolves with it, or null if cancelled. */
 export function promptText({ title, label, value = '', confirm = 'Save', testid = 'prompt-dialog', placeholder = '' }) {
   return openDialog({

@@ -4,7 +4,7 @@
 import { h, imageOr, toast } from '../dom.js';
 import { icon } from '../icons.js';
 import { imagePath } from '../util.js';
-import { openDialog } from './dialog.js';
+import { actionForm, openDialog } from './dialog.js';
 import { imageField } from './imageUpload.js';
 
 /** A group DM's icon: its image if it has one, else the group glyph. */
@@ -26,7 +26,6 @@ export function openGroupSettings(ctx, channelId) {
     testid: 'group-settings',
     render() {
       const name = h('input', { type: 'text', value: current()?.name ?? '', maxLength: 100, testid: 'group-name', placeholder: 'The members’ names' });
-      const error = h('p', { class: 'form-error', role: 'alert' });
       return h('div', {},
         imageField({
           label: 'Icon',
@@ -34,23 +33,14 @@ export function openGroupSettings(ctx, channelId) {
           preview: () => groupIcon(current(), 64),
           save: async (value) => apply(await api.patchChannel(channelId, { icon: value })),
         }),
-        h('form', {
-          class: 'form',
-          async onSubmit(e) {
-            e.preventDefault();
-            error.textContent = '';
-            try {
-              // An empty name goes back to the members' names.
-              apply(await api.patchChannel(channelId, { name: name.value.trim() || null }));
-              toast('Group renamed.');
-            } catch (err) {
-              error.textContent = err.message;
-            }
+        actionForm(
+          async () => {
+            // An empty name goes back to the members' names.
+            apply(await api.patchChannel(channelId, { name: name.value.trim() || null }));
+            toast('Group renamed.');
           },
-        },
-        h('label', { class: 'field' }, h('span', { text: 'Name' }), name),
-        error,
-        h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'save-group-name' }, 'Save'))));
+          h('label', { class: 'field' }, h('span', { text: 'Name' }), name),
+          h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'save-group-name' }, 'Save'))));
     },
   });
 }

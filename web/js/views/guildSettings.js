@@ -6,7 +6,7 @@ import { imageField } from './imageUpload.js';
 import { displayName, formatFull, imagePath, initials } from '../util.js';
 import { P, has, EDITABLE, GUILD_ONLY, topRolePosition } from '../permissions.js';
 import { guildPerms } from './common.js';
-import { openDialog, confirmAction } from './dialog.js';
+import { actionForm, openDialog, confirmAction } from './dialog.js';
 import { tabSet } from './tabs.js';
 import { inviteUrl, openInviteDialog } from './people.js';
 import { sortedChannels } from './channelList.js';
@@ -43,7 +43,6 @@ function overview(ctx, guildId, closeDialog) {
   const guild = ctx.store.state.guilds.get(guildId);
   const name = h('input', { type: 'text', value: guild.name, required: true, minLength: 2, maxLength: 100, testid: 'guild-name-input' });
   const description = h('textarea', { rows: 2, value: guild.description ?? '', maxLength: 120, testid: 'guild-description-input' });
-  const error = h('p', { class: 'form-error', role: 'alert' });
   const isOwner = guild.owner_id === ctx.store.state.me?.id;
   const iconPreview = () => {
     const current = ctx.store.state.guilds.get(guildId) ?? guild;
@@ -61,24 +60,15 @@ function overview(ctx, guildId, closeDialog) {
         ctx.store.applyDispatch('GUILD_UPDATE', updated);
       },
     }),
-    h('form', {
-      class: 'form',
-      async onSubmit(e) {
-        e.preventDefault();
-        error.textContent = '';
-        try {
-          const updated = await ctx.api.patchGuild(guildId, { name: name.value.trim(), description: description.value.trim() || null });
-          ctx.store.applyDispatch('GUILD_UPDATE', updated);
-          toast('Server updated.');
-        } catch (err) {
-          error.textContent = err.message;
-        }
+    actionForm(
+      async () => {
+        const updated = await ctx.api.patchGuild(guildId, { name: name.value.trim(), description: description.value.trim() || null });
+        ctx.store.applyDispatch('GUILD_UPDATE', updated);
+        toast('Server updated.');
       },
-    },
-    field('Server name', name),
-    field('Description', description),
-    error,
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button', testid: 'save-guild' }, 'Save changes')),
+      field('Server name', name),
+      field('Description', description),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button', testid: 'save-guild' }, 'Save changes')),
     ),
     isOwner
       ? h('section', { class: 'danger-zone' },

@@ -5,7 +5,7 @@
 import { avatar, h, toast } from '../dom.js';
 import { imageField } from './imageUpload.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from '../notifications.js';
-import { confirmAction, openDialog } from './dialog.js';
+import { actionForm, confirmAction, openDialog } from './dialog.js';
 import { openNotificationSettings } from './notificationSettings.js';
 import { THEMES, currentTheme, setTheme } from '../theme.js';
 
@@ -129,29 +129,19 @@ function profileForm(ctx) {
 function passwordForm(ctx) {
   const current = h('input', { type: 'password', autocomplete: 'current-password', required: true, testid: 'current-password', 'aria-label': 'Current password' });
   const next = h('input', { type: 'password', autocomplete: 'new-password', required: true, minLength: 8, testid: 'new-password', 'aria-label': 'New password' });
-  const error = h('p', { class: 'form-error', role: 'alert' });
-  return h('form', {
-    class: 'form',
-    async onSubmit(e) {
-      e.preventDefault();
-      error.textContent = '';
-      try {
-        await ctx.session.rotateToken(async (api) => {
-          const answer = await api.patchMe({ password: current.value, new_password: next.value });
-          return answer.token;
-        });
-        current.value = '';
-        next.value = '';
-        toast('Password changed. Other sessions are logged out.');
-      } catch (err) {
-        error.textContent = err.message;
-      }
+  return actionForm(
+    async () => {
+      await ctx.session.rotateToken(async (api) => {
+        const answer = await api.patchMe({ password: current.value, new_password: next.value });
+        return answer.token;
+      });
+      current.value = '';
+      next.value = '';
+      toast('Password changed. Other sessions are logged out.');
     },
-  },
-  h('h3', { text: 'Password' }),
-  h('label', { class: 'field' }, h('span', { text: 'Current password' }), current),
-  h('label', { class: 'field' }, h('span', { text: 'New password' }), next),
-  h('p', { class: 'hint', text: 'Changing it logs you out everywhere else.' }),
-  error,
-  h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'change-password' }, 'Change password')));
+    h('h3', { text: 'Password' }),
+    h('label', { class: 'field' }, h('span', { text: 'Current password' }), current),
+    h('label', { class: 'field' }, h('span', { text: 'New password' }), next),
+    h('p', { class: 'hint', text: 'Changing it logs you out everywhere else.' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-small', testid: 'change-password' }, 'Change password')));
 }
