@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use concord_model::Snowflake;
 use concord_realtime::voice::{Change, Held, Joined, VoiceState, VoiceStates};
 use concord_realtime::{RealtimeError, RealtimeResult};
+use fred::interfaces::KeysInterface;
 use fred::types::Value;
 
-use crate::conn::{Call, Conn, Lua, ms, read};
+use crate::conn::{Call, Conn, Lua, ms, read, why};
 
 const LIB: &str = include_str!("lua/voice.lua");
 
@@ -27,6 +28,7 @@ pub struct RedisVoice {
     due: Lua,
     expire: Lua,
     read: Lua,
+    move_endpoint: Lua,
 }
 
 fn error(e: String) -> RealtimeError {
@@ -71,12 +73,17 @@ impl RedisVoice {
             due: Lua::new(&[include_str!("lua/voice_due.lua")]),
             expire: with_lib(include_str!("lua/voice_expire.lua")),
             read: Lua::new(&[include_str!("lua/voice_read.lua")]),
+            move_endpoint: Lua::new(&[include_str!("lua/voice_move_endpoint.lua")]),
             conn,
         }
     }
 
     fn states(&self, guild: Snowflake) -> String {
         self.conn.key(format_args!("voice:{guild}"))
+    }
+
+    fn endpoint_key(&self, guild: Snowflake) -> String {
+        self.conn.key(format_args!("voice:{guild}:endpoint"))
     }
 
     fn expiry(&self) -> String {
@@ -87,7 +94,7 @@ impl RedisVoice {
     fn on_guild<'a>(&self, lua: &'a Lua, guild: Snowflake) -> Call<'a> {
         Call::new(lua)
             .key(self.states(guild))
-            .key(self.conn.key(format_args!("voice:{guild}:endpoint")))
+            .key(self.endpoint_key(guild))
             .key(self.expiry())
     }
 
@@ -209,6 +216,21 @@ impl VoiceStates for RedisVoice {
             .iter()
             .map(|v| read::int(v, "a renewal").map(|n| n == 1).map_err(error))
             .collect()
+    }
+
+    async fn endpoint(&self, guild: Snowflake) -> RealtimeResult<Option<String>> {
+        let client = self.conn.client();
+        let value = client.get(self.endpoint_key(guild)).await;
+        value.map_err(|e| error(why(&e)))
+    }
+
+    async fn move_endpoint(&self, guild: Snowflake, from: &str, to: &str) -> RealtimeResult<bool> {
+        let call = Call::new(&self.move_endpoint)
+            .key(self.endpoint_key(guild))
+            .arg(from)
+            .arg(to);
+        let moved = read::int(&self.eval(call).await?, "a move").map_err(error)?;
+        Ok(moved == 1)
     }
 
     async fn sweep(&self, max: usize) -> RealtimeResult<Vec<VoiceState>> {

@@ -66,7 +66,8 @@ macro_rules! realtime_conformance {
             voice_a_full_channel_refuses_a_newcomer_only,
             voice_the_guild_mutes_deafens_and_moves,
             voice_a_dead_nodes_states_are_swept_once,
-            voice_concurrent_joins_over_nodes_hold_the_user_limit);
+            voice_concurrent_joins_over_nodes_hold_the_user_limit,
+            voice_a_stopped_servers_guild_moves_once);
     };
     (@cases $open:path; $($case:ident),*) => {
         $(
@@ -1014,6 +1015,41 @@ pub async fn voice_the_first_join_sets_the_guilds_endpoint_for_every_node(nodes:
     let again = voice_state(1, ROOM, "s1", "t3");
     let (_, _, endpoint) = set(nodes[1].voice.join(again, None, "b:2", LONG).await.unwrap());
     assert_eq!(endpoint, "b:2", "the endpoint went with the last state");
+}
+
+pub async fn voice_a_stopped_servers_guild_moves_once(nodes: Vec<Realtime>) {
+    assert_eq!(nodes[0].voice.endpoint(GUILD).await.unwrap(), None);
+    let moved = nodes[0].voice.move_endpoint(GUILD, "a:1", "b:2").await;
+    assert!(!moved.unwrap(), "nobody in voice: nothing to move");
+    set(nodes[0]
+        .voice
+        .join(voice_state(1, ROOM, "s1", "t1"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    let endpoint = nodes[1].voice.endpoint(GUILD).await.unwrap();
+    assert_eq!(endpoint.as_deref(), Some("a:1"));
+    // Two nodes notice the stop at once: one of them moves the guild.
+    let (b, c) = tokio::join!(
+        nodes[1].voice.move_endpoint(GUILD, "a:1", "b:2"),
+        nodes[2].voice.move_endpoint(GUILD, "a:1", "c:3"),
+    );
+    let (b, c) = (b.unwrap(), c.unwrap());
+    assert!(b != c, "exactly one move: {b} {c}");
+    let to = if b { "b:2" } else { "c:3" };
+    let endpoint = nodes[0].voice.endpoint(GUILD).await.unwrap();
+    assert_eq!(endpoint.as_deref(), Some(to));
+    // Joins after the move get the new endpoint.
+    let (_, _, endpoint) = set(nodes[0]
+        .voice
+        .join(voice_state(2, ROOM, "s2", "t2"), None, "a:1", LONG)
+        .await
+        .unwrap());
+    assert_eq!(endpoint, to);
+    for user in [1, 2] {
+        let left = nodes[0].voice.leave(GUILD, Snowflake(user), None).await;
+        assert!(left.unwrap().is_some());
+    }
+    assert_eq!(nodes[1].voice.endpoint(GUILD).await.unwrap(), None);
 }
 
 pub async fn voice_the_same_channel_keeps_its_token_a_move_takes_the_new_one(nodes: Vec<Realtime>) {

@@ -132,6 +132,14 @@ pub trait VoiceStates: Send + Sync {
     /// whether it was, in the same order.
     async fn renew(&self, held: &[Held], ttl: Duration) -> RealtimeResult<Vec<bool>>;
 
+    /// The guild's endpoint, while anyone is in voice there.
+    async fn endpoint(&self, guild: Snowflake) -> RealtimeResult<Option<String>>;
+
+    /// Makes `to` the guild's endpoint if it still is `from` (the voice
+    /// server there stopped); whether this call moved it, so that of the
+    /// nodes that notice, one moves the guild and tells its members.
+    async fn move_endpoint(&self, guild: Snowflake, from: &str, to: &str) -> RealtimeResult<bool>;
+
     /// Removes up to `max` states whose TTL passed (their node stopped
     /// renewing them) and returns them, so the guilds can be told. One
     /// node runs it.
@@ -285,6 +293,16 @@ impl VoiceStates for LocalVoice {
                 state.map(|(_, expires)| *expires = until).is_some()
             })
             .collect())
+    }
+
+    async fn endpoint(&self, guild: Snowflake) -> RealtimeResult<Option<String>> {
+        Ok(self.guilds().get(&guild).map(|g| g.endpoint.clone()))
+    }
+
+    async fn move_endpoint(&self, guild: Snowflake, from: &str, to: &str) -> RealtimeResult<bool> {
+        let mut guilds = self.guilds();
+        let entry = guilds.get_mut(&guild).filter(|g| g.endpoint == from);
+        Ok(entry.map(|g| g.endpoint = to.to_owned()).is_some())
     }
 
     async fn sweep(&self, max: usize) -> RealtimeResult<Vec<VoiceState>> {

@@ -341,6 +341,11 @@ pub async fn run_node(
         tokio::spawn(concord_service::notifications::delivery::push_intake(
             Arc::downgrade(&service),
         )),
+        // Not a singleton either: each node's lease says its voice server runs.
+        tokio::spawn(concord_service::voice::voice_server_lease(
+            Arc::downgrade(&service),
+            holder.clone(),
+        )),
     ];
     let setup_token = service.setup_token().await?;
     let control_token = write_control_token(&config.data_dir)?;

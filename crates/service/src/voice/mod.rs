@@ -16,13 +16,14 @@
 //! ([`Service::renew_voice`]); a node that dies stops renewing, and the
 //! node holding [`SWEEP_LEASE`] removes its states once they expire
 //! ([`voice_sweep`]). Deleting a channel or removing a member disconnects
-//! them.
+//! them. A guild whose voice server stops moves to a live one (`servers`).
 //!
 //! Depends on access (permissions, `access::voice`), guilds (members,
 //! channels, the audit log) and the realtime seam.
 
 mod moderation;
 mod regions;
+mod servers;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use crate::access::voice::{is_voice, join_limit, speech};
 use crate::{Caller, Service, ServiceError, ServiceResult, to_guild};
 
 pub use regions::{VoiceRegion, is_region, regions};
+pub use servers::{SERVER_RENEW_EVERY, voice_server_lease};
 
 /// How long a state lives past its last renewal. Its node renews it every
 /// few seconds; a node that dies takes its members out of voice about
@@ -179,15 +181,18 @@ impl Service {
 
     /// Keeps the voice states of this node's sessions alive; whether each
     /// is still its session's (all of them, as far as the caller knows,
-    /// when the backend cannot answer).
+    /// when the backend cannot answer). Guilds whose voice server stopped
+    /// move to this node's (`servers`).
     pub async fn renew_voice(&self, held: &[Held]) -> Vec<bool> {
-        match self.realtime.voice.renew(held, VOICE_TTL).await {
+        let kept = match self.realtime.voice.renew(held, VOICE_TTL).await {
             Ok(kept) => kept,
             Err(e) => {
                 tracing::warn!(error = %e, "voice states not renewed");
-                vec![true; held.len()]
+                return vec![true; held.len()];
             }
-        }
+        };
+        self.follow_voice_servers(held).await;
+        kept
     }
 
     /// Removes the states whose node stopped renewing them and tells

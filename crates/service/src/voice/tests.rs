@@ -278,6 +278,12 @@ impl VoiceStates for DeletedBeforeJoin {
     async fn sweep(&self, max: usize) -> RealtimeResult<Vec<VoiceState>> {
         self.states.sweep(max).await
     }
+    async fn endpoint(&self, guild: Snowflake) -> RealtimeResult<Option<String>> {
+        self.states.endpoint(guild).await
+    }
+    async fn move_endpoint(&self, guild: Snowflake, from: &str, to: &str) -> RealtimeResult<bool> {
+        self.states.move_endpoint(guild, from, to).await
+    }
 }
 
 #[tokio::test]
@@ -300,4 +306,48 @@ async fn a_join_racing_the_channels_delete_leaves_no_state() {
             .all(|(kind, ..)| *kind != EventKind::VoiceServerUpdate),
         "no voice server for a deleted channel: {told:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_voice_servers_guild_moves_to_a_live_one_once() {
+    let (a, b, mut events) = two_nodes([Some("a.example:1"), Some("b.example:2")]).await;
+    a.hold_voice_server("node-a").await;
+    b.hold_voice_server("node-b").await;
+    a.update_voice_state(caller(ADA), "on-a", join(Some(HALL)))
+        .await
+        .unwrap();
+    told(&mut events);
+    b.update_voice_state(caller(BOB), "on-b", join(Some(HALL)))
+        .await
+        .unwrap();
+    let (_, endpoint) = server_update(&told(&mut events), "on-b");
+    assert_eq!(endpoint, "a.example:1", "the first joiner's server");
+    let held = [Held {
+        guild_id: GUILD,
+        user_id: BOB,
+        session_id: "on-b".into(),
+    }];
+    // Node a runs: nothing moves.
+    assert_eq!(b.renew_voice(&held).await, vec![true]);
+    assert!(told(&mut events).is_empty());
+    // Node a stops: its lease runs out while b goes on.
+    let mut updates = Vec::new();
+    for _ in 0..6 {
+        tokio::time::advance(SERVER_RENEW_EVERY).await;
+        b.hold_voice_server("node-b").await;
+        assert_eq!(b.renew_voice(&held).await, vec![true]);
+        updates.extend(told(&mut events));
+    }
+    let to_bob: Vec<_> = updates
+        .iter()
+        .filter(|(kind, to, _)| {
+            *kind == EventKind::VoiceServerUpdate && to.as_deref() == Some("on-b")
+        })
+        .collect();
+    assert_eq!(to_bob.len(), 1, "told once: {updates:?}");
+    assert_eq!(to_bob[0].2["endpoint"], "b.example:2");
+    // The member's token still admits them, now at b's server.
+    let token = to_bob[0].2["token"].as_str().unwrap().to_owned();
+    let admitted = b.voice_admission(GUILD, BOB, "on-b", &token).await;
+    assert!(admitted.unwrap().is_some());
 }
