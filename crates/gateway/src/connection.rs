@@ -380,10 +380,11 @@ impl Connection {
     async fn identify(&mut self, mut identify: Identify) -> Handled {
         let requested_presence = identify.presence.take();
         let service = &self.gateway.hub.service;
-        let caller = service
+        let owner = service
             .authenticate_token(&identify.token)
             .await
             .map_err(|_| close::AUTHENTICATION_FAILED)?;
+        let caller = owner.caller;
         let start = service
             .session_start(caller)
             .await
@@ -426,8 +427,7 @@ impl Connection {
         let session_id: Arc<str> = format!("{:032x}", rand::random::<u128>()).into();
         let session = Arc::new(Session::new(
             Arc::clone(&session_id),
-            caller.id,
-            caller.bot,
+            owner,
             requested,
             shard,
             large_threshold,
@@ -479,7 +479,8 @@ impl Connection {
         let caller = service
             .authenticate_token(&resume.token)
             .await
-            .map_err(|_| close::AUTHENTICATION_FAILED)?;
+            .map_err(|_| close::AUTHENTICATION_FAILED)?
+            .caller;
         let seq = resume.seq.unwrap_or(0);
         let resumed = self
             .gateway

@@ -30,6 +30,7 @@ use concord_model::event::{Audience, Event, EventKind};
 use concord_model::wire::content_shown_without_intent;
 use concord_model::{Permissions, Snowflake};
 use concord_service::Service;
+use concord_service::access::Revocation;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -483,7 +484,11 @@ impl Hub {
         // The guild left, or the one an event is about.
         let guild = event.route.guild_id;
         match (event.kind, guild) {
-            (EventKind::SessionsRevoked, _) => session.revoke(),
+            (EventKind::SessionsRevoked, _) => {
+                if Revocation::ends(&event.data, session.token_generation) {
+                    session.revoke();
+                }
+            }
             (EventKind::GuildCreate, Some(_)) => {}
             (EventKind::GuildDelete, Some(guild)) => {
                 if session.has_intent(intents::GUILDS) && in_shard(guild, session.shard) {
@@ -665,6 +670,8 @@ mod tests {
     use concord_store::{DEFAULT_BUCKET_MS, GuildStore, MemberStore, NewGuild, UserStore};
     use tokio::sync::Notify;
 
+    use concord_service::access::TokenOwner;
+
     use super::*;
     use crate::session::Attachment;
 
@@ -705,6 +712,13 @@ mod tests {
         (hub, bus, events, store)
     }
 
+    fn owner(id: Snowflake, bot: bool, generation: u64) -> TokenOwner {
+        TokenOwner {
+            caller: concord_service::Caller { id, bot },
+            generation,
+        }
+    }
+
     fn attachment(id: u64) -> Attachment {
         Attachment {
             id,
@@ -716,8 +730,7 @@ mod tests {
     fn session(id: &str) -> Arc<Session> {
         let session = Session::new(
             id.into(),
-            OWNER,
-            true,
+            owner(OWNER, true, 0),
             intents::GUILD_MESSAGES,
             [0, 1],
             50,
@@ -783,8 +796,7 @@ mod tests {
             .unwrap();
         let session = Session::new(
             "m".into(),
-            member,
-            false,
+            owner(member, false, 0),
             intents::ALL,
             [0, 1],
             50,
@@ -858,8 +870,7 @@ mod tests {
             .unwrap();
         let session = Session::new(
             "o".into(),
-            OWNER,
-            false,
+            owner(OWNER, false, 0),
             intents::ALL,
             [0, 1],
             50,
@@ -904,8 +915,7 @@ mod tests {
         let (hub, _bus, _events, _store) = hub_over_store(8).await;
         let session = Session::new(
             "o".into(),
-            OWNER,
-            false,
+            owner(OWNER, false, 0),
             intents::ALL,
             [0, 1],
             50,
@@ -993,5 +1003,39 @@ mod tests {
         detached.attach(late.clone());
         let kicked = tokio::time::timeout(Duration::from_secs(5), late.kick.notified());
         kicked.await.expect("told as it attaches");
+    }
+
+    /// A revocation ends the sessions opened with the tokens it revoked,
+    /// not one opened with a new token before the event arrived (the
+    /// client of a password change identifies with the token it got).
+    #[tokio::test]
+    async fn a_revocation_spares_a_session_of_the_new_token() {
+        let (hub, bus, events) = hub(64).await;
+        let open = |id: &str, generation| {
+            let session = Session::new(
+                id.into(),
+                owner(OWNER, true, generation),
+                intents::ALL,
+                [0, 1],
+                50,
+                Arc::default(),
+            );
+            session.set_guilds([GUILD]);
+            session.open(Vec::new());
+            Arc::new(session)
+        };
+        let (old, new) = (open("old", 4), open("new", 5));
+        hub.insert(Arc::clone(&old));
+        hub.insert(Arc::clone(&new));
+        tokio::spawn(Arc::clone(&hub).fan_out(events));
+        let data = serde_json::to_value(Revocation { generation: 5 }).unwrap();
+        let audience = Audience::Users(vec![OWNER]);
+        let revoked = Event::new(EventKind::SessionsRevoked, audience, NodeId(1), &data);
+        bus.publish(revoked).await.unwrap();
+        // A typing event after it: once it is numbered, the revocation was applied.
+        bus.publish(typing()).await.unwrap();
+        numbered(&new, 1).await;
+        assert!(old.is_revoked(), "the old token's session ends");
+        assert!(!new.is_revoked(), "the new token's session stays");
     }
 }

@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use concord_model::Snowflake;
 use concord_realtime::UserPresence;
 use concord_realtime::sessions::{FRAMES_KEPT, Frame, NodeId, SessionRecord};
+use concord_service::Caller;
+use concord_service::access::TokenOwner;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -84,6 +86,9 @@ struct State {
 #[derive(Serialize, Deserialize)]
 struct Saved {
     bot: bool,
+    /// The generation of the user's tokens the session was opened with.
+    #[serde(default)]
+    token_generation: u64,
     large_threshold: u64,
     guilds: Vec<Snowflake>,
     visible: Vec<(Snowflake, Vec<Snowflake>)>,
@@ -96,6 +101,9 @@ pub(crate) struct Session {
     pub(crate) id: Arc<str>,
     pub(crate) user_id: Snowflake,
     pub(crate) bot: bool,
+    /// The generation of the user's tokens it was opened with: a
+    /// revocation ends it only if it moved past this one.
+    pub(crate) token_generation: u64,
     pub(crate) intents: u64,
     pub(crate) shard: [u64; 2],
     pub(crate) large_threshold: u64,
@@ -117,8 +125,7 @@ pub(crate) enum Pushed {
 impl Session {
     pub(crate) fn new(
         id: Arc<str>,
-        user_id: Snowflake,
-        bot: bool,
+        owner: TokenOwner,
         intents: u64,
         shard: [u64; 2],
         large_threshold: u64,
@@ -126,8 +133,9 @@ impl Session {
     ) -> Session {
         Session {
             id,
-            user_id,
-            bot,
+            user_id: owner.caller.id,
+            bot: owner.caller.bot,
+            token_generation: owner.generation,
             intents,
             shard,
             large_threshold,
@@ -158,10 +166,16 @@ impl Session {
     /// [`Session::open`], as for a new one.
     pub(crate) fn rebuild(record: &SessionRecord, cursor: Arc<Cursor>) -> Option<Session> {
         let saved: Saved = serde_json::from_str(&record.state).ok()?;
+        let owner = TokenOwner {
+            caller: Caller {
+                id: record.user_id,
+                bot: saved.bot,
+            },
+            generation: saved.token_generation,
+        };
         let session = Session::new(
             Arc::clone(&record.id),
-            record.user_id,
-            saved.bot,
+            owner,
             record.intents,
             record.shard,
             saved.large_threshold,
@@ -202,6 +216,7 @@ impl Session {
         s.dirty = false;
         let saved = Saved {
             bot: self.bot,
+            token_generation: self.token_generation,
             large_threshold: self.large_threshold,
             guilds: s.guilds.iter().copied().collect(),
             visible: s
@@ -562,6 +577,14 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(180);
 
+    /// A token owner of generation 0.
+    pub(crate) fn owner(id: Snowflake, bot: bool) -> TokenOwner {
+        TokenOwner {
+            caller: Caller { id, bot },
+            generation: 0,
+        }
+    }
+
     fn attachment(id: u64) -> Attachment {
         Attachment {
             id,
@@ -573,8 +596,7 @@ mod tests {
     fn new_session() -> Session {
         Session::new(
             "s".into(),
-            Snowflake(1),
-            true,
+            owner(Snowflake(1), true),
             0,
             [0, 1],
             50,
@@ -616,8 +638,7 @@ mod tests {
         let cursor = Arc::new(Cursor::default());
         let s = Session::new(
             "s".into(),
-            Snowflake(1),
-            true,
+            owner(Snowflake(1), true),
             0,
             [0, 1],
             50,
@@ -687,8 +708,7 @@ mod tests {
     async fn the_state_rebuilds_the_session_elsewhere() {
         let s = Session::new(
             "s".into(),
-            Snowflake(1),
-            false,
+            owner(Snowflake(1), false),
             3,
             [1, 2],
             75,
@@ -729,8 +749,7 @@ mod tests {
         let d = directory(&s).await;
         let opening = Arc::new(Session::new(
             "o".into(),
-            Snowflake(1),
-            true,
+            owner(Snowflake(1), true),
             0,
             [0, 1],
             50,

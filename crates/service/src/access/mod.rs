@@ -23,7 +23,7 @@ mod tokens;
 mod views;
 pub mod voice;
 
-pub use tokens::{TokenKind, parse_authorization};
+pub use tokens::{Revocation, TokenKind, TokenOwner, parse_authorization};
 pub use views::{ChannelView, GuildView};
 
 /// What access keeps on each node.

@@ -7,6 +7,7 @@ use concord_model::codes;
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::User;
 use concord_model::snowflake::now_ms;
+use serde::{Deserialize, Serialize};
 
 use super::auth::{TokenSigner, TokenState};
 use crate::error::taken;
@@ -37,6 +38,28 @@ pub fn parse_authorization(header: &str) -> Option<(TokenKind, &str)> {
     }
 }
 
+/// Who a token belongs to, and the generation of their tokens it is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub caller: Caller,
+    pub generation: u64,
+}
+
+/// SESSIONS_REVOKED's data: every session opened with a token of an
+/// earlier generation than this ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub generation: u64,
+}
+
+impl Revocation {
+    /// Whether it ends a session opened with a token of `generation`. An
+    /// event without a generation ends them all.
+    pub fn ends(data: &str, generation: u64) -> bool {
+        serde_json::from_str::<Revocation>(data).map_or(true, |r| generation < r.generation)
+    }
+}
+
 pub(crate) fn state_of(user: &User) -> TokenState {
     TokenState {
         generation: user.token_generation,
@@ -49,6 +72,10 @@ impl Service {
     /// first time the user is seen, and again after another node revoked
     /// their tokens (once this node has applied what the bus holds).
     pub async fn authenticate(&self, kind: TokenKind, token: &str) -> ServiceResult<Caller> {
+        Ok(self.token_owner(kind, token).await?.caller)
+    }
+
+    async fn token_owner(&self, kind: TokenKind, token: &str) -> ServiceResult<TokenOwner> {
         let parsed = TokenSigner::parse(token).ok_or(ServiceError::Unauthorized)?;
         self.caught_up().await;
         let state = match self.access.tokens.known(parsed.user_id) {
@@ -68,9 +95,13 @@ impl Service {
         if !self.access.tokens.verify(&parsed, state) || state.bot != (kind == TokenKind::Bot) {
             return Err(ServiceError::Unauthorized);
         }
-        Ok(Caller {
+        let caller = Caller {
             id: parsed.user_id,
             bot: state.bot,
+        };
+        Ok(TokenOwner {
+            caller,
+            generation: state.generation,
         })
     }
 
@@ -132,11 +163,16 @@ impl Service {
     }
 
     /// After a revocation was stored: this node forgets the old tokens now,
-    /// the others and the gateway sessions through the event.
+    /// the others and the gateway sessions through the event. The event
+    /// names the generation that is current now, so a session opened with
+    /// a new token before the event reached its node stays open.
     async fn revoked(&self, user: &User) {
         self.access.tokens.remember(user.id, state_of(user));
         let audience = Audience::Users(vec![user.id]);
-        self.publish(EventKind::SessionsRevoked, audience, serde_json::json!({}))
+        let data = Revocation {
+            generation: user.token_generation,
+        };
+        self.publish(EventKind::SessionsRevoked, audience, data)
             .await;
     }
 
@@ -156,7 +192,7 @@ impl Service {
     }
 
     /// A gateway token, bot or user: IDENTIFY carries it without a prefix.
-    pub async fn authenticate_token(&self, token: &str) -> ServiceResult<Caller> {
+    pub async fn authenticate_token(&self, token: &str) -> ServiceResult<TokenOwner> {
         let token = token.strip_prefix("Bot ").unwrap_or(token);
         let user_id = TokenSigner::parse(token)
             .ok_or(ServiceError::Unauthorized)?
@@ -166,7 +202,7 @@ impl Service {
             Some(_) => TokenKind::User,
             None => return Err(ServiceError::Unauthorized),
         };
-        self.authenticate(kind, token).await
+        self.token_owner(kind, token).await
     }
 }
 
