@@ -807,3 +807,71 @@ async fn gateway_sessions_hear_of_webhooks_and_their_messages() {
         general.as_str()
     );
 }
+
+/// A webhook's `components` count only with `with_components`, and then
+/// link buttons alone: anything someone could click for an interaction is
+/// refused with 50035 at its path, on execute and on edit alike.
+#[tokio::test]
+async fn components_need_with_components_and_are_links_alone() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    let (id, token) = create(&s, &ada, &general, "CI").await;
+    let hook = format!("/webhooks/{id}/{token}");
+    let link = json!({ "type": 2, "style": 5, "label": "Build", "url": "https://ci.example/1" });
+    let button = json!({ "type": 2, "style": 1, "label": "Retry", "custom_id": "retry" });
+    let links = json!([{ "type": 1, "components": [link] }]);
+    let mixed = json!([{ "type": 1, "components": [link, button] }]);
+
+    // Without the parameter they are ignored, even a button.
+    let body = json!({ "content": "plain", "components": mixed });
+    let reply = execute(&s, &format!("{hook}?wait=true"), body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["components"], json!([]));
+
+    // With it, link buttons are kept ...
+    let body = json!({ "content": "linked", "components": links });
+    let path = format!("{hook}?wait=true&with_components=true");
+    let reply = execute(&s, &path, body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let message = reply.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body["components"][0]["components"][0]["url"],
+        "https://ci.example/1"
+    );
+    assert_eq!(
+        newest(&s, &ada, &general).await["components"],
+        reply.body["components"]
+    );
+
+    // ... and an interactive one is refused, naming it.
+    let body = json!({ "content": "clicky", "components": mixed });
+    let reply = execute(&s, &path, body).await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let at = &reply.body["errors"]["components"]["0"]["components"];
+    assert!(at["1"]["_errors"].is_array(), "{:?}", reply.body);
+    assert!(at["0"].is_null(), "the link is fine: {:?}", reply.body);
+    assert_eq!(newest(&s, &ada, &general).await["id"], message.as_str());
+
+    // Editing the webhook's message follows the same rule.
+    let own = format!("{hook}/messages/{message}");
+    let edit = |path: String, body: Value| {
+        let s = &s;
+        async move { s.request("PATCH", &path, None, Some(body)).await }
+    };
+    let reply = edit(own.clone(), json!({ "components": mixed })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["components"][0]["components"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let with = format!("{own}?with_components=true");
+    let reply = edit(with.clone(), json!({ "components": mixed })).await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let reply = edit(with, json!({ "components": [] })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["components"], json!([]));
+}

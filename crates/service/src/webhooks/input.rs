@@ -40,8 +40,8 @@ pub struct ExecuteWebhook {
     pub allowed_mentions: Option<AllowedMentions>,
     pub flags: Option<u64>,
     pub poll: Option<PollInput>,
-    /// An interaction's follow-up may carry components; a webhook's
-    /// message does not.
+    /// An interaction's follow-up may carry any; a webhook's message
+    /// link buttons alone, and only when asked `with_components`.
     pub components: Option<Vec<Value>>,
     /// A forum's webhook starts a post of this name with the message.
     pub thread_name: Option<String>,
@@ -75,4 +75,7 @@ pub struct ExecuteOptions {
     /// Posted through a service's format (the Slack and GitHub routes),
     /// which a forum refuses, as Discord's do.
     pub service: bool,
+    /// Take the message's `components` (else they are ignored, as
+    /// Discord ignores them without `with_components`).
+    pub with_components: bool,
 }
