@@ -875,3 +875,101 @@ async fn components_need_with_components_and_are_links_alone() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["components"], json!([]));
 }
+
+/// A multipart body (boundary `part`) of `payload` and `files` (field
+/// name, file name, bytes).
+fn multipart(payload: &Value, files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut body = format!(
+        "--part\r\ncontent-disposition: form-data; name=\"payload_json\"\r\n\
+         content-type: application/json\r\n\r\n{payload}\r\n"
+    )
+    .into_bytes();
+    for (field, name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--part\r\ncontent-disposition: form-data; name=\"{field}\"; \
+                 filename=\"{name}\"\r\ncontent-type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--part--\r\n");
+    body
+}
+
+const FORM: &str = "multipart/form-data; boundary=part";
+
+/// `attachments` in `payload_json` names each file by the `n` of its
+/// `files[n]` and gives it a description (alt text) and a filename in
+/// place of the part's, on execute, on an edit of the webhook's message
+/// and on any message; a description over 1024 characters is refused.
+#[tokio::test]
+async fn attachments_carry_their_descriptions_and_filenames() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    let (id, token) = create(&s, &ada, &general, "CI").await;
+    let hook = format!("/webhooks/{id}/{token}");
+
+    // Listed out of order, the id a string for one and a number for the
+    // other, as libraries send them.
+    let payload = json!({ "content": "logs", "attachments": [
+        { "id": "1", "description": "The test report" },
+        { "id": 0, "filename": "build.log", "description": "The build log" },
+    ] });
+    let files = [
+        ("files[0]", "a.txt", &b"built"[..]),
+        ("files[1]", "b.txt", b"tested"),
+    ];
+    let path = format!("{hook}?wait=true");
+    let reply = s
+        .raw("POST", &path, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let sent = &reply.body["attachments"];
+    assert_eq!(sent[0]["filename"], "build.log");
+    assert_eq!(sent[0]["description"], "The build log");
+    assert_eq!(sent[0]["size"], 5);
+    assert_eq!(sent[1]["filename"], "b.txt");
+    assert_eq!(sent[1]["description"], "The test report");
+    let message = reply.body["id"].as_str().unwrap().to_owned();
+    let read = newest(&s, &ada, &general).await;
+    assert_eq!(read["attachments"][1]["description"], "The test report");
+
+    // An edit through the token adds a described file after those there.
+    let payload = json!({ "attachments": [
+        { "id": 0, "filename": "coverage.txt", "description": "Coverage" },
+    ] });
+    let files = [("files[0]", "c.txt", &b"91%"[..])];
+    let own = format!("{hook}/messages/{message}");
+    let reply = s
+        .raw("PATCH", &own, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let edited = &reply.body["attachments"];
+    assert_eq!(edited.as_array().unwrap().len(), 3, "{edited:?}");
+    assert_eq!(edited[2]["filename"], "coverage.txt");
+    assert_eq!(edited[2]["description"], "Coverage");
+    assert_eq!(edited[0]["description"], "The build log");
+
+    // A person's message reads them the same way.
+    let payload = json!({ "attachments": [{ "id": 0, "description": "A note" }] });
+    let files = [("files[0]", "note.txt", &b"hi"[..])];
+    let path = format!("/channels/{general}/messages");
+    let body = multipart(&payload, &files);
+    let reply = s.raw("POST", &path, Some(&ada.auth), FORM, body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["attachments"][0]["description"], "A note");
+
+    let long = "x".repeat(1025);
+    let payload = json!({ "attachments": [{ "id": 0, "description": long }] });
+    let files = [("files[0]", "a.txt", &b"x"[..])];
+    let reply = s
+        .raw("POST", &hook, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let error = &reply.body["errors"]["attachments"]["0"]["description"]["_errors"][0];
+    assert_eq!(error["code"], "BASE_TYPE_MAX_LENGTH", "{:?}", reply.body);
+}

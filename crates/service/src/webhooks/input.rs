@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::attachments::Upload;
+use crate::attachments::metadata::AttachmentRequest;
 use crate::input::nullable;
 use crate::messages::{AllowedMentions, CreateMessage, PollInput};
 
@@ -45,6 +46,8 @@ pub struct ExecuteWebhook {
     pub components: Option<Vec<Value>>,
     /// A forum's webhook starts a post of this name with the message.
     pub thread_name: Option<String>,
+    /// The uploaded files' names and descriptions.
+    pub attachments: Option<Vec<AttachmentRequest>>,
 }
 
 impl ExecuteWebhook {
@@ -59,6 +62,7 @@ impl ExecuteWebhook {
             flags: self.flags,
             poll: self.poll,
             components: self.components,
+            attachments: self.attachments,
             ..CreateMessage::default()
         };
         (message, self.username, self.avatar_url)
