@@ -225,11 +225,12 @@ async fn a_closing_interaction_leaves_a_newer_modal_of_the_same_custom_id() {
     let long_ago = now_ms() - (TOKEN_LIFETIME + GRACE).as_millis() as u64 - 1_000;
     let closed = Snowflake::from_timestamp_ms(long_ago);
     opened_modal(&service, closed, "form").await;
-    opened_modal(&service, closed, "left-open").await;
+    let also_closed = Snowflake::from_timestamp_ms(long_ago + 1);
+    opened_modal(&service, also_closed, "left-open").await;
     let open = service.next_id();
     opened_modal(&service, open, "form").await;
 
-    assert_eq!(service.sweep_interactions(now_ms()).await.unwrap(), 1);
+    assert_eq!(service.sweep_interactions(now_ms()).await.unwrap(), 2);
     assert!(!kept(&service, closed).await);
     let left = service.take_modal(BOT, OWNER, "left-open").await.unwrap();
     assert!(left.is_none(), "the closed interaction's own modal went");
