@@ -601,6 +601,10 @@ pub struct Attachment {
     pub height: Option<u32>,
     /// Hex SHA-256 of the content: the blob's name.
     pub sha256: String,
+    /// What the file shows, for those who cannot see it (alt text), as
+    /// the sender gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl Attachment {

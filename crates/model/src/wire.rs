@@ -726,6 +726,8 @@ pub struct Attachment {
     pub width: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl Attachment {
@@ -741,6 +743,7 @@ impl Attachment {
             content_type: a.content_type.clone(),
             width: a.width,
             height: a.height,
+            description: a.description.clone(),
         }
     }
 }

@@ -1071,6 +1071,7 @@ pub async fn attachments(store: &dyn Store) {
         width: Some(2),
         height: Some(1),
         sha256: sha.into(),
+        description: None,
     };
     store
         .put_attachments(&[file(1, "aa"), file(2, "aa"), file(3, "bb")])
@@ -1138,6 +1139,7 @@ pub async fn images_keep_their_blobs(store: &dyn Store) {
         width: None,
         height: None,
         sha256: "bb".into(),
+        description: None,
     };
     store.put_attachments(&[file]).await.unwrap();
     ada.avatar_blob = None;
@@ -1244,6 +1246,7 @@ pub async fn message_crud(store: &dyn Store) {
         width: None,
         height: None,
         sha256: "ab".repeat(32),
+        description: None,
     };
     let patch = MessagePatch {
         content: Some("second".into()),
@@ -1513,6 +1516,7 @@ pub async fn large_channels_are_deleted_whole(store: &dyn Store) {
             width: None,
             height: None,
             sha256: format!("sha{channel}"),
+            description: None,
         };
         store.put_attachments(&[file]).await.unwrap();
     }

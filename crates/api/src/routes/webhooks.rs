@@ -67,6 +67,7 @@ fn options(query: &QueryMap) -> ApiResult<ExecuteOptions> {
         wait: query.flag("wait")?,
         thread_id: query.id("thread_id")?,
         service: false,
+        with_components: query.flag("with_components")?,
     })
 }
 
@@ -254,10 +255,14 @@ async fn edit_webhook_message(
     MessageForm(input): MessageForm<EditMessage>,
 ) -> ApiResult<Response> {
     let (id, message) = (webhook_id(&w)?, message_id(&m)?);
-    let thread = query.id("thread_id")?;
+    let options = ExecuteOptions {
+        thread_id: query.id("thread_id")?,
+        with_components: query.flag("with_components")?,
+        ..ExecuteOptions::default()
+    };
     let service = &state.service;
     Ok(ok(service
-        .edit_webhook_message(id, &t, message, thread, input)
+        .edit_webhook_message(id, &t, message, options, input)
         .await?))
 }
 

@@ -807,3 +807,169 @@ async fn gateway_sessions_hear_of_webhooks_and_their_messages() {
         general.as_str()
     );
 }
+
+/// A webhook's `components` count only with `with_components`, and then
+/// link buttons alone: anything someone could click for an interaction is
+/// refused with 50035 at its path, on execute and on edit alike.
+#[tokio::test]
+async fn components_need_with_components_and_are_links_alone() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    let (id, token) = create(&s, &ada, &general, "CI").await;
+    let hook = format!("/webhooks/{id}/{token}");
+    let link = json!({ "type": 2, "style": 5, "label": "Build", "url": "https://ci.example/1" });
+    let button = json!({ "type": 2, "style": 1, "label": "Retry", "custom_id": "retry" });
+    let links = json!([{ "type": 1, "components": [link] }]);
+    let mixed = json!([{ "type": 1, "components": [link, button] }]);
+
+    // Without the parameter they are ignored, even a button.
+    let body = json!({ "content": "plain", "components": mixed });
+    let reply = execute(&s, &format!("{hook}?wait=true"), body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["components"], json!([]));
+
+    // With it, link buttons are kept ...
+    let body = json!({ "content": "linked", "components": links });
+    let path = format!("{hook}?wait=true&with_components=true");
+    let reply = execute(&s, &path, body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let message = reply.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body["components"][0]["components"][0]["url"],
+        "https://ci.example/1"
+    );
+    assert_eq!(
+        newest(&s, &ada, &general).await["components"],
+        reply.body["components"]
+    );
+
+    // ... and an interactive one is refused, naming it.
+    let body = json!({ "content": "clicky", "components": mixed });
+    let reply = execute(&s, &path, body).await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let at = &reply.body["errors"]["components"]["0"]["components"];
+    assert!(at["1"]["_errors"].is_array(), "{:?}", reply.body);
+    assert!(at["0"].is_null(), "the link is fine: {:?}", reply.body);
+    assert_eq!(newest(&s, &ada, &general).await["id"], message.as_str());
+
+    // Editing the webhook's message follows the same rule.
+    let own = format!("{hook}/messages/{message}");
+    let edit = |path: String, body: Value| {
+        let s = &s;
+        async move { s.request("PATCH", &path, None, Some(body)).await }
+    };
+    let reply = edit(own.clone(), json!({ "components": mixed })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["components"][0]["components"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let with = format!("{own}?with_components=true");
+    let reply = edit(with.clone(), json!({ "components": mixed })).await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let reply = edit(with, json!({ "components": [] })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["components"], json!([]));
+}
+
+/// A multipart body (boundary `part`) of `payload` and `files` (field
+/// name, file name, bytes).
+fn multipart(payload: &Value, files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut body = format!(
+        "--part\r\ncontent-disposition: form-data; name=\"payload_json\"\r\n\
+         content-type: application/json\r\n\r\n{payload}\r\n"
+    )
+    .into_bytes();
+    for (field, name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--part\r\ncontent-disposition: form-data; name=\"{field}\"; \
+                 filename=\"{name}\"\r\ncontent-type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--part--\r\n");
+    body
+}
+
+const FORM: &str = "multipart/form-data; boundary=part";
+
+/// `attachments` in `payload_json` names each file by the `n` of its
+/// `files[n]` and gives it a description (alt text) and a filename in
+/// place of the part's, on execute, on an edit of the webhook's message
+/// and on any message; a description over 1024 characters is refused.
+#[tokio::test]
+async fn attachments_carry_their_descriptions_and_filenames() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    let (id, token) = create(&s, &ada, &general, "CI").await;
+    let hook = format!("/webhooks/{id}/{token}");
+
+    // Listed out of order, the id a string for one and a number for the
+    // other, as libraries send them.
+    let payload = json!({ "content": "logs", "attachments": [
+        { "id": "1", "description": "The test report" },
+        { "id": 0, "filename": "build.log", "description": "The build log" },
+    ] });
+    let files = [
+        ("files[0]", "a.txt", &b"built"[..]),
+        ("files[1]", "b.txt", b"tested"),
+    ];
+    let path = format!("{hook}?wait=true");
+    let reply = s
+        .raw("POST", &path, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let sent = &reply.body["attachments"];
+    assert_eq!(sent[0]["filename"], "build.log");
+    assert_eq!(sent[0]["description"], "The build log");
+    assert_eq!(sent[0]["size"], 5);
+    assert_eq!(sent[1]["filename"], "b.txt");
+    assert_eq!(sent[1]["description"], "The test report");
+    let message = reply.body["id"].as_str().unwrap().to_owned();
+    let read = newest(&s, &ada, &general).await;
+    assert_eq!(read["attachments"][1]["description"], "The test report");
+
+    // An edit through the token adds a described file after those there.
+    let payload = json!({ "attachments": [
+        { "id": 0, "filename": "coverage.txt", "description": "Coverage" },
+    ] });
+    let files = [("files[0]", "c.txt", &b"91%"[..])];
+    let own = format!("{hook}/messages/{message}");
+    let reply = s
+        .raw("PATCH", &own, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let edited = &reply.body["attachments"];
+    assert_eq!(edited.as_array().unwrap().len(), 3, "{edited:?}");
+    assert_eq!(edited[2]["filename"], "coverage.txt");
+    assert_eq!(edited[2]["description"], "Coverage");
+    assert_eq!(edited[0]["description"], "The build log");
+
+    // A person's message reads them the same way.
+    let payload = json!({ "attachments": [{ "id": 0, "description": "A note" }] });
+    let files = [("files[0]", "note.txt", &b"hi"[..])];
+    let path = format!("/channels/{general}/messages");
+    let body = multipart(&payload, &files);
+    let reply = s.raw("POST", &path, Some(&ada.auth), FORM, body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["attachments"][0]["description"], "A note");
+
+    let long = "x".repeat(1025);
+    let payload = json!({ "attachments": [{ "id": 0, "description": long }] });
+    let files = [("files[0]", "a.txt", &b"x"[..])];
+    let reply = s
+        .raw("POST", &hook, None, FORM, multipart(&payload, &files))
+        .await;
+    assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
+    let error = &reply.body["errors"]["attachments"]["0"]["description"]["_errors"][0];
+    assert_eq!(error["code"], "BASE_TYPE_MAX_LENGTH", "{:?}", reply.body);
+}

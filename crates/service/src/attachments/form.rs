@@ -104,8 +104,15 @@ impl Service {
                 }
                 file.write(&chunk).await?;
             }
-            out.uploads.push(file.finish().await?);
+            let mut upload = file.finish().await?;
+            upload.index = file_number(&name).unwrap_or(out.uploads.len() as u64);
+            out.uploads.push(upload);
         }
         Ok(out)
     }
+}
+
+/// `n` of a `files[n]` field's name.
+fn file_number(name: &str) -> Option<u64> {
+    name.strip_prefix("files[")?.strip_suffix(']')?.parse().ok()
 }

@@ -12,6 +12,7 @@
 pub mod blobs;
 pub mod form;
 pub mod images;
+pub mod metadata;
 pub mod signed_urls;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,11 @@ use signed_urls::UrlSignature;
 pub struct Upload {
     pub filename: String,
     pub content_type: Option<String>,
+    /// Its number in the request: `n` of the `files[n]` field it came in
+    /// (else its place among the files), which `attachments[].id` names.
+    pub index: u64,
+    /// Its alt text, from the request's `attachments` (see [`metadata`]).
+    pub description: Option<String>,
     file: Received,
 }
 
@@ -110,6 +116,8 @@ impl UploadWriter {
         Ok(Upload {
             filename: self.filename,
             content_type: self.content_type,
+            index: 0,
+            description: None,
             file: received,
         })
     }
@@ -253,6 +261,7 @@ impl Service {
                 width: upload.file.dimensions.map(|d| d.0),
                 height: upload.file.dimensions.map(|d| d.1),
                 sha256: upload.file.sha256.clone(),
+                description: upload.description.clone(),
             })
             .collect();
         self.store.put_attachments(&attachments).await?;

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use concord_model::Snowflake;
 
-use super::{
-    Ephemeral, Interaction, TOKEN_LIFETIME, ack_key, ephemeral_key, modal_key, record_key,
-};
+use super::{Ephemeral, Interaction, TOKEN_LIFETIME, ack_key, ephemeral_key, record_key};
 use crate::{Service, ServiceResult};
 
 /// How often closed interactions are looked for.
@@ -80,10 +78,7 @@ impl Service {
             for message_id in &record.ephemeral {
                 self.forget_ephemeral(*message_id).await?;
             }
-            if let Some(custom_id) = &record.modal {
-                let key = modal_key(record.application_id, record.user_id, custom_id);
-                self.store.take_meta(&key).await?;
-            }
+            self.close_modal(&record).await?;
         }
         self.store.take_meta(&ack_key(id)).await?;
         self.store.take_meta(&record_key(id)).await?;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::input::CreateInteraction;
 use super::interaction_type::*;
-use super::{Interaction, bad, modal_key, token};
+use super::{Interaction, bad, token};
 use crate::{Caller, ChannelView, Service, ServiceError, ServiceResult};
 
 /// A button component.
@@ -369,8 +369,8 @@ impl Service {
             .get("custom_id")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let key = modal_key(input.application_id, caller.id, custom_id);
-        let Some(raw) = self.store.take_meta(&key).await? else {
+        let modal = self.take_modal(input.application_id, caller.id, custom_id);
+        let Some(raw) = modal.await? else {
             return bad(
                 "data.custom_id",
                 "COMPONENT_CUSTOM_ID_INVALID",

@@ -29,6 +29,7 @@ pub mod expiry;
 mod index;
 pub mod input;
 mod invoke;
+mod modals;
 mod respond;
 pub(crate) mod signing;
 pub(crate) mod token;
@@ -141,11 +142,6 @@ fn ack_key(id: Snowflake) -> String {
 
 fn ephemeral_key(message_id: Snowflake) -> String {
     format!("ephemeral:{message_id}")
-}
-
-/// A modal the application opened for a person, until they submit it.
-fn modal_key(application_id: Snowflake, user_id: Snowflake, custom_id: &str) -> String {
-    format!("modal:{application_id}:{user_id}:{custom_id}")
 }
 
 const FAILED: &[u8] = b"failed";

@@ -16,8 +16,7 @@ use serde_json::{Value, json};
 use super::input::InteractionCallback;
 use super::interaction_type::*;
 use super::{
-    Ephemeral, FAILED, Interaction, RESPONSE_DEADLINE, TOKEN_LIFETIME, ack_key, bad, modal_key,
-    token,
+    Ephemeral, FAILED, Interaction, RESPONSE_DEADLINE, TOKEN_LIFETIME, ack_key, bad, token,
 };
 use crate::messages::message::LOADING;
 use crate::messages::{CreateMessage, EditMessage};
@@ -173,7 +172,7 @@ impl Service {
             }
             _ => {
                 let custom_id = data.get("custom_id").and_then(Value::as_str).unwrap_or("");
-                if custom_id.is_empty() || custom_id.len() > 100 {
+                if custom_id.is_empty() || custom_id.len() > super::modals::CUSTOM_ID_MAX {
                     return bad(
                         "data.custom_id",
                         "BASE_TYPE_REQUIRED",
@@ -199,10 +198,9 @@ impl Service {
                 crate::messages::check_components(&mut errors, "data.components", fields, true);
                 errors.into_result()?;
                 self.acknowledge(&interaction).await?;
-                let key = modal_key(interaction.application_id, interaction.user_id, custom_id);
                 let origin = serde_json::to_vec(&interaction.message_id).unwrap_or_default();
-                self.store.put_meta(&key, &origin).await?;
                 interaction.modal = Some(custom_id.to_owned());
+                self.open_modal(&interaction, &origin).await?;
                 self.save_interaction(&interaction).await?;
                 let modal = json!({
                     "id": interaction.id,

@@ -85,6 +85,26 @@ pub(crate) fn check(errors: &mut FormErrors, prefix: &str, components: &[Value],
     }
 }
 
+/// What a webhook no application owns may send (`components` at
+/// `prefix`): nothing anyone interacts with, so link buttons alone; every
+/// other component of a row is refused at its path.
+pub(crate) fn check_non_interactive(errors: &mut FormErrors, prefix: &str, components: &[Value]) {
+    for (i, row) in components.iter().enumerate() {
+        let children = row.get("components").and_then(Value::as_array);
+        for (j, component) in children.into_iter().flatten().enumerate() {
+            let link = kind(component) == Some(BUTTON)
+                && component.get("style").and_then(Value::as_u64) == Some(LINK);
+            if !link {
+                errors.add(
+                    &format!("{prefix}.{i}.components.{j}"),
+                    "COMPONENT_INTERACTIVE_NOT_ALLOWED",
+                    "Only non-interactive components may be sent by this webhook.",
+                );
+            }
+        }
+    }
+}
+
 /// A `custom_id` of 1 to 100 characters, unique in the message.
 fn custom_id(errors: &mut FormErrors, path: &str, component: &Value, ids: &mut HashSet<String>) {
     let path = format!("{path}.custom_id");

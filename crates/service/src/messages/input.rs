@@ -4,6 +4,7 @@ use concord_model::Snowflake;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::attachments::metadata::AttachmentRequest;
 use crate::input::nullable;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -41,6 +42,8 @@ pub struct CreateMessage {
     #[serde(default)]
     pub enforce_nonce: bool,
     pub poll: Option<PollInput>,
+    /// The uploaded files' names and descriptions.
+    pub attachments: Option<Vec<AttachmentRequest>>,
 }
 
 /// Discord's poll create request; checked by `polls::create`.
@@ -95,6 +98,8 @@ pub struct EditMessage {
     #[serde(default, deserialize_with = "nullable")]
     pub components: Option<Option<Vec<Value>>>,
     pub allowed_mentions: Option<AllowedMentions>,
+    /// The added files' names and descriptions.
+    pub attachments: Option<Vec<AttachmentRequest>>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

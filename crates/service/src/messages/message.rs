@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::cache::CACHED_PER_CHANNEL;
 use super::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
+use crate::attachments::metadata::describe_uploads;
 use crate::guilds::audit::{Details, action};
 use crate::{Caller, ChannelView, FormErrors, Service, ServiceError, ServiceResult, audience_of};
 
@@ -154,7 +155,7 @@ impl Service {
         &self,
         view: &ChannelView,
         caller: Caller,
-        input: CreateMessage,
+        mut input: CreateMessage,
     ) -> ServiceResult<Message> {
         let channel_id = view.channel.id;
         let content = input.content.unwrap_or_default();
@@ -164,6 +165,8 @@ impl Service {
         let mut errors = FormErrors::new();
         check_content(&mut errors, &content);
         check_embeds(&mut errors, &embeds);
+        let requests = input.attachments.as_deref().unwrap_or_default();
+        describe_uploads(&mut errors, &mut input.uploads, requests);
         let components = input.components.unwrap_or_default();
         super::components::check(&mut errors, "components", &components, false);
         match &input.nonce {
@@ -516,7 +519,7 @@ impl Service {
         &self,
         view: &ChannelView,
         message: &Message,
-        input: EditMessage,
+        mut input: EditMessage,
     ) -> ServiceResult<MessagePatch> {
         if message.poll.is_some() {
             return Err(ServiceError::BadRequest(codes::POLL_NOT_EDITABLE));
@@ -551,6 +554,8 @@ impl Service {
             patch.flags =
                 Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
         }
+        let requests = input.attachments.as_deref().unwrap_or_default();
+        describe_uploads(&mut errors, &mut input.uploads, requests);
         if !input.uploads.is_empty() {
             view.require(Permissions::ATTACH_FILES)?;
             if message.attachments.len() + input.uploads.len() > limits::ATTACHMENTS_MAX {

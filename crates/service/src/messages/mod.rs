@@ -24,6 +24,7 @@ mod render;
 pub(crate) mod sequencer;
 
 pub(crate) use components::check as check_components;
+pub(crate) use components::check_non_interactive as check_non_interactive_components;
 pub use input::{
     AllowedMentions, BulkDelete, CreateMessage, EditMessage, PollInput, PollVoteInput,
     ReferenceInput,

@@ -5,6 +5,7 @@
 
 use concord_model::records::{Channel, Member, Message, Webhook, WebhookAuthor, channel_type};
 use concord_model::{Permissions, Snowflake, codes, wire};
+use serde_json::Value;
 
 use super::input::{ExecuteOptions, ExecuteWebhook};
 use crate::interactions::WebhookMessageId;
@@ -33,6 +34,24 @@ const AVATAR_URL_MAX: usize = 2048;
 /// first, by its shape; any other token opens a webhook.
 fn is_interaction(token: &str) -> bool {
     crate::interactions::token::parse(token).is_some()
+}
+
+/// The one rule of a webhook's components (an interaction's token is an
+/// application's, which may send any): ignored unless the request asks
+/// `with_components`, and then link buttons alone.
+fn webhook_components(
+    components: Option<Vec<Value>>,
+    with_components: bool,
+) -> ServiceResult<Option<Vec<Value>>> {
+    if !with_components {
+        return Ok(None);
+    }
+    if let Some(components) = &components {
+        let mut errors = FormErrors::new();
+        crate::messages::check_non_interactive_components(&mut errors, "components", components);
+        errors.into_result()?;
+    }
+    Ok(components)
 }
 
 impl Service {
@@ -70,7 +89,7 @@ impl Service {
             return Err(ServiceError::BadRequest(code));
         }
         let (mut message, username, avatar_url) = input.message();
-        message.components = None;
+        message.components = webhook_components(message.components, options.with_components)?;
         let mut errors = FormErrors::new();
         if let Some(username) = &username {
             super::check_name(&mut errors, "username", username);
@@ -140,14 +159,21 @@ impl Service {
         id: Snowflake,
         token: &str,
         message_id: WebhookMessageId,
-        thread_id: Option<Snowflake>,
-        input: EditMessage,
+        options: ExecuteOptions,
+        mut input: EditMessage,
     ) -> ServiceResult<wire::Message> {
         if is_interaction(token) {
             return self
                 .edit_interaction_response(id, token, message_id, input)
                 .await;
         }
+        input.components = match input.components {
+            Some(components) if options.with_components => {
+                Some(webhook_components(components, true)?)
+            }
+            _ => None,
+        };
+        let thread_id = options.thread_id;
         let (view, message) = self.webhooks_own(id, token, message_id, thread_id).await?;
         view.require_unarchived()?;
         self.apply_message_edit(&view, &message, input).await

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::attachments::Upload;
+use crate::attachments::metadata::AttachmentRequest;
 use crate::input::nullable;
 use crate::messages::{AllowedMentions, CreateMessage, PollInput};
 
@@ -40,11 +41,13 @@ pub struct ExecuteWebhook {
     pub allowed_mentions: Option<AllowedMentions>,
     pub flags: Option<u64>,
     pub poll: Option<PollInput>,
-    /// An interaction's follow-up may carry components; a webhook's
-    /// message does not.
+    /// An interaction's follow-up may carry any; a webhook's message
+    /// link buttons alone, and only when asked `with_components`.
     pub components: Option<Vec<Value>>,
     /// A forum's webhook starts a post of this name with the message.
     pub thread_name: Option<String>,
+    /// The uploaded files' names and descriptions.
+    pub attachments: Option<Vec<AttachmentRequest>>,
 }
 
 impl ExecuteWebhook {
@@ -59,6 +62,7 @@ impl ExecuteWebhook {
             flags: self.flags,
             poll: self.poll,
             components: self.components,
+            attachments: self.attachments,
             ..CreateMessage::default()
         };
         (message, self.username, self.avatar_url)
@@ -75,4 +79,7 @@ pub struct ExecuteOptions {
     /// Posted through a service's format (the Slack and GitHub routes),
     /// which a forum refuses, as Discord's do.
     pub service: bool,
+    /// Take the message's `components` (else they are ignored, as
+    /// Discord ignores them without `with_components`).
+    pub with_components: bool,
 }

@@ -39,6 +39,13 @@ async fn store() -> Arc<dyn concord_store::Store> {
 /// An interaction of the bot's command in the guild's channel, numbered
 /// `id`, as the node accepting it stores it; and its token.
 async fn accepted(service: &Service, id: Snowflake) -> String {
+    let (interaction, token) = command(id);
+    service.remember_interaction(&interaction).await.unwrap();
+    token
+}
+
+/// The owner's invocation of the bot's command numbered `id`, and its token.
+fn command(id: Snowflake) -> (Interaction, String) {
     let (secret, token) = token::issue(id);
     let interaction = Interaction {
         id,
@@ -58,8 +65,15 @@ async fn accepted(service: &Service, id: Snowflake) -> String {
         ephemeral: Vec::new(),
         modal: None,
     };
+    (interaction, token)
+}
+
+/// An interaction numbered `id` that answered with a modal `custom_id`.
+async fn opened_modal(service: &Service, id: Snowflake, custom_id: &str) {
+    let (mut interaction, _) = command(id);
+    interaction.modal = Some(custom_id.into());
     service.remember_interaction(&interaction).await.unwrap();
-    token
+    service.open_modal(&interaction, b"null").await.unwrap();
 }
 
 /// A received file of `bytes`, and the name of its blob.
@@ -199,4 +213,29 @@ async fn another_node_removes_what_a_stopped_node_accepted() {
     );
     assert!(kept(&survivor, open).await, "still open");
     task.abort();
+}
+
+/// A modal left open by an interaction that closes goes with it, but a
+/// newer modal of the same `custom_id`, opened by a later interaction,
+/// stays open for its submission.
+#[tokio::test]
+async fn a_closing_interaction_leaves_a_newer_modal_of_the_same_custom_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = node(&store().await, 0, dir.path()).await;
+    let long_ago = now_ms() - (TOKEN_LIFETIME + GRACE).as_millis() as u64 - 1_000;
+    let closed = Snowflake::from_timestamp_ms(long_ago);
+    opened_modal(&service, closed, "form").await;
+    let also_closed = Snowflake::from_timestamp_ms(long_ago + 1);
+    opened_modal(&service, also_closed, "left-open").await;
+    let open = service.next_id();
+    opened_modal(&service, open, "form").await;
+
+    assert_eq!(service.sweep_interactions(now_ms()).await.unwrap(), 2);
+    assert!(!kept(&service, closed).await);
+    let left = service.take_modal(BOT, OWNER, "left-open").await.unwrap();
+    assert!(left.is_none(), "the closed interaction's own modal went");
+    let newer = service.take_modal(BOT, OWNER, "form").await.unwrap();
+    assert!(newer.is_some(), "the newer modal is still open");
+    let again = service.take_modal(BOT, OWNER, "form").await.unwrap();
+    assert!(again.is_none(), "submitted once");
 }
