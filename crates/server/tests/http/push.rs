@@ -348,6 +348,34 @@ async fn pushes_reach_offline_people_encrypted_and_signed() {
     let pushes = service.wait_for("bob", 4).await;
     let payload = open(&pushes[3], &browser, &vapid_key, &service.base, "high");
     assert_eq!(payload["message_id"], away);
+
+    // Another device of theirs in use holds pushes back: afk counts only
+    // when every session says it.
+    let mut phone = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    phone.identify(&bob.auth, 0).await;
+    phone.dispatch("READY").await;
+    s.say(&alice, &channel, "are you on your phone?").await;
+    // Pushes are decided in order: once carol's is in, bob's was decided.
+    let marker = s.say(&alice, &to_carol, "marker").await;
+    let pushes = service.wait_for("carol", 2).await;
+    let payload = open(&pushes[1], &carols, &vapid_key, &service.base, "high");
+    assert_eq!(payload["message_id"], marker);
+    phone
+        .send(json!({ "op": 3, "d": { "since": null, "activities": [], "status": "dnd", "afk": true } }))
+        .await;
+    loop {
+        let seen = watcher.dispatch("PRESENCE_UPDATE").await;
+        if seen["d"]["user"]["id"] == bob.id && seen["d"]["status"] == "dnd" {
+            break;
+        }
+    }
+    let both_away = s.say(&alice, &channel, "both away now").await;
+    let pushes = service.wait_for("bob", 5).await;
+    let payload = open(&pushes[4], &browser, &vapid_key, &service.base, "high");
+    assert_eq!(
+        payload["message_id"], both_away,
+        "nothing while the phone was in use"
+    );
 }
 
 #[tokio::test]
