@@ -232,3 +232,27 @@ impl Presence for RedisPresence {
         Ok(swept)
     }
 }
+
+#[cfg(test)]
+mod afk_suffix {
+    use concord_realtime::presence::{Status, UserPresence};
+    use serde_json::json;
+
+    use super::json;
+
+    /// The scripts tell an away session by how its JSON ends
+    /// (`presence.lua`'s `AFK`); this holds them to serde's output.
+    #[test]
+    fn only_an_away_presence_ends_with_the_afk_field() {
+        let mut presence = UserPresence {
+            status: Status::Idle,
+            activities: vec![json!({ "name": "x", "afk": true })],
+            afk: false,
+        };
+        assert!(!json(&presence).ends_with(r#","afk":true}"#));
+        presence.afk = true;
+        assert!(json(&presence).ends_with(r#","afk":true}"#));
+        presence.activities.clear();
+        assert!(json(&presence).ends_with(r#","afk":true}"#));
+    }
+}

@@ -34,6 +34,7 @@ macro_rules! realtime_conformance {
             presence_offline_only_when_every_session_on_every_node_ended,
             presence_the_most_recently_set_session_wins,
             presence_an_expired_session_stops_counting_while_another_lives,
+            presence_afk_only_when_every_live_session_says_it,
             presence_a_crashed_nodes_users_are_swept_offline,
             presence_sweeping_forgets_every_expired_session_in_bounded_steps,
             presence_reads_are_batched_and_in_order,
@@ -204,6 +205,54 @@ pub async fn presence_an_expired_session_stops_counting_while_another_lives(node
         to(with(Status::Idle), with(Status::Dnd)),
         "connected again, it counts again"
     );
+}
+
+fn away(status: Status) -> UserPresence {
+    UserPresence {
+        afk: true,
+        ..with(status)
+    }
+}
+
+pub async fn presence_afk_only_when_every_live_session_says_it(nodes: Vec<Realtime>) {
+    let (a, b) = (&*nodes[0].presence, &*nodes[1].presence);
+    a.connect(ADA, "on-a", with(Status::Online), LONG)
+        .await
+        .unwrap();
+    b.connect(ADA, "on-b", away(Status::Idle), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        shown(a, ADA).await,
+        with(Status::Idle),
+        "the latest session's status, but a's client is in use"
+    );
+    let touched = a.update(ADA, "on-a", away(Status::Online)).await.unwrap();
+    assert_eq!(
+        touched,
+        Touched::Live(to(with(Status::Idle), away(Status::Online)))
+    );
+    assert_eq!(shown(b, ADA).await, away(Status::Online), "both are away");
+    b.update(ADA, "on-b", with(Status::Idle)).await.unwrap();
+    assert_eq!(shown(a, ADA).await, with(Status::Idle), "b is back");
+    assert_eq!(
+        b.disconnect(ADA, "on-b").await.unwrap(),
+        to(with(Status::Idle), away(Status::Online))
+    );
+    // A session in use that stops heartbeating (its node crashed) stops
+    // holding the others' afk back.
+    b.connect(ADA, "short", with(Status::Dnd), SHORT)
+        .await
+        .unwrap();
+    assert_eq!(shown(a, ADA).await, with(Status::Dnd));
+    wait_out_short().await;
+    assert_eq!(shown(b, ADA).await, away(Status::Online));
+    // An invisible session is not away: it says nothing of its device.
+    b.connect(ADA, "hidden", away(Status::Invisible), LONG)
+        .await
+        .unwrap();
+    a.update(ADA, "on-a", away(Status::Online)).await.unwrap();
+    assert_eq!(shown(a, ADA).await, with(Status::Online));
 }
 
 pub async fn presence_a_crashed_nodes_users_are_swept_offline(nodes: Vec<Realtime>) {

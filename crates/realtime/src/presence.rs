@@ -2,7 +2,8 @@
 //! decided over every session of every node that shares the backend.
 //!
 //! A user's presence is the combination of their live sessions: the
-//! presence most recently set by any of them wins, and they are offline
+//! presence most recently set by any of them wins, but for `afk`, which
+//! holds only when every live session says it, and they are offline
 //! only when none is live. A session lives until its `ttl` passes without
 //! a refresh (a heartbeat), so the users of a node that crashed fade out on
 //! their own. Each change returns the [`Transition`] others must be told,
@@ -57,7 +58,8 @@ pub struct UserPresence {
     pub activities: Vec<Value>,
     /// The client said `afk: true`: its person is away from it (Discord's
     /// idle desktop), so notifications go to their other devices. Others
-    /// are not shown it.
+    /// are not shown it. A user's combined presence is `afk` only when
+    /// every live session of theirs is: one device in use holds pushes back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub afk: bool,
 }
@@ -69,6 +71,12 @@ impl UserPresence {
             activities: Vec::new(),
             afk: false,
         }
+    }
+
+    /// Whether this counts as away: `afk`, and shown (an invisible
+    /// session, shown as offline, is not away; it says nothing).
+    pub fn is_afk(&self) -> bool {
+        self.afk && self.status.shown() != Status::Offline
     }
 
     /// What others see: nothing of an invisible or offline user.
@@ -166,14 +174,23 @@ struct Entry {
 }
 
 impl Entry {
-    /// What others should see: the most recently set live session's.
+    /// What others should see: the most recently set live session's,
+    /// `afk` only when every live session says so.
     fn shown(&self, now: Instant) -> UserPresence {
-        self.by_set
+        let mut shown = self
+            .by_set
             .values()
             .rev()
             .filter_map(|id| self.sessions.get(id))
             .find(|live| live.expires > now)
-            .map_or_else(UserPresence::offline, |live| live.presence.shown())
+            .map_or_else(UserPresence::offline, |live| live.presence.shown());
+        shown.afk = shown.afk
+            && self
+                .sessions
+                .values()
+                .filter(|live| live.expires > now)
+                .all(|live| live.presence.is_afk());
+        shown
     }
 
     /// The change since others were last told, recorded as told.

@@ -198,7 +198,11 @@ impl Service {
                 passwords: Passwords::new(config.hash_concurrency),
             },
             messages: messages::State { sequencer, cache },
-            attachments: attachments::State { urls, blobs: None },
+            attachments: attachments::State {
+                urls,
+                blobs: None,
+                sized: Default::default(),
+            },
             purges: Arc::default(),
             applied,
             config,

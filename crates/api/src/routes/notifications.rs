@@ -4,7 +4,9 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use concord_service::notifications::{PatchGuildSettings, PushSubscriptionInput, PushUnsubscribe};
+use concord_service::notifications::{
+    PatchGuildSettings, PatchGuildSettingsBulk, PushSubscriptionInput, PushUnsubscribe,
+};
 
 use super::{no_content, ok};
 use crate::State;
@@ -17,6 +19,7 @@ pub(super) fn routes() -> super::Routes {
         put "/users/@me/push-subscriptions" => subscribe, 204 NoBody, body PushSubscriptionInput;
         delete "/users/@me/push-subscriptions" => unsubscribe, 204 NoBody, body PushUnsubscribe;
         patch "/users/@me/guilds/{guild_id}/settings" => patch_settings, 200 GuildSettings, body PatchGuildSettings;
+        patch "/users/@me/guilds/settings" => patch_settings_bulk, 200 Vec<GuildSettings>, body PatchGuildSettingsBulk;
     })
 }
 
@@ -60,5 +63,18 @@ async fn patch_settings(
     Ok(ok(state
         .service
         .patch_guild_settings(caller, guild_id, input)
+        .await?))
+}
+
+/// Many guilds at once (`@me` among them for DMs), as Discord's client
+/// sends them.
+async fn patch_settings_bulk(
+    state: State,
+    Auth(caller): Auth,
+    Body(input): Body<PatchGuildSettingsBulk>,
+) -> ApiResult<Response> {
+    Ok(ok(state
+        .service
+        .patch_guild_settings_bulk(caller, input)
         .await?))
 }

@@ -29,7 +29,7 @@ pub(crate) use concord_service::messages::read_states::AckToken;
 pub(crate) use concord_service::messages::{BulkDelete, CreateMessage, EditMessage, PollVoteInput};
 pub(crate) use concord_service::notifications::subscriptions::VapidKey;
 pub(crate) use concord_service::notifications::{
-    PatchGuildSettings, PushSubscriptionInput, PushUnsubscribe,
+    PatchGuildSettings, PatchGuildSettingsBulk, PushSubscriptionInput, PushUnsubscribe,
 };
 pub(crate) use concord_service::operations::admin::{AdminGuild, AdminUser, Credentials, Stats};
 pub(crate) use concord_service::operations::backup::{BackupProgress, BackupSummary};

@@ -15,11 +15,21 @@ local function entry(expires, set, shown)
   return string.format('%d %d ', expires, set) .. shown
 end
 
+-- How a shown presence that says `afk` ends: serde writes the fields in
+-- order (status, activities, afk) and leaves afk out when false, and
+-- activities, before it, is an array, so only afk can end an object so.
+local AFK = ',"afk":true}'
+
+local function is_afk(shown)
+  return string.sub(shown, -#AFK) == AFK
+end
+
 -- What others should see of the user in `key`: the most recently set live
--- session's. With `forget`, expired sessions are dropped on the way.
+-- session's, `afk` only when every live session's is. With `forget`,
+-- expired sessions are dropped on the way.
 local function shown_of(key, user, now, forget)
   local fields = redis.call('HGETALL', key)
-  local best, best_set = OFFLINE, -1
+  local best, best_set, all_afk = OFFLINE, -1, true
   for i = 1, #fields, 2 do
     local field = fields[i]
     if string.sub(field, 1, 2) == 's:' then
@@ -28,11 +38,15 @@ local function shown_of(key, user, now, forget)
         if set > best_set then
           best, best_set = shown, set
         end
+        all_afk = all_afk and is_afk(shown)
       elseif forget then
         redis.call('HDEL', key, field)
         redis.call('ZREM', EXPIRY, user .. ' ' .. string.sub(field, 3))
       end
     end
+  end
+  if is_afk(best) and not all_afk then
+    best = string.sub(best, 1, -#AFK - 1) .. '}'
   end
   return best
 end

@@ -361,3 +361,128 @@ async fn webhook_avatars_are_served_as_users_are() {
         .await;
     assert_eq!(bad.body["code"], 50035);
 }
+
+/// An image of `width`×`height` in `format`, made here.
+fn made_image(width: u32, height: u32, format: image::ImageFormat) -> Vec<u8> {
+    let picture = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 255])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// A GIF of three `side`×`side` frames.
+fn animated_gif(side: u32) -> Vec<u8> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut out);
+        encoder.set_repeat(Repeat::Infinite).unwrap();
+        for shade in [0u8, 120, 240] {
+            let frame = image::RgbaImage::from_pixel(side, side, image::Rgba([shade, 0, 0, 255]));
+            let delay = image::Delay::from_numer_denom_ms(100, 1);
+            encoder
+                .encode_frame(image::Frame::from_parts(frame, 0, 0, delay))
+                .unwrap();
+        }
+    }
+    out
+}
+
+/// The format and dimensions of what a path serves, checked to be that
+/// format's content type.
+async fn served_image(s: &TestServer, path: &str) -> (image::ImageFormat, u32, u32) {
+    let (status, kind, cache, body) = fetch(s, path).await;
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    assert!(cache.contains("immutable"), "{cache}");
+    let format = image::guess_format(&body).unwrap();
+    assert_eq!(kind, format.to_mime_type(), "{path}");
+    let decoded = image::load_from_memory(&body).unwrap();
+    (format, decoded.width(), decoded.height())
+}
+
+#[tokio::test]
+async fn images_are_served_no_larger_than_the_size_asked() {
+    use image::ImageFormat::{Gif, Jpeg, Png, WebP};
+    let s = server();
+    let ada = s.register("ada").await;
+    let wide = made_image(300, 150, Png);
+    let me = set_avatar(&s, &ada, json!(uri("image/png", &STANDARD.encode(&wide)))).await;
+    let avatar = format!("/avatars/{}/{}", ada.id, hash(&me, "avatar"));
+    for (ext, format) in [
+        ("png", Png),
+        ("jpg", Jpeg),
+        ("jpeg", Jpeg),
+        ("webp", WebP),
+        ("gif", Gif),
+    ] {
+        let path = format!("{avatar}.{ext}?size=64");
+        assert_eq!(served_image(&s, &path).await, (format, 64, 32), "{path}");
+    }
+    assert_eq!(
+        served_image(&s, &format!("{avatar}.png?size=16")).await,
+        (Png, 16, 8)
+    );
+    // Asked again, the same (a kept copy).
+    let again = fetch(&s, &format!("{avatar}.webp?size=64")).await.3;
+    assert_eq!(fetch(&s, &format!("{avatar}.webp?size=64")).await.3, again);
+    // Never larger than uploaded: a size it fits in serves the upload.
+    for path in [format!("{avatar}.png?size=512"), format!("{avatar}.png")] {
+        assert_eq!(fetch(&s, &path).await.3, wide, "{path}");
+    }
+    for size in ["100", "8", "8192", "0", "-16", "abc", ""] {
+        let path = format!("{avatar}.png?size={size}");
+        let (status, _, _, body) = fetch(&s, &path).await;
+        assert_eq!(status, 400, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let unknown = format!("/avatars/{}/{}.png?size=64", ada.id, "0".repeat(32));
+    assert_eq!(fetch(&s, &unknown).await.0, 404);
+
+    // A guild's animated icon stays animated as a GIF, its first frame otherwise.
+    let gif = animated_gif(100);
+    let made = s
+        .post(
+            "/guilds",
+            &ada.auth,
+            json!({ "name": "Moving", "icon": uri("image/gif", &STANDARD.encode(&gif)) }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let icon = format!(
+        "/icons/{}/{}",
+        made.body["id"].as_str().unwrap(),
+        hash(&made.body, "icon")
+    );
+    let (_, kind, _, body) = fetch(&s, &format!("{icon}.gif?size=32")).await;
+    assert_eq!(kind, "image/gif");
+    let frames = {
+        use image::AnimationDecoder;
+        let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(body)).unwrap();
+        decoder.into_frames().collect_frames().unwrap()
+    };
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f.buffer().dimensions() == (32, 32)));
+    assert_eq!(
+        served_image(&s, &format!("{icon}.png?size=32")).await,
+        (Png, 32, 32)
+    );
+
+    // A webhook's avatar, served at the same path as users'.
+    let (_, general) = s.guild(&ada, "Home").await;
+    let tall = made_image(40, 80, Png);
+    let hook = s
+        .post(
+            &format!("/channels/{general}/webhooks"),
+            &ada.auth,
+            json!({ "name": "CI", "avatar": uri("image/png", &STANDARD.encode(&tall)) }),
+        )
+        .await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    let path = format!(
+        "/avatars/{}/{}.webp?size=32",
+        hook.body["id"].as_str().unwrap(),
+        hash(&hook.body, "avatar")
+    );
+    assert_eq!(served_image(&s, &path).await, (WebP, 16, 32));
+}

@@ -50,6 +50,7 @@ async fn every_documented_operation_is_routed() {
         ("PUT", "/users/@me/push-subscriptions"),
         ("DELETE", "/users/@me/push-subscriptions"),
         ("PATCH", "/users/@me/guilds/{guild_id}/settings"),
+        ("PATCH", "/users/@me/guilds/settings"),
     ] {
         let expected = (expected.0.to_owned(), expected.1.to_owned());
         assert!(operations.contains(&expected), "{expected:?} documented");

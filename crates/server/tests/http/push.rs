@@ -348,6 +348,34 @@ async fn pushes_reach_offline_people_encrypted_and_signed() {
     let pushes = service.wait_for("bob", 4).await;
     let payload = open(&pushes[3], &browser, &vapid_key, &service.base, "high");
     assert_eq!(payload["message_id"], away);
+
+    // Another device of theirs in use holds pushes back: afk counts only
+    // when every session says it.
+    let mut phone = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    phone.identify(&bob.auth, 0).await;
+    phone.dispatch("READY").await;
+    s.say(&alice, &channel, "are you on your phone?").await;
+    // Pushes are decided in order: once carol's is in, bob's was decided.
+    let marker = s.say(&alice, &to_carol, "marker").await;
+    let pushes = service.wait_for("carol", 2).await;
+    let payload = open(&pushes[1], &carols, &vapid_key, &service.base, "high");
+    assert_eq!(payload["message_id"], marker);
+    phone
+        .send(json!({ "op": 3, "d": { "since": null, "activities": [], "status": "dnd", "afk": true } }))
+        .await;
+    loop {
+        let seen = watcher.dispatch("PRESENCE_UPDATE").await;
+        if seen["d"]["user"]["id"] == bob.id && seen["d"]["status"] == "dnd" {
+            break;
+        }
+    }
+    let both_away = s.say(&alice, &channel, "both away now").await;
+    let pushes = service.wait_for("bob", 5).await;
+    let payload = open(&pushes[4], &browser, &vapid_key, &service.base, "high");
+    assert_eq!(
+        payload["message_id"], both_away,
+        "nothing while the phone was in use"
+    );
 }
 
 #[tokio::test]
@@ -592,4 +620,104 @@ async fn mention_badges_follow_the_settings() {
         .await;
     assert_eq!(nothing.status, 200, "{:?}", nothing.body);
     assert_eq!(badge().await, 0);
+}
+
+/// The bulk route Discord's client uses: several guilds (and DMs) at once,
+/// each as the per-guild route changes it, told to the user's sessions
+/// once per guild; a body with anything wrong changes nothing.
+#[tokio::test]
+async fn settings_of_many_guilds_change_at_once() {
+    let s = server();
+    let alice = s.register("alice").await;
+    let (first, general) = s.guild(&alice, "First").await;
+    let (second, _) = s.guild(&alice, "Second").await;
+    let (elsewhere, other_general) = s.guild(&s.register("bob").await, "Elsewhere").await;
+    let mut ws = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    ws.identify(&alice.auth, 0).await;
+    ws.dispatch("READY").await;
+
+    let changed = s
+        .patch(
+            "/users/@me/guilds/settings",
+            &alice.auth,
+            json!({ "guilds": {
+                first.clone(): { "muted": true, "channel_overrides": { general.clone(): { "message_notifications": 1 } } },
+                second.clone(): { "message_notifications": 2, "suppress_roles": true },
+                "@me": { "suppress_everyone": true },
+            } }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let list = changed.body.as_array().expect("a list");
+    assert_eq!(list.len(), 3, "{list:?}");
+    let of = |id: Value| list.iter().find(|e| e["guild_id"] == id).unwrap().clone();
+    let in_first = of(json!(first));
+    assert_eq!(in_first["muted"], true);
+    assert_eq!(in_first["channel_overrides"][0]["channel_id"], general);
+    assert_eq!(in_first["channel_overrides"][0]["message_notifications"], 1);
+    assert_eq!(of(json!(second))["message_notifications"], 2);
+    assert_eq!(of(json!(second))["suppress_roles"], true);
+    assert_eq!(of(Value::Null)["suppress_everyone"], true);
+    let mut told = Vec::new();
+    for _ in 0..3 {
+        let update = ws.dispatch("USER_GUILD_SETTINGS_UPDATE").await;
+        told.push(update["d"].clone());
+    }
+    for entry in list {
+        assert!(told.contains(entry), "{entry} was told: {told:?}");
+    }
+
+    // One guild wrong (a channel of another guild, a guild the caller is
+    // not in, an id that is none): refused, and nothing kept.
+    let wrong_channel = s
+        .patch(
+            "/users/@me/guilds/settings",
+            &alice.auth,
+            json!({ "guilds": {
+                first.clone(): { "muted": false },
+                second.clone(): { "channel_overrides": { other_general.clone(): { "muted": true } } },
+                "nope": { "muted": true },
+            } }),
+        )
+        .await;
+    assert_eq!(wrong_channel.status, 400, "{:?}", wrong_channel.body);
+    assert_eq!(wrong_channel.body["code"], 50035);
+    let errors = &wrong_channel.body["errors"]["guilds"];
+    assert_eq!(
+        errors[&second]["channel_overrides"][&other_general]["_errors"][0]["code"],
+        "CHANNEL_INVALID",
+        "{errors}"
+    );
+    assert_eq!(errors["nope"]["_errors"][0]["code"], "NUMBER_TYPE_COERCE");
+    let not_member = s
+        .patch(
+            "/users/@me/guilds/settings",
+            &alice.auth,
+            json!({ "guilds": { first.clone(): { "muted": false }, elsewhere.clone(): { "muted": true } } }),
+        )
+        .await;
+    assert_eq!(not_member.status, 403, "{:?}", not_member.body);
+    assert_eq!(not_member.body["code"], 50001, "as the per-guild route");
+    let mut again = GatewayClient::connect(&s.ws_url(), "v=10").await;
+    again.identify(&alice.auth, 0).await;
+    let ready = again.dispatch("READY").await;
+    let entries = ready["d"]["user_guild_settings"]["entries"].clone();
+    let kept = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["guild_id"] == first)
+        .unwrap()
+        .clone();
+    assert_eq!(kept["muted"], true, "the refused changes were not kept");
+
+    let empty = s
+        .patch(
+            "/users/@me/guilds/settings",
+            &alice.auth,
+            json!({ "guilds": {} }),
+        )
+        .await;
+    assert_eq!(empty.status, 200, "{:?}", empty.body);
+    assert_eq!(empty.body, json!([]));
 }

@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::RwLockReadGuard;
 
 use super::blobs::{hex, staging_file};
+use super::sized::{Served, SizeAsked};
 use super::{Blobs, blocking, io};
 use crate::{FormErrors, Service, ServiceError, ServiceResult};
 
@@ -274,8 +275,13 @@ impl Service {
     }
 
     /// `GET /avatars/{id}/{hash}.{ext}`: a user's or a webhook's current
-    /// avatar (404 for any other id or hash).
-    pub async fn avatar_image(&self, owner: Snowflake, hash: &str) -> ServiceResult<ImageFile> {
+    /// avatar (404 for any other id or hash), at the size asked.
+    pub async fn avatar_image(
+        &self,
+        owner: Snowflake,
+        hash: &str,
+        asked: Option<SizeAsked>,
+    ) -> ServiceResult<Served> {
         let blob = match self.store.user(owner).await? {
             Some(user) => shown(user.avatar, user.avatar_blob, hash),
             None => match self.store.webhook(owner).await? {
@@ -283,16 +289,21 @@ impl Service {
                 None => None,
             },
         };
-        self.shown_image(blob, codes::UNKNOWN_USER).await
+        self.shown_image(blob, codes::UNKNOWN_USER, asked).await
     }
 
     /// `GET /icons/{guild_id}/{hash}.{ext}`: a guild's current icon.
-    pub async fn icon_image(&self, guild_id: Snowflake, hash: &str) -> ServiceResult<ImageFile> {
+    pub async fn icon_image(
+        &self,
+        guild_id: Snowflake,
+        hash: &str,
+        asked: Option<SizeAsked>,
+    ) -> ServiceResult<Served> {
         let blob = match self.store.guild(guild_id).await? {
             Some(guild) => shown(guild.icon, guild.icon_blob, hash),
             None => None,
         };
-        self.shown_image(blob, codes::UNKNOWN_GUILD).await
+        self.shown_image(blob, codes::UNKNOWN_GUILD, asked).await
     }
 
     /// A group DM's icon (`/channel-icons/{channel_id}/{hash}`).
@@ -300,19 +311,29 @@ impl Service {
         &self,
         channel_id: Snowflake,
         hash: &str,
-    ) -> ServiceResult<ImageFile> {
+        asked: Option<SizeAsked>,
+    ) -> ServiceResult<Served> {
         let blob = match self.store.channel(channel_id).await? {
             Some(channel) if channel.is_private() => shown(channel.icon, channel.icon_blob, hash),
             _ => None,
         };
-        self.shown_image(blob, codes::UNKNOWN_CHANNEL).await
+        self.shown_image(blob, codes::UNKNOWN_CHANNEL, asked).await
     }
 
-    async fn shown_image(&self, blob: Option<String>, code: u32) -> ServiceResult<ImageFile> {
+    async fn shown_image(
+        &self,
+        blob: Option<String>,
+        code: u32,
+        asked: Option<SizeAsked>,
+    ) -> ServiceResult<Served> {
         let unknown = ServiceError::NotFound(code);
-        match blob {
-            Some(blob) => self.image_file(&blob).await?.ok_or(unknown),
-            None => Err(unknown),
+        let Some(blob) = blob else {
+            return Err(unknown);
+        };
+        let file = self.image_file(&blob).await?.ok_or(unknown)?;
+        match asked {
+            None => Ok(Served::Original(file)),
+            Some(asked) => self.attachments.sized.serve(&blob, file, asked).await,
         }
     }
 }

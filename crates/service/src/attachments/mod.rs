@@ -14,6 +14,7 @@ pub mod form;
 pub mod images;
 pub mod metadata;
 pub mod signed_urls;
+pub mod sized;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -129,6 +130,8 @@ pub(crate) struct State {
     pub(crate) urls: signed_urls::UrlSigner,
     /// Where attachments' bytes live; `None` refuses uploads.
     pub(crate) blobs: Option<Blobs>,
+    /// Avatars and icons made at the sizes asked.
+    pub(crate) sized: sized::Resizer,
 }
 
 /// A node's way to the blobs.

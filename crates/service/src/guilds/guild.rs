@@ -14,7 +14,7 @@ use crate::error::check_length;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult, to_guild};
 
 /// How many guilds a user may own or join.
-const GUILDS_PER_USER: usize = 200;
+pub(crate) const GUILDS_PER_USER: usize = 200;
 
 fn new_channel(
     id: Snowflake,

@@ -69,3 +69,11 @@ pub struct PatchGuildSettings {
     #[serde(default)]
     pub channel_overrides: Option<BTreeMap<Snowflake, ChannelOverrideInput>>,
 }
+
+/// `PATCH /users/@me/guilds/settings`: many guilds' changes at once, by
+/// guild id (`@me`: DMs), each as the per-guild route takes it.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct PatchGuildSettingsBulk {
+    #[serde(default)]
+    pub guilds: BTreeMap<String, PatchGuildSettings>,
+}

@@ -22,7 +22,9 @@ pub mod settings;
 pub mod subscriptions;
 mod vapid;
 
-pub use input::{PatchGuildSettings, PushSubscriptionInput, PushUnsubscribe};
+pub use input::{
+    PatchGuildSettings, PatchGuildSettingsBulk, PushSubscriptionInput, PushUnsubscribe,
+};
 
 /// What notifications keep on each node.
 pub(crate) struct State {

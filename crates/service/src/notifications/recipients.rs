@@ -131,8 +131,9 @@ impl Service {
             return Ok(Vec::new());
         }
         // A live session shows the message there, unless its client says
-        // its person is away (`afk`, as the most recently set presence of
-        // their sessions). An invisible person reads as offline here.
+        // its person is away: `afk`, which the presence seam shows only
+        // when every live session of theirs says it. An invisible person
+        // reads as offline here.
         let users: Vec<Snowflake> = who.keys().copied().collect();
         let presences = (self.realtime.presence.get_many(&users).await)
             .map_err(|e| crate::ServiceError::Unavailable(e.to_string()))?;

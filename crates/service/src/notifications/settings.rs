@@ -12,7 +12,8 @@ use concord_model::timestamp::{iso8601, parse_iso8601};
 use concord_model::{Snowflake, codes};
 use serde_json::{Value, json};
 
-use super::input::{MuteConfigInput, PatchGuildSettings};
+use super::input::{MuteConfigInput, PatchGuildSettings, PatchGuildSettingsBulk};
+use crate::guilds::guild::GUILDS_PER_USER;
 use crate::{Caller, FormErrors, Service, ServiceError, ServiceResult};
 
 /// Why a person would hear of a message, strongest first.
@@ -191,6 +192,91 @@ impl Service {
         guild_id: Option<Snowflake>,
         input: PatchGuildSettings,
     ) -> ServiceResult<Value> {
+        let mut errors = FormErrors::new();
+        let merged = self
+            .merge_guild_settings(caller, guild_id, input, &mut errors, "")
+            .await?;
+        errors.into_result()?;
+        self.save_guild_settings(caller, merged).await
+    }
+
+    /// `PATCH /users/@me/guilds/settings`: the per-guild change for each
+    /// guild named (`@me`: DMs), all checked before any is kept. The
+    /// settings as they now are, in the order of the guild ids, each also
+    /// sent to the user's sessions.
+    pub async fn patch_guild_settings_bulk(
+        &self,
+        caller: Caller,
+        input: PatchGuildSettingsBulk,
+    ) -> ServiceResult<Vec<Value>> {
+        // One per guild a user can be in, and DMs.
+        let most = GUILDS_PER_USER + 1;
+        if input.guilds.len() > most {
+            let message = format!("Must be {most} or fewer in length.");
+            return Err(ServiceError::InvalidForm(FormErrors::single(
+                "guilds",
+                "BASE_TYPE_MAX_LENGTH",
+                message,
+            )));
+        }
+        let mut errors = FormErrors::new();
+        let mut merged = Vec::with_capacity(input.guilds.len());
+        for (key, patch) in input.guilds {
+            let at = format!("guilds.{key}.");
+            let guild_id = match key.as_str() {
+                "@me" => None,
+                id => match id.parse() {
+                    Ok(id) => Some(Snowflake(id)),
+                    Err(_) => {
+                        let path = format!("guilds.{key}");
+                        errors.add(&path, "NUMBER_TYPE_COERCE", "Not a snowflake.");
+                        continue;
+                    }
+                },
+            };
+            let settings = self
+                .merge_guild_settings(caller, guild_id, patch, &mut errors, &at)
+                .await?;
+            merged.push(settings);
+        }
+        errors.into_result()?;
+        let mut out = Vec::with_capacity(merged.len());
+        for settings in merged {
+            out.push(self.save_guild_settings(caller, settings).await?);
+        }
+        Ok(out)
+    }
+
+    /// Keeps settings [`Self::merge_guild_settings`] made and tells the
+    /// user's sessions; the settings as clients read them.
+    async fn save_guild_settings(
+        &self,
+        caller: Caller,
+        (s, guild_default): (UserGuildSettings, u8),
+    ) -> ServiceResult<Value> {
+        self.store.put_user_guild_settings(&s).await?;
+        let out = settings_wire(&s, guild_default);
+        self.publish(
+            EventKind::UserGuildSettingsUpdate,
+            Audience::Users(vec![caller.id]),
+            &out,
+        )
+        .await;
+        Ok(out)
+    }
+
+    /// The caller's settings for `guild_id` with `input` applied (what is
+    /// given changes, the rest stays; channel overrides merge by channel),
+    /// and the guild's default level; what is wrong in `input` goes to
+    /// `errors` under `at` (the field paths' prefix).
+    async fn merge_guild_settings(
+        &self,
+        caller: Caller,
+        guild_id: Option<Snowflake>,
+        input: PatchGuildSettings,
+        errors: &mut FormErrors,
+        at: &str,
+    ) -> ServiceResult<(UserGuildSettings, u8)> {
         if caller.bot {
             return Err(ServiceError::Forbidden(codes::BOTS_NOT_ALLOWED));
         }
@@ -200,10 +286,9 @@ impl Service {
             .into_iter()
             .find(|s| s.guild_id == guild_id)
             .unwrap_or_else(|| UserGuildSettings::new(caller.id, guild_id));
-        let mut errors = FormErrors::new();
         check_level(
-            &mut errors,
-            "message_notifications",
+            errors,
+            &format!("{at}message_notifications"),
             input.message_notifications,
             2,
         );
@@ -223,10 +308,10 @@ impl Service {
             }
         }
         if let Some(config) = input.mute_config {
-            s.mute_end_ms = mute_end(&mut errors, "mute_config.end_time", config);
+            s.mute_end_ms = mute_end(errors, &format!("{at}mute_config.end_time"), config);
         }
         for (channel_id, o) in input.channel_overrides.unwrap_or_default() {
-            let path = format!("channel_overrides.{channel_id}");
+            let path = format!("{at}channel_overrides.{channel_id}");
             let channel = self.store.channel(channel_id).await?;
             let here = channel.is_some_and(|c| {
                 c.guild_id == guild_id && (guild_id.is_some() || c.recipients.contains(&caller.id))
@@ -236,7 +321,7 @@ impl Service {
                 continue;
             }
             let level_path = format!("{path}.message_notifications");
-            check_level(&mut errors, &level_path, o.message_notifications, 3);
+            check_level(errors, &level_path, o.message_notifications, 3);
             let at = match s
                 .channel_overrides
                 .iter()
@@ -265,24 +350,15 @@ impl Service {
             }
             if let Some(config) = o.mute_config {
                 entry.mute_end_ms =
-                    mute_end(&mut errors, &format!("{path}.mute_config.end_time"), config);
+                    mute_end(errors, &format!("{path}.mute_config.end_time"), config);
             }
         }
-        errors.into_result()?;
         // An override that says nothing of its own is no override.
         s.channel_overrides.retain(|o| {
             o.muted || o.mute_end_ms.is_some() || o.message_notifications != notify_level::INHERIT
         });
         s.channel_overrides.sort_by_key(|o| o.channel_id);
-        self.store.put_user_guild_settings(&s).await?;
-        let out = settings_wire(&s, guild_default);
-        self.publish(
-            EventKind::UserGuildSettingsUpdate,
-            Audience::Users(vec![caller.id]),
-            &out,
-        )
-        .await;
-        Ok(out)
+        Ok((s, guild_default))
     }
 
     /// Every setting the user keeps, as READY's `user_guild_settings` lists them.
