@@ -15,6 +15,7 @@ import { followWorkerClicks, hiddenTabAlerts } from './notifications.js';
 import { alertReason, letsThrough } from './notify.js';
 import { displayName } from './util.js';
 import { applyTheme } from './theme.js';
+import { createVoice } from './voice.js';
 
 applyTheme();
 
@@ -35,6 +36,7 @@ const api = createApi({
   onUnauthorized: (used) => used === token && !rotation && session.logout(),
 });
 const actions = createActions({ api, store, getGateway: () => gateway });
+const voice = createVoice({ store, getGateway: () => gateway });
 
 const session = {
   loggedIn: () => Boolean(token),
@@ -67,6 +69,7 @@ const session = {
   },
   logout() {
     if (!token) return;
+    voice.leave();
     gateway?.stop();
     gateway = null;
     actions.cancelPending();
@@ -77,7 +80,7 @@ const session = {
   },
 };
 
-const ctx = { api, store, actions, session, navigate, gateway: () => gateway };
+const ctx = { api, store, actions, voice, session, navigate, gateway: () => gateway };
 
 function startGateway() {
   gateway?.stop();
@@ -102,6 +105,7 @@ function startGateway() {
 /** Applies a dispatch to the store, then does what it implies beyond state. */
 function onDispatch(type, data) {
   store.applyDispatch(type, data);
+  voice.onDispatch(type, data);
   const { ui } = store.state;
   switch (type) {
     case 'GUILD_CREATE': {

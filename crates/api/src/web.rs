@@ -16,9 +16,11 @@ use crate::State;
 
 static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../web");
 
-/// The page's own rules: nothing from elsewhere, no inline script.
+/// The page's own rules: nothing from elsewhere, no inline script. The one
+/// connection elsewhere is a voice server's WebSocket (`wss:`), whose host
+/// and port VOICE_SERVER_UPDATE names at run time (each node has its own).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; \
-    connect-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; \
+    connect-src 'self' wss:; script-src 'self'; style-src 'self'; object-src 'none'; \
     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Where the client's files come from.

@@ -240,6 +240,10 @@ pub struct Settings {
     #[arg(long, env = "CONCORD_VOICE_UDP")]
     pub voice_udp: Option<SocketAddr>,
 
+    /// Address of the browsers' WebRTC media socket (UDP, IPv4), apart from voice_udp's; port 0 picks a free port, which the SDP answer names at the address voice Ready names [default: voice_udp's address, port 0]
+    #[arg(long, env = "CONCORD_VOICE_WEBRTC_UDP")]
+    pub voice_webrtc_udp: Option<SocketAddr>,
+
     /// Certificate chain (PEM) of the voice WebSocket; without it and voice_key, a self-signed one is generated into DATA_DIR/voice on first start and its fingerprint logged [default: self-signed]
     #[arg(long, env = "CONCORD_VOICE_CERT")]
     pub voice_cert: Option<PathBuf>,
@@ -309,6 +313,7 @@ impl Settings {
             voice: Some(Switch::On),
             voice_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             voice_udp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            voice_webrtc_udp: None,
             voice_cert: None,
             voice_key: None,
             voice_public_host: None,
@@ -366,6 +371,7 @@ impl Settings {
             voice,
             voice_listen,
             voice_udp,
+            voice_webrtc_udp,
             voice_cert,
             voice_key,
             voice_public_host
@@ -472,6 +478,8 @@ pub struct VoiceSettings {
     pub listen: SocketAddr,
     /// The media socket, IPv4.
     pub udp: SocketAddr,
+    /// The browsers' WebRTC media socket, IPv4.
+    pub webrtc_udp: SocketAddr,
     /// The host voice endpoints name.
     pub public_host: String,
     /// The port they name, when not the listener's own (a proxy in front).
@@ -499,6 +507,15 @@ impl VoiceSettings {
             return Err(ConfigError::Invalid(
                 "voice_udp",
                 "must be an IPv4 address: voice clients are IPv4 only".into(),
+            ));
+        }
+        let webrtc_udp = s
+            .voice_webrtc_udp
+            .unwrap_or_else(|| SocketAddr::new(udp.ip(), 0));
+        if !webrtc_udp.is_ipv4() {
+            return Err(ConfigError::Invalid(
+                "voice_webrtc_udp",
+                "must be an IPv4 address, as the address voice Ready names is".into(),
             ));
         }
         let tls = match (&s.voice_cert, &s.voice_key) {
@@ -535,6 +552,7 @@ impl VoiceSettings {
         Ok(Some(VoiceSettings {
             listen,
             udp,
+            webrtc_udp,
             public_host,
             public_port,
             tls,

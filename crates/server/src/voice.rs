@@ -14,6 +14,7 @@ pub(crate) fn config(settings: &VoiceSettings) -> VoiceConfig {
     VoiceConfig {
         listen: settings.listen,
         udp: settings.udp,
+        webrtc_udp: settings.webrtc_udp,
         public_host: settings.public_host.clone(),
         public_port: settings.public_port,
         public_ip: None,

@@ -40,6 +40,7 @@ pub mod select;
 mod sfu;
 mod tls;
 mod udp;
+mod webrtc;
 mod ws;
 
 pub use concord_model::voice::VoiceAdmission;
@@ -61,6 +62,10 @@ pub struct VoiceConfig {
     /// The port named in `endpoint` when a proxy in front listens on another
     /// than [`VoiceConfig::listen`]; `None` names the listener's own.
     pub public_port: Option<u16>,
+    /// The browsers' WebRTC media socket (its own port: a Discord client's
+    /// IP discovery would look like STUN to a WebRTC stack); port 0 picks a
+    /// free one. Browsers reach it at the address Ready names.
+    pub webrtc_udp: SocketAddr,
     /// The address Ready names for UDP; `None` takes the UDP socket's own
     /// when it is bound to one, else `public_host`'s first IPv4 address.
     pub public_ip: Option<Ipv4Addr>,
@@ -124,6 +129,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct VoiceServer {
     endpoint: String,
     udp_addr: SocketAddr,
+    webrtc_addr: SocketAddr,
     sfu: Arc<sfu::Sfu>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -152,6 +158,12 @@ impl VoiceServer {
             .await
             .map_err(VoiceError::io(format!("bind {}", config.udp)))?;
         let udp_addr = socket.local_addr().map_err(VoiceError::io("udp address"))?;
+        let webrtc_socket = UdpSocket::bind(config.webrtc_udp)
+            .await
+            .map_err(VoiceError::io(format!("bind {}", config.webrtc_udp)))?;
+        let webrtc_addr = webrtc_socket
+            .local_addr()
+            .map_err(VoiceError::io("webrtc udp address"))?;
         let tcp_addr = listener
             .local_addr()
             .map_err(VoiceError::io("tcp address"))?;
@@ -167,10 +179,13 @@ impl VoiceServer {
 
         let socket = Arc::new(socket);
         let subscription = bus.subscribe().await?;
+        let (bridge, inbox) =
+            webrtc::Bridge::new(SocketAddr::new(public_ip.into(), webrtc_addr.port()));
         let sfu = Arc::new(sfu::Sfu::new(
             admission,
             subscription.interest().clone(),
             SocketAddr::new(public_ip.into(), udp_addr.port()),
+            bridge,
         ));
         let (stop, stopped) = watch::channel(false);
         let (done_tx, done) = mpsc::channel(1);
@@ -182,14 +197,22 @@ impl VoiceServer {
                 stopped.clone(),
                 done_tx,
             )),
-            tokio::spawn(udp::run(socket, sfu.clone(), stopped.clone())),
+            tokio::spawn(udp::run(socket.clone(), sfu.clone(), stopped.clone())),
+            tokio::spawn(webrtc::run(
+                Arc::new(webrtc_socket),
+                socket,
+                sfu.clone(),
+                inbox,
+                stopped.clone(),
+            )),
             tokio::spawn(events::run(subscription, sfu.clone(), stopped.clone())),
             tokio::spawn(sfu::reap(sfu.clone(), stopped)),
         ];
-        tracing::info!(%endpoint, %tcp_addr, %udp_addr, %public_ip, "voice server listening");
+        tracing::info!(%endpoint, %tcp_addr, %udp_addr, %webrtc_addr, %public_ip, "voice server listening");
         Ok(VoiceServer {
             endpoint,
             udp_addr,
+            webrtc_addr,
             sfu,
             stop,
             tasks,
@@ -206,6 +229,11 @@ impl VoiceServer {
     /// The media socket's local address.
     pub fn udp_addr(&self) -> SocketAddr {
         self.udp_addr
+    }
+
+    /// The browsers' WebRTC media socket's local address.
+    pub fn webrtc_addr(&self) -> SocketAddr {
+        self.webrtc_addr
     }
 
     /// Stops accepting, closes every connection (1001: the clients reconnect

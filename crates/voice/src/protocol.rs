@@ -77,15 +77,31 @@ pub(crate) struct Resume {
     pub(crate) seq_ack: Option<i64>,
 }
 
+/// Select Protocol. `udp` names a mode in `data`; `webrtc` carries the
+/// browser's SDP offer, as `sdp` or as `data` (Discord's web client sends
+/// both), or as `data.sdp`: any is taken.
 #[derive(Deserialize)]
 pub(crate) struct SelectProtocol {
     pub(crate) protocol: String,
-    pub(crate) data: SelectData,
+    #[serde(default)]
+    pub(crate) data: serde_json::Value,
+    #[serde(default)]
+    pub(crate) sdp: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SelectData {
-    pub(crate) mode: String,
+impl SelectProtocol {
+    /// The encryption mode a `udp` selection names.
+    pub(crate) fn mode(&self) -> Option<&str> {
+        self.data.get("mode")?.as_str()
+    }
+
+    /// The SDP offer of a `webrtc` selection.
+    pub(crate) fn offer(&self) -> Option<&str> {
+        self.sdp
+            .as_deref()
+            .or_else(|| self.data.as_str())
+            .or_else(|| self.data.get("sdp")?.as_str())
+    }
 }
 
 #[derive(Deserialize)]

@@ -57,8 +57,13 @@ impl Activity {
     }
 
     pub fn is_current(&self, now: Instant) -> bool {
+        self.voiced_within(now, SPEAKING_WINDOW)
+    }
+
+    /// Whether its last voiced packet came at most `window` before `now`.
+    pub fn voiced_within(&self, now: Instant, window: Duration) -> bool {
         self.last_voiced
-            .is_some_and(|at| now.saturating_duration_since(at) <= SPEAKING_WINDOW)
+            .is_some_and(|at| now.saturating_duration_since(at) <= window)
     }
 }
 

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use crate::crypto::{Cipher, Fresh, Mode, ReplayWindow};
 use crate::protocol::{close, op};
 use crate::select::{self, Activity, Candidate};
+use crate::webrtc::Bridge;
 use crate::{Admission, VoiceAdmission, rtp};
 
 pub(crate) type ConnId = u64;
@@ -76,6 +77,9 @@ struct Peer {
     activity: Activity,
     /// Whether the channel was told of it (after Select Protocol).
     announced: bool,
+    /// Whether its media goes through WebRTC (a browser) rather than
+    /// Discord's UDP protocol; its speaking state is then the server's.
+    webrtc: bool,
     link: Option<Link>,
     detached_at: Option<Instant>,
     /// The last `seq` given.
@@ -122,12 +126,24 @@ pub(crate) struct Target {
 
 /// A speaker's packet, opened, and who gets it.
 pub(crate) struct Routed {
+    pub(crate) speaker: ConnId,
     pub(crate) marker_type: u8,
     pub(crate) timestamp: u32,
     pub(crate) ssrc: u32,
     pub(crate) payload: Vec<u8>,
+    /// Discord-protocol listeners, each sealed for.
     pub(crate) targets: Vec<Target>,
+    /// Listeners in a browser, written to through their WebRTC connection.
+    pub(crate) browsers: Vec<ConnId>,
 }
+
+/// Marker bit clear and payload type 120, as Discord's clients send Opus.
+const OPUS_MARKER_TYPE: u8 = 0x78;
+
+/// How long a browser's speaking state (op 5, which the server decides for
+/// it) stays on after its last voiced packet: long enough to bridge the
+/// pauses between words.
+const BROWSER_SPEAKING_HOLD: Duration = Duration::from_millis(800);
 
 #[derive(Default)]
 struct State {
@@ -150,6 +166,8 @@ pub(crate) struct Sfu {
     interest: Arc<dyn Interest>,
     /// The UDP address Ready names.
     media: SocketAddr,
+    /// The browsers' WebRTC side.
+    pub(crate) bridge: Bridge,
 }
 
 impl Sfu {
@@ -157,12 +175,14 @@ impl Sfu {
         admission: Arc<dyn Admission>,
         interest: Arc<dyn Interest>,
         media: SocketAddr,
+        bridge: Bridge,
     ) -> Sfu {
         Sfu {
             state: Mutex::new(State::default()),
             admission,
             interest,
             media,
+            bridge,
         }
     }
 
@@ -220,6 +240,7 @@ impl Sfu {
             speaking: 0,
             activity: Activity::default(),
             announced: false,
+            webrtc: false,
             link: Some(link),
             detached_at: None,
             seq: 0,
@@ -255,12 +276,14 @@ impl Sfu {
         // A new key restarts the nonces the client seals with.
         let mut key = [0u8; 32];
         rand::rng().fill(&mut key);
-        let mut session = [0u8; 16];
-        rand::rng().fill(&mut session);
         let mut st = self.state();
         let Some(peer) = st.peers.get_mut(&id) else {
             return;
         };
+        if peer.webrtc {
+            // One way of carrying media per connection.
+            return;
+        }
         peer.cipher = Some(Arc::new(Cipher::new(mode, &key)));
         peer.replay = ReplayWindow::default();
         peer.send(
@@ -269,10 +292,50 @@ impl Sfu {
                 "mode": mode.name(),
                 "secret_key": key,
                 "audio_codec": "opus",
-                "media_session_id": session.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                "media_session_id": media_session_id(),
                 "dave_protocol_version": 0,
             }),
         );
+        Self::announce(&mut st, id);
+    }
+
+    /// Select Protocol `webrtc`: the browser's SDP offer answered (the
+    /// answer told in Session Description) and its WebRTC connection handed
+    /// to the bridge; the first time, the channel and the newcomer are told
+    /// of each other as for a UDP client. `false` for an offer that cannot be
+    /// answered, or a connection already on UDP.
+    pub(crate) fn select_webrtc(&self, id: ConnId, offer: &str) -> bool {
+        let Some((rtc, answer)) = self.bridge.answer(offer) else {
+            return false;
+        };
+        let mut st = self.state();
+        let Some(peer) = st.peers.get_mut(&id) else {
+            return false;
+        };
+        if peer.cipher.is_some() {
+            return false;
+        }
+        peer.webrtc = true;
+        peer.send(
+            op::SESSION_DESCRIPTION,
+            json!({
+                "sdp": answer,
+                "audio_codec": "opus",
+                "media_session_id": media_session_id(),
+                "dave_protocol_version": 0,
+            }),
+        );
+        self.bridge.add(id, rtc);
+        Self::announce(&mut st, id);
+        true
+    }
+
+    /// The first time a connection has its media set up: the channel learns
+    /// of it and it of the channel (op 11 and each one's SSRC in op 5).
+    fn announce(st: &mut State, id: ConnId) {
+        let Some(peer) = st.peers.get_mut(&id) else {
+            return;
+        };
         if std::mem::replace(&mut peer.announced, true) {
             return;
         }
@@ -308,7 +371,30 @@ impl Sfu {
 
     /// Op 5 from a client: kept, and relayed to the channel with its user.
     pub(crate) fn speaking(&self, id: ConnId, speaking: u32) {
+        Self::set_speaking(&mut self.state(), id, speaking);
+    }
+
+    /// Browsers whose voice stopped a while ago stop speaking (op 5 with 0);
+    /// called every so often by the bridge.
+    pub(crate) fn quiet_browsers(&self, now: Instant) {
         let mut st = self.state();
+        let quiet: Vec<ConnId> = st
+            .peers
+            .iter()
+            .filter(|(_, peer)| {
+                peer.webrtc
+                    && peer.speaking != 0
+                    && !peer.activity.voiced_within(now, BROWSER_SPEAKING_HOLD)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in quiet {
+            Self::set_speaking(&mut st, id, 0);
+        }
+    }
+
+    /// A connection's speaking flags, kept and relayed to its channel.
+    fn set_speaking(st: &mut State, id: ConnId, speaking: u32) {
         let Some(peer) = st.peers.get_mut(&id) else {
             return;
         };
@@ -515,6 +601,56 @@ impl Sfu {
             .and_then(|(profile, _)| rtp::audio_level(profile, &opened.extension));
         peer.activity
             .heard(now, level, rtp::is_silence(&opened.payload));
+        let (targets, browsers) = Self::fan_out(&mut st, id, now)?;
+        Some(Routed {
+            speaker: id,
+            marker_type: opened.header.marker_type,
+            timestamp: opened.header.timestamp,
+            ssrc: header.ssrc,
+            payload: opened.payload,
+            targets,
+            browsers,
+        })
+    }
+
+    /// A browser's Opus frame from its WebRTC connection, with its RTP
+    /// timestamp and audio level (RFC 6464, if it sent one): its speaking
+    /// state follows its voice, and it goes to the channel as a UDP client's
+    /// packet would, under the SSRC its connection was given in Ready.
+    pub(crate) fn route_browser(
+        &self,
+        id: ConnId,
+        payload: &[u8],
+        timestamp: u32,
+        level: Option<u8>,
+        now: Instant,
+    ) -> Option<Routed> {
+        let mut st = self.state();
+        let peer = st.peers.get_mut(&id).filter(|peer| peer.webrtc)?;
+        let silent = rtp::is_silence(payload);
+        peer.activity.heard(now, level, silent);
+        let voiced = peer.activity.is_current(now);
+        if voiced && peer.speaking == 0 && peer.state.heard() {
+            Self::set_speaking(&mut st, id, 1);
+        }
+        let ssrc = st.peers.get(&id)?.ssrc;
+        let (targets, browsers) = Self::fan_out(&mut st, id, now)?;
+        Some(Routed {
+            speaker: id,
+            marker_type: OPUS_MARKER_TYPE,
+            timestamp,
+            ssrc,
+            payload: payload.to_vec(),
+            targets,
+            browsers,
+        })
+    }
+
+    /// Who hears a packet `id` just sent, if it may be heard and is among
+    /// the forwarded speakers: the Discord-protocol listeners with their
+    /// counters and sequences (each taken here, once), and the browsers.
+    fn fan_out(st: &mut State, id: ConnId, now: Instant) -> Option<(Vec<Target>, Vec<ConnId>)> {
+        let peer = st.peers.get(&id)?;
         if !peer.state.heard() {
             return None;
         }
@@ -536,16 +672,24 @@ impl Sfu {
         }
         let listeners = st.others(id, channel);
         let mut targets = Vec::with_capacity(listeners.len());
+        let mut browsers = Vec::new();
         for listener in listeners {
             let Some(peer) = st.peers.get_mut(&listener) else {
                 continue;
             };
+            if !peer.state.listens() {
+                continue;
+            }
+            if peer.webrtc {
+                browsers.push(listener);
+                continue;
+            }
             let (Some(cipher), Some(addr)) = (&peer.cipher, peer.addr) else {
                 continue;
             };
             // Never a nonce twice under one key: a listener whose counter
             // ran out (after years) gets nothing more until it reconnects.
-            if !peer.state.listens() || peer.counter == u32::MAX {
+            if peer.counter == u32::MAX {
                 continue;
             }
             let counter = peer.counter;
@@ -562,13 +706,7 @@ impl Sfu {
                 sequence: *sequence,
             });
         }
-        Some(Routed {
-            marker_type: opened.header.marker_type,
-            timestamp: opened.header.timestamp,
-            ssrc: header.ssrc,
-            payload: opened.payload,
-            targets,
-        })
+        Some((targets, browsers))
     }
 
     /// Removes connections whose WebSocket has been gone longer than
@@ -606,6 +744,9 @@ impl Sfu {
         };
         if let (Some(code), Some(link)) = (code, &peer.link) {
             link.close(code);
+        }
+        if peer.webrtc {
+            self.bridge.remove(id);
         }
         st.by_ssrc.remove(&peer.ssrc);
         if let Some(addr) = peer.addr {
@@ -675,6 +816,13 @@ impl State {
             self.by_addr.remove(&old);
         }
     }
+}
+
+/// A fresh id for Session Description's `media_session_id`.
+fn media_session_id() -> String {
+    let mut session = [0u8; 16];
+    rand::rng().fill(&mut session);
+    session.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn speaking_payload(user_id: Snowflake, ssrc: u32, speaking: u32) -> Value {

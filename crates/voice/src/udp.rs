@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::rtp;
-use crate::sfu::Sfu;
+use crate::sfu::{Routed, Sfu};
 
 /// Larger than any voice datagram (an Opus frame is at most 1275 bytes).
 const DATAGRAM: usize = 2048;
@@ -41,17 +41,25 @@ pub(crate) async fn run(socket: Arc<UdpSocket>, sfu: Arc<Sfu>, mut stop: watch::
                 send(&socket, packet, from).await;
             }
         } else if let Some(routed) = sfu.route(from, packet, Instant::now()) {
-            for target in routed.targets {
-                let header = rtp::forward_header(
-                    routed.marker_type,
-                    target.sequence,
-                    routed.timestamp,
-                    routed.ssrc,
-                );
-                let sealed = target.cipher.seal(&header, &routed.payload, target.counter);
-                send(&socket, &sealed, target.addr).await;
-            }
+            deliver(&socket, &routed).await;
+            sfu.bridge.forward(routed);
         }
+    }
+}
+
+/// Seals a routed packet for each of its Discord-protocol listeners, under
+/// the speaker's SSRC with the listener's sequence, key and counter, and
+/// sends it from the media socket.
+pub(crate) async fn deliver(socket: &UdpSocket, routed: &Routed) {
+    for target in &routed.targets {
+        let header = rtp::forward_header(
+            routed.marker_type,
+            target.sequence,
+            routed.timestamp,
+            routed.ssrc,
+        );
+        let sealed = target.cipher.seal(&header, &routed.payload, target.counter);
+        send(socket, &sealed, target.addr).await;
     }
 }
 

@@ -306,14 +306,20 @@ impl Connection {
                 let Some(select) = payload::<protocol::SelectProtocol>(frame.d) else {
                     return Next::Close(close::DECODE_ERROR);
                 };
-                if select.protocol != "udp" {
-                    return Next::Close(close::UNKNOWN_PROTOCOL);
+                match select.protocol.as_str() {
+                    "udp" => {
+                        let Some(mode) = select.mode().and_then(Mode::parse) else {
+                            return Next::Close(close::UNKNOWN_ENCRYPTION_MODE);
+                        };
+                        self.sfu.select(id, mode);
+                        Next::Go
+                    }
+                    "webrtc" => match select.offer() {
+                        Some(offer) if self.sfu.select_webrtc(id, offer) => Next::Go,
+                        _ => Next::Close(close::DECODE_ERROR),
+                    },
+                    _ => Next::Close(close::UNKNOWN_PROTOCOL),
                 }
-                let Some(mode) = Mode::parse(&select.data.mode) else {
-                    return Next::Close(close::UNKNOWN_ENCRYPTION_MODE);
-                };
-                self.sfu.select(id, mode);
-                Next::Go
             }
             (op::SPEAKING, Some(id)) => {
                 let Some(speaking) = payload::<protocol::Speaking>(frame.d) else {

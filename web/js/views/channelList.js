@@ -15,6 +15,7 @@ import { openGuildSettings } from './guildSettings.js';
 import { openChannelSettings } from './channelSettings.js';
 import { openInviteDialog, openGroupDmDialog } from './people.js';
 import { groupIcon } from './groupSettings.js';
+import { joinVoice, voiceParticipants, mountVoicePanel } from './voicePanel.js';
 
 const collapsed = new Set();
 
@@ -23,7 +24,8 @@ export function mountChannelList(ctx) {
   const header = h('div', { class: 'sidebar-header' });
   const list = h('div', { class: 'channel-list', testid: 'channel-list' });
   const userPanel = mountUserPanel(ctx);
-  const el = h('nav', { class: 'channel-sidebar', 'aria-label': 'Channels' }, header, list, userPanel.el);
+  const voicePanel = mountVoicePanel(ctx);
+  const el = h('nav', { class: 'channel-sidebar', 'aria-label': 'Channels' }, header, list, voicePanel.el, userPanel.el);
 
   const render = () => {
     const guildId = store.state.ui.guildId;
@@ -36,6 +38,7 @@ export function mountChannelList(ctx) {
     store.on('readstate', render),
     store.on('ui', render),
     store.on('members', (g) => g === store.state.ui.guildId && render()),
+    store.on('voice', (g) => g === store.state.ui.guildId && render()),
   ];
   render();
   return {
@@ -43,6 +46,7 @@ export function mountChannelList(ctx) {
     destroy() {
       offs.forEach((off) => off());
       userPanel.destroy();
+      voicePanel.destroy();
     },
   };
 }
@@ -154,6 +158,7 @@ function guildChannelList(ctx, guildId) {
     if (!has(channelPerms(store, c.id), P.VIEW_CHANNEL)) continue;
     if (currentCategory && c.parent_id === currentCategory.id && collapsed.has(currentCategory.id) && c.id !== store.state.ui.channelId && !store.isUnread(c.id)) continue;
     out.push(channelRow(ctx, c));
+    if (c.type === 2) out.push(voiceParticipants(ctx, c));
     for (const t of threadsOf(store, c.id)) out.push(channelRow(ctx, t, true));
   }
   if (!out.length) out.push(h('p', { class: 'hint pad', text: 'No channels you can see.' }));
@@ -218,7 +223,8 @@ function channelRow(ctx, channel, nested = false) {
         'aria-current': active ? 'page' : undefined,
         onClick(e) {
           e.preventDefault();
-          ctx.navigate(href);
+          if (channel.type === 2) joinVoice(ctx, channel);
+          else ctx.navigate(href);
         },
       },
       h('span', { class: 'channel-glyph' }, icon(isThread(channel) ? 'threads' : channel.type === 2 ? 'speaker' : 'hash', 18)),

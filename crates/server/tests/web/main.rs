@@ -57,3 +57,18 @@ fn two_people_chat_in_the_browser() {
         ],
     );
 }
+
+/// Two people in Chromium with fake microphones join a voice channel and
+/// hear each other through the voice server (`tests/web/voice.mjs`).
+#[test]
+fn two_people_talk_in_a_voice_channel_in_the_browser() {
+    let browser = Path::new("/usr/bin/chromium");
+    assert!(
+        browser.exists(),
+        "Chromium is missing: install Debian's chromium package (.ci/run does)"
+    );
+    node(
+        &["voice.mjs"],
+        &[("CONCORD_BIN", PathBuf::from(env!("CARGO_BIN_EXE_concord")))],
+    );
+}

@@ -113,6 +113,7 @@ impl Harness {
         let config = VoiceConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             udp: "127.0.0.1:0".parse().unwrap(),
+            webrtc_udp: "127.0.0.1:0".parse().unwrap(),
             public_host: "127.0.0.1".into(),
             public_port: None,
             public_ip: None,

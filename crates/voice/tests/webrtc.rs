@@ -1,0 +1,246 @@
+//! People in a browser: a WebRTC peer (str0m, as a browser would offer)
+//! signals over the real voice WebSocket, and its audio and a
+//! Discord-protocol client's cross the SFU both ways, byte for byte.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use concord_model::Snowflake;
+use serde_json::{Value, json};
+use str0m::change::SdpAnswer;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use support::*;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+/// Receiving tracks the browser offers besides its microphone's.
+const RECEIVING: usize = 2;
+
+/// An Opus-sized frame that says who sent it and which one it is.
+fn frame(from: u8, n: u16) -> Vec<u8> {
+    let mut frame = vec![from, (n >> 8) as u8, n as u8];
+    frame.extend((0..100u8).map(|i| i.wrapping_mul(from).wrapping_add(n as u8)));
+    frame
+}
+
+/// Which frame `payload` is, if it is exactly one of [`frame`]'s.
+fn which(payload: &[u8]) -> Option<(u8, u16)> {
+    let (&from, rest) = payload.split_first()?;
+    let n = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]);
+    (payload == frame(from, n).as_slice()).then_some((from, n))
+}
+
+/// A browser: its voice WebSocket, and a task driving its WebRTC peer that
+/// sends one frame every 20 ms once connected and reports what it hears.
+struct Browser {
+    ws: Client,
+    ssrc: u32,
+    heard: mpsc::UnboundedReceiver<Vec<u8>>,
+    connected: watch::Receiver<bool>,
+}
+
+impl Browser {
+    async fn join(h: &Harness, user: u64, tag: u8) -> Browser {
+        let user = Snowflake(user);
+        h.admission.allow(user, member());
+        let mut ws = Client::identify(h.open("?v=8").await.unwrap(), user).await;
+        let ready = ws.expect(2).await;
+        let ssrc = ready["d"]["ssrc"].as_u64().unwrap() as u32;
+
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let local = udp.local_addr().unwrap();
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let mic = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        for _ in 0..RECEIVING {
+            change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        }
+        let (offer, pending) = change.apply().unwrap();
+        let offer = offer.to_sdp_string();
+        // As Discord's web client sends it: the offer twice, and its codecs.
+        ws.send(
+            json!({"op": 1, "d": {"protocol": "webrtc", "data": offer, "sdp": offer,
+            "codecs": [{"name": "opus", "type": "audio", "priority": 1000, "payload_type": 111}]}}),
+        )
+        .await;
+        let description = ws.expect(4).await;
+        assert_eq!(description["d"]["audio_codec"], "opus");
+        assert_eq!(description["d"]["dave_protocol_version"], 0);
+        assert!(description["d"]["media_session_id"].is_string());
+        let answer = description["d"]["sdp"].as_str().expect("an SDP answer");
+        let answer = SdpAnswer::from_sdp_string(answer).expect("a readable answer");
+        rtc.sdp_api().accept_answer(pending, answer).unwrap();
+
+        let (heard_tx, heard) = mpsc::unbounded_channel();
+        let (connected_tx, connected) = watch::channel(false);
+        tokio::spawn(drive(rtc, udp, mic, tag, heard_tx, connected_tx));
+        Browser {
+            ws,
+            ssrc,
+            heard,
+            connected,
+        }
+    }
+
+    async fn connected(&mut self) {
+        tokio::time::timeout(PATIENCE, self.connected.wait_for(|c| *c))
+            .await
+            .expect("ICE and DTLS connect in time")
+            .unwrap();
+    }
+
+    /// Waits for a frame from `from`, skipping others.
+    async fn hears_from(&mut self, from: u8) -> (u8, u16) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let payload = tokio::time::timeout_at(deadline, self.heard.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no frame from {from} in time"))
+                .expect("the peer task runs");
+            let frame = which(&payload).expect("every frame arrives intact");
+            if frame.0 == from {
+                return frame;
+            }
+        }
+    }
+}
+
+/// The browser's WebRTC event loop.
+async fn drive(
+    mut rtc: Rtc,
+    udp: UdpSocket,
+    mic: Mid,
+    tag: u8,
+    heard: mpsc::UnboundedSender<Vec<u8>>,
+    connected: watch::Sender<bool>,
+) {
+    let local: SocketAddr = udp.local_addr().unwrap();
+    let mut buf = vec![0u8; 2000];
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut sent: u16 = 0;
+    loop {
+        let wake = loop {
+            match rtc.poll_output().unwrap() {
+                Output::Timeout(at) => break at,
+                Output::Transmit(t) => {
+                    let _ = udp.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(Event::Connected) => {
+                    let _ = connected.send(true);
+                }
+                Output::Event(Event::MediaData(data)) => {
+                    if heard.send(data.data.to_vec()).is_err() {
+                        return;
+                    }
+                }
+                Output::Event(_) => {}
+            }
+        };
+        tokio::select! {
+            received = udp.recv_from(&mut buf) => {
+                let (len, source) = received.unwrap();
+                if let Ok(contents) = buf[..len].try_into() {
+                    let input = Input::Receive(Instant::now(), Receive {
+                        proto: Protocol::Udp, source, destination: local, contents,
+                    });
+                    rtc.handle_input(input).unwrap();
+                }
+            }
+            () = tokio::time::sleep_until(wake.into()) => {
+                rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
+            }
+            _ = tick.tick() => {
+                if *connected.borrow()
+                    && let Some(writer) = rtc.writer(mic)
+                {
+                    let pt = writer
+                        .payload_params()
+                        .find(|p| p.spec().codec == Codec::Opus)
+                        .map(|p| p.pt())
+                        .unwrap();
+                    let time = MediaTime::new(u64::from(sent) * 960, Frequency::FORTY_EIGHT_KHZ);
+                    writer.write(pt, Instant::now(), time, frame(tag, sent)).unwrap();
+                    sent = sent.wrapping_add(1);
+                }
+                rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
+            }
+            () = heard.closed() => return,
+        }
+    }
+}
+
+/// The first op 5 naming `ssrc`.
+async fn speaking_of(client: &mut Client, ssrc: u32) -> Value {
+    loop {
+        let speaking = client.expect(5).await;
+        if speaking["d"]["ssrc"] == ssrc {
+            return speaking;
+        }
+    }
+}
+
+#[tokio::test]
+async fn browsers_and_discord_clients_hear_each_other() {
+    let h = Harness::start().await;
+    let mut discord = h.join(1, member(), AES).await;
+    let mut alice = Browser::join(&h, 2, 0xA1).await;
+
+    // The Discord client is told who the browser is and its SSRC.
+    let connect = discord.expect(11).await;
+    assert_eq!(connect["d"]["user_ids"], json!([Snowflake(2)]));
+    speaking_of(&mut discord, alice.ssrc).await;
+    // And the browser of the Discord client, on the same WebSocket.
+    assert_eq!(
+        speaking_of(&mut alice.ws, discord.ssrc).await["d"]["user_id"],
+        json!(Snowflake(1))
+    );
+    alice.connected().await;
+
+    // Browser to Discord client: its frames as sent, under its SSRC, sealed
+    // with the listener's key and counter, in a gapless sequence.
+    let first = discord.hear().await;
+    assert_eq!(first.ssrc, alice.ssrc);
+    assert_eq!(which(&first.payload).map(|f| f.0), Some(0xA1));
+    let next = discord.hear().await;
+    assert_eq!(next.ssrc, alice.ssrc);
+    assert_eq!(which(&next.payload).map(|f| f.0), Some(0xA1));
+    assert_eq!(next.sequence, first.sequence.wrapping_add(1));
+    assert_eq!(next.counter, first.counter + 1);
+    // Its voice makes it speak, for everyone in the channel.
+    let speaking = speaking_of(&mut discord, alice.ssrc).await;
+    assert_eq!(speaking["d"]["speaking"], 1);
+    assert_eq!(speaking["d"]["user_id"], json!(Snowflake(2)));
+
+    // A second browser hears the first, and both hear the Discord client.
+    let mut bob = Browser::join(&h, 3, 0xB0).await;
+    bob.connected().await;
+    bob.hears_from(0xA1).await;
+    alice.hears_from(0xB0).await;
+    let speaker = tokio::spawn(async move {
+        for n in 0..u16::MAX {
+            discord.speak(&frame(0xD1, n), Some(20)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    alice.hears_from(0xD1).await;
+    bob.hears_from(0xD1).await;
+    speaker.abort();
+
+    // Leaving takes the browser out: the others are told (op 13).
+    futures_util::SinkExt::close(&mut alice.ws.ws)
+        .await
+        .unwrap();
+    let left = bob.ws.expect(13).await;
+    assert_eq!(left["d"]["user_id"], json!(Snowflake(2)));
+}

@@ -1,0 +1,215 @@
+// Voice in the web client: two people, each in a Chromium with a fake
+// microphone, join the same voice channel of a real server that this script
+// starts, and hear each other through its SFU (WebRTC to the server, which
+// forwards each one's Opus to the other).
+//
+//   CONCORD_BIN=target/debug/concord node tests/web/voice.mjs
+//
+// Env: CONCORD_BIN (default target/debug/concord), CHROMIUM (default
+// /usr/bin/chromium), E2E_TIMEOUT_MS (per wait, default 20000).
+// Exits non-zero with the failing step's name and reason.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const BIN = resolve(process.env.CONCORD_BIN ?? 'target/debug/concord');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const T = Number(process.env.E2E_TIMEOUT_MS ?? 20_000);
+const PASSWORD = 'correct horse battery';
+
+/** Chromium as VOICE.md describes: a fake microphone, loopback ICE, the self-signed voice certificate accepted. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required',
+  '--ignore-certificate-errors',
+];
+
+/** Starts `concord serve`; resolves with the process and its base URL. */
+function startServer(dataDir) {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log', 'warn'];
+  const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = [];
+  proc.stderr.on('data', (chunk) => stderr.push(String(chunk)));
+  const lines = createInterface({ input: proc.stdout });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start in time:\n${stderr.join('')}`)), 30_000);
+    proc.once('exit', (code) => fail(new Error(`server exited (${code}):\n${stderr.join('')}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const match = line.match(/(http:\/\/[^\s]+)\s*$/);
+      if (!match) return fail(new Error(`unexpected first stdout line: ${line}`));
+      lines.on('line', () => {});
+      ok({ proc, base: match[1].replace(/\/+$/, '') });
+    });
+  });
+}
+
+async function step(name, run) {
+  try {
+    await run();
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    throw new Error(`${name}: ${e.message}`);
+  }
+}
+
+/** Polls `check` until it returns something truthy, or fails with `what`. */
+async function until(what, check) {
+  const deadline = Date.now() + T;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not happen in time (last: ${JSON.stringify(last)})`);
+}
+
+/** The page's audio inbound-rtp and outbound-rtp statistics, over every peer connection it made. */
+function audioStats(page) {
+  return page.evaluate(async () => {
+    const out = { inbound: [], outbound: [] };
+    for (const pc of window.__peerConnections ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.kind !== 'audio') return;
+        if (s.type === 'inbound-rtp') out.inbound.push({ packetsReceived: s.packetsReceived, packetsLost: s.packetsLost, audioLevel: s.audioLevel ?? 0 });
+        if (s.type === 'outbound-rtp') out.outbound.push({ packetsSent: s.packetsSent });
+      });
+    }
+    return out;
+  });
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'concord-voice-'));
+  const { proc, base } = await startServer(dataDir);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  try {
+    const api = async (token, method, path, body) => {
+      const res = await fetch(`${base}/api/v10${path}`, {
+        method,
+        headers: { ...(token ? { Authorization: token } : {}), 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? null : res.json();
+    };
+    const ids = {};
+    await step('two people, a guild and a voice channel', async () => {
+      ids.alice = (await api(null, 'POST', '/auth/register', { username: 'alice', password: PASSWORD })).token;
+      ids.bob = (await api(null, 'POST', '/auth/register', { username: 'bob', password: PASSWORD })).token;
+      const guild = await api(ids.alice, 'POST', '/guilds', { name: 'Voice test' });
+      ids.guild = guild.id;
+      const channels = await api(ids.alice, 'GET', `/guilds/${guild.id}/channels`);
+      const text = channels.find((c) => c.type === 0);
+      ids.voice = (await api(ids.alice, 'POST', `/guilds/${guild.id}/channels`, { name: 'Lounge', type: 2 })).id;
+      const invite = await api(ids.alice, 'POST', `/channels/${text.id}/invites`, {});
+      await api(ids.bob, 'POST', `/invites/${invite.code}`, {});
+      ids.aliceId = (await api(ids.alice, 'GET', '/users/@me')).id;
+      ids.bobId = (await api(ids.bob, 'GET', '/users/@me')).id;
+    });
+
+    const open = async (token) => {
+      const context = await browser.newContext({ permissions: ['microphone'] });
+      await context.addInitScript((token) => {
+        localStorage.setItem('concord.token', token);
+        // Keep the page's peer connections within reach of getStats.
+        const Native = window.RTCPeerConnection;
+        window.__peerConnections = [];
+        window.RTCPeerConnection = class extends Native {
+          constructor(...args) {
+            super(...args);
+            window.__peerConnections.push(this);
+          }
+        };
+      }, token);
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+      if (process.env.VOICE_DEBUG) page.on('console', (m) => console.log(`page: ${m.text()}`));
+      await page.goto(`${base}/channels/${ids.guild}`);
+      return page;
+    };
+    const alice = await open(ids.alice);
+    const bob = await open(ids.bob);
+    const voiceChannel = (page) => page.locator(`[data-testid="channel-item"][data-channel-id="${ids.voice}"]`);
+    const participant = (page, id) => page.locator(`[data-testid="voice-participant"][data-user-id="${id}"]`);
+
+    await step('both join the voice channel from the channel list', async () => {
+      for (const page of [alice, bob]) {
+        await voiceChannel(page).click({ timeout: T });
+        await page.locator('[data-testid="voice-status"][data-status="connected"]').waitFor({ timeout: T });
+      }
+      for (const page of [alice, bob]) {
+        await participant(page, ids.aliceId).waitFor({ timeout: T });
+        await participant(page, ids.bobId).waitFor({ timeout: T });
+      }
+    });
+
+    await step('each hears the other: inbound-rtp packets with a nonzero audio level', async () => {
+      for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+        await until(`${name} receiving audio`, async () => {
+          const { inbound } = await audioStats(page);
+          return inbound.some((s) => s.packetsReceived > 0 && s.audioLevel > 0) && inbound;
+        });
+        await until(`${name} sending audio`, async () => {
+          const { outbound } = await audioStats(page);
+          return outbound.some((s) => s.packetsSent > 0) && outbound;
+        });
+      }
+    });
+
+    await step('a speaking ring on the other person', async () => {
+      const speaking = (page, id) => page.locator(`[data-testid="voice-participant"][data-user-id="${id}"][data-speaking="true"]`);
+      await speaking(alice, ids.bobId).waitFor({ timeout: T });
+      await speaking(bob, ids.aliceId).waitFor({ timeout: T });
+    });
+
+    await step('mute and deafen show in the panel and to the other person', async () => {
+      await alice.getByTestId('voice-mute').click();
+      await alice.locator('[data-testid="voice-mute"][aria-pressed="true"]').waitFor({ timeout: T });
+      await until('bob seeing alice muted', () => participant(bob, ids.aliceId).evaluate((el) => el.textContent.includes('muted')));
+      await alice.getByTestId('voice-deafen').click();
+      await alice.locator('[data-testid="voice-deafen"][aria-pressed="true"]').waitFor({ timeout: T });
+      await until('bob seeing alice deafened', () => participant(bob, ids.aliceId).evaluate((el) => el.textContent.includes('deafened')));
+    });
+
+    await step('leaving takes her out of the channel for both', async () => {
+      await alice.getByTestId('voice-leave').click();
+      await alice.getByTestId('voice-panel').waitFor({ state: 'hidden', timeout: T });
+      await participant(bob, ids.aliceId).waitFor({ state: 'detached', timeout: T });
+      await participant(bob, ids.bobId).waitFor({ timeout: T });
+    });
+  } finally {
+    await browser.close().catch(() => {});
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => {
+    console.log('voice: all steps passed');
+    process.exit(0);
+  },
+  (e) => {
+    console.error(`voice: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,310 @@
+// Voice channels: who is in which (the main gateway's voice states) and this
+// person's own voice connection. Joining asks the main gateway (op 4), which
+// answers with our voice state and the voice server to use; the voice
+// server's WebSocket (Discord's voice protocol, version 8) then carries the
+// WebRTC offer and answer, and the audio goes over WebRTC. The server
+// forwards the few loudest speakers, each on one of the receiving tracks
+// offered here, so no renegotiation is needed when speakers change.
+//
+// Changes are announced on the store as 'voice' (with the guild id).
+
+const VoiceOp = {
+  IDENTIFY: 0,
+  SELECT_PROTOCOL: 1,
+  READY: 2,
+  HEARTBEAT: 3,
+  SESSION_DESCRIPTION: 4,
+  SPEAKING: 5,
+  HEARTBEAT_ACK: 6,
+  HELLO: 8,
+  CLIENT_DISCONNECT: 13,
+};
+
+/** Receiving tracks offered: as many as the server forwards speakers. */
+const RECEIVING_TRACKS = 3;
+/** The own input level (0..1) above which we show ourselves speaking. */
+const SPEAKING_LEVEL = 0.02;
+/** Main gateway op 4, Update Voice State. */
+const UPDATE_VOICE_STATE = 4;
+
+export function createVoice({ store, getGateway }) {
+  // guild id -> user id -> voice state
+  const states = new Map();
+  // Who speaks, by user id (from op 5 and our own microphone's level).
+  const speaking = new Set();
+  // The connection, while in a channel.
+  let call = null;
+
+  const emit = (guildId) => store.emit('voice', guildId);
+
+  function putState(guildId, s) {
+    if (!states.has(guildId)) states.set(guildId, new Map());
+    const guild = states.get(guildId);
+    if (s.channel_id) guild.set(s.user_id, { ...s, guild_id: guildId });
+    else guild.delete(s.user_id);
+  }
+
+  /** Follows the main gateway's dispatches. */
+  function onDispatch(type, d) {
+    if (type === 'GUILD_CREATE' && Array.isArray(d.voice_states)) {
+      states.set(d.id, new Map());
+      for (const s of d.voice_states) putState(d.id, s);
+      emit(d.id);
+    } else if (type === 'VOICE_STATE_UPDATE' && d.guild_id) {
+      putState(d.guild_id, d);
+      if (d.user_id === store.state.me?.id && call && call.guildId === d.guild_id) {
+        if (!d.channel_id || (call.sessionId && d.session_id !== call.sessionId)) end();
+        else {
+          call.channelId = d.channel_id;
+          call.sessionId = d.session_id;
+          call.maybeConnect();
+        }
+      }
+      emit(d.guild_id);
+    } else if (type === 'VOICE_SERVER_UPDATE' && call && call.guildId === d.guild_id) {
+      call.server = { token: d.token, endpoint: d.endpoint };
+      call.maybeConnect();
+    } else if (type === 'READY') {
+      states.clear();
+    }
+  }
+
+  /** Joins a voice channel (leaving any other first). */
+  async function join(channel) {
+    if (call?.channelId === channel.id) return;
+    end();
+    let mic;
+    try {
+      mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+    } catch (e) {
+      throw new Error(`No microphone: ${e.message}`);
+    }
+    call = new Call({ store, guildId: channel.guild_id, channelId: channel.id, mic, speaking, emit, onFailed: () => end(true) });
+    sendState();
+    emit(channel.guild_id);
+  }
+
+  function sendState(leave = false) {
+    if (!call) return;
+    getGateway()?.send(UPDATE_VOICE_STATE, {
+      guild_id: call.guildId,
+      channel_id: leave ? null : call.channelId,
+      self_mute: call.muted,
+      self_deaf: call.deafened,
+    });
+  }
+
+  /** Leaves the channel: the main gateway is told, the connection closed. */
+  function end(tell = true) {
+    if (!call) return;
+    if (tell) sendState(true);
+    const guildId = call.guildId;
+    call.close();
+    call = null;
+    emit(guildId);
+  }
+
+  return {
+    onDispatch,
+    join,
+    leave: () => end(true),
+    /** The voice states of a channel. */
+    membersOf(guildId, channelId) {
+      return [...(states.get(guildId)?.values() ?? [])].filter((s) => s.channel_id === channelId);
+    },
+    isSpeaking: (userId) => speaking.has(userId),
+    /** The current connection's public face, or null. */
+    current() {
+      if (!call) return null;
+      return { guildId: call.guildId, channelId: call.channelId, status: call.status, muted: call.muted, deafened: call.deafened };
+    },
+    setMuted(muted) {
+      if (!call) return;
+      call.setMuted(muted || call.deafened);
+      sendState();
+      emit(call.guildId);
+    },
+    setDeafened(deafened) {
+      if (!call) return;
+      call.setDeafened(deafened);
+      sendState();
+      emit(call.guildId);
+    },
+    /** The microphone's level now, 0..1. */
+    inputLevel: () => call?.level() ?? 0,
+    /** The peer connection, for tests and diagnostics. */
+    peerConnection: () => call?.pc ?? null,
+  };
+}
+
+class Call {
+  constructor({ store, guildId, channelId, mic, speaking, emit, onFailed }) {
+    Object.assign(this, { store, guildId, channelId, mic, speaking, emit, onFailed });
+    this.sessionId = null;
+    this.server = null;
+    this.ws = null;
+    this.pc = null;
+    this.status = 'joining';
+    this.muted = false;
+    this.deafened = false;
+    this.audios = [];
+    this.seq = -1;
+    this.heartbeat = null;
+    this.closed = false;
+    this.meter = meter(mic);
+    this.meterTimer = setInterval(() => this.showOwnSpeaking(), 100);
+  }
+
+  get me() {
+    return this.store.state.me?.id;
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.emit(this.guildId);
+  }
+
+  /** Connects once both the voice state and the voice server are known. */
+  maybeConnect() {
+    if (this.closed || this.ws || !this.sessionId || !this.server) return;
+    const ws = new WebSocket(`wss://${this.server.endpoint}/?v=8`);
+    this.ws = ws;
+    this.setStatus('connecting');
+    ws.onmessage = (e) => this.handle(JSON.parse(e.data));
+    ws.onclose = (e) => {
+      if (this.ws !== ws || this.closed) return;
+      this.ws = null;
+      this.pc?.close();
+      this.pc = null;
+      // A move closes with 4014 and the next voice server update reconnects.
+      if (e.code === 4014) this.setStatus('joining');
+      else this.onFailed();
+    };
+  }
+
+  send(op, d) {
+    if (this.ws?.readyState === 1) this.ws.send(JSON.stringify({ op, d }));
+  }
+
+  async handle({ op, d, seq }) {
+    if (typeof seq === 'number') this.seq = seq;
+    switch (op) {
+      case VoiceOp.HELLO:
+        clearInterval(this.heartbeat);
+        this.heartbeat = setInterval(() => this.send(VoiceOp.HEARTBEAT, { t: Date.now(), seq_ack: this.seq }), d.heartbeat_interval);
+        this.send(VoiceOp.IDENTIFY, {
+          server_id: this.guildId,
+          user_id: this.me,
+          session_id: this.sessionId,
+          token: this.server.token,
+          max_dave_protocol_version: 0,
+        });
+        break;
+      case VoiceOp.READY:
+        await this.offer();
+        break;
+      case VoiceOp.SESSION_DESCRIPTION:
+        if (d.sdp && this.pc) {
+          await this.pc.setRemoteDescription({ type: 'answer', sdp: d.sdp });
+          this.setStatus('connected');
+        }
+        break;
+      case VoiceOp.SPEAKING:
+        if (d.user_id) {
+          if (d.speaking) this.speaking.add(d.user_id);
+          else this.speaking.delete(d.user_id);
+          this.emit(this.guildId);
+        }
+        break;
+      case VoiceOp.CLIENT_DISCONNECT:
+        if (this.speaking.delete(d.user_id)) this.emit(this.guildId);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The WebRTC offer: our microphone, and tracks to receive speakers on. */
+  async offer() {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = pc;
+    const [track] = this.mic.getAudioTracks();
+    pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.mic] });
+    for (let i = 1; i < RECEIVING_TRACKS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.ontrack = (e) => {
+      const audio = new Audio();
+      audio.autoplay = true;
+      audio.muted = this.deafened;
+      audio.srcObject = new MediaStream([e.track]);
+      audio.play().catch(() => {});
+      this.audios.push(audio);
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') this.onFailed();
+    };
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    this.send(VoiceOp.SELECT_PROTOCOL, {
+      protocol: 'webrtc',
+      data: offer.sdp,
+      sdp: offer.sdp,
+      codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: 111 }],
+    });
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    for (const t of this.mic.getAudioTracks()) t.enabled = !muted;
+  }
+
+  setDeafened(deafened) {
+    this.deafened = deafened;
+    for (const a of this.audios) a.muted = deafened;
+    // As Discord does: who cannot hear is not heard either.
+    this.setMuted(deafened || this.muted);
+  }
+
+  level() {
+    return this.muted ? 0 : this.meter.level();
+  }
+
+  showOwnSpeaking() {
+    const me = this.me;
+    const now = this.level() > SPEAKING_LEVEL;
+    if (now === this.speaking.has(me)) return;
+    if (now) this.speaking.add(me);
+    else this.speaking.delete(me);
+    this.emit(this.guildId);
+  }
+
+  close() {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearInterval(this.meterTimer);
+    this.speaking.clear();
+    if (this.ws) this.ws.close(1000);
+    this.ws = null;
+    this.pc?.close();
+    for (const a of this.audios) a.srcObject = null;
+    for (const t of this.mic.getTracks()) t.stop();
+    this.meter.close();
+  }
+}
+
+/** The level (0..1, RMS) of a microphone stream. */
+function meter(stream) {
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 512;
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  return {
+    level() {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      return Math.sqrt(sum / samples.length);
+    },
+    close: () => context.close().catch(() => {}),
+  };
+}
