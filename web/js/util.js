@@ -64,13 +64,16 @@ export function formatFull(iso) {
 
 /**
  * The path the server serves an uploaded image at (Discord's CDN paths):
- * `kind` is `avatars` (users, webhooks) or `icons` (guilds); a hash that
- * starts with `a_` is an animated GIF. Null without a hash.
+ * `kind` is `avatars` (users, webhooks), `icons` (guilds) or
+ * `channel-icons` (group DMs); a hash that starts with `a_` is an animated
+ * GIF. `size` is the pixels wanted, asked for as the power of two from 16
+ * to 4096 at or above it, the sizes the server takes. Null without a hash.
  */
 export function imagePath(kind, id, hash, size = 128) {
   if (!id || typeof hash !== 'string' || !/^(a_)?[0-9a-f]{32}$/.test(hash)) return null;
   const extension = hash.startsWith('a_') ? 'gif' : 'png';
-  return `/${kind}/${id}/${hash}.${extension}?size=${size}`;
+  const asked = 2 ** Math.min(12, Math.max(4, Math.ceil(Math.log2(Math.max(size, 1)))));
+  return `/${kind}/${id}/${hash}.${extension}?size=${asked}`;
 }
 
 /** A stable colour for a user without an avatar image. */
