@@ -42,6 +42,12 @@ pub const BANNED: u32 = 40007;
 /// A voice change (mute, deafen, move) for a member not in a voice channel.
 pub const TARGET_NOT_CONNECTED_TO_VOICE: u32 = 40032;
 pub const RESOURCE_RATE_LIMITED: u32 = 40062;
+/// Forum tags: two of one name in a forum.
+pub const TAG_NAMES_NOT_UNIQUE: u32 = 40061;
+/// A post in a forum that requires a tag, whose tags the poster may not set.
+pub const NO_TAGS_SETTABLE: u32 = 40066;
+/// A post without a tag in a forum that requires one.
+pub const TAG_REQUIRED: u32 = 40067;
 pub const INVALID_GUILD: u32 = 50055;
 pub const INVALID_ROLE: u32 = 50028;
 pub const THREAD_ARCHIVED: u32 = 50083;
@@ -104,6 +110,9 @@ pub fn message(code: u32) -> &'static str {
         BANNED => "You are banned from this guild.",
         TARGET_NOT_CONNECTED_TO_VOICE => "Target user is not connected to voice.",
         RESOURCE_RATE_LIMITED => "Service resource is being rate limited.",
+        TAG_NAMES_NOT_UNIQUE => "Tag names must be unique",
+        NO_TAGS_SETTABLE => "There are no tags available that can be set by non-moderators",
+        TAG_REQUIRED => "A tag is required to create a forum post in this channel",
         INVALID_GUILD => "Invalid Guild",
         INVALID_ROLE => "Invalid Role",
         THREAD_ARCHIVED => "Thread is archived",

@@ -284,6 +284,32 @@ pub struct Channel {
     /// Threads only: their state and counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadState>,
+    /// Forums: the tags its posts may carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub available_tags: Vec<ForumTag>,
+    /// Discord's channel flags ([`channel_flags`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flags: u64,
+}
+
+/// Channel flags Concord keeps.
+pub mod channel_flags {
+    /// A forum's posts must carry at least one tag.
+    pub const REQUIRE_TAG: u64 = 1 << 4;
+}
+
+/// A tag a forum's posts may carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ForumTag {
+    pub id: Snowflake,
+    pub name: String,
+    /// Only members with MANAGE_THREADS put it on a post or take it off.
+    #[serde(default)]
+    pub moderated: bool,
+    #[serde(default)]
+    pub emoji_id: Option<Snowflake>,
+    #[serde(default)]
+    pub emoji_name: Option<String>,
 }
 
 /// What a thread has beyond a channel.
@@ -313,6 +339,9 @@ pub struct ThreadState {
     /// When the last message was sent (or the thread made or unarchived):
     /// auto-archiving counts from here.
     pub last_activity_ms: u64,
+    /// A forum post's tags, of its forum's `available_tags`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_tags: Vec<Snowflake>,
 }
 
 impl ThreadState {
@@ -328,6 +357,7 @@ impl ThreadState {
             total_message_sent: 0,
             member_count: 0,
             last_activity_ms: now_ms,
+            applied_tags: Vec::new(),
         }
     }
 
@@ -369,6 +399,8 @@ impl Channel {
             icon: None,
             icon_blob: None,
             thread: None,
+            available_tags: Vec::new(),
+            flags: 0,
         }
     }
 

@@ -298,7 +298,7 @@ pub enum ChannelExtra {
         last_message_id: Option<Snowflake>,
         rate_limit_per_user: u32,
         default_auto_archive_duration: u32,
-        available_tags: Vec<Value>,
+        available_tags: Vec<records::ForumTag>,
         default_reaction_emoji: Option<Value>,
         default_sort_order: Option<u8>,
         default_forum_layout: u8,
@@ -397,7 +397,7 @@ impl Channel {
                 last_message_id,
                 rate_limit_per_user: c.rate_limit_per_user,
                 default_auto_archive_duration: 1440,
-                available_tags: Vec::new(),
+                available_tags: c.available_tags.clone(),
                 default_reaction_emoji: None,
                 default_sort_order: None,
                 default_forum_layout: 0,
@@ -422,7 +422,7 @@ impl Channel {
                         invitable: (kind == channel_type::PRIVATE_THREAD).then_some(t.invitable),
                         create_timestamp: iso8601(t.create_ms),
                     },
-                    applied_tags: Vec::new(),
+                    applied_tags: t.applied_tags.clone(),
                     member: None,
                 }))
             }
@@ -437,7 +437,7 @@ impl Channel {
         Channel {
             id: c.id,
             kind: c.kind,
-            flags: 0,
+            flags: c.flags,
             guild_id: c.guild_id,
             name: c.name.clone(),
             position: c.position,

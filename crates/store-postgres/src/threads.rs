@@ -77,7 +77,7 @@ const ARCHIVE_IF_IDLE: &str = update!(
 const EDIT: &str = update!(
     state: concat!(
         "jsonb_strip_nulls(jsonb_build_object('auto_archive_duration', $4::bigint,",
-        " 'locked', $5::boolean, 'invitable', $6::boolean))",
+        " 'locked', $5::boolean, 'invitable', $6::boolean, 'applied_tags', $10::jsonb))",
         " || CASE WHEN $7::boolean IS NOT NULL AND $7::boolean <> ", flag!("archived"),
         " THEN jsonb_build_object('archived', $7::boolean, 'archive_ms', $8::bigint, 'last_activity_ms', $8::bigint)",
         " ELSE '{}'::jsonb END"
@@ -113,6 +113,7 @@ pub(crate) async fn update_thread(
                 locked,
                 invitable,
                 archived,
+                applied_tags,
                 at_ms,
                 unless_locked,
             } = edit;
@@ -126,6 +127,7 @@ pub(crate) async fn update_thread(
                 .bind(*archived)
                 .bind(int(*at_ms))
                 .bind(*unless_locked)
+                .bind(applied_tags.as_ref().map(Json))
         }
     };
     let updated: Option<Json<Channel>> = query.fetch_optional(pool).await.map_err(backend)?;

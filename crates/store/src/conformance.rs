@@ -1636,6 +1636,7 @@ pub async fn thread_updates(store: &dyn Store) {
         rate_limit_per_user: Some(5),
         locked: Some(true),
         archived: Some(true),
+        applied_tags: Some(vec![Snowflake(7), Snowflake(8)]),
         at_ms: due + 3,
         ..ThreadEdit::default()
     };
@@ -1651,6 +1652,7 @@ pub async fn thread_updates(store: &dyn Store) {
     let s = edited.thread.unwrap();
     assert!(s.locked && s.archived);
     assert_eq!(s.archive_ms, due + 3);
+    assert_eq!(s.applied_tags, [Snowflake(7), Snowflake(8)]);
     let reopen = |unless_locked| ThreadEdit {
         archived: Some(false),
         at_ms: due + 4,

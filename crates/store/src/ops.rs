@@ -35,6 +35,8 @@ pub struct ThreadEdit {
     pub invitable: Option<bool>,
     /// Archives or unarchives at `at_ms` (nothing if it already is so).
     pub archived: Option<bool>,
+    /// A forum post's tags, checked against its forum's.
+    pub applied_tags: Option<Vec<Snowflake>>,
     pub at_ms: u64,
     /// The edit does not apply if it would unarchive a locked thread (the
     /// editor is no moderator).
@@ -86,6 +88,9 @@ impl ThreadUpdate {
                 }
                 if let Some(invitable) = edit.invitable {
                     state.invitable = invitable;
+                }
+                if let Some(tags) = &edit.applied_tags {
+                    state.applied_tags.clone_from(tags);
                 }
                 if let Some(archived) = edit.archived
                     && archived != state.archived

@@ -744,3 +744,159 @@ async fn thread_moderation_is_in_the_audit_log() {
     let me = owner.id.as_str();
     assert_eq!(entries, [(112, me), (111, me), (110, me)], "newest first");
 }
+
+/// A forum offers tags; its posts carry some of them, as Discord's rules
+/// say: unique names, known tags alone, moderated ones set by moderators,
+/// and none missing where the forum requires one.
+#[tokio::test]
+async fn forum_tags_are_offered_by_the_forum_and_carried_by_its_posts() {
+    let s = server();
+    let owner = s.register("owner").await;
+    let bob = s.register("bob").await;
+    let (guild, general) = s.guild(&owner, "Home").await;
+    s.join(&owner, &general, &bob).await;
+    let tags = json!([
+        { "name": "bug" },
+        { "name": "idea", "emoji_name": "💡" },
+        { "name": "staff pick", "moderated": true },
+    ]);
+    let forum = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &owner.auth,
+            json!({ "name": "ideas", "type": 15, "available_tags": tags }),
+        )
+        .await;
+    assert_eq!(forum.status, 201, "{:?}", forum.body);
+    let offered = forum.body["available_tags"].as_array().unwrap().clone();
+    let names: Vec<_> = offered.iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, [json!("bug"), json!("idea"), json!("staff pick")]);
+    assert_eq!(offered[1]["emoji_name"], "💡");
+    assert_eq!(offered[2]["moderated"], true);
+    let forum = forum.body["id"].as_str().unwrap().to_owned();
+    let tag = |i: usize| offered[i]["id"].as_str().unwrap().to_owned();
+    let (bug, idea, pick) = (tag(0), tag(1), tag(2));
+
+    // Edits keep the ids of the tags they name; duplicates are refused.
+    let same = s
+        .patch(
+            &format!("/channels/{forum}"),
+            &owner.auth,
+            json!({ "available_tags": [{ "name": "dup" }, { "name": "dup" }] }),
+        )
+        .await;
+    assert_eq!(code(&same), (400, json!(40061)));
+    let many: Vec<_> = (0..21)
+        .map(|i| json!({ "name": format!("t{i}") }))
+        .collect();
+    let many = s
+        .patch(
+            &format!("/channels/{forum}"),
+            &owner.auth,
+            json!({ "available_tags": many }),
+        )
+        .await;
+    assert!(
+        many.body["errors"]["available_tags"].is_object(),
+        "{:?}",
+        many.body
+    );
+    let renamed = s
+        .patch(
+            &format!("/channels/{forum}"),
+            &owner.auth,
+            json!({
+                "flags": 16,
+                "available_tags": [
+                    { "id": bug, "name": "bugs" },
+                    { "id": idea, "name": "idea" },
+                    { "id": pick, "name": "staff pick", "moderated": true },
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    assert_eq!(renamed.body["available_tags"][0]["id"], bug.as_str());
+    assert_eq!(renamed.body["available_tags"][0]["name"], "bugs");
+    assert_eq!(renamed.body["flags"], 16, "REQUIRE_TAG");
+
+    let post = |body: Value| {
+        let (s, auth, forum) = (&s, bob.auth.clone(), forum.clone());
+        async move {
+            s.post(&format!("/channels/{forum}/threads"), &auth, body)
+                .await
+        }
+    };
+    let untagged = post(json!({ "name": "p", "message": { "content": "x" } })).await;
+    assert_eq!(code(&untagged), (400, json!(40067)));
+    let unknown = post(json!({
+        "name": "p", "message": { "content": "x" }, "applied_tags": [general],
+    }))
+    .await;
+    assert!(
+        unknown.body["errors"]["applied_tags"].is_object(),
+        "{:?}",
+        unknown.body
+    );
+    let moderated = post(json!({
+        "name": "p", "message": { "content": "x" }, "applied_tags": [pick],
+    }))
+    .await;
+    assert_eq!(
+        code(&moderated),
+        (403, json!(50013)),
+        "a moderated tag is the moderators'"
+    );
+    let tagged = post(json!({
+        "name": "Dark mode", "message": { "content": "please" }, "applied_tags": [idea, bug, idea],
+    }))
+    .await;
+    assert_eq!(tagged.status, 201, "{:?}", tagged.body);
+    assert_eq!(
+        tagged.body["applied_tags"],
+        json!([idea, bug]),
+        "once each, in order"
+    );
+    let id = tagged.body["id"].as_str().unwrap().to_owned();
+
+    // The post's author retags it; the moderated tag is the owner's to add.
+    let retag = |who: &Account, tags: Value| {
+        let (s, auth, id) = (&s, who.auth.clone(), id.clone());
+        async move {
+            s.patch(
+                &format!("/channels/{id}"),
+                &auth,
+                json!({ "applied_tags": tags }),
+            )
+            .await
+        }
+    };
+    let by_bob = retag(&bob, json!([bug])).await;
+    assert_eq!(by_bob.status, 200, "{:?}", by_bob.body);
+    assert_eq!(by_bob.body["applied_tags"], json!([bug]));
+    assert_eq!(
+        code(&retag(&bob, json!([bug, pick])).await),
+        (403, json!(50013))
+    );
+    let by_owner = retag(&owner, json!([bug, pick])).await;
+    assert_eq!(by_owner.body["applied_tags"], json!([bug, pick]));
+    assert_eq!(
+        code(&retag(&bob, json!([bug])).await),
+        (403, json!(50013)),
+        "nor to take off"
+    );
+    let read = s.get(&format!("/channels/{id}"), &bob.auth).await;
+    assert_eq!(read.body["applied_tags"], json!([bug, pick]));
+
+    // Every tag moderated, a required tag is one bob cannot set.
+    let only_staff = s
+        .patch(
+            &format!("/channels/{forum}"),
+            &owner.auth,
+            json!({ "available_tags": [{ "id": pick, "name": "staff pick", "moderated": true }] }),
+        )
+        .await;
+    assert_eq!(only_staff.status, 200, "{:?}", only_staff.body);
+    let untagged = post(json!({ "name": "p", "message": { "content": "x" } })).await;
+    assert_eq!(code(&untagged), (400, json!(40066)));
+}

@@ -938,8 +938,11 @@ async fn attachments_carry_their_descriptions_and_filenames() {
     let read = newest(&s, &ada, &general).await;
     assert_eq!(read["attachments"][1]["description"], "The test report");
 
-    // An edit through the token adds a described file after those there.
+    // An edit through the token keeps the files its list names and adds
+    // a described one after them.
+    let (log, report) = (sent[0]["id"].clone(), sent[1]["id"].clone());
     let payload = json!({ "attachments": [
+        { "id": log }, { "id": report },
         { "id": 0, "filename": "coverage.txt", "description": "Coverage" },
     ] });
     let files = [("files[0]", "c.txt", &b"91%"[..])];
@@ -953,6 +956,24 @@ async fn attachments_carry_their_descriptions_and_filenames() {
     assert_eq!(edited[2]["filename"], "coverage.txt");
     assert_eq!(edited[2]["description"], "Coverage");
     assert_eq!(edited[0]["description"], "The build log");
+    // A list that leaves a file out takes it off; no list keeps them all.
+    let kept = s
+        .patch(&own, "", json!({ "attachments": [{ "id": report }] }))
+        .await;
+    assert_eq!(kept.status, 200, "{:?}", kept.body);
+    let ids: Vec<_> = kept.body["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, [report.clone()]);
+    let untouched = s
+        .patch(&own, "", json!({ "content": "logs, trimmed" }))
+        .await;
+    assert_eq!(untouched.body["attachments"][0]["id"], report);
+    let read = newest(&s, &ada, &general).await;
+    assert_eq!(read["attachments"].as_array().unwrap().len(), 1);
 
     // A person's message reads them the same way.
     let payload = json!({ "attachments": [{ "id": 0, "description": "A note" }] });
@@ -972,4 +993,40 @@ async fn attachments_carry_their_descriptions_and_filenames() {
     assert_eq!(code(&reply), (400, json!(50035)), "{:?}", reply.body);
     let error = &reply.body["errors"]["attachments"]["0"]["description"]["_errors"][0];
     assert_eq!(error["code"], "BASE_TYPE_MAX_LENGTH", "{:?}", reply.body);
+}
+
+/// A forum's webhook starting a post tags it with the forum's tags, and is
+/// held to the forum's rule that a post carries one.
+#[tokio::test]
+async fn a_forums_webhook_tags_the_posts_it_starts() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let (guild, _) = s.guild(&ada, "Home").await;
+    let forum = s
+        .post(
+            &format!("/guilds/{guild}/channels"),
+            &ada.auth,
+            json!({ "name": "releases", "type": 15, "flags": 16, "available_tags": [{ "name": "stable" }] }),
+        )
+        .await;
+    assert_eq!(forum.status, 201, "{:?}", forum.body);
+    let stable = forum.body["available_tags"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forum = forum.body["id"].as_str().unwrap().to_owned();
+    let (id, token) = create(&s, &ada, &forum, "Feed").await;
+    let path = format!("/webhooks/{id}/{token}?wait=true");
+    let untagged = execute(&s, &path, json!({ "content": "v2", "thread_name": "v2" })).await;
+    assert_eq!(code(&untagged), (400, json!(40067)));
+    let tagged = execute(
+        &s,
+        &path,
+        json!({ "content": "v2", "thread_name": "v2", "applied_tags": [stable] }),
+    )
+    .await;
+    assert_eq!(tagged.status, 200, "{:?}", tagged.body);
+    let post = tagged.body["channel_id"].as_str().unwrap();
+    let read = s.get(&format!("/channels/{post}"), &ada.auth).await;
+    assert_eq!(read.body["applied_tags"], json!([stable]));
 }

@@ -2,8 +2,10 @@
 //! `n` of its `files[n]` field (`id`), a `filename` to use instead of the
 //! part's and a `description` (alt text). Message create, webhook execute,
 //! interaction answers and message edits all read their files' metadata
-//! through [`describe_uploads`].
+//! through [`describe_uploads`]. On an edit, the list also names the files
+//! the message keeps: those it leaves out are taken off, as on Discord.
 
+use concord_model::Snowflake;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -26,6 +28,11 @@ pub struct AttachmentRequest {
 }
 
 impl AttachmentRequest {
+    /// Whether it names `attachment`, one the edited message has.
+    pub(crate) fn names(&self, attachment: Snowflake) -> bool {
+        self.number() == Some(attachment.0)
+    }
+
     /// The number `id` gives, whichever way it is written.
     fn number(&self) -> Option<u64> {
         match self.id.as_ref()? {

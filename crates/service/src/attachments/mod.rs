@@ -19,7 +19,7 @@ pub mod sized;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use concord_model::records::{Attachment, Message};
+use concord_model::records::{Attachment, Message, MessagePatch};
 use concord_model::{Snowflake, codes};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -302,12 +302,32 @@ impl Service {
             .iter()
             .flat_map(|m| m.attachments.iter().map(|a| a.id))
             .collect();
+        self.release_attachment_ids(&ids).await
+    }
+
+    /// Releases the files an edit (`patch`, kept) took off `message`.
+    pub(crate) async fn release_dropped(
+        &self,
+        message: &Message,
+        patch: &MessagePatch,
+    ) -> ServiceResult<()> {
+        let Some(files) = &patch.attachments else {
+            return Ok(());
+        };
+        let dropped: Vec<Snowflake> = (message.attachments.iter())
+            .filter(|a| !files.iter().any(|f| f.id == a.id))
+            .map(|a| a.id)
+            .collect();
+        self.release_attachment_ids(&dropped).await
+    }
+
+    async fn release_attachment_ids(&self, ids: &[Snowflake]) -> ServiceResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let blobs = self.blobs()?;
         let _shared = blobs.backup.read().await;
-        for sha256 in self.store.delete_attachments(&ids).await? {
+        for sha256 in self.store.delete_attachments(ids).await? {
             self.drop_unreferenced(blobs, &sha256).await?;
         }
         Ok(())

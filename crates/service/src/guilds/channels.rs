@@ -7,6 +7,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use super::audit::{Details, action, change};
 use super::input::{ChannelInput, PutOverwrite};
 use crate::error::{check_length, check_position, check_slowmode};
+use crate::threads::tags;
 use crate::{
     Caller, ChannelView, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild,
 };
@@ -127,6 +128,14 @@ impl Service {
                     );
                 }
                 channel.rtc_region = region;
+            }
+        }
+        if channel.kind == channel_type::GUILD_FORUM {
+            if let Some(tags) = input.available_tags {
+                channel.available_tags = self.edit_available_tags(channel, tags, errors)?;
+            }
+            if let Some(flags) = input.flags {
+                channel.flags = tags::forum_flags(flags);
             }
         }
         if let Some(parent) = input.parent_id {

@@ -6,6 +6,7 @@ use concord_model::{Permissions, Snowflake};
 use serde::Deserialize;
 
 use crate::input::nullable;
+use crate::threads::tags::TagInput;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateGuild {
@@ -77,6 +78,12 @@ pub struct ChannelInput {
     /// Group DMs only: a data URI, or null to remove it.
     #[serde(default, deserialize_with = "nullable")]
     pub icon: Option<Option<String>>,
+    /// Forums only: the tags its posts may carry, and its flags
+    /// (REQUIRE_TAG).
+    pub available_tags: Option<Vec<TagInput>>,
+    pub flags: Option<u64>,
+    /// A forum's posts only: their tags.
+    pub applied_tags: Option<Vec<Snowflake>>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

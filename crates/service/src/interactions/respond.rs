@@ -512,8 +512,10 @@ impl Service {
             Response::Channel(m) => self.apply_message_edit(&view, &m, input).await,
             Response::Ephemeral(mut e) => {
                 let patch = self.edit_patch(&view, &e.message, input).await?;
+                let before = e.message.clone();
                 patch.apply(&mut e.message);
                 self.save_ephemeral(&e).await?;
+                self.release_dropped(&before, &patch).await?;
                 let out = self.render_message(&e.message).await?;
                 self.publish_message_to(
                     EventKind::MessageUpdate,

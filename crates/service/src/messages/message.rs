@@ -554,11 +554,19 @@ impl Service {
             patch.flags =
                 Some((message.flags & !SETTABLE_FLAGS) | (flags.unwrap_or(0) & SETTABLE_FLAGS));
         }
+        // A list keeps the files it names (and no list, every file).
+        let kept: Vec<_> = match &input.attachments {
+            Some(list) => (message.attachments.iter())
+                .filter(|a| list.iter().any(|r| r.names(a.id)))
+                .cloned()
+                .collect(),
+            None => message.attachments.clone(),
+        };
         let requests = input.attachments.as_deref().unwrap_or_default();
         describe_uploads(&mut errors, &mut input.uploads, requests);
         if !input.uploads.is_empty() {
             view.require(Permissions::ATTACH_FILES)?;
-            if message.attachments.len() + input.uploads.len() > limits::ATTACHMENTS_MAX {
+            if kept.len() + input.uploads.len() > limits::ATTACHMENTS_MAX {
                 let most = limits::ATTACHMENTS_MAX;
                 errors.add(
                     "attachments",
@@ -568,11 +576,11 @@ impl Service {
             }
         }
         errors.into_result()?;
-        if !input.uploads.is_empty() {
+        if input.attachments.is_some() || !input.uploads.is_empty() {
             let added = self
                 .store_uploads(message.channel_id, input.uploads)
                 .await?;
-            let mut files = message.attachments.clone();
+            let mut files = kept;
             files.extend(added);
             patch.attachments = Some(files);
         }
@@ -614,6 +622,7 @@ impl Service {
             .update_message(channel_id, id, &patch)
             .await?
             .ok_or(ServiceError::NotFound(codes::UNKNOWN_MESSAGE))?;
+        self.release_dropped(message, &patch).await?;
         self.messages.cache.updated(&edited).await;
         let out = self.render_message(&edited).await?;
         self.publish_message(EventKind::MessageUpdate, view, &out)

@@ -1,5 +1,6 @@
 //! What thread routes read: starting a thread or a forum post.
 
+use concord_model::Snowflake;
 use serde::Deserialize;
 
 use crate::messages::CreateMessage;
@@ -16,4 +17,6 @@ pub struct StartThread {
     pub invitable: Option<bool>,
     /// A forum post's first message.
     pub message: Option<CreateMessage>,
+    /// A forum post's tags, of its forum's.
+    pub applied_tags: Option<Vec<Snowflake>>,
 }

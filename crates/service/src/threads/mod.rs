@@ -31,6 +31,7 @@ mod archive;
 pub mod input;
 mod lists;
 mod members;
+pub mod tags;
 
 pub use archive::{ARCHIVE_LEASE, auto_archive};
 pub use input::StartThread;
@@ -212,9 +213,11 @@ impl Service {
         webhook: Caller,
         forum: &ChannelView,
         name: String,
+        applied_tags: Option<Vec<Snowflake>>,
     ) -> ServiceResult<Channel> {
         let input = StartThread {
             name: Some(name),
+            applied_tags,
             ..StartThread::default()
         };
         let id = self.next_id();
@@ -251,10 +254,21 @@ impl Service {
         check_duration(&mut errors, duration);
         let slowmode = input.rate_limit_per_user.unwrap_or(0);
         check_slowmode(&mut errors, slowmode);
+        let forum = &parent.channel;
+        let in_forum = forum.kind == channel_type::GUILD_FORUM;
+        let asked = input.applied_tags.as_deref().unwrap_or_default();
+        let applied = match in_forum {
+            true => tags::applied_tags(forum, &[], asked, parent.permissions, &mut errors)?,
+            false => Vec::new(),
+        };
         errors.into_result()?;
+        if in_forum {
+            tags::check_required(forum, &applied, parent.permissions)?;
+        }
         let now = now_ms();
         let mut state = ThreadState::new(duration, now);
         state.invitable = input.invitable.unwrap_or(true);
+        state.applied_tags = applied;
         let thread = Channel {
             parent_id: Some(parent.channel.id),
             owner_id: Some(caller.id),
@@ -374,6 +388,10 @@ impl Service {
         if let Some(minutes) = input.auto_archive_duration {
             check_duration(&mut errors, minutes);
         }
+        let applied_tags = match input.applied_tags {
+            Some(asked) => Some(self.retag(view, &asked, &mut errors).await?),
+            None => None,
+        };
         errors.into_result()?;
         let edit = ThreadEdit {
             name: name.map(str::to_owned),
@@ -382,6 +400,7 @@ impl Service {
             locked: input.locked,
             invitable: input.invitable,
             archived: input.archived,
+            applied_tags,
             at_ms: now_ms(),
             // Locked meanwhile: still only a moderator unarchives it.
             unless_locked: !moderator,
@@ -411,6 +430,26 @@ impl Service {
         self.audit(guild_id, caller, action::THREAD_UPDATE, details)
             .await?;
         Ok(out)
+    }
+
+    /// A post's tags as an edit asks them, checked against its forum's;
+    /// a thread outside a forum has none to set (nothing changes).
+    async fn retag(
+        &self,
+        view: &ChannelView,
+        asked: &[Snowflake],
+        errors: &mut FormErrors,
+    ) -> ServiceResult<Vec<Snowflake>> {
+        let before = &state(&view.channel)?.applied_tags;
+        let parent = view.channel.parent_id;
+        let forum = match parent {
+            Some(id) => self.store.channel(id).await?,
+            None => None,
+        };
+        match forum.filter(|f| f.kind == channel_type::GUILD_FORUM) {
+            Some(forum) => tags::applied_tags(&forum, before, asked, view.permissions, errors),
+            None => Ok(before.clone()),
+        }
     }
 
     /// `DELETE /channels/{t}` on a thread: MANAGE_THREADS.

@@ -61,7 +61,7 @@ impl Service {
         id: Snowflake,
         token: &str,
         options: ExecuteOptions,
-        input: ExecuteWebhook,
+        mut input: ExecuteWebhook,
     ) -> ServiceResult<Option<wire::Message>> {
         if is_interaction(token) {
             let (message, _, _) = input.message();
@@ -70,6 +70,7 @@ impl Service {
         }
         let webhook = self.opened_webhook(id, token).await?;
         let thread_name = input.thread_name.clone();
+        let applied_tags = input.applied_tags.take();
         let view = self.webhook_view(&webhook, options.thread_id).await?;
         let forum = view.channel.kind == channel_type::GUILD_FORUM;
         // A service's format posts into no forum, not even into one of its
@@ -113,7 +114,9 @@ impl Service {
         };
         let out = match thread_name {
             Some(name) => {
-                let post = self.open_webhook_post(poster, &view, name).await?;
+                let post = self
+                    .open_webhook_post(poster, &view, name, applied_tags)
+                    .await?;
                 let post_view = self.poster_view(post).await?;
                 let post_view = post_view.ok_or(ServiceError::NotFound(codes::UNKNOWN_CHANNEL))?;
                 let composed = self.compose_message(&post_view, poster, message).await;

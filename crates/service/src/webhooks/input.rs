@@ -46,6 +46,8 @@ pub struct ExecuteWebhook {
     pub components: Option<Vec<Value>>,
     /// A forum's webhook starts a post of this name with the message.
     pub thread_name: Option<String>,
+    /// That post's tags, of the forum's.
+    pub applied_tags: Option<Vec<Snowflake>>,
     /// The uploaded files' names and descriptions.
     pub attachments: Option<Vec<AttachmentRequest>>,
 }
