@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use concord_model::Snowflake;
 use concord_voice::{MAX_FORWARDED_SPEAKERS, VoiceAdmission};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::json;
 use support::*;
 use tokio::net::UdpSocket;
@@ -298,23 +298,22 @@ async fn an_oversized_message_ends_an_anonymous_connection() {
             identify.to_string(),
         ))
         .await;
-    let end = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match client.ws.next().await {
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
-                    return frame.map(|f| u16::from(f.code));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return None,
-            }
-        }
-    })
-    .await
-    .expect("the server ends it");
+    let end = client.ended_within(PATIENCE).await;
     assert!(
         matches!(end, None | Some(1009)),
         "never read as an Identify: {end:?}"
     );
+}
+
+/// A connection that never identifies is closed with 4003 once the
+/// identify deadline (10 s) passes, so it holds no place for long.
+#[tokio::test]
+async fn a_connection_that_never_identifies_is_closed_with_4003() {
+    let h = Harness::start().await;
+    let mut client = Client::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
+    client.expect(8).await;
+    let end = client.ended_within(3 * PATIENCE).await;
+    assert_eq!(end, Some(4003));
 }
 
 #[tokio::test]

@@ -289,6 +289,23 @@ impl Client {
         }
     }
 
+    /// How the server ends the socket within `patience`, whatever it
+    /// sends first: its close code (`None` for a socket ended without one).
+    pub async fn ended_within(&mut self, patience: Duration) -> Option<u16> {
+        let end = async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return None,
+                }
+            }
+        };
+        tokio::time::timeout(patience, end)
+            .await
+            .expect("the server ends it")
+    }
+
     /// The close code the server ends the socket with.
     pub async fn closed(&mut self) -> u16 {
         loop {
