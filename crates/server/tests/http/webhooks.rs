@@ -967,7 +967,7 @@ async fn attachments_carry_their_descriptions_and_filenames() {
         .iter()
         .map(|a| a["id"].clone())
         .collect();
-    assert_eq!(ids, [report.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&report));
     let untouched = s
         .patch(&own, "", json!({ "content": "logs, trimmed" }))
         .await;
