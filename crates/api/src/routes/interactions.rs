@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use concord_service::attachments::Upload;
-use concord_service::interactions::{CreateInteraction, InteractionCallback};
+use concord_service::interactions::{CallbackResponse, CreateInteraction, InteractionCallback};
 
 use super::{no_content, ok};
 use crate::State;
@@ -18,7 +18,7 @@ use crate::extract::{Auth, CarriesFiles, MessageForm, QueryMap, id};
 pub(super) fn routes() -> super::Routes {
     routes!("Interactions" {
         post "/interactions" => create_interaction, 204 NoBody, form CreateInteraction;
-        post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback, 204 NoBody | 200 Anything, form InteractionCallback;
+        post "/interactions/{interaction_id}/{interaction_token}/callback" => interaction_callback, 204 NoBody | 200 CallbackResponse, form InteractionCallback;
         get "/channels/{channel_id}/application-command-index" => command_index, 200 CommandIndex;
     })
 }

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use input::{CreateInteraction, InteractionCallback};
-pub use respond::WebhookMessageId;
+pub use respond::{CallbackInteraction, CallbackResource, CallbackResponse, WebhookMessageId};
 
 use crate::Service;
 use crate::events::announce;

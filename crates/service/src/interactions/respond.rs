@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use concord_model::event::{Audience, EventKind};
 use concord_model::records::{Message, message_type};
 use concord_model::{Snowflake, codes, wire};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::input::InteractionCallback;
@@ -58,6 +59,36 @@ struct Answered {
     ephemeral: bool,
 }
 
+/// A callback's answer when asked `with_response`: the interaction and
+/// what the callback made of it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CallbackResponse {
+    pub interaction: CallbackInteraction,
+    pub resource: CallbackResource,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CallbackInteraction {
+    pub id: Snowflake,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// Activities are not Concord's: always null.
+    pub activity_instance_id: Option<String>,
+    pub response_message_id: Option<Snowflake>,
+    pub response_message_loading: bool,
+    pub response_message_ephemeral: bool,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CallbackResource {
+    /// The callback's type.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// The message it sent or updated, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<wire::Message>,
+}
+
 impl Service {
     /// `POST /interactions/{id}/{token}/callback`: the interaction
     /// callback response when `with_response`, else `None` (204).
@@ -67,7 +98,7 @@ impl Service {
         token: &str,
         input: InteractionCallback,
         with_response: bool,
-    ) -> ServiceResult<Option<Value>> {
+    ) -> ServiceResult<Option<CallbackResponse>> {
         let mut interaction = self
             .opened_interaction(token)
             .await?
@@ -231,22 +262,19 @@ impl Service {
             success,
         )
         .await;
-        Ok(with_response.then(|| {
-            let mut resource = json!({ "type": input.kind });
-            if let Some(message) = &answered.message {
-                resource["message"] = serde_json::to_value(message).unwrap_or_default();
-            }
-            json!({
-                "interaction": {
-                    "id": interaction.id,
-                    "type": interaction.kind,
-                    "activity_instance_id": null,
-                    "response_message_id": answered.message.as_ref().map(|m| m.id),
-                    "response_message_loading": answered.loading,
-                    "response_message_ephemeral": answered.ephemeral,
-                },
-                "resource": resource,
-            })
+        Ok(with_response.then(|| CallbackResponse {
+            interaction: CallbackInteraction {
+                id: interaction.id,
+                kind: interaction.kind,
+                activity_instance_id: None,
+                response_message_id: answered.message.as_ref().map(|m| m.id),
+                response_message_loading: answered.loading,
+                response_message_ephemeral: answered.ephemeral,
+            },
+            resource: CallbackResource {
+                kind: input.kind,
+                message: answered.message,
+            },
         }))
     }
 
