@@ -728,10 +728,16 @@ mod tests {
     }
 
     fn session(id: &str) -> Arc<Session> {
+        session_of(id, 0, intents::GUILD_MESSAGES)
+    }
+
+    /// An open session of the owner's in the guild, opened with a token of
+    /// `generation`.
+    fn session_of(id: &str, generation: u64, intents: u64) -> Arc<Session> {
         let session = Session::new(
             id.into(),
-            owner(OWNER, true, 0),
-            intents::GUILD_MESSAGES,
+            owner(OWNER, true, generation),
+            intents,
             [0, 1],
             50,
             Arc::default(),
@@ -1011,20 +1017,8 @@ mod tests {
     #[tokio::test]
     async fn a_revocation_spares_a_session_of_the_new_token() {
         let (hub, bus, events) = hub(64).await;
-        let open = |id: &str, generation| {
-            let session = Session::new(
-                id.into(),
-                owner(OWNER, true, generation),
-                intents::ALL,
-                [0, 1],
-                50,
-                Arc::default(),
-            );
-            session.set_guilds([GUILD]);
-            session.open(Vec::new());
-            Arc::new(session)
-        };
-        let (old, new) = (open("old", 4), open("new", 5));
+        let old = session_of("old", 4, intents::ALL);
+        let new = session_of("new", 5, intents::ALL);
         hub.insert(Arc::clone(&old));
         hub.insert(Arc::clone(&new));
         tokio::spawn(Arc::clone(&hub).fan_out(events));
