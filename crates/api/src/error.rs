@@ -33,17 +33,20 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A JSON response with exactly `application/json` (discord.py compares the
 /// whole header), serialized straight from `body` into the response bytes.
+/// A response of JSON already written.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let content_type = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
+    (status, content_type, bytes).into_response()
+}
+
 pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     // Sized for a page of messages, so serializing rarely reallocates.
     let mut bytes = Vec::with_capacity(16 * 1024);
     match serde_json::to_writer(&mut bytes, body) {
-        Ok(()) => {
-            let content_type = [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )];
-            (status, content_type, bytes).into_response()
-        }
+        Ok(()) => json_bytes(status, bytes),
         Err(e) => {
             tracing::error!(error = %e, "response not serializable");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::fleet::Fleet;
-use crate::stats::{Latency, Meter};
+use crate::stats::{Latency, Meter, ProcSample};
 use crate::target::{Kind, Target};
 
 /// Message indices: each phase takes a fresh range.
@@ -355,6 +355,19 @@ pub(crate) async fn idle(
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     let cost = meter.stop();
     let still_open = fleet.tasks_alive();
+    // What an idle socket costs once the server has given back what it
+    // held only while the socket was busy (compression state).
+    let held = ProcSample::of_all(&target.pids).map(|s| s.rss_bytes);
+    let before = connect["server_rss_before"].as_u64();
+    let per_socket_held = held
+        .zip(before)
+        .map(|(held, before)| held.saturating_sub(before) / count.max(1) as u64);
     fleet.close().await;
-    json!({ "connect": connect, "held_seconds": seconds, "still_open": still_open, "cost": cost })
+    json!({
+        "connect": connect,
+        "held_seconds": seconds,
+        "still_open": still_open,
+        "cost": cost,
+        "server_bytes_per_socket_held": per_socket_held,
+    })
 }

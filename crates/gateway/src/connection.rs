@@ -148,6 +148,8 @@ impl Connection {
                     }
                     Some(Ok(_)) => {}
                 },
+                _ = sleep_until(self.transport.park_at().unwrap_or(self.deadline)),
+                    if self.transport.park_at().is_some() => self.transport.park(),
                 _ = sleep_until(self.deadline) => return End::Close(close::SESSION_TIMED_OUT),
                 // Heartbeats alone do not keep a socket: 4003, as for any
                 // payload before IDENTIFY; clients identify anew.

@@ -5,20 +5,32 @@
 //! zstd-stream flushes each message without ending the frame. Windows are
 //! kept small so an idle connection costs little: a client inflates any
 //! window up to the maximum, so the server may choose.
+//!
+//! A deflate state costs about 150 KiB whatever the window (the hash
+//! table's size is fixed), so a zlib-stream connection holds one only while
+//! it is busy ([`Zlib::park`]).
+
+use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
+use tokio::time::Instant;
 use zstd::stream::raw::{CParameter, Encoder, InBuffer, Operation, OutBuffer};
 
 /// zlib window: 2^12 bytes of history.
 const ZLIB_WINDOW_BITS: u8 = 12;
 /// zstd window: 2^16 bytes of history.
 const ZSTD_WINDOW_LOG: u32 = 16;
+/// How long a zlib-stream connection keeps its deflate state after its
+/// last message. A connection that gets something at least this often
+/// keeps its history (and the ratio that comes from it); one that is idle
+/// gives back the memory.
+pub(crate) const ZLIB_PARK_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) enum Transport {
     Plain,
-    Zlib(Box<Compress>),
+    Zlib(Zlib),
     Zstd(Box<Encoder<'static>>),
 }
 
@@ -27,11 +39,7 @@ impl Transport {
     /// plain text, as clients expect.
     pub(crate) fn from_query(compress: Option<&str>) -> Transport {
         match compress {
-            Some("zlib-stream") => Transport::Zlib(Box::new(Compress::new_with_window_bits(
-                Compression::fast(),
-                true,
-                ZLIB_WINDOW_BITS,
-            ))),
+            Some("zlib-stream") => Transport::Zlib(Zlib::default()),
             Some("zstd-stream") => match zstd_encoder() {
                 Ok(encoder) => Transport::Zstd(Box::new(encoder)),
                 Err(e) => {
@@ -46,13 +54,71 @@ impl Transport {
     pub(crate) fn encode(&mut self, payload: String) -> std::io::Result<Message> {
         match self {
             Transport::Plain => Ok(Message::Text(Utf8Bytes::from(payload))),
-            Transport::Zlib(z) => {
-                zlib(z, payload.as_bytes()).map(|b| Message::Binary(Bytes::from(b)))
-            }
+            Transport::Zlib(z) => z
+                .encode(payload.as_bytes())
+                .map(|b| Message::Binary(Bytes::from(b))),
             Transport::Zstd(z) => {
                 zstd(z, payload.as_bytes()).map(|b| Message::Binary(Bytes::from(b)))
             }
         }
+    }
+
+    /// When the connection's compression state may be given back, if it
+    /// holds one that can be.
+    pub(crate) fn park_at(&self) -> Option<Instant> {
+        match self {
+            Transport::Zlib(z) => z.park_at(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn park(&mut self) {
+        if let Transport::Zlib(z) = self {
+            z.park();
+        }
+    }
+}
+
+/// One zlib stream whose deflate state comes and goes.
+///
+/// The first message opens the stream with its zlib header. Every message
+/// ends with a sync flush, which leaves the stream at a byte boundary
+/// between blocks; so the state can be dropped there, and the next message
+/// written by a fresh raw deflate continues the same stream. The client's
+/// inflater cannot tell: it only loses back-references into what came
+/// before. The stream's checksum is never reached, as the stream never
+/// ends.
+#[derive(Default)]
+pub(crate) struct Zlib {
+    deflate: Option<Box<Compress>>,
+    started: bool,
+    last_used: Option<Instant>,
+}
+
+impl Zlib {
+    fn encode(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
+        let started = self.started;
+        let deflate = self.deflate.get_or_insert_with(|| {
+            // The header once, at the stream's start; raw deflate after.
+            Box::new(Compress::new_with_window_bits(
+                Compression::fast(),
+                !started,
+                ZLIB_WINDOW_BITS,
+            ))
+        });
+        self.started = true;
+        self.last_used = Some(Instant::now());
+        zlib(deflate, input)
+    }
+
+    fn park_at(&self) -> Option<Instant> {
+        self.deflate.as_ref()?;
+        Some(self.last_used? + ZLIB_PARK_AFTER)
+    }
+
+    /// Drops the deflate state between messages.
+    pub(crate) fn park(&mut self) {
+        self.deflate = None;
     }
 }
 
@@ -130,6 +196,26 @@ mod tests {
                 .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
                 .unwrap();
             assert_eq!(out, payload.as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_parked_zlib_stream_continues_for_the_same_inflater() {
+        let mut t = Transport::from_query(Some("zlib-stream"));
+        let mut inflate = Decompress::new(true);
+        for i in 0..20 {
+            let payload = format!(r#"{{"op":11,"d":{i},"pad":"{}"}}"#, "ab".repeat(i * 40));
+            let frame = bytes(t.encode(payload.clone()).unwrap());
+            let mut out = Vec::with_capacity(payload.len() + 16);
+            inflate
+                .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(out, payload.as_bytes(), "message {i}");
+            assert!(t.park_at().is_some(), "a state is held after a message");
+            if i % 3 != 0 {
+                t.park();
+                assert_eq!(t.park_at(), None, "nothing is held once parked");
+            }
         }
     }
 

@@ -47,6 +47,14 @@ pub enum ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// Writing JSON of the wire types fails only on a bug (a map with keys
+/// that are not strings): a 500 rather than a panic.
+impl From<serde_json::Error> for ServiceError {
+    fn from(e: serde_json::Error) -> Self {
+        ServiceError::Internal(format!("JSON: {e}"))
+    }
+}
+
 /// Per-field validation errors, keyed by dotted path (`embeds.0.title`),
 /// rendered as Discord's nested `errors` object.
 #[derive(Debug, Default, Clone, PartialEq)]

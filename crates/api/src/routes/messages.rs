@@ -13,7 +13,7 @@ use concord_store::HistoryAnchor;
 use super::channels::channel_id;
 use super::{no_content, ok};
 use crate::State;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, json_bytes};
 use crate::extract::{Auth, Body, MessageForm, QueryMap, id};
 
 pub(super) fn routes() -> super::Routes {
@@ -60,9 +60,9 @@ async fn history(
     )?;
     let page = state
         .service
-        .messages(caller, channel_id(&c)?, anchor(&query)?, limit as usize)
+        .messages_json(caller, channel_id(&c)?, anchor(&query)?, limit as usize)
         .await?;
-    Ok(ok(page))
+    Ok(json_bytes(StatusCode::OK, page))
 }
 
 async fn create(

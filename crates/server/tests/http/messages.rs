@@ -424,6 +424,75 @@ async fn the_recent_message_cache_never_serves_a_stale_read() {
     }
 }
 
+/// The newest page is put together from JSON kept per message: what it
+/// keeps must follow the author's profile and each reader's reactions.
+#[tokio::test]
+async fn the_newest_page_follows_profiles_and_each_readers_reactions() {
+    let s = server();
+    let ada = s.register("ada").await;
+    let bob = s.register("bob").await;
+    let (_, general) = s.guild(&ada, "Home").await;
+    s.join(&ada, &general, &bob).await;
+    let path = format!("/channels/{general}/messages");
+    let sent = fill(&s, &ada.auth, &general, 5).await;
+    let mention = s
+        .post(
+            &path,
+            &bob.auth,
+            json!({ "content": format!("<@{}>", ada.id) }),
+        )
+        .await;
+    let mention = mention.body["id"].as_str().unwrap().to_owned();
+    let reacted = &sent[2];
+    let emoji = "%F0%9F%91%8D";
+    let put = s
+        .put(
+            &format!("{path}/{reacted}/reactions/{emoji}/@me"),
+            &bob.auth,
+            json!(null),
+        )
+        .await;
+    assert_eq!(put.status, 204);
+
+    let expected: Vec<String> = std::iter::once(mention.clone())
+        .chain(sent.iter().rev().cloned())
+        .collect();
+    for _ in 0..2 {
+        for (reader, mine) in [(&ada, false), (&bob, true)] {
+            let page = newest(&s, &reader.auth, &general).await;
+            // (The join notice of bob comes after these.)
+            assert_eq!(
+                ids(&page)[..6],
+                expected,
+                "in order, whatever kept or rendered"
+            );
+            let r = page
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == reacted.as_str());
+            assert_eq!(r.unwrap()["reactions"][0]["me"], mine, "each reader's own");
+            assert_eq!(page[0]["mentions"][0]["id"], ada.id.as_str());
+        }
+    }
+
+    // A profile change shows on messages read before it.
+    for name in ["Ada Lovelace", "Countess"] {
+        let renamed = s
+            .patch("/users/@me", &ada.auth, json!({ "global_name": name }))
+            .await;
+        assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+        let page = newest(&s, &bob.auth, &general).await;
+        assert!(
+            page.as_array().unwrap()[1..6]
+                .iter()
+                .all(|m| m["author"]["global_name"] == name),
+            "{page}"
+        );
+        assert_eq!(page[0]["mentions"][0]["global_name"], name, "mentions too");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_writers_and_readers_agree_with_the_store() {
     let s = server();

@@ -10,16 +10,21 @@
 //! Writes through other nodes reach the cache as bus events, which drop
 //! the channel's entry ([`crate::invalidation`]).
 //!
+//! Each cached message keeps the JSON its first reading made of it
+//! ([`Cached::json`]), so the newest page is mostly a concatenation of
+//! bytes made once per version of a message: an update replaces the
+//! message, and its JSON with it.
+//!
 //! The cache holds at most `max_bytes` (estimated) across all channels:
 //! when it would hold more, whole entries of the least recently used
 //! channels go (in O(1) each), which keeps every remaining entry a
 //! prefix. An entry evicted while someone still holds it lives on only
 //! for them; its later changes no longer count.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use concord_model::Snowflake;
 use concord_model::records::Message;
+use concord_model::{Snowflake, wire};
 use concord_store::StoreResult;
 use lru::LruCache;
 use serde_json::Value;
@@ -27,18 +32,40 @@ use serde_json::Value;
 /// How many messages per channel are kept.
 pub const CACHED_PER_CHANNEL: usize = 50;
 
+/// A cached message and, once it has been read, its JSON.
+pub struct Cached {
+    pub message: Message,
+    pub json: OnceLock<Serialized>,
+}
+
+/// A message as JSON, with the users it was rendered with: the bytes serve
+/// a later reading only while those users are unchanged.
+pub struct Serialized {
+    pub users: Vec<wire::User>,
+    pub json: Box<[u8]>,
+}
+
+impl Cached {
+    fn new(message: Message) -> Arc<Self> {
+        Arc::new(Cached {
+            message,
+            json: OnceLock::new(),
+        })
+    }
+}
+
 #[derive(Default)]
 struct Entry {
     loaded: bool,
     /// Newest first.
-    messages: Vec<Message>,
+    messages: Vec<Arc<Cached>>,
     /// True when `messages` is the whole channel.
     complete: bool,
 }
 
 impl Entry {
     fn bytes(&self) -> u64 {
-        self.messages.iter().map(message_bytes).sum()
+        self.messages.iter().map(|c| cached_bytes(&c.message)).sum()
     }
 }
 
@@ -127,7 +154,7 @@ impl RecentMessages {
         channel: Snowflake,
         limit: usize,
         load: F,
-    ) -> StoreResult<Vec<Message>>
+    ) -> StoreResult<Vec<Arc<Cached>>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<Vec<Message>>>,
@@ -140,7 +167,7 @@ impl RecentMessages {
         if !hit {
             let messages = load().await?;
             entry.complete = messages.len() < CACHED_PER_CHANNEL;
-            entry.messages = messages;
+            entry.messages = messages.into_iter().map(Cached::new).collect();
             entry.loaded = true;
             self.resize(channel, &slot, entry.bytes());
         }
@@ -155,14 +182,20 @@ impl RecentMessages {
         if !entry.loaded {
             return;
         }
-        let pos = entry.messages.partition_point(|m| m.id > message.id);
-        if entry.messages.get(pos).is_some_and(|m| m.id == message.id) {
-            entry.messages[pos] = message.clone();
+        let pos = entry
+            .messages
+            .partition_point(|c| c.message.id > message.id);
+        if entry
+            .messages
+            .get(pos)
+            .is_some_and(|c| c.message.id == message.id)
+        {
+            entry.messages[pos] = Cached::new(message.clone());
         } else if pos == entry.messages.len() && !entry.complete {
             // Older than everything cached, with more history beyond: not ours to hold.
             return;
         } else {
-            entry.messages.insert(pos, message.clone());
+            entry.messages.insert(pos, Cached::new(message.clone()));
             if entry.messages.len() > CACHED_PER_CHANNEL {
                 entry.messages.truncate(CACHED_PER_CHANNEL);
                 entry.complete = false;
@@ -176,8 +209,12 @@ impl RecentMessages {
             return;
         };
         let mut entry = slot.lock().await;
-        if let Some(cached) = entry.messages.iter_mut().find(|m| m.id == message.id) {
-            *cached = message.clone();
+        if let Some(cached) = entry
+            .messages
+            .iter_mut()
+            .find(|c| c.message.id == message.id)
+        {
+            *cached = Cached::new(message.clone());
             self.resize(message.channel_id, &slot, entry.bytes());
         }
     }
@@ -187,7 +224,7 @@ impl RecentMessages {
             return;
         };
         let mut entry = slot.lock().await;
-        entry.messages.retain(|m| !ids.contains(&m.id));
+        entry.messages.retain(|c| !ids.contains(&c.message.id));
         self.resize(channel, &slot, entry.bytes());
     }
 
@@ -207,6 +244,12 @@ impl RecentMessages {
         channels.entries.clear();
         channels.bytes = 0;
     }
+}
+
+/// What a cached message is counted at: the record, and as much again for
+/// the JSON a reading keeps beside it (about as large as the record).
+fn cached_bytes(m: &Message) -> u64 {
+    2 * message_bytes(m)
 }
 
 /// About what a message takes in memory: its fixed part plus what its
@@ -280,6 +323,7 @@ mod tests {
             })
             .await
             .unwrap();
+        let got: Vec<Message> = got.iter().map(|c| c.message.clone()).collect();
         assert_eq!(
             got,
             messages(channel, 3, text),
@@ -291,7 +335,7 @@ mod tests {
     #[tokio::test]
     async fn cache_is_bounded_by_bytes() {
         let text = "x".repeat(10_000);
-        let per_channel = messages(1, 3, &text).iter().map(message_bytes).sum::<u64>();
+        let per_channel = messages(1, 3, &text).iter().map(cached_bytes).sum::<u64>();
         assert!(
             per_channel > 30_000,
             "large contents are counted: {per_channel}"

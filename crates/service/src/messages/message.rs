@@ -1,6 +1,8 @@
 //! Messages: send, read history, edit, delete.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use concord_model::event::EventKind;
 use concord_model::records::{
@@ -11,7 +13,7 @@ use concord_model::{Permissions, Snowflake, codes, limits, wire};
 use concord_store::{HistoryAnchor, StoreResult, history};
 use serde_json::Value;
 
-use super::cache::CACHED_PER_CHANNEL;
+use super::cache::{CACHED_PER_CHANNEL, Cached, Serialized};
 use super::input::{AllowedMentions, BulkDelete, CreateMessage, EditMessage};
 use crate::attachments::metadata::describe_uploads;
 use crate::guilds::audit::{Details, action};
@@ -428,6 +430,16 @@ impl Service {
         if limit > CACHED_PER_CHANNEL {
             return self.store.messages_before(channel_id, None, limit).await;
         }
+        let cached = self.latest_cached(channel_id, limit).await?;
+        Ok(cached.iter().map(|c| c.message.clone()).collect())
+    }
+
+    /// The newest `limit` (at most [`CACHED_PER_CHANNEL`]) messages as the cache holds them.
+    async fn latest_cached(
+        &self,
+        channel_id: Snowflake,
+        limit: usize,
+    ) -> StoreResult<Vec<Arc<Cached>>> {
         self.caught_up().await;
         let store = &self.store;
         self.messages
@@ -454,12 +466,73 @@ impl Service {
             HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await?,
             other => history(&*self.store, channel_id, other, limit).await?,
         };
-        let mut page = self.render_messages(&page).await?;
-        self.hide_content_from_bots(caller, &view, &mut page)
-            .await?;
+        self.render_for(caller, &view, &page).await
+    }
+
+    /// Messages as `caller` reads them where `view` is theirs.
+    async fn render_for(
+        &self,
+        caller: Caller,
+        view: &ChannelView,
+        messages: &[Message],
+    ) -> ServiceResult<Vec<wire::Message>> {
+        let mut page = self.render_messages(messages).await?;
+        self.hide_content_from_bots(caller, view, &mut page).await?;
         self.mark_own_reactions(caller.id, &mut page).await?;
         self.mark_own_votes(caller.id, &mut page).await?;
         Ok(page)
+    }
+
+    /// [`Service::messages`] as the JSON array clients get. The newest page
+    /// comes from the cache, where each message that reads the same for
+    /// everyone keeps the JSON made at its first reading; the others are
+    /// rendered for the caller as always.
+    pub async fn messages_json(
+        &self,
+        caller: Caller,
+        channel_id: Snowflake,
+        anchor: HistoryAnchor,
+        limit: usize,
+    ) -> ServiceResult<Vec<u8>> {
+        let view = self.text_channel(caller, channel_id).await?;
+        if !view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) {
+            return Ok(b"[]".to_vec());
+        }
+        let cacheable = anchor == HistoryAnchor::Latest
+            && limit <= CACHED_PER_CHANNEL
+            && (view.guild.is_none() || self.reads_content(caller).await?);
+        if !cacheable {
+            let page = match anchor {
+                HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await?,
+                other => history(&*self.store, channel_id, other, limit).await?,
+            };
+            let page = self.render_for(caller, &view, &page).await?;
+            return Ok(serde_json::to_vec(&page)?);
+        }
+        let page = self.latest_cached(channel_id, limit).await?;
+        let (shared, own): (Vec<&Arc<Cached>>, Vec<&Arc<Cached>>) =
+            page.iter().partition(|c| reads_alike(&c.message));
+        let own: Vec<Message> = own.iter().map(|c| c.message.clone()).collect();
+        let mut own = self.render_for(caller, &view, &own).await?.into_iter();
+        let ids: Vec<Snowflake> = shared
+            .iter()
+            .flat_map(|c| std::iter::once(c.message.author_id).chain(c.message.mentions.clone()))
+            .collect();
+        let users = self.users_wire(&ids).await?;
+        let mut out = Vec::with_capacity(page.len() * 512);
+        out.push(b'[');
+        for (i, cached) in page.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if reads_alike(&cached.message) {
+                out.extend_from_slice(&message_json(cached, &users)?);
+            } else if let Some(message) = own.next() {
+                serde_json::to_writer(&mut out, &message)?;
+            }
+        }
+        out.push(b']');
+        Ok(out)
     }
 
     pub(crate) async fn message_record(
@@ -742,6 +815,53 @@ fn with_author_member(view: &ChannelView, message: &wire::Message) -> wire::Mess
         event.member = Some(wire::Member::new(member, None));
     }
     event
+}
+
+/// Whether a message reads the same for every reader who may read its
+/// content, given its author and mentioned users: nothing in it is signed
+/// per reading (attachments), counted per reader (reactions, poll votes)
+/// or read from another record (a replied-to message, a thread, an
+/// interaction's invoker).
+fn reads_alike(m: &Message) -> bool {
+    m.attachments.is_empty()
+        && m.reactions.is_empty()
+        && m.poll.is_none()
+        && m.interaction.is_none()
+        && m.webhook.is_none()
+        && m.flags & crate::threads::HAS_THREAD == 0
+        && !(m.kind == message_type::REPLY && m.message_reference.is_some())
+}
+
+/// The JSON of a message that [`reads_alike`]: kept from an earlier reading
+/// while its users are unchanged, else made now (and kept, if none was).
+fn message_json<'a>(
+    cached: &'a Cached,
+    users: &HashMap<Snowflake, wire::User>,
+) -> ServiceResult<std::borrow::Cow<'a, [u8]>> {
+    let m = &cached.message;
+    let named = || {
+        std::iter::once(&m.author_id)
+            .chain(&m.mentions)
+            .map(|id| &users[id])
+    };
+    if let Some(kept) = cached.json.get()
+        && kept.users.iter().eq(named())
+    {
+        return Ok(std::borrow::Cow::Borrowed(&kept.json));
+    }
+    let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
+    let json = serde_json::to_vec(&wire::Message::new(
+        m,
+        users[&m.author_id].clone(),
+        mentions,
+    ))?;
+    let kept = Serialized {
+        users: named().cloned().collect(),
+        json: json.clone().into_boxed_slice(),
+    };
+    // A reading racing this one may have kept its own: equal, or newer users.
+    let _ = cached.json.set(kept);
+    Ok(std::borrow::Cow::Owned(json))
 }
 
 #[cfg(test)]
