@@ -214,8 +214,33 @@ async fn read_many(target: &Target, path: &str, reads: usize, concurrency: usize
     })
 }
 
+/// Messages the history phase reads at least: full pages, and paging.
+const HISTORY_AT_LEAST: usize = 200;
+
+/// Posts messages until the channel holds `at_least` (run alone, the
+/// history phase finds the channel no fan-out phase has filled); returns
+/// how many it posted.
+async fn fill_history(target: &Target, at_least: usize) -> usize {
+    let path = format!("/channels/{}/messages?limit=100", channel(target));
+    let held = get(target, &path)
+        .await
+        .ok()
+        .and_then(|page| page.as_array().map(Vec::len))
+        .unwrap_or(0);
+    let mut posted = 0;
+    if held < 100 {
+        for _ in held..at_least {
+            if matches!(target.send(take_indices(1)).await, Ok(200)) {
+                posted += 1;
+            }
+        }
+    }
+    posted
+}
+
 /// The newest page at concurrency 1 and 8, then paging the whole channel.
 pub(crate) async fn history(target: &Target, reads: usize) -> Value {
+    let posted = fill_history(target, HISTORY_AT_LEAST).await;
     let newest = format!("/channels/{}/messages?limit=50", channel(target));
     let one = read_many(target, &newest, reads, 1).await;
     let eight = read_many(target, &newest, reads, 8).await;
@@ -259,6 +284,7 @@ pub(crate) async fn history(target: &Target, reads: usize) -> Value {
         middle.unwrap_or_default()
     );
     json!({
+        "posted_first": posted,
         "newest_page_concurrency_1": one,
         "newest_page_concurrency_8": eight,
         "paging_before": { "pages": pages.len(), "messages": total, "latency": Latency::of(pages) },
