@@ -150,6 +150,9 @@ print("Measured by `concord-bench` (crates/bench) against a release build, the")
 print("generator and the server sharing the machine. Regenerate with `scripts/bench`;")
 print("the raw reports land in `target/bench/*.json`.\n")
 print(f"- machine: {cpus} CPUs, {platform.system()} {platform.release()}, commit {commit}")
+target = main["target"]
+said = f" (its answers name it {target['server_says']})" if target.get("server_says") else ""
+print(f"- target: {target['name']}{said}")
 print("- baseline: `concord-bench baseline`, a minimal WebSocket broadcast server (no storage,")
 print("  no permissions, no sessions) run in the same invocation with the same sockets and frame sizes.")
 print("- CPU columns are percent of one core, measured from /proc over the phase.\n")

@@ -15,20 +15,37 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::stats::{Latency, ProcSample};
+use crate::accounts::{Api, Refusal};
+use crate::stats::{Latency, Processes};
 
 /// The server a phase measures, and an account on it for normal requests.
 pub(crate) struct Victim {
     pub(crate) base: String,
-    pub(crate) pid: Option<u32>,
+    pub(crate) processes: Processes,
     pub(crate) http: reqwest::Client,
     pub(crate) token: String,
     pub(crate) login: String,
     pub(crate) password: String,
 }
 
-fn rss(pid: Option<u32>) -> Option<u64> {
-    pid.and_then(ProcSample::of).map(|s| s.rss_bytes)
+impl Victim {
+    /// Account `{prefix}{name}` on the server `api` reaches, served by `processes`.
+    pub(crate) async fn on(api: &Api, processes: Processes, name: &str) -> Result<Victim, Refusal> {
+        let username = format!("{}{name}", api.prefix);
+        let (token, _) = api.account(&username).await?;
+        Ok(Victim {
+            base: api.base.clone(),
+            processes,
+            http: api.http.clone(),
+            token,
+            login: format!("{username}@bench.invalid"),
+            password: api.password.clone(),
+        })
+    }
+}
+
+fn rss(processes: &Processes) -> Option<u64> {
+    processes.sample().map(|s| s.rss_bytes)
 }
 
 fn mib(bytes: Option<u64>) -> Value {
@@ -42,13 +59,13 @@ struct PeakRss {
 }
 
 impl PeakRss {
-    fn start(pid: Option<u32>) -> PeakRss {
+    fn start(processes: &Processes) -> PeakRss {
         let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(rss(pid).unwrap_or(0)));
-        let (s, p) = (Arc::clone(&stop), Arc::clone(&peak));
+        let peak = Arc::new(AtomicU64::new(rss(processes).unwrap_or(0)));
+        let (s, p, processes) = (Arc::clone(&stop), Arc::clone(&peak), processes.clone());
         tokio::spawn(async move {
             while !s.load(Ordering::Relaxed) {
-                if let Some(now) = rss(pid) {
+                if let Some(now) = rss(&processes) {
                     p.fetch_max(now, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -104,9 +121,9 @@ impl Statuses {
 
 /// `requests` requests, each with an `Authorization` header never seen before.
 pub(crate) async fn distinct_headers(victim: &Victim, requests: usize) -> Value {
-    let before = rss(victim.pid);
+    let before = rss(&victim.processes);
     let normal_before = victim.normal_requests(200).await;
-    let peak = PeakRss::start(victim.pid);
+    let peak = PeakRss::start(&victim.processes);
     let started = Instant::now();
     let statuses: Vec<Option<u16>> = futures_util::stream::iter(0..requests)
         .map(|i| {
@@ -133,7 +150,7 @@ pub(crate) async fn distinct_headers(victim: &Victim, requests: usize) -> Value 
         "statuses": counts.json(),
         "rss_before_mib": mib(before),
         "rss_peak_mib": mib(peak),
-        "rss_after_mib": mib(rss(victim.pid)),
+        "rss_after_mib": mib(rss(&victim.processes)),
         "normal_request_before": normal_before,
         "normal_request_after": normal_after,
     })
@@ -142,8 +159,8 @@ pub(crate) async fn distinct_headers(victim: &Victim, requests: usize) -> Value 
 /// `concurrent` wrong-password logins at once, half for a real account and
 /// half for unknown ones, while a normal request is timed.
 pub(crate) async fn concurrent_logins(victim: &Victim, concurrent: usize) -> Value {
-    let before = rss(victim.pid);
-    let peak = PeakRss::start(victim.pid);
+    let before = rss(&victim.processes);
+    let peak = PeakRss::start(&victim.processes);
     let started = Instant::now();
     let logins = futures_util::stream::iter(0..concurrent)
         .map(|i| {
@@ -198,12 +215,12 @@ pub(crate) async fn slow_connections(
     interval: Duration,
     seconds: f64,
 ) -> Value {
-    let addr = victim
-        .base
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let before = rss(victim.pid);
+    // Host and port of the base URL (a host name or an address).
+    let addr = reqwest::Url::parse(&victim.base)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_default();
+    let before = rss(&victim.processes);
     let open = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let closed_by_server = Arc::new(AtomicU64::new(0));
@@ -288,7 +305,7 @@ pub(crate) async fn slow_connections(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let still_open = open.load(Ordering::Relaxed);
-    let rss_held = rss(victim.pid);
+    let rss_held = rss(&victim.processes);
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.abort();

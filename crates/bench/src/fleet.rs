@@ -1,6 +1,7 @@
 //! Many sockets on one target, each with a receiving task.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,11 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::socket::Seen;
-use crate::stats::{Latency, ProcSample};
+use crate::stats::Latency;
 use crate::target::Target;
-
-/// Local ports per source address before the next one is used.
-const SOCKETS_PER_SOURCE: usize = 20_000;
 
 pub(crate) struct Fleet {
     seen: Vec<Seen>,
@@ -24,16 +22,14 @@ pub(crate) struct Fleet {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Beyond one address's ports, sockets come from 127.0.0.2, .3, ...
-fn source(index: usize, total: usize, target: &Target) -> Option<IpAddr> {
-    let loopback = target.node(index).ws_url.contains("127.0.0.1");
-    (loopback && total > SOCKETS_PER_SOURCE).then(|| {
-        IpAddr::V4(Ipv4Addr::new(
-            127,
-            0,
-            0,
-            2 + (index / SOCKETS_PER_SOURCE) as u8,
-        ))
+/// Where socket `index` of `total` connects from, to a loopback server:
+/// one address holds some 28,000 local ports, so beyond `per_source`
+/// sockets they come from 127.0.0.2, .3, ... (`per_source` each).
+fn source(index: usize, total: usize, per_source: usize) -> Option<Ipv4Addr> {
+    let per_source = per_source.max(1);
+    (total > per_source).then(|| {
+        let last = (2 + index / per_source).min(254) as u8;
+        Ipv4Addr::new(127, 0, 0, last)
     })
 }
 
@@ -45,10 +41,11 @@ impl Fleet {
         concurrency: usize,
         epoch: Instant,
     ) -> (Fleet, Value) {
-        let before = ProcSample::of_all(&target.pids);
+        let before = target.processes.sample();
         let started = Instant::now();
+        let per_source = target.sockets_per_source;
         let opened: Vec<_> = futures_util::stream::iter(0..count)
-            .map(|i| target.open(i, source(i, count, target)))
+            .map(|i| target.open(i, source(i, count, per_source)))
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -63,22 +60,28 @@ impl Fleet {
         };
         let mut ready = Vec::new();
         let mut failed = 0;
+        let mut first_error = None;
+        let mut sources = BTreeSet::new();
         for result in opened {
             match result {
                 Ok((socket, latency)) => {
                     ready.extend(latency.map(|d| d.as_micros() as u64));
+                    sources.insert(socket.local);
                     let seen = Seen::default();
                     fleet.seen.push(Arc::clone(&seen));
                     let task =
                         socket.receive(epoch, Arc::clone(&fleet.deliveries), seen, stopped.clone());
                     fleet.tasks.push(tokio::spawn(task));
                 }
-                Err(_) => failed += 1,
+                Err(e) => {
+                    failed += 1;
+                    first_error.get_or_insert_with(|| e.to_string());
+                }
             }
         }
         // Let the server settle before reading its memory.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = ProcSample::of_all(&target.pids);
+        let after = target.processes.sample();
         let per_socket = before
             .zip(after)
             .map(|(b, a)| a.rss_bytes.saturating_sub(b.rss_bytes) / count.max(1) as u64);
@@ -86,6 +89,8 @@ impl Fleet {
             "sockets": count,
             "connected": fleet.seen.len(),
             "failed": failed,
+            "first_error": first_error,
+            "source_addresses": sources.len(),
             "seconds": seconds,
             "identify_to_ready": Latency::of(ready),
             "server_rss_before": before.map(|s| s.rss_bytes),
@@ -136,5 +141,20 @@ impl Fleet {
     /// How many receiving tasks are still running (their socket is open).
     pub(crate) fn tasks_alive(&self) -> usize {
         self.tasks.iter().filter(|t| !t.is_finished()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_beyond_one_source_address_come_from_the_next() {
+        assert_eq!(source(5, 10, 20), None, "few sockets: the default address");
+        let at = |index| source(index, 6, 2).map(|a| a.octets()[3]);
+        assert_eq!(
+            (0..6).map(at).collect::<Vec<_>>(),
+            [2, 2, 3, 3, 4, 4].map(Some)
+        );
     }
 }

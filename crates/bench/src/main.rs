@@ -15,14 +15,19 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 mod abuse;
+mod accounts;
 mod baseline;
 mod fleet;
 mod phases;
+mod setup;
 mod socket;
 mod stats;
 mod target;
 
+use accounts::{Api, Refusal};
 use fleet::Fleet;
+use setup::Setup;
+use stats::Processes;
 use target::{Endpoint, Kind, Target};
 
 #[derive(Parser)]
@@ -65,33 +70,70 @@ struct RunArgs {
     bus: Option<String>,
     #[arg(long)]
     realtime: Option<String>,
-    /// Measure the server at this base URL (http://ip:port) instead; several,
-    /// comma separated, for the nodes of one cluster.
+    /// Measure the server at this base URL instead (`http://` or
+    /// `https://`, an address or a host name, maybe a path before
+    /// `/api/v10`); several, comma separated, for the nodes of one cluster.
     #[arg(long, value_delimiter = ',')]
     url: Vec<String>,
-    /// The measured server's pids, for their CPU and memory (known with
-    /// --spawn): each with its descendants, so a server of several
-    /// processes is measured whole by its parent's pid.
-    #[arg(long, value_delimiter = ',')]
+    /// With --url: the gateway URL (`ws://` or `wss://`, a host name or an
+    /// address, maybe a path), one for all nodes or one per --url; by
+    /// default what each node's `GET /api/v10/gateway` names.
+    #[arg(long, value_delimiter = ',', requires = "url")]
+    gateway: Vec<String>,
+    /// With --url: pids of the server's processes, each measured alone,
+    /// their CPU and memory summed (repeat, or comma separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "spawn")]
     server_pid: Vec<u32>,
-    /// Ready-made user tokens for the gateway sockets (comma separated; socket
-    /// `i` identifies with token `i` modulo their number) instead of accounts
-    /// registered for the run; the first also sends. Needs --channel.
-    #[arg(long, value_delimiter = ',', requires = "channel")]
+    /// With --url: pids measured with every process below them (a server
+    /// started by a supervisor or a shell, or one that starts workers);
+    /// summed with --server-pid.
+    #[arg(long, value_delimiter = ',', conflicts_with = "spawn")]
+    server_pid_tree: Vec<u32>,
+    /// Ready-made tokens for accounts made beforehand, as the
+    /// `Authorization` header takes them (`Bot …` for a bot; IDENTIFY gets
+    /// the token alone), instead of accounts registered for the run: socket
+    /// `i` identifies with token `i` modulo their number, the first sends.
+    /// Repeat, or comma separated. Needs --channel or --guild.
+    #[arg(long, value_delimiter = ',', conflicts_with = "spawn")]
     token: Vec<String>,
-    /// With --token: the text channel every token's user reads and the
-    /// first writes.
-    #[arg(long, requires = "token")]
+    /// A file of ready-made tokens, one a line (blank lines and `#`
+    /// comments skipped), added to --token.
+    #[arg(long, conflicts_with = "spawn")]
+    tokens_file: Option<PathBuf>,
+    /// With ready-made tokens: the text channel every token's user reads
+    /// and the first writes (the tombstones phase, which deletes only what
+    /// it sent, wants one without other messages).
+    #[arg(long, conflicts_with = "guild")]
     channel: Option<String>,
+    /// With ready-made tokens: a guild whose first text channel (as the
+    /// first token sees it) is used.
+    #[arg(long)]
+    guild: Option<String>,
     /// Accounts registered for the run that the sockets are spread over
     /// (socket `i` identifies as account `i` modulo their number), all in
     /// one guild.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["token", "tokens_file"])]
     users: usize,
+    /// Names of the accounts registered for the run: `PREFIX` then
+    /// `reader0`, `reader1`, ... (the --users sharing the sockets),
+    /// `writer0` and `tombs0` (`victim` and `hashed` for the abuse phases),
+    /// each with e-mail `NAME@bench.invalid`. An account whose registration
+    /// is refused (taken, or registration not open) is logged into, so a
+    /// run can reuse a previous run's accounts or accounts an administrator
+    /// made [default: bench and this process's id].
+    #[arg(long)]
+    account_prefix: Option<String>,
+    /// The password of the accounts registered or logged into for the run.
+    #[arg(long, default_value = "bench-password")]
+    password: String,
     /// What the report calls the measured server [default: concord with
     /// --spawn, else the first --url].
     #[arg(long)]
     target_name: Option<String>,
+    /// Sockets per local address to a loopback server: beyond it they come
+    /// from 127.0.0.2, .3, ... (one address has some 28,000 ports).
+    #[arg(long, default_value_t = 20_000)]
+    sockets_per_source: usize,
     /// Phases to run, comma separated.
     #[arg(
         long,
@@ -200,29 +242,28 @@ mod tempdir {
 }
 
 impl Spawned {
-    fn start(mut command: Command, data: Option<tempdir::TempDir>) -> Spawned {
+    fn start(mut command: Command, data: Option<tempdir::TempDir>) -> Result<Spawned, Refusal> {
         use std::io::BufRead;
+        let program = command.get_program().to_string_lossy().into_owned();
         let mut child = command
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start server");
-        let stdout = child.stdout.take().expect("stdout");
+            .map_err(|e| format!("starting {program}: {e}"))?;
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listen line");
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        Spawned {
+        if let Some(stdout) = child.stdout.take() {
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        }
+        let Some((_, addr)) = line.trim().rsplit_once("http://") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{program} did not say where it listens: {line:?}"));
+        };
+        Ok(Spawned {
+            addr: addr.to_owned(),
             child,
-            addr,
             _data: data,
             shared: None,
-        }
+        })
     }
 }
 
@@ -231,129 +272,6 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Why provisioning failed, in a sentence.
-type Refusal = String;
-
-/// Sends `body` (or nothing) to `path` on `base`; the JSON answer of a 2xx.
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> Result<Value, Refusal> {
-    let mut request = http.request(method.clone(), &url);
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let reply = request
-        .send()
-        .await
-        .map_err(|e| format!("{method} {url}: {e}"))?;
-    let status = reply.status();
-    let text = reply.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(format!("{method} {url}: {status} {text}"));
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// A token for a new account `username`: registered with what
-/// Discord-style servers ask for (some also want consent and a date of
-/// birth), or, when registration hands out no token, logged in.
-async fn account(
-    http: &reqwest::Client,
-    base: &str,
-    username: &str,
-    password: &str,
-) -> Result<String, Refusal> {
-    let email = format!("{username}@bench.invalid");
-    let body = json!({
-        "username": username, "password": password, "email": email,
-        "consent": true, "date_of_birth": "2000-01-01",
-    });
-    let url = format!("{base}/api/v10/auth/register");
-    let registered = call(http, reqwest::Method::POST, url, None, Some(body)).await;
-    if let Some(token) = registered.as_ref().ok().and_then(|r| r["token"].as_str()) {
-        return Ok(token.to_owned());
-    }
-    let body = json!({ "login": email, "password": password });
-    let url = format!("{base}/api/v10/auth/login");
-    let logged_in = call(http, reqwest::Method::POST, url, None, Some(body)).await;
-    match logged_in.map(|r| r["token"].as_str().map(str::to_owned)) {
-        Ok(Some(token)) => Ok(token),
-        Ok(None) => Err(format!("no token for {username} from register or login")),
-        Err(e) => Err(format!("{e} (after register: {registered:?})")),
-    }
-}
-
-/// `users` fresh accounts in a fresh guild (the first owns it, the others
-/// join by invite); returns their tokens and the guild's first text channel.
-async fn provision(
-    http: &reqwest::Client,
-    base: &str,
-    name: &str,
-    users: usize,
-) -> Result<(Vec<String>, String), Refusal> {
-    use reqwest::Method;
-    let api = format!("{base}/api/v10");
-    let username = |k: usize| format!("{name}{}x{k}", std::process::id());
-    let owner = account(http, base, &username(0), "bench-password").await?;
-    let guild = call(
-        http,
-        Method::POST,
-        format!("{api}/guilds"),
-        Some(&owner),
-        Some(json!({ "name": "bench" })),
-    )
-    .await?;
-    let guild = guild["id"].as_str().ok_or("POST /guilds gave no id")?;
-    // Not from the creation's answer: not every server lists channels there.
-    let channels = call(
-        http,
-        Method::GET,
-        format!("{api}/guilds/{guild}/channels"),
-        Some(&owner),
-        None,
-    )
-    .await?;
-    let channel = channels
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == 0))
-        .and_then(|c| c["id"].as_str())
-        .ok_or("the new guild has no text channel")?
-        .to_owned();
-    let mut tokens = vec![owner.clone()];
-    if users > 1 {
-        let url = format!("{api}/channels/{channel}/invites");
-        let invite = call(
-            http,
-            Method::POST,
-            url,
-            Some(&owner),
-            Some(json!({ "max_age": 0 })),
-        )
-        .await?;
-        let code = invite["code"].as_str().ok_or("the invite has no code")?;
-        for k in 1..users {
-            let token = account(http, base, &username(k), "bench-password").await?;
-            call(
-                http,
-                Method::POST,
-                format!("{api}/invites/{code}"),
-                Some(&token),
-                Some(json!({})),
-            )
-            .await?;
-            tokens.push(token);
-        }
-    }
-    Ok((tokens, channel))
 }
 
 fn percent(concord: &Value, baseline: &Value, key: &str) -> Option<f64> {
@@ -373,89 +291,54 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         eprintln!("concord-bench: --nodes above 1 needs --store, --bus and --realtime");
         return std::process::ExitCode::FAILURE;
     }
-    let spawned = args.spawn.as_ref().map(|binary| spawn_nodes(binary, &args));
-    let bases: Vec<String> = match &spawned {
+    let spawned = match args
+        .spawn
+        .as_ref()
+        .map(|b| spawn_nodes(b, &args))
+        .transpose()
+    {
+        Ok(spawned) => spawned,
+        Err(e) => {
+            eprintln!("concord-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let urls: Vec<String> = match &spawned {
         Some(nodes) => nodes.iter().map(|s| format!("http://{}", s.addr)).collect(),
-        None => args
-            .url
-            .iter()
-            .map(|url| url.trim_end_matches('/').to_owned())
-            .collect(),
+        None => args.url.clone(),
     };
-    let Some(base) = bases.first().cloned() else {
-        eprintln!("concord-bench: give --spawn PATH or --url URL");
-        return std::process::ExitCode::FAILURE;
-    };
-    let pids = match &spawned {
-        Some(nodes) => nodes.iter().map(|s| s.child.id()).collect(),
-        None => args.server_pid.clone(),
-    };
-    let pid = pids.first().copied();
-    let mut nodes = Vec::new();
-    for base in &bases {
-        let gateway: Value = http
-            .get(format!("{base}/api/v10/gateway"))
-            .send()
-            .await
-            .expect("GET /gateway")
-            .json()
-            .await
-            .expect("gateway json");
-        nodes.push(Endpoint {
-            http_url: base.clone(),
-            ws_url: gateway["url"].as_str().expect("gateway url").to_owned(),
-        });
-    }
-
-    let ready_made = args
-        .channel
-        .clone()
-        .map(|channel| (args.token.clone(), channel));
-    // Accounts of the run's own, or the tokens given.
-    let cast = |name: &'static str, users: usize| {
-        let (http, base, ready_made) = (&http, &base, ready_made.clone());
-        async move {
-            match ready_made {
-                Some(given) => Ok(given),
-                None => provision(http, base, name, users).await,
-            }
-        }
-    };
-    let (tokens, channel) = match cast("benchreader", args.users).await {
-        Ok(cast) => cast,
+    let spawned_pids = spawned
+        .as_ref()
+        .map(|nodes| nodes.iter().map(|s| s.child.id()).collect());
+    let setup = match Setup::prepare(&args, http.clone(), &urls, spawned_pids).await {
+        Ok(setup) => setup,
         Err(e) => {
-            eprintln!("concord-bench: cannot provision the readers: {e}");
+            eprintln!("concord-bench: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    let make = |(tokens, channel): (Vec<String>, String)| Target {
-        name: "concord",
-        nodes: nodes.clone(),
-        pids: pids.clone(),
-        kind: Kind::Discord {
-            auth: tokens[0].clone(),
-            tokens,
-            channel,
-        },
-        http: http.clone(),
-        content_bytes: args.content_bytes,
-        zlib: args.zlib,
+    let base = setup.api.base.clone();
+    let nodes = &setup.nodes;
+    let casts = async {
+        let readers = setup.cast("reader", args.users).await?;
+        Ok::<_, Refusal>((readers, setup.cast("writer", 1).await?))
     };
-    let concord = make((tokens, channel));
-    let writer = match cast("benchwriter", 1).await {
-        Ok(cast) => make(cast),
+    let (readers, writer) = match casts.await {
+        Ok(casts) => casts,
         Err(e) => {
-            eprintln!("concord-bench: cannot provision the writer: {e}");
+            eprintln!("concord-bench: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
+    let mut accounts = readers.tally.add(writer.tally);
+    let (concord, writer) = (setup.target(&args, readers), setup.target(&args, writer));
     let target_name = args.target_name.clone().unwrap_or_else(|| match &spawned {
         Some(_) => "concord".to_owned(),
         None => base.clone(),
     });
 
     let mut report = json!({
-        "target": { "name": target_name, "urls": bases },
+        "target": setup.report(&target_name, accounts),
         "parameters": {
             "sockets": args.sockets, "fsync": args.fsync, "search": args.search,
             "nodes": nodes.len(), "store": backend_name(args.store.as_deref(), "embedded"),
@@ -484,6 +367,9 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
             "         server bytes per socket: {}",
             connect["server_bytes_per_socket"]
         );
+        if let Some(error) = connect["first_error"].as_str() {
+            println!("         {} failed, the first: {error}", connect["failed"]);
+        }
         failures += connect["failed"].as_u64().unwrap_or(0);
         report["connect"] = connect;
         fanout_phases(
@@ -501,18 +387,28 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         if !args.no_baseline && (wants("fanout-latency") || wants("fanout-saturation")) {
             let mut command = Command::new(std::env::current_exe().expect("own path"));
             command.args(["baseline", "--listen", "127.0.0.1:0"]);
-            let server = Spawned::start(command, None);
+            let server = match Spawned::start(command, None) {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("concord-bench: the baseline: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
             let baseline = Target {
                 name: "baseline",
                 nodes: vec![Endpoint {
                     http_url: format!("http://{}", server.addr),
                     ws_url: format!("ws://{}", server.addr),
                 }],
-                pids: vec![server.child.id()],
+                processes: Processes {
+                    pids: vec![server.child.id()],
+                    ..Processes::default()
+                },
                 kind: Kind::Baseline,
                 http: http.clone(),
                 content_bytes: args.content_bytes,
                 zlib: false,
+                sockets_per_source: args.sockets_per_source,
             };
             let (fleet, connect) =
                 Fleet::connect(&baseline, args.sockets, args.connect_concurrency, epoch).await;
@@ -566,10 +462,14 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         report["history"] = result;
     }
     if wants("tombstones") {
-        let tombs = match cast("benchtombs", 1).await {
-            Ok(cast) => make(cast),
+        let tombs = match setup.cast("tombs", 1).await {
+            Ok(cast) => {
+                accounts = accounts.add(cast.tally);
+                report["target"] = setup.report(&target_name, accounts);
+                setup.target(&args, cast)
+            }
             Err(e) => {
-                eprintln!("concord-bench: cannot provision the tombstones' channel: {e}");
+                eprintln!("concord-bench: {e}");
                 return std::process::ExitCode::FAILURE;
             }
         };
@@ -604,8 +504,11 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         report["idle"] = result;
     }
     let abuse_phases = ["flood-headers", "flood-logins", "slow-connections"];
-    if abuse_phases.iter().any(|p| wants(p)) {
-        abuse_phases_run(&args, &base, pid, &http, &mut report).await;
+    if abuse_phases.iter().any(|p| wants(p))
+        && let Err(e) = abuse_phases_run(&args, &setup, &mut report).await
+    {
+        eprintln!("concord-bench: {e}");
+        return std::process::ExitCode::FAILURE;
     }
     report["failures"] = json!(failures);
     let text = serde_json::to_string_pretty(&report).expect("report");
@@ -666,38 +569,35 @@ async fn fanout_phases(
 /// `--spawn` one of its own (the other phases turn rate limits off).
 async fn abuse_phases_run(
     args: &RunArgs,
-    base: &str,
-    pid: Option<u32>,
-    http: &reqwest::Client,
+    setup: &Setup,
     report: &mut Value,
-) {
+) -> Result<(), Refusal> {
     let wants = |phase: &str| args.phases.iter().any(|p| p == phase);
-    let own = args.spawn.as_ref().map(|binary| {
-        let data = concord_testkit::TempDir::new().expect("temp dir");
-        let mut command = Command::new(binary);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "error"])
-            .arg("--data-dir")
-            .arg(data.path());
-        Spawned::start(command, Some(data))
-    });
-    let (main_base, main_pid) = (base, pid);
-    let (base, pid) = match &own {
-        Some(s) => (format!("http://{}", s.addr), Some(s.child.id())),
-        None => (base.to_owned(), pid),
+    let own = match &args.spawn {
+        Some(binary) => {
+            let data = concord_testkit::TempDir::new().map_err(|e| format!("a temp dir: {e}"))?;
+            let mut command = Command::new(binary);
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--log", "error"])
+                .arg("--data-dir")
+                .arg(data.path());
+            Some(Spawned::start(command, Some(data))?)
+        }
+        None => None,
     };
-    let login = format!("victim{}", std::process::id());
-    let password = "victim-password".to_owned();
-    let token = account(http, &base, &login, &password)
-        .await
-        .expect("an account on the spawned server");
-    let victim = abuse::Victim {
-        base,
-        pid,
-        http: http.clone(),
-        token,
-        login,
-        password,
+    let victim = match &own {
+        Some(s) => {
+            let api = Api {
+                base: format!("http://{}", s.addr),
+                ..setup.api.clone()
+            };
+            let processes = Processes {
+                pids: vec![s.child.id()],
+                ..Processes::default()
+            };
+            abuse::Victim::on(&api, processes, "victim").await?
+        }
+        None => abuse::Victim::on(&setup.api, setup.processes.clone(), "victim").await?,
     };
     if wants("flood-headers") {
         let result = abuse::distinct_headers(&victim, args.flood_requests).await;
@@ -715,18 +615,7 @@ async fn abuse_phases_run(
     if wants("flood-logins") {
         // Against the server with rate limits off: the logins all reach the
         // hasher, as they would from as many addresses.
-        let login = format!("hashed{}", std::process::id());
-        let token = account(http, main_base, &login, &victim.password)
-            .await
-            .expect("an account on the spawned server");
-        let unlimited = abuse::Victim {
-            base: main_base.to_owned(),
-            pid: main_pid,
-            http: http.clone(),
-            token,
-            login,
-            password: victim.password.clone(),
-        };
+        let unlimited = abuse::Victim::on(&setup.api, setup.processes.clone(), "hashed").await?;
         let result = abuse::concurrent_logins(&unlimited, args.flood_logins).await;
         println!(
             "flood-logins: {} at once, RSS +{} MiB at peak, statuses {}, normal request p99 {} µs",
@@ -756,15 +645,17 @@ async fn abuse_phases_run(
         );
         report["slow_connections"] = result;
     }
+    Ok(())
 }
 
 /// Starts `args.nodes` nodes of `binary` on loopback ports, each with a
 /// fresh data directory, over the backends `args` names.
-fn spawn_nodes(binary: &Path, args: &RunArgs) -> Vec<Spawned> {
-    let blobs = concord_testkit::TempDir::new().expect("temp dir");
+fn spawn_nodes(binary: &Path, args: &RunArgs) -> Result<Vec<Spawned>, Refusal> {
+    let temp_dir = || concord_testkit::TempDir::new().map_err(|e| format!("a temp dir: {e}"));
+    let blobs = temp_dir()?;
     let mut nodes: Vec<Spawned> = (0..args.nodes.max(1))
         .map(|_| {
-            let data = concord_testkit::TempDir::new().expect("temp dir");
+            let data = temp_dir()?;
             let mut command = Command::new(binary);
             command
                 .args([
@@ -803,10 +694,10 @@ fn spawn_nodes(binary: &Path, args: &RunArgs) -> Vec<Spawned> {
             }
             Spawned::start(command, Some(data))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     // The shared blob directory lives as long as the first node.
     nodes[0].shared = Some(blobs);
-    nodes
+    Ok(nodes)
 }
 
 /// What a report calls a backend: its URL's scheme, or `default`.

@@ -26,7 +26,7 @@ pub(crate) async fn fanout_latency(
     messages: u32,
     rate: f64,
 ) -> Value {
-    let meter = Meter::start(&target.pids);
+    let meter = Meter::start(&target.processes);
     let first = take_indices(messages);
     let base = fleet.deliveries.load(Ordering::Relaxed);
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
@@ -69,7 +69,7 @@ pub(crate) async fn fanout_saturation(
     senders: usize,
     seconds: f64,
 ) -> Value {
-    let meter = Meter::start(&target.pids);
+    let meter = Meter::start(&target.processes);
     let base = fleet.deliveries.load(Ordering::Relaxed);
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -114,7 +114,7 @@ pub(crate) async fn fanout_saturation(
 
 /// Concurrent senders for a while; accepted messages per second.
 pub(crate) async fn ingest(target: &Target, senders: usize, seconds: f64) -> Value {
-    let meter = Meter::start(&target.pids);
+    let meter = Meter::start(&target.processes);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
     for _ in 0..senders {
@@ -189,7 +189,7 @@ async fn read_many(target: &Target, path: &str, reads: usize, concurrency: usize
     let Ok(url) = api_url(target, path) else {
         return json!({ "error": "bad URL" });
     };
-    let meter = Meter::start(&target.pids);
+    let meter = Meter::start(&target.processes);
     let started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..reads)
         .map(|_| async {
@@ -377,7 +377,7 @@ pub(crate) async fn idle(
     epoch: Instant,
 ) -> Value {
     let (fleet, connect) = Fleet::connect(target, count, concurrency, epoch).await;
-    let meter = Meter::start(&target.pids);
+    let meter = Meter::start(&target.processes);
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     let cost = meter.stop();
     let still_open = fleet.tasks_alive();

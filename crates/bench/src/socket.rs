@@ -2,7 +2,7 @@
 //! receive path that looks for the bench marker by byte search instead of
 //! parsing every frame.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,6 +29,10 @@ pub(crate) struct Socket {
     pub(crate) ws: Ws,
     inflate: Option<Box<Decompress>>,
     pub(crate) heartbeat: Duration,
+    /// The address the connection comes from.
+    pub(crate) local: IpAddr,
+    /// How the server ended the socket, once it did.
+    ended: Option<String>,
 }
 
 /// Deliveries seen by one socket: (message index, nanoseconds since the run's epoch).
@@ -87,30 +91,19 @@ impl GatewayUrl {
     }
 }
 
-/// Connects a WebSocket to gateway `url` with `query`, from `source` if
-/// given (then to an address of the same family).
+/// Connects a WebSocket to gateway `url` with `query`; to a loopback IPv4
+/// address from `source` when given (beyond one address's local ports a
+/// fleet spreads its sockets over 127.0.0.2, .3, ...).
 pub(crate) async fn connect(
     url: &str,
     query: &str,
-    source: Option<IpAddr>,
+    source: Option<Ipv4Addr>,
     zlib: bool,
 ) -> std::io::Result<Socket> {
     let url = GatewayUrl::parse(url)?;
-    let addrs = tokio::net::lookup_host((url.host.as_str(), url.port)).await?;
-    let addr = addrs
-        .into_iter()
-        .find(|a| source.is_none_or(|s| s.is_ipv4() == a.is_ipv4()))
-        .ok_or_else(|| std::io::Error::other(format!("{} has no usable address", url.host)))?;
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(ip) = source {
-        socket.bind(SocketAddr::new(ip, 0))?;
-    }
-    let stream = socket.connect(addr).await?;
+    let stream = open_tcp(&url.host, url.port, source).await?;
     stream.set_nodelay(true)?;
+    let local = stream.local_addr()?.ip();
     let query = if zlib {
         format!("{query}&compress=zlib-stream")
     } else {
@@ -126,17 +119,58 @@ pub(crate) async fn connect(
         ws,
         inflate,
         heartbeat: Duration::from_secs(40),
+        local,
+        ended: None,
     })
+}
+
+/// A TCP connection to `host`: each address it resolves to in turn (a
+/// name such as `localhost` may resolve to `::1` first while the server
+/// listens on 127.0.0.1 only).
+async fn open_tcp(host: &str, port: u16, source: Option<Ipv4Addr>) -> std::io::Result<TcpStream> {
+    let mut failure = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let (Some(from), IpAddr::V4(to)) = (source, addr.ip())
+            && to.is_loopback()
+        {
+            socket.bind(SocketAddr::new(from.into(), 0))?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => failure = Some(std::io::Error::new(e.kind(), format!("{addr}: {e}"))),
+        }
+    }
+    Err(failure.unwrap_or_else(|| std::io::Error::other(format!("{host} has no address"))))
 }
 
 impl Socket {
     /// The next message's bytes (inflated), or `None` when the socket ended.
     pub(crate) async fn next_frame(&mut self) -> Option<Vec<u8>> {
         loop {
-            match self.ws.next().await? {
+            let Some(message) = self.ws.next().await else {
+                self.ended
+                    .get_or_insert_with(|| "the connection ended".into());
+                return None;
+            };
+            match message {
                 Ok(Message::Text(t)) => return Some(t.as_bytes().to_vec()),
                 Ok(Message::Binary(b)) => return Some(self.inflate(&b)),
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(frame)) => {
+                    self.ended = Some(match frame {
+                        Some(f) => format!("closed with {} {}", u16::from(f.code), f.reason),
+                        None => "closed without a code".into(),
+                    });
+                    return None;
+                }
+                Err(e) => {
+                    self.ended = Some(e.to_string());
+                    return None;
+                }
                 Ok(_) => continue,
             }
         }
@@ -167,11 +201,21 @@ impl Socket {
         self.ws.send(Message::Text(text.into())).await.is_ok()
     }
 
-    /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time.
-    pub(crate) async fn identify(&mut self, token: &str) -> Option<Duration> {
-        let hello = self.next_frame().await?;
-        let hello: serde_json::Value = serde_json::from_slice(&hello).ok()?;
-        let interval = hello["d"]["heartbeat_interval"].as_u64()?;
+    /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time, or what
+    /// went wrong (the server's close code, say).
+    pub(crate) async fn identify(&mut self, token: &str) -> std::io::Result<Duration> {
+        let fail = |this: &Self, step: &str| {
+            let why = this.ended.as_deref().unwrap_or("an unexpected frame");
+            std::io::Error::other(format!("{step}: {why}"))
+        };
+        let hello = self
+            .next_frame()
+            .await
+            .ok_or_else(|| fail(self, "waiting for HELLO"))?;
+        let interval = serde_json::from_slice::<serde_json::Value>(&hello)
+            .ok()
+            .and_then(|h| h["d"]["heartbeat_interval"].as_u64())
+            .ok_or_else(|| fail(self, "reading HELLO"))?;
         self.heartbeat = Duration::from_millis(interval);
         let identify = serde_json::json!({ "op": 2, "d": {
             "token": token, "intents": 513 | (1 << 15),
@@ -179,13 +223,16 @@ impl Socket {
         }});
         let started = Instant::now();
         if !self.send(identify.to_string()).await {
-            return None;
+            return Err(fail(self, "sending IDENTIFY"));
         }
         let ready = memmem::Finder::new(b"\"t\":\"READY\"");
         loop {
-            let frame = self.next_frame().await?;
+            let frame = self
+                .next_frame()
+                .await
+                .ok_or_else(|| fail(self, "waiting for READY"))?;
             if ready.find(&frame).is_some() {
-                return Some(started.elapsed());
+                return Ok(started.elapsed());
             }
         }
     }
@@ -281,5 +328,49 @@ mod tests {
         assert_eq!(v6.with_query("v=10"), "ws://[::1]:9000/?v=10");
         assert!(GatewayUrl::parse("http://127.0.0.1:1").is_err());
         assert!(GatewayUrl::parse("127.0.0.1:1").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_host_name_reaches_the_server_on_any_of_its_addresses() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stream = open_tcp("localhost", port, None)
+            .await
+            .expect("localhost reaches 127.0.0.1");
+        assert_eq!(
+            stream.peer_addr().unwrap().ip(),
+            IpAddr::from([127, 0, 0, 1])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_source_address_is_used_for_loopback() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let from = Ipv4Addr::new(127, 0, 0, 3);
+        let _stream = open_tcp("127.0.0.1", port, Some(from))
+            .await
+            .expect("connects");
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip(), IpAddr::from(from));
+    }
+
+    #[tokio::test]
+    async fn wss_speaks_tls_and_a_failed_handshake_is_an_error() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut first = [0u8; 1];
+            stream.read_exact(&mut first).await.unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            first[0]
+        });
+        let url = format!("wss://127.0.0.1:{port}/gateway");
+        let result = connect(&url, "v=10", None, false).await;
+        assert!(result.is_err(), "a plain-text answer is no TLS server");
+        // 0x16: a TLS handshake record, the client's hello.
+        assert_eq!(server.await.unwrap(), 0x16);
     }
 }

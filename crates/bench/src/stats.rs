@@ -60,32 +60,67 @@ impl ProcSample {
         })
     }
 
-    /// The processes and their descendants (read anew each time: a server
-    /// may start workers) together; `None` if there are none or one of
-    /// `pids` cannot be read.
-    pub(crate) fn of_all(pids: &[u32]) -> Option<ProcSample> {
-        let mut total = ProcSample {
-            rss_bytes: 0,
-            cpu_ticks: 0,
-        };
-        for pid in pids {
-            Self::of(*pid)?;
-        }
-        for pid in with_descendants(pids) {
-            let one = Self::of(pid)?;
-            total.rss_bytes += one.rss_bytes;
-            total.cpu_ticks += one.cpu_ticks;
-        }
-        (!pids.is_empty()).then_some(total)
-    }
-
     pub(crate) fn own() -> Option<ProcSample> {
         Self::of(std::process::id())
     }
 }
 
+/// The processes a server runs in, measured together: some by their pid
+/// alone, some with every process below them (a server of an API process,
+/// a gateway process and a database, or one that starts workers). The
+/// trees are read anew at each sample.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct Processes {
+    pub(crate) pids: Vec<u32>,
+    pub(crate) trees: Vec<u32>,
+}
+
+impl Processes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pids.is_empty() && self.trees.is_empty()
+    }
+
+    /// Every process measured now, each once.
+    pub(crate) fn members(&self) -> Vec<u32> {
+        let mut all = self.pids.clone();
+        for pid in with_descendants(&self.trees) {
+            if !all.contains(&pid) {
+                all.push(pid);
+            }
+        }
+        all
+    }
+
+    /// The pids given that cannot be read (gone, or not on this machine).
+    pub(crate) fn unreadable(&self) -> Vec<u32> {
+        let given = self.pids.iter().chain(&self.trees);
+        given
+            .copied()
+            .filter(|&p| ProcSample::of(p).is_none())
+            .collect()
+    }
+
+    /// Memory and CPU summed over [`members`](Self::members); `None` when
+    /// there are none or a pid given cannot be read. A descendant that
+    /// ends between listing and reading is left out.
+    pub(crate) fn sample(&self) -> Option<ProcSample> {
+        if self.is_empty() || !self.unreadable().is_empty() {
+            return None;
+        }
+        let mut total = ProcSample::default();
+        for one in self.members().into_iter().filter_map(ProcSample::of) {
+            total.rss_bytes += one.rss_bytes;
+            total.cpu_ticks += one.cpu_ticks;
+        }
+        Some(total)
+    }
+}
+
 /// `roots` and every process below them, each once.
 fn with_descendants(roots: &[u32]) -> Vec<u32> {
+    if roots.is_empty() {
+        return Vec::new();
+    }
     let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
@@ -139,25 +174,25 @@ pub(crate) struct Cost {
 
 /// Measures the server and this process around a phase.
 pub(crate) struct Meter {
-    server: Vec<u32>,
+    server: Processes,
     started: std::time::Instant,
     server_before: Option<ProcSample>,
     own_before: Option<ProcSample>,
 }
 
 impl Meter {
-    pub(crate) fn start(server: &[u32]) -> Meter {
+    pub(crate) fn start(server: &Processes) -> Meter {
         Meter {
-            server: server.to_vec(),
+            server: server.clone(),
             started: std::time::Instant::now(),
-            server_before: ProcSample::of_all(server),
+            server_before: server.sample(),
             own_before: ProcSample::own(),
         }
     }
 
     pub(crate) fn stop(self) -> Cost {
         let seconds = self.started.elapsed().as_secs_f64();
-        let server_after = ProcSample::of_all(&self.server);
+        let server_after = self.server.sample();
         let own_after = ProcSample::own();
         Cost {
             seconds,
@@ -192,11 +227,47 @@ mod tests {
             .spawn()
             .expect("start sleep");
         let me = std::process::id();
-        let tree = with_descendants(&[me]);
+        let tree = Processes {
+            trees: vec![me],
+            ..Processes::default()
+        };
+        let alone = Processes {
+            pids: vec![me],
+            ..Processes::default()
+        };
+        let (members, lone) = (tree.members(), alone.members());
         let _ = child.kill();
         let _ = child.wait();
-        assert_eq!(tree[0], me);
-        assert!(tree.contains(&child.id()), "the child is counted: {tree:?}");
+        assert_eq!(members[0], me);
+        assert!(
+            members.contains(&child.id()),
+            "the child is counted: {members:?}"
+        );
+        assert_eq!(lone, [me], "a pid alone is measured alone");
+    }
+
+    #[test]
+    fn several_processes_are_summed_and_a_missing_one_is_named() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("start sleep");
+        let me = std::process::id();
+        let both = Processes {
+            pids: vec![me, child.id()],
+            ..Processes::default()
+        };
+        let sum = both.sample().expect("both readable");
+        let child_alone = ProcSample::of(child.id()).expect("the child is readable");
+        let _ = child.kill();
+        let _ = child.wait();
+        // The sum holds this process's megabytes besides the sleep's.
+        assert!(sum.rss_bytes > child_alone.rss_bytes);
+        assert_eq!(both.unreadable(), [child.id()]);
+        assert!(
+            both.sample().is_none(),
+            "a measurement without a server process is none"
+        );
     }
 
     #[test]

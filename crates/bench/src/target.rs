@@ -1,13 +1,19 @@
 //! What the generator measures: a Discord-compatible server (Concord or
 //! another), or the same-run baseline broadcast server.
 
-use std::net::IpAddr;
+use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::accounts::{Api, Refusal, identify_token};
 use crate::socket::{self, FRAME_BYTES, Socket};
+use crate::stats::Processes;
+
+/// How long a socket may take from connecting to READY before it counts
+/// as failed: a server that never answers must not hang the run.
+const READY_DEADLINE: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
 pub(crate) enum Kind {
@@ -39,11 +45,14 @@ pub(crate) struct Target {
     /// most deliveries cross from one node to another.
     pub(crate) nodes: Vec<Endpoint>,
     /// The processes serving it, for their CPU and memory (summed).
-    pub(crate) pids: Vec<u32>,
+    pub(crate) processes: Processes,
     pub(crate) kind: Kind,
     pub(crate) http: reqwest::Client,
     pub(crate) content_bytes: usize,
     pub(crate) zlib: bool,
+    /// Sockets to a loopback address per local source address (see
+    /// [`crate::fleet`]).
+    pub(crate) sockets_per_source: usize,
 }
 
 impl Target {
@@ -57,19 +66,21 @@ impl Target {
     pub(crate) async fn open(
         &self,
         index: usize,
-        source: Option<IpAddr>,
+        source: Option<Ipv4Addr>,
     ) -> std::io::Result<(Socket, Option<Duration>)> {
         let ws_url = &self.node(index).ws_url;
         match &self.kind {
             Kind::Discord { tokens, .. } => {
-                let token = &tokens[index % tokens.len()];
-                let mut socket =
-                    socket::connect(ws_url, "v=10&encoding=json", source, self.zlib).await?;
-                let ready = socket
-                    .identify(token)
+                let token = identify_token(&tokens[index % tokens.len()]);
+                let ready = async {
+                    let mut socket =
+                        socket::connect(ws_url, "v=10&encoding=json", source, self.zlib).await?;
+                    let ready = socket.identify(token).await?;
+                    Ok((socket, Some(ready)))
+                };
+                tokio::time::timeout(READY_DEADLINE, ready)
                     .await
-                    .ok_or_else(|| std::io::Error::other("no READY"))?;
-                Ok((socket, Some(ready)))
+                    .unwrap_or_else(|_| Err(std::io::Error::other("no READY in time")))
             }
             Kind::Baseline => Ok((socket::connect(ws_url, "", source, false).await?, None)),
         }
@@ -103,4 +114,48 @@ impl Target {
         };
         Ok(reply.status().as_u16())
     }
+}
+
+/// What the server at `api.base` says about itself, and its gateway URL
+/// (`gateway` when given, else what `GET /gateway` names).
+pub(crate) async fn discover(
+    api: &Api,
+    gateway: Option<String>,
+) -> Result<(Endpoint, Option<String>), Refusal> {
+    let url = format!("{}/api/v10/gateway", api.base);
+    let step = "reading the gateway URL";
+    let reply = api.http.get(&url).send().await;
+    let says = reply.as_ref().ok().and_then(|r| server_says(r.headers()));
+    let ws_url = match gateway {
+        Some(given) => given,
+        None => {
+            let reply = reply.map_err(|e| format!("{step}: GET {url} failed: {e}"))?;
+            let status = reply.status();
+            let body: serde_json::Value = reply.json().await.unwrap_or_default();
+            match body["url"].as_str() {
+                Some(ws) if status.is_success() => ws.to_owned(),
+                _ => {
+                    return Err(format!(
+                        "{step}: GET {url} answered {status} {body} (give it with --gateway)"
+                    ));
+                }
+            }
+        }
+    };
+    socket::GatewayUrl::parse(&ws_url).map_err(|e| e.to_string())?;
+    let endpoint = Endpoint {
+        http_url: api.base.clone(),
+        ws_url,
+    };
+    Ok((endpoint, says))
+}
+
+/// What a server names itself in its answers' `Server` and `X-Powered-By`
+/// headers, if it does.
+fn server_says(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let said: Vec<&str> = ["server", "x-powered-by"]
+        .iter()
+        .filter_map(|h| headers.get(*h)?.to_str().ok())
+        .collect();
+    (!said.is_empty()).then(|| said.join("; "))
 }
