@@ -18,9 +18,11 @@ mod abuse;
 mod baseline;
 mod fleet;
 mod phases;
+mod relay;
 mod socket;
 mod stats;
 mod target;
+mod voice;
 
 use fleet::Fleet;
 use target::{Endpoint, Kind, Target};
@@ -42,6 +44,12 @@ enum Cmd {
     Run(Box<RunArgs>),
     /// Serve the minimal broadcast baseline (started by `run` itself).
     Baseline {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Serve the plain UDP relay the voice phase is compared with (started
+    /// by `run` itself).
+    UdpRelay {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
@@ -144,6 +152,23 @@ struct RunArgs {
     slow_interval_seconds: f64,
     #[arg(long, default_value_t = 45.0)]
     slow_seconds: f64,
+    /// Speakers in the voice phase's channel, at most the number a server
+    /// forwards at once (Concord's three loudest).
+    #[arg(long, default_value_t = 3)]
+    voice_speakers: usize,
+    /// Listeners beside them, a channel size per step of the voice phase's
+    /// ramp (comma separated), tried in turn until packets are lost.
+    #[arg(long, value_delimiter = ',', default_value = "10,30,100,300,1000")]
+    voice_listeners: Vec<usize>,
+    /// Seconds the speakers send for in each step, a frame every 20 ms.
+    #[arg(long, default_value_t = 5.0)]
+    voice_seconds: f64,
+    /// Bytes of each voice frame (Opus at voice bitrates is about 120).
+    #[arg(long, default_value_t = 120)]
+    voice_payload_bytes: usize,
+    /// The encryption mode the voice connections select.
+    #[arg(long, default_value = "aead_aes256_gcm_rtpsize")]
+    voice_mode: String,
     /// Bytes of content per message.
     #[arg(long, default_value_t = 100)]
     content_bytes: usize,
@@ -182,11 +207,18 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
+        Cmd::UdpRelay { listen } => match runtime.block_on(relay::serve(listen)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("udp relay: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         Cmd::Run(args) => runtime.block_on(run(*args)),
     }
 }
 
-/// A child process that prints `... listening on http://ADDR` first.
+/// A child process that prints `... listening on SCHEME://ADDR` first.
 struct Spawned {
     child: Child,
     addr: String,
@@ -213,7 +245,7 @@ impl Spawned {
             .expect("listen line");
         let addr = line
             .trim()
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .unwrap_or_default()
             .to_owned();
@@ -292,6 +324,11 @@ async fn account(
     }
 }
 
+/// The name of account `k` of the run's accounts called `name`.
+fn username(name: &str, k: usize) -> String {
+    format!("{name}{}x{k}", std::process::id())
+}
+
 /// `users` fresh accounts in a fresh guild (the first owns it, the others
 /// join by invite); returns their tokens and the guild's first text channel.
 async fn provision(
@@ -302,8 +339,7 @@ async fn provision(
 ) -> Result<(Vec<String>, String), Refusal> {
     use reqwest::Method;
     let api = format!("{base}/api/v10");
-    let username = |k: usize| format!("{name}{}x{k}", std::process::id());
-    let owner = account(http, base, &username(0), "bench-password").await?;
+    let owner = account(http, base, &username(name, 0), "bench-password").await?;
     let guild = call(
         http,
         Method::POST,
@@ -329,19 +365,41 @@ async fn provision(
         .ok_or("the new guild has no text channel")?
         .to_owned();
     let mut tokens = vec![owner.clone()];
-    if users > 1 {
-        let url = format!("{api}/channels/{channel}/invites");
-        let invite = call(
-            http,
-            Method::POST,
-            url,
-            Some(&owner),
-            Some(json!({ "max_age": 0 })),
-        )
-        .await?;
-        let code = invite["code"].as_str().ok_or("the invite has no code")?;
-        for k in 1..users {
-            let token = account(http, base, &username(k), "bench-password").await?;
+    tokens.extend(enlist(http, base, name, &owner, &channel, 1..users).await?);
+    Ok((tokens, channel))
+}
+
+/// Accounts `k` in `range` of the run's accounts called `name`, each
+/// joined to `channel`'s guild by an invite of `owner`'s; their tokens, in
+/// order. A few register at once (each waits on the server's password hash).
+async fn enlist(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    owner: &str,
+    channel: &str,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<String>, Refusal> {
+    use futures_util::{StreamExt, TryStreamExt};
+    use reqwest::Method;
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let api = format!("{base}/api/v10");
+    let url = format!("{api}/channels/{channel}/invites");
+    let invite = call(
+        http,
+        Method::POST,
+        url,
+        Some(owner),
+        Some(json!({ "max_age": 0 })),
+    )
+    .await?;
+    let code = invite["code"].as_str().ok_or("the invite has no code")?;
+    let join = |k: usize| {
+        let (api, code) = (&api, code);
+        async move {
+            let token = account(http, base, &username(name, k), "bench-password").await?;
             call(
                 http,
                 Method::POST,
@@ -350,10 +408,14 @@ async fn provision(
                 Some(json!({})),
             )
             .await?;
-            tokens.push(token);
+            Ok::<_, Refusal>(token)
         }
-    }
-    Ok((tokens, channel))
+    };
+    futures_util::stream::iter(range)
+        .map(join)
+        .buffered(4)
+        .try_collect()
+        .await
 }
 
 fn percent(concord: &Value, baseline: &Value, key: &str) -> Option<f64> {
@@ -467,6 +529,9 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
             "reads": args.reads, "tombstones": args.tombstones, "idle_sockets": args.idle_sockets,
             "idle_seconds": args.idle_seconds, "content_bytes": args.content_bytes, "zlib": args.zlib,
             "fsync": args.fsync, "bucket_ms": args.bucket_ms, "phases": args.phases,
+            "voice_speakers": args.voice_speakers, "voice_listeners": args.voice_listeners,
+            "voice_seconds": args.voice_seconds, "voice_payload_bytes": args.voice_payload_bytes,
+            "voice_mode": args.voice_mode,
         },
         "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
     });
@@ -603,6 +668,11 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         failures += result["connect"]["failed"].as_u64().unwrap_or(0);
         report["idle"] = result;
     }
+    if wants("voice") {
+        let result = voice_phase(&args, &concord, &cast, ready_made.is_some(), epoch).await;
+        failures += voice_failures(&result);
+        report["voice"] = result;
+    }
     let abuse_phases = ["flood-headers", "flood-logins", "slow-connections"];
     if abuse_phases.iter().any(|p| wants(p)) {
         abuse_phases_run(&args, &base, pid, &http, &mut report).await;
@@ -660,6 +730,77 @@ async fn fanout_phases(
         report["fanout_saturation"][name] = result;
     }
     let _ = target.name;
+}
+
+/// Speakers and listeners in a voice channel of `concord`, along the ramp,
+/// then through the UDP relay unless the baseline is skipped.
+async fn voice_phase<F, Fut>(
+    args: &RunArgs,
+    concord: &Target,
+    cast: &F,
+    given: bool,
+    epoch: Instant,
+) -> Value
+where
+    F: Fn(&'static str, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<String>, String), Refusal>>,
+{
+    let cap = concord_voice::MAX_FORWARDED_SPEAKERS;
+    if args.voice_speakers > cap {
+        let error = format!(
+            "--voice-speakers above {cap}: a server forwards only the {cap} loudest, so listeners would miss packets that are not lost"
+        );
+        eprintln!("concord-bench: {error}");
+        return json!({ "error": error });
+    }
+    let plan = voice::VoicePlan {
+        speakers: args.voice_speakers,
+        listeners: args.voice_listeners.clone(),
+        seconds: args.voice_seconds,
+        payload_bytes: args.voice_payload_bytes,
+    };
+    let name = "benchvoice";
+    let discord = match cast(name, 1).await {
+        Ok((tokens, channel)) => {
+            let enlist_as = (!given).then(|| name.to_owned());
+            let mode = args.voice_mode.clone();
+            voice::DiscordVoice::new(concord.clone(), tokens, channel, enlist_as, mode).await
+        }
+        Err(e) => Err(e),
+    };
+    let mut result = json!({ "mode": args.voice_mode });
+    match discord {
+        Ok(mut discord) => {
+            let forwarder = voice::Forwarder::Discord(&mut discord);
+            result["concord"] = voice::ramp(&plan, forwarder, "concord", epoch).await;
+        }
+        Err(e) => {
+            eprintln!("concord-bench: voice: {e}");
+            result["concord"] = json!({ "error": e });
+        }
+    }
+    if !args.no_baseline {
+        result["baseline"] = voice::ramp(&plan, voice::Forwarder::Relay, "baseline", epoch).await;
+    }
+    result
+}
+
+/// Joins that failed, packets that did not open, and steps where nothing
+/// arrived: a loss is a measurement (the ramp looks for it), these are not.
+fn voice_failures(result: &Value) -> u64 {
+    let Some(steps) = result["concord"]["steps"].as_array() else {
+        return 1;
+    };
+    steps
+        .iter()
+        .map(|step| {
+            let nothing = u64::from(step["received"].as_u64().unwrap_or(0) == 0);
+            step["join_failures"].as_u64().unwrap_or(1)
+                + step["unopened"].as_u64().unwrap_or(0)
+                + nothing
+        })
+        .sum::<u64>()
+        .max(u64::from(steps.is_empty()))
 }
 
 /// The abuse phases, against a server with its default limits: with

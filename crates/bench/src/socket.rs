@@ -169,6 +169,11 @@ impl Socket {
 
     /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time.
     pub(crate) async fn identify(&mut self, token: &str) -> Option<Duration> {
+        self.identify_ready(token).await.map(|(took, _)| took)
+    }
+
+    /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time and READY's frame.
+    pub(crate) async fn identify_ready(&mut self, token: &str) -> Option<(Duration, Vec<u8>)> {
         let hello = self.next_frame().await?;
         let hello: serde_json::Value = serde_json::from_slice(&hello).ok()?;
         let interval = hello["d"]["heartbeat_interval"].as_u64()?;
@@ -185,7 +190,7 @@ impl Socket {
         loop {
             let frame = self.next_frame().await?;
             if ready.find(&frame).is_some() {
-                return Some(started.elapsed());
+                return Some((started.elapsed(), frame));
             }
         }
     }

@@ -44,6 +44,9 @@ const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(13_750);
 
 pub type Socket = WebSocketStream<TlsStream<TcpStream>>;
 
+/// How the client sets up TLS for the voice WebSocket.
+pub type Tls = Arc<rustls::ClientConfig>;
+
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -51,7 +54,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// TLS for the voice WebSocket that trusts only the certificate in this
 /// PEM file (a server's generated self-signed one).
-pub fn tls_trusting(cert_pem: &Path) -> Arc<rustls::ClientConfig> {
+pub fn tls_trusting(cert_pem: &Path) -> Tls {
     let cert = CertificateDer::from_pem_file(cert_pem).expect("the server's certificate");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert).expect("a usable certificate");
@@ -66,7 +69,7 @@ pub fn tls_trusting(cert_pem: &Path) -> Arc<rustls::ClientConfig> {
 /// TLS for the voice WebSocket that takes any certificate, for a server
 /// whose self-signed one the client has no copy of. Signatures are still
 /// checked, so the handshake is a real one; only the identity is not.
-pub fn tls_accepting_any() -> Arc<rustls::ClientConfig> {
+pub fn tls_accepting_any() -> Tls {
     let provider = provider();
     let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -127,11 +130,7 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// A TLS WebSocket to a voice `endpoint` (`host:port`, as
 /// VOICE_SERVER_UPDATE names it) with this query (`?v=8`).
-pub async fn connect(
-    tls: &Arc<rustls::ClientConfig>,
-    endpoint: &str,
-    query: &str,
-) -> Result<Socket, String> {
+pub async fn connect(tls: &Tls, endpoint: &str, query: &str) -> Result<Socket, String> {
     let tcp = TcpStream::connect(endpoint)
         .await
         .map_err(|e| format!("{endpoint}: {e}"))?;
@@ -250,12 +249,7 @@ pub struct VoiceClient {
 impl VoiceClient {
     /// Identify on a new connection to `endpoint`, Ready, IP discovery and
     /// Select Protocol in `mode`: a client ready to send and receive.
-    pub async fn join(
-        tls: &Arc<rustls::ClientConfig>,
-        endpoint: &str,
-        identity: &Identity,
-        mode: &str,
-    ) -> VoiceClient {
+    pub async fn join(tls: &Tls, endpoint: &str, identity: &Identity, mode: &str) -> VoiceClient {
         let socket = connect(tls, endpoint, "?v=8")
             .await
             .unwrap_or_else(|e| panic!("voice WebSocket: {e}"));
@@ -476,9 +470,12 @@ impl VoiceClient {
         let mut beat = tokio::time::interval(interval);
         beat.tick().await;
         let mut nonce = 0u64;
-        loop {
+        while !*stop.borrow() {
             tokio::select! {
-                _ = stop.wait_for(|stopped| *stopped) => break,
+                // Stopped, or nobody left to say stop.
+                changed = stop.changed() => if changed.is_err() {
+                    break;
+                },
                 _ = beat.tick() => {
                     nonce += 1;
                     let seq_ack = self.last_seq.map_or(json!(-1), |s| json!(s));

@@ -95,7 +95,7 @@ pub struct Harness {
     pub server: VoiceServer,
     pub admission: Arc<TestAdmission>,
     pub bus: Arc<LocalBus>,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub tls: concord_testkit::voice::Tls,
     _dir: tempfile::TempDir,
 }
 
