@@ -185,8 +185,8 @@ def voice_table(report):
              "for each listener. The baseline is a plain UDP relay without crypto (`concord-bench",
              "udp-relay`), with the same sockets, rates and packet sizes. Packets/s counts the packets",
              "participants received; latency runs from send to receipt on the generator's one clock;",
-             "CPU per packet is the server's CPU over the step over the packets received. Each ramp",
-             "stops at its first size with loss.\n",
+             "CPU per packet is the server's CPU time over the step divided by the packets received.",
+             "Each ramp stops at its first size with loss or a failed join.\n",
              "| channel | Concord | same-run baseline (UDP relay) | CPU |", "| --- | --- | --- | --- |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -158,7 +158,11 @@ struct RunArgs {
     voice_speakers: usize,
     /// Listeners beside them, a channel size per step of the voice phase's
     /// ramp (comma separated), tried in turn until packets are lost.
-    #[arg(long, value_delimiter = ',', default_value = "10,30,100,200,300,600,1000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,30,100,200,300,600,1000"
+    )]
     voice_listeners: Vec<usize>,
     /// Seconds the speakers send for in each step, a frame every 20 ms.
     #[arg(long, default_value_t = 5.0)]
