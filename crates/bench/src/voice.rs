@@ -192,7 +192,11 @@ impl DiscordVoice {
             .ok_or("VOICE_SERVER_UPDATE names no endpoint")?
             .to_owned();
         let identity = Identity {
-            server_id: snowflake(&json!(self.guild)).ok_or("a guild id")?,
+            server_id: self
+                .guild
+                .parse()
+                .map(Snowflake)
+                .map_err(|_| "a guild id")?,
             user_id,
             session_id,
             token: server["token"]
