@@ -145,6 +145,53 @@ def abuse_table(report):
     return "\n".join(lines) + "\n"
 
 
+def voice_table(report):
+    """Speakers and listeners in one voice channel along a ramp of sizes; the baseline is a plain UDP relay."""
+    voice = report["voice"]
+    concord, relay = voice["concord"], voice.get("baseline", {})
+    params = report["parameters"]
+
+    def figures(step):
+        if step is None:
+            return ""
+        if "error" in step:
+            return step["error"]
+        per_packet = step.get("server_cpu_us_per_packet")
+        cost = f", {per_packet:.1f} µs server CPU per packet" if per_packet is not None else ""
+        failed = f", {step['join_failures']} joins failed" if step["join_failures"] else ""
+        return (f"{step['forwarded_per_second']:,.0f} packets/s, p50 {ms(step['latency']['p50_us'])}, "
+                f"p99 {ms(step['latency']['p99_us'])}, {step['lost']:,} lost ({step['loss_percent']:.2f}%){cost}{failed}")
+
+    def largest(ramp):
+        size = ramp.get("largest_lossless_participants")
+        if not size:
+            return "none"
+        return f"{size:,} participants" + (" (the largest tried)" if ramp.get("every_size_lossless") else "")
+
+    steps = concord.get("steps", [])
+    relay_steps = {step["participants"]: step for step in relay.get("steps", [])}
+    sizes = [step["participants"] for step in steps]
+    rows = [(f"{step['speakers']} speakers + {step['listeners']:,} listeners", figures(step),
+             figures(relay_steps.get(step["participants"])), cpu(step["cost"]) if "cost" in step else "")
+            for step in steps]
+    rows += [(f"{step['speakers']} speakers + {step['listeners']:,} listeners", "", figures(step), "")
+             for size, step in relay_steps.items() if size not in sizes]
+    rows.append(("largest channel with 0 loss at 20 ms frames", largest(concord), largest(relay), ""))
+    lines = ["## Voice\n",
+             f"Speakers send a {params['voice_payload_bytes']}-byte frame every 20 ms for {params['voice_seconds']:g} s;",
+             "everyone in the channel hears every speaker but themselves. Concord's participants join",
+             "as Discord's clients do (op 4, the voice WebSocket over TLS, IP discovery, Select Protocol",
+             f"with `{voice['mode']}`); its SFU opens each packet with the speaker's key and seals it",
+             "for each listener. The baseline is a plain UDP relay without crypto (`concord-bench",
+             "udp-relay`), with the same sockets, rates and packet sizes. Packets/s counts the packets",
+             "participants received; latency runs from send to receipt on the generator's one clock;",
+             "CPU per packet is the server's CPU time over the step divided by the packets received.",
+             "Each ramp stops at its first size with loss or a failed join.\n",
+             "| channel | Concord | same-run baseline (UDP relay) | CPU |", "| --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 print("# Benchmarks\n")
 print("Measured by `concord-bench` (crates/bench) against a release build, the")
 print("generator and the server sharing the machine. Regenerate with `scripts/bench`;")
@@ -162,5 +209,6 @@ for row in rows:
     print("| " + " | ".join(row) + " |")
 print()
 print(scaled_out_table())
+print(voice_table(json.loads((out / "voice.json").read_text())))
 print(abuse_table(json.loads((out / "abuse.json").read_text())))
 print((Path(__file__).parent / "benchmarks_notes.md").read_text())

@@ -175,9 +175,9 @@ impl Api {
     /// `users` accounts named for `role` in a fresh guild (the first owns
     /// it, the others join by invite).
     pub(crate) async fn provision(&self, role: &str, users: usize) -> Result<Cast, Refusal> {
-        let username = |k: usize| format!("{}{role}{k}", self.prefix);
-        let (owner, mut tally) = self.account(&username(0)).await?;
-        let step = format!("creating a guild as {}", username(0));
+        let first = self.username(role, 0);
+        let (owner, tally) = self.account(&first).await?;
+        let step = format!("creating a guild as {first}");
         let guild = self
             .call(
                 &step,
@@ -191,32 +191,62 @@ impl Api {
             .as_str()
             .ok_or_else(|| format!("{step}: the answer carries no id"))?;
         let channel = self.first_text_channel(&owner, guild).await?;
-        let mut tokens = vec![owner.clone()];
-        if users > 1 {
-            let step = format!("creating an invite to channel {channel}");
-            let path = format!("/channels/{channel}/invites");
-            let body = json!({ "max_age": 0 });
-            let invite = self
-                .call(&step, Method::POST, &path, Some(&owner), Some(body))
-                .await?;
-            let code = invite["code"]
-                .as_str()
-                .ok_or_else(|| format!("{step}: the answer carries no code"))?;
-            for k in 1..users {
-                let (token, how) = self.account(&username(k)).await?;
-                let step = format!("joining guild {guild} as {}", username(k));
-                let path = format!("/invites/{code}");
-                self.call(&step, Method::POST, &path, Some(&token), Some(json!({})))
-                    .await?;
-                tokens.push(token);
-                tally = tally.add(how);
-            }
-        }
+        let (more, how) = self.enlist(role, &owner, &channel, 1..users).await?;
+        let tokens = std::iter::once(owner).chain(more).collect();
+        let tally = tally.add(how);
         Ok(Cast {
             tokens,
             channel,
             tally,
         })
+    }
+
+    /// Accounts `k` in `range` named for `role`, each joined to
+    /// `channel`'s guild by an invite of `owner`'s; their tokens, in order.
+    /// A few register at once (each waits on the server's password hash).
+    pub(crate) async fn enlist(
+        &self,
+        role: &str,
+        owner: &str,
+        channel: &str,
+        range: std::ops::Range<usize>,
+    ) -> Result<(Vec<String>, Tally), Refusal> {
+        use futures_util::{StreamExt, TryStreamExt};
+        if range.is_empty() {
+            return Ok((Vec::new(), Tally::default()));
+        }
+        let step = format!("creating an invite to channel {channel}");
+        let path = format!("/channels/{channel}/invites");
+        let body = json!({ "max_age": 0 });
+        let invite = self
+            .call(&step, Method::POST, &path, Some(owner), Some(body))
+            .await?;
+        let code = invite["code"]
+            .as_str()
+            .ok_or_else(|| format!("{step}: the answer carries no code"))?;
+        let join = |k: usize| async move {
+            let username = self.username(role, k);
+            let (token, how) = self.account(&username).await?;
+            let step = format!("joining by invite {code} as {username}");
+            let path = format!("/invites/{code}");
+            self.call(&step, Method::POST, &path, Some(&token), Some(json!({})))
+                .await?;
+            Ok::<_, Refusal>((token, how))
+        };
+        let joined: Vec<(String, Tally)> = futures_util::stream::iter(range)
+            .map(join)
+            .buffered(4)
+            .try_collect()
+            .await?;
+        let tally = joined
+            .iter()
+            .fold(Tally::default(), |t, (_, how)| t.add(*how));
+        Ok((joined.into_iter().map(|(token, _)| token).collect(), tally))
+    }
+
+    /// The name of account `k` of `role`.
+    fn username(&self, role: &str, k: usize) -> String {
+        format!("{}{role}{k}", self.prefix)
     }
 
     /// Tokens made beforehand, with their channel: `channel` itself, or

@@ -19,10 +19,12 @@ mod accounts;
 mod baseline;
 mod fleet;
 mod phases;
+mod relay;
 mod setup;
 mod socket;
 mod stats;
 mod target;
+mod voice;
 
 use accounts::{Api, Refusal};
 use fleet::Fleet;
@@ -47,6 +49,12 @@ enum Cmd {
     Run(Box<RunArgs>),
     /// Serve the minimal broadcast baseline (started by `run` itself).
     Baseline {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Serve the plain UDP relay the voice phase is compared with (started
+    /// by `run` itself).
+    UdpRelay {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
@@ -186,6 +194,27 @@ struct RunArgs {
     slow_interval_seconds: f64,
     #[arg(long, default_value_t = 45.0)]
     slow_seconds: f64,
+    /// Speakers in the voice phase's channel, at most the number a server
+    /// forwards at once (Concord's three loudest).
+    #[arg(long, default_value_t = 3)]
+    voice_speakers: usize,
+    /// Listeners beside them, a channel size per step of the voice phase's
+    /// ramp (comma separated), tried in turn until packets are lost.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,30,100,200,300,600,1000"
+    )]
+    voice_listeners: Vec<usize>,
+    /// Seconds the speakers send for in each step, a frame every 20 ms.
+    #[arg(long, default_value_t = 5.0)]
+    voice_seconds: f64,
+    /// Bytes of each voice frame (Opus at voice bitrates is about 120).
+    #[arg(long, default_value_t = 120)]
+    voice_payload_bytes: usize,
+    /// The encryption mode the voice connections select.
+    #[arg(long, default_value = "aead_aes256_gcm_rtpsize")]
+    voice_mode: String,
     /// Bytes of content per message.
     #[arg(long, default_value_t = 100)]
     content_bytes: usize,
@@ -224,11 +253,18 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
+        Cmd::UdpRelay { listen } => match runtime.block_on(relay::serve(listen)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("udp relay: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         Cmd::Run(args) => runtime.block_on(run(*args)),
     }
 }
 
-/// A child process that prints `... listening on http://ADDR` first.
+/// A child process that prints `... listening on SCHEME://ADDR` first.
 struct Spawned {
     child: Child,
     addr: String,
@@ -253,7 +289,8 @@ impl Spawned {
         if let Some(stdout) = child.stdout.take() {
             let _ = std::io::BufReader::new(stdout).read_line(&mut line);
         }
-        let Some((_, addr)) = line.trim().rsplit_once("http://") else {
+        // The listen line ends with the address after its scheme.
+        let Some((_, addr)) = line.trim().rsplit_once("://") else {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("{program} did not say where it listens: {line:?}"));
@@ -350,6 +387,9 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
             "reads": args.reads, "tombstones": args.tombstones, "idle_sockets": args.idle_sockets,
             "idle_seconds": args.idle_seconds, "content_bytes": args.content_bytes, "zlib": args.zlib,
             "fsync": args.fsync, "bucket_ms": args.bucket_ms, "phases": args.phases,
+            "voice_speakers": args.voice_speakers, "voice_listeners": args.voice_listeners,
+            "voice_seconds": args.voice_seconds, "voice_payload_bytes": args.voice_payload_bytes,
+            "voice_mode": args.voice_mode,
         },
         "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
     });
@@ -503,6 +543,11 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         failures += result["connect"]["failed"].as_u64().unwrap_or(0);
         report["idle"] = result;
     }
+    if wants("voice") {
+        let result = voice_phase(&args, &concord, &setup, epoch).await;
+        failures += voice_failures(&result);
+        report["voice"] = result;
+    }
     let abuse_phases = ["flood-headers", "flood-logins", "slow-connections"];
     if abuse_phases.iter().any(|p| wants(p))
         && let Err(e) = abuse_phases_run(&args, &setup, &mut report).await
@@ -563,6 +608,68 @@ async fn fanout_phases(
         report["fanout_saturation"][name] = result;
     }
     let _ = target.name;
+}
+
+/// Speakers and listeners in a voice channel of `concord`, along the ramp,
+/// then through the UDP relay unless the baseline is skipped.
+async fn voice_phase(args: &RunArgs, concord: &Target, setup: &Setup, epoch: Instant) -> Value {
+    let cap = concord_voice::MAX_FORWARDED_SPEAKERS;
+    if args.voice_speakers > cap {
+        let error = format!(
+            "--voice-speakers above {cap}: a server forwards only the {cap} loudest, so listeners would miss packets that are not lost"
+        );
+        eprintln!("concord-bench: {error}");
+        return json!({ "error": error });
+    }
+    let plan = voice::VoicePlan {
+        speakers: args.voice_speakers,
+        listeners: args.voice_listeners.clone(),
+        seconds: args.voice_seconds,
+        payload_bytes: args.voice_payload_bytes,
+    };
+    let role = "voice";
+    let discord = match setup.cast(role, 1).await {
+        Ok(cast) => {
+            let enlist_as = setup.registers().then(|| role.to_owned());
+            let mode = args.voice_mode.clone();
+            let api = setup.api.clone();
+            voice::DiscordVoice::new(concord.clone(), api, cast, enlist_as, mode).await
+        }
+        Err(e) => Err(e),
+    };
+    let mut result = json!({ "mode": args.voice_mode });
+    match discord {
+        Ok(mut discord) => {
+            let forwarder = voice::Forwarder::Discord(&mut discord);
+            result["concord"] = voice::ramp(&plan, forwarder, "concord", epoch).await;
+        }
+        Err(e) => {
+            eprintln!("concord-bench: voice: {e}");
+            result["concord"] = json!({ "error": e });
+        }
+    }
+    if !args.no_baseline {
+        result["baseline"] = voice::ramp(&plan, voice::Forwarder::Relay, "baseline", epoch).await;
+    }
+    result
+}
+
+/// Joins that failed, packets that did not open, and steps where nothing
+/// arrived: a loss is a measurement (the ramp looks for it), these are not.
+fn voice_failures(result: &Value) -> u64 {
+    let Some(steps) = result["concord"]["steps"].as_array() else {
+        return 1;
+    };
+    steps
+        .iter()
+        .map(|step| {
+            let nothing = u64::from(step["received"].as_u64().unwrap_or(0) == 0);
+            step["join_failures"].as_u64().unwrap_or(1)
+                + step["unopened"].as_u64().unwrap_or(0)
+                + nothing
+        })
+        .sum::<u64>()
+        .max(u64::from(steps.is_empty()))
 }
 
 /// The abuse phases, against a server with its default limits: with

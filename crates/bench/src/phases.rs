@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::fleet::Fleet;
-use crate::stats::{Latency, Meter, ProcSample};
+use crate::stats::{Latency, Meter};
 use crate::target::{Kind, Target};
 
 /// Message indices: each phase takes a fresh range.
@@ -383,7 +383,7 @@ pub(crate) async fn idle(
     let still_open = fleet.tasks_alive();
     // What an idle socket costs once the server has given back what it
     // held only while the socket was busy (compression state).
-    let held = ProcSample::of_all(&target.pids).map(|s| s.rss_bytes);
+    let held = target.processes.sample().map(|s| s.rss_bytes);
     let before = connect["server_rss_before"].as_u64();
     let per_socket_held = held
         .zip(before)

@@ -137,6 +137,11 @@ impl Setup {
         }
     }
 
+    /// Whether the run registers accounts of its own (else it was given them).
+    pub(crate) fn registers(&self) -> bool {
+        self.ready_made.is_none()
+    }
+
     /// The target the phases drive with `cast`'s accounts.
     pub(crate) fn target(&self, args: &RunArgs, cast: Cast) -> Target {
         Target {

@@ -204,6 +204,14 @@ impl Socket {
     /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time, or what
     /// went wrong (the server's close code, say).
     pub(crate) async fn identify(&mut self, token: &str) -> std::io::Result<Duration> {
+        self.identify_ready(token).await.map(|(took, _)| took)
+    }
+
+    /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time and READY's frame.
+    pub(crate) async fn identify_ready(
+        &mut self,
+        token: &str,
+    ) -> std::io::Result<(Duration, Vec<u8>)> {
         let fail = |this: &Self, step: &str| {
             let why = this.ended.as_deref().unwrap_or("an unexpected frame");
             std::io::Error::other(format!("{step}: {why}"))
@@ -232,7 +240,7 @@ impl Socket {
                 .await
                 .ok_or_else(|| fail(self, "waiting for READY"))?;
             if ready.find(&frame).is_some() {
-                return Ok(started.elapsed());
+                return Ok((started.elapsed(), frame));
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod gateway;
 pub mod openapi;
 pub mod processes;
+pub mod voice;
 
 pub use backend::Backend;
 pub use client::{Account, Client, Reply};

@@ -20,14 +20,14 @@ async fn identify_is_checked_and_ready_names_the_media_socket() {
     assert!(h.open("").await.is_err());
 
     // A user the main gateway did not admit: Hello, then 4004.
-    let mut stranger = Client::identify(h.open("?v=8").await.unwrap(), Snowflake(66)).await;
+    let mut stranger = identify(h.open("?v=8").await.unwrap(), Snowflake(66)).await;
     let hello = stranger.expect(8).await;
     assert!(hello["d"]["heartbeat_interval"].as_u64().unwrap() > 0);
     assert_eq!(stranger.closed().await, 4004);
 
     let user = Snowflake(7);
     h.admission.allow(user, member());
-    let mut client = Client::identify(h.open("?v=8").await.unwrap(), user).await;
+    let mut client = identify(h.open("?v=8").await.unwrap(), user).await;
     let ready = client.ready().await;
     assert_ne!(client.ssrc, 0);
     assert_eq!(ready["d"]["ip"], "127.0.0.1");
@@ -72,7 +72,7 @@ async fn every_connection_gets_its_own_ssrc_and_key_and_old_modes_are_refused() 
 
     let user = Snowflake(3);
     h.admission.allow(user, member());
-    let mut old = Client::identify(h.open("?v=8").await.unwrap(), user).await;
+    let mut old = identify(h.open("?v=8").await.unwrap(), user).await;
     old.ready().await;
     old.send(json!({"op": 1, "d": {"protocol": "udp", "data": {
         "address": "127.0.0.1", "port": 1, "mode": "xsalsa20_poly1305"}}}))
@@ -85,7 +85,7 @@ async fn ip_discovery_is_answered_from_the_named_socket_to_known_ssrcs_only() {
     let h = Harness::start().await;
     let user = Snowflake(5);
     h.admission.allow(user, member());
-    let mut client = Client::identify(h.open("?v=8").await.unwrap(), user).await;
+    let mut client = identify(h.open("?v=8").await.unwrap(), user).await;
     client.ready().await;
 
     // An unconnected socket, to see where answers come from.
@@ -286,7 +286,7 @@ async fn after_lost_events_every_connection_is_asked_about_again() {
 #[tokio::test]
 async fn an_oversized_message_ends_an_anonymous_connection() {
     let h = Harness::start().await;
-    let mut client = Client::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
+    let mut client = VoiceClient::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
     client.expect(8).await;
     // An Identify the main gateway would refuse (4004), were it read.
     let token = "x".repeat(64 * 1024);
@@ -310,7 +310,7 @@ async fn an_oversized_message_ends_an_anonymous_connection() {
 #[tokio::test]
 async fn a_connection_that_never_identifies_is_closed_with_4003() {
     let h = Harness::start().await;
-    let mut client = Client::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
+    let mut client = VoiceClient::wrap(h.open("?v=8").await.unwrap(), Snowflake(1));
     client.expect(8).await;
     let end = client.ended_within(3 * PATIENCE).await;
     assert_eq!(end, Some(4003));
@@ -399,7 +399,7 @@ async fn a_dropped_socket_resumes_with_its_media_state() {
     assert_eq!(a.hear().await.payload, b"still here");
 
     // A resume naming no connection: 4006.
-    let mut other = Client::wrap(h.open("?v=8").await.unwrap(), Snowflake(98));
+    let mut other = VoiceClient::wrap(h.open("?v=8").await.unwrap(), Snowflake(98));
     other
         .send(
             json!({"op": 7, "d": {"server_id": support::GUILD, "session_id": "none",
@@ -445,7 +445,11 @@ async fn only_the_loudest_speakers_are_forwarded_priority_first() {
 
 /// Every speaker speaks once a round at its level; which of them the
 /// listener heard after the first round, when all are current.
-async fn heard_in_rounds(speakers: &mut [Client], levels: &[u8], listener: &Client) -> Vec<bool> {
+async fn heard_in_rounds(
+    speakers: &mut [VoiceClient],
+    levels: &[u8],
+    listener: &VoiceClient,
+) -> Vec<bool> {
     const ROUNDS: u8 = 20;
     for round in 0..ROUNDS {
         for (speaker, &level) in speakers.iter_mut().zip(levels) {
@@ -469,7 +473,11 @@ async fn heard_in_rounds(speakers: &mut [Client], levels: &[u8], listener: &Clie
 
 /// Sends `payload` from `speaker` until `listener` hears something; what it
 /// heard first.
-async fn until_heard(speaker: &mut Client, listener: &Client, payload: &[u8]) -> Received {
+async fn until_heard(
+    speaker: &mut VoiceClient,
+    listener: &VoiceClient,
+    payload: &[u8],
+) -> Received {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         speaker.speak(payload, None).await;

@@ -39,7 +39,7 @@ fn which(payload: &[u8]) -> Option<(u8, u16)> {
 /// A browser: its voice WebSocket, and a task driving its WebRTC peer that
 /// sends one frame every 20 ms once connected and reports what it hears.
 struct Browser {
-    ws: Client,
+    ws: VoiceClient,
     ssrc: u32,
     heard: mpsc::UnboundedReceiver<Vec<u8>>,
     connected: watch::Receiver<bool>,
@@ -49,7 +49,7 @@ impl Browser {
     async fn join(h: &Harness, user: u64, tag: u8) -> Browser {
         let user = Snowflake(user);
         h.admission.allow(user, member());
-        let mut ws = Client::identify(h.open("?v=8").await.unwrap(), user).await;
+        let mut ws = identify(h.open("?v=8").await.unwrap(), user).await;
         let ready = ws.expect(2).await;
         let ssrc = ready["d"]["ssrc"].as_u64().unwrap() as u32;
 
@@ -181,7 +181,7 @@ async fn drive(
 }
 
 /// The first op 5 naming `ssrc`.
-async fn speaking_of(client: &mut Client, ssrc: u32) -> Value {
+async fn speaking_of(client: &mut VoiceClient, ssrc: u32) -> Value {
     loop {
         let speaking = client.expect(5).await;
         if speaking["d"]["ssrc"] == ssrc {
