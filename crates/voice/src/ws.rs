@@ -39,7 +39,10 @@ pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(13_750);
 /// Silence after which an identified connection is taken for dead (4009).
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2 * 13_750 + 5_000);
 /// Server messages queued for one connection before it counts as stuck.
-const OUTBOX: usize = 256;
+/// A joiner is told of everyone present at once (an op 5 each, queued in
+/// one go), so this also bounds the channels one can join: a few thousand
+/// participants. The queue takes memory only for what it holds.
+const OUTBOX: usize = 4096;
 
 type Socket = WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
 

@@ -493,3 +493,22 @@ async fn until_heard(
         );
     }
 }
+
+/// A joiner is told of everyone present at once, an op 5 each: in a large
+/// channel that burst must not count as a client that cannot keep up.
+#[tokio::test]
+async fn a_joiner_hears_of_everyone_in_a_large_channel() {
+    const PRESENT: u64 = 300;
+    let h = Harness::start().await;
+    let mut present = Vec::new();
+    for user in 1..=PRESENT {
+        present.push(h.join(user, member(), AES).await);
+    }
+    let mut joiner = h.join(PRESENT + 1, member(), AES).await;
+    let mut told = std::collections::HashSet::new();
+    while told.len() < PRESENT as usize {
+        let speaking = joiner.expect(5).await;
+        told.insert(speaking["d"]["user_id"].as_str().unwrap().to_owned());
+    }
+    assert!(!told.contains(&(PRESENT + 1).to_string()), "not of itself");
+}
