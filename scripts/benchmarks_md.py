@@ -11,6 +11,7 @@ main = json.loads((out / "main.json").read_text())
 connect = json.loads((out / "connect.json").read_text())
 tombs = json.loads((out / "tombstones.json").read_text())
 idle = json.loads((out / "idle.json").read_text())
+idle_zlib = json.loads((out / "idle-zlib.json").read_text())
 def ingest_runs(search):
     return [json.loads(p.read_text())["ingest"] for p in sorted(out.glob(f"ingest-search-{search}-*.json"))]
 
@@ -45,6 +46,7 @@ h8 = main["history"]["newest_page_concurrency_8"]
 tomb = tombs["tombstones"]
 c10k = connect["connect"]
 held = idle["idle"]
+zheld = idle_zlib["idle"]
 cpus = main["machine"]["cpus"]
 try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -76,8 +78,11 @@ rows = [
      f"{main.get('baseline_connect', {}).get('server_bytes_per_socket', 0):,} bytes (N={main['parameters']['sockets']:,})",
      "≤ 8 KiB at N=10,000", ""),
     (f"idle sockets held {held['held_seconds']:.0f} s with heartbeats",
-     f"{held['still_open']:,} of {held['connect']['sockets']:,} open, {held['connect']['server_bytes_per_socket']:,} bytes/socket, server CPU {held['cost']['server_cpu_percent']:.1f}%",
-     "", "100,000 held", ""),
+     f"{held['still_open']:,} of {held['connect']['sockets']:,} open, {held['connect']['server_bytes_per_socket']:,} bytes/socket after connecting, {held['server_bytes_per_socket_held']:,} after the hold, server CPU {held['cost']['server_cpu_percent']:.1f}%",
+     "", "100,000 held; ≤ 4 KiB per idle socket", ""),
+    (f"idle zlib-stream sockets, N={zheld['connect']['sockets']:,}, held {zheld['held_seconds']:.0f} s",
+     f"{zheld['connect']['server_bytes_per_socket']:,} bytes/socket after connecting, {zheld['server_bytes_per_socket_held']:,} after the hold",
+     "", "≤ 16 KiB per idle socket", ""),
     (f"IDENTIFY→READY, {c10k['sockets']:,} sockets, {connect['parameters']['connect_concurrency']} at once",
      f"p50 {ms(c10k['identify_to_ready']['p50_us'])}, p99 {ms(c10k['identify_to_ready']['p99_us'])}, {c10k['failed']} dropped",
      "", "p99 ≤ 20 ms, 0 dropped", ""),
