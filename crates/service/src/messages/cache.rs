@@ -21,7 +21,7 @@
 //! prefix. An entry evicted while someone still holds it lives on only
 //! for them; its later changes no longer count.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use concord_model::records::Message;
 use concord_model::{Snowflake, wire};
@@ -35,7 +35,8 @@ pub const CACHED_PER_CHANNEL: usize = 50;
 /// A cached message and, once it has been read, its JSON.
 pub struct Cached {
     pub message: Message,
-    pub json: OnceLock<Serialized>,
+    /// Replaced when a reading finds its users changed.
+    pub json: Mutex<Option<Arc<Serialized>>>,
 }
 
 /// A message as JSON, with the users it was rendered with: the bytes serve
@@ -49,7 +50,7 @@ impl Cached {
     fn new(message: Message) -> Arc<Self> {
         Arc::new(Cached {
             message,
-            json: OnceLock::new(),
+            json: Mutex::new(None),
         })
     }
 }

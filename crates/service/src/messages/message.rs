@@ -526,7 +526,7 @@ impl Service {
                 out.push(b',');
             }
             if reads_alike(&cached.message) {
-                out.extend_from_slice(&message_json(cached, &users)?);
+                out.extend_from_slice(&message_json(cached, &users)?.json);
             } else if let Some(message) = own.next() {
                 serde_json::to_writer(&mut out, &message)?;
             }
@@ -833,35 +833,36 @@ fn reads_alike(m: &Message) -> bool {
 }
 
 /// The JSON of a message that [`reads_alike`]: kept from an earlier reading
-/// while its users are unchanged, else made now (and kept, if none was).
-fn message_json<'a>(
-    cached: &'a Cached,
+/// while its users are unchanged, else made now and kept in its place.
+fn message_json(
+    cached: &Cached,
     users: &HashMap<Snowflake, wire::User>,
-) -> ServiceResult<std::borrow::Cow<'a, [u8]>> {
+) -> ServiceResult<Arc<Serialized>> {
     let m = &cached.message;
     let named = || {
         std::iter::once(&m.author_id)
             .chain(&m.mentions)
             .map(|id| &users[id])
     };
-    if let Some(kept) = cached.json.get()
+    let kept = cached
+        .json
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(kept) = kept
         && kept.users.iter().eq(named())
     {
-        return Ok(std::borrow::Cow::Borrowed(&kept.json));
+        return Ok(kept);
     }
     let mentions = m.mentions.iter().map(|id| users[id].clone()).collect();
-    let json = serde_json::to_vec(&wire::Message::new(
-        m,
-        users[&m.author_id].clone(),
-        mentions,
-    ))?;
-    let kept = Serialized {
+    let author = users[&m.author_id].clone();
+    let json = serde_json::to_vec(&wire::Message::new(m, author, mentions))?;
+    let made = Arc::new(Serialized {
         users: named().cloned().collect(),
-        json: json.clone().into_boxed_slice(),
-    };
-    // A reading racing this one may have kept its own: equal, or newer users.
-    let _ = cached.json.set(kept);
-    Ok(std::borrow::Cow::Owned(json))
+        json: json.into_boxed_slice(),
+    });
+    *cached.json.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&made));
+    Ok(made)
 }
 
 #[cfg(test)]
