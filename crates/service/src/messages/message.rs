@@ -462,11 +462,21 @@ impl Service {
         if !view.permissions.contains(Permissions::READ_MESSAGE_HISTORY) {
             return Ok(Vec::new());
         }
-        let page = match anchor {
-            HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await?,
-            other => history(&*self.store, channel_id, other, limit).await?,
-        };
+        let page = self.page(channel_id, anchor, limit).await?;
         self.render_for(caller, &view, &page).await
+    }
+
+    /// The records of a history page, with Discord's cursor semantics.
+    async fn page(
+        &self,
+        channel_id: Snowflake,
+        anchor: HistoryAnchor,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        match anchor {
+            HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await,
+            other => history(&*self.store, channel_id, other, limit).await,
+        }
     }
 
     /// Messages as `caller` reads them where `view` is theirs.
@@ -502,10 +512,7 @@ impl Service {
             && limit <= CACHED_PER_CHANNEL
             && (view.guild.is_none() || self.reads_content(caller).await?);
         if !cacheable {
-            let page = match anchor {
-                HistoryAnchor::Latest => self.latest_messages(channel_id, limit).await?,
-                other => history(&*self.store, channel_id, other, limit).await?,
-            };
+            let page = self.page(channel_id, anchor, limit).await?;
             let page = self.render_for(caller, &view, &page).await?;
             return Ok(serde_json::to_vec(&page)?);
         }
@@ -516,7 +523,8 @@ impl Service {
         let mut own = self.render_for(caller, &view, &own).await?.into_iter();
         let ids: Vec<Snowflake> = shared
             .iter()
-            .flat_map(|c| std::iter::once(c.message.author_id).chain(c.message.mentions.clone()))
+            .flat_map(|c| std::iter::once(&c.message.author_id).chain(&c.message.mentions))
+            .copied()
             .collect();
         let users = self.users_wire(&ids).await?;
         let mut out = Vec::with_capacity(page.len() * 512);
