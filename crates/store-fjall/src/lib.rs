@@ -5,14 +5,16 @@
 //! `channel | bucket | !id`, and `channel_bucket` counts the live messages
 //! of each partition so reads skip empty buckets without touching them.
 //!
-//! Durability: each write commits a batch to the journal, then waits for a
-//! shared fsync ([`group_commit`]), so concurrent writers pay for one sync.
+//! Durability: each write commits a batch to fjall unsynced and appends it
+//! to Concord's own write-ahead log ([`wal`]), whose one writer thread syncs
+//! for every writer waiting while the next ones keep appending.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod batch;
 mod codec;
-mod group_commit;
 mod store;
+mod wal;
 
 pub use store::{FjallOptions, FjallStore};
 

@@ -17,13 +17,12 @@ use concord_store::{
     ReadStateStore, StoreError, StoreResult, ThreadMemberStore, ThreadUpdate, UserStore,
     WebhookStore, bucket_of, keys, login_key, login_keys,
 };
-use fjall::{
-    Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode, Readable,
-};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use serde::de::DeserializeOwned;
 
+use crate::batch::WriteBatch;
 use crate::codec::{backend, decode, encode, u64_value};
-use crate::group_commit::GroupCommit;
+use crate::wal::{self, Wal};
 
 mod mentions;
 
@@ -90,7 +89,8 @@ pub struct FjallStore {
     db: Database,
     t: Tables,
     bucket_ms: u64,
-    group_commit: Option<GroupCommit>,
+    /// The write-ahead log, when writes wait to be durable.
+    wal: Option<Wal>,
     /// Serializes read-modify-write sequences (indexes, counters).
     write_lock: Mutex<()>,
     visits: AtomicU64,
@@ -155,12 +155,12 @@ impl FjallStore {
             meta: open("meta")?,
             purge: open("purge")?,
         };
-        let group_commit = options.sync.then(|| GroupCommit::new(db.clone()));
+        let wal = Wal::open(dir, &db, &t.meta, options.sync)?;
         let store = FjallStore {
             db,
             t,
             bucket_ms: options.bucket_ms,
-            group_commit,
+            wal,
             write_lock: Mutex::new(()),
             visits: AtomicU64::new(0),
         };
@@ -192,23 +192,35 @@ impl FjallStore {
         self.synced(ticket).await
     }
 
-    /// Stages and commits a batch under the write lock; the ticket to wait
-    /// on for it to be durable.
+    /// Stages and commits a batch under the write lock, and appends it to
+    /// the log; the log sequence to wait on for it to be durable.
     fn commit(
         &self,
         stage: impl FnOnce(&mut WriteBatch) -> StoreResult<()>,
     ) -> StoreResult<Option<u64>> {
         let _guard = self.lock();
-        let mut batch = self.db.batch();
+        let mut batch = WriteBatch::new(&self.db, self.wal.is_some());
         stage(&mut batch)?;
-        batch.commit().map_err(backend)?;
-        Ok(self.group_commit.as_ref().map(GroupCommit::ticket))
+        let Some(wal) = &self.wal else {
+            batch.commit()?;
+            return Ok(None);
+        };
+        if batch.is_empty() {
+            // Nothing to write; but what staging read may be a write not
+            // yet durable, so the answer waits for everything before it.
+            return Ok(Some(wal.last()));
+        }
+        let seq = wal.next();
+        batch.mark(&self.t.meta, wal::APPLIED_KEY, seq.to_be_bytes());
+        let ops = batch.commit()?.unwrap_or_default();
+        wal.append(seq, &ops);
+        Ok(Some(seq))
     }
 
     /// Waits until what `ticket` covers is durable.
     async fn synced(&self, ticket: Option<u64>) -> StoreResult<()> {
-        match (&self.group_commit, ticket) {
-            (Some(gc), Some(ticket)) => gc.sync(ticket).await,
+        match (&self.wal, ticket) {
+            (Some(wal), Some(seq)) => wal.durable(seq).await,
             _ => Ok(()),
         }
     }
