@@ -23,7 +23,8 @@
 //! committed to fjall before it was appended here.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -297,14 +298,23 @@ impl Writer {
 struct Segment {
     number: u64,
     file: File,
+    /// Bytes of records written.
     len: u64,
+    /// Bytes of the file, zeros past `len`.
+    zeroed: u64,
 }
+
+/// The file grows by this many zeros, written and synced ahead of the
+/// records: overwriting blocks the file already has changes no metadata,
+/// so a sync is the data alone, not a filesystem journal commit as well
+/// (which, on a busy disk, waits for everyone else's metadata).
+const ZEROED_STEP: u64 = 1 << 20;
 
 impl Segment {
     fn create(dir: &Path, number: u64) -> io::Result<Segment> {
         let file = OpenOptions::new()
             .create_new(true)
-            .append(true)
+            .write(true)
             .open(dir.join(format!("{number:020}.log")))?;
         // The file's name must survive a crash as well as its contents.
         File::open(dir)?.sync_all()?;
@@ -312,13 +322,30 @@ impl Segment {
             number,
             file,
             len: 0,
+            zeroed: 0,
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+        let end = self.len + bytes.len() as u64;
+        if end > self.zeroed {
+            self.zero_to(end.next_multiple_of(ZEROED_STEP))?;
+        }
+        self.file.write_all_at(bytes, self.len)?;
         self.file.sync_data()?;
-        self.len += bytes.len() as u64;
+        self.len = end;
+        Ok(())
+    }
+
+    /// Writes zeros from the file's end up to `end` (this sync includes
+    /// the new length; the ones after it need not).
+    fn zero_to(&mut self, end: u64) -> io::Result<()> {
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        while self.zeroed < end {
+            let n = (end - self.zeroed).min(ZEROS.len() as u64);
+            self.file.write_all_at(&ZEROS[..n as usize], self.zeroed)?;
+            self.zeroed += n;
+        }
         Ok(())
     }
 }
@@ -367,7 +394,8 @@ struct Record<'a> {
 }
 
 /// The whole records at the front of a segment: reading stops at the first
-/// one cut short or damaged (a write the crash tore).
+/// one cut short or damaged (a write the crash tore), or at the zeros the
+/// segment was grown with.
 struct Records<'a> {
     bytes: &'a [u8],
     /// Where the next record starts.
@@ -379,9 +407,10 @@ impl<'a> Records<'a> {
         Records { bytes, at: 0 }
     }
 
-    /// Whether every byte of the segment was a whole record.
+    /// Whether every byte after the records read is a zero the segment
+    /// was grown with: nothing was cut short or damaged.
     fn whole(&self) -> bool {
-        self.at == self.bytes.len()
+        self.bytes[self.at..].iter().all(|&b| b == 0)
     }
 }
 
@@ -519,8 +548,16 @@ mod tests {
             }
             assert_eq!(ends.len(), 6);
             assert!(records.whole());
-            for cut in (ends[4]..=bytes.len()).chain([0, 1, ends[0], ends[3] + 5]) {
-                let (dir, db, meta) = only_the_log(&bytes[..cut]);
+            assert_eq!(bytes.len() as u64, ZEROED_STEP, "the segment grew by zeros");
+            // Each cut as the crash may leave it: the file cut short, or the
+            // zeros it had grown with still behind the torn record.
+            let cuts = (ends[4]..=ends[5]).chain([0, 1, ends[0], ends[3] + 5]);
+            for (cut, zeros) in cuts.flat_map(|cut| [(cut, false), (cut, true)]) {
+                let mut torn = bytes[..cut].to_vec();
+                if zeros {
+                    torn.resize(bytes.len(), 0);
+                }
+                let (dir, db, meta) = only_the_log(&torn);
                 let wal = Wal::open(dir.path(), &db, &meta, true).unwrap().unwrap();
                 let whole = ends.iter().filter(|&&end| end <= cut).count();
                 for i in 0..6 {
