@@ -122,10 +122,11 @@ pub(crate) struct Session {
     pub(crate) sync: tokio::sync::Mutex<()>,
 }
 
-/// Members a session may follow the presences of, per guild: a client
-/// names the members it shows (Discord's member list holds about a hundred
-/// at a time), so this bounds the session's memory and what it saves.
-pub(crate) const FOLLOWED_PER_GUILD: usize = 1000;
+/// Members a session may follow the presences of, across its guilds: a
+/// client names the members it shows (Discord's member list holds about a
+/// hundred at a time), so this bounds the session's memory and what it
+/// saves.
+pub(crate) const FOLLOWED_AT_MOST: usize = 2000;
 
 /// What [`Session::follow`] changed.
 #[derive(Debug, Default, PartialEq)]
@@ -570,7 +571,8 @@ impl Session {
     /// Follows `members`' presences in `guild` (one of its guilds), in
     /// place of those followed there before when `replace` (op 14 and op
     /// 37 name the whole set), else besides them (op 8), up to
-    /// [`FOLLOWED_PER_GUILD`]. Returns what changed, for the hub's index.
+    /// [`FOLLOWED_AT_MOST`] in all. Returns what changed, for the hub's
+    /// index.
     pub(crate) fn follow(
         &self,
         guild: Snowflake,
@@ -585,10 +587,17 @@ impl Session {
             true => s.follows.remove(&guild).unwrap_or_default(),
             false => HashSet::new(),
         };
+        let elsewhere: usize = s
+            .follows
+            .iter()
+            .filter(|(g, _)| **g != guild)
+            .map(|(_, members)| members.len())
+            .sum();
+        let room = FOLLOWED_AT_MOST.saturating_sub(elsewhere);
         let followed = s.follows.entry(guild).or_default();
         let mut change = Followed::default();
         for member in members {
-            if followed.len() >= FOLLOWED_PER_GUILD {
+            if followed.len() >= room {
                 break;
             }
             if followed.insert(member) && !before.contains(&member) {
@@ -715,6 +724,41 @@ mod tests {
 
     fn seqs(frames: &[Frame]) -> Vec<(u64, &str)> {
         frames.iter().map(|f| (f.seq, &*f.kind)).collect()
+    }
+
+    /// Op 14 and op 37 name the whole set a guild's follows become, op 8
+    /// adds to it; only the session's guilds count, and only so many.
+    #[test]
+    fn follows_are_replaced_or_added_to_and_bounded() {
+        let s = session();
+        let (first, second) = (Snowflake(5), Snowflake(6));
+        s.set_guilds([first, second]);
+        let ids = |range: std::ops::Range<u64>| range.map(Snowflake);
+        let sorted = |mut v: Vec<Snowflake>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(s.follow(first, ids(1..4), true).added.len(), 3);
+        let change = s.follow(first, ids(3..5), true);
+        assert_eq!(change.added, [Snowflake(4)]);
+        assert_eq!(sorted(change.dropped), [Snowflake(1), Snowflake(2)]);
+        let change = s.follow(first, ids(10..11), false);
+        assert_eq!(
+            (change.added, change.dropped),
+            (vec![Snowflake(10)], vec![])
+        );
+        assert_eq!(s.follow(Snowflake(9), ids(1..2), true), Followed::default());
+        let many = ids(100..100 + FOLLOWED_AT_MOST as u64);
+        assert_eq!(
+            s.follow(second, many, true).added.len(),
+            FOLLOWED_AT_MOST - 3
+        );
+        assert_eq!(s.follows().len(), FOLLOWED_AT_MOST);
+        assert!(s.follows_member(first, Snowflake(10)));
+        assert_eq!(
+            sorted(s.remove_guild(first)),
+            ids(3..5).chain(ids(10..11)).collect::<Vec<_>>()
+        );
     }
 
     #[tokio::test]
