@@ -49,15 +49,19 @@ pub(crate) async fn members(
     let generator = SnowflakeGenerator::new(WORKER, PROCESS);
     let joined = now_ms();
     let members: Vec<(usize, Snowflake)> = names.map(|n| (n, generator.next())).collect();
-    futures_util::stream::iter(&members)
+    // Each write a task of its own: one waiting on a journal sync blocks
+    // its thread, and the writes behind it must be committing meanwhile
+    // for the next sync to cover them.
+    futures_util::stream::iter(members.clone())
         .map(|(n, id)| {
-            let store = &store;
-            async move {
-                store.create_user(&User::new(*id, username(*n))).await?;
-                store.put_member(&Member::new(guild, *id, joined)).await
-            }
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                store.create_user(&User::new(id, username(n))).await?;
+                store.put_member(&Member::new(guild, id, joined)).await
+            })
         })
         .buffer_unordered(IN_FLIGHT)
+        .map(|written| written.map_err(|e| e.to_string())?.map_err(|e| e.to_string()))
         .try_collect::<()>()
         .await
         .map_err(|e| format!("seeding: writing a member: {e}"))?;
