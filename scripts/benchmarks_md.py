@@ -69,10 +69,18 @@ def mega_table(report):
     return "\n".join(lines) + "\n"
 
 
+def head_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
 if len(sys.argv) > 2 and sys.argv[1] == "--mega":
     # That section alone, from one mega-guild report, to refresh it in
     # BENCHMARKS.md without the other runs.
     print(mega_table(json.loads(Path(sys.argv[2]).read_text())))
+    print(f"Measured alone, with `concord-bench run --phases mega-guild`, at commit {head_commit()}.\n")
     sys.exit(0)
 
 out = Path(sys.argv[1])
@@ -107,10 +115,7 @@ c10k = connect["connect"]
 held = idle["idle"]
 zheld = idle_zlib["idle"]
 cpus = main["machine"]["cpus"]
-try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-except OSError:
-    commit = "unknown"
+commit = head_commit()
 
 rows = [
     ("fan-out e2e, N=1,000 sockets, 20 msg/s",
