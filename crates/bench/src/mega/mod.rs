@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::accounts::Refusal;
+use crate::accounts::{Refusal, Tally};
 use crate::fleet::Fleet;
 use crate::setup::Setup;
 use crate::socket::{GUILD_PRESENCES, INTENTS};
@@ -42,6 +42,8 @@ struct Guild {
     channel: String,
     /// Members written through the store so far, and their ids.
     seeded: Vec<Snowflake>,
+    /// How its accounts were come by.
+    tally: Tally,
 }
 
 /// Runs the phase for each member count of `--mega-members`, restarting
@@ -74,6 +76,7 @@ pub(crate) async fn run(
         "connected": args.mega_connected,
         "accounts": args.mega_users,
         "follows_per_socket": args.mega_follows,
+        "account_tally": guild.tally,
         "sizes": sizes,
     })
 }
@@ -120,6 +123,7 @@ async fn provision(args: &RunArgs, setup: &Setup) -> Result<Guild, Refusal> {
         users,
         channel: cast.channel,
         seeded: Vec::new(),
+        tally: cast.tally,
     })
 }
 

@@ -61,7 +61,11 @@ pub(crate) async fn members(
             })
         })
         .buffer_unordered(IN_FLIGHT)
-        .map(|written| written.map_err(|e| e.to_string())?.map_err(|e| e.to_string()))
+        .map(|written| {
+            written
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        })
         .try_collect::<()>()
         .await
         .map_err(|e| format!("seeding: writing a member: {e}"))?;
