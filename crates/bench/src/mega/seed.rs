@@ -49,9 +49,10 @@ pub(crate) async fn members(
     let generator = SnowflakeGenerator::new(WORKER, PROCESS);
     let joined = now_ms();
     let members: Vec<(usize, Snowflake)> = names.map(|n| (n, generator.next())).collect();
-    // Each write a task of its own: one waiting on a journal sync blocks
-    // its thread, and the writes behind it must be committing meanwhile
-    // for the next sync to cover them.
+    // Each write a task of its own: a write waiting for its sync may hold
+    // its thread (the embedded store's group commit blocked it), and the
+    // writes behind it must be committing meanwhile for one sync to cover
+    // many.
     futures_util::stream::iter(members.clone())
         .map(|(n, id)| {
             let store = std::sync::Arc::clone(&store);
