@@ -6,6 +6,83 @@ import subprocess
 import sys
 from pathlib import Path
 
+def ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def cpu(cost):
+    server = cost.get("server_cpu_percent")
+    bench = cost.get("bench_cpu_percent")
+    return f"server {server:.0f}%, generator {bench:.0f}%" if server is not None else ""
+
+
+def mega_table(report):
+    """One guild at each member count, the same sockets connected: which costs follow the guild's size."""
+    mega = report["mega_guild"]
+    sizes = [size for size in mega["sizes"] if "error" not in size["result"]]
+    params = report["parameters"]
+
+    def row(name, figure):
+        return "| " + " | ".join([name] + [figure(size["result"]) for size in sizes]) + " |"
+
+    def lat(latency):
+        return f"p50 {ms(latency['p50_us'])}, p99 {ms(latency['p99_us'])}"
+
+    def storm(r):
+        s = r["presence_storm"]
+        got, want = s["received_per_socket_per_second"], s["expected_per_socket_per_second"]
+        return (f"{got['mean']:.1f}/s per socket (p99 {got['p99']:.1f}; following predicts {want['mean']:.1f}), "
+                f"{s['missing']} missing, {s['extra']} extra; server CPU {s['cost']['server_cpu_percent']:.0f}%")
+
+    def pages(r):
+        h = r["member_list"]["http_pages"]
+        return f"{lat(h['latency'])} a page; {h['pages']} pages, {h['members']:,} members in {h['seconds']:.1f} s"
+
+    def op8(key):
+        return lambda r: (f"{lat(r['member_list'][key]['latency'])}, "
+                          f"{r['member_list'][key]['members_per_request']:.0f} members a request")
+
+    connected = mega["connected"]
+    lines = ["## One large guild\n",
+             f"One guild grown to each member count in turn, {connected:,} sockets connected to it each",
+             f"time, spread over {mega['accounts']:,} accounts; the other members were written through the",
+             "store with the server stopped. Each socket identifies with GUILD_PRESENCES and follows",
+             f"{mega['follows_per_socket']} of the accounts (op 14), as a member list would. In the storm the accounts",
+             f"change their status {params['mega_storm_rate']:,.0f} times a second for {params['mega_storm_seconds']:g} s; in a large guild a",
+             "socket hears only of the members it follows. Member lists: HTTP pages of 1,000 through",
+             "the whole guild, op 8 by a name prefix (limit 100), by a prefix nobody has (the whole",
+             "guild is looked through), and by 100 ids.\n",
+             "| figure | " + " | ".join(f"{size['members']:,} members" for size in sizes) + " |",
+             "| --- |" + " --- |" * len(sizes)]
+    lines += [
+        row(f"IDENTIFY→READY, {connected:,} sockets, {params['connect_concurrency']} at once",
+            lambda r: f"{lat(r['connect']['identify_to_ready'])}, {r['connect']['failed']} failed"),
+        row("a member's GUILD_CREATE", lambda r: f"{r['guild_create_bytes']:,} bytes"),
+        row(f"fan-out e2e to {connected:,} sockets, {params['rate']:g} msg/s",
+            lambda r: f"{lat(r['fanout']['latency'])}, {r['fanout']['missing']} missing; {cpu(r['fanout']['cost'])}"),
+        row(f"presence storm, {params['mega_storm_rate']:,.0f} changes/s", storm),
+        row("HTTP member list", pages),
+        row("op 8 by name prefix", op8("op8_by_query")),
+        row("op 8, a prefix nobody has", op8("op8_by_query_unmatched")),
+        row("op 8 by 100 ids", op8("op8_by_ids")),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def head_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+if len(sys.argv) > 2 and sys.argv[1] == "--mega":
+    # That section alone, from one mega-guild report, to refresh it in
+    # BENCHMARKS.md without the other runs.
+    print(mega_table(json.loads(Path(sys.argv[2]).read_text())))
+    print(f"Measured alone, with `concord-bench run --phases mega-guild`, at commit {head_commit()}.\n")
+    sys.exit(0)
+
 out = Path(sys.argv[1])
 main = json.loads((out / "main.json").read_text())
 connect = json.loads((out / "connect.json").read_text())
@@ -24,16 +101,6 @@ indexed_runs, unindexed_runs = ingest_runs("on"), ingest_runs("off")
 indexed, unindexed = indexed_runs[0], unindexed_runs[0]
 
 
-def ms(us):
-    return f"{us / 1000:.2f} ms"
-
-
-def cpu(cost):
-    server = cost.get("server_cpu_percent")
-    bench = cost.get("bench_cpu_percent")
-    return f"server {server:.0f}%, generator {bench:.0f}%" if server is not None else ""
-
-
 lat = main["fanout_latency"]["concord"]
 base_lat = main["fanout_latency"]["baseline"]
 sat = main["fanout_saturation"]["concord"]
@@ -48,10 +115,7 @@ c10k = connect["connect"]
 held = idle["idle"]
 zheld = idle_zlib["idle"]
 cpus = main["machine"]["cpus"]
-try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-except OSError:
-    commit = "unknown"
+commit = head_commit()
 
 rows = [
     ("fan-out e2e, N=1,000 sockets, 20 msg/s",
@@ -214,6 +278,7 @@ for row in rows:
     print("| " + " | ".join(row) + " |")
 print()
 print(scaled_out_table())
+print(mega_table(json.loads((out / "mega.json").read_text())))
 print(voice_table(json.loads((out / "voice.json").read_text())))
 print(abuse_table(json.loads((out / "abuse.json").read_text())))
 print((Path(__file__).parent / "benchmarks_notes.md").read_text())

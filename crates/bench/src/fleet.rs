@@ -8,15 +8,22 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::socket::Seen;
+use crate::socket::{Lane, Seen};
 use crate::stats::Latency;
 use crate::target::Target;
 
 pub(crate) struct Fleet {
     seen: Vec<Seen>,
+    /// Each socket's index as the target opened it (which account it is:
+    /// the index modulo the target's tokens).
+    pub(crate) indices: Vec<usize>,
+    /// Each socket's PRESENCE_UPDATEs so far.
+    pub(crate) presences: Vec<Arc<AtomicU64>>,
+    /// Payloads each socket is to send.
+    outboxes: Vec<mpsc::UnboundedSender<String>>,
     pub(crate) deliveries: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -45,7 +52,7 @@ impl Fleet {
         let started = Instant::now();
         let per_source = target.sockets_per_source;
         let opened: Vec<_> = futures_util::stream::iter(0..count)
-            .map(|i| target.open(i, source(i, count, per_source)))
+            .map(|i| async move { (i, target.open(i, source(i, count, per_source)).await) })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -54,6 +61,9 @@ impl Fleet {
         let (stop, stopped) = watch::channel(false);
         let mut fleet = Fleet {
             seen: Vec::new(),
+            indices: Vec::new(),
+            presences: Vec::new(),
+            outboxes: Vec::new(),
             deliveries,
             stop,
             tasks: Vec::new(),
@@ -62,15 +72,22 @@ impl Fleet {
         let mut failed = 0;
         let mut first_error = None;
         let mut sources = BTreeSet::new();
-        for result in opened {
+        for (index, result) in opened {
             match result {
                 Ok((socket, latency)) => {
                     ready.extend(latency.map(|d| d.as_micros() as u64));
                     sources.insert(socket.local);
-                    let seen = Seen::default();
-                    fleet.seen.push(Arc::clone(&seen));
-                    let task =
-                        socket.receive(epoch, Arc::clone(&fleet.deliveries), seen, stopped.clone());
+                    let (outbox, outgoing) = mpsc::unbounded_channel();
+                    let lane = Lane {
+                        deliveries: Arc::clone(&fleet.deliveries),
+                        outbox: Some(outgoing),
+                        ..Lane::default()
+                    };
+                    fleet.seen.push(Arc::clone(&lane.seen));
+                    fleet.presences.push(Arc::clone(&lane.presences));
+                    fleet.outboxes.push(outbox);
+                    fleet.indices.push(index);
+                    let task = socket.receive(epoch, lane, stopped.clone());
                     fleet.tasks.push(tokio::spawn(task));
                 }
                 Err(e) => {
@@ -102,6 +119,19 @@ impl Fleet {
 
     pub(crate) fn len(&self) -> usize {
         self.seen.len()
+    }
+
+    /// Has socket `at` (in the fleet's order) send `payload`.
+    pub(crate) fn send(&self, at: usize, payload: String) {
+        let _ = self.outboxes[at].send(payload);
+    }
+
+    /// PRESENCE_UPDATEs each socket has received so far.
+    pub(crate) fn presences_seen(&self) -> Vec<u64> {
+        self.presences
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Takes every delivery of messages in `first..end` seen so far.

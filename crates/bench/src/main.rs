@@ -18,6 +18,7 @@ mod abuse;
 mod accounts;
 mod baseline;
 mod fleet;
+mod mega;
 mod phases;
 mod relay;
 mod setup;
@@ -215,6 +216,29 @@ struct RunArgs {
     /// The encryption mode the voice connections select.
     #[arg(long, default_value = "aead_aes256_gcm_rtpsize")]
     voice_mode: String,
+    /// The member counts the mega-guild phase grows its guild to, in turn
+    /// (comma separated); all but its accounts are written through the
+    /// store of the server the run spawned, which is restarted around it.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    mega_members: Vec<usize>,
+    /// Sockets connected to the mega guild at each member count.
+    #[arg(long, default_value_t = 5000)]
+    mega_connected: usize,
+    /// Accounts the mega guild's sockets are spread over: the members whose
+    /// presences change in the storm.
+    #[arg(long, default_value_t = 1000)]
+    mega_users: usize,
+    /// Accounts each socket follows (op 14), as a member list shows a few.
+    #[arg(long, default_value_t = 10)]
+    mega_follows: usize,
+    /// Presence changes per second in the mega guild's storm, and for how long.
+    #[arg(long, default_value_t = 1000.0)]
+    mega_storm_rate: f64,
+    #[arg(long, default_value_t = 5.0)]
+    mega_storm_seconds: f64,
+    /// Requests of each op 8 kind (by name prefix, by ids) in the mega guild.
+    #[arg(long, default_value_t = 20)]
+    mega_probes: usize,
     /// Bytes of content per message.
     #[arg(long, default_value_t = 100)]
     content_bytes: usize,
@@ -266,9 +290,11 @@ fn main() -> std::process::ExitCode {
 
 /// A child process that prints `... listening on SCHEME://ADDR` first.
 struct Spawned {
+    /// What started it, to start it again.
+    command: Command,
     child: Child,
     addr: String,
-    _data: Option<tempdir::TempDir>,
+    data: Option<tempdir::TempDir>,
     /// A directory the process shares with others, removed after it stops.
     shared: Option<tempdir::TempDir>,
 }
@@ -279,6 +305,18 @@ mod tempdir {
 
 impl Spawned {
     fn start(mut command: Command, data: Option<tempdir::TempDir>) -> Result<Spawned, Refusal> {
+        let (child, addr) = Self::launch(&mut command)?;
+        Ok(Spawned {
+            command,
+            addr,
+            child,
+            data,
+            shared: None,
+        })
+    }
+
+    /// Runs `command` until it says where it listens.
+    fn launch(command: &mut Command) -> Result<(Child, String), Refusal> {
         use std::io::BufRead;
         let program = command.get_program().to_string_lossy().into_owned();
         let mut child = command
@@ -295,12 +333,23 @@ impl Spawned {
             let _ = child.wait();
             return Err(format!("{program} did not say where it listens: {line:?}"));
         };
-        Ok(Spawned {
-            addr: addr.to_owned(),
-            child,
-            _data: data,
-            shared: None,
-        })
+        Ok((child, addr.to_owned()))
+    }
+
+    /// Stops the process (what it acknowledged is on disk) and starts it
+    /// again with the same command and data directory once `between` has
+    /// run: a phase writes its data through the store meanwhile.
+    async fn restart<F: std::future::Future<Output = Result<(), Refusal>>>(
+        &mut self,
+        between: impl FnOnce(PathBuf) -> F,
+    ) -> Result<(), Refusal> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = self.data.as_ref().ok_or("no data directory of its own")?;
+        between(data.path().to_owned()).await?;
+        let (child, addr) = Self::launch(&mut self.command)?;
+        (self.child, self.addr) = (child, addr);
+        Ok(())
     }
 }
 
@@ -328,7 +377,7 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
         eprintln!("concord-bench: --nodes above 1 needs --store, --bus and --realtime");
         return std::process::ExitCode::FAILURE;
     }
-    let spawned = match args
+    let mut spawned = match args
         .spawn
         .as_ref()
         .map(|b| spawn_nodes(b, &args))
@@ -390,6 +439,10 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
             "voice_speakers": args.voice_speakers, "voice_listeners": args.voice_listeners,
             "voice_seconds": args.voice_seconds, "voice_payload_bytes": args.voice_payload_bytes,
             "voice_mode": args.voice_mode,
+            "mega_members": args.mega_members, "mega_connected": args.mega_connected,
+            "mega_users": args.mega_users, "mega_follows": args.mega_follows,
+            "mega_storm_rate": args.mega_storm_rate, "mega_storm_seconds": args.mega_storm_seconds,
+            "mega_probes": args.mega_probes,
         },
         "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
     });
@@ -447,6 +500,7 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
                 kind: Kind::Baseline,
                 http: http.clone(),
                 content_bytes: args.content_bytes,
+                intents: crate::socket::INTENTS,
                 zlib: false,
                 sockets_per_source: args.sockets_per_source,
             };
@@ -554,6 +608,23 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
     {
         eprintln!("concord-bench: {e}");
         return std::process::ExitCode::FAILURE;
+    }
+    // Last: it restarts the server this run spawned.
+    if wants("mega-guild") {
+        let node = match spawned.as_mut() {
+            Some(nodes) if nodes.len() == 1 => Some(&mut nodes[0]),
+            _ => None,
+        };
+        let result = match node {
+            Some(node) => mega::run(&args, &setup, node, epoch).await,
+            None => {
+                let error = "the mega-guild phase writes its members through the store: it needs --spawn and one node";
+                eprintln!("concord-bench: {error}");
+                json!({ "error": error })
+            }
+        };
+        failures += mega::failures(&result);
+        report["mega_guild"] = result;
     }
     report["failures"] = json!(failures);
     let text = serde_json::to_string_pretty(&report).expect("report");

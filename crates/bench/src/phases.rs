@@ -172,7 +172,7 @@ async fn get_bytes(target: &Target, url: &reqwest::Url) -> Result<bytes::Bytes, 
     reply.bytes().await.map_err(|e| e.to_string())
 }
 
-async fn get(target: &Target, path: &str) -> Result<Value, String> {
+pub(crate) async fn get(target: &Target, path: &str) -> Result<Value, String> {
     let body = get_bytes(target, &api_url(target, path)?).await?;
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }

@@ -155,6 +155,7 @@ impl Setup {
             },
             http: self.api.http.clone(),
             content_bytes: args.content_bytes,
+            intents: crate::socket::INTENTS,
             zlib: args.zlib,
             sockets_per_source: args.sockets_per_source,
         }

@@ -11,7 +11,7 @@ use flate2::{Decompress, FlushDecompress};
 use futures_util::{SinkExt, StreamExt};
 use memchr::memmem;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -37,6 +37,25 @@ pub(crate) struct Socket {
 
 /// Deliveries seen by one socket: (message index, nanoseconds since the run's epoch).
 pub(crate) type Seen = Arc<std::sync::Mutex<Vec<(u32, u64)>>>;
+
+/// What a socket identifies with unless a phase asks for more: guilds,
+/// guild messages and their content.
+pub(crate) const INTENTS: u64 = 1 | (1 << 9) | (1 << 15);
+/// The GUILD_PRESENCES intent.
+pub(crate) const GUILD_PRESENCES: u64 = 1 << 8;
+
+/// What a receiving socket counts into, and the frames a phase has it send.
+#[derive(Default)]
+pub(crate) struct Lane {
+    /// Bench messages seen by every socket of a fleet.
+    pub(crate) deliveries: Arc<AtomicU64>,
+    /// This socket's bench messages.
+    pub(crate) seen: Seen,
+    /// This socket's PRESENCE_UPDATEs.
+    pub(crate) presences: Arc<AtomicU64>,
+    /// Payloads to send (op 3, op 14), in order.
+    pub(crate) outbox: Option<mpsc::UnboundedReceiver<String>>,
+}
 
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
@@ -201,16 +220,23 @@ impl Socket {
         self.ws.send(Message::Text(text.into())).await.is_ok()
     }
 
-    /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time, or what
-    /// went wrong (the server's close code, say).
-    pub(crate) async fn identify(&mut self, token: &str) -> std::io::Result<Duration> {
-        self.identify_ready(token).await.map(|(took, _)| took)
+    /// HELLO, IDENTIFY with `intents`, READY; returns the IDENTIFY→READY
+    /// time, or what went wrong (the server's close code, say).
+    pub(crate) async fn identify(
+        &mut self,
+        token: &str,
+        intents: u64,
+    ) -> std::io::Result<Duration> {
+        self.identify_ready(token, intents)
+            .await
+            .map(|(took, _)| took)
     }
 
     /// HELLO, IDENTIFY, READY; returns the IDENTIFY→READY time and READY's frame.
     pub(crate) async fn identify_ready(
         &mut self,
         token: &str,
+        intents: u64,
     ) -> std::io::Result<(Duration, Vec<u8>)> {
         let fail = |this: &Self, step: &str| {
             let why = this.ended.as_deref().unwrap_or("an unexpected frame");
@@ -226,7 +252,7 @@ impl Socket {
             .ok_or_else(|| fail(self, "reading HELLO"))?;
         self.heartbeat = Duration::from_millis(interval);
         let identify = serde_json::json!({ "op": 2, "d": {
-            "token": token, "intents": 513 | (1 << 15),
+            "token": token, "intents": intents,
             "properties": { "os": "linux", "browser": "concord-bench", "device": "concord-bench" }
         }});
         let started = Instant::now();
@@ -245,22 +271,43 @@ impl Socket {
         }
     }
 
-    /// Reads until `stop`, heartbeating, and records each bench message seen.
+    /// Reads until `stop`, heartbeating and sending what the lane's outbox
+    /// holds, and records each bench message and presence seen.
     pub(crate) async fn receive(
         mut self,
         epoch: Instant,
-        deliveries: Arc<AtomicU64>,
-        seen: Seen,
+        lane: Lane,
         mut stop: watch::Receiver<bool>,
     ) {
+        let Lane {
+            deliveries,
+            seen,
+            presences,
+            mut outbox,
+        } = lane;
         let finder = memmem::Finder::new(MARKER);
         let seq_finder = memmem::Finder::new(b"\"s\":");
+        let presence_finder = memmem::Finder::new(b"\"t\":\"PRESENCE_UPDATE\"");
         let mut last_seq: Option<u64> = None;
         let mut beat = tokio::time::interval(self.heartbeat);
         beat.tick().await;
         loop {
+            let next_out = async {
+                match &mut outbox {
+                    Some(outbox) => outbox.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = stop.changed() => return,
+                out = next_out => match out {
+                    Some(text) => {
+                        if !self.send(text).await {
+                            return;
+                        }
+                    }
+                    None => outbox = None,
+                },
                 _ = beat.tick() => {
                     let d = last_seq.map_or_else(|| "null".to_owned(), |s| s.to_string());
                     if !self.send(format!(r#"{{"op":1,"d":{d}}}"#)).await {
@@ -271,6 +318,10 @@ impl Socket {
                     let Some(frame) = frame else { return };
                     if let Some(seq) = number_after(&seq_finder, &frame) {
                         last_seq = Some(seq.into());
+                    }
+                    if presence_finder.find(&frame).is_some() {
+                        presences.fetch_add(1, Ordering::Relaxed);
+                        continue;
                     }
                     if let Some(index) = marker_index(&finder, &frame) {
                         let at = epoch.elapsed().as_nanos() as u64;

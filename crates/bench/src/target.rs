@@ -49,6 +49,8 @@ pub(crate) struct Target {
     pub(crate) kind: Kind,
     pub(crate) http: reqwest::Client,
     pub(crate) content_bytes: usize,
+    /// What its sockets identify with.
+    pub(crate) intents: u64,
     pub(crate) zlib: bool,
     /// Sockets to a loopback address per local source address (see
     /// [`crate::fleet`]).
@@ -75,7 +77,7 @@ impl Target {
                 let ready = async {
                     let mut socket =
                         socket::connect(ws_url, "v=10&encoding=json", source, self.zlib).await?;
-                    let ready = socket.identify(token).await?;
+                    let ready = socket.identify(token, self.intents).await?;
                     Ok((socket, Some(ready)))
                 };
                 tokio::time::timeout(READY_DEADLINE, ready)

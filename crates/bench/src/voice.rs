@@ -12,7 +12,6 @@
 
 use std::ops::Range;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concord_model::Snowflake;
@@ -174,7 +173,7 @@ impl DiscordVoice {
             .await
             .map_err(|e| format!("gateway: {e}"))?;
         let token = identify_token(&self.tokens[index]);
-        let (_, ready) = timeout(PATIENCE, gateway.identify_ready(token))
+        let (_, ready) = timeout(PATIENCE, gateway.identify_ready(token, socket::INTENTS))
             .await
             .map_err(|_| "no READY in time".to_owned())?
             .map_err(|e| format!("gateway: {e}"))?;
@@ -212,12 +211,7 @@ impl DiscordVoice {
                 .ok_or("VOICE_SERVER_UPDATE has no token")?
                 .to_owned(),
         };
-        let session = tokio::spawn(gateway.receive(
-            epoch,
-            Arc::default(),
-            socket::Seen::default(),
-            stop.clone(),
-        ));
+        let session = tokio::spawn(gateway.receive(epoch, socket::Lane::default(), stop.clone()));
         let (tls, mode) = (self.tls.clone(), self.mode.clone());
         // The client panics where a test would fail: in a task of its own,
         // a failed handshake is one failed join.

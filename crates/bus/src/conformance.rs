@@ -83,6 +83,7 @@ fn to_guilds(guilds: &[u64], n: u64) -> Event {
     let audience = Audience::Guilds {
         guild_ids: guilds.iter().map(|g| Snowflake(*g)).collect(),
         about: Snowflake(7),
+        member_counts: Vec::new(),
     };
     let data = serde_json::json!({ "user": { "id": "7" }, "n": n });
     Event::new(EventKind::PresenceUpdate, audience, NODE, &data)

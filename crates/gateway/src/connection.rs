@@ -16,8 +16,9 @@ use tokio::time::{Instant, sleep_until};
 use crate::Gateway;
 use crate::directory::SyncError;
 use crate::protocol::{
-    self, Identify, Inbound, PresenceSet, RequestGuildMembers, Resume, VoiceStateSet, close,
-    in_shard, intents, op,
+    self, GuildSubscription, GuildSubscriptions, GuildSubscriptionsBulk, Identify, Inbound,
+    LARGE_THRESHOLD, PresenceSet, RequestGuildMembers, Resume, VoiceStateSet, close, in_shard,
+    intents, op,
 };
 use crate::resume::Refusal;
 use crate::session::{Attachment, Session};
@@ -25,6 +26,9 @@ use crate::transport::Transport;
 
 /// Largest client payload, in bytes.
 const MAX_PAYLOAD: usize = 4096;
+/// Largest op 37 payload: Discord's client gathers its guilds'
+/// subscriptions into payloads of up to 15 KiB.
+const MAX_SUBSCRIPTIONS_PAYLOAD: usize = 15 * 1024 + 512;
 /// Client payloads allowed per window.
 const PAYLOADS_PER_WINDOW: u32 = 120;
 const PAYLOAD_WINDOW: Duration = Duration::from_secs(60);
@@ -264,11 +268,14 @@ impl Connection {
     }
 
     async fn handle(&mut self, raw: &[u8]) -> Handled {
-        if raw.len() > MAX_PAYLOAD {
+        if raw.len() > MAX_SUBSCRIPTIONS_PAYLOAD {
             return Err(close::DECODE_ERROR);
         }
         self.count_payload()?;
         let payload: Inbound = serde_json::from_slice(raw).map_err(|_| close::DECODE_ERROR)?;
+        if raw.len() > MAX_PAYLOAD && payload.op != op::GUILD_SUBSCRIPTIONS_BULK {
+            return Err(close::DECODE_ERROR);
+        }
         let identified = self.session.is_some();
         match payload.op {
             op::HEARTBEAT => {
@@ -304,10 +311,23 @@ impl Connection {
             // Boxed: rare and deep, they must not size every idle connection's task.
             op::IDENTIFY => Box::pin(self.identify(parse(payload.d)?)).await,
             op::RESUME => Box::pin(self.resume(parse(payload.d)?)).await,
-            op::PRESENCE_UPDATE | op::VOICE_STATE_UPDATE | op::REQUEST_GUILD_MEMBERS
+            op::PRESENCE_UPDATE
+            | op::VOICE_STATE_UPDATE
+            | op::REQUEST_GUILD_MEMBERS
+            | op::GUILD_SUBSCRIPTIONS
+            | op::GUILD_SUBSCRIPTIONS_BULK
                 if !identified =>
             {
                 Err(close::NOT_AUTHENTICATED)
+            }
+            op::GUILD_SUBSCRIPTIONS => {
+                let request: GuildSubscriptions = parse(payload.d)?;
+                self.subscribe(vec![(request.guild_id, request.subscription)])
+                    .await
+            }
+            op::GUILD_SUBSCRIPTIONS_BULK => {
+                let request: GuildSubscriptionsBulk = parse(payload.d)?;
+                self.subscribe(request.into_guilds()).await
             }
             op::PRESENCE_UPDATE => Box::pin(self.set_presence(parse(payload.d)?)).await,
             op::VOICE_STATE_UPDATE => Box::pin(self.set_voice_state(parse(payload.d)?)).await,
@@ -316,6 +336,25 @@ impl Connection {
             _ if !identified => Err(close::NOT_AUTHENTICATED),
             _ => Err(close::UNKNOWN_OPCODE),
         }
+    }
+
+    /// Op 14 or op 37: in each guild, the members named replace those
+    /// whose presences the session followed there (see `hub::presence`).
+    async fn subscribe(
+        &mut self,
+        subscriptions: Vec<(concord_model::Snowflake, GuildSubscription)>,
+    ) -> Handled {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        for (guild, subscription) in subscriptions {
+            if let Some(members) = subscription.members {
+                self.gateway.hub.follow(session, guild, members, true);
+            }
+        }
+        // The session's record gets them now: a RESUME on another node
+        // right after must follow the same members.
+        self.flush().await.map_err(|_| close::UNKNOWN_ERROR)
     }
 
     /// Records what the client says of itself (op 3) and tells the
@@ -425,7 +464,10 @@ impl Connection {
         if guilds.len() > GUILDS_PER_SHARD {
             return Err(close::SHARDING_REQUIRED);
         }
-        let large_threshold = identify.large_threshold.unwrap_or(50).clamp(50, 250);
+        let large_threshold = identify
+            .large_threshold
+            .unwrap_or(*LARGE_THRESHOLD.start())
+            .clamp(*LARGE_THRESHOLD.start(), *LARGE_THRESHOLD.end());
         let session_id: Arc<str> = format!("{:032x}", rand::random::<u128>()).into();
         let session = Arc::new(Session::new(
             Arc::clone(&session_id),
@@ -554,6 +596,12 @@ impl Connection {
         let count = chunks.len();
         let service = &self.gateway.hub.service;
         let with_presences = request.presences && session.has_intent(intents::GUILD_PRESENCES);
+        if with_presences {
+            // Asked with their presences: the session follows them from now on.
+            let ids = found.iter().filter_map(|m| Some(m.user.as_ref()?.id));
+            let hub = &self.gateway.hub;
+            hub.follow(&session, request.guild_id, ids.collect(), false);
+        }
         for (index, members) in chunks.into_iter().enumerate() {
             let mut chunk = json!({
                 "guild_id": request.guild_id,

@@ -41,6 +41,7 @@ use crate::resume::Refusal;
 use crate::session::{Pushed, Session};
 
 mod dispatch;
+mod presence;
 
 use dispatch::{Dispatch, Done};
 
@@ -49,6 +50,7 @@ struct Index {
     sessions: HashMap<Arc<str>, Arc<Session>>,
     by_guild: Sessions,
     by_user: Sessions,
+    followers: presence::Followers,
 }
 
 /// Session ids by guild or user.
@@ -147,6 +149,7 @@ impl Hub {
             first.push(Topic::User(session.user_id));
         }
         self.arrived(&guilds, session.user_id);
+        index.followers.add_session(&session, &guilds);
         index.sessions.insert(Arc::clone(&session.id), session);
         if !first.is_empty() {
             self.interest.add(&first);
@@ -167,7 +170,9 @@ impl Hub {
             return;
         };
         let mut last = Vec::new();
-        for guild in session.guilds() {
+        let guilds = session.guilds();
+        index.followers.remove_session(&session, &guilds);
+        for guild in guilds {
             if leave(&mut index.by_guild, guild, id) {
                 last.push(Topic::Guild(guild));
             }
@@ -200,14 +205,16 @@ impl Hub {
         }
         let mut index = self.write();
         self.arrived(&[guild], session.user_id);
+        index.followers.add_guild(session, guild);
         if join(&mut index.by_guild, guild, &session.id) {
             self.interest.add(&[Topic::Guild(guild)]);
         }
     }
 
     fn unsubscribe(&self, session: &Session, guild: Snowflake) {
-        session.remove_guild(guild);
+        let followed = session.remove_guild(guild);
         let mut index = self.write();
+        index.followers.remove_guild(&session.id, guild, &followed);
         if leave(&mut index.by_guild, guild, &session.id) {
             self.interest.remove(&[Topic::Guild(guild)]);
             drop(index);
@@ -366,8 +373,12 @@ impl Hub {
                     self.deliver_to_user(event, &session, &payload);
                 }
             }
-            Audience::Guilds { guild_ids, about } => {
-                self.deliver_once_per_session(event, guild_ids, *about, &mut payload)
+            Audience::Guilds {
+                guild_ids,
+                about,
+                member_counts,
+            } => {
+                self.deliver_once_per_session(event, guild_ids, *about, member_counts, &mut payload)
             }
             Audience::Guild { .. } => self.deliver_in_guild(event, None),
         }
@@ -429,31 +440,6 @@ impl Hub {
         }
         if let (Some(whose), Some(state)) = (views_changed_by(event), state) {
             self.refresh_views(state, *guild_id, whose);
-        }
-    }
-
-    /// One frame per session across `guilds`, naming the first guild it
-    /// shares with the event (serialized once per guild, not per session).
-    fn deliver_once_per_session(
-        &self,
-        event: &Event,
-        guilds: &[Snowflake],
-        about: Snowflake,
-        payload: &mut Payload<'_>,
-    ) {
-        let mut reached = HashSet::new();
-        for guild in guilds {
-            let mut framed: Option<Arc<str>> = None;
-            for session in self.in_guild(*guild) {
-                if session.user_id == about
-                    || !reached.insert(Arc::clone(&session.id))
-                    || !session.has_intent(required_intent(event.kind))
-                {
-                    continue;
-                }
-                let data = framed.get_or_insert_with(|| with_guild_id(&payload.full, *guild));
-                push(&session, event.kind.name(), Arc::clone(data));
-            }
         }
     }
 

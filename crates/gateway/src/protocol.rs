@@ -15,12 +15,20 @@ pub(crate) mod op {
     pub(crate) const RESUME: u8 = 6;
     pub(crate) const RECONNECT: u8 = 7;
     pub(crate) const REQUEST_GUILD_MEMBERS: u8 = 8;
+    /// Discord's client: what it follows in one guild (lazy guilds).
+    pub(crate) const GUILD_SUBSCRIPTIONS: u8 = 14;
     pub(crate) const INVALID_SESSION: u8 = 9;
     pub(crate) const HELLO: u8 = 10;
     pub(crate) const HEARTBEAT_ACK: u8 = 11;
+    /// Discord's client: op 14 for several guilds at once.
+    pub(crate) const GUILD_SUBSCRIPTIONS_BULK: u8 = 37;
     /// Requests the server may ignore: legacy 5 and 12, soundboard 31, channel info 43.
     pub(crate) const IGNORED: [u8; 4] = [5, 12, 31, 43];
 }
+
+/// What IDENTIFY's `large_threshold` may be (Discord's bounds): a guild
+/// with more members than a session's threshold is large for it.
+pub(crate) const LARGE_THRESHOLD: std::ops::RangeInclusive<u64> = 50..=250;
 
 /// Close codes with Discord's meanings.
 pub(crate) mod close {
@@ -262,6 +270,43 @@ pub(crate) struct RequestGuildMembers {
     /// Also the members' presences (needs GUILD_PRESENCES).
     #[serde(default)]
     pub(crate) presences: bool,
+}
+
+/// What Discord's client follows in one guild (op 14's `d` besides its
+/// `guild_id`, and each entry of op 37's `subscriptions`). Only `members`
+/// is acted on: the members whose presences the session follows there, in
+/// place of those it followed before. Typing, threads, activities and
+/// member-list ranges (`channels`) are accepted and ignored: a session
+/// gets those events whatever it subscribed to.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct GuildSubscription {
+    #[serde(default)]
+    pub(crate) members: Option<Vec<Snowflake>>,
+}
+
+/// Op 14: one guild's subscription.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GuildSubscriptions {
+    pub(crate) guild_id: Snowflake,
+    #[serde(flatten)]
+    pub(crate) subscription: GuildSubscription,
+}
+
+/// Op 37: subscriptions by guild id.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GuildSubscriptionsBulk {
+    #[serde(default)]
+    pub(crate) subscriptions: std::collections::HashMap<String, GuildSubscription>,
+}
+
+impl GuildSubscriptionsBulk {
+    /// Each guild named by a valid id, with its subscription.
+    pub(crate) fn into_guilds(self) -> Vec<(Snowflake, GuildSubscription)> {
+        self.subscriptions
+            .into_iter()
+            .filter_map(|(id, sub)| Some((Snowflake(id.parse().ok()?), sub)))
+            .collect()
+    }
 }
 
 /// `user_ids` may be one id or a list.

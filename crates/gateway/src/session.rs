@@ -73,6 +73,10 @@ struct State {
     /// Guilds where the session may own the user's voice state: it renews
     /// those and leaves them when it ends.
     voice: HashSet<Snowflake>,
+    /// Per guild, the members whose presences the client asked for (op 8
+    /// with presences, op 14, op 37): in a guild large for this session,
+    /// it hears of those members' presences only.
+    follows: HashMap<Snowflake, HashSet<Snowflake>>,
     /// Guilds, view or presence changed since the directory got them.
     dirty: bool,
     /// Bus events up to this id are in the session's frames, however far
@@ -95,6 +99,10 @@ struct Saved {
     presence: Option<UserPresence>,
     #[serde(default)]
     voice: Vec<Snowflake>,
+    /// Followed members, per guild: a session resumed on another node
+    /// hears of the same presences without its client asking again.
+    #[serde(default)]
+    follows: Vec<(Snowflake, Vec<Snowflake>)>,
 }
 
 pub(crate) struct Session {
@@ -112,6 +120,19 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Held while frames move to the directory, so batches go in order.
     pub(crate) sync: tokio::sync::Mutex<()>,
+}
+
+/// Members a session may follow the presences of, across its guilds: a
+/// client names the members it shows (Discord's member list holds about a
+/// hundred at a time), so this bounds the session's memory and what it
+/// saves.
+pub(crate) const FOLLOWED_AT_MOST: usize = 2000;
+
+/// What [`Session::follow`] changed.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Followed {
+    pub(crate) added: Vec<Snowflake>,
+    pub(crate) dropped: Vec<Snowflake>,
 }
 
 /// What pushing a frame found.
@@ -154,6 +175,7 @@ impl Session {
                 pending: Some(Vec::new()),
                 presence: None,
                 voice: HashSet::new(),
+                follows: HashMap::new(),
                 dirty: true,
                 caught_up: 0,
             }),
@@ -192,6 +214,11 @@ impl Session {
                 .collect();
             s.presence = saved.presence;
             s.voice = saved.voice.into_iter().collect();
+            s.follows = saved
+                .follows
+                .into_iter()
+                .map(|(guild, members)| (guild, members.into_iter().collect()))
+                .collect();
             s.detached_at = Some(Instant::now());
         }
         Some(session)
@@ -226,6 +253,11 @@ impl Session {
                 .collect(),
             presence: s.presence.clone(),
             voice: s.voice.iter().copied().collect(),
+            follows: s
+                .follows
+                .iter()
+                .map(|(guild, members)| (*guild, members.iter().copied().collect()))
+                .collect(),
         };
         serde_json::to_string(&saved).unwrap_or_default()
     }
@@ -526,11 +558,83 @@ impl Session {
         added
     }
 
-    pub(crate) fn remove_guild(&self, guild: Snowflake) {
+    /// Leaves `guild`; returns the members it followed there.
+    pub(crate) fn remove_guild(&self, guild: Snowflake) -> Vec<Snowflake> {
         let mut state = self.lock();
         state.guilds.remove(&guild);
         state.visible.remove(&guild);
         state.dirty = true;
+        let followed = state.follows.remove(&guild).unwrap_or_default();
+        followed.into_iter().collect()
+    }
+
+    /// Follows `members`' presences in `guild` (one of its guilds), in
+    /// place of those followed there before when `replace` (op 14 and op
+    /// 37 name the whole set), else besides them (op 8), up to
+    /// [`FOLLOWED_AT_MOST`] in all. Returns what changed, for the hub's
+    /// index.
+    pub(crate) fn follow(
+        &self,
+        guild: Snowflake,
+        members: impl IntoIterator<Item = Snowflake>,
+        replace: bool,
+    ) -> Followed {
+        let mut s = self.lock();
+        if !s.guilds.contains(&guild) {
+            return Followed::default();
+        }
+        let before = match replace {
+            true => s.follows.remove(&guild).unwrap_or_default(),
+            false => HashSet::new(),
+        };
+        let elsewhere: usize = s
+            .follows
+            .iter()
+            .filter(|(g, _)| **g != guild)
+            .map(|(_, members)| members.len())
+            .sum();
+        let room = FOLLOWED_AT_MOST.saturating_sub(elsewhere);
+        let followed = s.follows.entry(guild).or_default();
+        let mut change = Followed::default();
+        for member in members {
+            if followed.len() >= room {
+                break;
+            }
+            if followed.insert(member) && !before.contains(&member) {
+                change.added.push(member);
+            }
+        }
+        change.dropped = before
+            .into_iter()
+            .filter(|m| !followed.contains(m))
+            .collect();
+        if followed.is_empty() {
+            s.follows.remove(&guild);
+        }
+        s.dirty |= !change.added.is_empty() || !change.dropped.is_empty();
+        change
+    }
+
+    /// Every (guild, member) whose presences the session follows.
+    pub(crate) fn follows(&self) -> Vec<(Snowflake, Snowflake)> {
+        let s = self.lock();
+        s.follows
+            .iter()
+            .flat_map(|(guild, members)| members.iter().map(|m| (*guild, *m)))
+            .collect()
+    }
+
+    /// Whether the session follows `member`'s presence in `guild`.
+    pub(crate) fn follows_member(&self, guild: Snowflake, member: Snowflake) -> bool {
+        let s = self.lock();
+        s.follows.get(&guild).is_some_and(|m| m.contains(&member))
+    }
+
+    /// Whether the session hears of every presence in its guilds, however
+    /// large: a bot with the GUILD_PRESENCES intent (Discord sends bots
+    /// all of them; people's clients ask for the members they show).
+    pub(crate) fn hears_every_presence(&self) -> bool {
+        self.bot && self.has_intent(crate::protocol::intents::GUILD_PRESENCES)
     }
 
     /// Adds the channels a GUILD_CREATE told this person's client of. Added
@@ -620,6 +724,41 @@ mod tests {
 
     fn seqs(frames: &[Frame]) -> Vec<(u64, &str)> {
         frames.iter().map(|f| (f.seq, &*f.kind)).collect()
+    }
+
+    /// Op 14 and op 37 name the whole set a guild's follows become, op 8
+    /// adds to it; only the session's guilds count, and only so many.
+    #[test]
+    fn follows_are_replaced_or_added_to_and_bounded() {
+        let s = session();
+        let (first, second) = (Snowflake(5), Snowflake(6));
+        s.set_guilds([first, second]);
+        let ids = |range: std::ops::Range<u64>| range.map(Snowflake);
+        let sorted = |mut v: Vec<Snowflake>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(s.follow(first, ids(1..4), true).added.len(), 3);
+        let change = s.follow(first, ids(3..5), true);
+        assert_eq!(change.added, [Snowflake(4)]);
+        assert_eq!(sorted(change.dropped), [Snowflake(1), Snowflake(2)]);
+        let change = s.follow(first, ids(10..11), false);
+        assert_eq!(
+            (change.added, change.dropped),
+            (vec![Snowflake(10)], vec![])
+        );
+        assert_eq!(s.follow(Snowflake(9), ids(1..2), true), Followed::default());
+        let many = ids(100..100 + FOLLOWED_AT_MOST as u64);
+        assert_eq!(
+            s.follow(second, many, true).added.len(),
+            FOLLOWED_AT_MOST - 3
+        );
+        assert_eq!(s.follows().len(), FOLLOWED_AT_MOST);
+        assert!(s.follows_member(first, Snowflake(10)));
+        assert_eq!(
+            sorted(s.remove_guild(first)),
+            ids(3..5).chain(ids(10..11)).collect::<Vec<_>>()
+        );
     }
 
     #[tokio::test]

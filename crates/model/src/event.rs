@@ -173,6 +173,13 @@ pub enum Audience {
     Guilds {
         guild_ids: Vec<Snowflake>,
         about: Snowflake,
+        /// Each guild's member count when the event was published, in the
+        /// order of `guild_ids`: a presence in a large guild reaches only
+        /// the sessions that asked for that member's (Discord's lazy
+        /// guilds), and whether a guild is large is decided per session
+        /// (its `large_threshold`). Missing counts read as small guilds.
+        #[serde(default)]
+        member_counts: Vec<u64>,
     },
 }
 

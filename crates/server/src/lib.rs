@@ -93,8 +93,10 @@ fn metrics_handle() -> Option<PrometheusHandle> {
 const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// The store the configuration names: PostgreSQL by its URL, or the
-/// embedded store in the data directory, created on first use.
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+/// embedded store in the data directory, created on first use. Offline
+/// tools (`concord reindex`, the load generator's bulk writes) open it
+/// this way with the server stopped.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
     if let StoreLocation::Postgres(url) = &config.store {
         let options = PgOptions {
             bucket_ms: config.message_bucket_ms,

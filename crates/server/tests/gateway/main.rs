@@ -6,6 +6,7 @@ mod events;
 mod fuzz;
 mod handshake;
 mod interactions;
+mod lazy_presences;
 mod ordering;
 mod polls;
 mod presence;

@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::{DEFAULT_INTENTS, GUILDS, MESSAGE_CONTENT};
 
+const GUILD_PRESENCES: u64 = 1 << 8;
+
 struct Node {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -87,6 +89,12 @@ async fn cluster() -> (Node, Node, String, String, String) {
 
 /// [`cluster`] over a bus that keeps `events` (its default if `None`).
 async fn cluster_keeping(events: Option<usize>) -> (Node, Node, String, String, String) {
+    let (_, a, b, owner, general, bot) = cluster_over(events).await;
+    (a, b, owner, general, bot)
+}
+
+/// [`cluster_keeping`], with the backends the nodes share.
+async fn cluster_over(events: Option<usize>) -> (Backends, Node, Node, String, String, String) {
     let first = tempfile::tempdir().expect("temp dir");
     concord_server::datadir::prepare(first.path()).expect("data dir");
     let mut backends = Backends::open(&config(&first, 1)).await.expect("backends");
@@ -126,7 +134,7 @@ async fn cluster_keeping(events: Option<usize>) -> (Node, Node, String, String, 
     let path = format!("/oauth2/authorize?client_id={app}&scope=bot&permissions=0");
     let body = json!({ "guild_id": guild, "permissions": "0", "authorize": true });
     b.post(&path, Some(&owner), body).await;
-    (a, b, owner, general, bot)
+    (backends, a, b, owner, general, bot)
 }
 
 async fn say(node: &Node, owner: &str, channel: &str, content: &str) {
@@ -245,5 +253,79 @@ async fn a_resume_past_the_kept_history_is_refused() {
         (answer["op"].clone(), answer["d"].clone()),
         (json!(9), json!(false))
     );
+    b.stop().await;
+}
+
+/// `count` members written into the guild through the store the nodes
+/// share, as an import would: a large guild without a request each.
+async fn fill_guild(backends: &Backends, guild: &str, count: usize) {
+    use concord_model::records::{Member, User};
+    use concord_model::snowflake::SnowflakeGenerator;
+    let guild = concord_model::Snowflake(guild.parse().expect("guild id"));
+    let ids = SnowflakeGenerator::new(31, 31);
+    for n in 0..count {
+        let id = ids.next();
+        let user = User::new(id, format!("filler{n}"));
+        backends.store.create_user(&user).await.expect("user");
+        let member = Member::new(guild, id, 0);
+        backends.store.put_member(&member).await.expect("member");
+    }
+}
+
+/// The members a person's session follows (op 14) are part of what it
+/// resumes with: taken over by another node, in a guild large for it, it
+/// hears of their presences without its client asking again.
+#[tokio::test]
+async fn followed_presences_follow_a_session_to_another_node() {
+    let (backends, a, b, owner, general, _) = cluster_over(None).await;
+    let body = json!({ "username": "fan", "password": "password-fan", "email": "f@example.org" });
+    let fan = b.post("/auth/register", None, body).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let invite = b
+        .post(
+            &format!("/channels/{general}/invites"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    let code = invite["code"].as_str().expect("code");
+    b.post(&format!("/invites/{code}"), Some(&fan), json!({}))
+        .await;
+    let mut ws = hello(&a).await;
+    ws.identify(&fan, GUILDS | GUILD_PRESENCES).await;
+    let session = ws.dispatch("READY").await["d"]["session_id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    let created = ws.dispatch("GUILD_CREATE").await;
+    let guild = created["d"]["id"].as_str().expect("guild id").to_owned();
+    fill_guild(&backends, &guild, 60).await;
+    let owner_id = created["d"]["owner_id"].as_str().expect("owner").to_owned();
+    let follow = json!({ "op": 14, "d": { "guild_id": guild, "members": [owner_id] } });
+    ws.send(follow).await;
+    ws.send(json!({ "op": 1, "d": null })).await;
+    let mut last = created["s"].as_u64().expect("seq");
+    loop {
+        let p = ws.receive().await;
+        if p["op"] == 11 {
+            break;
+        }
+        last = p["s"].as_u64().unwrap_or(last);
+    }
+    a.stop().await;
+    drop(ws);
+
+    let mut ws = hello(&b).await;
+    let resume = json!({ "op": 6, "d": { "token": fan, "session_id": session, "seq": last } });
+    ws.send(resume).await;
+    ws.dispatch("RESUMED").await;
+    let mut owning = hello(&b).await;
+    owning.identify(&owner, GUILDS).await;
+    owning.dispatch("READY").await;
+    let heard = ws.dispatch("PRESENCE_UPDATE").await;
+    assert_eq!(heard["d"]["user"]["id"], owner_id.as_str());
+    assert_eq!(heard["d"]["status"], "online");
     b.stop().await;
 }

@@ -7,7 +7,10 @@
 //!
 //! One change is one event for all the user's guilds: the gateway sends it
 //! once to each session that shares any of them (see `Audience::Guilds`),
-//! not once per shared guild.
+//! not once per shared guild. The event carries each guild's member count:
+//! in a guild large for a session (above its `large_threshold`), only a
+//! session that asked for the member (op 8 with presences, op 14, op 37)
+//! gets it, and bots, as Discord does for lazy guilds.
 
 use std::time::Duration;
 
@@ -148,16 +151,40 @@ impl Service {
     }
 
     /// A user who just joined a guild: its members learn their presence
-    /// (nothing to say if they show as offline).
+    /// (nothing to say if they show as offline), by the same rule as any
+    /// change of it: in a large guild, only those who asked for it.
     pub(crate) async fn introduce_presence(&self, guild_id: Snowflake, user_id: Snowflake) {
         let shown = self.shown_presences(&[user_id]).await.remove(0);
         if shown.status == Status::Offline {
             return;
         }
-        let mut data = presence_json(user_id, &shown);
-        data["guild_id"] = json!(guild_id);
-        self.publish(EventKind::PresenceUpdate, crate::to_guild(guild_id), data)
+        let Ok(audience) = self.presence_audience(user_id, vec![guild_id]).await else {
+            return;
+        };
+        let data = presence_json(user_id, &shown);
+        self.publish(EventKind::PresenceUpdate, audience, data)
             .await;
+    }
+
+    /// Who hears of `user_id`'s presence in `guild_ids`: their members,
+    /// with each guild's member count, by which the gateway sends it in a
+    /// large guild only to the sessions that asked for this member (and
+    /// to bots). A count is one read of a kept counter, whatever the
+    /// guild's size.
+    async fn presence_audience(
+        &self,
+        user_id: Snowflake,
+        guild_ids: Vec<Snowflake>,
+    ) -> ServiceResult<Audience> {
+        let mut member_counts = Vec::with_capacity(guild_ids.len());
+        for guild in &guild_ids {
+            member_counts.push(self.store.member_count(*guild).await?);
+        }
+        Ok(Audience::Guilds {
+            guild_ids,
+            about: user_id,
+            member_counts,
+        })
     }
 
     /// What others see of each of `users` now, in order. Presences are
@@ -209,14 +236,11 @@ impl Service {
         if guilds.is_empty() {
             return Ok(());
         }
+        let audience = self.presence_audience(user_id, guilds).await?;
         let mut told = transition.after;
         for _ in 0..PRESENCE_RECHECKS {
-            let audience = Audience::Guilds {
-                guild_ids: guilds.clone(),
-                about: user_id,
-            };
             let data = presence_json(user_id, &told);
-            self.publish(EventKind::PresenceUpdate, audience, data)
+            self.publish(EventKind::PresenceUpdate, audience.clone(), data)
                 .await;
             let now = self
                 .realtime
