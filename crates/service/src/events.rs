@@ -50,19 +50,18 @@ impl Service {
     ) -> Option<Event> {
         let mut hidden = message.clone();
         hidden.hide_content();
-        let (data, hidden) = match (
-            serde_json::to_value(message),
-            serde_json::to_string(&hidden),
-        ) {
-            (Ok(data), Ok(hidden)) => (data, hidden),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
-                return None;
+        let serialized = Event::message(kind, audience, self.node, message)
+            .and_then(|event| Ok((event, serde_json::to_string(&hidden)?)));
+        match serialized {
+            Ok((mut event, hidden)) => {
+                event.hidden = Some(hidden);
+                Some(event)
             }
-        };
-        let mut event = Event::new(kind, audience, self.node, &data);
-        event.hidden = Some(hidden);
-        Some(event)
+            Err(e) => {
+                tracing::error!(error = %e, kind = kind.name(), "event not serializable");
+                None
+            }
+        }
     }
 
     async fn send(&self, event: Event) {
