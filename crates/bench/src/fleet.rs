@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::socket::{Lane, Seen};
+use crate::socket::{Lane, Seen, Traffic};
 use crate::stats::Latency;
 use crate::target::Target;
 
@@ -25,6 +25,8 @@ pub(crate) struct Fleet {
     /// Payloads each socket is to send.
     outboxes: Vec<mpsc::UnboundedSender<String>>,
     pub(crate) deliveries: Arc<AtomicU64>,
+    /// The bench messages' bytes on the wire and inflated.
+    pub(crate) traffic: Arc<Traffic>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -65,6 +67,7 @@ impl Fleet {
             presences: Vec::new(),
             outboxes: Vec::new(),
             deliveries,
+            traffic: Arc::default(),
             stop,
             tasks: Vec::new(),
         };
@@ -80,6 +83,7 @@ impl Fleet {
                     let (outbox, outgoing) = mpsc::unbounded_channel();
                     let lane = Lane {
                         deliveries: Arc::clone(&fleet.deliveries),
+                        traffic: Arc::clone(&fleet.traffic),
                         outbox: Some(outgoing),
                         ..Lane::default()
                     };

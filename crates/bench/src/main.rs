@@ -501,7 +501,7 @@ async fn run(args: RunArgs) -> std::process::ExitCode {
                 http: http.clone(),
                 content_bytes: args.content_bytes,
                 intents: crate::socket::INTENTS,
-                zlib: false,
+                zlib: args.zlib,
                 sockets_per_source: args.sockets_per_source,
             };
             let (fleet, connect) =
@@ -844,8 +844,11 @@ fn spawn_nodes(binary: &Path, args: &RunArgs) -> Result<Vec<Spawned>, Refusal> {
                     "off",
                     "--log",
                     "warn",
-                    // Every simulated client comes from loopback.
+                    // Every simulated client comes from loopback, and
+                    // the idle phase holds more than the default cap.
                     "--max-connections-per-address",
+                    "100000",
+                    "--max-connections",
                     "100000",
                 ])
                 .args([

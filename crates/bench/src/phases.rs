@@ -71,6 +71,7 @@ pub(crate) async fn fanout_saturation(
 ) -> Value {
     let meter = Meter::start(&target.processes);
     let base = fleet.deliveries.load(Ordering::Relaxed);
+    let traffic_before = fleet.traffic.read();
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
@@ -98,6 +99,8 @@ pub(crate) async fn fanout_saturation(
     let delivered = fleet.deliveries.load(Ordering::Relaxed) - base;
     let end = NEXT_INDEX.load(Ordering::Relaxed);
     fleet.take(0, end);
+    let traffic = fleet.traffic.read();
+    let (wire, payload) = (traffic.0 - traffic_before.0, traffic.1 - traffic_before.1);
     json!({
         "sockets": fleet.len(),
         "senders": senders,
@@ -108,6 +111,10 @@ pub(crate) async fn fanout_saturation(
         "deliveries_per_second_including_drain": delivered as f64 / (seconds + drain.as_secs_f64()),
         "drain_seconds": drain.as_secs_f64(),
         "missing": expected.saturating_sub(delivered),
+        // Sockets the server let go of as slow consumers (or that broke).
+        "sockets_closed": fleet.len() - fleet.tasks_alive(),
+        "wire_bytes_per_delivery": wire as f64 / delivered.max(1) as f64,
+        "payload_bytes_per_delivery": payload as f64 / delivered.max(1) as f64,
         "cost": meter.stop(),
     })
 }

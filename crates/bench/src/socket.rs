@@ -29,10 +29,15 @@ pub(crate) struct Socket {
     pub(crate) ws: Ws,
     inflate: Option<Box<Decompress>>,
     pub(crate) heartbeat: Duration,
+    /// When HELLO came: heartbeats keep time from it, however long the
+    /// rest of a fleet takes to connect.
+    hello_at: Instant,
     /// The address the connection comes from.
     pub(crate) local: IpAddr,
     /// How the server ended the socket, once it did.
     ended: Option<String>,
+    /// The size on the wire of the last message read.
+    last_wire: usize,
 }
 
 /// Deliveries seen by one socket: (message index, nanoseconds since the run's epoch).
@@ -55,6 +60,26 @@ pub(crate) struct Lane {
     pub(crate) presences: Arc<AtomicU64>,
     /// Payloads to send (op 3, op 14), in order.
     pub(crate) outbox: Option<mpsc::UnboundedReceiver<String>>,
+    /// The bench messages' bytes, as sent and as read, over a fleet.
+    pub(crate) traffic: Arc<Traffic>,
+}
+
+/// Bytes of the bench messages a fleet received: on the wire, and once
+/// inflated; the same for plain sockets.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    pub(crate) wire: AtomicU64,
+    pub(crate) payload: AtomicU64,
+}
+
+impl Traffic {
+    /// Both counts now.
+    pub(crate) fn read(&self) -> (u64, u64) {
+        (
+            self.wire.load(Ordering::Relaxed),
+            self.payload.load(Ordering::Relaxed),
+        )
+    }
 }
 
 fn config() -> WebSocketConfig {
@@ -138,8 +163,10 @@ pub(crate) async fn connect(
         ws,
         inflate,
         heartbeat: Duration::from_secs(40),
+        hello_at: Instant::now(),
         local,
         ended: None,
+        last_wire: 0,
     })
 }
 
@@ -177,8 +204,14 @@ impl Socket {
                 return None;
             };
             match message {
-                Ok(Message::Text(t)) => return Some(t.as_bytes().to_vec()),
-                Ok(Message::Binary(b)) => return Some(self.inflate(&b)),
+                Ok(Message::Text(t)) => {
+                    self.last_wire = t.len();
+                    return Some(t.as_bytes().to_vec());
+                }
+                Ok(Message::Binary(b)) => {
+                    self.last_wire = b.len();
+                    return Some(self.inflate(&b));
+                }
                 Ok(Message::Close(frame)) => {
                     self.ended = Some(match frame {
                         Some(f) => format!("closed with {} {}", u16::from(f.code), f.reason),
@@ -251,6 +284,7 @@ impl Socket {
             .and_then(|h| h["d"]["heartbeat_interval"].as_u64())
             .ok_or_else(|| fail(self, "reading HELLO"))?;
         self.heartbeat = Duration::from_millis(interval);
+        self.hello_at = Instant::now();
         let identify = serde_json::json!({ "op": 2, "d": {
             "token": token, "intents": intents,
             "properties": { "os": "linux", "browser": "concord-bench", "device": "concord-bench" }
@@ -284,13 +318,16 @@ impl Socket {
             seen,
             presences,
             mut outbox,
+            traffic,
         } = lane;
         let finder = memmem::Finder::new(MARKER);
         let seq_finder = memmem::Finder::new(b"\"s\":");
         let presence_finder = memmem::Finder::new(b"\"t\":\"PRESENCE_UPDATE\"");
         let mut last_seq: Option<u64> = None;
-        let mut beat = tokio::time::interval(self.heartbeat);
-        beat.tick().await;
+        // The first heartbeat half an interval after HELLO (clients start
+        // at a random point of the first interval), then every interval.
+        let first = self.hello_at + self.heartbeat / 2;
+        let mut beat = tokio::time::interval_at(first.into(), self.heartbeat);
         loop {
             let next_out = async {
                 match &mut outbox {
@@ -327,6 +364,8 @@ impl Socket {
                         let at = epoch.elapsed().as_nanos() as u64;
                         seen.lock().unwrap_or_else(|e| e.into_inner()).push((index, at));
                         deliveries.fetch_add(1, Ordering::Relaxed);
+                        traffic.wire.fetch_add(self.last_wire as u64, Ordering::Relaxed);
+                        traffic.payload.fetch_add(frame.len() as u64, Ordering::Relaxed);
                         FRAME_BYTES.store(frame.len() as u64, Ordering::Relaxed);
                     }
                 }

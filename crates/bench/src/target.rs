@@ -84,7 +84,7 @@ impl Target {
                     .await
                     .unwrap_or_else(|_| Err(std::io::Error::other("no READY in time")))
             }
-            Kind::Baseline => Ok((socket::connect(ws_url, "", source, false).await?, None)),
+            Kind::Baseline => Ok((socket::connect(ws_url, "", source, self.zlib).await?, None)),
         }
     }
 
