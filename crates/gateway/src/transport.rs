@@ -8,7 +8,8 @@
 //!
 //! A deflate state costs about 150 KiB whatever the window (the hash
 //! table's size is fixed), so a zlib-stream connection holds one only while
-//! it is busy ([`Zlib::park`]).
+//! it is busy ([`Zlib::park`]); a parked stream sends small messages (a
+//! heartbeat's ACK) as stored blocks rather than wake one.
 
 use std::time::Duration;
 
@@ -95,8 +96,17 @@ pub(crate) struct Zlib {
     last_used: Option<Instant>,
 }
 
+/// Messages up to this size go out of a parked stream as they are, in a
+/// stored block, rather than waking a deflate state: a heartbeat's ACK
+/// every interval would otherwise hold one for [`ZLIB_PARK_AFTER`] each
+/// time.
+const STORED_UP_TO: usize = 128;
+
 impl Zlib {
     fn encode(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
+        if self.started && self.deflate.is_none() && input.len() <= STORED_UP_TO {
+            return Ok(stored(input));
+        }
         let started = self.started;
         let deflate = self.deflate.get_or_insert_with(|| {
             // The header once, at the stream's start; raw deflate after.
@@ -120,6 +130,22 @@ impl Zlib {
     pub(crate) fn park(&mut self) {
         self.deflate = None;
     }
+}
+
+/// `input` as one stored (uncompressed) deflate block, then the empty
+/// stored block a sync flush writes (`00 00 ff ff`, which zlib-stream
+/// clients look for at a message's end). The stream is at a byte boundary
+/// between blocks, as every message leaves it.
+fn stored(input: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(input.len()).expect("stored blocks carry small messages");
+    let mut out = Vec::with_capacity(input.len() + 10);
+    // BFINAL 0, BTYPE 00 (stored), padded to the byte.
+    out.push(0);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(input);
+    out.extend_from_slice(&[0, 0, 0, 0xff, 0xff]);
+    out
 }
 
 fn zstd_encoder() -> std::io::Result<Encoder<'static>> {
@@ -217,6 +243,45 @@ mod tests {
                 assert_eq!(t.park_at(), None, "nothing is held once parked");
             }
         }
+    }
+
+    /// Small messages of a parked stream (a heartbeat's ACK) go out
+    /// stored, without a deflate state, and the stream goes on for the
+    /// client's inflater before, between and after them.
+    #[test]
+    fn a_parked_zlib_stream_sends_small_messages_stored() {
+        let mut t = Transport::from_query(Some("zlib-stream"));
+        let mut inflate = Decompress::new(true);
+        let mut check = |t: &mut Transport, payload: String| {
+            let frame = bytes(t.encode(payload.clone()).unwrap());
+            assert!(frame.ends_with(&[0, 0, 0xff, 0xff]));
+            let mut out = Vec::with_capacity(payload.len() + 16);
+            inflate
+                .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(out, payload.as_bytes());
+        };
+        let ack = r#"{"op":11,"d":null}"#.to_owned();
+        check(
+            &mut t,
+            r#"{"op":10,"d":{"heartbeat_interval":41250}}"#.into(),
+        );
+        t.park();
+        for i in 0..5 {
+            check(&mut t, ack.clone());
+            assert_eq!(t.park_at(), None, "a small message left nothing held");
+            let large = format!(
+                r#"{{"op":0,"d":{{"n":{i},"text":"{}"}}}}"#,
+                "hi".repeat(200)
+            );
+            check(&mut t, large);
+            assert!(t.park_at().is_some(), "a large message is compressed");
+            check(&mut t, ack.clone());
+            t.park();
+        }
+        let limit = "x".repeat(STORED_UP_TO);
+        check(&mut t, limit);
+        assert_eq!(t.park_at(), None);
     }
 
     #[test]
