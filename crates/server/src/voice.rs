@@ -25,6 +25,7 @@ pub(crate) fn config(settings: &VoiceSettings) -> VoiceConfig {
             },
             VoiceTls::SelfSigned { dir } => TlsSource::SelfSigned { dir: dir.clone() },
         },
+        heartbeat_interval: concord_voice::HEARTBEAT_INTERVAL,
     }
 }
 

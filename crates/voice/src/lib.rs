@@ -47,6 +47,7 @@ pub use concord_model::voice::VoiceAdmission;
 pub use crypto::Mode;
 pub use select::MAX_FORWARDED_SPEAKERS;
 pub use tls::{SELF_SIGNED_CERT, SELF_SIGNED_KEY};
+pub use ws::HEARTBEAT_INTERVAL;
 
 /// Where the voice server listens and what it tells clients.
 #[derive(Debug, Clone)]
@@ -70,6 +71,9 @@ pub struct VoiceConfig {
     /// when it is bound to one, else `public_host`'s first IPv4 address.
     pub public_ip: Option<Ipv4Addr>,
     pub tls: TlsSource,
+    /// The heartbeat interval Hello names ([`HEARTBEAT_INTERVAL`], Discord's,
+    /// unless a test wants silence noticed sooner).
+    pub heartbeat_interval: Duration,
 }
 
 /// Where the WebSocket's certificate comes from.
@@ -196,6 +200,7 @@ impl VoiceServer {
                 sfu.clone(),
                 stopped.clone(),
                 done_tx,
+                config.heartbeat_interval,
             )),
             tokio::spawn(udp::run(socket.clone(), sfu.clone(), stopped.clone())),
             tokio::spawn(webrtc::run(

@@ -35,9 +35,16 @@ pub(crate) const IDENTIFY_DEADLINE: Duration = Duration::from_secs(10);
 /// bytes (a WebRTC offer, the largest, a few kilobytes).
 pub(crate) const MAX_MESSAGE: usize = 16 * 1024;
 /// Hello's interval, Discord's.
-pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(13_750);
-/// Silence after which an identified connection is taken for dead (4009).
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2 * 13_750 + 5_000);
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(13_750);
+/// The most a late heartbeat is forgiven beyond two intervals.
+const HEARTBEAT_GRACE: Duration = Duration::from_secs(5);
+
+/// Silence after which an identified connection is taken for dead (4009,
+/// resumable): two missed heartbeats and a grace of at most
+/// [`HEARTBEAT_GRACE`] (32.5 s at Discord's interval).
+fn silence_allowed(interval: Duration) -> Duration {
+    interval * 2 + interval.min(HEARTBEAT_GRACE)
+}
 /// Server messages queued for one connection before it counts as stuck.
 /// A joiner is told of everyone present at once (an op 5 each, queued in
 /// one go), so this also bounds the channels one can join: a few thousand
@@ -52,6 +59,7 @@ pub(crate) async fn accept_loop(
     sfu: Arc<Sfu>,
     mut stop: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
+    heartbeat: Duration,
 ) {
     let unidentified = Arc::new(Semaphore::new(MAX_UNIDENTIFIED));
     loop {
@@ -75,6 +83,7 @@ pub(crate) async fn accept_loop(
             sfu: sfu.clone(),
             stop: stop.clone(),
             permit: Some(permit),
+            heartbeat,
             _done: done.clone(),
         };
         let acceptor = acceptor.clone();
@@ -120,6 +129,8 @@ struct Connection {
     stop: watch::Receiver<bool>,
     /// Held until Identify or RESUME succeeds.
     permit: Option<OwnedSemaphorePermit>,
+    /// The interval Hello names.
+    heartbeat: Duration,
     /// Dropped when the task ends; the server waits for all of them.
     _done: mpsc::Sender<()>,
 }
@@ -152,7 +163,8 @@ impl Connection {
             outbox: outbox.clone(),
             close: closer.clone(),
         };
-        let hello = json!({ "op": op::HELLO, "d": { "heartbeat_interval": HEARTBEAT_INTERVAL.as_millis() as u64 } });
+        let interval = self.heartbeat.as_millis() as u64;
+        let hello = json!({ "op": op::HELLO, "d": { "heartbeat_interval": interval } });
         if sink.send(text(hello.to_string())).await.is_err() {
             return;
         }
@@ -161,7 +173,7 @@ impl Connection {
         let ended = loop {
             let quiet_until = match session {
                 None => deadline,
-                Some(_) => last_heard + HEARTBEAT_TIMEOUT,
+                Some(_) => last_heard + silence_allowed(self.heartbeat),
             };
             let next = tokio::select! {
                 message = stream.next() => match message {

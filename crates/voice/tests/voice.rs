@@ -409,6 +409,36 @@ async fn a_dropped_socket_resumes_with_its_media_state() {
     assert_eq!(other.closed().await, 4006);
 }
 
+/// A connection that stops heartbeating is closed with 4009 once two
+/// intervals and a grace pass, and its session may resume; one that
+/// heartbeats stays.
+#[tokio::test]
+async fn silence_closes_with_4009_and_the_session_resumes() {
+    let h = Harness::with_heartbeat(Duration::from_secs(1)).await;
+    let mut quiet = h.join(1, member(), AES).await;
+    let hello = quiet.expect(8).await;
+    assert_eq!(hello["d"]["heartbeat_interval"], 1000);
+    let beating = h.join(2, member(), AES).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let beating = tokio::spawn(beating.keep_alive(stopped));
+
+    // Allowed: 2 s of silence and a grace of 1 s.
+    let early = tokio::time::timeout(Duration::from_millis(1500), quiet.ended_within(PATIENCE));
+    assert!(early.await.is_err(), "closed before two intervals passed");
+    assert_eq!(quiet.ended_within(PATIENCE).await, Some(4009));
+    assert!(!beating.is_finished(), "a heartbeating connection stays");
+
+    let socket = h.open("?v=8").await.unwrap();
+    quiet.ws = socket;
+    quiet
+        .send(json!({"op": 7, "d": {"server_id": support::GUILD,
+            "session_id": session_of(quiet.user), "token": token_of(quiet.user), "seq_ack": 0}}))
+        .await;
+    quiet.expect(9).await;
+    let _ = stop.send(true);
+    beating.await.unwrap();
+}
+
 #[tokio::test]
 async fn only_the_loudest_speakers_are_forwarded_priority_first() {
     assert_eq!(MAX_FORWARDED_SPEAKERS, 3, "the test speaks with one more");

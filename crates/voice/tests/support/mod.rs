@@ -105,6 +105,15 @@ impl Harness {
     }
 
     pub async fn with_bus(bus: LocalBus) -> Harness {
+        Harness::with(bus, concord_voice::HEARTBEAT_INTERVAL).await
+    }
+
+    /// A server whose Hello names `heartbeat_interval`.
+    pub async fn with_heartbeat(heartbeat_interval: std::time::Duration) -> Harness {
+        Harness::with(LocalBus::new(1024), heartbeat_interval).await
+    }
+
+    async fn with(bus: LocalBus, heartbeat_interval: std::time::Duration) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let admission = Arc::new(TestAdmission::default());
         let bus = Arc::new(bus);
@@ -118,6 +127,7 @@ impl Harness {
             tls: TlsSource::SelfSigned {
                 dir: dir.path().to_path_buf(),
             },
+            heartbeat_interval,
         };
         let server = VoiceServer::start(config, admission.clone(), bus.clone())
             .await
