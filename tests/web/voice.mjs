@@ -135,6 +135,20 @@ async function main() {
             window.__peerConnections.push(this);
           }
         };
+        // The voice sockets (protocol v8) and the opcodes sent on them.
+        const NativeSocket = window.WebSocket;
+        window.__voiceSockets = [];
+        window.__voiceSent = [];
+        window.WebSocket = class extends NativeSocket {
+          constructor(url, ...rest) {
+            super(url, ...rest);
+            if (String(url).includes('?v=8')) window.__voiceSockets.push(this);
+          }
+          send(data) {
+            if (window.__voiceSockets.includes(this)) window.__voiceSent.push(JSON.parse(data).op);
+            return super.send(data);
+          }
+        };
       }, token);
       const page = await context.newPage();
       page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
@@ -175,6 +189,22 @@ async function main() {
       const speaking = (page, id) => page.locator(`[data-testid="voice-participant"][data-user-id="${id}"][data-speaking="true"]`);
       await speaking(alice, ids.bobId).waitFor({ timeout: T });
       await speaking(bob, ids.aliceId).waitFor({ timeout: T });
+    });
+
+    await step('a dropped voice socket resumes the session, and the audio goes on', async () => {
+      const sockets = await bob.evaluate(() => window.__voiceSockets.length);
+      // Closed from the page with a code that is not final: as a network drop.
+      await bob.evaluate(() => window.__voiceSockets.at(-1).close(4000));
+      await until('bob resuming on a new socket', () =>
+        bob.evaluate((n) => window.__voiceSockets.length > n && window.__voiceSent.includes(7), sockets));
+      await bob.locator('[data-testid="voice-status"][data-status="connected"]').waitFor({ timeout: T });
+      const identifies = await bob.evaluate(() => window.__voiceSent.filter((op) => op === 0).length);
+      if (identifies !== 1) throw new Error(`bob identified ${identifies} times; a resume identifies no more`);
+      const received = async (page) => (await audioStats(page)).inbound.reduce((n, s) => n + s.packetsReceived, 0);
+      for (const [name, page] of [['bob', bob], ['alice', alice]]) {
+        const before = await received(page);
+        await until(`${name} still receiving after the resume`, async () => (await received(page)) > before + 50);
+      }
     });
 
     await step('mute and deafen show in the panel and to the other person', async () => {

@@ -16,9 +16,16 @@ const VoiceOp = {
   SESSION_DESCRIPTION: 4,
   SPEAKING: 5,
   HEARTBEAT_ACK: 6,
+  RESUME: 7,
   HELLO: 8,
+  RESUMED: 9,
   CLIENT_DISCONNECT: 13,
 };
+
+/** Close codes after which the voice session cannot be resumed. */
+const FINAL_CLOSES = new Set([1000, 4001, 4002, 4003, 4004, 4005, 4006, 4011, 4012, 4014, 4016]);
+/** Resumes tried in a row before the call is given up. */
+const MAX_RESUMES = 3;
 
 /** Receiving tracks offered: as many as the server forwards speakers. */
 const RECEIVING_TRACKS = 3;
@@ -151,6 +158,10 @@ class Call {
     this.seq = -1;
     this.heartbeat = null;
     this.closed = false;
+    // After a dropped socket, the next one resumes the session (keeping
+    // the peer connection and its audio) instead of identifying anew.
+    this.resuming = false;
+    this.resumes = 0;
     this.meter = meter(mic);
     this.meterTimer = setInterval(() => this.showOwnSpeaking(), 100);
   }
@@ -174,6 +185,15 @@ class Call {
     ws.onclose = (e) => {
       if (this.ws !== ws || this.closed) return;
       this.ws = null;
+      clearInterval(this.heartbeat);
+      // A dropped socket: the server keeps the session a while, so resume it.
+      if (this.pc && !FINAL_CLOSES.has(e.code) && this.resumes < MAX_RESUMES) {
+        this.resumes += 1;
+        this.resuming = true;
+        this.setStatus('connecting');
+        setTimeout(() => this.maybeConnect(), 250 * this.resumes);
+        return;
+      }
       this.pc?.close();
       this.pc = null;
       // A move closes with 4014 and the next voice server update reconnects.
@@ -192,6 +212,15 @@ class Call {
       case VoiceOp.HELLO:
         clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.send(VoiceOp.HEARTBEAT, { t: Date.now(), seq_ack: this.seq }), d.heartbeat_interval);
+        if (this.resuming) {
+          this.send(VoiceOp.RESUME, {
+            server_id: this.guildId,
+            session_id: this.sessionId,
+            token: this.server.token,
+            seq_ack: this.seq,
+          });
+          break;
+        }
         this.send(VoiceOp.IDENTIFY, {
           server_id: this.guildId,
           user_id: this.me,
@@ -202,6 +231,11 @@ class Call {
         break;
       case VoiceOp.READY:
         await this.offer();
+        break;
+      case VoiceOp.RESUMED:
+        this.resuming = false;
+        this.resumes = 0;
+        this.setStatus('connected');
         break;
       case VoiceOp.SESSION_DESCRIPTION:
         if (d.sdp && this.pc) {
