@@ -153,6 +153,30 @@ impl Fleet {
         all
     }
 
+    /// The messages of `first..end` that some sockets never saw, at most
+    /// `shown` of them: each with how many sockets of each node (socket
+    /// `i` of the target went to node `i % nodes`) missed it.
+    pub(crate) fn missed(
+        &self,
+        first: u32,
+        end: u32,
+        nodes: usize,
+        shown: usize,
+    ) -> Vec<(u32, Vec<u64>)> {
+        let mut missed: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
+        for (seen, index) in self.seen.iter().zip(&self.indices) {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            let got: BTreeSet<u32> = seen.iter().map(|(i, _)| *i).collect();
+            for message in (first..end).filter(|m| !got.contains(m)) {
+                let per_node = missed
+                    .entry(message)
+                    .or_insert_with(|| vec![0; nodes.max(1)]);
+                per_node[index % nodes.max(1)] += 1;
+            }
+        }
+        missed.into_iter().take(shown).collect()
+    }
+
     /// Waits until `expected` deliveries arrived since `base`, or `limit`.
     pub(crate) async fn wait_for(&self, base: u64, expected: u64, limit: Duration) -> Duration {
         let started = Instant::now();
@@ -181,6 +205,34 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missed_messages_are_counted_per_node_of_the_sockets() {
+        let seen = |got: &[u32]| -> Seen {
+            Arc::new(std::sync::Mutex::new(got.iter().map(|i| (*i, 0)).collect()))
+        };
+        let fleet = Fleet {
+            seen: vec![
+                seen(&[0, 1, 2]),
+                seen(&[0, 2]),
+                seen(&[0, 2]),
+                seen(&[0, 1]),
+            ],
+            indices: vec![0, 1, 2, 3],
+            presences: Vec::new(),
+            outboxes: Vec::new(),
+            deliveries: Arc::default(),
+            traffic: Arc::default(),
+            stop: watch::channel(false).0,
+            tasks: Vec::new(),
+        };
+        // Sockets 1 and 2 (nodes 1 and 2) missed 1; socket 3 (node 0) missed 2.
+        assert_eq!(
+            fleet.missed(0, 3, 3, 10),
+            vec![(1, vec![0, 1, 1]), (2, vec![1, 0, 0])]
+        );
+        assert_eq!(fleet.missed(0, 3, 3, 1).len(), 1, "at most `shown`");
+    }
 
     #[test]
     fn sockets_beyond_one_source_address_come_from_the_next() {

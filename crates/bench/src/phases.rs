@@ -71,6 +71,7 @@ pub(crate) async fn fanout_saturation(
 ) -> Value {
     let meter = Meter::start(&target.processes);
     let base = fleet.deliveries.load(Ordering::Relaxed);
+    let first = NEXT_INDEX.load(Ordering::Relaxed);
     let traffic_before = fleet.traffic.read();
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -98,6 +99,7 @@ pub(crate) async fn fanout_saturation(
         .await;
     let delivered = fleet.deliveries.load(Ordering::Relaxed) - base;
     let end = NEXT_INDEX.load(Ordering::Relaxed);
+    let missed = fleet.missed(first, end, target.nodes.len(), 10);
     fleet.take(0, end);
     let traffic = fleet.traffic.read();
     let (wire, payload) = (traffic.0 - traffic_before.0, traffic.1 - traffic_before.1);
@@ -113,6 +115,11 @@ pub(crate) async fn fanout_saturation(
         "missing": expected.saturating_sub(delivered),
         // Sockets the server let go of as slow consumers (or that broke).
         "sockets_closed": fleet.len() - fleet.tasks_alive(),
+        // Which messages went missing (of the first `end - first` sent),
+        // with how many sockets of each node missed each.
+        "missed_messages": missed.iter().map(|(m, per_node)| json!({
+            "message": m - first, "of": end - first, "sockets_per_node": per_node,
+        })).collect::<Vec<_>>(),
         "wire_bytes_per_delivery": wire as f64 / delivered.max(1) as f64,
         "payload_bytes_per_delivery": payload as f64 / delivered.max(1) as f64,
         "cost": meter.stop(),
