@@ -206,6 +206,18 @@ mod tests {
         }
     }
 
+    /// Encodes `payload`, checks that the frame ends as zlib-stream
+    /// clients expect, and inflates it back on the client's one inflater.
+    fn zlib_round_trip(t: &mut Transport, inflate: &mut Decompress, payload: &str) {
+        let frame = bytes(t.encode(payload.to_owned()).unwrap());
+        assert!(frame.ends_with(&[0, 0, 0xff, 0xff]));
+        let mut out = Vec::with_capacity(payload.len() + 16);
+        inflate
+            .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
+            .unwrap();
+        assert_eq!(out, payload.as_bytes());
+    }
+
     #[test]
     fn zlib_stream_messages_end_with_sync_flush_and_share_one_context() {
         let mut t = Transport::from_query(Some("zlib-stream"));
@@ -215,13 +227,7 @@ mod tests {
                 r#"{{"op":0,"d":{{"n":{i},"text":"{}"}}}}"#,
                 "abc".repeat(i * 100)
             );
-            let frame = bytes(t.encode(payload.clone()).unwrap());
-            assert!(frame.ends_with(&[0, 0, 0xff, 0xff]));
-            let mut out = Vec::with_capacity(payload.len() + 16);
-            inflate
-                .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
-                .unwrap();
-            assert_eq!(out, payload.as_bytes());
+            zlib_round_trip(&mut t, &mut inflate, &payload);
         }
     }
 
@@ -231,12 +237,7 @@ mod tests {
         let mut inflate = Decompress::new(true);
         for i in 0..20 {
             let payload = format!(r#"{{"op":11,"d":{i},"pad":"{}"}}"#, "ab".repeat(i * 40));
-            let frame = bytes(t.encode(payload.clone()).unwrap());
-            let mut out = Vec::with_capacity(payload.len() + 16);
-            inflate
-                .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
-                .unwrap();
-            assert_eq!(out, payload.as_bytes(), "message {i}");
+            zlib_round_trip(&mut t, &mut inflate, &payload);
             assert!(t.park_at().is_some(), "a state is held after a message");
             if i % 3 != 0 {
                 t.park();
@@ -253,13 +254,7 @@ mod tests {
         let mut t = Transport::from_query(Some("zlib-stream"));
         let mut inflate = Decompress::new(true);
         let mut check = |t: &mut Transport, payload: String| {
-            let frame = bytes(t.encode(payload.clone()).unwrap());
-            assert!(frame.ends_with(&[0, 0, 0xff, 0xff]));
-            let mut out = Vec::with_capacity(payload.len() + 16);
-            inflate
-                .decompress_vec(&frame, &mut out, FlushDecompress::Sync)
-                .unwrap();
-            assert_eq!(out, payload.as_bytes());
+            zlib_round_trip(t, &mut inflate, &payload);
         };
         let ack = r#"{"op":11,"d":null}"#.to_owned();
         check(
