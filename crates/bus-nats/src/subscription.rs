@@ -8,7 +8,11 @@
 //!   arrival order, so once one has come, every earlier one is queued:
 //!   the task drains every queue into one map by sequence and hands out
 //!   from it in order, each id once (an event on `many` reaches a node
-//!   holding two of its topics twice).
+//!   holding two of its topics twice). Draining ends only when a pass over
+//!   every queue finds nothing, with tokio's cooperative budget lifted:
+//!   a queue that merely looked empty (the task out of budget, or a
+//!   message arriving during the pass) would let a later id be handed out
+//!   before an earlier one still queued, which would then be passed over.
 //! - **Interest.** A change is recorded at once (what the task hands out
 //!   is filtered by it) and forwarded to the task, which subscribes and
 //!   unsubscribes. An event published after a topic was added may reach
@@ -25,15 +29,17 @@
 //!   but nothing orders it before the first message heard after it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use concord_bus::{BusError, Delivery, EventStream, Interest, Subscription, Topic};
 use concord_model::event::Event;
-use futures_util::stream::{AbortHandle, Abortable, SelectAll};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::Stream;
 use tokio::sync::{mpsc, watch};
 
 use crate::{Shared, history};
@@ -58,8 +64,7 @@ pub(crate) fn start(shared: Arc<Shared>, head: u64, open: watch::Receiver<()>) -
         interest: Arc::clone(&interest),
         changed,
         out,
-        live: SelectAll::new(),
-        listening: HashMap::new(),
+        live: HashMap::new(),
         pending: BTreeMap::new(),
         last: head,
         hole: None,
@@ -144,9 +149,8 @@ struct Follower {
     interest: Arc<NatsInterest>,
     changed: mpsc::UnboundedReceiver<Option<Added>>,
     out: mpsc::Sender<Delivery>,
-    /// Every live subject listened on, merged.
-    live: SelectAll<Abortable<async_nats::Subscriber>>,
-    listening: HashMap<String, AbortHandle>,
+    /// Every live subject listened on (dropping one unsubscribes).
+    live: HashMap<String, async_nats::Subscriber>,
     /// Events heard and not handed out yet, by id.
     pending: BTreeMap<u64, Arc<Event>>,
     /// The id of the last event handed out or passed over.
@@ -163,9 +167,6 @@ struct Ended;
 impl Follower {
     async fn run(mut self) {
         let _ = self.follow().await;
-        for handle in self.listening.values() {
-            handle.abort();
-        }
     }
 
     async fn follow(&mut self) -> Result<(), Ended> {
@@ -189,9 +190,9 @@ impl Follower {
                         self.widen_hole(self.last, held);
                     }
                 }
-                Some(message) = self.live.next(), if !self.live.is_empty() => {
+                message = poll_fn(|cx| next_live(&mut self.live, cx)), if !self.live.is_empty() => {
                     self.hear(message);
-                    self.drain();
+                    self.drain().await;
                 }
                 () = tokio::time::sleep(RETRY), if retry => {}
             }
@@ -205,10 +206,19 @@ impl Follower {
         }
     }
 
-    /// Takes every message already queued on any live subject.
-    fn drain(&mut self) {
-        while let Some(Some(message)) = self.live.next().now_or_never() {
-            self.hear(message);
+    /// Takes every message queued on any live subject, pass after pass
+    /// until one finds none: whatever was queued before the last message
+    /// taken has then been taken too.
+    async fn drain(&mut self) {
+        loop {
+            let taken = poll_fn(|cx| Poll::Ready(take_queued(&mut self.live, cx)));
+            let heard = tokio::task::unconstrained(taken).await;
+            if heard.is_empty() {
+                return;
+            }
+            for message in heard {
+                self.hear(message);
+            }
         }
     }
 
@@ -260,22 +270,14 @@ impl Follower {
             .into_iter()
             .flat_map(|t| self.shared.subjects.live(t))
             .collect();
-        self.listening.retain(|subject, handle| {
-            let keep = wanted.contains(subject);
-            if !keep {
-                handle.abort();
-            }
-            keep
-        });
+        self.live.retain(|subject, _| wanted.contains(subject));
         for subject in wanted {
-            if self.listening.contains_key(&subject) {
+            if self.live.contains_key(&subject) {
                 continue;
             }
             match self.shared.client.subscribe(subject.clone()).await {
                 Ok(subscriber) => {
-                    let (live, handle) = futures_util::stream::abortable(subscriber);
-                    self.live.push(live);
-                    self.listening.insert(subject, handle);
+                    self.live.insert(subject, subscriber);
                 }
                 // The client is closed: nothing will be heard again.
                 Err(e) => tracing::error!(error = %e, "event bus subscription failed"),
@@ -333,7 +335,48 @@ impl Follower {
         }
         self.hole = None;
         // Live messages that arrived meanwhile, some older than the fill.
-        self.drain();
+        self.drain().await;
         Ok(())
     }
+}
+
+/// The next message on any live subject. A subscriber the client closed
+/// is dropped: nothing will be heard on it again.
+fn next_live(
+    live: &mut HashMap<String, async_nats::Subscriber>,
+    cx: &mut Context<'_>,
+) -> Poll<async_nats::Message> {
+    let mut found = None;
+    live.retain(|_, subscriber| {
+        if found.is_some() {
+            return true;
+        }
+        match Pin::new(subscriber).poll_next(cx) {
+            Poll::Ready(Some(message)) => {
+                found = Some(message);
+                true
+            }
+            Poll::Ready(None) => false,
+            Poll::Pending => true,
+        }
+    });
+    found.map_or(Poll::Pending, Poll::Ready)
+}
+
+/// Everything queued on the live subjects now, in one pass over them.
+fn take_queued(
+    live: &mut HashMap<String, async_nats::Subscriber>,
+    cx: &mut Context<'_>,
+) -> Vec<async_nats::Message> {
+    let mut taken = Vec::new();
+    live.retain(|_, subscriber| {
+        loop {
+            match Pin::new(&mut *subscriber).poll_next(cx) {
+                Poll::Ready(Some(message)) => taken.push(message),
+                Poll::Ready(None) => return false,
+                Poll::Pending => return true,
+            }
+        }
+    });
+    taken
 }

@@ -138,3 +138,68 @@ async fn a_stream_made_again_half_way_is_finished_by_any_node_and_loses_nothing(
     assert_eq!(ids, [new], "what b published survived a's late purge");
     assert_eq!(a.answers().await, Ok(()));
 }
+
+/// A burst on two subjects a node listens on (a guild's, and the one that
+/// events for several topics share) is handed out whole and in id order,
+/// also when the subscriber has fallen behind, so that every queue holds
+/// hundreds of events when it reads again. Taking one queue's events
+/// before learning what the other holds must not pass over the other's
+/// earlier ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_several_subjects_is_delivered_whole_and_in_order() {
+    let Some(options) = options(100_000) else {
+        return;
+    };
+    let publisher = Arc::new(NatsBus::connect(&options).await.unwrap());
+    let node = NatsBus::connect(&options).await.unwrap();
+    let mut sub = node.subscribe().await.unwrap();
+    let user = Snowflake(7);
+    sub.interest()
+        .add(&[Topic::Guild(Snowflake(1)), Topic::User(user)]);
+    // Published from several tasks at once, so that both subjects' events
+    // interleave; nothing is read until all are acknowledged.
+    let tasks: Vec<_> = (0..4u64)
+        .map(|task| {
+            let publisher = Arc::clone(&publisher);
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..500 {
+                    let event = if n % 2 == 0 {
+                        in_guild(1, n)
+                    } else {
+                        let audience = Audience::Users(vec![user, Snowflake(8 + task)]);
+                        let data = serde_json::json!({ "n": n });
+                        Event::new(EventKind::PresenceUpdate, audience, NodeId(1), &data)
+                    };
+                    ids.push(publisher.publish(event).await.unwrap());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut published = Vec::new();
+    for task in tasks {
+        published.extend(task.await.unwrap());
+    }
+    published.sort_unstable();
+    let mut heard = Vec::new();
+    while heard.len() < published.len() {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next()).await;
+        match next {
+            Ok(Some(Delivery::Event(event))) => heard.push(event.id),
+            Ok(other) => panic!("expected an event, got {other:?}"),
+            Err(_) => break,
+        }
+    }
+    let missing: Vec<u64> = published
+        .iter()
+        .copied()
+        .filter(|id| !heard.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} events missed: {missing:?}",
+        missing.len()
+    );
+    assert_eq!(heard, published, "in id order, each once");
+}
