@@ -7,6 +7,7 @@
 mod backend;
 mod client;
 pub mod cluster;
+mod datadir;
 pub mod fuzz;
 pub mod gateway;
 pub mod openapi;
@@ -100,6 +101,12 @@ impl TestServer {
     /// One process, whatever `CONCORD_TEST_NODES` says: for a test of what
     /// one process does with its own data directory, log or signals.
     pub fn start_single(binary: &str, args: &[&str]) -> TestServer {
+        Self::start_on(binary, datadir::fresh(binary), args)
+    }
+
+    /// One node of a cluster: its data directory holds no store (that is
+    /// PostgreSQL), so it starts empty.
+    fn start_node(binary: &str, args: &[&str]) -> TestServer {
         Self::start_on(binary, tempfile::tempdir().expect("temp dir"), args)
     }
 
@@ -110,10 +117,10 @@ impl TestServer {
         all.extend(args);
         // The first node alone, so that it holds the singleton leases; the
         // others together, which shortens every clustered test's start.
-        let mut first = Self::start_single(binary, &all);
+        let mut first = Self::start_node(binary, &all);
         let nodes: Vec<TestServer> = std::thread::scope(|scope| {
             let starting: Vec<_> = (1..count)
-                .map(|_| scope.spawn(|| Self::start_single(binary, &all)))
+                .map(|_| scope.spawn(|| Self::start_node(binary, &all)))
                 .collect();
             starting
                 .into_iter()
@@ -137,8 +144,7 @@ impl TestServer {
     /// Starts the server with the `--log` filter `log`, keeping what it
     /// logs for [`logged`](Self::logged).
     pub fn start_logging(binary: &str, log: &str, args: &[&str]) -> TestServer {
-        let data = tempfile::tempdir().expect("temp dir");
-        Self::launch(binary, data, log, true, args)
+        Self::launch(binary, datadir::fresh(binary), log, true, args)
     }
 
     fn launch(binary: &str, data: TempDir, log: &str, keep_log: bool, args: &[&str]) -> TestServer {
