@@ -45,6 +45,9 @@ enum End {
     ClientClosed(Option<u16>),
     /// The socket broke.
     Dropped,
+    /// The server told the client to reconnect (op 7) and closes with
+    /// 4000: the session goes on, here or on another node.
+    Reconnect,
 }
 
 /// What handling one payload asks for.
@@ -117,7 +120,7 @@ impl Connection {
             tokio::select! {
                 _ = shutdown.changed() => {
                     let _ = self.send_control(op::RECONNECT, &Value::Null).await;
-                    return End::Close(close::UNKNOWN_ERROR);
+                    return End::Reconnect;
                 }
                 _ = kick.notified() => {
                     // Its token no longer works: the client is told so, as
@@ -127,6 +130,7 @@ impl Connection {
                     }
                     if self.session.as_ref().is_some_and(|s| s.take_reconnect()) {
                         let _ = self.send_control(op::RECONNECT, &Value::Null).await;
+                        return End::Reconnect;
                     }
                     return End::Close(close::UNKNOWN_ERROR);
                 }
@@ -166,22 +170,10 @@ impl Connection {
 
     /// Closes as `end` says and keeps or drops the session.
     async fn finish(mut self, end: End) {
+        let reconnects = matches!(end, End::Reconnect);
         let keep_session = match end {
-            End::Close(code) => {
-                let frame = CloseFrame {
-                    code,
-                    reason: close::reason(code).into(),
-                };
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    self.sink.send(Message::Close(Some(frame))),
-                )
-                .await;
-                !matches!(
-                    code,
-                    close::AUTHENTICATION_FAILED | close::INVALID_SHARD..=close::DISALLOWED_INTENTS
-                )
-            }
+            End::Reconnect => self.close(close::UNKNOWN_ERROR).await,
+            End::Close(code) => self.close(code).await,
             // A clean close (1000/1001) ends the session; anything else may resume.
             End::ClientClosed(code) => !matches!(code, Some(1000 | 1001)),
             End::Dropped => true,
@@ -191,14 +183,39 @@ impl Connection {
             if !keep_session {
                 self.gateway.end_session(&session).await;
             }
-            // Offline if it was the user's last connection on any node.
-            let service = &self.gateway.hub.service;
-            let ended = service.end_presence(session.user_id, &self.presence_key);
-            if let Err(e) = ended.await {
-                tracing::warn!(error = %e, "offline presence not announced");
+            // Offline if it was the user's last connection on any node;
+            // but a client told to reconnect is coming back (to a node
+            // that stays), and ending its presence now would tell others
+            // it went offline and then online again, in whatever order
+            // the two nodes' events reach the bus. Its entry expires
+            // unrenewed if it never comes back, and the sweep says so.
+            if !reconnects {
+                let service = &self.gateway.hub.service;
+                let ended = service.end_presence(session.user_id, &self.presence_key);
+                if let Err(e) = ended.await {
+                    tracing::warn!(error = %e, "offline presence not announced");
+                }
             }
         }
         self.gateway.connection_closed();
+    }
+
+    /// Sends the close frame with `code`; returns whether the session may
+    /// still be resumed.
+    async fn close(&mut self, code: u16) -> bool {
+        let frame = CloseFrame {
+            code,
+            reason: close::reason(code).into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+        !matches!(
+            code,
+            close::AUTHENTICATION_FAILED | close::INVALID_SHARD..=close::DISALLOWED_INTENTS
+        )
     }
 
     async fn send_control(&mut self, opcode: u8, d: &Value) -> Result<(), ()> {

@@ -419,7 +419,8 @@ async fn a_node_goes_while_messages_flow(loss: Loss) {
     }
     // A session's presence lives a heartbeat and a quarter without
     // renewal; the sweep that notices it expired runs every SWEEP_EVERY.
-    // (A node that stops says at once who went offline.)
+    // (A node that stops keeps its clients' presence, as it tells them to
+    // reconnect: the lurker, who does not, goes offline the same way.)
     let ttl = Duration::from_millis(HEARTBEAT_MS + HEARTBEAT_MS / 4);
     let within = ttl + SWEEP_EVERY + Duration::from_secs(10);
     watching
@@ -432,7 +433,12 @@ async fn a_node_goes_while_messages_flow(loss: Loss) {
         lost_at.elapsed()
     );
     // Bob's connection on the lost node ended (at once after op 7, or
-    // when its presence expired); his session on node 0 keeps him online.
+    // when its presence expired); his session on node 0 keeps him online,
+    // and no one saw him go offline and come back on the way.
+    assert!(
+        !watching.log.iter().any(|p| presence(p, &bob.id, "offline")),
+        "bob, who came back at once, was never shown offline"
+    );
     let about_bob = watching
         .log
         .iter()
