@@ -23,6 +23,7 @@ use concord_bus::{BusError, BusResult, EventBus, Health, Subscription, Topic};
 use concord_model::event::Event;
 use tokio::sync::watch;
 
+mod chains;
 mod history;
 mod subjects;
 mod subscription;

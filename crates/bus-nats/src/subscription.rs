@@ -2,9 +2,11 @@
 //! its interest holds, all on the bus's one connection, and hands
 //! deliveries to the subscriber in id order.
 //!
-//! - **Order.** The stream republishes in sequence order and the server
-//!   writes to a connection in order, but the client gives each NATS
-//!   subscription a queue of its own. Messages reach those queues in
+//! - **Order.** The server writes to a connection in order, and within
+//!   one subject the stream's republished messages are put back in
+//!   sequence order by `chains` (the stream may republish two events the
+//!   other way round when nodes publish at once), but the client gives
+//!   each NATS subscription a queue of its own. Messages reach those queues in
 //!   arrival order, so once one has come, every earlier one is queued:
 //!   the task drains every queue into one map by sequence and hands out
 //!   from it in order, each id once (an event on `many` reaches a node
@@ -42,6 +44,7 @@ use concord_model::event::Event;
 use futures_util::Stream;
 use tokio::sync::{mpsc, watch};
 
+use crate::chains::Chains;
 use crate::{Shared, history};
 
 /// Deliveries a subscription holds for its reader.
@@ -49,6 +52,11 @@ const BUFFER: usize = 1024;
 
 /// How long a fill that failed waits before it is tried again.
 const RETRY: Duration = Duration::from_millis(250);
+
+/// How long a message waits for its subject's predecessor before the
+/// stream is read for it (the republished order was seen off by a few
+/// milliseconds).
+const PREDECESSOR_WAIT: Duration = Duration::from_millis(100);
 
 pub(crate) fn start(shared: Arc<Shared>, head: u64, open: watch::Receiver<()>) -> Subscription {
     let (changes, changed) = mpsc::unbounded_channel();
@@ -65,6 +73,7 @@ pub(crate) fn start(shared: Arc<Shared>, head: u64, open: watch::Receiver<()>) -
         changed,
         out,
         live: HashMap::new(),
+        chains: Chains::new(),
         pending: BTreeMap::new(),
         last: head,
         hole: None,
@@ -151,6 +160,8 @@ struct Follower {
     out: mpsc::Sender<Delivery>,
     /// Every live subject listened on (dropping one unsubscribes).
     live: HashMap<String, async_nats::Subscriber>,
+    /// Each live subject's messages put in their order.
+    chains: Chains<Option<Arc<Event>>>,
     /// Events heard and not handed out yet, by id.
     pending: BTreeMap<u64, Arc<Event>>,
     /// The id of the last event handed out or passed over.
@@ -172,6 +183,8 @@ impl Follower {
     async fn follow(&mut self) -> Result<(), Ended> {
         loop {
             let retry = self.hole.is_some();
+            let waited = self.chains.waiting_since();
+            let read_stream_at = waited.map(|since| since + PREDECESSOR_WAIT);
             tokio::select! {
                 biased;
                 _ = self.out.closed() => return Err(Ended),
@@ -195,6 +208,11 @@ impl Follower {
                     self.drain().await;
                 }
                 () = tokio::time::sleep(RETRY), if retry => {}
+                () = sleep_until_std(read_stream_at), if read_stream_at.is_some() => {
+                    // A predecessor did not come: the stream has it.
+                    let held = self.interest.held();
+                    self.widen_hole(self.last, held);
+                }
             }
             if self.hole.is_some() {
                 self.fill().await?;
@@ -223,26 +241,38 @@ impl Follower {
     }
 
     fn hear(&mut self, message: async_nats::Message) {
-        let seq = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_SEQUENCE))
-            .and_then(|v| v.as_str().parse::<u64>().ok());
-        let Some(seq) = seq else {
+        let header = |name| {
+            let value = message.headers.as_ref()?.get(name)?;
+            value.as_str().parse::<u64>().ok()
+        };
+        let Some(seq) = header(async_nats::header::NATS_SEQUENCE) else {
             tracing::warn!(subject = %message.subject, "event bus message without a sequence; skipped");
             return;
         };
+        let previous = header(async_nats::header::NATS_LAST_SEQUENCE);
         self.shared.saw(seq);
-        if seq > self.last
-            && let Some(event) = history::decode(&message.payload, seq)
-        {
-            self.pending.insert(seq, Arc::new(event));
+        let event = (seq > self.last)
+            .then(|| history::decode(&message.payload, seq))
+            .flatten()
+            .map(Arc::new);
+        for (seq, event) in self.chains.take(&message.subject, seq, previous, event) {
+            if seq > self.last
+                && let Some(event) = event
+            {
+                self.pending.insert(seq, event);
+            }
         }
     }
 
     /// Hands out what is pending, in id order, as far as the reader takes.
+    /// Nothing past a subject's missing message is handed out.
     async fn deliver(&mut self) -> Result<(), Ended> {
-        while let Some((id, event)) = self.pending.pop_first() {
+        let bound = self.chains.bound();
+        while let Some(entry) = self.pending.first_entry() {
+            if bound.is_some_and(|bound| *entry.key() > bound) {
+                break;
+            }
+            let (id, event) = entry.remove_entry();
             if id <= self.last {
                 continue;
             }
@@ -270,7 +300,14 @@ impl Follower {
             .into_iter()
             .flat_map(|t| self.shared.subjects.live(t))
             .collect();
-        self.live.retain(|subject, _| wanted.contains(subject));
+        let chains = &mut self.chains;
+        self.live.retain(|subject, _| {
+            let keep = wanted.contains(subject);
+            if !keep {
+                chains.forget(subject);
+            }
+            keep
+        });
         for subject in wanted {
             if self.live.contains_key(&subject) {
                 continue;
@@ -333,6 +370,14 @@ impl Follower {
                 return Ok(());
             }
         }
+        // What waited for a predecessor: the stream had it, if it was ours.
+        for (seq, event) in self.chains.release() {
+            if seq > self.last
+                && let Some(event) = event
+            {
+                self.pending.insert(seq, event);
+            }
+        }
         self.hole = None;
         // Live messages that arrived meanwhile, some older than the fill.
         self.drain().await;
@@ -379,4 +424,12 @@ fn take_queued(
         }
     });
     taken
+}
+
+/// Sleeps until `deadline` (a standard instant); forever without one.
+async fn sleep_until_std(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
 }
