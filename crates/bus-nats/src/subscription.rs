@@ -183,7 +183,8 @@ impl Follower {
     async fn follow(&mut self) -> Result<(), Ended> {
         loop {
             let retry = self.hole.is_some();
-            let waited = self.chains.waiting_since();
+            // A fill already owed releases what waits when it is done.
+            let waited = self.chains.waiting_since().filter(|_| !retry);
             let read_stream_at = waited.map(|since| since + PREDECESSOR_WAIT);
             tokio::select! {
                 biased;
