@@ -69,7 +69,13 @@ impl<T> Chains<T> {
                 self.waiting.remove(subject);
             }
         }
-        self.tails.insert(subject.to_string(), tail);
+        // Per message: the subject's name is copied only the first time.
+        match self.tails.get_mut(subject) {
+            Some(known) => *known = tail,
+            None => {
+                self.tails.insert(subject.to_string(), tail);
+            }
+        }
         if self.waiting.is_empty() {
             self.since = None;
         }

@@ -204,8 +204,10 @@ impl Follower {
                         self.widen_hole(self.last, held);
                     }
                 }
-                message = poll_fn(|cx| next_live(&mut self.live, cx)), if !self.live.is_empty() => {
-                    self.hear(message);
+                heard = poll_fn(|cx| some_queued(&mut self.live, cx)), if !self.live.is_empty() => {
+                    for message in heard {
+                        self.hear(message);
+                    }
                     self.drain().await;
                 }
                 () = tokio::time::sleep(RETRY), if retry => {}
@@ -386,30 +388,22 @@ impl Follower {
     }
 }
 
-/// The next message on any live subject. A subscriber the client closed
-/// is dropped: nothing will be heard on it again.
-fn next_live(
+/// What is queued on the live subjects, once something is.
+fn some_queued(
     live: &mut HashMap<String, async_nats::Subscriber>,
     cx: &mut Context<'_>,
-) -> Poll<async_nats::Message> {
-    let mut found = None;
-    live.retain(|_, subscriber| {
-        if found.is_some() {
-            return true;
-        }
-        match Pin::new(subscriber).poll_next(cx) {
-            Poll::Ready(Some(message)) => {
-                found = Some(message);
-                true
-            }
-            Poll::Ready(None) => false,
-            Poll::Pending => true,
-        }
-    });
-    found.map_or(Poll::Pending, Poll::Ready)
+) -> Poll<Vec<async_nats::Message>> {
+    let taken = take_queued(live, cx);
+    if taken.is_empty() {
+        Poll::Pending
+    } else {
+        Poll::Ready(taken)
+    }
 }
 
-/// Everything queued on the live subjects now, in one pass over them.
+/// Everything queued on the live subjects now, in one pass over them. A
+/// subscriber the client closed is dropped: nothing will be heard on it
+/// again.
 fn take_queued(
     live: &mut HashMap<String, async_nats::Subscriber>,
     cx: &mut Context<'_>,
