@@ -104,7 +104,9 @@ async fn unknown_or_closed_sessions_get_invalid_session_false() {
 
 #[tokio::test]
 async fn a_slow_consumer_is_dropped_without_slowing_others_and_can_resume() {
-    let w = World::new(&["--fsync", "off"]).await;
+    // The longest heartbeat interval: the slow reader never heartbeats,
+    // and the server must find it slow before that deadline drops it.
+    let w = World::new(&["--fsync", "off", "--gateway-heartbeat-ms", "59999"]).await;
     // A reader with a tiny receive window that stops reading after READY.
     let mut slow =
         GatewayClient::connect_small_buffer(&w.s.ws_url(), "v=10&encoding=json", 4096).await;
@@ -116,12 +118,24 @@ async fn a_slow_consumer_is_dropped_without_slowing_others_and_can_resume() {
     let (mut fast, _) = w.connect_bot(DEFAULT_INTENTS | MESSAGE_CONTENT).await;
     // Write until the server gives up on the slow reader (more than the
     // kernel buffers on both ends hold), while the fast one keeps up.
-    let body = "x".repeat(1_990);
+    // Large events (near the content and embed limits), ten requests at a
+    // time, fill those buffers well within the interval on a loaded
+    // machine.
+    let message = json!({
+        "content": "x".repeat(1_990),
+        "embeds": [{ "description": "y".repeat(4_000) }],
+    });
+    let path = format!("/channels/{}/messages", w.general);
     let mut total = 0;
     while total < 5_000 {
-        for _ in 0..100 {
-            w.say(&body).await;
-            fast.dispatch("MESSAGE_CREATE").await;
+        for _ in 0..10 {
+            let posts = (0..10).map(|_| w.s.post(&path, &w.owner.auth, message.clone()));
+            for posted in futures::future::join_all(posts).await {
+                assert_eq!(posted.status, 200, "{:?}", posted.body);
+            }
+            for _ in 0..10 {
+                fast.dispatch("MESSAGE_CREATE").await;
+            }
         }
         total += 100;
         // The fast one heartbeats, as clients do: on a loaded machine
