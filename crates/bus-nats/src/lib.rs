@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 mod chains;
 mod history;
+mod order;
 mod subjects;
 mod subscription;
 

@@ -2,19 +2,17 @@
 //! its interest holds, all on the bus's one connection, and hands
 //! deliveries to the subscriber in id order.
 //!
-//! - **Order.** The server writes to a connection in order, and within
-//!   one subject the stream's republished messages are put back in
-//!   sequence order by `chains` (the stream may republish two events the
-//!   other way round when nodes publish at once), but the client gives
-//!   each NATS subscription a queue of its own. Messages reach those queues in
-//!   arrival order, so once one has come, every earlier one is queued:
-//!   the task drains every queue into one map by sequence and hands out
-//!   from it in order, each id once (an event on `many` reaches a node
-//!   holding two of its topics twice). Draining ends only when a pass over
-//!   every queue finds nothing, with tokio's cooperative budget lifted:
-//!   a queue that merely looked empty (the task out of budget, or a
-//!   message arriving during the pass) would let a later id be handed out
-//!   before an earlier one still queued, which would then be passed over.
+//! - **Order.** The server writes to a connection in order, but the
+//!   client gives each NATS subscription a queue of its own. Messages
+//!   reach those queues in arrival order, so once one has come, every
+//!   earlier one is queued: the task drains every queue and hands out in
+//!   the order `order` keeps (the stream's within a subject; an event of
+//!   another subject republished late is handed out late), each id once.
+//!   Draining ends only when a pass over every queue finds nothing, with
+//!   tokio's cooperative budget lifted: a queue that merely looked empty
+//!   (the task out of budget, or a message arriving during the pass)
+//!   would let a later id be handed out before an earlier one still
+//!   queued.
 //! - **Interest.** A change is recorded at once (what the task hands out
 //!   is filtered by it) and forwarded to the task, which subscribes and
 //!   unsubscribes. An event published after a topic was added may reach
@@ -30,7 +28,7 @@
 //!   comes before the reconnection (a new TCP connection and handshake),
 //!   but nothing orders it before the first message heard after it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -44,7 +42,7 @@ use concord_model::event::Event;
 use futures_util::Stream;
 use tokio::sync::{mpsc, watch};
 
-use crate::chains::Chains;
+use crate::order::Order;
 use crate::{Shared, history};
 
 /// Deliveries a subscription holds for its reader.
@@ -73,9 +71,7 @@ pub(crate) fn start(shared: Arc<Shared>, head: u64, open: watch::Receiver<()>) -
         changed,
         out,
         live: HashMap::new(),
-        chains: Chains::new(),
-        pending: BTreeMap::new(),
-        last: head,
+        order: Order::new(head),
         hole: None,
         open,
     };
@@ -160,12 +156,8 @@ struct Follower {
     out: mpsc::Sender<Delivery>,
     /// Every live subject listened on (dropping one unsubscribes).
     live: HashMap<String, async_nats::Subscriber>,
-    /// Each live subject's messages put in their order.
-    chains: Chains<Option<Arc<Event>>>,
-    /// Events heard and not handed out yet, by id.
-    pending: BTreeMap<u64, Arc<Event>>,
-    /// The id of the last event handed out or passed over.
-    last: u64,
+    /// What was heard, in the order it is handed out.
+    order: Order<Arc<Event>>,
     hole: Option<Hole>,
     disruptions: watch::Receiver<u64>,
     /// Closed when the bus is dropped.
@@ -184,7 +176,7 @@ impl Follower {
         loop {
             let retry = self.hole.is_some();
             // A fill already owed releases what waits when it is done.
-            let waited = self.chains.waiting_since().filter(|_| !retry);
+            let waited = self.order.waiting_since().filter(|_| !retry);
             let read_stream_at = waited.map(|since| since + PREDECESSOR_WAIT);
             tokio::select! {
                 biased;
@@ -199,9 +191,9 @@ impl Follower {
                     if held.is_empty() {
                         // Nothing it would have heard can be missing.
                         let known = self.shared.known_head.load(Ordering::Relaxed);
-                        self.last = self.last.max(known);
+                        self.order.pass(known);
                     } else {
-                        self.widen_hole(self.last, held);
+                        self.widen_hole(self.order.last(), held);
                     }
                 }
                 heard = poll_fn(|cx| some_queued(&mut self.live, cx)), if !self.live.is_empty() => {
@@ -214,7 +206,7 @@ impl Follower {
                 () = sleep_until_std(read_stream_at), if read_stream_at.is_some() => {
                     // A predecessor did not come: the stream has it.
                     let held = self.interest.held();
-                    self.widen_hole(self.last, held);
+                    self.widen_hole(self.order.last(), held);
                 }
             }
             if self.hole.is_some() {
@@ -254,32 +246,13 @@ impl Follower {
         };
         let previous = header(async_nats::header::NATS_LAST_SEQUENCE);
         self.shared.saw(seq);
-        let event = (seq > self.last)
-            .then(|| history::decode(&message.payload, seq))
-            .flatten()
-            .map(Arc::new);
-        for (seq, event) in self.chains.take(&message.subject, seq, previous, event) {
-            if seq > self.last
-                && let Some(event) = event
-            {
-                self.pending.insert(seq, event);
-            }
-        }
+        let decode = || history::decode(&message.payload, seq).map(Arc::new);
+        self.order.hear(&message.subject, seq, previous, decode);
     }
 
-    /// Hands out what is pending, in id order, as far as the reader takes.
-    /// Nothing past a subject's missing message is handed out.
+    /// Hands out what may go, as far as the reader takes.
     async fn deliver(&mut self) -> Result<(), Ended> {
-        let bound = self.chains.bound();
-        while let Some(entry) = self.pending.first_entry() {
-            if bound.is_some_and(|bound| *entry.key() > bound) {
-                break;
-            }
-            let (id, event) = entry.remove_entry();
-            if id <= self.last {
-                continue;
-            }
-            self.last = id;
+        while let Some(event) = self.order.next() {
             if self.interest.wants(&event) {
                 self.out
                     .send(Delivery::Event(event))
@@ -303,11 +276,11 @@ impl Follower {
             .into_iter()
             .flat_map(|t| self.shared.subjects.live(t))
             .collect();
-        let chains = &mut self.chains;
+        let order = &mut self.order;
         self.live.retain(|subject, _| {
             let keep = wanted.contains(subject);
             if !keep {
-                chains.forget(subject);
+                order.forget(subject);
             }
             keep
         });
@@ -348,24 +321,26 @@ impl Follower {
             tracing::debug!(error = %e, "event bus unreachable; will fill later");
             return Ok(());
         }
-        let after = hole.after.max(self.last);
+        let after = hole.after.max(self.order.last());
         let r = history::replay(&self.shared, after, &hole.topics).await;
         match r {
             Ok(events) => {
                 for event in events {
-                    self.pending.insert(event.id, event);
+                    self.order.insert(event.id, event);
                 }
             }
             Err(BusError::Gone { .. }) => {
                 tracing::warn!(after, "events lost to a subscription");
                 self.out
-                    .send(Delivery::Gap { after: self.last })
+                    .send(Delivery::Gap {
+                        after: self.order.last(),
+                    })
                     .await
                     .map_err(|_| Ended)?;
                 // Whatever the stream dropped is passed over.
                 let first_kept = self.shared.stream.get_info().await;
                 if let Ok(info) = first_kept {
-                    self.last = self.last.max(info.state.first_sequence.saturating_sub(1));
+                    self.order.pass(info.state.first_sequence.saturating_sub(1));
                 }
             }
             Err(BusError::Unavailable(e)) => {
@@ -374,13 +349,7 @@ impl Follower {
             }
         }
         // What waited for a predecessor: the stream had it, if it was ours.
-        for (seq, event) in self.chains.release() {
-            if seq > self.last
-                && let Some(event) = event
-            {
-                self.pending.insert(seq, event);
-            }
-        }
+        self.order.release();
         self.hole = None;
         // Live messages that arrived meanwhile, some older than the fill.
         self.drain().await;

@@ -19,10 +19,12 @@ use tokio::sync::oneshot;
 use crate::session::{Attachment, Session};
 
 /// Where the node's fan-out stands on the bus: the event it is delivering
-/// and the last one it finished. A batch appended to the directory
+/// and the highest one it finished. A batch appended to the directory
 /// reflects every event up to `delivered` read before it was taken; events
 /// the fan-out holds back (their guild's state is being read) keep
-/// `delivered` below them until they are delivered.
+/// `delivered` below them until they are delivered. The bus may hand out
+/// an event of another topic after a higher one (it came late):
+/// `delivered` does not go back for it.
 #[derive(Default)]
 pub(crate) struct Cursor {
     delivering: AtomicU64,
@@ -37,13 +39,13 @@ impl Cursor {
     /// The fan-out starts on `event`: the one before it is done.
     pub(crate) fn start(&self, event: u64) {
         let previous = self.delivering.swap(event, Ordering::AcqRel);
-        self.delivered.store(previous, Ordering::Release);
+        self.delivered.fetch_max(previous, Ordering::AcqRel);
     }
 
     /// The fan-out finished what it started.
     pub(crate) fn finish(&self) {
         let current = self.delivering.load(Ordering::Acquire);
-        self.delivered.store(current, Ordering::Release);
+        self.delivered.fetch_max(current, Ordering::AcqRel);
     }
 
     /// The event whose dispatches are being pushed now.
@@ -340,6 +342,26 @@ mod tests {
     const TTL: Duration = Duration::from_secs(60);
     const A: NodeId = NodeId(1);
     const B: NodeId = NodeId(2);
+
+    #[test]
+    fn an_event_delivered_late_does_not_take_the_cursor_back() {
+        let cursor = Cursor::default();
+        cursor.start(100);
+        cursor.finish();
+        // 98, of another topic, came after 100.
+        cursor.start(98);
+        assert_eq!(cursor.delivering(), 98);
+        assert_eq!(cursor.delivered(), 100);
+        cursor.finish();
+        assert_eq!(
+            cursor.delivered(),
+            100,
+            "a record would replay 99 and 100 again"
+        );
+        cursor.start(101);
+        cursor.finish();
+        assert_eq!(cursor.delivered(), 101);
+    }
 
     /// A directory that counts its append calls and answers them slowly,
     /// as one across the network does.
