@@ -57,7 +57,7 @@ impl SharedBackends {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(ScratchDatabase::create(&postgres))
+            runtime.block_on(ScratchDatabase::migrated(&postgres))
         })
         .join()
         .expect("database thread")
