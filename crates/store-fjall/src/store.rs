@@ -25,6 +25,7 @@ use crate::codec::{backend, decode, encode, u64_value};
 use crate::wal::{self, Wal};
 
 mod mentions;
+mod names;
 
 #[derive(Debug, Clone)]
 pub struct FjallOptions {
@@ -47,6 +48,8 @@ struct Tables {
     thread_member: Keyspace,
     guild_member: Keyspace,
     user_guild: Keyspace,
+    name_user: Keyspace,
+    guild_nick: Keyspace,
     guild_member_count: Keyspace,
     invite: Keyspace,
     guild_invite: Keyspace,
@@ -118,6 +121,8 @@ impl FjallStore {
             thread_member: open("thread_member")?,
             guild_member: open("guild_member")?,
             user_guild: open("user_guild")?,
+            name_user: open("name_user")?,
+            guild_nick: open("guild_nick")?,
             guild_member_count: open("guild_member_count")?,
             invite: open("invite")?,
             guild_invite: open("guild_invite")?,
@@ -164,6 +169,7 @@ impl FjallStore {
             write_lock: Mutex::new(()),
             visits: AtomicU64::new(0),
         };
+        store.index_names_if_new()?;
         Ok(store)
     }
 
@@ -290,6 +296,7 @@ impl FjallStore {
             }
         }
         self.stage_image(batch, user.id, old.as_ref().map(|u| u as _), Some(user))?;
+        self.stage_user_names(batch, old.as_ref(), user)?;
         for (key, _) in keys {
             batch.insert(&self.t.login_user, key, keys::id(user.id));
         }
@@ -327,10 +334,11 @@ impl FjallStore {
 
     fn stage_member(&self, batch: &mut WriteBatch, member: &Member) -> StoreResult<()> {
         let key = keys::pair(member.guild_id.get(), member.user_id.get());
-        let exists = self.t.guild_member.contains_key(key).map_err(backend)?;
-        if !exists {
+        let old = Self::get::<Member>(&self.t.guild_member, key)?;
+        if old.is_none() {
             self.stage_member_count(batch, member.guild_id, 1)?;
         }
+        self.stage_member_nick(batch, old.as_ref(), Some(member))?;
         batch.insert(&self.t.guild_member, key, encode(member)?);
         let index = keys::pair(member.user_id.get(), member.guild_id.get());
         batch.insert(&self.t.user_guild, index, []);
@@ -785,6 +793,7 @@ impl GuildStore for FjallStore {
                 }
                 b.remove(&self.t.guild_member, key);
             }
+            self.stage_guild_nicks_removal(b, id)?;
             for key in Self::scan_keys(&self.t.guild_ban, g)? {
                 b.remove(&self.t.guild_ban, key);
             }
@@ -1082,6 +1091,20 @@ impl MemberStore for FjallStore {
         Ok(members)
     }
 
+    async fn members_by_name(
+        &self,
+        guild_id: Snowflake,
+        prefix: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>> {
+        let ids: Vec<Snowflake> = self
+            .member_ids_named(guild_id, prefix)?
+            .into_iter()
+            .take(limit)
+            .collect();
+        self.members_by_ids(guild_id, &ids).await
+    }
+
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
         self.write(|b| self.stage_member(b, member)).await
     }
@@ -1089,7 +1112,8 @@ impl MemberStore for FjallStore {
     async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()> {
         self.write(|b| {
             let key = keys::pair(guild_id.get(), user_id.get());
-            if self.t.guild_member.contains_key(key).map_err(backend)? {
+            if let Some(old) = Self::get::<Member>(&self.t.guild_member, key)? {
+                self.stage_member_nick(b, Some(&old), None)?;
                 self.stage_member_count(b, guild_id, -1)?;
                 b.remove(&self.t.guild_member, key);
                 b.remove(

@@ -5,6 +5,7 @@ use concord_model::Snowflake;
 use concord_model::records::{Application, User};
 use concord_store::{
     ApplicationStore, StoreError, StoreResult, UserStore, keys as text_keys, login_key, login_keys,
+    user_name_keys,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -47,6 +48,27 @@ impl PgStore {
         .bind(key(user.id))
         .bind(Json(user))
         .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        Self::write_user_names(conn, user).await
+    }
+
+    /// Moves the user's entries in the member-name index: those it no
+    /// longer has go, new ones come (a statement's parts see the same
+    /// rows, so one that stays is neither removed nor inserted).
+    async fn write_user_names(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+        let mut names = Vec::new();
+        for name in user_name_keys(user) {
+            names.push(nul::text(text_keys::text(&name)?).into_owned());
+        }
+        sqlx::query(
+            "WITH gone AS (DELETE FROM user_names WHERE user_id = $2 AND name <> ALL($1::text[]))
+             INSERT INTO user_names (name, user_id) SELECT name, $2 FROM unnest($1::text[]) AS name
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&names)
+        .bind(key(user.id))
+        .execute(conn)
         .await
         .map_err(backend)?;
         Ok(())

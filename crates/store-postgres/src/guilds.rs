@@ -6,7 +6,7 @@ use concord_model::Snowflake;
 use concord_model::records::{AuditEntry, Ban, Emoji, Guild, Invite, Member, Role};
 use concord_store::{
     AuditLogStore, BanStore, EmojiStore, GuildStore, InviteStore, InviteUse, MemberStore, NewGuild,
-    StoreResult, keys as text_keys,
+    StoreResult, keys as text_keys, nick_key,
 };
 
 use crate::accounts::commit;
@@ -148,15 +148,21 @@ impl GuildStore for PgStore {
     }
 }
 
-/// Creates or replaces a member (the count follows by trigger).
+/// Creates or replaces a member (the count follows by trigger), with its
+/// nick as the member-name index keeps it.
 async fn put_member(conn: &mut sqlx::PgConnection, member: &Member) -> StoreResult<()> {
+    let nick = match nick_key(member) {
+        Some(nick) => Some(nul::text(text_keys::text(&nick)?).into_owned()),
+        None => None,
+    };
     sqlx::query(
-        "INSERT INTO members (guild_id, user_id, record) VALUES ($1, $2, $3)
-         ON CONFLICT (guild_id, user_id) DO UPDATE SET record = EXCLUDED.record",
+        "INSERT INTO members (guild_id, user_id, record, nick) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET record = EXCLUDED.record, nick = EXCLUDED.nick",
     )
     .bind(key(member.guild_id))
     .bind(key(member.user_id))
     .bind(Json(member))
+    .bind(nick)
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -204,6 +210,38 @@ impl MemberStore for PgStore {
         .await
         .map_err(backend)?;
         Ok(in_order(user_ids, found).into_iter().map(|m| m.0).collect())
+    }
+
+    async fn members_by_name(
+        &self,
+        guild_id: Snowflake,
+        prefix: &str,
+        count: usize,
+    ) -> StoreResult<Vec<Member>> {
+        let prefix = nul::text(text_keys::text(prefix)?).into_owned();
+        // Each part is a range of its index, the members then found by
+        // their key. The range comes from the pattern's fixed start, which
+        // the planner sees only in a plan made for this pattern: so the
+        // statement is not kept prepared (a generic plan would read the
+        // whole index). `LIKE` takes the prefix literally once escaped.
+        let pattern = format!("{}%", escape_like(&prefix));
+        let found: Vec<Json<Member>> = sqlx::query_scalar(
+            "SELECT m.record FROM (
+                 SELECT user_id FROM user_names WHERE name LIKE $2
+                 UNION
+                 SELECT user_id FROM members WHERE guild_id = $1 AND nick LIKE $2
+             ) AS named
+             JOIN members m ON m.guild_id = $1 AND m.user_id = named.user_id
+             ORDER BY m.user_id LIMIT $3",
+        )
+        .bind(key(guild_id))
+        .bind(pattern)
+        .bind(limit(count))
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(found.into_iter().map(|m| m.0).collect())
     }
 
     async fn put_member(&self, member: &Member) -> StoreResult<()> {
@@ -451,4 +489,17 @@ impl EmojiStore for PgStore {
             .await
             .map_err(backend)
     }
+}
+
+/// `text` as a `LIKE` pattern that matches it alone (the default escape
+/// character is the backslash).
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -28,7 +28,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $open;
             users_and_logins, applications, guild_lifecycle, members_paging, channels_and_cascade, channel_edits_never_recreate,
             threads, invites, bans, pins, reactions, private_channels, read_states, emojis, audit_log, attachments, meta, oversized_text_keys_are_refused, message_crud, history_semantics, empty_buckets_are_skipped,
-            users_by_ids, members_by_ids, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
+            users_by_ids, members_by_ids, members_by_name, thread_updates, large_channels_are_deleted_whole, threads_are_created_once, invite_uses, meta_if_absent,
             webhooks, webhooks_go_with_their_channel, images_keep_their_blobs,
             poll_votes, polls_end_once_and_are_listed_until_then, poll_votes_go_with_their_message_and_channel,
             commands, command_overwrites_keep_ids, commands_go_with_their_guild, command_permissions,
@@ -1485,6 +1485,58 @@ pub async fn members_by_ids(store: &dyn Store) {
         [12, 10],
         "the guild's own members, in the order asked, once"
     );
+}
+
+pub async fn members_by_name(store: &dyn Store) {
+    let found = |prefix: &'static str, limit: usize| async move {
+        let members = store.members_by_name(Snowflake(1), prefix, limit).await;
+        let ids = members.unwrap().into_iter().map(|m| m.user_id.get());
+        ids.collect::<Vec<u64>>()
+    };
+    let mut alice = user(10, "Alice");
+    alice.global_name = Some("Wonder".into());
+    for user in [
+        alice,
+        user(11, "bob"),
+        user(12, "alfred"),
+        user(13, "Carol"),
+        user(14, "alan"),
+        user(15, "ÉLODIE"),
+    ] {
+        store.create_user(&user).await.unwrap();
+    }
+    store.create_guild(&new_guild(1, 10, &[])).await.unwrap();
+    store.create_guild(&new_guild(2, 14, &[])).await.unwrap();
+    let carol = Member {
+        nick: Some("Al".into()),
+        ..member(1, 13)
+    };
+    for member in [member(1, 11), member(1, 12), carol, member(1, 15)] {
+        store.put_member(&member).await.unwrap();
+    }
+    assert_eq!(found("al", 100).await, [10, 12, 13], "by username or nick");
+    assert_eq!(found("al", 2).await, [10, 12], "the first by user id");
+    assert_eq!(found("wond", 100).await, [10], "by global name");
+    assert_eq!(found("élo", 100).await, [15], "lowercased beyond ASCII");
+    assert!(found("zz", 100).await.is_empty());
+    assert!(
+        found("alan", 100).await.is_empty(),
+        "another guild's member"
+    );
+
+    // A rename moves the user's entries; a nick dropped goes.
+    let mut alfred = store.user(Snowflake(12)).await.unwrap().unwrap();
+    alfred.username = "zed".into();
+    let seen = alfred.token_generation;
+    assert!(store.update_user(&alfred, seen).await.unwrap());
+    store.put_member(&member(1, 13)).await.unwrap();
+    assert_eq!(found("al", 100).await, [10]);
+    assert_eq!(found("ze", 100).await, [12]);
+    store
+        .delete_member(Snowflake(1), Snowflake(10))
+        .await
+        .unwrap();
+    assert!(found("al", 100).await.is_empty(), "a member who left");
 }
 
 /// A channel with more records than a backend removes in one step (if it

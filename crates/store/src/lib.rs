@@ -197,6 +197,16 @@ pub trait MemberStore: Send + Sync {
         guild_id: Snowflake,
         user_ids: &[Snowflake],
     ) -> StoreResult<Vec<Member>>;
+    /// The guild's members whose username, global name or nick starts
+    /// with `prefix` (as [`name_key`] lowercases it; not empty), by user id
+    /// ascending, at most `limit`. Names are indexed: the cost grows with
+    /// the users and members whose name starts so, not with the guild.
+    async fn members_by_name(
+        &self,
+        guild_id: Snowflake,
+        prefix: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>>;
     /// Creates or replaces a member.
     async fn put_member(&self, member: &Member) -> StoreResult<()>;
     async fn delete_member(&self, guild_id: Snowflake, user_id: Snowflake) -> StoreResult<()>;
@@ -757,6 +767,30 @@ pub async fn history(
 /// The bucket a message id falls in.
 pub fn bucket_of(id: Snowflake, bucket_ms: u64) -> u64 {
     id.timestamp_ms() / bucket_ms.max(1)
+}
+
+/// A name as the member-name index keeps it, and a prefix as it is looked
+/// up: lowercased, so that a search ignores case.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// The names a user is found by in every guild of theirs: the username
+/// and the global name, each once.
+pub fn user_name_keys(user: &User) -> Vec<String> {
+    let mut keys = vec![name_key(&user.username)];
+    if let Some(global) = &user.global_name {
+        let global = name_key(global);
+        if global != keys[0] {
+            keys.push(global);
+        }
+    }
+    keys
+}
+
+/// The name a member is found by in their guild alone: the nick.
+pub fn nick_key(member: &Member) -> Option<String> {
+    member.nick.as_deref().map(name_key)
 }
 
 /// Lowercased login key for the username/email index.

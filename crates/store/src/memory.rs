@@ -21,7 +21,7 @@ use crate::{
     MentionStore, MessageStore, MetaStore, NewGuild, NotificationStore, OpenPoll, PinStore,
     PollStore, PollVote, PrivateChannelStore, ReactionStore, ReadStateStore, StoreError,
     StoreResult, ThreadMemberStore, ThreadUpdate, UserStore, WebhookStore, bucket_of, login_key,
-    login_keys,
+    login_keys, nick_key, user_name_keys,
 };
 
 type Partition = BTreeMap<Reverse<u64>, Message>;
@@ -613,6 +613,34 @@ impl MemberStore for MemoryStore {
             .iter()
             .filter(|id| seen.insert(**id))
             .filter_map(|id| inner.members.get(&(guild_id, *id)).cloned())
+            .collect())
+    }
+
+    /// Reads the whole guild: the memory store is for tests.
+    async fn members_by_name(
+        &self,
+        guild_id: Snowflake,
+        prefix: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Member>> {
+        self.pause().await;
+        let inner = self.lock();
+        let range = (guild_id, Snowflake(0))..=(guild_id, Snowflake(u64::MAX));
+        let named = |member: &Member| {
+            let user = inner.users.get(&member.user_id);
+            let names = user.map(user_name_keys).unwrap_or_default();
+            names
+                .into_iter()
+                .chain(nick_key(member))
+                .any(|n| n.starts_with(prefix))
+        };
+        Ok(inner
+            .members
+            .range(range)
+            .map(|(_, m)| m)
+            .filter(|m| named(m))
+            .take(limit)
+            .cloned()
             .collect())
     }
 

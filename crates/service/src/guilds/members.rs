@@ -10,6 +10,8 @@ use concord_model::{Permissions, Snowflake, codes, wire};
 
 use super::audit::{Details, action, change};
 use super::input::{PatchMember, PatchNick};
+use concord_store::name_key;
+
 use crate::error::check_length;
 use crate::{Caller, FormErrors, GuildView, Service, ServiceError, ServiceResult, to_guild};
 
@@ -296,38 +298,27 @@ impl Service {
         if self.store.member(guild_id, caller.id).await?.is_none() {
             return Err(ServiceError::Forbidden(codes::MISSING_ACCESS));
         }
-        let mut out = Vec::new();
         if !user_ids.is_empty() {
             let asked = &user_ids[..user_ids.len().min(100)];
             let members = self.store.members_by_ids(guild_id, asked).await?;
             return self.members_wire(&members).await;
         }
-        let prefix = query.unwrap_or("").to_lowercase();
         let limit = if limit == 0 { usize::MAX } else { limit };
+        let prefix = name_key(query.unwrap_or(""));
+        if !prefix.is_empty() {
+            // From the store's name index: as costly as the names that
+            // match, however large the guild.
+            let members = self.store.members_by_name(guild_id, &prefix, limit).await?;
+            return self.members_wire(&members).await;
+        }
+        let mut out = Vec::new();
         let mut after = Snowflake(0);
-        loop {
+        while out.len() < limit {
             let page = self.store.members(guild_id, after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = last.user_id;
-            let rendered = self.members_wire(&page).await?;
-            for (m, member) in page.iter().zip(rendered) {
-                let user = member.user.as_ref();
-                let names = [
-                    user.map(|u| u.username.as_str()),
-                    user.and_then(|u| u.global_name.as_deref()),
-                    m.nick.as_deref(),
-                ];
-                if names
-                    .iter()
-                    .flatten()
-                    .any(|n| n.to_lowercase().starts_with(&prefix))
-                {
-                    out.push(member);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
-                }
-            }
+            let wanted = (limit - out.len()).min(page.len());
+            out.extend(self.members_wire(&page[..wanted]).await?);
         }
         Ok(out)
     }
