@@ -20,17 +20,15 @@ impl Service {
         caller: Caller,
         guild_id: Snowflake,
     ) -> ServiceResult<GuildView> {
-        let guild = self
-            .store
-            .guild(guild_id)
-            .await?
-            .ok_or(ServiceError::NotFound(codes::UNKNOWN_GUILD))?;
-        let member = self
-            .store
-            .member(guild_id, caller.id)
-            .await?
-            .ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
-        let roles = self.store.roles(guild_id).await?;
+        // Three reads at once: on a networked store, one round trip's wait
+        // rather than three, on every request that checks a permission.
+        let (guild, member, roles) = tokio::try_join!(
+            self.store.guild(guild_id),
+            self.store.member(guild_id, caller.id),
+            self.store.roles(guild_id),
+        )?;
+        let guild = guild.ok_or(ServiceError::NotFound(codes::UNKNOWN_GUILD))?;
+        let member = member.ok_or(ServiceError::Forbidden(codes::MISSING_ACCESS))?;
         Ok(GuildView {
             guild,
             roles,
