@@ -50,8 +50,8 @@ def mega_table(report):
              f"{mega['follows_per_socket']} of the accounts (op 14), as a member list would. In the storm the accounts",
              f"change their status {params['mega_storm_rate']:,.0f} times a second for {params['mega_storm_seconds']:g} s; in a large guild a",
              "socket hears only of the members it follows. Member lists: HTTP pages of 1,000 through",
-             "the whole guild, op 8 by a name prefix (limit 100), by a prefix nobody has (the whole",
-             "guild is looked through), and by 100 ids.\n",
+             "the whole guild, op 8 by a name prefix (limit 100), by a prefix nobody has (the name",
+             "index finds none at once), and by 100 ids.\n",
              "| figure | " + " | ".join(f"{size['members']:,} members" for size in sizes) + " |",
              "| --- |" + " --- |" * len(sizes)]
     lines += [
