@@ -17,6 +17,8 @@ pub const GUILD_DESCRIPTION_MAX: usize = 300;
 pub const CHANNEL_NAME: (usize, usize) = (1, 100);
 pub const ROLE_NAME_MAX: usize = 100;
 pub const USERNAME: (usize, usize) = (2, 32);
+/// A display name, as Discord bounds it (a blank one is none at all).
+pub const GLOBAL_NAME: (usize, usize) = (1, 32);
 pub const PASSWORD: (usize, usize) = (8, 72);
 /// An email address, in characters (RFC 5321's path limit).
 pub const EMAIL_MAX: usize = 254;

@@ -162,6 +162,30 @@ async fn password_change_revokes_old_tokens() {
         .await;
     assert_eq!(renamed.body["username"], "lovelace");
     assert_eq!(renamed.body["global_name"], "Ada L.");
+    // A display name is at most 32 characters, as on Discord.
+    let long = "n".repeat(33);
+    let refused = s
+        .patch("/users/@me", &fresh, json!({ "global_name": long }))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.body["errors"]["global_name"]["_errors"][0]["code"],
+        "BASE_TYPE_BAD_LENGTH"
+    );
+    let registering =
+        json!({ "username": "grace", "global_name": long, "password": "correct horse battery" });
+    let refused = s
+        .request("POST", "/auth/register", None, Some(registering))
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    let fits = s
+        .patch(
+            "/users/@me",
+            &fresh,
+            json!({ "global_name": "n".repeat(32) }),
+        )
+        .await;
+    assert_eq!(fits.status, 200);
 }
 
 #[tokio::test]

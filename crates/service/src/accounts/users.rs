@@ -51,6 +51,7 @@ impl NewAccount {
             );
         }
         check_password(&mut errors, "password", &self.password);
+        check_global_name(&mut errors, self.global_name.as_deref());
         if let Some(email) = &self.email
             && (!email.contains('@') || email.chars().count() > limits::EMAIL_MAX)
         {
@@ -71,6 +72,14 @@ fn check_login(login: &str) -> ServiceResult<()> {
     let (min, max) = limits::LOGIN;
     check_length(&mut errors, "login", login, min, max);
     errors.into_result()
+}
+
+/// A display name, unless blank (which clears it).
+fn check_global_name(errors: &mut FormErrors, name: Option<&str>) {
+    if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+        let (min, max) = limits::GLOBAL_NAME;
+        check_length(errors, "global_name", name, min, max);
+    }
 }
 
 pub(crate) fn check_password(errors: &mut FormErrors, field: &str, password: &str) {
@@ -201,6 +210,7 @@ impl Service {
             user.username = name;
         }
         if let Some(global_name) = input.global_name {
+            check_global_name(&mut errors, global_name.as_deref());
             user.global_name = global_name.filter(|n| !n.trim().is_empty());
         }
         let avatar = image_edit("avatar", input.avatar, &mut errors);
