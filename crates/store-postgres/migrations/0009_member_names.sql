@@ -16,11 +16,13 @@ CREATE INDEX members_by_nick ON members (guild_id, nick) WHERE nick IS NOT NULL;
 
 -- Records written before: lowercased here by lower(), which agrees with
 -- the server for ASCII letters; a name with others is indexed as the
--- server lowercases it when the record is next written.
+-- server lowercases it when the record is next written. Names over 256
+-- bytes are not indexed, as the server does not index them.
 INSERT INTO user_names (name, user_id)
     SELECT DISTINCT lower(n.name), u.id
     FROM users u,
         LATERAL (VALUES (u.record->>'username'), (u.record->>'global_name')) AS n(name)
-    WHERE n.name IS NOT NULL
+    WHERE octet_length(lower(n.name)) <= 256
     ON CONFLICT DO NOTHING;
-UPDATE members SET nick = lower(record->>'nick') WHERE record->>'nick' IS NOT NULL;
+UPDATE members SET nick = lower(record->>'nick')
+    WHERE octet_length(lower(record->>'nick')) <= 256;

@@ -1537,6 +1537,23 @@ pub async fn members_by_name(store: &dyn Store) {
         .await
         .unwrap();
     assert!(found("al", 100).await.is_empty(), "a member who left");
+
+    // A name too long to index (stored before names were bounded) is not
+    // found by, and does not keep its record from being written.
+    let mut long = user(16, "xena");
+    long.global_name = Some("x".repeat(5000));
+    store.create_user(&long).await.unwrap();
+    store.put_member(&member(1, 16)).await.unwrap();
+    assert_eq!(found("xe", 100).await, [16]);
+    assert!(found("xx", 100).await.is_empty());
+    long.global_name = Some("Xavier".into());
+    assert!(
+        store
+            .update_user(&long, long.token_generation)
+            .await
+            .unwrap()
+    );
+    assert_eq!(found("xav", 100).await, [16]);
 }
 
 /// A channel with more records than a backend removes in one step (if it

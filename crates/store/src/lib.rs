@@ -775,22 +775,31 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// The longest name indexed, in bytes. The service keeps names to 32
+/// characters; a longer one stored before it did is not found by name,
+/// rather than making its record impossible to write.
+const NAME_KEY_MAX: usize = 256;
+
+/// A name's index key, unless it is too long to index.
+fn indexed(name: &str) -> Option<String> {
+    Some(name_key(name)).filter(|key| key.len() <= NAME_KEY_MAX)
+}
+
 /// The names a user is found by in every guild of theirs: the username
 /// and the global name, each once.
 pub fn user_name_keys(user: &User) -> Vec<String> {
-    let mut keys = vec![name_key(&user.username)];
-    if let Some(global) = &user.global_name {
-        let global = name_key(global);
-        if global != keys[0] {
-            keys.push(global);
-        }
+    let mut keys: Vec<String> = indexed(&user.username).into_iter().collect();
+    if let Some(global) = user.global_name.as_deref().and_then(indexed)
+        && !keys.contains(&global)
+    {
+        keys.push(global);
     }
     keys
 }
 
 /// The name a member is found by in their guild alone: the nick.
 pub fn nick_key(member: &Member) -> Option<String> {
-    member.nick.as_deref().map(name_key)
+    member.nick.as_deref().and_then(indexed)
 }
 
 /// Lowercased login key for the username/email index.
