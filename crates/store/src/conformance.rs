@@ -1554,6 +1554,15 @@ pub async fn members_by_name(store: &dyn Store) {
             .unwrap()
     );
     assert_eq!(found("xav", 100).await, [16]);
+    assert_eq!(found("xe", 100).await, [16], "a name kept stays found");
+    // A member written again with the same nick keeps it.
+    let nicked = Member {
+        nick: Some("Zora".into()),
+        ..member(1, 16)
+    };
+    store.put_member(&nicked).await.unwrap();
+    store.put_member(&nicked).await.unwrap();
+    assert_eq!(found("zo", 100).await, [16]);
 }
 
 /// A channel with more records than a backend removes in one step (if it

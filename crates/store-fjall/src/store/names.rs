@@ -43,16 +43,21 @@ fn entry_user(key: &[u8]) -> StoreResult<Snowflake> {
 
 impl FjallStore {
     /// Moves a user's name entries from `old` (the stored record) to `new`.
+    /// A name both have is left alone: one batch never both removes and
+    /// inserts a key.
     pub(super) fn stage_user_names(
         &self,
         batch: &mut WriteBatch,
         old: Option<&User>,
         new: &User,
     ) -> StoreResult<()> {
+        let names = user_name_keys(new);
         for name in old.map(user_name_keys).unwrap_or_default() {
-            batch.remove(&self.t.name_user, name_entry(&name, new.id)?);
+            if !names.contains(&name) {
+                batch.remove(&self.t.name_user, name_entry(&name, new.id)?);
+            }
         }
-        for name in user_name_keys(new) {
+        for name in names {
             batch.insert(&self.t.name_user, name_entry(&name, new.id)?, []);
         }
         Ok(())
@@ -66,8 +71,10 @@ impl FjallStore {
         old: Option<&Member>,
         new: Option<&Member>,
     ) -> StoreResult<()> {
+        let kept = new.and_then(nick_key);
         if let Some(old) = old
             && let Some(nick) = nick_key(old)
+            && kept.as_ref() != Some(&nick)
         {
             let entry = nick_entry(old.guild_id, &nick, old.user_id)?;
             batch.remove(&self.t.guild_nick, entry);
