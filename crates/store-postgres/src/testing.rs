@@ -39,15 +39,9 @@ pub struct ScratchDatabase {
 impl ScratchDatabase {
     /// A new empty database on the server at `server_url`.
     pub async fn create(server_url: &str) -> Result<ScratchDatabase, sqlx::Error> {
-        let name = Self::next_name();
         let server: PgConnectOptions = server_url.parse()?;
-        let mut admin = server.connect().await?;
-        let create = format!("CREATE DATABASE {name}");
-        sqlx::query(sqlx::AssertSqlSafe(create))
-            .execute(&mut admin)
-            .await?;
-        admin.close().await?;
-        Ok(Self::named(server, name))
+        let admin = server.connect().await?;
+        Self::create_copy(server, admin, None).await
     }
 
     /// A new database with the schema applied: a copy of a template made
@@ -70,27 +64,29 @@ impl ScratchDatabase {
         if !made {
             make_template(&server, &mut admin, &template).await?;
         }
-        let name = Self::next_name();
-        let create = format!("CREATE DATABASE {name} TEMPLATE {template}");
-        sqlx::query(sqlx::AssertSqlSafe(create))
-            .execute(&mut admin)
-            .await?;
-        admin.close().await?;
-        Ok(Self::named(server, name))
+        Self::create_copy(server, admin, Some(&template)).await
     }
 
-    fn next_name() -> String {
+    /// Creates a database of a new name through `admin` (then closed), as
+    /// a copy of `template` or of the server's default.
+    async fn create_copy(
+        server: PgConnectOptions,
+        mut admin: PgConnection,
+        template: Option<&str>,
+    ) -> Result<ScratchDatabase, sqlx::Error> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        format!(
+        let name = format!(
             "concord_test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
-        )
-    }
-
-    fn named(server: PgConnectOptions, name: String) -> ScratchDatabase {
+        );
+        let copy = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        run(&mut admin, format!("CREATE DATABASE {name}{copy}")).await?;
+        admin.close().await?;
         let url = server.clone().database(&name).to_url_lossy().to_string();
-        ScratchDatabase { server, name, url }
+        Ok(ScratchDatabase { server, name, url })
     }
 
     /// A store on this database (the schema applied).
@@ -113,10 +109,11 @@ impl Drop for ScratchDatabase {
                 .build()?;
             runtime.block_on(async move {
                 let mut admin = server.connect().await?;
-                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(sqlx::AssertSqlSafe(drop))
-                    .execute(&mut admin)
-                    .await?;
+                run(
+                    &mut admin,
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )
+                .await?;
                 admin.close().await
             })?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
@@ -148,20 +145,27 @@ async fn make_template(
     template: &str,
 ) -> Result<(), sqlx::Error> {
     let making = format!("{template}_making");
-    for statement in [
+    run(
+        admin,
         format!("DROP DATABASE IF EXISTS {making} WITH (FORCE)"),
-        format!("CREATE DATABASE {making}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&mut *admin)
-            .await?;
-    }
+    )
+    .await?;
+    run(admin, format!("CREATE DATABASE {making}")).await?;
     let mut conn = server.clone().database(&making).connect().await?;
     MIGRATOR.run_direct(None, &mut conn, false).await?;
     conn.close().await?;
-    let rename = format!("ALTER DATABASE {making} RENAME TO {template}");
-    sqlx::query(sqlx::AssertSqlSafe(rename))
-        .execute(admin)
+    run(
+        admin,
+        format!("ALTER DATABASE {making} RENAME TO {template}"),
+    )
+    .await
+}
+
+/// Runs a statement made of database names this module chose (never
+/// client text, which is what makes it safe to build).
+async fn run(conn: &mut PgConnection, statement: String) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(conn)
         .await?;
     Ok(())
 }
