@@ -1,7 +1,9 @@
 // Voice in the web client: two people, each in a Chromium with a fake
-// microphone, join the same voice channel of a real server that this script
-// starts, and hear each other through its SFU (WebRTC to the server, which
-// forwards each one's Opus to the other).
+// microphone and camera, join the same voice channel of a real server that
+// this script starts, and hear each other through its SFU (WebRTC to the
+// server, which forwards each one's Opus to the other); then one turns on
+// her camera and shares her screen, and the other sees both (VP8 through
+// the same SFU).
 //
 //   CONCORD_BIN=target/debug/concord node tests/web/voice.mjs
 //
@@ -37,10 +39,11 @@ const CHROMIUM_ARGS = [
 
 /** Starts `concord serve`; resolves with the process and its base URL. */
 function startServer(dataDir) {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log', 'warn'];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log', process.env.CONCORD_LOG ?? 'warn'];
   const proc = spawn(BIN, args, { env: { ...process.env, CONCORD_RATE_LIMITS: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
   proc.stderr.on('data', (chunk) => stderr.push(String(chunk)));
+  if (process.env.VOICE_DEBUG) proc.stderr.pipe(process.stderr);
   const lines = createInterface({ input: proc.stdout });
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`server did not start in time:\n${stderr.join('')}`)), 30_000);
@@ -74,6 +77,20 @@ async function until(what, check) {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what} did not happen in time (last: ${JSON.stringify(last)})`);
+}
+
+/** The frames the page decoded from each video it receives, by mid. */
+function videoFrames(page) {
+  return page.evaluate(async () => {
+    const frames = {};
+    for (const pc of window.__peerConnections ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames[s.mid] = s.framesDecoded ?? 0;
+      });
+    }
+    return frames;
+  });
 }
 
 /** The page's audio inbound-rtp and outbound-rtp statistics, over every peer connection it made. */
@@ -123,7 +140,7 @@ async function main() {
     });
 
     const open = async (token) => {
-      const context = await browser.newContext({ permissions: ['microphone'] });
+      const context = await browser.newContext({ permissions: ['microphone', 'camera'] });
       await context.addInitScript((token) => {
         localStorage.setItem('concord.token', token);
         // Keep the page's peer connections within reach of getStats.
@@ -205,6 +222,38 @@ async function main() {
         const before = await received(page);
         await until(`${name} still receiving after the resume`, async () => (await received(page)) > before + 50);
       }
+    });
+
+    const tile = (page, id, type) => page.locator(`[data-testid="video-tile"][data-user-id="${id}"][data-type="${type}"]`);
+    /** Waits until `page` plays the tile's video with real frames, decoded from what the server sent. */
+    const plays = async (page, name, locator) => {
+      await locator.waitFor({ timeout: T });
+      await until(`${name} showing frames`, () => locator.locator('video').evaluate((v) => v.videoWidth > 0 && v.currentTime > 0));
+    };
+
+    await step('a camera turned on is seen by the other person', async () => {
+      await alice.getByTestId('voice-camera').click();
+      await alice.locator('[data-testid="voice-camera"][aria-pressed="true"]').waitFor({ timeout: T });
+      await tile(alice, ids.aliceId, 'video').waitFor({ timeout: T });
+      await participant(bob, ids.aliceId).getByTestId('voice-camera-on').waitFor({ timeout: T });
+      await plays(bob, "alice's camera at bob", tile(bob, ids.aliceId, 'video'));
+      await until('bob decoding video frames', async () => Object.values(await videoFrames(bob)).some((n) => n > 10));
+    });
+
+    await step('a shared screen is seen beside the camera', async () => {
+      await alice.getByTestId('voice-screen').click();
+      await alice.locator('[data-testid="voice-screen"][aria-pressed="true"]').waitFor({ timeout: T });
+      await participant(bob, ids.aliceId).getByTestId('voice-live').waitFor({ timeout: T });
+      await plays(bob, "alice's screen at bob", tile(bob, ids.aliceId, 'screen'));
+      await tile(bob, ids.aliceId, 'video').waitFor({ timeout: T });
+    });
+
+    await step('turning them off hides them', async () => {
+      await alice.getByTestId('voice-camera').click();
+      await tile(bob, ids.aliceId, 'video').waitFor({ state: 'detached', timeout: T });
+      await alice.getByTestId('voice-screen').click();
+      await tile(bob, ids.aliceId, 'screen').waitFor({ state: 'detached', timeout: T });
+      await bob.getByTestId('video-stage').waitFor({ state: 'hidden', timeout: T });
     });
 
     await step('mute and deafen show in the panel and to the other person', async () => {

@@ -2,9 +2,12 @@
 // person's own voice connection. Joining asks the main gateway (op 4), which
 // answers with our voice state and the voice server to use; the voice
 // server's WebSocket (Discord's voice protocol, version 8) then carries the
-// WebRTC offer and answer, and the audio goes over WebRTC. The server
+// WebRTC offer and answer, and the media goes over WebRTC. The server
 // forwards the few loudest speakers, each on one of the receiving tracks
-// offered here, so no renegotiation is needed when speakers change.
+// offered here, so no renegotiation is needed when speakers change. Camera
+// and screen work the same way: their sending tracks are offered up front
+// (empty until turned on), as are tracks to see others on; the server says
+// which of those shows whose camera or screen (op 12).
 //
 // Changes are announced on the store as 'voice' (with the guild id).
 
@@ -19,6 +22,7 @@ const VoiceOp = {
   RESUME: 7,
   HELLO: 8,
   RESUMED: 9,
+  VIDEO: 12,
   CLIENT_DISCONNECT: 13,
 };
 
@@ -29,6 +33,8 @@ const MAX_RESUMES = 3;
 
 /** Receiving tracks offered: as many as the server forwards speakers. */
 const RECEIVING_TRACKS = 3;
+/** Cameras and screens shown at once. */
+const VIDEO_TRACKS = 4;
 /** The own input level (0..1) above which we show ourselves speaking. */
 const SPEAKING_LEVEL = 0.02;
 /** Main gateway op 4, Update Voice State. */
@@ -86,7 +92,16 @@ export function createVoice({ store, getGateway }) {
     } catch (e) {
       throw new Error(`No microphone: ${e.message}`);
     }
-    call = new Call({ store, guildId: channel.guild_id, channelId: channel.id, mic, speaking, emit, onFailed: () => end(true) });
+    call = new Call({
+      store,
+      guildId: channel.guild_id,
+      channelId: channel.id,
+      mic,
+      speaking,
+      emit,
+      onFailed: () => end(true),
+      onShareEnded: (kind) => share(kind, false),
+    });
     sendState();
     emit(channel.guild_id);
   }
@@ -98,7 +113,43 @@ export function createVoice({ store, getGateway }) {
       channel_id: leave ? null : call.channelId,
       self_mute: call.muted,
       self_deaf: call.deafened,
+      self_video: !leave && Boolean(call.camera),
+      self_stream: !leave && Boolean(call.screen),
     });
+  }
+
+  /** Turns the camera or the screen share (`kind` 'video' or 'screen') on or off. */
+  async function share(kind, on) {
+    if (!call) return;
+    try {
+      await call.share(kind, on);
+    } finally {
+      // Also when the person stopped sharing from the browser's own bar.
+      if (call) {
+        sendState();
+        emit(call.guildId);
+      }
+    }
+  }
+
+  /** What the call shows: our own camera and screen, and the others' that the server sends us. */
+  function videos() {
+    if (!call) return [];
+    const me = call.me;
+    const own = [
+      call.camera && { userId: me, type: 'video', stream: call.camera, own: true },
+      call.screen && { userId: me, type: 'screen', stream: call.screen, own: true },
+    ].filter(Boolean);
+    const guild = states.get(call.guildId);
+    const others = [...call.shown.entries()]
+      .filter(([mid, v]) => {
+        // Hidden at once when its owner turns it off; the server frees the track later.
+        const state = guild?.get(v.userId);
+        const on = v.type === 'screen' ? state?.self_stream : state?.self_video;
+        return on && call.videoStreams.has(mid);
+      })
+      .map(([mid, v]) => ({ ...v, mid, stream: call.videoStreams.get(mid) }));
+    return [...own, ...others];
   }
 
   /** Leaves the channel: the main gateway is told, the connection closed. */
@@ -123,8 +174,19 @@ export function createVoice({ store, getGateway }) {
     /** The current connection's public face, or null. */
     current() {
       if (!call) return null;
-      return { guildId: call.guildId, channelId: call.channelId, status: call.status, muted: call.muted, deafened: call.deafened };
+      return {
+        guildId: call.guildId,
+        channelId: call.channelId,
+        status: call.status,
+        muted: call.muted,
+        deafened: call.deafened,
+        camera: Boolean(call.camera),
+        screen: Boolean(call.screen),
+      };
     },
+    setCamera: (on) => share('video', on),
+    setScreen: (on) => share('screen', on),
+    videos,
     setMuted(muted) {
       if (!call) return;
       call.setMuted(muted || call.deafened);
@@ -145,8 +207,8 @@ export function createVoice({ store, getGateway }) {
 }
 
 class Call {
-  constructor({ store, guildId, channelId, mic, speaking, emit, onFailed }) {
-    Object.assign(this, { store, guildId, channelId, mic, speaking, emit, onFailed });
+  constructor({ store, guildId, channelId, mic, speaking, emit, onFailed, onShareEnded }) {
+    Object.assign(this, { store, guildId, channelId, mic, speaking, emit, onFailed, onShareEnded });
     this.sessionId = null;
     this.server = null;
     this.ws = null;
@@ -155,6 +217,13 @@ class Call {
     this.muted = false;
     this.deafened = false;
     this.audios = [];
+    // Our camera and screen (MediaStreams while on), their sending transceivers,
+    // and what the server shows us: mid -> { userId, type }, mid -> MediaStream.
+    this.camera = null;
+    this.screen = null;
+    this.senders = {};
+    this.shown = new Map();
+    this.videoStreams = new Map();
     this.seq = -1;
     this.heartbeat = null;
     this.closed = false;
@@ -250,6 +319,14 @@ class Call {
           this.emit(this.guildId);
         }
         break;
+      case VoiceOp.VIDEO:
+        for (const stream of d.streams ?? []) {
+          if (!stream.mid) continue;
+          if (stream.active) this.shown.set(stream.mid, { userId: d.user_id, type: stream.type });
+          else if (this.shown.get(stream.mid)?.userId === d.user_id) this.shown.delete(stream.mid);
+        }
+        this.emit(this.guildId);
+        break;
       case VoiceOp.CLIENT_DISCONNECT:
         if (this.speaking.delete(d.user_id)) this.emit(this.guildId);
         break;
@@ -258,14 +335,33 @@ class Call {
     }
   }
 
-  /** The WebRTC offer: our microphone, and tracks to receive speakers on. */
+  /** The WebRTC offer: our microphone, camera and screen, and tracks to receive speakers and video on. */
   async offer() {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.pc = pc;
     const [track] = this.mic.getAudioTracks();
     pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.mic] });
     for (let i = 1; i < RECEIVING_TRACKS; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    this.senders = {
+      video: pc.addTransceiver('video', { direction: 'sendonly' }),
+      screen: pc.addTransceiver('video', { direction: 'sendonly' }),
+    };
+    for (const [kind, stream] of [['video', this.camera], ['screen', this.screen]]) {
+      if (stream) await this.senders[kind].sender.replaceTrack(stream.getVideoTracks()[0]);
+    }
+    for (let i = 0; i < VIDEO_TRACKS; i++) pc.addTransceiver('video', { direction: 'recvonly' });
+    // VP8 is what the server forwards: offering only it keeps the offer
+    // within the voice socket's message size.
+    const vp8 = RTCRtpReceiver.getCapabilities?.('video')?.codecs.filter((c) => c.mimeType === 'video/VP8') ?? [];
+    for (const t of pc.getTransceivers()) {
+      if (vp8.length && t.receiver.track.kind === 'video') t.setCodecPreferences(vp8);
+    }
     pc.ontrack = (e) => {
+      if (e.track.kind === 'video') {
+        this.videoStreams.set(e.transceiver.mid, new MediaStream([e.track]));
+        this.emit(this.guildId);
+        return;
+      }
       const audio = new Audio();
       audio.autoplay = true;
       audio.muted = this.deafened;
@@ -280,10 +376,34 @@ class Call {
     await pc.setLocalDescription(offer);
     this.send(VoiceOp.SELECT_PROTOCOL, {
       protocol: 'webrtc',
-      data: offer.sdp,
       sdp: offer.sdp,
       codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: 111 }],
+      streams: Object.entries(this.senders).map(([type, t]) => ({ type, mid: t.mid })),
     });
+  }
+
+  /** Starts or stops our camera ('video') or screen share ('screen'). */
+  async share(kind, on) {
+    const key = kind === 'screen' ? 'screen' : 'camera';
+    const current = this[key];
+    if (Boolean(current) === on) return;
+    let stream = null;
+    if (on) {
+      stream = kind === 'screen'
+        ? await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })
+        : await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+      const [track] = stream.getVideoTracks();
+      track.addEventListener('ended', () => {
+        if (this[key] === stream) this.onShareEnded(kind);
+      });
+      if (this.closed) {
+        track.stop();
+        return;
+      }
+    }
+    this[key] = stream;
+    await this.senders[kind]?.sender.replaceTrack(stream?.getVideoTracks()[0] ?? null);
+    for (const t of current?.getTracks() ?? []) t.stop();
   }
 
   setMuted(muted) {
@@ -320,7 +440,9 @@ class Call {
     this.ws = null;
     this.pc?.close();
     for (const a of this.audios) a.srcObject = null;
-    for (const t of this.mic.getTracks()) t.stop();
+    for (const stream of [this.mic, this.camera, this.screen]) {
+      for (const t of stream?.getTracks() ?? []) t.stop();
+    }
     this.meter.close();
   }
 }

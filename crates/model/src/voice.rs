@@ -21,12 +21,19 @@ pub struct VoiceAdmission {
     pub may_speak: bool,
     /// Holds PRIORITY_SPEAKER in the channel.
     pub priority: bool,
+    /// Holds STREAM in the channel: may show a camera or a screen.
+    pub may_stream: bool,
 }
 
 impl VoiceAdmission {
     /// Whether what this connection sends may be forwarded.
     pub fn heard(&self) -> bool {
         self.may_speak && !self.mute && !self.self_mute && !self.suppress
+    }
+
+    /// Whether the camera or screen this connection sends may be shown.
+    pub fn shown(&self) -> bool {
+        self.may_stream && !self.suppress
     }
 
     /// Whether anything may be forwarded to this connection.

@@ -16,6 +16,9 @@ pub(crate) mod op {
     pub(crate) const HELLO: u8 = 8;
     pub(crate) const RESUMED: u8 = 9;
     pub(crate) const CLIENTS_CONNECT: u8 = 11;
+    /// Server to browser: which of its receiving video tracks shows whose
+    /// camera or screen.
+    pub(crate) const VIDEO: u8 = 12;
     pub(crate) const CLIENT_DISCONNECT: u8 = 13;
 }
 
@@ -79,7 +82,9 @@ pub(crate) struct Resume {
 
 /// Select Protocol. `udp` names a mode in `data`; `webrtc` carries the
 /// browser's SDP offer, as `sdp` or as `data` (Discord's web client sends
-/// both), or as `data.sdp`: any is taken.
+/// both), or as `data.sdp`: any is taken. A browser that sends video names
+/// in `streams` which of its offered tracks carries its camera (`video`)
+/// and which its screen (`screen`), by their mids.
 #[derive(Deserialize)]
 pub(crate) struct SelectProtocol {
     pub(crate) protocol: String,
@@ -87,6 +92,17 @@ pub(crate) struct SelectProtocol {
     pub(crate) data: serde_json::Value,
     #[serde(default)]
     pub(crate) sdp: Option<String>,
+    #[serde(default)]
+    pub(crate) streams: Vec<StreamTrack>,
+}
+
+/// One sending video track of a browser's offer.
+#[derive(Deserialize)]
+pub(crate) struct StreamTrack {
+    /// `video` (a camera) or `screen`, as Discord names its streams.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) mid: String,
 }
 
 impl SelectProtocol {

@@ -19,9 +19,10 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 use crate::crypto::{Cipher, Fresh, Mode, ReplayWindow};
+use crate::protocol::StreamTrack;
 use crate::protocol::{close, op};
 use crate::select::{self, Activity, Candidate};
-use crate::webrtc::Bridge;
+use crate::webrtc::{Bridge, Feed, Joined};
 use crate::{Admission, VoiceAdmission, rtp};
 
 pub(crate) type ConnId = u64;
@@ -302,9 +303,17 @@ impl Sfu {
     /// Select Protocol `webrtc`: the browser's SDP offer answered (the
     /// answer told in Session Description) and its WebRTC connection handed
     /// to the bridge; the first time, the channel and the newcomer are told
-    /// of each other as for a UDP client. `false` for an offer that cannot be
-    /// answered, or a connection already on UDP.
-    pub(crate) fn select_webrtc(&self, id: ConnId, offer: &str) -> bool {
+    /// of each other as for a UDP client. `streams` names its camera and
+    /// screen tracks. `false` for an offer that cannot be answered, a
+    /// stream of an unknown type, or a connection already on UDP.
+    pub(crate) fn select_webrtc(&self, id: ConnId, offer: &str, streams: &[StreamTrack]) -> bool {
+        let Some(feeds) = streams
+            .iter()
+            .map(|s| Some((s.mid.as_str().into(), Feed::video(&s.kind)?)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
+        };
         let Some((rtc, answer)) = self.bridge.answer(offer) else {
             return false;
         };
@@ -325,9 +334,49 @@ impl Sfu {
                 "dave_protocol_version": 0,
             }),
         );
-        self.bridge.add(id, rtc);
+        self.bridge.add(Joined {
+            id,
+            user_id: peer.identity.user_id,
+            rtc,
+            feeds,
+        });
         Self::announce(&mut st, id);
         true
+    }
+
+    /// Who sees the camera or screen of the browser `id`: the other
+    /// browsers in its channel, if it may be shown there (STREAM).
+    pub(crate) fn viewers(&self, id: ConnId) -> Vec<ConnId> {
+        let st = self.state();
+        let Some(peer) = st.peers.get(&id).filter(|p| p.webrtc && p.state.shown()) else {
+            return Vec::new();
+        };
+        st.others(id, peer.channel())
+            .into_iter()
+            .filter(|other| st.peers.get(other).is_some_and(|p| p.webrtc && p.announced))
+            .collect()
+    }
+
+    /// Op 12 to the browser `to`: its receiving track `mid` shows (or, not
+    /// `active`, no longer shows) `user`'s camera or screen.
+    pub(crate) fn show_video(
+        &self,
+        to: ConnId,
+        user: Snowflake,
+        feed: Feed,
+        mid: &str,
+        active: bool,
+    ) {
+        let mut st = self.state();
+        if let Some(peer) = st.peers.get_mut(&to) {
+            peer.send(
+                op::VIDEO,
+                json!({
+                    "user_id": user,
+                    "streams": [{ "type": feed.name(), "mid": mid, "active": active }],
+                }),
+            );
+        }
     }
 
     /// The first time a connection has its media set up: the channel learns

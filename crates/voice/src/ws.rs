@@ -330,7 +330,9 @@ impl Connection {
                         Next::Go
                     }
                     "webrtc" => match select.offer() {
-                        Some(offer) if self.sfu.select_webrtc(id, offer) => Next::Go,
+                        Some(offer) if self.sfu.select_webrtc(id, offer, &select.streams) => {
+                            Next::Go
+                        }
                         _ => Next::Close(close::DECODE_ERROR),
                     },
                     _ => Next::Close(close::UNKNOWN_PROTOCOL),

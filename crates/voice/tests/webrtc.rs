@@ -1,6 +1,7 @@
 //! People in a browser: a WebRTC peer (str0m, as a browser would offer)
 //! signals over the real voice WebSocket, and its audio and a
-//! Discord-protocol client's cross the SFU both ways, byte for byte.
+//! Discord-protocol client's cross the SFU both ways, byte for byte; a
+//! browser's camera reaches the other browsers from a keyframe on.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concord_model::Snowflake;
+use concord_model::voice::VoiceAdmission;
 use serde_json::{Value, json};
 use str0m::change::SdpAnswer;
 use str0m::format::Codec;
@@ -36,19 +38,51 @@ fn which(payload: &[u8]) -> Option<(u8, u16)> {
     (payload == frame(from, n).as_slice()).then_some((from, n))
 }
 
+/// A VP8-sized frame: a keyframe or not (the VP8 header's P bit, which is
+/// all the SFU reads), who sent it and which one it is.
+fn video_frame(from: u8, n: u16, keyframe: bool) -> Vec<u8> {
+    let mut frame = vec![u8::from(!keyframe), from, (n >> 8) as u8, n as u8];
+    frame.resize(300, from);
+    frame
+}
+
+/// What a browser offers besides its microphone and receiving audio tracks.
+#[derive(Clone, Copy, Default)]
+struct Video {
+    /// A camera track, sending once connected.
+    camera: bool,
+    /// Receiving video tracks.
+    receiving: usize,
+}
+
 /// A browser: its voice WebSocket, and a task driving its WebRTC peer that
-/// sends one frame every 20 ms once connected and reports what it hears.
+/// sends one frame every 20 ms once connected (and its camera's, if it has
+/// one) and reports what it hears and sees.
 struct Browser {
     ws: VoiceClient,
     ssrc: u32,
-    heard: mpsc::UnboundedReceiver<Vec<u8>>,
+    heard: mpsc::UnboundedReceiver<(MediaKind, Vec<u8>)>,
     connected: watch::Receiver<bool>,
+    /// How many keyframes its camera was asked for.
+    asked: watch::Receiver<u32>,
+    /// Its receiving video tracks.
+    screens: Vec<Mid>,
 }
 
 impl Browser {
     async fn join(h: &Harness, user: u64, tag: u8) -> Browser {
+        Browser::join_with(h, user, tag, member(), Video::default()).await
+    }
+
+    async fn join_with(
+        h: &Harness,
+        user: u64,
+        tag: u8,
+        admission: VoiceAdmission,
+        video: Video,
+    ) -> Browser {
         let user = Snowflake(user);
-        h.admission.allow(user, member());
+        h.admission.allow(user, admission);
         let mut ws = identify(h.open("?v=8").await.unwrap(), user).await;
         let ready = ws.expect(2).await;
         let ssrc = ready["d"]["ssrc"].as_u64().unwrap() as u32;
@@ -58,6 +92,7 @@ impl Browser {
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs()
             .enable_opus(true, false)
+            .enable_vp8(true)
             .build(Instant::now());
         let local = udp.local_addr().unwrap();
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
@@ -66,12 +101,23 @@ impl Browser {
         for _ in 0..RECEIVING {
             change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
+        let camera = video
+            .camera
+            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let screens: Vec<Mid> = (0..video.receiving)
+            .map(|_| change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None))
+            .collect();
         let (offer, pending) = change.apply().unwrap();
         let offer = offer.to_sdp_string();
+        let streams: Vec<Value> = camera
+            .iter()
+            .map(|mid| json!({"type": "video", "mid": mid.to_string()}))
+            .collect();
         // As Discord's web client sends it: the offer twice, and its codecs.
         ws.send(
             json!({"op": 1, "d": {"protocol": "webrtc", "data": offer, "sdp": offer,
-            "codecs": [{"name": "opus", "type": "audio", "priority": 1000, "payload_type": 111}]}}),
+            "codecs": [{"name": "opus", "type": "audio", "priority": 1000, "payload_type": 111}],
+            "streams": streams}}),
         )
         .await;
         let description = ws.expect(4).await;
@@ -84,12 +130,25 @@ impl Browser {
 
         let (heard_tx, heard) = mpsc::unbounded_channel();
         let (connected_tx, connected) = watch::channel(false);
-        tokio::spawn(drive(rtc, udp, mic, tag, heard_tx, connected_tx));
+        let (asked_tx, asked) = watch::channel(0);
+        let peer = Peer {
+            rtc,
+            udp,
+            mic,
+            camera,
+            tag,
+            heard: heard_tx,
+            connected: connected_tx,
+            asked: asked_tx,
+        };
+        tokio::spawn(peer.drive());
         Browser {
             ws,
             ssrc,
             heard,
             connected,
+            asked,
+            screens,
         }
     }
 
@@ -104,78 +163,134 @@ impl Browser {
     async fn hears_from(&mut self, from: u8) -> (u8, u16) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let payload = tokio::time::timeout_at(deadline, self.heard.recv())
+            let (kind, payload) = tokio::time::timeout_at(deadline, self.heard.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no frame from {from} in time"))
                 .expect("the peer task runs");
+            if kind != MediaKind::Audio {
+                continue;
+            }
             let frame = which(&payload).expect("every frame arrives intact");
             if frame.0 == from {
                 return frame;
             }
         }
     }
+
+    /// The next video frame it receives.
+    async fn sees(&mut self) -> Vec<u8> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (kind, payload) = tokio::time::timeout_at(deadline, self.heard.recv())
+                .await
+                .expect("a video frame in time")
+                .expect("the peer task runs");
+            if kind == MediaKind::Video {
+                return payload;
+            }
+        }
+    }
+
+    /// Whether no video frame comes within `wait`.
+    async fn sees_nothing(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(received) = tokio::time::timeout_at(deadline, self.heard.recv()).await {
+            if received.expect("the peer task runs").0 == MediaKind::Video {
+                return false;
+            }
+        }
+        true
+    }
 }
 
-/// The browser's WebRTC event loop.
-async fn drive(
-    mut rtc: Rtc,
+/// A browser's WebRTC peer, driven by a task of its own.
+struct Peer {
+    rtc: Rtc,
     udp: UdpSocket,
     mic: Mid,
+    camera: Option<Mid>,
     tag: u8,
-    heard: mpsc::UnboundedSender<Vec<u8>>,
+    heard: mpsc::UnboundedSender<(MediaKind, Vec<u8>)>,
     connected: watch::Sender<bool>,
-) {
-    let local: SocketAddr = udp.local_addr().unwrap();
-    let mut buf = vec![0u8; 2000];
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut sent: u16 = 0;
-    loop {
-        let wake = loop {
-            match rtc.poll_output().unwrap() {
-                Output::Timeout(at) => break at,
-                Output::Transmit(t) => {
-                    let _ = udp.send_to(&t.contents, t.destination).await;
+    asked: watch::Sender<u32>,
+}
+
+impl Peer {
+    /// Writes one frame on `mid` of the codec `codec`.
+    fn write(&mut self, mid: Mid, codec: Codec, time: MediaTime, frame: Vec<u8>) {
+        let writer = self.rtc.writer(mid).unwrap();
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == codec)
+            .map(|p| p.pt())
+            .unwrap();
+        writer.write(pt, Instant::now(), time, frame).unwrap();
+    }
+
+    /// The event loop. The camera sends delta frames only, except for a
+    /// keyframe each time it is asked for one.
+    async fn drive(mut self) {
+        let local: SocketAddr = self.udp.local_addr().unwrap();
+        let mut buf = vec![0u8; 2000];
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut sent: u16 = 0;
+        let mut keyframe_wanted = false;
+        loop {
+            let wake = loop {
+                match self.rtc.poll_output().unwrap() {
+                    Output::Timeout(at) => break at,
+                    Output::Transmit(t) => {
+                        let _ = self.udp.send_to(&t.contents, t.destination).await;
+                    }
+                    Output::Event(Event::Connected) => {
+                        let _ = self.connected.send(true);
+                    }
+                    Output::Event(Event::MediaData(data)) => {
+                        let kind = if data.params.spec().codec == Codec::Vp8 {
+                            MediaKind::Video
+                        } else {
+                            MediaKind::Audio
+                        };
+                        if self.heard.send((kind, data.data.to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Output::Event(Event::KeyframeRequest(request)) => {
+                        assert_eq!(Some(request.mid), self.camera);
+                        keyframe_wanted = true;
+                        self.asked.send_modify(|n| *n += 1);
+                    }
+                    Output::Event(_) => {}
                 }
-                Output::Event(Event::Connected) => {
-                    let _ = connected.send(true);
-                }
-                Output::Event(Event::MediaData(data)) => {
-                    if heard.send(data.data.to_vec()).is_err() {
-                        return;
+            };
+            tokio::select! {
+                received = self.udp.recv_from(&mut buf) => {
+                    let (len, source) = received.unwrap();
+                    if let Ok(contents) = buf[..len].try_into() {
+                        let input = Input::Receive(Instant::now(), Receive {
+                            proto: Protocol::Udp, source, destination: local, contents,
+                        });
+                        self.rtc.handle_input(input).unwrap();
                     }
                 }
-                Output::Event(_) => {}
-            }
-        };
-        tokio::select! {
-            received = udp.recv_from(&mut buf) => {
-                let (len, source) = received.unwrap();
-                if let Ok(contents) = buf[..len].try_into() {
-                    let input = Input::Receive(Instant::now(), Receive {
-                        proto: Protocol::Udp, source, destination: local, contents,
-                    });
-                    rtc.handle_input(input).unwrap();
+                () = tokio::time::sleep_until(wake.into()) => {
+                    self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
                 }
-            }
-            () = tokio::time::sleep_until(wake.into()) => {
-                rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
-            }
-            _ = tick.tick() => {
-                if *connected.borrow()
-                    && let Some(writer) = rtc.writer(mic)
-                {
-                    let pt = writer
-                        .payload_params()
-                        .find(|p| p.spec().codec == Codec::Opus)
-                        .map(|p| p.pt())
-                        .unwrap();
-                    let time = MediaTime::new(u64::from(sent) * 960, Frequency::FORTY_EIGHT_KHZ);
-                    writer.write(pt, Instant::now(), time, frame(tag, sent)).unwrap();
-                    sent = sent.wrapping_add(1);
+                _ = tick.tick() => {
+                    if *self.connected.borrow() {
+                        let time = MediaTime::new(u64::from(sent) * 960, Frequency::FORTY_EIGHT_KHZ);
+                        self.write(self.mic, Codec::Opus, time, frame(self.tag, sent));
+                        if let Some(camera) = self.camera {
+                            let time = MediaTime::new(u64::from(sent) * 1800, Frequency::NINETY_KHZ);
+                            let key = std::mem::take(&mut keyframe_wanted);
+                            self.write(camera, Codec::Vp8, time, video_frame(self.tag, sent, key));
+                        }
+                        sent = sent.wrapping_add(1);
+                    }
+                    self.rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
                 }
-                rtc.handle_input(Input::Timeout(Instant::now())).unwrap();
+                () = self.heard.closed() => return,
             }
-            () = heard.closed() => return,
         }
     }
 }
@@ -243,4 +358,59 @@ async fn browsers_and_discord_clients_hear_each_other() {
         .unwrap();
     let left = bob.ws.expect(13).await;
     assert_eq!(left["d"]["user_id"], json!(Snowflake(2)));
+}
+
+#[tokio::test]
+async fn a_camera_is_seen_by_the_other_browsers_from_a_keyframe_on() {
+    let h = Harness::start().await;
+    let camera = Video {
+        camera: true,
+        receiving: 1,
+    };
+    let viewer = Video {
+        camera: false,
+        receiving: 2,
+    };
+    let mut alice = Browser::join_with(&h, 2, 0xA1, member(), camera).await;
+    let mut bob = Browser::join_with(&h, 3, 0xB0, member(), viewer).await;
+    alice.connected().await;
+    bob.connected().await;
+
+    // Bob is told which of his tracks shows Alice's camera.
+    let shown = bob.ws.expect(12).await;
+    assert_eq!(shown["d"]["user_id"], json!(Snowflake(2)));
+    let stream = &shown["d"]["streams"][0];
+    assert_eq!(stream["type"], "video");
+    assert_eq!(stream["active"], true);
+    let mid = stream["mid"].as_str().unwrap();
+    assert!(
+        bob.screens.iter().any(|m| m.to_string() == mid),
+        "{mid} is a receiving track"
+    );
+
+    // Alice's camera sends a keyframe only when asked, so Bob sees anything
+    // only because the server asked for one; it is the first he sees.
+    let first = bob.sees().await;
+    assert_eq!(&first[..2], &[0, 0xA1], "a keyframe of Alice's camera");
+    assert!(*alice.asked.borrow() >= 1);
+    let next = bob.sees().await;
+    assert_eq!(&next[..2], &[1, 0xA1], "then her delta frames");
+
+    // A camera without STREAM is shown to no one.
+    let no_stream = VoiceAdmission {
+        may_stream: false,
+        ..member()
+    };
+    let _carol = Browser::join_with(&h, 4, 0xC0, no_stream, camera).await;
+    // Alice's one receiving track would take Carol's camera.
+    assert!(alice.sees_nothing(Duration::from_secs(2)).await);
+
+    // Alice leaves: Bob is told her camera is gone.
+    futures_util::SinkExt::close(&mut alice.ws.ws)
+        .await
+        .unwrap();
+    let hidden = bob.ws.expect(12).await;
+    assert_eq!(hidden["d"]["user_id"], json!(Snowflake(2)));
+    assert_eq!(hidden["d"]["streams"][0]["active"], false);
+    assert_eq!(hidden["d"]["streams"][0]["mid"], mid);
 }

@@ -11,6 +11,7 @@ import { openInbox } from './inbox.js';
 import { openGroupSettings } from './groupSettings.js';
 import { openPins } from './pins.js';
 import { mountSearch } from './search.js';
+import { mountVideoStage } from './videoStage.js';
 
 export function mountChat(ctx) {
   const { store } = ctx;
@@ -43,7 +44,8 @@ export function mountChat(ctx) {
   const composer = mountComposer(ctx, { lastOwnMessage: list.lastOwnMessage, scrollToBottom: list.scrollToBottom });
   const empty = h('div', { class: 'chat-empty', testid: 'chat-empty' });
   const main = h('div', { class: 'chat-main' }, list.el, typing, composer.el);
-  const el = h('section', { class: 'chat', 'aria-label': 'Conversation' }, header, banner, main, empty);
+  const stage = mountVideoStage(ctx);
+  const el = h('section', { class: 'chat', 'aria-label': 'Conversation' }, header, banner, stage.el, main, empty);
 
   let channelId = null;
   let typingTimer = null;
@@ -146,6 +148,7 @@ export function mountChat(ctx) {
       offs.forEach((off) => off());
       list.destroy();
       composer.destroy();
+      stage.destroy();
     },
   };
 }

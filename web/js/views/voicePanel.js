@@ -1,6 +1,7 @@
 // Voice in the channel sidebar: the people in a voice channel, listed under
 // it with a ring on whoever speaks, and, while connected, a panel with the
-// channel, the microphone's level and mute, deafen and leave.
+// channel, the microphone's level and mute, deafen, camera, screen share
+// and leave.
 
 import { h, avatar, toast } from '../dom.js';
 import { displayName } from '../util.js';
@@ -42,6 +43,8 @@ export function voiceParticipants(ctx, channel) {
         h('span', { class: 'visually-hidden', text: `${speaking ? ', speaking' : ''}${muted ? ', muted' : ''}${deafened ? ', deafened' : ''}` }),
         muted ? h('span', { class: 'voice-flag', 'aria-hidden': 'true', title: 'Muted', text: '🔇' }) : null,
         deafened ? h('span', { class: 'voice-flag', 'aria-hidden': 'true', title: 'Deafened', text: '🎧' }) : null,
+        s.self_video ? h('span', { class: 'voice-flag', testid: 'voice-camera-on', title: 'Camera on', text: '📹' }) : null,
+        s.self_stream ? h('span', { class: 'voice-flag live', testid: 'voice-live', title: 'Sharing the screen', text: 'LIVE' }) : null,
       );
     }),
   );
@@ -77,6 +80,8 @@ export function mountVoicePanel(ctx) {
         { class: 'voice-panel-actions' },
         toggle('Mute', '🎙', now.muted, 'voice-mute', () => voice.setMuted(!now.muted)),
         toggle('Deafen', '🎧', now.deafened, 'voice-deafen', () => voice.setDeafened(!now.deafened)),
+        toggle('Camera', '📹', now.camera, 'voice-camera', () => share(() => voice.setCamera(!now.camera), 'camera')),
+        toggle('Share your screen', '🖥', now.screen, 'voice-screen', () => share(() => voice.setScreen(!now.screen), 'screen')),
         h('button', { type: 'button', class: 'icon-button danger', testid: 'voice-leave', 'aria-label': 'Leave voice', title: 'Leave voice', text: '✆', onClick: () => voice.leave() }),
       ),
     );
@@ -100,6 +105,15 @@ export function mountVoicePanel(ctx) {
       cancelAnimationFrame(frame);
     },
   };
+}
+
+/** Turns a camera or screen share on or off, saying why not if it cannot. */
+async function share(run, what) {
+  try {
+    await run();
+  } catch (e) {
+    toast(`Could not share your ${what}: ${e.message}`, 'error');
+  }
 }
 
 function toggle(label, glyph, pressed, testid, onClick) {

@@ -30,12 +30,14 @@ pub(crate) fn join_limit(held: Permissions, channel: &Channel) -> Option<Option<
 pub struct Speech {
     pub may_speak: bool,
     pub priority: bool,
+    pub may_stream: bool,
 }
 
 pub(crate) fn speech(held: Permissions) -> Speech {
     Speech {
         may_speak: held.contains(Permissions::SPEAK),
         priority: held.contains(Permissions::PRIORITY_SPEAKER),
+        may_stream: held.contains(Permissions::STREAM),
     }
 }
 

@@ -242,6 +242,7 @@ impl Service {
             suppress: state.suppress,
             may_speak: speech.may_speak,
             priority: speech.priority,
+            may_stream: speech.may_stream,
         }))
     }
 

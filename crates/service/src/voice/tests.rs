@@ -138,6 +138,8 @@ async fn only_the_current_token_of_the_owning_session_is_admitted() {
             suppress: false,
             may_speak: false,
             priority: false,
+            // STREAM is @everyone's; only SPEAK is denied in this channel.
+            may_stream: true,
         })
     );
     for (user, session, token) in [

@@ -82,11 +82,12 @@ pub async fn identify(ws: Socket, user: Snowflake) -> VoiceClient {
     VoiceClient::identify(ws, &identity(user)).await
 }
 
-/// A speaker and listener in [`CHANNEL`] holding SPEAK.
+/// A speaker and listener in [`CHANNEL`] holding SPEAK and STREAM.
 pub fn member() -> VoiceAdmission {
     VoiceAdmission {
         channel_id: CHANNEL,
         may_speak: true,
+        may_stream: true,
         ..VoiceAdmission::default()
     }
 }
