@@ -7,6 +7,12 @@ LISTENER_TOKEN (a second bot in the same guild), GUILD_ID, VOICE_CHANNEL_ID
 WebSocket's certificate, PEM, trusted for wss://). Exits 0 when every step
 passed; prints the packets lost and the latency the SFU added.
 
+With PEER_ID (a person, in the web client: crates/server/tests/compat/voice.rs
+runs tests/web/voice-peer.mjs beside it), one bot joins, prints "ready" and
+plays its tone on and on while it listens; once a line comes on stdin (the
+browser heard it) it waits to have heard the browser too: packets under
+another SSRC, opened with its own key, carrying Opus.
+
 The listener is discord.py's own VoiceClient, joined once in each AEAD mode
 (AES-GCM, then XChaCha20-Poly1305, which the speaker always uses: it is the
 only one discord.py sends), with a raw reader on its UDP socket: the SFU
@@ -202,9 +208,66 @@ async def round_in(mode, speaker, listener, pcm):
     await listener_vc.disconnect()
 
 
+class EndlessTone(discord.AudioSource):
+    """A tone that never ends: one second of PCM in 20 ms frames, over and over."""
+
+    FRAME = 3840  # 20 ms of 16-bit 48 kHz stereo
+
+    def __init__(self):
+        self.pcm = tone(1)
+        self.at = 0
+
+    def read(self):
+        frame = self.pcm[self.at : self.at + self.FRAME]
+        self.at = (self.at + self.FRAME) % len(self.pcm)
+        return frame
+
+
+async def with_a_browser(bot):
+    """Plays to the person in the browser and listens to them."""
+    vc = await connect(bot.get_channel(VOICE_CHANNEL_ID))
+    recorder = Recorder()
+    vc._connection.add_socket_listener(recorder)
+    vc.play(EndlessTone())
+    print("ready", flush=True)
+    await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline), TIMEOUT * 2)
+
+    mode, key = vc._connection.mode, vc._connection.secret_key
+
+    def heard():
+        """Opened packets by SSRC, other than the bot's own."""
+        with recorder.lock:
+            packets = [packet for _, packet in recorder.packets]
+        by_ssrc = {}
+        for packet in packets:
+            payload = open_packet(mode, key, packet)
+            ssrc = struct.unpack_from(">I", packet, 8)[0]
+            if payload and ssrc != vc.ssrc:
+                by_ssrc[ssrc] = by_ssrc.get(ssrc, 0) + 1
+        return by_ssrc
+
+    deadline = time.monotonic() + TIMEOUT
+    while max(heard().values(), default=0) < 50 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    by_ssrc = heard()
+    print(f"# {mode}: heard {by_ssrc} (packets by SSRC) from the browser", flush=True)
+    check(len(by_ssrc) == 1, "the browser is heard under one SSRC of its own")
+    check(max(by_ssrc.values()) >= 50, "at least a second of the browser's voice")
+    vc.stop()
+    await vc.disconnect()
+
+
 async def main():
     discord.opus._load_default()
     check(discord.opus.is_loaded(), "libopus is loaded")
+    if os.environ.get("PEER_ID"):
+        bot, task = await start(os.environ["BOT_TOKEN"])
+        try:
+            await with_a_browser(bot)
+        finally:
+            await bot.close()
+            task.cancel()
+        return
     speaker, speaker_task = await start(os.environ["BOT_TOKEN"])
     listener, listener_task = await start(os.environ["LISTENER_TOKEN"])
     pcm = tone(TONE_SECONDS)

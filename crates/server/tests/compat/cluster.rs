@@ -5,26 +5,12 @@
 //! `tests/web/peer.mjs`.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
 
 use concord_testkit::processes::ProcessCluster;
 use concord_testkit::{Account, TestServer};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
 
+use crate::peer::{Peer, web_command};
 use crate::{bot_command, installed, workspace};
-
-/// How long a bot may take to connect, and then to hear its peer.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A bot script in peer mode, or the browser, started and reading its stdin.
-struct Peer {
-    script: &'static str,
-    child: Child,
-    stdout: Lines<BufReader<ChildStdout>>,
-    printed: Vec<String>,
-}
 
 impl Peer {
     /// Starts `script` as `bot`, through `node`, with `peer` the other bot.
@@ -62,82 +48,14 @@ impl Peer {
         (guild, channel): (&str, &str),
     ) -> Peer {
         const SCRIPT: &str = "peer.mjs";
-        let web = workspace().join("tests/web");
-        let mut command = tokio::process::Command::new("node");
-        command
-            .arg(web.join(SCRIPT))
-            .current_dir(&web)
-            .env("CONCORD_HTTP", format!("http://{}", node.addr))
-            .env("TOKEN", &person.auth)
-            .env("PEER_ID", &peer.id)
-            .env("GUILD_ID", guild)
-            .env("CHANNEL_ID", channel)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        Peer::spawn(SCRIPT, command)
-    }
-
-    fn spawn(script: &'static str, mut command: tokio::process::Command) -> Peer {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("start the peer");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Peer {
-            script,
-            child,
-            stdout,
-            printed: Vec::new(),
-        }
-    }
-
-    /// Reads what the bot prints until it says it is ready.
-    async fn ready(&mut self) {
-        loop {
-            let line = tokio::time::timeout(PATIENCE, self.stdout.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("{} did not get ready: {:?}", self.script, self.printed))
-                .expect("bot output");
-            match line {
-                Some(line) if line == "ready" => return,
-                Some(line) => self.printed.push(line),
-                None => panic!("{}", self.failure("ended before it was ready").await),
-            }
-        }
-    }
-
-    /// Lets the bot speak.
-    async fn go(&mut self) {
-        let stdin = self.child.stdin.as_mut().expect("stdin");
-        stdin.write_all(b"go\n").await.expect("write to the bot");
-        stdin.flush().await.expect("flush");
-    }
-
-    /// Waits for the bot to end; fails the test unless it passed.
-    async fn finish(mut self) {
-        let ended = tokio::time::timeout(PATIENCE, self.child.wait()).await;
-        let passed = matches!(ended, Ok(Ok(status)) if status.success());
-        if !passed {
-            panic!("{}", self.failure("failed").await);
-        }
-    }
-
-    /// Says how the bot failed, with all it printed.
-    async fn failure(&mut self, what: &str) -> String {
-        let _ = self.child.start_kill();
-        while let Ok(Some(line)) = self.stdout.next_line().await {
-            self.printed.push(line);
-        }
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr).await;
-        }
-        format!(
-            "{} {what}\n--- stdout\n{}\n--- stderr\n{stderr}",
-            self.script,
-            self.printed.join("\n")
-        )
+        let env = vec![
+            ("CONCORD_HTTP", format!("http://{}", node.addr)),
+            ("TOKEN", person.auth.clone()),
+            ("PEER_ID", peer.id.clone()),
+            ("GUILD_ID", guild.to_owned()),
+            ("CHANNEL_ID", channel.to_owned()),
+        ];
+        Peer::spawn(SCRIPT, web_command(SCRIPT, env))
     }
 }
 

@@ -8,6 +8,7 @@ mod cluster;
 mod discordjs;
 mod discordpy;
 mod hikari;
+mod peer;
 mod serenity;
 mod twilight;
 mod voice;

@@ -1,14 +1,16 @@
 //! Bot libraries in a voice channel: one bot plays a tone through
 //! Concord's voice server, another receives it with its own key: discord.py
 //! in both AEAD modes (`tests/compat/voice_bot.py`) and @discordjs/voice
-//! (`tests/compat/voice_djs.mjs`). The server runs with its voice server on
-//! (the default), its certificate self-signed into the data directory,
-//! which the bots are told to trust.
+//! (`tests/compat/voice_djs.mjs`); and discord.py with a person in the web
+//! client (`tests/web/voice-peer.mjs`), each hearing the other. The server
+//! runs with its voice server on (the default), its certificate self-signed
+//! into the data directory, which the bots are told to trust.
 
 use concord_testkit::TestServer;
 use serde_json::json;
 
-use crate::{installed, python, run_script, workspace};
+use crate::peer::{Peer, web_command};
+use crate::{bot_command, installed, python, run_script, workspace};
 
 /// VIEW_CHANNEL, CONNECT, SPEAK.
 const IN_VOICE: u64 = (1 << 10) | (1 << 20) | (1 << 21);
@@ -27,6 +29,50 @@ async fn discord_js_voice_plays_a_tone_that_another_hears() {
     let (_server, env) = voice_channel_with_two_bots().await;
     installed(workspace().join("tests/compat/node_modules/@discordjs/voice"));
     run_script("node".into(), "voice_djs.mjs", env).await;
+}
+
+/// discord.py plays a tone to a person in Chromium with a fake microphone,
+/// who hears it (inbound-rtp packets with an audio level), and the bot
+/// hears the person: Opus under the browser's own SSRC, sealed for the
+/// bot's key, through the SFU's bridge between WebRTC and Discord's UDP.
+#[tokio::test]
+async fn discord_py_and_a_person_in_the_browser_hear_each_other() {
+    let (server, env) = voice_channel_with_two_bots().await;
+    let value = |name: &str| {
+        let found = env.iter().find(|(key, _)| *key == name);
+        found.map(|(_, value)| value.clone()).expect(name)
+    };
+    // The person is the guild's owner.
+    let person = value("OWNER_TOKEN");
+    let person_id = user_id(&server, &person).await;
+    let bot_id = user_id(&server, &format!("Bot {}", value("BOT_TOKEN"))).await;
+
+    let mut bot_env = env.clone();
+    bot_env.push(("PEER_ID", person_id));
+    let script = "voice_bot.py";
+    let mut bot = Peer::spawn(script, bot_command(installed(python()), script, bot_env));
+    bot.ready().await;
+
+    let browser_env = vec![
+        ("CONCORD_HTTP", value("CONCORD_HTTP")),
+        ("TOKEN", person),
+        ("GUILD_ID", value("GUILD_ID")),
+        ("VOICE_CHANNEL_ID", value("VOICE_CHANNEL_ID")),
+        ("PEER_ID", bot_id),
+    ];
+    let script = "voice-peer.mjs";
+    installed(workspace().join("tests/web/node_modules/playwright-core"));
+    let mut browser = Peer::spawn(script, web_command(script, browser_env));
+    browser.ready().await;
+    bot.go().await;
+    bot.finish().await;
+    browser.go().await;
+    browser.finish().await;
+}
+
+async fn user_id(server: &TestServer, auth: &str) -> String {
+    let me = server.get("/users/@me", auth).await;
+    me.body["id"].as_str().expect("a user id").to_owned()
 }
 
 /// A server with its voice server on, a guild with a voice channel, and
