@@ -88,6 +88,8 @@ export function textOf(png, keyword) {
  */
 export async function takeReadmePicture(page, dir) {
   const mark = fingerprint();
+  // Notices of the steps before (they fade on their own) are not the scene.
+  await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
   const picture = withText(await page.screenshot(), KEYWORD, mark);
   writeFileSync(join(dir, 'readme.png'), picture);
   if (process.env.UPDATE_README_PICTURE === '1') {
