@@ -87,7 +87,10 @@ impl Peer {
 
 /// A script of the web client's tests (`tests/web`), run by node with
 /// `env`, its output piped, killed if the test ends first.
-pub(crate) fn web_command(script: &str, env: Vec<(&'static str, String)>) -> tokio::process::Command {
+pub(crate) fn web_command(
+    script: &str,
+    env: Vec<(&'static str, String)>,
+) -> tokio::process::Command {
     let web = workspace().join("tests/web");
     let mut command = tokio::process::Command::new("node");
     command
