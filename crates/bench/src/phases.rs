@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::fleet::Fleet;
-use crate::stats::{Latency, Meter};
+use crate::stats::{Latency, Meter, cpu_percent};
 use crate::target::{Kind, Target};
 
 /// Message indices: each phase takes a fresh range.
@@ -373,13 +373,42 @@ pub(crate) async fn tombstones(target: &Target, count: usize, reads: usize) -> V
         .as_array()
         .is_some_and(|a| a.len() == 1 && a[0]["id"].as_str() == survivor.as_deref());
     let newest = format!("/channels/{channel}/messages?limit=50");
+    // At once, while the server still works off the deletes in the
+    // background, and again once it is quiet: the first shows what a reader
+    // meets then, the second the read path alone.
+    let first_page = read_many(target, &newest, reads, 1).await;
+    let settled_after = settle(target).await;
     json!({
         "deleted": deleted,
         "fill_and_delete_seconds": started.elapsed().as_secs_f64(),
         "fill_seconds": filled,
         "first_page_is_the_survivor": only_survivor,
-        "first_page": read_many(target, &newest, reads, 1).await,
+        "first_page": first_page,
+        "settled_after_seconds": settled_after,
+        "first_page_settled": read_many(target, &newest, reads, 1).await,
     })
+}
+
+/// Server CPU, in percent of one core, under which it counts as quiet.
+const QUIET_CPU_PERCENT: f64 = 10.0;
+/// The longest [`settle`] waits.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(300);
+
+/// Waits until the server's processes use under [`QUIET_CPU_PERCENT`] of a
+/// core over a whole second (at most [`SETTLE_AT_MOST`]); the seconds it
+/// waited, or `None` when the processes cannot be read.
+async fn settle(target: &Target) -> Option<f64> {
+    let started = Instant::now();
+    let mut before = target.processes.sample()?;
+    while started.elapsed() < SETTLE_AT_MOST {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = target.processes.sample()?;
+        if cpu_percent(before, now, 1.0) < QUIET_CPU_PERCENT {
+            break;
+        }
+        before = now;
+    }
+    Some(started.elapsed().as_secs_f64())
 }
 
 /// `count` idle sockets held for `seconds`, heartbeating.
