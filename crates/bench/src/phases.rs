@@ -392,7 +392,7 @@ pub(crate) async fn tombstones(target: &Target, count: usize, reads: usize) -> V
 /// Server CPU, in percent of one core, under which it counts as quiet.
 const QUIET_CPU_PERCENT: f64 = 10.0;
 /// The longest [`settle`] waits.
-const SETTLE_AT_MOST: Duration = Duration::from_secs(300);
+const SETTLE_AT_MOST: Duration = Duration::from_secs(120);
 
 /// Waits until the server's processes use under [`QUIET_CPU_PERCENT`] of a
 /// core over a whole second (at most [`SETTLE_AT_MOST`]); the seconds it
