@@ -222,6 +222,8 @@ class Call {
     this.camera = null;
     this.screen = null;
     this.senders = {};
+    // The camera or screen change under way, by kind.
+    this.sharing = {};
     this.shown = new Map();
     this.videoStreams = new Map();
     this.seq = -1;
@@ -384,9 +386,18 @@ class Call {
 
   /** Starts or stops our camera ('video') or screen share ('screen'). */
   async share(kind, on) {
+    // One change at a time per kind: a second click while the browser
+    // still asks for the camera must not open it twice.
+    const previous = this.sharing[kind] ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.switchShare(kind, on));
+    this.sharing[kind] = next;
+    return next;
+  }
+
+  async switchShare(kind, on) {
     const key = kind === 'screen' ? 'screen' : 'camera';
     const current = this[key];
-    if (Boolean(current) === on) return;
+    if (Boolean(current) === on || this.closed) return;
     let stream = null;
     if (on) {
       stream = kind === 'screen'
