@@ -7,7 +7,7 @@
 //! await: the UDP task takes it once per packet to decide, then encrypts for
 //! the listeners after letting go.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,11 +16,11 @@ use concord_bus::{Interest, Topic};
 use concord_model::Snowflake;
 use rand::Rng;
 use serde_json::{Value, json};
+use str0m::media::Mid;
 use tokio::sync::{mpsc, watch};
 
 use crate::crypto::{Cipher, Fresh, Mode, ReplayWindow};
-use crate::protocol::StreamTrack;
-use crate::protocol::{close, op};
+use crate::protocol::{StreamTrack, close, op};
 use crate::select::{self, Activity, Candidate};
 use crate::webrtc::{Bridge, Feed, Joined};
 use crate::{Admission, VoiceAdmission, rtp};
@@ -305,15 +305,20 @@ impl Sfu {
     /// to the bridge; the first time, the channel and the newcomer are told
     /// of each other as for a UDP client. `streams` names its camera and
     /// screen tracks. `false` for an offer that cannot be answered, a
-    /// stream of an unknown type, or a connection already on UDP.
+    /// stream of an unknown type or named twice, or a connection already
+    /// on UDP.
     pub(crate) fn select_webrtc(&self, id: ConnId, offer: &str, streams: &[StreamTrack]) -> bool {
         let Some(feeds) = streams
             .iter()
             .map(|s| Some((s.mid.as_str().into(), Feed::video(&s.kind)?)))
-            .collect::<Option<Vec<_>>>()
+            .collect::<Option<Vec<(Mid, Feed)>>>()
         else {
             return false;
         };
+        let kinds: HashSet<Feed> = feeds.iter().map(|(_, feed)| *feed).collect();
+        if kinds.len() != feeds.len() {
+            return false;
+        }
         let Some((rtc, answer)) = self.bridge.answer(offer) else {
             return false;
         };

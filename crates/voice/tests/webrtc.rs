@@ -414,3 +414,31 @@ async fn a_camera_is_seen_by_the_other_browsers_from_a_keyframe_on() {
     assert_eq!(hidden["d"]["streams"][0]["active"], false);
     assert_eq!(hidden["d"]["streams"][0]["mid"], mid);
 }
+
+#[tokio::test]
+async fn a_stream_of_an_unknown_type_or_named_twice_is_refused() {
+    let h = Harness::start().await;
+    let refused = [
+        json!([{"type": "video", "mid": "0"}, {"type": "video", "mid": "1"}]),
+        json!([{"type": "hologram", "mid": "0"}]),
+    ];
+    for (user, streams) in (20..).zip(refused) {
+        let user = Snowflake(user);
+        h.admission.allow(user, member());
+        let mut ws = identify(h.open("?v=8").await.unwrap(), user).await;
+        ws.expect(2).await;
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .enable_vp8(true)
+            .build(Instant::now());
+        let mut change = rtc.sdp_api();
+        for _ in 0..2 {
+            change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        }
+        let (offer, _) = change.apply().unwrap();
+        let offer = offer.to_sdp_string();
+        ws.send(json!({"op": 1, "d": {"protocol": "webrtc", "sdp": offer, "streams": streams}}))
+            .await;
+        assert_eq!(ws.ended_within(PATIENCE).await, Some(4002), "{streams}");
+    }
+}
