@@ -234,22 +234,28 @@ async def with_a_browser(bot):
 
     mode, key = vc._connection.mode, vc._connection.secret_key
 
+    by_ssrc = {}
+    opened = 0
+
     def heard():
-        """Opened packets by SSRC, other than the bot's own."""
+        """Opened packets by SSRC, other than the bot's own (those not yet
+        counted are opened now)."""
+        nonlocal opened
         with recorder.lock:
-            packets = [packet for _, packet in recorder.packets]
-        by_ssrc = {}
+            packets = [packet for _, packet in recorder.packets[opened:]]
+        opened += len(packets)
         for packet in packets:
-            payload = open_packet(mode, key, packet)
+            if open_packet(mode, key, packet) is None:
+                continue
             ssrc = struct.unpack_from(">I", packet, 8)[0]
-            if payload and ssrc != vc.ssrc:
+            if ssrc != vc.ssrc:
                 by_ssrc[ssrc] = by_ssrc.get(ssrc, 0) + 1
         return by_ssrc
 
     deadline = time.monotonic() + TIMEOUT
     while max(heard().values(), default=0) < 50 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    by_ssrc = heard()
+    heard()
     print(f"# {mode}: heard {by_ssrc} (packets by SSRC) from the browser", flush=True)
     check(len(by_ssrc) == 1, "the browser is heard under one SSRC of its own")
     check(max(by_ssrc.values()) >= 50, "at least a second of the browser's voice")

@@ -318,14 +318,15 @@ pub(crate) async fn run(
                 }
             }
             _ = quiet.tick() => {
-                sfu.quiet_browsers(Instant::now());
-                let users: HashMap<ConnId, Snowflake> =
-                    browsers.iter().map(|(&id, b)| (id, b.user_id)).collect();
-                for (&id, browser) in &mut browsers {
-                    for (mid, source) in browser.tracks.expire(Instant::now()) {
-                        if let Some(&user) = users.get(&source.conn) {
-                            sfu.show_video(id, user, source.feed, &mid, false);
-                        }
+                let now = Instant::now();
+                sfu.quiet_browsers(now);
+                let expired: Vec<(ConnId, Mid, Source)> = browsers
+                    .iter_mut()
+                    .flat_map(|(&id, b)| b.tracks.expire(now).into_iter().map(move |(mid, s)| (id, mid, s)))
+                    .collect();
+                for (id, mid, source) in expired {
+                    if let Some(sender) = browsers.get(&source.conn) {
+                        sfu.show_video(id, sender.user_id, source.feed, &mid, false);
                     }
                 }
             }

@@ -102,6 +102,18 @@ pub(super) struct Track {
     awaiting_keyframe: bool,
 }
 
+impl Track {
+    /// Whether its holder sent within the hold of its kind.
+    fn held(&self, now: Instant) -> bool {
+        match (self.holder, self.last_frame) {
+            (Some(holder), Some(at)) => {
+                now.saturating_duration_since(at) < holder.feed.clock().hold
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Where a frame goes: the track, and its RTP time there.
 #[derive(Debug)]
 pub(super) struct Placed {
@@ -141,17 +153,11 @@ impl Tracks {
     ) -> Option<Placed> {
         let clock = source.feed.clock();
         let kind = source.feed.kind();
-        let held = |track: &Track| {
-            track.holder.is_some()
-                && track
-                    .last_frame
-                    .is_some_and(|at| now.saturating_duration_since(at) < clock.hold)
-        };
         let mut taken = false;
         let at = match self.0.iter().position(|t| t.holder == Some(source)) {
             Some(at) => at,
             None => {
-                let at = self.0.iter().position(|t| t.kind == kind && !held(t))?;
+                let at = self.0.iter().position(|t| t.kind == kind && !t.held(now))?;
                 let track = &mut self.0[at];
                 // Continue the track's clock by the time that passed.
                 let elapsed = track.last_frame.map_or(0, |at| {
@@ -193,12 +199,7 @@ impl Tracks {
     /// Gives up the video tracks whose holder stopped sending; returns
     /// what they showed.
     pub(super) fn expire(&mut self, now: Instant) -> Vec<(Mid, Source)> {
-        self.release(|track, holder| {
-            track.kind == MediaKind::Video
-                && track
-                    .last_frame
-                    .is_none_or(|at| now.saturating_duration_since(at) >= holder.feed.clock().hold)
-        })
+        self.release(|track, _| track.kind == MediaKind::Video && !track.held(now))
     }
 
     /// Gives up every track `conn` holds (it left); returns what they
