@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use concord_model::event::EventKind;
 use concord_service::Caller;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -12,6 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::Gateway;
 use crate::directory::SyncError;
@@ -22,6 +23,7 @@ use crate::protocol::{
 };
 use crate::resume::Refusal;
 use crate::session::{Attachment, Session};
+use crate::socket::{self, Socket};
 use crate::transport::Transport;
 
 /// Largest client payload, in bytes.
@@ -56,7 +58,7 @@ type Handled = Result<(), u16>;
 pub(crate) struct Connection {
     gateway: Arc<Gateway>,
     id: u64,
-    sink: SplitSink<WebSocket, Message>,
+    sink: SplitSink<Socket, Message>,
     transport: Transport,
     session: Option<Arc<Session>>,
     /// This connection's name in the presence seam: each connection is a
@@ -78,7 +80,7 @@ pub(crate) struct Connection {
 /// Serves a socket until it closes.
 pub(crate) async fn serve(
     gateway: Arc<Gateway>,
-    socket: WebSocket,
+    socket: Socket,
     compress: Option<String>,
     version_ok: bool,
 ) {
@@ -108,9 +110,15 @@ pub(crate) async fn serve(
 }
 
 impl Connection {
-    async fn run(&mut self, mut stream: SplitStream<WebSocket>) -> End {
-        let hello = json!({ "heartbeat_interval": self.gateway.config.heartbeat_interval_ms });
-        if self.send_control(op::HELLO, &hello).await.is_err() {
+    async fn run(&mut self, mut stream: SplitStream<Socket>) -> End {
+        // Made in the call, so the future does not keep it for the
+        // connection's life.
+        let interval = self.gateway.config.heartbeat_interval_ms;
+        if self
+            .send_control(op::HELLO, &json!({ "heartbeat_interval": interval }))
+            .await
+            .is_err()
+        {
             return End::Dropped;
         }
         let mut shutdown = self.gateway.shutdown.subscribe();
@@ -143,7 +151,7 @@ impl Connection {
                     // A frame over the size limit is refused as Discord does, with a reason.
                     Some(Err(e)) if too_large(&e) => return End::Close(close::DECODE_ERROR),
                     None | Some(Err(_)) => return End::Dropped,
-                    Some(Ok(Message::Close(frame))) => return End::ClientClosed(frame.map(|f| f.code)),
+                    Some(Ok(Message::Close(frame))) => return End::ClientClosed(frame.map(|f| f.code.into())),
                     Some(Ok(Message::Text(text))) => {
                         if let Err(code) = Box::pin(self.handle(text.as_bytes())).await {
                             return End::Close(code);
@@ -204,7 +212,7 @@ impl Connection {
     /// still be resumed.
     async fn close(&mut self, code: u16) -> bool {
         let frame = CloseFrame {
-            code,
+            code: code.into(),
             reason: close::reason(code).into(),
         };
         let _ = tokio::time::timeout(
@@ -223,8 +231,25 @@ impl Connection {
             .transport
             .encode(protocol::control(opcode, d))
             .map_err(drop)?;
-        let sent = tokio::time::timeout_at(self.deadline, self.sink.send(message)).await;
+        let deadline = self.deadline;
+        let sent = async {
+            self.feed(message).await?;
+            self.sink.flush().await
+        };
+        let sent = tokio::time::timeout_at(deadline, sent).await;
         sent.map_err(drop)?.map_err(drop)
+    }
+
+    /// Queues `message` for the next flush, in fragments if it is long
+    /// (see [`socket`]).
+    async fn feed(
+        &mut self,
+        message: Message,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        for frame in socket::frames(message) {
+            self.sink.feed(frame).await?;
+        }
+        Ok(())
     }
 
     /// Stores the session's new frames in the directory, then writes every
@@ -257,7 +282,7 @@ impl Connection {
             for frame in frames {
                 let text = protocol::dispatch(frame.seq, &frame.kind, &frame.data);
                 let message = self.transport.encode(text).map_err(drop)?;
-                self.sink.feed(message).await.map_err(drop)?;
+                self.feed(message).await.map_err(drop)?;
             }
             self.sink.flush().await.map_err(drop)
         };
@@ -657,11 +682,8 @@ fn parse<T: serde::de::DeserializeOwned>(d: Value) -> Result<T, u16> {
 }
 
 /// Whether a read failed because the frame was over the size limit.
-fn too_large(error: &axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    std::error::Error::source(error)
-        .and_then(|e| e.downcast_ref::<Error>())
-        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+fn too_large(error: &tokio_tungstenite::tungstenite::Error) -> bool {
+    matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_))
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use concord_service::Service;
+use hyper::upgrade::OnUpgrade;
 use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
@@ -30,6 +31,7 @@ mod hub;
 mod protocol;
 mod resume;
 mod session;
+mod socket;
 mod transport;
 
 use directory::Directory;
@@ -47,13 +49,6 @@ const KEEP_ALIVE: Duration =
     Duration::from_secs(RESUMABLE_FOR.as_secs() + 2 * SYNC_EVERY.as_secs());
 /// The longest a connection may stay unidentified.
 const IDENTIFY_WITHIN: Duration = Duration::from_secs(60);
-/// Socket read chunk. Client payloads are small (heartbeats, at most 4 KiB),
-/// and this is held by every idle connection.
-const READ_BUFFER: usize = 1024;
-/// Writes are gathered up to this size before they reach the socket.
-const WRITE_BUFFER: usize = 16 * 1024;
-/// Beyond this, a message from the client is refused by the socket layer.
-const MAX_MESSAGE: usize = 16 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -289,7 +284,7 @@ impl Gateway {
 async fn upgrade(
     State(gateway): State<Arc<Gateway>>,
     Query(query): Query<ConnectQuery>,
-    ws: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
     match query.encoding.as_deref() {
         None | Some("json") => {}
@@ -297,19 +292,30 @@ async fn upgrade(
             return (StatusCode::BAD_REQUEST, "only encoding=json is supported").into_response();
         }
     }
+    let accept = match socket::accept(request.method(), request.headers()) {
+        Ok(accept) => accept,
+        Err(refused) => return refused.into_response(),
+    };
+    let Some(upgrading) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "this connection cannot be upgraded",
+        )
+            .into_response();
+    };
     let version_ok = matches!(query.v.as_deref(), None | Some("9") | Some("10"));
     gateway.connections.fetch_add(1, Ordering::AcqRel);
     metrics::gauge!("concord_gateway_connections").increment(1.0);
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(usize::MAX)
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .on_failed_upgrade({
-            let gateway = Arc::clone(&gateway);
-            move |_| gateway.connection_closed()
-        })
-        .on_upgrade(move |socket| connection::serve(gateway, socket, query.compress, version_ok))
+    tokio::spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let socket = socket::open(upgraded).await;
+                connection::serve(gateway, socket, query.compress, version_ok).await;
+            }
+            Err(_) => gateway.connection_closed(),
+        }
+    });
+    socket::switching(accept)
 }
 
 /// Syncs the node's sessions with the directory every [`SYNC_EVERY`].

@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use zstd::stream::raw::{CParameter, Encoder, InBuffer, Operation, OutBuffer};
 
 /// zlib window: 2^12 bytes of history.

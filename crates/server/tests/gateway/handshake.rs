@@ -271,6 +271,47 @@ async fn etf_is_refused_at_the_upgrade() {
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
 }
 
+/// An upgrade request that is not a valid WebSocket one is refused with
+/// why, not answered with a switch.
+#[tokio::test]
+async fn a_malformed_upgrade_is_refused_with_a_reason() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let w = World::new(&[]).await;
+    let cases = [
+        (
+            "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "400",
+            "Sec-WebSocket-Version",
+        ),
+        ("Sec-WebSocket-Version: 13", "400", "Sec-WebSocket-Key"),
+        (
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "101",
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        ),
+    ];
+    for (headers, status, says) in cases {
+        let mut tcp = tokio::net::TcpStream::connect(w.s.addr).await.unwrap();
+        let request = format!(
+            "GET /?v=10&encoding=json HTTP/1.1\r\nHost: concord\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n{headers}\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 1024];
+        let n = tcp.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        let header_or_reason = says.to_ascii_lowercase();
+        assert!(
+            answer.to_ascii_lowercase().contains(&header_or_reason),
+            "{answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn request_guild_members_answers_in_chunks_with_the_nonce() {
     let w = World::new(&[]).await;
