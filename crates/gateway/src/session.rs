@@ -432,7 +432,9 @@ impl Session {
             return None;
         }
         Some(Batch {
-            frames: s.queue.drain(..).collect(),
+            // The queue's buffer goes with its frames: an idle session
+            // holds none.
+            frames: Vec::from(std::mem::take(&mut s.queue)),
             state: s.dirty.then(|| self.saved_state(&mut s)),
             last_event: delivered.max(s.caught_up),
         })
@@ -455,7 +457,11 @@ impl Session {
             if wake && !frames.is_empty() {
                 attachment.wake.notify_one();
             }
-            s.outbox.extend(frames);
+            if s.outbox.is_empty() {
+                s.outbox = frames;
+            } else {
+                s.outbox.extend(frames);
+            }
         }
     }
 
@@ -728,6 +734,19 @@ mod tests {
 
     /// Op 14 and op 37 name the whole set a guild's follows become, op 8
     /// adds to it; only the session's guilds count, and only so many.
+    /// Frames taken for the directory take the queue's buffer with them:
+    /// an idle session holds none.
+    #[test]
+    fn a_taken_batch_leaves_no_queue_behind() {
+        let s = session();
+        for _ in 0..5 {
+            s.push("MESSAGE_CREATE", "{}".into());
+        }
+        let batch = s.take_batch(0).unwrap();
+        assert_eq!(batch.frames.len(), 5);
+        assert_eq!(s.lock().queue.capacity(), 0);
+    }
+
     #[test]
     fn follows_are_replaced_or_added_to_and_bounded() {
         let s = session();

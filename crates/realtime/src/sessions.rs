@@ -311,6 +311,10 @@ impl SessionDirectory for LocalSessions {
             while entry.frames.front().is_some_and(|f| f.seq <= seq) {
                 entry.frames.pop_front();
             }
+            // A session whose client has everything holds no buffer.
+            if entry.frames.is_empty() {
+                entry.frames = VecDeque::new();
+            }
         }
         Ok(())
     }
@@ -370,6 +374,32 @@ mod tests {
         assert!(d.resume("s", USER, A, 5, TTL).await.unwrap().is_none());
         let resumed = d.resume("s", USER, A, 6, TTL).await.unwrap().unwrap();
         assert_eq!(resumed.frames.len(), 4);
+    }
+
+    /// An idle session whose client confirmed everything holds no frames'
+    /// buffer (every idle socket would otherwise keep one).
+    #[tokio::test]
+    async fn confirming_everything_lets_the_buffer_go() {
+        let d = LocalSessions::new(100);
+        d.create(record("s"), TTL).await.unwrap();
+        let frames = (1..=3)
+            .map(|seq| Frame {
+                seq,
+                kind: Cow::Borrowed("MESSAGE_CREATE"),
+                data: seq.to_string().into(),
+            })
+            .collect();
+        let batch = Append {
+            id: "s".into(),
+            frames,
+            ..Append::default()
+        };
+        d.append(A, vec![batch]).await.unwrap();
+        let capacity = |d: &LocalSessions| d.shard("s").get("s").unwrap().frames.capacity();
+        d.confirm("s", A, 2).await.unwrap();
+        assert!(capacity(&d) > 0, "a frame is still kept");
+        d.confirm("s", A, 3).await.unwrap();
+        assert_eq!(capacity(&d), 0);
     }
 
     #[tokio::test(start_paused = true)]
