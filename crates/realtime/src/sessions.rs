@@ -354,23 +354,27 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_frames_kept_are_bounded_as_asked() {
-        let d = LocalSessions::new(4);
-        d.create(record("s"), TTL).await.unwrap();
-        let frames = (1..=10)
+    /// Frames `seqs` for session `s`.
+    fn frames(seqs: std::ops::RangeInclusive<u64>) -> Append {
+        let frames = seqs
             .map(|seq| Frame {
                 seq,
                 kind: Cow::Borrowed("MESSAGE_CREATE"),
                 data: seq.to_string().into(),
             })
             .collect();
-        let batch = Append {
+        Append {
             id: "s".into(),
             frames,
             ..Append::default()
-        };
-        d.append(A, vec![batch]).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_frames_kept_are_bounded_as_asked() {
+        let d = LocalSessions::new(4);
+        d.create(record("s"), TTL).await.unwrap();
+        d.append(A, vec![frames(1..=10)]).await.unwrap();
         assert!(d.resume("s", USER, A, 5, TTL).await.unwrap().is_none());
         let resumed = d.resume("s", USER, A, 6, TTL).await.unwrap().unwrap();
         assert_eq!(resumed.frames.len(), 4);
@@ -382,19 +386,7 @@ mod tests {
     async fn confirming_everything_lets_the_buffer_go() {
         let d = LocalSessions::new(100);
         d.create(record("s"), TTL).await.unwrap();
-        let frames = (1..=3)
-            .map(|seq| Frame {
-                seq,
-                kind: Cow::Borrowed("MESSAGE_CREATE"),
-                data: seq.to_string().into(),
-            })
-            .collect();
-        let batch = Append {
-            id: "s".into(),
-            frames,
-            ..Append::default()
-        };
-        d.append(A, vec![batch]).await.unwrap();
+        d.append(A, vec![frames(1..=3)]).await.unwrap();
         let capacity = |d: &LocalSessions| d.shard("s").get("s").unwrap().frames.capacity();
         d.confirm("s", A, 2).await.unwrap();
         assert!(capacity(&d) > 0, "a frame is still kept");

@@ -150,6 +150,23 @@ struct Held {
     _permit: Permit,
 }
 
+impl Held {
+    /// Writes go out at once (`TCP_NODELAY`). With Nagle's algorithm a
+    /// write made while an earlier one is unacknowledged waits for the
+    /// peer's ACK, which the peer may hold back for up to 40 ms: a
+    /// gateway flush that writes a long batch in two parts, or a second
+    /// flush right after a first, stalled for that long.
+    fn new(stream: TcpStream, permit: Permit) -> Held {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        Held {
+            stream,
+            _permit: permit,
+        }
+    }
+}
+
 impl AsyncRead for Held {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -223,10 +240,7 @@ pub async fn serve(
             metrics::counter!("concord_http_connections_refused_total").increment(1);
             continue;
         };
-        let held = Held {
-            stream,
-            _permit: permit,
-        };
+        let held = Held::new(stream, permit);
         let connection = Connection {
             app: app.clone(),
             peer,
@@ -350,6 +364,18 @@ mod tests {
             },
             tally: Arc::default(),
         }
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_write_without_delay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert!(!stream.nodelay().unwrap(), "sockets start with Nagle on");
+        let (permit, _) = gate(1, 1).admit(peer.ip()).unwrap();
+        assert!(Held::new(stream, permit).stream.nodelay().unwrap());
     }
 
     #[test]
