@@ -8,7 +8,8 @@
 //! - the WebSocket layer formats each frame into a buffer of its own that
 //!   keeps the capacity of the largest frame it wrote, so a message longer
 //!   than [`FRAGMENT`] (READY, GUILD_CREATE) goes out in fragments
-//!   ([`frames`]), which every WebSocket client puts back together.
+//!   ([`frames`]), which every WebSocket client puts back together, and
+//!   that buffer stays within about twice a fragment.
 
 use std::io;
 use std::pin::Pin;
