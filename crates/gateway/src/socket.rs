@@ -10,6 +10,10 @@
 //!   than [`FRAGMENT`] (READY, GUILD_CREATE) goes out in fragments
 //!   ([`frames`]), which every WebSocket client puts back together, and
 //!   that buffer stays within about twice a fragment.
+//!
+//! Hence the upgrade here rather than axum's: its messages cannot carry a
+//! raw frame. And `Buffered` rather than tokio's `BufWriter`, which keeps
+//! its buffer for the socket's life.
 
 use std::io;
 use std::pin::Pin;
